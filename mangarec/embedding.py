@@ -1,0 +1,100 @@
+"""Results passed between stages: item embeddings, neighbour lists, 2-D maps.
+
+Every model returns an :class:`Embedding` whose rows follow ``item_ids`` (the catalog's
+order); :mod:`mangarec.neighbours` turns one into :class:`Neighbours`; the UMAP stage turns
+one into a :class:`Map`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+
+@dataclass(frozen=True, eq=False)
+class Embedding:
+    """Item vectors of one model.
+
+    Attributes
+    ----------
+    model:
+        The model's name (``"lsi"``, ``"word2vec"`` ...).
+    item_ids:
+        Item ids, one per row of ``vectors``, in catalog order.
+    vectors:
+        ``(n_items, dim)`` float32, finite.
+    tag_ids:
+        Tag names, one per row of ``tag_vectors`` (empty when the model has no tag vectors).
+    tag_vectors:
+        ``(n_tags, dim)`` float32 or ``None``: tags placed in the same space as items.
+    info:
+        JSON-able facts about the fit (explained variance, vocabulary size, timings ...).
+    """
+
+    model: str
+    item_ids: tuple[str, ...]
+    vectors: np.ndarray
+    tag_ids: tuple[str, ...] = ()
+    tag_vectors: np.ndarray | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.item_ids):
+            raise ValueError(
+                f"{self.model}: vectors of shape {self.vectors.shape} for {len(self.item_ids)} items"
+            )
+        if self.tag_vectors is not None and self.tag_vectors.shape[0] != len(self.tag_ids):
+            raise ValueError(f"{self.model}: tag_vectors do not match tag_ids")
+
+    @property
+    def dim(self) -> int:
+        return int(self.vectors.shape[1])
+
+
+@dataclass(frozen=True, eq=False)
+class Neighbours:
+    """Top-k neighbours of every item under one model.
+
+    Attributes
+    ----------
+    model:
+        The model's name.
+    item_ids:
+        Item ids in catalog order (row ``i`` of ``indices`` is the item ``item_ids[i]``).
+    indices:
+        ``(n_items, k)`` int32: positions (into ``item_ids``) of each item's neighbours, best
+        first; never the item itself.
+    scores:
+        ``(n_items, k)`` float32: cosine similarity of each neighbour, non-increasing per row.
+    method:
+        ``"exact"`` or ``"nndescent"``.
+    info:
+        JSON-able facts (timing, recall against exact on a sample ...).
+    """
+
+    model: str
+    item_ids: tuple[str, ...]
+    indices: np.ndarray
+    scores: np.ndarray
+    method: str
+    info: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def k(self) -> int:
+        return int(self.indices.shape[1])
+
+
+@dataclass(frozen=True, eq=False)
+class Map:
+    """2-D coordinates of items (and optionally tags) for one model's embedding plot.
+
+    ``xy`` is ``(n_items, 2)`` float32; ``tag_xy`` is ``(n_tags, 2)`` float32 or ``None``.
+    """
+
+    model: str
+    item_ids: tuple[str, ...]
+    xy: np.ndarray
+    tag_ids: tuple[str, ...] = ()
+    tag_xy: np.ndarray | None = None
+    info: Mapping[str, Any] = field(default_factory=dict)

@@ -1,0 +1,56 @@
+"""Shared fixtures: the real datasets and a tiny two-cluster catalog."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from mangarec.catalog import Catalog, Item, make_tags
+from mangarec.paths import shared_data_dir
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """``../shared/data`` (the real datasets). Tests that need it fail loudly if it is missing."""
+    d = shared_data_dir()
+    assert d.is_dir(), f"shared datasets not found at {d}"
+    return d
+
+
+def two_cluster_catalog(per_cluster: int = 12) -> Catalog:
+    """A tiny catalog with two disjoint tag clusters whose right answers are obvious.
+
+    Items ``s0..`` carry only sports/school tags, items ``h0..`` only horror/supernatural
+    tags; within a cluster, tag sets overlap heavily. Every model must put an item's nearest
+    neighbours in its own cluster.
+    """
+    sports = ["Sports", "School Life", "Comedy", "Drama", "Romance"]
+    horror = ["Horror", "Supernatural", "Mystery", "Gore", "Psychological"]
+    items = []
+    for c, (prefix, tags, group) in enumerate((("s", sports, "genre"), ("h", horror, "genre"))):
+        for i in range(per_cluster):
+            chosen = [tags[j] for j in range(len(tags)) if (i >> j) % 2 == 0 or j == i % len(tags)]
+            chosen = chosen[:4] if len(chosen) > 4 else chosen
+            if len(chosen) < 2:
+                chosen = tags[:2]
+            desc = (
+                f"A story about the {'tennis club and the big tournament' if c == 0 else 'haunted house and the ghost in the cellar'}"
+                f" number {i}."
+            )
+            items.append(
+                Item(
+                    id=f"{prefix}{i}",
+                    title=f"{'Sports' if c == 0 else 'Horror'} title {i}",
+                    kind="manga",
+                    tags=make_tags({group: chosen}),
+                    description=desc,
+                    popularity=float(100 - i),
+                    year=2000 + i,
+                )
+            )
+    return Catalog(items=tuple(items), sources=("two-cluster",))
+
+
+@pytest.fixture
+def two_clusters() -> Catalog:
+    return two_cluster_catalog()
