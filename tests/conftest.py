@@ -1,7 +1,11 @@
 """Shared fixtures: the real datasets and a tiny two-cluster catalog."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# numba (pynndescent, umap) compiles ~30 s of code on first use: keep it between runs.
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "numba"))
 
 import pytest
 

@@ -1,0 +1,157 @@
+"""build.py end to end: the bundled catalog, options, determinism, caching, atomic output."""
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+
+import build
+from mangarec import pipeline
+from mangarec.paths import DEFAULT_CATALOG, ROOT
+
+
+def _tree(d: Path) -> dict[str, str]:
+    return {p.relative_to(d).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(d.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def small_config(tmp_path_factory) -> Path:
+    p = tmp_path_factory.mktemp("cfg") / "site.toml"
+    p.write_text("[site]\nshow_timings = false\n")
+    return p
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory, small_config):
+    d = tmp_path_factory.mktemp("build")
+    out, cache = d / "out", d / "cache"
+    rc = build.main(["--out", str(out), "--cache-dir", str(cache), "--config", str(small_config), "-q"])
+    assert rc == 0
+    return out, cache
+
+
+def test_default_build_writes_site_and_data(built):
+    out, _ = built
+    assert (out / "index.html").is_file()
+    report = json.loads((out / "data" / "report.json").read_text())
+    n_items = sum(1 for line in DEFAULT_CATALOG.read_text().splitlines() if line.strip())
+    assert report["catalog"]["items"] == n_items
+    assert set(report["models"]) == {"lsi", "word2vec", "network", "text", "hybrid"}
+    assert any("als left out" in n for n in report["notes"])
+    for model in report["models"]:
+        with gzip.open(out / "data" / "neighbours" / f"{model}.csv.gz", "rt") as f:
+            header = f.readline().strip()
+            first = f.readline().strip().split(",")
+        assert header == "item_id,rank,neighbour_id,score"
+        assert first[1] == "1" and first[0] != first[2]
+    assert (out / "data" / "embeddings.json").is_file()
+
+
+def test_unchanged_rebuild_does_nothing(built, small_config, capsys):
+    out, cache = built
+    before = _tree(out)
+    rc = build.main(["--out", str(out), "--cache-dir", str(cache), "--config", str(small_config)])
+    assert rc == 0
+    assert "up to date" in capsys.readouterr().err
+    assert _tree(out) == before
+
+
+def test_forced_rebuild_hits_the_cache_for_every_stage(built, small_config, capsys):
+    out, cache = built
+    before = _tree(out)
+    rc = build.main(["--out", str(out), "--cache-dir", str(cache), "--config", str(small_config), "--force"])
+    assert rc == 0
+    assert "0 miss(es)" in capsys.readouterr().err
+    assert _tree(out) == before
+
+
+def test_two_cold_builds_are_byte_identical(built, tmp_path, small_config):
+    out, _ = built
+    out2 = tmp_path / "out2"
+    assert build.main(["--out", str(out2), "--cache-dir", str(tmp_path / "c2"), "--config", str(small_config), "-q"]) == 0
+    assert _tree(out2) == _tree(out)
+
+
+def test_source_date_epoch_is_honoured(tmp_path, small_config, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    out = tmp_path / "o"
+    assert build.main(["--out", str(out), "--cache-dir", str(tmp_path / "c"), "--config", str(small_config),
+                       "--limit", "40", "-q"]) == 0
+    report = json.loads((out / "data" / "report.json").read_text())
+    assert report["build"]["date"] == "2023-11-14T22:13:20Z"
+    assert report["catalog"]["items"] == 40
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--data", "nope/missing.jsonl"], "missing.jsonl"),
+        (["--limit", "1"], "--limit 1: must be at least 2"),
+        (["--config", "nope.toml"], "config file not found"),
+    ],
+)
+def test_bad_input_is_one_line_and_leaves_output(tmp_path, capsys, args, fragment):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("previous site")
+    rc = build.main(["--out", str(out), "--cache-dir", str(tmp_path / "c"), *args])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2
+    assert err.startswith("error: ") and fragment in err and "\n" not in err
+    assert (out / "keep.txt").read_text() == "previous site"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] + (["c"] if (tmp_path / "c").exists() else [])
+
+
+def test_bad_data_line_is_named(tmp_path, capsys):
+    bad = tmp_path / "cat.jsonl"
+    good = DEFAULT_CATALOG.read_text().splitlines()[:5]
+    bad.write_text("\n".join(good + ['{"id": "x1", "title": ']) + "\n")
+    rc = build.main(["--out", str(tmp_path / "out"), "--data", f"generic:{bad}", "--no-cache"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and f"{bad}:6" in err and "\n" not in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_failure_while_writing_keeps_previous_output(tmp_path, monkeypatch, small_config):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("previous site")
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    import mangarec.site
+
+    monkeypatch.setattr(mangarec.site, "write_site", boom)
+    with pytest.raises(RuntimeError):
+        build.main(["--out", str(out), "--cache-dir", str(tmp_path / "c"), "--config", str(small_config),
+                    "--limit", "30", "-q"])
+    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "out"]
+
+
+def test_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit):
+        build.main(["--help"])
+    text = capsys.readouterr().out
+    for opt in ("--data", "--out", "--config", "--seed", "--limit", "--include-adult", "--quiet", "--fetch",
+                "--cache-dir"):
+        assert opt in text
+    assert build.main(["--help-config"]) == 0
+    assert "neighbours.k = 20" in capsys.readouterr().out
+
+
+def test_swap_in_replaces_atomically(tmp_path):
+    new, out = tmp_path / "new", tmp_path / "out"
+    new.mkdir(); out.mkdir()
+    (new / "a").write_text("new"); (out / "a").write_text("old")
+    pipeline.swap_in(new, out)
+    assert (out / "a").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+def test_build_py_is_at_the_root():
+    assert (ROOT / "build.py").is_file()
