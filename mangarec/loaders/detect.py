@@ -1,0 +1,111 @@
+"""Data specs (``PATH`` or ``FORMAT:PATH``) and format detection.
+
+Detection looks at the extension (after a ``.gz`` / ``.xz`` / ``.bz2`` suffix) and the first
+line, never at the whole file:
+
+- a directory holding ``anime.csv[.gz]`` → ``mal`` (with ``ratings.csv[.gz]``, else
+  ``history.csv[.gz]`` as implicit ratings); a directory of ``*.json`` pages → ``mangadex-v5``;
+- ``.csv``: header ``anime_id,name,genre,...`` → ``mal``; a user column and an item column
+  (see :mod:`.ratings`) → ``ratings``; ``id,title,kind,...`` → ``generic``;
+- ``.jsonl`` / ``.json`` / ``.ndjson``: first object with ``is_r18`` and ``languages`` →
+  ``mangadex-v3``; ``result`` + ``data``, or ``type: manga`` + ``attributes`` →
+  ``mangadex-v5``; ``id``, ``title`` and ``kind`` → ``generic``.
+
+Anything else is ambiguous: an error asks for ``FORMAT:PATH``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from .io import base_suffix, first_line
+
+#: Formats a spec may name. ``mal-history`` is ``mal`` with history.csv as implicit ratings.
+FORMATS: tuple[str, ...] = ("mangadex-v3", "mangadex-v5", "mal", "mal-history", "ratings", "history", "generic")
+_PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):(.+)$")
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed data spec: ``format`` (None until detected) and ``path``."""
+
+    format: str | None
+    path: Path
+    text: str
+
+
+def parse_spec(spec: str | os.PathLike) -> Spec:
+    """Split ``FORMAT:PATH``; a plain path (even one containing ``:``, if it exists) has no format."""
+    spec = os.fspath(spec)
+    if not isinstance(spec, str) or not spec:
+        raise InputError(f"a data spec must be a non-empty path, got {spec!r}")
+    m = _PREFIX.match(spec)
+    if m and not Path(spec).exists() and len(m.group(1)) > 1:
+        fmt = m.group(1).lower()
+        if fmt not in FORMATS:
+            raise InputError(f"unknown format {m.group(1)!r} (known: {', '.join(FORMATS)})", spec)
+        return Spec(fmt, Path(m.group(2)), spec)
+    return Spec(None, Path(spec), spec)
+
+
+def find_file(directory: Path, stem: str) -> Path | None:
+    """``directory/stem`` or its ``.gz`` / ``.xz`` / ``.bz2`` variant, if one exists."""
+    for suffix in ("", ".gz", ".xz", ".bz2"):
+        p = directory / f"{stem}{suffix}"
+        if p.is_file():
+            return p
+    return None
+
+
+def _ambiguous(path: Path, why: str) -> InputError:
+    return InputError(f"cannot detect the format ({why}); give it as FORMAT:PATH with FORMAT one of "
+                      f"{', '.join(f for f in FORMATS if f != 'history')}", str(path))
+
+
+def detect_format(path: Path) -> str:
+    """The format of ``path`` (see the module docstring), or an InputError asking for FORMAT:PATH."""
+    from .ratings import ratings_columns
+
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", str(path))
+    if path.is_dir():
+        if find_file(path, "anime.csv"):
+            return "mal"
+        if any(p.name.endswith(".json") for p in path.iterdir()):
+            return "mangadex-v5"
+        raise _ambiguous(path, "a directory with neither anime.csv nor *.json pages")
+    ext = base_suffix(path)
+    line = first_line(path)
+    if ext in (".csv", ".tsv", ".txt") or (ext not in (".json", ".jsonl", ".ndjson") and not line.lstrip().startswith("{")):
+        header = [h.strip() for h in line.split(",")]
+        if header[:3] == ["anime_id", "name", "genre"]:
+            return "mal"
+        if ratings_columns(header) is not None:
+            return "ratings"
+        if {"id", "title", "kind"} <= set(header):
+            return "generic"
+        raise _ambiguous(path, f"unrecognised CSV header {line[:80]!r}")
+    try:
+        first = json.loads(line)
+    except ValueError:  # let the loader report where the JSON breaks (or that it is truncated)
+        if '"is_r18"' in line:
+            return "mangadex-v3"
+        if '"result"' in line or '"attributes"' in line:
+            return "mangadex-v5"
+        if '"kind"' in line:
+            return "generic"
+        raise InputError("invalid JSON on the first line; cannot detect the format", str(path), 1) from None
+    if not isinstance(first, dict):
+        raise _ambiguous(path, "the first line is not a JSON object")
+    if "is_r18" in first and "languages" in first:
+        return "mangadex-v3"
+    if ("result" in first and "data" in first) or (first.get("type") == "manga" and "attributes" in first):
+        return "mangadex-v5"
+    if {"id", "title", "kind"} <= set(first):
+        return "generic"
+    raise _ambiguous(path, f"unrecognised keys {', '.join(sorted(first)[:8])}")

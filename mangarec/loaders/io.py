@@ -1,0 +1,214 @@
+"""Open data files whatever their compression, and stream their lines.
+
+Compression is detected from the first bytes of the file (magic numbers), never from its name:
+gzip (``1f 8b``), xz (``fd 37 7a 58 5a 00``), bzip2 (``42 5a 68``); anything else is read as
+plain text. Every read goes through :func:`iter_lines`, which turns decompression, truncation
+and encoding errors into a one-line :class:`~mangarec.errors.InputError` naming the file and
+the line reached, so a loader never shows a traceback for a broken file.
+"""
+from __future__ import annotations
+
+import bz2
+import gzip
+import lzma
+import queue
+import threading
+import zlib
+from contextlib import closing, contextmanager
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from ..errors import InputError
+
+#: (magic bytes, compression name), checked in order.
+MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"BZh", "bz2"),
+)
+
+#: File name suffixes of compressed files (stripped before looking at the real extension).
+COMPRESSED_SUFFIXES: tuple[str, ...] = (".gz", ".xz", ".bz2")
+
+_DECODE_ERRORS = (EOFError, lzma.LZMAError, zlib.error, gzip.BadGzipFile, OSError)
+
+
+def compression_of(path: Path) -> str | None:
+    """The compression of ``path`` from its first bytes: ``"gzip"``, ``"xz"``, ``"bz2"`` or None."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("file not found", str(path))
+    if path.is_dir():
+        raise InputError("is a directory, expected a file", str(path))
+    try:
+        with path.open("rb") as f:
+            head = f.read(8)
+    except OSError as e:
+        raise InputError(f"cannot open: {e.strerror or e}", str(path)) from None
+    for magic, name in MAGIC:
+        if head.startswith(magic):
+            return name
+    return None
+
+
+def base_suffix(path: Path) -> str:
+    """The extension of ``path`` once a compression suffix is removed (``a.csv.gz`` → ``.csv``)."""
+    name = Path(path).name.lower()
+    for s in COMPRESSED_SUFFIXES:
+        if name.endswith(s):
+            name = name[: -len(s)]
+            break
+    return Path(name).suffix
+
+
+@contextmanager
+def open_binary(path: Path) -> Iterator[BinaryIO]:
+    """Open ``path`` for reading bytes, decompressing on the fly (streaming)."""
+    path = Path(path)
+    kind = compression_of(path)
+    try:
+        if kind == "gzip":
+            f: BinaryIO = gzip.open(path, "rb")  # type: ignore[assignment]
+        elif kind == "xz":
+            f = lzma.open(path, "rb")  # type: ignore[assignment]
+        elif kind == "bz2":
+            f = bz2.open(path, "rb")  # type: ignore[assignment]
+        else:
+            f = path.open("rb")
+    except OSError as e:
+        raise InputError(f"cannot open: {e.strerror or e}", str(path)) from None
+    try:
+        yield f
+    finally:
+        f.close()
+
+
+def _stream_error(path: Path, kind: str | None, line: int | None, exc: BaseException) -> InputError:
+    label = {"gzip": "gzip", "xz": "xz", "bz2": "bzip2"}.get(kind or "", "")
+    if isinstance(exc, UnicodeDecodeError):
+        return InputError(f"not valid UTF-8 text ({exc.reason})", str(path), line)
+    if label:  # decompression works in blocks: the line is where the good data ends
+        after = f" (after line {line - 1})" if line and line > 1 else ""
+        return InputError(f"corrupt or truncated {label} stream{after}", str(path))
+    return InputError(f"cannot read: {exc}", str(path), line)
+
+
+def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """Yield ``(line number, line bytes)`` of a (possibly compressed) file, streaming.
+
+    Line numbers are 1-based; each line keeps its trailing ``b"\\n"`` if it had one, so a
+    caller can tell an incomplete last line (a truncated file) from a complete one.
+
+    Raises
+    ------
+    InputError
+        "file:line: corrupt or truncated xz stream" (or gzip / bzip2) when decompression fails,
+        "not valid UTF-8 text" is left to the caller (bytes are returned undecoded).
+    """
+    path = Path(path)
+    kind = compression_of(path)
+    chunks = _read_chunks(path) if kind is None else _read_chunks_threaded(path)
+    n = 0
+    try:
+        for lines in chunks:
+            for line in lines:
+                n += 1
+                yield n, line
+    except _DECODE_ERRORS as e:
+        raise _stream_error(path, kind, n + 1, e) from None
+    finally:
+        chunks.close()  # stops the reader thread now, not when garbage is collected
+
+
+_CHUNK = 1 << 20
+
+
+def _read_chunks(path: Path) -> Iterator[list[bytes]]:
+    with open_binary(path) as f:
+        while True:
+            lines = f.readlines(_CHUNK)
+            if not lines:
+                return
+            yield lines
+
+
+def _read_chunks_threaded(path: Path) -> Iterator[list[bytes]]:
+    """:func:`_read_chunks` with decompression in a background thread.
+
+    zlib, lzma and bz2 release the GIL while decompressing, so on two cores parsing overlaps
+    decompression. The queue is bounded (a few MiB in flight), so memory stays small; an
+    exception in the thread is re-raised here; closing the generator stops the thread.
+    """
+    q: queue.Queue = queue.Queue(maxsize=4)
+    stop = threading.Event()
+    done = object()
+
+    def work() -> None:
+        try:
+            for lines in _read_chunks(path):
+                while not stop.is_set():
+                    try:
+                        q.put(lines, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(done)
+        except BaseException as e:  # handed to the consumer
+            q.put(e)
+
+    t = threading.Thread(target=work, name=f"read:{path.name}", daemon=True)
+    t.start()
+    try:
+        while True:
+            x = q.get()
+            if x is done:
+                return
+            if isinstance(x, BaseException):
+                raise x
+            yield x
+    finally:
+        stop.set()
+        t.join(timeout=5)
+
+
+def iter_text_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Like :func:`iter_lines` but decoded as UTF-8 (a BOM on the first line is dropped)."""
+    path = Path(path)
+    with closing(iter_lines(path)) as lines:
+        for n, raw in lines:
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise _stream_error(path, None, n, e) from None
+            if n == 1 and text.startswith("\ufeff"):
+                text = text[1:]
+            yield n, text
+
+
+def first_line(path: Path, max_bytes: int = 1 << 20) -> str:
+    """The first line of ``path`` (decompressed, decoded, without its newline), for detection."""
+    path = Path(path)
+    kind = compression_of(path)
+    with open_binary(path) as f:
+        try:
+            raw = f.readline(max_bytes)
+        except _DECODE_ERRORS as e:
+            raise _stream_error(path, kind, 1, e) from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        # a line cut at max_bytes may end inside a character
+        text = raw[: e.start].decode("utf-8", errors="strict") if e.start > 0 else ""
+        if not text:
+            raise _stream_error(path, None, 1, e) from None
+    return text.lstrip("\ufeff").rstrip("\r\n")
+
+
+def count_lines(path: Path) -> int:
+    """The number of lines in a (possibly compressed) file, streaming."""
+    n = 0
+    for n, _ in iter_lines(path):
+        pass
+    return n
