@@ -144,7 +144,7 @@ def _report(catalog: Catalog, embeddings, neighbours, evaluation: dict, config: 
         "models": {
             name: {
                 "dim": embeddings[name].dim,
-                "info": _jsonable(embeddings[name].info),
+                "info": _public_info(embeddings[name].info, config.site.show_timings),
                 "neighbours": {
                     "method": nbr.method,
                     "k": nbr.k,
@@ -159,6 +159,14 @@ def _report(catalog: Catalog, embeddings, neighbours, evaluation: dict, config: 
         "notes": list(log.notes),
         "timings": {},
     }
+
+
+def _public_info(info: Any, show_timings: bool) -> Any:
+    """A model's ``info`` for the report; keys holding timings (``*seconds*``) only with show_timings."""
+    info = _jsonable(info)
+    if not show_timings:
+        info = {k: v for k, v in info.items() if "seconds" not in k}
+    return info
 
 
 def _jsonable(obj: Any) -> Any:

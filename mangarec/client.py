@@ -1,0 +1,172 @@
+"""A Python client for a site's published embeddings (``data/embeddings.json``).
+
+It does what the visitor's browser does (``site_src/static/js/taste.js``): dequantise in
+float64, fold the ratings in (:mod:`mangarec.foldin`), rank with the same tie-break (score, then
+the row order of the JSON, which is most popular first). Nothing but the JSON is fetched.
+
+>>> model = load("output/data/embeddings.json.gz")            # doctest: +SKIP
+>>> model.recommend({"a5114": "like", "a9253": 9, "a1535": 4})  # doctest: +SKIP
+"""
+from __future__ import annotations
+
+import gzip
+import json
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import numpy as np
+
+from .errors import InputError
+from .foldin import cholesky_solve, fold_in, gram, rank, to_values
+from .publish import SCHEMA_NAME, SCHEMA_VERSION, decode
+
+#: Largest document :func:`load` accepts (bytes, after gunzip).
+MAX_BYTES = 64 * 1024 * 1024
+
+
+@dataclass(frozen=True, eq=False)
+class PublishedModel:
+    """A loaded embeddings JSON.
+
+    ``vectors`` is ``(n_items, dim)`` float64 (dequantised), rows in the JSON's order (most
+    popular first); ``tag_vectors`` is ``(n_tags, dim)`` float64 or ``None``.
+    """
+
+    model: str
+    dim: int
+    ids: tuple[str, ...]
+    vectors: np.ndarray
+    mode: str
+    reg: float
+    alpha: float
+    like: float
+    dislike: float
+    tag_ids: tuple[str, ...] = ()
+    tag_vectors: np.ndarray | None = None
+    titles: tuple[str, ...] | None = None
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_index", {k: i for i, k in enumerate(self.ids)})
+        object.__setattr__(self, "_gram", gram(self.vectors))
+
+    @property
+    def index(self) -> dict[str, int]:
+        """``{item id: row}``."""
+        return self._index  # type: ignore[attr-defined]
+
+    def _values(self, ratings: Mapping[str, float | str]) -> tuple[np.ndarray, np.ndarray]:
+        return to_values(ratings, self.index, like=self.like, dislike=self.dislike)
+
+    def fit(self, ratings: Mapping[str, float | str]) -> np.ndarray:
+        """The taste vector ``(dim,)`` float64 for ``{id: "like" | "dislike" | number}``.
+
+        Unknown ids are ignored; with no known id the taste is the zero vector.
+        """
+        idx, vals = self._values(ratings)
+        return fold_in(self.vectors, idx, vals, self.reg, self.mode, alpha=self.alpha, YtY=self._gram)  # type: ignore[attr-defined]
+
+    def recommend(self, ratings: Mapping[str, float | str], n: int = 20,
+                  exclude_rated: bool = True) -> list[tuple[str, float]]:
+        """The ``n`` best titles as ``(id, score)``, best first (ties: earlier row first)."""
+        taste = self.fit(ratings)
+        exclude = self._values(ratings)[0] if exclude_rated else ()
+        rows, scores = rank(self.vectors, taste, exclude, n=n)
+        return [(self.ids[r], float(s)) for r, s in zip(rows, scores)]
+
+    def explain(self, ratings: Mapping[str, float | str], item_id: str, n: int = 3) -> list[tuple[str, float]]:
+        """Which rated titles push ``item_id``'s score up most: ``(rated id, contribution)``.
+
+        The score is exactly the sum of the contributions ``w_j · y_iᵀ A⁻¹ y_j`` over the rated
+        titles ``j`` (``A`` the fold-in matrix, ``w_j`` the right-hand-side weight).
+        """
+        idx, vals = self._values(ratings)
+        if item_id not in self.index or idx.size == 0:
+            return []
+        Y = self.vectors
+        Ys = Y[idx]
+        if self.mode == "explicit":
+            A = Ys.T @ Ys + self.reg * idx.size * np.eye(self.dim)
+            w = vals
+        else:
+            c = 1.0 + self.alpha * np.abs(vals)
+            A = self._gram + (Ys.T * (c - 1.0)) @ Ys + self.reg * np.eye(self.dim)  # type: ignore[attr-defined]
+            w = c * (vals >= 0)
+        z = cholesky_solve(A, Y[self.index[item_id]])
+        contrib = w * (Ys @ z)
+        order = np.lexsort((idx, -contrib))[:n]
+        return [(self.ids[idx[k]], float(contrib[k])) for k in order]
+
+    def place_from_tags(self, tags: Iterable[str]) -> np.ndarray:
+        """A title's vector from its tags: the sum of the tag vectors, ``(dim,)`` float64.
+
+        Unknown tags are ignored; raises :class:`InputError` when the JSON has no tag vectors.
+        """
+        if self.tag_vectors is None:
+            raise InputError("these embeddings have no tag vectors", self.meta.get("source"))
+        pos = {t: k for k, t in enumerate(self.tag_ids)}
+        out = np.zeros(self.dim)
+        for t in sorted(set(tags)):
+            if t in pos:
+                out += self.tag_vectors[pos[t]]
+        return out
+
+
+def _read(path_or_url: str) -> bytes:
+    if path_or_url.startswith(("http://", "https://")):
+        req = urllib.request.Request(path_or_url, headers={"Accept-Encoding": "identity"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                data = resp.read(MAX_BYTES + 1)
+        except OSError as exc:
+            raise InputError(f"cannot fetch embeddings: {exc}", path_or_url) from None
+    else:
+        try:
+            data = Path(path_or_url).read_bytes()
+        except OSError as exc:
+            raise InputError(f"cannot read embeddings: {exc.strerror or exc}", path_or_url) from None
+    if data[:2] == b"\x1f\x8b":
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError) as exc:
+            raise InputError(f"bad gzip data: {exc}", path_or_url) from None
+    if len(data) > MAX_BYTES:
+        raise InputError(f"embeddings JSON larger than {MAX_BYTES} bytes", path_or_url)
+    return data
+
+
+def parse(doc: Mapping[str, Any], source: str = "embeddings JSON") -> PublishedModel:
+    """Build a :class:`PublishedModel` from a decoded embeddings document."""
+    if not isinstance(doc, Mapping) or doc.get("schema") != SCHEMA_NAME:
+        raise InputError(f"not a {SCHEMA_NAME} document", source)
+    if doc.get("version") != SCHEMA_VERSION:
+        raise InputError(f"unsupported version {doc.get('version')!r} (this client reads {SCHEMA_VERSION})", source)
+    try:
+        dim = int(doc["dim"])
+        fo = doc["fold_in"]
+        items = doc["items"]
+        Y = decode(items, dim, source)
+        tags = doc.get("tags")
+        T = decode(tags, dim, source) if tags else None
+        titles = tuple(items["titles"]) if "titles" in items else None
+        return PublishedModel(
+            model=str(doc["model"]), dim=dim, ids=tuple(items["ids"]), vectors=Y,
+            mode=str(fo["mode"]), reg=float(fo["reg"]), alpha=float(fo["alpha"]),
+            like=float(fo["like"]), dislike=float(fo["dislike"]),
+            tag_ids=tuple(tags["ids"]) if tags else (), tag_vectors=T, titles=titles,
+            meta={k: doc[k] for k in ("build_date", "catalog_hash", "subset", "count") if k in doc} | {"source": source},
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"malformed embeddings document ({type(exc).__name__}: {exc})", source) from None
+
+
+def load(path_or_url: str) -> PublishedModel:
+    """Load an embeddings JSON from a file path (``.json`` or ``.gz``) or an http(s) URL."""
+    data = _read(str(path_or_url))
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"not valid JSON: {exc}", str(path_or_url)) from None
+    return parse(doc, str(path_or_url))

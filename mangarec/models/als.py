@@ -1,0 +1,254 @@
+"""Alternating least squares on the catalog's ratings (explicit or implicit feedback).
+
+Explicit mode (``params.implicit = False``)
+    Each user's ratings are centred on that user's mean (as Mangaki's models do) and the
+    centred matrix ``V`` is factorised as ``X Yᵀ`` on the *observed* entries only, with
+    weighted-λ regularisation (ALS-WR, Zhou et al. 2008)::
+
+        min Σ_(u,i) observed (v_ui − x_u·y_i)² + λ (Σ_u n_u |x_u|² + Σ_i n_i |y_i|²)
+
+    where ``n_u`` / ``n_i`` count the ratings of a user / an item. The penalty grows with the
+    number of ratings, so λ needs little tuning across data sets; fold-in uses ``λ·n``.
+Implicit mode (``params.implicit = True``)
+    Hu, Koren & Volinsky (2008): every (user, item) pair counts, with preference ``p = 1`` for a
+    stored value ``r >= 0`` (``0`` for ``r < 0``) and confidence ``c = 1 + alpha·|r|`` (``1`` for
+    pairs not stored); plain λ. The per-user system ``YᵀY + Y_Sᵀ(C_S − I)Y_S + λI`` uses the
+    shared ``YᵀY`` so only the stored entries cost anything.
+
+Both modes solve every row's ``d×d`` system in closed form, all at once: the stacked matrices
+``A_u = Σ_i w_ui y_i y_iᵀ`` are one sparse-times-dense product ``W @ Z`` where row ``i`` of ``Z``
+is ``y_i y_iᵀ`` flattened (float32), then batched ``numpy.linalg.solve`` on the stack (blocks
+of rows bound the memory; two threads). This is exactly the per-user solve of
+:mod:`mangarec.foldin`. ``benchmarks/bench_als.py`` compares it with the ``implicit`` library.
+
+Titles with no rating are placed from their tags: a ridge regression (penalty
+:data:`TAG_RIDGE`) of the rated items' factors on their binary tag features gives one vector
+per tag (``Embedding.tag_vectors``); an unrated title's vector is the sum of its tags' vectors
+(the zero vector when it has no tag).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..catalog import Catalog
+from ..config import ALSSection
+from ..embedding import Embedding
+from ..errors import InputError
+from ..seeds import rng
+
+#: Ridge penalty of the tag → factor regression.
+TAG_RIDGE = 1.0
+
+#: Rows solved per block (bounds memory to ~BLOCK·d²·4 bytes per thread).
+BLOCK = 512
+
+#: Threads solving blocks at once (capped by the CPU count).
+THREADS = 2
+
+
+def fit(catalog: Catalog, params: ALSSection, seed: int) -> Embedding:
+    """Factorise ``catalog.ratings``; return the item factors.
+
+    Parameters
+    ----------
+    catalog:
+        A catalog with ratings (``catalog.ratings.matrix`` is ``(n_users, n_items)`` csr).
+    params:
+        Factors, λ, iterations, implicit/alpha.
+    seed:
+        Build seed; the initial factors come from ``rng(seed, "model", "als")``.
+
+    Returns
+    -------
+    Embedding
+        ``vectors``: ``(n_items, factors)`` float32 item factors ``Y`` (unrated titles placed
+        from their tags); ``tag_ids``/``tag_vectors``: ``(n_tags, factors)`` float32 per-tag
+        vectors; ``info``: users, ratings, mode, λ, alpha, per-iteration loss and seconds.
+    """
+    ratings = catalog.ratings
+    if ratings is None or ratings.nnz == 0:
+        raise InputError("model 'als' needs ratings, but the catalog has none", ", ".join(catalog.sources) or None)
+    R = sp.csr_matrix(ratings.matrix, dtype=np.float64)
+    R.sum_duplicates()
+    R.sort_indices()
+    d = int(params.factors)
+    lam = float(params.regularization)
+    alpha = float(params.alpha)
+    implicit = bool(params.implicit)
+    V = centred(R) if not implicit else R
+    g = rng(seed, "model", "als")
+    n_users, n_items = R.shape
+    Y = g.standard_normal((n_items, d)) * (0.1 if not implicit else 0.01)
+    X = np.zeros((n_users, d))
+    Vt = V.T.tocsr()
+    losses, seconds, cpu = [], [], []
+    with single_threaded_blas():
+        for _ in range(int(params.iterations)):
+            t0, c0 = time.perf_counter(), time.process_time()
+            X = solve_rows(V, Y, lam, implicit=implicit, alpha=alpha)
+            Y = solve_rows(Vt, X, lam, implicit=implicit, alpha=alpha)
+            seconds.append(round(time.perf_counter() - t0, 4))
+            cpu.append(round(time.process_time() - c0, 4))
+            losses.append(float(loss(V, X, Y, lam, implicit=implicit, alpha=alpha)))
+    rated = np.diff(sp.csc_matrix(R).indptr) > 0
+    B = catalog.tag_matrix
+    W = tag_regression(B, Y, rated)
+    Y_out = Y.copy()
+    if not rated.all():
+        Y_out[~rated] = B[~rated] @ W
+    info = {
+        "mode": "implicit" if implicit else "explicit",
+        "users": int(n_users),
+        "ratings": int(R.nnz),
+        "rated_items": int(rated.sum()),
+        "items_placed_from_tags": int((~rated).sum()),
+        "factors": d,
+        "regularization": lam,
+        "regularization_kind": "plain" if implicit else "weighted-lambda (λ·n)",
+        "alpha": alpha if implicit else None,
+        "iterations": int(params.iterations),
+        "loss": [round(x, 6) for x in losses],
+        "seconds_per_iteration": seconds,
+        "cpu_seconds_per_iteration": cpu,
+        "tag_ridge": TAG_RIDGE,
+        "source": ratings.source,
+    }
+    return Embedding(
+        model="als",
+        item_ids=catalog.ids,
+        vectors=np.ascontiguousarray(Y_out, dtype=np.float32),
+        tag_ids=catalog.tag_vocabulary,
+        tag_vectors=np.ascontiguousarray(W, dtype=np.float32),
+        info=info,
+    )
+
+
+def centred(R: sp.csr_matrix) -> sp.csr_matrix:
+    """Each row's stored values minus that row's mean (same sparsity; csr float64)."""
+    counts = np.diff(R.indptr)
+    sums = np.add.reduceat(R.data, R.indptr[:-1]) if R.nnz else np.zeros(R.shape[0])
+    sums = np.where(counts > 0, sums, 0.0)
+    mean = sums / np.maximum(counts, 1)
+    out = R.copy()
+    out.data = R.data - np.repeat(mean, counts)
+    return out
+
+
+def single_threaded_blas():
+    """A context limiting BLAS to one thread (we parallelise over blocks ourselves).
+
+    On this 2-core machine a multi-threaded OpenBLAS spin-waits: a 11k×32 Gram matrix took
+    0.35 s of CPU with its thread pool and 0.5 ms without. ``threadpoolctl`` comes with
+    scikit-learn; without it this is a no-op.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover
+        return contextlib.nullcontext()
+    return threadpool_limits(1, "blas")
+
+
+def _threads() -> int:
+    return max(1, min(THREADS, os.cpu_count() or 1))
+
+
+def solve_rows(V: sp.csr_matrix, F: np.ndarray, lam: float, *, implicit: bool, alpha: float,
+               weighted: bool = True) -> np.ndarray:
+    """Solve every row's regularised least squares against the fixed factors ``F``.
+
+    The stacked normal matrices are accumulated in float32 (``W @ Z`` with ``Z`` the flattened
+    outer products ``f fᵀ``) and solved per block of :data:`BLOCK` rows with batched
+    ``numpy.linalg.solve``; blocks run on :data:`THREADS` threads (scipy's sparse product and
+    LAPACK release the GIL). Each block writes its own rows, so the result does not depend on
+    the thread count.
+
+    Parameters
+    ----------
+    V:
+        ``(rows, cols)`` csr float64 of model-scale values (see :mod:`mangarec.foldin`).
+    F:
+        ``(cols, d)`` float64 fixed factors.
+    weighted:
+        Explicit mode only: penalty ``λ·n`` (ALS-WR, the default and what fold-in assumes) or
+        plain ``λ`` (kept for the benchmark's comparison).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(rows, d)`` float64; rows with no stored value get the zero vector (the exact
+        solution in both modes: their right-hand side is zero).
+    """
+    rows, _ = V.shape
+    d = F.shape[1]
+    F32 = F.astype(np.float32)
+    Z = (F32[:, :, None] * F32[:, None, :]).reshape(F.shape[0], d * d)
+    counts = np.diff(V.indptr)
+    if implicit:
+        c = 1.0 + alpha * np.abs(V.data)
+        Wa = sp.csr_matrix(((c - 1.0).astype(np.float32), V.indices, V.indptr), shape=V.shape)
+        Wb = sp.csr_matrix((c * (V.data >= 0), V.indices, V.indptr), shape=V.shape)
+        base = (F.T @ F + lam * np.eye(d)).astype(np.float32)
+    else:
+        Wa = sp.csr_matrix((np.ones(V.nnz, dtype=np.float32), V.indices, V.indptr), shape=V.shape)
+        Wb = V
+        base = None
+    b_all = (Wb @ F).astype(np.float32)
+    out = np.zeros((rows, d))
+
+    todo = np.flatnonzero(counts > 0)  # rows with no entry keep x = 0 (their exact solution)
+
+    def work(start: int) -> None:
+        rws = todo[start:start + BLOCK]
+        k = len(rws)
+        A = np.asarray(Wa[rws] @ Z).reshape(k, d, d)
+        if implicit:
+            A += base
+        else:
+            pen = lam * counts[rws].astype(np.float32) if weighted else np.full(k, lam, dtype=np.float32)
+            A.reshape(k, d * d)[:, :: d + 1] += pen[:, None]
+        out[rws] = np.linalg.solve(A, b_all[rws, :, None])[:, :, 0]
+
+    starts = range(0, len(todo), BLOCK)
+    if _threads() > 1 and len(todo) > BLOCK:
+        with ThreadPoolExecutor(_threads()) as ex:
+            list(ex.map(work, starts))
+    else:
+        for start in starts:
+            work(start)
+    return out
+
+
+def loss(V: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, lam: float, *, implicit: bool, alpha: float) -> float:
+    """The training objective (see the module docstring) at ``(X, Y)``."""
+    coo = V.tocoo()
+    s = np.einsum("ij,ij->i", X[coo.row], Y[coo.col])
+    if not implicit:
+        nu = np.diff(V.indptr)
+        ni = np.bincount(coo.col, minlength=Y.shape[0])
+        err = np.sum((coo.data - s) ** 2)
+        return err + lam * (nu @ np.sum(X * X, axis=1) + ni @ np.sum(Y * Y, axis=1))
+    c = 1.0 + alpha * np.abs(coo.data)
+    p = (coo.data >= 0).astype(np.float64)
+    stored = np.sum(c * (p - s) ** 2 - s ** 2)
+    everything = float(np.sum((X.T @ X) * (Y.T @ Y)))
+    return stored + everything + lam * (np.sum(X * X) + np.sum(Y * Y))
+
+
+def tag_regression(B: sp.csr_matrix, Y: np.ndarray, rated: np.ndarray, ridge: float = TAG_RIDGE) -> np.ndarray:
+    """Per-tag vectors ``W`` with ``B[rated] @ W ≈ Y[rated]`` (ridge).
+
+    ``B`` is ``(n_items, n_tags)`` binary csr, ``Y`` ``(n_items, d)``; returns ``(n_tags, d)``
+    float64 (zeros when there are no tags).
+    """
+    T = B.shape[1]
+    if T == 0:
+        return np.zeros((0, Y.shape[1]))
+    Br = sp.csr_matrix(B[rated], dtype=np.float64)
+    A = (Br.T @ Br).toarray() + ridge * np.eye(T)
+    return np.linalg.solve(A, Br.T @ Y[rated])

@@ -1,0 +1,353 @@
+/*
+ * mangarec taste: personal recommendations computed in the visitor's browser.
+ *
+ * Loads the site's published embeddings (data/embeddings.json, see docs/embeddings-json.md),
+ * keeps the visitor's likes/dislikes/scores in localStorage, folds them into a taste vector
+ * (the same maths as mangarec/foldin.py and the Python client mangarec.client) and ranks the
+ * catalog. Nothing is ever sent anywhere: the only network use is fetch() of the same-origin
+ * static JSON file named by the caller.
+ *
+ * Classic script, no dependencies. Defines globalThis.MangarecTaste; under Node it is also
+ * module.exports.
+ */
+(function (root) {
+  "use strict";
+
+  var VERSION = "1";
+  var SCHEMA = "mangarec-embeddings";
+  var STORAGE_KEY = "mangarec.ratings.v1";
+
+  function fail(msg) { throw new Error("mangarec taste: " + msg); }
+
+  /* ---------- decoding ---------- */
+
+  function base64Bytes(text) {
+    var bin;
+    if (typeof atob === "function") { bin = atob(text); }
+    else if (typeof Buffer !== "undefined") { bin = Buffer.from(text, "base64").toString("binary"); }
+    else { fail("no base64 decoder"); }
+    var out = new Int8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) { out[i] = (bin.charCodeAt(i) << 24) >> 24; }
+    return out;
+  }
+
+  function decodeBlock(block, dim) {
+    var n = block.ids.length, q;
+    if (block.encoding === "int8-base64") { q = base64Bytes(block.vectors); }
+    else if (block.encoding === "int-list") { q = block.vectors; }
+    else { fail("unknown vector encoding " + block.encoding); }
+    if (q.length !== n * dim || block.scale.length !== dim) { fail("vectors do not match ids x dim"); }
+    var out = new Float64Array(n * dim);
+    for (var i = 0; i < n; i++) {
+      for (var j = 0; j < dim; j++) { out[i * dim + j] = q[i * dim + j] * block.scale[j]; }
+    }
+    return out;
+  }
+
+  function parseEmbeddings(doc) {
+    if (!doc || doc.schema !== SCHEMA) { fail("not a " + SCHEMA + " document"); }
+    if (doc.version !== 1) { fail("unsupported version " + doc.version); }
+    var dim = doc.dim, items = doc.items, fo = doc.fold_in;
+    var index = new Map();
+    for (var i = 0; i < items.ids.length; i++) { index.set(items.ids[i], i); }
+    var model = {
+      model: doc.model, dim: dim, ids: items.ids.slice(), index: index,
+      titles: items.titles ? items.titles.slice() : null,
+      vectors: decodeBlock(items, dim),
+      mode: fo.mode, reg: fo.reg, alpha: fo.alpha, like: fo.like, dislike: fo.dislike,
+      tagIds: doc.tags ? doc.tags.ids.slice() : [],
+      tagVectors: doc.tags ? decodeBlock(doc.tags, dim) : null,
+      buildDate: doc.build_date, catalogHash: doc.catalog_hash, subset: doc.subset,
+      gram: null
+    };
+    if (model.mode !== "explicit" && model.mode !== "implicit") { fail("unknown fold-in mode " + model.mode); }
+    return model;
+  }
+
+  function loadEmbeddings(url) {
+    return fetch(url, { credentials: "same-origin", mode: "same-origin" }).then(function (resp) {
+      if (!resp.ok) { fail("cannot load " + url + ": HTTP " + resp.status); }
+      return resp.json();
+    }).then(parseEmbeddings);
+  }
+
+  /* ---------- ratings -> model-scale values ---------- */
+
+  function entriesOf(ratings) {
+    if (!ratings) { return []; }
+    if (ratings instanceof Map) { return Array.from(ratings.entries()); }
+    if (Array.isArray(ratings)) { return ratings; }
+    if (typeof ratings.entries === "function" && !(ratings.constructor === Object)) { return ratings.entries(); }
+    return Object.keys(ratings).map(function (k) { return [k, ratings[k]]; });
+  }
+
+  function checkValue(id, v) {
+    if (v === "like" || v === "dislike") { return; }
+    if (typeof v !== "number" || !isFinite(v)) {
+      fail("rating of " + JSON.stringify(id) + " must be 'like', 'dislike' or a finite number");
+    }
+  }
+
+  /* Returns {idx: rows ascending, vals}: like -> model.like, dislike -> model.dislike, numbers
+     centred on the mean of the visitor's numbers (known titles only, summed in row order). */
+  function toValues(model, ratings) {
+    var known = [];
+    entriesOf(ratings).forEach(function (e) {
+      checkValue(e[0], e[1]);
+      var row = model.index.get(e[0]);
+      if (row !== undefined) { known.push([row, e[1]]); }
+    });
+    known.sort(function (a, b) { return a[0] - b[0]; });
+    var sum = 0, count = 0, k;
+    for (k = 0; k < known.length; k++) {
+      if (typeof known[k][1] === "number") { sum += known[k][1]; count++; }
+    }
+    var mean = count ? sum / count : 0;
+    var idx = new Int32Array(known.length), vals = new Float64Array(known.length);
+    for (k = 0; k < known.length; k++) {
+      var v = known[k][1];
+      idx[k] = known[k][0];
+      vals[k] = v === "like" ? model.like : v === "dislike" ? model.dislike : v - mean;
+    }
+    return { idx: idx, vals: vals };
+  }
+
+  /* ---------- linear algebra (Float64Array, row-major d x d) ---------- */
+
+  function gramOf(model) {
+    if (model.gram) { return model.gram; }
+    var d = model.dim, Y = model.vectors, n = model.ids.length, G = new Float64Array(d * d);
+    for (var i = 0; i < n; i++) {
+      var o = i * d;
+      for (var a = 0; a < d; a++) {
+        var ya = Y[o + a];
+        if (ya === 0) { continue; }
+        for (var b = 0; b < d; b++) { G[a * d + b] += ya * Y[o + b]; }
+      }
+    }
+    model.gram = G;
+    return G;
+  }
+
+  /* The fold-in system A x = rhs and the right-hand-side weights w (rhs = sum_j w_j y_j). */
+  function system(model, values) {
+    var d = model.dim, Y = model.vectors, m = values.idx.length;
+    var A = new Float64Array(d * d), w = new Float64Array(m), a, b, k;
+    if (model.mode === "explicit") {
+      for (a = 0; a < d; a++) { A[a * d + a] = model.reg * m; }
+      for (k = 0; k < m; k++) { w[k] = values.vals[k]; }
+    } else {
+      A.set(gramOf(model));
+      for (a = 0; a < d; a++) { A[a * d + a] += model.reg; }
+    }
+    for (k = 0; k < m; k++) {
+      var o = values.idx[k] * d, weight = 1;
+      if (model.mode === "implicit") {
+        var v = values.vals[k], c = 1 + model.alpha * Math.abs(v);
+        weight = c - 1;
+        w[k] = v >= 0 ? c : 0;
+      }
+      for (a = 0; a < d; a++) {
+        var ya = Y[o + a] * weight;
+        if (ya === 0) { continue; }
+        for (b = 0; b < d; b++) { A[a * d + b] += ya * Y[o + b]; }
+      }
+    }
+    return { A: A, w: w };
+  }
+
+  function cholesky(A, d) {
+    var L = new Float64Array(d * d);
+    for (var j = 0; j < d; j++) {
+      var s = A[j * d + j];
+      for (var k = 0; k < j; k++) { s -= L[j * d + k] * L[j * d + k]; }
+      if (!(s > 0)) { fail("fold-in system is not positive definite"); }
+      var ljj = Math.sqrt(s);
+      L[j * d + j] = ljj;
+      for (var i = j + 1; i < d; i++) {
+        var t = A[i * d + j];
+        for (k = 0; k < j; k++) { t -= L[i * d + k] * L[j * d + k]; }
+        L[i * d + j] = t / ljj;
+      }
+    }
+    return L;
+  }
+
+  function cholSolve(L, d, rhs) {
+    var y = new Float64Array(d), x = new Float64Array(d), i, k, s;
+    for (i = 0; i < d; i++) {
+      s = rhs[i];
+      for (k = 0; k < i; k++) { s -= L[i * d + k] * y[k]; }
+      y[i] = s / L[i * d + i];
+    }
+    for (i = d - 1; i >= 0; i--) {
+      s = y[i];
+      for (k = i + 1; k < d; k++) { s -= L[k * d + i] * x[k]; }
+      x[i] = s / L[i * d + i];
+    }
+    return x;
+  }
+
+  /* ---------- fit, rank, explain ---------- */
+
+  function fit(model, ratings) {
+    var d = model.dim, values = toValues(model, ratings), m = values.idx.length;
+    if (m === 0) { return new Float64Array(d); }
+    var sys = system(model, values), rhs = new Float64Array(d), Y = model.vectors;
+    for (var k = 0; k < m; k++) {
+      var o = values.idx[k] * d, wk = sys.w[k];
+      for (var a = 0; a < d; a++) { rhs[a] += wk * Y[o + a]; }
+    }
+    return cholSolve(cholesky(sys.A, d), d, rhs);
+  }
+
+  function score(model, taste, row) {
+    var d = model.dim, o = row * d, s = 0;
+    for (var a = 0; a < d; a++) { s += model.vectors[o + a] * taste[a]; }
+    return s;
+  }
+
+  function idSet(ex) {
+    if (!ex) { return new Set(); }
+    if (ex instanceof Set) { return ex; }
+    if (Array.isArray(ex)) { return new Set(ex); }
+    if (ex instanceof Map) { return new Set(ex.keys()); }
+    return new Set(Object.keys(ex));
+  }
+
+  /* Best first; ties go to the earlier row (the JSON lists titles most popular first). */
+  function rank(model, taste, opts) {
+    opts = opts || {};
+    var skip = idSet(opts.exclude), n = model.ids.length, rows = [], scores = new Float64Array(n);
+    for (var i = 0; i < n; i++) {
+      if (skip.has(model.ids[i])) { continue; }
+      scores[i] = score(model, taste, i);
+      rows.push(i);
+    }
+    rows.sort(function (a, b) { return scores[b] - scores[a] || a - b; });
+    if (opts.n !== undefined && opts.n !== null) { rows = rows.slice(0, opts.n); }
+    return rows.map(function (r) { return { id: model.ids[r], score: scores[r] }; });
+  }
+
+  /* Why is `id` recommended? Its score is exactly the sum over rated titles j of
+     w_j * y_id' A^-1 y_j; returns the n largest contributions [{id, contribution}]. */
+  function explain(model, ratings, id, n) {
+    var row = model.index.get(id), values = toValues(model, ratings), m = values.idx.length;
+    if (row === undefined || m === 0) { return []; }
+    var d = model.dim, sys = system(model, values), Y = model.vectors;
+    var z = cholSolve(cholesky(sys.A, d), d, Y.subarray(row * d, row * d + d));
+    var out = [];
+    for (var k = 0; k < m; k++) {
+      var o = values.idx[k] * d, s = 0;
+      for (var a = 0; a < d; a++) { s += Y[o + a] * z[a]; }
+      out.push({ row: values.idx[k], id: model.ids[values.idx[k]], contribution: sys.w[k] * s });
+    }
+    out.sort(function (a, b) { return b.contribution - a.contribution || a.row - b.row; });
+    return out.slice(0, n === undefined ? 3 : n).map(function (e) { return { id: e.id, contribution: e.contribution }; });
+  }
+
+  function placeFromTags(model, tags) {
+    var d = model.dim, out = new Float64Array(d);
+    if (!model.tagVectors) { fail("these embeddings have no tag vectors"); }
+    var uniq = Array.from(new Set(tags)).sort();
+    uniq.forEach(function (t) {
+      var k = model.tagIds.indexOf(t);
+      if (k < 0) { return; }
+      for (var a = 0; a < d; a++) { out[a] += model.tagVectors[k * d + a]; }
+    });
+    return out;
+  }
+
+  /* ---------- the visitor's ratings, in localStorage ---------- */
+
+  function memoryStorage() {
+    var m = new Map();
+    return {
+      getItem: function (k) { return m.has(k) ? m.get(k) : null; },
+      setItem: function (k, v) { m.set(k, String(v)); },
+      removeItem: function (k) { m.delete(k); }
+    };
+  }
+
+  function defaultStorage() {
+    try {
+      if (typeof localStorage !== "undefined" && localStorage) { return localStorage; }
+    } catch (e) { /* storage disabled: fall back to memory */ }
+    return memoryStorage();
+  }
+
+  function Profile(storage, key) {
+    if (!(this instanceof Profile)) { return new Profile(storage, key); }
+    this.storage = storage || defaultStorage();
+    this.key = key || STORAGE_KEY;
+  }
+
+  Profile.prototype._read = function () {
+    var text = this.storage.getItem(this.key);
+    if (!text) { return {}; }
+    try {
+      var obj = JSON.parse(text);
+      return obj && typeof obj === "object" && !Array.isArray(obj) ? obj : {};
+    } catch (e) { return {}; }
+  };
+  Profile.prototype._write = function (obj) { this.storage.setItem(this.key, JSON.stringify(obj)); };
+  Profile.prototype.get = function (id) {
+    var r = this._read();
+    return Object.prototype.hasOwnProperty.call(r, id) ? r[id] : null;
+  };
+  Profile.prototype.set = function (id, value) {
+    if (typeof id !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) { fail("bad title id " + JSON.stringify(id)); }
+    checkValue(id, value);
+    var r = this._read();
+    r[id] = value;
+    this._write(r);
+  };
+  Profile.prototype.remove = function (id) {
+    var r = this._read();
+    delete r[id];
+    this._write(r);
+  };
+  Profile.prototype.entries = function () {
+    var r = this._read();
+    return Object.keys(r).sort().map(function (k) { return [k, r[k]]; });
+  };
+  Profile.prototype.ratings = function () {
+    var out = {};
+    this.entries().forEach(function (e) { out[e[0]] = e[1]; });
+    return out;
+  };
+  Profile.prototype.clear = function () { this.storage.removeItem(this.key); };
+  Profile.prototype.exportJSON = function () {
+    return JSON.stringify({ schema: "mangarec-ratings", version: 1, ratings: this.ratings() }, null, 1);
+  };
+  /* Replaces the stored ratings with the file's (after checking every entry); returns the count. */
+  Profile.prototype.importJSON = function (text) {
+    var doc;
+    try { doc = JSON.parse(text); } catch (e) { fail("the file is not JSON"); }
+    if (!doc || doc.schema !== "mangarec-ratings" || doc.version !== 1 || typeof doc.ratings !== "object" || doc.ratings === null) {
+      fail("the file is not a mangarec ratings export");
+    }
+    var clean = {};
+    Object.keys(doc.ratings).forEach(function (k) {
+      if (!/^[A-Za-z0-9_-]{1,64}$/.test(k)) { fail("bad title id " + JSON.stringify(k)); }
+      checkValue(k, doc.ratings[k]);
+      clean[k] = doc.ratings[k];
+    });
+    this._write(clean);
+    return Object.keys(clean).length;
+  };
+
+  var api = {
+    version: VERSION,
+    loadEmbeddings: loadEmbeddings,
+    parseEmbeddings: parseEmbeddings,
+    Profile: Profile,
+    toValues: toValues,
+    fit: fit,
+    rank: rank,
+    explain: explain,
+    placeFromTags: placeFromTags
+  };
+  root.MangarecTaste = api;
+  if (typeof module !== "undefined" && module.exports) { module.exports = api; }
+})(typeof globalThis !== "undefined" ? globalThis : this);

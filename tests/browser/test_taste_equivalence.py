@@ -1,0 +1,199 @@
+"""taste.js in headless Chromium gives the same recommendations as mangarec.client.
+
+A stdlib HTTP server on 127.0.0.1 serves a temp dir holding the harness page, taste.js and a
+generated embeddings.json; the same ratings go to the JS module (through its localStorage
+Profile) and to the Python client. Same top-20 ids, scores within 1e-4, no console error and
+no request other than the three static files. Needs Debian's chromium + chromium-driver: when
+they are missing the test fails (CI installs them).
+"""
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from mangarec import client, publish
+from mangarec.config import ALSSection
+from mangarec.models import als
+from mangarec.paths import SITE_SRC
+from tests.test_als import planted_catalog
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+HARNESS = Path(__file__).with_name("taste_harness.html")
+TASTE_JS = SITE_SRC / "static" / "js" / "taste.js"
+ALLOWED = {"/taste_harness.html", "/taste.js", "/embeddings.json"}
+NETWORK_SCHEMES = {"http", "https", "ws", "wss", "ftp"}
+
+CASES = {
+    "likes": {"a0": "like", "a2": "like", "a4": "like"},
+    "mixed": {"a0": "like", "b1": "dislike", "a2": 9, "b3": 2, "a10": 7, "b21": 5, "gone-id": "like"},
+    "scores": {f"{'a' if k % 2 == 0 else 'b'}{k}": float(1 + (k * 7) % 10) for k in range(0, 60, 3)},
+    "dislikes": {"b1": "dislike", "b5": "dislike", "a6": 3},
+}
+
+
+class _Server:
+    def __init__(self, root: Path):
+        self.requests: list[tuple[str, str]] = []
+        log = self.requests
+
+        class Handler(http.server.SimpleHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                log.append(("GET", self.path))
+                super().do_GET()
+
+            def do_HEAD(self):
+                log.append(("HEAD", self.path))
+                super().do_HEAD()
+
+            def do_POST(self):
+                log.append(("POST", self.path))
+                self.send_error(405)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Handler, directory=str(root)))
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _site(tmp: Path, mode: str) -> Path:
+    implicit = mode == "implicit"
+    catalog, _ = planted_catalog(n_users=300, n_items=400, density=0.15, unrated=8, rank=4, implicit=implicit)
+    emb = als.fit(catalog, ALSSection(factors=32, regularization=0.1, iterations=5, implicit=implicit, alpha=4.0), seed=5)
+    root = tmp / mode
+    root.mkdir()
+    payload = publish.build_payload(catalog, emb, reg=0.1, mode=mode, alpha=4.0, build_date="2026-11-23")
+    (root / "embeddings.json").write_bytes(publish.dumps(payload))
+    shutil.copy(HARNESS, root / "taste_harness.html")
+    shutil.copy(TASTE_JS, root / "taste.js")
+    return root
+
+
+def _driver(profile_dir: Path):
+    assert CHROMIUM.exists() and CHROMEDRIVER.exists(), (
+        "headless Chromium is required: apt-get install chromium chromium-driver")
+    # The driver path is given, so Selenium Manager is skipped; SE_OFFLINE keeps it from
+    # downloading anything should it ever run.
+    os.environ.setdefault("SE_OFFLINE", "true")
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--no-default-browser-check", "--disable-extensions",
+                f"--user-data-dir={profile_dir}"):
+        opts.add_argument(arg)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
+    return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+
+
+RUN_JS = """
+const ratings = arguments[0], done = arguments[arguments.length - 1];
+harness.ready.then(function () {
+  const T = MangarecTaste, p = new T.Profile();
+  p.clear();
+  for (const [id, v] of Object.entries(ratings)) {
+    try { p.set(id, v); } catch (e) { /* ids that fail the pattern never reach storage */ }
+  }
+  const stored = p.ratings();
+  const exported = p.exportJSON();
+  p.clear();
+  const imported = p.importJSON(exported);
+  const r = p.ratings();
+  const taste = T.fit(model, r);
+  const top = T.rank(model, taste, {exclude: Object.keys(r), n: 20});
+  const why = top.length ? T.explain(model, r, top[0].id, 3) : [];
+  done({top: top, taste: Array.from(taste), stored: stored, imported: imported, why: why,
+        version: T.version, raw: localStorage.getItem("mangarec.ratings.v1")});
+}).catch(function (e) { done({error: String(e && e.stack || e)}); });
+"""
+
+
+@pytest.mark.parametrize("mode", ["explicit", "implicit"])
+def test_js_and_python_agree(tmp_path, mode):
+    root = _site(tmp_path, mode)
+    model = client.load(str(root / "embeddings.json"))
+    server = _Server(root)
+    driver = _driver(tmp_path / "profile")
+    try:
+        driver.set_script_timeout(60)
+        driver.get(server.base + "/taste_harness.html")
+        for name, ratings in CASES.items():
+            out = driver.execute_async_script(RUN_JS, ratings)
+            assert "error" not in out, out.get("error")
+            assert out["version"] == "1"
+            assert out["stored"] == ratings and out["imported"] == len(ratings)
+            assert json.loads(out["raw"]) == ratings
+            expect = model.recommend(ratings, n=20)
+            got = [(e["id"], e["score"]) for e in out["top"]]
+            assert [i for i, _ in got] == [i for i, _ in expect], (mode, name)
+            for (_, a), (_, b) in zip(got, expect):
+                assert abs(a - b) <= 1e-4 * max(1.0, abs(b)), (mode, name, a, b)
+            taste = model.fit(ratings)
+            assert max(abs(a - b) for a, b in zip(out["taste"], taste)) < 1e-6
+            why = model.explain(ratings, expect[0][0], n=3)
+            assert [e["id"] for e in out["why"]] == [i for i, _ in why]
+            for e, (_, c) in zip(out["why"], why):
+                assert abs(e["contribution"] - c) < 1e-6
+        # nothing else was fetched or sent: server log and the browser's own network log
+        assert server.requests and all(m == "GET" for m, _ in server.requests), server.requests
+        assert {p for _, p in server.requests} <= ALLOWED, server.requests
+        urls = set()
+        for entry in driver.get_log("performance"):
+            msg = json.loads(entry["message"])["message"]
+            if msg["method"] == "Network.requestWillBeSent":
+                urls.add(msg["params"]["request"]["url"])
+        assert urls, "the performance log recorded no request"
+        network = {u for u in urls if u.split(":", 1)[0].lower() in NETWORK_SCHEMES}
+        assert network, urls
+        for url in network:  # chrome://, data:, about: are browser-internal, never the network
+            assert url.startswith(server.base + "/") and url[len(server.base):] in ALLOWED, url
+        severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        assert not severe, severe
+    finally:
+        driver.quit()
+        server.close()
+
+
+def test_profile_rejects_bad_import(tmp_path):
+    root = _site(tmp_path, "explicit")
+    server = _Server(root)
+    driver = _driver(tmp_path / "profile")
+    try:
+        driver.get(server.base + "/taste_harness.html")
+        out = driver.execute_script("""
+          const p = new MangarecTaste.Profile(); p.clear(); p.set("a0", "like");
+          const errs = [];
+          for (const text of ["{nope", '{"schema":"x"}',
+                              '{"schema":"mangarec-ratings","version":1,"ratings":{"a1":"love"}}',
+                              '{"schema":"mangarec-ratings","version":1,"ratings":{"../x":"like"}}']) {
+            try { p.importJSON(text); errs.push(null); } catch (e) { errs.push(String(e.message)); }
+          }
+          let setErr = null;
+          try { p.set("a2", NaN); } catch (e) { setErr = String(e.message); }
+          return {errs: errs, setErr: setErr, left: p.entries()};
+        """)
+        assert all(e and e.startswith("mangarec taste:") for e in out["errs"]), out
+        assert out["setErr"] and "finite" in out["setErr"]
+        assert out["left"] == [["a0", "like"]]  # a failed import changes nothing
+    finally:
+        driver.quit()
+        server.close()

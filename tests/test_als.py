@@ -1,0 +1,185 @@
+"""ALS: planted low-rank structure, clusters, determinism, implicit mode, tag placement."""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from mangarec.catalog import Catalog, Item, Ratings, make_tags
+from mangarec.config import ALSSection
+from mangarec.errors import InputError
+from mangarec.models import als
+
+NOISE = 0.3
+
+
+def planted_catalog(n_users: int = 300, n_items: int = 400, density: float = 0.15, seed: int = 0,
+                    rank: int = 2, unrated: int = 0, implicit: bool = False) -> tuple[Catalog, dict]:
+    """A catalog whose ratings come from a known rank-``rank`` model plus N(0, NOISE²) noise.
+
+    Items alternate between two clusters ("a": sports tags, "b": horror tags) whose true factors
+    point in opposite directions along the first axis; the last ``unrated`` items get no rating.
+    Returns the catalog and the truth (user/item factors, the held-out entries).
+    """
+    g = np.random.default_rng(seed)
+    cluster = np.arange(n_items) % 2
+    V = g.normal(0, 0.3, (n_items, rank))
+    V[:, 0] += np.where(cluster == 0, 1.0, -1.0)
+    U = g.normal(0, 1.0, (n_users, rank))
+    bias = g.normal(6.0, 0.5, n_users)
+    mask = g.random((n_users, n_items)) < density
+    if unrated:
+        mask[:, n_items - unrated:] = False
+    full = bias[:, None] + U @ V.T + g.normal(0, NOISE, (n_users, n_items))
+    held = mask & (g.random((n_users, n_items)) < 0.1)
+    train = mask & ~held
+    if implicit:  # an interaction means the (noise-free) preference is positive
+        train &= (U @ V.T) > 0
+    rows, cols = np.nonzero(train)
+    vals = np.ones(len(rows)) if implicit else full[rows, cols]
+    M = sp.csr_matrix((vals.astype(np.float32), (rows, cols)), shape=(n_users, n_items))
+    sports = ["Sports", "School Life", "Comedy", "Drama"]
+    horror = ["Horror", "Supernatural", "Mystery", "Gore"]
+    items = []
+    for k in range(n_items):
+        tags = sports if cluster[k] == 0 else horror
+        chosen = [t for j, t in enumerate(tags) if (k // 2 + j) % 3 != 0] or tags[:2]
+        items.append(Item(id=f"{'a' if cluster[k] == 0 else 'b'}{k}", title=f"Title <{k}>", kind="anime",
+                          tags=make_tags({"genre": chosen}), popularity=float(M[:, k].nnz) + (n_items - k) * 1e-3))
+    ratings = Ratings(matrix=M, user_ids=tuple(f"p{u}" for u in range(n_users)), implicit=implicit, source="planted")
+    truth = {"U": U, "V": V, "bias": bias, "full": full, "held": np.nonzero(held), "cluster": cluster}
+    return Catalog(items=tuple(items), ratings=ratings, sources=("planted",)), truth
+
+
+def _predict_heldout(catalog: Catalog, emb, lam: float, truth: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Fold each user back in against the trained items and predict the held-out ratings."""
+    R = sp.csr_matrix(catalog.ratings.matrix, dtype=np.float64)
+    V = als.centred(R)
+    X = als.solve_rows(V, emb.vectors.astype(np.float64), lam, implicit=False, alpha=0.0)
+    counts = np.diff(R.indptr)
+    mean = np.add.reduceat(R.data, R.indptr[:-1]) / np.maximum(counts, 1)
+    u, i = truth["held"]
+    pred = mean[u] + np.einsum("ij,ij->i", X[u], emb.vectors[i].astype(np.float64))
+    return pred, truth["full"][u, i]
+
+
+def test_recovers_planted_rank2_structure():
+    catalog, truth = planted_catalog()
+    params = ALSSection(factors=2, regularization=0.05, iterations=12, implicit=False)
+    emb = als.fit(catalog, params, seed=1)
+    pred, actual = _predict_heldout(catalog, emb, 0.05, truth)
+    rmse = float(np.sqrt(np.mean((pred - actual) ** 2)))
+    # The user-mean baseline is far worse than ALS; ALS gets close to the noise level.
+    R = catalog.ratings.matrix
+    mean = np.asarray(R.sum(axis=1)).ravel() / np.diff(R.indptr)
+    base = float(np.sqrt(np.mean((mean[truth["held"][0]] - actual) ** 2)))
+    assert rmse < 1.6 * NOISE, (rmse, base)
+    assert base > 2.5 * rmse
+    assert emb.vectors.shape == (400, 2) and emb.vectors.dtype == np.float32
+    assert emb.info["users"] == 300 and emb.info["mode"] == "explicit"
+    losses = emb.info["loss"]
+    assert len(losses) == 12 and all(b <= a * (1 + 1e-6) for a, b in zip(losses, losses[1:]))
+
+
+def test_two_clusters_neighbours_stay_in_cluster():
+    catalog, truth = planted_catalog(rank=2)
+    emb = als.fit(catalog, ALSSection(factors=4, regularization=0.1, iterations=8, implicit=False), seed=3)
+    Y = emb.vectors / np.linalg.norm(emb.vectors, axis=1, keepdims=True)
+    S = Y @ Y.T
+    np.fill_diagonal(S, -np.inf)
+    nn = np.argsort(-S, axis=1)[:, :5]
+    same = truth["cluster"][nn] == truth["cluster"][:, None]
+    assert same.mean() > 0.95
+
+
+def test_deterministic_and_seed_dependent():
+    catalog, _ = planted_catalog(n_users=120, n_items=80, density=0.3)
+    p = ALSSection(factors=3, regularization=0.1, iterations=4, implicit=False)
+    a = als.fit(catalog, p, seed=7)
+    b = als.fit(catalog, p, seed=7)
+    c = als.fit(catalog, replace(p, iterations=1), seed=8)
+    assert a.vectors.tobytes() == b.vectors.tobytes()
+    assert a.tag_vectors.tobytes() == b.tag_vectors.tobytes()
+    assert a.vectors.tobytes() != c.vectors.tobytes()
+
+
+def test_threads_do_not_change_result(monkeypatch):
+    catalog, _ = planted_catalog(n_users=700, n_items=60, density=0.3)
+    p = ALSSection(factors=3, regularization=0.1, iterations=2, implicit=False)
+    monkeypatch.setattr(als, "BLOCK", 64)
+    a = als.fit(catalog, p, seed=2)
+    monkeypatch.setattr(als, "THREADS", 1)
+    b = als.fit(catalog, p, seed=2)
+    assert a.vectors.tobytes() == b.vectors.tobytes()
+
+
+def test_solve_rows_matches_direct_solve():
+    g = np.random.default_rng(5)
+    R = sp.random(30, 25, density=0.3, random_state=6, format="csr") * 10
+    F = g.normal(size=(25, 4))
+    for implicit in (False, True):
+        X = als.solve_rows(R, F, 0.2, implicit=implicit, alpha=3.0)
+        for u in range(30):
+            idx = R.indices[R.indptr[u]:R.indptr[u + 1]]
+            v = R.data[R.indptr[u]:R.indptr[u + 1]]
+            Fs = F[idx]
+            if implicit:
+                c = 1 + 3.0 * v
+                A = F.T @ F + (Fs.T * (c - 1)) @ Fs + 0.2 * np.eye(4)
+                b = Fs.T @ c
+            else:
+                A = Fs.T @ Fs + 0.2 * max(len(idx), 1) * np.eye(4)
+                b = Fs.T @ v
+            np.testing.assert_allclose(X[u], np.linalg.solve(A, b), rtol=1e-4, atol=1e-5)
+
+
+def test_implicit_mode_neighbours_stay_in_cluster():
+    catalog, truth = planted_catalog(implicit=True, density=0.3)
+    emb = als.fit(catalog, ALSSection(factors=4, regularization=0.1, iterations=8, implicit=True, alpha=5.0), seed=0)
+    assert emb.info["mode"] == "implicit" and emb.info["alpha"] == 5.0
+    losses = emb.info["loss"]
+    assert all(b <= a * (1 + 1e-6) for a, b in zip(losses, losses[1:]))
+    Y = emb.vectors / np.linalg.norm(emb.vectors, axis=1, keepdims=True)
+    S = Y @ Y.T
+    np.fill_diagonal(S, -np.inf)
+    nn = np.argsort(-S, axis=1)[:, :5]
+    assert (truth["cluster"][nn] == truth["cluster"][:, None]).mean() > 0.9
+
+
+def test_unrated_items_placed_from_tags():
+    catalog, truth = planted_catalog(unrated=20)
+    emb = als.fit(catalog, ALSSection(factors=2, regularization=0.05, iterations=8, implicit=False), seed=1)
+    assert emb.info["items_placed_from_tags"] == 20
+    assert emb.tag_ids == catalog.tag_vocabulary and emb.tag_vectors.shape == (8, 2)
+    B = catalog.tag_matrix
+    placed = (B[-20:] @ emb.tag_vectors.astype(np.float64))
+    np.testing.assert_allclose(emb.vectors[-20:], placed, rtol=1e-5, atol=1e-6)
+    # a placed title lands nearer the centroid of its own cluster than of the other one
+    Y = emb.vectors.astype(np.float64)
+    cl = truth["cluster"]
+    rated = np.arange(380)
+    c0, c1 = Y[rated][cl[rated] == 0].mean(0), Y[rated][cl[rated] == 1].mean(0)
+    for k in range(380, 400):
+        own, other = (c0, c1) if cl[k] == 0 else (c1, c0)
+        assert np.linalg.norm(Y[k] - own) < np.linalg.norm(Y[k] - other)
+
+
+def test_no_ratings_is_a_clear_error(two_clusters):
+    with pytest.raises(InputError, match="model 'als' needs ratings"):
+        als.fit(two_clusters, ALSSection(implicit=False), seed=0)
+    empty = Ratings(matrix=sp.csr_matrix((3, len(two_clusters)), dtype=np.float32), user_ids=("a", "b", "c"))
+    cat = Catalog(items=two_clusters.items, ratings=empty, sources=("x.csv",))
+    with pytest.raises(InputError, match=r"^x\.csv: model 'als'"):
+        als.fit(cat, ALSSection(implicit=False), seed=0)
+
+
+def test_pseudonymous_ratings_train_the_same():
+    """Output of the private collection is just another Ratings: user ids do not matter."""
+    catalog, _ = planted_catalog(n_users=100, n_items=60, density=0.3)
+    r = catalog.ratings
+    pseud = replace(r, user_ids=tuple(f"pseud-{k:04x}" for k in range(r.n_users)), source="collection")
+    other = Catalog(items=catalog.items, ratings=pseud, sources=("collection",))
+    p = ALSSection(factors=3, iterations=3, implicit=False)
+    assert als.fit(catalog, p, 4).vectors.tobytes() == als.fit(other, p, 4).vectors.tobytes()

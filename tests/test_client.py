@@ -1,0 +1,126 @@
+"""The Python client: loading (file, gzip, HTTP), fitting, ranking, explaining, tags."""
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from mangarec import client, publish
+from mangarec.config import ALSSection
+from mangarec.errors import InputError
+from mangarec.foldin import fold_in, rank, to_values
+from mangarec.models import als
+from tests.test_als import planted_catalog
+
+DATE = "2026-11-23"
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    catalog, _ = planted_catalog(n_users=200, n_items=150, density=0.2, unrated=5, rank=3)
+    emb = als.fit(catalog, ALSSection(factors=8, regularization=0.1, iterations=5, implicit=False), seed=3)
+    out = tmp_path_factory.mktemp("site")
+    publish.write_embeddings(out, catalog, emb, reg=0.1, mode="explicit", build_date=DATE, top_n=40)
+    return catalog, emb, out
+
+
+@pytest.fixture
+def server(published):
+    _, _, out = published
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(out)))
+    t = threading.Thread(target=httpd.serve_forever, daemon=True)
+    t.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+RATINGS = {"a0": "like", "b1": "dislike", "a2": 9, "b3": 2, "a10": 7, "zz-gone": "like"}
+
+
+def test_load_file_gzip_and_url_agree(published, server):
+    _, _, out = published
+    a = client.load(str(out / "data/embeddings.json"))
+    b = client.load(str(out / "data/embeddings.json.gz"))
+    c = client.load(server + "/data/embeddings.json.gz")
+    d = client.load(server + "/data/embeddings.json")
+    for m in (b, c, d):
+        assert m.ids == a.ids and np.array_equal(m.vectors, a.vectors)
+        assert m.recommend(RATINGS) == a.recommend(RATINGS)
+    assert a.mode == "explicit" and a.reg == 0.1 and a.dim == 8 and len(a.ids) == 150
+    top = client.load(str(out / "data/embeddings-top.json"))
+    assert top.ids == a.ids[:40] and top.meta["subset"] == {"top_n": 40, "of": 150}
+
+
+def test_fit_and_recommend_follow_foldin(published):
+    _, _, out = published
+    m = client.load(str(out / "data/embeddings.json"))
+    idx, vals = to_values(RATINGS, m.index)
+    assert len(idx) == 5  # the unknown id is ignored
+    x = m.fit(RATINGS)
+    np.testing.assert_allclose(x, fold_in(m.vectors, idx, vals, 0.1, "explicit"), rtol=1e-12)
+    rec = m.recommend(RATINGS, n=20)
+    rows, scores = rank(m.vectors, x, exclude=idx, n=20)
+    assert rec == [(m.ids[r], float(s)) for r, s in zip(rows, scores)]
+    assert not {i for i, _ in rec} & set(RATINGS)
+    with_rated = [i for i, _ in m.recommend(RATINGS, n=len(m.ids), exclude_rated=False)]
+    assert len(with_rated) == len(m.ids)
+    assert [s for _, s in rec] == sorted((s for _, s in rec), reverse=True)
+    # liking a title ranks titles like it above titles unlike it
+    like_a = m.recommend({"a0": "like", "a2": "like", "a4": "like"}, n=10)
+    assert sum(i.startswith("a") for i, _ in like_a) >= 9
+    assert not m.fit({}).any() and m.recommend({}, n=3) == [(m.ids[0], 0.0), (m.ids[1], 0.0), (m.ids[2], 0.0)]
+
+
+def test_explain_decomposes_the_score(published):
+    _, _, out = published
+    m = client.load(str(out / "data/embeddings.json"))
+    target, score = m.recommend(RATINGS, n=1)[0]
+    parts = m.explain(RATINGS, target, n=10)
+    assert len(parts) == 5 and {i for i, _ in parts} <= set(RATINGS)
+    assert sum(c for _, c in parts) == pytest.approx(score, rel=1e-9)
+    assert [c for _, c in parts] == sorted((c for _, c in parts), reverse=True)
+    assert m.explain(RATINGS, "nope") == [] and m.explain({}, target) == []
+
+
+def test_place_from_tags(published):
+    catalog, emb, out = published
+    m = client.load(str(out / "data/embeddings.json"))
+    tags = catalog.items[-1].tag_list  # an unrated title
+    v = m.place_from_tags(list(tags) + ["Not A Tag"])
+    pos = {t: k for k, t in enumerate(m.tag_ids)}
+    np.testing.assert_allclose(v, sum(m.tag_vectors[pos[t]] for t in tags))
+    # close to the title's own published (quantised) vector
+    own = m.vectors[m.index[catalog.ids[-1]]]
+    assert np.linalg.norm(v - own) < 0.05 * np.linalg.norm(own) + 8 * max(json.loads(
+        (out / "data/embeddings.json").read_text())["items"]["scale"])
+    assert not m.place_from_tags([]).any()
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path, published, server):
+    _, _, out = published
+    with pytest.raises(InputError, match="cannot read"):
+        client.load(str(tmp_path / "missing.json"))
+    (tmp_path / "junk.json").write_text("{nope")
+    with pytest.raises(InputError, match=r"junk\.json: not valid JSON"):
+        client.load(str(tmp_path / "junk.json"))
+    doc = json.loads((out / "data/embeddings.json").read_text())
+    for change, msg in (({"schema": "other"}, "not a mangarec-embeddings"), ({"version": 2}, "unsupported version"),
+                        ({"dim": 9}, "expected")):
+        (tmp_path / "x.json").write_text(json.dumps(doc | change))
+        with pytest.raises(InputError, match=msg):
+            client.load(str(tmp_path / "x.json"))
+    with pytest.raises(InputError, match="cannot fetch"):
+        client.load(server + "/data/none.json")
+    m = client.load(str(out / "data/embeddings.json"))
+    with pytest.raises(InputError, match="'a0'"):
+        m.fit({"a0": "meh"})
