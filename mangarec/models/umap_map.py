@@ -1,0 +1,94 @@
+"""2-D maps of an embedding with UMAP, for the plots page.
+
+UMAP (umap-learn) runs with ``n_components=2``, ``metric="cosine"`` and
+``random_state=seed``, which makes it single-threaded and deterministic. It is fitted on the
+**distinct** rows of the embedding only (MangaDex has ~19.6k distinct tag sets among 37.5k
+titles): identical items get identical coordinates, UMAP does less work, and its
+initialisation does not face blocks of duplicate points (spectral initialisation fails on
+them; ``init = "pca"`` is the default). ``n_neighbors`` is clamped to ``distinct rows − 1``
+for small catalogs. Rows that are all zero (items with no tags, for a tag model) are placed
+at the centroid of the map, and so are zero tag vectors. Tags are placed with
+``reducer.transform(tag_vectors)`` when the model has tag vectors. Fewer than 4 distinct rows
+are laid out by PCA instead.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import UMAPSection
+from ..embedding import Embedding, Map
+from ._dedupe import unique_dense_rows
+
+
+def _pca2(x: np.ndarray) -> np.ndarray:
+    x = x - x.mean(axis=0)
+    if x.shape[0] < 2 or not np.any(x):
+        return np.zeros((x.shape[0], 2))
+    u, s, vt = np.linalg.svd(x, full_matrices=False)
+    y = u[:, :2] * s[:2]
+    return np.hstack([y, np.zeros((x.shape[0], 2 - y.shape[1]))])
+
+
+def fit_map(emb: Embedding, params: UMAPSection, seed: int) -> Map:
+    """2-D coordinates of every item (and tag) of an embedding.
+
+    Parameters
+    ----------
+    emb:
+        The model's embedding.
+    params:
+        ``[umap]`` section (``n_neighbors``, ``min_dist``, ``init``).
+    seed:
+        UMAP's ``random_state`` (and ``transform_seed``).
+
+    Returns
+    -------
+    Map
+        ``xy`` ``(n, 2)`` float32; ``tag_xy`` ``(T, 2)`` float32 when the embedding has tag
+        vectors, else ``None``.
+    """
+    x = np.asarray(emb.vectors, dtype=np.float32)
+    nonzero = np.linalg.norm(x, axis=1) > 0
+    uniq, inverse = unique_dense_rows(x[nonzero])
+    n_u = uniq.shape[0]
+    info: dict = {"distinct_rows": int(n_u), "zero_rows": int((~nonzero).sum()), "init": params.init}
+    reducer = None
+    if n_u >= 4:
+        import umap
+
+        n_neighbors = int(max(2, min(params.n_neighbors, n_u - 1)))
+        reducer = umap.UMAP(
+            n_neighbors=n_neighbors,
+            n_components=2,
+            metric="cosine",
+            min_dist=params.min_dist,
+            init=params.init,
+            random_state=int(seed) % (2**32),
+            n_jobs=1,
+            transform_seed=int(seed) % (2**32),
+        )
+        y = reducer.fit_transform(uniq)
+        info.update({"n_neighbors": n_neighbors, "method": "umap"})
+    else:
+        y = _pca2(uniq.astype(np.float64))
+        info["method"] = "pca"
+    y = np.asarray(y, dtype=np.float64)
+    xy = np.zeros((x.shape[0], 2))
+    xy[nonzero] = y[inverse]
+    if (~nonzero).any():
+        xy[~nonzero] = y.mean(axis=0) if n_u else 0.0
+    tag_xy = None
+    if emb.tag_vectors is not None and len(emb.tag_ids):
+        tv = np.asarray(emb.tag_vectors, dtype=np.float32)
+        tag_xy = np.tile(y.mean(axis=0) if n_u else np.zeros(2), (tv.shape[0], 1))
+        live = np.linalg.norm(tv, axis=1) > 0  # a zero tag vector (idf 0) sits at the centroid
+        if reducer is not None and live.any():
+            tag_xy[live] = np.asarray(reducer.transform(tv[live]), dtype=np.float64)
+    return Map(
+        model=emb.model,
+        item_ids=tuple(emb.item_ids),
+        xy=np.ascontiguousarray(xy, dtype=np.float32),
+        tag_ids=tuple(emb.tag_ids) if tag_xy is not None else (),
+        tag_xy=None if tag_xy is None else np.ascontiguousarray(tag_xy, dtype=np.float32),
+        info=info,
+    )

@@ -1,0 +1,64 @@
+"""2-D maps with UMAP: shape, determinism, duplicates, small catalogs."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mangarec.config import LSISection, UMAPSection
+from mangarec.embedding import Embedding, Map
+from mangarec.models import lsi
+from mangarec.models.umap_map import fit_map
+
+
+@pytest.fixture(scope="module")
+def blobs() -> Embedding:
+    """120 items in three direction clusters, with exact duplicate rows and two tags."""
+    g = np.random.default_rng(0)
+    centres = np.eye(6)[:3] * 5
+    x = np.vstack([c + g.normal(scale=0.3, size=(30, 6)) for c in centres])
+    x = np.vstack([x, x[:30]]).astype(np.float32)  # 30 duplicates
+    ids = tuple(f"i{k}" for k in range(len(x)))
+    tags = np.vstack([centres[:2], np.zeros((1, 6))]).astype(np.float32)  # "z" is all zero
+    return Embedding("blobs", ids, x, tag_ids=("a", "b", "z"), tag_vectors=tags)
+
+
+def test_shape_dtype_and_tags(blobs):
+    m = fit_map(blobs, UMAPSection(n_neighbors=10), 7)
+    assert isinstance(m, Map)
+    assert m.xy.shape == (120, 2) and m.xy.dtype == np.float32 and np.isfinite(m.xy).all()
+    assert m.item_ids == blobs.item_ids and m.model == "blobs"
+    assert m.tag_ids == ("a", "b", "z") and m.tag_xy.shape == (3, 2) and m.tag_xy.dtype == np.float32
+    assert np.isfinite(m.tag_xy).all()
+    np.testing.assert_allclose(m.tag_xy[2], m.xy[:90].astype(np.float64).mean(axis=0), rtol=1e-4, atol=1e-4)
+    assert m.info["distinct_rows"] == 90 and m.info["method"] == "umap"
+    # duplicates share coordinates; clusters stay apart
+    np.testing.assert_array_equal(m.xy[90:], m.xy[:30])
+    centre = [m.xy[k * 30 : (k + 1) * 30].mean(axis=0) for k in range(3)]
+    spread = max(np.linalg.norm(m.xy[k * 30 : (k + 1) * 30] - centre[k], axis=1).mean() for k in range(3))
+    assert min(np.linalg.norm(centre[i] - centre[j]) for i in range(3) for j in range(i + 1, 3)) > 2 * spread
+    # a tag lands next to its cluster
+    assert np.linalg.norm(m.tag_xy[0] - centre[0]) < np.linalg.norm(m.tag_xy[0] - centre[1])
+
+
+def test_deterministic(blobs):
+    a = fit_map(blobs, UMAPSection(n_neighbors=10), 7)
+    b = fit_map(blobs, UMAPSection(n_neighbors=10), 7)
+    assert a.xy.tobytes() == b.xy.tobytes()
+    assert a.tag_xy.tobytes() == b.tag_xy.tobytes()
+
+
+def test_small_catalog_clamps_n_neighbors(two_clusters):
+    emb = lsi.fit(two_clusters, LSISection(), 1)
+    m = fit_map(emb, UMAPSection(n_neighbors=50), 3)
+    assert m.info["n_neighbors"] == m.info["distinct_rows"] - 1 < 50
+    assert m.xy.shape == (24, 2) and np.isfinite(m.xy).all()
+    assert m.tag_xy.shape == (len(emb.tag_ids), 2)
+
+
+def test_zero_rows_and_tiny_inputs():
+    x = np.array([[1, 0], [0, 1], [0, 0], [1, 0]], dtype=np.float32)
+    emb = Embedding("tiny", ("a", "b", "c", "d"), x)
+    m = fit_map(emb, UMAPSection(), 1)
+    assert m.info["method"] == "pca" and m.info["zero_rows"] == 1
+    assert m.xy.shape == (4, 2) and np.isfinite(m.xy).all() and m.tag_xy is None
+    np.testing.assert_array_equal(m.xy[0], m.xy[3])
