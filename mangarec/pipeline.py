@@ -98,8 +98,11 @@ def _fit_all(catalog: Catalog, config: Config, stages: _Stages, base: str) -> di
             stages.log.note("model als left out: the catalog has no ratings")
             continue
         deps = config.models if name == "hybrid" else getattr(config.models, name)
+        # the hybrid combines the LSI and text models: reuse them when they were just built
+        kw = {k: embeddings[m] for k, m in (("tags", "lsi"), ("text", "text"))
+              if name == "hybrid" and m in embeddings}
         embeddings[name] = stages.run(f"model:{name}", make_key("model", name, base, deps, config.seed),
-                                      lambda n=name: fit_model(n, catalog, config, config.seed))
+                                      lambda n=name, kw=kw: fit_model(n, catalog, config, config.seed, **kw))
     return embeddings
 
 
@@ -126,6 +129,26 @@ def _maps_all(embeddings: dict[str, Embedding], config: Config, stages: _Stages,
             lambda e=emb, n=name: fit_map(e, config.umap, derive_seed(config.seed, "map", n)))
         for name, emb in embeddings.items()
     }
+
+
+def _heldout_neighbours(catalog: Catalog, embeddings: dict[str, Embedding], config: Config, stages: _Stages,
+                        base: str, eval_seed: int) -> dict[str, Neighbours] | None:
+    """ALS refitted without the held-out likes, so its hit rate is not measured on its training data."""
+    if "als" not in embeddings or catalog.ratings is None:
+        return None
+    from dataclasses import replace
+
+    from . import neighbours as nb
+    from .evaluate import evaluation_split
+    from .models import fit_model
+
+    def compute() -> Neighbours:
+        train, _ = evaluation_split(catalog.ratings, config.evaluation, eval_seed)
+        emb = fit_model("als", replace(catalog, ratings=train), config, config.seed)
+        return nb.compute(emb, config.neighbours, catalog.tie_order, derive_seed(config.seed, "neighbours", "als"))
+
+    key = make_key("als-heldout", base, config.models.als, config.neighbours, config.evaluation, config.seed)
+    return {"als": stages.run("model:als (held-out fit)", key, compute)}
 
 
 def _report(catalog: Catalog, embeddings, neighbours, evaluation: dict, config: Config, date: str,
@@ -227,9 +250,11 @@ def run_build(data_specs: Sequence[str], out_dir: Path, config: Config, *, inclu
 
     from .evaluate import evaluate
 
+    eval_seed = derive_seed(config.seed, "evaluate")
+    heldout = _heldout_neighbours(catalog, embeddings, config, stages, base, eval_seed)
     evaluation = stages.run(
         "evaluate", make_key("evaluate", base, config.models, config.neighbours, config.evaluation, config.seed),
-        lambda: evaluate(catalog, neighbours, config.evaluation, derive_seed(config.seed, "evaluate")))
+        lambda: evaluate(catalog, neighbours, config.evaluation, eval_seed, hit_rate_neighbours=heldout))
     report = _report(catalog, embeddings, neighbours, evaluation, config, date, log)
     if config.site.show_timings:
         report["timings"] = dict(sorted(stages.seconds.items()))
