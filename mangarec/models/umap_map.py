@@ -7,17 +7,50 @@ titles): identical items get identical coordinates, UMAP does less work, and its
 initialisation does not face blocks of duplicate points (spectral initialisation fails on
 them; ``init = "pca"`` is the default). ``n_neighbors`` is clamped to ``distinct rows − 1``
 for small catalogs. Rows that are all zero (items with no tags, for a tag model) are placed
-at the centroid of the map, and so are zero tag vectors. Tags are placed with
-``reducer.transform(tag_vectors)`` when the model has tag vectors. Fewer than 4 distinct rows
-are laid out by PCA instead.
+at the centroid of the map, and so are zero tag vectors. Fewer than 4 distinct rows are laid
+out by PCA instead.
+
+UMAP is given its k-nearest-neighbour graph precomputed by :func:`mangarec.neighbours.exact`
+(``precomputed_knn``): exact, deterministic, a few seconds at MangaDex scale, and it spares
+UMAP its own NN-descent, whose numba compilation alone took minutes here. Without an NN-descent
+index UMAP cannot ``transform`` new points, so a model's tag vectors are placed like UMAP's
+transform initialises them: at the similarity-weighted mean of the coordinates of the tag's
+``n_neighbors`` most similar items.
 """
 from __future__ import annotations
 
 import numpy as np
 
+import warnings
+
 from ..config import UMAPSection
 from ..embedding import Embedding, Map
 from ._dedupe import unique_dense_rows
+
+
+def _knn_graph(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Exact cosine kNN of distinct rows, self first, as UMAP expects.
+
+    Returns ``(indices, distances)``, each ``(n, k)``: int64 and float32 cosine distances.
+    """
+    from ..neighbours import exact
+
+    n = x.shape[0]
+    emb = Embedding(model="umap-knn", item_ids=tuple(map(str, range(n))), vectors=x)
+    nb = exact(emb, k - 1, np.arange(n, dtype=np.int64))
+    idx = np.hstack([np.arange(n, dtype=np.int64)[:, None], nb.indices.astype(np.int64)])
+    dist = np.hstack([np.zeros((n, 1), np.float32), np.maximum(1.0 - nb.scores, 0.0).astype(np.float32)])
+    return idx, dist
+
+
+def _place(points: np.ndarray, data: np.ndarray, xy: np.ndarray, k: int) -> np.ndarray:
+    """2-D positions of ``points`` (m, d): similarity-weighted mean of their k nearest rows' ``xy``."""
+    unit = lambda a: a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)  # noqa: E731
+    sim = unit(points.astype(np.float64)) @ unit(data.astype(np.float64)).T
+    k = min(k, data.shape[0])
+    top = np.argsort(-sim, axis=1, kind="stable")[:, :k]
+    w = np.maximum(np.take_along_axis(sim, top, axis=1), 0.0) + 1e-9
+    return (w[:, :, None] * xy[top]).sum(axis=1) / w.sum(axis=1, keepdims=True)
 
 
 def _pca2(x: np.ndarray) -> np.ndarray:
@@ -52,11 +85,11 @@ def fit_map(emb: Embedding, params: UMAPSection, seed: int) -> Map:
     uniq, inverse = unique_dense_rows(x[nonzero])
     n_u = uniq.shape[0]
     info: dict = {"distinct_rows": int(n_u), "zero_rows": int((~nonzero).sum()), "init": params.init}
-    reducer = None
+    n_neighbors = int(max(2, min(params.n_neighbors, n_u - 1)))
     if n_u >= 4:
         import umap
 
-        n_neighbors = int(max(2, min(params.n_neighbors, n_u - 1)))
+        knn = _knn_graph(uniq, n_neighbors)
         reducer = umap.UMAP(
             n_neighbors=n_neighbors,
             n_components=2,
@@ -65,10 +98,13 @@ def fit_map(emb: Embedding, params: UMAPSection, seed: int) -> Map:
             init=params.init,
             random_state=int(seed) % (2**32),
             n_jobs=1,
-            transform_seed=int(seed) % (2**32),
+            precomputed_knn=(knn[0], knn[1], None),
         )
-        y = reducer.fit_transform(uniq)
-        info.update({"n_neighbors": n_neighbors, "method": "umap"})
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*knn_search_index.*")
+            warnings.filterwarnings("ignore", message=".*n_jobs value 1 overridden.*")
+            y = reducer.fit_transform(uniq)
+        info.update({"n_neighbors": n_neighbors, "method": "umap", "knn": "exact (precomputed)"})
     else:
         y = _pca2(uniq.astype(np.float64))
         info["method"] = "pca"
@@ -82,8 +118,8 @@ def fit_map(emb: Embedding, params: UMAPSection, seed: int) -> Map:
         tv = np.asarray(emb.tag_vectors, dtype=np.float32)
         tag_xy = np.tile(y.mean(axis=0) if n_u else np.zeros(2), (tv.shape[0], 1))
         live = np.linalg.norm(tv, axis=1) > 0  # a zero tag vector (idf 0) sits at the centroid
-        if reducer is not None and live.any():
-            tag_xy[live] = np.asarray(reducer.transform(tv[live]), dtype=np.float64)
+        if n_u and live.any():
+            tag_xy[live] = _place(tv[live], uniq, y, n_neighbors)
     return Map(
         model=emb.model,
         item_ids=tuple(emb.item_ids),
