@@ -1,0 +1,231 @@
+"""Versioned binary wire format of the secure-aggregation messages (never pickle).
+
+Frame: ``b"MRPV" | version u8 | kind u8 | fields`` where the fields of each kind
+are listed in order by ``FIELDS`` and encoded as:
+
+* ``u32`` — 4 bytes big-endian;  ``bytes`` — u32 length + raw bytes;
+* ``str`` — like bytes, UTF-8;   ``ids`` — u32 count + sorted distinct u32;
+* ``map`` — u32 count + (u32 key, u32 length, bytes) with strictly increasing keys.
+
+Decoding is strict: trailing bytes, unsorted ids/keys, unknown kinds or versions
+raise :class:`ProtocolViolation` (``bad-format`` / ``bad-version``).
+"""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import ClassVar, Mapping
+
+from .errors import ProtocolViolation
+
+MAGIC = b"MRPV"
+VERSION = 1
+MAX_FRAME = 1 << 30
+
+
+@dataclass(frozen=True)
+class Message:
+    KIND: ClassVar[int] = 0
+    FIELDS: ClassVar[tuple[tuple[str, str], ...]] = ()
+    session: bytes
+
+
+def _m(kind: int, *spec: tuple[str, str]):
+    def deco(cls):
+        cls.KIND = kind
+        cls.FIELDS = (("session", "bytes"),) + spec
+        return dataclass(frozen=True)(cls)
+    return deco
+
+
+@_m(1, ("sender", "u32"), ("c_pk", "bytes"), ("s_pk", "bytes"), ("sig", "bytes"))
+class Advertise(Message):
+    sender: int; c_pk: bytes; s_pk: bytes; sig: bytes
+
+
+@_m(2, ("keys", "map"))
+class KeyList(Message):
+    keys: Mapping[int, bytes]  # uid -> c_pk(32) | s_pk(32) | sig(64)
+
+
+@_m(3, ("sender", "u32"), ("cts", "map"))
+class ShareKeys(Message):
+    sender: int; cts: Mapping[int, bytes]  # recipient -> sealed shares
+
+
+@_m(4, ("recipient", "u32"), ("cts", "map"))
+class ShareBundle(Message):
+    recipient: int; cts: Mapping[int, bytes]  # sender -> sealed shares
+
+
+@_m(5, ("round", "u32"), ("purpose", "str"), ("group", "str"), ("length", "u32"),
+    ("live", "ids"), ("params", "bytes"))
+class RoundStart(Message):
+    round: int; purpose: str; group: str; length: int; live: tuple[int, ...]
+    params: bytes = b""
+
+
+@_m(6, ("round", "u32"), ("sender", "u32"), ("vector", "bytes"))
+class MaskedInput(Message):
+    round: int; sender: int; vector: bytes
+
+
+@_m(7, ("round", "u32"), ("survivors", "ids"))
+class SurvivorSet(Message):
+    round: int; survivors: tuple[int, ...]
+
+
+@_m(8, ("round", "u32"), ("sender", "u32"), ("sig", "bytes"))
+class ConsistencySig(Message):
+    round: int; sender: int; sig: bytes
+
+
+@_m(9, ("round", "u32"), ("sigs", "map"), ("b_for", "ids"), ("s_for", "ids"), ("seed_for", "ids"))
+class UnmaskRequest(Message):
+    round: int; sigs: Mapping[int, bytes]
+    b_for: tuple[int, ...]; s_for: tuple[int, ...]; seed_for: tuple[int, ...]
+
+
+@_m(10, ("round", "u32"), ("sender", "u32"), ("b_shares", "map"), ("s_shares", "map"),
+    ("seeds", "map"))
+class UnmaskResponse(Message):
+    round: int; sender: int; b_shares: Mapping[int, bytes]
+    s_shares: Mapping[int, bytes]; seeds: Mapping[int, bytes]
+
+
+@_m(11, ("round", "u32"), ("vector", "bytes"))
+class RoundResult(Message):
+    round: int; vector: bytes
+
+
+@_m(12, ("round", "u32"))
+class OpenRequest(Message):
+    round: int
+
+
+@_m(13, ("round", "u32"), ("sender", "u32"), ("input", "bytes"), ("self_seed", "bytes"),
+    ("seeds", "map"))
+class OpenResponse(Message):
+    round: int; sender: int; input: bytes; self_seed: bytes; seeds: Mapping[int, bytes]
+
+
+@_m(14, ("round", "u32"), ("reason", "str"))
+class Abort(Message):
+    round: int; reason: str
+
+
+KINDS: dict[int, type[Message]] = {c.KIND: c for c in (
+    Advertise, KeyList, ShareKeys, ShareBundle, RoundStart, MaskedInput, SurvivorSet,
+    ConsistencySig, UnmaskRequest, UnmaskResponse, RoundResult, OpenRequest, OpenResponse, Abort)}
+
+
+def _put(out: bytearray, kind: str, v) -> None:
+    if kind == "u32":
+        out += struct.pack(">I", v)
+    elif kind in ("bytes", "str"):
+        raw = v.encode() if kind == "str" else bytes(v)
+        out += struct.pack(">I", len(raw)) + raw
+    elif kind == "ids":
+        ids = sorted(set(v))
+        if len(ids) != len(v):
+            raise ValueError("duplicate ids")
+        out += struct.pack(">I", len(ids)) + struct.pack(f">{len(ids)}I", *ids)
+    elif kind == "map":
+        out += struct.pack(">I", len(v))
+        for k in sorted(v):
+            out += struct.pack(">II", k, len(v[k])) + bytes(v[k])
+    else:  # pragma: no cover
+        raise AssertionError(kind)
+
+
+def encode(msg: Message) -> bytes:
+    """Serialise ``msg`` to its versioned frame."""
+    out = bytearray(MAGIC + bytes([VERSION, msg.KIND]))
+    for name, kind in msg.FIELDS:
+        _put(out, kind, getattr(msg, name))
+    return bytes(out)
+
+
+class _Reader:
+    def __init__(self, data: bytes) -> None:
+        self.d, self.i = memoryview(data), 0
+
+    def take(self, n: int) -> bytes:
+        if n < 0 or self.i + n > len(self.d):
+            raise ProtocolViolation("bad-format", "truncated frame")
+        b = self.d[self.i:self.i + n].tobytes()
+        self.i += n
+        return b
+
+    def u32(self) -> int:
+        return struct.unpack(">I", self.take(4))[0]
+
+
+def _get(r: _Reader, kind: str):
+    if kind == "u32":
+        return r.u32()
+    if kind in ("bytes", "str"):
+        raw = r.take(r.u32())
+        if kind == "bytes":
+            return raw
+        try:
+            return raw.decode()
+        except UnicodeDecodeError:
+            raise ProtocolViolation("bad-format", "invalid UTF-8")
+    if kind == "ids":
+        n = r.u32()
+        ids = struct.unpack(f">{n}I", r.take(4 * n))
+        if any(a >= b for a, b in zip(ids, ids[1:])):
+            raise ProtocolViolation("bad-format", "ids not strictly increasing")
+        return tuple(ids)
+    n, out, last = r.u32(), {}, -1
+    d, i, end = r.d, r.i, len(r.d)
+    unpack = struct.Struct(">II").unpack_from
+    for _ in range(n):
+        if i + 8 > end:
+            raise ProtocolViolation("bad-format", "truncated frame")
+        k, ln = unpack(d, i)
+        if k <= last or i + 8 + ln > end:
+            raise ProtocolViolation("bad-format", "map keys not increasing or truncated")
+        out[k], last, i = d[i + 8:i + 8 + ln].tobytes(), k, i + 8 + ln
+    r.i = i
+    return out
+
+
+_U32 = struct.Struct(">I").unpack_from
+
+
+def decode(data: bytes) -> Message:
+    """Parse a frame produced by :func:`encode` (strict)."""
+    if len(data) > MAX_FRAME:
+        raise ProtocolViolation("bad-format", "frame too large")
+    if len(data) < 6 or data[:4] != MAGIC:
+        raise ProtocolViolation("bad-format", "bad magic")
+    if data[4] != VERSION:
+        raise ProtocolViolation("bad-version", f"version {data[4]} != {VERSION}")
+    cls = KINDS.get(data[5])
+    if cls is None:
+        raise ProtocolViolation("bad-format", f"unknown kind {data[5]}")
+    d, i, end, values = memoryview(data), 6, len(data), {}
+    try:
+        for name, kind in cls.FIELDS:
+            if kind == "u32":
+                values[name] = _U32(d, i)[0]
+                i += 4
+            elif kind == "bytes" or kind == "str":
+                n = _U32(d, i)[0]
+                if i + 4 + n > end:
+                    raise ProtocolViolation("bad-format", "truncated frame")
+                raw = d[i + 4:i + 4 + n].tobytes()
+                i += 4 + n
+                values[name] = raw if kind == "bytes" else raw.decode()
+            else:
+                r = _Reader(data)
+                r.i = i
+                values[name] = _get(r, kind)
+                i = r.i
+    except (struct.error, UnicodeDecodeError) as exc:
+        raise ProtocolViolation("bad-format", f"truncated or invalid field ({exc})")
+    if i != end:
+        raise ProtocolViolation("bad-format", "trailing bytes")
+    return cls(**values)

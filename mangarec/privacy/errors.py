@@ -1,0 +1,43 @@
+"""Exceptions of the private collection protocol.
+
+Every rejection carries a short machine-readable ``reason`` so tests and
+transports can tell a replay from a foreign-session message.
+"""
+from __future__ import annotations
+
+
+class PrivacyError(Exception):
+    """Base class of every protocol error."""
+
+
+class ProtocolViolation(PrivacyError):
+    """A message was rejected; ``reason`` is one of ``REASONS``."""
+
+    REASONS = (
+        "foreign-session", "duplicate", "stale", "out-of-order", "unknown-sender",
+        "bad-format", "bad-version", "bad-signature", "both-shares", "not-allowed",
+        "bad-length",
+    )
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        if reason not in self.REASONS:
+            raise ValueError(f"unknown reason {reason!r}")
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class DecryptionError(PrivacyError):
+    """An authenticated ciphertext failed to verify (tampered, replayed, misrouted)."""
+
+
+class ConsistencyError(PrivacyError):
+    """The server showed inconsistent survivor sets or forged consistency signatures."""
+
+
+class RoundAborted(PrivacyError):
+    """Fewer than ``t`` users remain: the round stops and nothing is unmasked."""
+
+
+class ParameterError(PrivacyError, ValueError):
+    """Invalid protocol parameters (threshold, sizes, limits)."""
