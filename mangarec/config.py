@@ -169,6 +169,11 @@ class ALSSection:
         "it is the default for the published embeddings.",
     )
     alpha: float = _key(10.0, "Confidence scale for implicit feedback.", _positive)
+    solver: str = _key(
+        "cg", "'cg' (a few conjugate-gradient steps per row, warm-started; fast) or 'exact' "
+        "(closed-form solves).", _one_of("cg", "exact"),
+    )
+    cg_steps: int = _key(3, "Conjugate-gradient steps per row and half-sweep (solver = 'cg').", _positive)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from mangarec.catalog import Catalog, Item, Ratings, make_tags
 from mangarec.config import ALSSection
 from mangarec.errors import InputError
-from mangarec.models import als
+from mangarec.models import als, als_solvers
 
 NOISE = 0.3
 
@@ -183,3 +183,103 @@ def test_pseudonymous_ratings_train_the_same():
     other = Catalog(items=catalog.items, ratings=pseud, sources=("collection",))
     p = ALSSection(factors=3, iterations=3, implicit=False)
     assert als.fit(catalog, p, 4).vectors.tobytes() == als.fit(other, p, 4).vectors.tobytes()
+
+
+# ---- conjugate-gradient solver (mangarec.models.als_solvers)
+
+def _row_systems(R: sp.csr_matrix, F: np.ndarray, lam: float, implicit: bool, alpha: float):
+    """The exact ``(A_u, b_u)`` of every row, built the slow, obvious way."""
+    d = F.shape[1]
+    out = []
+    for u in range(R.shape[0]):
+        idx = R.indices[R.indptr[u]:R.indptr[u + 1]]
+        v = R.data[R.indptr[u]:R.indptr[u + 1]]
+        Fs = F[idx]
+        if implicit:
+            c = 1 + alpha * np.abs(v)
+            A = F.T @ F + (Fs.T * (c - 1)) @ Fs + lam * np.eye(d)
+            b = Fs.T @ (c * (v >= 0))
+        else:
+            A = Fs.T @ Fs + lam * max(len(idx), 1) * np.eye(d)
+            b = Fs.T @ v
+        out.append((A, b))
+    return out
+
+
+@pytest.mark.parametrize("implicit", [True, False])
+def test_cg_rows_converges_to_exact_solve(implicit):
+    g = np.random.default_rng(8)
+    R = sp.random(40, 30, density=0.3, random_state=9, format="csr") * 10
+    R.data -= 4.0  # some negative values: dislikes in implicit mode
+    F = g.normal(size=(30, 5))
+    exact = als.solve_rows(R, F, 0.3, implicit=implicit, alpha=2.0)
+    X0 = g.normal(size=(40, 5))
+    errs = []
+    for steps in (1, 2, 5, 12):
+        X = als_solvers.cg_rows(R, F, X0, 0.3, implicit=implicit, alpha=2.0, steps=steps)
+        errs.append(np.linalg.norm(X - exact) / np.linalg.norm(exact))
+    assert errs[-1] < 1e-4, errs  # d = 5: CG is exact after 5 steps up to float32 products
+    assert errs[0] > 1e-3  # one step from a random start is not (the test can tell)
+    assert all(b <= a * 1.0001 + 1e-6 for a, b in zip(errs, errs[1:])), errs
+
+
+@pytest.mark.parametrize("implicit", [True, False])
+def test_each_cg_step_lowers_every_row_objective(implicit):
+    g = np.random.default_rng(3)
+    R = sp.random(25, 20, density=0.4, random_state=4, format="csr") * 5
+    F = g.normal(size=(20, 4))
+    X0 = g.normal(size=(25, 4))
+    systems = _row_systems(R, F, 0.2, implicit, 3.0)
+
+    def objective(X):  # x_uᵀ A_u x_u − 2 b_uᵀ x_u: the loss in x_u up to a constant
+        return np.array([x @ A @ x - 2 * b @ x for x, (A, b) in zip(X, systems)])
+
+    prev = objective(np.where(np.diff(R.indptr)[:, None] > 0, X0, 0.0))
+    for steps in (1, 2, 3):
+        cur = objective(als_solvers.cg_rows(R, F, X0, 0.2, implicit=implicit, alpha=3.0, steps=steps))
+        assert np.all(cur <= prev + 1e-6 * np.abs(prev) + 1e-9)
+        prev = cur
+    assert np.any(cur < objective(X0) - 1e-3)
+
+
+@pytest.mark.parametrize("implicit", [True, False])
+def test_cg_fit_matches_exact_fit(implicit):
+    catalog, _ = planted_catalog(implicit=implicit, density=0.3)
+    p = ALSSection(factors=4, regularization=0.1, iterations=15, implicit=implicit, alpha=5.0)
+    cg = als.fit(catalog, p, seed=0, solver="cg")
+    ex = als.fit(catalog, p, seed=0, solver="exact")
+    assert cg.info["solver"] == "cg" and cg.info["cg_steps"] == 3 and ex.info["solver"] == "exact"
+    lc, le = cg.info["loss"], ex.info["loss"]
+    assert all(b <= a * (1 + 1e-6) for a, b in zip(lc, lc[1:])), lc
+    assert abs(lc[-1] - le[-1]) / le[-1] < 1e-3, (lc[-1], le[-1])
+    # same model up to solver noise: item-item similarities agree
+    Sc, Se = cg.vectors @ cg.vectors.T, ex.vectors @ ex.vectors.T
+    assert np.corrcoef(Sc.ravel(), Se.ravel())[0, 1] > 0.99
+    # and the first iterations differ (the CG solver really is in use)
+    assert cg.vectors.tobytes() != ex.vectors.tobytes()
+
+
+def test_default_solver_per_mode():
+    catalog, _ = planted_catalog(n_users=60, n_items=40, density=0.3, implicit=True)
+    assert als.fit(catalog, ALSSection(factors=2, iterations=1, implicit=True), 0).info["solver"] == "cg"
+    assert als.fit(catalog, ALSSection(factors=2, iterations=1, implicit=False), 0).info["solver"] == "cg"
+    assert als.fit(catalog, ALSSection(factors=2, iterations=1), 0, solver="exact").info["cg_steps"] is None
+    with pytest.raises(ValueError, match="solver must be 'cg' or 'exact'"):
+        als.fit(catalog, ALSSection(factors=2, iterations=1), 0, solver="lu")
+    with pytest.raises(ValueError, match="cg_steps"):
+        als.fit(catalog, ALSSection(factors=2, iterations=1), 0, cg_steps=0)
+
+
+@pytest.mark.parametrize("implicit", [True, False])
+def test_cg_deterministic_whatever_the_threads_and_blocks(monkeypatch, implicit):
+    catalog, _ = planted_catalog(n_users=700, n_items=90, density=0.3, implicit=implicit)
+    p = ALSSection(factors=5, regularization=0.1, iterations=3, implicit=implicit, alpha=4.0)
+    monkeypatch.setattr(als_solvers, "CG_BLOCK", 64)
+    a = als.fit(catalog, p, seed=2, solver="cg")
+    b = als.fit(catalog, p, seed=2, solver="cg")
+    monkeypatch.setattr(als, "THREADS", 1)
+    c = als.fit(catalog, p, seed=2, solver="cg")
+    monkeypatch.setattr(als_solvers, "CG_BLOCK", 1000)  # one block for the users
+    d = als.fit(catalog, p, seed=2, solver="cg")
+    assert a.vectors.tobytes() == b.vectors.tobytes() == c.vectors.tobytes()
+    np.testing.assert_allclose(d.vectors, a.vectors, rtol=1e-5, atol=1e-6)

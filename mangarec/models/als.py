@@ -15,10 +15,11 @@ Implicit mode (``params.implicit = True``)
     pairs not stored); plain λ. The per-user system ``YᵀY + Y_Sᵀ(C_S − I)Y_S + λI`` uses the
     shared ``YᵀY`` so only the stored entries cost anything.
 
-Solvers. ``solver="cg"`` (the default for implicit feedback) runs :data:`CG_STEPS`
+Solvers. ``solver="cg"`` (the default, ``[models.als] solver``) runs ``cg_steps``
 conjugate-gradient steps per row, warm-started from the previous factors, vectorised over all
-rows (:mod:`mangarec.models.als_solvers`); ``solver="exact"`` (the default for explicit
-ratings) solves every row's ``d×d`` system in closed form, all at once: the stacked matrices
+rows (:mod:`mangarec.models.als_solvers`); ``solver="exact"`` (kept; also what
+:func:`solve_rows` does for fold-in) solves every row's ``d×d`` system in closed form, all at
+once: the stacked matrices
 ``A_u = Σ_i w_ui y_i y_iᵀ`` are one sparse-times-dense product ``W @ Z`` where row ``i`` of ``Z``
 is ``y_i y_iᵀ`` flattened (float32), then batched ``numpy.linalg.solve`` on the stack (blocks
 of rows bound the memory; two threads). This is exactly the per-user solve of
@@ -55,17 +56,13 @@ BLOCK = 512
 #: Threads solving blocks at once (capped by the CPU count).
 THREADS = 2
 
-#: Solver used when ``fit`` is not told: conjugate gradient for implicit feedback (same
-#: ranking quality as the exact solve at a fraction of the time, see benchmarks/bench_als.py),
-#: the exact solve for explicit ratings.
-DEFAULT_SOLVER = {"implicit": "cg", "explicit": "exact"}
-
-#: CG steps per row and half-sweep (as the ``implicit`` library).
-CG_STEPS = 3
+# The solver comes from ``[models.als] solver`` (default "cg" in both modes): on anime-recdb
+# (benchmarks/bench_als.py) CG gives the exact solve's ranking quality (and, explicit, the
+# same held-out RMSE) in less than half its CPU time.
 
 
 def fit(catalog: Catalog, params: ALSSection, seed: int, *, solver: str | None = None,
-        cg_steps: int = CG_STEPS) -> Embedding:
+        cg_steps: int | None = None) -> Embedding:
     """Factorise ``catalog.ratings``; return the item factors.
 
     Parameters
@@ -79,7 +76,7 @@ def fit(catalog: Catalog, params: ALSSection, seed: int, *, solver: str | None =
     solver:
         ``"cg"`` (a few conjugate-gradient steps per row, warm-started; see
         :mod:`mangarec.models.als_solvers`) or ``"exact"`` (batched closed-form solves).
-        ``None`` picks :data:`DEFAULT_SOLVER` for the mode: CG for implicit, exact for explicit.
+        ``None`` takes ``params.solver`` (default ``"cg"``, for both modes).
     cg_steps:
         CG steps per row and half-sweep (ignored by the exact solver).
 
@@ -100,7 +97,8 @@ def fit(catalog: Catalog, params: ALSSection, seed: int, *, solver: str | None =
     lam = float(params.regularization)
     alpha = float(params.alpha)
     implicit = bool(params.implicit)
-    solver = DEFAULT_SOLVER["implicit" if implicit else "explicit"] if solver is None else solver
+    solver = params.solver if solver is None else solver
+    cg_steps = params.cg_steps if cg_steps is None else cg_steps
     if solver not in ("cg", "exact"):
         raise ValueError(f"ALS solver must be 'cg' or 'exact', not {solver!r}")
     if solver == "cg" and int(cg_steps) < 1:

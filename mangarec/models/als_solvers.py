@@ -14,7 +14,7 @@ Instead of forming the ``d×d`` matrices, :func:`cg_rows` runs a few conjugate-g
 per row warm-started from the previous factors (Takács, Pilászy & Tikk 2011; the ``implicit``
 library's ``_als_cg``), for all rows of a block at once. One product ``A P`` for a block is::
 
-    s    = rowwise (p_u · f_i) over the stored entries   (np.repeat + einsum, nnz·d)
+    s    = rowwise (p_u · f_i) over the stored entries   (np.take + einsum, nnz·d)
     A P  = P G + μ ∘ P + csr(w ∘ s) @ F                  (one sparse × dense product)
 
 so a step costs ``O(nnz·d)`` instead of the exact solver's ``O(nnz·d²)`` for the normal
@@ -96,9 +96,10 @@ def cg_rows(V: sp.csr_matrix, F: np.ndarray, X0: np.ndarray, lam: float, *, impl
         wb = w[lo:hi]
         S = sp.csr_matrix((wb.copy(), indices, indptr), shape=(b - a, F.shape[0]))
         mub = mu[a:b, None]
+        local = np.repeat(np.arange(b - a), counts)  # block row of each stored entry
 
         def rowdot(P: np.ndarray) -> np.ndarray:  # (nnz_block,) p_u · f_i on the stored entries
-            return np.einsum("ij,ij->i", np.repeat(P.astype(np.float32), counts, axis=0), Fg)
+            return np.einsum("ij,ij->i", np.take(P.astype(np.float32), local, axis=0), Fg)
 
         def amul(P: np.ndarray) -> np.ndarray:
             S.data = wb * rowdot(P)
