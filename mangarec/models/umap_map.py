@@ -10,18 +10,23 @@ for small catalogs. Rows that are all zero (items with no tags, for a tag model)
 at the centroid of the map, and so are zero tag vectors. Fewer than 4 distinct rows are laid
 out by PCA instead.
 
-UMAP is given its k-nearest-neighbour graph precomputed by :func:`mangarec.neighbours.exact`
-(``precomputed_knn``): exact, deterministic, a few seconds at MangaDex scale, and it spares
-UMAP its own NN-descent, whose numba compilation alone took minutes here. Without an NN-descent
-index UMAP cannot ``transform`` new points, so a model's tag vectors are placed like UMAP's
-transform initialises them: at the similarity-weighted mean of the coordinates of the tag's
-``n_neighbors`` most similar items.
+The k-nearest-neighbour graph comes from :func:`mangarec.neighbours.exact` (exact,
+deterministic, a few seconds at MangaDex scale) and UMAP's fuzzy simplicial set (McInnes et
+al. 2018, section 3.1: per-point ``rho`` and ``sigma`` found by bisection so that the memberships
+sum to ``log2(k)``, then the fuzzy union ``W + Wᵀ - W∘Wᵀ``) is computed here with vectorised
+numpy, exactly as umap-learn's ``fuzzy_simplicial_set`` does for ``local_connectivity = 1``.
+Only the layout (``umap.umap_.simplicial_set_embedding``, umap-learn's public function) runs
+umap-learn's code. umap-learn's own NN-descent and its ``parallel=True`` numba kernels cannot
+be cached by ``NUMBA_CACHE_DIR`` and cost minutes of compilation per process on this machine;
+this path avoids them. A model's tag vectors are placed as UMAP's ``transform`` initialises new
+points: at the similarity-weighted mean of the coordinates of the tag's ``n_neighbors`` most
+similar items.
 """
 from __future__ import annotations
 
 import numpy as np
 
-import warnings
+import scipy.sparse as sp
 
 from ..config import UMAPSection
 from ..embedding import Embedding, Map
@@ -41,6 +46,65 @@ def _knn_graph(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     idx = np.hstack([np.arange(n, dtype=np.int64)[:, None], nb.indices.astype(np.int64)])
     dist = np.hstack([np.zeros((n, 1), np.float32), np.maximum(1.0 - nb.scores, 0.0).astype(np.float32)])
     return idx, dist
+
+
+def _fuzzy_graph(idx: np.ndarray, dist: np.ndarray, k: int, n_iter: int = 64) -> sp.coo_matrix:
+    """UMAP's fuzzy simplicial set of a kNN graph (``local_connectivity = 1``, ``bandwidth = 1``).
+
+    Parameters
+    ----------
+    idx, dist:
+        ``(n, k)`` kNN indices (int) and distances (float), each row self first.
+
+    Returns
+    -------
+    scipy.sparse.coo_matrix
+        ``(n, n)`` float32 symmetric membership strengths.
+    """
+    n = idx.shape[0]
+    d = dist[:, 1:].astype(np.float64)
+    positive = np.where(d > 0, d, np.inf)
+    rho = positive.min(axis=1)
+    rho[~np.isfinite(rho)] = 0.0
+    excess = np.maximum(d - rho[:, None], 0.0)
+    target = np.log2(k)
+    lo, hi, mid = np.zeros(n), np.full(n, np.inf), np.ones(n)
+    active = np.ones(n, dtype=bool)
+    for _ in range(n_iter):  # bisection on sigma, row by row as in umap-learn, vectorised
+        psum = np.exp(-excess[active] / mid[active, None]).sum(axis=1)
+        done = np.abs(psum - target) < 1e-5
+        over = psum > target
+        a_idx = np.flatnonzero(active)
+        step = a_idx[~done]
+        ov = over[~done]
+        hi[step[ov]] = mid[step[ov]]
+        lo[step[~ov]] = mid[step[~ov]]
+        mid[step] = np.where(np.isinf(hi[step]), mid[step] * 2, (lo[step] + hi[step]) / 2)
+        active[a_idx[done]] = False
+        if not active.any():
+            break
+    floor = 1e-3 * np.where(rho > 0, dist.mean(axis=1), dist.mean())
+    sigma = np.maximum(mid, floor)
+    w = np.exp(-excess / sigma[:, None])
+    rows = np.repeat(np.arange(n), k - 1)
+    cols = idx[:, 1:].ravel()
+    keep = cols != rows
+    m = sp.csr_matrix((w.ravel()[keep].astype(np.float32), (rows[keep], cols[keep])), shape=(n, n))
+    m.eliminate_zeros()
+    t = m.T.tocsr()
+    return (m + t - m.multiply(t)).tocoo()
+
+
+def _layout(x: np.ndarray, graph: sp.coo_matrix, params: UMAPSection, seed: int) -> np.ndarray:
+    """2-D layout of ``graph`` by umap-learn's ``simplicial_set_embedding``."""
+    from umap.umap_ import find_ab_params, simplicial_set_embedding
+
+    a, b = find_ab_params(1.0, params.min_dist)
+    y, _ = simplicial_set_embedding(
+        x, graph, 2, 1.0, a, b, 1.0, 5, None, params.init, np.random.RandomState(seed), "cosine", {},
+        False, {}, False, parallel=False, verbose=False,
+    )
+    return y
 
 
 def _place(points: np.ndarray, data: np.ndarray, xy: np.ndarray, k: int) -> np.ndarray:
@@ -87,24 +151,9 @@ def fit_map(emb: Embedding, params: UMAPSection, seed: int) -> Map:
     info: dict = {"distinct_rows": int(n_u), "zero_rows": int((~nonzero).sum()), "init": params.init}
     n_neighbors = int(max(2, min(params.n_neighbors, n_u - 1)))
     if n_u >= 4:
-        import umap
-
         knn = _knn_graph(uniq, n_neighbors)
-        reducer = umap.UMAP(
-            n_neighbors=n_neighbors,
-            n_components=2,
-            metric="cosine",
-            min_dist=params.min_dist,
-            init=params.init,
-            random_state=int(seed) % (2**32),
-            n_jobs=1,
-            precomputed_knn=(knn[0], knn[1], None),
-        )
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*knn_search_index.*")
-            warnings.filterwarnings("ignore", message=".*n_jobs value 1 overridden.*")
-            y = reducer.fit_transform(uniq)
-        info.update({"n_neighbors": n_neighbors, "method": "umap", "knn": "exact (precomputed)"})
+        y = _layout(uniq, _fuzzy_graph(*knn, n_neighbors), params, int(seed) % (2**32))
+        info.update({"n_neighbors": n_neighbors, "method": "umap", "knn": "exact"})
     else:
         y = _pca2(uniq.astype(np.float64))
         info["method"] = "pca"

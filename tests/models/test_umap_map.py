@@ -62,3 +62,20 @@ def test_zero_rows_and_tiny_inputs():
     assert m.info["method"] == "pca" and m.info["zero_rows"] == 1
     assert m.xy.shape == (4, 2) and np.isfinite(m.xy).all() and m.tag_xy is None
     np.testing.assert_array_equal(m.xy[0], m.xy[3])
+
+
+def test_fuzzy_graph_equals_umap_learns_fuzzy_simplicial_set():
+    """Our vectorised fuzzy simplicial set is umap-learn's, on the same exact kNN graph."""
+    import scipy.sparse as sp
+    from umap.umap_ import fuzzy_simplicial_set
+
+    from mangarec.models.umap_map import _fuzzy_graph, _knn_graph
+
+    x = np.random.default_rng(3).normal(size=(300, 6)).astype(np.float32)
+    x = x / np.linalg.norm(x, axis=1, keepdims=True)
+    idx, dist = _knn_graph(x, 10)
+    ours = _fuzzy_graph(idx, dist, 10).tocsr()
+    theirs, _, _ = fuzzy_simplicial_set(x, 10, 0, "cosine", knn_indices=idx, knn_dists=dist)
+    theirs = sp.csr_matrix(theirs)
+    assert (ours != 0).sum() == (theirs != 0).sum()
+    assert np.abs((ours - theirs).toarray()).max() < 1e-5
