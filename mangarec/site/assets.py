@@ -1,0 +1,71 @@
+"""Static files copied into ``assets/`` with a content hash in their names.
+
+``site_src/static/<dir>/<name>.<ext>`` → ``assets/<dir>/<name>.<hash8>.<ext>``; plotly.js is
+copied once from the installed ``plotly`` package (``package_data/plotly.min.js``), never
+from a CDN. Pages look files up by their logical name (``"css/site.css"``,
+``"js/plotly.min.js"``).
+"""
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+from ..errors import InputError
+from ..paths import SITE_SRC
+
+
+#: Sub-folders of ``site_src/static`` copied as assets (other files there belong to other
+#: writers, e.g. ``embeddings.schema.json`` which the publisher copies to ``data/``).
+ASSET_DIRS = ("css", "js", "img")
+
+
+def plotly_js() -> Path:
+    """The installed plotly package's ``plotly.min.js``."""
+    import plotly
+
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    if not path.is_file():
+        raise InputError("plotly.min.js not found in the installed plotly package", str(path))
+    return path
+
+
+def _hash(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()[:10]
+
+
+def _hashed_name(rel: Path, digest: str) -> str:
+    name = rel.name
+    stem, dot, ext = name.partition(".")
+    return str(rel.with_name(f"{stem}.{digest}.{ext}" if dot else f"{stem}.{digest}")).replace("\\", "/")
+
+
+def copy_assets(out_dir: Path, static_dir: Path = SITE_SRC / "static") -> dict[str, str]:
+    """Copy the static files under :data:`ASSET_DIRS` (and plotly.js) into ``out_dir/assets``.
+
+    Returns
+    -------
+    dict
+        ``{logical name: path relative to the site root}``, e.g.
+        ``{"css/site.css": "assets/css/site.3f2a9c01bd.css"}``.
+    """
+    mapping: dict[str, str] = {}
+    sources: list[tuple[str, Path]] = []
+    for sub in ASSET_DIRS:
+        folder = static_dir / sub
+        if folder.is_dir():
+            for path in sorted(folder.rglob("*")):
+                if path.is_file() and not path.name.startswith("."):
+                    sources.append((path.relative_to(static_dir).as_posix(), path))
+    sources.append(("js/plotly.min.js", plotly_js()))
+    for logical, path in sources:
+        target = "assets/" + _hashed_name(Path(logical), _hash(path))
+        dest = out_dir / target
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, dest)
+        mapping[logical] = target
+    return mapping

@@ -1,0 +1,251 @@
+"""One pure function per page: BuildResult (+ shared precomputed facts) → template context.
+
+Every context holds ``root`` (the relative prefix from the page to the site root, e.g.
+``"../../"``), so that links work at any base path, and ``data``: the page's JSON data island
+for its scripts.
+"""
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from ..catalog import ID_PATTERN
+from .prepare import Prepared
+from .sanitize import description_html, safe_url
+
+MODEL_LABELS = {
+    "lsi": "LSI (tags)",
+    "word2vec": "word2vec (tags)",
+    "network": "Tag network",
+    "text": "Description text",
+    "hybrid": "Hybrid (tags + text)",
+    "als": "ALS (ratings)",
+}
+
+NAV = (
+    ("home", "", "Home"),
+    ("explore", "explore/", "Explore"),
+    ("plots", "plots/", "Maps"),
+    ("feed", "feed/", "Feed"),
+    ("foryou", "foryou/", "For you"),
+    ("models", "models/", "Models"),
+    ("about", "pages/about/", "About"),
+)
+
+
+@lru_cache(maxsize=64)
+def _nav(root: str, page: str) -> tuple:
+    """The main navigation for a page (cached: title pages all share one)."""
+    return tuple({"key": k, "href": root + h, "label": lbl, "current": k == page} for k, h, lbl in NAV)
+
+
+def label(model: str) -> str:
+    return MODEL_LABELS.get(model, model)
+
+
+def root_of(path: str) -> str:
+    """Relative prefix from the file at ``path`` (e.g. ``"title/x/index.html"``) to the root."""
+    depth = path.count("/")
+    return "../" * depth if depth else "./"
+
+
+def base(result, path: str, page: str, title: str, assets: Mapping[str, str], *,
+         scripts: Sequence[str] = (), data: Mapping[str, Any] | None = None,
+         description: str | None = None, csp: str | None = None) -> dict:
+    """What every page has: site facts, root, canonical URL, nav, assets, CSP, data island."""
+    from .render import CSP
+
+    site = result.config.site
+    url_path = path[: -len("index.html")] if path.endswith("index.html") else path
+    root = root_of(path)
+    return {
+        "site": {"title": site.title, "description": site.description},
+        "page": page,
+        "page_title": title,
+        "meta_description": description or site.description,
+        "root": root,
+        "canonical": site.site_url + url_path,
+        "nav": _nav(root, page),
+        "assets": dict(assets),
+        "scripts": list(scripts),
+        "csp": csp or CSP,
+        "build_date": result.build_date,
+        "data": dict(data or {}),
+    }
+
+
+def home_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
+    cat = result.catalog
+    ctx = base(result, "index.html", "home", "Home", assets)
+    kinds = sorted({it.kind for it in cat.items})
+    ctx.update(
+        n_items=len(cat),
+        n_tags=len(prep.tags),
+        kinds=kinds,
+        models=[{"name": m, "label": label(m)} for m in prep.models],
+        sources=[Path(s).name for s in cat.sources],
+        has_ratings=cat.ratings is not None,
+        popular=[_card(prep, p, ctx["root"]) for p in prep.by_popularity[:12]],
+    )
+    return ctx
+
+
+def _card(prep: Prepared, p: int, root: str) -> dict:
+    it = prep.items[p]
+    return {"id": it.id, "title": it.title, "href": f"{root}title/{it.id}/", "year": it.year,
+            "kind": it.kind, "tags": [prep.tags[t] for t in prep.item_tags[p]]}
+
+
+def explore_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
+    data = {
+        "models": [{"name": m, "label": label(m)} for m in prep.models],
+        "tags": list(prep.tags),
+        "nb_shards": prep.nb_shards,
+    }
+    ctx = base(result, "explore/index.html", "explore", "Explore", assets,
+               scripts=["js/site.js", "js/search.js", "js/explore.js"], data=data)
+    ctx.update(models=data["models"], n_items=len(prep.items))
+    return ctx
+
+
+def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> dict:
+    """A title page: details, sanitised description, tags, neighbours per model, related."""
+    it = prep.items[p]
+    path = f"title/{it.id}/index.html"
+    ctx = base(result, path, "title", it.title, assets, scripts=["js/site.js", "js/taste.js", "js/title.js"],
+               data={"id": it.id}, description=f"{it.title}: similar titles under every model.")
+    root = ctx["root"]
+    index = result.catalog.index
+    neighbours = [{"name": m, "label": label(m), "html": prep.neighbour_html(p, m, root)} for m in prep.models]
+    related = []
+    for r in it.related:
+        inside = r.id in index and ID_PATTERN.match(r.id) is not None
+        related.append({"type": r.type, "title": (prep.items[index[r.id]].title if inside else r.title) or r.id,
+                        "href": f"{root}title/{r.id}/" if inside else None})
+    external = [{"key": k, "value": v, "href": safe_url(v)} for k, v in it.external]
+    ctx.update(
+        item={"id": it.id, "title": it.title, "kind": it.kind, "type": it.type, "year": it.year,
+              "date": it.date, "alt_titles": list(it.alt_titles), "popularity": it.popularity,
+              "score": it.score, "url": safe_url(it.url)},
+        description=description_html(it.description, result.config.site.max_description_chars),
+        tag_groups=[{"group": g, "tags": list(names)} for g, names in it.tags],
+        neighbours=neighbours,
+        related=related,
+        external=external,
+    )
+    return ctx
+
+
+def plots_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
+    from .render import CSP_PLOTS
+
+    models = [{"name": m, "label": label(m), "tags": result.maps[m].tag_xy is not None}
+              for m in prep.models if m in result.maps]
+    data = {"models": models}
+    ctx = base(result, "plots/index.html", "plots", "Maps", assets,
+               scripts=["js/plotly.min.js", "js/site.js", "js/plots.js"], data=data, csp=CSP_PLOTS)
+    ctx.update(models=models, groups=[g for g, _ in prep.tag_groups], tags=list(prep.tags),
+               n_items=len(prep.items))
+    return ctx
+
+
+def feed_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
+    feed = prep.recent[: result.config.site.feed_size]
+    data = {"items": [[prep.items[p].id, list(prep.item_tags[p])] for p in feed], "tags": list(prep.tags),
+            "nb_shards": prep.nb_shards}
+    ctx = base(result, "feed/index.html", "feed", "Feed", assets,
+               scripts=["js/site.js", "js/taste.js", "js/feed.js"], data=data)
+    root = ctx["root"]
+    cards = []
+    for p in feed:
+        c = _card(prep, p, root)
+        c["date"] = prep.items[p].date
+        cards.append(c)
+    ctx.update(items=cards)
+    return ctx
+
+
+def foryou_context(result, prep: Prepared, assets: Mapping[str, str], onboarding: Sequence[int]) -> dict:
+    data = {"onboarding": [prep.items[p].id for p in onboarding], "tags": list(prep.tags),
+            "nb_shards": prep.nb_shards}
+    ctx = base(result, "foryou/index.html", "foryou", "For you", assets,
+               scripts=["js/site.js", "js/taste.js", "js/foryou.js"], data=data)
+    ctx.update(onboarding=[_card(prep, p, ctx["root"]) for p in onboarding])
+    return ctx
+
+
+def _heat(v: float | None) -> str:
+    if v is None:
+        return "heat-na"
+    return f"heat-{max(0, min(10, round(float(v) * 10)))}"
+
+
+def models_context(result, prep: Prepared, assets: Mapping[str, str], methodology: Sequence[Mapping]) -> dict:
+    """The evaluation page: report.json rendered as tables, plus methodology Markdown."""
+    rep = result.report or {}
+    ctx = base(result, "models/index.html", "models", "Models and evaluation", assets)
+    models = []
+    for m, info in (rep.get("models") or {}).items():
+        nb = info.get("neighbours") or {}
+        models.append({"name": m, "label": label(m), "dim": info.get("dim"), "method": nb.get("method"),
+                       "k": nb.get("k"), "seconds": nb.get("seconds"), "recall": nb.get("recall")})
+    jac = rep.get("jaccard") or None
+    jaccard = None
+    if jac and jac.get("models"):
+        names = list(jac["models"])
+        mean, pv = jac.get("mean") or [], jac.get("p_value") or []
+        rows = []
+        for i, a in enumerate(names):
+            cells = []
+            for j, _ in enumerate(names):
+                v = mean[i][j] if i < len(mean) and j < len(mean[i]) else None
+                p = pv[i][j] if i < len(pv) and j < len(pv[i]) else None
+                cells.append({"value": v, "p": p, "cls": _heat(v)})
+            rows.append({"label": label(a), "cells": cells})
+        jaccard = {"labels": [label(m) for m in names], "rows": rows, "k": jac.get("k")}
+    null = [{"label": label(m), **{k: v.get(k) for k in ("mean_jaccard", "model_vs_null", "null_mean",
+                                                       "null_sd", "p_value", "permutations")}}
+            for m, v in (rep.get("null") or {}).items()]
+    hr = rep.get("hit_rate")
+    hit_rate = None
+    if hr:
+        scores = hr.get("scores") or {}
+        best = max(scores.values()) if scores else 1.0
+        hit_rate = {"k": hr.get("k"), "users": hr.get("users"),
+                    "rows": [{"label": label(m), "value": v, "cls": _heat(v / best if best else 0)}
+                             for m, v in scores.items()]}
+    catalog = rep.get("catalog") or {}
+    ctx.update(
+        models=models,
+        jaccard=jaccard,
+        null=null,
+        hit_rate=hit_rate,
+        timings=[{"stage": k, "seconds": v} for k, v in (rep.get("timings") or {}).items()],
+        catalog={"items": catalog.get("items", len(prep.items)), "tags": catalog.get("tags", len(prep.tags)),
+                 "sources": catalog.get("sources", list(result.catalog.sources)),
+                 "skipped": sorted((catalog.get("skipped") or dict(result.catalog.skipped)).items()),
+                 "ratings": catalog.get("ratings")},
+        build=rep.get("build") or {},
+        missing=[label(m) for m in result.config.site.models if m not in result.neighbours],
+        methodology=list(methodology),
+    )
+    return ctx
+
+
+def page_context(result, assets: Mapping[str, str], slug: str, title: str, html) -> dict:
+    """A Markdown page (``site_src/pages/<slug>.md``) at ``pages/<slug>/``."""
+    ctx = base(result, f"pages/{slug}/index.html", slug if slug == "about" else "page", title, assets)
+    ctx.update(content=html)
+    return ctx
+
+
+def notfound_context(result, assets: Mapping[str, str]) -> dict:
+    """404.html: served for any missing path, so its links use the path of ``site_url``."""
+    from urllib.parse import urlsplit
+
+    ctx = base(result, "404.html", "404", "Not found", assets)
+    root = urlsplit(result.config.site.site_url).path or "/"
+    ctx["root"] = root
+    ctx["nav"] = tuple({**n, "href": root + n["href"][len("./"):]} for n in ctx["nav"])
+    return ctx

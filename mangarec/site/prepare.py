@@ -1,0 +1,203 @@
+"""Facts about the catalog that many pages share, computed once per build."""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+from markupsafe import Markup, escape
+
+from ..result import BuildResult
+
+#: Neighbours shown per model on title pages and on the explore page.
+NB_SHOW = 10
+#: Items per neighbour shard (``data/nb/<n>.json``), on average.
+NB_BLOCK = 16
+
+
+def fnv1a(text: str) -> int:
+    """32-bit FNV-1a of the UTF-8 bytes (``site.js`` computes the same to find a shard)."""
+    h = 0x811C9DC5
+    for b in text.encode("utf-8"):
+        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
+    return h
+
+
+def _id_key(iid: str) -> tuple:
+    return (0, int(iid), iid) if iid.isdigit() else (1, 0, iid)
+
+
+@dataclass(frozen=True, eq=False)
+class Prepared:
+    """Per-item facts in catalog order, plus the neighbour lists re-indexed to the catalog."""
+
+    result: BuildResult
+
+    @cached_property
+    def items(self):
+        return self.result.catalog.items
+
+    @cached_property
+    def tags(self) -> tuple[str, ...]:
+        """The tag vocabulary (index = tag number in the JSON files)."""
+        return self.result.catalog.tag_vocabulary
+
+    @cached_property
+    def tag_index(self) -> dict[str, int]:
+        return {t: k for k, t in enumerate(self.tags)}
+
+    @cached_property
+    def tag_groups(self) -> list[list]:
+        """``[[group, [tag numbers]], ...]`` in display order."""
+        groups: dict[str, list[int]] = {}
+        for tag, group in self.result.catalog.tag_group_of.items():
+            groups.setdefault(group, []).append(self.tag_index[tag])
+        from ..catalog import TAG_GROUPS
+
+        order = [g for g in TAG_GROUPS if g in groups] + sorted(g for g in groups if g not in TAG_GROUPS)
+        return [[g, sorted(groups[g])] for g in order]
+
+    @cached_property
+    def item_tags(self) -> list[tuple[int, ...]]:
+        """Tag numbers of each item, sorted."""
+        ti = self.tag_index
+        return [tuple(sorted(ti[t] for t in item.tag_list)) for item in self.items]
+
+    @cached_property
+    def item_tag_sets(self) -> list[frozenset]:
+        return [frozenset(t) for t in self.item_tags]
+
+    @cached_property
+    def models(self) -> tuple[str, ...]:
+        shown = [m for m in self.result.config.site.models if m in self.result.neighbours]
+        extra = [m for m in self.result.neighbours if m not in shown]
+        return tuple(shown + extra)
+
+    @cached_property
+    def neighbours(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """``{model: (positions (n, NB_SHOW) int64 into the catalog, -1 = none; scores float)}``."""
+        index = self.result.catalog.index
+        n = len(self.items)
+        out = {}
+        for m in self.models:
+            nb = self.result.neighbours[m]
+            k = min(NB_SHOW, nb.k)
+            to_cat = np.array([index.get(i, -1) for i in nb.item_ids], dtype=np.int64)
+            pos = np.full((n, k), -1, dtype=np.int64)
+            sc = np.zeros((n, k), dtype=np.float64)
+            rows = to_cat >= 0
+            src = np.flatnonzero(rows)
+            idx = nb.indices[src, :k].astype(np.int64)
+            mapped = np.where(idx >= 0, to_cat[np.clip(idx, 0, None)], -1)
+            pos[to_cat[src]] = mapped
+            sc[to_cat[src]] = nb.scores[src, :k]
+            out[m] = (pos, sc)
+        return out
+
+    @cached_property
+    def nb_shards(self) -> int:
+        """Number of neighbour shards."""
+        return max(1, math.ceil(len(self.items) / NB_BLOCK))
+
+    @cached_property
+    def shard_of(self) -> list[int]:
+        s = self.nb_shards
+        return [fnv1a(item.id) % s for item in self.items]
+
+    @cached_property
+    def recent(self) -> list[int]:
+        """Catalog positions, most recent first: by date, then year, then id (larger = newer)."""
+
+        def key(p: int):
+            it = self.items[p]
+            return (it.date or "", it.year if it.year is not None else -10**9, _id_key(it.id))
+
+        return sorted(range(len(self.items)), key=key, reverse=True)
+
+    @cached_property
+    def by_popularity(self) -> list[int]:
+        """Catalog positions, most popular first (ties by id)."""
+        return [int(p) for p in np.argsort(self.result.catalog.tie_order, kind="stable")]
+
+    @cached_property
+    def popularity_rank(self) -> np.ndarray:
+        return self.result.catalog.tie_order
+
+    @cached_property
+    def tag_masks(self) -> list[int]:
+        """Each item's tags as a bit mask (bit ``t`` = tag number ``t``)."""
+        return [sum(1 << t for t in tags) for tags in self.item_tags]
+
+    @cached_property
+    def _shared_cache(self) -> dict[int, tuple[tuple[int, ...], str]]:
+        return {}
+
+    def shared_mask(self, mask: int) -> tuple[tuple[int, ...], str]:
+        """``(tag numbers, escaped comma-separated names)`` of a tag mask (cached)."""
+        hit = self._shared_cache.get(mask)
+        if hit is None:
+            bits, m = [], mask
+            while m:
+                low = m & -m
+                bits.append(low.bit_length() - 1)
+                m ^= low
+            tags = tuple(bits)
+            hit = (tags, ", ".join(self.esc_tags[t] for t in tags))
+            self._shared_cache[mask] = hit
+        return hit
+
+    def shared(self, a: int, b: int) -> list[int]:
+        """Tag numbers two items share, sorted."""
+        return list(self.shared_mask(self.tag_masks[a] & self.tag_masks[b])[0])
+
+    @cached_property
+    def esc_tags(self) -> list[str]:
+        return [str(escape(t)) for t in self.tags]
+
+    @cached_property
+    def esc_titles(self) -> list[str]:
+        return [str(escape(it.title)) for it in self.items]
+
+    @cached_property
+    def esc_ids(self) -> list[str]:
+        return [str(escape(it.id)) for it in self.items]
+
+    @cached_property
+    def neighbour_lists(self) -> dict[str, tuple[list[list[int]], list[list[float]]]]:
+        """:attr:`neighbours` as Python lists (fast to iterate)."""
+        return {m: (pos.tolist(), sc.tolist()) for m, (pos, sc) in self.neighbours.items()}
+
+    @cached_property
+    def score_text(self) -> dict[str, list[list[str]]]:
+        """Scores formatted with three decimals, per model (formatted once, vectorised)."""
+        return {m: np.char.mod("%.3f", sc).tolist() for m, (_, sc) in self.neighbours.items()}
+
+    @cached_property
+    def score_milli(self) -> dict[str, list[list[int]]]:
+        """Scores in thousandths (the neighbour shards' compact form)."""
+        return {m: np.rint(sc * 1000).astype(np.int64).tolist() for m, (_, sc) in self.neighbours.items()}
+
+    @lru_cache(maxsize=8)
+    def links(self, root: str) -> list[str]:
+        """``<a href="{root}title/{id}/">{title}</a>`` for every item (escaped), per root."""
+        return [f'<a href="{root}title/{i}/">{t}</a>' for i, t in zip(self.esc_ids, self.esc_titles)]
+
+    def neighbour_html(self, p: int, model: str, root: str) -> Markup:
+        """The ``<li>`` rows of item ``p``'s neighbours under ``model``: link, score, shared tags.
+
+        Built from pre-escaped strings (fast: a title page has one list per model).
+        """
+        pos = self.neighbour_lists[model][0][p]
+        text = self.score_text[model][p]
+        mine = self.tag_masks[p]
+        masks, links, shared_of = self.tag_masks, self.links(root), self.shared_mask
+        rows = []
+        for q, s in zip(pos, text):
+            if q < 0:
+                continue
+            shared = shared_of(mine & masks[q])[1]
+            rows.append(f'<li>{links[q]} <span class="score">{s}</span>'
+                        + (f'<span class="shared">{shared}</span></li>' if shared else "</li>"))
+        return Markup("\n".join(rows) if rows else '<li class="none">No neighbours.</li>')

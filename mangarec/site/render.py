@@ -1,0 +1,81 @@
+"""The Jinja2 environment: autoescape everywhere, undefined names are errors."""
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from markupsafe import Markup
+
+from ..paths import TEMPLATES
+
+#: The Content-Security-Policy every page carries (``<meta http-equiv>``).
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'"
+)
+#: The plots page only, checked in Chromium: plotly.js inserts ``<style>`` rules and style
+#: attributes (modebar, hover labels, SVG layers), refused without ``'unsafe-inline'`` styles;
+#: and its WebGL renderer (regl) compiles its draw calls with ``Function(...)``, refused without
+#: ``'unsafe-eval'`` (the map then shows "WebGL is not supported"). Scripts still load only from
+#: the site itself and no page has inline script, so injected markup still cannot run code.
+#: plotly's "strict" bundle (precompiled regl) would remove ``'unsafe-eval'``, but the Python
+#: package ships only ``plotly.min.js``.
+CSP_PLOTS = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'").replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'")
+
+_JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
+                 0x2028: "\\u2028", 0x2029: "\\u2029"}
+
+
+def dumps(obj: Any, sort_keys: bool = True) -> str:
+    """Deterministic compact JSON (sorted keys unless the caller built them in a fixed order,
+    no spaces, UTF-8 kept)."""
+    return json.dumps(obj, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def json_island(obj: Any) -> Markup:
+    """JSON safe inside ``<script type="application/json">``: ``<``, ``>``, ``&`` escaped.
+
+    No ``</script>`` or ``<!--`` can appear, so the island cannot be closed early.
+    """
+    return Markup(dumps(obj).translate(_JSON_ESCAPES))
+
+
+def score(value: float) -> str:
+    """A similarity score for display: three decimals."""
+    return f"{value:.3f}"
+
+
+def pvalue(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if value < 0.001:
+        return "< 0.001"
+    return f"{value:.3f}"
+
+
+def number(value: float | int | None, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+@lru_cache(maxsize=4)
+def environment(templates: Path = TEMPLATES) -> Environment:
+    """The site's Jinja2 environment (cached per template folder)."""
+    env = Environment(
+        loader=FileSystemLoader(str(templates)),
+        autoescape=True,
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+    env.filters.update(json_island=json_island, score=score, pvalue=pvalue, number=number)
+    return env

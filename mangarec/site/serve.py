@@ -1,0 +1,149 @@
+"""A local static server for the built site (``python build.py serve``).
+
+Threaded, bound to 127.0.0.1 by default, with the MIME types the site needs (``.js``,
+``.json``, ``.svg``, ``.webmanifest``, ``.xml``). ``foo.json.gz`` is served as
+``application/gzip``; a request for ``foo.json`` that only exists gzipped is answered with
+the ``.gz`` bytes and ``Content-Encoding: gzip``. Missing files get ``404.html`` with status
+404. ``base_path`` mounts the site under a sub-path (``/sub/path/``), to check that every
+link is relative.
+"""
+from __future__ import annotations
+
+import os
+import posixpath
+import threading
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable, Iterable
+from urllib.parse import unquote, urlsplit
+
+from ..paths import SITE_SRC, TEMPLATES
+
+MIME_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".mjs": "text/javascript; charset=utf-8",
+    ".json": "application/json",
+    ".gz": "application/gzip",
+    ".svg": "image/svg+xml",
+    ".webmanifest": "application/manifest+json",
+    ".xml": "application/xml",
+    ".txt": "text/plain; charset=utf-8",
+    ".md": "text/markdown; charset=utf-8",
+    ".png": "image/png",
+    ".ico": "image/x-icon",
+    ".woff2": "font/woff2",
+    "": "application/octet-stream",
+}
+
+
+class SiteHandler(SimpleHTTPRequestHandler):
+    """Serves ``directory`` under ``base_path``."""
+
+    extensions_map = MIME_TYPES
+    base_path = "/"
+
+    def __init__(self, *args, base_path: str = "/", **kwargs):
+        self.base_path = base_path
+        super().__init__(*args, **kwargs)
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 - quiet by default
+        if os.environ.get("MANGAREC_SERVE_LOG"):
+            super().log_message(format, *args)
+
+    def translate_path(self, path: str) -> str:
+        p = unquote(urlsplit(path).path)
+        if not p.startswith(self.base_path):
+            return os.path.join(self.directory, ".outside-base-path")
+        rel = posixpath.normpath("/" + p[len(self.base_path):])
+        parts = [x for x in rel.split("/") if x and x not in (".", "..")]
+        return os.path.join(self.directory, *parts)
+
+    def send_head(self):
+        path = self.translate_path(self.path)
+        url = urlsplit(self.path).path
+        if os.path.isdir(path) and not url.endswith("/"):
+            self.send_response(301)
+            self.send_header("Location", url + "/")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return None
+        if os.path.isdir(path):
+            path = os.path.join(path, "index.html")
+        if os.path.isfile(path):
+            return self._file(path, 200)
+        gz = path + ".gz"
+        if os.path.isfile(gz) and "gzip" in self.headers.get("Accept-Encoding", ""):
+            return self._file(gz, 200, encoding="gzip", ctype=self.guess_type(path))
+        missing = os.path.join(self.directory, "404.html")
+        if os.path.isfile(missing):
+            return self._file(missing, 404)
+        self.send_error(404, "File not found")
+        return None
+
+    def _file(self, path: str, status: int, encoding: str | None = None, ctype: str | None = None):
+        f = open(path, "rb")
+        size = os.fstat(f.fileno()).st_size
+        self.send_response(status)
+        self.send_header("Content-Type", ctype or self.guess_type(path))
+        if encoding:
+            self.send_header("Content-Encoding", encoding)
+        self.send_header("Content-Length", str(size))
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        return f
+
+
+def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8000, base_path: str = "/") -> ThreadingHTTPServer:
+    """A ready server (port 0 picks a free one: read ``server.server_address``)."""
+    if not base_path.startswith("/") or not base_path.endswith("/"):
+        raise ValueError("base_path must start and end with '/'")
+    handler = partial(SiteHandler, directory=str(directory), base_path=base_path)
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    return server
+
+
+def _snapshot(paths: Iterable[Path]) -> tuple:
+    out = []
+    for root in paths:
+        if root.is_dir():
+            for p in sorted(root.rglob("*")):
+                if p.is_file():
+                    st = p.stat()
+                    out.append((str(p), st.st_mtime_ns, st.st_size))
+    return tuple(out)
+
+
+def serve(directory: Path, host: str = "127.0.0.1", port: int = 8000, rebuild: Callable[[], object] | None = None,
+          *, base_path: str = "/", watch: Iterable[Path] = (SITE_SRC, TEMPLATES), poll: float = 1.0) -> None:
+    """Serve ``directory`` until interrupted (Ctrl-C); with ``rebuild``, call it when a file
+    under ``watch`` changes (polled every ``poll`` seconds)."""
+    server = make_server(Path(directory), host, port, base_path)
+    stop = threading.Event()
+    if rebuild is not None:
+        watch = [Path(w) for w in watch]
+
+        def watcher() -> None:
+            last = _snapshot(watch)
+            while not stop.wait(poll):
+                now = _snapshot(watch)
+                if now != last:
+                    last = now
+                    try:
+                        rebuild()
+                    except Exception as e:  # keep serving the previous build
+                        print(f"rebuild failed: {e}", flush=True)
+
+        threading.Thread(target=watcher, daemon=True).start()
+    h, p = server.server_address[:2]
+    print(f"serving {directory} at http://{h}:{p}{base_path} (Ctrl-C to stop)", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
+        server.server_close()

@@ -1,0 +1,181 @@
+/* mangarec: shared helpers for every page (classic script, no dependencies).
+ * Reads the page's JSON data island (#page-data), resolves site-relative URLs, fetches
+ * data shards, and wraps the visitor's profile from taste.js (MangarecTaste). */
+(function () {
+  'use strict';
+  const island = document.getElementById('page-data');
+  const data = island ? JSON.parse(island.textContent) : {};
+  const root = data.root || './';
+  const cache = new Map();
+
+  function url(path) { return root + path; }
+
+  function fetchJSON(path) {
+    if (!cache.has(path)) {
+      cache.set(path, fetch(url(path), {credentials: 'same-origin'}).then(function (r) {
+        if (!r.ok) throw new Error(path + ': HTTP ' + r.status);
+        return r.json();
+      }).catch(function (e) { cache.delete(path); throw e; }));
+    }
+    return cache.get(path);
+  }
+
+  /* 32-bit FNV-1a over UTF-8 bytes: the same as mangarec.site.prepare.fnv1a. */
+  function fnv1a(text) {
+    const bytes = new TextEncoder().encode(text);
+    let h = 0x811c9dc5;
+    for (let i = 0; i < bytes.length; i++) {
+      h ^= bytes[i];
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    return h >>> 0;
+  }
+
+  /* The neighbour shard holding an item: {items, nb, ref}. */
+  function itemShard(id, nShards) {
+    const n = nShards || data.nb_shards;
+    return fetchJSON('data/nb/' + (fnv1a(id) % n) + '.json');
+  }
+
+  /* One title's facts from its shard: {item: {t, g, y, k} | null, nb: {model: [[id, score,
+   * [shared tag numbers], title]]}, ref: {id: title}}. Shards store neighbours as numbers into
+   * a shard-local table of [id, title, tags] and scores in thousandths. */
+  function itemInfo(id, nShards) {
+    return itemShard(id, nShards).then(function (s) {
+      const a = s.items[id];
+      if (!a) return {item: null, nb: {}, ref: {}};
+      const item = {t: a[0], g: a[1], y: a[2], k: a[3]};
+      const mine = new Set(item.g);
+      const nb = {};
+      const ref = {};
+      const lists = s.nb[id] || {};
+      Object.keys(lists).forEach(function (m) {
+        const pair = lists[m];
+        nb[m] = pair[0].map(function (r, k) {
+          const x = s.ref[r];
+          ref[x[0]] = x[1];
+          return [x[0], pair[1][k] / 1000, x[2].filter(function (t) { return mine.has(t); }), x[1]];
+        });
+      });
+      return {item: item, nb: nb, ref: ref};
+    });
+  }
+
+  /* Accent-, case- and punctuation-insensitive words, like search_index.normalise. */
+  function normalise(text) {
+    const t = String(text).normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase()
+      .replace(/ß/g, 'ss').replace(/ς/g, 'σ');
+    const words = t.match(/[\p{L}\p{N}]+/gu);
+    return words ? words.join(' ') : '';
+  }
+
+  /* Build an element; text is always set as text, never parsed as HTML. */
+  function el(tag, attrs, text) {
+    const e = document.createElement(tag);
+    if (attrs) {
+      for (const k of Object.keys(attrs)) {
+        if (attrs[k] === null || attrs[k] === undefined || attrs[k] === false) continue;
+        e.setAttribute(k, attrs[k] === true ? '' : String(attrs[k]));
+      }
+    }
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    return e;
+  }
+
+  function titleHref(id) { return url('title/' + encodeURIComponent(id) + '/'); }
+
+  /* The visitor's profile from taste.js, whatever its shape (object or class); null without it. */
+  let profileObj;
+  function profile() {
+    if (profileObj !== undefined) return profileObj;
+    const T = globalThis.MangarecTaste;
+    profileObj = null;
+    if (T && T.Profile) {
+      const P = T.Profile;
+      if (typeof P.get === 'function' && typeof P.set === 'function') profileObj = P;
+      else if (typeof P === 'function') {
+        try { profileObj = new P(); } catch (e) { profileObj = null; }
+      }
+    }
+    return profileObj;
+  }
+
+  /* [[id, value]] pairs from Profile.entries(), which may be an array or an object. */
+  function ratings() {
+    const p = profile();
+    if (!p) return [];
+    const e = p.entries();
+    if (Array.isArray(e)) {
+      return e.map(function (x) {
+        return Array.isArray(x) ? [String(x[0]), x[1]] : [String(x.id), x.value !== undefined ? x.value : x.rating];
+      });
+    }
+    if (e && typeof e === 'object') return Object.keys(e).sort().map(function (k) { return [k, e[k]]; });
+    return [];
+  }
+
+  function isLike(v) { return v === 'like' || (typeof v === 'number' && v >= 7); }
+  function isDislike(v) { return v === 'dislike' || (typeof v === 'number' && v <= 4); }
+
+  /* The published embeddings model (taste.js), or null when unavailable. */
+  let modelPromise;
+  function tasteModel() {
+    const T = globalThis.MangarecTaste;
+    if (!T || typeof T.loadEmbeddings !== 'function') return Promise.resolve(null);
+    if (!modelPromise) {
+      modelPromise = Promise.resolve().then(function () {
+        return T.loadEmbeddings(url('data/embeddings.json'));
+      }).catch(function () { return null; });
+    }
+    return modelPromise;
+  }
+
+  /* Ranks every title by the visitor's taste: Map id -> score, or null without a model. */
+  function tasteScores(pairs) {
+    const T = globalThis.MangarecTaste;
+    return tasteModel().then(function (model) {
+      if (!model || !pairs.length) return null;
+      const p = profile();
+      const taste = T.fit(model, p ? p.entries() : pairs);
+      const exclude = pairs.map(function (x) { return x[0]; });
+      const n = (model.ids && model.ids.length) || (model.itemIds && model.itemIds.length) || 100000;
+      const ranked = T.rank(model, taste, {exclude: exclude, n: n});
+      const scores = new Map();
+      ranked.forEach(function (r) { scores.set(String(r.id), r.score); });
+      return scores;
+    }).catch(function () { return null; });
+  }
+
+  globalThis.Mangarec = {
+    data: data, root: root, url: url, fetchJSON: fetchJSON, fnv1a: fnv1a, itemShard: itemShard,
+    itemInfo: itemInfo, normalise: normalise, el: el, titleHref: titleHref, profile: profile,
+    ratings: ratings, isLike: isLike, isDislike: isDislike, tasteModel: tasteModel, tasteScores: tasteScores
+  };
+
+  /* Like / dislike controls (title pages, For you): shown only when a profile store exists. */
+  function syncRate(box) {
+    const p = profile();
+    const v = p ? p.get(box.dataset.id) : undefined;
+    box.querySelectorAll('button[data-rate]').forEach(function (b) {
+      b.setAttribute('aria-pressed', String(v === b.dataset.rate));
+    });
+  }
+  globalThis.Mangarec.initRateButtons = function (onChange) {
+    const p = profile();
+    document.querySelectorAll('.rate[data-id]').forEach(function (box) {
+      if (!p) return;
+      box.hidden = false;
+      syncRate(box);
+      box.addEventListener('click', function (ev) {
+        const b = ev.target.closest('button[data-rate]');
+        if (!b) return;
+        const id = box.dataset.id;
+        if (p.get(id) === b.dataset.rate) p.remove(id); else p.set(id, b.dataset.rate);
+        syncRate(box);
+        if (onChange) onChange(id, p.get(id));
+      });
+    });
+    return !!p;
+  };
+  globalThis.Mangarec.syncRate = syncRate;
+})();

@@ -1,0 +1,136 @@
+"""Every page's context, built from a hand-made BuildResult."""
+from __future__ import annotations
+
+import pytest
+from markupsafe import Markup
+
+from mangarec.site import context as C
+from mangarec.site.data_files import onboarding
+from mangarec.site.prepare import Prepared
+from mangarec.site.render import CSP, CSP_PLOTS
+
+from htmlcheck import parse
+
+ASSETS = {"css/site.css": "assets/css/site.x.css", "js/site.js": "assets/js/site.x.js",
+          "img/icon.svg": "assets/img/icon.x.svg"}
+
+
+@pytest.fixture
+def prep(result):
+    return Prepared(result)
+
+
+def test_root_of():
+    assert C.root_of("index.html") == "./"
+    assert C.root_of("explore/index.html") == "../"
+    assert C.root_of("title/abc/index.html") == "../../"
+
+
+def test_base_context(result):
+    ctx = C.base(result, "title/x/index.html", "title", "T", ASSETS)
+    assert ctx["root"] == "../../"
+    assert ctx["canonical"] == "https://example.org/mangarec/title/x/"
+    assert ctx["csp"] == CSP
+    assert [n["href"] for n in ctx["nav"]][:2] == ["../../", "../../explore/"]
+    assert not any(n["current"] for n in ctx["nav"])
+    assert ctx["build_date"] == "2026-11-23T00:00:00Z"
+
+
+def test_home(result, prep):
+    ctx = C.home_context(result, prep, ASSETS)
+    assert ctx["n_items"] == 24 and ctx["kinds"] == ["manga"]
+    assert [c["id"] for c in ctx["popular"]][:2] == ["h0", "s0"]  # popularity 100, tie by id
+    assert ctx["nav"][0]["current"] and ctx["root"] == "./"
+
+
+def test_explore(result, prep):
+    ctx = C.explore_context(result, prep, ASSETS)
+    assert [m["name"] for m in ctx["data"]["models"]] == ["lsi", "word2vec", "network"]
+    assert ctx["data"]["tags"] == list(result.catalog.tag_vocabulary)
+    assert "js/search.js" in ctx["scripts"] and "js/plotly.min.js" not in ctx["scripts"]
+
+
+def test_title(result, prep):
+    p = result.catalog.index["h2"]
+    ctx = C.title_context(result, prep, p, ASSETS)
+    assert ctx["item"]["title"] == "Horror title 2"
+    assert isinstance(ctx["description"], Markup) and "haunted house" in ctx["description"]
+    assert [m["name"] for m in ctx["neighbours"]] == ["lsi", "word2vec", "network"]
+    for m in ctx["neighbours"]:
+        assert isinstance(m["html"], Markup)
+        ol = parse("<ol>" + str(m["html"]) + "</ol>")
+        rows = [{"href": li.find("a").attrs["href"], "score": float(li.find("span", class_="score").text()),
+                 "shared": li.find("span", class_="shared").text().split(", ")} for li in ol.find_all("li")]
+        assert len(rows) == 10
+        assert all(r["href"].startswith("../../title/") for r in rows)
+        scores = [r["score"] for r in rows]
+        assert scores == sorted(scores, reverse=True)
+        mine = set(result.catalog["h2"].tag_list)
+        for r in rows:
+            other = result.catalog[r["href"].split("/")[-2]]
+            assert r["shared"] == sorted(mine & set(other.tag_list))
+    assert ctx["data"] == {"id": "h2"}
+
+
+def test_plots(result, prep):
+    ctx = C.plots_context(result, prep, ASSETS)
+    assert ctx["csp"] == CSP_PLOTS
+    assert [m["name"] for m in ctx["models"]] == ["lsi", "word2vec", "network"]
+    assert all(m["tags"] for m in ctx["models"])
+    assert ctx["scripts"][0] == "js/plotly.min.js"
+
+
+def test_feed_is_recent_first(result, prep):
+    ctx = C.feed_context(result, prep, ASSETS)
+    years = [c["year"] for c in ctx["items"]]
+    assert years == sorted(years, reverse=True)
+    assert ctx["items"][0]["id"] in ("h11", "s11")
+    assert [i[0] for i in ctx["data"]["items"]] == [c["id"] for c in ctx["items"]]
+
+
+def test_feed_size_and_id_order(two_clusters):
+    from site_helpers import make_result
+
+    res = make_result(two_clusters, feed_size=5)
+    prep = Prepared(res)
+    ctx = C.feed_context(res, prep, ASSETS)
+    assert len(ctx["items"]) == 5
+
+
+def test_foryou_onboarding_is_popular_and_diverse(result, prep):
+    chosen = onboarding(prep, 6)
+    ctx = C.foryou_context(result, prep, ASSETS, chosen)
+    ids = ctx["data"]["onboarding"]
+    assert len(ids) == 6 == len(set(ids))
+    assert ids[0] == "h0"                                # the most popular first
+    assert {i[0] for i in ids} == {"s", "h"}             # both clusters of the map
+    assert [c["id"] for c in ctx["onboarding"]] == ids
+
+
+def test_models(result, prep):
+    ctx = C.models_context(result, prep, ASSETS, [{"slug": "models", "title": "M", "html": Markup("<p>x</p>")}])
+    assert [m["name"] for m in ctx["models"]] == ["lsi", "word2vec", "network"]
+    j = ctx["jaccard"]
+    assert len(j["rows"]) == 3 and j["rows"][0]["cells"][0]["cls"] == "heat-10"
+    assert j["rows"][0]["cells"][1]["value"] == pytest.approx(0.3)
+    assert [r["p_value"] for r in ctx["null"]] == [0.004975] * 3
+    assert {r["label"] for r in ctx["hit_rate"]["rows"]} >= {"popularity", "random"}
+    assert ctx["timings"][0] == {"stage": "load", "seconds": 0.1}
+    assert ctx["catalog"]["skipped"] == [("adult", 3)]
+
+
+def test_models_with_partial_report(two_clusters):
+    from dataclasses import replace
+    from site_helpers import make_result
+
+    res = replace(make_result(two_clusters), report={"schema": 1})
+    ctx = C.models_context(res, Prepared(res), ASSETS, [])
+    assert ctx["jaccard"] is None and ctx["hit_rate"] is None and ctx["null"] == []
+
+
+def test_page_and_404(result):
+    ctx = C.page_context(result, ASSETS, "about", "About", Markup("<p>hi</p>"))
+    assert ctx["root"] == "../../" and ctx["page"] == "about"
+    nf = C.notfound_context(result, ASSETS)
+    assert nf["root"] == "/mangarec/"
+    assert nf["nav"][1]["href"] == "/mangarec/explore/"
