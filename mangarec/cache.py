@@ -128,7 +128,7 @@ class Cache:
         meta_path.parent.mkdir(parents=True, exist_ok=True)
         if arrays:
             _atomic_write(npz_path, lambda f: np.savez(f, **arrays))
-        _atomic_write(meta_path, lambda f: f.write(json.dumps(meta, sort_keys=True).encode()))
+        _atomic_write(meta_path, lambda f: f.write(json.dumps(meta).encode()))  # keeps dict order
 
     def get_or_compute(self, key: str, compute: Callable[[], T]) -> T:
         """The cached value for ``key``, or ``compute()`` stored under it."""

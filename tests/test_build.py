@@ -110,7 +110,7 @@ def test_bad_data_line_is_named(tmp_path, capsys):
     bad = tmp_path / "cat.jsonl"
     good = DEFAULT_CATALOG.read_text().splitlines()[:5]
     bad.write_text("\n".join(good + ['{"id": "x1", "title": ']) + "\n")
-    rc = build.main(["--out", str(tmp_path / "out"), "--data", f"generic:{bad}", "--no-cache"])
+    rc = build.main(["--out", str(tmp_path / "out"), "--data", f"generic:{bad}", "--no-cache", "-q"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and f"{bad}:6" in err and "\n" not in err
     assert not (tmp_path / "out").exists()

@@ -62,3 +62,10 @@ def test_keys_change_with_params_and_are_stable():
     assert a != make_key("model", Config().models.word2vec, 1)
     assert a != make_key("model", Config().models.lsi, 2)
     assert len(code_version()) == 64
+
+
+def test_dict_order_survives_the_round_trip(tmp_path):
+    value = {"b": {"z": 1, "a": 2}, "a": [3]}
+    Cache(tmp_path).put("o" * 64, value)
+    back = Cache(tmp_path).get("o" * 64)
+    assert list(back) == ["b", "a"] and list(back["b"]) == ["z", "a"]
