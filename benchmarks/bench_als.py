@@ -38,7 +38,6 @@ import argparse
 import csv
 import gzip
 import html
-import io
 import sys
 import time
 from dataclasses import replace

@@ -10,14 +10,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
-import tempfile
+import io
 import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
 import numpy as np
 
+from .fsutil import atomic_write
 from .embedding import Embedding, Map, Neighbours
 
 T = TypeVar("T")
@@ -127,8 +127,10 @@ class Cache:
         meta_path, npz_path = self._paths(key)
         meta_path.parent.mkdir(parents=True, exist_ok=True)
         if arrays:
-            _atomic_write(npz_path, lambda f: np.savez(f, **arrays))
-        _atomic_write(meta_path, lambda f: f.write(json.dumps(meta).encode()))  # keeps dict order
+            buf = io.BytesIO()
+            np.savez(buf, **arrays)
+            atomic_write(npz_path, buf.getvalue())
+        atomic_write(meta_path, json.dumps(meta).encode())  # keeps dict order
 
     def get_or_compute(self, key: str, compute: Callable[[], T]) -> T:
         """The cached value for ``key``, or ``compute()`` stored under it."""
@@ -141,14 +143,3 @@ class Cache:
         value = compute()
         self.put(key, value, time.perf_counter() - t0)
         return value
-
-
-def _atomic_write(path: Path, write: Callable[[Any], Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -21,10 +21,6 @@ columns at or above it are sorted. See ``benchmarks/bench_neighbours.py`` for th
 """
 from __future__ import annotations
 
-import gzip
-import io
-import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +29,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .config import NeighboursSection
+from .fsutil import atomic_write, gzip_bytes
 from .embedding import Embedding, Neighbours
 from .seeds import derive_seed
 
@@ -422,16 +419,4 @@ def write_csv(nb: Neighbours, path: Path) -> None:
 
     The gzip header has mtime 0 and no file name, so equal tables give equal files.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    buf = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=CSV_GZIP_LEVEL) as gz:
-        gz.write(csv_bytes(nb))
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write(path, gzip_bytes(csv_bytes(nb), CSV_GZIP_LEVEL))

@@ -12,17 +12,14 @@ to :data:`SIG_DIGITS` significant digits, gzip with ``mtime=0`` and no file name
 from __future__ import annotations
 
 import base64
-import gzip
-import io
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from .catalog import Catalog
+from .fsutil import atomic_write, gzip_bytes
 from .embedding import Embedding
 from .errors import InputError
 from .foldin import DISLIKE, LIKE, MODES, fold_in, gram, rank
@@ -163,27 +160,6 @@ def dumps(payload: dict) -> bytes:
                        allow_nan=False) + "\n").encode("utf-8")
 
 
-def gzip_bytes(data: bytes) -> bytes:
-    """Deterministic gzip (``mtime=0``, no file name, level 9)."""
-    buf = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as f:
-        f.write(data)
-    return buf.getvalue()
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix="." + path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_embeddings(out_dir: Path, catalog: Catalog, emb: Embedding, *, reg: float, mode: str,
                      build_date: str, top_n: int | None, alpha: float | None = None) -> dict[str, int]:
     """Write the embeddings files under ``out_dir/data``; return ``{relative path: bytes}``.
@@ -211,7 +187,7 @@ def write_embeddings(out_dir: Path, catalog: Catalog, emb: Embedding, *, reg: fl
     }
     out_dir = Path(out_dir)
     for rel, data in files.items():
-        _write_atomic(out_dir / rel, data)
+        atomic_write(out_dir / rel, data)
     return {rel: len(data) for rel, data in files.items()}
 
 

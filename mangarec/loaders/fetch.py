@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import email.utils
 import json
-import os
 import socket
 import time
 import urllib.error
@@ -32,6 +31,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Callable
 
+from ..fsutil import atomic_write
 from ..errors import InputError
 
 DEFAULT_USER_AGENT = "mangarec/0.1 (static recommendation site builder; catalog fetch)"
@@ -66,14 +66,9 @@ def _check_page(value: Any, where: str) -> dict:
     return value
 
 
-def _write_atomic(path: Path, value: dict) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+def _save_page(path: Path, value: dict) -> None:
     data = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n"
-    with tmp.open("w", encoding="utf-8") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    atomic_write(path, data.encode("utf-8"), fsync=True)
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -221,7 +216,7 @@ def fetch_mangadex(
                 dropped = len(data) - len(keep)
                 page["data"] = keep
                 page["mangarec"] = {"window": window, "cursor": cursor, "dropped": dropped}
-                _write_atomic(path, page)
+                _save_page(path, page)
                 if progress:
                     progress(f"fetched {path.name}: {len(keep)} manga (total {page['total']})")
             data = page["data"]

@@ -6,13 +6,13 @@ import csv
 import gzip
 import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
 from .ratings_codec import MAX_ITEM, MAX_RATING
 
 from mangarec.errors import InputError
+from mangarec.fsutil import atomic_write
 
 HEADERS = (["user_id", "anime_id", "rating"], ["user_id", "item_id", "rating"])
 OUT_HEADER = ["pseudonym", "item_id", "rating"]
@@ -48,9 +48,9 @@ def read_ratings(path: str | os.PathLike) -> dict[str, list[tuple[int, int]]]:
                 try:
                     item, rating = int(row[1]), int(row[2])
                 except ValueError:
-                    raise InputError(f"item_id and rating must be integers", str(path), line)
+                    raise InputError("item_id and rating must be integers", str(path), line)
                 if not user:
-                    raise InputError(f"empty user_id", str(path), line)
+                    raise InputError("empty user_id", str(path), line)
                 if not 0 <= item <= MAX_ITEM:
                     raise InputError(f"item_id {item} outside [0, {MAX_ITEM}]", str(path), line)
                 if not 0 <= rating <= MAX_RATING:
@@ -68,15 +68,9 @@ def write_collected(path: str | os.PathLike, rows: Iterable[tuple[str, int, int]
     """Write rows sorted by (pseudonym, item_id) atomically; returns the row count."""
     path = Path(path)
     rows = sorted(rows)
-    fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            w = csv.writer(fh, lineterminator="\n")
-            w.writerow(OUT_HEADER)
-            w.writerows(rows)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(OUT_HEADER)
+    w.writerows(rows)
+    atomic_write(path, buf.getvalue().encode("utf-8"))
     return len(rows)

@@ -172,7 +172,7 @@ class SecAggServer:
         """Remove all masks and publish the aggregate (one-shot)."""
         resp: dict[int, E.UnmaskResponse] = self.inbox
         self._need(len(resp), "Unmasking")
-        st, g, L = self.start, self.start.group, self.start.length
+        g, L = self.start.group, self.start.length
         total = groups.zeros(g, L)
         for m in self.inputs.values():
             groups.add_into(g, total, groups.from_bytes(g, m.vector, L))

@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 from urllib.parse import urlsplit, unquote
 
-import pytest
 
 from mangarec.catalog import Catalog, Item, Related, make_tags
 from mangarec.site import write_site
