@@ -7,6 +7,18 @@ import tempfile
 from pathlib import Path
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+#: Modes for published files and folders: what ``open()`` and ``mkdir()`` would give
+#: (``tempfile`` makes private 0600/0700 entries, which a web server could not read).
+FILE_MODE = 0o666 & ~_umask()
+DIR_MODE = 0o777 & ~_umask()
+
+
 def atomic_write(path: str | os.PathLike, data: bytes, *, fsync: bool = False) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
@@ -22,6 +34,7 @@ def atomic_write(path: str | os.PathLike, data: bytes, *, fsync: bool = False) -
             if fsync:
                 f.flush()
                 os.fsync(f.fileno())
+        os.chmod(tmp, FILE_MODE)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

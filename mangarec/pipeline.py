@@ -23,6 +23,7 @@ from .catalog import Catalog
 from .config import Config
 from .embedding import Embedding, Map, Neighbours
 from .errors import InputError
+from .fsutil import DIR_MODE
 from .progress import StageLog
 from .result import BuildResult
 from .seeds import derive_seed
@@ -262,6 +263,7 @@ def run_build(data_specs: Sequence[str], out_dir: Path, config: Config, *, inclu
 
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
+    os.chmod(tmp, DIR_MODE)  # mkdtemp's 0700 would hide the published site from a web server
     try:
         result = _write_output(tmp, catalog, embeddings, neighbours, maps, report, config, date, log)
         (tmp / STAMP).write_text(stamp + "\n")

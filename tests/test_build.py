@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import os
 import json
 from pathlib import Path
 
@@ -155,3 +156,16 @@ def test_swap_in_replaces_atomically(tmp_path):
 
 def test_build_py_is_at_the_root():
     assert (ROOT / "build.py").is_file()
+
+
+def test_published_tree_is_world_readable_under_the_usual_umask(built):
+    out, _ = built
+    import stat
+
+    mask = os.umask(0)
+    os.umask(mask)
+    if mask & 0o044:
+        pytest.skip("this umask makes files private on purpose")
+    assert stat.S_IMODE(out.stat().st_mode) & 0o055 == 0o055
+    for p in [out / "data" / "embeddings.json", out / "data" / "neighbours" / "lsi.csv.gz", out / "index.html"]:
+        assert stat.S_IMODE(p.stat().st_mode) & 0o044 == 0o044, p
