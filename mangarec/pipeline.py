@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import tempfile
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
@@ -303,9 +302,3 @@ def _write_output(tmp: Path, catalog: Catalog, embeddings, neighbours, maps, rep
         write_site(result, tmp)
     (data / "report.json").write_text(json.dumps(report, sort_keys=True, indent=1) + "\n", encoding="utf-8")
     return result
-
-
-def timed(fn, *args, **kw):  # pragma: no cover - tiny helper for benchmarks
-    t0 = time.perf_counter()
-    out = fn(*args, **kw)
-    return out, time.perf_counter() - t0

@@ -236,3 +236,27 @@ def test_stuck_cursor_is_reported(tmp_path):
             fetch_mangadex(server.base_url, tmp_path / "c", page_size=1, max_offset=1,
                            sleep=lambda s: None, clock=lambda: 0.0)
         assert_input_error(info.value, match="cannot page further")
+
+
+def test_build_py_fetch_mangadex_builds_a_site_from_the_api(tmp_path, capsys):
+    """`build.py --fetch mangadex` pages through the API, caches the pages, builds from them."""
+    import build
+
+    out, cache = tmp_path / "out", tmp_path / "cache"
+    cfg = tmp_path / "site.toml"
+    cfg.write_text('[site]\nmodels = ["lsi", "network"]\n')
+    with FakeMangaDex() as api:
+        rc = build.main(["--fetch", "mangadex", "--fetch-url", api.base_url, "--out", str(out),
+                         "--cache-dir", str(cache), "--config", str(cfg), "-q"])
+        assert rc == 0, capsys.readouterr().err
+        first_run = len(api.requests)
+        assert first_run >= 1
+        rc = build.main(["--fetch", "mangadex", "--fetch-url", api.base_url, "--out", str(out),
+                         "--cache-dir", str(cache), "--config", str(cfg), "-q", "--force"])
+        assert rc == 0
+        assert len(api.requests) == first_run  # every page came from the cache
+    report = json.loads((out / "data" / "report.json").read_text())
+    titles = {e["id"] for e in fixture_entities() if e["attributes"]["contentRating"] in ("safe", "suggestive")}
+    assert report["catalog"]["items"] == len([d for d in (out / "title").iterdir()])
+    assert {d.name for d in (out / "title").iterdir()} <= titles
+    assert list((cache / "fetch" / "mangadex").glob("*.json"))
