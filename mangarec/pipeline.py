@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing as mp
 import os
 import shutil
 import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from . import __version__
 from .cache import Cache, code_version, make_key
@@ -87,6 +90,40 @@ class _Stages:
         self.seconds[name] = self.cache.seconds.get(key, 0.0)
         return value
 
+    def run_parallel(self, jobs: list[tuple[str, str, Callable[..., Any], tuple]], workers: int) -> dict[str, Any]:
+        """Like :meth:`run` for independent stages ``(name, key, fn, args)``; cache misses run in
+        up to ``workers`` forked processes (``fn(*args)`` must be deterministic on its own)."""
+        out: dict[str, Any] = {}
+        todo = []
+        for name, key, fn, args in jobs:
+            value = self.cache.get(key)
+            if value is None:
+                todo.append((name, key, fn, args))
+                continue
+            self.cache.hits += 1
+            out[name] = value
+            self.seconds[name] = self.cache.seconds.get(key, 0.0)
+            self.log.record(name, 0.0)
+        if len(todo) > 1 and workers > 1 and "fork" in mp.get_all_start_methods():
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
+                futures = [pool.submit(_timed, fn, *args) for _, _, fn, args in todo]
+                results = [f.result() for f in futures]
+        else:
+            results = [_timed(fn, *args) for _, _, fn, args in todo]
+        for (name, key, _, _), (value, seconds) in zip(todo, results):
+            self.cache.misses += 1
+            self.cache.put(key, value, seconds)
+            self.seconds[name] = self.cache.seconds[key]
+            self.log.record(name, seconds)
+            out[name] = value
+        return {name: out[name] for name, *_ in jobs}
+
+
+def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+    t0 = time.perf_counter()
+    value = fn(*args)
+    return value, time.perf_counter() - t0
+
 
 def _fit_all(catalog: Catalog, config: Config, stages: _Stages, base: str) -> dict[str, Embedding]:
     from .models import fit_model
@@ -120,14 +157,13 @@ def _neighbours_all(catalog: Catalog, embeddings: dict[str, Embedding], config: 
 
 
 def _maps_all(embeddings: dict[str, Embedding], config: Config, stages: _Stages, base: str) -> dict[str, Map]:
+    """UMAP maps; each is single-threaded (seeded UMAP), so they run side by side on the cores."""
     from .models.umap_map import fit_map
 
-    return {
-        name: stages.run(
-            f"map:{name}", make_key("map", name, base, config.models, config.umap, config.seed),
-            lambda e=emb, n=name: fit_map(e, config.umap, derive_seed(config.seed, "map", n)))
-        for name, emb in embeddings.items()
-    }
+    jobs = [(f"map:{name}", make_key("map", name, base, config.models, config.umap, config.seed), fit_map,
+             (emb, config.umap, derive_seed(config.seed, "map", name))) for name, emb in embeddings.items()]
+    maps = stages.run_parallel(jobs, workers=min(2, os.cpu_count() or 1))
+    return {name: maps[f"map:{name}"] for name in embeddings}
 
 
 def _heldout_neighbours(catalog: Catalog, embeddings: dict[str, Embedding], config: Config, stages: _Stages,
@@ -220,8 +256,6 @@ def run_build(data_specs: Sequence[str], out_dir: Path, config: Config, *, inclu
     InputError
         Bad data or options (one line); ``out_dir`` is left as it was.
     """
-    from .loaders import load_catalog
-
     log = log or StageLog(quiet=quiet)
     out_dir = Path(out_dir)
     date = build_date(data_specs, config_path)
@@ -235,6 +269,19 @@ def run_build(data_specs: Sequence[str], out_dir: Path, config: Config, *, inclu
 
     cache = Cache(cache_dir)
     stages = _Stages(cache, log)
+    n_models = len(config.site.models)
+    log.begin(2 + 3 * n_models + 1 + 3 + ("als" in config.site.models))
+    try:
+        return _run(data_specs, out_dir, config, include_adult, limit, log, cache, stages, stamp, date)
+    finally:
+        log.end()
+
+
+def _run(data_specs: Sequence[str], out_dir: Path, config: Config, include_adult: bool, limit: int | None,
+         log: StageLog, cache: Cache, stages: _Stages, stamp: str, date: str) -> BuildResult:
+    """The stages of :func:`run_build` after the up-to-date check."""
+    from .loaders import load_catalog
+
     with log.stage("load"):
         catalog = load_catalog(list(data_specs), include_adult=include_adult,
                                adult_tags=config.catalog.adult_tags, min_tags=config.catalog.min_tags,

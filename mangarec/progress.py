@@ -1,16 +1,15 @@
 """Stage timing and progress output.
 
-On a terminal, long loops show a tqdm progress bar; otherwise (CI, a pipe) each stage prints
-one line with its time. ``quiet`` silences both. Timings are kept for the build's report.
+On a terminal the build shows a tqdm progress bar over its stages (the stage running is its
+label) with each finished stage's time printed above it; otherwise (CI, a pipe) each stage
+prints one plain line with its time. ``quiet`` silences both.
 """
 from __future__ import annotations
 
 import sys
 import time
 from contextlib import contextmanager
-from typing import Iterable, Iterator, TypeVar
-
-T = TypeVar("T")
+from typing import Iterator
 
 
 class StageLog:
@@ -29,6 +28,26 @@ class StageLog:
         self.stream = stream if stream is not None else sys.stderr
         self.timings: dict[str, float] = {}
         self.notes: list[str] = []
+        self._bar = None
+
+    def begin(self, total: int) -> None:
+        """Announce ``total`` stages: on a terminal, start the progress bar."""
+        if self.tty and self._bar is None:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=total, file=self.stream, unit="stage", leave=False, dynamic_ncols=True)
+
+    def end(self) -> None:
+        """Close the progress bar (if any)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def _print(self, line: str) -> None:
+        if self._bar is not None:
+            self._bar.write(line, file=self.stream)
+        else:
+            print(line, file=self.stream, flush=True)
 
     @property
     def tty(self) -> bool:
@@ -38,24 +57,26 @@ class StageLog:
     def stage(self, name: str, detail: str = "") -> Iterator[None]:
         """Time the enclosed block as stage ``name``; print ``name  1.23 s`` when it ends."""
         t0 = time.perf_counter()
-        if self.tty:
-            print(f"… {name}{' ' + detail if detail else ''}", file=self.stream, flush=True)
+        if self._bar is not None:
+            self._bar.set_description(name)
         yield
         dt = time.perf_counter() - t0
         self.timings[name] = self.timings.get(name, 0.0) + dt
         if not self.quiet:
-            print(f"{name:<28} {dt:8.2f} s{'  ' + detail if detail else ''}", file=self.stream, flush=True)
+            self._print(f"{name:<28} {dt:8.2f} s{'  ' + detail if detail else ''}")
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def record(self, name: str, seconds: float) -> None:
+        """Report a stage that ran elsewhere (another process) and took ``seconds``."""
+        self.timings[name] = self.timings.get(name, 0.0) + seconds
+        if not self.quiet:
+            self._print(f"{name:<28} {seconds:8.2f} s")
+        if self._bar is not None:
+            self._bar.update(1)
 
     def note(self, message: str) -> None:
         """Record (and print) a remark, e.g. a model left out."""
         self.notes.append(message)
         if not self.quiet:
-            print(f"note: {message}", file=self.stream, flush=True)
-
-    def progress(self, iterable: Iterable[T], total: int | None = None, desc: str = "") -> Iterable[T]:
-        """``iterable`` wrapped in a progress bar on a terminal, unchanged otherwise."""
-        if not self.tty:
-            return iterable
-        from tqdm import tqdm
-
-        return tqdm(iterable, total=total, desc=desc, file=self.stream, leave=False)
+            self._print(f"note: {message}")

@@ -169,3 +169,25 @@ def test_published_tree_is_world_readable_under_the_usual_umask(built):
     assert stat.S_IMODE(out.stat().st_mode) & 0o055 == 0o055
     for p in [out / "data" / "embeddings.json", out / "data" / "neighbours" / "lsi.csv.gz", out / "index.html"]:
         assert stat.S_IMODE(p.stat().st_mode) & 0o044 == 0o044, p
+
+
+def test_progress_bar_on_a_terminal_plain_lines_otherwise(tmp_path, small_config):
+    import io
+
+    from mangarec.config import load_config
+    from mangarec.progress import StageLog
+
+    class Tty(io.StringIO):
+        def isatty(self):
+            return True
+
+    for stream, bar in ((Tty(), True), (io.StringIO(), False)):
+        log = StageLog(stream=stream)
+        pipeline.run_build([f"generic:{DEFAULT_CATALOG}"], tmp_path / f"o{bar}", load_config(small_config),
+                           limit=30, cache_dir=tmp_path / "c", log=log)
+        text = stream.getvalue()
+        assert ("stage/s" in text or "stage]" in text or "it/s" in text or "%|" in text) == bar
+        assert "model:lsi" in text and "write:site" in text
+        if not bar:
+            assert all(line.split()[-1] == "s" or line.startswith(("note:", "built"))
+                       for line in text.splitlines())
