@@ -191,3 +191,32 @@ def test_progress_bar_on_a_terminal_plain_lines_otherwise(tmp_path, small_config
         if not bar:
             assert all(line.split()[-1] == "s" or line.startswith(("note:", "built"))
                        for line in text.splitlines())
+
+
+def test_serve_subcommand_serves_the_site(built):
+    """`python build.py serve --port 0` serves output/ on 127.0.0.1 with the right MIME types."""
+    import re
+    import subprocess
+    import sys
+    import urllib.request
+
+    out, _ = built
+    p = subprocess.Popen([sys.executable, str(ROOT / "build.py"), "serve", "--out", str(out), "--port", "0"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        line = p.stdout.readline()
+        url = re.search(r"http://127\.0\.0\.1:\d+/", line).group(0)
+        with urllib.request.urlopen(url, timeout=10) as r:
+            assert r.headers.get_content_type() == "text/html" and b"<html" in r.read()
+        js = next((out / "assets").rglob("*.js")).relative_to(out).as_posix()
+        with urllib.request.urlopen(url + js, timeout=10) as r:
+            assert r.headers.get_content_type() in ("text/javascript", "application/javascript")
+    finally:
+        p.terminate()
+        p.wait(timeout=10)
+
+
+def test_serve_without_a_site_is_a_one_line_error(tmp_path, capsys):
+    assert build.main(["serve", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: ") and "run 'python build.py' first" in err and "\n" not in err
