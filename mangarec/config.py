@@ -74,7 +74,10 @@ class SiteSection:
         _models,
     )
     feed_size: int = _key(200, "How many recent titles the feed page ranks.", _positive)
-    shard_size: int = _key(2000, "Titles per shard of the explore page's search index.", _positive)
+    shard_size: int = _key(
+        1000, "Most names per shard of the explore page's search index (a fuller word prefix is split).",
+        _positive,
+    )
     show_timings: bool = _key(
         True,
         "Show on the models page how long each stage took to compute. The figures are stored with "
