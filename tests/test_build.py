@@ -220,3 +220,28 @@ def test_serve_without_a_site_is_a_one_line_error(tmp_path, capsys):
     assert build.main(["serve", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and "run 'python build.py' first" in err and "\n" not in err
+
+
+def test_catalog_with_ratings_gets_als_everywhere(tmp_path, shared_data):
+    """MyAnimeList fixture (400 anime, 22,564 real ratings): ALS is built, shown, evaluated fairly
+    (refitted without the held-out likes) and published as the embeddings JSON."""
+    d = shared_data / "anime-recdb"
+    out = tmp_path / "out"
+    cfg = tmp_path / "site.toml"
+    cfg.write_text("[site]\nshow_timings = false\n[models.als]\nfactors = 16\n")
+    rc = build.main(["--data", f"mal:{d / 'fixture_anime.csv'}", "--data", f"ratings:{d / 'fixture_ratings.csv'}",
+                     "--out", str(out), "--cache-dir", str(tmp_path / "c"), "--config", str(cfg), "-q"])
+    assert rc == 0
+    report = json.loads((out / "data" / "report.json").read_text())
+    assert "als" in report["models"] and report["catalog"]["ratings"]["users"] == 300
+    hr = report["hit_rate"]["scores"]
+    assert hr["als"] > hr["random"] and hr["lsi"] > hr["random"]
+    assert any("als was fitted on the training split" in n for n in report["hit_rate"]["notes"])
+    assert report["published"]["model"] == "als"
+    published = json.loads((out / "data" / "embeddings.json").read_text())
+    assert published["model"] == "als" and published["fold_in"]["mode"] == "implicit"
+    assert (out / "data" / "maps" / "als.json").is_file()
+    shard = json.loads(next((out / "data" / "nb").glob("*.json")).read_text())
+    assert all("als" in lists for lists in shard["nb"].values())
+    with gzip.open(out / "data" / "neighbours" / "als.csv.gz", "rt") as f:
+        assert f.readline().strip() == "item_id,rank,neighbour_id,score"
