@@ -8,6 +8,7 @@ ever sent anywhere: the cache is a local folder of the maintainer's.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import io
@@ -25,8 +26,12 @@ T = TypeVar("T")
 _PKG = Path(__file__).resolve().parent
 
 
+@functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """SHA-256 over the package's source files: any code change invalidates the cache."""
+    """SHA-256 over the package's source files: any code change invalidates the cache.
+
+    Computed once per process (the code a process runs cannot change under it).
+    """
     h = hashlib.sha256()
     for p in sorted(_PKG.rglob("*.py")):
         h.update(p.relative_to(_PKG).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")

@@ -214,7 +214,7 @@ class Catalog:
         """SHA-256 of the catalog's content (items and ratings), hex; the cache key's base."""
         h = hashlib.sha256()
         for item in self.items:
-            h.update(json.dumps(_item_record(item), sort_keys=True, ensure_ascii=False).encode())
+            h.update(json.dumps(item_record(item), sort_keys=True, ensure_ascii=False).encode())
             h.update(b"\n")
         if self.ratings is not None:
             m = self.ratings.matrix.tocsr()
@@ -240,7 +240,7 @@ class Catalog:
         return Catalog(items=items, ratings=ratings, sources=self.sources, skipped=dict(self.skipped))
 
 
-def _item_record(item: Item) -> dict:
+def item_record(item: Item) -> dict:
     """A JSON-able dict of an item (used for hashing and the generic JSONL format)."""
     return {
         "id": item.id,
@@ -260,5 +260,3 @@ def _item_record(item: Item) -> dict:
         "url": item.url,
     }
 
-
-item_record = _item_record
