@@ -51,12 +51,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mangarec import publish  # noqa: E402
 from mangarec.catalog import Catalog, Item, Ratings, make_tags  # noqa: E402
 from mangarec.client import parse  # noqa: E402
-from mangarec.config import ALSParams  # noqa: E402
 from mangarec.foldin import to_values  # noqa: E402
 from mangarec.models import als  # noqa: E402
+from mangarec.models.als import Params as ALSParams  # noqa: E402
 from mangarec.paths import shared_data_dir  # noqa: E402
 from mangarec.seeds import rng  # noqa: E402
-from mangarec.models.als import Params as ALSParams
 
 LIKE = 8.0
 K = 10

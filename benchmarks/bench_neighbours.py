@@ -33,8 +33,8 @@ from mangarec.catalog import Catalog, Item, Ratings  # noqa: E402
 from mangarec.config import EvaluationSection  # noqa: E402
 from mangarec.embedding import Embedding  # noqa: E402
 from mangarec.evaluate import evaluate, hit_rate  # noqa: E402
+from mangarec.models.lsi import Params as LSIParams  # noqa: E402
 from mangarec.neighbours import approximate, exact, recall, write_csv  # noqa: E402
-from mangarec.models.lsi import Params as LSIParams
 
 
 def peak_mb() -> float:
@@ -43,7 +43,7 @@ def peak_mb() -> float:
 
 def real_lsi() -> tuple[Catalog, Embedding] | None:
     try:
-                from mangarec.loaders import load_catalog
+        from mangarec.loaders import load_catalog
         from mangarec.models import lsi
         from mangarec.paths import shared_data_dir
     except ImportError as e:
