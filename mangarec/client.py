@@ -19,8 +19,8 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from .errors import InputError
-from .foldin import cholesky_solve, fold_in, gram, rank, to_values
-from .publish import SCHEMA_NAME, SCHEMA_VERSION, decode
+from .foldin import LEGACY, ValueMap, cholesky_solve, fold_in, gram, implicit_reg, rank, rated_rows, to_values
+from .publish import READABLE_VERSIONS, SCHEMA_NAME, decode
 
 #: Largest document :func:`load` accepts (bytes, after gunzip).
 MAX_BYTES = 64 * 1024 * 1024
@@ -41,8 +41,9 @@ class PublishedModel:
     mode: str
     reg: float
     alpha: float
-    like: float
-    dislike: float
+    values: ValueMap = LEGACY
+    nu: float = 0.0
+    reg_cols: int = 1
     tag_ids: tuple[str, ...] = ()
     tag_vectors: np.ndarray | None = None
     titles: tuple[str, ...] | None = None
@@ -57,8 +58,21 @@ class PublishedModel:
         """``{item id: row}``."""
         return self._index  # type: ignore[attr-defined]
 
+    @property
+    def like(self) -> float:
+        """The value of a like."""
+        return self.values.like
+
+    @property
+    def dislike(self) -> float | None:
+        """The value of a dislike (``None``: left out of the fit)."""
+        return self.values.dislike
+
     def _values(self, ratings: Mapping[str, float | str]) -> tuple[np.ndarray, np.ndarray]:
-        return to_values(ratings, self.index, like=self.like, dislike=self.dislike)
+        return to_values(ratings, self.index, self.values)
+
+    def _reg(self, vals: np.ndarray) -> float:
+        return implicit_reg(self.reg, vals, self.alpha, self.nu, self.reg_cols)
 
     def fit(self, ratings: Mapping[str, float | str]) -> np.ndarray:
         """The taste vector ``(dim,)`` float64 for ``{id: "like" | "dislike" | number}``.
@@ -66,13 +80,17 @@ class PublishedModel:
         Unknown ids are ignored; with no known id the taste is the zero vector.
         """
         idx, vals = self._values(ratings)
-        return fold_in(self.vectors, idx, vals, self.reg, self.mode, alpha=self.alpha, YtY=self._gram)  # type: ignore[attr-defined]
+        return fold_in(self.vectors, idx, vals, self.reg, self.mode, alpha=self.alpha, YtY=self._gram,  # type: ignore[attr-defined]
+                       nu=self.nu, reg_cols=self.reg_cols)
 
     def recommend(self, ratings: Mapping[str, float | str], n: int = 20,
                   exclude_rated: bool = True) -> list[tuple[str, float]]:
-        """The ``n`` best titles as ``(id, score)``, best first (ties: earlier row first)."""
+        """The ``n`` best titles as ``(id, score)``, best first (ties: earlier row first).
+
+        Every rated title is excluded (with ``exclude_rated``), also those the value mapping
+        leaves out of the fit (a dislike under ``feedback = "likes"``)."""
         taste = self.fit(ratings)
-        exclude = self._values(ratings)[0] if exclude_rated else ()
+        exclude = rated_rows(ratings, self.index) if exclude_rated else ()
         rows, scores = rank(self.vectors, taste, exclude, n=n)
         return [(self.ids[r], float(s)) for r, s in zip(rows, scores)]
 
@@ -92,7 +110,7 @@ class PublishedModel:
             w = vals
         else:
             c = 1.0 + self.alpha * np.abs(vals)
-            A = self._gram + (Ys.T * (c - 1.0)) @ Ys + self.reg * np.eye(self.dim)  # type: ignore[attr-defined]
+            A = self._gram + (Ys.T * (c - 1.0)) @ Ys + self._reg(vals) * np.eye(self.dim)  # type: ignore[attr-defined]
             w = c * (vals >= 0)
         z = cholesky_solve(A, Y[self.index[item_id]])
         contrib = w * (Ys @ z)
@@ -141,8 +159,9 @@ def parse(doc: Mapping[str, Any], source: str = "embeddings JSON") -> PublishedM
     """Build a :class:`PublishedModel` from a decoded embeddings document."""
     if not isinstance(doc, Mapping) or doc.get("schema") != SCHEMA_NAME:
         raise InputError(f"not a {SCHEMA_NAME} document", source)
-    if doc.get("version") != SCHEMA_VERSION:
-        raise InputError(f"unsupported version {doc.get('version')!r} (this client reads {SCHEMA_VERSION})", source)
+    if doc.get("version") not in READABLE_VERSIONS:
+        raise InputError(f"unsupported version {doc.get('version')!r} (this client reads "
+                         f"{', '.join(map(str, READABLE_VERSIONS))})", source)
     try:
         dim = int(doc["dim"])
         fo = doc["fold_in"]
@@ -154,12 +173,20 @@ def parse(doc: Mapping[str, Any], source: str = "embeddings JSON") -> PublishedM
         return PublishedModel(
             model=str(doc["model"]), dim=dim, ids=tuple(items["ids"]), vectors=Y,
             mode=str(fo["mode"]), reg=float(fo["reg"]), alpha=float(fo["alpha"]),
-            like=float(fo["like"]), dislike=float(fo["dislike"]),
+            values=_value_map(fo), nu=float(fo.get("reg_exponent", 0.0)), reg_cols=int(fo.get("reg_cols", 1)),
             tag_ids=tuple(tags["ids"]) if tags else (), tag_vectors=T, titles=titles,
             meta={k: doc[k] for k in ("build_date", "catalog_hash", "subset", "count") if k in doc} | {"source": source},
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"malformed embeddings document ({type(exc).__name__}: {exc})", source) from None
+
+
+def _value_map(fo: Mapping[str, Any]) -> ValueMap:
+    """The ``fold_in`` block's value mapping (version 1: likes, dislikes, centred numbers)."""
+    dislike = fo.get("dislike")
+    return ValueMap(feedback=str(fo.get("feedback", "explicit")), threshold=float(fo.get("threshold", 0.0)),
+                    step=float(fo.get("step", 1.0)), like=float(fo["like"]),
+                    dislike=None if dislike is None else float(dislike))
 
 
 def load(path_or_url: str) -> PublishedModel:

@@ -15,6 +15,7 @@ from typing import Any
 
 from . import schema
 from .errors import ConfigError
+from .feedback import SCALES
 from .models import REGISTRY
 from .schema import all_of, bounded, fraction, key, max_items, one_of, section, unit
 from .tags import DEFAULT_ADULT_TAGS
@@ -123,17 +124,31 @@ class NeighboursSection:
     )
 
 
+def _like_counts(v: list) -> str | None:
+    ok = all(isinstance(x, int) and not isinstance(x, bool) and 1 <= x <= 1000 for x in v)
+    return None if ok else "must be whole numbers between 1 and 1000"
+
+
 @dataclass(frozen=True)
 class EvaluationSection:
-    """``[evaluation]``: comparing models with each other and with a null model."""
+    """``[evaluation]``: the held-out protocol (ranking figures, null-model tests, agreement)."""
 
-    permutations: int = key(200, "Null-model draws for each significance test.", bounded(1, 100_000))
-    holdout: float = key(0.2, "Fraction of each user's likes held out for hit rate.", fraction)
+    permutations: int = key(200, "Bootstrap resamples for the agreement intervals.", bounded(1, 100_000))
+    holdout: float = key(0.2, "Fraction of each evaluated user's likes held out (test; the same "
+                         "fraction of the rest is the validation split).", fraction)
+    scale: str = key("auto", "Rating scale: 'auto' (detected from the values) or one of 'implicit', "
+                     "'1-10', '1-5', '0.5-5'.", one_of(*SCALES))
     like_threshold: float = key(
-        8.0, "A rating at least this high counts as a like (explicit ratings).",
-        all_of(bounded(0, 1e6)),
+        0.0, "A rating at least this high is a like; 0 = like_fraction of the way up the scale.",
+        bounded(0, 1e6),
     )
-    max_users: int = key(2000, "Users sampled for hit rate (to bound its time).", bounded(1, 10_000_000))
+    like_fraction: float = key(0.7, "Where likes start on the scale when like_threshold = 0 (0.7: 8 on 1-10, "
+                               "4 on 0.5-5).", fraction)
+    like_per_user: bool = key(False, "A like must also reach the user's own mean rating.")
+    min_likes: int = key(5, "Users with fewer likes are not evaluated.", bounded(2, 1_000_000))
+    max_users: int = key(2000, "Users evaluated (fixed-seed sample, to bound the time).", bounded(1, 10_000_000))
+    visitor_likes: list = key([5, 12], "Likes a simulated visitor gives (besides all of them) in the "
+                              "visitor-path evaluation.", all_of(max_items(8), _like_counts))
 
 
 def _publish_model(v: str) -> str | None:

@@ -2,15 +2,10 @@
 from __future__ import annotations
 
 from .evaluation import (  # noqa: F401
-    HIT_K,
+    K,
     evaluate,
     evaluation_split,
-    expected_jaccard,
-    hit_rate,
-    jaccard_matrix,
     jaccard_rows,
-    null_means,
-    null_test,
-    random_lists,
-    split_ratings,
+    make_split,
+    run_evaluation,
 )

@@ -14,12 +14,21 @@ Value convention (one number per rated item, "model scale")
     Hu, Koren & Volinsky: ``p = 1 if v >= 0 else 0`` and confidence ``c = 1 + alpha·|v|``; the
     taste vector solves ``(YᵀY + Y_Sᵀ (C_S − I) Y_S + λI) x = Y_Sᵀ C_S p_S`` (plain λ).
 
-A visitor's ratings map to values by :func:`to_values`: ``"like"`` → ``+1``, ``"dislike"`` →
-``−1``, numbers (e.g. scores 1..10) → number minus the mean of the visitor's numbers. All maths
+A visitor's ratings map to values by :func:`to_values` exactly as training mapped a user's
+ratings (:mod:`mangarec.feedback`; the published JSON's ``fold_in`` block carries the mapping as a
+:class:`ValueMap`): with ``feedback = "likes"`` (the ALS default) ``"like"`` and a number at least
+the threshold are ``+1`` and everything else is left out of the fit (still excluded from the
+recommendations); ``"explicit"`` (content models, and version-1 documents) maps ``"like"`` →
+``+1``, ``"dislike"`` → ``−1`` and numbers to the number minus the mean of the visitor's numbers.
+In implicit mode the ridge penalty can be frequency-scaled: ``λ·((n + alpha·Σ|v|)/n) ** nu``
+with ``n = reg_cols`` the training item count (``nu = 0``: plain λ).
+
+All maths
 is float64 so that Python and JavaScript agree to ~1e-12.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -31,8 +40,57 @@ LIKE = 1.0
 DISLIKE = -1.0
 
 
-def to_values(ratings: Mapping[str, float | str], index: Mapping[str, int], *, like: float = LIKE,
-              dislike: float = DISLIKE) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class ValueMap:
+    """How a visitor's ratings become model-scale values (see the module docstring).
+
+    ``feedback`` is one of :data:`mangarec.feedback.FEEDBACKS`; ``threshold`` the smallest
+    rating that is a like and ``step`` the scale's step (``graded``); ``like`` / ``dislike``
+    the values of the two buttons (``dislike = None``: left out of the fit).
+    """
+
+    feedback: str = "explicit"
+    threshold: float = 0.0
+    step: float = 1.0
+    like: float = LIKE
+    dislike: float | None = DISLIKE
+
+    def number(self, r: float) -> float | None:
+        """The value of a numeric rating (``explicit``: not defined here, see :func:`to_values`)."""
+        f = self.feedback
+        if f == "raw":
+            return r
+        liked = r >= self.threshold - 1e-9
+        if f == "likes":
+            return self.like if liked else None
+        if f == "graded":
+            return 1.0 + (r - self.threshold) / self.step if liked else None
+        if f == "likes-dislikes":
+            return self.like if liked else self.dislike
+        raise ValueError(f"no numeric mapping for feedback {f!r}")
+
+
+#: The version-1 mapping (and the content models'): likes +1, dislikes −1, numbers centred.
+LEGACY = ValueMap()
+
+
+def check_ratings(ratings: Mapping[str, float | str]) -> None:
+    """Raise :class:`InputError` unless every value is ``"like"``, ``"dislike"`` or a finite number."""
+    for k, v in ratings.items():
+        if isinstance(v, str):
+            if v not in ("like", "dislike"):
+                raise InputError(f"rating of {k!r} must be 'like', 'dislike' or a number, not {v!r}")
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+            raise InputError(f"rating of {k!r} must be 'like', 'dislike' or a finite number, not {v!r}")
+
+
+def rated_rows(ratings: Mapping[str, float | str], index: Mapping[str, int]) -> np.ndarray:
+    """``(m,)`` int64 sorted rows of every rated title the index knows (for exclusion)."""
+    return np.array(sorted(index[k] for k in ratings if k in index), dtype=np.int64)
+
+
+def to_values(ratings: Mapping[str, float | str], index: Mapping[str, int],
+              values: ValueMap = LEGACY) -> tuple[np.ndarray, np.ndarray]:
     """Map a visitor's ratings to ``(item positions, model-scale values)``.
 
     Parameters
@@ -42,35 +100,49 @@ def to_values(ratings: Mapping[str, float | str], index: Mapping[str, int], *, l
         may have left the catalog since the visitor rated it).
     index:
         ``{item id: row}`` of the published vectors.
+    values:
+        The mapping (the published ``fold_in`` block's).
 
     Returns
     -------
     (numpy.ndarray, numpy.ndarray)
-        Positions ``(m,)`` int64 sorted ascending, and values ``(m,)`` float64: likes ``like``,
-        dislikes ``dislike``, numbers centred on the mean of the visitor's numbers.
+        Positions ``(m,)`` int64 sorted ascending and values ``(m,)`` float64 of the ratings
+        that enter the fit (left-out ones are absent).
     """
-    known = [(index[k], v) for k, v in ratings.items() if k in index]
-    known.sort(key=lambda kv: kv[0])
-    nums = []
-    for k, v in ratings.items():
-        if isinstance(v, str):
-            if v not in ("like", "dislike"):
-                raise InputError(f"rating of {k!r} must be 'like', 'dislike' or a number, not {v!r}")
-        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
-            raise InputError(f"rating of {k!r} must be 'like', 'dislike' or a finite number, not {v!r}")
-    for _, v in known:
-        if not isinstance(v, str):
-            nums.append(float(v))
+    check_ratings(ratings)
+    known = sorted(((index[k], v) for k, v in ratings.items() if k in index), key=lambda kv: kv[0])
     mean = 0.0
-    for v in nums:  # sequential sum in row order, exactly as taste.js does
-        mean += v
-    mean = mean / len(nums) if nums else 0.0
-    idx = np.array([p for p, _ in known], dtype=np.int64)
-    vals = np.array(
-        [like if v == "like" else dislike if v == "dislike" else float(v) - mean for _, v in known],
-        dtype=np.float64,
-    )
-    return idx, vals
+    if values.feedback == "explicit":
+        nums = [float(v) for _, v in known if not isinstance(v, str)]
+        for v in nums:  # sequential sum in row order, exactly as taste.js does
+            mean += v
+        mean = mean / len(nums) if nums else 0.0
+    idx, vals = [], []
+    for p, v in known:
+        if v == "like":
+            x: float | None = values.like
+        elif v == "dislike":
+            x = values.dislike
+        elif values.feedback == "explicit":
+            x = float(v) - mean
+        else:
+            x = values.number(float(v))
+        if x is not None:
+            idx.append(p)
+            vals.append(x)
+    return np.array(idx, dtype=np.int64), np.array(vals, dtype=np.float64)
+
+
+def implicit_reg(reg: float, values: np.ndarray, alpha: float, nu: float, reg_cols: int) -> float:
+    """The implicit fold-in's ridge penalty ``λ·((n + alpha·Σ|v|)/n) ** nu`` (``n = reg_cols``),
+    as :func:`mangarec.models.als_solvers.implicit_penalty` gives a training row."""
+    if nu == 0.0:
+        return float(reg)
+    n = max(int(reg_cols), 1)
+    total = 0.0
+    for v in np.asarray(values, dtype=np.float64):  # sequential sum, as taste.js does
+        total += abs(float(v))
+    return float(reg) * ((n + alpha * total) / n) ** float(nu)
 
 
 def gram(Y: np.ndarray) -> np.ndarray:
@@ -80,7 +152,8 @@ def gram(Y: np.ndarray) -> np.ndarray:
 
 
 def fold_in(Y: np.ndarray, item_idx: Sequence[int] | np.ndarray, values: Sequence[float] | np.ndarray,
-            reg: float, mode: str, *, alpha: float = 1.0, YtY: np.ndarray | None = None) -> np.ndarray:
+            reg: float, mode: str, *, alpha: float = 1.0, YtY: np.ndarray | None = None,
+            nu: float = 0.0, reg_cols: int = 1) -> np.ndarray:
     """The taste vector of a user who gave ``values`` to the items at ``item_idx``.
 
     Parameters
@@ -99,6 +172,8 @@ def fold_in(Y: np.ndarray, item_idx: Sequence[int] | np.ndarray, values: Sequenc
         Confidence scale (implicit only).
     YtY:
         Optional precomputed ``YᵀY`` (implicit only).
+    nu, reg_cols:
+        Implicit only: frequency scaling of λ (:func:`implicit_reg`).
 
     Returns
     -------
@@ -123,7 +198,7 @@ def fold_in(Y: np.ndarray, item_idx: Sequence[int] | np.ndarray, values: Sequenc
         c = 1.0 + alpha * np.abs(v)
         p = (v >= 0).astype(np.float64)
         G = gram(Y) if YtY is None else np.asarray(YtY, dtype=np.float64)
-        A = G + (Ys.T * (c - 1.0)) @ Ys + reg * np.eye(d)
+        A = G + (Ys.T * (c - 1.0)) @ Ys + implicit_reg(reg, v, alpha, nu, reg_cols) * np.eye(d)
         b = Ys.T @ (c * p)
     return cholesky_solve(A, b)
 

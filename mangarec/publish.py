@@ -22,11 +22,13 @@ from .catalog import Catalog
 from .fsutil import atomic_write, gzip_bytes
 from .embedding import Embedding
 from .errors import InputError
-from .foldin import DISLIKE, LIKE, MODES, fold_in, gram, rank
+from .foldin import LIKE, MODES, ValueMap, fold_in, gram, rank
 from .paths import SITE_SRC
 
 SCHEMA_NAME = "mangarec-embeddings"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+#: Versions the readers accept (version 1 has no value mapping: the legacy one applies).
+READABLE_VERSIONS = (1, 2)
 SCHEMA_FILE = SITE_SRC / "static" / "embeddings.schema.json"
 SIG_DIGITS = 7
 #: How vectors are encoded: base64 of int8 row-major bytes (smaller after gzip than a list of
@@ -99,6 +101,33 @@ def _block(ids: Sequence[str], V: np.ndarray, encoding: str) -> dict[str, Any]:
             "vectors": encode(q, encoding)}
 
 
+def value_map(emb: Embedding) -> ValueMap:
+    """The rating → value mapping ``emb`` was trained with (its ``info``: ALS records
+    ``feedback``, ``like_threshold``, ``scale_step``, ``dislike_weight``); the legacy mapping for
+    models without one (content models)."""
+    info = emb.info or {}
+    fb = info.get("feedback")
+    if not fb or fb == "explicit":
+        return ValueMap()
+    threshold = float(info.get("like_threshold") or 0.0)
+    step = float(info.get("scale_step") or 1.0)
+    dislike = -float(info.get("dislike_weight") or 0.0) if fb == "likes-dislikes" else None
+    return ValueMap(feedback=str(fb), threshold=threshold, step=step, like=LIKE, dislike=dislike)
+
+
+def fold_in_block(emb: Embedding, *, reg: float, mode: str, alpha: float) -> dict[str, Any]:
+    """The ``fold_in`` block: mode, λ (and its frequency scaling), alpha, the value mapping."""
+    vm = value_map(emb)
+    info = emb.info or {}
+    return {
+        "mode": mode, "reg": _round(reg), "alpha": _round(alpha),
+        "reg_exponent": _round(float(info.get("reg_exponent") or 0.0)) if mode == "implicit" else 0.0,
+        "reg_cols": int(len(emb.item_ids)),
+        "feedback": vm.feedback, "threshold": _round(vm.threshold), "step": _round(vm.step),
+        "like": vm.like, "dislike": None if vm.dislike is None else _round(vm.dislike),
+    }
+
+
 def build_payload(catalog: Catalog, emb: Embedding, *, reg: float, mode: str, build_date: str,
                   top_n: int | None = None, alpha: float | None = None, titles: bool = False,
                   encoding: str = ENCODING) -> dict[str, Any]:
@@ -145,7 +174,7 @@ def build_payload(catalog: Catalog, emb: Embedding, *, reg: float, mode: str, bu
         "build_date": build_date,
         "catalog_hash": catalog.fingerprint,
         "subset": subset,
-        "fold_in": {"mode": mode, "reg": _round(reg), "alpha": _round(alpha), "like": LIKE, "dislike": DISLIKE},
+        "fold_in": fold_in_block(emb, reg=reg, mode=mode, alpha=alpha),
         "items": items,
         "tags": None,
     }

@@ -22,7 +22,7 @@ DATE = "2026-11-23"
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     catalog, _ = planted_catalog(n_users=200, n_items=150, density=0.2, unrated=5, rank=3)
-    emb = als.fit(catalog, ALSParams(factors=8, regularization=0.1, iterations=5, implicit=False), seed=3)
+    emb = als.fit(catalog, ALSParams(factors=8, regularization=0.1, iterations=5, feedback="explicit"), seed=3)
     out = tmp_path_factory.mktemp("site")
     publish.write_embeddings(out, catalog, emb, reg=0.1, mode="explicit", build_date=DATE, top_n=40)
     return catalog, emb, out
@@ -114,7 +114,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path, published, server):
     with pytest.raises(InputError, match=r"junk\.json: not valid JSON"):
         client.load(str(tmp_path / "junk.json"))
     doc = json.loads((out / "data/embeddings.json").read_text())
-    for change, msg in (({"schema": "other"}, "not a mangarec-embeddings"), ({"version": 2}, "unsupported version"),
+    for change, msg in (({"schema": "other"}, "not a mangarec-embeddings"), ({"version": 3}, "unsupported version"),
                         ({"dim": 9}, "expected")):
         (tmp_path / "x.json").write_text(json.dumps(doc | change))
         with pytest.raises(InputError, match=msg):

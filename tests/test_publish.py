@@ -25,7 +25,7 @@ DATE = "2026-11-23T00:00:00Z"
 def fitted():
     """A 400-title catalog (10 without ratings) and its 32-factor ALS embedding."""
     catalog, _ = planted_catalog(n_users=300, n_items=400, density=0.15, unrated=10, rank=4)
-    emb = als.fit(catalog, ALSParams(factors=32, regularization=0.1, iterations=6, implicit=False), seed=11)
+    emb = als.fit(catalog, ALSParams(factors=32, regularization=0.1, iterations=6, feedback="explicit"), seed=11)
     return catalog, emb
 
 
@@ -51,10 +51,13 @@ def test_payload_validates_against_the_json_schema(fitted):
 def test_payload_fields(fitted):
     catalog, emb = fitted
     p = publish.build_payload(catalog, emb, reg=0.25, mode="implicit", alpha=5.0, build_date=DATE)
-    assert p["schema"] == "mangarec-embeddings" and p["version"] == 1 and p["model"] == "als"
+    assert p["schema"] == "mangarec-embeddings" and p["version"] == 2 and p["model"] == "als"
     assert p["dim"] == 32 and p["count"] == 400 and p["subset"] is None
     assert p["catalog_hash"] == catalog.fingerprint and p["build_date"] == DATE
-    assert p["fold_in"] == {"mode": "implicit", "reg": 0.25, "alpha": 5.0, "like": 1.0, "dislike": -1.0}
+    # an explicit fit: the legacy value mapping (likes +1, dislikes -1, numbers centred)
+    assert p["fold_in"] == {"mode": "implicit", "reg": 0.25, "alpha": 5.0, "like": 1.0, "dislike": -1.0,
+                            "feedback": "explicit", "threshold": 0.0, "step": 1.0, "reg_exponent": 0.0,
+                            "reg_cols": 400}
     # rows are most popular first, so a score tie goes to the more popular title
     expect = [catalog.ids[k] for k in np.argsort(catalog.tie_order)]
     assert p["items"]["ids"] == expect
@@ -107,7 +110,7 @@ def test_size_of_a_400_title_catalog_is_under_100_kb(fitted):
 def test_bytes_are_deterministic(fitted, tmp_path):
     catalog, emb = fitted
     a = publish.write_embeddings(tmp_path / "a", catalog, emb, reg=0.1, mode="explicit", build_date=DATE, top_n=100)
-    emb2 = als.fit(catalog, ALSParams(factors=32, regularization=0.1, iterations=6, implicit=False), seed=11)
+    emb2 = als.fit(catalog, ALSParams(factors=32, regularization=0.1, iterations=6, feedback="explicit"), seed=11)
     b = publish.write_embeddings(tmp_path / "b", catalog, emb2, reg=0.1, mode="explicit", build_date=DATE, top_n=100)
     assert a == b
     assert set(a) == {"data/embeddings.json", "data/embeddings.json.gz", "data/embeddings-top.json",
@@ -197,7 +200,7 @@ def _fixture_catalog(root):
 def test_real_400_title_fixture_fits_the_budget(shared_data, tmp_path):
     catalog = _fixture_catalog(shared_data / "anime-recdb")
     assert len(catalog) == 400 and catalog.ratings.nnz == 22_564
-    emb = als.fit(catalog, ALSParams(factors=32, regularization=0.1, iterations=10, implicit=False), seed=42)
+    emb = als.fit(catalog, ALSParams(factors=32, regularization=0.1, iterations=10, feedback="explicit"), seed=42)
     sizes = publish.write_embeddings(tmp_path, catalog, emb, reg=0.1, mode="explicit", build_date=DATE, top_n=200)
     assert sizes["data/embeddings.json.gz"] <= 100_000
     model = parse(json.loads((tmp_path / "data/embeddings.json").read_text()))

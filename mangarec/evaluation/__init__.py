@@ -1,95 +1,69 @@
-"""Evaluation of the models' neighbour lists (the ``jaccard``, ``null`` and ``hit_rate`` parts
-of ``report.json``).
+"""The evaluation: one protocol for the build's report, tuning and the benchmarks.
 
-* ``jaccard``: mean Jaccard index of every pair of models' top-k lists, with a permutation
-  p-value (:mod:`.jaccard`).
-* ``null``: each model against random neighbour lists, with the exact hypergeometric
-  expectation next to the simulated null distribution (:mod:`.null`).
-* ``hit_rate``: item-kNN hit rate@10 on held-out likes, next to popularity and random
-  (:mod:`.hitrate`); ``None`` without ratings.
+* ``protocol`` (:mod:`.protocol`): the rating scale, what a like is, the fixed test split and
+  the validation split inside train (``None`` parts without ratings; an empty split is a loud
+  note, never a silent 0.0).
+* ``ranking`` (:mod:`.ranking`, :mod:`.baselines`, :mod:`.runner`): P@10, R@10, nDCG@10 and
+  coverage with bootstrap 95 % intervals over users, for the rating-trained models (fold-in,
+  as the visitor gets it) and every model's neighbour lists (item-kNN), beside random,
+  popularity, co-like item-kNN and EASE (λ chosen on validation).
+* ``visitor`` (:mod:`.visitor`): the published, quantised JSON through the Python client with
+  5, 12 and all training likes; the onboarding's picks against random popular picks.
+* ``null`` (:mod:`.nulltests`, :mod:`.truths`): each model's neighbour lists against every
+  ground truth the catalog holds, versus a random and a popularity-matched null (paired test
+  over titles), with the recall of the truth.
+* ``agreement``: model-vs-model Jaccard with bootstrap intervals over titles.
+
+:func:`evaluate` returns the JSON-able ``report.json`` part; :func:`run_evaluation` the typed
+:class:`Evaluation` it is made from.
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
-import numpy as np
-
-from ..catalog import Catalog
+from ..catalog import Catalog, Ratings
 from ..config import EvaluationSection
-from ..embedding import Neighbours
-from ..seeds import derive_seed
-from .hitrate import HIT_K, evaluation_split, hit_rate, split_ratings
-from .jaccard import PAIR_TEST_ITEMS, check_lists, jaccard_matrix, jaccard_rows, pair_tests, test_items
-from .null import expected_jaccard, null_means, null_test, random_lists
+from ..embedding import Embedding, Neighbours
+from .jaccard import check_lists, jaccard_rows
+from .protocol import Positives, Split, make_split, positives_of
+from .ranking import K, Interval, Metrics
+from .runner import Evaluation, run_evaluation
+from .truths import TRUTHS, register
 
 __all__ = [
-    "HIT_K", "PAIR_TEST_ITEMS", "evaluate", "evaluation_split", "expected_jaccard", "hit_rate",
-    "jaccard_matrix", "jaccard_rows", "null_means", "null_test", "random_lists", "split_ratings",
+    "K", "TRUTHS", "Evaluation", "Interval", "Metrics", "Positives", "Split", "check_lists", "evaluate",
+    "evaluation_split", "jaccard_rows", "make_split", "positives_of", "register", "run_evaluation",
 ]
 
-DECIMALS = 6
+
+def evaluation_split(ratings: Ratings, config: EvaluationSection, seed: int):
+    """``(train ratings, test csr)`` of :func:`make_split` for evaluation seed ``seed``: fit
+    the rating-trained models on ``train`` and pass them to :func:`evaluate`."""
+    s = make_split(ratings, config, seed)
+    return s.train, s.test
 
 
-def _r(x: float | None) -> float | None:
-    """Round for the report (and turn -0.0 into 0.0), so the JSON is deterministic."""
-    return None if x is None else round(float(x), DECIMALS) + 0.0
-
-
-def _rounded(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {k: _rounded(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_rounded(v) for v in obj]
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return _r(obj)
-    return obj
-
-
-def evaluate(catalog: Catalog, neighbours: Mapping[str, Neighbours], config: EvaluationSection,
-             seed: int, *, hit_rate_neighbours: Mapping[str, Neighbours] | None = None) -> dict:
-    """The ``jaccard``, ``null`` and ``hit_rate`` parts of ``report.json``.
+def evaluate(catalog: Catalog, neighbours: Mapping[str, Neighbours], config: EvaluationSection, seed: int, *,
+             heldout_embeddings: Mapping[str, Embedding] | None = None,
+             heldout_neighbours: Mapping[str, Neighbours] | None = None,
+             picks: Sequence[int] | None = None,
+             hit_rate_neighbours: Mapping[str, Neighbours] | None = None) -> dict[str, Any]:
+    """The ``evaluation`` part of ``report.json`` (JSON-able; see :class:`Evaluation`).
 
     Parameters
     ----------
     neighbours:
-        ``{model: Neighbours}`` over ``catalog``'s items, in report order.
+        ``{model: Neighbours}`` over the catalog's items (the published fits), report order.
+    heldout_embeddings, heldout_neighbours:
+        The rating-trained models refitted on :func:`evaluation_split`'s train ratings (same
+        ``seed``): their fold-in and neighbour lists are scored on the test likes.
+    picks:
+        The onboarding's item positions (scored on the visitor path).
     hit_rate_neighbours:
-        Replacements used for the hit rate only, e.g. ``{"als": ...}`` fitted on
-        :func:`evaluation_split`'s training ratings (the notes then say so).
-
-    Returns
-    -------
-    dict
-        JSON-able, floats rounded to 6 decimals:
-        ``{"jaccard": {"models", "mean", "p_value", "k", "test_items"},
-        "null": {model: {"mean_jaccard", "model_vs_null", "null_mean", "null_sd", "p_value",
-        "permutations", "expected", "expected_sd"}}, "hit_rate": None | {"k", "users", "scores",
-        "notes", ...}}``.
+        Old name of ``heldout_neighbours``.
     """
-    if not neighbours:
-        raise ValueError("evaluate needs at least one model's neighbours")
-    for name, nb in neighbours.items():
-        if tuple(nb.item_ids) != tuple(catalog.ids):
-            raise ValueError(f"{name}: neighbour lists are not over the catalog's items")
-    names, mean, _ = jaccard_matrix(neighbours)
-    lists = {name: check_lists(nb) for name, nb in neighbours.items()}
-    p = pair_tests(names, lists, config.permutations, derive_seed(seed, "evaluation", "pairs"))
-    ks = sorted({nb.k for nb in neighbours.values()})
-    null = {
-        name: null_test(lists[name], config.permutations,
-                        np.random.default_rng(derive_seed(seed, "evaluation", "null", name)))
-        for name in names
-    }
-    hr_nb = dict(neighbours)
-    hr_nb.update(hit_rate_neighbours or {})
-    hr = hit_rate(catalog, hr_nb, config, seed, fitted_on_train=tuple(hit_rate_neighbours or ()))
-    return _rounded({
-        "jaccard": {"models": names, "mean": mean.tolist(), "p_value": p.tolist(),
-                    "k": ks[0] if len(ks) == 1 else ks, "test_items": test_items(len(catalog))},
-        "null": null,
-        "hit_rate": hr,
-    })
+    from ..report import jsonable
+
+    ev = run_evaluation(catalog, neighbours, config, seed, heldout_embeddings=heldout_embeddings,
+                        heldout_neighbours=heldout_neighbours or hit_rate_neighbours, picks=picks)
+    return jsonable(ev)

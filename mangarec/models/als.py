@@ -46,8 +46,9 @@ from ..catalog import Catalog
 from ..embedding import Embedding
 from ..errors import InputError
 from ..schema import bounded, key, one_of
+from ..feedback import FEEDBACKS, SCALES, like_threshold, model_values, resolve_scale
 from ..seeds import rng
-from .als_solvers import cg_rows
+from .als_solvers import cg_rows, implicit_penalty
 from .base import Foldin, ModelSpec
 
 @dataclass(frozen=True)
@@ -57,12 +58,24 @@ class Params:
     factors: int = key(32, "Latent factors.", bounded(1, 1024))
     regularization: float = key(0.1, "L2 regularisation λ (also used for fold-in).", bounded(1e-9, 1e9))
     iterations: int = key(15, "ALS sweeps.", bounded(1, 1000))
-    implicit: bool = key(
-        True,
-        "Implicit feedback (confidence 1 + alpha·r, as watch histories) instead of explicit ratings "
-        "centred per user. Implicit ranks far better on held-out likes (benchmarks/bench_als.py), so "
-        "it is the default for the published embeddings.",
+    feedback: str = key(
+        "likes",
+        "What a rating contributes: 'likes' (a like is a positive, other ratings are left out), "
+        "'graded' (likes weighted by how far above the threshold), 'likes-dislikes' (other "
+        "ratings are weighted zeros), 'raw' (the rating as confidence, a 1/10 counts as a "
+        "positive) or 'explicit' (ratings centred per user, explicit ALS). Measured in "
+        "benchmarks/bench_quality.py; see docs/models.md.", one_of(*FEEDBACKS),
     )
+    scale: str = key("auto", "Rating scale: 'auto' (detected from the values) or one of "
+                     "'implicit', '1-10', '1-5', '0.5-5'.", one_of(*SCALES))
+    like_threshold: float = key(
+        0.0, "A rating at least this high is a like; 0 = 70 % up the scale (8 on 1-10, 4 on 0.5-5).",
+        bounded(0, 1e6))
+    dislike_weight: float = key(0.1, "Confidence weight of a non-like (feedback = 'likes-dislikes').",
+                                bounded(0, 1e6))
+    reg_exponent: float = key(
+        0.0, "Frequency scaling of λ (implicit): each row's λ times (its total confidence / an "
+        "empty row's) to this power; 0 = plain λ.", bounded(0, 4))
     alpha: float = key(10.0, "Confidence scale for implicit feedback.", bounded(1e-9, 1e9))
     solver: str = key(
         "cg", "'cg' (a few conjugate-gradient steps per row, warm-started; fast) or 'exact' "
@@ -120,14 +133,17 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
     d = int(params.factors)
     lam = float(params.regularization)
     alpha = float(params.alpha)
-    implicit = bool(params.implicit)
+    implicit = params.feedback != "explicit"
+    nu = float(params.reg_exponent) if implicit else 0.0
+    scale = resolve_scale(R, ratings.implicit, params.scale)
+    threshold = like_threshold(scale, absolute=params.like_threshold)
     solver = params.solver if solver is None else solver
     cg_steps = params.cg_steps if cg_steps is None else cg_steps
     if solver not in ("cg", "exact"):
         raise ValueError(f"ALS solver must be 'cg' or 'exact', not {solver!r}")
     if solver == "cg" and int(cg_steps) < 1:
         raise ValueError(f"cg_steps must be >= 1, not {cg_steps!r}")
-    V = centred(R) if not implicit else R
+    V = model_values(R, params.feedback, scale, threshold, params.dislike_weight)
     g = rng(seed, "model", "als")
     n_users, n_items = R.shape
     Y = g.standard_normal((n_items, d)) * (0.1 if not implicit else 0.01)
@@ -138,15 +154,15 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
         for _ in range(int(params.iterations)):
             t0, c0 = time.perf_counter(), time.process_time()
             if solver == "cg":
-                X = cg_rows(V, Y, X, lam, implicit=implicit, alpha=alpha, steps=cg_steps, threads=_threads())
-                Y = cg_rows(Vt, X, Y, lam, implicit=implicit, alpha=alpha, steps=cg_steps, threads=_threads())
+                X = cg_rows(V, Y, X, lam, implicit=implicit, alpha=alpha, steps=cg_steps, threads=_threads(), nu=nu)
+                Y = cg_rows(Vt, X, Y, lam, implicit=implicit, alpha=alpha, steps=cg_steps, threads=_threads(), nu=nu)
             else:
-                X = solve_rows(V, Y, lam, implicit=implicit, alpha=alpha)
-                Y = solve_rows(Vt, X, lam, implicit=implicit, alpha=alpha)
+                X = solve_rows(V, Y, lam, implicit=implicit, alpha=alpha, nu=nu)
+                Y = solve_rows(Vt, X, lam, implicit=implicit, alpha=alpha, nu=nu)
             seconds.append(round(time.perf_counter() - t0, 4))
             cpu.append(round(time.process_time() - c0, 4))
-            losses.append(float(loss(V, X, Y, lam, implicit=implicit, alpha=alpha)))
-    rated = np.diff(sp.csc_matrix(R).indptr) > 0
+            losses.append(float(loss(V, X, Y, lam, implicit=implicit, alpha=alpha, nu=nu, Vt=Vt)))
+    rated = np.diff(Vt.indptr) > 0  # items with a training value (a like, for feedback = likes)
     B = catalog.tag_matrix
     W = tag_regression(B, Y, rated)
     Y_out = Y.copy()
@@ -154,6 +170,13 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
         Y_out[~rated] = B[~rated] @ W
     info = {
         "mode": "implicit" if implicit else "explicit",
+        "feedback": params.feedback,
+        "scale": scale.name,
+        "like_threshold": None if scale.implicit else threshold,
+        "scale_step": None if scale.implicit else scale.step,
+        "dislike_weight": float(params.dislike_weight) if params.feedback == "likes-dislikes" else None,
+        "reg_exponent": nu,
+        "training_values": int(V.nnz),
         "users": int(n_users),
         "ratings": int(R.nnz),
         "rated_items": int(rated.sum()),
@@ -211,7 +234,7 @@ def _threads() -> int:
 
 
 def solve_rows(V: sp.csr_matrix, F: np.ndarray, lam: float, *, implicit: bool, alpha: float,
-               weighted: bool = True) -> np.ndarray:
+               weighted: bool = True, nu: float = 0.0) -> np.ndarray:
     """Solve every row's regularised least squares against the fixed factors ``F``.
 
     The stacked normal matrices are accumulated in float32 (``W @ Z`` with ``Z`` the flattened
@@ -229,6 +252,9 @@ def solve_rows(V: sp.csr_matrix, F: np.ndarray, lam: float, *, implicit: bool, a
     weighted:
         Explicit mode only: penalty ``λ·n`` (ALS-WR, the default and what fold-in assumes) or
         plain ``λ`` (kept for the benchmark's comparison).
+    nu:
+        Implicit mode only: frequency scaling of λ (see
+        :func:`mangarec.models.als_solvers.implicit_penalty`; 0 = plain λ).
 
     Returns
     -------
@@ -245,7 +271,8 @@ def solve_rows(V: sp.csr_matrix, F: np.ndarray, lam: float, *, implicit: bool, a
         c = 1.0 + alpha * np.abs(V.data)
         Wa = sp.csr_matrix(((c - 1.0).astype(np.float32), V.indices, V.indptr), shape=V.shape)
         Wb = sp.csr_matrix((c * (V.data >= 0), V.indices, V.indptr), shape=V.shape)
-        base = (F.T @ F + lam * np.eye(d)).astype(np.float32)
+        base = (F.T @ F).astype(np.float32)
+        mu_rows = implicit_penalty(V, lam, alpha, nu).astype(np.float32)
     else:
         Wa = sp.csr_matrix((np.ones(V.nnz, dtype=np.float32), V.indices, V.indptr), shape=V.shape)
         Wb = V
@@ -261,6 +288,7 @@ def solve_rows(V: sp.csr_matrix, F: np.ndarray, lam: float, *, implicit: bool, a
         A = np.asarray(Wa[rws] @ Z).reshape(k, d, d)
         if implicit:
             A += base
+            A.reshape(k, d * d)[:, :: d + 1] += mu_rows[rws][:, None]
         else:
             pen = lam * counts[rws].astype(np.float32) if weighted else np.full(k, lam, dtype=np.float32)
             A.reshape(k, d * d)[:, :: d + 1] += pen[:, None]
@@ -276,10 +304,15 @@ def solve_rows(V: sp.csr_matrix, F: np.ndarray, lam: float, *, implicit: bool, a
     return out
 
 
-def loss(V: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, lam: float, *, implicit: bool, alpha: float) -> float:
-    """The training objective (see the module docstring) at ``(X, Y)``."""
+def loss(V: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, lam: float, *, implicit: bool, alpha: float,
+         nu: float = 0.0, Vt: sp.csr_matrix | None = None) -> float:
+    """The training objective (see the module docstring) at ``(X, Y)`` (``Vt``: ``V.T`` as
+    csr, if the caller has it)."""
     coo = V.tocoo()
-    s = np.einsum("ij,ij->i", X[coo.row], Y[coo.col])
+    s = np.empty(V.nnz)
+    for a in range(0, V.nnz, 1 << 18):  # blocks bound the (block, d) temporaries
+        b = a + (1 << 18)
+        s[a:b] = np.einsum("ij,ij->i", X[coo.row[a:b]], Y[coo.col[a:b]])
     if not implicit:
         nu = np.diff(V.indptr)
         ni = np.bincount(coo.col, minlength=Y.shape[0])
@@ -289,7 +322,9 @@ def loss(V: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, lam: float, *, implicit
     p = (coo.data >= 0).astype(np.float64)
     stored = np.sum(c * (p - s) ** 2 - s ** 2)
     everything = float(np.sum((X.T @ X) * (Y.T @ Y)))
-    return stored + everything + lam * (np.sum(X * X) + np.sum(Y * Y))
+    mu_x = implicit_penalty(V, lam, alpha, nu)
+    mu_y = implicit_penalty(V.T.tocsr() if Vt is None else Vt, lam, alpha, nu)
+    return stored + everything + float(mu_x @ np.sum(X * X, axis=1) + mu_y @ np.sum(Y * Y, axis=1))
 
 
 def tag_regression(B: sp.csr_matrix, Y: np.ndarray, rated: np.ndarray, ridge: float = TAG_RIDGE) -> np.ndarray:
@@ -316,5 +351,6 @@ SPEC = ModelSpec(
     trained_on_ratings=True,
     order=60,
     publish_rank=10,
-    foldin=lambda p: Foldin(mode="implicit" if p.implicit else "explicit", reg=p.regularization, alpha=p.alpha),
+    foldin=lambda p: Foldin(mode="explicit" if p.feedback == "explicit" else "implicit", reg=p.regularization,
+                            alpha=p.alpha),
 )

@@ -6,7 +6,8 @@ Every row ``u`` of an ALS half-sweep solves ``A_u x_u = b_u`` with::
 
 over the stored entries ``i`` of row ``u`` and the fixed factors ``F`` (rows ``f_i``):
 
-* implicit (Hu, Koren & Volinsky 2008): ``G = FᵀF``, ``μ_u = λ``, ``w = c − 1 = alpha·|v|``,
+* implicit (Hu, Koren & Volinsky 2008): ``G = FᵀF``, ``μ_u = λ`` (or frequency-scaled, see
+  :func:`implicit_penalty`), ``w = c − 1 = alpha·|v|``,
   ``t = c·p`` (``p = 1`` for ``v >= 0``);
 * explicit (ALS-WR): ``G = 0``, ``μ_u = λ·n_u`` (or ``λ``), ``w = 1``, ``t = v``.
 
@@ -35,23 +36,40 @@ import scipy.sparse as sp
 CG_BLOCK = 1024
 
 
+def implicit_penalty(V: sp.csr_matrix, lam: float, alpha: float, nu: float = 0.0) -> np.ndarray:
+    """Per-row ridge penalty of the implicit model, ``(rows,)`` float64.
+
+    ``μ_u = λ · ((n_cols + alpha·Σ_i |v_ui|) / n_cols) ** nu``: the row's total confidence
+    (every column weighs 1, a stored entry ``1 + alpha·|v|``) relative to an empty row's, to
+    the power ``nu`` (Rendle et al. 2022, "Revisiting the performance of iALS": frequency-scaled
+    regularisation). ``nu = 0`` is plain λ; ``nu = 1`` penalises heavy rows (popular items)
+    in proportion to their weight.
+    """
+    if nu == 0.0:
+        return np.full(V.shape[0], float(lam))
+    n_cols = max(V.shape[1], 1)
+    row = np.repeat(np.arange(V.shape[0]), np.diff(V.indptr))
+    absum = np.bincount(row, weights=np.abs(V.data), minlength=V.shape[0])
+    return float(lam) * ((n_cols + alpha * absum) / n_cols) ** float(nu)
+
+
 def system_terms(V: sp.csr_matrix, lam: float, *, implicit: bool, alpha: float,
-                 weighted: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+                 weighted: bool = True, nu: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """The per-entry weights ``w``, targets ``t``, per-row ``μ`` and whether ``G = FᵀF``.
 
     Returns ``(w, t, mu, gram)``: ``(nnz,)`` float32, ``(nnz,)`` float64, ``(rows,)`` float64
-    and a flag (see the module docstring).
+    and a flag (see the module docstring). ``nu``: implicit only, see :func:`implicit_penalty`.
     """
     counts = np.diff(V.indptr)
     if implicit:
         c = 1.0 + alpha * np.abs(V.data)
-        return (c - 1.0).astype(np.float32), c * (V.data >= 0), np.full(V.shape[0], float(lam)), True
+        return (c - 1.0).astype(np.float32), c * (V.data >= 0), implicit_penalty(V, lam, alpha, nu), True
     mu = lam * counts.astype(np.float64) if weighted else np.full(V.shape[0], float(lam))
     return np.ones(V.nnz, dtype=np.float32), np.asarray(V.data, dtype=np.float64), mu, False
 
 
 def cg_rows(V: sp.csr_matrix, F: np.ndarray, X0: np.ndarray, lam: float, *, implicit: bool, alpha: float,
-            steps: int = 3, weighted: bool = True, threads: int = 1) -> np.ndarray:
+            steps: int = 3, weighted: bool = True, threads: int = 1, nu: float = 0.0) -> np.ndarray:
     """``steps`` CG iterations on every row's system against the fixed factors ``F``.
 
     Parameters
@@ -68,6 +86,8 @@ def cg_rows(V: sp.csr_matrix, F: np.ndarray, X0: np.ndarray, lam: float, *, impl
         Explicit mode only: penalty ``λ·n_u`` (default) or plain ``λ``.
     threads:
         Threads running the blocks (the result is the same for any value).
+    nu:
+        Implicit only: frequency scaling of λ (:func:`implicit_penalty`; 0 = plain λ).
 
     Returns
     -------
@@ -77,7 +97,7 @@ def cg_rows(V: sp.csr_matrix, F: np.ndarray, X0: np.ndarray, lam: float, *, impl
     """
     rows = V.shape[0]
     d = F.shape[1]
-    w, t, mu, gram = system_terms(V, lam, implicit=implicit, alpha=alpha, weighted=weighted)
+    w, t, mu, gram = system_terms(V, lam, implicit=implicit, alpha=alpha, weighted=weighted, nu=nu)
     F64 = np.asarray(F, dtype=np.float64)
     F32 = F64.astype(np.float32)
     G = F64.T @ F64 if gram else np.zeros((d, d))

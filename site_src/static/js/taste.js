@@ -46,7 +46,7 @@
 
   function parseEmbeddings(doc) {
     if (!doc || doc.schema !== SCHEMA) { fail("not a " + SCHEMA + " document"); }
-    if (doc.version !== 1) { fail("unsupported version " + doc.version); }
+    if (doc.version !== 1 && doc.version !== 2) { fail("unsupported version " + doc.version); }
     var dim = doc.dim, items = doc.items, fo = doc.fold_in;
     var index = new Map();
     for (var i = 0; i < items.ids.length; i++) { index.set(items.ids[i], i); }
@@ -54,7 +54,14 @@
       model: doc.model, dim: dim, ids: items.ids.slice(), index: index,
       titles: items.titles ? items.titles.slice() : null,
       vectors: decodeBlock(items, dim),
-      mode: fo.mode, reg: fo.reg, alpha: fo.alpha, like: fo.like, dislike: fo.dislike,
+      mode: fo.mode, reg: fo.reg, alpha: fo.alpha, like: fo.like,
+      /* version 1 has no value mapping: likes +1, dislikes -1, numbers centred ("explicit") */
+      dislike: fo.dislike === undefined ? -1 : fo.dislike,
+      feedback: fo.feedback === undefined ? "explicit" : fo.feedback,
+      threshold: fo.threshold === undefined ? 0 : fo.threshold,
+      step: fo.step === undefined ? 1 : fo.step,
+      regExponent: fo.reg_exponent === undefined ? 0 : fo.reg_exponent,
+      regCols: fo.reg_cols === undefined ? 1 : fo.reg_cols,
       tagIds: doc.tags ? doc.tags.ids.slice() : [],
       tagVectors: doc.tags ? decodeBlock(doc.tags, dim) : null,
       buildDate: doc.build_date, catalogHash: doc.catalog_hash, subset: doc.subset,
@@ -88,8 +95,20 @@
     }
   }
 
-  /* Returns {idx: rows ascending, vals}: like -> model.like, dislike -> model.dislike, numbers
-     centred on the mean of the visitor's numbers (known titles only, summed in row order). */
+  /* A number's model-scale value under the published mapping (null: left out of the fit),
+     exactly as training mapped a user's rating (mangarec/feedback.py, mangarec/foldin.py). */
+  function numberValue(model, r) {
+    var f = model.feedback, liked = r >= model.threshold - 1e-9;
+    if (f === "raw") { return r; }
+    if (f === "likes") { return liked ? model.like : null; }
+    if (f === "graded") { return liked ? 1 + (r - model.threshold) / model.step : null; }
+    if (f === "likes-dislikes") { return liked ? model.like : model.dislike; }
+    fail("no numeric mapping for feedback " + f);
+  }
+
+  /* Returns {idx: rows ascending, vals} of the ratings that enter the fit: like -> model.like,
+     dislike -> model.dislike (left out when null), numbers by the published mapping ("explicit":
+     centred on the mean of the visitor's numbers, known titles only, summed in row order). */
   function toValues(model, ratings) {
     var known = [];
     entriesOf(ratings).forEach(function (e) {
@@ -98,18 +117,29 @@
       if (row !== undefined) { known.push([row, e[1]]); }
     });
     known.sort(function (a, b) { return a[0] - b[0]; });
-    var sum = 0, count = 0, k;
+    var sum = 0, count = 0, k, explicit = model.feedback === "explicit";
     for (k = 0; k < known.length; k++) {
-      if (typeof known[k][1] === "number") { sum += known[k][1]; count++; }
+      if (explicit && typeof known[k][1] === "number") { sum += known[k][1]; count++; }
     }
     var mean = count ? sum / count : 0;
-    var idx = new Int32Array(known.length), vals = new Float64Array(known.length);
+    var idx = [], vals = [];
     for (k = 0; k < known.length; k++) {
-      var v = known[k][1];
-      idx[k] = known[k][0];
-      vals[k] = v === "like" ? model.like : v === "dislike" ? model.dislike : v - mean;
+      var v = known[k][1], x;
+      if (v === "like") { x = model.like; }
+      else if (v === "dislike") { x = model.dislike; }
+      else if (explicit) { x = v - mean; }
+      else { x = numberValue(model, v); }
+      if (x !== null) { idx.push(known[k][0]); vals.push(x); }
     }
-    return { idx: idx, vals: vals };
+    return { idx: Int32Array.from(idx), vals: Float64Array.from(vals) };
+  }
+
+  /* The implicit fold-in's ridge penalty: reg * ((n + alpha * sum|v|) / n) ^ nu, n = regCols. */
+  function implicitReg(model, vals) {
+    if (model.regExponent === 0) { return model.reg; }
+    var n = Math.max(model.regCols, 1), total = 0;
+    for (var k = 0; k < vals.length; k++) { total += Math.abs(vals[k]); }
+    return model.reg * Math.pow((n + model.alpha * total) / n, model.regExponent);
   }
 
   /* ---------- linear algebra (Float64Array, row-major d x d) ---------- */
@@ -138,7 +168,8 @@
       for (k = 0; k < m; k++) { w[k] = values.vals[k]; }
     } else {
       A.set(gramOf(model));
-      for (a = 0; a < d; a++) { A[a * d + a] += model.reg; }
+      var mu = implicitReg(model, values.vals);
+      for (a = 0; a < d; a++) { A[a * d + a] += mu; }
     }
     for (k = 0; k < m; k++) {
       var o = values.idx[k] * d, weight = 1;

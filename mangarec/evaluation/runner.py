@@ -1,0 +1,182 @@
+"""Runs the whole evaluation of one build (see :mod:`mangarec.evaluation`)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..catalog import Catalog
+from ..config import EvaluationSection
+from ..embedding import Embedding, Neighbours
+from ..seeds import derive_seed
+from . import baselines as B
+from .jaccard import check_lists
+from .nulltests import Agreement, NullTest, agreement, model_tests
+from .protocol import Split, canonical, make_split
+from .ranking import K, Metrics, Scorer, evaluate_scorer
+from .truths import truths_of
+from .visitor import VisitorFigures, evaluate_visitor
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the ranking table: ``kind`` is ``model`` (fold-in of a rating-trained
+    model), ``neighbours`` (a model's lists as item-kNN), ``baseline`` or ``reference`` (EASE)."""
+
+    method: str
+    kind: str
+    metrics: Metrics
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """The split's description: scale, threshold, users and held-out counts."""
+
+    scale: str
+    like_threshold: float | None
+    users: int
+    eligible_users: int
+    test_likes: int
+    validation_likes: int
+    holdout: float
+    empty: bool
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything the evaluation measured (``report.json``'s ``evaluation``).
+
+    ``protocol`` and ``ranking`` are ``None`` without ratings; ``choices`` holds what was
+    picked on validation (EASE's λ, with every candidate's validation nDCG).
+    """
+
+    protocol: Protocol | None
+    k: int
+    ranking: tuple[Row, ...] | None
+    choices: Mapping[str, object]
+    visitor: tuple[VisitorFigures, ...]
+    null: Mapping[str, tuple[NullTest, ...]]
+    agreement: Agreement | None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def lists_scorer(nb: Neighbours, likes: sp.csr_matrix) -> Scorer:
+    """Item-kNN from a model's neighbour lists: a user's score of ``j`` is the sum of ``j``'s
+    neighbour scores from the user's likes (positive scores only; unreached items score 0)."""
+    n, k = nb.indices.shape
+    S = sp.csr_matrix((np.maximum(nb.scores.astype(np.float64).ravel(), 0.0) + 1e-9,
+                       nb.indices.astype(np.int64).ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
+    return lambda users: np.asarray((likes[users] @ S).todense())
+
+
+def foldin_scorer(emb: Embedding, split_values: sp.csr_matrix) -> Scorer:
+    """A rating-trained model's users folded in exactly against its item vectors, as the
+    visitor's fold-in does (mode, λ, alpha and λ's scaling from ``emb.info``)."""
+    from ..models.als import solve_rows
+
+    info = emb.info or {}
+    Y = np.asarray(emb.vectors, dtype=np.float64)
+    implicit = info.get("mode", "implicit") == "implicit"
+    X = solve_rows(split_values, Y, float(info.get("regularization", 0.1)), implicit=implicit,
+                   alpha=float(info.get("alpha") or 1.0), nu=float(info.get("reg_exponent") or 0.0))
+    return lambda users: X[users] @ Y.T
+
+
+def training_values(emb: Embedding, ratings: sp.csr_matrix) -> sp.csr_matrix:
+    """The model-scale values ``emb`` was trained with, for the rows of ``ratings``."""
+    from ..feedback import Scale, model_values
+
+    info = emb.info or {}
+    fb = str(info.get("feedback") or ("explicit" if info.get("mode") == "explicit" else "raw"))
+    thr = info.get("like_threshold")
+    scale = Scale(implicit=thr is None, lo=0.0, hi=0.0, step=float(info.get("scale_step") or 1.0))
+    return model_values(canonical(ratings), fb, scale, float(thr or 0.0), float(info.get("dislike_weight") or 0.0))
+
+
+def choose_ease(split: Split, tie: np.ndarray, seed: int) -> tuple[float, dict[str, float]]:
+    """EASE's λ: the candidate with the best validation nDCG@10 (fitted on ``split.fit``)."""
+    fit_likes = split.likes("fit")
+    exclude = canonical(split.fit.matrix)
+    scores = {}
+    for lam in B.ease_lambdas(fit_likes):
+        m = evaluate_scorer(B.ease_scorer(fit_likes, lam), exclude, split.validation, split.users, tie, seed)
+        scores[f"{lam:g}"] = m.ndcg.mean
+    best = max(scores, key=lambda k: (scores[k], -float(k)))
+    return float(best), scores
+
+
+def run_evaluation(catalog: Catalog, neighbours: Mapping[str, Neighbours], config: EvaluationSection, seed: int, *,
+                   heldout_embeddings: Mapping[str, Embedding] | None = None,
+                   heldout_neighbours: Mapping[str, Neighbours] | None = None,
+                   picks: Sequence[int] | None = None) -> Evaluation:
+    """The typed evaluation (see :func:`mangarec.evaluation.evaluate` for the parameters)."""
+    if not neighbours:
+        raise ValueError("evaluate needs at least one model's neighbours")
+    for name, nb in neighbours.items():
+        if tuple(nb.item_ids) != tuple(catalog.ids):
+            raise ValueError(f"{name}: neighbour lists are not over the catalog's items")
+    held_emb = dict(heldout_embeddings or {})
+    held_nb = dict(heldout_neighbours or {})
+    tie = catalog.tie_order
+    boot = derive_seed(seed, "evaluation", "bootstrap")
+    notes: list[str] = []
+    protocol = ranking = None
+    choices: dict[str, object] = {}
+    visitor: list[VisitorFigures] = []
+    split = None
+    if catalog.ratings is not None and catalog.ratings.nnz:
+        split = make_split(catalog.ratings, config, seed)
+        protocol = Protocol(
+            scale=split.positives.scale.name,
+            like_threshold=None if split.positives.scale.implicit else split.positives.threshold,
+            users=int(len(split.users)), eligible_users=split.eligible, test_likes=int(split.test.nnz),
+            validation_likes=int(split.validation.nnz), holdout=split.holdout, empty=split.empty,
+            notes=tuple(split.describe()))
+        if split.empty:
+            notes.append(protocol.notes[-1])
+        else:
+            ranking, choices = _ranking(catalog, split, neighbours, held_emb, held_nb, tie, boot, seed)
+            visitor = [
+                evaluate_visitor(catalog, split, emb, reg=float(emb.info.get("regularization", 0.1)),
+                                 mode=str(emb.info.get("mode", "implicit")), alpha=float(emb.info.get("alpha") or 1.0),
+                                 like_counts=config.visitor_likes, seed=derive_seed(seed, "visitor", name), picks=picks)
+                for name, emb in held_emb.items()]
+            for name in neighbours:
+                if name in held_emb or name in held_nb:
+                    notes.append(f"{name} was refitted on the training split for these figures (test likes unseen).")
+    truths = truths_of(catalog, split)
+    lists = {name: check_lists(nb) for name, nb in neighbours.items()}
+    null = {name: tuple(model_tests(check_lists(held_nb[name]) if name in held_nb else lists[name], truths))
+            for name in neighbours}
+    if not truths:
+        notes.append("This catalog holds no ground truth (no ratings, no related links): no null-model test.")
+    agree = agreement(lists, derive_seed(seed, "evaluation", "agreement"), config.permutations)
+    return Evaluation(protocol=protocol, k=K, ranking=ranking, choices=choices, visitor=tuple(visitor),
+                      null=null, agreement=agree, notes=tuple(notes))
+
+
+def _ranking(catalog: Catalog, split: Split, neighbours: Mapping[str, Neighbours],
+             held_emb: Mapping[str, Embedding], held_nb: Mapping[str, Neighbours], tie: np.ndarray,
+             boot: int, seed: int) -> tuple[tuple[Row, ...], dict[str, object]]:
+    n = len(catalog)
+    likes = split.likes("train")
+    exclude = canonical(split.train.matrix)
+    run = lambda sc: evaluate_scorer(sc, exclude, split.test, split.users, tie, boot)  # noqa: E731
+    rows: list[Row] = []
+    for name, emb in held_emb.items():
+        rows.append(Row(name, "model", run(foldin_scorer(emb, training_values(emb, split.train.matrix))),
+                        "training users folded in against the item vectors (full precision)"))
+    for name, nb in neighbours.items():
+        rows.append(Row(f"{name} neighbours", "neighbours", run(lists_scorer(held_nb.get(name, nb), likes)),
+                        "item-kNN over the model's top-k neighbour lists"))
+    lam, val = choose_ease(split, tie, boot)
+    rows.append(Row("ease", "reference", run(B.ease_scorer(likes, lam)), f"EASE, λ = {lam:g} chosen on validation"))
+    rows.append(Row("item-knn", "baseline", run(B.knn_scorer(likes)), f"co-like cosine item-kNN, top {B.KNN}"))
+    rows.append(Row("popularity", "baseline", run(B.popularity_scorer(likes)), "most liked in training"))
+    rows.append(Row("random", "baseline", run(B.random_scorer(n, derive_seed(seed, "evaluation", "random"))),
+                    "uniform random"))
+    return tuple(rows), {"ease_lambda": lam, "ease_validation_ndcg": val}

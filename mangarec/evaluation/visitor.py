@@ -1,0 +1,134 @@
+"""What a visitor gets: the published, quantised JSON through the Python client.
+
+The model trained on the split's *train* ratings is published exactly as the build publishes it
+(:func:`mangarec.publish.build_payload`, int8 vectors) and read back with
+:func:`mangarec.client.parse`; each evaluated user becomes a visitor who gives ``m`` of their
+training likes (a fixed-seed sample; ``m`` in ``[evaluation] visitor_likes``, and all of
+them), the client folds them in exactly as ``taste.js`` does, and the top 10 (the user's
+training ratings excluded, as for every method) is scored on the held-out likes.
+
+The onboarding is scored the same way: the visitor answers the dozen picks from their true
+training ratings (a like, a dislike below the threshold, nothing when unrated), against a dozen
+random picks among the most popular titles.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..catalog import Catalog
+from ..client import PublishedModel, parse
+from ..embedding import Embedding
+from ..publish import build_payload
+from ..seeds import derive_seed
+from .protocol import Split, canonical
+from .ranking import K, Metrics, score, top_k
+
+#: Users simulated as visitors (a fixed-seed sample of the evaluated users).
+MAX_VISITORS = 1000
+#: Random popular picks are drawn among this many times the pick count of the most popular titles.
+POPULAR_POOL = 10
+
+
+@dataclass(frozen=True)
+class VisitorFigures:
+    """The visitor path: ``{"5 likes": Metrics, "12 likes": ..., "all likes": ...}`` and the
+    onboarding (``{"onboarding": ..., "random popular picks": ...}``, empty without picks)."""
+
+    model: str
+    likes: Mapping[str, Metrics]
+    onboarding: Mapping[str, Metrics]
+    answered: Mapping[str, float]
+    visitors: int
+
+
+def published_model(catalog: Catalog, emb: Embedding, *, reg: float, mode: str, alpha: float,
+                    extra: Mapping[str, object] | None = None) -> PublishedModel:
+    """``emb`` through the published JSON (quantised) and back through the client."""
+    doc = build_payload(catalog, emb, reg=reg, mode=mode, alpha=alpha, build_date="evaluation", **(extra or {}))
+    return parse(doc, "evaluation")
+
+
+def _visitor_scorer(model: PublishedModel, catalog: Catalog, profiles: Sequence[Mapping[str, float | str]]):
+    """A scorer over the visitors' positions ``0..len(profiles)-1``: client fold-in, then
+    scores over the catalog's items (titles missing from the JSON score ``-inf``)."""
+    rows = np.array([model.index.get(i, -1) for i in catalog.ids], dtype=np.int64)
+    tastes = np.stack([model.fit(p) for p in profiles]) if profiles else np.zeros((0, model.dim))
+
+    def scorer(users: np.ndarray) -> np.ndarray:
+        S = tastes[users] @ model.vectors.T
+        out = np.full((len(users), len(rows)), -np.inf)
+        ok = rows >= 0
+        out[:, ok] = S[:, rows[ok]]
+        return out
+    return scorer
+
+
+def _evaluate_profiles(model: PublishedModel, catalog: Catalog, split: Split, users: np.ndarray,
+                       profiles: list[dict[str, float | str]], seed: int) -> Metrics:
+    exclude = canonical(split.train.matrix)[users]
+    lists = top_k(_visitor_scorer(model, catalog, profiles), exclude, np.arange(len(users)),
+                  catalog.tie_order, K)
+    return score(lists, split.test[users], np.arange(len(users)), len(catalog), seed)
+
+
+def evaluate_visitor(catalog: Catalog, split: Split, emb: Embedding, *, reg: float, mode: str, alpha: float,
+                     like_counts: Sequence[int], seed: int, picks: Sequence[int] | None = None,
+                     extra: Mapping[str, object] | None = None, max_visitors: int = MAX_VISITORS
+                     ) -> VisitorFigures:
+    """The visitor-path figures (see the module docstring).
+
+    ``emb`` must be fitted on ``split.train``; ``picks`` are the onboarding's item positions.
+    ``extra`` goes to :func:`~mangarec.publish.build_payload` (the fold-in's value mapping).
+    """
+    model = published_model(catalog, emb, reg=reg, mode=mode, alpha=alpha, extra=extra)
+    g = np.random.default_rng(derive_seed(seed, "visitor"))
+    users = split.users
+    if len(users) > max_visitors:
+        users = np.sort(g.choice(users, size=max_visitors, replace=False))
+    R = canonical(split.train.matrix)
+    like = split.positives.mask(R)
+    ids = catalog.ids
+    liked = [R.indices[R.indptr[u]:R.indptr[u + 1]][like[R.indptr[u]:R.indptr[u + 1]]] for u in users]
+    fig: dict[str, Metrics] = {}
+    for m in [*sorted(set(like_counts)), None]:
+        profiles = []
+        for row in liked:
+            pick = row if m is None or len(row) <= m else np.sort(g.choice(row, size=m, replace=False))
+            profiles.append({ids[j]: "like" for j in pick})
+        fig["all likes" if m is None else f"{m} likes"] = _evaluate_profiles(
+            model, catalog, split, users, profiles, derive_seed(seed, "bootstrap"))
+    onboarding: dict[str, Metrics] = {}
+    answered: dict[str, float] = {}
+    if picks:
+        n = len(picks)
+        pool = np.argsort(catalog.tie_order, kind="stable")[: POPULAR_POOL * n]
+        random_picks = np.sort(g.choice(pool, size=min(n, len(pool)), replace=False))
+        for name, chosen in (("onboarding picks", np.asarray(picks, dtype=np.int64)),
+                             ("random popular picks", random_picks)):
+            profiles, counts = _answers(R, like, users, chosen, ids)
+            onboarding[name] = _evaluate_profiles(model, catalog, split, users, profiles,
+                                                  derive_seed(seed, "bootstrap"))
+            answered[name] = float(np.mean(counts)) if len(counts) else 0.0
+    return VisitorFigures(model=emb.model, likes=fig, onboarding=onboarding, answered=answered,
+                          visitors=int(len(users)))
+
+
+def _answers(R: sp.csr_matrix, like: np.ndarray, users: np.ndarray, picks: np.ndarray,
+             ids: Sequence[str]) -> tuple[list[dict[str, float | str]], list[int]]:
+    """Each user's answers to ``picks`` from their training ratings: like / dislike / none."""
+    profiles, counts = [], []
+    for u in users:
+        a, b = R.indptr[u], R.indptr[u + 1]
+        cols = R.indices[a:b]
+        pos = np.searchsorted(cols, picks)
+        prof: dict[str, float | str] = {}
+        for p, j in zip(pos, picks):
+            if p < len(cols) and cols[p] == j:
+                prof[ids[j]] = "like" if like[a + p] else "dislike"
+        profiles.append(prof)
+        counts.append(len(prof))
+    return profiles, counts
