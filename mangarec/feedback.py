@@ -8,9 +8,9 @@ training user's.
 Scales
 ------
 :func:`detect_scale` reads the stored values: implicit ratings (every stored value means "on the
-user's list") are ``implicit``; otherwise the smallest and largest value and the smallest step
-between distinct values (1–10 in steps of 1 for MyAnimeList, 0.5–5 in steps of 0.5 for
-MovieLens). A like is a rating at least :func:`like_threshold`: ``lo + fraction·(hi − lo)``
+user's list") are ``implicit``; values that fit a usual scale take the smallest that fits (1–5
+whole stars, 0.5–5 half stars as MovieLens, 1–10 as MyAnimeList); otherwise the smallest and
+largest value and the smallest step between distinct values. A like is a rating at least :func:`like_threshold`: ``lo + fraction·(hi − lo)``
 rounded up to the scale's step (the default fraction 0.7 gives 8 on 1–10 and 4 on 0.5–5).
 
 Feedback mappings (``[models.als] feedback``)
@@ -81,6 +81,10 @@ def detect_scale(matrix: sp.spmatrix, implicit: bool = False) -> Scale:
     values = np.unique(data)
     if len(values) == 1:
         return Scale(implicit=True)
+    for name in ("1-5", "0.5-5", "1-10"):  # the usual scales, smallest first
+        lo, hi, st = _NAMED[name]
+        if values[0] >= lo - 1e-9 and values[-1] <= hi + 1e-9 and np.allclose(values / st, np.round(values / st)):
+            return Scale(False, lo, hi, st)
     steps = np.diff(values)
     step = float(steps.min())
     # Snap the step to a round value when the values sit on a grid of it (0.5, 1, 0.25 ...).

@@ -1,8 +1,7 @@
-"""Evaluation: Jaccard agreement, the null model and its tests, hit rate on held-out likes."""
+"""Evaluation: the protocol (scale, likes, splits), ranking metrics, baselines, EASE, the report."""
 from __future__ import annotations
 
 import json
-from math import comb
 
 import numpy as np
 import pytest
@@ -11,19 +10,12 @@ import scipy.sparse as sp
 from mangarec.catalog import Catalog, Item, Ratings, make_tags
 from mangarec.config import EvaluationSection
 from mangarec.embedding import Embedding, Neighbours
-from mangarec.evaluate import (
-    evaluate,
-    evaluation_split,
-    expected_jaccard,
-    hit_rate,
-    jaccard_matrix,
-    jaccard_rows,
-    null_means,
-    null_test,
-    random_lists,
-    split_ratings,
-)
-from mangarec.evaluation.jaccard import check_lists, pair_p_value
+from mangarec.evaluation import evaluate, evaluation_split, jaccard_rows, make_split, run_evaluation
+from mangarec.evaluation.baselines import cosine_knn, ease_lambdas, knn_scorer, popularity_scorer, random_scorer
+from mangarec.evaluation.jaccard import check_lists
+from mangarec.evaluation.ranking import bootstrap, evaluate_scorer, per_user, top_k
+from mangarec.models import als
+from mangarec.models.ease import fit_ease
 from mangarec.neighbours import exact
 
 
@@ -34,122 +26,21 @@ def _nb(model: str, lists, ids=None) -> Neighbours:
     return Neighbours(model, ids, idx, scores, "exact")
 
 
-# ---------------------------------------------------------------- Jaccard
-
-
 def test_jaccard_rows_known_answers():
-    a = np.array([[1, 2, 3], [1, 2, 3], [5, 6, 7]])
-    b = np.array([[2, 3, 4], [3, 2, 1], [8, 9, 0]])
-    np.testing.assert_allclose(jaccard_rows(a, b), [2 / 4, 1.0, 0.0])
-    np.testing.assert_allclose(jaccard_rows(a[:, :2], b), [1 / 4, 2 / 3, 0.0])  # unequal lengths
+    a = np.array([[1, 2, 3], [1, 2, 3]])
+    b = np.array([[1, 2, 3], [4, 5, 6]])
+    np.testing.assert_allclose(jaccard_rows(a, b), [1.0, 0.0])
+    np.testing.assert_allclose(jaccard_rows(np.array([[1, 2]]), np.array([[2, 3]])), [1 / 3])
 
 
-def test_jaccard_matrix_hand_made():
-    # 4 items, k = 2
-    a = [[1, 2], [0, 2], [0, 1], [0, 1]]
-    b = [[1, 3], [2, 0], [3, 0], [2, 1]]  # J per item: 1/3, 1, 1/3, 1/3
-    c = [[2, 3], [3, 2], [1, 3], [1, 2]]  # vs a: 1/3, 1/3, 1/3, 1/3 ; vs b: 1/3, 1/3, 1/3, 1
-    names, mean, per_item = jaccard_matrix({"a": _nb("a", a), "b": _nb("b", b), "c": _nb("c", c)})
-    assert names == ["a", "b", "c"]
-    np.testing.assert_allclose(per_item[("a", "b")], [1 / 3, 1, 1 / 3, 1 / 3])
-    np.testing.assert_allclose(mean[0, 1], 0.5)
-    np.testing.assert_allclose(mean[0, 2], 1 / 3)
-    np.testing.assert_allclose(mean[1, 2], 0.5)
-    np.testing.assert_array_equal(mean, mean.T)
-    np.testing.assert_array_equal(np.diag(mean), 1.0)
-
-
-def test_check_lists_rejects_repeats_self_and_misaligned():
+def test_check_lists_rejects_repeats_and_self():
     with pytest.raises(ValueError, match="repeats"):
-        check_lists(_nb("x", [[1, 1], [0, 2], [0, 1]]))
+        check_lists(_nb("m", [[1, 1], [0, 2], [0, 1]]))
     with pytest.raises(ValueError, match="own neighbour"):
-        check_lists(_nb("x", [[0, 1], [0, 2], [0, 1]]))
-    with pytest.raises(ValueError, match="same items"):
-        jaccard_matrix({"a": _nb("a", [[1], [0]]), "b": _nb("b", [[1], [0]], ids=("x", "y"))})
+        check_lists(_nb("m", [[0, 1], [0, 2], [0, 1]]))
 
 
-# ---------------------------------------------------------------- null model
-
-
-@pytest.mark.parametrize("n,k", [(500, 10), (12, 8)])  # sparse and dense drawing regimes
-def test_random_lists_distinct_exclude_self_uniform(n, k):
-    rng = np.random.default_rng(0)
-    draws = np.concatenate([random_lists(n, k, rng) for _ in range(40)])
-    rows = np.tile(np.arange(n), 40)
-    assert draws.shape == (40 * n, k)
-    assert not np.any(draws == rows[:, None])
-    s = np.sort(draws, axis=1)
-    assert not np.any(s[:, 1:] == s[:, :-1])
-    assert draws.min() >= 0 and draws.max() < n
-    counts = np.bincount(draws.ravel(), minlength=n)
-    expected = draws.size / n
-    chi2 = float(((counts - expected) ** 2 / expected).sum())
-    assert chi2 < n - 1 + 6 * np.sqrt(2 * (n - 1))  # far inside a uniform chi-square's range
-
-
-def test_expected_jaccard_matches_formula_and_simulation():
-    n, k = 60, 6
-    # hand formula: X ~ hypergeometric (k draws from n - 1, k successes), J = X / (2k - X)
-    pmf = [comb(k, x) * comb(n - 1 - k, k - x) / comb(n - 1, k) for x in range(k + 1)]
-    mean = sum(p * x / (2 * k - x) for x, p in enumerate(pmf))
-    sd = np.sqrt(sum(p * (x / (2 * k - x)) ** 2 for x, p in enumerate(pmf)) - mean**2)
-    e_mean, e_sd = expected_jaccard(n, k)
-    assert e_mean == pytest.approx(mean, rel=1e-12) and e_sd == pytest.approx(sd, rel=1e-10)
-    # simulated with real random lists against a fixed model list set
-    rng = np.random.default_rng(1)
-    model = random_lists(n, k, np.random.default_rng(99))
-    sims = np.array([jaccard_rows(model, random_lists(n, k, rng)).mean() for _ in range(3000)])
-    se = e_sd / np.sqrt(n) / np.sqrt(len(sims))
-    assert abs(sims.mean() - e_mean) < 4 * se
-    assert sims.std() == pytest.approx(e_sd / np.sqrt(n), rel=0.1)
-    # the multinomial shortcut gives the same distribution
-    fast = null_means(n, k, k, 3000, np.random.default_rng(2))
-    assert abs(fast.mean() - e_mean) < 4 * se
-    assert fast.std() == pytest.approx(sims.std(), rel=0.1)
-
-
-def test_null_test_p_values_uniform_and_mean_near_expected():
-    n, k = 400, 10
-    model = random_lists(n, k, np.random.default_rng(1000))  # not one of the test's seeds
-    ps, zs = [], []
-    for s in range(60):
-        res = null_test(model, 99, np.random.default_rng(s))
-        ps.append(res["p_value"])
-        zs.append(res["model_vs_null"])
-        assert res["null_mean"] == pytest.approx(res["expected"], abs=4 * res["expected_sd"] / np.sqrt(99) + 1e-9)
-        assert res["null_sd"] == pytest.approx(res["expected_sd"], rel=0.35)
-    ps = np.array(ps)
-    assert 0.35 < ps.mean() < 0.65
-    assert np.mean(ps <= 0.1) < 0.25
-    assert abs(np.mean(zs)) < 0.5
-
-
-def test_pair_test_small_p_for_related_lists_uniform_for_independent():
-    n, k, perms = 600, 10, 99
-    a = random_lists(n, k, np.random.default_rng(1))
-    # a perturbed copy: 3 of 10 entries replaced
-    b = a.copy()
-    rep = random_lists(n, k, np.random.default_rng(2))
-    for i in range(n):
-        fresh = [x for x in rep[i] if x not in a[i]][:3]
-        b[i, -len(fresh):] = fresh
-    p, mu, sd = pair_p_value(a, b, perms, seed=3)
-    assert p == 1 / (perms + 1)
-    assert mu < 0.05
-    ps = [pair_p_value(a, random_lists(n, k, np.random.default_rng(100 + s)), perms, seed=s)[0]
-          for s in range(50)]
-    assert 0.35 < np.mean(ps) < 0.65
-    assert np.mean(np.array(ps) <= 0.1) < 0.25
-
-
-def test_pair_test_uses_item_sample_when_large():
-    n, k = 3000, 5
-    a = random_lists(n, k, np.random.default_rng(1))
-    p, _, _ = pair_p_value(a, a, 19, seed=0, items=200)
-    assert p == 1 / 20
-
-
-# ---------------------------------------------------------------- hit rate
+# ---------------------------------------------------------------- the protocol
 
 
 def cluster_catalog(clusters: int = 10, per: int = 12, users_per_cluster: int = 8, likes: int = 6,
@@ -182,35 +73,113 @@ def cluster_catalog(clusters: int = 10, per: int = 12, users_per_cluster: int = 
     return Catalog(items=tuple(items), ratings=ratings, sources=("synthetic",))
 
 
-def test_split_ratings_holds_out_likes_only():
+
+def test_split_holds_out_likes_only_and_validation_inside_train():
     cat = cluster_catalog()
     r = cat.ratings
-    train, held = split_ratings(r, 0.34, 8.0, seed=5)
-    assert train.matrix.shape == r.matrix.shape and train.user_ids == r.user_ids
-    assert len(held) == r.n_users  # every user has 6 likes
+    cfg = EvaluationSection(holdout=0.34, min_likes=5, max_users=1000)
+    s = make_split(r, cfg, seed=5)
     full = r.matrix.toarray()
-    t = train.matrix.toarray()
-    for u, items in held.items():
-        assert len(items) == 2  # round(0.34 * 6)
-        assert np.all(full[u, items] >= 8.0)
-        assert np.all(t[u, items] == 0)
-    assert train.nnz + sum(len(v) for v in held.values()) == r.nnz
-    mask = t != 0
-    np.testing.assert_array_equal(t[mask], full[mask])
-    again, held2 = split_ratings(r, 0.34, 8.0, seed=5)
-    assert (again.matrix != train.matrix).nnz == 0
-    assert all(np.array_equal(held[u], held2[u]) for u in held)
-    _, held3 = split_ratings(r, 0.34, 8.0, seed=6)
-    assert any(not np.array_equal(held[u], held3[u]) for u in held)
-    _, few = split_ratings(r, 0.34, 8.0, seed=5, max_users=7)
-    assert len(few) == 7
+    train, fit, test, val = (s.train.matrix.toarray(), s.fit.matrix.toarray(), s.test.toarray(),
+                             s.validation.toarray())
+    assert s.positives.threshold == 8.0 and s.positives.scale.name == "1-10"
+    assert len(s.users) == r.n_users  # every user has 6 likes
+    assert np.all(test.sum(axis=1)[s.users] == 2)  # round(0.34 * 6)
+    assert np.all(full[test > 0] >= 8) and np.all(train[test > 0] == 0)  # held-out likes leave train
+    assert np.all(val.sum(axis=1)[s.users] == 1)  # round(0.34 * 4), inside what train kept
+    assert np.all(train[val > 0] >= 8) and np.all(fit[val > 0] == 0)
+    assert np.count_nonzero(train) + test.sum() == r.nnz
+    mask = train != 0
+    np.testing.assert_array_equal(train[mask], full[mask])
+    assert np.all(full[(full > 0) & (full < 8)] == train[(full > 0) & (full < 8)])  # dislikes stay in train
+    again = make_split(r, cfg, seed=5)
+    assert (again.test != s.test).nnz == 0 and (again.validation != s.validation).nnz == 0
+    assert (make_split(r, cfg, seed=6).test != s.test).nnz > 0
+    assert len(make_split(r, EvaluationSection(holdout=0.34, max_users=7), seed=5).users) == 7
+    tr, te = evaluation_split(r, cfg, 5)
+    assert (te != s.test).nnz == 0 and (tr.matrix != s.train.matrix).nnz == 0
 
 
-def test_split_ratings_skips_users_with_fewer_than_two_likes():
-    m = sp.csr_matrix(np.array([[9, 0, 2, 0], [9, 9, 0, 0], [0, 0, 0, 10]], dtype=np.float32))
-    train, held = split_ratings(Ratings(m, ("a", "b", "c")), 0.2, 8.0, seed=0)
-    assert set(held) == {1} and len(held[1]) == 1
-    assert train.nnz == m.nnz - 1
+def test_scale_relative_threshold_movielens_stars():
+    """0.5-5 stars: the relative threshold is 4 stars and the split is not empty (an absolute
+    threshold of 8 would leave it empty: the report then says so, loudly)."""
+    g = np.random.default_rng(0)
+    m = sp.random(60, 80, density=0.3, random_state=1, format="csr", dtype=np.float32)
+    m.data = g.choice(np.arange(1, 11) / 2, size=m.nnz).astype(np.float32)
+    r = Ratings(m, tuple(f"u{i}" for i in range(60)))
+    s = make_split(r, EvaluationSection(), 1)
+    assert s.positives.scale.name == "0.5-5" and s.positives.threshold == 4.0
+    assert not s.empty and np.all(m.toarray()[s.test.toarray() > 0] >= 4.0)
+    bad = make_split(r, EvaluationSection(like_threshold=8.0), 1)
+    assert bad.empty and any("NO EVALUATION" in n for n in bad.describe())
+    items = tuple(Item(id=f"i{j}", title="t", kind="anime", tags=make_tags({"genre": ["A"]})) for j in range(80))
+    cat = Catalog(items=items, ratings=r)
+    nb = _nb("lsi", [[(j + 1) % 80, (j + 2) % 80] for j in range(80)], ids=cat.ids)
+    ev = run_evaluation(cat, {"lsi": nb}, EvaluationSection(like_threshold=8.0), 1)
+    assert ev.ranking is None and ev.protocol.empty and any("NO EVALUATION" in n for n in ev.notes)
+
+
+def test_per_user_threshold_narrows_likes():
+    m = sp.csr_matrix(np.array([[10, 9, 8, 8, 8, 9], [8, 8, 8, 8, 8, 8]], dtype=np.float32))
+    r = Ratings(m, ("a", "b"))
+    loose = make_split(r, EvaluationSection(min_likes=2), 0).positives
+    strict = make_split(r, EvaluationSection(min_likes=2, like_per_user=True), 0).positives
+    R = sp.csr_matrix(m, dtype=np.float64)
+    assert loose.mask(R).sum() == 12
+    assert strict.mask(R).sum() == 3 + 6  # user a: only the 10 and the two 9s reach their mean 8.67
+
+
+# ---------------------------------------------------------------- metrics and baselines
+
+
+def test_top_k_excludes_training_and_breaks_ties_by_popularity():
+    scores = np.array([[0.5, 0.9, 0.9, 0.1, 0.9]])
+    exclude = sp.csr_matrix(np.array([[0, 1, 0, 0, 0]]))
+    tie = np.array([4, 0, 3, 1, 2])
+    lists = top_k(lambda u: np.repeat(scores, len(u), 0), exclude, np.array([0]), tie, k=3)
+    assert lists.tolist() == [[4, 2, 0]]  # 1 excluded; 4 and 2 tie at 0.9, 4 is more popular
+
+
+def test_metrics_known_values_and_bootstrap():
+    lists = np.array([[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]])
+    held = sp.csr_matrix((np.ones(3), ([0, 0, 1], [0, 5, 30])), shape=(2, 40))
+    pu = per_user(lists, held, np.array([0, 1]))
+    np.testing.assert_allclose(pu["precision"], [0.2, 0.0])
+    np.testing.assert_allclose(pu["recall"], [1.0, 0.0])
+    disc = 1 / np.log2(np.arange(2, 12))
+    np.testing.assert_allclose(pu["ndcg"], [(disc[0] + disc[5]) / (disc[0] + disc[1]), 0.0])
+    iv = bootstrap(np.r_[np.zeros(50), np.ones(50)], np.random.default_rng(0))
+    assert iv.mean == 0.5 and 0.38 < iv.lo < 0.5 < iv.hi < 0.62
+
+
+def test_ease_closed_form_matches_direct_solution():
+    g = np.random.default_rng(3)
+    X = sp.csr_matrix((g.random((40, 12)) < 0.4).astype(np.float64))
+    model = fit_ease(X, 5.0, min_likes=1)
+    G = (X.T @ X).toarray()
+    items = model.items
+    # each column j minimises |X_j - X B_j|^2 + λ|B_j|^2 with B_jj = 0: a ridge regression on the others
+    for j_pos, j in enumerate(items):
+        others = [p for p in range(len(items)) if p != j_pos]
+        Go = G[np.ix_(items[others], items[others])] + 5.0 * np.eye(len(others))
+        b = np.linalg.solve(Go, G[items[others], j])
+        np.testing.assert_allclose(model.B[others, j_pos], b, rtol=2e-3, atol=2e-4)
+        assert model.B[j_pos, j_pos] == 0
+    idx, w = model.top_k(3)
+    assert idx.shape == (len(items), 3) and np.all(np.diff(w, axis=1) <= 0)
+    assert ease_lambdas(X)[1] == pytest.approx(X.sum() / np.count_nonzero(X.sum(axis=0)), rel=1e-3)
+
+
+def test_cosine_knn_and_baselines_rank_sensibly():
+    cat = cluster_catalog()
+    s = make_split(cat.ratings, EvaluationSection(min_likes=5), 2)
+    likes = s.likes("train")
+    C = cosine_knn(likes, 5)
+    assert C.shape == (len(cat), len(cat)) and np.all(np.diff(C.indptr) <= 5) and C.diagonal().sum() == 0
+    run = lambda sc: evaluate_scorer(sc, sp.csr_matrix(s.train.matrix), s.test, s.users, cat.tie_order, 0)  # noqa: E731
+    knn, pop, rnd = run(knn_scorer(likes)), run(popularity_scorer(likes)), run(random_scorer(len(cat), 1))
+    assert knn.precision.mean > pop.precision.mean + 0.05 > rnd.precision.mean
+    assert knn.precision.lo <= knn.precision.mean <= knn.precision.hi
 
 
 def _tag_neighbours(cat: Catalog, k: int, name: str = "tags") -> Neighbours:
@@ -218,92 +187,60 @@ def _tag_neighbours(cat: Catalog, k: int, name: str = "tags") -> Neighbours:
     return Neighbours(name, nb.item_ids, nb.indices, nb.scores, nb.method, nb.info)
 
 
-@pytest.mark.parametrize("implicit", [False, True])
-def test_hit_rate_cluster_model_beats_popularity_and_random(implicit):
-    cat = cluster_catalog(implicit=implicit)
-    n = len(cat)
-    cfg = EvaluationSection(holdout=0.2, like_threshold=8.0, max_users=1000)
-    good = _tag_neighbours(cat, 15)
-    noise = _nb("noise", random_lists(n, 15, np.random.default_rng(0)), ids=cat.ids)
-    res = hit_rate(cat, {"tags": good, "noise": noise}, cfg, seed=1)
-    s = res["scores"]
-    assert res["k"] == 10 and res["users"] == 80 and res["implicit"] is implicit
-    # the cluster model ranks all of a user's unseen cluster items (<= 6) in its top 10
-    assert s["tags"] == 1.0
-    assert s["tags"] > s["popularity"] + 0.5 and s["tags"] > s["random"] + 0.5
-    assert s["noise"] < 0.5
-    # random: exact expectation of 10 picks among the unseen items with 1 held-out like
-    seen = 5 if implicit else 8
-    assert s["random"] == pytest.approx(10 / (n - seen), rel=1e-6)
-
-
-def test_hit_rate_notes_rating_models_and_none_without_ratings(two_clusters):
-    cat = cluster_catalog()
-    cfg = EvaluationSection(max_users=30)
-    als = _tag_neighbours(cat, 10, name="als")
-    res = hit_rate(cat, {"als": als}, cfg, seed=1)
-    assert res["users"] == 30
-    assert any("optimistic" in note for note in res["notes"])
-    res2 = hit_rate(cat, {"als": als}, cfg, seed=1, fitted_on_train=("als",))
-    assert any("training split only" in note for note in res2["notes"])
-    assert hit_rate(two_clusters, {"als": _tag_neighbours(two_clusters, 5)}, cfg, seed=1) is None
-    train, held = evaluation_split(cat.ratings, cfg, seed=1)
-    assert len(held) == 30 and train.nnz == cat.ratings.nnz - sum(len(v) for v in held.values())
-
 
 # ---------------------------------------------------------------- the report part
 
 
-def test_evaluate_report_shape_deterministic_and_meaningful(two_clusters):
+def _floats(o):
+    if isinstance(o, dict):
+        for v in o.values():
+            yield from _floats(v)
+    elif isinstance(o, list):
+        for v in o:
+            yield from _floats(v)
+    elif isinstance(o, float):
+        yield o
+
+
+def test_evaluate_without_ratings(two_clusters):
     cat = two_clusters
-    n = len(cat)
-    tags = _tag_neighbours(cat, 5, "lsi")
-    tags2 = _tag_neighbours(cat, 5, "network")
-    rnd = _nb("word2vec", random_lists(n, 5, np.random.default_rng(3)), ids=cat.ids)
-    nbs = {"lsi": tags, "network": tags2, "word2vec": rnd}
-    cfg = EvaluationSection(permutations=99)
-    out = evaluate(cat, nbs, cfg, seed=42)
-    again = evaluate(cat, nbs, cfg, seed=42)
-    text = json.dumps(out, sort_keys=True)
-    assert text == json.dumps(again, sort_keys=True)
-    assert set(out) == {"jaccard", "null", "hit_rate"}
-    j = out["jaccard"]
-    assert j["models"] == ["lsi", "network", "word2vec"] and j["k"] == 5
-    mean, p = np.array(j["mean"]), np.array(j["p_value"])
-    np.testing.assert_array_equal(mean, mean.T)
-    np.testing.assert_array_equal(p, p.T)
-    assert mean[0, 0] == 1.0 and mean[0, 1] == 1.0  # same lists under two names
-    assert p[0, 1] == round(1 / 100, 6)
-    assert p[0, 2] > 0.01
-    for name in nbs:
-        entry = out["null"][name]
-        assert set(entry) >= {"mean_jaccard", "model_vs_null", "null_mean", "null_sd", "p_value",
-                              "permutations"}
-        assert entry["permutations"] == 99 and 0 < entry["p_value"] <= 1
-        assert entry["expected"] == round(expected_jaccard(n, 5)[0], 6)
-    assert out["hit_rate"] is None
-
-    def floats(o):
-        if isinstance(o, dict):
-            for v in o.values():
-                yield from floats(v)
-        elif isinstance(o, list):
-            for v in o:
-                yield from floats(v)
-        elif isinstance(o, float):
-            yield o
-
-    assert all(round(x, 6) == x for x in floats(out))
-
-
-def test_evaluate_with_ratings_and_override():
-    cat = cluster_catalog()
-    cfg = EvaluationSection(permutations=19, max_users=40)
-    lsi = _tag_neighbours(cat, 10, "lsi")
-    als = _tag_neighbours(cat, 10, "als")
-    out = evaluate(cat, {"lsi": lsi, "als": als}, cfg, seed=3, hit_rate_neighbours={"als": als})
-    hr = out["hit_rate"]
-    assert hr["users"] == 40 and set(hr["scores"]) == {"lsi", "als", "popularity", "random"}
-    assert any("training split only" in note for note in hr["notes"])
+    nbs = {"lsi": _tag_neighbours(cat, 5, "lsi"), "network": _tag_neighbours(cat, 5, "network")}
+    out = evaluate(cat, nbs, EvaluationSection(permutations=50), seed=42)
+    assert json.dumps(out, sort_keys=True) == json.dumps(evaluate(cat, nbs, EvaluationSection(permutations=50), seed=42),
+                                                         sort_keys=True)
+    assert out["protocol"] is None and out["ranking"] is None and out["visitor"] == []
+    a = out["agreement"]
+    assert a["models"] == ["lsi", "network"] and a["mean"][0][1] == 1.0 and a["k"] == 5
+    assert all(round(x, 6) == x for x in _floats(out))
     with pytest.raises(ValueError, match="catalog"):
-        evaluate(cat, {"x": _nb("x", [[1], [0]])}, cfg, seed=3)
+        evaluate(cat, {"x": _nb("x", [[1], [0]])}, EvaluationSection(), seed=3)
+
+
+def test_evaluate_with_ratings_full_report():
+    """A clustered catalog: ALS (refitted on train) and the tag model beat popularity and random;
+    EASE is the reference; the visitor path and the null tests are filled in."""
+    cat = cluster_catalog(clusters=8, per=12, users_per_cluster=12)
+    cfg = EvaluationSection(min_likes=5, visitor_likes=[3])
+    s = make_split(cat.ratings, cfg, 9)
+    from dataclasses import replace
+    p = als.Params(factors=8, regularization=1.0, iterations=8)
+    emb = als.fit(replace(cat, ratings=s.train), p, 0)
+    tags = _tag_neighbours(cat, 10, "lsi")
+    out = evaluate(cat, {"lsi": tags}, cfg, 9, heldout_embeddings={"als": emb},
+                   picks=list(np.argsort(cat.tie_order)[:12]))
+    rows = {r["method"]: r["metrics"] for r in out["ranking"]}
+    assert set(rows) == {"als", "lsi neighbours", "ease", "item-knn", "popularity", "random"}
+    P = {k: v["recall"]["mean"] for k, v in rows.items()}  # one held-out like per user: P@10 <= 0.1
+    assert P["als"] > P["popularity"] + 0.5 and P["lsi neighbours"] > P["popularity"] + 0.5
+    assert P["ease"] > P["popularity"] + 0.5 and P["random"] < 0.5
+    for m in rows.values():
+        assert m["precision"]["lo"] <= m["precision"]["mean"] <= m["precision"]["hi"]
+    assert float(out["choices"]["ease_lambda"]) in [float(x) for x in out["choices"]["ease_validation_ndcg"]]
+    (v,) = out["visitor"]
+    assert set(v["likes"]) == {"3 likes", "all likes"} and set(v["onboarding"]) == {"onboarding picks",
+                                                                                      "random popular picks"}
+    assert v["likes"]["all likes"]["recall"]["mean"] > P["popularity"] + 0.5
+    assert out["protocol"]["like_threshold"] == 8.0 and out["protocol"]["users"] == len(s.users)
+    tests = {(t["truth"], t["null"]): t for t in out["null"]["lsi"]}
+    assert set(tests) == {("co-liked", "random"), ("co-liked", "popularity")}
+    assert tests[("co-liked", "popularity")]["p_value"] < 0.01
