@@ -332,9 +332,11 @@ def test_catalog_with_ratings_gets_als_everywhere(tmp_path, shared_data):
     assert rc == 0
     report = json.loads((out / "data" / "report.json").read_text())
     assert "als" in report["models"] and report["catalog"]["ratings"]["users"] == 300
-    hr = report["evaluation"]["hit_rate"]["scores"]
-    assert hr["als"] > hr["random"] and hr["lsi"] > hr["random"]
-    assert any("als was fitted on the training split" in n for n in report["evaluation"]["hit_rate"]["notes"])
+    ev = report["evaluation"]
+    hr = {r["method"]: r["metrics"]["ndcg"]["mean"] for r in ev["ranking"]}
+    assert hr["als neighbours"] > hr["random"] and hr["lsi neighbours"] > hr["random"] and hr["ease"] > hr["popularity"]
+    assert any("als was refitted on the training split" in n for n in ev["notes"])
+    assert ev["protocol"]["like_threshold"] == 8.0 and not ev["protocol"]["empty"]
     assert report["published"]["model"] == "als"
     published = json.loads((out / "data" / "embeddings.json").read_text())
     assert published["model"] == "als" and published["fold_in"]["mode"] == "implicit"

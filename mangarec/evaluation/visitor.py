@@ -13,7 +13,7 @@ random picks among the most popular titles.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -35,14 +35,16 @@ POPULAR_POOL = 10
 
 @dataclass(frozen=True)
 class VisitorFigures:
-    """The visitor path: ``{"5 likes": Metrics, "12 likes": ..., "all likes": ...}`` and the
-    onboarding (``{"onboarding": ..., "random popular picks": ...}``, empty without picks)."""
+    """The visitor path: ``{"5 likes": Metrics, "12 likes": ..., "all likes": ...}``, the
+    onboarding (``{"onboarding picks": ..., "random popular picks": ...}``, empty without picks)
+    and, when an item-item table was given, the same profiles scored by it (``item_item``)."""
 
     model: str
     likes: Mapping[str, Metrics]
     onboarding: Mapping[str, Metrics]
     answered: Mapping[str, float]
     visitors: int
+    item_item: Mapping[str, Metrics] = field(default_factory=dict)
 
 
 def published_model(catalog: Catalog, emb: Embedding, *, reg: float, mode: str, alpha: float,
@@ -68,21 +70,39 @@ def _visitor_scorer(model: PublishedModel, catalog: Catalog, profiles: Sequence[
 
 
 def _evaluate_profiles(model: PublishedModel, catalog: Catalog, split: Split, users: np.ndarray,
-                       profiles: list[dict[str, float | str]], seed: int) -> Metrics:
+                       profiles: list[dict[str, float | str]], seed: int,
+                       item_item: sp.csr_matrix | None = None) -> Metrics:
     exclude = canonical(split.train.matrix)[users]
-    lists = top_k(_visitor_scorer(model, catalog, profiles), exclude, np.arange(len(users)),
-                  catalog.tie_order, K)
+    scorer = _visitor_scorer(model, catalog, profiles) if item_item is None else _item_item_scorer(
+        item_item, catalog, profiles)
+    lists = top_k(scorer, exclude, np.arange(len(users)), catalog.tie_order, K)
     return score(lists, split.test[users], np.arange(len(users)), len(catalog), seed)
+
+
+def _item_item_scorer(W: sp.csr_matrix, catalog: Catalog, profiles: Sequence[Mapping[str, float | str]]):
+    """A title's score is the sum of the weight rows ``W[j]`` of the titles ``j`` the visitor
+    liked: what a browser computes from the per-title shards of its liked titles only."""
+    index = catalog.index
+    rows, cols = [], []
+    for r, p in enumerate(profiles):
+        for i, v in p.items():
+            if v == "like" and i in index:
+                rows.append(r)
+                cols.append(index[i])
+    L = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(profiles), len(catalog)))
+    return lambda users: np.asarray((L[users] @ W).todense())
 
 
 def evaluate_visitor(catalog: Catalog, split: Split, emb: Embedding, *, reg: float, mode: str, alpha: float,
                      like_counts: Sequence[int], seed: int, picks: Sequence[int] | None = None,
-                     extra: Mapping[str, object] | None = None, max_visitors: int = MAX_VISITORS
-                     ) -> VisitorFigures:
+                     extra: Mapping[str, object] | None = None, max_visitors: int = MAX_VISITORS,
+                     item_item: sp.csr_matrix | None = None) -> VisitorFigures:
     """The visitor-path figures (see the module docstring).
 
     ``emb`` must be fitted on ``split.train``; ``picks`` are the onboarding's item positions.
-    ``extra`` goes to :func:`~mangarec.publish.build_payload` (the fold-in's value mapping).
+    ``extra`` goes to :func:`~mangarec.publish.build_payload`. ``item_item`` (``(n, n)`` csr
+    of per-title top-k weights, fitted on ``split.train``) scores the same profiles for
+    comparison.
     """
     model = published_model(catalog, emb, reg=reg, mode=mode, alpha=alpha, extra=extra)
     g = np.random.default_rng(derive_seed(seed, "visitor"))
@@ -94,13 +114,17 @@ def evaluate_visitor(catalog: Catalog, split: Split, emb: Embedding, *, reg: flo
     ids = catalog.ids
     liked = [R.indices[R.indptr[u]:R.indptr[u + 1]][like[R.indptr[u]:R.indptr[u + 1]]] for u in users]
     fig: dict[str, Metrics] = {}
+    ii: dict[str, Metrics] = {}
     for m in [*sorted(set(like_counts)), None]:
         profiles = []
         for row in liked:
             pick = row if m is None or len(row) <= m else np.sort(g.choice(row, size=m, replace=False))
             profiles.append({ids[j]: "like" for j in pick})
-        fig["all likes" if m is None else f"{m} likes"] = _evaluate_profiles(
-            model, catalog, split, users, profiles, derive_seed(seed, "bootstrap"))
+        name = "all likes" if m is None else f"{m} likes"
+        fig[name] = _evaluate_profiles(model, catalog, split, users, profiles, derive_seed(seed, "bootstrap"))
+        if item_item is not None:
+            ii[name] = _evaluate_profiles(model, catalog, split, users, profiles, derive_seed(seed, "bootstrap"),
+                                          item_item=item_item)
     onboarding: dict[str, Metrics] = {}
     answered: dict[str, float] = {}
     if picks:
@@ -114,7 +138,7 @@ def evaluate_visitor(catalog: Catalog, split: Split, emb: Embedding, *, reg: flo
                                                   derive_seed(seed, "bootstrap"))
             answered[name] = float(np.mean(counts)) if len(counts) else 0.0
     return VisitorFigures(model=emb.model, likes=fig, onboarding=onboarding, answered=answered,
-                          visitors=int(len(users)))
+                          visitors=int(len(users)), item_item=ii)
 
 
 def _answers(R: sp.csr_matrix, like: np.ndarray, users: np.ndarray, picks: np.ndarray,
@@ -132,3 +156,37 @@ def _answers(R: sp.csr_matrix, like: np.ndarray, users: np.ndarray, picks: np.nd
         profiles.append(prof)
         counts.append(len(prof))
     return profiles, counts
+
+
+def spread_picks(vectors: np.ndarray, tie_order: np.ndarray, n: int = 12, pool: int = POPULAR_POOL) -> list[int]:
+    """``n`` popular titles spread over the embedding: farthest-point sampling (cosine geometry)
+    among the ``pool · n`` most popular, starting at the most popular (what the site's
+    onboarding does when it has no map)."""
+    cand = np.argsort(tie_order, kind="stable")[: max(n, pool * n)]
+    v = np.asarray(vectors, dtype=np.float64)[cand]
+    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    chosen = [0]
+    dist = np.linalg.norm(v - v[0], axis=1)
+    while len(chosen) < min(n, len(cand)):
+        dist[chosen] = -1.0
+        nxt = int(np.argmax(dist))
+        chosen.append(nxt)
+        dist = np.minimum(dist, np.linalg.norm(v - v[nxt], axis=1))
+    return [int(cand[k]) for k in chosen]
+
+
+def informative_picks(split: Split, tie_order: np.ndarray, n: int = 12, pool: int = POPULAR_POOL) -> list[int]:
+    """``n`` titles a new visitor can answer and whose answer says the most: among the
+    ``pool · n`` most popular, the largest ``P(rated) · H(like | rated)`` on the training ratings
+    (``H`` the binary entropy: a title everyone likes tells nothing), ties by popularity."""
+    R = canonical(split.train.matrix)
+    like = split.positives.mask(R)
+    n_users = max(R.shape[0], 1)
+    rated = np.bincount(R.indices, minlength=R.shape[1]).astype(np.float64)
+    liked = np.bincount(R.indices[like], minlength=R.shape[1]).astype(np.float64)
+    cand = np.argsort(tie_order, kind="stable")[: max(n, pool * n)]
+    q = np.clip(liked[cand] / np.maximum(rated[cand], 1), 1e-9, 1 - 1e-9)
+    h = -(q * np.log2(q) + (1 - q) * np.log2(1 - q))
+    value = rated[cand] / n_users * h
+    order = np.lexsort((tie_order[cand], -value))
+    return [int(cand[k]) for k in order[:n]]

@@ -66,6 +66,15 @@ class Ease:
         return self.items[part], np.take_along_axis(B, part, 1)
 
 
+def item_item(model: Ease, k: int) -> sp.csr_matrix:
+    """``(n_items, n_items)`` csr float32: each liked title's ``k`` largest EASE weights (row
+    ``i``: the titles a like of ``i`` pushes up), what per-title shards would serve."""
+    idx, w = model.top_k(k)
+    m, kk = idx.shape
+    rows = np.repeat(model.items, kk)
+    return sp.csr_matrix((w.ravel().astype(np.float32), (rows, idx.ravel())), shape=(model.n_items, model.n_items))
+
+
 def spd_inverse(G: np.ndarray) -> np.ndarray:
     """The inverse of the symmetric positive definite ``G`` (``(m, m)`` float32) by Cholesky
     (LAPACK ``potrf`` + ``potri``: half the work of a general inverse), full ``(m, m)`` float32."""

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..catalog import ID_PATTERN
+from .evaluation_view import evaluation_view
 from .prepare import Prepared
 from .sanitize import description_html, safe_url
 
@@ -174,12 +175,6 @@ def foryou_context(result, prep: Prepared, assets: Mapping[str, str], onboarding
     return ctx
 
 
-def _heat(v: float | None) -> str:
-    if v is None:
-        return "heat-na"
-    return f"heat-{max(0, min(10, round(float(v) * 10)))}"
-
-
 def models_context(result, prep: Prepared, assets: Mapping[str, str], methodology: Sequence[Mapping]) -> dict:
     """The evaluation page: report.json rendered as tables, plus methodology Markdown."""
     report = result.report
@@ -187,37 +182,10 @@ def models_context(result, prep: Prepared, assets: Mapping[str, str], methodolog
     ctx = base(result, "models/index.html", "models", "Models and evaluation", assets)
     models = [{"name": m.name, "label": m.label, "summary": m.summary, "dim": m.dim, "method": m.neighbours.method,
                "k": m.neighbours.k, "recall": m.neighbours.recall} for m in report.models]
-    jac = rep.get("jaccard") or None
-    jaccard = None
-    if jac and jac.get("models"):
-        names = list(jac["models"])
-        mean, pv = jac.get("mean") or [], jac.get("p_value") or []
-        rows = []
-        for i, a in enumerate(names):
-            cells = []
-            for j, _ in enumerate(names):
-                v = mean[i][j] if i < len(mean) and j < len(mean[i]) else None
-                p = pv[i][j] if i < len(pv) and j < len(pv[i]) else None
-                cells.append({"value": v, "p": p, "cls": _heat(v)})
-            rows.append({"label": label(a), "cells": cells})
-        jaccard = {"labels": [label(m) for m in names], "rows": rows, "k": jac.get("k")}
-    null = [{"label": label(m), **{k: v.get(k) for k in ("mean_jaccard", "model_vs_null", "null_mean",
-                                                       "null_sd", "p_value", "permutations")}}
-            for m, v in (rep.get("null") or {}).items()]
-    hr = rep.get("hit_rate")
-    hit_rate = None
-    if hr:
-        scores = hr.get("scores") or {}
-        best = max(scores.values()) if scores else 1.0
-        hit_rate = {"k": hr.get("k"), "users": hr.get("users"),
-                    "rows": [{"label": label(m), "value": v, "cls": _heat(v / best if best else 0)}
-                             for m, v in scores.items()]}
     cat = report.catalog
     ctx.update(
         models=models,
-        jaccard=jaccard,
-        null=null,
-        hit_rate=hit_rate,
+        **evaluation_view(rep, label),
         timings=[{"stage": s.name, "seconds": s.seconds, "cached": s.cached} for s in report.stages]
         if result.config.site.show_timings else [],
         catalog={"items": cat.items, "tags": cat.tags, "sources": list(cat.sources),

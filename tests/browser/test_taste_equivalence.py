@@ -73,12 +73,22 @@ class _Server:
 
 
 def _site(tmp: Path, mode: str) -> Path:
+    """``likes``: the shipped kind of fit (likes only, on a 1-10 scale with threshold 7, and
+    frequency-scaled λ), published in implicit mode: numbers below 7 and dislikes are left out
+    of the fit, exactly as in training."""
     implicit = mode == "implicit"
     catalog, _ = planted_catalog(n_users=300, n_items=400, density=0.15, unrated=8, rank=4, implicit=implicit)
-    emb = als.fit(catalog, ALSParams(factors=32, regularization=0.1, iterations=5, feedback="raw" if implicit else "explicit", alpha=4.0), seed=5)
+    if mode == "likes":
+        params = ALSParams(factors=32, regularization=0.1, iterations=5, feedback="likes", scale="1-10",
+                           like_threshold=7.0, reg_exponent=0.5, alpha=4.0)
+    else:
+        params = ALSParams(factors=32, regularization=0.1, iterations=5, feedback="raw" if implicit else "explicit",
+                           alpha=4.0)
+    emb = als.fit(catalog, params, seed=5)
     root = tmp / mode
     root.mkdir()
-    payload = publish.build_payload(catalog, emb, reg=0.1, mode=mode, alpha=4.0, build_date="2026-11-23")
+    payload = publish.build_payload(catalog, emb, reg=0.1, mode="explicit" if mode == "explicit" else "implicit",
+                                    alpha=4.0, build_date="2026-11-23")
     (root / "embeddings.json").write_bytes(publish.dumps(payload))
     shutil.copy(HARNESS, root / "taste_harness.html")
     shutil.copy(TASTE_JS, root / "taste.js")
@@ -127,7 +137,7 @@ harness.ready.then(function () {
 """
 
 
-@pytest.mark.parametrize("mode", ["explicit", "implicit"])
+@pytest.mark.parametrize("mode", ["explicit", "implicit", "likes"])
 def test_js_and_python_agree(tmp_path, mode):
     root = _site(tmp_path, mode)
     model = client.load(str(root / "embeddings.json"))

@@ -110,12 +110,12 @@ def test_foryou_onboarding_is_popular_and_diverse(result, prep):
 def test_models(result, prep):
     ctx = C.models_context(result, prep, ASSETS, [{"slug": "models", "title": "M", "html": Markup("<p>x</p>")}])
     assert [m["name"] for m in ctx["models"]] == ["lsi", "word2vec", "network"]
-    j = ctx["jaccard"]
+    j = ctx["agreement"]
     assert len(j["rows"]) == 3 and j["rows"][0]["cells"][0]["cls"] == "heat-10"
     ev = result.report.evaluation
-    assert j["rows"][0]["cells"][1]["value"] == pytest.approx(ev["jaccard"]["mean"][0][1])
-    assert [r["p_value"] for r in ctx["null"]] == [ev["null"][m]["p_value"] for m in ("lsi", "word2vec", "network")]
-    assert ctx["hit_rate"] is None                       # no ratings in this catalog
+    assert j["rows"][0]["cells"][1]["value"] == pytest.approx(ev["agreement"]["mean"][0][1])
+    assert j["rows"][0]["cells"][1]["lo"] <= j["rows"][0]["cells"][1]["value"] <= j["rows"][0]["cells"][1]["hi"]
+    assert ctx["ranking"] is None and ctx["visitor"] == []  # no ratings in this catalog
     assert ctx["timings"] == []                          # show_timings is off by default
     assert ctx["catalog"]["items"] == len(result.catalog)
 
@@ -127,7 +127,7 @@ def test_models_with_partial_report(two_clusters):
     res = make_result(two_clusters)
     res = replace(res, report=replace(res.report, evaluation={}))
     ctx = C.models_context(res, Prepared(res), ASSETS, [])
-    assert ctx["jaccard"] is None and ctx["hit_rate"] is None and ctx["null"] == []
+    assert ctx["agreement"] is None and ctx["ranking"] is None and ctx["null"] == [] and ctx["protocol"] is None
 
 
 def test_page_and_404(result):

@@ -1,0 +1,104 @@
+"""The models page's evaluation sections: ``report.json``'s ``evaluation`` as table rows.
+
+Reads (all optional, so an older or partial report renders "not computed"):
+``protocol`` (scale, like_threshold, users, test_likes, validation_likes, holdout, empty,
+notes), ``k``, ``ranking`` (rows of method, kind, metrics {precision, recall, ndcg: {mean, lo,
+hi}, coverage, users}, note), ``choices`` (ease_lambda), ``visitor`` (model, visitors, likes
+{name: metrics}, onboarding {name: metrics}, answered {name: mean answers}), ``null`` ({model:
+[{truth, null, items, observed, expected, lift, p_value, recall}]}), ``agreement`` (models, mean,
+lo, hi, k), ``notes``.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+#: Names of the evaluation's baselines and reference on the pages.
+METHOD_LABELS = {
+    "popularity": "Popularity (baseline)",
+    "random": "Random (baseline)",
+    "item-knn": "Co-like item-kNN (baseline)",
+    "ease": "EASE (strong reference)",
+}
+KIND_TEXT = {
+    "model": "fold-in, as a visitor's browser computes it",
+    "neighbours": "item-kNN over its neighbour lists",
+    "baseline": "baseline",
+    "reference": "reference",
+}
+
+
+def _heat(v: float | None) -> str:
+    if v is None:
+        return "heat-na"
+    return f"heat-{max(0, min(10, round(float(v) * 10)))}"
+
+
+def _metric(m: Mapping[str, Any] | None, name: str) -> dict | None:
+    iv = (m or {}).get(name)
+    if not isinstance(iv, Mapping):
+        return None
+    return {"mean": iv.get("mean"), "lo": iv.get("lo"), "hi": iv.get("hi")}
+
+
+def _row(label: str, m: Mapping[str, Any], best: float, note: str = "") -> dict:
+    nd = _metric(m, "ndcg")
+    return {"label": label, "note": note, "p": _metric(m, "precision"), "r": _metric(m, "recall"), "ndcg": nd,
+            "coverage": m.get("coverage"), "cls": _heat((nd or {}).get("mean", 0) / best if best else 0)}
+
+
+def _method_label(method: str, label: Callable[[str], str]) -> str:
+    if method.endswith(" neighbours"):
+        return f"{label(method[: -len(' neighbours')])}: neighbour lists"
+    return METHOD_LABELS.get(method, label(method))
+
+
+def evaluation_view(rep: Mapping[str, Any], label: Callable[[str], str]) -> dict:
+    """Template variables ``protocol``, ``ranking``, ``visitor``, ``null``, ``agreement``,
+    ``evaluation_notes`` (each ``None`` / empty when the report lacks it)."""
+    k = rep.get("k") or 10
+    ranking = None
+    rows = rep.get("ranking") or []
+    if rows:
+        best = max(((r.get("metrics") or {}).get("ndcg") or {}).get("mean") or 0 for r in rows) or 1.0
+        ranking = {"k": k, "rows": [_row(_method_label(r.get("method", ""), label), r.get("metrics") or {}, best,
+                                         r.get("note") or KIND_TEXT.get(r.get("kind", ""), ""))
+                                    for r in rows]}
+    visitor = []
+    for v in rep.get("visitor") or []:
+        likes = v.get("likes") or {}
+        allm = [m for m in likes.values()] + list((v.get("onboarding") or {}).values())
+        best = max(((m.get("ndcg") or {}).get("mean") or 0) for m in allm) if allm else 1.0
+        answered = v.get("answered") or {}
+        visitor.append({
+            "label": label(v.get("model", "")), "visitors": v.get("visitors"),
+            "rows": [_row(f"gives {name}", m, best or 1.0) for name, m in likes.items()],
+            "onboarding": [_row(name, m, best or 1.0, f"answers {answered.get(name, 0):.1f} of the picks on average")
+                           for name, m in (v.get("onboarding") or {}).items()],
+            "twelve": _metric(likes.get("12 likes"), "precision"),
+        })
+    null = []
+    for model, tests in (rep.get("null") or {}).items():
+        by_truth: dict[str, dict] = {}
+        for t in tests or []:
+            e = by_truth.setdefault(t.get("truth", ""), {"truth": t.get("truth", ""), "items": t.get("items"),
+                                                        "observed": t.get("observed"), "recall": t.get("recall")})
+            e[t.get("null", "")] = {"expected": t.get("expected"), "lift": t.get("lift"), "p": t.get("p_value")}
+        for e in by_truth.values():
+            null.append({"label": label(model), **e})
+    agreement = None
+    ag = rep.get("agreement") or {}
+    if ag.get("models"):
+        names = list(ag["models"])
+        mean, lo, hi = ag.get("mean") or [], ag.get("lo") or [], ag.get("hi") or []
+
+        def cell(i: int, j: int) -> dict:
+            get = lambda a: a[i][j] if i < len(a) and j < len(a[i]) else None  # noqa: E731
+            return {"value": get(mean), "lo": get(lo), "hi": get(hi), "cls": _heat(get(mean))}
+
+        agreement = {"labels": [label(m) for m in names], "k": ag.get("k"),
+                     "rows": [{"label": label(a), "cells": [cell(i, j) for j in range(len(names))]}
+                              for i, a in enumerate(names)]}
+    proto = rep.get("protocol")
+    return {"protocol": proto, "ranking": ranking, "visitor": visitor, "null": null, "agreement": agreement,
+            "ease_lambda": (rep.get("choices") or {}).get("ease_lambda"),
+            "evaluation_notes": list(rep.get("notes") or [])}
