@@ -37,20 +37,49 @@ def popularity_scorer(X: sp.csr_matrix) -> Scorer:
     return lambda users: np.broadcast_to(pop, (len(users), len(pop)))
 
 
+def top_k_of_product(A: sp.csr_matrix, B: sp.csr_matrix, k: int, *, row_scale: np.ndarray | None = None,
+                     col_scale: np.ndarray | None = None, min_value: float = 0.0, block: int = 1024) -> sp.csr_matrix:
+    """Each row's ``k`` largest entries of ``diag(row_scale) · (Aᵀ B) · diag(col_scale)``.
+
+    ``A``, ``B`` are ``(users, n)`` csr; entries of ``AᵀB`` below ``min_value`` (before scaling)
+    and the diagonal are dropped (ties at the k-th value: deterministic, not by column). Computed in blocks of ``block``
+    rows (a dense ``block × n`` slab at a time), so memory stays bounded even when ``AᵀB`` is
+    nearly dense. Returns ``(n, n)`` csr float64.
+    """
+    n = A.shape[1]
+    At = sp.csr_matrix(A.T, dtype=np.float64)
+    B = sp.csc_matrix(B, dtype=np.float64)
+    rs = np.ones(n) if row_scale is None else np.asarray(row_scale, dtype=np.float64)
+    cs = np.ones(n) if col_scale is None else np.asarray(col_scale, dtype=np.float64)
+    rows, cols, vals = [], [], []
+    for a in range(0, n, block):
+        S = np.asarray((At[a:a + block] @ B).todense())
+        S[S < max(min_value, 1e-12)] = 0.0
+        S *= rs[a:a + block, None] * cs[None, :]
+        r = np.arange(S.shape[0])
+        diag = a + r < n
+        S[r[diag], a + r[diag]] = 0.0
+        kk = min(k, n - 1)
+        part = np.argpartition(-S, kk - 1, axis=1)[:, :kk]
+        v = np.take_along_axis(S, part, 1)
+        rr, cc = np.nonzero(v > 0)
+        rows.append(rr + a)
+        cols.append(part[rr, cc])
+        vals.append(v[rr, cc])
+    if not rows:
+        return sp.csr_matrix((n, n))
+    out = sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    out.sort_indices()
+    return out
+
+
 def cosine_knn(X: sp.csr_matrix, k: int = KNN) -> sp.csr_matrix:
     """``(n_items, n_items)`` csr: each item's ``k`` most co-liked items by cosine similarity
     (self excluded; rows of items with no like are empty)."""
     X = sp.csr_matrix(X, dtype=np.float64)
     norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=0)).ravel())
     inv = np.where(norms > 0, 1.0 / np.maximum(norms, 1e-300), 0.0)
-    Xn = X @ sp.diags(inv)
-    C = (Xn.T @ Xn).tocoo()
-    off = C.row != C.col
-    r, c, v = C.row[off], C.col[off], C.data[off]
-    order = np.lexsort((c, -v, r))  # each row: most similar first, then by position
-    r, c, v = r[order], c[order], v[order]
-    keep = (np.arange(len(r)) - np.searchsorted(r, r)) < k
-    return sp.csr_matrix((v[keep], (r[keep], c[keep])), shape=C.shape)
+    return top_k_of_product(X, X, k, row_scale=inv, col_scale=inv)
 
 
 def knn_scorer(X: sp.csr_matrix, k: int = KNN) -> Scorer:

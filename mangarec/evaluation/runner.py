@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from ..catalog import Catalog
 from ..config import EvaluationSection
 from ..embedding import Embedding, Neighbours
+from ..errors import InputError
 from ..seeds import derive_seed
 from . import baselines as B
 from .jaccard import check_lists
@@ -140,6 +141,8 @@ def run_evaluation(catalog: Catalog, neighbours: Mapping[str, Neighbours], confi
             notes.append(protocol.notes[-1])
         else:
             ranking, choices = _ranking(catalog, split, neighbours, held_emb, held_nb, tie, boot, seed)
+            if "ease_skipped" in choices:
+                notes.append(f"EASE reference left out: {choices['ease_skipped']}")
             visitor = [
                 evaluate_visitor(catalog, split, emb, reg=float(emb.info.get("regularization", 0.1)),
                                  mode=str(emb.info.get("mode", "implicit")), alpha=float(emb.info.get("alpha") or 1.0),
@@ -173,10 +176,15 @@ def _ranking(catalog: Catalog, split: Split, neighbours: Mapping[str, Neighbours
     for name, nb in neighbours.items():
         rows.append(Row(f"{name} neighbours", "neighbours", run(lists_scorer(held_nb.get(name, nb), likes)),
                         "item-kNN over the model's top-k neighbour lists"))
-    lam, val = choose_ease(split, tie, boot)
-    rows.append(Row("ease", "reference", run(B.ease_scorer(likes, lam)), f"EASE, λ = {lam:g} chosen on validation"))
+    choices: dict[str, object] = {}
+    try:
+        lam, val = choose_ease(split, tie, boot)
+        rows.append(Row("ease", "reference", run(B.ease_scorer(likes, lam)), f"EASE, λ = {lam:g} chosen on validation"))
+        choices = {"ease_lambda": lam, "ease_validation_ndcg": val}
+    except InputError as exc:  # too many items for the dense inverse: say so, keep the rest
+        choices = {"ease_skipped": str(exc)}
     rows.append(Row("item-knn", "baseline", run(B.knn_scorer(likes)), f"co-like cosine item-kNN, top {B.KNN}"))
     rows.append(Row("popularity", "baseline", run(B.popularity_scorer(likes)), "most liked in training"))
     rows.append(Row("random", "baseline", run(B.random_scorer(n, derive_seed(seed, "evaluation", "random"))),
                     "uniform random"))
-    return tuple(rows), {"ease_lambda": lam, "ease_validation_ndcg": val}
+    return tuple(rows), choices

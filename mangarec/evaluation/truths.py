@@ -28,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
+from .baselines import top_k_of_product
 from .protocol import Split
 
 #: Co-liked pairs kept per item.
@@ -53,20 +54,16 @@ def co_liked(catalog: Catalog, split: Split | None) -> sp.csr_matrix | None:
         return None
     tr = split.likes("train")
     te = sp.csr_matrix(split.test, dtype=np.float64)
-    C = (tr.T @ te + te.T @ tr).tocsr()
-    C.setdiag(0.0)
-    C.data[C.data < CO_LIKED_MIN] = 0.0
-    C.eliminate_zeros()
+    pop = np.asarray((tr + te).sum(axis=0)).ravel()
+    inv = np.where(pop > 0, 1.0 / np.sqrt(np.maximum(pop, 1e-300)), 0.0)
+    # cross co-likes (train likes x test likes, both ways), cosine-normalised, top per row
+    both = sp.vstack([tr, te]).tocsr()
+    swap = sp.vstack([te, tr]).tocsr()
+    C = top_k_of_product(both, swap, CO_LIKED_TOP, row_scale=inv, col_scale=inv, min_value=CO_LIKED_MIN)
     if C.nnz == 0:
         return None
-    pop = np.asarray((tr + te).sum(axis=0)).ravel()
-    C = C.tocoo()
-    cos = C.data / np.sqrt(pop[C.row] * pop[C.col])
-    order = np.lexsort((C.col, -cos, C.row))  # each row: most similar first, then by position
-    r, c = C.row[order], C.col[order]
-    keep = (np.arange(len(r)) - np.searchsorted(r, r)) < CO_LIKED_TOP
-    n = len(catalog)
-    return sp.csr_matrix((np.ones(int(keep.sum()), dtype=bool), (r[keep], c[keep])), shape=(n, n))
+    C.data[:] = 1.0
+    return sp.csr_matrix(C, dtype=bool)
 
 
 def related(catalog: Catalog, split: Split | None = None) -> sp.csr_matrix | None:

@@ -1,0 +1,115 @@
+"""Where one machine stops: ALS and the evaluation on synthetic power-law ratings.
+
+    python3 benchmarks/bench_scale.py [--sizes 1e6,1e7,1e8] [--factors F] [--iterations 2]
+
+Each size runs in its own process (so its peak memory is its own) and prints: the ratings
+generated, seconds per ALS iteration (the shipped defaults but --factors/--iterations), peak
+resident memory after ALS, the evaluation's seconds (split, EASE on at most 20k items, the
+ranking of 2000 users, null tests) and peak memory after it.
+
+The generator (documented here, seeded): ``n_users = N / 100``, ``n_items = 20,000``. A user's
+activity is drawn from a Pareto (power-law) distribution with tail index 1.5 scaled to mean
+100 ratings; each rating picks its item with probability ∝ (rank + 10)^(-1) (Zipf-like
+popularity); duplicate (user, item) pairs are dropped (so slightly fewer than N remain); values
+follow anime-recdb's 1-10 histogram (8: 26 %, 7: 22 %, 9: 20 %, 10: 15 %, 6: 10 %, ...).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+N_ITEMS = 20_000
+#: anime-recdb's rating histogram for 1..10.
+HIST = np.array([1278, 1702, 2889, 6847, 19077, 42433, 91136, 108782, 83242, 62557], dtype=np.float64)
+
+
+def generate(n: int, seed: int = 0) -> sp.csr_matrix:
+    """``(n / 100 users, 20,000 items)`` csr float32 of about ``n`` ratings (see the module docstring)."""
+    g = np.random.default_rng(seed)
+    users = max(n // 100, 10)
+    act = g.pareto(1.5, users) + 1.0
+    act = np.maximum(1, np.round(act / act.mean() * 100)).astype(np.int64)
+    act = np.minimum(act, N_ITEMS // 2)
+    total = int(act.sum())
+    w = 1.0 / (np.arange(N_ITEMS) + 10.0)
+    cdf = np.cumsum(w / w.sum())
+    rows = np.repeat(np.arange(users, dtype=np.int64), act)
+    cols = np.minimum(np.searchsorted(cdf, g.random(total)), N_ITEMS - 1)
+    key = np.unique(rows * N_ITEMS + cols)
+    vals = (g.choice(10, size=len(key), p=HIST / HIST.sum()) + 1).astype(np.float32)
+    return sp.csr_matrix((vals, (key // N_ITEMS, key % N_ITEMS)), shape=(users, N_ITEMS))
+
+
+def peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def one(n: int, factors: int | None, iterations: int) -> dict:
+    from mangarec.catalog import Catalog, Item, Ratings, make_tags
+    from mangarec.config import EvaluationSection
+    from mangarec.embedding import Neighbours
+    from mangarec.evaluation import run_evaluation
+    from mangarec.models import als
+
+    t = time.perf_counter()
+    m = generate(n)
+    t_gen = time.perf_counter() - t
+    items = tuple(Item(id=f"i{j}", title="t", kind="manga", tags=make_tags({"genre": [f"G{j % 40}"]}),
+                       popularity=float(N_ITEMS - j)) for j in range(N_ITEMS))
+    cat = Catalog(items=items, ratings=Ratings(m, tuple(f"u{u}" for u in range(m.shape[0]))))
+    p = als.Params()
+    p = replace(p, iterations=iterations, **({"factors": factors} if factors else {}))
+    emb = als.fit(cat, p, 0)
+    sec = emb.info["seconds_per_iteration"]
+    mem_als = peak_mb()
+    k = 10
+    idx = (np.arange(N_ITEMS)[:, None] + np.arange(1, k + 1)[None, :]) % N_ITEMS
+    nb = Neighbours("als", cat.ids, idx.astype(np.int32), np.ones((N_ITEMS, k), dtype=np.float32), "exact")
+    t = time.perf_counter()
+    ev = run_evaluation(cat, {"als": nb}, EvaluationSection(), 1, heldout_embeddings={"als": emb})
+    t_eval = time.perf_counter() - t
+    return {"ratings": int(m.nnz), "users": int(m.shape[0]), "items": N_ITEMS, "generate_s": round(t_gen, 1),
+            "factors": p.factors, "als_s_per_iteration": sec, "peak_mb_after_als": round(mem_als),
+            "evaluation_s": round(t_eval, 1), "peak_mb_after_evaluation": round(peak_mb()),
+            "notes": list(ev.notes)}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="1e6,1e7,1e8")
+    ap.add_argument("--factors", type=int, default=None)
+    ap.add_argument("--iterations", type=int, default=2)
+    ap.add_argument("--one", type=float, default=None, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one is not None:
+        print(json.dumps(one(int(args.one), args.factors, args.iterations)))
+        return 0
+    print(f"{'ratings':>12} {'users':>9} {'s/iter (ALS)':>14} {'peak MB (ALS)':>14} {'eval s':>8} {'peak MB (eval)':>15}")
+    for s in args.sizes.split(","):
+        cmd = [sys.executable, __file__, "--one", s, "--iterations", str(args.iterations)]
+        if args.factors:
+            cmd += ["--factors", str(args.factors)]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0:
+            print(f"{s:>12}: failed ({out.returncode}): {out.stderr.strip().splitlines()[-1] if out.stderr else ''}")
+            continue
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        print(f"{r['ratings']:>12,} {r['users']:>9,} {np.median(r['als_s_per_iteration']):>14.1f} "
+              f"{r['peak_mb_after_als']:>14,} {r['evaluation_s']:>8.1f} {r['peak_mb_after_evaluation']:>15,}"
+              f"   (factors {r['factors']}; {'; '.join(r['notes'])})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,66 @@
+"""mangarec tune: searches on validation only, writes [models.als] keeping comments."""
+from __future__ import annotations
+
+import json
+
+import pytest
+import tomllib
+
+from mangarec import tune
+from mangarec.config import EvaluationSection, load_config
+from mangarec.errors import InputError
+from mangarec.models import als
+
+from test_evaluate import cluster_catalog
+
+
+def test_search_improves_validation_and_never_reads_test(monkeypatch):
+    cat = cluster_catalog(clusters=6, per=10, users_per_cluster=10)
+    seen = []
+    real = tune.__dict__.get("search")
+    from mangarec.evaluation import ranking
+
+    orig = ranking.evaluate_scorer
+
+    def spy(scorer, exclude, heldout, users, tie, seed, k=10):
+        seen.append(heldout)
+        return orig(scorer, exclude, heldout, users, tie, seed, k)
+
+    monkeypatch.setattr(ranking, "evaluate_scorer", spy)
+    start = als.Params(factors=2, regularization=0.001, iterations=4, feedback="raw")
+    res = real(cat, start, EvaluationSection(min_likes=5), 3, max_fits=6, log=lambda s: None)
+    assert 1 < len(res.tried) <= 6
+    assert res.best.ndcg >= res.tried[0].ndcg
+    assert res.best.ndcg == max(c.ndcg for c in res.tried)
+    from mangarec.evaluation import make_split
+    split = make_split(cat.ratings, EvaluationSection(min_likes=5, max_users=1000), 3)
+    assert seen and all((h != split.validation).nnz == 0 for h in seen)  # scored on validation only
+
+
+def test_write_config_keeps_comments(tmp_path):
+    p = tmp_path / "site.toml"
+    p.write_text("# my site\n[site]\ntitle = \"x\"\n\n[models.als]\n# Latent factors.\nfactors = 32\n")
+    tune.write_config(p, {"factors": 128, "regularization": 50.0}, "mangarec tune: validation nDCG@10 0.3")
+    text = p.read_text()
+    assert "# my site" in text and "# Latent factors." in text and "validation nDCG@10 0.3" in text
+    data = tomllib.loads(text)
+    assert data["models"]["als"] == {"factors": 128, "regularization": 50.0} and data["site"]["title"] == "x"
+    assert load_config(p).models.als.factors == 128
+
+
+def test_main_on_fixture_writes_and_errors(tmp_path, shared_data, capsys):
+    d = shared_data / "anime-recdb"
+    cfg = tmp_path / "site.toml"
+    cfg.write_text("[models.als]\nfactors = 8\nregularization = 0.001\niterations = 3\nfeedback = \"raw\"\n")
+    rc = tune.main(["--data", f"mal:{d / 'fixture_anime.csv'}", "--data", f"ratings:{d / 'fixture_ratings.csv'}",
+                    "--config", str(cfg), "--max-fits", "4", "--users", "100", "--report", str(tmp_path / "t.json")])
+    out = capsys.readouterr().out
+    assert rc == 0 and "validation" in out and "best: nDCG@10" in out
+    best = json.loads((tmp_path / "t.json").read_text())["best"]["params"]
+    after = load_config(cfg).models.als
+    assert {k: getattr(after, k) for k in best} == best  # the best candidate is what the file now says
+    assert after.iterations == 3  # what the search does not vary is kept
+    if "wrote" in out:
+        assert "mangarec tune: validation nDCG@10" in cfg.read_text()
+    with pytest.raises(InputError):
+        tune.main(["--data", f"mal:{d / 'fixture_anime.csv'}", "--config", str(cfg), "--max-fits", "0"])
