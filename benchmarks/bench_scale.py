@@ -95,7 +95,8 @@ def main() -> int:
     if args.one is not None:
         print(json.dumps(one(int(args.one), args.factors, args.iterations)))
         return 0
-    print(f"{'ratings':>12} {'users':>9} {'s/iter (ALS)':>14} {'peak MB (ALS)':>14} {'eval s':>8} {'peak MB (eval)':>15}")
+    print(f"{'ratings':>12} {'users':>9} {'s/iter (ALS)':>14} {'peak MB (ALS)':>14} {'eval s':>8} "
+          f"{'peak MB (eval)':>15}")
     for s in args.sizes.split(","):
         cmd = [sys.executable, __file__, "--one", s, "--iterations", str(args.iterations)]
         if args.factors:

@@ -103,9 +103,9 @@ def synthetic_result(catalog: Catalog, k: int = 20, seed: int = 0, realistic: bo
                           "skipped": dict(catalog.skipped), "ratings": None},
               "models": {m: {"dim": 16, "info": {}, "neighbours": {"method": "exact", "k": k, "seconds": 1.0,
                                                                    "recall": None}} for m in MODELS},
-              "jaccard": {"models": list(MODELS), "mean": np.eye(M).tolist(), "p_value": np.zeros((M, M)).tolist(),
-                          "k": k},
-              "null": {}, "hit_rate": None, "timings": {}}
+              "agreement": {"models": list(MODELS), "mean": np.eye(M).tolist(), "lo": np.eye(M).tolist(),
+                            "hi": np.eye(M).tolist(), "k": k},
+              "null": {}, "ranking": None, "protocol": None, "timings": {}}
     return BuildResult(catalog=catalog, embeddings=emb, neighbours=nbs, maps=maps, report=report,
                        config=Config(site=SiteSection(models=list(MODELS))), build_date="2026-11-23T00:00:00Z")
 

@@ -12,9 +12,10 @@ from __future__ import annotations
 import gzip
 import json
 import urllib.request
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -173,7 +174,8 @@ def parse(doc: Mapping[str, Any], source: str = "embeddings JSON") -> PublishedM
         return PublishedModel(
             model=str(doc["model"]), dim=dim, ids=tuple(items["ids"]), vectors=Y,
             mode=str(fo["mode"]), reg=float(fo["reg"]), alpha=float(fo["alpha"]),
-            values=_value_map(fo), nu=float(fo.get("reg_exponent", 0.0)), reg_cols=int(fo.get("reg_cols", 1)),
+            values=_value_map(fo), nu=float(fo.get("reg_exponent", 0.0)),
+            reg_cols=int(fo.get("reg_cols", 1)),
             tag_ids=tuple(tags["ids"]) if tags else (), tag_vectors=T, titles=titles,
             meta={k: doc[k] for k in ("build_date", "catalog_hash", "subset", "count") if k in doc} | {"source": source},
         )

@@ -10,8 +10,9 @@ Scales
 :func:`detect_scale` reads the stored values: implicit ratings (every stored value means "on the
 user's list") are ``implicit``; values that fit a usual scale take the smallest that fits (1–5
 whole stars, 0.5–5 half stars as MovieLens, 1–10 as MyAnimeList); otherwise the smallest and
-largest value and the smallest step between distinct values. A like is a rating at least :func:`like_threshold`: ``lo + fraction·(hi − lo)``
-rounded up to the scale's step (the default fraction 0.7 gives 8 on 1–10 and 4 on 0.5–5).
+largest value and the smallest step between distinct values. A like is a rating at least
+:func:`like_threshold`: ``lo + fraction·(hi − lo)`` rounded up to the scale's step (the default
+fraction 0.7 gives 8 on 1–10 and 4 on 0.5–5).
 
 Feedback mappings (``[models.als] feedback``)
 ---------------------------------------------

@@ -28,8 +28,8 @@ is float64 so that Python and JavaScript agree to ~1e-12.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -114,8 +114,8 @@ def to_values(ratings: Mapping[str, float | str], index: Mapping[str, int],
     mean = 0.0
     if values.feedback == "explicit":
         nums = [float(v) for _, v in known if not isinstance(v, str)]
-        for v in nums:  # sequential sum in row order, exactly as taste.js does
-            mean += v
+        for num in nums:  # sequential sum in row order, exactly as taste.js does
+            mean += num
         mean = mean / len(nums) if nums else 0.0
     idx, vals = [], []
     for p, v in known:

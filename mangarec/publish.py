@@ -13,16 +13,17 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
 from .catalog import Catalog
-from .fsutil import atomic_write, gzip_bytes
 from .embedding import Embedding
 from .errors import InputError
 from .foldin import LIKE, MODES, ValueMap, fold_in, gram, rank
+from .fsutil import atomic_write, gzip_bytes
 from .paths import SITE_SRC
 
 SCHEMA_NAME = "mangarec-embeddings"

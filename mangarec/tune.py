@@ -20,9 +20,10 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from .errors import InputError
 
@@ -144,7 +145,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", action="append", metavar="[FORMAT:]PATH", required=True,
                    help="A catalog with ratings (as for build; repeatable).")
     p.add_argument("--config", type=Path, required=True, help="The TOML configuration to read and update.")
-    p.add_argument("--max-fits", type=_int_in(1, 200), default=MAX_FITS, help="Bound on the fits (default %(default)s).")
+    p.add_argument("--max-fits", type=_int_in(1, 200), default=MAX_FITS,
+                   help="Bound on the fits (default %(default)s).")
     p.add_argument("--users", type=_int_in(10, 100_000), default=1000,
                    help="Users scored on validation (fixed-seed sample; default %(default)s).")
     p.add_argument("--include-adult", action="store_true", help="Keep adult titles (as for build).")
@@ -190,4 +192,4 @@ if __name__ == "__main__":  # pragma: no cover
         raise SystemExit(main())
     except _E as exc:
         print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2)
+        raise SystemExit(2) from None

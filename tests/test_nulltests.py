@@ -4,14 +4,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from test_evaluate import _tag_neighbours, cluster_catalog
 
 from mangarec.catalog import Catalog, Item, Related, make_tags
 from mangarec.config import EvaluationSection
 from mangarec.evaluation import make_split
 from mangarec.evaluation.nulltests import agreement, expected_hits, hits, null_test
 from mangarec.evaluation.truths import TRUTHS, co_liked, register, related, truths_of
-
-from test_evaluate import _tag_neighbours, cluster_catalog
 
 
 def _shuffled(lists: np.ndarray, seed: int) -> np.ndarray:

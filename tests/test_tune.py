@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import json
+import tomllib
 
 import pytest
-import tomllib
+from test_evaluate import cluster_catalog
 
 from mangarec import tune
 from mangarec.config import EvaluationSection, load_config
 from mangarec.errors import InputError
 from mangarec.models import als
-
-from test_evaluate import cluster_catalog
 
 
 def test_search_improves_validation_and_never_reads_test(monkeypatch):

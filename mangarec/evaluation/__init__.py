@@ -19,14 +19,15 @@
 """
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..catalog import Catalog, Ratings
 from ..config import EvaluationSection
 from ..embedding import Embedding, Neighbours
 from .jaccard import check_lists, jaccard_rows
 from .protocol import Positives, Split, make_split, positives_of
-from .ranking import K, Interval, Metrics
+from .ranking import Interval, K, Metrics
 from .runner import Evaluation, run_evaluation
 from .truths import TRUTHS, register
 

@@ -5,6 +5,7 @@ import numpy as np
 
 from ..embedding import Neighbours
 
+
 def check_lists(nb: Neighbours) -> np.ndarray:
     """The ``(n, k)`` int64 indices of ``nb``, after checking every row lists distinct items
     other than the row's own item (what the null models assume)."""

@@ -23,8 +23,8 @@ lists with a bootstrap 95 % interval over titles.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import scipy.sparse as sp

@@ -6,8 +6,8 @@ most popular first) and :func:`score` gives P@k, R@k, nDCG@k per user and catalo
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import scipy.sparse as sp

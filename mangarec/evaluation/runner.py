@@ -1,8 +1,8 @@
 """Runs the whole evaluation of one build (see :mod:`mangarec.evaluation`)."""
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp

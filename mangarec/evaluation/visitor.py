@@ -13,8 +13,8 @@ random picks among the most popular titles.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -47,10 +47,9 @@ class VisitorFigures:
     item_item: Mapping[str, Metrics] = field(default_factory=dict)
 
 
-def published_model(catalog: Catalog, emb: Embedding, *, reg: float, mode: str, alpha: float,
-                    extra: Mapping[str, object] | None = None) -> PublishedModel:
+def published_model(catalog: Catalog, emb: Embedding, *, reg: float, mode: str, alpha: float) -> PublishedModel:
     """``emb`` through the published JSON (quantised) and back through the client."""
-    doc = build_payload(catalog, emb, reg=reg, mode=mode, alpha=alpha, build_date="evaluation", **(extra or {}))
+    doc = build_payload(catalog, emb, reg=reg, mode=mode, alpha=alpha, build_date="evaluation")
     return parse(doc, "evaluation")
 
 
@@ -95,16 +94,16 @@ def _item_item_scorer(W: sp.csr_matrix, catalog: Catalog, profiles: Sequence[Map
 
 def evaluate_visitor(catalog: Catalog, split: Split, emb: Embedding, *, reg: float, mode: str, alpha: float,
                      like_counts: Sequence[int], seed: int, picks: Sequence[int] | None = None,
-                     extra: Mapping[str, object] | None = None, max_visitors: int = MAX_VISITORS,
+                     max_visitors: int = MAX_VISITORS,
                      item_item: sp.csr_matrix | None = None) -> VisitorFigures:
     """The visitor-path figures (see the module docstring).
 
     ``emb`` must be fitted on ``split.train``; ``picks`` are the onboarding's item positions.
-    ``extra`` goes to :func:`~mangarec.publish.build_payload`. ``item_item`` (``(n, n)`` csr
+    ``item_item`` (``(n, n)`` csr
     of per-title top-k weights, fitted on ``split.train``) scores the same profiles for
     comparison.
     """
-    model = published_model(catalog, emb, reg=reg, mode=mode, alpha=alpha, extra=extra)
+    model = published_model(catalog, emb, reg=reg, mode=mode, alpha=alpha)
     g = np.random.default_rng(derive_seed(seed, "visitor"))
     users = split.users
     if len(users) > max_visitors:
@@ -116,7 +115,7 @@ def evaluate_visitor(catalog: Catalog, split: Split, emb: Embedding, *, reg: flo
     fig: dict[str, Metrics] = {}
     ii: dict[str, Metrics] = {}
     for m in [*sorted(set(like_counts)), None]:
-        profiles = []
+        profiles: list[dict[str, float | str]] = []
         for row in liked:
             pick = row if m is None or len(row) <= m else np.sort(g.choice(row, size=m, replace=False))
             profiles.append({ids[j]: "like" for j in pick})

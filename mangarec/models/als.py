@@ -35,9 +35,10 @@ from __future__ import annotations
 import contextlib
 import os
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -45,11 +46,12 @@ import scipy.sparse as sp
 from ..catalog import Catalog
 from ..embedding import Embedding
 from ..errors import InputError
-from ..schema import bounded, key, one_of
 from ..feedback import FEEDBACKS, SCALES, like_threshold, model_values, resolve_scale
+from ..schema import bounded, key, one_of
 from ..seeds import rng
 from .als_solvers import cg_rows, implicit_penalty
 from .base import Foldin, ModelSpec
+
 
 @dataclass(frozen=True)
 class Params:

@@ -6,9 +6,10 @@ for its scripts.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..catalog import ID_PATTERN
 from .evaluation_view import evaluation_view

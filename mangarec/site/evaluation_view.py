@@ -10,7 +10,8 @@ lo, hi, k), ``notes``.
 """
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 #: Names of the evaluation's baselines and reference on the pages.
 METHOD_LABELS = {
