@@ -124,3 +124,22 @@ def test_bad_inputs_are_one_line_errors(tmp_path, published, server):
     m = client.load(str(out / "data/embeddings.json"))
     with pytest.raises(InputError, match="'a0'"):
         m.fit({"a0": "meh"})
+
+
+def test_fit_many_equals_fit(tmp_path):
+    from mangarec.models import als
+    from mangarec import publish
+    from tests.test_als import planted_catalog
+
+    catalog, _ = planted_catalog(n_users=80, n_items=60, density=0.3)
+    for params, mode in ((als.Params(factors=6, iterations=3, feedback="likes", scale="1-10", like_threshold=6.0,
+                                     reg_exponent=0.5, regularization=0.5), "implicit"),
+                         (als.Params(factors=6, iterations=3, feedback="explicit", regularization=0.1), "explicit")):
+        emb = als.fit(catalog, params, 0)
+        m = client.parse(publish.build_payload(catalog, emb, reg=params.regularization, mode=mode, alpha=params.alpha,
+                                               build_date="d"))
+        profiles = [{m.ids[0]: "like", m.ids[3]: 7.5, m.ids[9]: 2.0}, {}, {m.ids[5]: "dislike"},
+                    {i: "like" for i in m.ids[10:25]}]
+        many = m.fit_many(profiles, block=3)
+        for p, row in zip(profiles, many):
+            np.testing.assert_allclose(row, m.fit(p), rtol=1e-9, atol=1e-12)

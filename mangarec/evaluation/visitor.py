@@ -57,7 +57,7 @@ def _visitor_scorer(model: PublishedModel, catalog: Catalog, profiles: Sequence[
     """A scorer over the visitors' positions ``0..len(profiles)-1``: client fold-in, then
     scores over the catalog's items (titles missing from the JSON score ``-inf``)."""
     rows = np.array([model.index.get(i, -1) for i in catalog.ids], dtype=np.int64)
-    tastes = np.stack([model.fit(p) for p in profiles]) if profiles else np.zeros((0, model.dim))
+    tastes = model.fit_many(profiles)
 
     def scorer(users: np.ndarray) -> np.ndarray:
         S = tastes[users] @ model.vectors.T

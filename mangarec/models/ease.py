@@ -76,18 +76,13 @@ def item_item(model: Ease, k: int) -> sp.csr_matrix:
 
 
 def spd_inverse(G: np.ndarray) -> np.ndarray:
-    """The inverse of the symmetric positive definite ``G`` (``(m, m)`` float32) by Cholesky
-    (LAPACK ``potrf`` + ``potri``: half the work of a general inverse), full ``(m, m)`` float32."""
-    from scipy.linalg import lapack
+    """The inverse of the symmetric positive definite ``G`` (``(m, m)`` float32), float32.
 
-    c, info = lapack.spotrf(G, lower=True, clean=True, overwrite_a=True)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"EASE Gram matrix is not positive definite (potrf info {info})")
-    inv, info = lapack.spotri(c, lower=True, overwrite_c=True)
-    if info != 0:
-        raise np.linalg.LinAlgError(f"EASE inverse failed (potri info {info})")
-    low = np.tril(inv)
-    return low + np.tril(inv, -1).T
+    ``numpy.linalg.inv`` (LU): measured on this machine for m = 3,700 it takes 7.3 s against
+    28.7 s for LAPACK's Cholesky ``potrf`` + ``potri`` (unblocked in the OpenBLAS build) and
+    8.3 s for ``cho_factor`` + ``cho_solve`` on the identity.
+    """
+    return np.linalg.inv(G)
 
 
 def fit_ease(X: sp.csr_matrix, lam: float, min_likes: int = MIN_LIKES) -> Ease:
