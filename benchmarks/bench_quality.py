@@ -46,7 +46,7 @@ from mangarec.evaluation import make_split  # noqa: E402
 from mangarec.evaluation.nulltests import model_tests  # noqa: E402
 from mangarec.evaluation.protocol import canonical  # noqa: E402
 from mangarec.evaluation.ranking import evaluate_scorer  # noqa: E402
-from mangarec.evaluation.runner import foldin_scorer, run_evaluation, training_values  # noqa: E402
+from mangarec.evaluation.runner import foldin_scorer, run_evaluation, training_values, visitor_reg  # noqa: E402
 from mangarec.evaluation.truths import truths_of  # noqa: E402
 from mangarec.evaluation.visitor import evaluate_visitor, informative_picks, spread_picks  # noqa: E402
 from mangarec.loaders import load_catalog  # noqa: E402
@@ -113,12 +113,13 @@ def run(name: str, cat: Catalog, args) -> dict:
     W = item_item(fit_ease(split.likes("train"), lam), ITEM_ITEM_K)
     picks = {"spread": spread_picks(emb.vectors, cat.tie_order), "informative": informative_picks(split, cat.tie_order)}
     info = emb.info
-    vis = evaluate_visitor(cat, split, emb, reg=info["regularization"], mode=info["mode"], alpha=info["alpha"] or 1.0,
+    vis = evaluate_visitor(cat, split, emb, reg=visitor_reg(emb), mode=info["mode"], alpha=info["alpha"] or 1.0,
                            like_counts=[5, 12], seed=derive_seed(seed, "visitor", "als"), picks=picks["spread"],
                            item_item=W)
-    vis2 = evaluate_visitor(cat, split, emb, reg=info["regularization"], mode=info["mode"], alpha=info["alpha"] or 1.0,
+    vis2 = evaluate_visitor(cat, split, emb, reg=visitor_reg(emb), mode=info["mode"], alpha=info["alpha"] or 1.0,
                             like_counts=[12], seed=derive_seed(seed, "visitor", "als"), picks=picks["informative"])
-    print(f"  ALS: {params.feedback}, {params.factors} factors, λ {params.regularization:g}, α {params.alpha:g}, "
+    print(f"  ALS: {params.feedback}, {params.factors} factors, λ {params.regularization:g} (visitor fold-in λ "
+          f"{visitor_reg(emb):g}), α {params.alpha:g}, "
           f"{params.iterations} iterations: fit {t_fit:.1f} s; evaluation {t_eval:.1f} s; EASE λ {lam:g} (validation)")
     table = [("ALS (shipped defaults), fold-in", rows["als"]), ("ALS (before issue 10), fold-in", old_m),
              ("ALS neighbour lists, item-kNN", rows["als neighbours"]), ("EASE (reference)", rows["ease"]),

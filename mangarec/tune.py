@@ -21,7 +21,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,10 @@ SEARCH: dict[str, tuple[Any, ...]] = {
     "reg_exponent": (0.0, 0.5, 1.0),
 }
 RELATIVE = ("regularization", "alpha")
+#: Visitor fold-in λ candidates, times the chosen training λ (scored by visitors with 12 likes).
+VISITOR_FACTORS = (1.0, 2.0, 4.0, 8.0)
+#: Likes a simulated visitor gives when the visitor λ is chosen.
+VISITOR_LIKES = 12
 #: Default bound on the number of fits.
 MAX_FITS = 16
 
@@ -58,6 +62,8 @@ class TuneResult:
     tried: tuple[Candidate, ...]
     users: int
     validation_likes: int
+    visitor: dict = field(default_factory=dict)
+    visitor_regularization: float = 0.0
 
 
 def _key(params: Any) -> tuple:
@@ -81,6 +87,7 @@ def search(catalog: Any, start: Any, evaluation: Any, seed: int, *, max_fits: in
     fit_cat = replace(catalog, ratings=split.fit)
     exclude = canonical(split.fit.matrix)
     tried: dict[tuple, Candidate] = {}
+    last: dict[str, Any] = {}  # the embedding of the latest fit (only the best one is kept)
 
     def score(p: Any) -> Candidate:
         k = _key(p)
@@ -88,6 +95,7 @@ def search(catalog: Any, start: Any, evaluation: Any, seed: int, *, max_fits: in
             return tried[k]
         t = time.perf_counter()
         emb = als.fit(fit_cat, p, seed)
+        last["emb"] = emb
         m = evaluate_scorer(foldin_scorer(emb, training_values(emb, split.fit.matrix)), exclude,
                             split.validation, split.users, catalog.tie_order, seed)
         c = Candidate(params={k2: v for k2, v in k}, ndcg=m.ndcg.mean, precision=m.precision.mean,
@@ -98,6 +106,7 @@ def search(catalog: Any, start: Any, evaluation: Any, seed: int, *, max_fits: in
         return c
 
     best_p, best = start, score(start)
+    best_emb = last["emb"]
     improved = True
     while improved and len(tried) < max_fits:
         improved = False
@@ -110,9 +119,31 @@ def search(catalog: Any, start: Any, evaluation: Any, seed: int, *, max_fits: in
                 p = replace(best_p, **{name: v})
                 c = score(p)
                 if c.ndcg > best.ndcg + 1e-4:
-                    best_p, best, improved = p, c, True
+                    best_p, best, best_emb, improved = p, c, last["emb"], True
+    visitor, v_reg = _visitor_search(catalog, split, best_p, best_emb, seed, log)
     return TuneResult(best=best, tried=tuple(tried.values()), users=int(len(split.users)),
-                      validation_likes=int(split.validation.nnz))
+                      validation_likes=int(split.validation.nnz), visitor=visitor, visitor_regularization=v_reg)
+
+
+def _visitor_search(catalog: Any, split: Any, params: Any, emb: Any, seed: int,
+                    log: Callable[[str], None]) -> tuple[dict, float]:
+    """The visitor fold-in λ: :data:`VISITOR_FACTORS` × the training λ, scored by P@10 of
+    validation users who give :data:`VISITOR_LIKES` of their *fit* likes through the published
+    JSON (the test likes are never read). Returns ``({λ: P@10}, best λ)``."""
+    from .evaluation.visitor import evaluate_visitor
+
+    if params.feedback == "explicit":
+        return {}, 0.0
+    as_test = replace(split, train=split.fit, test=split.validation)
+    out: dict[str, float] = {}
+    for f in VISITOR_FACTORS:
+        lam = float(params.regularization) * f
+        v = evaluate_visitor(catalog, as_test, emb, reg=lam, mode="implicit", alpha=float(params.alpha),
+                             like_counts=[VISITOR_LIKES], seed=seed)
+        out[f"{lam:g}"] = v.likes[f"{VISITOR_LIKES} likes"].precision.mean
+        log(f"  visitor fold-in λ {lam:g}: P@10 {out[f'{lam:g}']:.4f} with {VISITOR_LIKES} likes (validation)")
+    best = max(out, key=lambda k: (out[k], -float(k)))
+    return out, float(best)
 
 
 def write_config(path: Path, chosen: dict, note: str) -> None:
@@ -172,11 +203,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     res = search(catalog, start, config.evaluation, derive_seed(config.seed, "evaluate"),
                  max_fits=args.max_fits, users=args.users)
     chosen = {k: v for k, v in res.best.params.items() if getattr(start, k) != v}
+    v_reg = 0.0 if res.visitor_regularization == res.best.params.get("regularization") else res.visitor_regularization
+    if res.visitor and v_reg != start.visitor_regularization:
+        chosen["visitor_regularization"] = v_reg
     print(f"best: nDCG@10 {res.best.ndcg:.4f}, P@10 {res.best.precision:.4f} on {res.validation_likes} validation "
           f"likes of {res.users} users; " + (", ".join(f"{k} = {v!r}" for k, v in chosen.items()) or "no change"))
     if args.report:
         args.report.write_text(json.dumps({"best": asdict(res.best), "tried": [asdict(c) for c in res.tried],
-                                           "users": res.users, "validation_likes": res.validation_likes},
+                                           "users": res.users, "validation_likes": res.validation_likes,
+                                           "visitor": res.visitor,
+                                           "visitor_regularization": res.visitor_regularization},
                                           indent=1, default=float), encoding="utf-8")
     if chosen and not args.dry_run:
         write_config(args.config, chosen, f"mangarec tune: validation nDCG@10 {res.best.ndcg:.4f} "

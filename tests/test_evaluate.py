@@ -167,7 +167,7 @@ def test_ease_closed_form_matches_direct_solution():
         assert model.B[j_pos, j_pos] == 0
     idx, w = model.top_k(3)
     assert idx.shape == (len(items), 3) and np.all(np.diff(w, axis=1) <= 0)
-    assert ease_lambdas(X)[1] == pytest.approx(X.sum() / np.count_nonzero(X.sum(axis=0)), rel=1e-3)
+    assert ease_lambdas(X)[1] == pytest.approx(2 * X.sum() / np.count_nonzero(X.sum(axis=0)), rel=1e-3)
 
 
 def test_cosine_knn_and_baselines_rank_sensibly():

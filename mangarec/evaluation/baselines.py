@@ -20,7 +20,7 @@ from .ranking import Scorer
 #: Neighbours kept per item by the item-kNN baseline.
 KNN = 100
 #: EASE λ candidates tried on validation (multiples of the mean item like count).
-EASE_LAMBDAS: tuple[float, ...] = (0.5, 1.0, 2.0)
+EASE_LAMBDAS: tuple[float, ...] = (0.5, 2.0, 8.0, 32.0)
 
 
 def random_scorer(n_items: int, seed: int) -> Scorer:

@@ -87,6 +87,12 @@ def foldin_scorer(emb: Embedding, split_values: sp.csr_matrix) -> Scorer:
     return lambda users: X[users] @ Y.T
 
 
+def visitor_reg(emb: Embedding) -> float:
+    """The λ a visitor's fold-in uses for ``emb`` (what the build publishes as ``fold_in.reg``)."""
+    info = emb.info or {}
+    return float(info.get("visitor_regularization") or info.get("regularization", 0.1))
+
+
 def training_values(emb: Embedding, ratings: sp.csr_matrix) -> sp.csr_matrix:
     """The model-scale values ``emb`` was trained with, for the rows of ``ratings``."""
     from ..feedback import Scale, model_values
@@ -144,7 +150,7 @@ def run_evaluation(catalog: Catalog, neighbours: Mapping[str, Neighbours], confi
             if "ease_skipped" in choices:
                 notes.append(f"EASE reference left out: {choices['ease_skipped']}")
             visitor = [
-                evaluate_visitor(catalog, split, emb, reg=float(emb.info.get("regularization", 0.1)),
+                evaluate_visitor(catalog, split, emb, reg=visitor_reg(emb),
                                  mode=str(emb.info.get("mode", "implicit")), alpha=float(emb.info.get("alpha") or 1.0),
                                  like_counts=config.visitor_likes, seed=derive_seed(seed, "visitor", name), picks=picks)
                 for name, emb in held_emb.items()]
