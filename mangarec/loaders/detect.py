@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from .io import base_suffix, first_line
+from .inputs import exists, is_dir, list_directory, stat_input
+from .io import base_suffix, first_data_line
 
 #: Formats a spec may name. ``mal-history`` is ``mal`` with history.csv as implicit ratings.
 FORMATS: tuple[str, ...] = ("mangadex-v3", "mangadex-v5", "mal", "mal-history", "ratings", "history", "generic")
@@ -44,7 +45,7 @@ def parse_spec(spec: str | os.PathLike) -> Spec:
     if not isinstance(spec, str) or not spec:
         raise InputError(f"a data spec must be a non-empty path, got {spec!r}")
     m = _PREFIX.match(spec)
-    if m and not Path(spec).exists() and len(m.group(1)) > 1:
+    if m and not exists(spec) and len(m.group(1)) > 1:
         fmt = m.group(1).lower()
         if fmt not in FORMATS:
             raise InputError(f"unknown format {m.group(1)!r} (known: {', '.join(FORMATS)})", spec)
@@ -53,10 +54,15 @@ def parse_spec(spec: str | os.PathLike) -> Spec:
 
 
 def find_file(directory: Path, stem: str) -> Path | None:
-    """``directory/stem`` or its ``.gz`` / ``.xz`` / ``.bz2`` variant, if one exists."""
+    """``directory/stem`` or its ``.gz`` / ``.xz`` / ``.bz2`` variant, if one exists.
+
+    Anything by that name counts (a FIFO or a directory called ``anime.csv`` is returned, and
+    refused with a precise error when it is opened). ``directory`` must have been checked by
+    :func:`~.inputs.check_directory` (so a missing entry is really missing).
+    """
     for suffix in ("", ".gz", ".xz", ".bz2"):
-        p = directory / f"{stem}{suffix}"
-        if p.is_file():
+        p = Path(directory) / f"{stem}{suffix}"
+        if exists(p):
             return p
     return None
 
@@ -71,16 +77,19 @@ def detect_format(path: Path) -> str:
     from .ratings import ratings_columns
 
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", str(path))
-    if path.is_dir():
+    stat_input(path)
+    if is_dir(path):
+        entries = list_directory(path)
         if find_file(path, "anime.csv"):
             return "mal"
-        if any(p.name.endswith(".json") for p in path.iterdir()):
+        if any(p.name.endswith(".json") for p in entries):
             return "mangadex-v5"
         raise _ambiguous(path, "a directory with neither anime.csv nor *.json pages")
     ext = base_suffix(path)
-    line = first_line(path)
+    found = first_data_line(path)
+    if found is None:
+        raise InputError("empty file (only blank lines, or nothing once decompressed)", str(path))
+    n, line = found
     if ext in (".csv", ".tsv", ".txt") or (ext not in (".json", ".jsonl", ".ndjson") and not line.lstrip().startswith("{")):
         header = [h.strip() for h in line.split(",")]
         if header[:3] == ["anime_id", "name", "genre"]:
@@ -92,14 +101,14 @@ def detect_format(path: Path) -> str:
         raise _ambiguous(path, f"unrecognised CSV header {line[:80]!r}")
     try:
         first = json.loads(line)
-    except ValueError:  # let the loader report where the JSON breaks (or that it is truncated)
+    except (ValueError, RecursionError):  # let the loader report where the JSON breaks (or that it is truncated)
         if '"is_r18"' in line:
             return "mangadex-v3"
         if '"result"' in line or '"attributes"' in line:
             return "mangadex-v5"
         if '"kind"' in line:
             return "generic"
-        raise InputError("invalid JSON on the first line; cannot detect the format", str(path), 1) from None
+        raise InputError("invalid JSON on the first line; cannot detect the format", str(path), n) from None
     if not isinstance(first, dict):
         raise _ambiguous(path, "the first line is not a JSON object")
     if "is_r18" in first and "languages" in first:

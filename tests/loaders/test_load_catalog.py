@@ -118,7 +118,7 @@ def test_empty_file(tmp_path, expect_error):
     p = write(tmp_path / "anime.csv", "")
     expect_error(lambda: load_catalog([f"mal:{p}"]), file=p, match="empty file")
     q = write(tmp_path / "e.jsonl", "")
-    assert len(load_catalog([f"mangadex-v3:{q}"])) == 0
+    expect_error(lambda: load_catalog([f"mangadex-v3:{q}"]), file=q, match="empty file")
 
 
 def test_deterministic(tmp_path, shared_data):
