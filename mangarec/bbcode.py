@@ -17,7 +17,9 @@
   ``[hr]`` is a paragraph break. HTML ``<br>`` is a line break.
 - Any other bracketed text (``[Part 1]``, ``[RUS]``) is kept as written.
 - Then HTML entities are decoded (``&amp;`` → ``&``, ``&hearts;`` → ``♥``, ``&#039;`` → ``'``),
-  non-breaking spaces become spaces and soft hyphens / zero-width joiners are removed.
+  non-breaking spaces become spaces and soft hyphens / zero-width spaces are removed.
+- Last, the text cleaning rules of :mod:`mangarec.textclean` (control characters, lone
+  surrogates, bidi overrides, invisible characters; Windows-1252 C1 mojibake mapped back).
 - Optionally (``drop_language_headers``, on in the loaders) a line that is only a language
   heading such as ``Russian / Русский:`` or ``[RUS]`` is removed; the translated text itself is
   usually inside a spoiler and already gone.
@@ -26,6 +28,8 @@ from __future__ import annotations
 
 import html
 import re
+
+from .textclean import clean_text
 
 _TAG = re.compile(r"\[(/?)([a-zA-Z]+|\*)(?:=([^\]]{0,500}))?\]|<br\s*/?>", re.IGNORECASE)
 
@@ -51,7 +55,7 @@ _LANG_HEADER = re.compile(
     re.IGNORECASE,
 )
 _DOUBLE = re.compile(r"&amp;(?:#[0-9]{1,6}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
-_INVISIBLE = str.maketrans({"\xa0": " ", "\u00ad": None, "\u200c": None, "\u200b": None})
+_INVISIBLE = str.maketrans({"\xa0": " ", "\u00ad": None, "\u200b": None})
 
 
 def unescape(text: str) -> str:
@@ -61,7 +65,7 @@ def unescape(text: str) -> str:
     out = html.unescape(text)
     if _DOUBLE.search(text):
         out = html.unescape(out)
-    if "\xa0" in out or "\u00ad" in out or "\u200c" in out or "\u200b" in out:
+    if "\xa0" in out or "\u00ad" in out or "\u200b" in out:
         out = out.translate(_INVISIBLE)
     return out
 
@@ -110,24 +114,15 @@ def strip_bbcode(text: str) -> str:
 
 
 def tidy(text: str, *, drop_language_headers: bool = False) -> str:
-    """Normalise line breaks and blank lines; optionally drop language-heading lines."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    out: list[str] = []
-    blank = False
-    for ln in text.split("\n"):
-        if "  " in ln or "\t" in ln:
-            ln = " ".join(ln.split())
-        ln = ln.strip()
-        if not ln:
-            blank = bool(out)
-            continue
-        if drop_language_headers and len(ln) <= 60 and _LANG_HEADER.match(ln):
-            continue
-        if blank:
-            out.append("")
-            blank = False
-        out.append(ln)
-    return "\n".join(out).strip()
+    """Normalise line breaks, white space, blank lines and invisible characters
+    (:func:`mangarec.textclean.clean_text`); optionally drop language-heading lines."""
+    text = clean_text(text)
+    if drop_language_headers and text:
+        lines = text.split("\n")
+        kept = [ln for ln in lines if not (len(ln) <= 60 and _LANG_HEADER.match(ln))]
+        if len(kept) != len(lines):
+            text = clean_text("\n".join(kept))
+    return text
 
 
 def to_plain_text(text: str, *, drop_language_headers: bool = True) -> str:

@@ -23,8 +23,10 @@ TAG_GROUPS: tuple[str, ...] = ("demographic", "content", "format", "genre", "the
 #: The kinds of item a catalog can hold.
 KINDS: tuple[str, ...] = ("anime", "manga")
 
-#: Item ids are used in URLs and file names: they must match this.
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: Item ids are used in URLs and file names: they must match this (use ``fullmatch``; the
+#: pattern is anchored with ``\A`` / ``\Z`` so that ``match`` cannot accept a trailing newline
+#: either, as ``$`` would).
+ID_PATTERN = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
 
 
 @dataclass(frozen=True)
@@ -214,14 +216,16 @@ class Catalog:
         """SHA-256 of the catalog's content (items and ratings), hex; the cache key's base."""
         h = hashlib.sha256()
         for item in self.items:
-            h.update(json.dumps(item_record(item), sort_keys=True, ensure_ascii=False).encode())
+            # surrogatepass: an Item built in code may hold a lone surrogate (the loaders remove
+            # them); the bytes of every valid string are unchanged
+            h.update(json.dumps(item_record(item), sort_keys=True, ensure_ascii=False).encode("utf-8", "surrogatepass"))
             h.update(b"\n")
         if self.ratings is not None:
             m = self.ratings.matrix.tocsr()
             m.sort_indices()
             for arr in (m.indptr.astype(np.int64), m.indices.astype(np.int64), m.data.astype(np.float32)):
                 h.update(np.ascontiguousarray(arr).tobytes())
-            h.update(("\n".join(self.ratings.user_ids) + f"|{self.ratings.implicit}").encode())
+            h.update(("\n".join(self.ratings.user_ids) + f"|{self.ratings.implicit}").encode("utf-8", "surrogatepass"))
         return h.hexdigest()
 
     def subset(self, positions: Sequence[int]) -> "Catalog":

@@ -32,12 +32,16 @@ Shoujo, Seinen, Josei) keep their names, which are also MangaDex's demographic n
 item keeps every tag in the ``genre`` group (MAL has no groups). Names not in the table are
 kept unchanged (after trimming white space), so unknown vocabularies still work.
 
-Lookup ignores case and runs of white space: ``"shounen  ai"`` → ``"Boys' Love"``.
+Lookup ignores case and runs of white space: ``"shounen  ai"`` → ``"Boys' Love"``. Names are
+first cleaned by :func:`mangarec.textclean.clean_line` (control and invisible characters
+removed); a name with no visible character is ``""``, which :func:`canonical_tags` drops.
 """
 from __future__ import annotations
 
 import re
 from typing import Iterable
+
+from .textclean import clean_line
 
 #: MangaDex v5 tags by group (plus the v3 content tags Ecchi and Smut, which v5 turned into
 #: content ratings but which MangaDex v3 data still carries).
@@ -109,10 +113,12 @@ _MEMO: dict[str, str] = {}
 
 
 def canonical_tag(name: str) -> str:
-    """The canonical name of tag ``name`` (unchanged, trimmed, if it is not in the table)."""
+    """The canonical name of tag ``name`` (cleaned, else unchanged, if it is not in the table);
+    ``""`` for a name with no visible character."""
     c = _MEMO.get(name)
     if c is None:
-        c = _LOOKUP.get(_key(name), _SPACES.sub(" ", name.strip()))
+        clean = clean_line(name)
+        c = _LOOKUP.get(_key(clean), clean)
         if len(_MEMO) < 100_000:
             _MEMO[name] = c
     return c

@@ -59,3 +59,29 @@ def test_subset_restricts_ratings_and_drops_empty_users():
 def test_ratings_shape_must_match():
     with pytest.raises(ValueError):
         Catalog(items=(_item("1", ["a"]),), ratings=Ratings(matrix=sp.csr_matrix((1, 2), dtype=np.float32), user_ids=("u",)))
+
+
+def test_id_pattern_refuses_a_trailing_newline_with_match_and_fullmatch():
+    from mangarec.catalog import ID_PATTERN
+
+    for ok in ("x5", "a-b_C9", "1" * 64):
+        assert ID_PATTERN.fullmatch(ok) and ID_PATTERN.match(ok)
+    for bad in ("x5\n", "x5\n\n", "\nx5", "", "1" * 65, "x/5", "..", "x5 "):
+        assert not ID_PATTERN.fullmatch(bad) and not ID_PATTERN.match(bad), repr(bad)
+
+
+def test_fingerprint_of_an_item_holding_a_lone_surrogate():
+    """An Item built in code (the loaders clean them away) must not crash the fingerprint, and
+    valid text keeps the fingerprint it had."""
+    c = Catalog(items=(Item(id="1", title="T\ud800", kind="manga"),))
+    assert len(c.fingerprint) == 64
+    assert c.fingerprint != Catalog(items=(Item(id="1", title="T", kind="manga"),)).fingerprint
+    import hashlib
+    import json
+
+    from mangarec.catalog import item_record
+
+    plain = Catalog(items=(Item(id="1", title="Tést 😀", kind="manga"),))
+    expected = hashlib.sha256(json.dumps(item_record(plain.items[0]), sort_keys=True, ensure_ascii=False).encode()
+                              + b"\n").hexdigest()
+    assert plain.fingerprint == expected

@@ -15,7 +15,9 @@ from ..catalog import Catalog, Item
 from ..errors import InputError
 from ..tags import DEFAULT_ADULT_TAGS, canonical_tag
 from . import generic, mal, mangadex_v3, mangadex_v5, ratings as ratings_mod
+from .clean import clean_item
 from .detect import FORMATS, Spec, detect_format, find_file, parse_spec
+from .inputs import check_directory, is_dir, stat_input
 from .io import base_suffix
 
 __all__ = ["load_catalog", "FORMATS", "iter_spec_items"]
@@ -38,10 +40,11 @@ def _item_reader(fmt: str, path: Path) -> Callable[[Path], ItemIter]:
 def _resolve(spec: Spec) -> list[tuple[str, Path, bool]]:
     """``[(format, file, implicit)]`` for one spec (a MAL directory gives anime + ratings)."""
     path = spec.path
-    if not path.exists():
-        raise InputError("file not found", str(path))
+    stat_input(path)  # not found, or a parent directory that cannot be searched
+    if is_dir(path):
+        check_directory(path)  # a mode-000 directory: one line, not a traceback later
     fmt = spec.format or detect_format(path)
-    if fmt in ("mal", "mal-history") and path.is_dir():
+    if fmt in ("mal", "mal-history") and is_dir(path):
         anime = find_file(path, "anime.csv")
         if anime is None:
             raise InputError("no anime.csv(.gz) in this directory", str(path))
@@ -58,7 +61,7 @@ def _resolve(spec: Spec) -> list[tuple[str, Path, bool]]:
         return out
     if fmt in ("mal-history", "history"):
         return [("ratings", path, True)]
-    if path.is_dir() and fmt != "mangadex-v5":
+    if is_dir(path) and fmt != "mangadex-v5":
         raise InputError(f"is a directory; format {fmt} needs a file", str(path))
     return [(fmt, path, False)]
 
@@ -67,7 +70,10 @@ def iter_spec_items(spec: str) -> ItemIter:
     """Every item of one item spec with its line number, unfiltered (for tools and tests)."""
     for fmt, path, _ in _resolve(parse_spec(spec)):
         if fmt != "ratings":
-            yield from _item_reader(fmt, path)(path)
+            src = str(path)
+            with closing(_item_reader(fmt, path)(path)) as reader:
+                for item, line in reader:
+                    yield clean_item(item, src, line), line
 
 
 def load_catalog(
@@ -104,9 +110,11 @@ def load_catalog(
     Raises
     ------
     InputError
-        One line naming the file (and line) for any bad input: missing file, unknown format,
-        broken compression, truncated file, invalid JSON, missing / empty title, wrong field
-        types, duplicate ids, missing CSV columns, bad rating values.
+        One line naming the file (and line) for any bad input: missing file, a directory, FIFO,
+        socket or device where a file is expected, permission denied, empty file, unknown
+        format, broken compression, truncated file, invalid JSON, text that is not UTF-8,
+        missing / empty / invisible title, wrong field types, invalid ids, duplicate ids (or
+        ids differing only in case), missing CSV columns, bad rating values.
     """
     if not specs:
         raise InputError("no data given")
@@ -125,6 +133,7 @@ def load_catalog(
 
     skipped: Counter = Counter()
     seen: dict[str, tuple[str, int]] = {}
+    seen_folded: dict[str, str] = {}  # lower-cased id -> the id as written
     filtered: set[str] = set()
     items: list[Item] = []
     sources: list[str] = []
@@ -132,13 +141,22 @@ def load_catalog(
     for fmt, path, _ in item_parts:
         if full:
             break
-        sources.append(str(path))
+        src = str(path)
+        sources.append(src)
         with closing(_item_reader(fmt, path)(path)) as reader:
             for item, line in reader:
+                item = clean_item(item, src, line)
                 where = seen.get(item.id)
                 if where is not None:
-                    raise InputError(f"duplicate item id {item.id!r} (first at {where[0]}:{where[1]})", str(path), line)
-                seen[item.id] = (str(path), line)
+                    raise InputError(f"duplicate item id {item.id!r} (first at {where[0]}:{where[1]})", src, line)
+                seen[item.id] = (src, line)
+                folded = item.id.lower()
+                other = seen_folded.setdefault(folded, item.id)
+                if other != item.id:
+                    first = seen[other]
+                    raise InputError(f"item ids {other!r} (at {first[0]}:{first[1]}) and {item.id!r} differ only in "
+                                     "case: they would share a page folder on a case-insensitive file system",
+                                     src, line)
                 is_adult = item.adult or any(t in adult for _, names in item.tags for t in names)
                 if is_adult and not item.adult:
                     item = replace(item, adult=True)

@@ -19,6 +19,23 @@ except ImportError:  # pragma: no cover - depends on the environment
     _loads = json.loads
 
 
+def _parse_json(raw: bytes) -> Any:
+    """orjson, else the standard library: it also accepts lone surrogate escapes (``"\\ud800"``),
+    valid JSON that orjson refuses; the text cleaning removes them. A nesting too deep for
+    either is a ValueError."""
+    try:
+        return _loads(raw)
+    except ValueError as first:
+        if _loads is json.loads:
+            raise
+        try:
+            return json.loads(raw)
+        except RecursionError:
+            raise ValueError("too deeply nested") from None
+        except ValueError:
+            raise first from None
+
+
 def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     """Yield ``(line number, parsed JSON value)`` for each non-blank line of a JSONL file.
 
@@ -26,23 +43,30 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
     ------
     InputError
         For invalid JSON ("file:12: invalid JSON: ..."), an incomplete last line (a truncated
-        file), text that is not UTF-8, or a broken compressed stream.
+        file), text that is not UTF-8, a broken compressed stream, or a file with no JSON line
+        at all ("empty file").
     """
     src = str(path)
+    count = 0
     with closing(iter_lines(path)) as lines:  # stops a reader thread at once on an error
         for n, raw in lines:
             if not raw.strip():
                 continue
             try:
-                value = _loads(raw)
+                value = _parse_json(raw)
             except UnicodeDecodeError as e:
                 raise InputError(f"not valid UTF-8 text ({e.reason})", src, n) from None
+            except RecursionError:
+                raise InputError("invalid JSON: too deeply nested", src, n) from None
             except ValueError as e:
                 if not raw.endswith(b"\n"):
                     raise InputError("truncated file: the last JSON line is incomplete", src, n) from None
                 msg = str(e).split("\n")[0]
                 raise InputError(f"invalid JSON: {msg}", src, n) from None
+            count += 1
             yield n, value
+    if count == 0:
+        raise InputError("empty file (only blank lines, or nothing once decompressed)", src)
 
 
 def type_name(value: Any) -> str:
@@ -75,7 +99,7 @@ class Fields:
         if isinstance(v, bool) or not isinstance(v, (int, str)):
             raise self.bad(key, "an integer or a string", v)
         s = str(v)
-        if not ID_PATTERN.match(s):
+        if not ID_PATTERN.fullmatch(s):
             raise self.error(f"field {key!r}: invalid id {s[:70]!r} (letters, digits, _ and -, at most 64)")
         return s
 

@@ -23,7 +23,7 @@ FORMAT = "generic"
 CSV_REQUIRED = ("id", "title", "kind")
 CSV_OPTIONAL = ("type", "year", "date", "tags", "description", "popularity", "score", "adult",
                 "url", "alt_titles")
-_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+_DATE = re.compile(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?")  # used with fullmatch (no "2020\n", no "٢٠٢٠")
 
 
 def _kind(f: Fields, value: Any) -> str:
@@ -38,7 +38,7 @@ def _year_date(f: Fields, year: Any, date: Any) -> tuple[int | None, str | None]
     if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
         raise f.bad("year", "an integer", year)
     if date is not None:
-        if not isinstance(date, str) or not _DATE.match(date):
+        if not isinstance(date, str) or not _DATE.fullmatch(date):
             raise f.error(f"field 'date' must be YYYY, YYYY-MM or YYYY-MM-DD, got {str(date)[:30]!r}")
         if year is None:
             year = int(date[:4])

@@ -48,7 +48,7 @@ def iter_items(path: Path) -> Iterator[tuple[Item, int]]:
         anime_id = row["anime_id"].strip()
         if not anime_id:
             raise InputError("missing anime_id", src, n)
-        if not ID_PATTERN.match(anime_id):
+        if not ID_PATTERN.fullmatch(anime_id):
             raise InputError(f"column 'anime_id': invalid id {anime_id[:70]!r}", src, n)
         title = " ".join(unescape(row["name"]).split())
         if not title:

@@ -9,7 +9,9 @@ Accepted headers (extra columns such as ``timestamp`` are ignored):
   ``user_id,anime_id`` (anime-recdb ``history.csv.gz``), ``user_id,item_id``, ``pseudonym,item_id``.
 
 A rating must be a finite number greater than 0 (0 cannot be stored in a sparse matrix and
-MyAnimeList's -1 means "not rated"). A user rating the same item twice is an error naming
+MyAnimeList's -1 means "not rated") and at most :data:`MAX_RATING` (10⁶: every rating scale in
+use is far below; a larger value is a broken file, and 1e20 would overflow the ALS solver).
+The scale itself (1–10, 0.5–5 ...) is not checked here. A user rating the same item twice is an error naming
 the line of the second rating. Ratings of items that are not in the catalog are dropped and
 counted: ``skipped["ratings: filtered item"]`` for items a filter removed (adult, no tags),
 ``skipped["ratings: unknown item"]`` for ids no catalog file has (``"ratings: unknown or
@@ -35,6 +37,8 @@ FORMAT = "ratings"
 USER_COLUMNS: tuple[str, ...] = ("user_id", "userId", "pseudonym", "user")
 ITEM_COLUMNS: tuple[str, ...] = ("anime_id", "item_id", "movieId", "manga_id")
 RATING_COLUMN = "rating"
+#: The largest rating accepted (see the module docstring).
+MAX_RATING = 1e6
 
 
 def ratings_columns(header: Sequence[str]) -> tuple[str, str, str | None] | None:
@@ -96,9 +100,10 @@ def read_ratings(path: Path, *, implicit: bool | None = None) -> RawRatings:
             except ValueError:
                 raise InputError(f"bad rating value {text.strip()[:40]!r} (column {rcol!r}): not a number",
                                  src, n) from None
-            if not (0 < v < math.inf):
-                raise InputError(f"bad rating value {text.strip()[:40]!r} (column {rcol!r}): must be a number > 0",
-                                 src, n)
+            if not (0 < v <= MAX_RATING):
+                why = ("must be a finite number > 0" if not math.isfinite(v) else
+                       "must be a number > 0" if v <= 0 else f"must be at most {MAX_RATING:g}")
+                raise InputError(f"bad rating value {text.strip()[:40]!r} (column {rcol!r}): {why}", src, n)
         users.append(u)
         items.append(i)
         values.append(v)
