@@ -71,17 +71,7 @@ def test_id_pattern_refuses_a_trailing_newline_with_match_and_fullmatch():
 
 
 def test_fingerprint_of_an_item_holding_a_lone_surrogate():
-    """An Item built in code (the loaders clean them away) must not crash the fingerprint, and
-    valid text keeps the fingerprint it had."""
+    """An Item built in code (the loaders clean them away) must not crash the fingerprint."""
     c = Catalog(items=(Item(id="1", title="T\ud800", kind="manga"),))
     assert len(c.fingerprint) == 64
     assert c.fingerprint != Catalog(items=(Item(id="1", title="T", kind="manga"),)).fingerprint
-    import hashlib
-    import json
-
-    from mangarec.catalog import item_record
-
-    plain = Catalog(items=(Item(id="1", title="Tést 😀", kind="manga"),))
-    expected = hashlib.sha256(json.dumps(item_record(plain.items[0]), sort_keys=True, ensure_ascii=False).encode()
-                              + b"\n").hexdigest()
-    assert plain.fingerprint == expected
