@@ -24,6 +24,7 @@
   heading such as ``Russian / Русский:`` or ``[RUS]`` is removed; the translated text itself is
   usually inside a spoiler and already gone.
 """
+
 from __future__ import annotations
 
 import html
@@ -82,7 +83,7 @@ def strip_bbcode(text: str) -> str:
         closing, name = m.group(1), m.group(2)
         if name is None:  # <br>
             if not drop_depth:
-                out.append(text[pos:m.start()])
+                out.append(text[pos : m.start()])
                 out.append("\n")
             pos = m.end()
             continue
@@ -90,7 +91,7 @@ def strip_bbcode(text: str) -> str:
         if tag not in _KNOWN:
             continue
         if not drop_depth:
-            out.append(text[pos:m.start()])
+            out.append(text[pos : m.start()])
         pos = m.end()
         if tag in _DROP_CONTENT:
             drop_depth += -1 if closing else 1

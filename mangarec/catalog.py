@@ -8,9 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -238,7 +238,7 @@ class Catalog:
         """SHA-256 of the catalog's content (items and ratings), hex."""
         return hashlib.sha256(f"{self.items_fingerprint}|{self.ratings_fingerprint}".encode()).hexdigest()
 
-    def subset(self, positions: Sequence[int]) -> "Catalog":
+    def subset(self, positions: Sequence[int]) -> Catalog:
         """A catalog of the items at ``positions`` (in that order), ratings restricted too."""
         pos = np.asarray(positions, dtype=np.int64)
         items = tuple(self.items[k] for k in pos)

@@ -26,6 +26,7 @@ One set of rules (documented in ``docs/catalog-formats.md``, "Text cleaning"):
 The functions are idempotent (cleaning clean text changes nothing) and cost one regular
 expression search on text that needs no change.
 """
+
 from __future__ import annotations
 
 import re

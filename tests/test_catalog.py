@@ -1,4 +1,5 @@
 """Catalog types: tag matrix, tie order, fingerprint, subsets, validation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,7 +59,9 @@ def test_subset_restricts_ratings_and_drops_empty_users():
 
 def test_ratings_shape_must_match():
     with pytest.raises(ValueError):
-        Catalog(items=(_item("1", ["a"]),), ratings=Ratings(matrix=sp.csr_matrix((1, 2), dtype=np.float32), user_ids=("u",)))
+        Catalog(
+            items=(_item("1", ["a"]),), ratings=Ratings(matrix=sp.csr_matrix((1, 2), dtype=np.float32), user_ids=("u",))
+        )
 
 
 def test_id_pattern_refuses_a_trailing_newline_with_match_and_fullmatch():

@@ -1,4 +1,5 @@
 """mangarec.site.serve refuses bad hosts and ports with one line (issue 8, item 17)."""
+
 from __future__ import annotations
 
 import socket

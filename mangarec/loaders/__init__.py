@@ -3,18 +3,20 @@
 ``load_catalog(["../shared/data/mangadex-v3/manga.jsonl.xz"])`` is the whole API for the
 pipeline. Formats: see ``docs/catalog-formats.md`` and :mod:`.detect`.
 """
+
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
 from ..catalog import Catalog, Item
 from ..errors import InputError
 from ..tags import DEFAULT_ADULT_TAGS, canonical_tag
-from . import generic, mal, mangadex_v3, mangadex_v5, ratings as ratings_mod
+from . import generic, mal, mangadex_v3, mangadex_v5
+from . import ratings as ratings_mod
 from .clean import clean_item
 from .detect import FORMATS, Spec, detect_format, find_file, parse_spec
 from .inputs import check_directory, is_dir, stat_input
@@ -22,7 +24,7 @@ from .io import base_suffix
 
 __all__ = ["load_catalog", "FORMATS", "iter_spec_items"]
 
-ItemIter = Iterator[tuple[Item, int]]
+ItemIter = Generator[tuple[Item, int], None, None]
 
 
 def _item_reader(fmt: str, path: Path) -> Callable[[Path], ItemIter]:
@@ -154,9 +156,12 @@ def load_catalog(
                 other = seen_folded.setdefault(folded, item.id)
                 if other != item.id:
                     first = seen[other]
-                    raise InputError(f"item ids {other!r} (at {first[0]}:{first[1]}) and {item.id!r} differ only in "
-                                     "case: they would share a page folder on a case-insensitive file system",
-                                     src, line)
+                    raise InputError(
+                        f"item ids {other!r} (at {first[0]}:{first[1]}) and {item.id!r} differ only in "
+                        "case: they would share a page folder on a case-insensitive file system",
+                        src,
+                        line,
+                    )
                 is_adult = item.adult or any(t in adult for _, names in item.tags for t in names)
                 if is_adult and not item.adult:
                     item = replace(item, adult=True)
@@ -173,8 +178,10 @@ def load_catalog(
                     full = True
                     break
     ids = {i.id for i in items}
-    items = [i if all(r.id in ids for r in i.related)
-             else replace(i, related=tuple(r for r in i.related if r.id in ids)) for i in items]
+    items = [
+        i if all(r.id in ids for r in i.related) else replace(i, related=tuple(r for r in i.related if r.id in ids))
+        for i in items
+    ]
 
     ratings = None
     for _, path, implicit in rating_parts:
@@ -182,5 +189,4 @@ def load_catalog(
         raw = ratings_mod.read_ratings(path, implicit=implicit or None)
         ratings, rskip = ratings_mod.attach(raw, {i.id: k for k, i in enumerate(items)}, filtered, limited=full)
         skipped.update(rskip)
-    return Catalog(items=tuple(items), ratings=ratings, sources=tuple(sources),
-                   skipped=dict(sorted(skipped.items())))
+    return Catalog(items=tuple(items), ratings=ratings, sources=tuple(sources), skipped=dict(sorted(skipped.items())))

@@ -1,11 +1,14 @@
 """Helpers shared by the loaders: JSON lines, field validation with one-line errors."""
+
 from __future__ import annotations
 
+import builtins
 import json
 import math
+from collections.abc import Callable, Generator, Iterator, Mapping
 from contextlib import closing
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from ..catalog import ID_PATTERN
 from ..errors import InputError
@@ -14,7 +17,7 @@ from .io import iter_lines
 try:  # orjson parses the 135 MB MangaDex file about 3x faster; json is the fallback
     import orjson as _orjson
 
-    _loads = _orjson.loads
+    _loads: Callable[[bytes], Any] = _orjson.loads
 except ImportError:  # pragma: no cover - depends on the environment
     _loads = json.loads
 
@@ -36,7 +39,7 @@ def _parse_json(raw: bytes) -> Any:
             raise first from None
 
 
-def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
+def iter_json_lines(path: Path) -> Generator[tuple[int, Any], None, None]:
     """Yield ``(line number, parsed JSON value)`` for each non-blank line of a JSONL file.
 
     Raises
@@ -70,8 +73,15 @@ def iter_json_lines(path: Path) -> Iterator[tuple[int, Any]]:
 
 
 def type_name(value: Any) -> str:
-    return {dict: "an object", list: "a list", str: "a string", bool: "a boolean",
-            type(None): "null", int: "an integer", float: "a number"}.get(type(value), type(value).__name__)
+    return {
+        dict: "an object",
+        list: "a list",
+        str: "a string",
+        bool: "a boolean",
+        type(None): "null",
+        int: "an integer",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
 
 
 class Fields:
@@ -113,7 +123,7 @@ class Fields:
             raise self.error(f"empty title (field {key!r})")
         return t
 
-    def str(self, key: str, default: str | None = None) -> str | None:
+    def str(self, key: builtins.str, default: builtins.str | None = None) -> builtins.str | None:
         v = self.rec.get(key)
         if v is None:
             return default
@@ -121,7 +131,7 @@ class Fields:
             raise self.bad(key, "a string", v)
         return v
 
-    def bool(self, key: str, default: bool = False) -> bool:
+    def bool(self, key: builtins.str, default: builtins.bool = False) -> builtins.bool:
         v = self.rec.get(key)
         if v is None:
             return default
@@ -129,7 +139,7 @@ class Fields:
             raise self.bad(key, "true or false", v)
         return v
 
-    def number(self, key: str, value: Any = None, *, use_value: bool = False) -> float | None:
+    def number(self, key: builtins.str, value: Any = None, *, use_value: builtins.bool = False) -> float | None:
         v = value if use_value else self.rec.get(key)
         if v is None:
             return None
@@ -137,7 +147,7 @@ class Fields:
             raise self.bad(key, "a number", v)
         return float(v)
 
-    def int(self, key: str) -> int | None:
+    def int(self, key: builtins.str) -> builtins.int | None:
         v = self.rec.get(key)
         if v is None:
             return None
@@ -145,7 +155,9 @@ class Fields:
             raise self.bad(key, "an integer", v)
         return v
 
-    def str_list(self, key: str, value: Any = None, *, use_value: bool = False) -> list[str]:
+    def str_list(
+        self, key: builtins.str, value: Any = None, *, use_value: builtins.bool = False
+    ) -> builtins.list[builtins.str]:
         v = value if use_value else self.rec.get(key)
         if v is None:
             return []
@@ -156,7 +168,7 @@ class Fields:
                 raise self.error(f"field {key!r} must be a list of strings, found {type_name(x)}")
         return v
 
-    def list(self, key: str) -> list:
+    def list(self, key: builtins.str) -> builtins.list:
         v = self.rec.get(key)
         if v is None:
             return []
@@ -164,7 +176,7 @@ class Fields:
             raise self.bad(key, "a list", v)
         return v
 
-    def dict(self, key: str) -> Mapping[str, Any]:
+    def dict(self, key: builtins.str) -> Mapping[builtins.str, Any]:
         v = self.rec.get(key)
         if v is None:
             return {}

@@ -15,6 +15,7 @@
 Text that needs no change is not copied (a regular expression search per field, and one pass
 over the description).
 """
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -64,8 +65,11 @@ def clean_item(item: Item, source: str, line: int | None) -> Item:
         return item
     title = clean_line(item.title)
     if not title:
-        raise InputError(f"title has no visible characters (got {item.title[:40]!r}): only control, "
-                         "zero-width or blank characters", source, line)
+        raise InputError(
+            f"title has no visible characters (got {item.title[:40]!r}): only control, zero-width or blank characters",
+            source,
+            line,
+        )
     alt = tuple(t for t in dict.fromkeys(clean_line(a) for a in item.alt_titles) if t and t != title)
     groups: dict[str, list[str]] = {}
     for g, names in item.tags:
@@ -73,11 +77,15 @@ def clean_item(item: Item, source: str, line: int | None) -> Item:
         if not group:
             raise InputError(f"tag group name has no visible characters (got {g[:40]!r})", source, line)
         groups.setdefault(group, []).extend(canonical_tags(names))
-    external = tuple(sorted({(k2, v2) for k, v in item.external
-                             if (k2 := clean_line(k)) and (v2 := clean_line(v))}))
-    related = tuple(Related(id=r.id, type=clean_line(r.type) or "Related",
-                            title=clean_line(r.title) or None if r.title is not None else None)
-                    for r in item.related)
+    external = tuple(sorted({(k2, v2) for k, v in item.external if (k2 := clean_line(k)) and (v2 := clean_line(v))}))
+    related = tuple(
+        Related(
+            id=r.id,
+            type=clean_line(r.type) or "Related",
+            title=clean_line(r.title) or None if r.title is not None else None,
+        )
+        for r in item.related
+    )
     return replace(
         item,
         title=title,

@@ -13,6 +13,7 @@ line, never at the whole file:
 
 Anything else is ambiguous: an error asks for ``FORMAT:PATH``.
 """
+
 from __future__ import annotations
 
 import json
@@ -68,8 +69,11 @@ def find_file(directory: Path, stem: str) -> Path | None:
 
 
 def _ambiguous(path: Path, why: str) -> InputError:
-    return InputError(f"cannot detect the format ({why}); give it as FORMAT:PATH with FORMAT one of "
-                      f"{', '.join(f for f in FORMATS if f != 'history')}", str(path))
+    return InputError(
+        f"cannot detect the format ({why}); give it as FORMAT:PATH with FORMAT one of "
+        f"{', '.join(f for f in FORMATS if f != 'history')}",
+        str(path),
+    )
 
 
 def detect_format(path: Path) -> str:
@@ -90,7 +94,9 @@ def detect_format(path: Path) -> str:
     if found is None:
         raise InputError("empty file (only blank lines, or nothing once decompressed)", str(path))
     n, line = found
-    if ext in (".csv", ".tsv", ".txt") or (ext not in (".json", ".jsonl", ".ndjson") and not line.lstrip().startswith("{")):
+    if ext in (".csv", ".tsv", ".txt") or (
+        ext not in (".json", ".jsonl", ".ndjson") and not line.lstrip().startswith("{")
+    ):
         header = [h.strip() for h in line.split(",")]
         if header[:3] == ["anime_id", "name", "genre"]:
             return "mal"

@@ -34,6 +34,7 @@ again because the bound is inclusive) are dropped from the new page. Fetching st
 ``total`` the API reports, at an empty page, or once ``limit`` manga are saved (rounded up to
 whole pages).
 """
+
 from __future__ import annotations
 
 import email.utils
@@ -43,8 +44,9 @@ import re
 import sys
 import time
 import urllib.parse
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..errors import InputError
 from ..fsutil import atomic_write
@@ -103,9 +105,17 @@ def cache_key(base_url: str, *, page_size: int = 100, max_offset: int = MAX_WIND
     order and :data:`CACHE_FORMAT`. The label only helps a person; the digits decide.
     """
     url = normalise_base_url(base_url)
-    ident = json.dumps({"url": url, "page_size": page_size, "max_offset": max_offset,
-                        "content_ratings": list(CONTENT_RATINGS), "order": "createdAt asc",
-                        "format": CACHE_FORMAT}, sort_keys=True)
+    ident = json.dumps(
+        {
+            "url": url,
+            "page_size": page_size,
+            "max_offset": max_offset,
+            "content_ratings": list(CONTENT_RATINGS),
+            "order": "createdAt asc",
+            "format": CACHE_FORMAT,
+        },
+        sort_keys=True,
+    )
     digest = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:16]
     label = re.sub(r"[^A-Za-z0-9.-]+", "_", url.split("://", 1)[1]).strip("._")[:60] or "api"
     return f"{label}-{digest}"
@@ -128,8 +138,11 @@ def _check_page(value: Any, where: str) -> dict:
         if isinstance(v, bool) or not isinstance(v, int):
             raise InputError(f"malformed response: {key!r} is not an integer", where)
     for k, ent in enumerate(value["data"]):
-        if not isinstance(ent, dict) or not isinstance(ent.get("id"), str) \
-                or not isinstance(ent.get("attributes"), dict):
+        if (
+            not isinstance(ent, dict)
+            or not isinstance(ent.get("id"), str)
+            or not isinstance(ent.get("attributes"), dict)
+        ):
             raise InputError(f"malformed response: data[{k}] is not a manga entity", where)
     return value
 
@@ -186,9 +199,20 @@ def _note(message: str) -> None:
 class _Client:
     """Rate-limited GET with retries; ``sleep`` and ``clock`` are injectable for tests."""
 
-    def __init__(self, *, rate: float, max_retries: int, timeout: float, user_agent: str,
-                 sleep: Callable[[float], None], clock: Callable[[], float], deadline: float,
-                 max_retry_after: float, max_bytes: int, notify: Callable[[str], None]):
+    def __init__(
+        self,
+        *,
+        rate: float,
+        max_retries: int,
+        timeout: float,
+        user_agent: str,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+        deadline: float,
+        max_retry_after: float,
+        max_bytes: int,
+        notify: Callable[[str], None],
+    ):
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self.max_retries = max_retries
         self.timeout = timeout
@@ -217,8 +241,9 @@ class _Client:
             self.requests += 1
             wait: float | None = None
             try:
-                resp = httpget.get(url, headers=headers, timeout=self.timeout, deadline=self.deadline,
-                                   max_bytes=self.max_bytes)
+                resp = httpget.get(
+                    url, headers=headers, timeout=self.timeout, deadline=self.deadline, max_bytes=self.max_bytes
+                )
             except httpget.ResponseTooLarge as e:
                 raise InputError(str(e), url) from None
             except httpget.DeadlineExceeded as e:
@@ -240,10 +265,12 @@ class _Client:
             if attempt >= self.max_retries:
                 raise InputError(f"{problem}, giving up after {attempt + 1} attempts", url)
             if wait is not None and wait > self.max_retry_after:
-                self.notify(f"{url}: the server asks to wait {wait:.0f} s (Retry-After); "
-                            f"waiting {self.max_retry_after:g} s instead (the cap)")
+                self.notify(
+                    f"{url}: the server asks to wait {wait:.0f} s (Retry-After); "
+                    f"waiting {self.max_retry_after:g} s instead (the cap)"
+                )
                 wait = self.max_retry_after
-            delay = wait if wait is not None else min(60.0, 2.0 ** attempt)
+            delay = wait if wait is not None else min(60.0, 2.0**attempt)
             attempt += 1
             self.sleep(delay)
 
@@ -323,9 +350,18 @@ def fetch_mangadex(
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise InputError(f"cannot create the fetch cache folder: {e.strerror or e}", str(cache)) from None
-    client = _Client(rate=rate_per_second, max_retries=max_retries, timeout=timeout,
-                     user_agent=user_agent, sleep=sleep, clock=clock, deadline=deadline,
-                     max_retry_after=max_retry_after, max_bytes=max_response_bytes, notify=notify)
+    client = _Client(
+        rate=rate_per_second,
+        max_retries=max_retries,
+        timeout=timeout,
+        user_agent=user_agent,
+        sleep=sleep,
+        clock=clock,
+        deadline=deadline,
+        max_retry_after=max_retry_after,
+        max_bytes=max_response_bytes,
+        notify=notify,
+    )
     pages_seen = 0
     total: int | None = None
     saved = 0
@@ -344,8 +380,7 @@ def fetch_mangadex(
             path = cache / page_name(window, offset)
             pages_seen += 1
             if pages_seen > max_pages:
-                raise InputError(f"stopped after {max_pages} pages: the API reports {total} manga; "
-                                 "give a limit", root)
+                raise InputError(f"stopped after {max_pages} pages: the API reports {total} manga; give a limit", root)
             if exists(path):
                 page = _read_cached_page(path)
                 note = page.get("mangarec")

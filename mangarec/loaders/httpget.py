@@ -9,6 +9,7 @@ blocks and refused past ``max_bytes`` (a ``Content-Length`` above it is refused 
 reading). Only ``http`` and ``https`` are opened (no ``file:``, ``ftp:`` or ``data:``, not even
 through a redirect); proxies from the environment are honoured.
 """
+
 from __future__ import annotations
 
 import http.client
@@ -16,8 +17,9 @@ import socket
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 __all__ = ["Response", "DeadlineExceeded", "ResponseTooLarge", "get"]
 
@@ -76,7 +78,7 @@ class _Sockets:
 
 
 def _watched(conn_class: type, sockets: _Sockets) -> type:
-    class Watched(conn_class):  # type: ignore[misc, valid-type]
+    class Watched(conn_class):
         def connect(self) -> None:
             super().connect()
             sockets.add(self.sock)
@@ -89,8 +91,9 @@ class _HTTPHandler(urllib.request.HTTPHandler):
         super().__init__()
         self._sockets = sockets
 
-    def do_open(self, http_class: Any, req: Any, **kw: Any) -> Any:  # type: ignore[override]
-        return super().do_open(_watched(http_class, self._sockets), req, **kw)
+    def do_open(self, http_class: Any, req: Any, **kw: Any) -> Any:
+        watched: Any = _watched(http_class, self._sockets)
+        return super().do_open(watched, req, **kw)
 
 
 class _HTTPSHandler(urllib.request.HTTPSHandler):
@@ -98,15 +101,22 @@ class _HTTPSHandler(urllib.request.HTTPSHandler):
         super().__init__()
         self._sockets = sockets
 
-    def do_open(self, http_class: Any, req: Any, **kw: Any) -> Any:  # type: ignore[override]
-        return super().do_open(_watched(http_class, self._sockets), req, **kw)
+    def do_open(self, http_class: Any, req: Any, **kw: Any) -> Any:
+        watched: Any = _watched(http_class, self._sockets)
+        return super().do_open(watched, req, **kw)
 
 
 def _opener(sockets: _Sockets) -> urllib.request.OpenerDirector:
     opener = urllib.request.OpenerDirector()
-    for h in (urllib.request.ProxyHandler(), urllib.request.UnknownHandler(), _HTTPHandler(sockets),
-              _HTTPSHandler(sockets), urllib.request.HTTPDefaultErrorHandler(),
-              urllib.request.HTTPRedirectHandler(), urllib.request.HTTPErrorProcessor()):
+    for h in (
+        urllib.request.ProxyHandler(),
+        urllib.request.UnknownHandler(),
+        _HTTPHandler(sockets),
+        _HTTPSHandler(sockets),
+        urllib.request.HTTPDefaultErrorHandler(),
+        urllib.request.HTTPRedirectHandler(),
+        urllib.request.HTTPErrorProcessor(),
+    ):
         opener.add_handler(h)
     return opener
 
@@ -145,8 +155,14 @@ def _request(url: str, headers: Mapping[str, str], timeout: float, max_bytes: in
             e.close()
 
 
-def get(url: str, *, headers: Mapping[str, str] | None = None, timeout: float = 30.0,
-        deadline: float = 120.0, max_bytes: int = 32 << 20) -> Response:
+def get(
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    timeout: float = 30.0,
+    deadline: float = 120.0,
+    max_bytes: int = 32 << 20,
+) -> Response:
     """GET ``url`` and return the whole response, within ``deadline`` seconds overall.
 
     Parameters

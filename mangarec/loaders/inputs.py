@@ -17,6 +17,7 @@ Messages name the path as the error's ``source``; ``what`` words them ("config f
 found", "empty config file"), ``error`` picks the exception class (e.g.
 :class:`~mangarec.errors.ConfigError`).
 """
+
 from __future__ import annotations
 
 import errno
@@ -27,16 +28,31 @@ from typing import BinaryIO
 
 from ..errors import InputError
 
-__all__ = ["MAX_TEXT_BYTES", "stat_input", "check_file", "check_directory", "list_directory",
-           "open_input", "read_input_bytes", "read_input_text", "exists", "is_dir"]
+__all__ = [
+    "MAX_TEXT_BYTES",
+    "stat_input",
+    "check_file",
+    "check_directory",
+    "list_directory",
+    "open_input",
+    "read_input_bytes",
+    "read_input_text",
+    "exists",
+    "is_dir",
+]
 
 #: Default bound of :func:`read_input_text` (a configuration file is a few kilobytes).
 MAX_TEXT_BYTES = 1 << 20
 
-_O_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0) \
+_O_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOCTTY", 0)
+    | getattr(os, "O_CLOEXEC", 0)
     | getattr(os, "O_BINARY", 0)
+)
 
-PathLike = str | os.PathLike
+PathLike = str | os.PathLike[str]
 
 
 def _kind(mode: int) -> str | None:
@@ -102,8 +118,9 @@ def is_dir(path: PathLike) -> bool:
         return False
 
 
-def check_file(path: PathLike, *, what: str = "file", error: type[InputError] = InputError,
-               allow_empty: bool = False) -> os.stat_result:
+def check_file(
+    path: PathLike, *, what: str = "file", error: type[InputError] = InputError, allow_empty: bool = False
+) -> os.stat_result:
     """Check that ``path`` is a regular, non-empty file, without opening it.
 
     Raises
@@ -128,7 +145,7 @@ def check_directory(path: PathLike, *, what: str = "directory", error: type[Inpu
         kind = _kind(st.st_mode) or "a file"
         raise error(f"is {kind}, expected a {what}", os.fspath(path))
     try:
-        with os.scandir(path):
+        with os.scandir(os.fspath(path)):
             pass
         os.stat(os.path.join(path, "."))  # needs search (x) permission, as reading entries does
     except OSError as e:
@@ -140,15 +157,16 @@ def list_directory(path: PathLike, *, what: str = "directory", error: type[Input
     """The entries of directory ``path`` (sorted by name), after :func:`check_directory`."""
     check_directory(path, what=what, error=error)
     try:
-        with os.scandir(path) as it:
+        with os.scandir(os.fspath(path)) as it:
             names = sorted(e.name for e in it)
     except OSError as e:
         raise _os_error(e, path, what, error, listing=True) from None
     return [Path(path) / n for n in names]
 
 
-def open_input(path: PathLike, *, what: str = "file", error: type[InputError] = InputError,
-               allow_empty: bool = False) -> BinaryIO:
+def open_input(
+    path: PathLike, *, what: str = "file", error: type[InputError] = InputError, allow_empty: bool = False
+) -> BinaryIO:
     """Open a regular file for reading bytes, refusing anything that could block or mislead.
 
     Parameters
@@ -192,8 +210,14 @@ def open_input(path: PathLike, *, what: str = "file", error: type[InputError] = 
         raise
 
 
-def read_input_bytes(path: PathLike, *, max_bytes: int, what: str = "file",
-                     error: type[InputError] = InputError, allow_empty: bool = False) -> bytes:
+def read_input_bytes(
+    path: PathLike,
+    *,
+    max_bytes: int,
+    what: str = "file",
+    error: type[InputError] = InputError,
+    allow_empty: bool = False,
+) -> bytes:
     """The whole content of a small input file, at most ``max_bytes`` bytes (else an error)."""
     with open_input(path, what=what, error=error, allow_empty=allow_empty) as f:
         try:
@@ -205,8 +229,14 @@ def read_input_bytes(path: PathLike, *, max_bytes: int, what: str = "file",
     return data
 
 
-def read_input_text(path: PathLike, *, what: str = "file", error: type[InputError] = InputError,
-                    max_bytes: int = MAX_TEXT_BYTES, allow_empty: bool = False) -> str:
+def read_input_text(
+    path: PathLike,
+    *,
+    what: str = "file",
+    error: type[InputError] = InputError,
+    max_bytes: int = MAX_TEXT_BYTES,
+    allow_empty: bool = False,
+) -> str:
     """A small UTF-8 text file (a byte-order mark is dropped), safely opened and bounded.
 
     This is what the configuration loader and the CLI use for ``--config``::

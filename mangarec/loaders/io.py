@@ -6,6 +6,7 @@ plain text. Every read goes through :func:`iter_lines`, which turns decompressio
 and encoding errors into a one-line :class:`~mangarec.errors.InputError` naming the file and
 the line reached, so a loader never shows a traceback for a broken file.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -15,9 +16,10 @@ import lzma
 import queue
 import threading
 import zlib
+from collections.abc import Generator, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from ..errors import InputError
 from .inputs import open_input
@@ -100,7 +102,7 @@ def _stream_error(path: Path, kind: str | None, line: int | None, exc: BaseExcep
     return InputError(f"cannot read: {exc}", str(path), line)
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+def iter_lines(path: Path) -> Generator[tuple[int, bytes], None, None]:
     """Yield ``(line number, line bytes)`` of a (possibly compressed) file, streaming.
 
     Line numbers are 1-based; each line keeps its trailing ``b"\\n"`` if it had one, so a
@@ -123,8 +125,9 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
                 n += 1
                 yield n, line
     except _LineTooLong as e:
-        raise InputError(f"line longer than {MAX_LINE_BYTES} bytes (not a line-based text file?)",
-                         str(path), n + 1 + e.index) from None
+        raise InputError(
+            f"line longer than {MAX_LINE_BYTES} bytes (not a line-based text file?)", str(path), n + 1 + e.index
+        ) from None
     except _DECODE_ERRORS as e:
         raise _stream_error(path, kind, n + 1, e) from None
     finally:
@@ -146,7 +149,7 @@ class _LineTooLong(Exception):
         self.index = index
 
 
-def _read_chunks(path: Path, max_line: int | None = None) -> Iterator[list[bytes]]:
+def _read_chunks(path: Path, max_line: int | None = None) -> Generator[list[bytes], None, None]:
     """Lists of complete lines, about ``_CHUNK`` bytes at a time; no line longer than ``max_line``."""
     limit = MAX_LINE_BYTES if max_line is None else max_line
     with open_binary(path) as f:
@@ -179,7 +182,7 @@ def _read_chunks(path: Path, max_line: int | None = None) -> Iterator[list[bytes
             yield lines
 
 
-def _read_chunks_threaded(path: Path) -> Iterator[list[bytes]]:
+def _read_chunks_threaded(path: Path) -> Generator[list[bytes], None, None]:
     """:func:`_read_chunks` with decompression in a background thread.
 
     zlib, lzma and bz2 release the GIL while decompressing, so on two cores parsing overlaps
@@ -220,7 +223,7 @@ def _read_chunks_threaded(path: Path) -> Iterator[list[bytes]]:
         t.join(timeout=5)
 
 
-def iter_text_lines(path: Path) -> Iterator[tuple[int, str]]:
+def iter_text_lines(path: Path) -> Generator[tuple[int, str], None, None]:
     """Like :func:`iter_lines` but decoded as UTF-8 (a BOM on the first line is dropped)."""
     path = Path(path)
     with closing(iter_lines(path)) as lines:
@@ -278,7 +281,4 @@ def _first_lines(path: Path, max_bytes: int, *, skip_blank: bool) -> tuple[int, 
 
 def count_lines(path: Path) -> int:
     """The number of lines in a (possibly compressed) file, streaming."""
-    n = 0
-    for n, _ in iter_lines(path):
-        pass
-    return n
+    return sum(1 for _ in iter_lines(path))

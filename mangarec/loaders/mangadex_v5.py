@@ -25,13 +25,15 @@ A response is ``{"result": "ok", "response": "collection", "data": [manga...], "
 - The list endpoint has no follower or rating statistics: ``score`` is None and
   ``popularity`` = ``ln(1 + number of availableTranslatedLanguages)``.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import re
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..bbcode import to_plain_text, unescape
 from ..catalog import Item, Related, make_tags
@@ -45,12 +47,22 @@ ADULT_RATINGS = frozenset(("erotica", "pornographic"))
 LINK_KEYS = ("al", "ap", "bw", "kt", "mu", "nu", "mal")
 TYPE_OF_LANGUAGE = {"ja": "Manga", "ko": "Manhwa", "zh": "Manhua", "zh-hk": "Manhua"}
 RELATED_NAMES = {
-    "monochrome": "Monochrome", "main_story": "Main story", "adapted_from": "Adapted from",
-    "based_on": "Based on", "prequel": "Prequel", "side_story": "Side story",
-    "doujinshi": "Doujinshi", "same_franchise": "Same franchise",
-    "shared_universe": "Shared universe", "sequel": "Sequel", "spin_off": "Spin-off",
-    "alternate_story": "Alternate story", "alternate_version": "Alternate version",
-    "preserialization": "Pre-serialization", "colored": "Coloured", "serialization": "Serialization",
+    "monochrome": "Monochrome",
+    "main_story": "Main story",
+    "adapted_from": "Adapted from",
+    "based_on": "Based on",
+    "prequel": "Prequel",
+    "side_story": "Side story",
+    "doujinshi": "Doujinshi",
+    "same_franchise": "Same franchise",
+    "shared_universe": "Shared universe",
+    "sequel": "Sequel",
+    "spin_off": "Spin-off",
+    "alternate_story": "Alternate story",
+    "alternate_version": "Alternate version",
+    "preserialization": "Pre-serialization",
+    "colored": "Coloured",
+    "serialization": "Serialization",
 }
 _MD_LINK = re.compile(r"\[([^\]\n]*)\]\((?:[^)\s]*)\)")
 _MD_EMPH = re.compile(r"(\*\*|__)(.+?)\1")
@@ -100,8 +112,13 @@ def entity_to_item(ent: Any, src: str, line: int | None) -> Item:
     if titles is not None and titles != [] and not isinstance(titles, dict):
         raise f.bad("attributes.title", "an object {language: text}", titles)
     titles = titles or {}
-    en_alt = [v for t in a.list("altTitles") if isinstance(t, dict) for k, v in t.items()
-              if k == "en" and isinstance(v, str) and v.strip()]
+    en_alt = [
+        v
+        for t in a.list("altTitles")
+        if isinstance(t, dict)
+        for k, v in t.items()
+        if k == "en" and isinstance(v, str) and v.strip()
+    ]
     title = next((titles[k] for k in ("en", "ja-ro") if isinstance(titles.get(k), str) and titles[k].strip()), None)
     if title is None:
         title = en_alt[0] if en_alt else _pick(titles, a, "attributes.title")
@@ -168,9 +185,11 @@ def _response_items(value: Any, src: str, line: int | None) -> Iterator[Item]:
     if result == "error":
         errs = f.rec.get("errors") or [{}]
         e = errs[0] if isinstance(errs, list) and errs and isinstance(errs[0], dict) else {}
-        raise f.error(f"the API returned an error: {e.get('status', '')} {e.get('title', '')} {e.get('detail', '')}".strip())
+        raise f.error(
+            f"the API returned an error: {e.get('status', '')} {e.get('title', '')} {e.get('detail', '')}".strip()
+        )
     if result != "ok":
-        raise f.error("not a MangaDex v5 response (expected \"result\": \"ok\")")
+        raise f.error('not a MangaDex v5 response (expected "result": "ok")')
     data = f.rec.get("data")
     if not isinstance(data, list):
         raise f.bad("data", "a list of manga", data)
@@ -201,7 +220,7 @@ def read_page(page: Path) -> Any:
         raise InputError(f"invalid JSON: {str(e).splitlines()[0]}", str(page), 1) from None
 
 
-def iter_items(path: Path) -> Iterator[tuple[Item, int]]:
+def iter_items(path: Path) -> Generator[tuple[Item, int], None, None]:
     """Stream ``(item, line number)`` from a JSONL file of responses or a directory of pages.
 
     For a directory the line number is 1 and errors name the page file. Lone surrogate escapes

@@ -12,6 +12,7 @@ bound: a port outside 0..65535, a host that does not resolve, a host that is not
 address (``0.0.0.0``, a LAN address: the site would be reachable from other machines) unless
 ``allow_public``, a port already in use or not allowed, a directory that is not there.
 """
+
 from __future__ import annotations
 
 import errno
@@ -20,10 +21,10 @@ import os
 import posixpath
 import socket
 import threading
+from collections.abc import Callable, Iterable
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterable
 from urllib.parse import unquote, urlsplit
 
 from ..errors import InputError
@@ -66,7 +67,7 @@ class SiteHandler(SimpleHTTPRequestHandler):
         p = unquote(urlsplit(path).path)
         if not p.startswith(self.base_path):
             return os.path.join(self.directory, ".outside-base-path")
-        rel = posixpath.normpath("/" + p[len(self.base_path):])
+        rel = posixpath.normpath("/" + p[len(self.base_path) :])
         parts = [x for x in rel.split("/") if x and x not in (".", "..")]
         return os.path.join(self.directory, *parts)
 
@@ -129,28 +130,35 @@ def check_address(host: str, port: int, *, allow_public: bool = False) -> int:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except (socket.gaierror, UnicodeError) as e:
         raise InputError(f"--host {host}: cannot resolve it ({getattr(e, 'strerror', None) or e})") from None
-    addresses = [info[4][0] for info in infos]
+    addresses = [str(info[4][0]) for info in infos]
     if not allow_public and not all(_is_loopback(a) for a in addresses):
-        raise InputError(f"--host {host}: not a loopback address, so the site would be reachable from other "
-                         "machines; give --public to serve it there anyway")
+        raise InputError(
+            f"--host {host}: not a loopback address, so the site would be reachable from other "
+            "machines; give --public to serve it there anyway"
+        )
     families = {info[0] for info in infos}
     return socket.AF_INET if socket.AF_INET in families or not families else socket.AF_INET6
 
 
 def _bind_error(e: OSError, host: str, port: int) -> InputError:
     if e.errno == errno.EADDRINUSE:
-        return InputError(f"--port {port}: already in use on {host} (is another server running? "
-                          "choose another port, or 0 for any free one)")
+        return InputError(
+            f"--port {port}: already in use on {host} (is another server running? "
+            "choose another port, or 0 for any free one)"
+        )
     if e.errno in (errno.EACCES, errno.EPERM):
-        return InputError(f"--port {port}: permission denied (ports below 1024 need privileges; "
-                          "choose another port, or 0 for any free one)")
+        return InputError(
+            f"--port {port}: permission denied (ports below 1024 need privileges; "
+            "choose another port, or 0 for any free one)"
+        )
     if e.errno == errno.EADDRNOTAVAIL:
         return InputError(f"--host {host}: not an address of this machine")
     return InputError(f"cannot serve on {host}:{port}: {e.strerror or e}")
 
 
-def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8000, base_path: str = "/", *,
-                allow_public: bool = False) -> ThreadingHTTPServer:
+def make_server(
+    directory: Path, host: str = "127.0.0.1", port: int = 8000, base_path: str = "/", *, allow_public: bool = False
+) -> ThreadingHTTPServer:
     """A ready server (port 0 picks a free one: read ``server.server_address``).
 
     Raises
@@ -183,9 +191,17 @@ def _snapshot(paths: Iterable[Path]) -> tuple:
     return tuple(out)
 
 
-def serve(directory: Path, host: str = "127.0.0.1", port: int = 8000, rebuild: Callable[[], object] | None = None,
-          *, base_path: str = "/", watch: Iterable[Path] = (SITE_SRC, TEMPLATES), poll: float = 1.0,
-          allow_public: bool = False) -> None:
+def serve(
+    directory: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    rebuild: Callable[[], object] | None = None,
+    *,
+    base_path: str = "/",
+    watch: Iterable[Path] = (SITE_SRC, TEMPLATES),
+    poll: float = 1.0,
+    allow_public: bool = False,
+) -> None:
     """Serve ``directory`` until interrupted (Ctrl-C); with ``rebuild``, call it when a file
     under ``watch`` changes (polled every ``poll`` seconds).
 
@@ -209,7 +225,7 @@ def serve(directory: Path, host: str = "127.0.0.1", port: int = 8000, rebuild: C
                         print(f"rebuild failed: {e}", flush=True)
 
         threading.Thread(target=watcher, daemon=True).start()
-    h, p = server.server_address[:2]
+    h, p = str(server.server_address[0]), server.server_address[1]
     shown = f"[{h}]" if ":" in h else h
     print(f"serving {directory} at http://{shown}:{p}{base_path} (Ctrl-C to stop)", flush=True)
     try:

@@ -1,4 +1,5 @@
 """A local MangaDex v5 API on 127.0.0.1 (recorded-format fixture pages) and an injected clock."""
+
 from __future__ import annotations
 
 import json
@@ -63,8 +64,14 @@ class FakeMangaDex:
         since = query.get("createdAtSince", [None])[0]
         if since:
             ents = [e for e in ents if e["attributes"]["createdAt"][:19] >= since]
-        page = {"result": "ok", "response": "collection", "data": ents[offset:offset + limit],
-                "limit": limit, "offset": offset, "total": len(ents)}
+        page = {
+            "result": "ok",
+            "response": "collection",
+            "data": ents[offset : offset + limit],
+            "limit": limit,
+            "offset": offset,
+            "total": len(ents),
+        }
         return 200, {"Content-Type": "application/json"}, json.dumps(page, ensure_ascii=False).encode()
 
     def __enter__(self):
@@ -125,12 +132,11 @@ class RawServer:
         return f"http://127.0.0.1:{self.port}"
 
     def _serve(self):
-        import socket
 
         while not self.stop.is_set():
             try:
                 conn, _ = self.listener.accept()
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 return
@@ -163,9 +169,11 @@ class RawServer:
 
 def drip(data: bytes, every: float):
     """A RawServer handler sending ``data`` one byte every ``every`` seconds."""
+
     def handle(conn, stop):
         for k in range(len(data)):
             if stop.wait(every):
                 return
-            conn.sendall(data[k:k + 1])
+            conn.sendall(data[k : k + 1])
+
     return handle

@@ -1,4 +1,5 @@
 """Helpers shared by the loader tests (writers of bad files, an InputError matcher)."""
+
 from __future__ import annotations
 
 import bz2
@@ -30,18 +31,30 @@ def jsonl(records) -> str:
 
 def v3_record(id=1, title="A Title", **kw) -> dict:
     rec = {
-        "id": id, "title": title, "url": f"https://mangadex.org/manga/{id}",
-        "description": "Plain description.", "is_r18": False, "rating": 8.0,
-        "demographic": ["Shounen"], "content": [], "format": [], "genre": ["Action"], "theme": [],
-        "languages": ["gb", "fr"], "related": [], "external": {"mal": "1"},
-        "last_updated": "March 18, 2021 05:42:31 UTC", "matches": [],
+        "id": id,
+        "title": title,
+        "url": f"https://mangadex.org/manga/{id}",
+        "description": "Plain description.",
+        "is_r18": False,
+        "rating": 8.0,
+        "demographic": ["Shounen"],
+        "content": [],
+        "format": [],
+        "genre": ["Action"],
+        "theme": [],
+        "languages": ["gb", "fr"],
+        "related": [],
+        "external": {"mal": "1"},
+        "last_updated": "March 18, 2021 05:42:31 UTC",
+        "matches": [],
     }
     rec.update(kw)
     return rec
 
 
-def assert_input_error(exc: InputError, *, file: Path | str | None = None, line: int | None = None,
-                       match: str | None = None) -> str:
+def assert_input_error(
+    exc: InputError, *, file: Path | str | None = None, line: int | None = None, match: str | None = None
+) -> str:
     """Check an InputError is one line, names the file (and line) and matches ``match``."""
     msg = str(exc)
     assert "\n" not in msg and "Traceback" not in msg

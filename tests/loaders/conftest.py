@@ -1,10 +1,11 @@
 """Fixtures for the loader tests."""
+
 from __future__ import annotations
 
 import pytest
+from _loader_helpers import assert_input_error
 
 from mangarec.errors import InputError
-from _loader_helpers import assert_input_error
 
 
 def pytest_configure(config):
@@ -14,10 +15,12 @@ def pytest_configure(config):
 @pytest.fixture
 def expect_error():
     """``expect_error(callable, file=, line=, match=)`` → the message (asserts an InputError)."""
+
     def run(fn, *, file=None, line=None, match=None):
         with pytest.raises(InputError) as info:
             fn()
         return assert_input_error(info.value, file=file, line=line, match=match)
+
     return run
 
 

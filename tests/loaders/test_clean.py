@@ -1,11 +1,14 @@
 """Text cleaning at load (issue 8, items 10, 11, 14, 15): control characters, lone surrogates,
 bidi overrides, invisible titles, ids with a newline, absurd ratings."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
-from hypothesis import given, strategies as st
+from _loader_helpers import jsonl, v3_record, write
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mangarec.bbcode import to_plain_text
 from mangarec.catalog import Item, item_record
@@ -13,8 +16,6 @@ from mangarec.loaders import iter_spec_items, load_catalog
 from mangarec.loaders.clean import clean_item
 from mangarec.tags import canonical_tag
 from mangarec.textclean import clean_line, clean_text, has_visible
-
-from _loader_helpers import jsonl, v3_record, write
 
 DIRTY = "\x00\x01\x07\x1b\x7f\u202e\u2066\u200b\ufeff\u2060\u00ad\ud800\udfff\U000e0041"
 
@@ -32,28 +33,46 @@ def jsonl_escaped(records) -> str:
 
 # -- the rules ------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("raw,expected", [
-    ("Tom\x00 & Jerry", "Tom & Jerry"),
-    ("  A\tB\nC\r\n D  ", "A B C D"),
-    ("evil\u202eexe.txt", "evilexe.txt"),
-    ("\u2067isolated\u2069", "isolated"),
-    ("My Boyfriend\u200b is a\u200b Vampire", "My Boyfriend is a Vampire"),
-    ("Broken \ud800surrogate\udfff", "Broken surrogate"),
-    ("it\x92s \x93quoted\x94\x85", "it’s “quoted”…"),  # Windows-1252 mojibake
-    ("bad\x81\x8d\x8f\x90\x9d", "bad"),  # C1 bytes Windows-1252 leaves undefined
-    ("می\u200cخواهم", "می\u200cخواهم"),  # ZWNJ is spelling in Persian: kept
-    ("👨\u200d👩\u200d👧", "👨\u200d👩\u200d👧"),  # ZWJ emoji sequence: kept
-    ("\u200fשלום\u200e", "\u200fשלום\u200e"),  # direction marks: kept
-    ("non\xa0breaking\u3000ideographic", "non breaking ideographic"),
-    ("tag\U000e0041\U000e0042s", "tags"),
-])
+
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("Tom\x00 & Jerry", "Tom & Jerry"),
+        ("  A\tB\nC\r\n D  ", "A B C D"),
+        ("evil\u202eexe.txt", "evilexe.txt"),
+        ("\u2067isolated\u2069", "isolated"),
+        ("My Boyfriend\u200b is a\u200b Vampire", "My Boyfriend is a Vampire"),
+        ("Broken \ud800surrogate\udfff", "Broken surrogate"),
+        ("it\x92s \x93quoted\x94\x85", "it’s “quoted”…"),  # Windows-1252 mojibake
+        ("bad\x81\x8d\x8f\x90\x9d", "bad"),  # C1 bytes Windows-1252 leaves undefined
+        ("می\u200cخواهم", "می\u200cخواهم"),  # ZWNJ is spelling in Persian: kept
+        ("👨\u200d👩\u200d👧", "👨\u200d👩\u200d👧"),  # ZWJ emoji sequence: kept
+        ("\u200fשלום\u200e", "\u200fשלום\u200e"),  # direction marks: kept
+        ("non\xa0breaking\u3000ideographic", "non breaking ideographic"),
+        ("tag\U000e0041\U000e0042s", "tags"),
+    ],
+)
 def test_clean_line_rules(raw, expected):
     assert clean_line(raw) == expected
     assert clean_line(expected) == expected  # idempotent
 
 
-@pytest.mark.parametrize("raw", ["", "   ", "\u200b\u200b", "\u3164", "\u2800\u2800", "\u115f\u1160",
-                                 "\u0301\u0302", "\ufe0f", DIRTY, "\u200d\u200c", "\x00\n\t"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "   ",
+        "\u200b\u200b",
+        "\u3164",
+        "\u2800\u2800",
+        "\u115f\u1160",
+        "\u0301\u0302",
+        "\ufe0f",
+        DIRTY,
+        "\u200d\u200c",
+        "\x00\n\t",
+    ],
+)
 def test_invisible_strings_are_empty(raw):
     assert clean_line(raw) == "" and clean_text(raw) == "" and not has_visible(clean_line(raw))
 
@@ -66,7 +85,7 @@ def test_clean_text_keeps_paragraphs():
 @given(st.text(max_size=40))
 def test_property_cleaned_text_has_nothing_dangerous_and_is_stable(text):
     for out in (clean_line(text), clean_text(text)):
-        assert not any(c in DIRTY or 0x80 <= ord(c) <= 0x9f for c in out)
+        assert not any(c in DIRTY or 0x80 <= ord(c) <= 0x9F for c in out)
         assert not any(ord(c) < 0x20 and c != "\n" for c in out)
         assert out == "" or has_visible(out)
         out.encode("utf-8")  # no lone surrogate left
@@ -88,12 +107,18 @@ def test_tag_names_are_cleaned_then_canonical():
 
 # -- item 11: every loader writes clean text ----------------------------------------------------
 
+
 def test_generic_jsonl_titles_tags_alt_titles_and_more(tmp_path):
-    rec = generic(title="Ti\x00tle\u202e", alt_titles=["\u200b", "Alt\x07 one", "Title", "alt\u2066 one"],
-                  tags={"genre": ["Act\x00ion", "\u200b\u3164", "Com\u202eedy"], "the\x00me": ["Magic"]},
-                  description="Line\x00 one\u2028two", type="T\x1bV", url="https://x.example/\x00a",
-                  external={"mal\x00": "1\u202e", "al": "\u200b"},
-                  related=[{"id": "b2", "type": "Se\x00quel", "title": "\u200b"}])
+    rec = generic(
+        title="Ti\x00tle\u202e",
+        alt_titles=["\u200b", "Alt\x07 one", "Title", "alt\u2066 one"],
+        tags={"genre": ["Act\x00ion", "\u200b\u3164", "Com\u202eedy"], "the\x00me": ["Magic"]},
+        description="Line\x00 one\u2028two",
+        type="T\x1bV",
+        url="https://x.example/\x00a",
+        external={"mal\x00": "1\u202e", "al": "\u200b"},
+        related=[{"id": "b2", "type": "Se\x00quel", "title": "\u200b"}],
+    )
     p = write(tmp_path / "g.jsonl", jsonl_escaped([rec, generic("b2")]))
     item = load_catalog([str(p)])["a1"]
     assert item.title == "Title"
@@ -107,15 +132,32 @@ def test_generic_jsonl_titles_tags_alt_titles_and_more(tmp_path):
 
 def test_every_format_cleans_titles(tmp_path):
     v3 = write(tmp_path / "m.jsonl", jsonl_escaped([v3_record(1, title="Naru\x00to\u202e", genre=["Act\x00ion"])]))
-    mal = write(tmp_path / "anime.csv", 'anime_id,name,genre,type,episodes,rating,members\n'
-                                        '5,"Gin\x1btama\u200b&#039;","Act\x01ion, Comedy",TV,1,9.0,10\n')
-    gcsv = write(tmp_path / "g.csv", 'id,title,kind,tags,alt_titles\nc1,"Ti\x00tle",manga,"genre:Dra\x7fma","\u200b|Alt\x00"\n')
-    v5 = write(tmp_path / "v5.jsonl", jsonl_escaped([{"id": "u1", "type": "manga", "attributes": {
-        "title": {"en": "One\ud800 Piece\u2067"}, "altTitles": [{"ja": "\udfff"}, {"fr": "Un\x00e"}],
-        "tags": [{"attributes": {"name": {"en": "Adven\x00ture"}, "group": "genre"}}],
-        "description": {"en": "Pi\x00rates"}}}]))
-    got = {i.id: i for spec in (str(v3), str(mal), str(gcsv), f"mangadex-v5:{v5}")
-           for i, _ in iter_spec_items(spec)}
+    mal = write(
+        tmp_path / "anime.csv",
+        "anime_id,name,genre,type,episodes,rating,members\n"
+        '5,"Gin\x1btama\u200b&#039;","Act\x01ion, Comedy",TV,1,9.0,10\n',
+    )
+    gcsv = write(
+        tmp_path / "g.csv", 'id,title,kind,tags,alt_titles\nc1,"Ti\x00tle",manga,"genre:Dra\x7fma","\u200b|Alt\x00"\n'
+    )
+    v5 = write(
+        tmp_path / "v5.jsonl",
+        jsonl_escaped(
+            [
+                {
+                    "id": "u1",
+                    "type": "manga",
+                    "attributes": {
+                        "title": {"en": "One\ud800 Piece\u2067"},
+                        "altTitles": [{"ja": "\udfff"}, {"fr": "Un\x00e"}],
+                        "tags": [{"attributes": {"name": {"en": "Adven\x00ture"}, "group": "genre"}}],
+                        "description": {"en": "Pi\x00rates"},
+                    },
+                }
+            ]
+        ),
+    )
+    got = {i.id: i for spec in (str(v3), str(mal), str(gcsv), f"mangadex-v5:{v5}") for i, _ in iter_spec_items(spec)}
     assert got["1"].title == "Naruto" and got["1"].tag_list == ("Action", "Shounen")
     assert got["5"].title == "Gintama'" and got["5"].tag_list == ("Action", "Comedy")
     assert got["c1"].title == "Title" and got["c1"].tag_list == ("Drama",) and got["c1"].alt_titles == ("Alt",)
@@ -125,8 +167,9 @@ def test_every_format_cleans_titles(tmp_path):
         json.dumps(item_record(item), ensure_ascii=False).encode("utf-8")  # nothing unencodable
 
 
-@pytest.mark.parametrize("title", ["\u200b\u200b\u200b", "\u3164", "\x00\x01", "\u202e\u2066", "\ud800",
-                                   "\u2800", " \u00ad "])
+@pytest.mark.parametrize(
+    "title", ["\u200b\u200b\u200b", "\u3164", "\x00\x01", "\u202e\u2066", "\ud800", "\u2800", " \u00ad "]
+)
 def test_invisible_title_is_rejected_with_the_line(tmp_path, expect_error, title):
     p = write(tmp_path / "g.jsonl", jsonl_escaped([generic("a1"), generic("a2", title=title)]))
     msg = expect_error(lambda: load_catalog([str(p)]), file=p, line=2, match="title has no visible characters")
@@ -147,13 +190,27 @@ def test_clean_item_returns_the_same_object_when_clean():
 
 # -- item 15: lone surrogates anywhere no longer crash ------------------------------------------
 
+
 def test_lone_surrogate_in_a_v5_page_directory(tmp_path):
     pages = tmp_path / "pages"
     pages.mkdir()
-    page = {"result": "ok", "data": [{"id": "u1", "type": "manga", "attributes": {
-        "title": {"en": "Title\ud800"}, "description": {"en": "Text \udfff here"},
-        "tags": [{"attributes": {"name": {"en": "Drama\udbff"}, "group": "genre"}}]}}],
-        "total": 1, "offset": 0, "limit": 1}
+    page = {
+        "result": "ok",
+        "data": [
+            {
+                "id": "u1",
+                "type": "manga",
+                "attributes": {
+                    "title": {"en": "Title\ud800"},
+                    "description": {"en": "Text \udfff here"},
+                    "tags": [{"attributes": {"name": {"en": "Drama\udbff"}, "group": "genre"}}],
+                },
+            }
+        ],
+        "total": 1,
+        "offset": 0,
+        "limit": 1,
+    }
     (pages / "page-000-00000.json").write_text(json.dumps(page))  # ensure_ascii: \ud800 escapes
     cat = load_catalog([str(pages)])
     assert cat["u1"].title == "Title" and cat["u1"].description == "Text here"
@@ -173,6 +230,7 @@ def test_deeply_nested_jsonl_line_is_invalid_json(tmp_path, expect_error):
 
 # -- item 10: ids with a trailing newline ---------------------------------------------------------
 
+
 @pytest.mark.parametrize("bad", ["x5\n", "x5\r\n", "x5 ", "\nx5", "x\n5", "٣", "x5\x00"])
 def test_id_with_newline_or_odd_characters_is_rejected(tmp_path, expect_error, bad):
     p = write(tmp_path / "g.jsonl", jsonl([generic("x4"), generic(bad)]))
@@ -187,7 +245,7 @@ def test_related_id_with_newline_is_rejected(tmp_path, expect_error):
 def test_date_with_newline_or_foreign_digits_is_rejected(tmp_path, expect_error):
     for date in ("2020\n", "٢٠٢٠"):
         p = write(tmp_path / "g.jsonl", jsonl([generic(date=date)]))
-        expect_error(lambda: load_catalog([str(p)]), file=p, line=1, match="field 'date' must be YYYY")
+        expect_error(lambda p=p: load_catalog([str(p)]), file=p, line=1, match="field 'date' must be YYYY")
 
 
 def test_ids_differing_only_in_case_are_rejected(tmp_path, expect_error):
@@ -201,14 +259,17 @@ def test_ids_differing_only_in_case_are_rejected(tmp_path, expect_error):
 MAL = "anime_id,name,genre,type,episodes,rating,members\n1,One,Action,TV,1,7.0,10\n2,Two,Comedy,TV,1,7.5,20\n"
 
 
-@pytest.mark.parametrize("value,match", [
-    ("1e20", "must be at most 1e\\+06"),
-    ("1000001", "must be at most 1e\\+06"),
-    ("inf", "must be a finite number > 0"),
-    ("-inf", "must be a finite number > 0"),
-    ("1e400", "must be a finite number > 0"),
-    ("0", "must be a number > 0"),
-])
+@pytest.mark.parametrize(
+    "value,match",
+    [
+        ("1e20", "must be at most 1e\\+06"),
+        ("1000001", "must be at most 1e\\+06"),
+        ("inf", "must be a finite number > 0"),
+        ("-inf", "must be a finite number > 0"),
+        ("1e400", "must be a finite number > 0"),
+        ("0", "must be a number > 0"),
+    ],
+)
 def test_absurd_ratings_are_rejected_with_the_line(tmp_path, expect_error, value, match):
     anime = write(tmp_path / "anime.csv", MAL)
     r = write(tmp_path / "r.csv", f"user_id,anime_id,rating\nu1,1,8\nu2,2,{value}\n")

@@ -1,16 +1,16 @@
 """fetch_mangadex against a local HTTP server on 127.0.0.1 serving recorded-format pages."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
+from _fake_api import FIXTURES, FakeMangaDex, FakeTime, fetch, files_under, fixture_entities
+from _loader_helpers import assert_input_error
 
 from mangarec.errors import InputError
 from mangarec.loaders import load_catalog
 from mangarec.loaders.fetch import CONTENT_RATINGS, DEFAULT_USER_AGENT, cache_key, fetch_mangadex
-
-from _fake_api import FIXTURES, FakeMangaDex, FakeTime, fetch, files_under, fixture_entities
-from _loader_helpers import assert_input_error
 
 
 @pytest.fixture
@@ -30,7 +30,11 @@ def test_normal_paging_and_politeness(server, tmp_path):
     t = FakeTime()
     out = fetch(server, tmp_path / "cache", t, rate_per_second=4.0)
     assert out == tmp_path / "cache" / cache_key(server.base_url, page_size=3)
-    assert sorted(p.name for p in out.iterdir()) == ["page-000-00000.json", "page-000-00003.json", "page-000-00006.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "page-000-00000.json",
+        "page-000-00003.json",
+        "page-000-00006.json",
+    ]
     assert len(server.requests) == 3
     path, query, headers = server.requests[1]
     assert path == "/manga" and query["offset"] == ["3"] and query["limit"] == ["3"]
@@ -79,13 +83,16 @@ def test_client_error_is_not_retried(server, tmp_path):
     assert len(server.requests) == 1
 
 
-@pytest.mark.parametrize("body,match", [
-    (b"<html>maintenance</html>", "malformed response: invalid JSON"),
-    (b'{"result":"ok","data":"nope","total":1,"offset":0,"limit":3}', "'data' is not a list"),
-    (b'{"result":"ok","data":[],"offset":0,"limit":3}', "'total' is not an integer"),
-    (b'{"result":"ok","data":[{"id":"x"}],"total":1,"offset":0,"limit":3}', "data\\[0\\] is not a manga entity"),
-    (b'{"result":"error","errors":[{"title":"Bad","detail":"no"}]}', "result is 'error': Bad no"),
-])
+@pytest.mark.parametrize(
+    "body,match",
+    [
+        (b"<html>maintenance</html>", "malformed response: invalid JSON"),
+        (b'{"result":"ok","data":"nope","total":1,"offset":0,"limit":3}', "'data' is not a list"),
+        (b'{"result":"ok","data":[],"offset":0,"limit":3}', "'total' is not an integer"),
+        (b'{"result":"ok","data":[{"id":"x"}],"total":1,"offset":0,"limit":3}', "data\\[0\\] is not a manga entity"),
+        (b'{"result":"error","errors":[{"title":"Bad","detail":"no"}]}', "result is 'error': Bad no"),
+    ],
+)
 def test_malformed_page_is_one_line_error_and_not_saved(server, tmp_path, body, match):
     server.script = [(200, {}, body)]
     with pytest.raises(InputError) as info:
@@ -98,8 +105,10 @@ def test_malformed_page_is_one_line_error_and_not_saved(server, tmp_path, body, 
 def test_resume_after_interruption(server, tmp_path):
     root = tmp_path / "c"
     cache = root / cache_key(server.base_url, page_size=3)
-    server.script = [(200, {"Content-Type": "application/json"}, server.answer("/manga", {"limit": ["3"], "offset": ["0"]})[2]),
-                     (200, {}, b"<truncated")]
+    server.script = [
+        (200, {"Content-Type": "application/json"}, server.answer("/manga", {"limit": ["3"], "offset": ["0"]})[2]),
+        (200, {}, b"<truncated"),
+    ]
     with pytest.raises(InputError):
         fetch(server, root)
     assert files_under(root) == [f"{cache.name}/page-000-00000.json"]  # no temp file left
@@ -124,16 +133,18 @@ def test_corrupt_cached_page(server, tmp_path):
 def test_beyond_the_offset_cap_with_a_created_at_cursor(tmp_path, max_offset, page_size):
     with FakeMangaDex(max_offset=max_offset) as server:
         t = FakeTime()
-        cache = fetch_mangadex(server.base_url, tmp_path / "c", page_size=page_size, max_offset=max_offset,
-                               sleep=t.sleep, clock=t.clock)
+        cache = fetch_mangadex(
+            server.base_url, tmp_path / "c", page_size=page_size, max_offset=max_offset, sleep=t.sleep, clock=t.clock
+        )
         assert any("createdAtSince" in q for _, q, _ in server.requests)
         assert all(int(q["offset"][0]) + int(q["limit"][0]) <= max_offset for _, q, _ in server.requests)
         cat = load_catalog([str(cache)], include_adult=True, min_tags=0)  # no duplicate ids
         assert sorted(cat.ids) == sorted(e["id"] for e in fixture_entities())
         # resume works across windows too
         server.requests.clear()
-        fetch_mangadex(server.base_url, tmp_path / "c", page_size=page_size, max_offset=max_offset,
-                       sleep=t.sleep, clock=t.clock)
+        fetch_mangadex(
+            server.base_url, tmp_path / "c", page_size=page_size, max_offset=max_offset, sleep=t.sleep, clock=t.clock
+        )
         assert server.requests == []
 
 
@@ -142,8 +153,9 @@ def test_stuck_cursor_is_reported(tmp_path):
         for e in server.entities:
             e["attributes"]["createdAt"] = "2018-01-01T00:00:00+00:00"
         with pytest.raises(InputError) as info:
-            fetch_mangadex(server.base_url, tmp_path / "c", page_size=1, max_offset=1,
-                           sleep=lambda s: None, clock=lambda: 0.0)
+            fetch_mangadex(
+                server.base_url, tmp_path / "c", page_size=1, max_offset=1, sleep=lambda s: None, clock=lambda: 0.0
+            )
         assert_input_error(info.value, match="cannot page further")
 
 
@@ -155,13 +167,40 @@ def test_build_py_fetch_mangadex_builds_a_site_from_the_api(tmp_path, capsys):
     cfg = tmp_path / "site.toml"
     cfg.write_text('[site]\nmodels = ["lsi", "network"]\n')
     with FakeMangaDex() as api:
-        rc = build.main(["--fetch", "mangadex", "--fetch-url", api.base_url, "--out", str(out),
-                         "--cache-dir", str(cache), "--config", str(cfg), "-q"])
+        rc = build.main(
+            [
+                "--fetch",
+                "mangadex",
+                "--fetch-url",
+                api.base_url,
+                "--out",
+                str(out),
+                "--cache-dir",
+                str(cache),
+                "--config",
+                str(cfg),
+                "-q",
+            ]
+        )
         assert rc == 0, capsys.readouterr().err
         first_run = len(api.requests)
         assert first_run >= 1
-        rc = build.main(["--fetch", "mangadex", "--fetch-url", api.base_url, "--out", str(out),
-                         "--cache-dir", str(cache), "--config", str(cfg), "-q", "--force"])
+        rc = build.main(
+            [
+                "--fetch",
+                "mangadex",
+                "--fetch-url",
+                api.base_url,
+                "--out",
+                str(out),
+                "--cache-dir",
+                str(cache),
+                "--config",
+                str(cfg),
+                "-q",
+                "--force",
+            ]
+        )
         assert rc == 0
         assert len(api.requests) == first_run  # every page came from the cache
     report = json.loads((out / "data" / "report.json").read_text())

@@ -1,18 +1,18 @@
 """fetch_mangadex against hostile or careless servers: cache keyed by URL, overall deadline,
 capped Retry-After, bounded responses, lone surrogates, bad URLs (issue 8, items 5, 8, 15)."""
+
 from __future__ import annotations
 
 import json
 import time
 
 import pytest
+from _fake_api import FIXTURES, FakeMangaDex, FakeTime, RawServer, drip, fetch, files_under
+from _loader_helpers import assert_input_error
 
 from mangarec.errors import InputError
 from mangarec.loaders import load_catalog
 from mangarec.loaders.fetch import cache_key, fetch_mangadex, normalise_base_url, page_bytes
-
-from _fake_api import FIXTURES, FakeMangaDex, FakeTime, RawServer, drip, fetch, files_under
-from _loader_helpers import assert_input_error
 
 
 @pytest.fixture
@@ -22,6 +22,7 @@ def server():
 
 
 # -- item 5: the cache is keyed by the API's URL ---------------------------------------------
+
 
 def test_another_url_does_not_reuse_the_first_apis_pages(tmp_path):
     root = tmp_path / "fetch"
@@ -43,24 +44,31 @@ def test_cache_key_normalises_the_url_and_includes_the_paging():
     key = cache_key("https://API.example.org:443/v5/")
     assert key == cache_key("https://api.example.org/v5") == cache_key(" https://api.example.org/v5//")
     assert key.startswith("api.example.org_v5-") and len(key.rsplit("-", 1)[1]) == 16
-    others = {cache_key("http://api.example.org/v5"), cache_key("https://api.example.org/v6"),
-              cache_key("https://api.example.org:8443/v5"), cache_key("https://api.example.org/v5", page_size=50),
-              cache_key("https://api.example.org/v5", max_offset=100)}
+    others = {
+        cache_key("http://api.example.org/v5"),
+        cache_key("https://api.example.org/v6"),
+        cache_key("https://api.example.org:8443/v5"),
+        cache_key("https://api.example.org/v5", page_size=50),
+        cache_key("https://api.example.org/v5", max_offset=100),
+    }
     assert key not in others and len(others) == 5
     assert normalise_base_url("https://[::1]:8443/x/") == "https://[::1]:8443/x"
 
 
-@pytest.mark.parametrize("url,match", [
-    ("ftp://api.example.org", "must start with http:// or https://"),
-    ("api.mangadex.org", "must start with http:// or https://"),
-    ("file:///etc/passwd", "must start with http:// or https://"),
-    ("http://", "has no host"),
-    ("https://api.example.org/?page=2", "without \\?query"),
-    ("https://user:secret@api.example.org", "user name or password"),
-    ("http://api.example.org:99999", "invalid fetch URL"),
-    ("http://api.exa mple.org", "spaces or control characters"),
-    ("", "empty"),
-])
+@pytest.mark.parametrize(
+    "url,match",
+    [
+        ("ftp://api.example.org", "must start with http:// or https://"),
+        ("api.mangadex.org", "must start with http:// or https://"),
+        ("file:///etc/passwd", "must start with http:// or https://"),
+        ("http://", "has no host"),
+        ("https://api.example.org/?page=2", "without \\?query"),
+        ("https://user:secret@api.example.org", "user name or password"),
+        ("http://api.example.org:99999", "invalid fetch URL"),
+        ("http://api.exa mple.org", "spaces or control characters"),
+        ("", "empty"),
+    ],
+)
 def test_bad_base_url_is_refused_before_anything_is_written(tmp_path, url, match):
     root = tmp_path / "fetch"
     with pytest.raises(InputError) as info:
@@ -89,15 +97,18 @@ def test_drip_feeding_server_is_cut_by_the_overall_deadline(tmp_path, where):
     if where == "headers":
         handler = drip(HEAD + b" " * 4000, 0.05)
     else:
+
         def handler(conn, stop):
             conn.sendall(HEAD)
             drip(b" " * 4000, 0.05)(conn, stop)
+
     with RawServer(handler) as srv:
         t = FakeTime()
         start = time.monotonic()
         with pytest.raises(InputError) as info:
-            fetch_mangadex(srv.base_url, tmp_path / "c", timeout=5, deadline=0.5, max_retries=1,
-                           sleep=t.sleep, clock=t.clock)
+            fetch_mangadex(
+                srv.base_url, tmp_path / "c", timeout=5, deadline=0.5, max_retries=1, sleep=t.sleep, clock=t.clock
+            )
         elapsed = time.monotonic() - start
     msg = assert_input_error(info.value, match="timed out \\(no complete response within 0.5 s\\), giving up after 2")
     assert msg.startswith(srv.base_url + "/manga?")
@@ -142,6 +153,7 @@ def test_small_retry_after_is_honoured_silently(server, tmp_path):
 
 # -- bounded responses, connections closed early, hostile JSON ---------------------------------
 
+
 def test_response_larger_than_the_bound_is_refused(server, tmp_path):
     with pytest.raises(InputError) as info:
         fetch(server, tmp_path / "c", max_response_bytes=1000)
@@ -155,6 +167,7 @@ def test_response_without_length_is_bounded_while_reading(tmp_path):
         conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/json\r\n\r\n")
         while not stop.is_set():
             conn.sendall(b"[" * 65536)
+
     with RawServer(endless) as srv:
         with pytest.raises(InputError) as info:
             fetch_mangadex(srv.base_url, tmp_path / "c", max_response_bytes=1 << 20, sleep=lambda s: None)
@@ -164,6 +177,7 @@ def test_response_without_length_is_bounded_while_reading(tmp_path):
 def test_connection_closed_in_the_middle_of_the_body_is_retried(tmp_path):
     def short(conn, stop):
         conn.sendall(HEAD + b'{"result": "ok"')  # 4000 bytes announced, 15 sent
+
     with RawServer(short) as srv:
         with pytest.raises(InputError) as info:
             fetch_mangadex(srv.base_url, tmp_path / "c", max_retries=2, sleep=lambda s: None)
@@ -195,6 +209,7 @@ def test_cached_page_that_is_a_directory_is_one_line(server, tmp_path):
 
 
 # -- item 15: lone surrogates in an API response -------------------------------------------------
+
 
 def test_lone_surrogates_in_a_response_are_saved_escaped_and_cleaned_at_load(server, tmp_path):
     _, _, body = server.answer("/manga", {"limit": ["3"], "offset": ["0"]})
