@@ -32,7 +32,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["clean_line", "clean_text", "has_visible", "needs_cleaning"]
+__all__ = ["clean_line", "clean_text", "has_visible", "is_clean_line", "is_clean_text", "needs_cleaning"]
 
 #: Characters removed everywhere (see the module docstring), as regular expression ranges.
 _REMOVED = (
@@ -52,12 +52,41 @@ _TEXT_TABLE = {**_C1, 0x2028: "\n", 0x2029: "\n\n", 0x0B: " ", 0x0C: " "}
 
 #: Letters and symbols that render as nothing (fillers and blanks used for "invisible names").
 _BLANK = frozenset("\u115f\u1160\u17b4\u17b5\u2800\u3164\uffa0")
+_ASCII_VISIBLE = re.compile("[!-~]")
 _INVISIBLE_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Mn", "Me", "Zs", "Zl", "Zp"))
 
 
 def needs_cleaning(text: str) -> bool:
     """True if :func:`clean_text` / :func:`clean_line` would remove or map a character of ``text``."""
     return _SUSPECT.search(text) is not None
+
+
+#: White space other than a space and a line feed (every ``str.isspace`` character but those).
+_OTHER_SPACE = "\t\x0b\x0c\r\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+#: One character class: a character cleaning removes or maps, or odd white space. (A single
+#: class is searched several times faster than alternatives.)
+_SUSPECT_OR_SPACE = re.compile(f"[{_REMOVED}\x80-\x9f{_OTHER_SPACE}]")
+
+
+def is_clean_text(text: str) -> bool:
+    """Exactly ``clean_text(text) == text``, cheaply (a character class search and a few
+    substring tests, no copy)."""
+    if not text:
+        return True
+    if _SUSPECT_OR_SPACE.search(text) is not None:
+        return False
+    if text[0] in " \n" or text[-1] in " \n" or "  " in text or " \n" in text or "\n " in text or "\n\n\n" in text:
+        return False
+    return text.isascii() or has_visible(text)
+
+
+def is_clean_line(text: str) -> bool:
+    """Exactly ``clean_line(text) == text`` for a non-empty ``text``, cheaply."""
+    if _SUSPECT_OR_SPACE.search(text) is not None or "\n" in text:
+        return False
+    if text[0] == " " or text[-1] == " " or "  " in text:
+        return False
+    return text.isascii() or has_visible(text)
 
 
 def _map(text: str) -> str:
@@ -69,7 +98,7 @@ def _map(text: str) -> str:
 def has_visible(text: str) -> bool:
     """True if ``text`` has a character that shows (not white space, format, mark or blank)."""
     if text.isascii():
-        return not text.isspace() and any(c.isprintable() and not c.isspace() for c in text)
+        return _ASCII_VISIBLE.search(text) is not None
     for c in text:
         if c not in _BLANK and unicodedata.category(c) not in _INVISIBLE_CATEGORIES:
             return True
@@ -98,7 +127,8 @@ def clean_text(text: str) -> str:
     out: list[str] = []
     blank = False
     for ln in text.split("\n"):
-        ln = " ".join(ln.split())
+        # split + join only when needed: any white space but a space is not printable
+        ln = " ".join(ln.split()) if "  " in ln or not ln.isprintable() else ln.strip(" ")
         if not ln:
             blank = bool(out)
             continue

@@ -23,33 +23,42 @@ from dataclasses import replace
 from ..catalog import Item, Related, make_tags
 from ..errors import InputError
 from ..tags import canonical_tags
-from ..textclean import clean_line, clean_text, has_visible, needs_cleaning
+from ..textclean import clean_line, clean_text, has_visible, is_clean_line, is_clean_text
 
 __all__ = ["clean_item"]
 
 
-def _dirty_line(s: str | None) -> bool:
-    """Exactly ``clean_line(s) != s``, cheaply (no copy for the usual clean string)."""
-    if not s:
-        return False
-    if needs_cleaning(s) or not s.isprintable():  # removed / mapped characters, odd white space
-        return True
-    if s[0] == " " or s[-1] == " " or "  " in s:
-        return True
-    return not s.isascii() and not has_visible(s)
+def _lines(item: Item) -> list[str]:
+    """Every one-line text field of ``item``."""
+    out = [item.title, *item.alt_titles]
+    if item.type is not None:
+        out.append(item.type)
+    if item.url is not None:
+        out.append(item.url)
+    for g, names in item.tags:
+        out.append(g)
+        out.extend(names)
+    for k, v in item.external:
+        out += (k, v)
+    for r in item.related:
+        out.append(r.type)
+        if r.title is not None:
+            out.append(r.title)
+    return out
 
 
 def _needs_work(item: Item) -> bool:
-    if _dirty_line(item.title) or any(_dirty_line(a) for a in item.alt_titles):
+    """False only if :func:`clean_line` would change none of the one-line fields (exact, but a
+    "|" next to a space in a field may send a clean item down the slow, exact path)."""
+    parts = _lines(item)
+    joined = "|".join(parts)
+    if not joined:
+        return False
+    if not is_clean_line(joined) or "| " in joined or " |" in joined:
         return True
-    if _dirty_line(item.type) or _dirty_line(item.url):
-        return True
-    for g, names in item.tags:
-        if _dirty_line(g) or any(_dirty_line(n) for n in names):
-            return True
-    if any(_dirty_line(k) or _dirty_line(v) for k, v in item.external):
-        return True
-    return any(_dirty_line(r.type) or _dirty_line(r.title) for r in item.related)
+    if joined.isascii():
+        return False
+    return any(s and not s.isascii() and not has_visible(s) for s in parts)
 
 
 def clean_item(item: Item, source: str, line: int | None) -> Item:
@@ -60,7 +69,7 @@ def clean_item(item: Item, source: str, line: int | None) -> Item:
     InputError
         "file:line: title has no visible characters ..." or the same for a tag group name.
     """
-    description = clean_text(item.description) if item.description else ""
+    description = item.description if is_clean_text(item.description) else clean_text(item.description)
     if description == item.description and not _needs_work(item):
         return item
     title = clean_line(item.title)

@@ -280,3 +280,45 @@ def test_largest_rating_accepted(tmp_path):
     anime = write(tmp_path / "anime.csv", MAL)
     r = write(tmp_path / "r.csv", "user_id,anime_id,rating\nu1,1,1000000\nu2,2,0.5\n")
     assert load_catalog([str(anime), str(r)]).ratings.matrix.max() == 1e6
+
+
+_ALPHABET = st.sampled_from(
+    list("ab |\n\t\r") + ["\u200b", "\u3164", "\u00a0", "\x00", "\x92", "é", "\u200c", "\u0301"]
+)
+_TEXT = st.text(alphabet=_ALPHABET, max_size=12)
+
+
+@given(_TEXT)
+def test_property_fast_checks_are_exact(text):
+    """The shortcuts that skip cleaning say "clean" exactly when cleaning changes nothing."""
+    from mangarec.textclean import is_clean_line, is_clean_text
+
+    assert is_clean_text(text) == (clean_text(text) == text)
+    if text:
+        assert is_clean_line(text) == (clean_line(text) == text)
+
+
+@given(_TEXT, st.lists(_TEXT, max_size=3), st.lists(_TEXT, max_size=3), _TEXT, st.one_of(st.none(), _TEXT))
+def test_property_clean_item_shortcut_is_exact(title, alt, tags, rtype, rtitle):
+    """clean_item skips an item only when clean_line would change none of its fields (exactly
+    so, unless a field has a "|" next to a space: then the shortcut may say "dirty" in vain)."""
+    from mangarec.catalog import Related
+    from mangarec.loaders.clean import _lines, _needs_work
+
+    item = Item(
+        id="1",
+        title=title,
+        kind="manga",
+        alt_titles=tuple(alt),
+        tags=(("genre", tuple(tags)),),
+        external=(("mal", rtype),),
+        related=(Related(id="2", type=rtype, title=rtitle),),
+    )
+    dirty = any(clean_line(s) != s for s in _lines(item))
+    if dirty:
+        assert _needs_work(item)
+    elif not any("| " in s or " |" in s or s.startswith("|") or s.endswith("|") for s in _lines(item)):
+        assert not _needs_work(item)
+    out = clean_item(item, "x", 1) if clean_line(title) and all(clean_line(g) for g, _ in item.tags) else None
+    if out is not None and not dirty:
+        assert out is item
