@@ -86,24 +86,26 @@ def _watched(conn_class: type, sockets: _Sockets) -> type:
     return Watched
 
 
-class _HTTPHandler(urllib.request.HTTPHandler):
+class _Watching:
+    """Mixin for urllib's HTTP(S) handlers: connections register their socket in ``_sockets``."""
+
+    _sockets: _Sockets
+
+    def do_open(self, http_class: Any, req: Any, **kw: Any) -> Any:
+        watched: Any = _watched(http_class, self._sockets)
+        return super().do_open(watched, req, **kw)  # type: ignore[misc]
+
+
+class _HTTPHandler(_Watching, urllib.request.HTTPHandler):
     def __init__(self, sockets: _Sockets):
         super().__init__()
         self._sockets = sockets
 
-    def do_open(self, http_class: Any, req: Any, **kw: Any) -> Any:
-        watched: Any = _watched(http_class, self._sockets)
-        return super().do_open(watched, req, **kw)
 
-
-class _HTTPSHandler(urllib.request.HTTPSHandler):
+class _HTTPSHandler(_Watching, urllib.request.HTTPSHandler):
     def __init__(self, sockets: _Sockets):
         super().__init__()
         self._sockets = sockets
-
-    def do_open(self, http_class: Any, req: Any, **kw: Any) -> Any:
-        watched: Any = _watched(http_class, self._sockets)
-        return super().do_open(watched, req, **kw)
 
 
 def _opener(sockets: _Sockets) -> urllib.request.OpenerDirector:

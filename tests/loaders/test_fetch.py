@@ -167,40 +167,13 @@ def test_build_py_fetch_mangadex_builds_a_site_from_the_api(tmp_path, capsys):
     cfg = tmp_path / "site.toml"
     cfg.write_text('[site]\nmodels = ["lsi", "network"]\n')
     with FakeMangaDex() as api:
-        rc = build.main(
-            [
-                "--fetch",
-                "mangadex",
-                "--fetch-url",
-                api.base_url,
-                "--out",
-                str(out),
-                "--cache-dir",
-                str(cache),
-                "--config",
-                str(cfg),
-                "-q",
-            ]
-        )
+        argv = ["--fetch", "mangadex", "--fetch-url", api.base_url, "--out", str(out), "--cache-dir", str(cache),
+                "--config", str(cfg), "-q"]  # fmt: skip
+        rc = build.main(argv)
         assert rc == 0, capsys.readouterr().err
         first_run = len(api.requests)
         assert first_run >= 1
-        rc = build.main(
-            [
-                "--fetch",
-                "mangadex",
-                "--fetch-url",
-                api.base_url,
-                "--out",
-                str(out),
-                "--cache-dir",
-                str(cache),
-                "--config",
-                str(cfg),
-                "-q",
-                "--force",
-            ]
-        )
+        rc = build.main([*argv, "--force"])
         assert rc == 0
         assert len(api.requests) == first_run  # every page came from the cache
     report = json.loads((out / "data" / "report.json").read_text())
