@@ -226,7 +226,7 @@ class Cache:
             meta_path.parent.mkdir(parents=True, exist_ok=True)
             if arrays:
                 buf = io.BytesIO()
-                np.savez(buf, **arrays)
+                np.savez(buf, **arrays)  # type: ignore[arg-type]
                 raw = buf.getvalue()
                 meta["npz_sha256"] = hashlib.sha256(raw).hexdigest()
                 atomic_write(npz_path, raw)

@@ -154,7 +154,7 @@ def _staging_pid(p: Path) -> int | None:
 
 def recover(out: Path) -> list[str]:
     """Repair what killed builds left beside ``out``; returns one note per repair."""
-    notes = []
+    notes: list[str] = []
     parent = out.parent
     if not parent.is_dir():
         return notes

@@ -10,6 +10,7 @@ previous site intact and nothing but a previous build is ever replaced.
 from __future__ import annotations
 
 import errno
+import functools
 import hashlib
 import json
 import os
@@ -162,7 +163,7 @@ def _fit_all(catalog: Catalog, names: Sequence[str], config: Config, stages: _St
         model_keys[name] = _model_key(name, config, keys, [model_keys[d] for d in s.depends])
         deps = {d: embeddings[d] for d in s.depends}
         embeddings[name] = stages.run(f"model:{name}", model_keys[name],
-                                      lambda n=name, d=deps: fit_model(n, catalog, config, config.seed, d))
+                                      functools.partial(fit_model, name, catalog, config, config.seed, deps))
     return embeddings, model_keys
 
 
@@ -171,13 +172,13 @@ def _neighbours_all(catalog: Catalog, embeddings: Mapping[str, Embedding], model
     from . import neighbours as nb
 
     code = module_digest("mangarec.neighbours")
-    out, nb_keys = {}, {}
+    out: dict[str, Neighbours] = {}
+    nb_keys: dict[str, str] = {}
     for name, emb in embeddings.items():
         nb_keys[name] = make_key("neighbours", model_keys[name], keys.items, config.neighbours, config.seed, code)
-        out[name] = stages.run(
-            f"neighbours:{name}", nb_keys[name],
-            lambda e=emb, n=name: nb.compute(e, config.neighbours, catalog.tie_order,
-                                             derive_seed(config.seed, "neighbours", n)))
+        out[name] = stages.run(f"neighbours:{name}", nb_keys[name],
+                               functools.partial(nb.compute, emb, config.neighbours, catalog.tie_order,
+                                                 derive_seed(config.seed, "neighbours", name)))
     return out, nb_keys
 
 

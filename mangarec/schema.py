@@ -12,6 +12,8 @@ with it, and :mod:`mangarec.config` assembles them into the whole schema.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import math
 import typing
 from dataclasses import MISSING, Field, field, fields, is_dataclass
@@ -37,7 +39,7 @@ def key(default: Any, doc: str, check: Check | None = None) -> Any:
     """
     meta = {"doc": doc, "check": check}
     if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata=meta)
+        return field(default_factory=functools.partial(copy.copy, default), metadata=meta)
     return field(default=default, metadata=meta)
 
 
@@ -166,7 +168,10 @@ def build(cls: type, data: Any, prefix: str, source: str) -> Any:
 
 
 def default_of(f: Field) -> Any:
-    return f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+    """A field's default value (calling its factory if it has one)."""
+    if f.default_factory is not MISSING:
+        return f.default_factory()
+    return f.default
 
 
 def describe(cls: type, prefix: str = "") -> list[str]:

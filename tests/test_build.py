@@ -343,3 +343,17 @@ def test_catalog_with_ratings_gets_als_everywhere(tmp_path, shared_data):
     assert all("als" in lists for lists in shard["nb"].values())
     with gzip.open(out / "data" / "neighbours" / "als.csv.gz", "rt") as f:
         assert f.readline().strip() == "item_id,rank,neighbour_id,score"
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ('[site]\nmodels = ["als"]\n', "none of the models in site.models (als) can run on this catalog: als: the "
+                                   "catalog has no ratings"),
+    ("[site]\nmodels = []\n", "site.models = []: must name at least one model"),
+    ("[catalog]\nadult_tags = [1, 2]\n", "catalog.adult_tags[0] = 1: must be a string"),
+])
+def test_models_that_cannot_run_and_bad_lists_are_one_line(tmp_path, capsys, text, fragment):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    rc = build.main(["--out", str(tmp_path / "o"), "--config", str(cfg), "--no-cache", "-q"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and fragment in err and "\n" not in err and not (tmp_path / "o").exists()
