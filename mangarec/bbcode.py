@@ -117,13 +117,11 @@ def strip_bbcode(text: str) -> str:
 def tidy(text: str, *, drop_language_headers: bool = False) -> str:
     """Normalise line breaks, white space, blank lines and invisible characters
     (:func:`mangarec.textclean.clean_text`); optionally drop language-heading lines."""
-    text = clean_text(text)
-    if drop_language_headers and text:
-        lines = text.split("\n")
-        kept = [ln for ln in lines if not (len(ln) <= 60 and _LANG_HEADER.match(ln))]
-        if len(kept) != len(lines):
-            text = clean_text("\n".join(kept))
-    return text
+    return clean_text(text, _is_language_header if drop_language_headers else None)
+
+
+def _is_language_header(line: str) -> bool:
+    return len(line) <= 60 and _LANG_HEADER.match(line) is not None
 
 
 def to_plain_text(text: str, *, drop_language_headers: bool = True) -> str:

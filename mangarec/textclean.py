@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 __all__ = ["clean_line", "clean_text", "has_visible", "is_clean_line", "is_clean_text", "needs_cleaning"]
 
@@ -44,6 +45,8 @@ _REMOVED = (
 )
 #: Anything that makes the slow path necessary: removed characters, C1 controls, odd line breaks.
 _SUSPECT = re.compile(f"[{_REMOVED}\x80-\x9f\u2028\u2029]")
+#: The same for ASCII text (``str.isascii`` is free): a much smaller class, searched faster.
+_SUSPECT_ASCII = re.compile("[\x00-\x08\x0e-\x1f\x7f]")
 _REMOVED_RE = re.compile(f"[{_REMOVED}]")
 
 #: C1 control → the Windows-1252 character of the same byte ("" when that byte is undefined).
@@ -58,7 +61,7 @@ _INVISIBLE_CATEGORIES = frozenset(("Cc", "Cf", "Cs", "Mn", "Me", "Zs", "Zl", "Zp
 
 def needs_cleaning(text: str) -> bool:
     """True if :func:`clean_text` / :func:`clean_line` would remove or map a character of ``text``."""
-    return _SUSPECT.search(text) is not None
+    return (_SUSPECT_ASCII if text.isascii() else _SUSPECT).search(text) is not None
 
 
 #: White space other than a space and a line feed (every ``str.isspace`` character but those).
@@ -66,6 +69,8 @@ _OTHER_SPACE = "\t\x0b\x0c\r\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u20
 #: One character class: a character cleaning removes or maps, or odd white space. (A single
 #: class is searched several times faster than alternatives.)
 _SUSPECT_OR_SPACE = re.compile(f"[{_REMOVED}\x80-\x9f{_OTHER_SPACE}]")
+_SUSPECT_OR_SPACE_ASCII = re.compile("[\x00-\x09\x0b-\x1f\x7f]")  # \n is allowed in text
+_SUSPECT_OR_SPACE_ASCII_LINE = re.compile("[\x00-\x1f\x7f]")
 
 
 def is_clean_text(text: str) -> bool:
@@ -73,7 +78,7 @@ def is_clean_text(text: str) -> bool:
     substring tests, no copy)."""
     if not text:
         return True
-    if _SUSPECT_OR_SPACE.search(text) is not None:
+    if (_SUSPECT_OR_SPACE_ASCII if text.isascii() else _SUSPECT_OR_SPACE).search(text) is not None:
         return False
     if text[0] in " \n" or text[-1] in " \n" or "  " in text or " \n" in text or "\n " in text or "\n\n\n" in text:
         return False
@@ -82,7 +87,10 @@ def is_clean_text(text: str) -> bool:
 
 def is_clean_line(text: str) -> bool:
     """Exactly ``clean_line(text) == text`` for a non-empty ``text``, cheaply."""
-    if _SUSPECT_OR_SPACE.search(text) is not None or "\n" in text:
+    if text.isascii():
+        if _SUSPECT_OR_SPACE_ASCII_LINE.search(text) is not None:
+            return False
+    elif _SUSPECT_OR_SPACE.search(text) is not None or "\n" in text:
         return False
     if text[0] == " " or text[-1] == " " or "  " in text:
         return False
@@ -90,7 +98,7 @@ def is_clean_line(text: str) -> bool:
 
 
 def _map(text: str) -> str:
-    if _SUSPECT.search(text) is None:
+    if not needs_cleaning(text):
         return text
     return _REMOVED_RE.sub("", text).translate(_TEXT_TABLE)
 
@@ -117,20 +125,32 @@ def clean_line(text: str) -> str:
     return out if out and has_visible(out) else ""
 
 
-def clean_text(text: str) -> str:
+def clean_text(text: str, drop_line: Callable[[str], bool] | None = None) -> str:
     """Multi-line text (a description): the rules above, paragraphs kept, ``""`` if invisible.
+
+    ``drop_line``, if given, is asked about every cleaned, non-blank line; a line it answers
+    True for is removed (without leaving a blank line behind).
 
     >>> clean_text("First\\x92s line \\r\\n\\r\\n\\r\\n  second\\u2028third\\x00")
     'First’s line\\n\\nsecond\\nthird'
     """
-    text = _map(text).replace("\r\n", "\n").replace("\r", "\n")
+    ascii_text = text.isascii()
+    if not ascii_text:  # (ASCII control characters are found line by line below, for free)
+        text = _map(text)
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
     out: list[str] = []
     blank = False
     for ln in text.split("\n"):
-        # split + join only when needed: any white space but a space is not printable
-        ln = " ".join(ln.split()) if "  " in ln or not ln.isprintable() else ln.strip(" ")
+        # split + join only when needed: control characters and any white space but a space are
+        # not printable
+        if "  " in ln or not ln.isprintable():
+            ln = " ".join((_map(ln) if ascii_text else ln).split())
+        else:
+            ln = ln.strip(" ")
         if not ln:
             blank = bool(out)
+            continue
+        if drop_line is not None and drop_line(ln):
             continue
         if blank:
             out.append("")
