@@ -346,6 +346,8 @@ def _write_output(tmp: Path, catalog: Catalog, embeddings, neighbours, maps, rep
     result = BuildResult(catalog=catalog, embeddings=embeddings, neighbours=neighbours, maps=maps,
                          report=report, config=config, build_date=date, published=published)
     with log.stage("write:site"):
-        write_site(result, tmp)
+        site_stats = write_site(result, tmp)
+    for remark in site_stats.get("notes", ()):
+        log.note(remark)
     (data / "report.json").write_text(json.dumps(report, sort_keys=True, indent=1) + "\n", encoding="utf-8")
     return result

@@ -19,6 +19,7 @@ from . import context as C
 from .data_files import map_file, neighbour_shards, onboarding, points
 from .assets import copy_assets
 from .markdown_pages import load_pages
+from .notfound import site_notes
 from .prepare import Prepared
 from .render import environment
 from .search_index import build_index
@@ -68,7 +69,7 @@ def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATE
     Returns
     -------
     dict
-        ``{"pages": HTML files, "files": all files, "bytes": total, "seconds": wall time,
+        ``{"notes": remarks for the build log (e.g. a placeholder ``site_url``), "pages": HTML files, "files": all files, "bytes": total, "seconds": wall time,
         "seconds_titles": title pages and neighbour shards, "timings": {stage: seconds}}``.
     """
     t0 = time.perf_counter()
@@ -108,7 +109,8 @@ def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATE
     for p in md_pages:
         page("page.html", f"pages/{p.slug}/index.html", C.page_context(result, assets, p.slug, p.title, p.html))
         urls.append(f"pages/{p.slug}/")
-    page("404.html", "404.html", C.notfound_context(result, assets))
+    css = (site_src / "static" / "css" / "site.css").read_text(encoding="utf-8")
+    page("404.html", "404.html", C.notfound_context(result, assets, css))
 
     lap("pages")
     global _TITLES
@@ -150,5 +152,5 @@ def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATE
     w.text("sitemap.xml", sitemap_xml(site_url, urls, result.build_date))
     w.text("robots.txt", robots_txt(site_url))
     lap("maps, sitemap")
-    return {"pages": w.pages, "files": w.files, "bytes": w.bytes,
+    return {"notes": site_notes(site_url), "pages": w.pages, "files": w.files, "bytes": w.bytes,
             "seconds": round(time.perf_counter() - t0, 3), "seconds_titles": timings["titles + neighbour shards"], "timings": timings}

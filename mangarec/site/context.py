@@ -23,6 +23,15 @@ MODEL_LABELS = {
     "als": "ALS (ratings)",
 }
 
+#: How the models page words the build's ``skipped`` counts (other reasons are shown as they are).
+SKIPPED_LABELS = {
+    "adult": "adult titles (the adult filter)",
+    "no tags": "titles without tags",
+    "ratings: filtered item": "ratings of titles left out",
+    "ratings: unknown item": "ratings of titles not in the catalog",
+    "ratings: unknown or unread item (limit)": "ratings of titles not in the catalog or past the --limit",
+}
+
 NAV = (
     ("home", "", "Home"),
     ("explore", "explore/", "Explore"),
@@ -42,6 +51,10 @@ def _nav(root: str, page: str) -> tuple:
 
 def label(model: str) -> str:
     return MODEL_LABELS.get(model, model)
+
+
+def skipped_label(reason: str) -> str:
+    return SKIPPED_LABELS.get(reason, reason)
 
 
 def root_of(path: str) -> str:
@@ -162,7 +175,7 @@ def feed_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
         c = _card(prep, p, root)
         c["date"] = prep.items[p].date
         cards.append(c)
-    ctx.update(items=cards)
+    ctx.update(items=cards, dated=any(prep.items[p].date or prep.items[p].year is not None for p in feed))
     return ctx
 
 
@@ -224,7 +237,8 @@ def models_context(result, prep: Prepared, assets: Mapping[str, str], methodolog
         timings=[{"stage": k, "seconds": v} for k, v in (rep.get("timings") or {}).items()],
         catalog={"items": catalog.get("items", len(prep.items)), "tags": catalog.get("tags", len(prep.tags)),
                  "sources": catalog.get("sources", list(result.catalog.sources)),
-                 "skipped": sorted((catalog.get("skipped") or dict(result.catalog.skipped)).items()),
+                 "skipped": [(skipped_label(k), v) for k, v in
+                             sorted((catalog.get("skipped") or dict(result.catalog.skipped)).items())],
                  "ratings": catalog.get("ratings")},
         build=rep.get("build") or {},
         missing=[label(m) for m in result.config.site.models if m not in result.neighbours],
@@ -240,12 +254,16 @@ def page_context(result, assets: Mapping[str, str], slug: str, title: str, html)
     return ctx
 
 
-def notfound_context(result, assets: Mapping[str, str]) -> dict:
-    """404.html: served for any missing path, so its links use the path of ``site_url``."""
-    from urllib.parse import urlsplit
+def notfound_context(result, assets: Mapping[str, str], css: str) -> dict:
+    """404.html, served for any missing path: stylesheet inlined, links from the path of
+    ``site_url`` (``/`` while it is a placeholder), corrected in the browser (see
+    :mod:`.notfound`)."""
+    from . import notfound
 
     ctx = base(result, "404.html", "404", "Not found", assets)
-    root = urlsplit(result.config.site.site_url).path or "/"
+    root = notfound.root_path(result.config.site.site_url)
     ctx["root"] = root
     ctx["nav"] = tuple({**n, "href": root + n["href"][len("./"):]} for n in ctx["nav"])
+    ctx["csp"] = notfound.notfound_csp(ctx["csp"], css)
+    ctx.update(notfound.inline(css))
     return ctx

@@ -108,11 +108,16 @@ class Prepared:
 
     @cached_property
     def recent(self) -> list[int]:
-        """Catalog positions, most recent first: by date, then year, then id (larger = newer)."""
+        """Catalog positions, most recent first: by year (the date's, else ``year``), then by
+        the full date within a year (a dated title before a year-only one of the same year),
+        then by id (larger = newer; the only order a catalog without dates has)."""
 
         def key(p: int):
             it = self.items[p]
-            return (it.date or "", it.year if it.year is not None else -10**9, _id_key(it.id))
+            year = it.year
+            if it.date and it.date[:4].isdigit():
+                year = int(it.date[:4])
+            return (year if year is not None else -10**9, it.date or "", _id_key(it.id))
 
         return sorted(range(len(self.items)), key=key, reverse=True)
 

@@ -10,6 +10,7 @@ from mangarec.site.prepare import Prepared
 from mangarec.site.render import CSP, CSP_PLOTS
 
 from htmlcheck import parse
+from site_helpers import make_result
 
 ASSETS = {"css/site.css": "assets/css/site.x.css", "js/site.js": "assets/js/site.x.js",
           "img/icon.svg": "assets/img/icon.x.svg"}
@@ -116,7 +117,7 @@ def test_models(result, prep):
     assert [r["p_value"] for r in ctx["null"]] == [0.004975] * 3
     assert {r["label"] for r in ctx["hit_rate"]["rows"]} >= {"popularity", "random"}
     assert ctx["timings"][0] == {"stage": "load", "seconds": 0.1}
-    assert ctx["catalog"]["skipped"] == [("adult", 3)]
+    assert ctx["catalog"]["skipped"] == [("adult titles (the adult filter)", 3)]
 
 
 def test_models_with_partial_report(two_clusters):
@@ -131,6 +132,10 @@ def test_models_with_partial_report(two_clusters):
 def test_page_and_404(result):
     ctx = C.page_context(result, ASSETS, "about", "About", Markup("<p>hi</p>"))
     assert ctx["root"] == "../../" and ctx["page"] == "about"
-    nf = C.notfound_context(result, ASSETS)
-    assert nf["root"] == "/mangarec/"
-    assert nf["nav"][1]["href"] == "/mangarec/explore/"
+    nf = C.notfound_context(result, ASSETS, "body { margin: 0 }")
+    assert nf["root"] == "/"  # site_url is the example.org placeholder: links from the host root
+    assert nf["nav"][1]["href"] == "/explore/"
+    assert "'sha256-" in nf["csp"] and nf["inline_css"] == "body { margin: 0 }"
+    configured = C.notfound_context(make_result(result.catalog, site_url="https://recs.invalid/mangarec/"), ASSETS, "")
+    assert configured["root"] == "/mangarec/"
+    assert configured["nav"][1]["href"] == "/mangarec/explore/"
