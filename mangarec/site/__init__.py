@@ -17,6 +17,7 @@ from ..paths import SITE_SRC, TEMPLATES
 from ..result import BuildResult
 from . import context as C
 from .data_files import map_file, neighbour_shards, onboarding, points
+from .aliases import load_aliases
 from .assets import copy_assets
 from .markdown_pages import load_pages
 from .notfound import site_notes
@@ -85,7 +86,7 @@ def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATE
     out_dir.mkdir(parents=True, exist_ok=True)
     env = environment(templates)
     w = Writer(out_dir)
-    prep = Prepared(result)
+    prep = Prepared(result, load_aliases(site_src / "catalog" / "aliases.tsv"))
     assets = copy_assets(out_dir, site_src / "static")
     site_url = result.config.site.site_url
     lap("assets")
@@ -116,7 +117,7 @@ def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATE
     global _TITLES
     n = len(prep.items)
     for attr in ("neighbour_lists", "tag_masks", "esc_titles", "esc_ids", "esc_tags", "item_tags",
-                 "score_text", "score_milli", "shard_of"):
+                 "score_text", "score_milli", "shard_of", "kind_labels", "esc_kind_labels", "alt_titles"):
         getattr(prep, attr)  # computed once, before any fork
     _TITLES = (result, prep, assets, env.get_template("title.html"), out_dir)
     try:
@@ -138,8 +139,8 @@ def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATE
     urls += [f"title/{item.id}/" for item in prep.items]
     lap("titles + neighbour shards")
 
-    index = build_index([(prep.items[p].id, prep.items[p].title, prep.items[p].alt_titles)
-                         for p in prep.by_popularity], result.config.site.shard_size)
+    index = build_index([(prep.items[p].id, prep.items[p].title, prep.alt_titles[p]) for p in prep.by_popularity],
+                        result.config.site.shard_size, left_out=result.catalog.adult_names)
     for name, content in index.files().items():
         w.json(f"data/search/{name}", content)
     lap("search")

@@ -12,6 +12,7 @@ from typing import Any, Mapping, Sequence
 
 from ..catalog import ID_PATTERN
 from .prepare import Prepared
+from .external import external_link
 from .sanitize import description_html, safe_url
 
 MODEL_LABELS = {
@@ -136,10 +137,10 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
         inside = r.id in index and ID_PATTERN.match(r.id) is not None
         related.append({"type": r.type, "title": (prep.items[index[r.id]].title if inside else r.title) or r.id,
                         "href": f"{root}title/{r.id}/" if inside else None})
-    external = [{"key": k, "value": v, "href": safe_url(v)} for k, v in it.external]
+    external = [external_link(k, v, it.kind)._asdict() for k, v in it.external]
     ctx.update(
         item={"id": it.id, "title": it.title, "kind": it.kind, "type": it.type, "year": it.year,
-              "date": it.date, "alt_titles": list(it.alt_titles), "popularity": it.popularity,
+              "date": it.date, "alt_titles": list(prep.alt_titles[p]), "popularity": it.popularity,
               "score": it.score, "url": safe_url(it.url)},
         description=description_html(it.description, result.config.site.max_description_chars),
         tag_groups=[{"group": g, "tags": list(names)} for g, names in it.tags],

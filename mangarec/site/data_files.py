@@ -5,9 +5,10 @@
 
     {"items": {id: [title, [tag numbers], year|null, kind]},
      "nb": {id: {model: [[ref numbers, best first], [scores in thousandths]]}},
-     "ref": [[id, title, [tag numbers]], ...]}
+     "ref": [[id, title, [tag numbers], kind label], ...]}
 
-(shared tags are the intersection of the two tag lists, computed by the page).
+(shared tags are the intersection of the two tag lists, computed by the page; the kind label
+is :attr:`Prepared.kind_labels`, e.g. ``"anime TV"``, empty when it tells nothing).
 
 ``data/points.json``: ``{"ids": [...], "t": [titles], "g": [[tag numbers]], "tags": [...],
 "groups": [[group, [tag numbers]]]}`` in catalog order. ``data/maps/<model>.json``:
@@ -48,7 +49,8 @@ def neighbour_shards(prep: Prepared, shards_range: range | None = None) -> dict[
                 row = [q for q in pos_of[m][p] if q >= 0]
                 lists[m] = [[local.setdefault(q, len(local)) for q in row], milli[m][p][: len(row)]]
             nb[it.id] = lists
-        ref = [[items[q].id, items[q].title, list(prep.item_tags[q])] for q in local]
+        labels = prep.kind_labels
+        ref = [[items[q].id, items[q].title, list(prep.item_tags[q]), labels[q]] for q in local]
         shards[s] = {"items": entries, "nb": nb, "ref": ref}
     return shards
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Mapping, Sequence
 
 import numpy as np
 from markupsafe import Markup, escape
@@ -34,10 +35,19 @@ class Prepared:
     """Per-item facts in catalog order, plus the neighbour lists re-indexed to the catalog."""
 
     result: BuildResult
+    #: ``{(kind, MAL id): extra names}`` (:mod:`.aliases`), for search and "Also known as".
+    aliases: Mapping[tuple[str, str], Sequence[str]] = field(default_factory=dict)
 
     @cached_property
     def items(self):
         return self.result.catalog.items
+
+    @cached_property
+    def alt_titles(self) -> list[tuple[str, ...]]:
+        """Each item's alternative titles, plus its names from the alias file."""
+        from .aliases import with_aliases
+
+        return with_aliases(self.items, self.aliases)
 
     @cached_property
     def tags(self) -> tuple[str, ...]:
@@ -95,6 +105,24 @@ class Prepared:
             sc[to_cat[src]] = nb.scores[src, :k]
             out[m] = (pos, sc)
         return out
+
+    @cached_property
+    def kind_labels(self) -> list[str]:
+        """What sets each title apart from its neighbours at a glance: its kind (``anime``,
+        ``manga``) when the catalog mixes kinds, and its type (``TV``, ``Movie``, ``Manhwa``)
+        when it says more than the kind; ``""`` when neither tells anything."""
+        mixed = len({it.kind for it in self.items}) > 1
+        out = []
+        for it in self.items:
+            parts = [it.kind] if mixed else []
+            if it.type and it.type.casefold() != it.kind.casefold():
+                parts.append(it.type)
+            out.append(" ".join(parts))
+        return out
+
+    @cached_property
+    def esc_kind_labels(self) -> list[str]:
+        return [f' <span class="kind">{escape(k)}</span>' if k else "" for k in self.kind_labels]
 
     @cached_property
     def nb_shards(self) -> int:
@@ -190,19 +218,20 @@ class Prepared:
         return [f'<a href="{root}title/{i}/">{t}</a>' for i, t in zip(self.esc_ids, self.esc_titles)]
 
     def neighbour_html(self, p: int, model: str, root: str) -> Markup:
-        """The ``<li>`` rows of item ``p``'s neighbours under ``model``: link, score, shared tags.
+        """The ``<li>`` rows of item ``p``'s neighbours under ``model``: link, kind label,
+        similarity, shared tags.
 
         Built from pre-escaped strings (fast: a title page has one list per model).
         """
         pos = self.neighbour_lists[model][0][p]
         text = self.score_text[model][p]
         mine = self.tag_masks[p]
-        masks, links, shared_of = self.tag_masks, self.links(root), self.shared_mask
+        masks, links, shared_of, kinds = self.tag_masks, self.links(root), self.shared_mask, self.esc_kind_labels
         rows = []
         for q, s in zip(pos, text):
             if q < 0:
                 continue
             shared = shared_of(mine & masks[q])[1]
-            rows.append(f'<li>{links[q]} <span class="score">{s}</span>'
+            rows.append(f'<li>{links[q]}{kinds[q]} <span class="score">{s}</span>'
                         + (f'<span class="shared">{shared}</span></li>' if shared else "</li>"))
         return Markup("\n".join(rows) if rows else '<li class="none">No neighbours.</li>')

@@ -38,7 +38,7 @@
   }
 
   /* One title's facts from its shard: {item: {t, g, y, k} | null, nb: {model: [[id, score,
-   * [shared tag numbers], title]]}, ref: {id: title}}. Shards store neighbours as numbers into
+   * [shared tag numbers], title, kind label]]}, ref: {id: title}}. Shards store neighbours as numbers into
    * a shard-local table of [id, title, tags] and scores in thousandths. */
   function itemInfo(id, nShards) {
     return itemShard(id, nShards).then(function (s) {
@@ -54,7 +54,7 @@
         nb[m] = pair[0].map(function (r, k) {
           const x = s.ref[r];
           ref[x[0]] = x[1];
-          return [x[0], pair[1][k] / 1000, x[2].filter(function (t) { return mine.has(t); }), x[1]];
+          return [x[0], pair[1][k] / 1000, x[2].filter(function (t) { return mine.has(t); }), x[1], x[3] || ''];
         });
       });
       return {item: item, nb: nb, ref: ref};
