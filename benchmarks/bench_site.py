@@ -194,6 +194,104 @@ def browser_search(out: Path, queries: list[str]) -> tuple[list[float], list[flo
     return cold, warm
 
 
+#: Pans the map by dragging (synthetic mouse events on plotly's drag layer, one move per
+#: animation frame) for ``ms`` milliseconds, then zooms with the wheel the same way; returns
+#: frames per second for each and whether the axes moved. A frame is one requestAnimationFrame
+#: callback, so a redraw that blocks the main thread lowers the rate.
+FPS_JS = """
+const done = arguments[arguments.length - 1];
+const ms = arguments[0];
+const gd = document.getElementById('plot');
+const drag = gd.querySelector('.nsewdrag');
+const box = drag.getBoundingClientRect();
+const cx = box.left + box.width / 2, cy = box.top + box.height / 2;
+const range0 = gd._fullLayout.xaxis.range.slice();
+function ev(type, x, y, extra) {
+  const o = Object.assign({bubbles: true, cancelable: true, clientX: x, clientY: y, buttons: 1, button: 0}, extra || {});
+  return type === 'wheel' ? new WheelEvent(type, o) : new MouseEvent(type, o);
+}
+function run(kind) {
+  return new Promise(function (resolve) {
+    let frames = 0;
+    const t0 = performance.now();
+    if (kind === 'pan') drag.dispatchEvent(ev('mousedown', cx, cy));
+    function step() {
+      const t = performance.now() - t0;
+      if (t > ms) {
+        if (kind === 'pan') document.dispatchEvent(ev('mouseup', cx + frames % 40, cy));
+        resolve(frames / (t / 1000));
+        return;
+      }
+      frames++;
+      const dx = (frames % 80) < 40 ? frames % 40 : 40 - frames % 40;
+      if (kind === 'pan') document.dispatchEvent(ev('mousemove', cx + 3 * dx, cy + dx));
+      else drag.dispatchEvent(ev('wheel', cx, cy, {deltaY: (frames % 20) < 10 ? -40 : 40, buttons: 0}));
+      requestAnimationFrame(step);
+    }
+    requestAnimationFrame(step);
+  });
+}
+run('pan').then(function (pan) {
+  const moved = JSON.stringify(gd._fullLayout.xaxis.range) !== JSON.stringify(range0);
+  return new Promise(function (r) { setTimeout(r, 300); }).then(function () {
+    return run('zoom').then(function (zoom) { done({pan: pan, zoom: zoom, moved: moved}); });
+  });
+});
+"""
+
+
+def browser_maps(out: Path, seconds: float = 3.0) -> dict:
+    """The maps page in headless Chromium: bytes it moves (over the wire with gzip, and
+    decoded), load time until the map is drawn, and pan / zoom frame rates (:data:`FPS_JS`)."""
+    import threading
+
+    sys.path.insert(0, str(ROOT / "tests" / "browser"))
+    from conftest import CHROMEDRIVER, chrome_options
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    from mangarec.site.serve import make_server
+
+    srv = make_server(out, port=0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    prof = Path(tempfile.mkdtemp())
+    d = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=chrome_options(prof))
+    d.set_script_timeout(120)
+    try:
+        t = time.perf_counter()
+        d.get(f"http://127.0.0.1:{srv.server_address[1]}/plots/")
+        end = time.time() + 120
+        while not d.execute_script("return !!document.getElementById('plot').dataset.model"):
+            if time.time() > end:
+                raise RuntimeError("the map was not drawn within 120 s")
+            time.sleep(0.05)
+        load_s = time.perf_counter() - t
+        res = d.execute_script(
+            "const nav = performance.getEntriesByType('navigation')[0];"
+            "const all = [nav].concat(performance.getEntriesByType('resource'));"
+            "return all.map(e => [e.name, e.transferSize, e.decodedBodySize]);")
+        fps = d.execute_async_script(FPS_JS, int(seconds * 1000))
+    finally:
+        d.quit()
+        srv.shutdown()
+        shutil.rmtree(prof, ignore_errors=True)
+    wire = sum(r[1] for r in res)
+    decoded = sum(r[2] for r in res)
+    plotly = sum(r[1] for r in res if "plotly" in r[0])
+    return {"wire": wire, "decoded": decoded, "plotly_wire": plotly, "load_s": load_s, **fps,
+            "files": len(res)}
+
+
+def print_maps(label: str, m: dict, base: dict | None = None) -> None:
+    ratio = ""
+    if base:
+        ratio = (f"   [vs baseline: wire x{m['wire'] / base['wire']:.2f}, pan x{m['pan'] / base['pan']:.2f}, "
+                 f"zoom x{m['zoom'] / base['zoom']:.2f}]")
+    print(f"maps page, {label}: {m['wire'] / 1e6:.2f} MB over the wire ({m['decoded'] / 1e6:.2f} MB decoded, plotly.js "
+          f"{m['plotly_wire'] / 1e6:.2f} MB, {m['files']} requests); drawn in {m['load_s']:.1f} s; pan {m['pan']:.1f} fps, "
+          f"zoom {m['zoom']:.1f} fps{'' if m['moved'] else ' (the map did not move!)'}{ratio}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=None, help="use only the first N titles")
@@ -203,7 +301,12 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None, help="title-page processes (default: automatic)")
     ap.add_argument("--browser", action="store_true", help="also time searches in headless Chromium")
     ap.add_argument("--out", type=Path, default=None, help="keep the site here (default: a temp dir)")
+    ap.add_argument("--maps-of", type=Path, default=None, metavar="SITE",
+                    help="only measure the maps page of an already built site (weights, pan/zoom fps)")
     args = ap.parse_args()
+    if args.maps_of is not None:
+        print_maps(str(args.maps_of), browser_maps(args.maps_of))
+        return
 
     t = time.perf_counter()
     catalog = None if args.synthetic else real_catalog(args.limit)

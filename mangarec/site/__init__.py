@@ -16,7 +16,7 @@ from pathlib import Path
 from ..paths import SITE_SRC, TEMPLATES
 from ..result import BuildResult
 from . import context as C
-from .data_files import map_file, neighbour_shards, onboarding, points
+from .data_files import map_file, map_tags, map_titles, neighbour_shards, onboarding
 from .aliases import load_aliases
 from .assets import copy_assets
 from .markdown_pages import load_pages
@@ -28,6 +28,10 @@ from .sitemap import robots_txt, sitemap_xml
 from .write import Writer
 
 __all__ = ["write_site"]
+
+#: From this many titles on, the maps page's data files get a gzip copy beside them (for
+#: hosts that serve precompressed files, like ``serve``); small sites gain nothing from it.
+GZIP_FROM_ITEMS = 2000
 
 #: Markdown pages shown on the models page (in this order) as methodology.
 METHODOLOGY = ("models", "evaluation")
@@ -144,11 +148,14 @@ def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATE
     for name, content in index.files().items():
         w.json(f"data/search/{name}", content)
     lap("search")
-    w.json("data/points.json", points(prep))
+    big = len(prep.items) >= GZIP_FROM_ITEMS
+    w.json("data/maps/titles.json", map_titles(prep), gz=big)
+    w.json("data/maps/tags.json", map_tags(prep), gz=big)
     for m in prep.models:
         mf = map_file(prep, m)
         if mf is not None:
-            w.json(f"data/maps/{m}.json", mf)
+            w.json(f"data/maps/{m}.json", mf[0])
+            w.bytes_(f"data/maps/{m}.bin", mf[1], gz=big)
 
     w.text("sitemap.xml", sitemap_xml(site_url, urls, result.build_date))
     w.text("robots.txt", robots_txt(site_url))

@@ -7,7 +7,6 @@ for its scripts.
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from ..catalog import ID_PATTERN
@@ -71,13 +70,14 @@ def base(result, path: str, page: str, title: str, assets: Mapping[str, str], *,
     from .render import CSP
 
     site = result.config.site
+    description_ = site_description(result)
     url_path = path[: -len("index.html")] if path.endswith("index.html") else path
     root = root_of(path)
     return {
-        "site": {"title": site.title, "description": site.description},
+        "site": {"title": site.title, "description": description_},
         "page": page,
         "page_title": title,
-        "meta_description": description or site.description,
+        "meta_description": description or description_,
         "root": root,
         "canonical": site.site_url + url_path,
         "nav": _nav(root, page),
@@ -89,17 +89,32 @@ def base(result, path: str, page: str, title: str, assets: Mapping[str, str], *,
     }
 
 
+def site_description(result) -> str:
+    """``[site] description``; the default one is fitted to the catalog (its kinds, and
+    whether it has ratings) so a manga-only site does not say "anime and manga"."""
+    from ..config import SiteSection
+
+    text = result.config.site.description
+    if text != SiteSection.description:
+        return text
+    kinds = sorted({it.kind for it in result.catalog.items}) or ["anime", "manga"]
+    noun = " and ".join(kinds)
+    inputs = "tags and ratings" if result.catalog.ratings is not None else "tags and descriptions"
+    return f"{noun[:1].upper()}{noun[1:]} recommendations computed from {inputs}, personalised in your browser."
+
+
 def home_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
     cat = result.catalog
-    ctx = base(result, "index.html", "home", "Home", assets)
+    ctx = base(result, "index.html", "home", "Home", assets, scripts=["js/site.js", "js/search.js", "js/home.js"],
+               data={})
     kinds = sorted({it.kind for it in cat.items})
     ctx.update(
         n_items=len(cat),
         n_tags=len(prep.tags),
         kinds=kinds,
         models=[{"name": m, "label": label(m)} for m in prep.models],
-        sources=[Path(s).name for s in cat.sources],
         has_ratings=cat.ratings is not None,
+        example_title=prep.items[prep.by_popularity[0]].title if len(prep.items) else "",
         popular=[_card(prep, p, ctx["root"]) for p in prep.by_popularity[:12]],
     )
     return ctx

@@ -76,6 +76,14 @@ class Prepared:
         return [tuple(sorted(ti[t] for t in item.tag_list)) for item in self.items]
 
     @cached_property
+    def tag_counts(self) -> dict[str, int]:
+        """Titles per tag name."""
+        counts = np.zeros(len(self.tags), dtype=np.int64)
+        for t in self.item_tags:
+            counts[list(t)] += 1
+        return {name: int(c) for name, c in zip(self.tags, counts)}
+
+    @cached_property
     def item_tag_sets(self) -> list[frozenset]:
         return [frozenset(t) for t in self.item_tags]
 
