@@ -171,7 +171,7 @@ def plots_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
 
     models = [{"name": m, "label": label(m), "tags": result.maps[m].tag_xy is not None}
               for m in prep.models if m in result.maps]
-    data = {"models": models}
+    data = {"models": models, "tags": list(prep.tags), "nb_shards": prep.nb_shards}
     ctx = base(result, "plots/index.html", "plots", "Maps", assets,
                scripts=["js/plotly.min.js", "js/site.js", "js/plots.js"], data=data, csp=CSP_PLOTS)
     ctx.update(models=models, groups=[g for g, _ in prep.tag_groups], tags=list(prep.tags),
