@@ -10,7 +10,10 @@ Prints: seconds for all pages and pages/s (target: < 60 s); the explore page's b
 the first search result (HTML + CSS + JS + search index table + the shard a query needs;
 target < 300 KB, plotly.js not counted: that page does not load it); Python search timings (a
 proxy: shard already parsed) and, with ``--browser``, the same queries in headless Chromium
-from a cold cache (target < 50 ms).
+from a cold cache (target < 50 ms), and the maps page's weight (over the wire with gzip, and
+decoded) and pan / zoom frame rates in Chromium, for the whole catalog beside a 609-title one
+(the bundled catalog's size) measured in the same process. ``--maps-of OLD NEW`` measures the
+maps pages of sites already built (e.g. before and after a change).
 
     python benchmarks/bench_site.py [--limit N] [--browser] [--out DIR]
 """
@@ -195,8 +198,9 @@ def browser_search(out: Path, queries: list[str]) -> tuple[list[float], list[flo
 
 
 #: Pans the map by dragging (synthetic mouse events on plotly's drag layer, one move per
-#: animation frame) for ``ms`` milliseconds, then zooms with the wheel the same way; returns
-#: frames per second for each and whether the axes moved. A frame is one requestAnimationFrame
+#: animation frame) for ``ms`` milliseconds, then zooms with the wheel the same way, then both
+#: again (``pan2``, ``zoom2``: Chromium's software WebGL and V8 speed up over the first seconds
+#: of use); returns frames per second for each and whether the axes moved. A frame is one requestAnimationFrame
 #: callback, so a redraw that blocks the main thread lowers the rate.
 FPS_JS = """
 const done = arguments[arguments.length - 1];
@@ -231,12 +235,15 @@ function run(kind) {
     requestAnimationFrame(step);
   });
 }
-run('pan').then(function (pan) {
-  const moved = JSON.stringify(gd._fullLayout.xaxis.range) !== JSON.stringify(range0);
-  return new Promise(function (r) { setTimeout(r, 300); }).then(function () {
-    return run('zoom').then(function (zoom) { done({pan: pan, zoom: zoom, moved: moved}); });
-  });
-});
+function pause() { return new Promise(function (r) { setTimeout(r, 300); }); }
+const out = {};
+run('pan').then(function (v) {
+  out.pan = v;
+  out.moved = JSON.stringify(gd._fullLayout.xaxis.range) !== JSON.stringify(range0);
+  return pause().then(function () { return run('zoom'); });
+}).then(function (v) { out.zoom = v; return pause().then(function () { return run('pan'); }); })
+  .then(function (v) { out.pan2 = v; return pause().then(function () { return run('zoom'); }); })
+  .then(function (v) { out.zoom2 = v; done(out); });
 """
 
 
@@ -261,7 +268,8 @@ def browser_maps(out: Path, seconds: float = 3.0) -> dict:
         t = time.perf_counter()
         d.get(f"http://127.0.0.1:{srv.server_address[1]}/plots/")
         end = time.time() + 120
-        while not d.execute_script("return !!document.getElementById('plot').dataset.model"):
+        while not d.execute_script("return !!document.getElementById('plot').dataset.model && "
+                                   "(document.getElementById('plot-status').textContent || '').indexOf('Loading') < 0"):
             if time.time() > end:
                 raise RuntimeError("the map was not drawn within 120 s")
             time.sleep(0.05)
@@ -285,11 +293,12 @@ def browser_maps(out: Path, seconds: float = 3.0) -> dict:
 def print_maps(label: str, m: dict, base: dict | None = None) -> None:
     ratio = ""
     if base:
-        ratio = (f"   [vs baseline: wire x{m['wire'] / base['wire']:.2f}, pan x{m['pan'] / base['pan']:.2f}, "
+        ratio = (f"   [vs {base['label']}: wire x{m['wire'] / base['wire']:.2f}, pan x{m['pan'] / base['pan']:.2f}, "
                  f"zoom x{m['zoom'] / base['zoom']:.2f}]")
     print(f"maps page, {label}: {m['wire'] / 1e6:.2f} MB over the wire ({m['decoded'] / 1e6:.2f} MB decoded, plotly.js "
           f"{m['plotly_wire'] / 1e6:.2f} MB, {m['files']} requests); drawn in {m['load_s']:.1f} s; pan {m['pan']:.1f} fps, "
-          f"zoom {m['zoom']:.1f} fps{'' if m['moved'] else ' (the map did not move!)'}{ratio}")
+          f"zoom {m['zoom']:.1f} fps (then pan {m['pan2']:.1f}, zoom {m['zoom2']:.1f})"
+          f"{'' if m['moved'] else ' (the map did not move!)'}{ratio}")
 
 
 def main() -> None:
@@ -301,11 +310,16 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=None, help="title-page processes (default: automatic)")
     ap.add_argument("--browser", action="store_true", help="also time searches in headless Chromium")
     ap.add_argument("--out", type=Path, default=None, help="keep the site here (default: a temp dir)")
-    ap.add_argument("--maps-of", type=Path, default=None, metavar="SITE",
-                    help="only measure the maps page of an already built site (weights, pan/zoom fps)")
+    ap.add_argument("--maps-of", type=Path, nargs="+", default=None, metavar="SITE",
+                    help="only measure the maps page of already built sites (weights, pan/zoom fps); the first "
+                         "is the baseline of the others")
     args = ap.parse_args()
     if args.maps_of is not None:
-        print_maps(str(args.maps_of), browser_maps(args.maps_of))
+        base = None
+        for site in args.maps_of:
+            m = browser_maps(site)
+            print_maps(str(site), m, base)
+            base = base or {**m, "label": str(site)}
         return
 
     t = time.perf_counter()
@@ -353,6 +367,13 @@ def main() -> None:
         print(f"search (Chromium, {len(cold)} prefixes): cold (fetch + parse + match) median "
               f"{statistics.median(cold):.1f} ms, max {max(cold):.1f} ms; warm median {statistics.median(warm):.1f} ms, "
               f"max {max(warm):.1f} ms   [target < 50 ms]")
+        small_n = 609  # the bundled catalog's size: the baseline of the maps page
+        small = Path(tempfile.mkdtemp(prefix="bench-site-small-"))
+        write_site(synthetic_result(catalog.subset(range(min(small_n, len(catalog)))), realistic=False), small)
+        base = browser_maps(small)
+        print_maps(f"{min(small_n, len(catalog)):,} titles (baseline)", base)
+        print_maps(f"{len(catalog):,} titles", browser_maps(out), {**base, "label": f"{small_n} titles"})
+        shutil.rmtree(small, ignore_errors=True)
     if args.out is None:
         shutil.rmtree(out, ignore_errors=True)
 

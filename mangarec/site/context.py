@@ -70,7 +70,7 @@ def base(result, path: str, page: str, title: str, assets: Mapping[str, str], *,
     from .render import CSP
 
     site = result.config.site
-    description_ = site_description(result)
+    description_ = _description(result)
     url_path = path[: -len("index.html")] if path.endswith("index.html") else path
     root = root_of(path)
     return {
@@ -89,6 +89,17 @@ def base(result, path: str, page: str, title: str, assets: Mapping[str, str], *,
     }
 
 
+@lru_cache(maxsize=4)
+def _kinds(catalog) -> tuple[str, ...]:
+    """The catalog's kinds, sorted (cached per catalog object: every page asks)."""
+    return tuple(sorted({it.kind for it in catalog.items}))
+
+
+@lru_cache(maxsize=4)
+def _description(result) -> str:
+    return site_description(result)
+
+
 def site_description(result) -> str:
     """``[site] description``; the default one is fitted to the catalog (its kinds, and
     whether it has ratings) so a manga-only site does not say "anime and manga"."""
@@ -97,7 +108,7 @@ def site_description(result) -> str:
     text = result.config.site.description
     if text != SiteSection.description:
         return text
-    kinds = sorted({it.kind for it in result.catalog.items}) or ["anime", "manga"]
+    kinds = list(_kinds(result.catalog)) or ["anime", "manga"]
     noun = " and ".join(kinds)
     inputs = "tags and ratings" if result.catalog.ratings is not None else "tags and descriptions"
     return f"{noun[:1].upper()}{noun[1:]} recommendations computed from {inputs}, personalised in your browser."

@@ -34,7 +34,6 @@
   const maps = new Map();  // model -> Promise {header, x: Float32Array, y: Float32Array}
   let titles = null;       // {ids, t}
   let tagData = null;      // {tags, groups, g}
-  let hover = null;
   let bound = false;
   let seq = 0;
 
@@ -82,14 +81,25 @@
   }
 
   function loadTags() {
-    return M.fetchJSON('data/maps/tags.json').then(function (d) { tagData = d; hover = null; return d; });
+    return M.fetchJSON('data/maps/tags.json').then(function (d) { tagData = d; return d; });
   }
 
-  function hoverText(i) {
-    if (!titles) return '';
-    let s = '<b>' + esc(titles.t[i]) + '</b>';
-    if (tagData) s += '<br>' + esc(tagData.g[i].map(function (k) { return tagData.tags[k]; }).join(', '));
-    return s;
+  /* The hover label: the title (and its tags once loaded), as text, beside the pointer. */
+  const hoverBox = M.el('div', {class: 'map-hover', 'aria-hidden': 'true', hidden: true});
+  plotDiv.parentNode.appendChild(hoverBox);
+  function showHover(ev) {
+    const pt = ev.points && ev.points[0];
+    if (!pt || !titles) return;
+    const i = pt.customdata;
+    hoverBox.textContent = '';
+    hoverBox.appendChild(M.el('strong', null, titles.t[i]));
+    if (tagData) hoverBox.appendChild(M.el('span', null, tagData.g[i].map(function (k) { return tagData.tags[k]; }).join(', ')));
+    const box = plotDiv.parentNode.getBoundingClientRect();
+    const e = ev.event || {};
+    hoverBox.hidden = false;
+    const x = (e.clientX || box.left) - box.left, y = (e.clientY || box.top) - box.top;
+    hoverBox.style.left = Math.max(0, Math.min(x + 12, box.width - hoverBox.offsetWidth - 4)) + 'px';
+    hoverBox.style.top = Math.max(0, y + 12 + hoverBox.offsetHeight > box.height ? y - hoverBox.offsetHeight - 8 : y + 12) + 'px';
   }
 
   /* Traces for a colouring: [{name, color, idx, opacity}]. For a tag group, the nine most
@@ -146,7 +156,6 @@
       if (my !== seq) return null;
       const map = res[0];
       const n = map.header.n;
-      if (titles && !hover) hover = Array.from({length: n}, function (_, i) { return hoverText(i); });
       const size = n > 10000 ? 3 : 5;
       const g = groupsOf(colour, n);
       const traces = g.traces.filter(function (t) { return t.idx.length; }).map(function (t) {
@@ -154,9 +163,7 @@
         t.idx.forEach(function (i, k) { x[k] = map.x[i]; y[k] = map.y[i]; });
         return {
           type: 'scattergl', mode: 'markers', name: esc(t.name), x: x, y: y, customdata: t.idx,
-          text: hover ? t.idx.map(function (i) { return hover[i]; }) : undefined,
-          hovertemplate: hover ? '%{text}<extra></extra>' : undefined,
-          hoverinfo: hover ? undefined : 'none',
+          hoverinfo: 'none',  // our own label (showHover): per-point text arrays slow panning down
           marker: {size: size, color: t.color, opacity: t.opacity || (n > 10000 ? 1 : 0.85)}
         };
       });
@@ -173,14 +180,15 @@
             const pt = ev.points && ev.points[0];
             if (pt && titles) showPick(pt.customdata);
           });
+          plotDiv.on('plotly_hover', showHover);
+          plotDiv.on('plotly_unhover', function () { hoverBox.hidden = true; });
         }
         status.textContent = label + ': ' + n.toLocaleString() + ' titles.' + (titles ? '' : ' Loading their names…');
         drawTags(map.header, label);
         if (!titles) {
           M.fetchJSON('data/maps/titles.json').then(function (t) {
             titles = t;
-            hover = null;
-            if (my === seq) draw();
+            if (my === seq) status.textContent = label + ': ' + n.toLocaleString() + ' titles.';
           }).catch(function (e) { status.textContent = 'Could not load the titles: ' + e.message; });
         }
       });
