@@ -17,6 +17,7 @@ maps pages of sites already built (e.g. before and after a change).
 
     python benchmarks/bench_site.py [--limit N] [--browser] [--out DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -58,10 +59,18 @@ def synthetic_catalog(n: int, seed: int = 0) -> Catalog:
     items = []
     for i in range(n):
         t = " ".join(rng.choice(words, 3)) + f" {i}"
-        items.append(Item(id=str(i + 1), title=t.title(), kind="manga",
-                          tags=make_tags({"genre": list(rng.choice(tags, 5, replace=False))}),
-                          alt_titles=(t.upper(),), description="A description. " * 40, year=1990 + i % 30,
-                          popularity=float(rng.integers(0, 10000))))
+        items.append(
+            Item(
+                id=str(i + 1),
+                title=t.title(),
+                kind="manga",
+                tags=make_tags({"genre": list(rng.choice(tags, 5, replace=False))}),
+                alt_titles=(t.upper(),),
+                description="A description. " * 40,
+                year=1990 + i % 30,
+                popularity=float(rng.integers(0, 10000)),
+            )
+        )
     return Catalog(items=tuple(items), sources=("synthetic",))
 
 
@@ -101,16 +110,34 @@ def synthetic_result(catalog: Catalog, k: int = 20, seed: int = 0, realistic: bo
         tag_xy = rng.standard_normal((len(catalog.tag_vocabulary), 2)).astype(np.float32)
         maps[m] = Map(m, ids, rng.standard_normal((n, 2)).astype(np.float32), catalog.tag_vocabulary, tag_xy)
     M = len(MODELS)
-    report = {"schema": 1, "build": {"seed": 42, "date": "2026-11-23T00:00:00Z", "version": "bench"},
-              "catalog": {"items": n, "tags": len(catalog.tag_vocabulary), "sources": list(catalog.sources),
-                          "skipped": dict(catalog.skipped), "ratings": None},
-              "models": {m: {"dim": 16, "info": {}, "neighbours": {"method": "exact", "k": k, "seconds": 1.0,
-                                                                   "recall": None}} for m in MODELS},
-              "jaccard": {"models": list(MODELS), "mean": np.eye(M).tolist(), "p_value": np.zeros((M, M)).tolist(),
-                          "k": k},
-              "null": {}, "hit_rate": None, "timings": {}}
-    return BuildResult(catalog=catalog, embeddings=emb, neighbours=nbs, maps=maps, report=report,
-                       config=Config(site=SiteSection(models=list(MODELS))), build_date="2026-11-23T00:00:00Z")
+    report = {
+        "schema": 1,
+        "build": {"seed": 42, "date": "2026-11-23T00:00:00Z", "version": "bench"},
+        "catalog": {
+            "items": n,
+            "tags": len(catalog.tag_vocabulary),
+            "sources": list(catalog.sources),
+            "skipped": dict(catalog.skipped),
+            "ratings": None,
+        },
+        "models": {
+            m: {"dim": 16, "info": {}, "neighbours": {"method": "exact", "k": k, "seconds": 1.0, "recall": None}}
+            for m in MODELS
+        },
+        "jaccard": {"models": list(MODELS), "mean": np.eye(M).tolist(), "p_value": np.zeros((M, M)).tolist(), "k": k},
+        "null": {},
+        "hit_rate": None,
+        "timings": {},
+    }
+    return BuildResult(
+        catalog=catalog,
+        embeddings=emb,
+        neighbours=nbs,
+        maps=maps,
+        report=report,
+        config=Config(site=SiteSection(models=list(MODELS))),
+        build_date="2026-11-23T00:00:00Z",
+    )
 
 
 def explore_bytes(out: Path, queries: list[str]) -> tuple[int, list[int]]:
@@ -188,7 +215,9 @@ def browser_search(out: Path, queries: list[str]) -> tuple[list[float], list[flo
             for bucket in (cold, warm):
                 ms = d.execute_async_script(
                     "const done = arguments[arguments.length - 1]; const t = performance.now();"
-                    "MangarecSearch.query(arguments[0], 12).then(() => done(performance.now() - t));", q)
+                    "MangarecSearch.query(arguments[0], 12).then(() => done(performance.now() - t));",
+                    q,
+                )
                 bucket.append(ms)
     finally:
         d.quit()
@@ -211,7 +240,8 @@ const box = drag.getBoundingClientRect();
 const cx = box.left + box.width / 2, cy = box.top + box.height / 2;
 const range0 = gd._fullLayout.xaxis.range.slice();
 function ev(type, x, y, extra) {
-  const o = Object.assign({bubbles: true, cancelable: true, clientX: x, clientY: y, buttons: 1, button: 0}, extra || {});
+  const o = Object.assign({bubbles: true, cancelable: true, clientX: x, clientY: y, buttons: 1, button: 0},
+                          extra || {});
   return type === 'wheel' ? new WheelEvent(type, o) : new MouseEvent(type, o);
 }
 function run(kind) {
@@ -268,8 +298,10 @@ def browser_maps(out: Path, seconds: float = 3.0) -> dict:
         t = time.perf_counter()
         d.get(f"http://127.0.0.1:{srv.server_address[1]}/plots/")
         end = time.time() + 120
-        while not d.execute_script("return !!document.getElementById('plot').dataset.model && "
-                                   "(document.getElementById('plot-status').textContent || '').indexOf('Loading') < 0"):
+        while not d.execute_script(
+            "return !!document.getElementById('plot').dataset.model && "
+            "(document.getElementById('plot-status').textContent || '').indexOf('Loading') < 0"
+        ):
             if time.time() > end:
                 raise RuntimeError("the map was not drawn within 120 s")
             time.sleep(0.05)
@@ -277,7 +309,8 @@ def browser_maps(out: Path, seconds: float = 3.0) -> dict:
         res = d.execute_script(
             "const nav = performance.getEntriesByType('navigation')[0];"
             "const all = [nav].concat(performance.getEntriesByType('resource'));"
-            "return all.map(e => [e.name, e.transferSize, e.decodedBodySize]);")
+            "return all.map(e => [e.name, e.transferSize, e.decodedBodySize]);"
+        )
         fps = d.execute_async_script(FPS_JS, int(seconds * 1000))
     finally:
         d.quit()
@@ -286,33 +319,46 @@ def browser_maps(out: Path, seconds: float = 3.0) -> dict:
     wire = sum(r[1] for r in res)
     decoded = sum(r[2] for r in res)
     plotly = sum(r[1] for r in res if "plotly" in r[0])
-    return {"wire": wire, "decoded": decoded, "plotly_wire": plotly, "load_s": load_s, **fps,
-            "files": len(res)}
+    return {"wire": wire, "decoded": decoded, "plotly_wire": plotly, "load_s": load_s, **fps, "files": len(res)}
 
 
 def print_maps(label: str, m: dict, base: dict | None = None) -> None:
     ratio = ""
     if base:
-        ratio = (f"   [vs {base['label']}: wire x{m['wire'] / base['wire']:.2f}, pan x{m['pan'] / base['pan']:.2f}, "
-                 f"zoom x{m['zoom'] / base['zoom']:.2f}]")
-    print(f"maps page, {label}: {m['wire'] / 1e6:.2f} MB over the wire ({m['decoded'] / 1e6:.2f} MB decoded, plotly.js "
-          f"{m['plotly_wire'] / 1e6:.2f} MB, {m['files']} requests); drawn in {m['load_s']:.1f} s; pan {m['pan']:.1f} fps, "
-          f"zoom {m['zoom']:.1f} fps (then pan {m['pan2']:.1f}, zoom {m['zoom2']:.1f})"
-          f"{'' if m['moved'] else ' (the map did not move!)'}{ratio}")
+        ratio = (
+            f"   [vs {base['label']}: wire x{m['wire'] / base['wire']:.2f}, pan x{m['pan'] / base['pan']:.2f}, "
+            f"zoom x{m['zoom'] / base['zoom']:.2f}]"
+        )
+    print(
+        f"maps page, {label}: {m['wire'] / 1e6:.2f} MB over the wire ({m['decoded'] / 1e6:.2f} MB decoded, plotly.js "
+        f"{m['plotly_wire'] / 1e6:.2f} MB, {m['files']} requests); drawn in {m['load_s']:.1f} s; "
+        f"pan {m['pan']:.1f} fps, "
+        f"zoom {m['zoom']:.1f} fps (then pan {m['pan2']:.1f}, zoom {m['zoom2']:.1f})"
+        f"{'' if m['moved'] else ' (the map did not move!)'}{ratio}"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=None, help="use only the first N titles")
     ap.add_argument("--synthetic", type=int, default=0, help="use a synthetic catalog of N titles instead")
-    ap.add_argument("--random-neighbours", action="store_true",
-                    help="uniformly random neighbour lists (worst case) instead of tag-based ones")
+    ap.add_argument(
+        "--random-neighbours",
+        action="store_true",
+        help="uniformly random neighbour lists (worst case) instead of tag-based ones",
+    )
     ap.add_argument("--workers", type=int, default=None, help="title-page processes (default: automatic)")
     ap.add_argument("--browser", action="store_true", help="also time searches in headless Chromium")
     ap.add_argument("--out", type=Path, default=None, help="keep the site here (default: a temp dir)")
-    ap.add_argument("--maps-of", type=Path, nargs="+", default=None, metavar="SITE",
-                    help="only measure the maps page of already built sites (weights, pan/zoom fps); the first "
-                         "is the baseline of the others")
+    ap.add_argument(
+        "--maps-of",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="SITE",
+        help="only measure the maps page of already built sites (weights, pan/zoom fps); the first "
+        "is the baseline of the others",
+    )
     args = ap.parse_args()
     if args.maps_of is not None:
         base = None
@@ -328,12 +374,16 @@ def main() -> None:
     if catalog is None:
         catalog = synthetic_catalog(args.synthetic or 37500)
         source = "synthetic"
-    print(f"catalog: {len(catalog):,} titles ({source}), {len(catalog.tag_vocabulary)} tags, "
-          f"loaded in {time.perf_counter() - t:.1f} s")
+    print(
+        f"catalog: {len(catalog):,} titles ({source}), {len(catalog.tag_vocabulary)} tags, "
+        f"loaded in {time.perf_counter() - t:.1f} s"
+    )
     t = time.perf_counter()
     result = synthetic_result(catalog, realistic=not args.random_neighbours)
-    print(f"stand-in models ({'random' if args.random_neighbours else 'tag-based, exact kNN'}): "
-          f"{time.perf_counter() - t:.1f} s (not counted)")
+    print(
+        f"stand-in models ({'random' if args.random_neighbours else 'tag-based, exact kNN'}): "
+        f"{time.perf_counter() - t:.1f} s (not counted)"
+    )
 
     from mangarec.site import write_site
 
@@ -341,9 +391,11 @@ def main() -> None:
     if out.exists():
         shutil.rmtree(out)
     stats = write_site(result, out, workers=args.workers)
-    print(f"write_site: {stats['seconds']:.1f} s for {stats['pages']:,} pages ({stats['files']:,} files, "
-          f"{stats['bytes'] / 1e6:.0f} MB); {stats['pages'] / stats['seconds']:.0f} pages/s; title pages + shards "
-          f"{stats['seconds_titles']:.1f} s   [target < 60 s]")
+    print(
+        f"write_site: {stats['seconds']:.1f} s for {stats['pages']:,} pages ({stats['files']:,} files, "
+        f"{stats['bytes'] / 1e6:.0f} MB); {stats['pages'] / stats['seconds']:.0f} pages/s; title pages + shards "
+        f"{stats['seconds_titles']:.1f} s   [target < 60 s]"
+    )
     print("  stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in stats["timings"].items()))
 
     rng = np.random.default_rng(1)
@@ -354,19 +406,25 @@ def main() -> None:
         queries.append(title[: max(2, min(len(title), int(rng.integers(3, 9))))])
     base, shard_sizes = explore_bytes(out, queries)
     worst = base + max(shard_sizes)
-    print(f"explore before first result: page+CSS+JS+index {base / 1024:.0f} KB + shard median "
-          f"{statistics.median(shard_sizes) / 1024:.0f} KB (max {max(shard_sizes) / 1024:.0f} KB) = "
-          f"{(base + statistics.median(shard_sizes)) / 1024:.0f} KB typical, {worst / 1024:.0f} KB worst "
-          f"(uncompressed)   [target < 300 KB]")
+    print(
+        f"explore before first result: page+CSS+JS+index {base / 1024:.0f} KB + shard median "
+        f"{statistics.median(shard_sizes) / 1024:.0f} KB (max {max(shard_sizes) / 1024:.0f} KB) = "
+        f"{(base + statistics.median(shard_sizes)) / 1024:.0f} KB typical, {worst / 1024:.0f} KB worst "
+        f"(uncompressed)   [target < 300 KB]"
+    )
     first, again = python_search(out, queries)
-    print(f"search (Python, {len(queries)} prefixes, shard JSON parsed): first use of a shard median "
-          f"{statistics.median(first):.2f} ms, max {max(first):.2f} ms; repeat median {statistics.median(again):.2f} ms, "
-          f"max {max(again):.2f} ms   [target < 50 ms]")
+    print(
+        f"search (Python, {len(queries)} prefixes, shard JSON parsed): first use of a shard median "
+        f"{statistics.median(first):.2f} ms, max {max(first):.2f} ms; repeat median {statistics.median(again):.2f} ms, "
+        f"max {max(again):.2f} ms   [target < 50 ms]"
+    )
     if args.browser:
         cold, warm = browser_search(out, queries[:30])
-        print(f"search (Chromium, {len(cold)} prefixes): cold (fetch + parse + match) median "
-              f"{statistics.median(cold):.1f} ms, max {max(cold):.1f} ms; warm median {statistics.median(warm):.1f} ms, "
-              f"max {max(warm):.1f} ms   [target < 50 ms]")
+        print(
+            f"search (Chromium, {len(cold)} prefixes): cold (fetch + parse + match) median "
+            f"{statistics.median(cold):.1f} ms, max {max(cold):.1f} ms; warm median {statistics.median(warm):.1f} ms, "
+            f"max {max(warm):.1f} ms   [target < 50 ms]"
+        )
         small_n = 609  # the bundled catalog's size: the baseline of the maps page
         small = Path(tempfile.mkdtemp(prefix="bench-site-small-"))
         write_site(synthetic_result(catalog.subset(range(min(small_n, len(catalog)))), realistic=False), small)

@@ -218,19 +218,31 @@ class Catalog:
         return rank
 
     @cached_property
-    def fingerprint(self) -> str:
-        """SHA-256 of the catalog's content (items and ratings), hex; the cache key's base."""
+    def items_fingerprint(self) -> str:
+        """SHA-256 of the items (every field, in order), hex: the key of stages that read items."""
         h = hashlib.sha256()
         for item in self.items:
-            h.update(json.dumps(item_record(item), sort_keys=True, ensure_ascii=False).encode())
+            h.update(json.dumps(item_record(item), sort_keys=True, ensure_ascii=True).encode())
             h.update(b"\n")
-        if self.ratings is not None:
-            m = self.ratings.matrix.tocsr()
-            m.sort_indices()
-            for arr in (m.indptr.astype(np.int64), m.indices.astype(np.int64), m.data.astype(np.float32)):
-                h.update(np.ascontiguousarray(arr).tobytes())
-            h.update(("\n".join(self.ratings.user_ids) + f"|{self.ratings.implicit}").encode())
         return h.hexdigest()
+
+    @cached_property
+    def ratings_fingerprint(self) -> str | None:
+        """SHA-256 of the ratings (matrix, user ids, kind), hex; ``None`` without ratings."""
+        if self.ratings is None:
+            return None
+        h = hashlib.sha256()
+        m = self.ratings.matrix.tocsr()
+        m.sort_indices()
+        for arr in (m.indptr.astype(np.int64), m.indices.astype(np.int64), m.data.astype(np.float32)):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        h.update(("\n".join(self.ratings.user_ids) + f"|{self.ratings.implicit}").encode("utf-8", "backslashreplace"))
+        return h.hexdigest()
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of the catalog's content (items and ratings), hex."""
+        return hashlib.sha256(f"{self.items_fingerprint}|{self.ratings_fingerprint}".encode()).hexdigest()
 
     def subset(self, positions: Sequence[int]) -> "Catalog":
         """A catalog of the items at ``positions`` (in that order), ratings restricted too."""

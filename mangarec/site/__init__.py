@@ -16,9 +16,9 @@ from pathlib import Path
 from ..paths import SITE_SRC, TEMPLATES
 from ..result import BuildResult
 from . import context as C
-from .data_files import map_file, map_tags, map_titles, neighbour_shards, onboarding
 from .aliases import load_aliases
 from .assets import copy_assets
+from .data_files import map_file, map_tags, map_titles, neighbour_shards, onboarding
 from .markdown_pages import load_pages
 from .notfound import site_notes
 from .prepare import Prepared
@@ -74,7 +74,8 @@ def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATE
     Returns
     -------
     dict
-        ``{"notes": remarks for the build log (e.g. a placeholder ``site_url``), "pages": HTML files, "files": all files, "bytes": total, "seconds": wall time,
+        ``{"notes": remarks for the build log (e.g. a placeholder ``site_url``), "pages": HTML files,
+        "files": all files, "bytes": total, "seconds": wall time,
         "seconds_titles": title pages and neighbour shards, "timings": {stage: seconds}}``.
     """
     t0 = time.perf_counter()
@@ -161,4 +162,5 @@ def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATE
     w.text("robots.txt", robots_txt(site_url))
     lap("maps, sitemap")
     return {"notes": site_notes(site_url), "pages": w.pages, "files": w.files, "bytes": w.bytes,
-            "seconds": round(time.perf_counter() - t0, 3), "seconds_titles": timings["titles + neighbour shards"], "timings": timings}
+            "seconds": round(time.perf_counter() - t0, 3), "seconds_titles": timings["titles + neighbour shards"],
+            "timings": timings}

@@ -9,10 +9,11 @@ and the title page's "Also known as"; the catalog and the models are untouched.
 Format: UTF-8 TSV, ``#`` comment lines, a header ``kind<TAB>mal_id<TAB>names``, then one row
 per title, names separated by ``|``.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from ..errors import InputError
 from .search_index import normalise
@@ -63,8 +64,9 @@ def load_aliases(path: Path) -> dict[tuple[str, str], tuple[str, ...]]:
             raise InputError(f"mal_id must be a number, got {mal_id[:20]!r}", str(path), n)
         parts = tuple(x.strip() for x in names.split("|") if x.strip())
         if not parts or len(parts) > MAX_NAMES or any(len(x) > MAX_NAME_CHARS for x in parts):
-            raise InputError(f"names must be 1 to {MAX_NAMES} names of at most {MAX_NAME_CHARS} characters",
-                             str(path), n)
+            raise InputError(
+                f"names must be 1 to {MAX_NAMES} names of at most {MAX_NAME_CHARS} characters", str(path), n
+            )
         if (kind, mal_id) in out:
             raise InputError(f"duplicate row for {kind} {mal_id}", str(path), n)
         out[(kind, mal_id)] = parts

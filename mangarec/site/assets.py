@@ -2,7 +2,8 @@
 
 ``site_src/static/<dir>/<name>.<ext>`` → ``assets/<dir>/<name>.<hash8>.<ext>``; plotly.js is
 copied once from the installed ``plotly`` package (``package_data/plotly.min.js``), never
-from a CDN. Large files also get a ``.gz`` copy (:data:`GZIP_MIN_BYTES`). Pages look files up by their logical name (``"css/site.css"``,
+from a CDN. Large files also get a ``.gz`` copy (:data:`GZIP_MIN_BYTES`). Pages look files up
+by their logical name (``"css/site.css"``,
 ``"js/plotly.min.js"``).
 """
 from __future__ import annotations
@@ -14,7 +15,6 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..paths import SITE_SRC
-
 
 #: Assets at least this large get a gzip copy beside them (``name.ext.gz``, reproducible) for
 #: hosts that serve precompressed files (``serve`` does); plotly.js shrinks about 3.4 times.

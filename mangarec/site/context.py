@@ -6,22 +6,14 @@ for its scripts.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..catalog import ID_PATTERN
-from .prepare import Prepared
 from .external import external_link
+from .prepare import Prepared
 from .sanitize import description_html, safe_url
-
-MODEL_LABELS = {
-    "lsi": "LSI (tags)",
-    "word2vec": "word2vec (tags)",
-    "network": "Tag network",
-    "text": "Description text",
-    "hybrid": "Hybrid (tags + text)",
-    "als": "ALS (ratings)",
-}
 
 #: How the models page words the build's ``skipped`` counts (other reasons are shown as they are).
 SKIPPED_LABELS = {
@@ -50,7 +42,15 @@ def _nav(root: str, page: str) -> tuple:
 
 
 def label(model: str) -> str:
-    return MODEL_LABELS.get(model, model)
+    """A model's name on the pages (its spec's label; baselines and unknown names as given)."""
+    from ..models import REGISTRY
+
+    s = REGISTRY.get(model)
+    return s.label if s is not None else BASELINE_LABELS.get(model, model)
+
+
+#: Names of the evaluation's baselines on the pages.
+BASELINE_LABELS = {"popularity": "Popularity (baseline)", "random": "Random (baseline)"}
 
 
 def skipped_label(reason: str) -> str:
@@ -223,13 +223,11 @@ def _heat(v: float | None) -> str:
 
 def models_context(result, prep: Prepared, assets: Mapping[str, str], methodology: Sequence[Mapping]) -> dict:
     """The evaluation page: report.json rendered as tables, plus methodology Markdown."""
-    rep = result.report or {}
+    report = result.report
+    rep = report.evaluation
     ctx = base(result, "models/index.html", "models", "Models and evaluation", assets)
-    models = []
-    for m, info in (rep.get("models") or {}).items():
-        nb = info.get("neighbours") or {}
-        models.append({"name": m, "label": label(m), "dim": info.get("dim"), "method": nb.get("method"),
-                       "k": nb.get("k"), "seconds": nb.get("seconds"), "recall": nb.get("recall")})
+    models = [{"name": m.name, "label": m.label, "summary": m.summary, "dim": m.dim, "method": m.neighbours.method,
+               "k": m.neighbours.k, "recall": m.neighbours.recall} for m in report.models]
     jac = rep.get("jaccard") or None
     jaccard = None
     if jac and jac.get("models"):
@@ -255,20 +253,18 @@ def models_context(result, prep: Prepared, assets: Mapping[str, str], methodolog
         hit_rate = {"k": hr.get("k"), "users": hr.get("users"),
                     "rows": [{"label": label(m), "value": v, "cls": _heat(v / best if best else 0)}
                              for m, v in scores.items()]}
-    catalog = rep.get("catalog") or {}
+    cat = report.catalog
     ctx.update(
         models=models,
         jaccard=jaccard,
         null=null,
         hit_rate=hit_rate,
-        timings=[{"stage": k, "seconds": v} for k, v in (rep.get("timings") or {}).items()],
-        catalog={"items": catalog.get("items", len(prep.items)), "tags": catalog.get("tags", len(prep.tags)),
-                 "sources": catalog.get("sources", list(result.catalog.sources)),
-                 "skipped": [(skipped_label(k), v) for k, v in
-                             sorted((catalog.get("skipped") or dict(result.catalog.skipped)).items())],
-                 "ratings": catalog.get("ratings")},
-        build=rep.get("build") or {},
-        missing=[label(m) for m in result.config.site.models if m not in result.neighbours],
+        timings=[{"stage": s.name, "seconds": s.seconds, "cached": s.cached} for s in report.stages]
+        if result.config.site.show_timings else [],
+        catalog={"items": cat.items, "tags": cat.tags, "sources": list(cat.sources),
+                 "skipped": [(skipped_label(k), v) for k, v in sorted(cat.skipped.items())], "ratings": cat.ratings},
+        build=report.build,
+        missing=[{"label": label(m), "reason": why} for m, why in report.left_out.items()],
         methodology=list(methodology),
     )
     return ctx

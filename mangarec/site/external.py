@@ -7,6 +7,7 @@ the item's kind). An id is used only if it is a plain id or slug (letters, digit
 ``_``, ``.``), and is percent-encoded anyway; a value that is already a URL is kept only if it
 is http(s) (:func:`~mangarec.sanitize.safe_url`); anything else is shown as text.
 """
+
 from __future__ import annotations
 
 import re
@@ -60,8 +61,11 @@ def external_link(code: str, value: str, kind: str) -> Link:
     ident = quote(value, safe="")
     k = "anime" if kind == "anime" else "manga"
     if code.lower() == "mu":
-        href = (f"https://www.mangaupdates.com/series.html?id={ident}" if value.isdigit()
-                else f"https://www.mangaupdates.com/series/{ident}")
+        href = (
+            f"https://www.mangaupdates.com/series.html?id={ident}"
+            if value.isdigit()
+            else f"https://www.mangaupdates.com/series/{ident}"
+        )
     elif code.lower() == "bw":
         href = f"https://bookwalker.jp/{ident}/"
     elif site.template is not None:

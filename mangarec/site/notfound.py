@@ -7,6 +7,7 @@ its hash too) finds the real site root by asking, for each parent of the missing
 whether ``data/search/index.json`` is there (one HEAD request each, in parallel; the deepest
 answer wins), then rewrites the links. Nothing else in the site has inline code.
 """
+
 from __future__ import annotations
 
 import base64
@@ -66,8 +67,9 @@ def csp_hash(text: str) -> str:
 
 def notfound_csp(base_csp: str, css: str) -> str:
     """The site's CSP plus the hashes of the 404 page's inline stylesheet and script."""
-    return (base_csp.replace("script-src 'self'", f"script-src 'self' {csp_hash(FIND_ROOT_JS)}")
-            .replace("style-src 'self'", f"style-src 'self' {csp_hash(css)}"))
+    return base_csp.replace("script-src 'self'", f"script-src 'self' {csp_hash(FIND_ROOT_JS)}").replace(
+        "style-src 'self'", f"style-src 'self' {csp_hash(css)}"
+    )
 
 
 def inline(css: str) -> dict:
@@ -80,7 +82,9 @@ def inline(css: str) -> dict:
 def site_notes(site_url: str) -> list[str]:
     """Remarks for the build log about the publishing configuration."""
     if is_placeholder(site_url):
-        return [f"[site] site_url is the placeholder {site_url}: canonical links, sitemap.xml and robots.txt "
-                "point there until you set it to the address where the site is published (every other link is "
-                "relative; the 404 page finds the site root by itself)"]
+        return [
+            f"[site] site_url is the placeholder {site_url}: canonical links, sitemap.xml and robots.txt "
+            "point there until you set it to the address where the site is published (every other link is "
+            "relative; the 404 page finds the site root by itself)"
+        ]
     return []

@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Mapping, Sequence
+from functools import cached_property, lru_cache
 
 import numpy as np
 from markupsafe import Markup, escape
@@ -220,7 +219,7 @@ class Prepared:
         """Scores in thousandths (the neighbour shards' compact form)."""
         return {m: np.rint(sc * 1000).astype(np.int64).tolist() for m, (_, sc) in self.neighbours.items()}
 
-    @lru_cache(maxsize=8)
+    @lru_cache(maxsize=8)  # noqa: B019 - a Prepared lives for one build; the cache dies with it
     def links(self, root: str) -> list[str]:
         """``<a href="{root}title/{id}/">{title}</a>`` for every item (escaped), per root."""
         return [f'<a href="{root}title/{i}/">{t}</a>' for i, t in zip(self.esc_ids, self.esc_titles)]

@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 #: Words never used as shard keys (they would make huge shards); they still match.
 STOP_WORDS: tuple[str, ...] = (
@@ -119,12 +119,13 @@ def build_index(
         for n in recs:
             iid, alt, _ = names[n]
             if iid is None:
-                gone.append(alt)
+                if alt is not None:
+                    gone.append(alt)
                 continue
             items[iid] = [rank[iid][0], rank[iid][1]]
             if alt is not None:
                 alts.append([iid, alt])
-        out = {"i": dict(sorted(items.items())), "a": alts}
+        out: dict[str, object] = {"i": dict(sorted(items.items())), "a": alts}
         if gone:
             out["x"] = sorted(set(gone))
         return out

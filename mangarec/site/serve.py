@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import posixpath
 import threading
+from collections.abc import Callable, Iterable
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterable
 from urllib.parse import unquote, urlsplit
 
 from ..paths import SITE_SRC, TEMPLATES
@@ -99,7 +99,9 @@ class SiteHandler(SimpleHTTPRequestHandler):
         return f
 
 
-def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8000, base_path: str = "/") -> ThreadingHTTPServer:
+def make_server(
+    directory: Path, host: str = "127.0.0.1", port: int = 8000, base_path: str = "/"
+) -> ThreadingHTTPServer:
     """A ready server (port 0 picks a free one: read ``server.server_address``)."""
     if not base_path.startswith("/") or not base_path.endswith("/"):
         raise ValueError("base_path must start and end with '/'")
@@ -142,7 +144,8 @@ def serve(directory: Path, host: str = "127.0.0.1", port: int = 8000, rebuild: C
 
         threading.Thread(target=watcher, daemon=True).start()
     h, p = server.server_address[:2]
-    print(f"serving {directory} at http://{h}:{p}{base_path} (Ctrl-C to stop)", flush=True)
+    host_text = h.decode() if isinstance(h, bytes) else str(h)
+    print(f"serving {directory} at http://{host_text}:{p}{base_path} (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -5,6 +5,7 @@ and ``/usr/bin/chromedriver`` (no browser download). If either is missing the fi
 with a clear message: CI installs them (``apt-get install chromium chromium-driver``), and these
 tests must run, never skip.
 """
+
 from __future__ import annotations
 
 import os
@@ -31,9 +32,19 @@ def chrome_options(user_data_dir: Path):
 
     opts = Options()
     opts.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--enable-unsafe-swiftshader", "--window-size=1280,900", f"--user-data-dir={user_data_dir}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--enable-unsafe-swiftshader",
+        "--window-size=1280,900",
+        f"--user-data-dir={user_data_dir}",
+    ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return opts
@@ -46,7 +57,9 @@ def browser(tmp_path):
     if missing:
         pytest.fail(
             f"browser tests need Debian's chromium and chromedriver; missing: {', '.join(missing)} "
-            "(install with: apt-get install -y chromium chromium-driver)", pytrace=False)
+            "(install with: apt-get install -y chromium chromium-driver)",
+            pytrace=False,
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -61,8 +74,10 @@ def browser(tmp_path):
         driver.quit()
 
 
-CSP_PROBE = ("window.__csp = []; document.addEventListener('securitypolicyviolation', function (e) {"
-             " window.__csp.push(e.violatedDirective + ' ' + e.blockedURI); });")
+CSP_PROBE = (
+    "window.__csp = []; document.addEventListener('securitypolicyviolation', function (e) {"
+    " window.__csp.push(e.violatedDirective + ' ' + e.blockedURI); });"
+)
 
 
 class Server:
@@ -124,8 +139,9 @@ def wait_for(browser, script: str, timeout: float = 30):
 
 def assert_clean(browser, allow: tuple[str, ...] = ()):
     """No SEVERE console entry (errors, CSP refusals, failed loads) and no CSP violation event."""
-    logs = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"
-            and not any(a in e["message"] for a in allow)]
+    logs = [
+        e for e in browser.get_log("browser") if e["level"] == "SEVERE" and not any(a in e["message"] for a in allow)
+    ]
     assert not logs, logs
     violations = browser.execute_script("return window.__csp || []")
     assert violations == [], violations

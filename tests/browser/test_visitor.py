@@ -4,6 +4,7 @@ Sites: the bundled catalog built by the real pipeline (session fixture ``built``
 hand-made manga catalog with adult titles (loaded by ``load_catalog`` from a JSONL written
 here), and the anime-recdb fixture (read from shared data at test time, not copied).
 """
+
 from __future__ import annotations
 
 import json
@@ -12,7 +13,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-
 from conftest import Server, assert_clean, open_page, wait_for
 
 pytestmark = pytest.mark.browser
@@ -24,7 +24,8 @@ NOT_FOUND_PROBES = ("Failed to load resource",)
 
 def ids_of(browser, selector: str) -> list[str]:
     return browser.execute_script(
-        "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.dataset.id)", selector)
+        "return Array.from(document.querySelectorAll(arguments[0])).map(e => e.dataset.id)", selector
+    )
 
 
 def type_in(browser, text: str, box: str = "q"):
@@ -46,13 +47,34 @@ def manga_site(tmp_path_factory):
     from mangarec.site import write_site
 
     d = tmp_path_factory.mktemp("manga")
-    rows = [{"id": f"m{k}", "title": f"Sword Story {k}", "kind": "manga", "year": 2000 + k,
-             "tags": {"genre": ["Action", "Fantasy" if k % 2 else "Drama"]}, "popularity": 100 - k}
-            for k in range(30)]
-    rows += [{"id": "x1", "title": "Berserk", "kind": "manga", "tags": {"genre": ["Action"], "content": ["Hentai"]},
-              "description": "ADULT-DESCRIPTION-MARKER"},
-             {"id": "x2", "title": "Vagabond Nights", "kind": "manga", "adult": True, "tags": {"genre": ["Drama"]},
-              "alt_titles": ["Sword Night"]}]
+    rows = [
+        {
+            "id": f"m{k}",
+            "title": f"Sword Story {k}",
+            "kind": "manga",
+            "year": 2000 + k,
+            "tags": {"genre": ["Action", "Fantasy" if k % 2 else "Drama"]},
+            "popularity": 100 - k,
+        }
+        for k in range(30)
+    ]
+    rows += [
+        {
+            "id": "x1",
+            "title": "Berserk",
+            "kind": "manga",
+            "tags": {"genre": ["Action"], "content": ["Hentai"]},
+            "description": "ADULT-DESCRIPTION-MARKER",
+        },
+        {
+            "id": "x2",
+            "title": "Vagabond Nights",
+            "kind": "manga",
+            "adult": True,
+            "tags": {"genre": ["Drama"]},
+            "alt_titles": ["Sword Night"],
+        },
+    ]
     src = d / "catalog.jsonl"
     src.write_text("".join(json.dumps(r) + "\n" for r in rows))
     catalog = load_catalog([f"generic:{src}"])
@@ -153,8 +175,11 @@ def test_404_styled_with_working_links(browser, built, where):
     server = root if where == "root" else sub
     prefix = urlsplit(server.url).path
     open_page(browser, server.url + "no/such/page/")
-    wait_for(browser, "return Array.from(document.querySelectorAll('main a, nav a')).every("
-             f"a => a.getAttribute('href').indexOf({json.dumps(prefix)}) === 0)")
+    wait_for(
+        browser,
+        "return Array.from(document.querySelectorAll('main a, nav a')).every("
+        f"a => a.getAttribute('href').indexOf({json.dumps(prefix)}) === 0)",
+    )
     assert browser.execute_script("return getComputedStyle(document.body).margin") == "0px"  # styled
     assert browser.execute_script("return getComputedStyle(document.querySelector('.site-header')).display") == "flex"
     assert_clean(browser, allow=NOT_FOUND_PROBES)
@@ -163,8 +188,11 @@ def test_404_styled_with_working_links(browser, built, where):
     wait_for(browser, "return document.querySelector('.cards li') !== null")
     assert browser.current_url == server.url
     open_page(browser, server.url + "no/such/page/")
-    wait_for(browser, "return Array.from(document.querySelectorAll('nav a')).some(a => a.textContent === 'Explore'"
-             f" && a.href === {json.dumps(server.url + 'explore/')})")
+    wait_for(
+        browser,
+        "return Array.from(document.querySelectorAll('nav a')).some(a => a.textContent === 'Explore'"
+        f" && a.href === {json.dumps(server.url + 'explore/')})",
+    )
 
 
 def test_404_without_javascript_is_styled(browser, built):
@@ -212,7 +240,9 @@ def test_search_says_left_out_by_the_adult_filter(browser, manga_site):
     open_page(browser, server.url + "explore/", "return document.getElementById('q') !== null")
     type_in(browser, "berserk")
     wait_for(browser, "return document.getElementById('search-status').textContent.indexOf('adult filter') >= 0")
-    assert browser.find_element("id", "search-status").text == "No title to show. Left out by the adult filter: Berserk."
+    assert (
+        browser.find_element("id", "search-status").text == "No title to show. Left out by the adult filter: Berserk."
+    )
     type_in(browser, "sword")  # an alternative title of a left-out one, beside 30 published titles
     wait_for(browser, "return document.getElementById('search-status').textContent.indexOf('titles found') >= 0")
     text = browser.find_element("id", "search-status").text
@@ -245,12 +275,17 @@ def test_search_finds_english_titles_of_anime(browser, anime_site):
 
 def test_explore_follows_the_hash_and_back(browser, built):
     out, root, _, result = built
-    a, b, c = (result.catalog.items[k] for k in (3, 40, 77))
+    titles = [it.title for it in result.catalog.items]
+    unique = [it for it in result.catalog.items if titles.count(it.title) == 1]  # one option per title
+    a, b, c = unique[3], unique[40], unique[77]
     open_page(browser, root.url + f"explore/#{a.id}", "return !document.getElementById('chosen').hidden")
     assert browser.find_element("id", "chosen-title").text == a.title
     assert browser.find_element("id", "q").get_attribute("value") == a.title  # deep link fills the box
     box = type_in(browser, b.title)
-    wait_for(browser, f"return Array.from(document.querySelectorAll('#results li')).some(li => li.dataset.id === {json.dumps(b.id)})")
+    wait_for(
+        browser,
+        f"return Array.from(document.querySelectorAll('#results li')).some(li => li.dataset.id === {json.dumps(b.id)})",
+    )
     k = ids_of(browser, "#results li[data-id]").index(b.id)
     for _ in range(k + 1):
         box.send_keys("\ue015")
@@ -278,12 +313,15 @@ def test_title_page_links_elsewhere_and_kinds(browser, built):
     assert link.get_attribute("href") == f"https://myanimelist.net/anime/{dict(item.external)['mal']}"
     assert "mal:" not in browser.find_element("css selector", "main").text
     kinds = browser.execute_script(
-        "return Array.from(document.querySelectorAll('.model-col li .kind')).map(k => k.textContent)")
+        "return Array.from(document.querySelectorAll('.model-col li .kind')).map(k => k.textContent)"
+    )
     assert kinds and all(k.split()[0] in ("anime", "manga") for k in kinds)
     # each neighbour's kind is the neighbour's own
     rows = browser.execute_script(
         "return Array.from(document.querySelectorAll('.model-col li')).filter(li => li.querySelector('.kind'))"
-        ".map(li => [li.querySelector('a').getAttribute('href').split('/').slice(-2)[0], li.querySelector('.kind').textContent])")
+        ".map(li => [li.querySelector('a').getAttribute('href').split('/').slice(-2)[0],"
+        " li.querySelector('.kind').textContent])"
+    )
     assert all(result.catalog[i].kind == k.split()[0] for i, k in rows)
     assert "similarity" in browser.find_element("css selector", ".score-help").text
 
@@ -295,22 +333,27 @@ def test_external_codes_of_mangadex_become_links(browser, tmp_path):
     from mangarec.site import write_site
 
     ext = (("al", "54294"), ("ap", "ao-haru-ride"), ("kt", "16550"), ("mu", "60271"), ("mal", "24294"))
-    items = [Item(id=str(k), title=f"T{k}", kind="manga", tags=make_tags({"genre": ["Drama", "Romance"]}), external=ext)
-             for k in range(4)]
+    items = [
+        Item(id=str(k), title=f"T{k}", kind="manga", tags=make_tags({"genre": ["Drama", "Romance"]}), external=ext)
+        for k in range(4)
+    ]
     out = tmp_path / "s"
     write_site(make_result(Catalog(items=tuple(items)), k=2), out)
     server = Server(out)
     try:
         open_page(browser, server.url + "title/1/")
         hrefs = browser.execute_script(
-            "return Array.from(document.querySelectorAll('#ext-h ~ ul a')).map(a => [a.textContent, a.href])")
+            "return Array.from(document.querySelectorAll('#ext-h ~ ul a')).map(a => [a.textContent, a.href])"
+        )
     finally:
         server.close()
-    assert hrefs == [["AniList", "https://anilist.co/manga/54294"],
-                     ["Anime-Planet", "https://www.anime-planet.com/manga/ao-haru-ride"],
-                     ["Kitsu", "https://kitsu.app/manga/16550"],
-                     ["MangaUpdates", "https://www.mangaupdates.com/series.html?id=60271"],
-                     ["MyAnimeList", "https://myanimelist.net/manga/24294"]]
+    assert hrefs == [
+        ["AniList", "https://anilist.co/manga/54294"],
+        ["Anime-Planet", "https://www.anime-planet.com/manga/ao-haru-ride"],
+        ["Kitsu", "https://kitsu.app/manga/16550"],
+        ["MangaUpdates", "https://www.mangaupdates.com/series.html?id=60271"],
+        ["MyAnimeList", "https://myanimelist.net/manga/24294"],
+    ]
 
 
 # ---------------------------------------------------------------- 9. maps
@@ -319,15 +362,17 @@ def test_external_codes_of_mangadex_become_links(browser, tmp_path):
 def _plot_traces(browser):
     return browser.execute_script(
         "return document.getElementById('plot').data.map(t => ({name: t.name, color: t.marker.color, "
-        "idx: Array.from(t.customdata)}))")
+        "idx: Array.from(t.customdata)}))"
+    )
 
 
 def test_maps_colour_by_tag_group(browser, built):
     out, root, _, result = built
     tagdata = json.loads((out / "data" / "maps" / "tags.json").read_text())
     open_page(browser, root.url + "plots/", "return document.getElementById('plot').dataset.model")
-    browser.execute_script("const s = document.getElementById('colour'); s.value = 'group:genre';"
-                           "s.dispatchEvent(new Event('change'));")
+    browser.execute_script(
+        "const s = document.getElementById('colour'); s.value = 'group:genre';s.dispatchEvent(new Event('change'));"
+    )
     wait_for(browser, "return document.getElementById('plot').dataset.colour === 'group:genre'")
     traces = _plot_traces(browser)
     names = [t["name"].rsplit(" (", 1)[0] for t in traces]
@@ -356,9 +401,13 @@ def test_maps_colour_by_tag_group(browser, built):
 def test_maps_fit_their_box_label_tags_and_preview_a_tap(browser, built):
     out, root, _, result = built
     browser.set_window_size(390, 844)
-    open_page(browser, root.url + "plots/", "return document.getElementById('plot').dataset.model"
-              " && document.getElementById('tag-plot').dataset.model"
-              " && document.getElementById('plot-status').textContent.indexOf('Loading') < 0")
+    open_page(
+        browser,
+        root.url + "plots/",
+        "return document.getElementById('plot').dataset.model"
+        " && document.getElementById('tag-plot').dataset.model"
+        " && document.getElementById('plot-status').textContent.indexOf('Loading') < 0",
+    )
     fit = browser.execute_script("""
         return ['plot', 'tag-plot'].map(id => {
           const d = document.getElementById(id), box = d.closest('figure');
@@ -370,17 +419,21 @@ def test_maps_fit_their_box_label_tags_and_preview_a_tap(browser, built):
     assert browser.execute_script(
         "const t = document.getElementById('plot-title').getBoundingClientRect();"
         "const m = document.querySelector('#plot .modebar').getBoundingClientRect();"
-        "return m.top >= t.bottom - 1")
+        "return m.top >= t.bottom - 1"
+    )
     labels = browser.execute_script("return document.getElementById('tag-plot').data[0].text.filter(t => t).length")
     n_tags = len(result.catalog.tag_vocabulary)
     assert 5 <= labels <= min(40, n_tags) and labels < n_tags
     before = browser.current_url
-    browser.execute_script("const gd = document.getElementById('plot');"
-                           "gd.emit('plotly_click', {points: [{customdata: 5}]});")
+    browser.execute_script(
+        "const gd = document.getElementById('plot');gd.emit('plotly_click', {points: [{customdata: 5}]});"
+    )
     wait_for(browser, "return !document.getElementById('pick').hidden && document.querySelector('#pick .tags li')")
     assert browser.current_url == before  # a tap previews, it does not navigate
     iid = result.catalog.items[5].id
-    links = browser.execute_script("return Array.from(document.querySelectorAll('#pick a')).map(a => a.getAttribute('href'))")
+    links = browser.execute_script(
+        "return Array.from(document.querySelectorAll('#pick a')).map(a => a.getAttribute('href'))"
+    )
     assert f"../title/{iid}/" in links and f"../explore/#{iid}" in links
     assert_clean(browser)
 
@@ -398,7 +451,8 @@ def test_maps_payload_is_small_and_gzip_is_served(browser, built):
     out, root, _, result = built
     open_page(browser, root.url + "plots/", "return document.getElementById('plot').dataset.model")
     entries = browser.execute_script(
-        "return performance.getEntriesByType('resource').map(e => [e.name, e.transferSize, e.decodedBodySize])")
+        "return performance.getEntriesByType('resource').map(e => [e.name, e.transferSize, e.decodedBodySize])"
+    )
     names = [e[0].split("/")[-1] for e in entries]
     assert not any(n.startswith("tags.json") for n in names)  # tags only once the map is coloured
     plotly = next(e for e in entries if "plotly" in e[0])
@@ -415,20 +469,30 @@ def test_ratings_list_with_like_and_dislike_in_place(browser, built, tmp_path):
     open_page(browser, root.url + "foryou/", "return !document.getElementById('profile-tools').hidden")
     cards = ids_of(browser, ".onboarding > .card")
     for k, value in ((0, "like"), (1, "like"), (2, "dislike")):
-        browser.find_element("css selector", f".onboarding .card[data-id='{cards[k]}'] button[data-rate='{value}']").click()
-    wait_for(browser, "return document.querySelectorAll('#rated-list > li').length === 3"
-             " && Array.from(document.querySelectorAll('#rated-list .card-title')).every(a => a.textContent.length > 0"
-             " && !a.textContent.match(/^[a-z]-/))")
+        browser.find_element(
+            "css selector", f".onboarding .card[data-id='{cards[k]}'] button[data-rate='{value}']"
+        ).click()
+    wait_for(
+        browser,
+        "return document.querySelectorAll('#rated-list > li').length === 3"
+        " && Array.from(document.querySelectorAll('#rated-list .card-title')).every(a => a.textContent.length > 0"
+        " && !a.textContent.match(/^[a-z]-/))",
+    )
     assert ids_of(browser, "#rated-list > li") == cards[:3]
     pressed = browser.execute_script(
         "return Array.from(document.querySelectorAll('#rated-list > li')).map(li => "
-        "li.querySelector('button[aria-pressed=\"true\"]').dataset.rate)")
+        "li.querySelector('button[aria-pressed=\"true\"]').dataset.rate)"
+    )
     assert pressed == ["like", "like", "dislike"]
     # change a rating in the list: the profile and the onboarding card follow
     browser.find_element("css selector", f"#rated-list li[data-id='{cards[2]}'] button[data-rate='like']").click()
     assert browser.execute_script("return new MangarecTaste.Profile().get(arguments[0])", cards[2]) == "like"
-    assert browser.find_element(
-        "css selector", f".onboarding .card[data-id='{cards[2]}'] button[data-rate='like']").get_attribute("aria-pressed") == "true"
+    assert (
+        browser.find_element(
+            "css selector", f".onboarding .card[data-id='{cards[2]}'] button[data-rate='like']"
+        ).get_attribute("aria-pressed")
+        == "true"
+    )
     # recommendation cards: tags, a named reason, like / dislike in place
     browser.find_element("id", "show-recs").click()
     wait_for(browser, "return document.querySelectorAll('#recs-list > li .rate:not([hidden])').length >= 10")
@@ -440,13 +504,24 @@ def test_ratings_list_with_like_and_dislike_in_place(browser, built, tmp_path):
     assert "match " in first.find_element("css selector", ".score").text
     rec = first.get_attribute("data-id")
     first.find_element("css selector", "button[data-rate='like']").click()
-    wait_for(browser, f"return document.querySelector('#rated-list li[data-id={json.dumps(rec)}]') !== null"
-             f" && !Array.from(document.querySelectorAll('#recs-list > li')).some(li => li.dataset.id === {json.dumps(rec)})")
+    wait_for(
+        browser,
+        f"return document.querySelector('#rated-list li[data-id={json.dumps(rec)}]') !== null"
+        " && !Array.from(document.querySelectorAll('#recs-list > li'))"
+        f".some(li => li.dataset.id === {json.dumps(rec)})",
+    )
     # import refreshes the recommendations
     before = ids_of(browser, "#recs-list > li")
     f = tmp_path / "r.json"
-    f.write_text(json.dumps({"schema": "mangarec-ratings", "version": 1,
-                             "ratings": {cards[6]: "like", cards[7]: "like", cards[8]: "dislike"}}))
+    f.write_text(
+        json.dumps(
+            {
+                "schema": "mangarec-ratings",
+                "version": 1,
+                "ratings": {cards[6]: "like", cards[7]: "like", cards[8]: "dislike"},
+            }
+        )
+    )
     browser.find_element("id", "import").send_keys(str(f))
     wait_for(browser, "return document.getElementById('profile-status').textContent.indexOf('Imported') === 0")
     wait_for(browser, "return document.getElementById('recs-status').textContent.indexOf('Ranked by') === 0")
@@ -458,7 +533,9 @@ def test_ratings_list_with_like_and_dislike_in_place(browser, built, tmp_path):
 
 def test_feed_cards_rate_in_place_and_rerank(browser, built):
     out, root, _, result = built
-    open_page(browser, root.url + "feed/", "return document.querySelectorAll('#feed > li .rate:not([hidden])').length > 0")
+    open_page(
+        browser, root.url + "feed/", "return document.querySelectorAll('#feed > li .rate:not([hidden])').length > 0"
+    )
     order = ids_of(browser, "#feed > li")
     assert not browser.find_element("id", "feed-rerank").is_displayed()
     browser.find_element("css selector", f"#feed li[data-id='{order[30]}'] button[data-rate='like']").click()
@@ -512,26 +589,34 @@ def axe(browser, exclude=()) -> list[dict]:
         "const done = arguments[arguments.length - 1];"
         "axe.run({exclude: arguments[0]}, {resultTypes: ['violations']}).then(r => done(r.violations.map("
         "v => ({id: v.id, nodes: v.nodes.map(n => n.target.join(' ') + ': ' + n.failureSummary).slice(0, 3)}))))",
-        [[s] for s in exclude])
+        [[s] for s in exclude],
+    )
     return res
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 def test_axe_finds_nothing_on_any_page_kind(browser, built, scheme):
     out, root, _, result = built
-    browser.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]})
+    browser.execute_cdp_cmd(
+        "Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": scheme}]}
+    )
     first = result.catalog.items[0].id
     open_page(browser, root.url + "foryou/", "return !document.getElementById('profile-tools').hidden")
     cards = ids_of(browser, ".onboarding > .card")
     for k in range(3):
-        browser.find_element("css selector", f".onboarding .card[data-id='{cards[k]}'] button[data-rate='like']").click()
+        browser.find_element(
+            "css selector", f".onboarding .card[data-id='{cards[k]}'] button[data-rate='like']"
+        ).click()
     pages = {
         "": "return !document.getElementById('home-search').hidden",
         f"explore/#{first}": "return !document.getElementById('chosen').hidden",
-        "plots/": "return document.getElementById('plot').dataset.model && document.getElementById('tag-plot').dataset.model",
+        "plots/": "return document.getElementById('plot').dataset.model"
+        " && document.getElementById('tag-plot').dataset.model",
         "feed/": "return document.getElementById('feed-status').textContent.indexOf('Ranked for you') === 0",
         "foryou/": "return document.querySelectorAll('#recs-list > li').length > 0",
-        "models/": None, "pages/about/": None, f"title/{first}/": "return !document.querySelector('.rate').hidden",
+        "models/": None,
+        "pages/about/": None,
+        f"title/{first}/": "return !document.querySelector('.rate').hidden",
         "no/such/page/": None,
     }
     found = {}
@@ -546,8 +631,9 @@ def test_axe_finds_nothing_on_any_page_kind(browser, built, scheme):
     assert found == {}
     # the colour-coded map and its legend
     open_page(browser, root.url + "plots/", "return document.getElementById('plot').dataset.model")
-    browser.execute_script("const s = document.getElementById('colour'); s.value = 'group:genre';"
-                           "s.dispatchEvent(new Event('change'));")
+    browser.execute_script(
+        "const s = document.getElementById('colour'); s.value = 'group:genre';s.dispatchEvent(new Event('change'));"
+    )
     wait_for(browser, "return document.getElementById('plot').dataset.colour === 'group:genre'")
     assert axe(browser) == []
 

@@ -1,25 +1,37 @@
 """The written site as files: every page parses, links resolve, CSP, escaping, determinism."""
+
 from __future__ import annotations
 
 import hashlib
 import json
 import re
 from pathlib import Path
-from urllib.parse import urlsplit, unquote
+from urllib.parse import unquote, urlsplit
 
+from htmlcheck import parse_file
+from site_helpers import make_result
 
 from mangarec.catalog import Catalog, Item, Related, make_tags
-from mangarec.site import write_site
 from mangarec.paths import SITE_SRC
+from mangarec.site import write_site
 from mangarec.site.notfound import FIND_ROOT_JS, csp_hash, notfound_csp
 from mangarec.site.render import CSP, CSP_PLOTS
 
-from site_helpers import make_result
-from htmlcheck import parse_file
-
-PAGES = ["index.html", "explore/index.html", "plots/index.html", "feed/index.html", "foryou/index.html",
-         "models/index.html", "404.html", "pages/about/index.html", "pages/privacy-overview/index.html",
-         "pages/models/index.html", "pages/evaluation/index.html", "title/s0/index.html", "title/h11/index.html"]
+PAGES = [
+    "index.html",
+    "explore/index.html",
+    "plots/index.html",
+    "feed/index.html",
+    "foryou/index.html",
+    "models/index.html",
+    "404.html",
+    "pages/about/index.html",
+    "pages/privacy-overview/index.html",
+    "pages/models/index.html",
+    "pages/evaluation/index.html",
+    "title/s0/index.html",
+    "title/h11/index.html",
+]
 
 
 def html_files(site: Path) -> list[Path]:
@@ -145,12 +157,24 @@ def test_title_page_content(site_dir, two_clusters):
 def _evil_catalog() -> Catalog:
     evil = '<script>window.__xss=1</script>"><img src=x onerror=window.__xss=2>'
     items = [
-        Item(id="e1", title=evil, kind="manga", tags=make_tags({"genre": ["<b>Bold</b>", "Horror"]}),
-             alt_titles=("</script><script>window.__xss=3</script>",), description=evil + "\n\n" + evil,
-             external=(("mal", "javascript:window.__xss=4"), ("web", "https://example.com/ok")),
-             related=(Related(id="e2", type="sequel", title=evil), Related(id="zz", type="x", title="javascript:alert(1)")),
-             url="javascript:window.__xss=5", year=2001),
-        Item(id="e2", title="Plain & simple", kind="manga", tags=make_tags({"genre": ["Horror", "</script>"]}), year=2002),
+        Item(
+            id="e1",
+            title=evil,
+            kind="manga",
+            tags=make_tags({"genre": ["<b>Bold</b>", "Horror"]}),
+            alt_titles=("</script><script>window.__xss=3</script>",),
+            description=evil + "\n\n" + evil,
+            external=(("mal", "javascript:window.__xss=4"), ("web", "https://example.com/ok")),
+            related=(
+                Related(id="e2", type="sequel", title=evil),
+                Related(id="zz", type="x", title="javascript:alert(1)"),
+            ),
+            url="javascript:window.__xss=5",
+            year=2001,
+        ),
+        Item(
+            id="e2", title="Plain & simple", kind="manga", tags=make_tags({"genre": ["Horror", "</script>"]}), year=2002
+        ),
         Item(id="e3", title="Third", kind="manga", tags=make_tags({"genre": ["Horror", "<b>Bold</b>"]}), year=2003),
     ]
     return Catalog(items=tuple(items), sources=("evil",))
@@ -180,7 +204,9 @@ def test_malicious_catalog_is_inert_text(tmp_path):
 
 
 def tree_digest(d: Path) -> dict[str, str]:
-    return {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.rglob("*")) if p.is_file()
+    }
 
 
 def test_deterministic(result, tmp_path):

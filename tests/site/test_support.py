@@ -7,14 +7,13 @@ import urllib.error
 import urllib.request
 
 import pytest
+from htmlcheck import parse
 
 from mangarec.site.assets import copy_assets
 from mangarec.site.markdown_pages import load_pages, render_markdown
 from mangarec.site.render import environment, json_island
 from mangarec.site.serve import make_server
 from mangarec.site.sitemap import robots_txt, sitemap_xml
-
-from htmlcheck import parse
 
 
 def test_assets_hashed_and_plotly_copied(tmp_path):
