@@ -112,6 +112,10 @@ class Ratings:
         return int(self.matrix.nnz)
 
 
+#: Most names kept per adult title left out (:attr:`Catalog.adult_names`).
+MAX_ADULT_NAMES = 4
+
+
 @dataclass(frozen=True, eq=False)
 class Catalog:
     """An ordered collection of items, plus optional ratings on them.
@@ -124,6 +128,10 @@ class Catalog:
     ratings: Ratings | None = None
     sources: tuple[str, ...] = ()
     skipped: Mapping[str, int] = field(default_factory=dict)
+    #: Names (title, then up to :data:`MAX_ADULT_NAMES` - 1 alternative titles) of each item the
+    #: adult filter left out, in input order: the site's search can then say that a title was
+    #: left out, and publishes nothing else about it.
+    adult_names: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -251,7 +259,8 @@ class Catalog:
                 matrix=m[keep].tocsr(),
                 user_ids=tuple(self.ratings.user_ids[k] for k in keep),
             )
-        return Catalog(items=items, ratings=ratings, sources=self.sources, skipped=dict(self.skipped))
+        return Catalog(items=items, ratings=ratings, sources=self.sources, skipped=dict(self.skipped),
+                       adult_names=self.adult_names)
 
 
 def item_record(item: Item) -> dict:

@@ -395,7 +395,9 @@ def _write_output(tmp: Path, result: BuildResult, log: StageLog) -> None:
         for name, nbr in result.neighbours.items():
             nb.write_csv(nbr, data / "neighbours" / f"{name}.csv.gz")
     with log.stage("write:site"):
-        write_site(result, tmp)
+        site_stats = write_site(result, tmp)
+    for remark in site_stats.get("notes", ()):
+        log.note(remark)
     doc = result.report.to_json(timings=result.config.site.show_timings)
     (data / "report.json").write_text(json.dumps(doc, sort_keys=True, indent=1) + "\n", encoding="utf-8")
 

@@ -12,7 +12,7 @@ from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
 
-from ..catalog import Catalog, Item
+from ..catalog import MAX_ADULT_NAMES, Catalog, Item
 from ..errors import InputError
 from ..tags import DEFAULT_ADULT_TAGS, canonical_tag
 from . import generic, mal, mangadex_v3, mangadex_v5
@@ -137,6 +137,7 @@ def load_catalog(
     seen: dict[str, tuple[str, int]] = {}
     seen_folded: dict[str, str] = {}  # lower-cased id -> the id as written
     filtered: set[str] = set()
+    adult_names: list[tuple[str, ...]] = []
     items: list[Item] = []
     sources: list[str] = []
     full = False
@@ -168,6 +169,7 @@ def load_catalog(
                 if is_adult and not include_adult:
                     skipped["adult"] += 1
                     filtered.add(item.id)
+                    adult_names.append((item.title, *item.alt_titles[: MAX_ADULT_NAMES - 1]))
                     continue
                 if len(item.tag_list) < min_tags:
                     skipped["no tags"] += 1
@@ -189,4 +191,10 @@ def load_catalog(
         raw = ratings_mod.read_ratings(path, implicit=implicit or None)
         ratings, rskip = ratings_mod.attach(raw, {i.id: k for k, i in enumerate(items)}, filtered, limited=full)
         skipped.update(rskip)
-    return Catalog(items=tuple(items), ratings=ratings, sources=tuple(sources), skipped=dict(sorted(skipped.items())))
+    return Catalog(
+        items=tuple(items),
+        ratings=ratings,
+        sources=tuple(sources),
+        skipped=dict(sorted(skipped.items())),
+        adult_names=tuple(adult_names),
+    )

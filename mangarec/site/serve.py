@@ -2,8 +2,9 @@
 
 Threaded, bound to 127.0.0.1 by default, with the MIME types the site needs (``.js``,
 ``.json``, ``.svg``, ``.webmanifest``, ``.xml``). ``foo.json.gz`` is served as
-``application/gzip``; a request for ``foo.json`` that only exists gzipped is answered with
-the ``.gz`` bytes and ``Content-Encoding: gzip``. Missing files get ``404.html`` with status
+``application/gzip``; a request for ``foo.json`` from a client that accepts gzip is answered
+with ``foo.json.gz``, where it exists, and ``Content-Encoding: gzip`` (like nginx's
+``gzip_static``). Missing files get ``404.html`` with status
 404. ``base_path`` mounts the site under a sub-path (``/sub/path/``), to check that every
 link is relative.
 
@@ -37,6 +38,7 @@ MIME_TYPES = {
     ".mjs": "text/javascript; charset=utf-8",
     ".json": "application/json",
     ".gz": "application/gzip",
+    ".bin": "application/octet-stream",
     ".svg": "image/svg+xml",
     ".webmanifest": "application/manifest+json",
     ".xml": "application/xml",
@@ -82,11 +84,11 @@ class SiteHandler(SimpleHTTPRequestHandler):
             return None
         if os.path.isdir(path):
             path = os.path.join(path, "index.html")
-        if os.path.isfile(path):
-            return self._file(path, 200)
         gz = path + ".gz"
         if os.path.isfile(gz) and "gzip" in self.headers.get("Accept-Encoding", ""):
             return self._file(gz, 200, encoding="gzip", ctype=self.guess_type(path))
+        if os.path.isfile(path):
+            return self._file(path, 200)
         missing = os.path.join(self.directory, "404.html")
         if os.path.isfile(missing):
             return self._file(missing, 404)
@@ -100,6 +102,7 @@ class SiteHandler(SimpleHTTPRequestHandler):
         self.send_header("Content-Type", ctype or self.guess_type(path))
         if encoding:
             self.send_header("Content-Encoding", encoding)
+            self.send_header("Vary", "Accept-Encoding")
         self.send_header("Content-Length", str(size))
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
