@@ -141,6 +141,8 @@ def cmd_serve(argv: Sequence[str], prog: str = "mangarec serve") -> int:
     p.add_argument("--out", type=Path, default=Path("output"), metavar="DIR", help="directory to serve (default: output/)")
     p.add_argument("--port", type=_int_in(0, 65535), default=8000, help="port (default: %(default)s; 0 = any free port)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    p.add_argument("--public", action="store_true",
+                   help="allow a --host that other machines can reach (off: only loopback addresses)")
     p.add_argument("--watch", action="store_true",
                    help="rebuild (default build options, into --out) when site_src/ or templates/ change")
     args = p.parse_args(list(argv))
@@ -157,7 +159,7 @@ def cmd_serve(argv: Sequence[str], prog: str = "mangarec serve") -> int:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
 
-    serve(args.out, host=args.host, port=args.port, rebuild=rebuild)
+    serve(args.out, host=args.host, port=args.port, rebuild=rebuild, allow_public=args.public)
     return 0
 
 
