@@ -21,11 +21,9 @@ MAX_LIMIT = 10_000_000
 
 
 def _formats_epilog() -> str:
-    return ("Formats for --data: mangadex-v3 (legacy JSONL, .xz/.gz), mangadex-v5 (API list responses: a JSONL "
-            "file or a directory of pages), mal (anime.csv[.gz], or a folder holding anime.csv.gz and "
-            "ratings.csv.gz), ratings (user,item,rating CSV: attaches ratings to the items of the other --data), "
-            "generic (JSONL/CSV, see docs/catalog-formats.md). 'mangarec build --help-config' lists every "
-            "configuration key.")
+    from .loaders import formats_help
+
+    return f"Formats for --data: {formats_help()}. 'mangarec build --help-config' lists every configuration key."
 
 
 def _int_in(lo: int, hi: int) -> Callable[[str], int]:

@@ -15,28 +15,22 @@ from pathlib import Path
 from ..catalog import MAX_ADULT_NAMES, Catalog, Item
 from ..errors import InputError
 from ..tags import DEFAULT_ADULT_TAGS, canonical_tag
-from . import generic, mal, mangadex_v3, mangadex_v5
 from . import ratings as ratings_mod
 from .clean import clean_item
-from .detect import FORMATS, Spec, detect_format, find_file, parse_spec
+from .detect import Spec, detect_format, find_file, parse_spec
+from .formats import FORMATS, formats_help
 from .inputs import check_directory, is_dir, stat_input
-from .io import base_suffix
 
-__all__ = ["load_catalog", "FORMATS", "iter_spec_items"]
+__all__ = ["FORMATS", "formats_help", "iter_spec_items", "load_catalog"]
 
 ItemIter = Generator[tuple[Item, int], None, None]
 
 
 def _item_reader(fmt: str, path: Path) -> Callable[[Path], ItemIter]:
-    if fmt == "mangadex-v3":
-        return mangadex_v3.iter_items
-    if fmt == "mangadex-v5":
-        return mangadex_v5.iter_items
-    if fmt in ("mal", "mal-history"):
-        return mal.iter_items
-    if fmt == "generic":
-        return generic.iter_items_csv if base_suffix(path) == ".csv" else generic.iter_items_jsonl
-    raise InputError(f"format {fmt!r} holds no items", str(path))  # pragma: no cover
+    reader = FORMATS[fmt].reader
+    if reader is None:  # pragma: no cover - ratings formats are resolved apart
+        raise InputError(f"format {fmt!r} holds no items", str(path))
+    return reader
 
 
 def _resolve(spec: Spec) -> list[tuple[str, Path, bool]]:
@@ -61,8 +55,8 @@ def _resolve(spec: Spec) -> list[tuple[str, Path, bool]]:
             elif fmt == "mal-history":
                 raise InputError("no history.csv(.gz) in this directory", str(path))
         return out
-    if fmt in ("mal-history", "history"):
-        return [("ratings", path, True)]
+    if FORMATS[fmt].ratings is not None:
+        return [("ratings", path, FORMATS[fmt].ratings == "implicit")]
     if is_dir(path) and fmt != "mangadex-v5":
         raise InputError(f"is a directory; format {fmt} needs a file", str(path))
     return [(fmt, path, False)]

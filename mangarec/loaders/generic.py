@@ -21,7 +21,6 @@ from ..errors import InputError
 from ..tags import canonical_tags
 from .base import Fields, external_ids, iter_csv, iter_json_lines, type_name
 
-FORMAT = "generic"
 CSV_REQUIRED = ("id", "title", "kind")
 CSV_OPTIONAL = ("type", "year", "date", "tags", "description", "popularity", "score", "adult", "url", "alt_titles")
 _DATE = re.compile(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?")  # used with fullmatch (no "2020\n", no "٢٠٢٠")

@@ -24,7 +24,6 @@ from ..errors import InputError
 from ..tags import canonical_tags
 from .base import iter_csv
 
-FORMAT = "mal"
 COLUMNS = ("anime_id", "name", "genre", "type", "episodes", "rating", "members")
 
 

@@ -26,7 +26,6 @@ from ..catalog import TAG_GROUPS, Item, Related
 from ..tags import canonical_tag, canonical_tags
 from .base import Fields, external_ids, iter_json_lines
 
-FORMAT = "mangadex-v3"
 
 
 def record_to_item(rec: object, src: str, line: int | None) -> Item:

@@ -42,7 +42,6 @@ from ..tags import canonical_tags
 from .base import Fields, external_ids, iter_json_lines, type_name
 from .inputs import is_dir, list_directory, read_input_bytes
 
-FORMAT = "mangadex-v5"
 ADULT_RATINGS = frozenset(("erotica", "pornographic"))
 LINK_KEYS = ("al", "ap", "bw", "kt", "mu", "nu", "mal")
 TYPE_OF_LANGUAGE = {"ja": "Manga", "ko": "Manhwa", "zh": "Manhua", "zh-hk": "Manhua"}

@@ -34,7 +34,6 @@ from ..catalog import Ratings
 from ..errors import InputError
 from .base import iter_csv_rows
 
-FORMAT = "ratings"
 USER_COLUMNS: tuple[str, ...] = ("user_id", "userId", "pseudonym", "user")
 ITEM_COLUMNS: tuple[str, ...] = ("anime_id", "item_id", "movieId", "manga_id")
 RATING_COLUMN = "rating"
