@@ -1,10 +1,10 @@
 """Writing the output tree: UTF-8, ``\\n`` line ends, deterministic JSON, counted."""
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 from typing import Any
 
+from ..fsutil import gzip_bytes
 from .render import dumps
 
 
@@ -45,7 +45,7 @@ class Writer:
         if rel.endswith(".html"):
             self.pages += 1
         if gz:
-            self.bytes_(rel + ".gz", gzip.compress(data, compresslevel=9, mtime=0))
+            self.bytes_(rel + ".gz", gzip_bytes(data))
 
     def text(self, rel: str, text: str) -> None:
         self.bytes_(rel, text.encode("utf-8"))
