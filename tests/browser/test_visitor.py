@@ -642,3 +642,28 @@ def test_axe_on_the_anime_models_heat_map(browser, anime_site):
     out, server, catalog = anime_site
     open_page(browser, server.url + "models/", "return document.querySelector('table.heatmap') !== null")
     assert axe(browser) == []
+
+
+def test_python_and_search_js_give_the_same_results(browser, built):
+    """The index is read twice (search_index.search and search.js): same queries, same answers."""
+    from mangarec.site.search_index import SearchIndex, key_file, search
+
+    out, root, _, result = built
+    d = out / "data" / "search"
+    keys = json.loads((d / "index.json").read_text())["keys"]
+    idx = SearchIndex(keys=keys, shards={k: json.loads((d / key_file(k)).read_text()) for k in keys if keys[k]})
+    titles = [i.title for i in result.catalog.items]
+    queries = ["a", "s", "the", "no", "one pi", "attack", "z", "dragon ball", "ÉLÈVE", "  naruto  ", "of the",
+               "xqzv", "k-on", "2", titles[5], titles[77][:4], " ".join(titles[150].split()[:2])]
+    open_page(browser, root.url + "explore/", "return typeof MangarecSearch === 'object'")
+    for q in queries:
+        want = search(idx, q, 12)
+        got = browser.execute_async_script(
+            "const done = arguments[arguments.length - 1];"
+            "MangarecSearch.query(arguments[0], 12).then(function (r) { done(r); }, function (e) { done(String(e)); });",
+            q)
+        assert isinstance(got, dict), (q, got)
+        assert [r["id"] for r in got["results"]] == [r[0] for r in want.results], q
+        assert [r.get("alt") for r in got["results"]] == [r[2] for r in want.results], q
+        assert got["total"] == want.total and got["leftOut"] == want.left_out, q
+    assert_clean(browser)
