@@ -31,12 +31,12 @@ def _simulate(a) -> int:
 
 
 def _serve(a) -> int:
-    from .transport_http import serve
+    from .http_server import serve
     return serve(a)
 
 
 def _join(a) -> int:
-    from .transport_http import join
+    from .http_client import join
     return join(a)
 
 
@@ -48,7 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--ratings", required=True)
     s.add_argument("--cohort", type=int, default=200)
     s.add_argument("--dropout", type=float, default=0.0)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0,
+                   help="shapes the cohort partition and the dropouts only (all protocol "
+                        "randomness comes from the OS)")
     s.add_argument("--workers", type=int, default=1)
     s.add_argument("--out", required=True)
     s.set_defaults(fn=_simulate)
@@ -59,7 +61,6 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--threshold", type=int, default=0, help="default floor(n/2)+1")
     v.add_argument("--phase-timeout", type=float, default=10.0)
     v.add_argument("--out", required=True)
-    v.add_argument("--seed", type=int, default=None)
     v.set_defaults(fn=_serve)
     j = sub.add_parser("join", help="contribute one user's ratings to a running server")
     j.add_argument("--server", required=True, help="http://127.0.0.1:PORT")

@@ -19,7 +19,7 @@ from typing import ClassVar, Mapping
 from .errors import ProtocolViolation
 
 MAGIC = b"MRPV"
-VERSION = 1
+VERSION = 2
 MAX_FRAME = 1 << 30
 
 
@@ -38,31 +38,46 @@ def _m(kind: int, *spec: tuple[str, str]):
     return deco
 
 
-@_m(1, ("sender", "u32"), ("c_pk", "bytes"), ("s_pk", "bytes"), ("sig", "bytes"))
+@_m(1, ("sender", "u32"), ("c_pk", "bytes"), ("s_pk", "bytes"), ("ext", "bytes"), ("sig", "bytes"))
 class Advertise(Message):
-    sender: int; c_pk: bytes; s_pk: bytes; sig: bytes
+    """Signed keys; ``ext`` is application data bound by the same signature
+    (the anonymous channel's blinded token request)."""
+    sender: int; c_pk: bytes; s_pk: bytes; ext: bytes; sig: bytes
 
 
-@_m(2, ("keys", "map"))
+@_m(2, ("keys", "map"), ("ext", "bytes"))
 class KeyList(Message):
-    keys: Mapping[int, bytes]  # uid -> c_pk(32) | s_pk(32) | sig(64)
+    keys: Mapping[int, bytes]  # uid -> c_pk(32) | s_pk(32) | sig(64) | ext
+    ext: bytes = b""           # server application data, same for everyone (token key)
 
 
-@_m(3, ("sender", "u32"), ("cts", "map"))
+@_m(3, ("sender", "u32"), ("cts", "map"), ("commits", "map"), ("secret_commits", "bytes"))
 class ShareKeys(Message):
-    sender: int; cts: Mapping[int, bytes]  # recipient -> sealed shares
+    sender: int
+    cts: Mapping[int, bytes]      # recipient -> sealed shares
+    commits: Mapping[int, bytes]  # recipient -> K x 16-byte share commitments
+    secret_commits: bytes         # (K - 1) x 32-byte commitments of the self-mask secrets
 
 
-@_m(4, ("recipient", "u32"), ("cts", "map"))
+@_m(4, ("recipient", "u32"), ("cts", "map"), ("ext", "bytes"))
 class ShareBundle(Message):
     recipient: int; cts: Mapping[int, bytes]  # sender -> sealed shares
+    ext: bytes = b""  # per-recipient application data (token evaluation)
+
+
+@_m(15, ("sender", "u32"), ("commits", "map"))
+class ShareAck(Message):
+    """The commitments the holder recomputed from the shares it decrypted (dealers
+    whose ciphertexts failed are absent)."""
+    sender: int; commits: Mapping[int, bytes]
 
 
 @_m(5, ("round", "u32"), ("purpose", "str"), ("group", "str"), ("length", "u32"),
-    ("live", "ids"), ("params", "bytes"))
+    ("live", "ids"), ("params", "bytes"), ("prev", "bytes"))
 class RoundStart(Message):
     round: int; purpose: str; group: str; length: int; live: tuple[int, ...]
     params: bytes = b""
+    prev: bytes = b""  # the hash chain of every earlier round (see secagg_common.Chain)
 
 
 @_m(6, ("round", "u32"), ("sender", "u32"), ("vector", "bytes"))
@@ -115,7 +130,7 @@ class Abort(Message):
 
 
 KINDS: dict[int, type[Message]] = {c.KIND: c for c in (
-    Advertise, KeyList, ShareKeys, ShareBundle, RoundStart, MaskedInput, SurvivorSet,
+    Advertise, KeyList, ShareKeys, ShareBundle, ShareAck, RoundStart, MaskedInput, SurvivorSet,
     ConsistencySig, UnmaskRequest, UnmaskResponse, RoundResult, OpenRequest, OpenResponse, Abort)}
 
 

@@ -23,7 +23,9 @@ def _per_user(path: Path, key: str) -> Counter:
     return Counter(tuple(sorted(v)) for v in by.values())
 
 
-def test_simulate_fixture_is_exact_and_deterministic(tmp_path, anime_dir, capsys):
+def test_simulate_fixture_is_exact_and_its_pseudonyms_fresh(tmp_path, anime_dir, capsys):
+    """Same input and seed: the same per-user rating lists, in sorted rows, under fresh
+    pseudonyms each run (they come from the OS, never from --seed)."""
     src = anime_dir / "fixture_ratings.csv"
     rows = list(csv.reader(open(src)))[:1 + 2400]  # the first ~30 users
     small = tmp_path / "small.csv.gz"
@@ -34,15 +36,15 @@ def test_simulate_fixture_is_exact_and_deterministic(tmp_path, anime_dir, capsys
         out = tmp_path / f"out{k}.csv"
         assert main(["simulate", "--ratings", str(small), "--cohort", "12", "--seed", "5",
                      "--out", str(out)]) == 0
-        outs.append(out.read_bytes())
-    assert outs[0] == outs[1]
-    assert outs[0].startswith(b"pseudonym,item_id,rating\n")
-    assert _per_user(tmp_path / "out0.csv", "pseudonym") == _per_user(small_plain(small, tmp_path), "user_id")
-    got = list(csv.reader(open(tmp_path / "out0.csv")))[1:]
-    assert got == sorted(got, key=lambda r: (r[0], int(r[1])))
-    out2 = tmp_path / "other_seed.csv"
-    main(["simulate", "--ratings", str(small), "--cohort", "12", "--seed", "6", "--out", str(out2)])
-    assert out2.read_bytes() != outs[0]  # pseudonyms are random per round
+        outs.append(out)
+    want = _per_user(small_plain(small, tmp_path), "user_id")
+    for out in outs:
+        assert out.read_bytes().startswith(b"pseudonym,item_id,rating\n")
+        assert _per_user(out, "pseudonym") == want
+        got = list(csv.reader(open(out)))[1:]
+        assert got == sorted(got, key=lambda r: (r[0], int(r[1])))
+    pseudonyms = [{r["pseudonym"] for r in csv.DictReader(open(o))} for o in outs]
+    assert len(pseudonyms[0]) == len(want) and not pseudonyms[0] & pseudonyms[1]
     assert "anonymity set" in capsys.readouterr().out
 
 
@@ -57,6 +59,8 @@ def test_bad_input_one_line_error_exit_2(tmp_path):
         "hdr.csv": ("user,item,score\n1,2,3\n", "hdr.csv:1"),
         "int.csv": ("user_id,anime_id,rating\n1,2,3\n1,x,3\n", "int.csv:3"),
         "range.csv": ("user_id,item_id,rating\n1,2,3\n2,5,99\n", "range.csv:3"),
+        "zero.csv": ("user_id,item_id,rating\n1,2,3\n2,5,0\n", "zero.csv:3"),
+        "float.csv": ("user_id,item_id,rating\n1,2,3\n2,5,3.5\n", "float.csv:3"),
         "fields.csv": ("user_id,item_id,rating\n1,2\n", "fields.csv:2"),
         "dup.csv": ("user_id,item_id,rating\n1,2,3\n1,2,4\n", "dup.csv:3"),
     }
@@ -81,14 +85,14 @@ def test_bad_input_one_line_error_exit_2(tmp_path):
 def test_ratings_over_the_per_round_limit_go_out_under_a_new_pseudonym():
     from mangarec.privacy.anonymous import AnonParams
     from mangarec.privacy.simulate import simulate_collection
-    params = AnonParams(max_parts=2)  # 76 ratings per contributor per round
-    users = {f"u{k}": [(i, 1 + (i + k) % 10) for i in range(100 if k < 3 else 20)] for k in range(6)}
+    params = AnonParams(max_parts=2)  # 80 ratings per contributor per profile
+    users = {f"u{k}": [(i, 1 + (i + k) % 10) for i in range(104 if k < 3 else 20)] for k in range(6)}
     res = simulate_collection(users, cohort=6, seed=1, params=params)
     by = {}
     for p, i, r in res.rows:
         by.setdefault(p, []).append((i, r))
     assert len(res.rows) == sum(len(v) for v in users.values()) and res.lost_ratings == 0
-    assert sorted(len(v) for v in by.values()) == [20, 20, 20, 24, 24, 24, 76, 76, 76]
+    assert sorted(len(v) for v in by.values()) == [20, 20, 20, 24, 24, 24, 80, 80, 80]
     res2 = simulate_collection({k: v for k, v in users.items() if k in ("u0", "u3", "u4")},
                                cohort=6, seed=1, params=params)
     assert res2.lost_ratings == 24 and any("deferred" in e for e in res2.events)

@@ -42,9 +42,11 @@ def test_masked_sum_equals_plain_sum_of_survivors(n, data, group):
     h.setup(drop)
     inputs = random_inputs(h, seed=n * 7)
     result = h.round(inputs, drop)
-    uploaded = [u for u in range(n) if stage[u] not in ("advertise", "share", "input")]
-    assert h.server.U3 == tuple(uploaded)
-    assert np.array_equal(result, plain_sum(h, inputs, uploaded))
+    # a user that uploads but never signs the consistency check counts as dropped: the sum
+    # holds exactly the inputs of the users who signed
+    signed = [u for u in range(n) if stage[u] not in ("advertise", "share", "input", "consistency")]
+    assert h.server.U3 == tuple(signed)
+    assert np.array_equal(result, plain_sum(h, inputs, signed))
 
 
 @settings(max_examples=10, deadline=None)
@@ -96,7 +98,9 @@ def test_threshold_and_user_limit_accepted_at_the_edges():
         validate_threshold(MAX_USERS // 2 + 2, MAX_USERS + 1)
 
 
-def test_tampered_share_ciphertext_is_rejected():
+def test_tampered_share_ciphertext_is_not_acknowledged():
+    """A ciphertext that fails authentication does not stop the holder: its dealer is
+    left out of the holder's ShareAck (the server then counts it as refused)."""
     h = Harness(4, 3)
     for u in range(4):
         h.server.receive(h.clients[u].start())
@@ -107,11 +111,12 @@ def test_tampered_share_ciphertext_is_rejected():
     bad = bytearray(cts[1])
     bad[30] ^= 0x40
     cts[1] = bytes(bad)
-    with pytest.raises(DecryptionError):
-        h.clients[0].receive(E.encode(E.ShareBundle(m.session, 0, cts)))
+    ack = E.decode(h.clients[0].receive(E.encode(E.ShareBundle(m.session, 0, cts, m.ext))))
+    assert set(ack.commits) == {0, 2, 3} and h.clients[0].failed_dealers == {1}
+    assert h.clients[0].phase == "ready"
 
 
-def test_ciphertext_replayed_to_another_recipient_is_rejected():
+def test_ciphertext_replayed_to_another_recipient_is_not_acknowledged():
     h = Harness(4, 3)
     for u in range(4):
         h.server.receive(h.clients[u].start())
@@ -120,8 +125,12 @@ def test_ciphertext_replayed_to_another_recipient_is_rejected():
     m0, m2 = E.decode(bundles[0]), E.decode(bundles[2])
     cts = dict(m0.cts)
     cts[1] = m2.cts[1]  # user 1's ciphertext for user 2, replayed to user 0
-    with pytest.raises(DecryptionError):
-        h.clients[0].receive(E.encode(E.ShareBundle(m0.session, 0, cts)))
+    ack = E.decode(h.clients[0].receive(E.encode(E.ShareBundle(m0.session, 0, cts, m0.ext))))
+    assert 1 not in ack.commits and h.clients[0].failed_dealers == {1}
+    with pytest.raises(DecryptionError):  # the AEAD itself refuses it
+        from mangarec.privacy.primitives import open_sealed
+        from mangarec.privacy.secagg_common import shares_ad
+        open_sealed(h.clients[0].enc_key[1], m2.cts[1], shares_ad(h.session, 1, 0))
 
 
 def test_replayed_and_duplicate_messages_are_rejected():
@@ -235,8 +244,6 @@ def test_content_rounds_are_never_opened():
     with pytest.raises(ProtocolViolation) as e:
         h.clients[0].receive(E.encode(E.OpenRequest(h.session, 0)))
     assert e.value.reason == "not-allowed"
-    with pytest.raises(ProtocolViolation):
-        h.server.open_request()
 
 
 def test_transcript_holds_no_plaintext_and_upload_looks_uniform():
@@ -262,7 +269,7 @@ def test_transcript_holds_no_plaintext_and_upload_looks_uniform():
 def test_server_rejects_bad_advertisement_signature():
     h = Harness(3, 2)
     m = E.decode(h.clients[0].start())
-    forged = E.encode(E.Advertise(m.session, 0, m.c_pk, m.s_pk, bytes(64)))
+    forged = E.encode(E.Advertise(m.session, 0, m.c_pk, m.s_pk, m.ext, bytes(64)))
     with pytest.raises(ProtocolViolation) as e:
         h.server.receive(forged)
     assert e.value.reason == "bad-signature"
