@@ -6,6 +6,9 @@
    Goal: <= 10 s server, <= 0.3 s per user. cProfile top-10 of the server.
 2. Communication expansion vs the paper's formula (1.73x at 2^10 users, 2^20 entries).
 3. The full anime-recdb collection: total time, bytes per user, anonymity set.
+4. Re-identification of the collected profiles from a few known ratings (the residual
+   risk docs/privacy.md states): the share of contributors whose profile is the only
+   one holding k of their ratings picked at random.
 
 Usage: python benchmarks/bench_privacy.py [--quick] [--cohort N] [--workers W] [--skip-data]
 """
@@ -26,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mangarec.privacy import encoding as E  # noqa: E402
-from mangarec.privacy import shamir  # noqa: E402
+from mangarec.privacy import shamir, vss  # noqa: E402
 from mangarec.privacy.primitives import RandomSource, Verifier, signing_key  # noqa: E402
 from mangarec.privacy.secagg_client import SecAggClient  # noqa: E402
 from mangarec.privacy.secagg_server import SecAggServer  # noqa: E402
@@ -94,9 +97,11 @@ def paper_setting(n: int, m: int, dropout: float) -> dict:
         T.srv(server.receive, f)
     deliver(T.srv(server.keylist))
     deliver(T.srv(server.bundles))
+    T.srv(server.acks)
     deliver(T.srv(server.start_round, "sum", "add16", m), skip=drop)  # dropouts here
     deliver(T.srv(server.survivors))
-    deliver(T.srv(server.unmask_request))
+    deliver(T.srv(server.unmask_request))  # every survivor signed: the UnmaskRequest
+    assert server.phase == "unmask"
     deliver(T.srv(server.finish_round))
     want = np.zeros(m, dtype=np.uint16)
     for u in range(n):
@@ -115,19 +120,21 @@ def frame_bytes_per_user(n: int, m: int, elem_bytes: int, max_rounds: int = 1,
     """Bytes one surviving client sends + receives in a one-round session, from real
     frames; the paper's formula has no result download, so it is off by default."""
     S, k = b"s" * 16, 1 + max_rounds
-    t = n // 2 + 1
     ct = b"c" * (24 + 16 + 8 + k * shamir.SHARE_BYTES)
+    cm = b"h" * (k * vss.COMMIT_BYTES)
     ids = tuple(range(n))
     frames = [
-        E.Advertise(S, 0, b"k" * 32, b"k" * 32, b"g" * 64),
+        E.Advertise(S, 0, b"k" * 32, b"k" * 32, b"", b"g" * 64),
         E.KeyList(S, {u: b"x" * 128 for u in ids}),
-        E.ShareKeys(S, 0, {u: ct for u in ids[1:]}),
+        E.ShareKeys(S, 0, {u: ct for u in ids[1:]}, {u: cm for u in ids},
+                    b"b" * (max_rounds * vss.SECRET_COMMIT_BYTES)),
         E.ShareBundle(S, 0, {u: ct for u in ids[1:]}),
-        E.RoundStart(S, 0, "sum", "add32", m, ids),
+        E.ShareAck(S, 0, {u: cm for u in ids}),
+        E.RoundStart(S, 0, "sum", "add32", m, ids, b"", b"p" * 32),
         E.MaskedInput(S, 0, 0, b"v" * (m * elem_bytes)),
         E.SurvivorSet(S, 0, ids),
         E.ConsistencySig(S, 0, 0, b"g" * 64),
-        E.UnmaskRequest(S, 0, {u: b"g" * 64 for u in ids[:t]}, ids, (), ()),
+        E.UnmaskRequest(S, 0, {u: b"g" * 64 for u in ids}, ids, (), ()),
         E.UnmaskResponse(S, 0, 0, {u: b"h" * shamir.SHARE_BYTES for u in ids}, {}, {}),
     ] + ([E.RoundResult(S, 0, b"v" * (m * elem_bytes))] if with_result else [])
     return sum(len(E.encode(f)) for f in frames)
@@ -201,6 +208,37 @@ def main() -> None:
     print(f"total {res.seconds:.1f} s wall ({a.workers} workers) | {res.cohorts} cohorts | "
           f"{res.bytes_per_user / 1024:.1f} KiB per user | smallest anonymity set "
           f"{res.min_anonymity_set} users | {len(res.rows):,}/{n_in:,} ratings collected")
+    profiles: dict[str, list] = {}
+    for p, i, r in res.rows:
+        profiles.setdefault(p, []).append((i, r))
+    print("\n== Re-identification of the collected profiles (auxiliary knowledge of k ratings) ==")
+    for k in (1, 3, 5):
+        for with_rating in (True, False):
+            share, m = reidentified(users, profiles, k, with_rating)
+            what = "items and ratings" if with_rating else "items only"
+            print(f"k={k} known {what:17s}: {share:6.1%} of {m:,} contributors singled out")
+
+
+def reidentified(users: dict, profiles: dict, k: int, with_rating: bool, seed: int = 0) -> tuple[float, int]:
+    """Share of users with >= k ratings whose collected profile is the only one that holds
+    k of their ratings drawn at random (with or without the rating values)."""
+    from mangarec.seeds import rng as stage_rng
+    key = (lambda ir: ir) if with_rating else (lambda ir: ir[0])
+    index: dict = {}
+    for p, lst in profiles.items():
+        for ir in lst:
+            index.setdefault(key(ir), set()).add(p)
+    by_list = {tuple(sorted(v)): p for p, v in profiles.items()}
+    g = stage_rng(seed, "privacy", "reidentification", k, int(with_rating))
+    hits = m = 0
+    for u, lst in users.items():
+        if len(lst) < k or tuple(sorted(lst)) not in by_list:
+            continue
+        m += 1
+        picks = [key(lst[i]) for i in g.choice(len(lst), k, replace=False)]
+        cand = set.intersection(*sorted((index[x] for x in picks), key=len))
+        hits += cand == {by_list[tuple(sorted(lst))]}
+    return hits / max(1, m), m
 
 
 if __name__ == "__main__":

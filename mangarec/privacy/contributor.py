@@ -10,7 +10,7 @@ in ``events``; it never writes into an opened reservation.
 from __future__ import annotations
 
 import struct
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -42,7 +42,7 @@ class Contributor:
         self.messages: list[bytes] = []
         self.pending: list[bytes] = []
         self.events: list[str] = []
-        self.client = None  # the session's SecAggClient, set by attach()
+        self.client: Any = None  # the session's SecAggClient, set by attach()
         self._blocks: dict[int, list[int]] = {}
         self._placed: dict[int, list[tuple[int, bytes]]] = {}
         self._retry: dict[int, int] = {}

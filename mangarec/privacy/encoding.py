@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import ClassVar, Mapping
+from typing import Callable, ClassVar, Mapping, TypeVar
 
 from .errors import ProtocolViolation
 
@@ -30,15 +30,20 @@ class Message:
     session: bytes
 
 
-def _m(kind: int, *spec: tuple[str, str]):
-    def deco(cls):
-        cls.KIND = kind
-        cls.FIELDS = (("session", "bytes"),) + spec
-        return dataclass(frozen=True)(cls)
+_T = TypeVar("_T", bound=type)
+
+
+def _m(kind: int, *spec: tuple[str, str]) -> Callable[[_T], _T]:
+    """Register a message kind and its field encodings (in wire order)."""
+    def deco(cls: _T) -> _T:
+        cls.KIND = kind  # type: ignore[attr-defined]
+        cls.FIELDS = (("session", "bytes"),) + spec  # type: ignore[attr-defined]
+        return cls
     return deco
 
 
 @_m(1, ("sender", "u32"), ("c_pk", "bytes"), ("s_pk", "bytes"), ("ext", "bytes"), ("sig", "bytes"))
+@dataclass(frozen=True)
 class Advertise(Message):
     """Signed keys; ``ext`` is application data bound by the same signature
     (the anonymous channel's blinded token request)."""
@@ -46,12 +51,14 @@ class Advertise(Message):
 
 
 @_m(2, ("keys", "map"), ("ext", "bytes"))
+@dataclass(frozen=True)
 class KeyList(Message):
     keys: Mapping[int, bytes]  # uid -> c_pk(32) | s_pk(32) | sig(64) | ext
     ext: bytes = b""           # server application data, same for everyone (token key)
 
 
 @_m(3, ("sender", "u32"), ("cts", "map"), ("commits", "map"), ("secret_commits", "bytes"))
+@dataclass(frozen=True)
 class ShareKeys(Message):
     sender: int
     cts: Mapping[int, bytes]      # recipient -> sealed shares
@@ -60,12 +67,14 @@ class ShareKeys(Message):
 
 
 @_m(4, ("recipient", "u32"), ("cts", "map"), ("ext", "bytes"))
+@dataclass(frozen=True)
 class ShareBundle(Message):
     recipient: int; cts: Mapping[int, bytes]  # sender -> sealed shares
     ext: bytes = b""  # per-recipient application data (token evaluation)
 
 
 @_m(15, ("sender", "u32"), ("commits", "map"))
+@dataclass(frozen=True)
 class ShareAck(Message):
     """The commitments the holder recomputed from the shares it decrypted (dealers
     whose ciphertexts failed are absent)."""
@@ -74,6 +83,7 @@ class ShareAck(Message):
 
 @_m(5, ("round", "u32"), ("purpose", "str"), ("group", "str"), ("length", "u32"),
     ("live", "ids"), ("params", "bytes"), ("prev", "bytes"))
+@dataclass(frozen=True)
 class RoundStart(Message):
     round: int; purpose: str; group: str; length: int; live: tuple[int, ...]
     params: bytes = b""
@@ -81,21 +91,25 @@ class RoundStart(Message):
 
 
 @_m(6, ("round", "u32"), ("sender", "u32"), ("vector", "bytes"))
+@dataclass(frozen=True)
 class MaskedInput(Message):
     round: int; sender: int; vector: bytes
 
 
 @_m(7, ("round", "u32"), ("survivors", "ids"))
+@dataclass(frozen=True)
 class SurvivorSet(Message):
     round: int; survivors: tuple[int, ...]
 
 
 @_m(8, ("round", "u32"), ("sender", "u32"), ("sig", "bytes"))
+@dataclass(frozen=True)
 class ConsistencySig(Message):
     round: int; sender: int; sig: bytes
 
 
 @_m(9, ("round", "u32"), ("sigs", "map"), ("b_for", "ids"), ("s_for", "ids"), ("seed_for", "ids"))
+@dataclass(frozen=True)
 class UnmaskRequest(Message):
     round: int; sigs: Mapping[int, bytes]
     b_for: tuple[int, ...]; s_for: tuple[int, ...]; seed_for: tuple[int, ...]
@@ -103,28 +117,33 @@ class UnmaskRequest(Message):
 
 @_m(10, ("round", "u32"), ("sender", "u32"), ("b_shares", "map"), ("s_shares", "map"),
     ("seeds", "map"))
+@dataclass(frozen=True)
 class UnmaskResponse(Message):
     round: int; sender: int; b_shares: Mapping[int, bytes]
     s_shares: Mapping[int, bytes]; seeds: Mapping[int, bytes]
 
 
 @_m(11, ("round", "u32"), ("vector", "bytes"))
+@dataclass(frozen=True)
 class RoundResult(Message):
     round: int; vector: bytes
 
 
 @_m(12, ("round", "u32"))
+@dataclass(frozen=True)
 class OpenRequest(Message):
     round: int
 
 
 @_m(13, ("round", "u32"), ("sender", "u32"), ("input", "bytes"), ("self_seed", "bytes"),
     ("seeds", "map"))
+@dataclass(frozen=True)
 class OpenResponse(Message):
     round: int; sender: int; input: bytes; self_seed: bytes; seeds: Mapping[int, bytes]
 
 
 @_m(14, ("round", "u32"), ("reason", "str"))
+@dataclass(frozen=True)
 class Abort(Message):
     round: int; reason: str
 
@@ -164,6 +183,7 @@ def encode(msg: Message) -> bytes:
 class _Reader:
     def __init__(self, data: bytes) -> None:
         self.d, self.i = memoryview(data), 0
+        self.b = data if isinstance(data, bytes) else bytes(data)
 
     def take(self, n: int) -> bytes:
         if n < 0 or self.i + n > len(self.d):
@@ -194,20 +214,22 @@ def _get(r: _Reader, kind: str):
             raise ProtocolViolation("bad-format", "ids not strictly increasing")
         return tuple(ids)
     n, out, last = r.u32(), {}, -1
-    d, i, end = r.d, r.i, len(r.d)
-    unpack = struct.Struct(">II").unpack_from
+    b, i, end = r.b, r.i, len(r.b)
+    unpack = _II
     for _ in range(n):
         if i + 8 > end:
             raise ProtocolViolation("bad-format", "truncated frame")
-        k, ln = unpack(d, i)
-        if k <= last or i + 8 + ln > end:
+        k, ln = unpack(b, i)
+        j = i + 8 + ln
+        if k <= last or j > end:
             raise ProtocolViolation("bad-format", "map keys not increasing or truncated")
-        out[k], last, i = d[i + 8:i + 8 + ln].tobytes(), k, i + 8 + ln
+        out[k], last, i = b[i + 8:j], k, j
     r.i = i
     return out
 
 
 _U32 = struct.Struct(">I").unpack_from
+_II = struct.Struct(">II").unpack_from
 
 
 def decode(data: bytes) -> Message:

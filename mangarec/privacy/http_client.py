@@ -110,7 +110,8 @@ class Participant:
         while time.monotonic() < deadline:
             try:
                 if self.client is not None and self.client.phase not in ("dropped", "aborted"):
-                    sig = self.key.sign(poll_payload(bytes.fromhex(session), self.uid, seq)).hex()
+                    sid = self.client.session
+                    sig = self.key.sign(poll_payload(sid, self.uid, seq)).hex()
                     code, body = self.http.get(f"/v1/poll?uid={self.uid}&seq={seq}&session={session}",
                                                {"X-Signature": sig})
                     if code == 200:
@@ -123,7 +124,7 @@ class Participant:
                                 raise
                             continue  # a frame of a phase this client missed
                         if reply is not None:
-                            self._post(reply, bytes.fromhex(session), deadline)
+                            self._post(reply, sid, deadline)
                         continue
                     if code == 503:
                         time.sleep(0.2)
@@ -136,9 +137,10 @@ class Participant:
                     if session is not None:
                         self.log(f"user {self.uid}: server restarted (new session), rejoining", flush=True)
                     session, seq = st["session"], 0
-                    self._new_session(st)
-                    self._post(self.client.start(), bytes.fromhex(session), deadline)
-                elif st["state"] != "running" or self.client.phase in ("dropped", "aborted"):
+                    client = self._new_session(st)
+                    self._post(client.start(), client.session, deadline)
+                elif self.client is not None and (
+                        st["state"] != "running" or self.client.phase in ("dropped", "aborted")):
                     return self._report(st)
             except _RETRYABLE:
                 time.sleep(0.2)  # server down or restarting: retry until --timeout
@@ -148,7 +150,7 @@ class Participant:
         print(f"error: user {self.uid}: no progress for {self.timeout:.0f} s", file=sys.stderr)
         return 3
 
-    def _new_session(self, st: dict) -> None:
+    def _new_session(self, st: dict) -> SecAggClient:
         if st["rounds"] != self.params.rounds:
             raise ValueError(f"server runs {st['rounds']} rounds per session, this client "
                              f"{self.params.rounds}")
@@ -161,6 +163,7 @@ class Participant:
                                    hooks=self.contrib, open_policy=self.contrib.open_policy,
                                    openable=OPENABLE)
         self.contrib.attach(self.client)
+        return self.client
 
     def _report(self, st: dict) -> int:
         c = self.contrib

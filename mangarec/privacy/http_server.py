@@ -16,7 +16,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Optional
+from typing import Optional, cast
 from urllib.parse import parse_qs, urlparse
 
 from . import encoding as E
@@ -114,7 +114,7 @@ class CollectionServer:
 
     def run(self) -> None:
         try:
-            run_session(_Locked(self.sv, self.lock), self.col, self._exchange)
+            run_session(cast(SecAggServer, _Locked(self.sv, self.lock)), self.col, self._exchange)
             from .dataset import write_collected
             rows = [(p.hex(), i, r) for p, lst in self.col.profiles().items() for i, r in lst]
             write_collected(self.out, rows)
@@ -321,8 +321,10 @@ def serve(a) -> int:
     cs = CollectionServer(roster, t, a.phase_timeout, a.out)
     httpd = start_http(cs, a.port)
     print(f"listening 127.0.0.1:{httpd.server_address[1]} session {cs.session.hex()}", flush=True)
+    t0, c0 = time.monotonic(), time.process_time()
     cs.run()
-    print(f"state {cs.state}; {len(cs.col.parts)} parts; events {cs.col.events}", flush=True)
+    print(f"state {cs.state}; {len(cs.col.parts)} parts; {time.monotonic() - t0:.1f} s wall, "
+          f"{time.process_time() - c0:.1f} s CPU; events {cs.col.events}", flush=True)
     time.sleep(min(3.0, a.phase_timeout))  # let clients read the final status
     httpd.shutdown()
     return 0 if cs.state == "done" else 3

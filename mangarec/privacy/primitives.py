@@ -20,6 +20,7 @@ thousands of share commitments per collection).
 """
 from __future__ import annotations
 
+import operator
 import struct
 from typing import Optional
 
@@ -43,16 +44,18 @@ _PAIR = struct.Struct(">IQIQIQ").pack
 
 def frame(*parts: bytes | str | int) -> bytes:
     """Unambiguous concatenation: every part is length-prefixed (ints as u64)."""
-    out = []
+    out = bytearray()
     for p in parts:
-        if isinstance(p, int):
-            out.append(_Q8(8, p))
-            continue
-        if isinstance(p, str):
-            p = p.encode()
-        out.append(_I(len(p)))
-        out.append(p)
-    return b"".join(out)
+        if isinstance(p, (bytes, bytearray)):
+            out += _I(len(p))
+            out += p
+        elif isinstance(p, str):
+            raw = p.encode()
+            out += _I(len(raw))
+            out += raw
+        else:  # int, or a numpy integer
+            out += _Q8(8, operator.index(p))
+    return bytes(out)
 
 
 def hash_bytes(data: bytes, *, key: bytes = b"", size: int = 32) -> bytes:

@@ -25,7 +25,7 @@ import numpy as np
 from . import encoding as E
 from . import groups, shamir, vss
 from .errors import ConsistencyError, DecryptionError, ProtocolViolation
-from .primitives import (RandomSource, Verifier, agree, check_x25519_key, open_sealed, seal,
+from .primitives import (RandomSource, Verifier, agree, open_sealed, seal,
                          sign, signing_key, x25519_keypair)
 from .secagg_common import (Chain, advertise_payload, consistency_payload, pair_seed,
                             self_seed, shares_ad, start_digest)
@@ -145,9 +145,7 @@ class SecAggClient:
             c_pk, s_pk, sig, ext = blob[:32], blob[32:64], blob[64:ENTRY], blob[ENTRY:]
             if not self.verify(self.roster[v], advertise_payload(self.session, v, c_pk, s_pk, ext), sig):
                 raise ProtocolViolation("bad-signature", f"advertised keys of user {v}")
-            check_x25519_key(c_pk)
-            check_x25519_key(s_pk)
-            self.peer_keys[v] = (c_pk, s_pk)
+            self.peer_keys[v] = (c_pk, s_pk)  # agree() refuses small-order keys
             if v != self.uid:
                 self.enc_key[v] = agree(self._c_sk, self.uid, c_pk, v, self.session, "share-enc")
                 self.mask_key[v] = agree(self._s_sk, self.uid, s_pk, v, self.session, "pair-mask")
@@ -228,7 +226,8 @@ class SecAggClient:
         x = np.asarray(self.input_fn(m))
         if x.dtype != groups.dtype(m.group) or x.shape != (m.length,):
             raise ValueError("input vector has the wrong dtype or shape")
-        plus, minus = [], []
+        plus: list[bytes] = []
+        minus: list[bytes] = []
         for v in m.live:
             if v != self.uid:
                 s = pair_seed(self.mask_key[v], self.session, m.round, self.uid, v, m.length)

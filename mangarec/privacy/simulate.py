@@ -101,7 +101,8 @@ class Cohort:
     def run(self) -> CohortReport:
         col = Collector(self.params)
         self.events = col.events
-        alive, expelled, transcripts, rounds = set(self.contributors), set(), [], 0
+        alive, transcripts, rounds = set(self.contributors), [], 0
+        expelled: set[int] = set()
         s = 0
         for s in range(self.max_sessions):
             self.s = s

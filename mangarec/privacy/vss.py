@@ -150,9 +150,9 @@ def reconstruct_checked(session: bytes, index: int, owners: Sequence[int],
         if len(valid) < t:
             missing.add(u)
             continue
-        s = _rebuild(valid, t)
-        if s is not None and check(u, s):
-            secrets[u] = s
+        secret = _rebuild(valid, t)
+        if secret is not None and check(u, secret):
+            secrets[u] = secret
         else:
             bad.add(u)
     return Reconstruction(secrets, blamed, frozenset(bad), frozenset(missing))

@@ -226,6 +226,7 @@ class _SlowParticipant(Participant):
                 self.nap = 0
             return receive(frame)
         self.client.receive = slow
+        return self.client
 
 
 def test_a_client_that_misses_a_phase_is_dropped_not_crashed(tmp_path):
