@@ -144,6 +144,30 @@ def test_equivocated_result_aborts_the_next_round():
     assert not run.col.parts  # nothing read, no marks of the target linked
 
 
+class SigDroppingEquivocator(Equivocator):
+    """Keeps the target in the survivor set but hides its (mismatching) signature from the
+    others, hoping t matching signatures are enough for them."""
+
+    def unmask_request(self):
+        frames = super().unmask_request()
+        if self.phase != "unmask" or self.start.purpose != "marks":
+            return frames
+        sigs = {u: s for u, s in self.request.sigs.items() if u != self.target}
+        other = E.encode(dataclasses.replace(self.request, sigs=sigs))
+        return {u: (f if u == self.target else other) for u, f in frames.items()}
+
+
+def test_equivocation_with_the_target_signature_hidden_still_aborts():
+    run = AnonRun(7, server=SigDroppingEquivocator)
+    run.setup()
+    run.round()
+    with pytest.raises(RoundAborted):
+        run.round()
+    assert Equivocator.target in run.sv.U3 and not run.col.parts
+    for u in range(1, 7):
+        assert "every survivor" in str(run.errors[u])
+
+
 class SilentEquivocator(Equivocator):
     """Same, but hides the target's consistency signature instead of showing it."""
 
