@@ -9,6 +9,8 @@ from mangarec.privacy import encoding as E
 from mangarec.privacy.errors import (ConsistencyError, DecryptionError, ParameterError,
                                      ProtocolViolation, RoundAborted)
 
+from mangarec.privacy.secagg_client import SecAggClient
+
 from _secagg_harness import STAGES, Harness, random_inputs
 
 
@@ -273,3 +275,37 @@ def test_server_rejects_bad_advertisement_signature():
     with pytest.raises(ProtocolViolation) as e:
         h.server.receive(forged)
     assert e.value.reason == "bad-signature"
+
+
+def test_a_repeated_survivor_set_must_shrink():
+    h = Harness(5, 3, length=8)
+    h.setup()
+    h.inputs[0] = random_inputs(h, 6)
+    h.deliver(h.server.start_round("sum", "add16", 8))
+    sess = h.session
+    h.clients[0].receive(E.encode(E.SurvivorSet(sess, 0, (0, 1, 2, 3))))
+    with pytest.raises(ConsistencyError):  # a larger (or different) set after a smaller one
+        h.clients[0].receive(E.encode(E.SurvivorSet(sess, 0, (0, 1, 2, 3, 4))))
+    with pytest.raises(ProtocolViolation) as e:
+        h.clients[0].receive(E.encode(E.SurvivorSet(sess, 0, (0, 1, 2, 3))))
+    assert e.value.reason == "duplicate"
+    assert E.decode(h.clients[0].receive(E.encode(E.SurvivorSet(sess, 0, (0, 1, 2))))).KIND \
+        == E.ConsistencySig.KIND
+
+
+class FalseComplainer(SecAggClient):
+    """Leaves every other dealer out of its ShareAck, as if their shares had failed."""
+
+    def _on_ShareBundle(self, m):
+        ack = E.decode(E.encode(super()._on_ShareBundle(m)))
+        return E.ShareAck(ack.session, ack.sender, {self.uid: ack.commits[self.uid]})
+
+
+def test_one_false_complainer_cannot_get_honest_dealers_dropped():
+    h = Harness(7, 4, length=16, client_cls={6: FalseComplainer})
+    h.setup()
+    assert h.server.live == tuple(range(7)) and not h.server.events
+    inputs = random_inputs(h, 8)
+    res = h.round(inputs, {"input": {0}})  # the shares 6 disowned are not needed
+    want = sum(inputs[u].astype(np.int64) for u in range(1, 7)) % (1 << 16)
+    assert np.array_equal(res, want.astype(np.uint16))
