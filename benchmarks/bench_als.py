@@ -51,9 +51,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from mangarec import publish  # noqa: E402
 from mangarec.catalog import Catalog, Item, Ratings, make_tags  # noqa: E402
 from mangarec.client import parse  # noqa: E402
-from mangarec.config import ALSSection  # noqa: E402
 from mangarec.foldin import to_values  # noqa: E402
 from mangarec.models import als  # noqa: E402
+from mangarec.models.als import Params as ALSParams  # noqa: E402
 from mangarec.paths import shared_data_dir  # noqa: E402
 from mangarec.seeds import rng  # noqa: E402
 
@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"split (seed {args.seed}): {train.nnz} train, {test.nnz} held out; {len(users)} users with a held-out like "
           f"(rating >= {LIKE:g})")
     tr_cat = Catalog(items=catalog.items, ratings=replace(catalog.ratings, matrix=train), sources=catalog.sources)
-    params = ALSSection(factors=args.factors, regularization=args.reg, iterations=args.iterations, alpha=args.alpha, implicit=False)
+    params = ALSParams(factors=args.factors, regularization=args.reg, iterations=args.iterations, alpha=args.alpha, implicit=False)
     results = []
 
     # ---- implicit feedback: ours (CG and exact) and the `implicit` library (CG and exact), the

@@ -33,6 +33,7 @@ from mangarec.catalog import Catalog, Item, Ratings  # noqa: E402
 from mangarec.config import EvaluationSection  # noqa: E402
 from mangarec.embedding import Embedding  # noqa: E402
 from mangarec.evaluate import evaluate, hit_rate  # noqa: E402
+from mangarec.models.lsi import Params as LSIParams  # noqa: E402
 from mangarec.neighbours import approximate, exact, recall, write_csv  # noqa: E402
 
 
@@ -42,7 +43,6 @@ def peak_mb() -> float:
 
 def real_lsi() -> tuple[Catalog, Embedding] | None:
     try:
-        from mangarec.config import LSISection
         from mangarec.loaders import load_catalog
         from mangarec.models import lsi
         from mangarec.paths import shared_data_dir
@@ -57,7 +57,7 @@ def real_lsi() -> tuple[Catalog, Embedding] | None:
     cat = load_catalog([str(path)])
     t_load = time.perf_counter() - t
     t = time.perf_counter()
-    emb = lsi.fit(cat, LSISection(), 42)
+    emb = lsi.fit(cat, LSIParams(), 42)
     print(f"data: MangaDex v3 SFW, {len(cat)} items, LSI {emb.dim}-d "
           f"(load {t_load:.1f} s, fit {time.perf_counter() - t:.1f} s)")
     return cat, emb

@@ -1,17 +1,22 @@
 """A content-addressed cache of stage artefacts.
 
-A key is the SHA-256 of (stage name, the inputs' fingerprints, the parameters, the code
-version). Arrays are stored as ``.npz`` next to a ``.json`` of the rest, written to a temporary
-name and renamed, so an interrupted build never leaves a half-written entry. Nothing here is
-ever sent anywhere: the cache is a local folder of the maintainer's.
+A stage's key is the SHA-256 of (its name, its inputs' keys, its own parameters, the digest of
+the code it runs: :func:`module_digest`), so a change reaches exactly the stages downstream of
+it. Arrays are stored as ``.npz`` next to a ``.json`` of the rest (holding the npz's SHA-256),
+written to a temporary name and renamed, so an interrupted build never leaves a half-written
+entry; an entry that is corrupt anyway (truncated, bit-flipped, edited) is a miss: recomputed,
+rewritten, and noted. A cache that cannot be written (disk full, read-only) is noted and the
+build goes on. Nothing here is ever sent anywhere: the cache is a local folder of the
+maintainer's.
 """
 from __future__ import annotations
 
+import ast
 import dataclasses
 import functools
 import hashlib
-import json
 import io
+import json
 import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
@@ -28,13 +33,84 @@ _PKG = Path(__file__).resolve().parent
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """SHA-256 over the package's source files: any code change invalidates the cache.
+    """SHA-256 over all of the package's source files (part of the output's up-to-date stamp).
 
-    Computed once per process (the code a process runs cannot change under it).
+    Computed once per process (the code a process runs cannot change under it). Stage keys use
+    the finer :func:`module_digest`.
     """
     h = hashlib.sha256()
     for p in sorted(_PKG.rglob("*.py")):
         h.update(p.relative_to(_PKG).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """The ``mangarec`` modules a source file imports (statically, at any depth of the file)."""
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.split(".")[0] == "mangarec")
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != "mangarec":
+                continue
+            found.add(target)
+            found.update(f"{target}.{a.name}" for a in node.names)
+    return found
+
+
+def _source(module: str) -> Path | None:
+    parts = module.split(".")[1:]
+    if not parts:
+        return _PKG / "__init__.py"
+    rel = Path(*parts)
+    for cand in (_PKG / rel.with_suffix(".py"), _PKG / rel / "__init__.py"):
+        if cand.is_file():
+            return cand
+    return None
+
+
+@functools.lru_cache(maxsize=None)
+def module_digest(module: str) -> str:
+    """SHA-256 over a module's source and that of every package module it imports, transitively.
+
+    The import graph is read statically (``ast``), parent packages included, so a stage's key
+    changes exactly when code it can run changes; editing the site writer does not recompute a
+    model.
+    """
+    todo, seen = [module], {}
+    while todo:
+        m = todo.pop()
+        if m in seen:
+            continue
+        src = _source(m)
+        if src is None:
+            seen[m] = b""
+            continue
+        seen[m] = src.read_bytes()
+        parts = m.split(".")
+        todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))
+        todo.extend(_imports(src, m))
+    h = hashlib.sha256()
+    for m in sorted(seen):
+        h.update(m.encode() + b"\0" + seen[m] + b"\0")
+    return h.hexdigest()
+
+
+def tree_digest(*roots: Path) -> str:
+    """SHA-256 over the relative names and bytes of every file under ``roots`` (sorted)."""
+    h = hashlib.sha256()
+    for root in roots:
+        files = sorted(p for p in Path(root).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+        for p in files:
+            h.update(p.relative_to(root).as_posix().encode() + b"\0" + p.read_bytes() + b"\0")
     return h.hexdigest()
 
 
@@ -92,7 +168,7 @@ class Cache:
     """Artefacts by key in ``directory`` (``None``: a cache that stores nothing).
 
     ``hits`` and ``misses`` count lookups, so a build can report that an unchanged rebuild
-    recomputed nothing.
+    recomputed nothing; ``notes`` says which entries were corrupt or could not be written.
     """
 
     def __init__(self, directory: Path | None):
@@ -101,6 +177,9 @@ class Cache:
         self.misses = 0
         #: ``{key: seconds}``: how long each artefact took to compute (stored with it).
         self.seconds: dict[str, float] = {}
+        #: Problems met (corrupt entries, a cache that cannot be written), one sentence each.
+        self.notes: list[str] = []
+        self._writable = True
 
     def _paths(self, key: str) -> tuple[Path, Path]:
         assert self.directory is not None
@@ -108,34 +187,54 @@ class Cache:
         return d / f"{key}.json", d / f"{key}.npz"
 
     def get(self, key: str) -> Any | None:
+        """The value stored under ``key``, or ``None`` (absent, unreadable or corrupt: a miss)."""
         if self.directory is None:
             return None
         meta_path, npz_path = self._paths(key)
+        if not meta_path.exists():
+            return None
         try:
             meta = json.loads(meta_path.read_text(encoding="utf-8"))
-            self.seconds[key] = float(meta.pop("seconds", 0.0))
+            if not isinstance(meta, dict) or "type" not in meta:
+                raise ValueError("not a cache entry")
+            seconds = float(meta.pop("seconds", 0.0))
             arrays: dict[str, np.ndarray] = {}
+            digest = meta.pop("npz_sha256", None)
             if meta.pop("has_arrays", False):
-                with np.load(npz_path, allow_pickle=False) as z:
+                raw = npz_path.read_bytes()
+                if digest != hashlib.sha256(raw).hexdigest():
+                    raise ValueError("array file does not match its checksum")
+                with np.load(io.BytesIO(raw), allow_pickle=False) as z:
                     arrays = {k: z[k] for k in z.files}
-            return _from_parts(meta, arrays)
-        except (OSError, ValueError, KeyError):
+            value = _from_parts(meta, arrays)
+        except Exception as e:  # any corruption is a miss: recompute and rewrite
+            self.notes.append(f"cache entry {key[:12]} was corrupt ({type(e).__name__}): recomputed")
             return None
+        self.seconds[key] = seconds
+        return value
 
     def put(self, key: str, value: Any, seconds: float = 0.0) -> None:
+        """Store ``value`` under ``key``; a cache that cannot be written is noted, not fatal."""
         self.seconds[key] = round(seconds, 3)
-        if self.directory is None:
+        if self.directory is None or not self._writable:
             return
         meta, arrays = _to_parts(value)
         meta["has_arrays"] = bool(arrays)
         meta["seconds"] = round(seconds, 3)
         meta_path, npz_path = self._paths(key)
-        meta_path.parent.mkdir(parents=True, exist_ok=True)
-        if arrays:
-            buf = io.BytesIO()
-            np.savez(buf, **arrays)
-            atomic_write(npz_path, buf.getvalue())
-        atomic_write(meta_path, json.dumps(meta).encode())  # keeps dict order
+        try:
+            meta_path.parent.mkdir(parents=True, exist_ok=True)
+            if arrays:
+                buf = io.BytesIO()
+                np.savez(buf, **arrays)  # type: ignore[arg-type]
+                raw = buf.getvalue()
+                meta["npz_sha256"] = hashlib.sha256(raw).hexdigest()
+                atomic_write(npz_path, raw)
+            atomic_write(meta_path, json.dumps(meta).encode())  # keeps dict order
+        except OSError as e:
+            self._writable = False
+            self.notes.append(f"cache {self.directory} cannot be written ({e.strerror}): "
+                              "this build's results are not cached")
 
     def get_or_compute(self, key: str, compute: Callable[[], T]) -> T:
         """The cached value for ``key``, or ``compute()`` stored under it."""

@@ -110,6 +110,10 @@ class Ratings:
         return int(self.matrix.nnz)
 
 
+#: Most names kept per adult title left out (:attr:`Catalog.adult_names`).
+MAX_ADULT_NAMES = 4
+
+
 @dataclass(frozen=True, eq=False)
 class Catalog:
     """An ordered collection of items, plus optional ratings on them.
@@ -122,6 +126,10 @@ class Catalog:
     ratings: Ratings | None = None
     sources: tuple[str, ...] = ()
     skipped: Mapping[str, int] = field(default_factory=dict)
+    #: Names (title, then up to :data:`MAX_ADULT_NAMES` - 1 alternative titles) of each item the
+    #: adult filter left out, in input order: the site's search can then say that a title was
+    #: left out, and publishes nothing else about it.
+    adult_names: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -210,19 +218,31 @@ class Catalog:
         return rank
 
     @cached_property
-    def fingerprint(self) -> str:
-        """SHA-256 of the catalog's content (items and ratings), hex; the cache key's base."""
+    def items_fingerprint(self) -> str:
+        """SHA-256 of the items (every field, in order), hex: the key of stages that read items."""
         h = hashlib.sha256()
         for item in self.items:
-            h.update(json.dumps(item_record(item), sort_keys=True, ensure_ascii=False).encode())
+            h.update(json.dumps(item_record(item), sort_keys=True, ensure_ascii=True).encode())
             h.update(b"\n")
-        if self.ratings is not None:
-            m = self.ratings.matrix.tocsr()
-            m.sort_indices()
-            for arr in (m.indptr.astype(np.int64), m.indices.astype(np.int64), m.data.astype(np.float32)):
-                h.update(np.ascontiguousarray(arr).tobytes())
-            h.update(("\n".join(self.ratings.user_ids) + f"|{self.ratings.implicit}").encode())
         return h.hexdigest()
+
+    @cached_property
+    def ratings_fingerprint(self) -> str | None:
+        """SHA-256 of the ratings (matrix, user ids, kind), hex; ``None`` without ratings."""
+        if self.ratings is None:
+            return None
+        h = hashlib.sha256()
+        m = self.ratings.matrix.tocsr()
+        m.sort_indices()
+        for arr in (m.indptr.astype(np.int64), m.indices.astype(np.int64), m.data.astype(np.float32)):
+            h.update(np.ascontiguousarray(arr).tobytes())
+        h.update(("\n".join(self.ratings.user_ids) + f"|{self.ratings.implicit}").encode("utf-8", "backslashreplace"))
+        return h.hexdigest()
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """SHA-256 of the catalog's content (items and ratings), hex."""
+        return hashlib.sha256(f"{self.items_fingerprint}|{self.ratings_fingerprint}".encode()).hexdigest()
 
     def subset(self, positions: Sequence[int]) -> "Catalog":
         """A catalog of the items at ``positions`` (in that order), ratings restricted too."""
@@ -237,7 +257,8 @@ class Catalog:
                 matrix=m[keep].tocsr(),
                 user_ids=tuple(self.ratings.user_ids[k] for k in keep),
             )
-        return Catalog(items=items, ratings=ratings, sources=self.sources, skipped=dict(self.skipped))
+        return Catalog(items=items, ratings=ratings, sources=self.sources, skipped=dict(self.skipped),
+                       adult_names=self.adult_names)
 
 
 def item_record(item: Item) -> dict:

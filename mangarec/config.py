@@ -1,91 +1,82 @@
 """The build's configuration: one typed schema, read from ``site_src/site.toml``.
 
-Every key is a dataclass field with a docstring in its metadata (``doc``) and, where a type
-alone is not enough, a check. :func:`load_config` rejects unknown keys and bad values with one
-line naming the file, the key and the value. ``python build.py --help-config`` prints the
-whole schema (see :func:`describe`).
+Every key is a dataclass field made with :func:`mangarec.schema.key` (a docstring, a check;
+every size key has an upper bound). The ``[models.<name>]`` sections are the ``Params`` of the
+models in :data:`mangarec.models.REGISTRY`, so a new model brings its keys with it.
+:func:`load_config` rejects unknown keys and bad values with one line naming the file, the key
+and the value. ``mangarec build --help-config`` prints the whole schema (:func:`describe`).
 """
 from __future__ import annotations
 
 import tomllib
-import typing
-from dataclasses import MISSING, dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
+from . import schema
 from .errors import ConfigError
+from .models import REGISTRY
+from .schema import all_of, bounded, fraction, key, max_items, one_of, section, unit
+from .tags import DEFAULT_ADULT_TAGS
 
-MODEL_NAMES: tuple[str, ...] = ("lsi", "word2vec", "network", "text", "hybrid", "als")
+#: Every model's name, in display order (the registry's).
+MODEL_NAMES: tuple[str, ...] = tuple(REGISTRY)
 
-
-def _key(default: Any, doc: str, check: Callable[[Any], str | None] | None = None, **kw: Any) -> Any:
-    meta = {"doc": doc, "check": check}
-    if isinstance(default, (list, dict)):
-        return field(default_factory=lambda d=default: type(d)(d), metadata=meta, **kw)
-    return field(default=default, metadata=meta, **kw)
-
-
-def _positive(v: Any) -> str | None:
-    return None if v > 0 else "must be > 0"
-
-
-def _non_negative(v: Any) -> str | None:
-    return None if v >= 0 else "must be >= 0"
-
-
-def _fraction(v: Any) -> str | None:
-    return None if 0 < v < 1 else "must be between 0 and 1 (exclusive)"
-
-
-def _unit(v: Any) -> str | None:
-    return None if 0 <= v <= 1 else "must be between 0 and 1"
-
-
-def _one_of(*choices: str) -> Callable[[Any], str | None]:
-    return lambda v: None if v in choices else f"must be one of {', '.join(choices)}"
+#: Largest configuration file read (a TOML file of this project is a few KB).
+MAX_CONFIG_BYTES = 1 << 20
 
 
 def _models(v: list) -> str | None:
-    bad = [m for m in v if m not in MODEL_NAMES]
+    bad = [m for m in v if m not in REGISTRY]
     if bad:
-        return f"unknown model {bad[0]!r} (known: {', '.join(MODEL_NAMES)})"
+        return f"unknown model {bad[0]!r} (known: {', '.join(REGISTRY)})"
+    if not v:
+        return "must name at least one model"
     return None if len(set(v)) == len(v) else "lists a model twice"
+
+
+def _site_url(v: str) -> str | None:
+    ok = v.startswith(("http://", "https://")) and v.endswith("/") and len(v) <= 2000
+    return None if ok else "must be an http(s) URL ending in '/'"
 
 
 @dataclass(frozen=True)
 class SiteSection:
     """``[site]``: what the site is called and how pages are laid out."""
 
-    title: str = _key("mangarec", "The site's name, shown in every page header.")
-    description: str = _key(
+    title: str = key("mangarec", "The site's name, shown in every page header.",
+                     lambda v: None if 0 < len(v.strip()) <= 200 else "must be 1 to 200 characters")
+    description: str = key(
         "Anime and manga recommendations computed from tags and ratings, personalised in your browser.",
         "One sentence about the site, for the home page and the meta description.",
+        lambda v: None if len(v) <= 1000 else "must be at most 1000 characters",
     )
-    site_url: str = _key(
+    site_url: str = key(
         "https://example.org/mangarec/",
         "Absolute URL where the site is published; used only for sitemap.xml and canonical links "
-        "(every other link is relative).",
-        lambda v: None if v.startswith(("http://", "https://")) and v.endswith("/") else "must be an http(s) URL ending in '/'",
+        "(every other link is relative). The build warns while it is the example.org placeholder.",
+        _site_url,
     )
-    models: list = _key(
+    models: list[str] = key(
         list(MODEL_NAMES),
-        "Which models the explore, plots and evaluation pages show, in this order. A model with no "
-        "input (ALS without ratings) is left out with a note.",
+        "Which models the explore, plots and evaluation pages show, in this order. A model whose "
+        "input the catalog lacks (ALS without ratings, text without descriptions) is left out with "
+        "a note saying why.",
         _models,
     )
-    feed_size: int = _key(200, "How many recent titles the feed page ranks.", _positive)
-    shard_size: int = _key(
+    feed_size: int = key(200, "How many recent titles the feed page ranks.", bounded(1, 100_000))
+    shard_size: int = key(
         1000, "Most names per shard of the explore page's search index (a fuller word prefix is split).",
-        _positive,
+        bounded(10, 100_000),
     )
-    show_timings: bool = _key(
-        True,
-        "Show on the models page how long each stage took to compute. The figures are stored with "
-        "the cached artefacts, so rebuilds that share a cache give the same bytes; set false for "
-        "byte-identical output from a cold cache too.",
+    show_timings: bool = key(
+        False,
+        "Show on the models page how long each stage took to compute. Off by default: timings "
+        "differ from run to run, and the published site must be byte-identical for the same inputs.",
     )
-    max_description_chars: int = _key(
-        4000, "Descriptions longer than this are cut (at a word boundary) on title pages.", _positive
+    max_description_chars: int = key(
+        4000, "Descriptions longer than this are cut (at a word boundary) on title pages.",
+        bounded(1, 1_000_000),
     )
 
 
@@ -93,113 +84,25 @@ class SiteSection:
 class CatalogSection:
     """``[catalog]``: which items are published."""
 
-    adult_tags: list = _key(
-        ["Smut", "Sexual Violence", "Hentai"],
+    adult_tags: list[str] = key(
+        list(DEFAULT_ADULT_TAGS),
         "Items with any of these tags are adult content, left out unless --include-adult.",
+        max_items(1000),
     )
-    min_tags: int = _key(
-        1, "Items with fewer tags are skipped (and counted in the build's report).", _non_negative
+    min_tags: int = key(
+        1, "Items with fewer tags are skipped (and counted in the build's report).", bounded(0, 1000)
     )
-
-
-@dataclass(frozen=True)
-class LSISection:
-    """``[models.lsi]``: tag tf-idf + truncated SVD (latent semantic indexing)."""
-
-    dim: int = _key(16, "Number of singular vectors kept (the embedding's dimension).", _positive)
-    itemsets: bool = _key(
-        False, "Add frequent tag pairs/triples as extra terms (the MangaDex study's extension)."
-    )
-    min_support: int = _key(
-        50, "Minimum number of items an itemset must occur in to become a term.", _positive
-    )
-    max_itemset: int = _key(
-        2, "Largest itemset size used as a term (2 = pairs, 3 = triples).",
-        lambda v: None if v in (2, 3) else "must be 2 or 3",
-    )
-
-
-@dataclass(frozen=True)
-class Word2VecSection:
-    """``[models.word2vec]``: CBOW over tag sets (gensim, sg=0)."""
-
-    dim: int = _key(
-        0, "Vector size; 0 means sqrt(number of tags) rounded to a power of 2.", _non_negative
-    )
-    epochs: int = _key(20, "Training epochs.", _positive)
-    negative: int = _key(5, "Negative samples per positive.", _non_negative)
-
-
-@dataclass(frozen=True)
-class NetworkSection:
-    """``[models.network]``: spectral embedding of the item graph A = B Bᵀ."""
-
-    dim: int = _key(16, "Number of eigenvectors kept (the trivial one excluded).", _positive)
-
-
-@dataclass(frozen=True)
-class TextSection:
-    """``[models.text]``: tf-idf of title + description, reduced by SVD."""
-
-    dim: int = _key(64, "SVD dimension of the text model.", _positive)
-    max_features: int = _key(50000, "Largest vocabulary kept (most frequent words).", _positive)
-    min_df: int = _key(2, "A word must occur in this many items to count.", _positive)
-
-
-@dataclass(frozen=True)
-class HybridSection:
-    """``[models.hybrid]``: tags and description combined."""
-
-    tag_weight: float = _key(
-        0.6,
-        "Weight of the (normalised) tag vector; the text vector gets 1 - tag_weight. Items with "
-        "no description use their tag vector alone.",
-        _unit,
-    )
-
-
-@dataclass(frozen=True)
-class ALSSection:
-    """``[models.als]``: alternating least squares on ratings."""
-
-    factors: int = _key(32, "Latent factors.", _positive)
-    regularization: float = _key(0.1, "L2 regularisation λ (also used for fold-in).", _positive)
-    iterations: int = _key(15, "ALS sweeps.", _positive)
-    implicit: bool = _key(
-        True,
-        "Implicit feedback (confidence 1 + alpha·r, as watch histories) instead of explicit ratings "
-        "centred per user. Implicit ranks far better on held-out likes (benchmarks/bench_als.py), so "
-        "it is the default for the published embeddings.",
-    )
-    alpha: float = _key(10.0, "Confidence scale for implicit feedback.", _positive)
-    solver: str = _key(
-        "cg", "'cg' (a few conjugate-gradient steps per row, warm-started; fast) or 'exact' "
-        "(closed-form solves).", _one_of("cg", "exact"),
-    )
-    cg_steps: int = _key(3, "Conjugate-gradient steps per row and half-sweep (solver = 'cg').", _positive)
-
-
-@dataclass(frozen=True)
-class ModelsSection:
-    """``[models]``: parameters of each model."""
-
-    lsi: LSISection = field(default_factory=LSISection, metadata={"doc": "LSI parameters."})
-    word2vec: Word2VecSection = field(default_factory=Word2VecSection, metadata={"doc": "word2vec parameters."})
-    network: NetworkSection = field(default_factory=NetworkSection, metadata={"doc": "Tag network parameters."})
-    text: TextSection = field(default_factory=TextSection, metadata={"doc": "Description model parameters."})
-    hybrid: HybridSection = field(default_factory=HybridSection, metadata={"doc": "Hybrid model parameters."})
-    als: ALSSection = field(default_factory=ALSSection, metadata={"doc": "ALS parameters."})
 
 
 @dataclass(frozen=True)
 class UMAPSection:
     """``[umap]``: the 2-D maps of the plots page."""
 
-    n_neighbors: int = _key(15, "UMAP's n_neighbors.", lambda v: None if v >= 2 else "must be >= 2")
-    min_dist: float = _key(0.1, "UMAP's min_dist.", _unit)
-    init: str = _key(
+    n_neighbors: int = key(15, "UMAP's n_neighbors.", bounded(2, 200))
+    min_dist: float = key(0.1, "UMAP's min_dist.", unit)
+    init: str = key(
         "pca", "Initialisation: 'pca' (robust to the many duplicate tag sets) or 'spectral'.",
-        _one_of("pca", "spectral", "random"),
+        one_of("pca", "spectral", "random"),
     )
 
 
@@ -207,16 +110,16 @@ class UMAPSection:
 class NeighboursSection:
     """``[neighbours]``: top-k lists."""
 
-    k: int = _key(20, "Neighbours kept per item and model.", _positive)
-    method: str = _key(
+    k: int = key(20, "Neighbours kept per item and model.", bounded(1, 200))
+    method: str = key(
         "auto", "'exact', 'nndescent' or 'auto' (exact up to exact_max_items items).",
-        _one_of("auto", "exact", "nndescent"),
+        one_of("auto", "exact", "nndescent"),
     )
-    exact_max_items: int = _key(
-        100000, "With method = 'auto', the largest catalog searched exactly.", _positive
+    exact_max_items: int = key(
+        100000, "With method = 'auto', the largest catalog searched exactly.", bounded(2, 10_000_000)
     )
-    recall_sample: int = _key(
-        500, "Items sampled to measure the approximate search's recall against exact.", _positive
+    recall_sample: int = key(
+        500, "Items sampled to measure the approximate search's recall against exact.", bounded(1, 100_000)
     )
 
 
@@ -224,72 +127,51 @@ class NeighboursSection:
 class EvaluationSection:
     """``[evaluation]``: comparing models with each other and with a null model."""
 
-    permutations: int = _key(200, "Null-model draws for each significance test.", _positive)
-    holdout: float = _key(0.2, "Fraction of each user's likes held out for hit rate.", _fraction)
-    like_threshold: float = _key(
-        8.0, "A rating at least this high counts as a like (explicit ratings).", _non_negative
+    permutations: int = key(200, "Null-model draws for each significance test.", bounded(1, 100_000))
+    holdout: float = key(0.2, "Fraction of each user's likes held out for hit rate.", fraction)
+    like_threshold: float = key(
+        8.0, "A rating at least this high counts as a like (explicit ratings).",
+        all_of(bounded(0, 1e6)),
     )
-    max_users: int = _key(2000, "Users sampled for hit rate (to bound its time).", _positive)
+    max_users: int = key(2000, "Users sampled for hit rate (to bound its time).", bounded(1, 10_000_000))
+
+
+def _publish_model(v: str) -> str | None:
+    return None if v == "auto" or v in REGISTRY else f"must be 'auto' or one of {', '.join(REGISTRY)}"
 
 
 @dataclass(frozen=True)
 class PublishSection:
     """``[publish]``: the embeddings JSON."""
 
-    model: str = _key(
-        "auto", "Model whose vectors are published: 'auto' = ALS if ratings exist, else LSI.",
-        lambda v: None if v == "auto" or v in MODEL_NAMES else f"must be 'auto' or one of {', '.join(MODEL_NAMES)}",
+    model: str = key(
+        "auto",
+        "Model whose vectors are published: 'auto' = the built model preferred by the registry "
+        "(ALS when there are ratings, else the best content model).",
+        _publish_model,
     )
-    top_n: int = _key(
-        2000, "Titles in the small 'top-N' variant (most popular first).", _positive
-    )
+    top_n: int = key(2000, "Titles in the small 'top-N' variant (most popular first).", bounded(1, 10_000_000))
+
+
+#: ``[models]``: one section per model of the registry (its ``Params``).
+ModelsSection: type = schema.make_section(
+    "ModelsSection", "``[models]``: parameters of each model.",
+    {name: (s.params, f"{s.label}: {s.summary}") for name, s in REGISTRY.items()},
+)
 
 
 @dataclass(frozen=True)
 class Config:
     """The whole configuration (``site_src/site.toml``)."""
 
-    seed: int = _key(42, "The build's seed; every stage derives its own from it.")
-    site: SiteSection = field(default_factory=SiteSection, metadata={"doc": "The site."})
-    catalog: CatalogSection = field(default_factory=CatalogSection, metadata={"doc": "The catalog."})
-    models: ModelsSection = field(default_factory=ModelsSection, metadata={"doc": "The models."})
-    umap: UMAPSection = field(default_factory=UMAPSection, metadata={"doc": "The maps."})
-    neighbours: NeighboursSection = field(default_factory=NeighboursSection, metadata={"doc": "Neighbour lists."})
-    evaluation: EvaluationSection = field(default_factory=EvaluationSection, metadata={"doc": "Evaluation."})
-    publish: PublishSection = field(default_factory=PublishSection, metadata={"doc": "Published JSON."})
-
-
-_TYPE_NAMES = {int: "an integer", float: "a number", str: "a string", bool: "true or false", list: "a list"}
-
-
-def _build(cls: type, data: Any, prefix: str, source: str) -> Any:
-    if not isinstance(data, dict):
-        raise ConfigError(f"[{prefix}] must be a table", source)
-    hints = typing.get_type_hints(cls)
-    known = {f.name: f for f in fields(cls)}
-    for key in data:
-        if key not in known:
-            where = f"{prefix}.{key}" if prefix else key
-            raise ConfigError(f"unknown key {where!r} (known: {', '.join(sorted(known))})", source)
-    values = {}
-    for name, value in data.items():
-        f = known[name]
-        where = f"{prefix}.{name}" if prefix else name
-        typ = hints[name]
-        if isinstance(typ, type) and hasattr(typ, "__dataclass_fields__"):
-            values[name] = _build(typ, value, where, source)
-            continue
-        ok = isinstance(value, typ) and not (typ in (int, float) and isinstance(value, bool))
-        if typ is float and isinstance(value, int) and not isinstance(value, bool):
-            value, ok = float(value), True
-        if not ok:
-            raise ConfigError(f"{where} = {value!r}: must be {_TYPE_NAMES.get(typ, typ.__name__)}", source)
-        check = f.metadata.get("check")
-        problem = check(value) if check else None
-        if problem:
-            raise ConfigError(f"{where} = {value!r}: {problem}", source)
-        values[name] = value
-    return cls(**values)
+    seed: int = key(42, "The build's seed; every stage derives its own from it.", bounded(0, 2**63 - 1))
+    site: SiteSection = section(SiteSection, "The site.")
+    catalog: CatalogSection = section(CatalogSection, "The catalog.")
+    models: Any = section(ModelsSection, "The models.")
+    umap: UMAPSection = section(UMAPSection, "The maps.")
+    neighbours: NeighboursSection = section(NeighboursSection, "Neighbour lists.")
+    evaluation: EvaluationSection = section(EvaluationSection, "Evaluation.")
+    publish: PublishSection = section(PublishSection, "Published JSON.")
 
 
 def load_config(path: str | Path | None) -> Config:
@@ -298,18 +180,51 @@ def load_config(path: str | Path | None) -> Config:
     Raises
     ------
     ConfigError
-        One line naming the file, the key and the bad value.
+        One line naming the file, the key and the bad value (or why the file cannot be read).
     """
     if path is None:
         return Config()
     p = Path(path)
+    text = _read_text(p)
     try:
-        data = tomllib.loads(p.read_text(encoding="utf-8"))
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"not valid TOML: {e}", str(p)) from None
+    return schema.build(Config, data, "", str(p))
+
+
+def _read_text(p: Path) -> str:
+    """The file's text, refusing (without blocking) anything but a small regular UTF-8 file."""
+    import os
+    import stat
+
+    try:
+        st = os.stat(p)
+        if stat.S_ISDIR(st.st_mode):
+            raise ConfigError("is a directory, not a config file", str(p))
+        if not stat.S_ISREG(st.st_mode):
+            raise ConfigError("not a regular file (a FIFO, socket or device?)", str(p))
+        if st.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{st.st_size:,} bytes: a config file is at most {MAX_CONFIG_BYTES:,}", str(p))
+        with open(p, "rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError("config file not found", str(p)) from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"not valid TOML: {e}", str(p)) from None
-    return _build(Config, data, "", str(p))
+    except PermissionError:
+        raise ConfigError("permission denied", str(p)) from None
+    except OSError as e:
+        raise ConfigError(f"cannot read: {e.strerror}", str(p)) from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"not valid UTF-8 (byte {e.start})", str(p)) from None
+
+
+def default_toml() -> str:
+    """The default configuration as commented TOML: the shipped ``site_src/site.toml``."""
+    return schema.to_toml(Config, "mangarec configuration. Every key is optional; these are the defaults. "
+                          "`mangarec build --help-config` prints the same schema; unknown keys are errors. "
+                          "Regenerate with `mangarec config --defaults > site_src/site.toml`.")
 
 
 def with_seed(config: Config, seed: int | None) -> Config:
@@ -318,16 +233,12 @@ def with_seed(config: Config, seed: int | None) -> Config:
 
 
 def describe(cls: type = Config, prefix: str = "") -> list[str]:
-    """Every key of the schema with its default and doc, one line each (for ``--help-config``)."""
-    lines = []
-    hints = typing.get_type_hints(cls)
-    for f in fields(cls):
-        where = f"{prefix}.{f.name}" if prefix else f.name
-        typ = hints[f.name]
-        if isinstance(typ, type) and hasattr(typ, "__dataclass_fields__"):
-            lines.append(f"[{where}]  {(typ.__doc__ or '').strip().splitlines()[0]}")
-            lines.extend(describe(typ, where))
-            continue
-        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
-        lines.append(f"  {where} = {default!r}\n      {f.metadata.get('doc', '')}")
-    return lines
+    """Every key of the schema with its default and doc, one entry each (``--help-config``)."""
+    return schema.describe(cls, prefix)
+
+
+__all__ = [
+    "CatalogSection", "Config", "ConfigError", "EvaluationSection", "MODEL_NAMES", "ModelsSection",
+    "NeighboursSection", "PublishSection", "SiteSection", "UMAPSection", "default_toml", "describe", "load_config",
+    "with_seed",
+]

@@ -1,13 +1,29 @@
-"""Where things are: the repository, the shared datasets, the bundled catalog."""
+"""Where things are: the site sources, the templates, the bundled catalog, the shared datasets.
+
+In a source checkout (or an editable install) ``templates/`` and ``site_src/`` are the
+repository's own folders; an installed wheel carries copies under ``mangarec/_data/`` (see
+``setup.py``), so ``pip install .`` builds the bundled site from any directory.
+"""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
-#: The repository root (the folder holding ``build.py``).
-ROOT = Path(__file__).resolve().parents[1]
-SITE_SRC = ROOT / "site_src"
-TEMPLATES = ROOT / "templates"
+_PKG = Path(__file__).resolve().parent
+_PACKAGED = _PKG / "_data"
+
+#: The repository root when running from a checkout (the folder holding ``build.py``).
+ROOT = _PKG.parent
+
+
+def is_checkout() -> bool:
+    """Whether the package runs from a source checkout (not from an installed wheel)."""
+    return not _PACKAGED.is_dir() and (ROOT / "pyproject.toml").is_file() and (ROOT / "templates").is_dir()
+
+
+_BASE = ROOT if is_checkout() else _PACKAGED
+SITE_SRC = _BASE / "site_src"
+TEMPLATES = _BASE / "templates"
 DEFAULT_CATALOG = SITE_SRC / "catalog" / "default.jsonl"
 DEFAULT_CONFIG = SITE_SRC / "site.toml"
 

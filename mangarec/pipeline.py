@@ -1,53 +1,56 @@
 """The build: catalog → models → neighbours → maps → evaluation → site + published JSON.
 
-Every stage's artefact is cached by a hash of (its inputs, parameters, code version), so an
-unchanged rebuild recomputes nothing; the output tree is written to a temporary directory
-beside ``out_dir`` and swapped in only when complete, so a failed build leaves the previous
-site intact.
+Every stage is cached under a key made of its inputs' keys, its own parameters and the digest of
+the code it runs (:mod:`mangarec.cache`), so a change recomputes exactly the stages downstream of
+it. The models, what they need and how they depend on each other come from the registry
+(:data:`mangarec.models.REGISTRY`); nothing here names a model. The output is staged beside
+``out_dir`` and swapped in atomically (:mod:`mangarec.outdir`), so a failed build leaves the
+previous site intact and nothing but a previous build is ever replaced.
 """
 from __future__ import annotations
 
+import errno
+import functools
 import hashlib
 import json
-import multiprocessing as mp
 import os
-import shutil
-import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timezone
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
-from . import __version__
-from .cache import Cache, code_version, make_key
+from . import __version__, dates, outdir
+from .cache import Cache, code_version, make_key, module_digest, tree_digest
 from .catalog import Catalog
 from .config import Config
 from .embedding import Embedding, Map, Neighbours
 from .errors import InputError
-from .fsutil import DIR_MODE
+from .models import available, fit_order, params_of, spec
+from .paths import SITE_SRC, TEMPLATES
 from .progress import StageLog
+from .report import BuildInfo, CatalogInfo, ModelInfo, NeighbourInfo, Published, RatingsInfo, Report, StageRun
 from .result import BuildResult
 from .seeds import derive_seed
+from .workers import fork_pool
 
-STAMP = ".mangarec-stamp"
-
-
-def _spec_path(spec: str) -> Path:
-    head, sep, tail = spec.partition(":")
-    if sep and head and "/" not in head and "\\" not in head and not Path(spec).exists():
+def _spec_path(spec_: str) -> Path:
+    head, sep, tail = spec_.partition(":")
+    if sep and head and "/" not in head and "\\" not in head and not Path(spec_).exists():
         return Path(tail)
-    return Path(spec)
+    return Path(spec_)
 
 
 def inputs_digest(specs: Sequence[str]) -> str:
-    """SHA-256 over the bytes of every input file (a directory: its files, sorted)."""
+    """SHA-256 over every input's format prefix and bytes (a directory: its files' names and
+    bytes, sorted). Paths are not hashed: the same data elsewhere has the same digest."""
     h = hashlib.sha256()
-    for spec in specs:
-        p = _spec_path(spec)
-        h.update(spec.encode() + b"\0")
+    for s in specs:
+        p = _spec_path(s)
+        head = s[: len(s) - len(str(p))] if s.endswith(str(p)) else ""
+        h.update(head.encode() + b"\0")
         files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
         for f in files:
+            h.update((f.name if p.is_dir() else "").encode("utf-8", "surrogateescape") + b"\0")
             try:
                 with open(f, "rb") as fh:
                     for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -58,41 +61,49 @@ def inputs_digest(specs: Sequence[str]) -> str:
     return h.hexdigest()
 
 
-def build_date(specs: Sequence[str], config_path: Path | None) -> str:
-    """The build's timestamp, ISO 8601 UTC.
-
-    ``SOURCE_DATE_EPOCH`` when set (reproducible builds); otherwise the newest modification
-    time among the inputs, so the same inputs give the same date and the same bytes.
-    """
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch is not None:
-        try:
-            ts = int(epoch)
-        except ValueError:
-            raise InputError(f"SOURCE_DATE_EPOCH = {epoch!r}: must be an integer") from None
-    else:
-        paths = [_spec_path(s) for s in specs] + ([config_path] if config_path else [])
-        ts = int(max((p.stat().st_mtime for p in paths if p.exists()), default=0))
-    return datetime.fromtimestamp(ts, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+def build_date(catalog: Catalog) -> str | None:
+    """The build's date from content (or ``SOURCE_DATE_EPOCH``): see :func:`mangarec.dates.build_date`."""
+    return dates.build_date(item.date for item in catalog.items)
 
 
+def stamp_key(specs: Sequence[str], config: Config, include_adult: bool, limit: int | None) -> str:
+    """The output's up-to-date key: input bytes, configuration, options, code, templates, site sources."""
+    return make_key("build", inputs_digest(specs), config, include_adult, limit, dates.source_date_epoch(),
+                    code_version(), tree_digest(TEMPLATES, SITE_SRC))
+
+
+@dataclass
 class _Stages:
-    """Runs cached stages; remembers each stage's compute time (stored with its artefact)."""
+    """Runs cached stages and remembers each one (computed or cached, and its time)."""
 
-    def __init__(self, cache: Cache, log: StageLog):
-        self.cache = cache
-        self.log = log
-        self.seconds: dict[str, float] = {}
+    cache: Cache
+    log: StageLog
 
-    def run(self, name: str, key: str, compute):
+    def __post_init__(self) -> None:
+        self.runs: list[StageRun] = []
+
+    def _record(self, name: str, cached: bool, seconds: float) -> None:
+        self.runs.append(StageRun(name, cached, round(seconds, 3)))
+
+    def run(self, name: str, key: str, compute: Callable[[], Any]) -> Any:
+        value = self.cache.get(key)
+        if value is not None:
+            self.cache.hits += 1
+            self.log.record(name, 0.0, "cached")
+            self._record(name, True, self.cache.seconds.get(key, 0.0))
+            return value
+        self.cache.misses += 1
         with self.log.stage(name):
-            value = self.cache.get_or_compute(key, compute)
-        self.seconds[name] = self.cache.seconds.get(key, 0.0)
+            t0 = time.perf_counter()
+            value = compute()
+            seconds = time.perf_counter() - t0
+        self.cache.put(key, value, seconds)
+        self._record(name, False, seconds)
         return value
 
     def run_parallel(self, jobs: list[tuple[str, str, Callable[..., Any], tuple]], workers: int) -> dict[str, Any]:
-        """Like :meth:`run` for independent stages ``(name, key, fn, args)``; cache misses run in
-        up to ``workers`` forked processes (``fn(*args)`` must be deterministic on its own)."""
+        """Like :meth:`run` for independent stages ``(name, key, fn, args)``; misses run in up to
+        ``workers`` forked processes that die with the build (``fn(*args)`` is deterministic)."""
         out: dict[str, Any] = {}
         todo = []
         for name, key, fn, args in jobs:
@@ -102,184 +113,196 @@ class _Stages:
                 continue
             self.cache.hits += 1
             out[name] = value
-            self.seconds[name] = self.cache.seconds.get(key, 0.0)
-            self.log.record(name, 0.0)
-        if len(todo) > 1 and workers > 1 and "fork" in mp.get_all_start_methods():
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as pool:
-                futures = [pool.submit(_timed, fn, *args) for _, _, fn, args in todo]
-                results = [f.result() for f in futures]
+            self.log.record(name, 0.0, "cached")
+            self._record(name, True, self.cache.seconds.get(key, 0.0))
+        if len(todo) > 1 and workers > 1:
+            with fork_pool(workers) as pool:
+                results = list(pool.map(_timed, [(fn, args) for _, _, fn, args in todo]))
         else:
-            results = [_timed(fn, *args) for _, _, fn, args in todo]
+            results = [_timed((fn, args)) for _, _, fn, args in todo]
         for (name, key, _, _), (value, seconds) in zip(todo, results):
             self.cache.misses += 1
             self.cache.put(key, value, seconds)
-            self.seconds[name] = self.cache.seconds[key]
             self.log.record(name, seconds)
+            self._record(name, False, seconds)
             out[name] = value
         return {name: out[name] for name, *_ in jobs}
 
 
-def _timed(fn: Callable[..., Any], *args: Any) -> tuple[Any, float]:
+def _timed(job: tuple[Callable[..., Any], tuple]) -> tuple[Any, float]:
+    fn, args = job
     t0 = time.perf_counter()
     value = fn(*args)
     return value, time.perf_counter() - t0
 
 
-def _fit_all(catalog: Catalog, config: Config, stages: _Stages, base: str) -> dict[str, Embedding]:
+@dataclass(frozen=True)
+class _Keys:
+    """Keys of the catalog parts stages read."""
+
+    items: str
+    ratings: str | None
+
+
+def _model_key(name: str, config: Config, keys: _Keys, dep_keys: Sequence[str]) -> str:
+    s = spec(name)
+    uses_ratings = "ratings" in s.needs or s.trained_on_ratings
+    return make_key("model", name, keys.items, keys.ratings if uses_ratings else None, params_of(config, name),
+                    config.seed, module_digest(s.fit.__module__), list(dep_keys))
+
+
+def _fit_all(catalog: Catalog, names: Sequence[str], config: Config, stages: _Stages,
+             keys: _Keys) -> tuple[dict[str, Embedding], dict[str, str]]:
+    """Fit ``names`` and their dependencies (in dependency order); returns embeddings and keys."""
     from .models import fit_model
 
     embeddings: dict[str, Embedding] = {}
-    for name in config.site.models:
-        if name == "als" and catalog.ratings is None:
-            stages.log.note("model als left out: the catalog has no ratings")
-            continue
-        deps = config.models if name == "hybrid" else getattr(config.models, name)
-        # the hybrid combines the LSI and text models: reuse them when they were just built
-        kw = {k: embeddings[m] for k, m in (("tags", "lsi"), ("text", "text"))
-              if name == "hybrid" and m in embeddings}
-        embeddings[name] = stages.run(f"model:{name}", make_key("model", name, base, deps, config.seed),
-                                      lambda n=name, kw=kw: fit_model(n, catalog, config, config.seed, **kw))
-    return embeddings
+    model_keys: dict[str, str] = {}
+    for name in fit_order(names):
+        s = spec(name)
+        model_keys[name] = _model_key(name, config, keys, [model_keys[d] for d in s.depends])
+        deps = {d: embeddings[d] for d in s.depends}
+        embeddings[name] = stages.run(f"model:{name}", model_keys[name],
+                                      functools.partial(fit_model, name, catalog, config, config.seed, deps))
+    return embeddings, model_keys
 
 
-def _neighbours_all(catalog: Catalog, embeddings: dict[str, Embedding], config: Config, stages: _Stages,
-                    base: str) -> dict[str, Neighbours]:
+def _neighbours_all(catalog: Catalog, embeddings: Mapping[str, Embedding], model_keys: Mapping[str, str],
+                    config: Config, stages: _Stages, keys: _Keys) -> tuple[dict[str, Neighbours], dict[str, str]]:
     from . import neighbours as nb
 
-    return {
-        name: stages.run(
-            f"neighbours:{name}",
-            make_key("neighbours", name, base, config.models, config.neighbours, config.seed),
-            lambda e=emb, n=name: nb.compute(e, config.neighbours, catalog.tie_order,
-                                             derive_seed(config.seed, "neighbours", n)))
-        for name, emb in embeddings.items()
-    }
+    code = module_digest("mangarec.neighbours")
+    out: dict[str, Neighbours] = {}
+    nb_keys: dict[str, str] = {}
+    for name, emb in embeddings.items():
+        nb_keys[name] = make_key("neighbours", model_keys[name], keys.items, config.neighbours, config.seed, code)
+        out[name] = stages.run(f"neighbours:{name}", nb_keys[name],
+                               functools.partial(nb.compute, emb, config.neighbours, catalog.tie_order,
+                                                 derive_seed(config.seed, "neighbours", name)))
+    return out, nb_keys
 
 
-def _maps_all(embeddings: dict[str, Embedding], config: Config, stages: _Stages, base: str) -> dict[str, Map]:
+def _maps_all(embeddings: Mapping[str, Embedding], model_keys: Mapping[str, str], config: Config,
+              stages: _Stages) -> dict[str, Map]:
     """UMAP maps; each is single-threaded (seeded UMAP), so they run side by side on the cores."""
     from .models.umap_map import fit_map
 
-    jobs = [(f"map:{name}", make_key("map", name, base, config.models, config.umap, config.seed), fit_map,
+    code = module_digest("mangarec.models.umap_map")
+    jobs = [(f"map:{name}", make_key("map", model_keys[name], config.umap, config.seed, code), fit_map,
              (emb, config.umap, derive_seed(config.seed, "map", name))) for name, emb in embeddings.items()]
     maps = stages.run_parallel(jobs, workers=min(2, os.cpu_count() or 1))
     return {name: maps[f"map:{name}"] for name in embeddings}
 
 
-def _heldout_neighbours(catalog: Catalog, embeddings: dict[str, Embedding], config: Config, stages: _Stages,
-                        base: str, eval_seed: int) -> dict[str, Neighbours] | None:
-    """ALS refitted without the held-out likes, so its hit rate is not measured on its training data."""
-    if "als" not in embeddings or catalog.ratings is None:
-        return None
-    from dataclasses import replace
-
+def _heldout_neighbours(catalog: Catalog, embeddings: Mapping[str, Embedding], config: Config, stages: _Stages,
+                        keys: _Keys, eval_seed: int) -> tuple[dict[str, Neighbours], list[str]]:
+    """Models trained on ratings, refitted without the held-out likes (a fair hit rate)."""
     from . import neighbours as nb
-    from .evaluate import evaluation_split
+    from .evaluation import evaluation_split
     from .models import fit_model
 
-    def compute() -> Neighbours:
-        train, _ = evaluation_split(catalog.ratings, config.evaluation, eval_seed)
-        emb = fit_model("als", replace(catalog, ratings=train), config, config.seed)
-        return nb.compute(emb, config.neighbours, catalog.tie_order, derive_seed(config.seed, "neighbours", "als"))
+    out, out_keys = {}, []
+    for name in embeddings:
+        s = spec(name)
+        if not s.trained_on_ratings or catalog.ratings is None:
+            continue
 
-    key = make_key("als-heldout", base, config.models.als, config.neighbours, config.evaluation, config.seed)
-    return {"als": stages.run("model:als (held-out fit)", key, compute)}
+        def compute(n: str = name) -> Neighbours:
+            assert catalog.ratings is not None
+            train, _ = evaluation_split(catalog.ratings, config.evaluation, eval_seed)
+            emb = fit_model(n, replace(catalog, ratings=train), config, config.seed)
+            return nb.compute(emb, config.neighbours, catalog.tie_order, derive_seed(config.seed, "neighbours", n))
+
+        key = make_key("heldout", name, keys.items, keys.ratings, params_of(config, name), config.neighbours,
+                       config.evaluation, config.seed, module_digest(s.fit.__module__),
+                       module_digest("mangarec.neighbours"), module_digest("mangarec.evaluation"))
+        out[name] = stages.run(f"model:{name} (held-out fit)", key, compute)
+        out_keys.append(key)
+    return out, out_keys
 
 
-def _report(catalog: Catalog, embeddings, neighbours, evaluation: dict, config: Config, date: str,
-            log: StageLog) -> dict[str, Any]:
+def _publish_choice(config: Config, built: Sequence[str]) -> str:
+    """The published model: ``publish.model``, or (``auto``) the built model of lowest ``publish_rank``."""
+    chosen = config.publish.model
+    if chosen == "auto":
+        ranked = sorted((s.publish_rank, i, n) for i, n in enumerate(built)
+                        if (s := spec(n)).publish_rank is not None)
+        chosen = ranked[0][2] if ranked else built[0]
+    if chosen not in built:
+        raise InputError(f"publish.model = {chosen!r}: that model was not built for this catalog")
+    return chosen
+
+
+def _catalog_info(catalog: Catalog) -> CatalogInfo:
     r = catalog.ratings
-    return {
-        "schema": 1,
-        "build": {"seed": config.seed, "date": date, "version": __version__},
-        "catalog": {
-            "items": len(catalog),
-            "tags": len(catalog.tag_vocabulary),
-            "sources": [Path(s).name for s in catalog.sources],
-            "skipped": dict(sorted(catalog.skipped.items())),
-            "ratings": None if r is None else {"users": r.n_users, "ratings": r.nnz, "implicit": r.implicit},
-        },
-        "models": {
-            name: {
-                "dim": embeddings[name].dim,
-                "info": _public_info(embeddings[name].info, config.site.show_timings),
-                "neighbours": {
-                    "method": nbr.method,
-                    "k": nbr.k,
-                    "seconds": None,
-                    "recall": nbr.info.get("recall"),
-                    "reason": nbr.info.get("reason"),
-                },
-            }
-            for name, nbr in neighbours.items()
-        },
-        **evaluation,
-        "notes": list(log.notes),
-        "timings": {},
-    }
-
-
-def _public_info(info: Any, show_timings: bool) -> Any:
-    """A model's ``info`` for the report; keys holding timings (``*seconds*``) only with show_timings."""
-    info = _jsonable(info)
-    if not show_timings:
-        info = {k: v for k, v in info.items() if "seconds" not in k}
-    return info
-
-
-def _jsonable(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, sort_keys=True, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
-
-
-def swap_in(tmp: Path, out_dir: Path) -> None:
-    """Replace ``out_dir`` by the complete tree ``tmp`` (same file system), old tree removed."""
-    old = None
-    if out_dir.exists():
-        old = out_dir.with_name(f".{out_dir.name}.old-{os.getpid()}")
-        os.replace(out_dir, old)
-    os.replace(tmp, out_dir)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
+    kinds: dict[str, int] = {}
+    for item in catalog.items:
+        kinds[item.kind] = kinds.get(item.kind, 0) + 1
+    return CatalogInfo(
+        items=len(catalog), tags=len(catalog.tag_vocabulary), sources=tuple(Path(s).name for s in catalog.sources),
+        skipped=dict(sorted(catalog.skipped.items())),
+        ratings=None if r is None else RatingsInfo(users=r.n_users, ratings=r.nnz, implicit=r.implicit),
+        kinds=dict(sorted(kinds.items())),
+    )
 
 
 def run_build(data_specs: Sequence[str], out_dir: Path, config: Config, *, include_adult: bool = False,
               limit: int | None = None, cache_dir: Path | None = None, quiet: bool = True,
-              config_path: Path | None = None, log: StageLog | None = None,
-              force: bool = False) -> BuildResult | None:
+              log: StageLog | None = None, force: bool = False,
+              protected: Sequence[tuple[str, Path]] = ()) -> BuildResult | None:
     """Build the site from ``data_specs`` into ``out_dir``.
 
-    Returns the :class:`BuildResult`, or ``None`` when ``out_dir`` is already up to date
-    (same inputs, configuration, options and code: nothing to do) and ``force`` is false.
+    Returns the :class:`BuildResult`, or ``None`` when ``out_dir`` is already up to date (same
+    input bytes, configuration, options, code, templates and site sources) and ``force`` is
+    false.
+
+    Parameters
+    ----------
+    protected:
+        ``(what, path)`` pairs ``out_dir`` may not be or contain (the CLI passes the project,
+        the current and home directories and the inputs).
 
     Raises
     ------
     InputError
-        Bad data or options (one line); ``out_dir`` is left as it was.
+        Bad data, options or output path (one line); ``out_dir`` is left as it was.
     """
     log = log or StageLog(quiet=quiet)
-    out_dir = Path(out_dir)
-    date = build_date(data_specs, config_path)
+    out = outdir.check(Path(out_dir), protected)
+    notes = outdir.recover(out)
+    for n in notes:
+        log.note(n)
     with log.stage("inputs"):
-        stamp = make_key("build", inputs_digest(data_specs), config, include_adult, limit, date,
-                         code_version())
-    stamp_file = out_dir / STAMP
-    if not force and stamp_file.exists() and stamp_file.read_text().strip() == stamp:
-        log.note(f"{out_dir} is up to date (same inputs, configuration and code): nothing rebuilt")
+        key = stamp_key(data_specs, config, include_adult, limit)
+    old = outdir.read_stamp(out)
+    if not force and old is not None and old.key == key:
+        log.note(f"{out_dir} is up to date (same inputs, configuration, code and templates): nothing rebuilt")
         return None
-
+    tmp = outdir.stage(out)  # before any work: a read-only parent fails now, not after the models
     cache = Cache(cache_dir)
     stages = _Stages(cache, log)
-    n_models = len(config.site.models)
-    log.begin(2 + 3 * n_models + 1 + 3 + ("als" in config.site.models))
+    log.begin(2 + 3 * len(config.site.models) + 4)
     try:
-        return _run(data_specs, out_dir, config, include_adult, limit, log, cache, stages, stamp, date)
+        result = _run(data_specs, tmp, config, include_adult, limit, log, stages, notes)
+        outdir.swap_in(tmp, out, key)
+    except OSError as e:
+        outdir.discard(tmp)
+        if e.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+            raise InputError(f"cannot write the site: {e.strerror}", e.filename or str(out)) from None
+        raise
+    except BaseException:
+        outdir.discard(tmp)
+        raise
     finally:
         log.end()
+    log.note(f"cache: {cache.hits} hit(s), {cache.misses} miss(es)")
+    return result
 
 
-def _run(data_specs: Sequence[str], out_dir: Path, config: Config, include_adult: bool, limit: int | None,
-         log: StageLog, cache: Cache, stages: _Stages, stamp: str, date: str) -> BuildResult:
-    """The stages of :func:`run_build` after the up-to-date check."""
+def _run(data_specs: Sequence[str], tmp: Path, config: Config, include_adult: bool, limit: int | None,
+         log: StageLog, stages: _Stages, notes: list[str]) -> BuildResult:
+    """The stages of :func:`run_build` after the up-to-date check, writing into ``tmp``."""
+    from .evaluation import evaluate
     from .loaders import load_catalog
 
     with log.stage("load"):
@@ -289,63 +312,94 @@ def _run(data_specs: Sequence[str], out_dir: Path, config: Config, include_adult
     if len(catalog) < 2:
         raise InputError(f"the catalog has {len(catalog)} item(s) after filtering: at least 2 are needed",
                          ", ".join(data_specs))
-    base = make_key(catalog.fingerprint, code_version())
-    embeddings = _fit_all(catalog, config, stages, base)
-    neighbours = _neighbours_all(catalog, embeddings, config, stages, base)
-    maps = _maps_all(embeddings, config, stages, base)
+    date = build_date(catalog)
 
-    from .evaluate import evaluate
+    def note(message: str) -> None:
+        notes.append(message)
+        log.note(message)
+
+    names, left_out = available(catalog, config.site.models)
+    for name, why in left_out.items():
+        note(f"model {name} left out: {why}")
+    if not names:
+        raise InputError(f"none of the models in site.models ({', '.join(config.site.models)}) can run on this "
+                         f"catalog: {'; '.join(f'{n}: {w}' for n, w in left_out.items())}")
+    keys = _Keys(items=catalog.items_fingerprint, ratings=catalog.ratings_fingerprint)
+    fitted, model_keys = _fit_all(catalog, names, config, stages, keys)
+    embeddings = {n: fitted[n] for n in names}
+    neighbours, nb_keys = _neighbours_all(catalog, embeddings, model_keys, config, stages, keys)
+    maps = _maps_all(embeddings, model_keys, config, stages)
 
     eval_seed = derive_seed(config.seed, "evaluate")
-    heldout = _heldout_neighbours(catalog, embeddings, config, stages, base, eval_seed)
+    heldout, heldout_keys = _heldout_neighbours(catalog, embeddings, config, stages, keys, eval_seed)
     evaluation = stages.run(
-        "evaluate", make_key("evaluate", base, config.models, config.neighbours, config.evaluation, config.seed),
+        "evaluate",
+        make_key("evaluate", [nb_keys[n] for n in names], heldout_keys, keys.items, keys.ratings,
+                 config.evaluation, config.seed, module_digest("mangarec.evaluation")),
         lambda: evaluate(catalog, neighbours, config.evaluation, eval_seed, hit_rate_neighbours=heldout))
-    report = _report(catalog, embeddings, neighbours, evaluation, config, date, log)
-    if config.site.show_timings:
-        report["timings"] = dict(sorted(stages.seconds.items()))
-        for name in neighbours:
-            report["models"][name]["neighbours"]["seconds"] = stages.seconds[f"neighbours:{name}"]
 
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    os.chmod(tmp, DIR_MODE)  # mkdtemp's 0700 would hide the published site from a web server
-    try:
-        result = _write_output(tmp, catalog, embeddings, neighbours, maps, report, config, date, log)
-        (tmp / STAMP).write_text(stamp + "\n")
-        swap_in(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    log.note(f"cache: {cache.hits} hit(s), {cache.misses} miss(es)")
+    from .publish import write_embeddings
+
+    published_model = _publish_choice(config, names)
+    fold = spec(published_model).foldin(params_of(config, published_model))
+    with log.stage("write:embeddings"):
+        sizes = write_embeddings(tmp, catalog, embeddings[published_model], reg=fold.reg, mode=fold.mode,
+                                 alpha=fold.alpha, build_date=date or "unknown", top_n=config.publish.top_n)
+    for n in stages.cache.notes:
+        log.note(n)  # about this run, not the site: printed, not published
+    if config.site.site_url.startswith("https://example.org/"):
+        note("site.site_url is the example.org placeholder: canonical links and sitemap.xml point there "
+             "until you set it in the config")
+    report = make_report(catalog, config, embeddings, neighbours, evaluation, date=date, left_out=left_out,
+                         published=Published(model=published_model, mode=fold.mode, sizes=sizes),
+                         notes=notes, stages=stages.runs)
+    result = BuildResult(catalog=catalog, embeddings=embeddings, neighbours=neighbours, maps=maps,
+                         report=report, config=config, build_date=date)
+    _write_output(tmp, result, log)
     return result
 
 
-def _write_output(tmp: Path, catalog: Catalog, embeddings, neighbours, maps, report, config: Config,
-                  date: str, log: StageLog) -> BuildResult:
+def make_report(catalog: Catalog, config: Config, embeddings: Mapping[str, Embedding],
+                neighbours: Mapping[str, Neighbours], evaluation: Mapping[str, Any], *, date: str | None,
+                left_out: Mapping[str, str] | None = None, published: Published | None = None,
+                notes: Sequence[str] = (), stages: Sequence[StageRun] = ()) -> Report:
+    """The build's :class:`~mangarec.report.Report` from its stages' results."""
+    return Report(
+        build=BuildInfo(version=__version__, seed=config.seed, date=date),
+        catalog=_catalog_info(catalog),
+        models=tuple(ModelInfo(name=n, label=spec(n).label, summary=spec(n).summary, dim=embeddings[n].dim,
+                               info=_public_info(embeddings[n].info, config.site.show_timings),
+                               neighbours=NeighbourInfo(method=nb.method, k=nb.k, recall=nb.info.get("recall"),
+                                                        reason=nb.info.get("reason")))
+                     for n, nb in neighbours.items()),
+        left_out=dict(left_out or {}),
+        evaluation=evaluation,
+        published=published,
+        notes=tuple(notes),
+        stages=tuple(stages),
+    )
+
+
+def _public_info(info: Mapping[str, Any], show_timings: bool) -> Mapping[str, Any]:
+    """A model's ``info`` for the report; keys holding timings (``*seconds*``) only with show_timings."""
+    return {k: v for k, v in info.items() if show_timings or "seconds" not in k}
+
+
+def _write_output(tmp: Path, result: BuildResult, log: StageLog) -> None:
     from . import neighbours as nb
-    from .publish import write_embeddings
     from .site import write_site
 
     data = tmp / "data"
-    (data / "neighbours").mkdir(parents=True)
+    (data / "neighbours").mkdir(parents=True, exist_ok=True)
     with log.stage("write:neighbours"):
-        for name, nbr in neighbours.items():
+        for name, nbr in result.neighbours.items():
             nb.write_csv(nbr, data / "neighbours" / f"{name}.csv.gz")
-    published_model = config.publish.model
-    if published_model == "auto":
-        published_model = "als" if "als" in embeddings else ("lsi" if "lsi" in embeddings else next(iter(embeddings)))
-    if published_model not in embeddings:
-        raise InputError(f"publish.model = {published_model!r}: that model was not built")
-    with log.stage("write:embeddings"):
-        mode = "implicit" if (published_model == "als" and config.models.als.implicit) else "explicit"
-        sizes = write_embeddings(tmp, catalog, embeddings[published_model], reg=config.models.als.regularization,
-                                 mode=mode, build_date=date, top_n=config.publish.top_n)
-    published = {"model": published_model, "sizes": sizes}
-    report["published"] = published
-    result = BuildResult(catalog=catalog, embeddings=embeddings, neighbours=neighbours, maps=maps,
-                         report=report, config=config, build_date=date, published=published)
     with log.stage("write:site"):
-        write_site(result, tmp)
-    (data / "report.json").write_text(json.dumps(report, sort_keys=True, indent=1) + "\n", encoding="utf-8")
-    return result
+        site_stats = write_site(result, tmp)
+    for remark in site_stats.get("notes", ()):
+        log.note(remark)
+    doc = result.report.to_json(timings=result.config.site.show_timings)
+    (data / "report.json").write_text(json.dumps(doc, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+
+
+__all__ = ["build_date", "inputs_digest", "make_report", "run_build", "stamp_key"]

@@ -67,11 +67,11 @@ class StageLog:
         if self._bar is not None:
             self._bar.update(1)
 
-    def record(self, name: str, seconds: float) -> None:
-        """Report a stage that ran elsewhere (another process) and took ``seconds``."""
+    def record(self, name: str, seconds: float, detail: str = "") -> None:
+        """Report a stage that ran elsewhere (another process, or the cache) and took ``seconds``."""
         self.timings[name] = self.timings.get(name, 0.0) + seconds
         if not self.quiet:
-            self._print(f"{name:<28} {seconds:8.2f} s")
+            self._print(f"{name:<28} {seconds:8.2f} s{'  ' + detail if detail else ''}")
         if self._bar is not None:
             self._bar.update(1)
 

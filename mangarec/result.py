@@ -1,12 +1,13 @@
 """What a build hands to the site writer: every stage's results in one value."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Mapping
+from dataclasses import dataclass
+from typing import Mapping
 
 from .catalog import Catalog
 from .config import Config
 from .embedding import Embedding, Map, Neighbours
+from .report import Report
 
 
 @dataclass(frozen=True, eq=False)
@@ -19,25 +20,22 @@ class BuildResult:
         The published catalog (adult content already filtered unless asked otherwise).
     embeddings, neighbours, maps:
         ``{model name: result}``, in the order of ``config.site.models`` (models that could
-        not run, e.g. ALS without ratings, are absent).
+        not run, e.g. ALS without ratings, are absent: ``report.left_out`` says why).
     report:
-        The content of ``data/report.json`` (see ``mangarec.evaluate``).
+        The build report (``data/report.json``), see :mod:`mangarec.report`.
     config:
         The validated configuration.
     build_date:
-        ISO 8601 UTC timestamp of the build (``SOURCE_DATE_EPOCH`` when set).
-    published:
-        Facts about the published embeddings JSON (model, file sizes), JSON-able.
+        The build's date from content or ``SOURCE_DATE_EPOCH`` (``None``: the data carry none).
     """
 
     catalog: Catalog
     embeddings: Mapping[str, Embedding]
     neighbours: Mapping[str, Neighbours]
     maps: Mapping[str, Map]
-    report: Mapping[str, Any]
+    report: Report
     config: Config
-    build_date: str
-    published: Mapping[str, Any] = field(default_factory=dict)
+    build_date: str | None
 
     @property
     def models(self) -> tuple[str, ...]:

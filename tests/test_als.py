@@ -8,9 +8,9 @@ import pytest
 import scipy.sparse as sp
 
 from mangarec.catalog import Catalog, Item, Ratings, make_tags
-from mangarec.config import ALSSection
 from mangarec.errors import InputError
 from mangarec.models import als, als_solvers
+from mangarec.models.als import Params as ALSParams
 
 NOISE = 0.3
 
@@ -67,7 +67,7 @@ def _predict_heldout(catalog: Catalog, emb, lam: float, truth: dict) -> tuple[np
 
 def test_recovers_planted_rank2_structure():
     catalog, truth = planted_catalog()
-    params = ALSSection(factors=2, regularization=0.05, iterations=12, implicit=False)
+    params = ALSParams(factors=2, regularization=0.05, iterations=12, implicit=False)
     emb = als.fit(catalog, params, seed=1)
     pred, actual = _predict_heldout(catalog, emb, 0.05, truth)
     rmse = float(np.sqrt(np.mean((pred - actual) ** 2)))
@@ -85,7 +85,7 @@ def test_recovers_planted_rank2_structure():
 
 def test_two_clusters_neighbours_stay_in_cluster():
     catalog, truth = planted_catalog(rank=2)
-    emb = als.fit(catalog, ALSSection(factors=4, regularization=0.1, iterations=8, implicit=False), seed=3)
+    emb = als.fit(catalog, ALSParams(factors=4, regularization=0.1, iterations=8, implicit=False), seed=3)
     Y = emb.vectors / np.linalg.norm(emb.vectors, axis=1, keepdims=True)
     S = Y @ Y.T
     np.fill_diagonal(S, -np.inf)
@@ -96,7 +96,7 @@ def test_two_clusters_neighbours_stay_in_cluster():
 
 def test_deterministic_and_seed_dependent():
     catalog, _ = planted_catalog(n_users=120, n_items=80, density=0.3)
-    p = ALSSection(factors=3, regularization=0.1, iterations=4, implicit=False)
+    p = ALSParams(factors=3, regularization=0.1, iterations=4, implicit=False)
     a = als.fit(catalog, p, seed=7)
     b = als.fit(catalog, p, seed=7)
     c = als.fit(catalog, replace(p, iterations=1), seed=8)
@@ -107,7 +107,7 @@ def test_deterministic_and_seed_dependent():
 
 def test_threads_do_not_change_result(monkeypatch):
     catalog, _ = planted_catalog(n_users=700, n_items=60, density=0.3)
-    p = ALSSection(factors=3, regularization=0.1, iterations=2, implicit=False)
+    p = ALSParams(factors=3, regularization=0.1, iterations=2, implicit=False)
     monkeypatch.setattr(als, "BLOCK", 64)
     a = als.fit(catalog, p, seed=2)
     monkeypatch.setattr(als, "THREADS", 1)
@@ -137,7 +137,7 @@ def test_solve_rows_matches_direct_solve():
 
 def test_implicit_mode_neighbours_stay_in_cluster():
     catalog, truth = planted_catalog(implicit=True, density=0.3)
-    emb = als.fit(catalog, ALSSection(factors=4, regularization=0.1, iterations=8, implicit=True, alpha=5.0), seed=0)
+    emb = als.fit(catalog, ALSParams(factors=4, regularization=0.1, iterations=8, implicit=True, alpha=5.0), seed=0)
     assert emb.info["mode"] == "implicit" and emb.info["alpha"] == 5.0
     losses = emb.info["loss"]
     assert all(b <= a * (1 + 1e-6) for a, b in zip(losses, losses[1:]))
@@ -150,7 +150,7 @@ def test_implicit_mode_neighbours_stay_in_cluster():
 
 def test_unrated_items_placed_from_tags():
     catalog, truth = planted_catalog(unrated=20)
-    emb = als.fit(catalog, ALSSection(factors=2, regularization=0.05, iterations=8, implicit=False), seed=1)
+    emb = als.fit(catalog, ALSParams(factors=2, regularization=0.05, iterations=8, implicit=False), seed=1)
     assert emb.info["items_placed_from_tags"] == 20
     assert emb.tag_ids == catalog.tag_vocabulary and emb.tag_vectors.shape == (8, 2)
     B = catalog.tag_matrix
@@ -168,11 +168,11 @@ def test_unrated_items_placed_from_tags():
 
 def test_no_ratings_is_a_clear_error(two_clusters):
     with pytest.raises(InputError, match="model 'als' needs ratings"):
-        als.fit(two_clusters, ALSSection(implicit=False), seed=0)
+        als.fit(two_clusters, ALSParams(implicit=False), seed=0)
     empty = Ratings(matrix=sp.csr_matrix((3, len(two_clusters)), dtype=np.float32), user_ids=("a", "b", "c"))
     cat = Catalog(items=two_clusters.items, ratings=empty, sources=("x.csv",))
     with pytest.raises(InputError, match=r"^x\.csv: model 'als'"):
-        als.fit(cat, ALSSection(implicit=False), seed=0)
+        als.fit(cat, ALSParams(implicit=False), seed=0)
 
 
 def test_pseudonymous_ratings_train_the_same():
@@ -181,7 +181,7 @@ def test_pseudonymous_ratings_train_the_same():
     r = catalog.ratings
     pseud = replace(r, user_ids=tuple(f"pseud-{k:04x}" for k in range(r.n_users)), source="collection")
     other = Catalog(items=catalog.items, ratings=pseud, sources=("collection",))
-    p = ALSSection(factors=3, iterations=3, implicit=False)
+    p = ALSParams(factors=3, iterations=3, implicit=False)
     assert als.fit(catalog, p, 4).vectors.tobytes() == als.fit(other, p, 4).vectors.tobytes()
 
 
@@ -245,7 +245,7 @@ def test_each_cg_step_lowers_every_row_objective(implicit):
 @pytest.mark.parametrize("implicit", [True, False])
 def test_cg_fit_matches_exact_fit(implicit):
     catalog, _ = planted_catalog(implicit=implicit, density=0.3)
-    p = ALSSection(factors=4, regularization=0.1, iterations=15, implicit=implicit, alpha=5.0)
+    p = ALSParams(factors=4, regularization=0.1, iterations=15, implicit=implicit, alpha=5.0)
     cg = als.fit(catalog, p, seed=0, solver="cg")
     ex = als.fit(catalog, p, seed=0, solver="exact")
     assert cg.info["solver"] == "cg" and cg.info["cg_steps"] == 3 and ex.info["solver"] == "exact"
@@ -261,19 +261,19 @@ def test_cg_fit_matches_exact_fit(implicit):
 
 def test_default_solver_per_mode():
     catalog, _ = planted_catalog(n_users=60, n_items=40, density=0.3, implicit=True)
-    assert als.fit(catalog, ALSSection(factors=2, iterations=1, implicit=True), 0).info["solver"] == "cg"
-    assert als.fit(catalog, ALSSection(factors=2, iterations=1, implicit=False), 0).info["solver"] == "cg"
-    assert als.fit(catalog, ALSSection(factors=2, iterations=1), 0, solver="exact").info["cg_steps"] is None
+    assert als.fit(catalog, ALSParams(factors=2, iterations=1, implicit=True), 0).info["solver"] == "cg"
+    assert als.fit(catalog, ALSParams(factors=2, iterations=1, implicit=False), 0).info["solver"] == "cg"
+    assert als.fit(catalog, ALSParams(factors=2, iterations=1), 0, solver="exact").info["cg_steps"] is None
     with pytest.raises(ValueError, match="solver must be 'cg' or 'exact'"):
-        als.fit(catalog, ALSSection(factors=2, iterations=1), 0, solver="lu")
+        als.fit(catalog, ALSParams(factors=2, iterations=1), 0, solver="lu")
     with pytest.raises(ValueError, match="cg_steps"):
-        als.fit(catalog, ALSSection(factors=2, iterations=1), 0, cg_steps=0)
+        als.fit(catalog, ALSParams(factors=2, iterations=1), 0, cg_steps=0)
 
 
 @pytest.mark.parametrize("implicit", [True, False])
 def test_cg_deterministic_whatever_the_threads_and_blocks(monkeypatch, implicit):
     catalog, _ = planted_catalog(n_users=700, n_items=90, density=0.3, implicit=implicit)
-    p = ALSSection(factors=5, regularization=0.1, iterations=3, implicit=implicit, alpha=4.0)
+    p = ALSParams(factors=5, regularization=0.1, iterations=3, implicit=implicit, alpha=4.0)
     monkeypatch.setattr(als_solvers, "CG_BLOCK", 64)
     a = als.fit(catalog, p, seed=2, solver="cg")
     b = als.fit(catalog, p, seed=2, solver="cg")

@@ -1,4 +1,4 @@
-"""build.py end to end: the bundled catalog, options, determinism, caching, atomic output."""
+"""The build end to end: the bundled catalog, options, determinism, caching, atomic output."""
 from __future__ import annotations
 
 import gzip
@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 import build
-from mangarec import pipeline
+from mangarec import outdir, pipeline
 from mangarec.paths import DEFAULT_CATALOG, ROOT
+from mangarec.models import REGISTRY, available
 
 
 def _tree(d: Path) -> dict[str, str]:
@@ -41,8 +42,12 @@ def test_default_build_writes_site_and_data(built):
     report = json.loads((out / "data" / "report.json").read_text())
     n_items = sum(1 for line in DEFAULT_CATALOG.read_text().splitlines() if line.strip())
     assert report["catalog"]["items"] == n_items
-    assert set(report["models"]) == {"lsi", "word2vec", "network", "text", "hybrid"}
-    assert any("als left out" in n for n in report["notes"])
+    from mangarec.loaders import load_catalog
+
+    expected, left_out = available(load_catalog([f"generic:{DEFAULT_CATALOG}"]), list(REGISTRY))
+    assert set(report["models"]) == set(expected) and expected
+    assert report["left_out"] == left_out and "als" in left_out
+    assert any("model als left out: the catalog has no ratings" in n for n in report["notes"])
     for model in report["models"]:
         with gzip.open(out / "data" / "neighbours" / f"{model}.csv.gz", "rt") as f:
             header = f.readline().strip()
@@ -66,8 +71,69 @@ def test_forced_rebuild_hits_the_cache_for_every_stage(built, small_config, caps
     before = _tree(out)
     rc = build.main(["--out", str(out), "--cache-dir", str(cache), "--config", str(small_config), "--force"])
     assert rc == 0
-    assert "0 miss(es)" in capsys.readouterr().err
+    assert ", 0 miss(es)" in capsys.readouterr().err
     assert _tree(out) == before
+
+
+def test_a_model_setting_recomputes_only_that_model_and_what_depends_on_it(built, tmp_path):
+    from mangarec.config import load_config
+
+    out, cache = built
+    cfg = tmp_path / "hybrid.toml"
+
+    def ran(text: str) -> set[str]:
+        cfg.write_text(text)
+        result = pipeline.run_build([f"generic:{DEFAULT_CATALOG}"], tmp_path / "out", load_config(cfg),
+                                    cache_dir=cache)
+        return {s.name for s in result.report.stages if not s.cached}
+
+    assert ran("[models.hybrid]\ntag_weight = 0.5\n") == {"model:hybrid", "neighbours:hybrid", "map:hybrid",
+                                                          "evaluate"}
+    assert ran("[models.lsi]\ndim = 12\n") == {f"{stage}:{m}" for stage in ("model", "neighbours", "map")
+                                                for m in ("lsi", "hybrid")} | {"evaluate"}
+
+
+def test_template_and_static_edits_change_the_stamp(tmp_path, monkeypatch):
+    """An edit to a template, a CSS/JS file or a Markdown page makes the output out of date."""
+    import shutil
+
+    from mangarec.config import Config
+
+    tpl, src = tmp_path / "templates", tmp_path / "site_src"
+    shutil.copytree(pipeline.TEMPLATES, tpl)
+    shutil.copytree(pipeline.SITE_SRC, src, ignore=shutil.ignore_patterns("catalog"))
+    monkeypatch.setattr(pipeline, "TEMPLATES", tpl)
+    monkeypatch.setattr(pipeline, "SITE_SRC", src)
+    specs = [f"generic:{DEFAULT_CATALOG}"]
+    keys = {pipeline.stamp_key(specs, Config(), False, None)}
+    for edit in (tpl / "404.html", next(src.glob("static/css/*.css")), next(src.glob("static/js/*.js")),
+                 next(src.glob("pages/*.md"))):
+        edit.write_text(edit.read_text() + "\n")
+        keys.add(pipeline.stamp_key(specs, Config(), False, None))
+    assert len(keys) == 5
+
+
+def test_stage_keys_follow_the_code_a_stage_runs(tmp_path, monkeypatch):
+    """A model's code digest covers the modules it imports (transitively), not the site writer."""
+    import shutil
+
+    from mangarec import cache
+
+    pkg = tmp_path / "mangarec"
+    shutil.copytree(ROOT / "mangarec", pkg, ignore=shutil.ignore_patterns("__pycache__", "_data"))
+    monkeypatch.setattr(cache, "_PKG", pkg)
+
+    def digest(module):
+        cache.module_digest.cache_clear()
+        return cache.module_digest(module)
+
+    lsi, nb = digest("mangarec.models.lsi"), digest("mangarec.neighbours")
+    (pkg / "site" / "render.py").write_text((pkg / "site" / "render.py").read_text() + "\n# edit\n")
+    assert (digest("mangarec.models.lsi"), digest("mangarec.neighbours")) == (lsi, nb)
+    (pkg / "models" / "_svd.py").write_text((pkg / "models" / "_svd.py").read_text() + "\n# edit\n")
+    assert digest("mangarec.models.lsi") != lsi       # lsi imports _svd
+    assert digest("mangarec.neighbours") == nb        # neighbours does not
+    cache.module_digest.cache_clear()
 
 
 def test_two_cold_builds_are_byte_identical(built, tmp_path, small_config):
@@ -75,6 +141,44 @@ def test_two_cold_builds_are_byte_identical(built, tmp_path, small_config):
     out2 = tmp_path / "out2"
     assert build.main(["--out", str(out2), "--cache-dir", str(tmp_path / "c2"), "--config", str(small_config), "-q"]) == 0
     assert _tree(out2) == _tree(out)
+
+
+def _copy_checkout(dest: Path) -> Path:
+    """The project's own files (what a fresh clone holds) copied to ``dest``."""
+    import shutil
+    import subprocess
+
+    try:
+        files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                               capture_output=True, check=True).stdout.decode().split("\0")
+    except (OSError, subprocess.CalledProcessError):
+        files = [p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*") if p.is_file()
+                 and not {".git", ".venv", ".cache", "output", "__pycache__"} & set(p.relative_to(ROOT).parts)]
+    for rel in filter(None, files):
+        if (ROOT / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
+    return dest
+
+
+def test_two_fresh_checkouts_in_different_directories_build_the_same_bytes(tmp_path):
+    """Default settings, cold caches, different paths and file times: identical sites."""
+    import subprocess
+    import sys
+
+    trees = []
+    for i, name in enumerate(("one", "deeper/two")):
+        src = _copy_checkout(tmp_path / name)
+        stamp = 1_600_000_000 + i * 86_400 * 400
+        for p in src.rglob("*"):
+            os.utime(p, (stamp, stamp))
+        env = {k: v for k, v in os.environ.items() if k not in ("SOURCE_DATE_EPOCH", "MANGAREC_CACHE_DIR")}
+        env["PYTHONPATH"] = str(src)
+        r = subprocess.run([sys.executable, "build.py", "-q"], cwd=src, env=env, capture_output=True, text=True,
+                           timeout=900)
+        assert r.returncode == 0, r.stderr
+        trees.append(_tree(src / "output"))
+    assert trees[0] == trees[1]
 
 
 def test_source_date_epoch_is_honoured(tmp_path, small_config, monkeypatch):
@@ -91,19 +195,21 @@ def test_source_date_epoch_is_honoured(tmp_path, small_config, monkeypatch):
     "args, fragment",
     [
         (["--data", "nope/missing.jsonl"], "missing.jsonl"),
-        (["--limit", "1"], "--limit 1: must be at least 2"),
+        (["--limit", "1"], "--limit: 1 is not between 2 and 10,000,000"),
         (["--config", "nope.toml"], "config file not found"),
     ],
 )
-def test_bad_input_is_one_line_and_leaves_output(tmp_path, capsys, args, fragment):
+def test_bad_input_is_one_line_and_leaves_output(built, tmp_path, capsys, args, fragment):
+    import shutil
+
     out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("previous site")
+    shutil.copytree(built[0], out)
+    before = _tree(out)
     rc = build.main(["--out", str(out), "--cache-dir", str(tmp_path / "c"), *args])
     err = capsys.readouterr().err.strip()
     assert rc == 2
     assert err.startswith("error: ") and fragment in err and "\n" not in err
-    assert (out / "keep.txt").read_text() == "previous site"
+    assert _tree(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"] + (["c"] if (tmp_path / "c").exists() else [])
 
 
@@ -117,45 +223,37 @@ def test_bad_data_line_is_named(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
-def test_failure_while_writing_keeps_previous_output(tmp_path, monkeypatch, small_config):
-    out = tmp_path / "out"
-    out.mkdir()
-    (out / "keep.txt").write_text("previous site")
+def test_failure_while_writing_keeps_previous_output(built, tmp_path, monkeypatch, small_config, capsys):
+    import errno
+    import shutil
 
-    def boom(*a, **k):
-        raise RuntimeError("disk full")
+    out = tmp_path / "out"
+    shutil.copytree(built[0], out)
+    before = _tree(out)
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(out / "x"))
 
     import mangarec.site
 
-    monkeypatch.setattr(mangarec.site, "write_site", boom)
-    with pytest.raises(RuntimeError):
-        build.main(["--out", str(out), "--cache-dir", str(tmp_path / "c"), "--config", str(small_config),
-                    "--limit", "30", "-q"])
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    monkeypatch.setattr(mangarec.site, "write_site", full)
+    rc = build.main(["--out", str(out), "--cache-dir", str(tmp_path / "c"), "--config", str(small_config),
+                     "--limit", "30", "-q"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "No space left on device" in err and "\n" not in err
+    assert _tree(out) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "out"]
 
 
 def test_help_documents_every_option(capsys):
     with pytest.raises(SystemExit):
-        build.main(["--help"])
+        build.main(["build", "--help"])
     text = capsys.readouterr().out
     for opt in ("--data", "--out", "--config", "--seed", "--limit", "--include-adult", "--quiet", "--fetch",
                 "--cache-dir"):
         assert opt in text
     assert build.main(["--help-config"]) == 0
     assert "neighbours.k = 20" in capsys.readouterr().out
-
-
-def test_swap_in_replaces_atomically(tmp_path):
-    new, out = tmp_path / "new", tmp_path / "out"
-    new.mkdir(); out.mkdir()
-    (new / "a").write_text("new"); (out / "a").write_text("old")
-    pipeline.swap_in(new, out)
-    assert (out / "a").read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-
-
-def test_build_py_is_at_the_root():
-    assert (ROOT / "build.py").is_file()
 
 
 def test_published_tree_is_world_readable_under_the_usual_umask(built):
@@ -186,10 +284,10 @@ def test_progress_bar_on_a_terminal_plain_lines_otherwise(tmp_path, small_config
         pipeline.run_build([f"generic:{DEFAULT_CATALOG}"], tmp_path / f"o{bar}", load_config(small_config),
                            limit=30, cache_dir=tmp_path / "c", log=log)
         text = stream.getvalue()
-        assert ("stage/s" in text or "stage]" in text or "it/s" in text or "%|" in text) == bar
+        assert ("%|" in text) == bar
         assert "model:lsi" in text and "write:site" in text
         if not bar:
-            assert all(line.split()[-1] == "s" or line.startswith(("note:", "built"))
+            assert all(line.split()[-1] in ("s", "cached") or line.startswith(("note:", "built"))
                        for line in text.splitlines())
 
 
@@ -219,7 +317,7 @@ def test_serve_subcommand_serves_the_site(built):
 def test_serve_without_a_site_is_a_one_line_error(tmp_path, capsys):
     assert build.main(["serve", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("error: ") and "run 'python build.py' first" in err and "\n" not in err
+    assert err.startswith("error: ") and "run 'mangarec build' first" in err and "\n" not in err
 
 
 def test_catalog_with_ratings_gets_als_everywhere(tmp_path, shared_data):
@@ -234,9 +332,9 @@ def test_catalog_with_ratings_gets_als_everywhere(tmp_path, shared_data):
     assert rc == 0
     report = json.loads((out / "data" / "report.json").read_text())
     assert "als" in report["models"] and report["catalog"]["ratings"]["users"] == 300
-    hr = report["hit_rate"]["scores"]
+    hr = report["evaluation"]["hit_rate"]["scores"]
     assert hr["als"] > hr["random"] and hr["lsi"] > hr["random"]
-    assert any("als was fitted on the training split" in n for n in report["hit_rate"]["notes"])
+    assert any("als was fitted on the training split" in n for n in report["evaluation"]["hit_rate"]["notes"])
     assert report["published"]["model"] == "als"
     published = json.loads((out / "data" / "embeddings.json").read_text())
     assert published["model"] == "als" and published["fold_in"]["mode"] == "implicit"
@@ -245,3 +343,17 @@ def test_catalog_with_ratings_gets_als_everywhere(tmp_path, shared_data):
     assert all("als" in lists for lists in shard["nb"].values())
     with gzip.open(out / "data" / "neighbours" / "als.csv.gz", "rt") as f:
         assert f.readline().strip() == "item_id,rank,neighbour_id,score"
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ('[site]\nmodels = ["als"]\n', "none of the models in site.models (als) can run on this catalog: als: the "
+                                   "catalog has no ratings"),
+    ("[site]\nmodels = []\n", "site.models = []: must name at least one model"),
+    ("[catalog]\nadult_tags = [1, 2]\n", "catalog.adult_tags[0] = 1: must be a string"),
+])
+def test_models_that_cannot_run_and_bad_lists_are_one_line(tmp_path, capsys, text, fragment):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text)
+    rc = build.main(["--out", str(tmp_path / "o"), "--config", str(cfg), "--no-cache", "-q"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and fragment in err and "\n" not in err and not (tmp_path / "o").exists()

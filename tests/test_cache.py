@@ -69,3 +69,69 @@ def test_dict_order_survives_the_round_trip(tmp_path):
     Cache(tmp_path).put("o" * 64, value)
     back = Cache(tmp_path).get("o" * 64)
     assert list(back) == ["b", "a"] and list(back["b"]) == ["z", "a"]
+
+
+import pytest  # noqa: E402
+
+
+def _corrupt(how: str, meta, npz) -> None:
+    if how == "truncated npz":
+        npz.write_bytes(npz.read_bytes()[:40])
+    elif how == "bit-flipped npz":
+        raw = bytearray(npz.read_bytes())
+        raw[len(raw) // 2] ^= 0x10
+        npz.write_bytes(bytes(raw))
+    elif how == "json null":
+        meta.write_text("null")
+    elif how == "json list":
+        meta.write_text("[]")
+    elif how == "truncated json":
+        meta.write_text(meta.read_text()[:10])
+    elif how == "npz missing":
+        npz.unlink()
+
+
+@pytest.mark.parametrize("how", ["truncated npz", "bit-flipped npz", "json null", "json list", "truncated json",
+                                 "npz missing"])
+def test_a_corrupt_entry_is_a_miss_recomputed_and_noted(tmp_path, how):
+    key = "c" * 64
+    Cache(tmp_path).put(key, _emb())
+    meta, npz = Cache(tmp_path)._paths(key)
+    _corrupt(how, meta, npz)
+    c = Cache(tmp_path)
+    assert c.get(key) is None
+    assert len(c.notes) == 1 and "corrupt" in c.notes[0] and "recomputed" in c.notes[0]
+    value = c.get_or_compute(key, _emb)
+    assert np.array_equal(value.vectors, _emb().vectors)
+    fresh = Cache(tmp_path)
+    assert np.array_equal(fresh.get(key).vectors, _emb().vectors) and fresh.notes == []  # rewritten
+
+
+def test_a_cache_that_cannot_be_written_is_a_note(tmp_path, monkeypatch):
+    import errno
+
+    import mangarec.cache as cache_mod
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(cache_mod, "atomic_write", full)
+    c = Cache(tmp_path)
+    assert c.get_or_compute("d" * 64, _emb).item_ids == ("a", "b")
+    c.put("e" * 64, _emb())
+    assert c.notes == [f"cache {tmp_path} cannot be written (No space left on device): this build's results "
+                       "are not cached"]
+
+
+def test_a_build_over_a_corrupt_cache_succeeds(tmp_path):
+    from mangarec.cli import main
+
+    args = ["build", "--out", str(tmp_path / "o"), "--cache-dir", str(tmp_path / "c"), "--limit", "25", "-q"]
+    assert main(args) == 0
+    for p in (tmp_path / "c").rglob("*.npz"):
+        p.write_bytes(b"not a zip")
+    for p in list((tmp_path / "c").rglob("*.json"))[:3]:
+        p.write_text("null")
+    assert main([*args, "--force"]) == 0
+    assert main(["build", "--out", str(tmp_path / "o2"), "--cache-dir", str(tmp_path / "c"), "--limit", "25",
+                 "-q"]) == 0

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 from mangarec import client, publish
-from mangarec.config import ALSSection
 from mangarec.errors import InputError
 from mangarec.foldin import fold_in, rank, to_values
 from mangarec.models import als
 from tests.test_als import planted_catalog
+from mangarec.models.als import Params as ALSParams
 
 DATE = "2026-11-23"
 
@@ -22,7 +22,7 @@ DATE = "2026-11-23"
 @pytest.fixture(scope="module")
 def published(tmp_path_factory):
     catalog, _ = planted_catalog(n_users=200, n_items=150, density=0.2, unrated=5, rank=3)
-    emb = als.fit(catalog, ALSSection(factors=8, regularization=0.1, iterations=5, implicit=False), seed=3)
+    emb = als.fit(catalog, ALSParams(factors=8, regularization=0.1, iterations=5, implicit=False), seed=3)
     out = tmp_path_factory.mktemp("site")
     publish.write_embeddings(out, catalog, emb, reg=0.1, mode="explicit", build_date=DATE, top_n=40)
     return catalog, emb, out

@@ -32,7 +32,15 @@ def test_int_is_accepted_for_float(tmp_path):
 @pytest.mark.parametrize(
     "text, fragment",
     [
-        ("[neighbours]\nk = -3\n", "neighbours.k = -3: must be > 0"),
+        ("[neighbours]\nk = -3\n", "neighbours.k = -3: must be between 1 and 200"),
+        ("[catalog]\nadult_tags = [1, 2]\n", "catalog.adult_tags[0] = 1: must be a string"),
+        ("[site]\nmodels = []\n", "site.models = []: must name at least one model"),
+        ("[site]\nmodels = \"lsi\"\n", "site.models = 'lsi': must be a list of strings"),
+        ("[evaluation]\npermutations = 1000000000\n", "evaluation.permutations = 1000000000: must be between 1 and 100_000"),
+        ("[models.word2vec]\ndim = 1000000\n", "models.word2vec.dim = 1000000: must be between 0 and 1024"),
+        ("[models.lsi]\ndim = 0\n", "models.lsi.dim = 0: must be between 1 and 1024"),
+        ("[models.als]\nregularization = nan\n", "models.als.regularization = nan: must be a finite number"),
+        ("[models.bert]\ndim = 3\n", "unknown key 'models.bert'"),
         ("[neighbours]\nk = \"20\"\n", "neighbours.k = '20': must be an integer"),
         ("[neighbours]\nk = true\n", "neighbours.k = True: must be an integer"),
         ("[site]\nmodels = [\"lsi\", \"bert\"]\n", "unknown model 'bert'"),
@@ -57,6 +65,65 @@ def test_bad_values_name_file_key_and_value(tmp_path, text, fragment):
 def test_missing_file(tmp_path):
     with pytest.raises(ConfigError, match="config file not found"):
         load_config(tmp_path / "nope.toml")
+
+
+def test_a_directory_is_refused(tmp_path):
+    with pytest.raises(ConfigError, match="is a directory"):
+        load_config(tmp_path)
+
+
+def test_a_fifo_is_refused_without_blocking(tmp_path):
+    import os
+
+    fifo = tmp_path / "site.toml"
+    os.mkfifo(fifo)
+    with pytest.raises(ConfigError, match="not a regular file"):
+        load_config(fifo)  # opening a FIFO for reading would block forever
+
+
+def test_unreadable_and_undecodable(tmp_path):
+    import os
+
+    p = tmp_path / "c.toml"
+    p.write_bytes(b"seed = 1\n\xff\n")
+    with pytest.raises(ConfigError, match="not valid UTF-8"):
+        load_config(p)
+    if os.geteuid() != 0:  # root reads mode-000 files
+        p.write_text("seed = 1\n")
+        p.chmod(0)
+        with pytest.raises(ConfigError, match="permission denied"):
+            load_config(p)
+
+
+def test_shipped_site_toml_is_generated_from_the_schema():
+    from mangarec.config import default_toml
+
+    assert DEFAULT_CONFIG.read_text(encoding="utf-8") == default_toml(), (
+        "site_src/site.toml drifted from the schema: regenerate it with "
+        "'python -m mangarec config --defaults > site_src/site.toml'")
+
+
+def test_every_size_key_has_an_upper_bound():
+    """Each int key's check refuses a huge value (no runaway allocation from a config)."""
+    import dataclasses
+    import typing
+
+    from mangarec import schema
+
+    def walk(cls, prefix=""):
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            sub = f.metadata.get("section") or (hints[f.name] if dataclasses.is_dataclass(hints[f.name]) else None)
+            if sub is not None:
+                yield from walk(sub, f"{prefix}{f.name}.")
+            elif hints[f.name] is int:
+                yield f"{prefix}{f.name}", f.metadata.get("check")
+
+    keys = dict(walk(Config))
+    assert len(keys) > 15
+    for name, check in keys.items():
+        assert check is not None and check(10**19), f"{name} accepts 10**19"
+    assert schema.bounded(1, 5)(3) is None
 
 
 def test_with_seed():

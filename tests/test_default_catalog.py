@@ -2,17 +2,20 @@
 
 The catalog (``site_src/catalog/default.jsonl``) is hand-written from public
 knowledge; these tests keep it well-formed so that the first README command
-can build a site from it on a fresh machine.  Standard library only.
+can build a site from it on a fresh machine.
 """
 
 from __future__ import annotations
 
+import datetime
 import json
 import re
 from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from mangarec.tags import CANONICAL, DEFAULT_ADULT_TAGS
 
 CATALOG = Path(__file__).resolve().parents[1] / "site_src/catalog/default.jsonl"
 
@@ -27,28 +30,10 @@ TYPES = {
     "anime": {"TV", "Movie", "OVA", "ONA", "Special"},
     "manga": {"Manga", "Manhwa", "Manhua", "Light Novel", "Oneshot"},
 }
-VOCABULARY = {
-    "demographic": {"Shounen", "Shoujo", "Seinen", "Josei"},
-    "genre": {
-        "Action", "Adventure", "Boys' Love", "Comedy", "Crime", "Drama", "Fantasy",
-        "Girls' Love", "Historical", "Horror", "Isekai", "Magical Girls", "Mecha",
-        "Medical", "Mystery", "Philosophical", "Psychological", "Romance", "Sci-Fi",
-        "Slice of Life", "Sports", "Superhero", "Thriller", "Tragedy", "Wuxia",
-    },
-    "theme": {
-        "Aliens", "Animals", "Cooking", "Crossdressing", "Delinquents", "Demons",
-        "Genderswap", "Ghosts", "Gyaru", "Harem", "Mafia", "Magic", "Martial Arts",
-        "Military", "Monster Girls", "Monsters", "Music", "Ninja", "Office Workers",
-        "Police", "Post-Apocalyptic", "Reincarnation", "Reverse Harem", "Samurai",
-        "School Life", "Supernatural", "Survival", "Time Travel", "Traditional Games",
-        "Vampires", "Video Games", "Villainess", "Virtual Reality", "Zombies",
-    },
-    "format": {
-        "4-Koma", "Adaptation", "Anthology", "Award Winning", "Full Color",
-        "Long Strip", "Official Colored", "Oneshot", "Web Comic",
-    },
-    "content": {"Gore"},
-}
+#: The one source of truth for tag names (mangarec.tags), not a copy of it.
+VOCABULARY = {group: set(names) for group, names in CANONICAL.items()}
+#: Announced titles may carry next year's date; nothing later.
+LATEST_YEAR = datetime.date.today().year + 1
 INVERSE_RELATION = {
     "Adaptation": "Adaptation",
     "Source": "Adaptation",
@@ -153,6 +138,7 @@ def test_tags_use_canonical_vocabulary(items: list[dict]) -> None:
             assert len(names) == len(set(names)), f"{item['id']}: duplicate tag in {group}"
             unknown = set(names) - VOCABULARY[group]
             assert not unknown, f"{item['id']}: {group} tags {sorted(unknown)}"
+            assert not set(names) & set(DEFAULT_ADULT_TAGS), f"{item['id']}: adult tag in the bundled catalog"
             total += len(names)
         assert total >= 3, f"{item['id']}: only {total} tags"
         assert len(tags.get("demographic", [])) <= 1, f"{item['id']}: several demographics"
@@ -170,7 +156,7 @@ def test_webtoon_and_oneshot_formats(items: list[dict]) -> None:
 def test_year_date_popularity_score(items: list[dict]) -> None:
     for item in items:
         year = item["year"]
-        assert type(year) is int and 1950 <= year <= 2026, item["id"]
+        assert type(year) is int and 1950 <= year <= LATEST_YEAR, item["id"]
         if "date" in item:
             match = DATE_RE.match(item["date"])
             assert match, f"{item['id']}: bad date {item['date']!r}"

@@ -7,11 +7,11 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mangarec.config import ALSSection
 from mangarec.errors import InputError
 from mangarec.foldin import cholesky_solve, fold_in, rank, to_values
 from mangarec.models import als
 from tests.test_als import planted_catalog
+from mangarec.models.als import Params as ALSParams
 
 
 def test_explicit_matches_direct_solve():
@@ -58,7 +58,7 @@ def test_cholesky_rejects_indefinite():
 def test_training_user_folds_in_to_its_factor(implicit):
     catalog, _ = planted_catalog(n_users=150, n_items=120, density=0.3, implicit=implicit)
     lam, alpha = 0.1, 5.0
-    emb = als.fit(catalog, ALSSection(factors=3, regularization=lam, iterations=15, implicit=implicit, alpha=alpha), seed=0)
+    emb = als.fit(catalog, ALSParams(factors=3, regularization=lam, iterations=15, implicit=implicit, alpha=alpha), seed=0)
     Y = emb.vectors.astype(np.float64)
     R = sp.csr_matrix(catalog.ratings.matrix, dtype=np.float64)
     V = R if implicit else als.centred(R)

@@ -11,12 +11,12 @@ import scipy.sparse as sp
 
 from mangarec import publish
 from mangarec.client import parse
-from mangarec.config import ALSSection
 from mangarec.embedding import Embedding
 from mangarec.errors import InputError
 from mangarec.foldin import to_values
 from mangarec.models import als
 from tests.test_als import planted_catalog
+from mangarec.models.als import Params as ALSParams
 
 DATE = "2026-11-23T00:00:00Z"
 
@@ -25,7 +25,7 @@ DATE = "2026-11-23T00:00:00Z"
 def fitted():
     """A 400-title catalog (10 without ratings) and its 32-factor ALS embedding."""
     catalog, _ = planted_catalog(n_users=300, n_items=400, density=0.15, unrated=10, rank=4)
-    emb = als.fit(catalog, ALSSection(factors=32, regularization=0.1, iterations=6, implicit=False), seed=11)
+    emb = als.fit(catalog, ALSParams(factors=32, regularization=0.1, iterations=6, implicit=False), seed=11)
     return catalog, emb
 
 
@@ -107,7 +107,7 @@ def test_size_of_a_400_title_catalog_is_under_100_kb(fitted):
 def test_bytes_are_deterministic(fitted, tmp_path):
     catalog, emb = fitted
     a = publish.write_embeddings(tmp_path / "a", catalog, emb, reg=0.1, mode="explicit", build_date=DATE, top_n=100)
-    emb2 = als.fit(catalog, ALSSection(factors=32, regularization=0.1, iterations=6, implicit=False), seed=11)
+    emb2 = als.fit(catalog, ALSParams(factors=32, regularization=0.1, iterations=6, implicit=False), seed=11)
     b = publish.write_embeddings(tmp_path / "b", catalog, emb2, reg=0.1, mode="explicit", build_date=DATE, top_n=100)
     assert a == b
     assert set(a) == {"data/embeddings.json", "data/embeddings.json.gz", "data/embeddings-top.json",
@@ -197,7 +197,7 @@ def _fixture_catalog(root):
 def test_real_400_title_fixture_fits_the_budget(shared_data, tmp_path):
     catalog = _fixture_catalog(shared_data / "anime-recdb")
     assert len(catalog) == 400 and catalog.ratings.nnz == 22_564
-    emb = als.fit(catalog, ALSSection(factors=32, regularization=0.1, iterations=10, implicit=False), seed=42)
+    emb = als.fit(catalog, ALSParams(factors=32, regularization=0.1, iterations=10, implicit=False), seed=42)
     sizes = publish.write_embeddings(tmp_path, catalog, emb, reg=0.1, mode="explicit", build_date=DATE, top_n=200)
     assert sizes["data/embeddings.json.gz"] <= 100_000
     model = parse(json.loads((tmp_path / "data/embeddings.json").read_text()))

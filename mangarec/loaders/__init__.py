@@ -11,7 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
-from ..catalog import Catalog, Item
+from ..catalog import MAX_ADULT_NAMES, Catalog, Item
 from ..errors import InputError
 from ..tags import DEFAULT_ADULT_TAGS, canonical_tag
 from . import generic, mal, mangadex_v3, mangadex_v5, ratings as ratings_mod
@@ -126,6 +126,7 @@ def load_catalog(
     skipped: Counter = Counter()
     seen: dict[str, tuple[str, int]] = {}
     filtered: set[str] = set()
+    adult_names: list[tuple[str, ...]] = []
     items: list[Item] = []
     sources: list[str] = []
     full = False
@@ -145,6 +146,7 @@ def load_catalog(
                 if is_adult and not include_adult:
                     skipped["adult"] += 1
                     filtered.add(item.id)
+                    adult_names.append((item.title, *item.alt_titles[: MAX_ADULT_NAMES - 1]))
                     continue
                 if len(item.tag_list) < min_tags:
                     skipped["no tags"] += 1
@@ -165,4 +167,4 @@ def load_catalog(
         ratings, rskip = ratings_mod.attach(raw, {i.id: k for k, i in enumerate(items)}, filtered, limited=full)
         skipped.update(rskip)
     return Catalog(items=tuple(items), ratings=ratings, sources=tuple(sources),
-                   skipped=dict(sorted(skipped.items())))
+                   skipped=dict(sorted(skipped.items())), adult_names=tuple(adult_names))

@@ -1,68 +1,144 @@
 """The models: each turns a :class:`~mangarec.catalog.Catalog` into an
 :class:`~mangarec.embedding.Embedding`.
 
-Every model module has ``fit(catalog, params, seed) -> Embedding`` where ``params`` is its
-section of the configuration (``config.models.<name>``). :data:`FITTERS` maps names to those
-functions; model modules are imported on first use (gensim and sklearn are slow to import).
-:func:`fit_model` picks the parameters from a :class:`~mangarec.config.Config` and derives the
-model's seed with ``derive_seed(seed, "model", name)``.
+Every model is a module of this package with a ``SPEC`` (:class:`~.base.ModelSpec`): its
+name, label, parameter section, ``fit`` and what it needs. :data:`REGISTRY` holds them all
+(discovered from the package's modules, ordered by ``SPEC.order``); nothing else in the code
+names a model. Heavy libraries (gensim, scikit-learn) are imported inside ``fit``, so reading
+the registry is cheap.
 """
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+import pkgutil
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
-from ..catalog import Catalog
-from ..config import MODEL_NAMES, Config
-from ..embedding import Embedding
 from ..seeds import derive_seed
+from .base import Deps, Foldin, ModelSpec, catalog_has, missing_reason
 
-__all__ = ["FITTERS", "fit_model"]
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+    from ..config import Config
+    from ..embedding import Embedding
 
-
-def _lazy(module: str) -> Callable[..., Embedding]:
-    """``mangarec.models.<module>.fit``, imported when first called."""
-
-    def fit(catalog: Catalog, params: Any, seed: int, **kwargs: Any) -> Embedding:
-        return importlib.import_module(f"{__name__}.{module}").fit(catalog, params, seed, **kwargs)
-
-    fit.__name__ = f"{module}_fit"
-    fit.__qualname__ = fit.__name__
-    fit.__doc__ = f"Lazily imported ``mangarec.models.{module}.fit``."
-    return fit
+__all__ = ["REGISTRY", "Deps", "Foldin", "ModelSpec", "available", "catalog_has", "fit_model",
+           "fit_order", "params_of", "spec"]
 
 
-#: ``{model name: fit(catalog, params, seed) -> Embedding}`` in :data:`MODEL_NAMES` order.
-FITTERS: dict[str, Callable[..., Embedding]] = {name: _lazy(name) for name in MODEL_NAMES}
+def _discover() -> dict[str, ModelSpec]:
+    specs: list[ModelSpec] = []
+    for info in pkgutil.iter_modules(__path__):
+        if info.name.startswith("_") or info.name == "base":
+            continue
+        module = importlib.import_module(f"{__name__}.{info.name}")
+        s = getattr(module, "SPEC", None)
+        if isinstance(s, ModelSpec):
+            if s.name != info.name:
+                raise RuntimeError(f"mangarec.models.{info.name}: SPEC.name is {s.name!r}, not the module name")
+            specs.append(s)
+    specs.sort(key=lambda s: (s.order, s.name))
+    registry = {s.name: s for s in specs}
+    for s in specs:
+        for d in s.depends:
+            if d not in registry:
+                raise RuntimeError(f"model {s.name!r} depends on unknown model {d!r}")
+    return registry
 
 
-def fit_model(name: str, catalog: Catalog, config: Config, seed: int, **kwargs: Any) -> Embedding:
+#: ``{name: ModelSpec}`` of every model, in display order.
+REGISTRY: Mapping[str, ModelSpec] = _discover()
+
+
+def spec(name: str) -> ModelSpec:
+    """The spec of model ``name``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name (the message lists the known ones).
+    """
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r} (known: {', '.join(REGISTRY)})") from None
+
+
+def params_of(config: "Config", name: str) -> Any:
+    """Model ``name``'s parameter section of ``config`` (``config.models.<name>``)."""
+    return getattr(config.models, spec(name).name)
+
+
+def fit_order(names: Iterable[str]) -> list[str]:
+    """``names`` plus the models they depend on, each after its dependencies.
+
+    Dependencies that were not asked for come first (they are fitted, cached, but not shown).
+    """
+    out: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in out:
+            return
+        if name in path:
+            raise RuntimeError(f"models depend on each other in a cycle: {' -> '.join(path + (name,))}")
+        for d in spec(name).depends:
+            visit(d, path + (name,))
+        out.append(name)
+
+    for n in names:
+        visit(n, ())
+    return out
+
+
+def available(catalog: "Catalog", names: Iterable[str]) -> tuple[list[str], dict[str, str]]:
+    """The models of ``names`` that can run on ``catalog``, and why the others cannot.
+
+    A model is left out when the catalog lacks one of its ``needs`` or when a model it
+    depends on is left out.
+
+    Returns
+    -------
+    (list of str, dict)
+        The kept names in the given order, and ``{left-out name: reason}``.
+    """
+    names = list(names)
+    kept: list[str] = []
+    reasons: dict[str, str] = {}
+    for name in fit_order(names):
+        s = spec(name)
+        why = missing_reason(s, catalog)
+        if why is None:
+            lost = [d for d in s.depends if d in reasons]
+            if lost:
+                why = f"it needs the {lost[0]} model, which was left out"
+        if why is None:
+            kept.append(name)
+        else:
+            reasons[name] = why
+    return [n for n in names if n in kept], reasons
+
+
+def fit_model(name: str, catalog: "Catalog", config: "Config", seed: int,
+              deps: Deps | None = None) -> "Embedding":
     """Fit one model with its configured parameters.
 
     Parameters
     ----------
     name:
-        A key of :data:`FITTERS`.
+        A key of :data:`REGISTRY`.
     catalog, config:
         The catalog and the build's configuration (``config.models.<name>`` is used).
     seed:
         The build seed; the model gets ``derive_seed(seed, "model", name)``.
-    kwargs:
-        For ``"hybrid"``: ``tags=`` and ``text=`` embeddings already fitted (e.g. from the
-        cache). When absent they are fitted here with ``fit_model("lsi" / "text", ...)``, i.e.
-        exactly as the stand-alone models.
+    deps:
+        The embeddings of the models ``name`` depends on; missing ones are fitted here with
+        :func:`fit_model` (exactly as the stand-alone models).
 
     Raises
     ------
     ValueError
         For an unknown model name.
     """
-    if name not in FITTERS:
-        raise ValueError(f"unknown model {name!r} (known: {', '.join(FITTERS)})")
-    params = getattr(config.models, name)
-    if name == "hybrid":
-        if kwargs.get("tags") is None:
-            kwargs["tags"] = fit_model("lsi", catalog, config, seed)
-        if kwargs.get("text") is None:
-            kwargs["text"] = fit_model("text", catalog, config, seed)
-    return FITTERS[name](catalog, params, derive_seed(seed, "model", name), **kwargs)
+    s = spec(name)
+    given = dict(deps or {})
+    full = {d: given[d] if d in given else fit_model(d, catalog, config, seed) for d in s.depends}
+    return s.fit(catalog, params_of(config, name), derive_seed(seed, "model", name), full)

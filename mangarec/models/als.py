@@ -36,16 +36,40 @@ import contextlib
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
-from ..config import ALSSection
 from ..embedding import Embedding
 from ..errors import InputError
+from ..schema import bounded, key, one_of
 from ..seeds import rng
 from .als_solvers import cg_rows
+from .base import Foldin, ModelSpec
+
+@dataclass(frozen=True)
+class Params:
+    """``[models.als]``: alternating least squares on ratings."""
+
+    factors: int = key(32, "Latent factors.", bounded(1, 1024))
+    regularization: float = key(0.1, "L2 regularisation λ (also used for fold-in).", bounded(1e-9, 1e9))
+    iterations: int = key(15, "ALS sweeps.", bounded(1, 1000))
+    implicit: bool = key(
+        True,
+        "Implicit feedback (confidence 1 + alpha·r, as watch histories) instead of explicit ratings "
+        "centred per user. Implicit ranks far better on held-out likes (benchmarks/bench_als.py), so "
+        "it is the default for the published embeddings.",
+    )
+    alpha: float = key(10.0, "Confidence scale for implicit feedback.", bounded(1e-9, 1e9))
+    solver: str = key(
+        "cg", "'cg' (a few conjugate-gradient steps per row, warm-started; fast) or 'exact' "
+        "(closed-form solves).", one_of("cg", "exact"),
+    )
+    cg_steps: int = key(3, "Conjugate-gradient steps per row and half-sweep (solver = 'cg').", bounded(1, 100))
+
 
 #: Ridge penalty of the tag → factor regression.
 TAG_RIDGE = 1.0
@@ -61,8 +85,8 @@ THREADS = 2
 # same held-out RMSE) in less than half its CPU time.
 
 
-def fit(catalog: Catalog, params: ALSSection, seed: int, *, solver: str | None = None,
-        cg_steps: int | None = None) -> Embedding:
+def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | None = None, *,
+        solver: str | None = None, cg_steps: int | None = None) -> Embedding:
     """Factorise ``catalog.ratings``; return the item factors.
 
     Parameters
@@ -280,3 +304,17 @@ def tag_regression(B: sp.csr_matrix, Y: np.ndarray, rated: np.ndarray, ridge: fl
     Br = sp.csr_matrix(B[rated], dtype=np.float64)
     A = (Br.T @ Br).toarray() + ridge * np.eye(T)
     return np.linalg.solve(A, Br.T @ Y[rated])
+
+
+SPEC = ModelSpec(
+    name="als",
+    label="ALS (ratings)",
+    summary="Alternating least squares on the ratings; unrated titles placed from their tags.",
+    params=Params,
+    fit=fit,
+    needs=frozenset({"ratings"}),
+    trained_on_ratings=True,
+    order=60,
+    publish_rank=10,
+    foldin=lambda p: Foldin(mode="implicit" if p.implicit else "explicit", reg=p.regularization, alpha=p.alpha),
+)

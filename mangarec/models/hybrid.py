@@ -14,13 +14,27 @@ zero. The dimension is ``dim(LSI) + dim(text)``. No tag vectors (the text part h
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 
 from ..catalog import Catalog
-from ..config import HybridSection, LSISection, TextSection
 from ..embedding import Embedding
-from ..seeds import derive_seed
+from ..schema import key, unit
+from .base import ModelSpec
+
+
+@dataclass(frozen=True)
+class Params:
+    """``[models.hybrid]``: tags and description combined."""
+
+    tag_weight: float = key(
+        0.6,
+        "Weight of the (normalised) tag vector; the text vector gets 1 - tag_weight. Items with "
+        "no description use their tag vector alone.",
+        unit,
+    )
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -55,26 +69,9 @@ def combine(tags: np.ndarray, text: np.ndarray, has_text: np.ndarray, tag_weight
     return np.hstack([t * a, x * c * has_text[:, None]])
 
 
-def fit(
-    catalog: Catalog,
-    params: HybridSection,
-    seed: int,
-    *,
-    tags: Embedding | None = None,
-    text: Embedding | None = None,
-) -> Embedding:
-    """Hybrid item vectors.
-
-    ``tags`` / ``text`` are the LSI and text embeddings of the same catalog; when not given
-    they are fitted with default parameters and seeds derived from ``seed``
-    (``mangarec.models.fit_model`` passes the configured ones).
-    """
-    from . import lsi, text as text_model
-
-    if tags is None:
-        tags = lsi.fit(catalog, LSISection(), derive_seed(seed, "lsi"))
-    if text is None:
-        text = text_model.fit(catalog, TextSection(), derive_seed(seed, "text"))
+def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any]) -> Embedding:
+    """Hybrid item vectors from ``deps["lsi"]`` and ``deps["text"]`` (same catalog)."""
+    tags, text = deps["lsi"], deps["text"]
     for e in (tags, text):
         if tuple(e.item_ids) != tuple(catalog.ids):
             raise ValueError(f"hybrid: the {e.model} embedding does not match the catalog's items")
@@ -93,3 +90,15 @@ def fit(
             "tags_only": int((~has_text).sum()),
         },
     )
+
+
+SPEC = ModelSpec(
+    name="hybrid",
+    label="Hybrid (tags + text)",
+    summary="The LSI and description vectors combined with a fixed weight.",
+    params=Params,
+    fit=fit,
+    needs=frozenset({"tags", "descriptions"}),
+    depends=("lsi", "text"),
+    order=50,
+)

@@ -23,15 +23,29 @@ Duplicate tag sets are fitted once: the SVD of the distinct rows weighted by
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
-from ..config import LSISection
 from ..embedding import Embedding
+from ..schema import bounded, key
+from .base import ModelSpec
 from ._dedupe import unique_rows
 from ._svd import truncated_svd
+
+
+@dataclass(frozen=True)
+class Params:
+    """``[models.lsi]``: tag tf-idf + truncated SVD (latent semantic indexing)."""
+
+    dim: int = key(16, "Number of singular vectors kept (the embedding's dimension).", bounded(1, 1024))
+    itemsets: bool = key(False, "Add frequent tag pairs/triples as extra terms (the MangaDex study's extension).")
+    min_support: int = key(50, "Minimum number of items an itemset must occur in to become a term.",
+                           bounded(1, 10_000_000))
+    max_itemset: int = key(2, "Largest itemset size used as a term (2 = pairs, 3 = triples).",
+                           lambda v: None if v in (2, 3) else "must be 2 or 3")
 
 
 @dataclass(frozen=True, eq=False)
@@ -75,7 +89,7 @@ def frequent_itemsets(
     weights:
         ``(u,)`` multiplicity of each row (support counts rows times weight).
     min_support, max_itemset:
-        See :class:`~mangarec.config.LSISection`.
+        See :class:`Params`.
 
     Returns
     -------
@@ -184,7 +198,7 @@ def to_item_space(qk: np.ndarray, s: np.ndarray) -> np.ndarray:
     return np.asarray(qk) * s
 
 
-def fit_basis(catalog: Catalog, params: LSISection, seed: int) -> LSIFit:
+def fit_basis(catalog: Catalog, params: Params, seed: int) -> LSIFit:
     """Fit LSI on the catalog's tags (see the module docstring). ``seed`` feeds the solver."""
     b = catalog.tag_matrix
     vocab = catalog.tag_vocabulary
@@ -213,7 +227,7 @@ def fit_basis(catalog: Catalog, params: LSISection, seed: int) -> LSIFit:
     return LSIFit(terms, tuple(itemsets), idf, svd.V, svd.s, vectors, info)
 
 
-def fit(catalog: Catalog, params: LSISection, seed: int) -> Embedding:
+def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | None = None) -> Embedding:
     """LSI item vectors (rows of ``U_k Σ_k``) and tag vectors (one-term queries, same space).
 
     Returns
@@ -234,3 +248,15 @@ def fit(catalog: Catalog, params: LSISection, seed: int) -> Embedding:
         tag_vectors=np.ascontiguousarray(tag_vecs, dtype=np.float32),
         info=lf.info,
     )
+
+
+SPEC = ModelSpec(
+    name="lsi",
+    label="LSI (tags)",
+    summary="Tag tf-idf reduced by truncated SVD (latent semantic indexing).",
+    params=Params,
+    fit=fit,
+    needs=frozenset({"tags"}),
+    order=10,
+    publish_rank=20,
+)

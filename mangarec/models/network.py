@@ -26,14 +26,25 @@ same ``σ`` and ``V``).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Mapping
+
 import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
-from ..config import NetworkSection
 from ..embedding import Embedding
+from ..schema import bounded, key
+from .base import ModelSpec
 from ._dedupe import unique_rows
 from ._svd import truncated_svd
+
+
+@dataclass(frozen=True)
+class Params:
+    """``[models.network]``: spectral embedding of the item graph A = B Bᵀ."""
+
+    dim: int = key(16, "Number of eigenvectors kept (the trivial one excluded).", bounded(1, 1024))
 
 
 def _normalise_rows(x: np.ndarray) -> np.ndarray:
@@ -88,7 +99,7 @@ def spectral(b: sp.spmatrix, dim: int, seed: int) -> tuple[np.ndarray, np.ndarra
     return items, _normalise_rows(tags), s**2, info
 
 
-def fit(catalog: Catalog, params: NetworkSection, seed: int) -> Embedding:
+def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | None = None) -> Embedding:
     """Spectral item vectors of the tag network (see the module docstring).
 
     Returns
@@ -106,3 +117,14 @@ def fit(catalog: Catalog, params: NetworkSection, seed: int) -> Embedding:
         tag_vectors=np.ascontiguousarray(tags, dtype=np.float32),
         info=info,
     )
+
+
+SPEC = ModelSpec(
+    name="network",
+    label="Tag network",
+    summary="Spectral embedding of the title-tag network (titles linked by shared tags).",
+    params=Params,
+    fit=fit,
+    needs=frozenset({"tags"}),
+    order=30,
+)

@@ -16,14 +16,27 @@ otherwise): item vectors are rows of ``U_k Σ_k``.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any, Mapping
+
 import numpy as np
 
 from ..catalog import Catalog, Item
-from ..config import TextSection
 from ..embedding import Embedding
+from ..schema import bounded, key
+from .base import ModelSpec
 from ._svd import truncated_svd
 
 TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
+
+
+@dataclass(frozen=True)
+class Params:
+    """``[models.text]``: tf-idf of title + description, reduced by SVD."""
+
+    dim: int = key(64, "SVD dimension of the text model.", bounded(1, 1024))
+    max_features: int = key(50000, "Largest vocabulary kept (most frequent words).", bounded(1, 2_000_000))
+    min_df: int = key(2, "A word must occur in this many items to count.", bounded(1, 1_000_000))
 
 
 def item_text(item: Item) -> tuple[str, bool]:
@@ -34,7 +47,7 @@ def item_text(item: Item) -> tuple[str, bool]:
     return f"{item.title}\n{' '.join(item.tag_list)}", True
 
 
-def vectorize(catalog: Catalog, params: TextSection):
+def vectorize(catalog: Catalog, params: Params):
     """tf-idf matrix ``(n, V)`` csr float64, vocabulary (tuple of words), fallback count."""
     from sklearn.feature_extraction.text import TfidfVectorizer
 
@@ -59,7 +72,7 @@ def vectorize(catalog: Catalog, params: TextSection):
     return x.tocsr(), words, int(sum(fallback))
 
 
-def fit(catalog: Catalog, params: TextSection, seed: int) -> Embedding:
+def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | None = None) -> Embedding:
     """Text item vectors (see the module docstring).
 
     Returns
@@ -84,3 +97,14 @@ def fit(catalog: Catalog, params: TextSection, seed: int) -> Embedding:
             "solver": svd.method,
         },
     )
+
+
+SPEC = ModelSpec(
+    name="text",
+    label="Description text",
+    summary="tf-idf of title and description, reduced by truncated SVD.",
+    params=Params,
+    fit=fit,
+    needs=frozenset({"descriptions"}),
+    order=40,
+)

@@ -28,9 +28,13 @@ import numpy as np
 
 import scipy.sparse as sp
 
-from ..config import UMAPSection
+from typing import TYPE_CHECKING
+
 from ..embedding import Embedding, Map
 from ._dedupe import unique_dense_rows
+
+if TYPE_CHECKING:
+    from ..config import UMAPSection
 
 
 def _knn_graph(x: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

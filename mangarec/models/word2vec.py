@@ -18,14 +18,26 @@ from __future__ import annotations
 
 import math
 import zlib
+from dataclasses import dataclass
+from typing import Any, Mapping
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
-from ..config import Word2VecSection
 from ..embedding import Embedding
+from ..schema import bounded, key
 from ..seeds import rng
+from .base import ModelSpec
+
+
+@dataclass(frozen=True)
+class Params:
+    """``[models.word2vec]``: CBOW over tag sets (gensim, sg=0)."""
+
+    dim: int = key(0, "Vector size; 0 means sqrt(number of tags) rounded to a power of 2.", bounded(0, 1024))
+    epochs: int = key(20, "Training epochs.", bounded(1, 1000))
+    negative: int = key(5, "Negative samples per positive (0 = hierarchical softmax).", bounded(0, 100))
 
 
 def power_of_two_dim(n_tags: int) -> int:
@@ -53,7 +65,7 @@ def sentences(catalog: Catalog, seed: int) -> list[list[str]]:
     return out
 
 
-def fit(catalog: Catalog, params: Word2VecSection, seed: int) -> Embedding:
+def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | None = None) -> Embedding:
     """Train CBOW on the tag sets; items are the mean of their tag vectors.
 
     Returns
@@ -110,3 +122,14 @@ def fit(catalog: Catalog, params: Word2VecSection, seed: int) -> Embedding:
             "tags": len(vocab),
         },
     )
+
+
+SPEC = ModelSpec(
+    name="word2vec",
+    label="word2vec (tags)",
+    summary="word2vec CBOW over tag sets; a title is the mean of its tags' vectors.",
+    params=Params,
+    fit=fit,
+    needs=frozenset({"tags"}),
+    order=20,
+)

@@ -2,11 +2,13 @@
 
 ``site_src/static/<dir>/<name>.<ext>`` → ``assets/<dir>/<name>.<hash8>.<ext>``; plotly.js is
 copied once from the installed ``plotly`` package (``package_data/plotly.min.js``), never
-from a CDN. Pages look files up by their logical name (``"css/site.css"``,
+from a CDN. Large files also get a ``.gz`` copy (:data:`GZIP_MIN_BYTES`). Pages look files up
+by their logical name (``"css/site.css"``,
 ``"js/plotly.min.js"``).
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import shutil
 from pathlib import Path
@@ -14,6 +16,9 @@ from pathlib import Path
 from ..errors import InputError
 from ..paths import SITE_SRC
 
+#: Assets at least this large get a gzip copy beside them (``name.ext.gz``, reproducible) for
+#: hosts that serve precompressed files (``serve`` does); plotly.js shrinks about 3.4 times.
+GZIP_MIN_BYTES = 20_000
 
 #: Sub-folders of ``site_src/static`` copied as assets (other files there belong to other
 #: writers, e.g. ``embeddings.schema.json`` which the publisher copies to ``data/``).
@@ -67,5 +72,7 @@ def copy_assets(out_dir: Path, static_dir: Path = SITE_SRC / "static") -> dict[s
         dest = out_dir / target
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, dest)
+        if path.stat().st_size >= GZIP_MIN_BYTES:
+            dest.with_name(dest.name + ".gz").write_bytes(gzip.compress(path.read_bytes(), compresslevel=9, mtime=0))
         mapping[logical] = target
     return mapping

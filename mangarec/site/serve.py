@@ -2,8 +2,9 @@
 
 Threaded, bound to 127.0.0.1 by default, with the MIME types the site needs (``.js``,
 ``.json``, ``.svg``, ``.webmanifest``, ``.xml``). ``foo.json.gz`` is served as
-``application/gzip``; a request for ``foo.json`` that only exists gzipped is answered with
-the ``.gz`` bytes and ``Content-Encoding: gzip``. Missing files get ``404.html`` with status
+``application/gzip``; a request for ``foo.json`` from a client that accepts gzip is answered
+with ``foo.json.gz``, where it exists, and ``Content-Encoding: gzip`` (like nginx's
+``gzip_static``). Missing files get ``404.html`` with status
 404. ``base_path`` mounts the site under a sub-path (``/sub/path/``), to check that every
 link is relative.
 """
@@ -12,10 +13,10 @@ from __future__ import annotations
 import os
 import posixpath
 import threading
+from collections.abc import Callable, Iterable
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Callable, Iterable
 from urllib.parse import unquote, urlsplit
 
 from ..paths import SITE_SRC, TEMPLATES
@@ -27,6 +28,7 @@ MIME_TYPES = {
     ".mjs": "text/javascript; charset=utf-8",
     ".json": "application/json",
     ".gz": "application/gzip",
+    ".bin": "application/octet-stream",
     ".svg": "image/svg+xml",
     ".webmanifest": "application/manifest+json",
     ".xml": "application/xml",
@@ -72,11 +74,11 @@ class SiteHandler(SimpleHTTPRequestHandler):
             return None
         if os.path.isdir(path):
             path = os.path.join(path, "index.html")
-        if os.path.isfile(path):
-            return self._file(path, 200)
         gz = path + ".gz"
         if os.path.isfile(gz) and "gzip" in self.headers.get("Accept-Encoding", ""):
             return self._file(gz, 200, encoding="gzip", ctype=self.guess_type(path))
+        if os.path.isfile(path):
+            return self._file(path, 200)
         missing = os.path.join(self.directory, "404.html")
         if os.path.isfile(missing):
             return self._file(missing, 404)
@@ -90,13 +92,16 @@ class SiteHandler(SimpleHTTPRequestHandler):
         self.send_header("Content-Type", ctype or self.guess_type(path))
         if encoding:
             self.send_header("Content-Encoding", encoding)
+            self.send_header("Vary", "Accept-Encoding")
         self.send_header("Content-Length", str(size))
         self.send_header("Cache-Control", "no-cache")
         self.end_headers()
         return f
 
 
-def make_server(directory: Path, host: str = "127.0.0.1", port: int = 8000, base_path: str = "/") -> ThreadingHTTPServer:
+def make_server(
+    directory: Path, host: str = "127.0.0.1", port: int = 8000, base_path: str = "/"
+) -> ThreadingHTTPServer:
     """A ready server (port 0 picks a free one: read ``server.server_address``)."""
     if not base_path.startswith("/") or not base_path.endswith("/"):
         raise ValueError("base_path must start and end with '/'")
@@ -139,7 +144,8 @@ def serve(directory: Path, host: str = "127.0.0.1", port: int = 8000, rebuild: C
 
         threading.Thread(target=watcher, daemon=True).start()
     h, p = server.server_address[:2]
-    print(f"serving {directory} at http://{h}:{p}{base_path} (Ctrl-C to stop)", flush=True)
+    host_text = h.decode() if isinstance(h, bytes) else str(h)
+    print(f"serving {directory} at http://{host_text}:{p}{base_path} (Ctrl-C to stop)", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from mangarec import client, publish
-from mangarec.config import ALSSection
 from mangarec.models import als
+from mangarec.models.als import Params as ALSParams
 from mangarec.paths import SITE_SRC
 from tests.test_als import planted_catalog
 
@@ -75,7 +75,7 @@ class _Server:
 def _site(tmp: Path, mode: str) -> Path:
     implicit = mode == "implicit"
     catalog, _ = planted_catalog(n_users=300, n_items=400, density=0.15, unrated=8, rank=4, implicit=implicit)
-    emb = als.fit(catalog, ALSSection(factors=32, regularization=0.1, iterations=5, implicit=implicit, alpha=4.0), seed=5)
+    emb = als.fit(catalog, ALSParams(factors=32, regularization=0.1, iterations=5, implicit=implicit, alpha=4.0), seed=5)
     root = tmp / mode
     root.mkdir()
     payload = publish.build_payload(catalog, emb, reg=0.1, mode=mode, alpha=4.0, build_date="2026-11-23")

@@ -1,6 +1,7 @@
 """Contract suite: every model in the registry honours the same promises."""
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 
 import numpy as np
@@ -8,9 +9,9 @@ import pytest
 import scipy.sparse as sp
 
 from mangarec.catalog import Catalog, Ratings
-from mangarec.config import MODEL_NAMES, Config
+from mangarec.config import Config
 from mangarec.embedding import Embedding
-from mangarec.models import FITTERS, fit_model
+from mangarec.models import REGISTRY, available, fit_model
 from mangarec.seeds import rng
 
 
@@ -51,9 +52,42 @@ def _cosine(v: np.ndarray) -> np.ndarray:
     return s
 
 
-def test_registry_lists_every_model():
-    assert tuple(FITTERS) == MODEL_NAMES
-    assert all(callable(f) for f in FITTERS.values())
+def _model_modules() -> set[str]:
+    """Every module of mangarec/models that is not private, base or a helper without a SPEC."""
+    import pkgutil
+
+    import mangarec.models as pkg
+
+    return {m.name for m in pkgutil.iter_modules(pkg.__path__) if not m.name.startswith("_") and m.name != "base"}
+
+
+def test_registry_holds_every_model_module_with_a_spec():
+    import importlib
+
+    with_spec = {m for m in _model_modules() if hasattr(importlib.import_module(f"mangarec.models.{m}"), "SPEC")}
+    assert set(REGISTRY) == with_spec
+    assert {"lsi", "word2vec", "network", "text", "hybrid", "als"} <= set(REGISTRY)
+    assert list(REGISTRY) == sorted(REGISTRY, key=lambda n: (REGISTRY[n].order, n))
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_spec_is_complete(name):
+    s = REGISTRY[name]
+    assert s.name == name and s.label and s.summary
+    assert dataclasses.is_dataclass(s.params) and s.params.__dataclass_params__.frozen
+    for f in dataclasses.fields(s.params):
+        assert f.metadata.get("doc"), f"models.{name}.{f.name} has no doc"
+        if f.type in ("int", int):
+            assert f.metadata.get("check") is not None, f"models.{name}.{f.name}: a size key needs a bound"
+    assert set(s.needs) <= {"tags", "descriptions", "ratings"}
+    assert all(d in REGISTRY for d in s.depends)
+    assert isinstance(s.foldin(s.params()).reg, float)
+
+
+def test_config_sections_come_from_the_registry():
+    assert tuple(f.name for f in dataclasses.fields(Config().models)) == tuple(REGISTRY)
+    for name, s in REGISTRY.items():
+        assert isinstance(getattr(Config().models, name), s.params)
 
 
 def test_fit_model_rejects_unknown_name(catalog):
@@ -61,7 +95,15 @@ def test_fit_model_rejects_unknown_name(catalog):
         fit_model("nope", catalog, Config(), 1)
 
 
-@pytest.mark.parametrize("name", list(FITTERS))
+def test_available_leaves_out_models_without_their_input(two_clusters):
+    no_text = Catalog(items=tuple(replace(i, description="") for i in two_clusters.items))
+    kept, why = available(no_text, list(REGISTRY))
+    assert "text" not in kept and "hybrid" not in kept and "als" not in kept
+    assert why["text"] == "the catalog has no descriptions" and "ratings" in why["als"]
+    assert "lsi" in kept
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
 def test_shape_ids_dtype_finite(name, catalog):
     emb = fit_model(name, catalog, CONFIG, 42)
     assert isinstance(emb, Embedding)
@@ -78,7 +120,7 @@ def test_shape_ids_dtype_finite(name, catalog):
         assert set(emb.tag_ids) <= set(catalog.tag_vocabulary)
 
 
-@pytest.mark.parametrize("name", list(FITTERS))
+@pytest.mark.parametrize("name", list(REGISTRY))
 def test_deterministic(name, catalog):
     a = fit_model(name, catalog, CONFIG, 42)
     b = fit_model(name, catalog, CONFIG, 42)
@@ -87,19 +129,17 @@ def test_deterministic(name, catalog):
         assert a.tag_vectors.tobytes() == b.tag_vectors.tobytes()
 
 
-@pytest.mark.parametrize("name", list(FITTERS))
-def test_direct_fitter_matches_fit_model(name, catalog):
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_direct_fit_matches_fit_model(name, catalog):
     from mangarec.seeds import derive_seed
 
     config = CONFIG
-    kwargs = {}
-    if name == "hybrid":
-        kwargs = {"tags": fit_model("lsi", catalog, config, 5), "text": fit_model("text", catalog, config, 5)}
-    direct = FITTERS[name](catalog, getattr(config.models, name), derive_seed(5, "model", name), **kwargs)
+    deps = {d: fit_model(d, catalog, config, 5) for d in REGISTRY[name].depends}
+    direct = REGISTRY[name].fit(catalog, getattr(config.models, name), derive_seed(5, "model", name), deps)
     assert direct.vectors.tobytes() == fit_model(name, catalog, config, 5).vectors.tobytes()
 
 
-@pytest.mark.parametrize("name", list(FITTERS))
+@pytest.mark.parametrize("name", list(REGISTRY))
 def test_two_clusters_are_separated(name, catalog):
     emb = fit_model(name, catalog, CONFIG, 42)
     s = _cosine(emb.vectors)
@@ -121,15 +161,12 @@ def test_exact_tag_models_do_not_depend_on_catalog_order(name, catalog):
     np.testing.assert_allclose(_cosine(back), _cosine(base.vectors), atol=1e-5)
 
 
-@pytest.mark.parametrize("name", ["word2vec", "text"])
+@pytest.mark.parametrize("name", ["word2vec", "als"])
 def test_seed_is_used(name, catalog):
-    """Models with a random component: the seed reaches it (different seeds may differ)."""
+    """Models with a random component: the seed reaches it."""
     a = fit_model(name, catalog, CONFIG, 1)
     b = fit_model(name, catalog, CONFIG, 2)
-    if name == "word2vec":
-        assert a.vectors.tobytes() != b.vectors.tobytes()
-    else:  # tiny vocabulary: the exact solver is used, so the seed changes nothing
-        assert a.vectors.tobytes() == b.vectors.tobytes()
+    assert a.vectors.tobytes() != b.vectors.tobytes()
 
 
 def test_hybrid_via_fit_model_uses_configured_lsi(catalog):

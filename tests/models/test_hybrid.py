@@ -9,8 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mangarec.catalog import Catalog
-from mangarec.config import HybridSection, LSISection, TextSection
 from mangarec.models import hybrid, lsi, text
+from mangarec.models.lsi import Params as LSIParams
+from mangarec.models.text import Params as TextParams
+from mangarec.models.hybrid import Params as HybridParams
 
 
 def _cos(a, b):
@@ -50,27 +52,25 @@ def test_fit_uses_given_embeddings(two_clusters):
     items = list(two_clusters.items)
     items[3] = replace(items[3], description="")
     c = Catalog(items=tuple(items))
-    tags = lsi.fit(c, LSISection(dim=4), 1)
-    txt = text.fit(c, TextSection(dim=5), 1)
-    h = hybrid.fit(c, HybridSection(tag_weight=0.7), 0, tags=tags, text=txt)
+    tags = lsi.fit(c, LSIParams(dim=4), 1)
+    txt = text.fit(c, TextParams(dim=5), 1)
+    h = hybrid.fit(c, HybridParams(tag_weight=0.7), 0, {"lsi": tags, "text": txt})
     assert h.dim == tags.dim + txt.dim
     assert h.info["tags_only"] == 1
     expect = hybrid.combine(tags.vectors, txt.vectors, np.array([bool(i.description) for i in c.items]), 0.7)
     np.testing.assert_allclose(h.vectors, expect.astype(np.float32))
-    own = hybrid.fit(c, HybridSection(tag_weight=0.7), 0)  # computes both itself
-    assert own.vectors.shape[0] == len(c)
 
 
 def test_fit_rejects_embeddings_of_another_catalog(two_clusters):
     other = two_clusters.subset(range(10))
-    tags = lsi.fit(other, LSISection(dim=2), 1)
+    tags = lsi.fit(other, LSIParams(dim=2), 1)
     with pytest.raises(ValueError, match="does not match"):
-        hybrid.fit(two_clusters, HybridSection(), 0, tags=tags)
+        hybrid.fit(two_clusters, HybridParams(), 0, {"lsi": tags, "text": text.fit(two_clusters, TextParams(), 1)})
 
 
 def test_weight_one_is_the_tag_model(two_clusters):
-    tags = lsi.fit(two_clusters, LSISection(), 1)
-    h = hybrid.fit(two_clusters, HybridSection(tag_weight=1.0), 0, tags=tags)
+    tags = lsi.fit(two_clusters, LSIParams(), 1)
+    h = hybrid.fit(two_clusters, HybridParams(tag_weight=1.0), 0, {"lsi": tags, "text": text.fit(two_clusters, TextParams(), 1)})
     t = tags.vectors / np.linalg.norm(tags.vectors, axis=1, keepdims=True)
     np.testing.assert_allclose(h.vectors[:, : tags.dim] @ h.vectors[:, : tags.dim].T, t @ t.T, atol=1e-5)
     assert not h.vectors[:, tags.dim :].any()

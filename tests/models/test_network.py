@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from mangarec.config import NetworkSection
 from mangarec.models import network
+from mangarec.models.network import Params as NetworkParams
 
 
 def random_b(n: int, t: int, density: float, seed: int) -> sp.csr_matrix:
@@ -46,7 +46,7 @@ def test_matches_the_dense_definition_on_a_small_graph():
 
 
 def test_fit_wraps_spectral(two_clusters):
-    emb = network.fit(two_clusters, NetworkSection(dim=4), 0)
+    emb = network.fit(two_clusters, NetworkParams(dim=4), 0)
     b = two_clusters.tag_matrix.toarray()
     items, _, _, _ = network.spectral(two_clusters.tag_matrix, 4, 0)
     np.testing.assert_allclose(emb.vectors, items.astype(np.float32), atol=1e-6)

@@ -4,10 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mangarec.config import LSISection, UMAPSection
+from mangarec.config import UMAPSection
 from mangarec.embedding import Embedding, Map
 from mangarec.models import lsi
 from mangarec.models.umap_map import fit_map
+from mangarec.models.lsi import Params as LSIParams
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +49,7 @@ def test_deterministic(blobs):
 
 
 def test_small_catalog_clamps_n_neighbors(two_clusters):
-    emb = lsi.fit(two_clusters, LSISection(), 1)
+    emb = lsi.fit(two_clusters, LSIParams(), 1)
     m = fit_map(emb, UMAPSection(n_neighbors=50), 3)
     assert m.info["n_neighbors"] == m.info["distinct_rows"] - 1 < 50
     assert m.xy.shape == (24, 2) and np.isfinite(m.xy).all()

@@ -8,9 +8,9 @@ import sys
 import numpy as np
 import pytest
 
-from mangarec.config import Word2VecSection
 from mangarec.models import word2vec
 from mangarec.paths import ROOT
+from mangarec.models.word2vec import Params as Word2VecParams
 
 
 @pytest.mark.parametrize(
@@ -23,12 +23,12 @@ def test_power_of_two_dim(n_tags, dim):
 
 def test_default_dim_follows_the_rule_and_explicit_dim_wins(two_clusters):
     assert len(two_clusters.tag_vocabulary) == 10
-    assert word2vec.fit(two_clusters, Word2VecSection(epochs=2), 1).dim == 4
-    assert word2vec.fit(two_clusters, Word2VecSection(dim=6, epochs=2), 1).dim == 6
+    assert word2vec.fit(two_clusters, Word2VecParams(epochs=2), 1).dim == 4
+    assert word2vec.fit(two_clusters, Word2VecParams(dim=6, epochs=2), 1).dim == 6
 
 
 def test_items_are_the_mean_of_their_tag_vectors(two_clusters):
-    emb = word2vec.fit(two_clusters, Word2VecSection(epochs=3), 1)
+    emb = word2vec.fit(two_clusters, Word2VecParams(epochs=3), 1)
     assert emb.tag_ids == two_clusters.tag_vocabulary
     idx = {t: k for k, t in enumerate(emb.tag_ids)}
     for k, item in enumerate(two_clusters.items):
@@ -37,7 +37,7 @@ def test_items_are_the_mean_of_their_tag_vectors(two_clusters):
 
 
 def test_identical_tag_sets_get_identical_vectors(two_clusters):
-    emb = word2vec.fit(two_clusters, Word2VecSection(epochs=2), 1)
+    emb = word2vec.fit(two_clusters, Word2VecParams(epochs=2), 1)
     seen = {}
     for k, item in enumerate(two_clusters.items):
         if item.tag_list in seen:
@@ -54,7 +54,7 @@ def test_sentences_are_deterministic_shuffles(two_clusters):
 
 
 def test_window_covers_the_largest_tag_set(two_clusters):
-    emb = word2vec.fit(two_clusters, Word2VecSection(epochs=1), 1)
+    emb = word2vec.fit(two_clusters, Word2VecParams(epochs=1), 1)
     assert emb.info["window"] == max(len(i.tag_list) for i in two_clusters.items)
 
 
@@ -68,9 +68,8 @@ _CHILD = """
 import hashlib, sys
 sys.path.insert(0, {root!r}); sys.path.insert(0, {tests!r})
 from conftest import two_cluster_catalog
-from mangarec.config import Word2VecSection
 from mangarec.models import word2vec
-e = word2vec.fit(two_cluster_catalog(), Word2VecSection(epochs=5), 11)
+e = word2vec.fit(two_cluster_catalog(), word2vec.Params(epochs=5), 11)
 print(hashlib.sha256(e.vectors.tobytes() + e.tag_vectors.tobytes()).hexdigest())
 """
 
@@ -88,5 +87,5 @@ def test_reproducible_across_python_hash_seeds():
 
 
 def test_negative_zero_uses_hierarchical_softmax(two_clusters):
-    emb = word2vec.fit(two_clusters, Word2VecSection(negative=0, epochs=2), 1)
+    emb = word2vec.fit(two_clusters, Word2VecParams(negative=0, epochs=2), 1)
     assert np.isfinite(emb.vectors).all() and np.abs(emb.vectors).sum() > 0

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import pytest
+from htmlcheck import parse
 from markupsafe import Markup
+from site_helpers import make_result
 
 from mangarec.site import context as C
 from mangarec.site.data_files import onboarding
 from mangarec.site.prepare import Prepared
 from mangarec.site.render import CSP, CSP_PLOTS
-
-from htmlcheck import parse
 
 ASSETS = {"css/site.css": "assets/css/site.x.css", "js/site.js": "assets/js/site.x.js",
           "img/icon.svg": "assets/img/icon.x.svg"}
@@ -33,7 +33,7 @@ def test_base_context(result):
     assert ctx["csp"] == CSP
     assert [n["href"] for n in ctx["nav"]][:2] == ["../../", "../../explore/"]
     assert not any(n["current"] for n in ctx["nav"])
-    assert ctx["build_date"] == "2026-11-23T00:00:00Z"
+    assert ctx["build_date"] == "2026-11-23"
 
 
 def test_home(result, prep):
@@ -112,18 +112,22 @@ def test_models(result, prep):
     assert [m["name"] for m in ctx["models"]] == ["lsi", "word2vec", "network"]
     j = ctx["jaccard"]
     assert len(j["rows"]) == 3 and j["rows"][0]["cells"][0]["cls"] == "heat-10"
-    assert j["rows"][0]["cells"][1]["value"] == pytest.approx(0.3)
-    assert [r["p_value"] for r in ctx["null"]] == [0.004975] * 3
-    assert {r["label"] for r in ctx["hit_rate"]["rows"]} >= {"popularity", "random"}
-    assert ctx["timings"][0] == {"stage": "load", "seconds": 0.1}
-    assert ctx["catalog"]["skipped"] == [("adult", 3)]
+    ev = result.report.evaluation
+    assert j["rows"][0]["cells"][1]["value"] == pytest.approx(ev["jaccard"]["mean"][0][1])
+    assert [r["p_value"] for r in ctx["null"]] == [ev["null"][m]["p_value"] for m in ("lsi", "word2vec", "network")]
+    assert ctx["hit_rate"] is None                       # no ratings in this catalog
+    assert ctx["timings"] == []                          # show_timings is off by default
+    assert ctx["catalog"]["items"] == len(result.catalog)
+    assert ctx["catalog"]["skipped"] == [(C.skipped_label(k), v) for k, v in sorted(result.catalog.skipped.items())]
 
 
 def test_models_with_partial_report(two_clusters):
     from dataclasses import replace
+
     from site_helpers import make_result
 
-    res = replace(make_result(two_clusters), report={"schema": 1})
+    res = make_result(two_clusters)
+    res = replace(res, report=replace(res.report, evaluation={}))
     ctx = C.models_context(res, Prepared(res), ASSETS, [])
     assert ctx["jaccard"] is None and ctx["hit_rate"] is None and ctx["null"] == []
 
@@ -131,6 +135,10 @@ def test_models_with_partial_report(two_clusters):
 def test_page_and_404(result):
     ctx = C.page_context(result, ASSETS, "about", "About", Markup("<p>hi</p>"))
     assert ctx["root"] == "../../" and ctx["page"] == "about"
-    nf = C.notfound_context(result, ASSETS)
-    assert nf["root"] == "/mangarec/"
-    assert nf["nav"][1]["href"] == "/mangarec/explore/"
+    nf = C.notfound_context(result, ASSETS, "body { margin: 0 }")
+    assert nf["root"] == "/"  # site_url is the example.org placeholder: links from the host root
+    assert nf["nav"][1]["href"] == "/explore/"
+    assert "'sha256-" in nf["csp"] and nf["inline_css"] == "body { margin: 0 }"
+    configured = C.notfound_context(make_result(result.catalog, site_url="https://recs.invalid/mangarec/"), ASSETS, "")
+    assert configured["root"] == "/mangarec/"
+    assert configured["nav"][1]["href"] == "/mangarec/explore/"

@@ -1,0 +1,245 @@
+"""The command line: ``mangarec <command>`` (also ``python -m mangarec`` and ``build.py``).
+
+Commands: ``build`` (the default), ``serve``, ``fetch``, ``config``, ``privacy``.
+Every problem with the user's input ends in one line ``error: <where>: <what>`` and exit
+status 2, never a traceback; ``SOURCE_DATE_EPOCH`` is checked before any heavy import.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import warnings
+from pathlib import Path
+from typing import Callable, Sequence
+
+from .dates import source_date_epoch
+from .errors import InputError
+
+#: Bounds of numeric options.
+MAX_LIMIT = 10_000_000
+
+
+def _formats_epilog() -> str:
+    return ("Formats for --data: mangadex-v3 (legacy JSONL, .xz/.gz), mangadex-v5 (API list responses: a JSONL "
+            "file or a directory of pages), mal (anime.csv[.gz], or a folder holding anime.csv.gz and "
+            "ratings.csv.gz), ratings (user,item,rating CSV: attaches ratings to the items of the other --data), "
+            "generic (JSONL/CSV, see docs/catalog-formats.md). 'mangarec build --help-config' lists every "
+            "configuration key.")
+
+
+def _int_in(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not lo <= v <= hi:
+            raise argparse.ArgumentTypeError(f"{v} is not between {lo} and {hi:,}")
+        return v
+
+    return parse
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one line and exit 2 (as every other input error)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise InputError(message, self.prog)
+
+
+def build_parser(prog: str = "mangarec build") -> argparse.ArgumentParser:
+    from .paths import DEFAULT_CONFIG
+
+    p = _Parser(
+        prog=prog,
+        description="Compute item embeddings and neighbour lists for an anime/manga catalog and render the "
+        "static site into --out.",
+        epilog=_formats_epilog(),
+    )
+    p.add_argument("--data", action="append", metavar="[FORMAT:]PATH", default=None,
+                   help="input catalog or ratings file (repeatable; format detected unless given as FORMAT:PATH). "
+                   "Default: the bundled catalog")
+    p.add_argument("--fetch", choices=["mangadex"], default=None,
+                   help="download the catalog from the live MangaDex API first (rate limited, retried, resumable "
+                   "from --cache-dir) and build from it")
+    p.add_argument("--fetch-url", default="https://api.mangadex.org", metavar="URL",
+                   help="API base URL for --fetch (default: %(default)s)")
+    p.add_argument("--fetch-limit", type=_int_in(1, MAX_LIMIT), default=None, metavar="N",
+                   help="with --fetch: stop after N titles")
+    p.add_argument("--out", type=Path, default=Path("output"), metavar="DIR",
+                   help="output directory: new, empty or a previous build (replaced atomically; default: output/)")
+    p.add_argument("--config", type=Path, default=None, metavar="FILE",
+                   help=f"configuration file (default: {DEFAULT_CONFIG.name}, the bundled defaults)")
+    p.add_argument("--seed", type=_int_in(0, 2**63 - 1), default=None, metavar="N",
+                   help="random seed for every stage (default: the config's seed, 42)")
+    p.add_argument("--limit", type=_int_in(2, MAX_LIMIT), default=None, metavar="N",
+                   help="keep only the first N items (after filtering), for quick runs")
+    p.add_argument("--include-adult", action="store_true",
+                   help="keep adult titles (R18 flag or an adult tag; off by default)")
+    p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
+                   help="where stage artefacts are cached (default: .cache/; env MANGAREC_CACHE_DIR)")
+    p.add_argument("--no-cache", action="store_true", help="compute everything, store nothing")
+    p.add_argument("--force", action="store_true", help="rebuild the output even if it is up to date")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
+    p.add_argument("--help-config", action="store_true",
+                   help="print every configuration key with its default and meaning, then exit")
+    return p
+
+
+def _cache_dir(arg: Path | None) -> Path:
+    return arg if arg is not None else Path(os.environ.get("MANGAREC_CACHE_DIR", ".cache"))
+
+
+def _protected(specs: Sequence[str], extra: Sequence[Path]) -> list[tuple[str, Path]]:
+    from .paths import ROOT, is_checkout
+    from .pipeline import _spec_path
+
+    out = [("the current directory", Path.cwd()), ("your home directory", Path.home())]
+    if is_checkout():
+        out.append(("the project", ROOT))
+    out += [("a data input", _spec_path(s)) for s in specs]
+    out += [("the configuration or cache", p) for p in extra]
+    return out
+
+
+def cmd_build(argv: Sequence[str], prog: str = "mangarec build") -> int:
+    args = build_parser(prog).parse_args(list(argv))
+    from .config import describe, load_config, with_seed
+
+    if args.help_config:
+        print("\n".join(describe()))
+        return 0
+    cache_dir = _cache_dir(args.cache_dir)
+    os.environ.setdefault("NUMBA_CACHE_DIR", str(cache_dir / "numba"))
+    from .paths import DEFAULT_CATALOG
+    from .pipeline import run_build
+    from .progress import StageLog
+
+    config = with_seed(load_config(args.config), args.seed)
+    log = StageLog(quiet=args.quiet)
+    specs = list(args.data or [])
+    if args.fetch == "mangadex":
+        from .loaders.fetch import fetch_mangadex
+
+        with log.stage("fetch"):
+            pages = fetch_mangadex(args.fetch_url, cache_dir / "fetch" / "mangadex", limit=args.fetch_limit)
+        specs.append(f"mangadex-v5:{pages}")
+    if not specs:
+        specs = [f"generic:{DEFAULT_CATALOG}"]
+    extra = [p for p in (args.config, cache_dir) if p is not None]
+    result = run_build(specs, args.out, config, include_adult=args.include_adult, limit=args.limit,
+                       cache_dir=None if args.no_cache else cache_dir, log=log, force=args.force,
+                       protected=_protected(specs, extra))
+    if not args.quiet and result is not None:
+        print(f"built {args.out}: {len(result.catalog)} titles, models {', '.join(result.models)}", file=sys.stderr)
+    return 0
+
+
+def cmd_serve(argv: Sequence[str], prog: str = "mangarec serve") -> int:
+    p = _Parser(prog=prog, description="Serve the built site on 127.0.0.1 for local viewing.")
+    p.add_argument("--out", type=Path, default=Path("output"), metavar="DIR", help="directory to serve (default: output/)")
+    p.add_argument("--port", type=_int_in(0, 65535), default=8000, help="port (default: %(default)s; 0 = any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    p.add_argument("--watch", action="store_true",
+                   help="rebuild (default build options, into --out) when site_src/ or templates/ change")
+    args = p.parse_args(list(argv))
+    from .site.serve import serve
+
+    if not (args.out / "index.html").is_file():
+        raise InputError("no site here: run 'mangarec build' first", str(args.out))
+    rebuild = None
+    if args.watch:
+        def rebuild() -> int:
+            try:
+                return cmd_build(["--out", str(args.out), "-q"])
+            except InputError as e:
+                print(f"error: {e}", file=sys.stderr)
+                return 2
+
+    serve(args.out, host=args.host, port=args.port, rebuild=rebuild)
+    return 0
+
+
+def cmd_fetch(argv: Sequence[str], prog: str = "mangarec fetch") -> int:
+    p = _Parser(prog=prog, description="Download a catalog from a live API into the cache (resumable); "
+                "prints the folder to pass to 'mangarec build --data mangadex-v5:FOLDER'.")
+    p.add_argument("source", choices=["mangadex"], help="which API")
+    p.add_argument("--url", default="https://api.mangadex.org", metavar="URL", help="API base URL (default: %(default)s)")
+    p.add_argument("--limit", type=_int_in(1, MAX_LIMIT), default=None, metavar="N", help="stop after N titles")
+    p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR", help="cache folder (default: .cache/)")
+    args = p.parse_args(list(argv))
+    from .loaders.fetch import fetch_mangadex
+
+    pages = fetch_mangadex(args.url, _cache_dir(args.cache_dir) / "fetch" / "mangadex", limit=args.limit)
+    print(pages)
+    return 0
+
+
+def cmd_config(argv: Sequence[str], prog: str = "mangarec config") -> int:
+    p = _Parser(prog=prog, description="Print the configuration schema, or the default configuration as TOML.")
+    p.add_argument("--defaults", action="store_true", help="print the default site.toml (commented TOML)")
+    p.add_argument("--check", type=Path, metavar="FILE", help="validate FILE and exit (one line per problem)")
+    args = p.parse_args(list(argv))
+    from .config import default_toml, describe, load_config
+
+    if args.check is not None:
+        load_config(args.check)
+        print(f"{args.check}: ok")
+    elif args.defaults:
+        sys.stdout.write(default_toml())
+    else:
+        print("\n".join(describe()))
+    return 0
+
+
+def cmd_privacy(argv: Sequence[str], prog: str = "mangarec privacy") -> int:
+    from .privacy.__main__ import main as privacy_main
+
+    return int(privacy_main(list(argv)) or 0)
+
+
+#: ``{command: (function, one-line help)}``; ``build`` is also the default command.
+COMMANDS: dict[str, tuple[Callable[..., int], str]] = {
+    "build": (cmd_build, "build the site (the default command)"),
+    "serve": (cmd_serve, "serve a built site on 127.0.0.1"),
+    "fetch": (cmd_fetch, "download a catalog from a live API into the cache"),
+    "config": (cmd_config, "print or check the configuration"),
+    "privacy": (cmd_privacy, "private rating collection (simulate, serve, join)"),
+}
+
+
+def _usage(prog: str) -> str:
+    lines = [f"usage: {prog} [COMMAND] [OPTIONS]", "", "commands:"]
+    lines += [f"  {name:<9} {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", f"'{prog} COMMAND --help' documents a command; without a command, '{prog}' builds."]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "mangarec") -> int:
+    """Run a command; returns the exit status (0 ok, 2 bad input, 130 interrupted)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        source_date_epoch()  # before numpy & co: f2py reads it at import
+        if argv[:1] in (["-h"], ["--help"]):
+            print(_usage(prog))
+            return 0
+        if argv[:1] == ["--version"]:
+            from . import __version__
+
+            print(f"{prog} {__version__}")
+            return 0
+        name = argv[0] if argv and argv[0] in COMMANDS else "build"
+        rest = argv[1:] if argv and argv[0] in COMMANDS else argv
+        fn = COMMANDS[name][0]
+        with warnings.catch_warnings():
+            if "-q" in rest or "--quiet" in rest:
+                warnings.simplefilter("ignore")
+            return fn(rest, prog=f"{prog} {name}")
+    except InputError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+

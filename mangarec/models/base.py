@@ -1,0 +1,110 @@
+"""The contract every model declares: :class:`ModelSpec`.
+
+A model is one module of :mod:`mangarec.models` with a ``Params`` section (its configuration
+keys, made with :func:`mangarec.schema.key`), a ``fit`` function and a module-level ``SPEC``.
+The registry (:data:`mangarec.models.REGISTRY`) collects the specs; the configuration schema,
+the pipeline, the evaluation, the published-model choice and the pages read them, so adding a
+model is one new file (plus its documentation) and nothing else.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Mapping
+
+if TYPE_CHECKING:
+    from ..catalog import Catalog
+    from ..embedding import Embedding
+
+#: The embeddings of the models a model depends on, by name.
+Deps = Mapping[str, "Embedding"]
+
+#: Catalog inputs a model can need (see :func:`catalog_has`).
+INPUTS: tuple[str, ...] = ("tags", "descriptions", "ratings")
+
+
+@dataclass(frozen=True)
+class Foldin:
+    """How a visitor's ratings are folded in against a model's published vectors.
+
+    ``mode`` is ``"explicit"`` or ``"implicit"`` (see :mod:`mangarec.foldin`), ``reg`` the
+    regularisation λ, ``alpha`` the implicit confidence scale.
+    """
+
+    mode: str = "explicit"
+    reg: float = 0.1
+    alpha: float = 1.0
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a model is, needs and produces.
+
+    Attributes
+    ----------
+    name:
+        Its key: ``[models.<name>]`` in the configuration, the module's file name, the column
+        id on the pages and in ``report.json``.
+    label:
+        Its name on the pages (``"LSI (tags)"``).
+    summary:
+        One sentence for the models page and ``--help-config``.
+    params:
+        Its parameter section: a frozen dataclass whose fields are documented keys.
+    fit:
+        ``fit(catalog, params, seed, deps) -> Embedding``; ``seed`` is already derived for
+        this model, ``deps`` holds the embeddings named in ``depends``.
+    needs:
+        Catalog inputs it cannot do without (a subset of :data:`INPUTS`): without them the
+        build leaves it out and says why.
+    depends:
+        Other models whose embeddings ``fit`` receives (fitted first, cached on their own).
+    trained_on_ratings:
+        Its vectors come from the ratings, so the evaluation refits it without the held-out
+        ratings.
+    order:
+        Display order (the default ``site.models`` is the registry in this order).
+    publish_rank:
+        Preference for the published embeddings when ``publish.model = "auto"`` (lowest
+        available wins); ``None``: never chosen automatically.
+    foldin:
+        ``foldin(params) -> Foldin``: how a visitor's ratings are folded into its vectors.
+    """
+
+    name: str
+    label: str
+    summary: str
+    params: type
+    fit: Callable[..., "Embedding"]
+    needs: frozenset[str] = frozenset({"tags"})
+    depends: tuple[str, ...] = ()
+    trained_on_ratings: bool = False
+    order: int = 100
+    publish_rank: int | None = None
+    foldin: Callable[[Any], Foldin] = field(default=lambda params: Foldin())
+
+    def __post_init__(self) -> None:
+        unknown = set(self.needs) - set(INPUTS)
+        if unknown:
+            raise ValueError(f"model {self.name!r}: unknown needs {sorted(unknown)} (known: {INPUTS})")
+
+
+def catalog_has(catalog: "Catalog", need: str) -> bool:
+    """Whether ``catalog`` holds the input ``need`` (one of :data:`INPUTS`)."""
+    if need == "tags":
+        return len(catalog.tag_vocabulary) > 0
+    if need == "descriptions":
+        return any(item.description.strip() for item in catalog.items)
+    if need == "ratings":
+        return catalog.ratings is not None and catalog.ratings.nnz > 0
+    raise ValueError(f"unknown input {need!r}")
+
+
+_NEED_TEXT = {"tags": "no tags", "descriptions": "no descriptions", "ratings": "no ratings"}
+
+
+def missing_reason(spec: ModelSpec, catalog: "Catalog") -> str | None:
+    """Why ``spec`` cannot run on ``catalog`` (``None`` when it can)."""
+    missing = [n for n in INPUTS if n in spec.needs and not catalog_has(catalog, n)]
+    if not missing:
+        return None
+    return "the catalog has " + " and ".join(_NEED_TEXT[n] for n in missing)
