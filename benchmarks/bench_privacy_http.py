@@ -13,6 +13,7 @@ per user, requests refused as busy, and the same collection simulated in-process
 
 Usage: python benchmarks/bench_privacy_http.py [--users 500] [--workers 2] [--max-ratings 40]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,10 +40,10 @@ def _seed(u: int) -> bytes:
 
 def _worker(base: str, uids: list[int], roster: dict, ratings: dict, q) -> None:
     from mangarec.privacy.http_client import Participant
+
     codes: dict[int, int] = {}
     c0 = time.process_time()
-    ps = [Participant(base, u, _seed(u), roster, ratings[u], 600.0, log=lambda *a, **k: None)
-          for u in uids]
+    ps = [Participant(base, u, _seed(u), roster, ratings[u], 600.0, log=lambda *a, **k: None) for u in uids]
     ts = [threading.Thread(target=lambda p=p: codes.__setitem__(p.uid, p.run())) for p in ps]
     for t in ts:
         t.start()
@@ -60,14 +61,17 @@ def main() -> None:
     a = ap.parse_args()
     from mangarec.privacy.dataset import read_ratings
     from mangarec.privacy.simulate import simulate_collection
+
     src = ROOT.parent / "shared" / "data" / "anime-recdb" / "ratings.csv.gz"
     users = read_ratings(src)
-    keys = sorted(users, key=lambda k: (len(k), k))[:a.users]
-    ratings = {u: sorted(users[k])[:a.max_ratings] for u, k in enumerate(keys)}
+    keys = sorted(users, key=lambda k: (len(k), k))[: a.users]
+    ratings = {u: sorted(users[k])[: a.max_ratings] for u, k in enumerate(keys)}
     n = len(ratings)
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (2 cores)")
-    print(f"== loopback: {n} contributors ({a.workers} processes of threads) against one HTTP "
-          f"server on 127.0.0.1; {sum(map(len, ratings.values())):,} ratings ==")
+    print(
+        f"== loopback: {n} contributors ({a.workers} processes of threads) against one HTTP "
+        f"server on 127.0.0.1; {sum(map(len, ratings.values())):,} ratings =="
+    )
     roster = {u: SigningKey(_seed(u)).verify_key for u in range(n)}
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "roster.txt").write_text("".join(f"{u} {k.hex()}\n" for u, k in roster.items()))
@@ -75,14 +79,34 @@ def main() -> None:
         env = dict(os.environ, PYTHONPATH=str(ROOT))
         t0 = time.monotonic()
         server = subprocess.Popen(
-            [sys.executable, "-m", "mangarec.privacy", "serve", "--users", str(n), "--roster",
-             str(Path(tmp) / "roster.txt"), "--phase-timeout", str(a.phase_timeout), "--out", str(out)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+            [
+                sys.executable,
+                "-m",
+                "mangarec.privacy",
+                "serve",
+                "--users",
+                str(n),
+                "--roster",
+                str(Path(tmp) / "roster.txt"),
+                "--phase-timeout",
+                str(a.phase_timeout),
+                "--out",
+                str(out),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         line = server.stdout.readline()
         base = "http://" + line.split()[1]
         q = mp.get_context("fork").Queue()
-        procs = [mp.get_context("fork").Process(target=_worker, args=(
-            base, list(range(w, n, a.workers)), roster, ratings, q)) for w in range(a.workers)]
+        procs = [
+            mp.get_context("fork").Process(
+                target=_worker, args=(base, list(range(w, n, a.workers)), roster, ratings, q)
+            )
+            for w in range(a.workers)
+        ]
         for p in procs:
             p.start()
         results = [q.get() for _ in procs]
@@ -101,15 +125,19 @@ def main() -> None:
     want = Counter(tuple(v) for v in ratings.values() if v)
     srv = final.split("; ")[2] if final.count("; ") >= 2 else final.strip()
     print(f"server: {final.split(';')[0]} | {srv} (includes waiting for the contributors)")
-    print(f"HTTP collection: {wall:.1f} s wall end to end | clients {client_cpu:.1f} s CPU in all, "
-          f"{client_cpu / n:.3f} s per user | exit codes {Counter(codes.values())} | "
-          f"exact: {got == want} ({sum(got.values())} profiles)")
+    print(
+        f"HTTP collection: {wall:.1f} s wall end to end | clients {client_cpu:.1f} s CPU in all, "
+        f"{client_cpu / n:.3f} s per user | exit codes {Counter(codes.values())} | "
+        f"exact: {got == want} ({sum(got.values())} profiles)"
+    )
     assert got == want, "the collected profiles differ from the inputs"
     t1, c1 = time.monotonic(), time.process_time()
     res = simulate_collection({str(u): r for u, r in ratings.items()}, cohort=n, seed=1)
-    print(f"baseline, same cohort simulated in one process: {time.monotonic() - t1:.1f} s wall, "
-          f"{time.process_time() - c1:.1f} s CPU, {res.lost_ratings} ratings lost, "
-          f"{res.bytes_per_user / 1024:.0f} KiB per user")
+    print(
+        f"baseline, same cohort simulated in one process: {time.monotonic() - t1:.1f} s wall, "
+        f"{time.process_time() - c1:.1f} s CPU, {res.lost_ratings} ratings lost, "
+        f"{res.bytes_per_user / 1024:.0f} KiB per user"
+    )
 
 
 if __name__ == "__main__":

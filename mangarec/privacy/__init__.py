@@ -10,8 +10,7 @@ Public entry points:
 
 See docs/privacy.md for the protocol and threat model.
 """
-from .errors import (ConsistencyError, DecryptionError, ParameterError, PrivacyError,
-                     ProtocolViolation, RoundAborted)
 
-__all__ = ["ConsistencyError", "DecryptionError", "ParameterError", "PrivacyError",
-           "ProtocolViolation", "RoundAborted"]
+from .errors import ConsistencyError, DecryptionError, ParameterError, PrivacyError, ProtocolViolation, RoundAborted
+
+__all__ = ["ConsistencyError", "DecryptionError", "ParameterError", "PrivacyError", "ProtocolViolation", "RoundAborted"]

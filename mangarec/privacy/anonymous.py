@@ -23,10 +23,10 @@ surviving cohort:
 The collector goes on with another attempt while the last marks round reports
 messages left or a message slot was corrupted (at most ``max_attempts``).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import numpy as np
 
@@ -43,10 +43,10 @@ OPENABLE = frozenset({"reserve"})
 class AnonParams:
     msg_bytes: int = DEFAULT_MSG_BYTES
     max_parts: int = DEFAULT_MAX_PARTS
-    block: int = 16         # message slots per reservation block
-    budget: int = 4         # blocks every contributor reserves in every attempt
-    load: int = 32          # table blocks per reserved block (collision rate ~ 1 / load)
-    max_attempts: int = 3   # reserve + marks + message attempts per session
+    block: int = 16  # message slots per reservation block
+    budget: int = 4  # blocks every contributor reserves in every attempt
+    load: int = 32  # table blocks per reserved block (collision rate ~ 1 / load)
+    max_attempts: int = 3  # reserve + marks + message attempts per session
 
     def __post_init__(self) -> None:
         if self.block * self.budget < self.max_parts:
@@ -69,7 +69,7 @@ def counter_group(max_value: int) -> str:
     return "add8" if max_value < 255 else "add16" if max_value < 65535 else "add32"
 
 
-def reservation_violation(counts: np.ndarray, survivors: int, budget: int) -> Optional[str]:
+def reservation_violation(counts: np.ndarray, survivors: int, budget: int) -> str | None:
     """Why a reservation result is impossible for an honest cohort, or None."""
     c = counts.astype(np.int64)
     top = int(c.max(initial=0))
@@ -100,8 +100,8 @@ def parse_slots(session: bytes, rnd: int, data: bytes, params: AnonParams) -> tu
     sz, mb = params.slot_bytes, params.msg_bytes
     valid, bad, empty = [], 0, 0
     for idx in range(len(data) // sz):
-        s = data[idx * sz:(idx + 1) * sz]
-        msg, nonce, tag = s[:mb], s[mb:mb + NONCE], s[mb + NONCE:]
+        s = data[idx * sz : (idx + 1) * sz]
+        msg, nonce, tag = s[:mb], s[mb : mb + NONCE], s[mb + NONCE :]
         if slot_tag(session, rnd, idx, nonce, msg) == tag:
             valid.append(msg)
         elif any(s):

@@ -7,17 +7,16 @@ each result, asks for an opening only when a reservation result breaks an
 invariant, and accepts a message only if it is a part signed by its pseudonym
 key with a valid token. Everything it notices goes to ``events``.
 """
+
 from __future__ import annotations
 
 import struct
 from dataclasses import dataclass, field
-from typing import Optional
 
 import numpy as np
 
 from . import tokens
-from .anonymous import (AnonParams, counter_group, opened_input_valid, parse_slots,
-                        reservation_violation)
+from .anonymous import AnonParams, counter_group, opened_input_valid, parse_slots, reservation_violation
 from .errors import ParameterError, ProtocolViolation
 from .primitives import RandomSource
 from .ratings_codec import Part, assemble, decode_message
@@ -30,8 +29,8 @@ class Collector:
     params: AnonParams = field(default_factory=AnonParams)
     rng: RandomSource = field(default_factory=RandomSource)
     events: list[str] = field(default_factory=list)
-    min_anonymity: Optional[int] = None
-    phase: str = "reserve"   # reserve | marks | message | done | gave-up
+    min_anonymity: int | None = None
+    phase: str = "reserve"  # reserve | marks | message | done | gave-up
     attempts: int = 0
 
     def __post_init__(self) -> None:
@@ -70,7 +69,7 @@ class Collector:
     def done(self) -> bool:
         return self.phase == "done"
 
-    def next_round(self, live: int) -> Optional[Plan]:
+    def next_round(self, live: int) -> Plan | None:
         """(purpose, group, length, params) of the next round, or None when done."""
         p = self.params
         if self.phase == "reserve":
@@ -80,14 +79,17 @@ class Collector:
                 return None
             return "reserve", counter_group(live), p.load * p.budget * live, b""
         if self.phase == "marks":
-            return ("marks", counter_group(live * p.max_parts), len(self._singles) * p.block + 1,
-                    struct.pack(">I", self._prev))
+            return (
+                "marks",
+                counter_group(live * p.max_parts),
+                len(self._singles) * p.block + 1,
+                struct.pack(">I", self._prev),
+            )
         if self.phase == "message":
             return "message", "xor", len(self._slots) * p.slot_bytes, struct.pack(">I", self._prev)
         return None
 
-    def on_result(self, purpose: str, rnd: int, result: np.ndarray, survivors: int,
-                  session: bytes) -> str:
+    def on_result(self, purpose: str, rnd: int, result: np.ndarray, survivors: int, session: bytes) -> str:
         """Consume a round result; returns "ok" or "open" (open this reservation)."""
         p = self.params
         self._prev = rnd
@@ -104,8 +106,9 @@ class Collector:
             marks, left = result[:-1], int(result[-1])
             self._slots = np.flatnonzero(marks >= 1)
             if left > survivors * p.max_parts:
-                self.events.append(f"round {rnd}: implausible total of messages left ({left}): "
-                                   "a contributor lied; going on")
+                self.events.append(
+                    f"round {rnd}: implausible total of messages left ({left}): a contributor lied; going on"
+                )
             self._more = left > 0
             if self.attempts == 0 and not len(self._slots) and not left:
                 self.events.append(f"round {rnd}: nothing to collect (a total of zero)")
@@ -117,8 +120,9 @@ class Collector:
             if n:
                 self.min_anonymity = survivors if self.min_anonymity is None else min(self.min_anonymity, survivors)
             if bad:
-                self.events.append(f"round {rnd}: {bad} of {len(self._slots)} slots corrupted "
-                                   "(collision or jamming); owners retry")
+                self.events.append(
+                    f"round {rnd}: {bad} of {len(self._slots)} slots corrupted (collision or jamming); owners retry"
+                )
                 self._more = True
             self.phase = self._after_attempt()
             return "ok"
@@ -130,8 +134,7 @@ class Collector:
 
     def on_open(self, purpose: str, rnd: int, inputs: dict[int, np.ndarray], bad: set[int]) -> set[int]:
         """Judge an opened reservation; returns the users to expel."""
-        cheaters = set(bad) | {u for u, x in inputs.items()
-                               if not opened_input_valid(x, self.params.budget)}
+        cheaters = set(bad) | {u for u, x in inputs.items() if not opened_input_valid(x, self.params.budget)}
         self.events.append(f"round {rnd} opened: expelled {sorted(cheaters)}")
         self.phase = "reserve"
         return cheaters
@@ -145,12 +148,13 @@ class Collector:
             self.events.append(f"message dropped: {exc}")
             return False
         if part.parts > self.params.max_parts:
-            self.events.append(f"part of {part.pseudonym.hex()} dropped: a profile has at most "
-                               f"{self.params.max_parts} parts, it claims {part.parts}")
+            self.events.append(
+                f"part of {part.pseudonym.hex()} dropped: a profile has at most "
+                f"{self.params.max_parts} parts, it claims {part.parts}"
+            )
             return False
         if not self.issuer.valid(part.pk, part.token):
-            self.events.append(f"part of {part.pseudonym.hex()} dropped: its token was not issued "
-                               "by this collection")
+            self.events.append(f"part of {part.pseudonym.hex()} dropped: its token was not issued by this collection")
             return False
         self.parts.append(part)
         return True

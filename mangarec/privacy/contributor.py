@@ -7,10 +7,12 @@ reservation just finished, and only if the result it received breaks an
 invariant). It checks what it can of every result and records what it finds
 in ``events``; it never writes into an opened reservation.
 """
+
 from __future__ import annotations
 
 import struct
-from typing import Any, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -30,15 +32,15 @@ class Contributor:
     not fit in ``max_parts`` parts.
     """
 
-    def __init__(self, ratings: Sequence[tuple[int, int]], params: AnonParams = AnonParams(),
-                 rng: Optional[RandomSource] = None) -> None:
+    def __init__(
+        self, ratings: Sequence[tuple[int, int]], params: AnonParams = AnonParams(), rng: RandomSource | None = None
+    ) -> None:
         self.params, self.rng = params, rng or RandomSource()
-        self.profile = Profile(ratings, self.rng, msg_bytes=params.msg_bytes,
-                               max_parts=params.max_parts)
+        self.profile = Profile(ratings, self.rng, msg_bytes=params.msg_bytes, max_parts=params.max_parts)
         self.leftover = self.profile.leftover
         self.request = tokens.Request.new(self.profile.pk, self.rng)
-        self.collection: Optional[bytes] = None
-        self.token: Optional[bytes] = None
+        self.collection: bytes | None = None
+        self.token: bytes | None = None
         self.messages: list[bytes] = []
         self.pending: list[bytes] = []
         self.events: list[str] = []
@@ -71,8 +73,7 @@ class Contributor:
             self.pending = list(self.messages)
 
     # -- openings --------------------------------------------------------------
-    def open_policy(self, start: E.RoundStart, result: np.ndarray,
-                    survivors: tuple[int, ...]) -> Optional[str]:
+    def open_policy(self, start: E.RoundStart, result: np.ndarray, survivors: tuple[int, ...]) -> str | None:
         """The broken invariant that justifies opening this reservation, or None."""
         if start.purpose != "reserve":
             return None
@@ -90,8 +91,9 @@ class Contributor:
         for r in list(self._retry):
             res = self.client.result(r)
             if res is not None and int(res[-1]) < self._retry.pop(r):
-                self.events.append(f"round {r}: the total of messages left is understated "
-                                   f"({int(res[-1])}): a contributor lied")
+                self.events.append(
+                    f"round {r}: the total of messages left is understated ({int(res[-1])}): a contributor lied"
+                )
         sz = self.params.slot_bytes
         for r in list(self._written):
             res = self.client.result(r)
@@ -99,14 +101,13 @@ class Contributor:
                 continue
             data = res.tobytes()
             for idx, content, msg in self._written.pop(r):
-                if data[idx * sz:(idx + 1) * sz] == content and msg in self.pending:
+                if data[idx * sz : (idx + 1) * sz] == content and msg in self.pending:
                     self.pending.remove(msg)
 
-    def _previous(self, st: E.RoundStart) -> tuple[int, Optional[np.ndarray]]:
+    def _previous(self, st: E.RoundStart) -> tuple[int, np.ndarray | None]:
         (prev,) = struct.unpack(">I", st.params) if len(st.params) == 4 else (-1,)
         if prev != st.round - 1:
-            raise ConsistencyError(f"round {st.round} ({st.purpose}) must build on round "
-                                   f"{st.round - 1}, not {prev}")
+            raise ConsistencyError(f"round {st.round} ({st.purpose}) must build on round {st.round - 1}, not {prev}")
         return prev, self.client.result(prev)
 
     def input_fn(self, st: E.RoundStart) -> np.ndarray:
@@ -162,7 +163,7 @@ class Contributor:
                 continue
             idx = int(np.searchsorted(slots, pos))
             content = slot_content(st.session, st.round, idx, self.rng.bytes(16), msg)
-            x[idx * sz:(idx + 1) * sz] = np.frombuffer(content, dtype=np.uint8)
+            x[idx * sz : (idx + 1) * sz] = np.frombuffer(content, dtype=np.uint8)
             writes.append((idx, content, msg))
         self._written[st.round] = writes
         return x

@@ -6,13 +6,14 @@ any compression, the usual headers such as ``user_id,anime_id,rating``, one-line
 needs: integer item ids in [0, 2^20), integer ratings in [1, 15], one rating per
 (user, item).
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import os
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from mangarec.errors import InputError
 from mangarec.fsutil import atomic_write

@@ -5,9 +5,10 @@
 and returns once the replies of that stage are in the server (or a deadline
 passed, in which case the silent users count as dropped).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from .collector import Collector, Plan
 from .secagg_server import SecAggServer

@@ -4,9 +4,10 @@ Every rejection carries a short machine-readable ``reason`` so tests and
 transports can tell a replay from a foreign-session message. Misbehaviour that
 the protocol can attribute names its ``culprits`` (user ids).
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 
 class PrivacyError(Exception):
@@ -17,9 +18,18 @@ class ProtocolViolation(PrivacyError):
     """A message was rejected; ``reason`` is one of ``REASONS``."""
 
     REASONS = (
-        "foreign-session", "duplicate", "stale", "out-of-order", "unknown-sender",
-        "bad-format", "bad-version", "bad-signature", "both-shares", "not-allowed",
-        "bad-length", "bad-key",
+        "foreign-session",
+        "duplicate",
+        "stale",
+        "out-of-order",
+        "unknown-sender",
+        "bad-format",
+        "bad-version",
+        "bad-signature",
+        "both-shares",
+        "not-allowed",
+        "bad-length",
+        "bad-key",
     )
 
     def __init__(self, reason: str, detail: str = "") -> None:

@@ -8,6 +8,7 @@ and exits 3, it does not crash. If the server restarts it draws a new session
 id; the client notices it in /v1/status and joins the new collection from
 scratch, with a new pseudonym (nothing of the old session is reused).
 """
+
 from __future__ import annotations
 
 import json
@@ -17,7 +18,6 @@ import urllib.error
 import urllib.request
 from http.client import HTTPException
 from pathlib import Path
-from typing import Optional
 
 from .anonymous import OPENABLE, AnonParams
 from .contributor import Contributor
@@ -36,7 +36,7 @@ class Http:
     def __init__(self, base: str, timeout: float = 10.0) -> None:
         self.base, self.timeout = base.rstrip("/"), timeout
 
-    def get(self, path: str, headers: Optional[dict] = None) -> tuple[int, bytes]:
+    def get(self, path: str, headers: dict | None = None) -> tuple[int, bytes]:
         req = urllib.request.Request(self.base + path, headers=headers or {})
         try:
             with urllib.request.urlopen(req, timeout=self.timeout) as r:
@@ -47,8 +47,9 @@ class Http:
     def post(self, body: bytes, deadline: float) -> None:
         """POST until accepted; ProtocolViolation with the server's reason on a 4xx."""
         while True:
-            req = urllib.request.Request(self.base + "/v1/msg", data=body, method="POST",
-                                         headers={"Content-Type": "application/octet-stream"})
+            req = urllib.request.Request(
+                self.base + "/v1/msg", data=body, method="POST", headers={"Content-Type": "application/octet-stream"}
+            )
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as r:
                     r.read()
@@ -60,7 +61,7 @@ class Http:
                     except ValueError:
                         reason = "bad-format"
                     reason = reason if reason in ProtocolViolation.REASONS else "bad-format"
-                    raise ProtocolViolation(reason, "server rejected a frame")
+                    raise ProtocolViolation(reason, "server rejected a frame") from None
             except _RETRYABLE:
                 pass
             if time.monotonic() > deadline:
@@ -71,6 +72,7 @@ class Http:
 def join(a) -> int:
     from .dataset import read_ratings
     from .transport_http import read_roster
+
     users = read_ratings(a.ratings)
     if len(users) != 1:
         raise ValueError(f"{a.ratings}: must hold exactly one user's rows, found {len(users)} users")
@@ -86,14 +88,22 @@ def join(a) -> int:
 class Participant:
     """One contributor's loop against a collection server."""
 
-    def __init__(self, server: str, uid: int, seed: bytes, roster: dict[int, bytes],
-                 ratings, timeout: float, params: AnonParams = AnonParams(),
-                 log=print) -> None:
+    def __init__(
+        self,
+        server: str,
+        uid: int,
+        seed: bytes,
+        roster: dict[int, bytes],
+        ratings,
+        timeout: float,
+        params: AnonParams = AnonParams(),
+        log=print,
+    ) -> None:
         self.http, self.uid, self.seed, self.roster = Http(server), uid, seed, roster
         self.key = SigningKey(seed)
         self.ratings, self.timeout, self.params, self.log = ratings, timeout, params, log
-        self.contrib: Optional[Contributor] = None
-        self.client: Optional[SecAggClient] = None
+        self.contrib: Contributor | None = None
+        self.client: SecAggClient | None = None
 
     def _post(self, frame: bytes, session: bytes, deadline: float) -> None:
         try:
@@ -105,15 +115,16 @@ class Participant:
 
     def run(self) -> int:
         deadline = time.monotonic() + self.timeout
-        session: Optional[str] = None
+        session: str | None = None
         seq = 0
         while time.monotonic() < deadline:
             try:
                 if self.client is not None and self.client.phase not in ("dropped", "aborted"):
                     sid = self.client.session
                     sig = self.key.sign(poll_payload(sid, self.uid, seq)).hex()
-                    code, body = self.http.get(f"/v1/poll?uid={self.uid}&seq={seq}&session={session}",
-                                               {"X-Signature": sig})
+                    code, body = self.http.get(
+                        f"/v1/poll?uid={self.uid}&seq={seq}&session={session}", {"X-Signature": sig}
+                    )
                     if code == 200:
                         seq += 1
                         deadline = time.monotonic() + self.timeout
@@ -140,7 +151,8 @@ class Participant:
                     client = self._new_session(st)
                     self._post(client.start(), client.session, deadline)
                 elif self.client is not None and (
-                        st["state"] != "running" or self.client.phase in ("dropped", "aborted")):
+                    st["state"] != "running" or self.client.phase in ("dropped", "aborted")
+                ):
                     return self._report(st)
             except _RETRYABLE:
                 time.sleep(0.2)  # server down or restarting: retry until --timeout
@@ -152,16 +164,25 @@ class Participant:
 
     def _new_session(self, st: dict) -> SecAggClient:
         if st["rounds"] != self.params.rounds:
-            raise ValueError(f"server runs {st['rounds']} rounds per session, this client "
-                             f"{self.params.rounds}")
+            raise ValueError(f"server runs {st['rounds']} rounds per session, this client {self.params.rounds}")
         self.contrib = Contributor(self.ratings, self.params)
         if self.contrib.leftover:
-            self.log(f"user {self.uid}: {len(self.contrib.leftover)} ratings over the per-profile "
-                     "limit wait for a later collection")
-        self.client = SecAggClient(self.uid, self.seed, self.roster, bytes.fromhex(st["session"]),
-                                   st["threshold"], self.contrib.input_fn, max_rounds=st["rounds"],
-                                   hooks=self.contrib, open_policy=self.contrib.open_policy,
-                                   openable=OPENABLE)
+            self.log(
+                f"user {self.uid}: {len(self.contrib.leftover)} ratings over the per-profile "
+                "limit wait for a later collection"
+            )
+        self.client = SecAggClient(
+            self.uid,
+            self.seed,
+            self.roster,
+            bytes.fromhex(st["session"]),
+            st["threshold"],
+            self.contrib.input_fn,
+            max_rounds=st["rounds"],
+            hooks=self.contrib,
+            open_policy=self.contrib.open_policy,
+            openable=OPENABLE,
+        )
         self.contrib.attach(self.client)
         return self.client
 
@@ -170,11 +191,9 @@ class Participant:
         assert c is not None and self.client is not None
         c.sync()
         done = len(c.messages) - len(c.pending)
-        cut = self.client.phase == "dropped" or any(
-            self.client.result(r) is None for r in self.client.rounds)
+        cut = self.client.phase == "dropped" or any(self.client.result(r) is None for r in self.client.rounds)
         how = "dropped by the server; " if cut else ""
-        self.log(f"user {self.uid}: {st['state']}; {how}{done} of {len(c.messages)} messages "
-                 "delivered", flush=True)
+        self.log(f"user {self.uid}: {st['state']}; {how}{done} of {len(c.messages)} messages delivered", flush=True)
         for e in c.events:
             self.log(f"user {self.uid}: noticed: {e}", flush=True)
         return 0 if st["state"] == "done" and c.messages and not c.pending else 3

@@ -9,6 +9,7 @@
 * Each phase closes after ``phase_timeout`` seconds even if some users are silent:
   they count as dropped. The CSV is written atomically when the collection ends.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,7 +17,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Optional, cast
+from typing import cast
 from urllib.parse import parse_qs, urlparse
 
 from . import encoding as E
@@ -29,7 +30,7 @@ from .primitives import RandomSource, Verifier, hash_bytes
 from .secagg_server import SecAggServer
 from .transport_http import POLL_WAIT, poll_payload, post_payload, unwrap_post
 
-CONN_TIMEOUT = 10.0   # seconds a connection may stay silent
+CONN_TIMEOUT = 10.0  # seconds a connection may stay silent
 BODY_DEADLINE = 30.0  # seconds to receive a whole body
 MAX_SEQ = 1 << 20
 
@@ -37,15 +38,22 @@ MAX_SEQ = 1 << 20
 class CollectionServer:
     """Drives SecAggServer + Collector; a thread-safe mailbox for the HTTP handlers."""
 
-    def __init__(self, roster: dict[int, bytes], threshold: int, phase_timeout: float,
-                 out: str, params: AnonParams = AnonParams()) -> None:
+    def __init__(
+        self,
+        roster: dict[int, bytes],
+        threshold: int,
+        phase_timeout: float,
+        out: str,
+        params: AnonParams = AnonParams(),
+    ) -> None:
         self.roster, self.t, self.timeout, self.out = roster, threshold, phase_timeout, out
         self.params = params
         self.session = RandomSource().bytes(16)
         self.col = Collector(params)
         self.verify = Verifier()
-        self.sv = SecAggServer(self.session, roster, threshold, max_rounds=params.rounds,
-                               verifier=self.verify, hooks=self.col)
+        self.sv = SecAggServer(
+            self.session, roster, threshold, max_rounds=params.rounds, verifier=self.verify, hooks=self.col
+        )
         self.lock = threading.Condition()
         self.queues: dict[int, list[bytes]] = {u: [] for u in roster}
         self.accepted: dict[int, set[bytes]] = {u: set() for u in roster}
@@ -88,7 +96,7 @@ class CollectionServer:
         if not self.verify(self.roster[uid], poll_payload(self.session, uid, seq), signature):
             raise ProtocolViolation("bad-signature", f"poll not signed by user {uid}")
 
-    def poll(self, uid: int, seq: int, wait: float) -> Optional[bytes]:
+    def poll(self, uid: int, seq: int, wait: float) -> bytes | None:
         deadline = time.monotonic() + wait
         with self.lock:
             while len(self.queues[uid]) <= seq:
@@ -116,6 +124,7 @@ class CollectionServer:
         try:
             run_session(cast(SecAggServer, _Locked(self.sv, self.lock)), self.col, self._exchange)
             from .dataset import write_collected
+
             rows = [(p.hex(), i, r) for p, lst in self.col.profiles().items() for i, r in lst]
             write_collected(self.out, rows)
             self.state = "done"
@@ -126,10 +135,18 @@ class CollectionServer:
             self.lock.notify_all()
 
     def status(self) -> dict:
-        return {"session": self.session.hex(), "state": self.state, "phase": self.phase_name,
-                "threshold": self.t, "users": len(self.roster), "rounds": self.sv.max_rounds,
-                "accepted": len(self.col.parts), "advertised": len(self.sv.adverts),
-                "round": self.sv.round, "events": self.col.events[-10:]}
+        return {
+            "session": self.session.hex(),
+            "state": self.state,
+            "phase": self.phase_name,
+            "threshold": self.t,
+            "users": len(self.roster),
+            "rounds": self.sv.max_rounds,
+            "accepted": len(self.col.parts),
+            "advertised": len(self.sv.adverts),
+            "round": self.sv.round,
+            "events": self.col.events[-10:],
+        }
 
 
 class _Locked:
@@ -147,6 +164,7 @@ class _Locked:
         def call(*a, **k):
             with self._lock:
                 return v(*a, **k)
+
         return call
 
 
@@ -165,8 +183,7 @@ def _int_param(q: dict, name: str, hi: int) -> int:
     return v
 
 
-def make_handler(cs: CollectionServer, conn_timeout: float = CONN_TIMEOUT,
-                 body_deadline: float = BODY_DEADLINE):
+def make_handler(cs: CollectionServer, conn_timeout: float = CONN_TIMEOUT, body_deadline: float = BODY_DEADLINE):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         timeout = conn_timeout  # socket timeout: a silent client is dropped
@@ -221,7 +238,7 @@ def make_handler(cs: CollectionServer, conn_timeout: float = CONN_TIMEOUT,
             try:
                 cs.check_poll(uid, seq, raw)
             except ProtocolViolation as exc:
-                raise _Reject(403, exc.reason, exc.detail)
+                raise _Reject(403, exc.reason, exc.detail) from None
             f = cs.poll(uid, seq, POLL_WAIT)
             if f is None:
                 return self._send(204, b"")
@@ -241,7 +258,7 @@ def make_handler(cs: CollectionServer, conn_timeout: float = CONN_TIMEOUT,
             try:
                 new = cs.post(body)
             except ProtocolViolation as exc:
-                raise _Reject(400, exc.reason, exc.detail)
+                raise _Reject(400, exc.reason, exc.detail) from None
             self._send(200, json.dumps({"ok": True, "repeat": not new}).encode())
 
         def _read(self, n: int) -> bytes:
@@ -258,6 +275,7 @@ def make_handler(cs: CollectionServer, conn_timeout: float = CONN_TIMEOUT,
                     raise _Reject(400, "bad-format", f"body truncated at {len(buf)} of {n} bytes")
                 buf += chunk
             return bytes(buf)
+
     return Handler
 
 
@@ -276,8 +294,10 @@ class BoundedHTTPServer(ThreadingHTTPServer):
     def process_request(self, request, client_address):
         if not self._slots.acquire(blocking=False):
             try:
-                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
-                                b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+                request.sendall(
+                    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
+                    b"Content-Length: 0\r\nConnection: close\r\n\r\n"
+                )
             except OSError:
                 pass
             self.shutdown_request(request)
@@ -296,17 +316,20 @@ class BoundedHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
-        print(f"warning: connection from {client_address[0]}: {type(exc).__name__}: {exc}",
-              file=sys.stderr)
+        print(f"warning: connection from {client_address[0]}: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
-def start_http(cs: CollectionServer, port: int = 0, *, max_connections: Optional[int] = None,
-               conn_timeout: float = CONN_TIMEOUT) -> BoundedHTTPServer:
+def start_http(
+    cs: CollectionServer, port: int = 0, *, max_connections: int | None = None, conn_timeout: float = CONN_TIMEOUT
+) -> BoundedHTTPServer:
     """Serve ``cs`` on 127.0.0.1:port in a background thread (backlog and bound from the roster)."""
     n = len(cs.roster)
-    httpd = BoundedHTTPServer(("127.0.0.1", port), make_handler(cs, conn_timeout),
-                              max_connections=max_connections or 2 * n + 16,
-                              backlog=min(4096, max(128, 2 * n)))
+    httpd = BoundedHTTPServer(
+        ("127.0.0.1", port),
+        make_handler(cs, conn_timeout),
+        max_connections=max_connections or 2 * n + 16,
+        backlog=min(4096, max(128, 2 * n)),
+    )
     threading.Thread(target=httpd.serve_forever, daemon=True, name="http").start()
     return httpd
 
@@ -314,6 +337,7 @@ def start_http(cs: CollectionServer, port: int = 0, *, max_connections: Optional
 def serve(a) -> int:
     from .simulate import default_threshold
     from .transport_http import read_roster
+
     roster = read_roster(a.roster)
     if len(roster) != a.users:
         raise ValueError(f"{a.roster}: {len(roster)} users listed, --users says {a.users}")
@@ -323,8 +347,11 @@ def serve(a) -> int:
     print(f"listening 127.0.0.1:{httpd.server_address[1]} session {cs.session.hex()}", flush=True)
     t0, c0 = time.monotonic(), time.process_time()
     cs.run()
-    print(f"state {cs.state}; {len(cs.col.parts)} parts; {time.monotonic() - t0:.1f} s wall, "
-          f"{time.process_time() - c0:.1f} s CPU; events {cs.col.events}", flush=True)
+    print(
+        f"state {cs.state}; {len(cs.col.parts)} parts; {time.monotonic() - t0:.1f} s wall, "
+        f"{time.process_time() - c0:.1f} s CPU; events {cs.col.events}",
+        flush=True,
+    )
     time.sleep(min(3.0, a.phase_timeout))  # let clients read the final status
     httpd.shutdown()
     return 0 if cs.state == "done" else 3

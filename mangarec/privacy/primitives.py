@@ -18,15 +18,16 @@ dominant cost, 4.6 GB of keystream in the paper setting) and :func:`hash_bytes`
 (BLAKE2b: 7.0 µs per call through the wrapper against 1.3 µs; hundreds of
 thousands of share commitments per collection).
 """
+
 from __future__ import annotations
 
 import operator
 import struct
-from typing import Optional
 
 import numpy as np
 from nacl import bindings as _b
-from nacl._sodium import ffi as _ffi, lib as _lib  # prg_array and hash_bytes (measured)
+from nacl._sodium import ffi as _ffi  # prg_array and hash_bytes (measured)
+from nacl._sodium import lib as _lib
 from nacl.exceptions import BadSignatureError, CryptoError
 
 from .errors import DecryptionError, ProtocolViolation
@@ -70,7 +71,8 @@ def hash_bytes(data: bytes, *, key: bytes = b"", size: int = 32) -> bytes:
         raise ValueError("BLAKE2b digest size must be 16..64 and key <= 64 bytes")
     out = _ffi.new("unsigned char[]", size)
     if _lib.crypto_generichash_blake2b_salt_personal(
-            out, size, data, len(data), key if key else _ffi.NULL, len(key), _ffi.NULL, PERSON):
+        out, size, data, len(data), key if key else _ffi.NULL, len(key), _ffi.NULL, PERSON
+    ):
         raise RuntimeError("BLAKE2b failed")
     return _ffi.buffer(out, size)[:]
 
@@ -80,15 +82,21 @@ def kdf(secret: bytes, *context: bytes | str | int, size: int = 32) -> bytes:
     return hash_bytes(frame(*context), key=secret, size=size)
 
 
-def prg_seed(key: bytes, session: bytes, rnd: int, purpose: str,
-             pair: tuple[int, int], length: int) -> bytes:
+def prg_seed(key: bytes, session: bytes, rnd: int, purpose: str, pair: tuple[int, int], length: int) -> bytes:
     """PRG seed = BLAKE2b_key(frame(b"prg", session, round, purpose, pair, length)).
 
     The framing is written out (it runs once per pair and round).
     """
     p = purpose.encode()
-    data = (b"\0\0\0\3prg" + _I(len(session)) + session + _Q8(8, rnd) + _I(len(p)) + p
-            + _PAIR(8, pair[0], 8, pair[1], 8, length))
+    data = (
+        b"\0\0\0\3prg"
+        + _I(len(session))
+        + session
+        + _Q8(8, rnd)
+        + _I(len(p))
+        + p
+        + _PAIR(8, pair[0], 8, pair[1], 8, length)
+    )
     return hash_bytes(data, key=key)
 
 
@@ -120,7 +128,7 @@ class RandomSource:
 
     _BLOCK = 4096
 
-    def __init__(self, seed: Optional[bytes] = None) -> None:
+    def __init__(self, seed: bytes | None = None) -> None:
         self._seed = seed
         self._counter = 0
         self._buf = b""
@@ -164,7 +172,7 @@ class RandomSource:
                 picked.append(j)
         return picked
 
-    def child(self, label: str | int) -> "RandomSource":
+    def child(self, label: str | int) -> RandomSource:
         if self._seed is None:
             return RandomSource(None)
         return RandomSource(kdf(self._seed, b"child", label))
@@ -185,7 +193,7 @@ def x25519(sk: bytes, pk: bytes) -> bytes:
     try:
         return _b.crypto_scalarmult(sk, pk)
     except (CryptoError, RuntimeError, ValueError, TypeError) as exc:
-        raise ProtocolViolation("bad-key", f"X25519 rejected the public key: {exc}")
+        raise ProtocolViolation("bad-key", f"X25519 rejected the public key: {exc}") from None
 
 
 def check_x25519_key(pk: bytes) -> None:
@@ -245,7 +253,7 @@ class Verifier:
     """
 
     def __init__(self, memo: bool = False) -> None:
-        self._memo: Optional[set[tuple[bytes, bytes, bytes]]] = set() if memo else None
+        self._memo: set[tuple[bytes, bytes, bytes]] | None = set() if memo else None
 
     def __call__(self, vk: bytes, message: bytes, signature: bytes) -> bool:
         if self._memo is None:
@@ -273,7 +281,6 @@ def open_sealed(key: bytes, box: bytes, ad: bytes) -> bytes:
     if len(box) < NONCE_BYTES + TAG_BYTES or len(key) != KEY_BYTES:
         raise DecryptionError("ciphertext too short")
     try:
-        return _b.crypto_aead_xchacha20poly1305_ietf_decrypt(
-            box[NONCE_BYTES:], ad, box[:NONCE_BYTES], key)
+        return _b.crypto_aead_xchacha20poly1305_ietf_decrypt(box[NONCE_BYTES:], ad, box[:NONCE_BYTES], key)
     except (CryptoError, ValueError, TypeError):
-        raise DecryptionError("authentication failed (tampered, replayed or misrouted)")
+        raise DecryptionError("authentication failed (tampered, replayed or misrouted)") from None

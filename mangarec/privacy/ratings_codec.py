@@ -19,11 +19,12 @@ The token T = k·H(pk) proves the pseudonym was issued once to one roster member
 
 The published pseudonym is ``BLAKE2b(pk)[:8]`` (16 hex digits).
 """
+
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from .errors import ParameterError
 from .primitives import RandomSource, SigningKey, frame, hash_bytes, verify
@@ -79,12 +80,18 @@ class Profile:
     signed by :meth:`messages` once the token is known.
     """
 
-    def __init__(self, ratings: Sequence[tuple[int, int]], rng: RandomSource, *,
-                 msg_bytes: int = DEFAULT_MSG_BYTES, max_parts: int = DEFAULT_MAX_PARTS) -> None:
+    def __init__(
+        self,
+        ratings: Sequence[tuple[int, int]],
+        rng: RandomSource,
+        *,
+        msg_bytes: int = DEFAULT_MSG_BYTES,
+        max_parts: int = DEFAULT_MAX_PARTS,
+    ) -> None:
         items = _check(ratings)
         cap = capacity(msg_bytes)
-        keep, self.leftover = items[:cap * max_parts], items[cap * max_parts:]
-        self.chunks = [keep[k:k + cap] for k in range(0, len(keep), cap)]  # none if no ratings
+        keep, self.leftover = items[: cap * max_parts], items[cap * max_parts :]
+        self.chunks = [keep[k : k + cap] for k in range(0, len(keep), cap)]  # none if no ratings
         self.msg_bytes = msg_bytes
         self._key = SigningKey(rng.bytes(32))
         self.pk = self._key.verify_key
@@ -111,13 +118,13 @@ def decode_message(msg: bytes, collection: bytes) -> Part:
     end = len(msg) - SIG_BYTES
     if ver != VERSION or part >= parts or HEADER.size + 3 * count > end:
         raise ParameterError("malformed rating message")
-    if any(msg[HEADER.size + 3 * count:end]):
+    if any(msg[HEADER.size + 3 * count : end]):
         raise ParameterError("non-zero padding")
     if not verify(pk, frame(b"part", collection, msg[:end]), msg[end:]):
         raise ParameterError("part not signed by its pseudonym key")
     ent = []
     for k in range(count):
-        v = int.from_bytes(msg[HEADER.size + 3 * k: HEADER.size + 3 * k + 3], "big")
+        v = int.from_bytes(msg[HEADER.size + 3 * k : HEADER.size + 3 * k + 3], "big")
         ent.append((v >> 4, v & 15))
     return Part(pk, token, part, parts, tuple(ent))
 
@@ -139,6 +146,5 @@ def assemble(parts: Iterable[Part]) -> tuple[dict[bytes, list[tuple[int, int]]],
     for (pk, _), p in sorted(seen.items()):
         if pk not in conflicted:
             out.setdefault(pseudonym_of(pk), []).extend(p.ratings)
-    events = [f"profile {pseudonym_of(pk).hex()} dropped: conflicting copies of a part"
-              for pk in sorted(conflicted)]
+    events = [f"profile {pseudonym_of(pk).hex()} dropped: conflicting copies of a part" for pk in sorted(conflicted)]
     return {k: sorted(v) for k, v in out.items()}, events

@@ -14,21 +14,21 @@ client cannot have seen) or :class:`DecryptionError`. A share ciphertext that
 fails does not stop the client: that dealer is simply not acknowledged.
 A RoundStart that leaves this client out sets ``phase = "dropped"``.
 """
+
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Callable, Mapping, Optional, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from . import encoding as E
 from . import groups, shamir, vss
 from .errors import ConsistencyError, DecryptionError, ProtocolViolation
-from .primitives import (RandomSource, Verifier, agree, open_sealed, seal,
-                         sign, signing_key, x25519_keypair)
-from .secagg_common import (Chain, advertise_payload, consistency_payload, pair_seed,
-                            self_seed, shares_ad, start_digest)
+from .primitives import RandomSource, Verifier, agree, open_sealed, seal, sign, signing_key, x25519_keypair
+from .secagg_common import Chain, advertise_payload, consistency_payload, pair_seed, self_seed, shares_ad, start_digest
 
 ENTRY = 128  # c_pk | s_pk | sig, then the advertisement's ext
 
@@ -43,18 +43,18 @@ class SetupHooks(Protocol):
 
 InputFn = Callable[[E.RoundStart], np.ndarray]
 #: (round start, result, survivors) -> the broken invariant, or None to refuse an opening
-OpenPolicy = Callable[[E.RoundStart, np.ndarray, tuple[int, ...]], Optional[str]]
+OpenPolicy = Callable[[E.RoundStart, np.ndarray, tuple[int, ...]], str | None]
 
 
 @dataclass
 class _Round:
     start: E.RoundStart
     digest: bytes
-    x: Optional[np.ndarray] = None
-    survivors: Optional[tuple[int, ...]] = None
+    x: np.ndarray | None = None
+    survivors: tuple[int, ...] | None = None
     unmasked: bool = False
     opened: bool = False
-    result: Optional[np.ndarray] = None
+    result: np.ndarray | None = None
 
 
 class SecAggClient:
@@ -65,12 +65,22 @@ class SecAggClient:
     whether an opening is justified (the application's invariants).
     """
 
-    def __init__(self, uid: int, identity_seed: bytes, roster: Mapping[int, bytes],
-                 session: bytes, threshold: int, input_fn: InputFn, *,
-                 rng: Optional[RandomSource] = None, verifier: Optional[Verifier] = None,
-                 max_rounds: int = 8, hooks: Optional[SetupHooks] = None,
-                 open_policy: Optional[OpenPolicy] = None,
-                 openable: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        uid: int,
+        identity_seed: bytes,
+        roster: Mapping[int, bytes],
+        session: bytes,
+        threshold: int,
+        input_fn: InputFn,
+        *,
+        rng: RandomSource | None = None,
+        verifier: Verifier | None = None,
+        max_rounds: int = 8,
+        hooks: SetupHooks | None = None,
+        open_policy: OpenPolicy | None = None,
+        openable: frozenset[str] = frozenset(),
+    ) -> None:
         shamir.validate_threshold(threshold, len(roster))
         if uid not in roster:
             raise ValueError("uid not in roster")
@@ -88,7 +98,7 @@ class SecAggClient:
         self.b_revealed: set[int] = set()
         self.s_revealed: set[int] = set()
         self.failed_dealers: set[int] = set()
-        self.aborted: Optional[str] = None
+        self.aborted: str | None = None
         self._frame = b""
 
     # -- setup -------------------------------------------------------------
@@ -99,12 +109,11 @@ class SecAggClient:
         self._s_sk, self.s_pk = x25519_keypair(self.rng)
         self._b = [self.rng.bytes(32) for _ in range(self.max_rounds)]
         self.ext = self.hooks.advertise_ext() if self.hooks else b""
-        sig = sign(self._id_key, advertise_payload(self.session, self.uid, self.c_pk, self.s_pk,
-                                                   self.ext))
+        sig = sign(self._id_key, advertise_payload(self.session, self.uid, self.c_pk, self.s_pk, self.ext))
         self.phase = "advertised"
         return E.encode(E.Advertise(self.session, self.uid, self.c_pk, self.s_pk, self.ext, sig))
 
-    def receive(self, data: bytes) -> Optional[bytes]:
+    def receive(self, data: bytes) -> bytes | None:
         msg = E.decode(data)
         if msg.session != self.session:
             raise ProtocolViolation("foreign-session", msg.session.hex())
@@ -160,8 +169,9 @@ class SecAggClient:
             else:
                 body = struct.pack(">II", self.uid, v) + dealing.blobs[v]
                 cts[v] = seal(self.enc_key[v], body, shares_ad(self.session, self.uid, v), self.rng)
-        secret_commits = b"".join(vss.secret_commitment(self.session, self.uid, 1 + r, b)
-                                  for r, b in enumerate(self._b))
+        secret_commits = b"".join(
+            vss.secret_commitment(self.session, self.uid, 1 + r, b) for r, b in enumerate(self._b)
+        )
         self.phase = "shared"
         return E.ShareKeys(self.session, self.uid, cts, dealing.commitments, secret_commits)
 
@@ -199,16 +209,14 @@ class SecAggClient:
     # -- rounds ------------------------------------------------------------
     def _round(self, r: int, what: str) -> _Round:
         if r not in self.rounds:
-            raise ProtocolViolation("stale" if r < self.next_round else "out-of-order",
-                                    f"{what} for round {r}")
+            raise ProtocolViolation("stale" if r < self.next_round else "out-of-order", f"{what} for round {r}")
         return self.rounds[r]
 
-    def _on_RoundStart(self, m: E.RoundStart) -> Optional[E.MaskedInput]:
+    def _on_RoundStart(self, m: E.RoundStart) -> E.MaskedInput | None:
         if self.phase != "ready":
             raise ProtocolViolation("out-of-order", "round before key setup")
         if m.round < self.next_round:
-            raise ProtocolViolation("duplicate" if m.round in self.rounds else "stale",
-                                    f"round {m.round}")
+            raise ProtocolViolation("duplicate" if m.round in self.rounds else "stale", f"round {m.round}")
         if self.uid not in m.live:
             self.phase = "dropped"  # the server went on without this client
             return None
@@ -217,8 +225,10 @@ class SecAggClient:
         if m.round >= self.max_rounds:
             raise ProtocolViolation("not-allowed", "no self-mask secret left for this round")
         if m.prev != self.chain.head:
-            raise ConsistencyError(f"round {m.round} does not continue this client's hash chain "
-                                   "(the server showed it a different earlier result)")
+            raise ConsistencyError(
+                f"round {m.round} does not continue this client's hash chain "
+                "(the server showed it a different earlier result)"
+            )
         groups.check_length(m.group, m.length)
         live = set(m.live)
         if not live <= set(self.live) or len(live) < self.t:
@@ -232,8 +242,9 @@ class SecAggClient:
             if v != self.uid:
                 s = pair_seed(self.mask_key[v], self.session, m.round, self.uid, v, m.length)
                 (plus if self.uid < v else minus).append(s)
-        y = groups.apply_masks(m.group, x, self_seed(self._b[m.round], self.session, m.round,
-                                                     self.uid, m.length), plus, minus)
+        y = groups.apply_masks(
+            m.group, x, self_seed(self._b[m.round], self.session, m.round, self.uid, m.length), plus, minus
+        )
         self.rounds[m.round] = _Round(m, start_digest(m), x if m.purpose in self.openable else None)
         self.next_round = m.round + 1
         return E.MaskedInput(self.session, m.round, self.uid, groups.to_bytes(y))
@@ -253,8 +264,9 @@ class SecAggClient:
 
     def _payload(self, rd: _Round) -> bytes:
         assert rd.survivors is not None
-        return consistency_payload(self.session, rd.start.round, rd.digest, rd.start.live,
-                                   rd.survivors, self.chain.head)
+        return consistency_payload(
+            self.session, rd.start.round, rd.digest, rd.start.live, rd.survivors, self.chain.head
+        )
 
     def _on_UnmaskRequest(self, m: E.UnmaskRequest) -> E.UnmaskResponse:
         rd = self._round(m.round, "unmask request")
@@ -268,8 +280,9 @@ class SecAggClient:
         payload = self._payload(rd)
         for v, sig in m.sigs.items():
             if not self.verify(self.roster[v], payload, sig):
-                raise ConsistencyError(f"user {v} signed a different view of round {m.round} "
-                                       "(survivors, parameters or earlier results)")
+                raise ConsistencyError(
+                    f"user {v} signed a different view of round {m.round} (survivors, parameters or earlier results)"
+                )
         b_for, s_for, seed_for = set(m.b_for), set(m.s_for), set(m.seed_for)
         if b_for & (s_for | self.s_revealed) or s_for & self.b_revealed:
             raise ProtocolViolation("both-shares", "request would reveal both b and s of a user")
@@ -280,15 +293,17 @@ class SecAggClient:
         self.s_revealed |= s_for
         self.live = tuple(sorted(surv))
         return E.UnmaskResponse(
-            self.session, m.round, self.uid,
+            self.session,
+            m.round,
+            self.uid,
             {v: self._share(v, 1 + m.round) for v in b_for if v in self.held},
             {v: self._share(v, 0) for v in s_for if v in self.held},
-            {v: pair_seed(self.mask_key[v], self.session, m.round, self.uid, v, rd.start.length)
-             for v in seed_for})
+            {v: pair_seed(self.mask_key[v], self.session, m.round, self.uid, v, rd.start.length) for v in seed_for},
+        )
 
     def _share(self, v: int, k: int) -> bytes:
         sb = shamir.SHARE_BYTES
-        return self.held[v][k * sb:(k + 1) * sb]
+        return self.held[v][k * sb : (k + 1) * sb]
 
     def _on_RoundResult(self, m: E.RoundResult) -> None:
         rd = self._round(m.round, "result")
@@ -310,17 +325,25 @@ class SecAggClient:
         assert rd.survivors is not None
         broken = self.open_policy(rd.start, rd.result, rd.survivors) if self.open_policy else None
         if broken is None:
-            raise ProtocolViolation("not-allowed", f"the result of round {m.round} this client "
-                                                   "received breaks no invariant")
+            raise ProtocolViolation(
+                "not-allowed", f"the result of round {m.round} this client received breaks no invariant"
+            )
         rd.opened = True
         L = rd.start.length
         return E.OpenResponse(
-            self.session, m.round, self.uid, groups.to_bytes(rd.x),
+            self.session,
+            m.round,
+            self.uid,
+            groups.to_bytes(rd.x),
             self_seed(self._b[m.round], self.session, m.round, self.uid, L),
-            {v: pair_seed(self.mask_key[v], self.session, m.round, self.uid, v, L)
-             for v in rd.start.live if v != self.uid})
+            {
+                v: pair_seed(self.mask_key[v], self.session, m.round, self.uid, v, L)
+                for v in rd.start.live
+                if v != self.uid
+            },
+        )
 
-    def result(self, r: int) -> Optional[np.ndarray]:
+    def result(self, r: int) -> np.ndarray | None:
         rd = self.rounds.get(r)
         return None if rd is None else rd.result
 
@@ -328,6 +351,6 @@ class SecAggClient:
         rd = self.rounds.get(r)
         return rd is not None and rd.opened
 
-    def survivors(self, r: int) -> Optional[tuple[int, ...]]:
+    def survivors(self, r: int) -> tuple[int, ...] | None:
         rd = self.rounds.get(r)
         return None if rd is None else rd.survivors

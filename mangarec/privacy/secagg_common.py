@@ -11,10 +11,11 @@
   that showed one user a different result (or key list, or round parameters)
   than the others cannot get a round unmasked with that user's upload in it.
 """
+
 from __future__ import annotations
 
 import struct
-from typing import Iterable
+from collections.abc import Iterable
 
 from . import encoding as E
 from .primitives import frame, hash_bytes, prg_seed
@@ -29,8 +30,9 @@ def advertise_payload(session: bytes, uid: int, c_pk: bytes, s_pk: bytes, ext: b
     return frame(b"advertise", session, uid, c_pk, s_pk, ext)
 
 
-def consistency_payload(session: bytes, rnd: int, start_digest: bytes, live: Iterable[int],
-                        survivors: Iterable[int], chain: bytes) -> bytes:
+def consistency_payload(
+    session: bytes, rnd: int, start_digest: bytes, live: Iterable[int], survivors: Iterable[int], chain: bytes
+) -> bytes:
     return frame(b"consistency", session, rnd, start_digest, _ids(live), _ids(survivors), chain)
 
 
@@ -59,6 +61,14 @@ class Chain:
         self.head = hash_bytes(frame(b"chain-setup", session, keylist_frame))
 
     def extend(self, start: E.RoundStart, survivors: Iterable[int], result: bytes) -> bytes:
-        self.head = hash_bytes(frame(b"chain-round", self.session, self.head, start_digest(start),
-                                     _ids(survivors), hash_bytes(result, size=32)))
+        self.head = hash_bytes(
+            frame(
+                b"chain-round",
+                self.session,
+                self.head,
+                start_digest(start),
+                _ids(survivors),
+                hash_bytes(result, size=32),
+            )
+        )
         return self.head

@@ -15,9 +15,11 @@ any) and nothing is unmasked. ``blamed`` collects attributed misbehaviour
 (uid -> reason); blamed users are left out of later rounds. ``transcript`` keeps
 every received frame (what an honest-but-curious server sees).
 """
+
 from __future__ import annotations
 
-from typing import Mapping, Optional, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 import numpy as np
 from nacl.bindings import crypto_scalarmult_base
@@ -26,13 +28,18 @@ from . import encoding as E
 from . import groups, shamir, vss
 from .errors import ProtocolViolation, RoundAborted
 from .primitives import Verifier, agree, check_x25519_key, prg_array
-from .secagg_common import (Chain, advertise_payload, consistency_payload, pair_seed, self_seed,
-                            start_digest)
+from .secagg_common import Chain, advertise_payload, consistency_payload, pair_seed, self_seed, start_digest
 
 MAX_EXT = 256
-_BOXES = {"advertise": E.Advertise, "share": E.ShareKeys, "ack": E.ShareAck,
-          "input": E.MaskedInput, "consistency": E.ConsistencySig, "unmask": E.UnmaskResponse,
-          "open": E.OpenResponse}
+_BOXES = {
+    "advertise": E.Advertise,
+    "share": E.ShareKeys,
+    "ack": E.ShareAck,
+    "input": E.MaskedInput,
+    "consistency": E.ConsistencySig,
+    "unmask": E.UnmaskResponse,
+    "open": E.OpenResponse,
+}
 _ORDER = list(_BOXES.values())
 
 
@@ -45,9 +52,16 @@ class ServerHooks(Protocol):
 
 
 class SecAggServer:
-    def __init__(self, session: bytes, roster: Mapping[int, bytes], threshold: int, *,
-                 max_rounds: int = 8, verifier: Optional[Verifier] = None,
-                 hooks: Optional[ServerHooks] = None) -> None:
+    def __init__(
+        self,
+        session: bytes,
+        roster: Mapping[int, bytes],
+        threshold: int,
+        *,
+        max_rounds: int = 8,
+        verifier: Verifier | None = None,
+        hooks: ServerHooks | None = None,
+    ) -> None:
         shamir.validate_threshold(threshold, len(roster))
         self.session, self.roster, self.t = session, dict(roster), threshold
         self.max_rounds, self.hooks = max_rounds, hooks
@@ -64,7 +78,7 @@ class SecAggServer:
         self.s_revealed: set[int] = set()
         self.blamed: dict[int, str] = {}
         self.events: list[str] = []
-        self.aborted: Optional[str] = None
+        self.aborted: str | None = None
 
     # -- intake ------------------------------------------------------------
     def receive(self, data: bytes) -> None:
@@ -82,10 +96,8 @@ class SecAggServer:
             raise ProtocolViolation("stale" if r < self.round else "out-of-order", f"round {r}")
         expected = _BOXES.get(self.phase)
         if not isinstance(msg, expected or ()):
-            late = type(msg) in _ORDER and expected in _ORDER and \
-                _ORDER.index(type(msg)) < _ORDER.index(expected)
-            raise ProtocolViolation("stale" if late else "out-of-order",
-                                    f"{type(msg).__name__} in phase {self.phase}")
+            late = type(msg) in _ORDER and expected in _ORDER and _ORDER.index(type(msg)) < _ORDER.index(expected)
+            raise ProtocolViolation("stale" if late else "out-of-order", f"{type(msg).__name__} in phase {self.phase}")
         box = self._box()
         if sender in box:
             raise ProtocolViolation("duplicate", f"{type(msg).__name__} from {sender}")
@@ -102,16 +114,21 @@ class SecAggServer:
 
     def expected(self) -> set[int]:
         """Users whose frame the current phase waits for."""
-        return {"advertise": set(self.roster), "share": set(self.adverts),
-                "ack": set(getattr(self, "U2", ())), "input": set(self.live),
-                "consistency": set(getattr(self, "U3", ())),
-                "unmask": set(getattr(getattr(self, "request", None), "sigs", ())),
-                "open": set(getattr(self, "U3", ()))}.get(self.phase, set())
+        return {
+            "advertise": set(self.roster),
+            "share": set(self.adverts),
+            "ack": set(getattr(self, "U2", ())),
+            "input": set(self.live),
+            "consistency": set(getattr(self, "U3", ())),
+            "unmask": set(getattr(getattr(self, "request", None), "sigs", ())),
+            "open": set(getattr(self, "U3", ())),
+        }.get(self.phase, set())
 
     def _check(self, m) -> None:
         if isinstance(m, E.Advertise):
-            if not self.verify(self.roster[m.sender], advertise_payload(
-                    self.session, m.sender, m.c_pk, m.s_pk, m.ext), m.sig):
+            if not self.verify(
+                self.roster[m.sender], advertise_payload(self.session, m.sender, m.c_pk, m.s_pk, m.ext), m.sig
+            ):
                 raise ProtocolViolation("bad-signature", f"advertise from {m.sender}")
             if len(m.ext) > MAX_EXT:
                 raise ProtocolViolation("bad-length", "advertisement extension")
@@ -119,11 +136,12 @@ class SecAggServer:
             check_x25519_key(m.s_pk)
         elif isinstance(m, E.ShareKeys):
             peers = set(self.adverts)
-            if m.sender not in peers or not set(m.cts) <= peers - {m.sender} \
-                    or set(m.commits) != peers:
+            if m.sender not in peers or not set(m.cts) <= peers - {m.sender} or set(m.commits) != peers:
                 raise ProtocolViolation("not-allowed", "shares for users outside the key list")
-            if any(len(c) != self.k * vss.COMMIT_BYTES for c in m.commits.values()) or \
-                    len(m.secret_commits) != (self.k - 1) * vss.SECRET_COMMIT_BYTES:
+            if (
+                any(len(c) != self.k * vss.COMMIT_BYTES for c in m.commits.values())
+                or len(m.secret_commits) != (self.k - 1) * vss.SECRET_COMMIT_BYTES
+            ):
                 raise ProtocolViolation("bad-length", "share commitments")
         elif isinstance(m, E.ShareAck):
             if m.sender not in self.U2 or not set(m.commits) <= set(self.U2):
@@ -144,8 +162,9 @@ class SecAggServer:
             raise ProtocolViolation("not-allowed", "open response from non-participant")
 
     def _payload(self) -> bytes:
-        return consistency_payload(self.session, self.round, self.start_digest, self.start.live,
-                                   self.U3, self.chain.head)
+        return consistency_payload(
+            self.session, self.round, self.start_digest, self.start.live, self.U3, self.chain.head
+        )
 
     def _need(self, n: int, what: str, culprits=()) -> None:
         if n < self.t or culprits:
@@ -186,16 +205,14 @@ class SecAggServer:
         recomputed u's commitment; drop dealers refused by more than f holders."""
         acked = sorted(self.inbox)
         self._need(len(acked), "ShareAck")
-        commits = {u: {v: c for v, c in self.sharekeys[u].commits.items() if v in self.inbox}
-                   for u in acked}
+        commits = {u: {v: c for v, c in self.sharekeys[u].commits.items() if v in self.inbox} for u in acked}
         self.held = vss.held_by(commits, {v: a.commits for v, a in self.inbox.items()})
         f = (len(acked) - self.t) // 2
         live = []
         for u in acked:
             refused = len(acked) - len(self.held[u])
             if refused > f:
-                self.events.append(f"user {u} dropped: its shares failed for {refused} holders "
-                                   f"(more than {f})")
+                self.events.append(f"user {u} dropped: its shares failed for {refused} holders (more than {f})")
             else:
                 live.append(u)
         self.live, self.inbox, self.phase = tuple(live), {}, "ready"
@@ -211,8 +228,7 @@ class SecAggServer:
         groups.check_length(group, length)
         self._need(len(self.live), "live users")
         self.round += 1
-        self.start = E.RoundStart(self.session, self.round, purpose, group, length, self.live,
-                                  params, self.chain.head)
+        self.start = E.RoundStart(self.session, self.round, purpose, group, length, self.live, params, self.chain.head)
         self.start_digest = start_digest(self.start)
         self.inbox, self.phase = {}, "input"
         f = E.encode(self.start)  # also to the users left out, so that they know
@@ -239,8 +255,9 @@ class SecAggServer:
         sigs = {u: m.sig for u, m in self.inbox.items()}
         dropped = set(self.start.live) - set(self.U3)
         s_for = {v for v in dropped if v not in self.b_requested}
-        self.request = E.UnmaskRequest(self.session, self.round, sigs, self.U3,
-                                       tuple(sorted(s_for)), tuple(sorted(dropped - s_for)))
+        self.request = E.UnmaskRequest(
+            self.session, self.round, sigs, self.U3, tuple(sorted(s_for)), tuple(sorted(dropped - s_for))
+        )
         self.b_requested |= set(self.U3)
         self.inbox, self.phase = {}, "unmask"
         f = E.encode(self.request)
@@ -255,13 +272,15 @@ class SecAggServer:
         for m in self.inputs.values():
             groups.add_into(g, total, groups.from_bytes(g, m.vector, L))
         dt = total.dtype
-        commit = {u: self.sharekeys[u].secret_commits[r * 32:(r + 1) * 32] for u in self.U3}
-        b = self._rebuild(resp, self.U3, 1 + r, "b_shares",
-                          lambda u, s: vss.secret_commitment(self.session, u, 1 + r, s) == commit[u])
+        commit = {u: self.sharekeys[u].secret_commits[r * 32 : (r + 1) * 32] for u in self.U3}
+        b = self._rebuild(
+            resp, self.U3, 1 + r, "b_shares", lambda u, s: vss.secret_commitment(self.session, u, 1 + r, s) == commit[u]
+        )
         for v in self.U3:
             groups.sub_into(g, total, prg_array(self_seed(b[v], self.session, r, v, L), L, dt))
-        s_keys = self._rebuild(resp, self.request.s_for, 0, "s_shares",
-                               lambda u, s: crypto_scalarmult_base(s) == self.adverts[u].s_pk)
+        s_keys = self._rebuild(
+            resp, self.request.s_for, 0, "s_shares", lambda u, s: crypto_scalarmult_base(s) == self.adverts[u].s_pk
+        )
         for v, s_sk in s_keys.items():
             self.s_revealed.add(v)
             for u in self.U3:
@@ -292,8 +311,12 @@ class SecAggServer:
             self.blamed[h] = why
             self.events.append(f"round {self.round}: user {h} blamed: {why}")
         if rec.bad_dealers:
-            self._need(0, f"round {self.round}: users {sorted(rec.bad_dealers)} dealt shares "
-                          "that do not reconstruct their committed secret", rec.bad_dealers)
+            self._need(
+                0,
+                f"round {self.round}: users {sorted(rec.bad_dealers)} dealt shares "
+                "that do not reconstruct their committed secret",
+                rec.bad_dealers,
+            )
         if rec.missing:
             self._need(0, f"round {self.round}: fewer than t valid shares of {sorted(rec.missing)}")
         return rec.secrets

@@ -10,11 +10,12 @@ slots, nonces) comes from the operating system; the integer ``seed`` of
 :func:`simulate_collection` only shapes the cohort partition and who drops out
 where, so the published pseudonyms cannot be recomputed from it.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Mapping, Optional, Sequence
 
 from mangarec import seeds
 
@@ -28,8 +29,7 @@ from .ratings_codec import capacity
 from .secagg_client import SecAggClient
 from .secagg_server import SecAggServer
 
-STAGES = {"advertise": 0, "share": 1, "ack": 2, "input": 3, "consistency": 4, "unmask": 5,
-          "open": 6, "result": 6}
+STAGES = {"advertise": 0, "share": 1, "ack": 2, "input": 3, "consistency": 4, "unmask": 5, "open": 6, "result": 6}
 Crash = tuple[int, int, str]
 
 
@@ -44,7 +44,7 @@ class CohortReport:
     events: list[str]
     sessions: int
     rounds: int
-    anonymity_set: Optional[int]
+    anonymity_set: int | None
     bytes_by_user: dict[int, int]
     transcripts: list[list[bytes]] = field(default_factory=list)
     expelled: set[int] = field(default_factory=set)
@@ -57,12 +57,19 @@ class Cohort:
     each SecAggClient (tests pass deviating subclasses to play an adversary).
     """
 
-    def __init__(self, contributors: Mapping[int, Contributor], *,
-                 params: AnonParams = AnonParams(), crashes: Mapping[int, Crash] = {},
-                 threshold: Callable[[int], int] = default_threshold, max_sessions: int = 4,
-                 verifier: Optional[Verifier] = None, keep_transcript: bool = False,
-                 server_factory: Callable[..., SecAggServer] = SecAggServer,
-                 client_factory: Callable[..., SecAggClient] = SecAggClient) -> None:
+    def __init__(
+        self,
+        contributors: Mapping[int, Contributor],
+        *,
+        params: AnonParams = AnonParams(),
+        crashes: Mapping[int, Crash] = {},
+        threshold: Callable[[int], int] = default_threshold,
+        max_sessions: int = 4,
+        verifier: Verifier | None = None,
+        keep_transcript: bool = False,
+        server_factory: Callable[..., SecAggServer] = SecAggServer,
+        client_factory: Callable[..., SecAggClient] = SecAggClient,
+    ) -> None:
         self.contributors, self.params = dict(contributors), params
         self.crashes, self.threshold, self.max_sessions = dict(crashes), threshold, max_sessions
         self.verifier = verifier or Verifier(memo=True)
@@ -112,15 +119,25 @@ class Cohort:
             roster = {u: self.vks[u] for u in sorted(alive)}
             t = self.threshold(len(roster))
             sess = RandomSource().bytes(16)
-            self.server = self.server_factory(sess, roster, t, max_rounds=self.params.rounds,
-                                              verifier=self.verifier, hooks=col)
+            self.server = self.server_factory(
+                sess, roster, t, max_rounds=self.params.rounds, verifier=self.verifier, hooks=col
+            )
             self.clients = {}
             for u in roster:
                 c = self.contributors[u]
                 self.clients[u] = self.client_factory(
-                    u, self.ids[u], roster, sess, t, c.input_fn, verifier=self.verifier,
-                    max_rounds=self.params.rounds, hooks=c, open_policy=c.open_policy,
-                    openable=OPENABLE)
+                    u,
+                    self.ids[u],
+                    roster,
+                    sess,
+                    t,
+                    c.input_fn,
+                    verifier=self.verifier,
+                    max_rounds=self.params.rounds,
+                    hooks=c,
+                    open_policy=c.open_policy,
+                    openable=OPENABLE,
+                )
                 c.attach(self.clients[u])
             try:
                 expelled |= run_session(self.server, col, self._exchange)
@@ -140,32 +157,32 @@ class Cohort:
             alive -= {u for u in alive if self._crashed(u, s, 1 << 30, "result")}
         events = list(col.events)
         profiles = col.profiles()
-        events += col.events[len(events):]
+        events += col.events[len(events) :]
         for u, c in sorted(self.contributors.items()):
             events += [f"user {u} noticed: {e}" for e in c.events]
-        return CohortReport(profiles, events, s + 1, rounds, col.min_anonymity, self.bytes,
-                            transcripts, expelled)
+        return CohortReport(profiles, events, s + 1, rounds, col.min_anonymity, self.bytes, transcripts, expelled)
 
 
 # -- whole-dataset collection ---------------------------------------------------
 _STAGE_CHOICES = [(-1, "advertise"), (-1, "share"), (-1, "ack")] + [
-    (r, st) for r in range(6) for st in ("input", "consistency", "unmask")]
+    (r, st) for r in range(6) for st in ("input", "consistency", "unmask")
+]
 
 
 @dataclass(frozen=True)
 class CollectionResult:
-    rows: list[tuple[str, int, int]]      # (pseudonym hex, item_id, rating)
+    rows: list[tuple[str, int, int]]  # (pseudonym hex, item_id, rating)
     contributors: int
     cohorts: int
     seconds: float
     bytes_per_user: float
-    min_anonymity_set: Optional[int]
+    min_anonymity_set: int | None
     dropped_users: int
     lost_ratings: int
     events: list[str]
 
 
-def _run_cohort(args) -> tuple[dict[bytes, list], dict, list[str], Optional[int], int]:
+def _run_cohort(args) -> tuple[dict[bytes, list], dict, list[str], int | None, int]:
     """Worker: (cohort index, [(key, ratings)], seed, dropout, params) -> results."""
     idx, members, seed, dropout, params = args
     g = seeds.rng(seed, "privacy", "dropout", idx)
@@ -180,9 +197,15 @@ def _run_cohort(args) -> tuple[dict[bytes, list], dict, list[str], Optional[int]
     return rep.profiles, rep.bytes_by_user, events, rep.anonymity_set, len(crashes)
 
 
-def simulate_collection(users: Mapping[str, Sequence[tuple[int, int]]], *, cohort: int = 200,
-                        dropout: float = 0.0, seed: int = 0, params: AnonParams = AnonParams(),
-                        workers: int = 1) -> CollectionResult:
+def simulate_collection(
+    users: Mapping[str, Sequence[tuple[int, int]]],
+    *,
+    cohort: int = 200,
+    dropout: float = 0.0,
+    seed: int = 0,
+    params: AnonParams = AnonParams(),
+    workers: int = 1,
+) -> CollectionResult:
     """Collect every user's ratings through the anonymous channel, in cohorts.
 
     Users are shuffled (by ``seed``) into ``ceil(N / cohort)`` cohorts of nearly
@@ -201,13 +224,15 @@ def simulate_collection(users: Mapping[str, Sequence[tuple[int, int]]], *, cohor
         for k in range(0, max(1, len(r)), per_pass):
             while len(passes) <= k // per_pass:
                 passes.append([])
-            passes[k // per_pass].append((key, r[k:k + per_pass]))
+            passes[k // per_pass].append((key, r[k : k + per_pass]))
     g = seeds.rng(seed, "privacy", "partition")
     jobs, n_cohorts, deferred = [], 0, []
     for p, members in enumerate(passes):
         if len(members) < 3:  # too few for a cohort: these ratings wait for a later round
-            deferred.append(f"pass {p}: {len(members)} contributor(s) with ratings over the "
-                            f"per-profile limit deferred to a later collection")
+            deferred.append(
+                f"pass {p}: {len(members)} contributor(s) with ratings over the "
+                f"per-profile limit deferred to a later collection"
+            )
             continue
         order = [int(i) for i in g.permutation(len(members))]
         k = max(1, -(-len(order) // cohort))
@@ -216,6 +241,7 @@ def simulate_collection(users: Mapping[str, Sequence[tuple[int, int]]], *, cohor
             n_cohorts += 1
     if workers > 1:
         from concurrent.futures import ProcessPoolExecutor
+
         with ProcessPoolExecutor(workers) as ex:
             outs = list(ex.map(_run_cohort, jobs))
     else:
@@ -229,5 +255,14 @@ def simulate_collection(users: Mapping[str, Sequence[tuple[int, int]]], *, cohor
         if a is not None:
             anon = a if anon is None else min(anon, a)
     n_in = sum(len(v) for v in users.values())
-    return CollectionResult(sorted(rows), len(users), n_cohorts, time.perf_counter() - t0,
-                            total_bytes / max(1, len(users)), anon, dropped, n_in - len(rows), events)
+    return CollectionResult(
+        sorted(rows),
+        len(users),
+        n_cohorts,
+        time.perf_counter() - t0,
+        total_bytes / max(1, len(users)),
+        anon,
+        dropped,
+        n_in - len(rows),
+        events,
+    )

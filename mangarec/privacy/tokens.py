@@ -21,6 +21,7 @@ small order) and scalar multiplications use the ``noclamp`` variants.
   so T cannot be linked to the evaluation that produced it, and one evaluation
   per identity means at most one profile per contributor.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -55,8 +56,9 @@ def valid_point(p: bytes) -> bool:
 def hash_to_point(data: bytes) -> bytes:
     """P = map(H0(data)) + map(H1(data)) on the main subgroup."""
     h = hash_bytes(frame(_DOMAIN, b"h2c", data), size=64)
-    return _b.crypto_core_ed25519_add(_b.crypto_core_ed25519_from_uniform(h[:32]),
-                                      _b.crypto_core_ed25519_from_uniform(h[32:]))
+    return _b.crypto_core_ed25519_add(
+        _b.crypto_core_ed25519_from_uniform(h[:32]), _b.crypto_core_ed25519_from_uniform(h[32:])
+    )
 
 
 def _mul(s: bytes, p: bytes) -> bytes:
@@ -102,7 +104,7 @@ class Request:
     _r: bytes
 
     @classmethod
-    def new(cls, pk: bytes, rng: RandomSource) -> "Request":
+    def new(cls, pk: bytes, rng: RandomSource) -> Request:
         r = _scalar(rng)
         return cls(pk, _mul(r, hash_to_point(pk)), r)
 
@@ -117,7 +119,7 @@ class Request:
             a1 = _b.crypto_core_ed25519_add(_base(s), _mul(c, issuer_public))
             a2 = _b.crypto_core_ed25519_add(_mul(s, self.blinded), _mul(c, z))
         except (CryptoError, RuntimeError, ValueError):
-            raise ConsistencyError("token proof does not verify")
+            raise ConsistencyError("token proof does not verify") from None
         if _hash_scalar(issuer_public, self.blinded, z, a1, a2) != c:
             raise ConsistencyError("token proof does not verify (the collector used another key)")
         return _mul(_b.crypto_core_ed25519_scalar_invert(self._r), z)

@@ -16,6 +16,7 @@ Endpoints:
 Every header and parameter is validated: a bad one is a 4xx answer with a one-line
 reason, never a traceback.
 """
+
 from __future__ import annotations
 
 import struct
@@ -41,7 +42,7 @@ def read_roster(path: str) -> dict[int, bytes]:
             if len(key) != 32 or uid < 0 or uid in roster:
                 raise ValueError
         except ValueError:
-            raise ValueError(f"{path}:{n}: expected 'uid hex-ed25519-public-key' (distinct uids)")
+            raise ValueError(f"{path}:{n}: expected 'uid hex-ed25519-public-key' (distinct uids)") from None
         roster[uid] = key
     return roster
 
@@ -63,4 +64,4 @@ def unwrap_post(data: bytes) -> tuple[int, bytes, bytes]:
     if len(data) <= _HEAD.size or data[:4] != POST_MAGIC:
         raise ProtocolViolation("bad-format", "POST body is not a signed frame")
     _, uid, sig = _HEAD.unpack_from(data)
-    return uid, sig, data[_HEAD.size:]
+    return uid, sig, data[_HEAD.size :]

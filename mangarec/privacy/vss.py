@@ -24,11 +24,12 @@ t scalar multiplications, i.e. n·t per holder per secret (about 15 s per user a
 n = 500, t = 251), against 0.3 s per user for the whole protocol; the hash
 commitments cost one BLAKE2b per share and still attribute every wrong share.
 """
+
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
 
 from . import shamir
 from .primitives import RandomSource, frame, hash_bytes
@@ -49,8 +50,7 @@ def _commit(prefix: bytes, index: int, share: bytes) -> bytes:
 
 
 def secret_commitment(session: bytes, dealer: int, index: int, secret: bytes) -> bytes:
-    return hash_bytes(frame(b"secret-commit", session, dealer, index, secret),
-                      size=SECRET_COMMIT_BYTES)
+    return hash_bytes(frame(b"secret-commit", session, dealer, index, secret), size=SECRET_COMMIT_BYTES)
 
 
 def commitments_of(session: bytes, dealer: int, holder: int, blob: bytes) -> bytes:
@@ -68,8 +68,9 @@ class Dealing:
     commitments: dict[int, bytes]
 
 
-def deal(session: bytes, dealer: int, secrets: Sequence[bytes], holders: Sequence[int],
-         t: int, rng: RandomSource) -> Dealing:
+def deal(
+    session: bytes, dealer: int, secrets: Sequence[bytes], holders: Sequence[int], t: int, rng: RandomSource
+) -> Dealing:
     blobs = shamir.share(secrets, holders, t, rng)
     return Dealing(blobs, {v: commitments_of(session, dealer, v, b) for v, b in blobs.items()})
 
@@ -97,10 +98,15 @@ def _rebuild(shares: Mapping[int, bytes], t: int) -> bytes | None:
         return None
 
 
-def reconstruct_checked(session: bytes, index: int, owners: Sequence[int],
-                        shares: Mapping[int, Mapping[int, bytes]],
-                        commitments: Mapping[int, Mapping[int, bytes]], t: int,
-                        check: Callable[[int, bytes], bool]) -> Reconstruction:
+def reconstruct_checked(
+    session: bytes,
+    index: int,
+    owners: Sequence[int],
+    shares: Mapping[int, Mapping[int, bytes]],
+    commitments: Mapping[int, Mapping[int, bytes]],
+    t: int,
+    check: Callable[[int, bytes], bool],
+) -> Reconstruction:
     """Rebuild secret ``index`` of each owner from ``shares[holder][owner]``.
 
     ``commitments[owner][holder]`` is the K x 16-byte commitment string the
@@ -158,8 +164,9 @@ def reconstruct_checked(session: bytes, index: int, owners: Sequence[int],
     return Reconstruction(secrets, blamed, frozenset(bad), frozenset(missing))
 
 
-def held_by(commitments: Mapping[int, Mapping[int, bytes]], acks: Mapping[int, Mapping[int, bytes]]
-            ) -> dict[int, dict[int, bytes]]:
+def held_by(
+    commitments: Mapping[int, Mapping[int, bytes]], acks: Mapping[int, Mapping[int, bytes]]
+) -> dict[int, dict[int, bytes]]:
     """``{dealer: {holder: commitment}}`` of the pairs whose holder recomputed
     exactly the dealer's commitment (``acks[holder][dealer]``)."""
     out: dict[int, dict[int, bytes]] = {}

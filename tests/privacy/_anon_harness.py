@@ -4,10 +4,11 @@ Honest steps use the project's own driver; a test plays the adversary by passing
 deviating Contributor / SecAggClient / SecAggServer subclasses, or by sending
 frames of its own to the clients with :meth:`AnonRun.send`.
 """
+
 from __future__ import annotations
 
 from collections import Counter
-from typing import Mapping, Optional
+from collections.abc import Mapping
 
 from mangarec.privacy import encoding as E
 from mangarec.privacy.anonymous import OPENABLE, AnonParams
@@ -21,7 +22,7 @@ from mangarec.privacy.secagg_server import SecAggServer
 from mangarec.privacy.simulate import default_threshold
 
 
-def ratings_of(u: int, k: Optional[int] = None) -> list[tuple[int, int]]:
+def ratings_of(u: int, k: int | None = None) -> list[tuple[int, int]]:
     k = 1 + (u * 37) % 90 if k is None else k
     return [(1000 * u + i, 1 + i % 10) for i in range(k)]
 
@@ -32,10 +33,17 @@ def profiles_of(ratings: Mapping[int, list]) -> Counter:
 
 
 class AnonRun:
-    def __init__(self, n: int, *, params: AnonParams = AnonParams(),
-                 contributors: Mapping[int, type] = {}, clients: Mapping[int, type] = {},
-                 server: type = SecAggServer, ratings: Optional[Mapping[int, list]] = None,
-                 collector: Optional[Collector] = None) -> None:
+    def __init__(
+        self,
+        n: int,
+        *,
+        params: AnonParams = AnonParams(),
+        contributors: Mapping[int, type] = {},
+        clients: Mapping[int, type] = {},
+        server: type = SecAggServer,
+        ratings: Mapping[int, list] | None = None,
+        collector: Collector | None = None,
+    ) -> None:
         self.params = params
         self.ratings = dict(ratings) if ratings is not None else {u: ratings_of(u) for u in range(n)}
         self.contribs = {u: contributors.get(u, Contributor)(self.ratings[u], params) for u in range(n)}
@@ -44,13 +52,22 @@ class AnonRun:
         roster = {u: signing_key(s).verify_key for u, s in ids.items()}
         self.session, self.t = RandomSource().bytes(16), default_threshold(n)
         ver = Verifier(memo=True)
-        self.sv = server(self.session, roster, self.t, max_rounds=params.rounds, verifier=ver,
-                         hooks=self.col)
+        self.sv = server(self.session, roster, self.t, max_rounds=params.rounds, verifier=ver, hooks=self.col)
         self.clients = {}
         for u, c in self.contribs.items():
             self.clients[u] = clients.get(u, SecAggClient)(
-                u, ids[u], roster, self.session, self.t, c.input_fn, verifier=ver,
-                max_rounds=params.rounds, hooks=c, open_policy=c.open_policy, openable=OPENABLE)
+                u,
+                ids[u],
+                roster,
+                self.session,
+                self.t,
+                c.input_fn,
+                verifier=ver,
+                max_rounds=params.rounds,
+                hooks=c,
+                open_policy=c.open_policy,
+                openable=OPENABLE,
+            )
             c.attach(self.clients[u])
         self.errors: dict[int, PrivacyError] = {}
         self.refused: list[tuple[int, str]] = []

@@ -1,20 +1,22 @@
 """Anonymous channel: exact delivery, dropouts, jamming, collisions, no plaintext."""
+
 from __future__ import annotations
 
 from collections import Counter
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings, strategies as st
+from _anon_harness import profiles_of, ratings_of
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mangarec.privacy.anonymous import AnonParams, parse_slots, reservation_violation, slot_content
 from mangarec.privacy.collector import Collector
 from mangarec.privacy.contributor import Contributor
 from mangarec.privacy.simulate import Cohort
 
-from _anon_harness import profiles_of, ratings_of
-
 STAGES = [(-1, "advertise"), (-1, "share"), (-1, "ack")] + [
-    (r, s) for r in range(4) for s in ("input", "consistency", "unmask")]
+    (r, s) for r in range(4) for s in ("input", "consistency", "unmask")
+]
 
 
 def make(n: int, params=AnonParams(), sizes=None, cls=None):

@@ -3,6 +3,7 @@
 Each test plays the adversary through the public API: frames of its own sent to
 honest clients, or a SecAggServer subclass that lies.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -10,6 +11,7 @@ import struct
 
 import numpy as np
 import pytest
+from _anon_harness import AnonRun
 
 from mangarec.privacy import encoding as E
 from mangarec.privacy.contributor import Contributor
@@ -17,8 +19,6 @@ from mangarec.privacy.errors import ConsistencyError, ProtocolViolation, RoundAb
 from mangarec.privacy.secagg_common import Chain
 from mangarec.privacy.secagg_server import SecAggServer
 from mangarec.privacy.simulate import simulate_collection
-
-from _anon_harness import AnonRun
 
 
 def _open_all(run: AnonRun, rnd: int) -> dict[int, bytes]:
@@ -89,8 +89,7 @@ def test_an_opened_reservation_is_never_written_into():
     # the server then pretends the opened reservation still stands and asks for marks
     counts = run.sv.result
     singles = int((counts == 1).sum())
-    frames = run.sv.start_round("marks", "add16", singles * run.params.block + 1,
-                                struct.pack(">I", opened))
+    frames = run.sv.start_round("marks", "add16", singles * run.params.block + 1, struct.pack(">I", opened))
     run.send(frames)
     for u in range(1, n):
         x = run.contribs[u].inputs[opened + 1]
@@ -213,6 +212,7 @@ def test_simulate_pseudonyms_do_not_derive_from_the_seed():
         for p, i, r in res.rows:
             by.setdefault(p, []).append((i, r))
         return by
+
     la, lb = lists(a), lists(b)
     assert sorted(la.values()) == sorted(lb.values()) == sorted(sorted(v) for v in users.values())
     assert not set(la) & set(lb)  # same seed, fresh pseudonyms: nothing to recompute

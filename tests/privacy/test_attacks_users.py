@@ -1,12 +1,15 @@
 """Malicious contributors (issue 12, items 3 to 6): each attack is refused or detected
 with a reason, and the honest contributors' profiles are still delivered where the
 protocol allows (exactly, otherwise)."""
+
 from __future__ import annotations
 
 import dataclasses
 
 import numpy as np
 import pytest
+from _anon_harness import AnonRun, profiles_of, ratings_of
+from _secagg_harness import Harness, random_inputs
 
 from mangarec.privacy import encoding as E
 from mangarec.privacy import shamir, vss
@@ -20,9 +23,6 @@ from mangarec.privacy.secagg_client import SecAggClient
 from mangarec.privacy.secagg_common import advertise_payload
 from mangarec.privacy.simulate import Cohort
 from mangarec.privacy.tokens import Request
-
-from _anon_harness import AnonRun, profiles_of, ratings_of
-from _secagg_harness import Harness, random_inputs
 
 
 def _honest_exact(run: AnonRun, bad) -> None:
@@ -67,6 +67,7 @@ class ProfileStuffer(Contributor):
         body = HEADER.pack(2, own.pk, self.token, 0, 600, 1) + ((123 << 4) | 7).to_bytes(3, "big")
         body = body.ljust(own.msg_bytes - 64, b"\0")
         from mangarec.privacy.primitives import frame
+
         fakes.append(body + own._key.sign(frame(b"part", keylist_ext, body)))
         self.pending = fakes
 
@@ -111,13 +112,16 @@ class Forger(Contributor):
             rd = self.client.rounds[r]
             if rd.start.purpose == "message" and rd.result is not None:
                 data = rd.result.tobytes()
-                msg = data[:self.params.msg_bytes]
+                msg = data[: self.params.msg_bytes]
                 _, pk, token, _, _, _ = HEADER.unpack_from(msg)
                 if pk == self.profile.pk:
-                    msg = data[self.params.slot_bytes:self.params.slot_bytes + self.params.msg_bytes]
+                    msg = data[self.params.slot_bytes : self.params.slot_bytes + self.params.msg_bytes]
                     _, pk, token, _, _, _ = HEADER.unpack_from(msg)
-                body = HEADER.pack(2, pk, token, 5, 6, 2) + ((777 << 4) | 9).to_bytes(3, "big") \
+                body = (
+                    HEADER.pack(2, pk, token, 5, 6, 2)
+                    + ((777 << 4) | 9).to_bytes(3, "big")
                     + ((778 << 4) | 9).to_bytes(3, "big")
+                )
                 body = body.ljust(self.params.msg_bytes - 64, b"\0")
                 self.victim = pseudonym_of(pk)
                 self.pending = [body + bytes(64)]
@@ -202,8 +206,7 @@ class Understater(Contributor):
 
 def test_understated_messages_left_fail_loudly():
     params = AnonParams(max_parts=8, block=2, budget=4, load=1, max_attempts=30)
-    run = AnonRun(6, params=params, contributors={5: Understater},
-                  ratings={u: ratings_of(u, 320) for u in range(6)})
+    run = AnonRun(6, params=params, contributors={5: Understater}, ratings={u: ratings_of(u, 320) for u in range(6)})
     Understater.others = [run.contribs[u] for u in range(5)]
     run.run()
     assert run.col.done  # the collector believed nothing was left ...
@@ -232,6 +235,7 @@ def test_inflated_messages_left_are_reported_and_bounded():
 
 def Counter_of(rep):
     from collections import Counter
+
     return Counter(tuple(v) for v in rep.profiles.values())
 
 
@@ -333,6 +337,7 @@ def test_an_inconsistent_dealer_is_expelled_and_the_next_session_delivers():
 
     def factory(u, *a, **k):
         return (InconsistentDealer if u == 4 else SecAggClient)(u, *a, **k)
+
     rep = Cohort(contribs, client_factory=factory).run()
     assert 4 in rep.expelled and rep.sessions == 2
     assert any("do not reconstruct their committed secret" in e for e in rep.events)

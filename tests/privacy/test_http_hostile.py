@@ -1,5 +1,6 @@
 """The HTTP server against outsiders, impostors, bad headers, floods and slow clients
 (issue 12 item 7, issue 8 item 18). The server runs in-process on 127.0.0.1."""
+
 from __future__ import annotations
 
 import http.client
@@ -37,7 +38,7 @@ def _advert(cs: CollectionServer, roster, u: int) -> bytes:
 
 
 def _raw(base: str, method: str, path: str, body: bytes = b"", headers=None):
-    host, port = base[len("http://"):].split(":")
+    host, port = base[len("http://") :].split(":")
     c = http.client.HTTPConnection(host, int(port), timeout=10)
     c.putrequest(method, path, skip_accept_encoding=True)
     for k, v in (headers or {}).items():
@@ -118,19 +119,25 @@ def test_poll_parameters_and_signature_are_validated(tmp_path, capfd):
     s = cs.session.hex()
     sig = SigningKey(_seed(1)).sign(poll_payload(cs.session, 1, 0)).hex()
     try:
-        for query, want in ((f"uid=1&seq=-1&session={s}", 400), (f"uid=1&seq=abc&session={s}", 400),
-                            (f"uid=x&seq=0&session={s}", 400), (f"seq=0&session={s}", 400),
-                            (f"uid=1&uid=2&seq=0&session={s}", 400), (f"uid=7&seq=0&session={s}", 400),
-                            (f"uid=1&seq=0&session={'00' * 16}", 409), (f"uid=1&seq=0", 409),
-                            (f"uid=1&seq=99999999999999&session={s}", 400)):
+        for query, want in (
+            (f"uid=1&seq=-1&session={s}", 400),
+            (f"uid=1&seq=abc&session={s}", 400),
+            (f"uid=x&seq=0&session={s}", 400),
+            (f"seq=0&session={s}", 400),
+            (f"uid=1&uid=2&seq=0&session={s}", 400),
+            (f"uid=7&seq=0&session={s}", 400),
+            (f"uid=1&seq=0&session={'00' * 16}", 409),
+            ("uid=1&seq=0", 409),
+            (f"uid=1&seq=99999999999999&session={s}", 400),
+        ):
             code, body = _raw(base, "GET", "/v1/poll?" + query, headers={"X-Signature": sig})
             assert (query, code) == (query, want) and body["reason"]
         q = f"/v1/poll?uid=1&seq=0&session={s}"
-        assert _raw(base, "GET", q)[0] == 401                                  # no signature
-        assert _raw(base, "GET", q, headers={"X-Signature": "zz"})[0] == 401   # not hex
+        assert _raw(base, "GET", q)[0] == 401  # no signature
+        assert _raw(base, "GET", q, headers={"X-Signature": "zz"})[0] == 401  # not hex
         other = SigningKey(_seed(2)).sign(poll_payload(cs.session, 1, 0)).hex()
         assert _raw(base, "GET", q, headers={"X-Signature": other})[0] == 403  # user 2 polls as 1
-        assert _raw(base, "GET", q, headers={"X-Signature": sig})[0] == 204    # the real user
+        assert _raw(base, "GET", q, headers={"X-Signature": sig})[0] == 204  # the real user
     finally:
         httpd.shutdown()
     assert "Traceback" not in capfd.readouterr().err
@@ -193,6 +200,7 @@ def test_two_hundred_clients_posting_at_once_are_all_accepted(tmp_path):
                 return r.status
         except urllib.error.HTTPError as exc:
             return exc.code
+
     try:
         with ThreadPoolExecutor(n) as ex:
             codes = list(ex.map(send, bodies))
@@ -200,6 +208,7 @@ def test_two_hundred_clients_posting_at_once_are_all_accepted(tmp_path):
         assert cs.sv.expected() - set(cs.sv.adverts) == {u for u, c in enumerate(codes) if c == 503}
         # a 503 is only "busy, retry": the real client retries until accepted
         from mangarec.privacy.http_client import Http
+
         for u, c in enumerate(codes):
             if c != 200:
                 Http(base).post(bodies[u], time.monotonic() + 30)
@@ -225,6 +234,7 @@ class _SlowParticipant(Participant):
                 time.sleep(self.nap)
                 self.nap = 0
             return receive(frame)
+
         self.client.receive = slow
         return self.client
 
@@ -233,12 +243,10 @@ def test_a_client_that_misses_a_phase_is_dropped_not_crashed(tmp_path):
     n = 4
     cs, httpd, base, roster = _server(n, tmp_path, phase_timeout=1.5)
     ratings = {u: [(10 * u + k, 1 + k % 9) for k in range(3 + u)] for u in range(n)}
-    ps = [Participant(base, u, _seed(u), roster, ratings[u], 30.0, log=lambda *a, **k: None)
-          for u in range(n - 1)]
+    ps = [Participant(base, u, _seed(u), roster, ratings[u], 30.0, log=lambda *a, **k: None) for u in range(n - 1)]
     slow = _SlowParticipant(base, n - 1, _seed(n - 1), roster, ratings[n - 1], 30.0, nap=4.0)
     codes: dict[int, int] = {}
-    threads = [threading.Thread(target=lambda p=p: codes.__setitem__(p.uid, p.run()))
-               for p in ps + [slow]]
+    threads = [threading.Thread(target=lambda p=p: codes.__setitem__(p.uid, p.run())) for p in ps + [slow]]
     runner = threading.Thread(target=cs.run)
     try:
         runner.start()

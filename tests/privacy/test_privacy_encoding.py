@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mangarec.privacy import encoding as E
 from mangarec.privacy.errors import ProtocolViolation
@@ -13,13 +14,23 @@ maps = st.dictionaries(st.integers(0, 2**32 - 1), st.binary(max_size=40), max_si
 
 @given(r=st.integers(0, 2**32 - 1), a=ids, b=ids, m=maps, v=st.binary(max_size=100))
 def test_roundtrip_every_kind(r, a, b, m, v):
-    for msg in (E.Advertise(S, r, v, v, v, v), E.KeyList(S, m, v), E.ShareKeys(S, r, m, m, v),
-                E.ShareBundle(S, r, m, v), E.ShareAck(S, r, m),
-                E.RoundStart(S, r, "reserve", "add16", r, a, v, v),
-                E.MaskedInput(S, r, r, v), E.SurvivorSet(S, r, a), E.ConsistencySig(S, r, r, v),
-                E.UnmaskRequest(S, r, m, a, b, a), E.UnmaskResponse(S, r, r, m, m, m),
-                E.RoundResult(S, r, v), E.OpenRequest(S, r), E.OpenResponse(S, r, r, v, v, m),
-                E.Abort(S, r, "x")):
+    for msg in (
+        E.Advertise(S, r, v, v, v, v),
+        E.KeyList(S, m, v),
+        E.ShareKeys(S, r, m, m, v),
+        E.ShareBundle(S, r, m, v),
+        E.ShareAck(S, r, m),
+        E.RoundStart(S, r, "reserve", "add16", r, a, v, v),
+        E.MaskedInput(S, r, r, v),
+        E.SurvivorSet(S, r, a),
+        E.ConsistencySig(S, r, r, v),
+        E.UnmaskRequest(S, r, m, a, b, a),
+        E.UnmaskResponse(S, r, r, m, m, m),
+        E.RoundResult(S, r, v),
+        E.OpenRequest(S, r),
+        E.OpenResponse(S, r, r, v, v, m),
+        E.Abort(S, r, "x"),
+    ):
         assert E.decode(E.encode(msg)) == msg
 
 

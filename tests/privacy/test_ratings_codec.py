@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mangarec.privacy.errors import ParameterError
 from mangarec.privacy.primitives import RandomSource
-from mangarec.privacy.ratings_codec import (HEADER, MAX_ITEM, Profile, assemble, capacity,
-                                            decode_message)
+from mangarec.privacy.ratings_codec import HEADER, MAX_ITEM, Profile, assemble, capacity, decode_message
 
 K = b"K" * 32  # a collection key (only its bytes matter to the signature)
 T = b"T" * 32

@@ -1,17 +1,16 @@
 """Secure aggregation engine: exactness under dropouts, aborts, active attacks."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from _secagg_harness import STAGES, Harness, random_inputs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mangarec.privacy import encoding as E
-from mangarec.privacy.errors import (ConsistencyError, DecryptionError, ParameterError,
-                                     ProtocolViolation, RoundAborted)
-
+from mangarec.privacy.errors import ConsistencyError, DecryptionError, ParameterError, ProtocolViolation, RoundAborted
 from mangarec.privacy.secagg_client import SecAggClient
-
-from _secagg_harness import STAGES, Harness, random_inputs
 
 
 def plain_sum(h: Harness, inputs, users) -> np.ndarray:
@@ -94,7 +93,8 @@ def test_threshold_validation(t, n):
 def test_threshold_and_user_limit_accepted_at_the_edges():
     Harness(3, 2)
     Harness(4, 3)
-    from mangarec.privacy.shamir import validate_threshold, MAX_USERS
+    from mangarec.privacy.shamir import MAX_USERS, validate_threshold
+
     validate_threshold(MAX_USERS // 2 + 1, MAX_USERS)
     with pytest.raises(ParameterError):
         validate_threshold(MAX_USERS // 2 + 2, MAX_USERS + 1)
@@ -132,6 +132,7 @@ def test_ciphertext_replayed_to_another_recipient_is_not_acknowledged():
     with pytest.raises(DecryptionError):  # the AEAD itself refuses it
         from mangarec.privacy.primitives import open_sealed
         from mangarec.privacy.secagg_common import shares_ad
+
         open_sealed(h.clients[0].enc_key[1], m2.cts[1], shares_ad(h.session, 1, 0))
 
 
@@ -252,8 +253,7 @@ def test_transcript_holds_no_plaintext_and_upload_looks_uniform():
     n, t, L = 5, 3, 4096
     h = Harness(n, t, group="xor", length=L, seed=11)
     h.setup()
-    secret = {u: np.frombuffer(((b"RATING-SECRET-%02d|" % u) * L)[:L], dtype=np.uint8).copy()
-              for u in range(n)}
+    secret = {u: np.frombuffer(((b"RATING-SECRET-%02d|" % u) * L)[:L], dtype=np.uint8).copy() for u in range(n)}
     h.round(secret)
     blob = b"".join(h.server.transcript)
     for u in range(n):
@@ -289,8 +289,7 @@ def test_a_repeated_survivor_set_must_shrink():
     with pytest.raises(ProtocolViolation) as e:
         h.clients[0].receive(E.encode(E.SurvivorSet(sess, 0, (0, 1, 2, 3))))
     assert e.value.reason == "duplicate"
-    assert E.decode(h.clients[0].receive(E.encode(E.SurvivorSet(sess, 0, (0, 1, 2))))).KIND \
-        == E.ConsistencySig.KIND
+    assert E.decode(h.clients[0].receive(E.encode(E.SurvivorSet(sess, 0, (0, 1, 2))))).KIND == E.ConsistencySig.KIND
 
 
 class FalseComplainer(SecAggClient):

@@ -1,4 +1,5 @@
 """Networked mode: a server subprocess and separate client subprocesses on 127.0.0.1."""
+
 from __future__ import annotations
 
 import csv
@@ -39,19 +40,56 @@ def _setup(tmp_path: Path, n: int):
 
 def _server(tmp_path: Path, n: int, port: int, out: Path, phase_timeout: float = 6):
     return subprocess.Popen(
-        [sys.executable, "-m", "mangarec.privacy", "serve", "--port", str(port), "--users", str(n),
-         "--roster", str(tmp_path / "roster.txt"), "--phase-timeout", str(phase_timeout),
-         "--out", str(out)],
-        cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "mangarec.privacy",
+            "serve",
+            "--port",
+            str(port),
+            "--users",
+            str(n),
+            "--roster",
+            str(tmp_path / "roster.txt"),
+            "--phase-timeout",
+            str(phase_timeout),
+            "--out",
+            str(out),
+        ],
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _client(tmp_path: Path, port: int, uid: int):
     return subprocess.Popen(
-        [sys.executable, "-m", "mangarec.privacy", "join", "--server", f"http://127.0.0.1:{port}",
-         "--uid", str(uid), "--key", str(tmp_path / f"key{uid}.hex"),
-         "--roster", str(tmp_path / "roster.txt"),
-         "--ratings", str(tmp_path / f"ratings{uid}.csv"), "--timeout", "40"],
-        cwd=REPO, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "mangarec.privacy",
+            "join",
+            "--server",
+            f"http://127.0.0.1:{port}",
+            "--uid",
+            str(uid),
+            "--key",
+            str(tmp_path / f"key{uid}.hex"),
+            "--roster",
+            str(tmp_path / "roster.txt"),
+            "--ratings",
+            str(tmp_path / f"ratings{uid}.csv"),
+            "--timeout",
+            "40",
+        ],
+        cwd=REPO,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _port(server) -> int:
