@@ -289,6 +289,8 @@ class BoundedHTTPServer(ThreadingHTTPServer):
         self.request_queue_size = backlog
         self._slots = threading.BoundedSemaphore(max_connections)
         self.max_connections = max_connections
+        self._count = threading.Lock()
+        self.active = 0  # connections being served now
         super().__init__(addr, handler)
 
     def process_request(self, request, client_address):
@@ -309,9 +311,13 @@ class BoundedHTTPServer(ThreadingHTTPServer):
             raise
 
     def process_request_thread(self, request, client_address):
+        with self._count:
+            self.active += 1
         try:
             super().process_request_thread(request, client_address)
         finally:
+            with self._count:
+                self.active -= 1
             self._slots.release()
 
     def handle_error(self, request, client_address):
