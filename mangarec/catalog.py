@@ -8,9 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,8 +23,10 @@ TAG_GROUPS: tuple[str, ...] = ("demographic", "content", "format", "genre", "the
 #: The kinds of item a catalog can hold.
 KINDS: tuple[str, ...] = ("anime", "manga")
 
-#: Item ids are used in URLs and file names: they must match this.
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: Item ids are used in URLs and file names: they must match this (use ``fullmatch``; the
+#: pattern is anchored with ``\A`` / ``\Z`` so that ``match`` cannot accept a trailing newline
+#: either, as ``$`` would).
+ID_PATTERN = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
 
 
 @dataclass(frozen=True)
@@ -244,7 +246,7 @@ class Catalog:
         """SHA-256 of the catalog's content (items and ratings), hex."""
         return hashlib.sha256(f"{self.items_fingerprint}|{self.ratings_fingerprint}".encode()).hexdigest()
 
-    def subset(self, positions: Sequence[int]) -> "Catalog":
+    def subset(self, positions: Sequence[int]) -> Catalog:
         """A catalog of the items at ``positions`` (in that order), ratings restricted too."""
         pos = np.asarray(positions, dtype=np.int64)
         items = tuple(self.items[k] for k in pos)

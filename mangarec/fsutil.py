@@ -1,4 +1,5 @@
 """Writing files so that a reader never sees half of one, with deterministic compression."""
+
 from __future__ import annotations
 
 import gzip
