@@ -10,10 +10,14 @@ Prints: seconds for all pages and pages/s (target: < 60 s); the explore page's b
 the first search result (HTML + CSS + JS + search index table + the shard a query needs;
 target < 300 KB, plotly.js not counted: that page does not load it); Python search timings (a
 proxy: shard already parsed) and, with ``--browser``, the same queries in headless Chromium
-from a cold cache (target < 50 ms).
+from a cold cache (target < 50 ms), and the maps page's weight (over the wire with gzip, and
+decoded) and pan / zoom frame rates in Chromium, for the whole catalog beside a 609-title one
+(the bundled catalog's size) measured in the same process. ``--maps-of OLD NEW`` measures the
+maps pages of sites already built (e.g. before and after a change).
 
     python benchmarks/bench_site.py [--limit N] [--browser] [--out DIR]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -55,10 +59,18 @@ def synthetic_catalog(n: int, seed: int = 0) -> Catalog:
     items = []
     for i in range(n):
         t = " ".join(rng.choice(words, 3)) + f" {i}"
-        items.append(Item(id=str(i + 1), title=t.title(), kind="manga",
-                          tags=make_tags({"genre": list(rng.choice(tags, 5, replace=False))}),
-                          alt_titles=(t.upper(),), description="A description. " * 40, year=1990 + i % 30,
-                          popularity=float(rng.integers(0, 10000))))
+        items.append(
+            Item(
+                id=str(i + 1),
+                title=t.title(),
+                kind="manga",
+                tags=make_tags({"genre": list(rng.choice(tags, 5, replace=False))}),
+                alt_titles=(t.upper(),),
+                description="A description. " * 40,
+                year=1990 + i % 30,
+                popularity=float(rng.integers(0, 10000)),
+            )
+        )
     return Catalog(items=tuple(items), sources=("synthetic",))
 
 
@@ -98,16 +110,41 @@ def synthetic_result(catalog: Catalog, k: int = 20, seed: int = 0, realistic: bo
         tag_xy = rng.standard_normal((len(catalog.tag_vocabulary), 2)).astype(np.float32)
         maps[m] = Map(m, ids, rng.standard_normal((n, 2)).astype(np.float32), catalog.tag_vocabulary, tag_xy)
     M = len(MODELS)
-    report = {"schema": 1, "build": {"seed": 42, "date": "2026-11-23T00:00:00Z", "version": "bench"},
-              "catalog": {"items": n, "tags": len(catalog.tag_vocabulary), "sources": list(catalog.sources),
-                          "skipped": dict(catalog.skipped), "ratings": None},
-              "models": {m: {"dim": 16, "info": {}, "neighbours": {"method": "exact", "k": k, "seconds": 1.0,
-                                                                   "recall": None}} for m in MODELS},
-              "agreement": {"models": list(MODELS), "mean": np.eye(M).tolist(), "lo": np.eye(M).tolist(),
-                            "hi": np.eye(M).tolist(), "k": k},
-              "null": {}, "ranking": None, "protocol": None, "timings": {}}
-    return BuildResult(catalog=catalog, embeddings=emb, neighbours=nbs, maps=maps, report=report,
-                       config=Config(site=SiteSection(models=list(MODELS))), build_date="2026-11-23T00:00:00Z")
+    report = {
+        "schema": 1,
+        "build": {"seed": 42, "date": "2026-11-23T00:00:00Z", "version": "bench"},
+        "catalog": {
+            "items": n,
+            "tags": len(catalog.tag_vocabulary),
+            "sources": list(catalog.sources),
+            "skipped": dict(catalog.skipped),
+            "ratings": None,
+        },
+        "models": {
+            m: {"dim": 16, "info": {}, "neighbours": {"method": "exact", "k": k, "seconds": 1.0, "recall": None}}
+            for m in MODELS
+        },
+        "agreement": {
+            "models": list(MODELS),
+            "mean": np.eye(M).tolist(),
+            "lo": np.eye(M).tolist(),
+            "hi": np.eye(M).tolist(),
+            "k": k,
+        },
+        "null": {},
+        "ranking": None,
+        "protocol": None,
+        "timings": {},
+    }
+    return BuildResult(
+        catalog=catalog,
+        embeddings=emb,
+        neighbours=nbs,
+        maps=maps,
+        report=report,
+        config=Config(site=SiteSection(models=list(MODELS))),
+        build_date="2026-11-23T00:00:00Z",
+    )
 
 
 def explore_bytes(out: Path, queries: list[str]) -> tuple[int, list[int]]:
@@ -185,7 +222,9 @@ def browser_search(out: Path, queries: list[str]) -> tuple[list[float], list[flo
             for bucket in (cold, warm):
                 ms = d.execute_async_script(
                     "const done = arguments[arguments.length - 1]; const t = performance.now();"
-                    "MangarecSearch.query(arguments[0], 12).then(() => done(performance.now() - t));", q)
+                    "MangarecSearch.query(arguments[0], 12).then(() => done(performance.now() - t));",
+                    q,
+                )
                 bucket.append(ms)
     finally:
         d.quit()
@@ -194,16 +233,147 @@ def browser_search(out: Path, queries: list[str]) -> tuple[list[float], list[flo
     return cold, warm
 
 
+#: Pans the map by dragging (synthetic mouse events on plotly's drag layer, one move per
+#: animation frame) for ``ms`` milliseconds, then zooms with the wheel the same way, then both
+#: again (``pan2``, ``zoom2``: Chromium's software WebGL and V8 speed up over the first seconds
+#: of use); returns frames per second for each and whether the axes moved. A frame is one requestAnimationFrame
+#: callback, so a redraw that blocks the main thread lowers the rate.
+FPS_JS = """
+const done = arguments[arguments.length - 1];
+const ms = arguments[0];
+const gd = document.getElementById('plot');
+const drag = gd.querySelector('.nsewdrag');
+const box = drag.getBoundingClientRect();
+const cx = box.left + box.width / 2, cy = box.top + box.height / 2;
+const range0 = gd._fullLayout.xaxis.range.slice();
+function ev(type, x, y, extra) {
+  const o = Object.assign({bubbles: true, cancelable: true, clientX: x, clientY: y, buttons: 1, button: 0},
+                          extra || {});
+  return type === 'wheel' ? new WheelEvent(type, o) : new MouseEvent(type, o);
+}
+function run(kind) {
+  return new Promise(function (resolve) {
+    let frames = 0;
+    const t0 = performance.now();
+    if (kind === 'pan') drag.dispatchEvent(ev('mousedown', cx, cy));
+    function step() {
+      const t = performance.now() - t0;
+      if (t > ms) {
+        if (kind === 'pan') document.dispatchEvent(ev('mouseup', cx + frames % 40, cy));
+        resolve(frames / (t / 1000));
+        return;
+      }
+      frames++;
+      const dx = (frames % 80) < 40 ? frames % 40 : 40 - frames % 40;
+      if (kind === 'pan') document.dispatchEvent(ev('mousemove', cx + 3 * dx, cy + dx));
+      else drag.dispatchEvent(ev('wheel', cx, cy, {deltaY: (frames % 20) < 10 ? -40 : 40, buttons: 0}));
+      requestAnimationFrame(step);
+    }
+    requestAnimationFrame(step);
+  });
+}
+function pause() { return new Promise(function (r) { setTimeout(r, 300); }); }
+const out = {};
+run('pan').then(function (v) {
+  out.pan = v;
+  out.moved = JSON.stringify(gd._fullLayout.xaxis.range) !== JSON.stringify(range0);
+  return pause().then(function () { return run('zoom'); });
+}).then(function (v) { out.zoom = v; return pause().then(function () { return run('pan'); }); })
+  .then(function (v) { out.pan2 = v; return pause().then(function () { return run('zoom'); }); })
+  .then(function (v) { out.zoom2 = v; done(out); });
+"""
+
+
+def browser_maps(out: Path, seconds: float = 3.0) -> dict:
+    """The maps page in headless Chromium: bytes it moves (over the wire with gzip, and
+    decoded), load time until the map is drawn, and pan / zoom frame rates (:data:`FPS_JS`)."""
+    import threading
+
+    sys.path.insert(0, str(ROOT / "tests" / "browser"))
+    from conftest import CHROMEDRIVER, chrome_options
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    from mangarec.site.serve import make_server
+
+    srv = make_server(out, port=0)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    prof = Path(tempfile.mkdtemp())
+    d = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=chrome_options(prof))
+    d.set_script_timeout(120)
+    try:
+        t = time.perf_counter()
+        d.get(f"http://127.0.0.1:{srv.server_address[1]}/plots/")
+        end = time.time() + 120
+        while not d.execute_script(
+            "return !!document.getElementById('plot').dataset.model && "
+            "(document.getElementById('plot-status').textContent || '').indexOf('Loading') < 0"
+        ):
+            if time.time() > end:
+                raise RuntimeError("the map was not drawn within 120 s")
+            time.sleep(0.05)
+        load_s = time.perf_counter() - t
+        res = d.execute_script(
+            "const nav = performance.getEntriesByType('navigation')[0];"
+            "const all = [nav].concat(performance.getEntriesByType('resource'));"
+            "return all.map(e => [e.name, e.transferSize, e.decodedBodySize]);"
+        )
+        fps = d.execute_async_script(FPS_JS, int(seconds * 1000))
+    finally:
+        d.quit()
+        srv.shutdown()
+        shutil.rmtree(prof, ignore_errors=True)
+    wire = sum(r[1] for r in res)
+    decoded = sum(r[2] for r in res)
+    plotly = sum(r[1] for r in res if "plotly" in r[0])
+    return {"wire": wire, "decoded": decoded, "plotly_wire": plotly, "load_s": load_s, **fps, "files": len(res)}
+
+
+def print_maps(label: str, m: dict, base: dict | None = None) -> None:
+    ratio = ""
+    if base:
+        ratio = (
+            f"   [vs {base['label']}: wire x{m['wire'] / base['wire']:.2f}, pan x{m['pan'] / base['pan']:.2f}, "
+            f"zoom x{m['zoom'] / base['zoom']:.2f}]"
+        )
+    print(
+        f"maps page, {label}: {m['wire'] / 1e6:.2f} MB over the wire ({m['decoded'] / 1e6:.2f} MB decoded, plotly.js "
+        f"{m['plotly_wire'] / 1e6:.2f} MB, {m['files']} requests); drawn in {m['load_s']:.1f} s; "
+        f"pan {m['pan']:.1f} fps, "
+        f"zoom {m['zoom']:.1f} fps (then pan {m['pan2']:.1f}, zoom {m['zoom2']:.1f})"
+        f"{'' if m['moved'] else ' (the map did not move!)'}{ratio}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--limit", type=int, default=None, help="use only the first N titles")
     ap.add_argument("--synthetic", type=int, default=0, help="use a synthetic catalog of N titles instead")
-    ap.add_argument("--random-neighbours", action="store_true",
-                    help="uniformly random neighbour lists (worst case) instead of tag-based ones")
+    ap.add_argument(
+        "--random-neighbours",
+        action="store_true",
+        help="uniformly random neighbour lists (worst case) instead of tag-based ones",
+    )
     ap.add_argument("--workers", type=int, default=None, help="title-page processes (default: automatic)")
     ap.add_argument("--browser", action="store_true", help="also time searches in headless Chromium")
     ap.add_argument("--out", type=Path, default=None, help="keep the site here (default: a temp dir)")
+    ap.add_argument(
+        "--maps-of",
+        type=Path,
+        nargs="+",
+        default=None,
+        metavar="SITE",
+        help="only measure the maps page of already built sites (weights, pan/zoom fps); the first "
+        "is the baseline of the others",
+    )
     args = ap.parse_args()
+    if args.maps_of is not None:
+        base = None
+        for site in args.maps_of:
+            m = browser_maps(site)
+            print_maps(str(site), m, base)
+            base = base or {**m, "label": str(site)}
+        return
 
     t = time.perf_counter()
     catalog = None if args.synthetic else real_catalog(args.limit)
@@ -211,12 +381,16 @@ def main() -> None:
     if catalog is None:
         catalog = synthetic_catalog(args.synthetic or 37500)
         source = "synthetic"
-    print(f"catalog: {len(catalog):,} titles ({source}), {len(catalog.tag_vocabulary)} tags, "
-          f"loaded in {time.perf_counter() - t:.1f} s")
+    print(
+        f"catalog: {len(catalog):,} titles ({source}), {len(catalog.tag_vocabulary)} tags, "
+        f"loaded in {time.perf_counter() - t:.1f} s"
+    )
     t = time.perf_counter()
     result = synthetic_result(catalog, realistic=not args.random_neighbours)
-    print(f"stand-in models ({'random' if args.random_neighbours else 'tag-based, exact kNN'}): "
-          f"{time.perf_counter() - t:.1f} s (not counted)")
+    print(
+        f"stand-in models ({'random' if args.random_neighbours else 'tag-based, exact kNN'}): "
+        f"{time.perf_counter() - t:.1f} s (not counted)"
+    )
 
     from mangarec.site import write_site
 
@@ -224,9 +398,11 @@ def main() -> None:
     if out.exists():
         shutil.rmtree(out)
     stats = write_site(result, out, workers=args.workers)
-    print(f"write_site: {stats['seconds']:.1f} s for {stats['pages']:,} pages ({stats['files']:,} files, "
-          f"{stats['bytes'] / 1e6:.0f} MB); {stats['pages'] / stats['seconds']:.0f} pages/s; title pages + shards "
-          f"{stats['seconds_titles']:.1f} s   [target < 60 s]")
+    print(
+        f"write_site: {stats['seconds']:.1f} s for {stats['pages']:,} pages ({stats['files']:,} files, "
+        f"{stats['bytes'] / 1e6:.0f} MB); {stats['pages'] / stats['seconds']:.0f} pages/s; title pages + shards "
+        f"{stats['seconds_titles']:.1f} s   [target < 60 s]"
+    )
     print("  stages: " + ", ".join(f"{k} {v:.1f} s" for k, v in stats["timings"].items()))
 
     rng = np.random.default_rng(1)
@@ -237,19 +413,32 @@ def main() -> None:
         queries.append(title[: max(2, min(len(title), int(rng.integers(3, 9))))])
     base, shard_sizes = explore_bytes(out, queries)
     worst = base + max(shard_sizes)
-    print(f"explore before first result: page+CSS+JS+index {base / 1024:.0f} KB + shard median "
-          f"{statistics.median(shard_sizes) / 1024:.0f} KB (max {max(shard_sizes) / 1024:.0f} KB) = "
-          f"{(base + statistics.median(shard_sizes)) / 1024:.0f} KB typical, {worst / 1024:.0f} KB worst "
-          f"(uncompressed)   [target < 300 KB]")
+    print(
+        f"explore before first result: page+CSS+JS+index {base / 1024:.0f} KB + shard median "
+        f"{statistics.median(shard_sizes) / 1024:.0f} KB (max {max(shard_sizes) / 1024:.0f} KB) = "
+        f"{(base + statistics.median(shard_sizes)) / 1024:.0f} KB typical, {worst / 1024:.0f} KB worst "
+        f"(uncompressed)   [target < 300 KB]"
+    )
     first, again = python_search(out, queries)
-    print(f"search (Python, {len(queries)} prefixes, shard JSON parsed): first use of a shard median "
-          f"{statistics.median(first):.2f} ms, max {max(first):.2f} ms; repeat median {statistics.median(again):.2f} ms, "
-          f"max {max(again):.2f} ms   [target < 50 ms]")
+    print(
+        f"search (Python, {len(queries)} prefixes, shard JSON parsed): first use of a shard median "
+        f"{statistics.median(first):.2f} ms, max {max(first):.2f} ms; repeat median {statistics.median(again):.2f} ms, "
+        f"max {max(again):.2f} ms   [target < 50 ms]"
+    )
     if args.browser:
         cold, warm = browser_search(out, queries[:30])
-        print(f"search (Chromium, {len(cold)} prefixes): cold (fetch + parse + match) median "
-              f"{statistics.median(cold):.1f} ms, max {max(cold):.1f} ms; warm median {statistics.median(warm):.1f} ms, "
-              f"max {max(warm):.1f} ms   [target < 50 ms]")
+        print(
+            f"search (Chromium, {len(cold)} prefixes): cold (fetch + parse + match) median "
+            f"{statistics.median(cold):.1f} ms, max {max(cold):.1f} ms; warm median {statistics.median(warm):.1f} ms, "
+            f"max {max(warm):.1f} ms   [target < 50 ms]"
+        )
+        small_n = 609  # the bundled catalog's size: the baseline of the maps page
+        small = Path(tempfile.mkdtemp(prefix="bench-site-small-"))
+        write_site(synthetic_result(catalog.subset(range(min(small_n, len(catalog)))), realistic=False), small)
+        base = browser_maps(small)
+        print_maps(f"{min(small_n, len(catalog)):,} titles (baseline)", base)
+        print_maps(f"{len(catalog):,} titles", browser_maps(out), {**base, "label": f"{small_n} titles"})
+        shutil.rmtree(small, ignore_errors=True)
     if args.out is None:
         shutil.rmtree(out, ignore_errors=True)
 

@@ -17,15 +17,20 @@
   ``[hr]`` is a paragraph break. HTML ``<br>`` is a line break.
 - Any other bracketed text (``[Part 1]``, ``[RUS]``) is kept as written.
 - Then HTML entities are decoded (``&amp;`` → ``&``, ``&hearts;`` → ``♥``, ``&#039;`` → ``'``),
-  non-breaking spaces become spaces and soft hyphens / zero-width joiners are removed.
+  non-breaking spaces become spaces and soft hyphens / zero-width spaces are removed.
+- Last, the text cleaning rules of :mod:`mangarec.textclean` (control characters, lone
+  surrogates, bidi overrides, invisible characters; Windows-1252 C1 mojibake mapped back).
 - Optionally (``drop_language_headers``, on in the loaders) a line that is only a language
   heading such as ``Russian / Русский:`` or ``[RUS]`` is removed; the translated text itself is
   usually inside a spoiler and already gone.
 """
+
 from __future__ import annotations
 
 import html
 import re
+
+from .textclean import clean_text
 
 _TAG = re.compile(r"\[(/?)([a-zA-Z]+|\*)(?:=([^\]]{0,500}))?\]|<br\s*/?>", re.IGNORECASE)
 
@@ -51,7 +56,7 @@ _LANG_HEADER = re.compile(
     re.IGNORECASE,
 )
 _DOUBLE = re.compile(r"&amp;(?:#[0-9]{1,6}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
-_INVISIBLE = str.maketrans({"\xa0": " ", "\u00ad": None, "\u200c": None, "\u200b": None})
+_INVISIBLE = str.maketrans({"\xa0": " ", "\u00ad": None, "\u200b": None})
 
 
 def unescape(text: str) -> str:
@@ -61,7 +66,7 @@ def unescape(text: str) -> str:
     out = html.unescape(text)
     if _DOUBLE.search(text):
         out = html.unescape(out)
-    if "\xa0" in out or "\u00ad" in out or "\u200c" in out or "\u200b" in out:
+    if "\xa0" in out or "\u00ad" in out or "\u200b" in out:
         out = out.translate(_INVISIBLE)
     return out
 
@@ -78,7 +83,7 @@ def strip_bbcode(text: str) -> str:
         closing, name = m.group(1), m.group(2)
         if name is None:  # <br>
             if not drop_depth:
-                out.append(text[pos:m.start()])
+                out.append(text[pos : m.start()])
                 out.append("\n")
             pos = m.end()
             continue
@@ -86,7 +91,7 @@ def strip_bbcode(text: str) -> str:
         if tag not in _KNOWN:
             continue
         if not drop_depth:
-            out.append(text[pos:m.start()])
+            out.append(text[pos : m.start()])
         pos = m.end()
         if tag in _DROP_CONTENT:
             drop_depth += -1 if closing else 1
@@ -110,24 +115,13 @@ def strip_bbcode(text: str) -> str:
 
 
 def tidy(text: str, *, drop_language_headers: bool = False) -> str:
-    """Normalise line breaks and blank lines; optionally drop language-heading lines."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    out: list[str] = []
-    blank = False
-    for ln in text.split("\n"):
-        if "  " in ln or "\t" in ln:
-            ln = " ".join(ln.split())
-        ln = ln.strip()
-        if not ln:
-            blank = bool(out)
-            continue
-        if drop_language_headers and len(ln) <= 60 and _LANG_HEADER.match(ln):
-            continue
-        if blank:
-            out.append("")
-            blank = False
-        out.append(ln)
-    return "\n".join(out).strip()
+    """Normalise line breaks, white space, blank lines and invisible characters
+    (:func:`mangarec.textclean.clean_text`); optionally drop language-heading lines."""
+    return clean_text(text, _is_language_header if drop_language_headers else None)
+
+
+def _is_language_header(line: str) -> bool:
+    return len(line) <= 60 and _LANG_HEADER.match(line) is not None
 
 
 def to_plain_text(text: str, *, drop_language_headers: bool = True) -> str:

@@ -8,9 +8,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,8 +23,10 @@ TAG_GROUPS: tuple[str, ...] = ("demographic", "content", "format", "genre", "the
 #: The kinds of item a catalog can hold.
 KINDS: tuple[str, ...] = ("anime", "manga")
 
-#: Item ids are used in URLs and file names: they must match this.
-ID_PATTERN = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+#: Item ids are used in URLs and file names: they must match this (use ``fullmatch``; the
+#: pattern is anchored with ``\A`` / ``\Z`` so that ``match`` cannot accept a trailing newline
+#: either, as ``$`` would).
+ID_PATTERN = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,10 @@ class Ratings:
         return int(self.matrix.nnz)
 
 
+#: Most names kept per adult title left out (:attr:`Catalog.adult_names`).
+MAX_ADULT_NAMES = 4
+
+
 @dataclass(frozen=True, eq=False)
 class Catalog:
     """An ordered collection of items, plus optional ratings on them.
@@ -122,6 +128,10 @@ class Catalog:
     ratings: Ratings | None = None
     sources: tuple[str, ...] = ()
     skipped: Mapping[str, int] = field(default_factory=dict)
+    #: Names (title, then up to :data:`MAX_ADULT_NAMES` - 1 alternative titles) of each item the
+    #: adult filter left out, in input order: the site's search can then say that a title was
+    #: left out, and publishes nothing else about it.
+    adult_names: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         seen: set[str] = set()
@@ -236,7 +246,7 @@ class Catalog:
         """SHA-256 of the catalog's content (items and ratings), hex."""
         return hashlib.sha256(f"{self.items_fingerprint}|{self.ratings_fingerprint}".encode()).hexdigest()
 
-    def subset(self, positions: Sequence[int]) -> "Catalog":
+    def subset(self, positions: Sequence[int]) -> Catalog:
         """A catalog of the items at ``positions`` (in that order), ratings restricted too."""
         pos = np.asarray(positions, dtype=np.int64)
         items = tuple(self.items[k] for k in pos)
@@ -249,7 +259,8 @@ class Catalog:
                 matrix=m[keep].tocsr(),
                 user_ids=tuple(self.ratings.user_ids[k] for k in keep),
             )
-        return Catalog(items=items, ratings=ratings, sources=self.sources, skipped=dict(self.skipped))
+        return Catalog(items=items, ratings=ratings, sources=self.sources, skipped=dict(self.skipped),
+                       adult_names=self.adult_names)
 
 
 def item_record(item: Item) -> dict:

@@ -21,11 +21,9 @@ MAX_LIMIT = 10_000_000
 
 
 def _formats_epilog() -> str:
-    return ("Formats for --data: mangadex-v3 (legacy JSONL, .xz/.gz), mangadex-v5 (API list responses: a JSONL "
-            "file or a directory of pages), mal (anime.csv[.gz], or a folder holding anime.csv.gz and "
-            "ratings.csv.gz), ratings (user,item,rating CSV: attaches ratings to the items of the other --data), "
-            "generic (JSONL/CSV, see docs/catalog-formats.md). 'mangarec build --help-config' lists every "
-            "configuration key.")
+    from .loaders import formats_help
+
+    return f"Formats for --data: {formats_help()}. 'mangarec build --help-config' lists every configuration key."
 
 
 def _int_in(lo: int, hi: int) -> Callable[[str], int]:
@@ -141,6 +139,8 @@ def cmd_serve(argv: Sequence[str], prog: str = "mangarec serve") -> int:
     p.add_argument("--out", type=Path, default=Path("output"), metavar="DIR", help="directory to serve (default: output/)")
     p.add_argument("--port", type=_int_in(0, 65535), default=8000, help="port (default: %(default)s; 0 = any free port)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    p.add_argument("--public", action="store_true",
+                   help="allow a --host that other machines can reach (off: only loopback addresses)")
     p.add_argument("--watch", action="store_true",
                    help="rebuild (default build options, into --out) when site_src/ or templates/ change")
     args = p.parse_args(list(argv))
@@ -157,7 +157,7 @@ def cmd_serve(argv: Sequence[str], prog: str = "mangarec serve") -> int:
                 print(f"error: {e}", file=sys.stderr)
                 return 2
 
-    serve(args.out, host=args.host, port=args.port, rebuild=rebuild)
+    serve(args.out, host=args.host, port=args.port, rebuild=rebuild, allow_public=args.public)
     return 0
 
 

@@ -199,40 +199,17 @@ def load_config(path: str | Path | None) -> Config:
     """
     if path is None:
         return Config()
+    from .loaders.inputs import read_input_text
+
     p = Path(path)
-    text = _read_text(p)
+    text = read_input_text(p, what="config file", error=ConfigError, max_bytes=MAX_CONFIG_BYTES, allow_empty=True)
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"not valid TOML: {e}", str(p)) from None
+    except RecursionError:
+        raise ConfigError("not valid TOML: nested too deeply", str(p)) from None
     return schema.build(Config, data, "", str(p))
-
-
-def _read_text(p: Path) -> str:
-    """The file's text, refusing (without blocking) anything but a small regular UTF-8 file."""
-    import os
-    import stat
-
-    try:
-        st = os.stat(p)
-        if stat.S_ISDIR(st.st_mode):
-            raise ConfigError("is a directory, not a config file", str(p))
-        if not stat.S_ISREG(st.st_mode):
-            raise ConfigError("not a regular file (a FIFO, socket or device?)", str(p))
-        if st.st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{st.st_size:,} bytes: a config file is at most {MAX_CONFIG_BYTES:,}", str(p))
-        with open(p, "rb") as fh:
-            raw = fh.read(MAX_CONFIG_BYTES + 1)
-    except FileNotFoundError:
-        raise ConfigError("config file not found", str(p)) from None
-    except PermissionError:
-        raise ConfigError("permission denied", str(p)) from None
-    except OSError as e:
-        raise ConfigError(f"cannot read: {e.strerror}", str(p)) from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise ConfigError(f"not valid UTF-8 (byte {e.start})", str(p)) from None
 
 
 def default_toml() -> str:

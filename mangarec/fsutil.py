@@ -1,7 +1,9 @@
 """Writing files so that a reader never sees half of one, with deterministic compression."""
+
 from __future__ import annotations
 
 import gzip
+import hashlib
 import os
 import tempfile
 from pathlib import Path
@@ -39,6 +41,13 @@ def atomic_write(path: str | os.PathLike, data: bytes, *, fsync: bool = False) -
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def hash_file(h: "hashlib._Hash", path: str | os.PathLike) -> None:
+    """Feed the bytes of ``path`` to the hash object ``h``, 1 MiB at a time."""
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
 
 
 def gzip_bytes(data: bytes, level: int = 9) -> bytes:

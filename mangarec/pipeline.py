@@ -25,6 +25,7 @@ from .catalog import Catalog
 from .config import Config
 from .embedding import Embedding, Map, Neighbours
 from .errors import InputError
+from .fsutil import hash_file
 from .models import available, fit_order, params_of, spec
 from .paths import SITE_SRC, TEMPLATES
 from .progress import StageLog
@@ -52,9 +53,7 @@ def inputs_digest(specs: Sequence[str]) -> str:
         for f in files:
             h.update((f.name if p.is_dir() else "").encode("utf-8", "surrogateescape") + b"\0")
             try:
-                with open(f, "rb") as fh:
-                    for chunk in iter(lambda: fh.read(1 << 20), b""):
-                        h.update(chunk)
+                hash_file(h, f)
             except OSError as e:
                 raise InputError(f"cannot read: {e.strerror}", str(f)) from None
             h.update(b"\0")
@@ -395,7 +394,9 @@ def _write_output(tmp: Path, result: BuildResult, log: StageLog) -> None:
         for name, nbr in result.neighbours.items():
             nb.write_csv(nbr, data / "neighbours" / f"{name}.csv.gz")
     with log.stage("write:site"):
-        write_site(result, tmp)
+        site_stats = write_site(result, tmp)
+    for remark in site_stats.get("notes", ()):
+        log.note(remark)
     doc = result.report.to_json(timings=result.config.site.show_timings)
     (data / "report.json").write_text(json.dumps(doc, sort_keys=True, indent=1) + "\n", encoding="utf-8")
 

@@ -32,12 +32,17 @@ Shoujo, Seinen, Josei) keep their names, which are also MangaDex's demographic n
 item keeps every tag in the ``genre`` group (MAL has no groups). Names not in the table are
 kept unchanged (after trimming white space), so unknown vocabularies still work.
 
-Lookup ignores case and runs of white space: ``"shounen  ai"`` → ``"Boys' Love"``.
+Lookup ignores case and runs of white space: ``"shounen  ai"`` → ``"Boys' Love"``. Names are
+first cleaned by :func:`mangarec.textclean.clean_line` (control and invisible characters
+removed); a name with no visible character is ``""``, which :func:`canonical_tags` drops.
 """
+
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
+
+from .textclean import clean_line
 
 #: MangaDex v5 tags by group (plus the v3 content tags Ecchi and Smut, which v5 turned into
 #: content ratings but which MangaDex v3 data still carries).
@@ -45,22 +50,84 @@ CANONICAL: dict[str, tuple[str, ...]] = {
     "demographic": ("Josei", "Seinen", "Shoujo", "Shounen"),
     "content": ("Ecchi", "Gore", "Sexual Violence", "Smut"),
     "format": (
-        "4-Koma", "Adaptation", "Anthology", "Award Winning", "Doujinshi", "Fan Colored",
-        "Full Color", "Long Strip", "Official Colored", "Oneshot", "User Created", "Web Comic",
+        "4-Koma",
+        "Adaptation",
+        "Anthology",
+        "Award Winning",
+        "Doujinshi",
+        "Fan Colored",
+        "Full Color",
+        "Long Strip",
+        "Official Colored",
+        "Oneshot",
+        "User Created",
+        "Web Comic",
     ),
     "genre": (
-        "Action", "Adventure", "Boys' Love", "Comedy", "Crime", "Drama", "Fantasy",
-        "Girls' Love", "Historical", "Horror", "Isekai", "Magical Girls", "Mecha", "Medical",
-        "Mystery", "Philosophical", "Psychological", "Romance", "Sci-Fi", "Slice of Life",
-        "Sports", "Superhero", "Thriller", "Tragedy", "Wuxia",
+        "Action",
+        "Adventure",
+        "Boys' Love",
+        "Comedy",
+        "Crime",
+        "Drama",
+        "Fantasy",
+        "Girls' Love",
+        "Historical",
+        "Horror",
+        "Isekai",
+        "Magical Girls",
+        "Mecha",
+        "Medical",
+        "Mystery",
+        "Philosophical",
+        "Psychological",
+        "Romance",
+        "Sci-Fi",
+        "Slice of Life",
+        "Sports",
+        "Superhero",
+        "Thriller",
+        "Tragedy",
+        "Wuxia",
     ),
     "theme": (
-        "Aliens", "Animals", "Cooking", "Crossdressing", "Delinquents", "Demons", "Genderswap",
-        "Ghosts", "Gyaru", "Harem", "Incest", "Loli", "Mafia", "Magic", "Martial Arts",
-        "Military", "Monster Girls", "Monsters", "Music", "Ninja", "Office Workers", "Police",
-        "Post-Apocalyptic", "Reincarnation", "Reverse Harem", "Samurai", "School Life", "Shota",
-        "Supernatural", "Survival", "Time Travel", "Traditional Games", "Vampires",
-        "Video Games", "Villainess", "Virtual Reality", "Zombies",
+        "Aliens",
+        "Animals",
+        "Cooking",
+        "Crossdressing",
+        "Delinquents",
+        "Demons",
+        "Genderswap",
+        "Ghosts",
+        "Gyaru",
+        "Harem",
+        "Incest",
+        "Loli",
+        "Mafia",
+        "Magic",
+        "Martial Arts",
+        "Military",
+        "Monster Girls",
+        "Monsters",
+        "Music",
+        "Ninja",
+        "Office Workers",
+        "Police",
+        "Post-Apocalyptic",
+        "Reincarnation",
+        "Reverse Harem",
+        "Samurai",
+        "School Life",
+        "Shota",
+        "Supernatural",
+        "Survival",
+        "Time Travel",
+        "Traditional Games",
+        "Vampires",
+        "Video Games",
+        "Villainess",
+        "Virtual Reality",
+        "Zombies",
     ),
 }
 
@@ -109,10 +176,12 @@ _MEMO: dict[str, str] = {}
 
 
 def canonical_tag(name: str) -> str:
-    """The canonical name of tag ``name`` (unchanged, trimmed, if it is not in the table)."""
+    """The canonical name of tag ``name`` (cleaned, else unchanged, if it is not in the table);
+    ``""`` for a name with no visible character."""
     c = _MEMO.get(name)
     if c is None:
-        c = _LOOKUP.get(_key(name), _SPACES.sub(" ", name.strip()))
+        clean = clean_line(name)
+        c = _LOOKUP.get(_key(clean), clean)
         if len(_MEMO) < 100_000:
             _MEMO[name] = c
     return c

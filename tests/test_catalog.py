@@ -1,4 +1,5 @@
 """Catalog types: tag matrix, tie order, fingerprint, subsets, validation."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -58,4 +59,22 @@ def test_subset_restricts_ratings_and_drops_empty_users():
 
 def test_ratings_shape_must_match():
     with pytest.raises(ValueError):
-        Catalog(items=(_item("1", ["a"]),), ratings=Ratings(matrix=sp.csr_matrix((1, 2), dtype=np.float32), user_ids=("u",)))
+        Catalog(
+            items=(_item("1", ["a"]),), ratings=Ratings(matrix=sp.csr_matrix((1, 2), dtype=np.float32), user_ids=("u",))
+        )
+
+
+def test_id_pattern_refuses_a_trailing_newline_with_match_and_fullmatch():
+    from mangarec.catalog import ID_PATTERN
+
+    for ok in ("x5", "a-b_C9", "1" * 64):
+        assert ID_PATTERN.fullmatch(ok) and ID_PATTERN.match(ok)
+    for bad in ("x5\n", "x5\n\n", "\nx5", "", "1" * 65, "x/5", "..", "x5 "):
+        assert not ID_PATTERN.fullmatch(bad) and not ID_PATTERN.match(bad), repr(bad)
+
+
+def test_fingerprint_of_an_item_holding_a_lone_surrogate():
+    """An Item built in code (the loaders clean them away) must not crash the fingerprint."""
+    c = Catalog(items=(Item(id="1", title="T\ud800", kind="manga"),))
+    assert len(c.fingerprint) == 64
+    assert c.fingerprint != Catalog(items=(Item(id="1", title="T", kind="manga"),)).fingerprint

@@ -111,3 +111,13 @@ def test_workers_die_with_the_build():
     else:
         os.kill(worker, signal.SIGKILL)
         pytest.fail("the worker outlived its parent")
+
+
+def test_build_help_lists_every_input_format(capsys):
+    from mangarec.loaders import FORMATS
+
+    with pytest.raises(SystemExit):
+        main(["build", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    for f in FORMATS.values():
+        assert f"{f.name}: {' '.join(f.help.split())}" in text

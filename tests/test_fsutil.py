@@ -1,4 +1,5 @@
 """Atomic writes and deterministic gzip."""
+
 from __future__ import annotations
 
 import gzip
@@ -22,7 +23,6 @@ def test_atomic_write_creates_a_readable_file(tmp_path):
 def test_interrupted_write_leaves_old_file_and_no_temp(tmp_path):
     p = tmp_path / "f"
     atomic_write(p, b"old")
-
 
     with pytest.raises(TypeError):
         atomic_write(p, object())  # type: ignore[arg-type]

@@ -3,45 +3,44 @@
 ``load_catalog(["../shared/data/mangadex-v3/manga.jsonl.xz"])`` is the whole API for the
 pipeline. Formats: see ``docs/catalog-formats.md`` and :mod:`.detect`.
 """
+
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
 
-from ..catalog import Catalog, Item
+from ..catalog import MAX_ADULT_NAMES, Catalog, Item
 from ..errors import InputError
 from ..tags import DEFAULT_ADULT_TAGS, canonical_tag
-from . import generic, mal, mangadex_v3, mangadex_v5, ratings as ratings_mod
-from .detect import FORMATS, Spec, detect_format, find_file, parse_spec
-from .io import base_suffix
+from . import ratings as ratings_mod
+from .clean import clean_item
+from .detect import Spec, detect_format, find_file, parse_spec
+from .formats import FORMATS, formats_help
+from .inputs import check_directory, is_dir, stat_input
 
-__all__ = ["load_catalog", "FORMATS", "iter_spec_items"]
+__all__ = ["FORMATS", "formats_help", "iter_spec_items", "load_catalog"]
 
-ItemIter = Iterator[tuple[Item, int]]
+ItemIter = Generator[tuple[Item, int], None, None]
 
 
 def _item_reader(fmt: str, path: Path) -> Callable[[Path], ItemIter]:
-    if fmt == "mangadex-v3":
-        return mangadex_v3.iter_items
-    if fmt == "mangadex-v5":
-        return mangadex_v5.iter_items
-    if fmt in ("mal", "mal-history"):
-        return mal.iter_items
-    if fmt == "generic":
-        return generic.iter_items_csv if base_suffix(path) == ".csv" else generic.iter_items_jsonl
-    raise InputError(f"format {fmt!r} holds no items", str(path))  # pragma: no cover
+    reader = FORMATS[fmt].reader
+    if reader is None:  # pragma: no cover - ratings formats are resolved apart
+        raise InputError(f"format {fmt!r} holds no items", str(path))
+    return reader
 
 
 def _resolve(spec: Spec) -> list[tuple[str, Path, bool]]:
     """``[(format, file, implicit)]`` for one spec (a MAL directory gives anime + ratings)."""
     path = spec.path
-    if not path.exists():
-        raise InputError("file not found", str(path))
+    stat_input(path)  # not found, or a parent directory that cannot be searched
+    if is_dir(path):
+        check_directory(path)  # a mode-000 directory: one line, not a traceback later
     fmt = spec.format or detect_format(path)
-    if fmt in ("mal", "mal-history") and path.is_dir():
+    if fmt in ("mal", "mal-history") and is_dir(path):
         anime = find_file(path, "anime.csv")
         if anime is None:
             raise InputError("no anime.csv(.gz) in this directory", str(path))
@@ -56,9 +55,9 @@ def _resolve(spec: Spec) -> list[tuple[str, Path, bool]]:
             elif fmt == "mal-history":
                 raise InputError("no history.csv(.gz) in this directory", str(path))
         return out
-    if fmt in ("mal-history", "history"):
-        return [("ratings", path, True)]
-    if path.is_dir() and fmt != "mangadex-v5":
+    if FORMATS[fmt].ratings is not None:
+        return [("ratings", path, FORMATS[fmt].ratings == "implicit")]
+    if is_dir(path) and fmt != "mangadex-v5":
         raise InputError(f"is a directory; format {fmt} needs a file", str(path))
     return [(fmt, path, False)]
 
@@ -67,7 +66,10 @@ def iter_spec_items(spec: str) -> ItemIter:
     """Every item of one item spec with its line number, unfiltered (for tools and tests)."""
     for fmt, path, _ in _resolve(parse_spec(spec)):
         if fmt != "ratings":
-            yield from _item_reader(fmt, path)(path)
+            src = str(path)
+            with closing(_item_reader(fmt, path)(path)) as reader:
+                for item, line in reader:
+                    yield clean_item(item, src, line), line
 
 
 def load_catalog(
@@ -104,9 +106,11 @@ def load_catalog(
     Raises
     ------
     InputError
-        One line naming the file (and line) for any bad input: missing file, unknown format,
-        broken compression, truncated file, invalid JSON, missing / empty title, wrong field
-        types, duplicate ids, missing CSV columns, bad rating values.
+        One line naming the file (and line) for any bad input: missing file, a directory, FIFO,
+        socket or device where a file is expected, permission denied, empty file, unknown
+        format, broken compression, truncated file, invalid JSON, text that is not UTF-8,
+        missing / empty / invisible title, wrong field types, invalid ids, duplicate ids (or
+        ids differing only in case), missing CSV columns, bad rating values.
     """
     if not specs:
         raise InputError("no data given")
@@ -125,26 +129,41 @@ def load_catalog(
 
     skipped: Counter = Counter()
     seen: dict[str, tuple[str, int]] = {}
+    seen_folded: dict[str, str] = {}  # lower-cased id -> the id as written
     filtered: set[str] = set()
+    adult_names: list[tuple[str, ...]] = []
     items: list[Item] = []
     sources: list[str] = []
     full = False
     for fmt, path, _ in item_parts:
         if full:
             break
-        sources.append(str(path))
+        src = str(path)
+        sources.append(src)
         with closing(_item_reader(fmt, path)(path)) as reader:
             for item, line in reader:
+                item = clean_item(item, src, line)
                 where = seen.get(item.id)
                 if where is not None:
-                    raise InputError(f"duplicate item id {item.id!r} (first at {where[0]}:{where[1]})", str(path), line)
-                seen[item.id] = (str(path), line)
+                    raise InputError(f"duplicate item id {item.id!r} (first at {where[0]}:{where[1]})", src, line)
+                seen[item.id] = (src, line)
+                folded = item.id.lower()
+                other = seen_folded.setdefault(folded, item.id)
+                if other != item.id:
+                    first = seen[other]
+                    raise InputError(
+                        f"item ids {other!r} (at {first[0]}:{first[1]}) and {item.id!r} differ only in "
+                        "case: they would share a page folder on a case-insensitive file system",
+                        src,
+                        line,
+                    )
                 is_adult = item.adult or any(t in adult for _, names in item.tags for t in names)
                 if is_adult and not item.adult:
                     item = replace(item, adult=True)
                 if is_adult and not include_adult:
                     skipped["adult"] += 1
                     filtered.add(item.id)
+                    adult_names.append((item.title, *item.alt_titles[: MAX_ADULT_NAMES - 1]))
                     continue
                 if len(item.tag_list) < min_tags:
                     skipped["no tags"] += 1
@@ -155,8 +174,10 @@ def load_catalog(
                     full = True
                     break
     ids = {i.id for i in items}
-    items = [i if all(r.id in ids for r in i.related)
-             else replace(i, related=tuple(r for r in i.related if r.id in ids)) for i in items]
+    items = [
+        i if all(r.id in ids for r in i.related) else replace(i, related=tuple(r for r in i.related if r.id in ids))
+        for i in items
+    ]
 
     ratings = None
     for _, path, implicit in rating_parts:
@@ -164,5 +185,10 @@ def load_catalog(
         raw = ratings_mod.read_ratings(path, implicit=implicit or None)
         ratings, rskip = ratings_mod.attach(raw, {i.id: k for k, i in enumerate(items)}, filtered, limited=full)
         skipped.update(rskip)
-    return Catalog(items=tuple(items), ratings=ratings, sources=tuple(sources),
-                   skipped=dict(sorted(skipped.items())))
+    return Catalog(
+        items=tuple(items),
+        ratings=ratings,
+        sources=tuple(sources),
+        skipped=dict(sorted(skipped.items())),
+        adult_names=tuple(adult_names),
+    )

@@ -13,6 +13,7 @@ line, never at the whole file:
 
 Anything else is ambiguous: an error asks for ``FORMAT:PATH``.
 """
+
 from __future__ import annotations
 
 import json
@@ -22,10 +23,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from .io import base_suffix, first_line
+from .inputs import exists, is_dir, list_directory, stat_input
+from .io import base_suffix, first_data_line
 
-#: Formats a spec may name. ``mal-history`` is ``mal`` with history.csv as implicit ratings.
-FORMATS: tuple[str, ...] = ("mangadex-v3", "mangadex-v5", "mal", "mal-history", "ratings", "history", "generic")
 _PREFIX = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*):(.+)$")
 
 
@@ -44,7 +44,9 @@ def parse_spec(spec: str | os.PathLike) -> Spec:
     if not isinstance(spec, str) or not spec:
         raise InputError(f"a data spec must be a non-empty path, got {spec!r}")
     m = _PREFIX.match(spec)
-    if m and not Path(spec).exists() and len(m.group(1)) > 1:
+    if m and not exists(spec) and len(m.group(1)) > 1:
+        from .formats import FORMATS
+
         fmt = m.group(1).lower()
         if fmt not in FORMATS:
             raise InputError(f"unknown format {m.group(1)!r} (known: {', '.join(FORMATS)})", spec)
@@ -53,59 +55,67 @@ def parse_spec(spec: str | os.PathLike) -> Spec:
 
 
 def find_file(directory: Path, stem: str) -> Path | None:
-    """``directory/stem`` or its ``.gz`` / ``.xz`` / ``.bz2`` variant, if one exists."""
+    """``directory/stem`` or its ``.gz`` / ``.xz`` / ``.bz2`` variant, if one exists.
+
+    Anything by that name counts (a FIFO or a directory called ``anime.csv`` is returned, and
+    refused with a precise error when it is opened). ``directory`` must have been checked by
+    :func:`~.inputs.check_directory` (so a missing entry is really missing).
+    """
     for suffix in ("", ".gz", ".xz", ".bz2"):
-        p = directory / f"{stem}{suffix}"
-        if p.is_file():
+        p = Path(directory) / f"{stem}{suffix}"
+        if exists(p):
             return p
     return None
 
 
 def _ambiguous(path: Path, why: str) -> InputError:
-    return InputError(f"cannot detect the format ({why}); give it as FORMAT:PATH with FORMAT one of "
-                      f"{', '.join(f for f in FORMATS if f != 'history')}", str(path))
+    from .formats import FORMATS
+
+    return InputError(
+        f"cannot detect the format ({why}); give it as FORMAT:PATH with FORMAT one of "
+        f"{', '.join(f for f in FORMATS if f != 'history')}",
+        str(path),
+    )
 
 
 def detect_format(path: Path) -> str:
-    """The format of ``path`` (see the module docstring), or an InputError asking for FORMAT:PATH."""
-    from .ratings import ratings_columns
+    """The format of ``path`` (see the module docstring), or an InputError asking for FORMAT:PATH.
+
+    The sniffers of :data:`~.formats.FORMATS` are asked in table order.
+    """
+    from .formats import FORMATS
 
     path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", str(path))
-    if path.is_dir():
-        if find_file(path, "anime.csv"):
-            return "mal"
-        if any(p.name.endswith(".json") for p in path.iterdir()):
-            return "mangadex-v5"
+    stat_input(path)
+    if is_dir(path):
+        entries = list_directory(path)
+        for f in FORMATS.values():
+            if f.sniff_dir is not None and f.sniff_dir(path, entries):
+                return f.name
         raise _ambiguous(path, "a directory with neither anime.csv nor *.json pages")
     ext = base_suffix(path)
-    line = first_line(path)
-    if ext in (".csv", ".tsv", ".txt") or (ext not in (".json", ".jsonl", ".ndjson") and not line.lstrip().startswith("{")):
+    found = first_data_line(path)
+    if found is None:
+        raise InputError("empty file (only blank lines, or nothing once decompressed)", str(path))
+    n, line = found
+    if ext in (".csv", ".tsv", ".txt") or (
+        ext not in (".json", ".jsonl", ".ndjson") and not line.lstrip().startswith("{")
+    ):
         header = [h.strip() for h in line.split(",")]
-        if header[:3] == ["anime_id", "name", "genre"]:
-            return "mal"
-        if ratings_columns(header) is not None:
-            return "ratings"
-        if {"id", "title", "kind"} <= set(header):
-            return "generic"
+        for f in FORMATS.values():
+            if f.sniff_csv is not None and f.sniff_csv(header):
+                return f.name
         raise _ambiguous(path, f"unrecognised CSV header {line[:80]!r}")
     try:
         first = json.loads(line)
-    except ValueError:  # let the loader report where the JSON breaks (or that it is truncated)
-        if '"is_r18"' in line:
-            return "mangadex-v3"
-        if '"result"' in line or '"attributes"' in line:
-            return "mangadex-v5"
-        if '"kind"' in line:
-            return "generic"
-        raise InputError("invalid JSON on the first line; cannot detect the format", str(path), 1) from None
+    except (ValueError, RecursionError):  # let the loader report where the JSON breaks (or that it is truncated)
+        for f in FORMATS.values():
+            if f.sniff_text is not None and f.sniff_text(line):
+                return f.name
+        raise InputError("invalid JSON on the first line; cannot detect the format", str(path), n) from None
     if not isinstance(first, dict):
         raise _ambiguous(path, "the first line is not a JSON object")
-    if "is_r18" in first and "languages" in first:
-        return "mangadex-v3"
-    if ("result" in first and "data" in first) or (first.get("type") == "manga" and "attributes" in first):
-        return "mangadex-v5"
-    if {"id", "title", "kind"} <= set(first):
-        return "generic"
+    for f in FORMATS.values():
+        if f.sniff_json is not None and f.sniff_json(first):
+            return f.name
     raise _ambiguous(path, f"unrecognised keys {', '.join(sorted(first)[:8])}")

@@ -1,5 +1,12 @@
 """``--fetch mangadex``: page politely through the MangaDex v5 ``GET /manga`` list into a cache dir.
 
+The pages of one API go to their own folder, ``cache_dir/<key>``, where ``key`` is
+:func:`~.fetch_cache.cache_key`: a readable label of the host and path plus the first 16 hex digits of the
+SHA-256 of the normalised base URL (scheme and host lower-cased, default port and trailing
+``/`` removed) and of every parameter that decides what the pages hold (page size, offset cap,
+content ratings, order, cache format). A different ``--fetch-url`` (or page size) therefore
+never reads another API's pages; folders already there are left alone.
+
 Each response page is saved unchanged (plus a ``"mangarec"`` key noting the page's window and
 any duplicates dropped) as ``page-WWW-OOOOO.json`` (window, offset), written atomically (temp
 file + rename), so an interrupted fetch resumes where it stopped: pages already in the cache
@@ -7,9 +14,17 @@ are read back, never requested again. The directory is then a ``mangadex-v5`` ca
 
 Politeness: at most ``rate_per_second`` requests per second (MangaDex asks for ≤ 5 per second
 per IP); a 429 or 5xx response, a timeout or a connection error is retried up to
-``max_retries`` times, waiting ``Retry-After`` seconds when the server sends it and
+``max_retries`` times, waiting ``Retry-After`` seconds when the server sends it (at most
+``max_retry_after``, 300 s by default: a longer wait is capped and a note says so) and
 ``2**attempt`` seconds (capped at 60) otherwise; other HTTP errors stop at once. Requests send
 a descriptive ``User-Agent``.
+
+Robustness: every request has an overall ``deadline`` (120 s: connect, headers and body
+together, see :mod:`.httpget`) besides the per-read ``timeout``; a body larger than
+``max_response_bytes`` (32 MiB; a page of 100 manga is ~0.5 MB) is refused; at most
+``max_pages`` pages are fetched. Strings holding lone surrogates (``"\\ud800"`` escapes, valid
+JSON) are saved escaped, so the cached page is exactly what the API sent; the loader's text
+cleaning removes them.
 
 Paging: ``order[createdAt]=asc``, every ``contentRating[]`` (adult items are filtered later, by
 the loader), ``limit=page_size`` and ``offset``. The API refuses ``offset + limit > 10000``;
@@ -19,56 +34,39 @@ again because the bound is inclusive) are dropped from the new page. Fetching st
 ``total`` the API reports, at an empty page, or once ``limit`` manga are saved (rounded up to
 whole pages).
 """
+
 from __future__ import annotations
 
 import email.utils
 import json
-import socket
+import sys
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from ..fsutil import atomic_write
 from ..errors import InputError
+from . import httpget
+from .fetch_cache import (
+    CACHE_FORMAT,
+    CONTENT_RATINGS,
+    MAX_WINDOW,
+    cache_key,
+    check_page,
+    normalise_base_url,
+    page_bytes,
+    page_name,
+    read_cached_page,
+    save_page,
+)
+from .inputs import exists
 
 DEFAULT_USER_AGENT = "mangarec/0.1 (static recommendation site builder; catalog fetch)"
-MAX_WINDOW = 10_000  # the API's cap on offset + limit
-CONTENT_RATINGS = ("safe", "suggestive", "erotica", "pornographic")
-
-
-def page_name(window: int, offset: int) -> str:
-    return f"page-{window:03d}-{offset:05d}.json"
-
-
-def _check_page(value: Any, where: str) -> dict:
-    """A parsed page, or a one-line InputError saying what is malformed."""
-    if not isinstance(value, dict):
-        raise InputError("malformed response: not a JSON object", where)
-    if value.get("result") != "ok":
-        errs = value.get("errors")
-        detail = ""
-        if isinstance(errs, list) and errs and isinstance(errs[0], dict):
-            detail = f": {errs[0].get('title', '')} {errs[0].get('detail', '')}".rstrip()
-        raise InputError(f"malformed response: result is {str(value.get('result'))[:20]!r}{detail}", where)
-    if not isinstance(value.get("data"), list):
-        raise InputError("malformed response: 'data' is not a list", where)
-    for key in ("total", "offset", "limit"):
-        v = value.get(key)
-        if isinstance(v, bool) or not isinstance(v, int):
-            raise InputError(f"malformed response: {key!r} is not an integer", where)
-    for k, ent in enumerate(value["data"]):
-        if not isinstance(ent, dict) or not isinstance(ent.get("id"), str) \
-                or not isinstance(ent.get("attributes"), dict):
-            raise InputError(f"malformed response: data[{k}] is not a manga entity", where)
-    return value
-
-
-def _save_page(path: Path, value: dict) -> None:
-    data = json.dumps(value, ensure_ascii=False, separators=(",", ":"), sort_keys=True) + "\n"
-    atomic_write(path, data.encode("utf-8"), fsync=True)
+MAX_RETRY_AFTER = 300.0
+DEFAULT_DEADLINE = 120.0
+MAX_RESPONSE_BYTES = 32 << 20
+MAX_PAGES = 10_000
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -79,22 +77,45 @@ def _retry_after(value: str | None) -> float | None:
         return float(value)
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    try:
+        return max(0.0, when.timestamp() - time.time())
+    except (OverflowError, ValueError, OSError):
+        return None
+
+
+def _note(message: str) -> None:
+    print(f"note: {message}", file=sys.stderr, flush=True)
 
 
 class _Client:
     """Rate-limited GET with retries; ``sleep`` and ``clock`` are injectable for tests."""
 
-    def __init__(self, *, rate: float, max_retries: int, timeout: float, user_agent: str,
-                 sleep: Callable[[float], None], clock: Callable[[], float]):
+    def __init__(
+        self,
+        *,
+        rate: float,
+        max_retries: int,
+        timeout: float,
+        user_agent: str,
+        sleep: Callable[[float], None],
+        clock: Callable[[], float],
+        deadline: float,
+        max_retry_after: float,
+        max_bytes: int,
+        notify: Callable[[str], None],
+    ):
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self.max_retries = max_retries
         self.timeout = timeout
+        self.deadline = deadline
+        self.max_retry_after = max_retry_after
+        self.max_bytes = max_bytes
         self.user_agent = user_agent
         self.sleep = sleep
         self.clock = clock
+        self.notify = notify
         self.next_at: float | None = None
         self.requests = 0
 
@@ -107,30 +128,42 @@ class _Client:
 
     def get_json(self, url: str) -> Any:
         attempt = 0
+        headers = {"User-Agent": self.user_agent, "Accept": "application/json"}
         while True:
             self._wait_turn()
             self.requests += 1
-            req = urllib.request.Request(url, headers={"User-Agent": self.user_agent, "Accept": "application/json"})
-            wait: float | None
+            wait: float | None = None
             try:
-                with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                    body = resp.read()
-                try:
-                    return json.loads(body)
-                except (ValueError, UnicodeDecodeError) as e:
-                    raise InputError(f"malformed response: invalid JSON ({str(e).splitlines()[0]})", url) from None
-            except urllib.error.HTTPError as e:
-                if e.code != 429 and e.code < 500:
-                    raise InputError(f"HTTP {e.code} {e.reason}", url) from None
-                problem = f"HTTP {e.code}"
-                wait = _retry_after(e.headers.get("Retry-After") if e.headers else None)
-            except (urllib.error.URLError, socket.timeout, ConnectionError, TimeoutError) as e:
-                reason = getattr(e, "reason", e)
-                problem = f"connection failed ({reason})"
-                wait = None
+                resp = httpget.get(
+                    url, headers=headers, timeout=self.timeout, deadline=self.deadline, max_bytes=self.max_bytes
+                )
+            except httpget.ResponseTooLarge as e:
+                raise InputError(str(e), url) from None
+            except httpget.DeadlineExceeded as e:
+                problem = f"timed out ({e})"
+            except httpget.CONNECTION_ERRORS as e:
+                reason = getattr(e, "reason", None) or e
+                problem = f"connection failed ({str(reason)[:200] or type(e).__name__})"
+            else:
+                if resp.status < 300:
+                    try:
+                        return json.loads(resp.body)
+                    except (ValueError, RecursionError) as e:
+                        msg = str(e).splitlines()[0] if str(e) else type(e).__name__
+                        raise InputError(f"malformed response: invalid JSON ({msg})", url) from None
+                if resp.status != 429 and resp.status < 500:
+                    raise InputError(f"HTTP {resp.status} {resp.reason[:100]}", url)
+                problem = f"HTTP {resp.status}"
+                wait = _retry_after(resp.headers.get("Retry-After"))
             if attempt >= self.max_retries:
                 raise InputError(f"{problem}, giving up after {attempt + 1} attempts", url)
-            delay = wait if wait is not None else min(60.0, 2.0 ** attempt)
+            if wait is not None and wait > self.max_retry_after:
+                self.notify(
+                    f"{url}: the server asks to wait {wait:.0f} s (Retry-After); "
+                    f"waiting {self.max_retry_after:g} s instead (the cap)"
+                )
+                wait = self.max_retry_after
+            delay = wait if wait is not None else min(60.0, 2.0**attempt)
             attempt += 1
             self.sleep(delay)
 
@@ -149,15 +182,21 @@ def fetch_mangadex(
     clock: Callable[[], float] = time.monotonic,
     progress: Callable[[str], None] | None = None,
     max_offset: int = MAX_WINDOW,
+    deadline: float = DEFAULT_DEADLINE,
+    max_retry_after: float = MAX_RETRY_AFTER,
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
+    max_pages: int = MAX_PAGES,
+    notify: Callable[[str], None] = _note,
 ) -> Path:
-    """Fetch the MangaDex manga list into ``cache_dir`` (resuming) and return ``cache_dir``.
+    """Fetch the MangaDex manga list into ``cache_dir/<cache_key>`` (resuming); return that folder.
 
     Parameters
     ----------
     base_url:
-        The API root, e.g. ``https://api.mangadex.org``.
+        The API root, e.g. ``https://api.mangadex.org`` (``http(s)://host[:port][/path]``).
     cache_dir:
-        Where pages are saved (created if needed); pages already there are not fetched again.
+        The root of the fetch cache (created if needed). The pages of this API and page size go
+        to the sub-folder :func:`cache_key` names; pages already there are not fetched again.
     limit:
         Stop once this many manga are saved (whole pages); None fetches everything.
     page_size:
@@ -170,20 +209,54 @@ def fetch_mangadex(
         Called with one line per page fetched.
     max_offset:
         The API's cap on ``offset + limit`` (10000); lower only in tests.
+    deadline:
+        Seconds one request may take in all (connect, headers, body); a request over it counts
+        as a timeout (retried).
+    max_retry_after:
+        Longest wait honoured from a ``Retry-After`` header; longer ones are capped, with a note.
+    max_response_bytes:
+        Largest response body accepted (an error beyond it, not retried).
+    max_pages:
+        Most pages one fetch saves (a server reporting an endless ``total`` cannot keep it
+        going for ever).
+    notify:
+        Called with notes for the user (a capped ``Retry-After``); prints ``note: ...`` to
+        stderr by default.
 
     Raises
     ------
     InputError
-        A malformed page, an HTTP error that is not retried, or retries exhausted: one line
-        naming the URL (or the cached page).
+        A bad base URL or setting (before anything is written), a malformed page, an HTTP error
+        that is not retried, a response too large, retries exhausted, a cache folder that
+        cannot be written: one line naming the URL (or the file).
     """
-    if not 1 <= page_size <= 100:
-        raise InputError(f"page_size must be between 1 and 100, got {page_size}")
-    cache = Path(cache_dir)
-    cache.mkdir(parents=True, exist_ok=True)
-    client = _Client(rate=rate_per_second, max_retries=max_retries, timeout=timeout,
-                     user_agent=user_agent, sleep=sleep, clock=clock)
-    root = base_url.rstrip("/")
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 100:
+        raise InputError(f"page_size must be an integer between 1 and 100, got {page_size!r}")
+    for name, value in (("deadline", deadline), ("timeout", timeout), ("max_retry_after", max_retry_after)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e6:
+            raise InputError(f"{name} must be a number of seconds > 0, got {value!r}")
+    if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
+        raise InputError(f"max_pages must be a positive integer, got {max_pages!r}")
+    root = normalise_base_url(base_url)
+    cache = Path(cache_dir) / cache_key(root, page_size=page_size, max_offset=max_offset)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create the fetch cache folder: {e.strerror or e}", str(cache)) from None
+    client = _Client(
+        rate=rate_per_second,
+        max_retries=max_retries,
+        timeout=timeout,
+        user_agent=user_agent,
+        sleep=sleep,
+        clock=clock,
+        deadline=deadline,
+        max_retry_after=max_retry_after,
+        max_bytes=max_response_bytes,
+        notify=notify,
+    )
+    pages_seen = 0
+    total: int | None = None
     saved = 0
     window = 0
     cursor: str | None = None
@@ -198,28 +271,32 @@ def fetch_mangadex(
             if offset + page_size > max_offset:
                 break  # next window
             path = cache / page_name(window, offset)
-            if path.exists():
-                try:
-                    page = _check_page(json.loads(path.read_bytes()), str(path))
-                except ValueError as e:
-                    raise InputError(f"invalid JSON in a cached page ({str(e).splitlines()[0]})", str(path)) from None
-                dropped = int(page.get("mangarec", {}).get("dropped", 0))
+            pages_seen += 1
+            if pages_seen > max_pages:
+                raise InputError(f"stopped after {max_pages} pages: the API reports {total} manga; give a limit", root)
+            if exists(path):
+                page = read_cached_page(path, max_response_bytes)
+                note = page.get("mangarec")
+                dropped = note.get("dropped", 0) if isinstance(note, dict) else 0
+                if isinstance(dropped, bool) or not isinstance(dropped, int) or dropped < 0:
+                    raise InputError("malformed cached page: 'mangarec.dropped' is not a count", str(path))
             else:
                 params = [("limit", str(page_size)), ("offset", str(offset)), ("order[createdAt]", "asc")]
                 params += [("contentRating[]", r) for r in CONTENT_RATINGS]
                 if cursor is not None:
                     params.append(("createdAtSince", cursor))
                 url = f"{root}/manga?{urllib.parse.urlencode(params)}"
-                page = _check_page(client.get_json(url), url)
+                page = check_page(client.get_json(url), url)
                 data = page["data"]
                 keep = [e for e in data if e["id"] not in carry]
                 dropped = len(data) - len(keep)
                 page["data"] = keep
                 page["mangarec"] = {"window": window, "cursor": cursor, "dropped": dropped}
-                _save_page(path, page)
+                save_page(path, page)
                 if progress:
                     progress(f"fetched {path.name}: {len(keep)} manga (total {page['total']})")
             data = page["data"]
+            total = page["total"]
             saved += len(data)
             for ent in data:
                 created = ent["attributes"].get("createdAt")
@@ -242,3 +319,20 @@ def fetch_mangadex(
             carry = at_cursor
         cursor = new_cursor
         window += 1
+
+
+__all__ = [
+    "fetch_mangadex",
+    "cache_key",
+    "normalise_base_url",
+    "page_bytes",
+    "page_name",
+    "CONTENT_RATINGS",
+    "CACHE_FORMAT",
+    "MAX_WINDOW",
+    "DEFAULT_USER_AGENT",
+    "DEFAULT_DEADLINE",
+    "MAX_RETRY_AFTER",
+    "MAX_RESPONSE_BYTES",
+    "MAX_PAGES",
+]

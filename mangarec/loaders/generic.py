@@ -7,23 +7,23 @@ description,popularity,score,adult,url,alt_titles``; ``tags`` is ``group:name|gr
 (a name without ``group:`` goes to ``genre``), ``alt_titles`` is ``|``-separated, ``adult``
 is ``0/1/true/false``. Tag names are mapped to canonical names (:mod:`mangarec.tags`).
 """
+
 from __future__ import annotations
 
 import math
 import re
+from collections.abc import Generator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..catalog import KINDS, Item, Related, make_tags
 from ..errors import InputError
 from ..tags import canonical_tags
 from .base import Fields, external_ids, iter_csv, iter_json_lines, type_name
 
-FORMAT = "generic"
 CSV_REQUIRED = ("id", "title", "kind")
-CSV_OPTIONAL = ("type", "year", "date", "tags", "description", "popularity", "score", "adult",
-                "url", "alt_titles")
-_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
+CSV_OPTIONAL = ("type", "year", "date", "tags", "description", "popularity", "score", "adult", "url", "alt_titles")
+_DATE = re.compile(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?")  # used with fullmatch (no "2020\n", no "٢٠٢٠")
 
 
 def _kind(f: Fields, value: Any) -> str:
@@ -38,7 +38,7 @@ def _year_date(f: Fields, year: Any, date: Any) -> tuple[int | None, str | None]
     if year is not None and (isinstance(year, bool) or not isinstance(year, int)):
         raise f.bad("year", "an integer", year)
     if date is not None:
-        if not isinstance(date, str) or not _DATE.match(date):
+        if not isinstance(date, str) or not _DATE.fullmatch(date):
             raise f.error(f"field 'date' must be YYYY, YYYY-MM or YYYY-MM-DD, got {str(date)[:30]!r}")
         if year is None:
             year = int(date[:4])
@@ -90,7 +90,7 @@ def record_to_item(rec: Any, src: str, line: int | None) -> Item:
     )
 
 
-def iter_items_jsonl(path: Path) -> Iterator[tuple[Item, int]]:
+def iter_items_jsonl(path: Path) -> Generator[tuple[Item, int], None, None]:
     src = str(path)
     for n, rec in iter_json_lines(path):
         yield record_to_item(rec, src, n), n
@@ -103,8 +103,9 @@ def _csv_number(text: str, column: str, src: str, line: int, *, integer: bool = 
     try:
         v = int(t) if integer else float(t)
     except ValueError:
-        raise InputError(f"column {column!r} must be {'an integer' if integer else 'a number'}, got {t[:30]!r}",
-                         src, line) from None
+        raise InputError(
+            f"column {column!r} must be {'an integer' if integer else 'a number'}, got {t[:30]!r}", src, line
+        ) from None
     if not math.isfinite(v):
         raise InputError(f"column {column!r} must be a finite number, got {t[:30]!r}", src, line)
     return v
@@ -123,11 +124,11 @@ def _csv_tags(text: str) -> dict[str, list[str]]:
     return groups
 
 
-def iter_items_csv(path: Path) -> Iterator[tuple[Item, int]]:
+def iter_items_csv(path: Path) -> Generator[tuple[Item, int], None, None]:
     src = str(path)
     for n, row in iter_csv(path, CSV_REQUIRED):
         rec: dict[str, Any] = {"id": row["id"].strip(), "title": row["title"], "kind": row["kind"].strip()}
-        get = lambda c: row.get(c, "")  # noqa: E731
+        get = lambda c, row=row: row.get(c, "")  # noqa: E731
         rec["year"] = _csv_number(get("year"), "year", src, n, integer=True)
         rec["date"] = get("date").strip() or None
         rec["type"] = get("type").strip() or None

@@ -6,19 +6,23 @@ plain text. Every read goes through :func:`iter_lines`, which turns decompressio
 and encoding errors into a one-line :class:`~mangarec.errors.InputError` naming the file and
 the line reached, so a loader never shows a traceback for a broken file.
 """
+
 from __future__ import annotations
 
 import bz2
 import gzip
+import io
 import lzma
 import queue
 import threading
 import zlib
+from collections.abc import Generator, Iterator
 from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from ..errors import InputError
+from .inputs import open_input
 
 #: (magic bytes, compression name), checked in order.
 MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -33,22 +37,23 @@ COMPRESSED_SUFFIXES: tuple[str, ...] = (".gz", ".xz", ".bz2")
 _DECODE_ERRORS = (EOFError, lzma.LZMAError, zlib.error, gzip.BadGzipFile, OSError)
 
 
-def compression_of(path: Path) -> str | None:
-    """The compression of ``path`` from its first bytes: ``"gzip"``, ``"xz"``, ``"bz2"`` or None."""
-    path = Path(path)
-    if not path.exists():
-        raise InputError("file not found", str(path))
-    if path.is_dir():
-        raise InputError("is a directory, expected a file", str(path))
-    try:
-        with path.open("rb") as f:
-            head = f.read(8)
-    except OSError as e:
-        raise InputError(f"cannot open: {e.strerror or e}", str(path)) from None
+def _sniff(f: BinaryIO) -> str | None:
+    head = f.read(8)
+    f.seek(0)
     for magic, name in MAGIC:
         if head.startswith(magic):
             return name
     return None
+
+
+def compression_of(path: Path) -> str | None:
+    """The compression of ``path`` from its first bytes: ``"gzip"``, ``"xz"``, ``"bz2"`` or None.
+
+    The file is opened by :func:`~.inputs.open_input` (a FIFO, a directory, an empty or
+    unreadable file is an InputError, never a wait).
+    """
+    with open_input(path) as f:
+        return _sniff(f)
 
 
 def base_suffix(path: Path) -> str:
@@ -63,24 +68,28 @@ def base_suffix(path: Path) -> str:
 
 @contextmanager
 def open_binary(path: Path) -> Iterator[BinaryIO]:
-    """Open ``path`` for reading bytes, decompressing on the fly (streaming)."""
-    path = Path(path)
-    kind = compression_of(path)
+    """Open ``path`` for reading bytes, decompressing on the fly (streaming).
+
+    The file is opened once, safely (:func:`~.inputs.open_input`); the decompressor reads from
+    that handle.
+    """
+    raw = open_input(path)
     try:
+        kind = _sniff(raw)
         if kind == "gzip":
-            f: BinaryIO = gzip.open(path, "rb")  # type: ignore[assignment]
+            f: BinaryIO = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
         elif kind == "xz":
-            f = lzma.open(path, "rb")  # type: ignore[assignment]
+            f = lzma.LZMAFile(raw, "rb")  # type: ignore[assignment]
         elif kind == "bz2":
-            f = bz2.open(path, "rb")  # type: ignore[assignment]
+            f = bz2.BZ2File(raw, "rb")  # type: ignore[assignment]
         else:
-            f = path.open("rb")
-    except OSError as e:
-        raise InputError(f"cannot open: {e.strerror or e}", str(path)) from None
-    try:
-        yield f
+            f = raw
+        try:
+            yield f
+        finally:
+            f.close()
     finally:
-        f.close()
+        raw.close()
 
 
 def _stream_error(path: Path, kind: str | None, line: int | None, exc: BaseException) -> InputError:
@@ -93,7 +102,7 @@ def _stream_error(path: Path, kind: str | None, line: int | None, exc: BaseExcep
     return InputError(f"cannot read: {exc}", str(path), line)
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+def iter_lines(path: Path) -> Generator[tuple[int, bytes], None, None]:
     """Yield ``(line number, line bytes)`` of a (possibly compressed) file, streaming.
 
     Line numbers are 1-based; each line keeps its trailing ``b"\\n"`` if it had one, so a
@@ -103,7 +112,8 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     ------
     InputError
         "file:line: corrupt or truncated xz stream" (or gzip / bzip2) when decompression fails,
-        "not valid UTF-8 text" is left to the caller (bytes are returned undecoded).
+        "not valid UTF-8 text" is left to the caller (bytes are returned undecoded); a line
+        longer than :data:`MAX_LINE_BYTES`; the refusals of :func:`~.inputs.open_input`.
     """
     path = Path(path)
     kind = compression_of(path)
@@ -114,6 +124,10 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
             for line in lines:
                 n += 1
                 yield n, line
+    except _LineTooLong as e:
+        raise InputError(
+            f"line longer than {MAX_LINE_BYTES} bytes (not a line-based text file?)", str(path), n + 1 + e.index
+        ) from None
     except _DECODE_ERRORS as e:
         raise _stream_error(path, kind, n + 1, e) from None
     finally:
@@ -122,17 +136,53 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
 
 _CHUNK = 1 << 20
 
+#: The longest line a data file may have (a MangaDex v5 response of 100 manga is ~0.5 MB).
+MAX_LINE_BYTES = 64 << 20
 
-def _read_chunks(path: Path) -> Iterator[list[bytes]]:
+
+class _LineTooLong(Exception):
+    """Raised by the chunk readers: the line ``index`` lines after the last chunk yielded is
+    too long; :func:`iter_lines` turns it into a line number."""
+
+    def __init__(self, index: int = 0):
+        super().__init__(index)
+        self.index = index
+
+
+def _read_chunks(path: Path, max_line: int | None = None) -> Generator[list[bytes], None, None]:
+    """Lists of complete lines, about ``_CHUNK`` bytes at a time; no line longer than ``max_line``."""
+    limit = MAX_LINE_BYTES if max_line is None else max_line
     with open_binary(path) as f:
+        pending: list[bytes] = []  # the start of a line that has not ended yet
+        pending_len = 0
         while True:
-            lines = f.readlines(_CHUNK)
-            if not lines:
+            block = f.read(_CHUNK)
+            if not block:
+                if pending:
+                    yield [b"".join(pending)]
                 return
+            end = block.rfind(b"\n") + 1
+            if end == 0:
+                pending.append(block)
+                pending_len += len(block)
+                if pending_len > limit:
+                    raise _LineTooLong()
+                continue
+            head = block[:end]
+            if pending:
+                head = b"".join(pending) + head
+                pending, pending_len = [], 0
+            lines = io.BytesIO(head).readlines()
+            if len(head) > limit:
+                too_long = next((k for k, ln in enumerate(lines) if len(ln) > limit), None)
+                if too_long is not None:
+                    raise _LineTooLong(too_long)
+            if end < len(block):
+                pending, pending_len = [block[end:]], len(block) - end
             yield lines
 
 
-def _read_chunks_threaded(path: Path) -> Iterator[list[bytes]]:
+def _read_chunks_threaded(path: Path) -> Generator[list[bytes], None, None]:
     """:func:`_read_chunks` with decompression in a background thread.
 
     zlib, lzma and bz2 release the GIL while decompressing, so on two cores parsing overlaps
@@ -173,7 +223,7 @@ def _read_chunks_threaded(path: Path) -> Iterator[list[bytes]]:
         t.join(timeout=5)
 
 
-def iter_text_lines(path: Path) -> Iterator[tuple[int, str]]:
+def iter_text_lines(path: Path) -> Generator[tuple[int, str], None, None]:
     """Like :func:`iter_lines` but decoded as UTF-8 (a BOM on the first line is dropped)."""
     path = Path(path)
     with closing(iter_lines(path)) as lines:
@@ -189,26 +239,46 @@ def iter_text_lines(path: Path) -> Iterator[tuple[int, str]]:
 
 def first_line(path: Path, max_bytes: int = 1 << 20) -> str:
     """The first line of ``path`` (decompressed, decoded, without its newline), for detection."""
+    found = _first_lines(path, max_bytes, skip_blank=False)
+    return found[1] if found else ""
+
+
+def first_data_line(path: Path, max_bytes: int = 1 << 20) -> tuple[int, str] | None:
+    """``(line number, text)`` of the first non-blank line in the first ``max_bytes`` bytes of
+    ``path`` (decompressed, decoded, without its newline), or None if there is none."""
+    return _first_lines(path, max_bytes, skip_blank=True)
+
+
+def _first_lines(path: Path, max_bytes: int, *, skip_blank: bool) -> tuple[int, str] | None:
     path = Path(path)
     kind = compression_of(path)
+    n = 0
+    budget = max_bytes
     with open_binary(path) as f:
-        try:
-            raw = f.readline(max_bytes)
-        except _DECODE_ERRORS as e:
-            raise _stream_error(path, kind, 1, e) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as e:
-        # a line cut at max_bytes may end inside a character
-        text = raw[: e.start].decode("utf-8", errors="strict") if e.start > 0 else ""
-        if not text:
-            raise _stream_error(path, None, 1, e) from None
-    return text.lstrip("\ufeff").rstrip("\r\n")
+        while budget > 0:
+            try:
+                raw = f.readline(budget)
+            except _DECODE_ERRORS as e:
+                raise _stream_error(path, kind, n + 1, e) from None
+            if not raw:
+                return None
+            n += 1
+            budget -= len(raw)
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as e:
+                # a line cut at max_bytes may end inside a character
+                text = raw[: e.start].decode("utf-8", errors="strict") if e.start > 0 else ""
+                if not text:
+                    raise _stream_error(path, None, n, e) from None
+            if n == 1:
+                text = text.lstrip("\ufeff")
+            text = text.rstrip("\r\n")
+            if text.strip() or not skip_blank:
+                return n, text
+    return None
 
 
 def count_lines(path: Path) -> int:
     """The number of lines in a (possibly compressed) file, streaming."""
-    n = 0
-    for n, _ in iter_lines(path):
-        pass
-    return n
+    return sum(1 for _ in iter_lines(path))

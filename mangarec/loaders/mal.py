@@ -11,11 +11,12 @@ Columns: ``anime_id,name,genre,type,episodes,rating,members``. Mapping:
 - No year, date or description (the dataset has none). ``adult`` is set by the catalog from
   the adult tags (MAL's ``Hentai`` genre).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
 from pathlib import Path
-from typing import Iterator
 
 from ..bbcode import unescape
 from ..catalog import ID_PATTERN, Item, make_tags
@@ -23,7 +24,6 @@ from ..errors import InputError
 from ..tags import canonical_tags
 from .base import iter_csv
 
-FORMAT = "mal"
 COLUMNS = ("anime_id", "name", "genre", "type", "episodes", "rating", "members")
 
 
@@ -41,14 +41,14 @@ def _number(value: str, column: str, src: str, line: int, *, integer: bool = Fal
     return float(x)
 
 
-def iter_items(path: Path) -> Iterator[tuple[Item, int]]:
+def iter_items(path: Path) -> Generator[tuple[Item, int], None, None]:
     """Stream ``(item, line number)`` from a MAL anime CSV (plain or compressed)."""
     src = str(path)
     for n, row in iter_csv(path, COLUMNS):
         anime_id = row["anime_id"].strip()
         if not anime_id:
             raise InputError("missing anime_id", src, n)
-        if not ID_PATTERN.match(anime_id):
+        if not ID_PATTERN.fullmatch(anime_id):
             raise InputError(f"column 'anime_id': invalid id {anime_id[:70]!r}", src, n)
         title = " ".join(unescape(row["name"]).split())
         if not title:
@@ -56,14 +56,17 @@ def iter_items(path: Path) -> Iterator[tuple[Item, int]]:
         genres = canonical_tags(g for g in row["genre"].split(",") if g.strip())
         score = _number(row["rating"], "rating", src, n)
         members = _number(row["members"], "members", src, n, integer=True)
-        yield Item(
-            id=anime_id,
-            title=title,
-            kind="anime",
-            tags=make_tags({"genre": genres}),
-            type=row["type"].strip() or None,
-            popularity=members or 0.0,
-            score=score,
-            external=(("mal", anime_id),),
-            url=f"https://myanimelist.net/anime/{anime_id}",
-        ), n
+        yield (
+            Item(
+                id=anime_id,
+                title=title,
+                kind="anime",
+                tags=make_tags({"genre": genres}),
+                type=row["type"].strip() or None,
+                popularity=members or 0.0,
+                score=score,
+                external=(("mal", anime_id),),
+                url=f"https://myanimelist.net/anime/{anime_id}",
+            ),
+            n,
+        )

@@ -14,18 +14,18 @@ Mapping to :class:`~mangarec.catalog.Item` (see ``docs/catalog-formats.md``):
 - ``external`` ← ``external`` (al, ap, kt, mu, mal ...); ``related`` ← ``related``
   (``{id, title, type}``; links to ids not in the catalog are dropped by ``load_catalog``).
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Generator
 from pathlib import Path
-from typing import Iterator
 
 from ..bbcode import to_plain_text, unescape
 from ..catalog import TAG_GROUPS, Item, Related
 from ..tags import canonical_tag, canonical_tags
 from .base import Fields, external_ids, iter_json_lines
 
-FORMAT = "mangadex-v3"
 
 
 def record_to_item(rec: object, src: str, line: int | None) -> Item:
@@ -47,11 +47,19 @@ def _fast(rec: dict) -> Item | None:
     item_id, title, desc = get("id"), get("title"), get("description")
     rating, r18, url = get("rating"), get("is_r18", False), get("url")
     languages, related, external = get("languages", []), get("related", []), get("external", {})
-    if not (type(item_id) is int and item_id >= 0 and type(title) is str and type(r18) is bool
-            and (desc is None or type(desc) is str) and type(url) is str
-            and (rating is None or type(rating) is float or type(rating) is int)
-            and type(languages) is list and type(related) is list
-            and type(external) is dict and all(type(v) is str for v in external.values())):
+    if not (
+        type(item_id) is int
+        and item_id >= 0
+        and type(title) is str
+        and type(r18) is bool
+        and (desc is None or type(desc) is str)
+        and type(url) is str
+        and (rating is None or type(rating) is float or type(rating) is int)
+        and type(languages) is list
+        and type(related) is list
+        and type(external) is dict
+        and all(type(v) is str for v in external.values())
+    ):
         return None
     groups = []
     memo = _TAG_MEMO
@@ -80,11 +88,16 @@ def _fast(rec: dict) -> Item | None:
         if type(r) is not dict:
             return None
         rid, rtitle, rtype = r.get("id"), r.get("title"), r.get("type")
-        if not (type(rid) is int and rid >= 0 and (rtitle is None or type(rtitle) is str)
-                and (rtype is None or type(rtype) is str)):
+        if not (
+            type(rid) is int
+            and rid >= 0
+            and (rtitle is None or type(rtitle) is str)
+            and (rtype is None or type(rtype) is str)
+        ):
             return None
-        links.append(Related(id=str(rid), type=rtype or "Related",
-                             title=" ".join(unescape(rtitle).split()) if rtitle else None))
+        links.append(
+            Related(id=str(rid), type=rtype or "Related", title=" ".join(unescape(rtitle).split()) if rtitle else None)
+        )
     ident = str(item_id)
     return Item(
         id=ident,
@@ -117,11 +130,13 @@ def _checked(rec: object, src: str, line: int | None) -> Item:
         if rf is None:
             raise f.error(f"field 'related[{k}]' must be an object")
         rel_title = rf.str("title")
-        related.append(Related(
-            id=rf.id("id"),
-            type=rf.str("type") or "Related",
-            title=" ".join(unescape(rel_title).split()) if rel_title else None,
-        ))
+        related.append(
+            Related(
+                id=rf.id("id"),
+                type=rf.str("type") or "Related",
+                title=" ".join(unescape(rel_title).split()) if rel_title else None,
+            )
+        )
     score = rating if rating else None
     popularity = round((rating or 0.0) * math.log1p(len(languages)), 6)
     return Item(
@@ -139,7 +154,7 @@ def _checked(rec: object, src: str, line: int | None) -> Item:
     )
 
 
-def iter_items(path: Path) -> Iterator[tuple[Item, int]]:
+def iter_items(path: Path) -> Generator[tuple[Item, int], None, None]:
     """Stream ``(item, line number)`` from a v3 JSONL file (plain, .gz, .xz or .bz2)."""
     src = str(path)
     for n, rec in iter_json_lines(path):

@@ -25,34 +25,47 @@ A response is ``{"result": "ok", "response": "collection", "data": [manga...], "
 - The list endpoint has no follower or rating statistics: ``score`` is None and
   ``popularity`` = ``ln(1 + number of availableTranslatedLanguages)``.
 """
+
 from __future__ import annotations
 
 import json
 import math
 import re
+from collections.abc import Generator, Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from ..bbcode import to_plain_text, unescape
 from ..catalog import Item, Related, make_tags
 from ..errors import InputError
 from ..tags import canonical_tags
 from .base import Fields, external_ids, iter_json_lines, type_name
+from .inputs import is_dir, list_directory, read_input_bytes
 
-FORMAT = "mangadex-v5"
 ADULT_RATINGS = frozenset(("erotica", "pornographic"))
 LINK_KEYS = ("al", "ap", "bw", "kt", "mu", "nu", "mal")
 TYPE_OF_LANGUAGE = {"ja": "Manga", "ko": "Manhwa", "zh": "Manhua", "zh-hk": "Manhua"}
 RELATED_NAMES = {
-    "monochrome": "Monochrome", "main_story": "Main story", "adapted_from": "Adapted from",
-    "based_on": "Based on", "prequel": "Prequel", "side_story": "Side story",
-    "doujinshi": "Doujinshi", "same_franchise": "Same franchise",
-    "shared_universe": "Shared universe", "sequel": "Sequel", "spin_off": "Spin-off",
-    "alternate_story": "Alternate story", "alternate_version": "Alternate version",
-    "preserialization": "Pre-serialization", "colored": "Coloured", "serialization": "Serialization",
+    "monochrome": "Monochrome",
+    "main_story": "Main story",
+    "adapted_from": "Adapted from",
+    "based_on": "Based on",
+    "prequel": "Prequel",
+    "side_story": "Side story",
+    "doujinshi": "Doujinshi",
+    "same_franchise": "Same franchise",
+    "shared_universe": "Shared universe",
+    "sequel": "Sequel",
+    "spin_off": "Spin-off",
+    "alternate_story": "Alternate story",
+    "alternate_version": "Alternate version",
+    "preserialization": "Pre-serialization",
+    "colored": "Coloured",
+    "serialization": "Serialization",
 }
 _MD_LINK = re.compile(r"\[([^\]\n]*)\]\((?:[^)\s]*)\)")
 _MD_EMPH = re.compile(r"(\*\*|__)(.+?)\1")
+_CREATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MD_RULE = re.compile(r"^\s*(?:-{3,}|\*{3,}|_{3,})\s*$", re.MULTILINE)
 
 
@@ -98,8 +111,13 @@ def entity_to_item(ent: Any, src: str, line: int | None) -> Item:
     if titles is not None and titles != [] and not isinstance(titles, dict):
         raise f.bad("attributes.title", "an object {language: text}", titles)
     titles = titles or {}
-    en_alt = [v for t in a.list("altTitles") if isinstance(t, dict) for k, v in t.items()
-              if k == "en" and isinstance(v, str) and v.strip()]
+    en_alt = [
+        v
+        for t in a.list("altTitles")
+        if isinstance(t, dict)
+        for k, v in t.items()
+        if k == "en" and isinstance(v, str) and v.strip()
+    ]
     title = next((titles[k] for k in ("en", "ja-ro") if isinstance(titles.get(k), str) and titles[k].strip()), None)
     if title is None:
         title = en_alt[0] if en_alt else _pick(titles, a, "attributes.title")
@@ -126,7 +144,7 @@ def entity_to_item(ent: Any, src: str, line: int | None) -> Item:
     groups = {g: canonical_tags(n) for g, n in groups.items()}
     year = a.int("year")
     created = a.str("createdAt")
-    date = created[:10] if created and re.match(r"^\d{4}-\d{2}-\d{2}", created) else None
+    date = created[:10] if created and _CREATED.match(created) else None
     rating = a.str("contentRating") or "safe"
     links = a.dict("links")
     related = []
@@ -166,9 +184,11 @@ def _response_items(value: Any, src: str, line: int | None) -> Iterator[Item]:
     if result == "error":
         errs = f.rec.get("errors") or [{}]
         e = errs[0] if isinstance(errs, list) and errs and isinstance(errs[0], dict) else {}
-        raise f.error(f"the API returned an error: {e.get('status', '')} {e.get('title', '')} {e.get('detail', '')}".strip())
+        raise f.error(
+            f"the API returned an error: {e.get('status', '')} {e.get('title', '')} {e.get('detail', '')}".strip()
+        )
     if result != "ok":
-        raise f.error("not a MangaDex v5 response (expected \"result\": \"ok\")")
+        raise f.error('not a MangaDex v5 response (expected "result": "ok")')
     data = f.rec.get("data")
     if not isinstance(data, list):
         raise f.bad("data", "a list of manga", data)
@@ -176,29 +196,42 @@ def _response_items(value: Any, src: str, line: int | None) -> Iterator[Item]:
         yield entity_to_item(ent, src, line)
 
 
+#: The largest page file read (a page of 100 manga is about 0.5 MB).
+MAX_PAGE_BYTES = 64 << 20
+
+
 def page_files(directory: Path) -> list[Path]:
-    """The response pages in ``directory`` (``*.json``), in name order."""
-    return sorted(p for p in Path(directory).iterdir() if p.is_file() and p.name.endswith(".json"))
+    """The response pages in ``directory`` (``*.json`` that are not directories), in name order.
+
+    A FIFO or a device named ``*.json`` is listed, and refused when it is read.
+    """
+    return [p for p in list_directory(directory) if p.name.endswith(".json") and not is_dir(p)]
 
 
-def iter_items(path: Path) -> Iterator[tuple[Item, int]]:
+def read_page(page: Path) -> Any:
+    """One response page file, parsed (one-line errors: unreadable, empty, too large, bad JSON)."""
+    raw = read_input_bytes(page, max_bytes=MAX_PAGE_BYTES, what="page file")
+    try:
+        return json.loads(raw)
+    except RecursionError:
+        raise InputError("invalid JSON: too deeply nested", str(page), 1) from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise InputError(f"invalid JSON: {str(e).splitlines()[0]}", str(page), 1) from None
+
+
+def iter_items(path: Path) -> Generator[tuple[Item, int], None, None]:
     """Stream ``(item, line number)`` from a JSONL file of responses or a directory of pages.
 
-    For a directory the line number is 1 and errors name the page file.
+    For a directory the line number is 1 and errors name the page file. Lone surrogate escapes
+    (``"\\ud800"``) are accepted here as in JSONL files; the text cleaning removes them.
     """
     path = Path(path)
-    if path.is_dir():
+    if is_dir(path):
         pages = page_files(path)
         if not pages:
             raise InputError("no MangaDex v5 pages (*.json) in this directory", str(path))
         for page in pages:
-            with page.open("rb") as fh:  # one page is small (≤ 100 manga)
-                raw = fh.read()
-            try:
-                value = json.loads(raw)
-            except (ValueError, UnicodeDecodeError) as e:
-                raise InputError(f"invalid JSON: {str(e).splitlines()[0]}", str(page), 1) from None
-            for item in _response_items(value, str(page), 1):
+            for item in _response_items(read_page(page), str(page), 1):
                 yield item, 1
         return
     src = str(path)

@@ -9,20 +9,23 @@ Accepted headers (extra columns such as ``timestamp`` are ignored):
   ``user_id,anime_id`` (anime-recdb ``history.csv.gz``), ``user_id,item_id``, ``pseudonym,item_id``.
 
 A rating must be a finite number greater than 0 (0 cannot be stored in a sparse matrix and
-MyAnimeList's -1 means "not rated"). A user rating the same item twice is an error naming
+MyAnimeList's -1 means "not rated") and at most :data:`MAX_RATING` (10⁶: every rating scale in
+use is far below; a larger value is a broken file, and 1e20 would overflow the ALS solver).
+The scale itself (1–10, 0.5–5 ...) is not checked here. A user rating the same item twice is an error naming
 the line of the second rating. Ratings of items that are not in the catalog are dropped and
 counted: ``skipped["ratings: filtered item"]`` for items a filter removed (adult, no tags),
 ``skipped["ratings: unknown item"]`` for ids no catalog file has (``"ratings: unknown or
 unread item (limit)"`` when ``limit`` stopped the reading of the catalog early). Users left with no
 rating are dropped. Users are numbered in order of first appearance in the file.
 """
+
 from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection, Mapping, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -31,10 +34,11 @@ from ..catalog import Ratings
 from ..errors import InputError
 from .base import iter_csv_rows
 
-FORMAT = "ratings"
 USER_COLUMNS: tuple[str, ...] = ("user_id", "userId", "pseudonym", "user")
 ITEM_COLUMNS: tuple[str, ...] = ("anime_id", "item_id", "movieId", "manga_id")
 RATING_COLUMN = "rating"
+#: The largest rating accepted (see the module docstring).
+MAX_RATING = 1e6
 
 
 def ratings_columns(header: Sequence[str]) -> tuple[str, str, str | None] | None:
@@ -70,7 +74,10 @@ def read_ratings(path: Path, *, implicit: bool | None = None) -> RawRatings:
     if cols is None:
         raise InputError(
             "missing columns: a ratings file needs a user column "
-            f"({'/'.join(USER_COLUMNS)}) and an item column ({'/'.join(ITEM_COLUMNS)})", src, 1)
+            f"({'/'.join(USER_COLUMNS)}) and an item column ({'/'.join(ITEM_COLUMNS)})",
+            src,
+            1,
+        )
     ucol, icol, rcol = cols
     if implicit:
         rcol = None
@@ -94,18 +101,28 @@ def read_ratings(path: Path, *, implicit: bool | None = None) -> RawRatings:
             try:
                 v = float(text)
             except ValueError:
-                raise InputError(f"bad rating value {text.strip()[:40]!r} (column {rcol!r}): not a number",
-                                 src, n) from None
-            if not (0 < v < math.inf):
-                raise InputError(f"bad rating value {text.strip()[:40]!r} (column {rcol!r}): must be a number > 0",
-                                 src, n)
+                raise InputError(
+                    f"bad rating value {text.strip()[:40]!r} (column {rcol!r}): not a number", src, n
+                ) from None
+            if not (0 < v <= MAX_RATING):
+                why = (
+                    "must be a finite number > 0"
+                    if not math.isfinite(v)
+                    else "must be a number > 0"
+                    if v <= 0
+                    else f"must be at most {MAX_RATING:g}"
+                )
+                raise InputError(f"bad rating value {text.strip()[:40]!r} (column {rcol!r}): {why}", src, n)
         users.append(u)
         items.append(i)
         values.append(v)
         lines.append(n)
     return RawRatings(
-        source=src, users=users, items=items,
-        values=np.asarray(values, dtype=np.float32), lines=np.asarray(lines, dtype=np.int64),
+        source=src,
+        users=users,
+        items=items,
+        values=np.asarray(values, dtype=np.float32),
+        lines=np.asarray(lines, dtype=np.int64),
         implicit=rcol is None,
     )
 
@@ -115,8 +132,9 @@ UNKNOWN_OR_UNREAD = "ratings: unknown or unread item (limit)"
 FILTERED = "ratings: filtered item"
 
 
-def attach(raw: RawRatings, index: Mapping[str, int], filtered: Collection[str], *,
-           limited: bool = False) -> tuple[Ratings, Counter]:
+def attach(
+    raw: RawRatings, index: Mapping[str, int], filtered: Collection[str], *, limited: bool = False
+) -> tuple[Ratings, Counter]:
     """Align ``raw`` with a catalog whose ``{item id: position}`` is ``index``.
 
     Returns
@@ -151,9 +169,9 @@ def attach(raw: RawRatings, index: Mapping[str, int], filtered: Collection[str],
         if len(dup):
             second = k_arr[order[dup + 1]].min()
             u, i = raw.users[second], raw.items[second]
-            raise InputError(f"duplicate rating: user {u!r} already rated item {i!r}", raw.source,
-                             int(raw.lines[second]))
-    matrix = sp.csr_matrix(
-        (raw.values[k_arr], (r_arr, c_arr)), shape=(len(user_pos), n_items), dtype=np.float32)
+            raise InputError(
+                f"duplicate rating: user {u!r} already rated item {i!r}", raw.source, int(raw.lines[second])
+            )
+    matrix = sp.csr_matrix((raw.values[k_arr], (r_arr, c_arr)), shape=(len(user_pos), n_items), dtype=np.float32)
     matrix.sort_indices()
     return Ratings(matrix=matrix, user_ids=tuple(user_pos), implicit=raw.implicit, source=raw.source), skipped

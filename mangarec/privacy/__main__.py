@@ -2,6 +2,7 @@
 
 Bad input prints one line ``error: <file>:<line>: <reason>`` and exits with code 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,40 +16,50 @@ from .errors import PrivacyError
 def _simulate(a) -> int:
     from .dataset import read_ratings, write_collected
     from .simulate import simulate_collection
+
     users = read_ratings(a.ratings)
     if len(users) < 3:
         raise ValueError(f"{a.ratings}: need at least 3 users, found {len(users)}")
-    res = simulate_collection(users, cohort=a.cohort, dropout=a.dropout, seed=a.seed,
-                              workers=a.workers)
+    res = simulate_collection(users, cohort=a.cohort, dropout=a.dropout, seed=a.seed, workers=a.workers)
     n = write_collected(a.out, res.rows)
-    print(f"collected {n} ratings from {res.contributors} users in {res.cohorts} cohorts "
-          f"({res.seconds:.1f} s, {res.bytes_per_user / 1024:.1f} KiB/user, "
-          f"smallest anonymity set {res.min_anonymity_set}, dropped {res.dropped_users} users, "
-          f"{res.lost_ratings} ratings not delivered) -> {a.out}")
+    print(
+        f"collected {n} ratings from {res.contributors} users in {res.cohorts} cohorts "
+        f"({res.seconds:.1f} s, {res.bytes_per_user / 1024:.1f} KiB/user, "
+        f"smallest anonymity set {res.min_anonymity_set}, dropped {res.dropped_users} users, "
+        f"{res.lost_ratings} ratings not delivered) -> {a.out}"
+    )
     for e in res.events[:20]:
         print("  event:", e)
     return 0
 
 
 def _serve(a) -> int:
-    from .transport_http import serve
+    from .http_server import serve
+
     return serve(a)
 
 
 def _join(a) -> int:
-    from .transport_http import join
+    from .http_client import join
+
     return join(a)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m mangarec.privacy",
-                                description="Private rating collection over secure aggregation")
+    p = argparse.ArgumentParser(
+        prog="python -m mangarec.privacy", description="Private rating collection over secure aggregation"
+    )
     sub = p.add_subparsers(dest="cmd", required=True)
     s = sub.add_parser("simulate", help="in-process simulation of every user of a ratings file")
     s.add_argument("--ratings", required=True)
     s.add_argument("--cohort", type=int, default=200)
     s.add_argument("--dropout", type=float, default=0.0)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        help="shapes the cohort partition and the dropouts only (all protocol randomness comes from the OS)",
+    )
     s.add_argument("--workers", type=int, default=1)
     s.add_argument("--out", required=True)
     s.set_defaults(fn=_simulate)
@@ -59,7 +70,6 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--threshold", type=int, default=0, help="default floor(n/2)+1")
     v.add_argument("--phase-timeout", type=float, default=10.0)
     v.add_argument("--out", required=True)
-    v.add_argument("--seed", type=int, default=None)
     v.set_defaults(fn=_serve)
     j = sub.add_parser("join", help="contribute one user's ratings to a running server")
     j.add_argument("--server", required=True, help="http://127.0.0.1:PORT")

@@ -10,16 +10,18 @@ are listed in order by ``FIELDS`` and encoded as:
 Decoding is strict: trailing bytes, unsorted ids/keys, unknown kinds or versions
 raise :class:`ProtocolViolation` (``bad-format`` / ``bad-version``).
 """
+
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Mapping
+from typing import ClassVar, TypeVar
 
 from .errors import ProtocolViolation
 
 MAGIC = b"MRPV"
-VERSION = 1
+VERSION = 2
 MAX_FRAME = 1 << 30
 
 
@@ -30,93 +32,181 @@ class Message:
     session: bytes
 
 
-def _m(kind: int, *spec: tuple[str, str]):
-    def deco(cls):
-        cls.KIND = kind
-        cls.FIELDS = (("session", "bytes"),) + spec
-        return dataclass(frozen=True)(cls)
+_T = TypeVar("_T", bound=type)
+
+
+def _m(kind: int, *spec: tuple[str, str]) -> Callable[[_T], _T]:
+    """Register a message kind and its field encodings (in wire order)."""
+
+    def deco(cls: _T) -> _T:
+        cls.KIND = kind  # type: ignore[attr-defined]
+        cls.FIELDS = (("session", "bytes"),) + spec  # type: ignore[attr-defined]
+        return cls
+
     return deco
 
 
-@_m(1, ("sender", "u32"), ("c_pk", "bytes"), ("s_pk", "bytes"), ("sig", "bytes"))
+@_m(1, ("sender", "u32"), ("c_pk", "bytes"), ("s_pk", "bytes"), ("ext", "bytes"), ("sig", "bytes"))
+@dataclass(frozen=True)
 class Advertise(Message):
-    sender: int; c_pk: bytes; s_pk: bytes; sig: bytes
+    """Signed keys; ``ext`` is application data bound by the same signature
+    (the anonymous channel's blinded token request)."""
+
+    sender: int
+    c_pk: bytes
+    s_pk: bytes
+    ext: bytes
+    sig: bytes
 
 
-@_m(2, ("keys", "map"))
+@_m(2, ("keys", "map"), ("ext", "bytes"))
+@dataclass(frozen=True)
 class KeyList(Message):
-    keys: Mapping[int, bytes]  # uid -> c_pk(32) | s_pk(32) | sig(64)
+    keys: Mapping[int, bytes]  # uid -> c_pk(32) | s_pk(32) | sig(64) | ext
+    ext: bytes = b""  # server application data, same for everyone (token key)
 
 
-@_m(3, ("sender", "u32"), ("cts", "map"))
+@_m(3, ("sender", "u32"), ("cts", "map"), ("commits", "map"), ("secret_commits", "bytes"))
+@dataclass(frozen=True)
 class ShareKeys(Message):
-    sender: int; cts: Mapping[int, bytes]  # recipient -> sealed shares
+    sender: int
+    cts: Mapping[int, bytes]  # recipient -> sealed shares
+    commits: Mapping[int, bytes]  # recipient -> K x 16-byte share commitments
+    secret_commits: bytes  # (K - 1) x 32-byte commitments of the self-mask secrets
 
 
-@_m(4, ("recipient", "u32"), ("cts", "map"))
+@_m(4, ("recipient", "u32"), ("cts", "map"), ("ext", "bytes"))
+@dataclass(frozen=True)
 class ShareBundle(Message):
-    recipient: int; cts: Mapping[int, bytes]  # sender -> sealed shares
+    recipient: int
+    cts: Mapping[int, bytes]  # sender -> sealed shares
+    ext: bytes = b""  # per-recipient application data (token evaluation)
 
 
-@_m(5, ("round", "u32"), ("purpose", "str"), ("group", "str"), ("length", "u32"),
-    ("live", "ids"), ("params", "bytes"))
+@_m(15, ("sender", "u32"), ("commits", "map"))
+@dataclass(frozen=True)
+class ShareAck(Message):
+    """The commitments the holder recomputed from the shares it decrypted (dealers
+    whose ciphertexts failed are absent)."""
+
+    sender: int
+    commits: Mapping[int, bytes]
+
+
+@_m(
+    5,
+    ("round", "u32"),
+    ("purpose", "str"),
+    ("group", "str"),
+    ("length", "u32"),
+    ("live", "ids"),
+    ("params", "bytes"),
+    ("prev", "bytes"),
+)
+@dataclass(frozen=True)
 class RoundStart(Message):
-    round: int; purpose: str; group: str; length: int; live: tuple[int, ...]
+    round: int
+    purpose: str
+    group: str
+    length: int
+    live: tuple[int, ...]
     params: bytes = b""
+    prev: bytes = b""  # the hash chain of every earlier round (see secagg_common.Chain)
 
 
 @_m(6, ("round", "u32"), ("sender", "u32"), ("vector", "bytes"))
+@dataclass(frozen=True)
 class MaskedInput(Message):
-    round: int; sender: int; vector: bytes
+    round: int
+    sender: int
+    vector: bytes
 
 
 @_m(7, ("round", "u32"), ("survivors", "ids"))
+@dataclass(frozen=True)
 class SurvivorSet(Message):
-    round: int; survivors: tuple[int, ...]
+    round: int
+    survivors: tuple[int, ...]
 
 
 @_m(8, ("round", "u32"), ("sender", "u32"), ("sig", "bytes"))
+@dataclass(frozen=True)
 class ConsistencySig(Message):
-    round: int; sender: int; sig: bytes
+    round: int
+    sender: int
+    sig: bytes
 
 
 @_m(9, ("round", "u32"), ("sigs", "map"), ("b_for", "ids"), ("s_for", "ids"), ("seed_for", "ids"))
+@dataclass(frozen=True)
 class UnmaskRequest(Message):
-    round: int; sigs: Mapping[int, bytes]
-    b_for: tuple[int, ...]; s_for: tuple[int, ...]; seed_for: tuple[int, ...]
+    round: int
+    sigs: Mapping[int, bytes]
+    b_for: tuple[int, ...]
+    s_for: tuple[int, ...]
+    seed_for: tuple[int, ...]
 
 
-@_m(10, ("round", "u32"), ("sender", "u32"), ("b_shares", "map"), ("s_shares", "map"),
-    ("seeds", "map"))
+@_m(10, ("round", "u32"), ("sender", "u32"), ("b_shares", "map"), ("s_shares", "map"), ("seeds", "map"))
+@dataclass(frozen=True)
 class UnmaskResponse(Message):
-    round: int; sender: int; b_shares: Mapping[int, bytes]
-    s_shares: Mapping[int, bytes]; seeds: Mapping[int, bytes]
+    round: int
+    sender: int
+    b_shares: Mapping[int, bytes]
+    s_shares: Mapping[int, bytes]
+    seeds: Mapping[int, bytes]
 
 
 @_m(11, ("round", "u32"), ("vector", "bytes"))
+@dataclass(frozen=True)
 class RoundResult(Message):
-    round: int; vector: bytes
+    round: int
+    vector: bytes
 
 
 @_m(12, ("round", "u32"))
+@dataclass(frozen=True)
 class OpenRequest(Message):
     round: int
 
 
-@_m(13, ("round", "u32"), ("sender", "u32"), ("input", "bytes"), ("self_seed", "bytes"),
-    ("seeds", "map"))
+@_m(13, ("round", "u32"), ("sender", "u32"), ("input", "bytes"), ("self_seed", "bytes"), ("seeds", "map"))
+@dataclass(frozen=True)
 class OpenResponse(Message):
-    round: int; sender: int; input: bytes; self_seed: bytes; seeds: Mapping[int, bytes]
+    round: int
+    sender: int
+    input: bytes
+    self_seed: bytes
+    seeds: Mapping[int, bytes]
 
 
 @_m(14, ("round", "u32"), ("reason", "str"))
+@dataclass(frozen=True)
 class Abort(Message):
-    round: int; reason: str
+    round: int
+    reason: str
 
 
-KINDS: dict[int, type[Message]] = {c.KIND: c for c in (
-    Advertise, KeyList, ShareKeys, ShareBundle, RoundStart, MaskedInput, SurvivorSet,
-    ConsistencySig, UnmaskRequest, UnmaskResponse, RoundResult, OpenRequest, OpenResponse, Abort)}
+KINDS: dict[int, type[Message]] = {
+    c.KIND: c
+    for c in (
+        Advertise,
+        KeyList,
+        ShareKeys,
+        ShareBundle,
+        ShareAck,
+        RoundStart,
+        MaskedInput,
+        SurvivorSet,
+        ConsistencySig,
+        UnmaskRequest,
+        UnmaskResponse,
+        RoundResult,
+        OpenRequest,
+        OpenResponse,
+        Abort,
+    )
+}
 
 
 def _put(out: bytearray, kind: str, v) -> None:
@@ -149,11 +239,12 @@ def encode(msg: Message) -> bytes:
 class _Reader:
     def __init__(self, data: bytes) -> None:
         self.d, self.i = memoryview(data), 0
+        self.b = data if isinstance(data, bytes) else bytes(data)
 
     def take(self, n: int) -> bytes:
         if n < 0 or self.i + n > len(self.d):
             raise ProtocolViolation("bad-format", "truncated frame")
-        b = self.d[self.i:self.i + n].tobytes()
+        b = self.d[self.i : self.i + n].tobytes()
         self.i += n
         return b
 
@@ -171,7 +262,7 @@ def _get(r: _Reader, kind: str):
         try:
             return raw.decode()
         except UnicodeDecodeError:
-            raise ProtocolViolation("bad-format", "invalid UTF-8")
+            raise ProtocolViolation("bad-format", "invalid UTF-8") from None
     if kind == "ids":
         n = r.u32()
         ids = struct.unpack(f">{n}I", r.take(4 * n))
@@ -179,20 +270,22 @@ def _get(r: _Reader, kind: str):
             raise ProtocolViolation("bad-format", "ids not strictly increasing")
         return tuple(ids)
     n, out, last = r.u32(), {}, -1
-    d, i, end = r.d, r.i, len(r.d)
-    unpack = struct.Struct(">II").unpack_from
+    b, i, end = r.b, r.i, len(r.b)
+    unpack = _II
     for _ in range(n):
         if i + 8 > end:
             raise ProtocolViolation("bad-format", "truncated frame")
-        k, ln = unpack(d, i)
-        if k <= last or i + 8 + ln > end:
+        k, ln = unpack(b, i)
+        j = i + 8 + ln
+        if k <= last or j > end:
             raise ProtocolViolation("bad-format", "map keys not increasing or truncated")
-        out[k], last, i = d[i + 8:i + 8 + ln].tobytes(), k, i + 8 + ln
+        out[k], last, i = b[i + 8 : j], k, j
     r.i = i
     return out
 
 
 _U32 = struct.Struct(">I").unpack_from
+_II = struct.Struct(">II").unpack_from
 
 
 def decode(data: bytes) -> Message:
@@ -216,7 +309,7 @@ def decode(data: bytes) -> Message:
                 n = _U32(d, i)[0]
                 if i + 4 + n > end:
                     raise ProtocolViolation("bad-format", "truncated frame")
-                raw = d[i + 4:i + 4 + n].tobytes()
+                raw = d[i + 4 : i + 4 + n].tobytes()
                 i += 4 + n
                 values[name] = raw if kind == "bytes" else raw.decode()
             else:
@@ -225,7 +318,7 @@ def decode(data: bytes) -> Message:
                 values[name] = _get(r, kind)
                 i = r.i
     except (struct.error, UnicodeDecodeError) as exc:
-        raise ProtocolViolation("bad-format", f"truncated or invalid field ({exc})")
+        raise ProtocolViolation("bad-format", f"truncated or invalid field ({exc})") from None
     if i != end:
         raise ProtocolViolation("bad-format", "trailing bytes")
     return cls(**values)

@@ -1,9 +1,13 @@
 """Exceptions of the private collection protocol.
 
 Every rejection carries a short machine-readable ``reason`` so tests and
-transports can tell a replay from a foreign-session message.
+transports can tell a replay from a foreign-session message. Misbehaviour that
+the protocol can attribute names its ``culprits`` (user ids).
 """
+
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 
 class PrivacyError(Exception):
@@ -14,9 +18,18 @@ class ProtocolViolation(PrivacyError):
     """A message was rejected; ``reason`` is one of ``REASONS``."""
 
     REASONS = (
-        "foreign-session", "duplicate", "stale", "out-of-order", "unknown-sender",
-        "bad-format", "bad-version", "bad-signature", "both-shares", "not-allowed",
+        "foreign-session",
+        "duplicate",
+        "stale",
+        "out-of-order",
+        "unknown-sender",
+        "bad-format",
+        "bad-version",
+        "bad-signature",
+        "both-shares",
+        "not-allowed",
         "bad-length",
+        "bad-key",
     )
 
     def __init__(self, reason: str, detail: str = "") -> None:
@@ -32,11 +45,17 @@ class DecryptionError(PrivacyError):
 
 
 class ConsistencyError(PrivacyError):
-    """The server showed inconsistent survivor sets or forged consistency signatures."""
+    """The server showed inconsistent views: survivor sets, round results (the hash
+    chain), round parameters, or forged consistency signatures."""
 
 
 class RoundAborted(PrivacyError):
-    """Fewer than ``t`` users remain: the round stops and nothing is unmasked."""
+    """The round stops and nothing is unmasked: fewer than ``t`` users remain, or a
+    user's misbehaviour made unmasking impossible (then ``culprits`` names it)."""
+
+    def __init__(self, reason: str, culprits: Iterable[int] = ()) -> None:
+        self.culprits = frozenset(culprits)
+        super().__init__(reason)
 
 
 class ParameterError(PrivacyError, ValueError):

@@ -4,6 +4,7 @@ Vectors are 1-d numpy arrays: ``add{k}`` uses ``uint{k}`` (wrapping arithmetic),
 ``xor`` uses ``uint8`` (one element = one byte). PRG output is mapped onto the
 group by ``np.frombuffer`` so masks cost one ChaCha20 pass plus one vector op.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -11,8 +12,7 @@ import numpy as np
 from .errors import ProtocolViolation
 from .primitives import prg_array
 
-GROUPS = {"add8": np.uint8, "add16": np.uint16, "add32": np.uint32, "add64": np.uint64,
-          "xor": np.uint8}
+GROUPS = {"add8": np.uint8, "add16": np.uint16, "add32": np.uint32, "add64": np.uint64, "xor": np.uint8}
 MAX_LENGTH = 1 << 28
 
 
@@ -20,7 +20,7 @@ def dtype(group: str) -> np.dtype:
     try:
         return np.dtype(GROUPS[group])
     except KeyError:
-        raise ProtocolViolation("bad-format", f"unknown group {group!r}")
+        raise ProtocolViolation("bad-format", f"unknown group {group!r}") from None
 
 
 def check_length(group: str, length: int) -> None:
@@ -49,8 +49,7 @@ def sub_into(group: str, acc: np.ndarray, vec: np.ndarray) -> None:
         np.subtract(acc, vec, out=acc)
 
 
-def apply_masks(group: str, x: np.ndarray, self_seed: bytes,
-                plus: list[bytes], minus: list[bytes]) -> np.ndarray:
+def apply_masks(group: str, x: np.ndarray, self_seed: bytes, plus: list[bytes], minus: list[bytes]) -> np.ndarray:
     """y = x + PRG(self_seed) + sum PRG(plus) - sum PRG(minus) (a new array)."""
     dt, n = x.dtype, x.shape[0]
     y = x.copy()

@@ -7,10 +7,11 @@ p - 1 distinct points, and the protocol enforces the stricter limit
 ``MAX_USERS = 65535`` (user ids 0..65534), so no point can ever wrap or repeat.
 Arithmetic is vectorised in int64 (products < 2^62).
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import lru_cache
-from typing import Sequence
 
 import numpy as np
 
@@ -64,8 +65,7 @@ def _field_elements(rng: RandomSource, shape: tuple[int, ...]) -> np.ndarray:
     return out.reshape(shape)
 
 
-def share(secrets: Sequence[bytes], holders: Sequence[int], t: int,
-          rng: RandomSource) -> dict[int, bytes]:
+def share(secrets: Sequence[bytes], holders: Sequence[int], t: int, rng: RandomSource) -> dict[int, bytes]:
     """Share each secret t-of-len(holders); returns holder -> its shares, concatenated.
 
     Each share is ``SHARE_BYTES`` bytes (11 big-endian u32 field elements); the
@@ -89,7 +89,7 @@ def split_blob(blob: bytes) -> list[bytes]:
     """The individual shares of a holder's concatenated share blob."""
     if len(blob) % SHARE_BYTES:
         raise ValueError("share blob length")
-    return [blob[k:k + SHARE_BYTES] for k in range(0, len(blob), SHARE_BYTES)]
+    return [blob[k : k + SHARE_BYTES] for k in range(0, len(blob), SHARE_BYTES)]
 
 
 @lru_cache(maxsize=256)

@@ -16,9 +16,11 @@ from pathlib import Path
 from ..paths import SITE_SRC, TEMPLATES
 from ..result import BuildResult
 from . import context as C
-from .data_files import map_file, neighbour_shards, onboarding, points
+from .aliases import load_aliases
 from .assets import copy_assets
+from .data_files import map_file, map_tags, map_titles, neighbour_shards, onboarding
 from .markdown_pages import load_pages
+from .notfound import site_notes
 from .prepare import Prepared
 from .render import environment
 from .search_index import build_index
@@ -26,6 +28,10 @@ from .sitemap import robots_txt, sitemap_xml
 from .write import Writer
 
 __all__ = ["write_site"]
+
+#: From this many titles on, the maps page's data files get a gzip copy beside them (for
+#: hosts that serve precompressed files, like ``serve``); small sites gain nothing from it.
+GZIP_FROM_ITEMS = 2000
 
 #: Markdown pages shown on the models page (in this order) as methodology.
 METHODOLOGY = ("models", "evaluation")
@@ -68,7 +74,8 @@ def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATE
     Returns
     -------
     dict
-        ``{"pages": HTML files, "files": all files, "bytes": total, "seconds": wall time,
+        ``{"notes": remarks for the build log (e.g. a placeholder ``site_url``), "pages": HTML files,
+        "files": all files, "bytes": total, "seconds": wall time,
         "seconds_titles": title pages and neighbour shards, "timings": {stage: seconds}}``.
     """
     t0 = time.perf_counter()
@@ -84,7 +91,7 @@ def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATE
     out_dir.mkdir(parents=True, exist_ok=True)
     env = environment(templates)
     w = Writer(out_dir)
-    prep = Prepared(result)
+    prep = Prepared(result, load_aliases(site_src / "catalog" / "aliases.tsv"))
     assets = copy_assets(out_dir, site_src / "static")
     site_url = result.config.site.site_url
     lap("assets")
@@ -108,13 +115,14 @@ def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATE
     for p in md_pages:
         page("page.html", f"pages/{p.slug}/index.html", C.page_context(result, assets, p.slug, p.title, p.html))
         urls.append(f"pages/{p.slug}/")
-    page("404.html", "404.html", C.notfound_context(result, assets))
+    css = (site_src / "static" / "css" / "site.css").read_text(encoding="utf-8")
+    page("404.html", "404.html", C.notfound_context(result, assets, css))
 
     lap("pages")
     global _TITLES
     n = len(prep.items)
     for attr in ("neighbour_lists", "tag_masks", "esc_titles", "esc_ids", "esc_tags", "item_tags",
-                 "score_text", "score_milli", "shard_of"):
+                 "score_text", "score_milli", "shard_of", "kind_labels", "esc_kind_labels", "alt_titles"):
         getattr(prep, attr)  # computed once, before any fork
     _TITLES = (result, prep, assets, env.get_template("title.html"), out_dir)
     try:
@@ -136,19 +144,23 @@ def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATE
     urls += [f"title/{item.id}/" for item in prep.items]
     lap("titles + neighbour shards")
 
-    index = build_index([(prep.items[p].id, prep.items[p].title, prep.items[p].alt_titles)
-                         for p in prep.by_popularity], result.config.site.shard_size)
+    index = build_index([(prep.items[p].id, prep.items[p].title, prep.alt_titles[p]) for p in prep.by_popularity],
+                        result.config.site.shard_size, left_out=result.catalog.adult_names)
     for name, content in index.files().items():
         w.json(f"data/search/{name}", content)
     lap("search")
-    w.json("data/points.json", points(prep))
+    big = len(prep.items) >= GZIP_FROM_ITEMS
+    w.json("data/maps/titles.json", map_titles(prep), gz=big)
+    w.json("data/maps/tags.json", map_tags(prep), gz=big)
     for m in prep.models:
         mf = map_file(prep, m)
         if mf is not None:
-            w.json(f"data/maps/{m}.json", mf)
+            w.json(f"data/maps/{m}.json", mf[0])
+            w.bytes_(f"data/maps/{m}.bin", mf[1], gz=big)
 
     w.text("sitemap.xml", sitemap_xml(site_url, urls, result.build_date))
     w.text("robots.txt", robots_txt(site_url))
     lap("maps, sitemap")
-    return {"pages": w.pages, "files": w.files, "bytes": w.bytes,
-            "seconds": round(time.perf_counter() - t0, 3), "seconds_titles": timings["titles + neighbour shards"], "timings": timings}
+    return {"notes": site_notes(site_url), "pages": w.pages, "files": w.files, "bytes": w.bytes,
+            "seconds": round(time.perf_counter() - t0, 3), "seconds_titles": timings["titles + neighbour shards"],
+            "timings": timings}

@@ -8,13 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from ..catalog import ID_PATTERN
 from .evaluation_view import evaluation_view
+from .external import external_link
 from .prepare import Prepared
 from .sanitize import description_html, safe_url
+
+#: How the models page words the build's ``skipped`` counts (other reasons are shown as they are).
+SKIPPED_LABELS = {
+    "adult": "adult titles (the adult filter)",
+    "no tags": "titles without tags",
+    "ratings: filtered item": "ratings of titles left out",
+    "ratings: unknown item": "ratings of titles not in the catalog",
+    "ratings: unknown or unread item (limit)": "ratings of titles not in the catalog or past the --limit",
+}
 
 NAV = (
     ("home", "", "Home"),
@@ -45,6 +54,10 @@ def label(model: str) -> str:
 BASELINE_LABELS = {"popularity": "Popularity (baseline)", "random": "Random (baseline)"}
 
 
+def skipped_label(reason: str) -> str:
+    return SKIPPED_LABELS.get(reason, reason)
+
+
 def root_of(path: str) -> str:
     """Relative prefix from the file at ``path`` (e.g. ``"title/x/index.html"``) to the root."""
     depth = path.count("/")
@@ -58,13 +71,14 @@ def base(result, path: str, page: str, title: str, assets: Mapping[str, str], *,
     from .render import CSP
 
     site = result.config.site
+    description_ = _description(result)
     url_path = path[: -len("index.html")] if path.endswith("index.html") else path
     root = root_of(path)
     return {
-        "site": {"title": site.title, "description": site.description},
+        "site": {"title": site.title, "description": description_},
         "page": page,
         "page_title": title,
-        "meta_description": description or site.description,
+        "meta_description": description or description_,
         "root": root,
         "canonical": site.site_url + url_path,
         "nav": _nav(root, page),
@@ -76,17 +90,43 @@ def base(result, path: str, page: str, title: str, assets: Mapping[str, str], *,
     }
 
 
+@lru_cache(maxsize=4)
+def _kinds(catalog) -> tuple[str, ...]:
+    """The catalog's kinds, sorted (cached per catalog object: every page asks)."""
+    return tuple(sorted({it.kind for it in catalog.items}))
+
+
+@lru_cache(maxsize=4)
+def _description(result) -> str:
+    return site_description(result)
+
+
+def site_description(result) -> str:
+    """``[site] description``; the default one is fitted to the catalog (its kinds, and
+    whether it has ratings) so a manga-only site does not say "anime and manga"."""
+    from ..config import SiteSection
+
+    text = result.config.site.description
+    if text != SiteSection.description:
+        return text
+    kinds = list(_kinds(result.catalog)) or ["anime", "manga"]
+    noun = " and ".join(kinds)
+    inputs = "tags and ratings" if result.catalog.ratings is not None else "tags and descriptions"
+    return f"{noun[:1].upper()}{noun[1:]} recommendations computed from {inputs}, personalised in your browser."
+
+
 def home_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
     cat = result.catalog
-    ctx = base(result, "index.html", "home", "Home", assets)
+    ctx = base(result, "index.html", "home", "Home", assets, scripts=["js/site.js", "js/search.js", "js/home.js"],
+               data={})
     kinds = sorted({it.kind for it in cat.items})
     ctx.update(
         n_items=len(cat),
         n_tags=len(prep.tags),
         kinds=kinds,
         models=[{"name": m, "label": label(m)} for m in prep.models],
-        sources=[Path(s).name for s in cat.sources],
         has_ratings=cat.ratings is not None,
+        example_title=prep.items[prep.by_popularity[0]].title if len(prep.items) else "",
         popular=[_card(prep, p, ctx["root"]) for p in prep.by_popularity[:12]],
     )
     return ctx
@@ -124,10 +164,10 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
         inside = r.id in index and ID_PATTERN.match(r.id) is not None
         related.append({"type": r.type, "title": (prep.items[index[r.id]].title if inside else r.title) or r.id,
                         "href": f"{root}title/{r.id}/" if inside else None})
-    external = [{"key": k, "value": v, "href": safe_url(v)} for k, v in it.external]
+    external = [external_link(k, v, it.kind)._asdict() for k, v in it.external]
     ctx.update(
         item={"id": it.id, "title": it.title, "kind": it.kind, "type": it.type, "year": it.year,
-              "date": it.date, "alt_titles": list(it.alt_titles), "popularity": it.popularity,
+              "date": it.date, "alt_titles": list(prep.alt_titles[p]), "popularity": it.popularity,
               "score": it.score, "url": safe_url(it.url)},
         description=description_html(it.description, result.config.site.max_description_chars),
         tag_groups=[{"group": g, "tags": list(names)} for g, names in it.tags],
@@ -143,7 +183,7 @@ def plots_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
 
     models = [{"name": m, "label": label(m), "tags": result.maps[m].tag_xy is not None}
               for m in prep.models if m in result.maps]
-    data = {"models": models}
+    data = {"models": models, "tags": list(prep.tags), "nb_shards": prep.nb_shards}
     ctx = base(result, "plots/index.html", "plots", "Maps", assets,
                scripts=["js/plotly.min.js", "js/site.js", "js/plots.js"], data=data, csp=CSP_PLOTS)
     ctx.update(models=models, groups=[g for g, _ in prep.tag_groups], tags=list(prep.tags),
@@ -163,7 +203,7 @@ def feed_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
         c = _card(prep, p, root)
         c["date"] = prep.items[p].date
         cards.append(c)
-    ctx.update(items=cards)
+    ctx.update(items=cards, dated=any(prep.items[p].date or prep.items[p].year is not None for p in feed))
     return ctx
 
 
@@ -190,7 +230,7 @@ def models_context(result, prep: Prepared, assets: Mapping[str, str], methodolog
         timings=[{"stage": s.name, "seconds": s.seconds, "cached": s.cached} for s in report.stages]
         if result.config.site.show_timings else [],
         catalog={"items": cat.items, "tags": cat.tags, "sources": list(cat.sources),
-                 "skipped": sorted(cat.skipped.items()), "ratings": cat.ratings},
+                 "skipped": [(skipped_label(k), v) for k, v in sorted(cat.skipped.items())], "ratings": cat.ratings},
         build=report.build,
         missing=[{"label": label(m), "reason": why} for m, why in report.left_out.items()],
         methodology=list(methodology),
@@ -205,12 +245,16 @@ def page_context(result, assets: Mapping[str, str], slug: str, title: str, html)
     return ctx
 
 
-def notfound_context(result, assets: Mapping[str, str]) -> dict:
-    """404.html: served for any missing path, so its links use the path of ``site_url``."""
-    from urllib.parse import urlsplit
+def notfound_context(result, assets: Mapping[str, str], css: str) -> dict:
+    """404.html, served for any missing path: stylesheet inlined, links from the path of
+    ``site_url`` (``/`` while it is a placeholder), corrected in the browser (see
+    :mod:`.notfound`)."""
+    from . import notfound
 
     ctx = base(result, "404.html", "404", "Not found", assets)
-    root = urlsplit(result.config.site.site_url).path or "/"
+    root = notfound.root_path(result.config.site.site_url)
     ctx["root"] = root
     ctx["nav"] = tuple({**n, "href": root + n["href"][len("./"):]} for n in ctx["nav"])
+    ctx["csp"] = notfound.notfound_csp(ctx["csp"], css)
+    ctx.update(notfound.inline(css))
     return ctx

@@ -5,14 +5,26 @@
 
     {"items": {id: [title, [tag numbers], year|null, kind]},
      "nb": {id: {model: [[ref numbers, best first], [scores in thousandths]]}},
-     "ref": [[id, title, [tag numbers]], ...]}
+     "ref": [[id, title, [tag numbers], kind label], ...]}
 
-(shared tags are the intersection of the two tag lists, computed by the page).
+(shared tags are the intersection of the two tag lists, computed by the page; the kind label
+is :attr:`Prepared.kind_labels`, e.g. ``"anime TV"``, empty when it tells nothing).
 
-``data/points.json``: ``{"ids": [...], "t": [titles], "g": [[tag numbers]], "tags": [...],
-"groups": [[group, [tag numbers]]]}`` in catalog order. ``data/maps/<model>.json``:
-``{"model", "x": [...], "y": [...], "tags": {"t": [...], "x": [...], "y": [...]} | null}``
-aligned with ``points.json``; coordinates rounded to 4 significant decimals.
+The maps page (``data/maps/``), in catalog order, so the first picture needs only one
+model's coordinates:
+
+``<model>.json``
+    ``{"model", "n", "x": [lo, hi], "y": [lo, hi], "bin": "<model>.bin",
+    "tags": {"t": [...], "x": [...], "y": [...], "n": [titles per tag]} | null}``.
+``<model>.bin``
+    The coordinates quantised to 16 bits (:func:`quantise`): ``n`` little-endian uint16 ``x``
+    then ``n`` ``y``; ``65535`` = no position. Error at most half a step: (hi - lo) / 131068.
+``titles.json``
+    ``{"ids": [...], "t": [titles]}`` for the hover labels and clicks (loaded after the first
+    picture).
+``tags.json``
+    ``{"tags": [...], "groups": [[group, [tag numbers]]], "g": [[tag numbers per title]]}``,
+    fetched only when the map is coloured.
 """
 from __future__ import annotations
 
@@ -48,28 +60,50 @@ def neighbour_shards(prep: Prepared, shards_range: range | None = None) -> dict[
                 row = [q for q in pos_of[m][p] if q >= 0]
                 lists[m] = [[local.setdefault(q, len(local)) for q in row], milli[m][p][: len(row)]]
             nb[it.id] = lists
-        ref = [[items[q].id, items[q].title, list(prep.item_tags[q])] for q in local]
+        labels = prep.kind_labels
+        ref = [[items[q].id, items[q].title, list(prep.item_tags[q]), labels[q]] for q in local]
         shards[s] = {"items": entries, "nb": nb, "ref": ref}
     return shards
 
 
-def points(prep: Prepared) -> dict:
-    """Titles and tags of every item, for the plots page's hover and colours."""
-    return {
-        "ids": [it.id for it in prep.items],
-        "t": [it.title for it in prep.items],
-        "g": [list(t) for t in prep.item_tags],
-        "tags": list(prep.tags),
-        "groups": prep.tag_groups,
-    }
+def map_titles(prep: Prepared) -> dict:
+    """Ids and titles of every item (hover labels, clicks)."""
+    return {"ids": [it.id for it in prep.items], "t": [it.title for it in prep.items]}
+
+
+def map_tags(prep: Prepared) -> dict:
+    """Every item's tag numbers and the tag groups (colouring the map by a tag or a group)."""
+    return {"tags": list(prep.tags), "groups": prep.tag_groups, "g": [list(t) for t in prep.item_tags]}
+
+
+#: The uint16 code of a missing coordinate; codes 0..65534 span [lo, hi].
+MISSING = 65535
+
+
+def quantise(v: np.ndarray) -> tuple[list[float], np.ndarray]:
+    """``([lo, hi], codes uint16)``: ``lo + code / 65534 * (hi - lo)`` is within half a step of
+    ``v``; NaN → :data:`MISSING`. ``lo``/``hi`` are rounded outwards to float32-exact values."""
+    v = np.asarray(v, dtype=np.float64)
+    ok = np.isfinite(v)
+    if not ok.any():
+        return [0.0, 0.0], np.full(v.shape, MISSING, dtype="<u2")
+    lo, hi = float(np.float32(v[ok].min())), float(np.float32(v[ok].max()))
+    span = hi - lo
+    codes = np.zeros(v.shape, dtype=np.float64)
+    if span > 0:
+        codes = np.rint((np.where(ok, v, lo) - lo) / span * (MISSING - 1))
+    out = np.clip(codes, 0, MISSING - 1).astype("<u2")
+    out[~ok] = MISSING
+    return [lo, hi], out
 
 
 def _round(a: np.ndarray) -> list[float]:
     return [round(float(v), 4) for v in np.asarray(a, dtype=np.float64)]
 
 
-def map_file(prep: Prepared, model: str) -> dict | None:
-    """One model's map aligned with :func:`points` (``None`` when the model has no map)."""
+def map_file(prep: Prepared, model: str) -> tuple[dict, bytes] | None:
+    """One model's map aligned with the catalog: the JSON header and the ``.bin`` coordinates
+    (``None`` when the model has no map)."""
     m = prep.result.maps.get(model)
     if m is None:
         return None
@@ -78,15 +112,15 @@ def map_file(prep: Prepared, model: str) -> dict | None:
     xy = np.asarray(m.xy, dtype=np.float64)
     x = np.where(order >= 0, xy[np.clip(order, 0, None), 0], np.nan)
     y = np.where(order >= 0, xy[np.clip(order, 0, None), 1], np.nan)
+    xr, qx = quantise(x)
+    yr, qy = quantise(y)
     tags = None
     if m.tag_xy is not None and len(m.tag_ids):
-        tags = {"t": list(m.tag_ids), "x": _round(m.tag_xy[:, 0]), "y": _round(m.tag_xy[:, 1])}
-    return {
-        "model": model,
-        "x": [None if np.isnan(v) else v for v in _round(x)],
-        "y": [None if np.isnan(v) else v for v in _round(y)],
-        "tags": tags,
-    }
+        counts = prep.tag_counts
+        tags = {"t": list(m.tag_ids), "x": _round(m.tag_xy[:, 0]), "y": _round(m.tag_xy[:, 1]),
+                "n": [counts.get(t, 0) for t in m.tag_ids]}
+    header = {"model": model, "n": len(prep.items), "x": xr, "y": yr, "bin": f"{model}.bin", "tags": tags}
+    return header, qx.tobytes() + qy.tobytes()
 
 
 def onboarding(prep: Prepared, n: int = 12) -> list[int]:

@@ -49,7 +49,7 @@ def render_markdown(text: str) -> Markup:
 
 def load_pages(pages_dir: Path = SITE_SRC / "pages") -> list[MarkdownPage]:
     """Every ``*.md`` page, sorted by slug."""
-    out = []
+    out: list[MarkdownPage] = []
     if not pages_dir.is_dir():
         return out
     for path in sorted(pages_dir.glob("*.md")):

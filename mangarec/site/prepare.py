@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import math
-from functools import lru_cache
-from dataclasses import dataclass
-from functools import cached_property
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
 
 import numpy as np
 from markupsafe import Markup, escape
@@ -34,10 +34,19 @@ class Prepared:
     """Per-item facts in catalog order, plus the neighbour lists re-indexed to the catalog."""
 
     result: BuildResult
+    #: ``{(kind, MAL id): extra names}`` (:mod:`.aliases`), for search and "Also known as".
+    aliases: Mapping[tuple[str, str], Sequence[str]] = field(default_factory=dict)
 
     @cached_property
     def items(self):
         return self.result.catalog.items
+
+    @cached_property
+    def alt_titles(self) -> list[tuple[str, ...]]:
+        """Each item's alternative titles, plus its names from the alias file."""
+        from .aliases import with_aliases
+
+        return with_aliases(self.items, self.aliases)
 
     @cached_property
     def tags(self) -> tuple[str, ...]:
@@ -64,6 +73,14 @@ class Prepared:
         """Tag numbers of each item, sorted."""
         ti = self.tag_index
         return [tuple(sorted(ti[t] for t in item.tag_list)) for item in self.items]
+
+    @cached_property
+    def tag_counts(self) -> dict[str, int]:
+        """Titles per tag name."""
+        counts = np.zeros(len(self.tags), dtype=np.int64)
+        for t in self.item_tags:
+            counts[list(t)] += 1
+        return {name: int(c) for name, c in zip(self.tags, counts)}
 
     @cached_property
     def item_tag_sets(self) -> list[frozenset]:
@@ -97,6 +114,24 @@ class Prepared:
         return out
 
     @cached_property
+    def kind_labels(self) -> list[str]:
+        """What sets each title apart from its neighbours at a glance: its kind (``anime``,
+        ``manga``) when the catalog mixes kinds, and its type (``TV``, ``Movie``, ``Manhwa``)
+        when it says more than the kind; ``""`` when neither tells anything."""
+        mixed = len({it.kind for it in self.items}) > 1
+        out = []
+        for it in self.items:
+            parts = [it.kind] if mixed else []
+            if it.type and it.type.casefold() != it.kind.casefold():
+                parts.append(it.type)
+            out.append(" ".join(parts))
+        return out
+
+    @cached_property
+    def esc_kind_labels(self) -> list[str]:
+        return [f' <span class="kind">{escape(k)}</span>' if k else "" for k in self.kind_labels]
+
+    @cached_property
     def nb_shards(self) -> int:
         """Number of neighbour shards."""
         return max(1, math.ceil(len(self.items) / NB_BLOCK))
@@ -108,11 +143,16 @@ class Prepared:
 
     @cached_property
     def recent(self) -> list[int]:
-        """Catalog positions, most recent first: by date, then year, then id (larger = newer)."""
+        """Catalog positions, most recent first: by year (the date's, else ``year``), then by
+        the full date within a year (a dated title before a year-only one of the same year),
+        then by id (larger = newer; the only order a catalog without dates has)."""
 
         def key(p: int):
             it = self.items[p]
-            return (it.date or "", it.year if it.year is not None else -10**9, _id_key(it.id))
+            year = it.year
+            if it.date and it.date[:4].isdigit():
+                year = int(it.date[:4])
+            return (year if year is not None else -10**9, it.date or "", _id_key(it.id))
 
         return sorted(range(len(self.items)), key=key, reverse=True)
 
@@ -179,25 +219,26 @@ class Prepared:
         """Scores in thousandths (the neighbour shards' compact form)."""
         return {m: np.rint(sc * 1000).astype(np.int64).tolist() for m, (_, sc) in self.neighbours.items()}
 
-    @lru_cache(maxsize=8)
+    @lru_cache(maxsize=8)  # noqa: B019 - a Prepared lives for one build; the cache dies with it
     def links(self, root: str) -> list[str]:
         """``<a href="{root}title/{id}/">{title}</a>`` for every item (escaped), per root."""
         return [f'<a href="{root}title/{i}/">{t}</a>' for i, t in zip(self.esc_ids, self.esc_titles)]
 
     def neighbour_html(self, p: int, model: str, root: str) -> Markup:
-        """The ``<li>`` rows of item ``p``'s neighbours under ``model``: link, score, shared tags.
+        """The ``<li>`` rows of item ``p``'s neighbours under ``model``: link, kind label,
+        similarity, shared tags.
 
         Built from pre-escaped strings (fast: a title page has one list per model).
         """
         pos = self.neighbour_lists[model][0][p]
         text = self.score_text[model][p]
         mine = self.tag_masks[p]
-        masks, links, shared_of = self.tag_masks, self.links(root), self.shared_mask
+        masks, links, shared_of, kinds = self.tag_masks, self.links(root), self.shared_mask, self.esc_kind_labels
         rows = []
         for q, s in zip(pos, text):
             if q < 0:
                 continue
             shared = shared_of(mine & masks[q])[1]
-            rows.append(f'<li>{links[q]} <span class="score">{s}</span>'
+            rows.append(f'<li>{links[q]}{kinds[q]} <span class="score">{s}</span>'
                         + (f'<span class="shared">{shared}</span></li>' if shared else "</li>"))
         return Markup("\n".join(rows) if rows else '<li class="none">No neighbours.</li>')

@@ -13,7 +13,9 @@ Layout under ``data/search/``:
     ``{"v": 1, "keys": {prefix: 1 (leaf: every word with this prefix) | 2 (split; the file
     holds only the words equal to the prefix) | 0 (split, no such word)}, "stop": [...]}``
 ``k-<hex of the UTF-8 prefix>.json``
-    ``{"i": {id: [title, popularity rank]}, "a": [[id, alternative title], ...]}``.
+    ``{"i": {id: [title, popularity rank]}, "a": [[id, alternative title], ...]}``, plus
+    ``"x": [name, ...]`` when names of titles left out by the adult filter fall in the shard
+    (only their names are published: a search can say such a title was left out).
 
 :func:`query` is the same algorithm as ``search.js``, for tests and benchmarks.
 """
@@ -21,8 +23,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
 
 #: Words never used as shard keys (they would make huge shards); they still match.
 STOP_WORDS: tuple[str, ...] = (
@@ -71,7 +73,8 @@ class SearchIndex:
 
 
 def build_index(
-    entries: Sequence[tuple[str, str, Sequence[str]]], shard_size: int = 2000
+    entries: Sequence[tuple[str, str, Sequence[str]]], shard_size: int = 2000,
+    left_out: Sequence[Sequence[str]] = (),
 ) -> SearchIndex:
     """Build the sharded index.
 
@@ -81,20 +84,29 @@ def build_index(
         ``(id, title, alt_titles)`` per item, most popular first (the order is the rank).
     shard_size:
         Most names per shard before a prefix is split by one more character.
+    left_out:
+        The names of each title left out by the adult filter (title first): indexed as
+        names only, under ``"x"``.
     """
     rank = {}
-    names: list[tuple[str, str | None, tuple[str, ...]]] = []  # (id, alt or None, words)
-    for r, (iid, title, alts) in enumerate(entries):
-        rank[iid] = (title, r)
+    names: list[tuple[str | None, str | None, tuple[str, ...]]] = []  # (id or None, alt or None, words)
+
+    def add(iid: str | None, all_names: Sequence[str]) -> None:
         seen = set()
-        for k, name in enumerate([title, *list(alts)[:MAX_ALT]]):
+        for k, name in enumerate(all_names):
             norm = normalise(name)
             if not norm or norm in seen:
                 continue
             seen.add(norm)
             words = tuple(dict.fromkeys(norm.split()))
             keyed = tuple(w for w in words if w not in _STOP) or words[:1]
-            names.append((iid, None if k == 0 else name, keyed))
+            names.append((iid, None if (k == 0 and iid is not None) else name, keyed))
+
+    for r, (iid, title, alts) in enumerate(entries):
+        rank[iid] = (title, r)
+        add(iid, [title, *list(alts)[:MAX_ALT]])
+    for group in left_out:
+        add(None, list(group)[: MAX_ALT + 1])
 
     keys: dict[str, int] = {}
     shards: dict[str, dict] = {}
@@ -103,12 +115,20 @@ def build_index(
         recs = sorted(set(recs))
         items = {}
         alts = []
+        gone = []
         for n in recs:
             iid, alt, _ = names[n]
+            if iid is None:
+                if alt is not None:
+                    gone.append(alt)
+                continue
             items[iid] = [rank[iid][0], rank[iid][1]]
             if alt is not None:
                 alts.append([iid, alt])
-        return {"i": dict(sorted(items.items())), "a": alts}
+        out: dict[str, object] = {"i": dict(sorted(items.items())), "a": alts}
+        if gone:
+            out["x"] = sorted(set(gone))
+        return out
 
     def place(prefix: str, pairs: list[tuple[str, int]]) -> None:
         recs = {n for _, n in pairs}
@@ -170,15 +190,27 @@ def _prepared(index: SearchIndex, key: str) -> list[tuple[str, str | None, str, 
     return cache[key]
 
 
-def query(index: SearchIndex, text: str, limit: int = 10) -> list[tuple[str, str, str | None]]:
-    """Search like ``search.js``: ``[(id, title, matched alternative title or None)]``.
+@dataclass(frozen=True)
+class Found:
+    """What a search finds: the first ``limit`` hits ``[(id, title, matched alternative title
+    or None)]``, how many titles match in all, and the matching names of titles left out by
+    the adult filter (at most ``limit``)."""
+
+    results: list[tuple[str, str, str | None]]
+    total: int
+    left_out: list[str]
+
+
+def search(index: SearchIndex, text: str, limit: int = 10) -> Found:
+    """Search like ``search.js``.
 
     The shard is chosen by the most selective query word; names must contain every query
     word as a word prefix; names starting with the whole query come first, then by popularity.
     """
+    none = Found([], 0, [])
     q = normalise(text)
     if not q:
-        return []
+        return none
     words = q.split()
     candidates = [w for w in words if w not in _STOP] or words
     best = None
@@ -186,13 +218,13 @@ def query(index: SearchIndex, text: str, limit: int = 10) -> list[tuple[str, str
         key, complete = resolve(index.keys, w)
         if key is None:
             if complete is False and index.keys.get(w[:1]) is None:
-                return []
+                return none
             continue
         score = (complete, len(key), len(w))
         if best is None or score > best[0]:
             best = (score, key)
     if best is None:
-        return []
+        return none
     shard = index.shards[best[1]]
     hits: dict[str, tuple[tuple, str | None]] = {}
     for iid, alt, norm, name_words in _prepared(index, best[1]):
@@ -202,4 +234,10 @@ def query(index: SearchIndex, text: str, limit: int = 10) -> list[tuple[str, str
         if iid not in hits or order < hits[iid][0]:
             hits[iid] = (order, alt)
     ranked = sorted(hits.items(), key=lambda kv: kv[1][0])[:limit]
-    return [(iid, shard["i"][iid][0], alt) for iid, (_, alt) in ranked]
+    gone = [n for n in shard.get("x", ()) if matches(words, normalise(n).split())][:limit]
+    return Found([(iid, shard["i"][iid][0], alt) for iid, (_, alt) in ranked], len(hits), gone)
+
+
+def query(index: SearchIndex, text: str, limit: int = 10) -> list[tuple[str, str, str | None]]:
+    """:func:`search`'s first ``limit`` hits only."""
+    return search(index, text, limit).results

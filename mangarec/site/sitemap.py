@@ -1,7 +1,7 @@
 """sitemap.xml and robots.txt: the only files with absolute URLs (from ``site_url``)."""
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 from xml.sax.saxutils import escape
 
 

@@ -1,10 +1,10 @@
 """Writing the output tree: UTF-8, ``\\n`` line ends, deterministic JSON, counted."""
 from __future__ import annotations
 
-import gzip
 from pathlib import Path
 from typing import Any
 
+from ..fsutil import gzip_bytes
 from .render import dumps
 
 
@@ -36,13 +36,16 @@ class Writer:
             self._dirs.add(parent)
         return target
 
-    def bytes_(self, rel: str, data: bytes) -> None:
+    def bytes_(self, rel: str, data: bytes, *, gz: bool = False) -> None:
+        """Write ``data``; with ``gz`` also ``rel + ".gz"`` (mtime 0, so reproducible)."""
         with open(self.path(rel), "wb") as f:
             f.write(data)
         self.files += 1
         self.bytes += len(data)
         if rel.endswith(".html"):
             self.pages += 1
+        if gz:
+            self.bytes_(rel + ".gz", gzip_bytes(data))
 
     def text(self, rel: str, text: str) -> None:
         self.bytes_(rel, text.encode("utf-8"))
@@ -50,7 +53,4 @@ class Writer:
     def json(self, rel: str, obj: Any, *, gz: bool = False, sort_keys: bool = True) -> None:
         """Compact JSON (sorted keys unless ``sort_keys=False`` for dicts built in a fixed
         order); with ``gz`` also ``rel + ".gz"`` (mtime 0, so reproducible)."""
-        data = dumps(obj, sort_keys).encode("utf-8")
-        self.bytes_(rel, data)
-        if gz:
-            self.bytes_(rel + ".gz", gzip.compress(data, compresslevel=9, mtime=0))
+        self.bytes_(rel, dumps(obj, sort_keys).encode("utf-8"), gz=gz)

@@ -5,12 +5,21 @@ and ``/usr/bin/chromedriver`` (no browser download). If either is missing the fi
 with a clear message: CI installs them (``apt-get install chromium chromium-driver``), and these
 tests must run, never skip.
 """
+
 from __future__ import annotations
 
+import os
 import shutil
+import threading
+import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+
+from mangarec.paths import DEFAULT_CATALOG, DEFAULT_CONFIG, ROOT
+
+os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(os.environ.get("MANGAREC_CACHE_DIR", ROOT / ".cache")) / "numba"))
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -23,9 +32,19 @@ def chrome_options(user_data_dir: Path):
 
     opts = Options()
     opts.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--enable-unsafe-swiftshader", "--window-size=1280,900", f"--user-data-dir={user_data_dir}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--enable-unsafe-swiftshader",
+        "--window-size=1280,900",
+        f"--user-data-dir={user_data_dir}",
+    ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     return opts
@@ -38,7 +57,9 @@ def browser(tmp_path):
     if missing:
         pytest.fail(
             f"browser tests need Debian's chromium and chromedriver; missing: {', '.join(missing)} "
-            "(install with: apt-get install -y chromium chromium-driver)", pytrace=False)
+            "(install with: apt-get install -y chromium chromium-driver)",
+            pytrace=False,
+        )
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -51,3 +72,76 @@ def browser(tmp_path):
         yield driver
     finally:
         driver.quit()
+
+
+CSP_PROBE = (
+    "window.__csp = []; document.addEventListener('securitypolicyviolation', function (e) {"
+    " window.__csp.push(e.violatedDirective + ' ' + e.blockedURI); });"
+)
+
+
+class Server:
+    def __init__(self, directory: Path, base_path: str = "/"):
+        from mangarec.site.serve import make_server
+
+        self.httpd = make_server(directory, port=0, base_path=base_path)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}{base_path}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory):
+    """(site dir, root server, sub-path server, BuildResult) for the bundled catalog."""
+    from mangarec.config import load_config
+    from mangarec.pipeline import run_build
+
+    out = tmp_path_factory.mktemp("built") / "site"
+    out.mkdir()
+    root = Server(out)
+    sub = Server(out, "/sub/path/")
+    cfg = load_config(DEFAULT_CONFIG)
+    cfg = replace(cfg, site=replace(cfg.site, site_url=root.url))
+    cache = Path(os.environ.get("MANGAREC_CACHE_DIR", ROOT / ".cache"))
+    result = run_build([str(DEFAULT_CATALOG)], out, cfg, cache_dir=cache, quiet=True, force=True)
+    assert result is not None
+    yield out, root, sub, result
+    root.close()
+    sub.close()
+
+
+def open_page(browser, url: str, ready: str | None = None, timeout: float = 30):
+    """Load ``url`` with a CSP-violation probe installed; wait for the ``ready`` JS condition."""
+    browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CSP_PROBE})
+    browser.get(url)
+    wait_for(browser, "return document.readyState === 'complete'", timeout)
+    if ready:
+        wait_for(browser, ready, timeout)
+
+
+def wait_for(browser, script: str, timeout: float = 30):
+    end = time.time() + timeout
+    while True:
+        try:
+            value = browser.execute_script(script)
+        except Exception:  # page navigating
+            value = None
+        if value:
+            return value
+        if time.time() > end:
+            raise AssertionError(f"timed out waiting for: {script}")
+        time.sleep(0.1)
+
+
+def assert_clean(browser, allow: tuple[str, ...] = ()):
+    """No SEVERE console entry (errors, CSP refusals, failed loads) and no CSP violation event."""
+    logs = [
+        e for e in browser.get_log("browser") if e["level"] == "SEVERE" and not any(a in e["message"] for a in allow)
+    ]
+    assert not logs, logs
+    violations = browser.execute_script("return window.__csp || []")
+    assert violations == [], violations

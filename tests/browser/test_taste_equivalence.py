@@ -20,9 +20,9 @@ import pytest
 
 from mangarec import client, publish
 from mangarec.models import als
+from mangarec.models.als import Params as ALSParams
 from mangarec.paths import SITE_SRC
 from tests.test_als import planted_catalog
-from mangarec.models.als import Params as ALSParams
 
 pytestmark = pytest.mark.browser
 

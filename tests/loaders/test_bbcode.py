@@ -1,43 +1,50 @@
 """mangarec.bbcode: hand-written cases of MangaDex BBCode to plain text."""
+
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mangarec.bbcode import strip_bbcode, to_plain_text, unescape
 
 
-@pytest.mark.parametrize("raw,expected", [
-    ("[b]bold[/b] and [i]italic[/i] and [u]under[/u] and [s]struck[/s]", "bold and italic and under and struck"),
-    ("Read [url=https://example.org/x]the site[/url] now", "Read the site now"),
-    ("Bare [url]https://example.org[/url]", "Bare https://example.org"),
-    ("[url=http://a.example/x\r\nb.example/y]two lines[/url] ok", "two lines ok"),  # id 45243
-    ("Before[spoiler]the twist[/spoiler] after", "Before after"),
-    ("Text\r\n\r\n[spoiler]Russian text\r\nmore[/spoiler]", "Text"),
-    ("Unclosed [spoiler]rest of\r\n\r\nthe text", "Unclosed"),
-    ("Nested [spoiler]a [spoiler]b[/spoiler] c[/spoiler] end", "Nested end"),
-    ("Pic: [img]https://example.org/a.png[/img] done", "Pic: done"),
-    ("[quote]Quoted words[/quote]", "Quoted words"),
-    ("Links:[list][*]one[*]two[/list]", "Links:\n• one\n• two"),
-    ("A[hr]B", "A\n\nB"),
-    ("line<br>next<br />last", "line\nnext\nlast"),
-    ("[Part 1] and [RUS] stay", "[Part 1] and [RUS] stay"),
-    ("[B]Upper[/B] case tags", "Upper case tags"),
-    ("a\r\nb\r\n\r\n\r\n\r\nc   \r\n", "a\nb\n\nc"),
-    ("Tom &amp; Jerry &quot;quoted&quot; &hearts; &mdash; it&#039;s", "Tom & Jerry \"quoted\" ♥ — it's"),
-    ("double &amp;quot;escaped&amp;quot;", "double \"escaped\""),
-    ("non&nbsp;breaking soft&shy;hyphen", "non breaking softhyphen"),
-    ("&#91;b&#93;not a tag&#91;/b&#93;", "[b]not a tag[/b]"),
-    ("Note\r\n\r\n[*[u]]Won an award.[/u]", "Note\n\n• Won an award."),  # malformed nesting (id 848)
-    ("", ""),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        ("[b]bold[/b] and [i]italic[/i] and [u]under[/u] and [s]struck[/s]", "bold and italic and under and struck"),
+        ("Read [url=https://example.org/x]the site[/url] now", "Read the site now"),
+        ("Bare [url]https://example.org[/url]", "Bare https://example.org"),
+        ("[url=http://a.example/x\r\nb.example/y]two lines[/url] ok", "two lines ok"),  # id 45243
+        ("Before[spoiler]the twist[/spoiler] after", "Before after"),
+        ("Text\r\n\r\n[spoiler]Russian text\r\nmore[/spoiler]", "Text"),
+        ("Unclosed [spoiler]rest of\r\n\r\nthe text", "Unclosed"),
+        ("Nested [spoiler]a [spoiler]b[/spoiler] c[/spoiler] end", "Nested end"),
+        ("Pic: [img]https://example.org/a.png[/img] done", "Pic: done"),
+        ("[quote]Quoted words[/quote]", "Quoted words"),
+        ("Links:[list][*]one[*]two[/list]", "Links:\n• one\n• two"),
+        ("A[hr]B", "A\n\nB"),
+        ("line<br>next<br />last", "line\nnext\nlast"),
+        ("[Part 1] and [RUS] stay", "[Part 1] and [RUS] stay"),
+        ("[B]Upper[/B] case tags", "Upper case tags"),
+        ("a\r\nb\r\n\r\n\r\n\r\nc   \r\n", "a\nb\n\nc"),
+        ("Tom &amp; Jerry &quot;quoted&quot; &hearts; &mdash; it&#039;s", 'Tom & Jerry "quoted" ♥ — it\'s'),
+        ("double &amp;quot;escaped&amp;quot;", 'double "escaped"'),
+        ("non&nbsp;breaking soft&shy;hyphen", "non breaking softhyphen"),
+        ("&#91;b&#93;not a tag&#91;/b&#93;", "[b]not a tag[/b]"),
+        ("Note\r\n\r\n[*[u]]Won an award.[/u]", "Note\n\n• Won an award."),  # malformed nesting (id 848)
+        ("", ""),
+    ],
+)
 def test_cases(raw, expected):
     assert to_plain_text(raw) == expected
 
 
 def test_language_headers_are_dropped_but_text_kept():
-    raw = ("English text here.\r\n\r\n[b][u]Russian / Русский[/u][/b]\r\n[spoiler]Текст[/spoiler]\r\n\r\n"
-           "[b][u]Portuguese / Portugu&ecirc;s[/u][/b]\r\n[spoiler]Texto[/spoiler]\r\n\r\nFinal note.")
+    raw = (
+        "English text here.\r\n\r\n[b][u]Russian / Русский[/u][/b]\r\n[spoiler]Текст[/spoiler]\r\n\r\n"
+        "[b][u]Portuguese / Portugu&ecirc;s[/u][/b]\r\n[spoiler]Texto[/spoiler]\r\n\r\nFinal note."
+    )
     assert to_plain_text(raw) == "English text here.\n\nFinal note."
     kept = to_plain_text(raw, drop_language_headers=False)
     assert "Russian / Русский" in kept and "Português" in kept
@@ -51,8 +58,25 @@ def test_unescape_leaves_plain_text_alone():
     assert unescape("no entities [b]") == "no entities [b]"
 
 
-_TOKENS = ["a", "b c", " ", "\n", "\r\n", "[b]", "[/b]", "[i]", "[/i]", "[url=x]", "[/url]", "[*]",
-           "[list]", "[/list]", "&amp;", "[hr]", "<br>"]
+_TOKENS = [
+    "a",
+    "b c",
+    " ",
+    "\n",
+    "\r\n",
+    "[b]",
+    "[/b]",
+    "[i]",
+    "[/i]",
+    "[url=x]",
+    "[/url]",
+    "[*]",
+    "[list]",
+    "[/list]",
+    "&amp;",
+    "[hr]",
+    "<br>",
+]
 
 
 @given(st.lists(st.sampled_from(_TOKENS), max_size=30), st.lists(st.sampled_from(_TOKENS), max_size=10))

@@ -1,113 +1,22 @@
 """fetch_mangadex against a local HTTP server on 127.0.0.1 serving recorded-format pages."""
+
 from __future__ import annotations
 
 import json
-import threading
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
+from _fake_api import FIXTURES, FakeMangaDex, FakeTime, fetch, files_under, fixture_entities
+from _loader_helpers import assert_input_error
 
 from mangarec.errors import InputError
 from mangarec.loaders import load_catalog
-from mangarec.loaders.fetch import CONTENT_RATINGS, DEFAULT_USER_AGENT, fetch_mangadex
-
-from _loader_helpers import assert_input_error
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mangadex_v5"
-
-
-def fixture_entities() -> list[dict]:
-    return [e for p in sorted(FIXTURES.glob("*.json")) for e in json.loads(p.read_text(encoding="utf-8"))["data"]]
-
-
-class FakeMangaDex:
-    """``GET /manga`` like the live API: createdAt order, createdAtSince (inclusive),
-    offset + limit capped at ``max_offset``; ``script`` holds canned answers for the next
-    requests (status, headers, body) before normal service resumes."""
-
-    def __init__(self, max_offset: int = 10_000):
-        self.entities = fixture_entities()
-        self.max_offset = max_offset
-        self.requests: list[tuple[str, dict, dict]] = []
-        self.script: list[tuple[int, dict, bytes]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):  # keep test output quiet
-                pass
-
-            def do_GET(self):
-                url = urllib.parse.urlsplit(self.path)
-                query = urllib.parse.parse_qs(url.query)
-                server.requests.append((url.path, query, dict(self.headers)))
-                status, headers, body = server.answer(url.path, query)
-                self.send_response(status)
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
-
-    def answer(self, path, query):
-        if self.script:
-            return self.script.pop(0)
-        if path != "/manga":
-            return 404, {}, b'{"result":"error","errors":[{"status":404,"title":"Not found"}]}'
-        limit, offset = int(query["limit"][0]), int(query["offset"][0])
-        if offset + limit > self.max_offset:
-            return 400, {}, b'{"result":"error","errors":[{"status":400,"title":"Bad Request"}]}'
-        ents = sorted(self.entities, key=lambda e: e["attributes"]["createdAt"])
-        since = query.get("createdAtSince", [None])[0]
-        if since:
-            ents = [e for e in ents if e["attributes"]["createdAt"][:19] >= since]
-        page = {"result": "ok", "response": "collection", "data": ents[offset:offset + limit],
-                "limit": limit, "offset": offset, "total": len(ents)}
-        return 200, {"Content-Type": "application/json"}, json.dumps(page, ensure_ascii=False).encode()
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join()
-
-
-class FakeTime:
-    """An injected clock: ``sleep`` advances it instead of waiting."""
-
-    def __init__(self):
-        self.now = 1000.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
+from mangarec.loaders.fetch import CONTENT_RATINGS, DEFAULT_USER_AGENT, cache_key, fetch_mangadex
 
 
 @pytest.fixture
 def server():
     with FakeMangaDex() as s:
         yield s
-
-
-def fetch(server, cache, t=None, **kw):
-    t = t or FakeTime()
-    kw.setdefault("page_size", 3)
-    return fetch_mangadex(server.base_url, cache, sleep=t.sleep, clock=t.clock, timeout=5, **kw)
 
 
 def test_server_reproduces_the_recorded_pages(server):
@@ -120,8 +29,12 @@ def test_server_reproduces_the_recorded_pages(server):
 def test_normal_paging_and_politeness(server, tmp_path):
     t = FakeTime()
     out = fetch(server, tmp_path / "cache", t, rate_per_second=4.0)
-    assert out == tmp_path / "cache"
-    assert sorted(p.name for p in out.iterdir()) == ["page-000-00000.json", "page-000-00003.json", "page-000-00006.json"]
+    assert out == tmp_path / "cache" / cache_key(server.base_url, page_size=3)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "page-000-00000.json",
+        "page-000-00003.json",
+        "page-000-00006.json",
+    ]
     assert len(server.requests) == 3
     path, query, headers = server.requests[1]
     assert path == "/manga" and query["offset"] == ["3"] and query["limit"] == ["3"]
@@ -132,17 +45,17 @@ def test_normal_paging_and_politeness(server, tmp_path):
 
 
 def test_limit_stops_early(server, tmp_path):
-    fetch(server, tmp_path / "c", limit=2)
-    assert len(server.requests) == 1 and len(list((tmp_path / "c").iterdir())) == 1
+    out = fetch(server, tmp_path / "c", limit=2)
+    assert len(server.requests) == 1 and len(list(out.iterdir())) == 1
 
 
 def test_429_with_retry_after_then_success(server, tmp_path):
     server.script = [(429, {"Retry-After": "7"}, b'{"result":"error"}')]
     t = FakeTime()
-    fetch(server, tmp_path / "c", t)
+    out = fetch(server, tmp_path / "c", t)
     assert len(server.requests) == 4
     assert 7.0 in t.sleeps
-    assert len(load_catalog([str(tmp_path / "c")], include_adult=True, min_tags=0)) == 7
+    assert len(load_catalog([str(out)], include_adult=True, min_tags=0)) == 7
 
 
 def test_500_then_success_backs_off(server, tmp_path):
@@ -159,7 +72,7 @@ def test_retries_exhausted(server, tmp_path):
         fetch(server, tmp_path / "c", max_retries=2)
     assert_input_error(info.value, match="HTTP 503, giving up after 3 attempts")
     assert server.base_url in str(info.value)
-    assert not any((tmp_path / "c").iterdir())
+    assert files_under(tmp_path / "c") == []
 
 
 def test_client_error_is_not_retried(server, tmp_path):
@@ -170,44 +83,49 @@ def test_client_error_is_not_retried(server, tmp_path):
     assert len(server.requests) == 1
 
 
-@pytest.mark.parametrize("body,match", [
-    (b"<html>maintenance</html>", "malformed response: invalid JSON"),
-    (b'{"result":"ok","data":"nope","total":1,"offset":0,"limit":3}', "'data' is not a list"),
-    (b'{"result":"ok","data":[],"offset":0,"limit":3}', "'total' is not an integer"),
-    (b'{"result":"ok","data":[{"id":"x"}],"total":1,"offset":0,"limit":3}', "data\\[0\\] is not a manga entity"),
-    (b'{"result":"error","errors":[{"title":"Bad","detail":"no"}]}', "result is 'error': Bad no"),
-])
+@pytest.mark.parametrize(
+    "body,match",
+    [
+        (b"<html>maintenance</html>", "malformed response: invalid JSON"),
+        (b'{"result":"ok","data":"nope","total":1,"offset":0,"limit":3}', "'data' is not a list"),
+        (b'{"result":"ok","data":[],"offset":0,"limit":3}', "'total' is not an integer"),
+        (b'{"result":"ok","data":[{"id":"x"}],"total":1,"offset":0,"limit":3}', "data\\[0\\] is not a manga entity"),
+        (b'{"result":"error","errors":[{"title":"Bad","detail":"no"}]}', "result is 'error': Bad no"),
+    ],
+)
 def test_malformed_page_is_one_line_error_and_not_saved(server, tmp_path, body, match):
     server.script = [(200, {}, body)]
     with pytest.raises(InputError) as info:
         fetch(server, tmp_path / "c")
     msg = assert_input_error(info.value, match=match)
     assert msg.startswith(server.base_url + "/manga?")
-    assert list((tmp_path / "c").iterdir()) == []
+    assert files_under(tmp_path / "c") == []
 
 
 def test_resume_after_interruption(server, tmp_path):
-    cache = tmp_path / "c"
-    server.script = [(200, {"Content-Type": "application/json"}, server.answer("/manga", {"limit": ["3"], "offset": ["0"]})[2]),
-                     (200, {}, b"<truncated")]
+    root = tmp_path / "c"
+    cache = root / cache_key(server.base_url, page_size=3)
+    server.script = [
+        (200, {"Content-Type": "application/json"}, server.answer("/manga", {"limit": ["3"], "offset": ["0"]})[2]),
+        (200, {}, b"<truncated"),
+    ]
     with pytest.raises(InputError):
-        fetch(server, cache)
-    assert [p.name for p in cache.iterdir()] == ["page-000-00000.json"]  # no temp file left
+        fetch(server, root)
+    assert files_under(root) == [f"{cache.name}/page-000-00000.json"]  # no temp file left
     server.requests.clear()
-    fetch(server, cache)
+    fetch(server, root)
     assert [q["offset"] for _, q, _ in server.requests] == [["3"], ["6"]]  # page 0 not fetched again
     server.requests.clear()
-    fetch(server, cache)
+    fetch(server, root)
     assert server.requests == []  # everything cached: no request at all
     assert len(load_catalog([str(cache)], include_adult=True, min_tags=0)) == 7
 
 
 def test_corrupt_cached_page(server, tmp_path):
-    cache = tmp_path / "c"
-    fetch(server, cache)
+    cache = fetch(server, tmp_path / "c")
     (cache / "page-000-00003.json").write_text('{"result": "ok", "data": [')
     with pytest.raises(InputError) as info:
-        fetch(server, cache)
+        fetch(server, tmp_path / "c")
     assert_input_error(info.value, file=cache / "page-000-00003.json", match="invalid JSON in a cached page")
 
 
@@ -215,16 +133,18 @@ def test_corrupt_cached_page(server, tmp_path):
 def test_beyond_the_offset_cap_with_a_created_at_cursor(tmp_path, max_offset, page_size):
     with FakeMangaDex(max_offset=max_offset) as server:
         t = FakeTime()
-        cache = fetch_mangadex(server.base_url, tmp_path / "c", page_size=page_size, max_offset=max_offset,
-                               sleep=t.sleep, clock=t.clock)
+        cache = fetch_mangadex(
+            server.base_url, tmp_path / "c", page_size=page_size, max_offset=max_offset, sleep=t.sleep, clock=t.clock
+        )
         assert any("createdAtSince" in q for _, q, _ in server.requests)
         assert all(int(q["offset"][0]) + int(q["limit"][0]) <= max_offset for _, q, _ in server.requests)
         cat = load_catalog([str(cache)], include_adult=True, min_tags=0)  # no duplicate ids
         assert sorted(cat.ids) == sorted(e["id"] for e in fixture_entities())
         # resume works across windows too
         server.requests.clear()
-        fetch_mangadex(server.base_url, cache, page_size=page_size, max_offset=max_offset,
-                       sleep=t.sleep, clock=t.clock)
+        fetch_mangadex(
+            server.base_url, tmp_path / "c", page_size=page_size, max_offset=max_offset, sleep=t.sleep, clock=t.clock
+        )
         assert server.requests == []
 
 
@@ -233,8 +153,9 @@ def test_stuck_cursor_is_reported(tmp_path):
         for e in server.entities:
             e["attributes"]["createdAt"] = "2018-01-01T00:00:00+00:00"
         with pytest.raises(InputError) as info:
-            fetch_mangadex(server.base_url, tmp_path / "c", page_size=1, max_offset=1,
-                           sleep=lambda s: None, clock=lambda: 0.0)
+            fetch_mangadex(
+                server.base_url, tmp_path / "c", page_size=1, max_offset=1, sleep=lambda s: None, clock=lambda: 0.0
+            )
         assert_input_error(info.value, match="cannot page further")
 
 
@@ -246,17 +167,17 @@ def test_build_py_fetch_mangadex_builds_a_site_from_the_api(tmp_path, capsys):
     cfg = tmp_path / "site.toml"
     cfg.write_text('[site]\nmodels = ["lsi", "network"]\n')
     with FakeMangaDex() as api:
-        rc = build.main(["--fetch", "mangadex", "--fetch-url", api.base_url, "--out", str(out),
-                         "--cache-dir", str(cache), "--config", str(cfg), "-q"])
+        argv = ["--fetch", "mangadex", "--fetch-url", api.base_url, "--out", str(out), "--cache-dir", str(cache),
+                "--config", str(cfg), "-q"]  # fmt: skip
+        rc = build.main(argv)
         assert rc == 0, capsys.readouterr().err
         first_run = len(api.requests)
         assert first_run >= 1
-        rc = build.main(["--fetch", "mangadex", "--fetch-url", api.base_url, "--out", str(out),
-                         "--cache-dir", str(cache), "--config", str(cfg), "-q", "--force"])
+        rc = build.main([*argv, "--force"])
         assert rc == 0
         assert len(api.requests) == first_run  # every page came from the cache
     report = json.loads((out / "data" / "report.json").read_text())
     titles = {e["id"] for e in fixture_entities() if e["attributes"]["contentRating"] in ("safe", "suggestive")}
     assert report["catalog"]["items"] == len([d for d in (out / "title").iterdir()])
     assert {d.name for d in (out / "title").iterdir()} <= titles
-    assert list((cache / "fetch" / "mangadex").glob("*.json"))
+    assert list((cache / "fetch" / "mangadex" / cache_key(api.base_url)).glob("page-*.json"))

@@ -1,14 +1,14 @@
 """The generic catalog format (JSONL and CSV) and its validation."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
+from _loader_helpers import jsonl, write
 
 from mangarec.catalog import Catalog, item_record
 from mangarec.loaders import load_catalog
-
-from _loader_helpers import jsonl, write
 
 
 def rec(id="a1", **kw):
@@ -25,10 +25,21 @@ def test_round_trip_of_item_record(tmp_path, two_clusters: Catalog):
 
 
 def test_full_record(tmp_path):
-    r = rec("m11", kind="manga", alt_titles=["Alt"], type="Manga", date="2001-04-05", description="Text",
-            popularity=12, score=8.1, external={"mal": 11, "al": "x"},
-            related=[{"id": "a1", "type": "Adaptation"}, {"id": "zz", "type": "Sequel"}], adult=False,
-            url="https://example.org/m11", tags={"genre": ["Romance"], "theme": ["School"]})
+    r = rec(
+        "m11",
+        kind="manga",
+        alt_titles=["Alt"],
+        type="Manga",
+        date="2001-04-05",
+        description="Text",
+        popularity=12,
+        score=8.1,
+        external={"mal": 11, "al": "x"},
+        related=[{"id": "a1", "type": "Adaptation"}, {"id": "zz", "type": "Sequel"}],
+        adult=False,
+        url="https://example.org/m11",
+        tags={"genre": ["Romance"], "theme": ["School"]},
+    )
     p = write(tmp_path / "c.jsonl", jsonl([r, rec("a1")]), "gzip")
     cat = load_catalog([str(p)])
     m = cat["m11"]
@@ -50,27 +61,30 @@ def test_adult_field_and_tag(tmp_path):
     assert [i.adult for i in load_catalog([str(p)], include_adult=True)] == [False, True, True]
 
 
-@pytest.mark.parametrize("change,match", [
-    ({"title": ""}, "empty title"),
-    ({"title": None}, "missing title"),
-    ({"kind": "movie"}, "field 'kind' must be one of anime, manga"),
-    ({"kind": None}, "missing field 'kind'"),
-    ({"id": None}, "missing field 'id'"),
-    ({"id": ["x"]}, "field 'id' must be an integer or a string"),
-    ({"tags": "Action"}, "field 'tags' must be an object"),
-    ({"tags": {"genre": "Action"}}, "field 'tags.genre' must be a list of strings"),
-    ({"tags": {"genre": [1]}}, "field 'tags.genre' must be a list of strings"),
-    ({"year": "1999"}, "field 'year' must be an integer"),
-    ({"date": "5 May"}, "field 'date' must be YYYY"),
-    ({"popularity": "many"}, "field 'popularity' must be a number"),
-    ({"score": True}, "field 'score' must be a number"),
-    ({"alt_titles": "x"}, "field 'alt_titles' must be a list of strings"),
-    ({"external": {"mal": [1]}}, "field external.mal must be a string or an integer"),
-    ({"related": [{"type": "Sequel"}]}, "missing field 'id'"),
-    ({"related": {"id": "x"}}, "field 'related' must be a list"),
-    ({"adult": "yes"}, "field 'adult' must be true or false"),
-    ({"description": 5}, "field 'description' must be a string"),
-])
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        ({"title": ""}, "empty title"),
+        ({"title": None}, "missing title"),
+        ({"kind": "movie"}, "field 'kind' must be one of anime, manga"),
+        ({"kind": None}, "missing field 'kind'"),
+        ({"id": None}, "missing field 'id'"),
+        ({"id": ["x"]}, "field 'id' must be an integer or a string"),
+        ({"tags": "Action"}, "field 'tags' must be an object"),
+        ({"tags": {"genre": "Action"}}, "field 'tags.genre' must be a list of strings"),
+        ({"tags": {"genre": [1]}}, "field 'tags.genre' must be a list of strings"),
+        ({"year": "1999"}, "field 'year' must be an integer"),
+        ({"date": "5 May"}, "field 'date' must be YYYY"),
+        ({"popularity": "many"}, "field 'popularity' must be a number"),
+        ({"score": True}, "field 'score' must be a number"),
+        ({"alt_titles": "x"}, "field 'alt_titles' must be a list of strings"),
+        ({"external": {"mal": [1]}}, "field external.mal must be a string or an integer"),
+        ({"related": [{"type": "Sequel"}]}, "missing field 'id'"),
+        ({"related": {"id": "x"}}, "field 'related' must be a list"),
+        ({"adult": "yes"}, "field 'adult' must be true or false"),
+        ({"description": 5}, "field 'description' must be a string"),
+    ],
+)
 def test_bad_fields_name_the_field(tmp_path, expect_error, change, match):
     bad = rec("b2")
     bad.update(change)
@@ -79,9 +93,11 @@ def test_bad_fields_name_the_field(tmp_path, expect_error, change, match):
 
 
 def test_csv_variant(tmp_path):
-    text = ("id,title,kind,type,year,tags,description,popularity,score\n"
-            'a1,"Cowboy Bebop",anime,TV,1998,"genre:Action|genre:Sci-Fi|theme:Space","Bounty hunters, in space.",100,8.8\n'
-            "m2,Yotsuba&!,manga,,,Comedy|demographic:Seinen,,,\n")
+    text = (
+        "id,title,kind,type,year,tags,description,popularity,score\n"
+        'a1,"Cowboy Bebop",anime,TV,1998,"genre:Action|genre:Sci-Fi|theme:Space","Bounty hunters, in space.",100,8.8\n'
+        "m2,Yotsuba&!,manga,,,Comedy|demographic:Seinen,,,\n"
+    )
     p = write(tmp_path / "c.csv", text)
     cat = load_catalog([str(p)])
     a, m = cat.items
@@ -92,12 +108,15 @@ def test_csv_variant(tmp_path):
     assert m.year is None and m.score is None
 
 
-@pytest.mark.parametrize("row,match", [
-    ("x1,T,anime,TV,199x,genre:A,,,", "column 'year' must be an integer"),
-    ("x1,T,anime,TV,1999,genre:A,,lots,", "column 'popularity' must be a number"),
-    ("x1,,anime,TV,1999,genre:A,,,", "empty title"),
-    ("x1,T,film,TV,1999,genre:A,,,", "field 'kind'"),
-])
+@pytest.mark.parametrize(
+    "row,match",
+    [
+        ("x1,T,anime,TV,199x,genre:A,,,", "column 'year' must be an integer"),
+        ("x1,T,anime,TV,1999,genre:A,,lots,", "column 'popularity' must be a number"),
+        ("x1,,anime,TV,1999,genre:A,,,", "empty title"),
+        ("x1,T,film,TV,1999,genre:A,,,", "field 'kind'"),
+    ],
+)
 def test_csv_bad_rows(tmp_path, expect_error, row, match):
     p = write(tmp_path / "c.csv", "id,title,kind,type,year,tags,description,popularity,score\n" + row + "\n")
     expect_error(lambda: load_catalog([str(p)]), file=p, line=2, match=match)

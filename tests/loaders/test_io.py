@@ -1,14 +1,14 @@
 """mangarec.loaders.io: compression by magic bytes, streaming lines, broken streams."""
+
 from __future__ import annotations
 
 import gzip
 import lzma
 
 import pytest
+from _loader_helpers import write
 
 from mangarec.loaders.io import base_suffix, compression_of, count_lines, first_line, iter_lines, iter_text_lines
-
-from _loader_helpers import write
 
 TEXT = "".join(f"line {k} é\n" for k in range(1, 2001))
 
@@ -57,7 +57,7 @@ def test_truncated_gzip_and_bz2(tmp_path, expect_error):
     for comp, label in (("gzip", "gzip"), ("bz2", "bzip2")):
         p = write(tmp_path / f"x.{comp}", TEXT * 5, comp)
         p.write_bytes(p.read_bytes()[:-30])
-        expect_error(lambda: list(iter_lines(p)), file=p, match=f"corrupt or truncated {label} stream")
+        expect_error(lambda p=p: list(iter_lines(p)), file=p, match=f"corrupt or truncated {label} stream")
 
 
 def test_missing_file_and_directory(tmp_path, expect_error):

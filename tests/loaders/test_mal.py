@@ -1,19 +1,19 @@
 """MyAnimeList anime CSV + ratings: the real anime-recdb files, the fixtures, bad input."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
+from _loader_helpers import write
 
 from mangarec.loaders import load_catalog
-
-from _loader_helpers import write
 
 HEADER = "anime_id,name,genre,type,episodes,rating,members\n"
 ROWS = (
     '1,Alpha &amp; Omega,"Action, School, Yaoi",TV,12,8.5,1000\n'
     '2,Beta,"Comedy, Shounen Ai",Movie,1,,50\n'
     '3,Gamma,"Hentai, Romance",OVA,2,6.1,10\n'
-    '4,Delta,,TV,Unknown,7.0,5\n'
+    "4,Delta,,TV,Unknown,7.0,5\n"
 )
 
 
@@ -27,8 +27,10 @@ def test_full_directory_loads_anime_and_ratings(full, shared_data):
     # 12,294 anime; 1,141 Hentai (adult); 62 with no genre
     assert len(full) == 12_294 - 1_141 - 62
     assert full.skipped["adult"] == 1_141 and full.skipped["no tags"] == 62
-    assert full.sources == (str(shared_data / "anime-recdb" / "anime.csv.gz"),
-                            str(shared_data / "anime-recdb" / "ratings.csv.gz"))
+    assert full.sources == (
+        str(shared_data / "anime-recdb" / "anime.csv.gz"),
+        str(shared_data / "anime-recdb" / "ratings.csv.gz"),
+    )
     r = full.ratings
     assert r is not None and not r.implicit
     assert r.matrix.shape == (r.n_users, len(full)) and r.matrix.dtype == np.float32
@@ -113,7 +115,9 @@ def test_ratings_of_unknown_and_filtered_items(tmp_path):
     assert r.matrix.toarray().tolist() == [[9.0, 0.0], [0.0, 6.0]]
 
 
-@pytest.mark.parametrize("header", ["pseudonym,item_id,rating", "user_id,item_id,rating", "userId,movieId,rating,timestamp"])
+@pytest.mark.parametrize(
+    "header", ["pseudonym,item_id,rating", "user_id,item_id,rating", "userId,movieId,rating,timestamp"]
+)
 def test_ratings_header_variants(tmp_path, header):
     anime = write(tmp_path / "anime.csv", HEADER + ROWS)
     extra = ",123" if header.endswith("timestamp") else ""
@@ -134,28 +138,34 @@ def test_missing_columns(tmp_path, expect_error):
     expect_error(lambda: load_catalog([f"mal:{p}"]), file=p, line=1, match="missing columns: episodes, rating, members")
 
 
-@pytest.mark.parametrize("row,match", [
-    ('5,,"Action",TV,1,7.0,10', "empty title"),
-    ('5,"   ","Action",TV,1,7.0,10', "empty title"),
-    ('5,X,"Action",TV,1,seven,10', "column 'rating' must be a number"),
-    ('5,X,"Action",TV,1,7.0,many', "column 'members' must be an integer"),
-    ('5,X,"Action",TV,1,7.0', "expected 7 fields, got 6"),
-    ('bad id!,X,"Action",TV,1,7.0,10', "invalid id"),
-    ('1,X,"Action",TV,1,7.0,10', "duplicate item id '1'"),
-])
+@pytest.mark.parametrize(
+    "row,match",
+    [
+        ('5,,"Action",TV,1,7.0,10', "empty title"),
+        ('5,"   ","Action",TV,1,7.0,10', "empty title"),
+        ('5,X,"Action",TV,1,seven,10', "column 'rating' must be a number"),
+        ('5,X,"Action",TV,1,7.0,many', "column 'members' must be an integer"),
+        ('5,X,"Action",TV,1,7.0', "expected 7 fields, got 6"),
+        ('bad id!,X,"Action",TV,1,7.0,10', "invalid id"),
+        ('1,X,"Action",TV,1,7.0,10', "duplicate item id '1'"),
+    ],
+)
 def test_bad_rows(tmp_path, expect_error, row, match):
     p = write(tmp_path / "anime.csv", HEADER + ROWS + row + "\n")
     expect_error(lambda: load_catalog([str(p)]), file=p, line=6, match=match)
 
 
-@pytest.mark.parametrize("body,line,match", [
-    ("u1,1,eight\n", 2, "bad rating value 'eight'"),
-    ("u1,1,\n", 2, "bad rating value ''"),
-    ("u1,1,-1\n", 2, "bad rating value '-1'"),
-    ("u1,1,nan\n", 2, "bad rating value 'nan'"),
-    ("u1,1,5\nu1,1,6\n", 3, "duplicate rating"),
-    ("u1,1\n", 2, "expected 3 fields"),
-])
+@pytest.mark.parametrize(
+    "body,line,match",
+    [
+        ("u1,1,eight\n", 2, "bad rating value 'eight'"),
+        ("u1,1,\n", 2, "bad rating value ''"),
+        ("u1,1,-1\n", 2, "bad rating value '-1'"),
+        ("u1,1,nan\n", 2, "bad rating value 'nan'"),
+        ("u1,1,5\nu1,1,6\n", 3, "duplicate rating"),
+        ("u1,1\n", 2, "expected 3 fields"),
+    ],
+)
 def test_bad_ratings(tmp_path, expect_error, body, line, match):
     anime = write(tmp_path / "anime.csv", HEADER + ROWS)
     r = write(tmp_path / "r.csv", "user_id,anime_id,rating\n" + body)

@@ -1,16 +1,16 @@
 """MangaDex v3 loader: the real files from ../shared/data and every bad-record case."""
+
 from __future__ import annotations
 
 import re
 
 import pytest
+from _loader_helpers import jsonl, v3_record, write
 
 from mangarec.catalog import TAG_GROUPS
 from mangarec.loaders import iter_spec_items, load_catalog
 from mangarec.loaders.mangadex_v3 import record_to_item
 from mangarec.tags import ALIASES, GROUP_OF
-
-from _loader_helpers import jsonl, v3_record, write
 
 _MARKUP = re.compile(r"\[/?(?:b|i|u|s|url|spoiler|img|quote|list|hr|\*)(?:=[^\]]*)?\]", re.IGNORECASE)
 _ENTITY = re.compile(r"&(?:amp|quot|lt|gt|#0?39|[a-z]{2,8});")
@@ -116,22 +116,33 @@ def test_fast_path_equals_checked_path(shared_data):
 def test_limit_stops_after_n_items(shared_data):
     cat = load_catalog([str(shared_data / "mangadex-v3" / "fixture_manga.jsonl.gz")], limit=7)
     assert len(cat) == 7
-    assert cat.ids == tuple(i.id for _, i in zip(range(7), (it for it, _ in iter_spec_items(
-        str(shared_data / "mangadex-v3" / "fixture_manga.jsonl.gz")))))
+    assert cat.ids == tuple(
+        i.id
+        for _, i in zip(
+            range(7), (it for it, _ in iter_spec_items(str(shared_data / "mangadex-v3" / "fixture_manga.jsonl.gz")))
+        )
+    )
 
 
 def test_record_mapping():
     rec = v3_record(
-        7, "Tom &amp; Jerry", description="[b]Hi[/b]\r\n\r\n[spoiler]x[/spoiler]Bye",
-        genre=["Yaoi", "Shounen Ai", "Romance"], theme=["School Life"], rating=0,
+        7,
+        "Tom &amp; Jerry",
+        description="[b]Hi[/b]\r\n\r\n[spoiler]x[/spoiler]Bye",
+        genre=["Yaoi", "Shounen Ai", "Romance"],
+        theme=["School Life"],
+        rating=0,
         related=[{"id": 9, "title": "A &amp; B", "type": "Sequel", "r18": False}],
         external={"mal": "12", "al": 34},
     )
     item = record_to_item(rec, "f.jsonl", 3)
     assert item.id == "7" and item.title == "Tom & Jerry"
     assert item.description == "Hi\n\nBye"
-    assert item.tag_groups == {"demographic": ("Shounen",), "genre": ("Boys' Love", "Romance"),
-                               "theme": ("School Life",)}
+    assert item.tag_groups == {
+        "demographic": ("Shounen",),
+        "genre": ("Boys' Love", "Romance"),
+        "theme": ("School Life",),
+    }
     assert item.score is None and item.popularity == 0.0  # rating 0 = unrated
     assert item.related[0].id == "9" and item.related[0].title == "A & B"
     assert dict(item.external) == {"mal": "12", "al": "34"}
@@ -144,20 +155,23 @@ def test_popularity_grows_with_languages_and_rating():
     assert a.popularity < b.popularity and c.popularity < b.popularity
 
 
-@pytest.mark.parametrize("change,match", [
-    ({"title": None}, "missing title"),
-    ({"title": "   "}, "empty title"),
-    ({"title": 12}, "field 'title' must be a string"),
-    ({"id": 1.5}, "field 'id' must be an integer or a string"),
-    ({"id": True}, "field 'id' must be an integer or a string"),
-    ({"id": "a/b"}, "invalid id"),
-    ({"genre": "Action"}, "field 'genre' must be a list of strings"),
-    ({"theme": [1]}, "field 'theme' must be a list of strings"),
-    ({"rating": "8"}, "field 'rating' must be a number"),
-    ({"is_r18": "no"}, "field 'is_r18' must be true or false"),
-    ({"external": []}, "field 'external' must be an object"),
-    ({"related": [5]}, "related\\[0\\]"),
-])
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        ({"title": None}, "missing title"),
+        ({"title": "   "}, "empty title"),
+        ({"title": 12}, "field 'title' must be a string"),
+        ({"id": 1.5}, "field 'id' must be an integer or a string"),
+        ({"id": True}, "field 'id' must be an integer or a string"),
+        ({"id": "a/b"}, "invalid id"),
+        ({"genre": "Action"}, "field 'genre' must be a list of strings"),
+        ({"theme": [1]}, "field 'theme' must be a list of strings"),
+        ({"rating": "8"}, "field 'rating' must be a number"),
+        ({"is_r18": "no"}, "field 'is_r18' must be true or false"),
+        ({"external": []}, "field 'external' must be an object"),
+        ({"related": [5]}, "related\\[0\\]"),
+    ],
+)
 def test_bad_fields(tmp_path, expect_error, change, match):
     rec = v3_record(2)
     rec.update(change)
@@ -196,7 +210,9 @@ def test_incomplete_last_line(tmp_path, expect_error, compression):
 
 
 def test_truncated_xz_stream(tmp_path, expect_error):
-    p = write(tmp_path / "m.jsonl.xz", jsonl([v3_record(k, description="x" * 3000 + str(k)) for k in range(1, 400)]), "xz")
+    p = write(
+        tmp_path / "m.jsonl.xz", jsonl([v3_record(k, description="x" * 3000 + str(k)) for k in range(1, 400)]), "xz"
+    )
     p.write_bytes(p.read_bytes()[:-200])
     expect_error(lambda: load_catalog([str(p)]), file=p, match="corrupt or truncated xz stream")
 

@@ -1,15 +1,15 @@
 """MangaDex v5 API responses: the recorded-format fixture pages and bad responses."""
+
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
 import pytest
+from _loader_helpers import write
 
 from mangarec.loaders import load_catalog
 from mangarec.loaders.detect import detect_format
-
-from _loader_helpers import write
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mangadex_v5"
 
@@ -78,21 +78,26 @@ def _page_with(change):
     return json.dumps(page) + "\n"
 
 
-@pytest.mark.parametrize("change,match", [
-    (lambda p: p.update(result="error", errors=[{"status": 400, "title": "Bad Request", "detail": "x"}]),
-     "the API returned an error: 400 Bad Request"),
-    (lambda p: p.update(result="ko"), "not a MangaDex v5 response"),
-    (lambda p: p.update(data={"id": "x"}), "field 'data' must be a list"),
-    (lambda p: p["data"][1]["attributes"].update(title={}), "missing title"),
-    (lambda p: p["data"][1]["attributes"].update(title={"en": "  "}), "empty title"),
-    (lambda p: p["data"][1]["attributes"].update(title="Blue"), "field 'attributes.title' must be an object"),
-    (lambda p: p["data"][1]["attributes"].update(tags={"a": 1}), "field 'tags' must be a list"),
-    (lambda p: p["data"][1]["attributes"].update(tags=[5]), "attributes.tags\\[0\\]"),
-    (lambda p: p["data"][1]["attributes"].update(year="2017"), "field 'year' must be an integer"),
-    (lambda p: p["data"][1].update(id=42.0), "field 'id' must be an integer or a string"),
-    (lambda p: p["data"][1].update(attributes=None), "field 'attributes' must be an object"),
-    (lambda p: p["data"][2].update(id=p["data"][0]["id"]), "duplicate item id"),
-])
+@pytest.mark.parametrize(
+    "change,match",
+    [
+        (
+            lambda p: p.update(result="error", errors=[{"status": 400, "title": "Bad Request", "detail": "x"}]),
+            "the API returned an error: 400 Bad Request",
+        ),
+        (lambda p: p.update(result="ko"), "not a MangaDex v5 response"),
+        (lambda p: p.update(data={"id": "x"}), "field 'data' must be a list"),
+        (lambda p: p["data"][1]["attributes"].update(title={}), "missing title"),
+        (lambda p: p["data"][1]["attributes"].update(title={"en": "  "}), "empty title"),
+        (lambda p: p["data"][1]["attributes"].update(title="Blue"), "field 'attributes.title' must be an object"),
+        (lambda p: p["data"][1]["attributes"].update(tags={"a": 1}), "field 'tags' must be a list"),
+        (lambda p: p["data"][1]["attributes"].update(tags=[5]), "attributes.tags\\[0\\]"),
+        (lambda p: p["data"][1]["attributes"].update(year="2017"), "field 'year' must be an integer"),
+        (lambda p: p["data"][1].update(id=42.0), "field 'id' must be an integer or a string"),
+        (lambda p: p["data"][1].update(attributes=None), "field 'attributes' must be an object"),
+        (lambda p: p["data"][2].update(id=p["data"][0]["id"]), "duplicate item id"),
+    ],
+)
 def test_bad_responses(tmp_path, expect_error, change, match):
     p = write(tmp_path / "r.jsonl", json.dumps(pages()[1]) + "\n" + _page_with(change))
     expect_error(lambda: load_catalog([f"mangadex-v5:{p}"]), file=p, line=2, match=match)

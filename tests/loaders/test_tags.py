@@ -1,4 +1,5 @@
 """mangarec.tags: the alias table and canonical names."""
+
 from __future__ import annotations
 
 import pytest
@@ -6,11 +7,20 @@ import pytest
 from mangarec.tags import ALIASES, CANONICAL, DEFAULT_ADULT_TAGS, GROUP_OF, canonical_tag, canonical_tags
 
 
-@pytest.mark.parametrize("alias,canonical", [
-    ("Yaoi", "Boys' Love"), ("Shounen Ai", "Boys' Love"), ("Yuri", "Girls' Love"),
-    ("Shoujo Ai", "Girls' Love"), ("School", "School Life"), ("Vampire", "Vampires"),
-    ("yaoi", "Boys' Love"), ("  shounen   ai ", "Boys' Love"), ("sci fi", "Sci-Fi"),
-])
+@pytest.mark.parametrize(
+    "alias,canonical",
+    [
+        ("Yaoi", "Boys' Love"),
+        ("Shounen Ai", "Boys' Love"),
+        ("Yuri", "Girls' Love"),
+        ("Shoujo Ai", "Girls' Love"),
+        ("School", "School Life"),
+        ("Vampire", "Vampires"),
+        ("yaoi", "Boys' Love"),
+        ("  shounen   ai ", "Boys' Love"),
+        ("sci fi", "Sci-Fi"),
+    ],
+)
 def test_aliases(alias, canonical):
     assert canonical_tag(alias) == canonical
 

@@ -1,128 +1,148 @@
 """Anonymous channel: exact delivery, dropouts, jamming, collisions, no plaintext."""
+
 from __future__ import annotations
 
 from collections import Counter
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+import numpy as np
+from _anon_harness import profiles_of, ratings_of
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from mangarec.privacy.anonymous import AnonParams, Collector, Contributor, parse_slots
-from mangarec.privacy.ratings_codec import encode_user
-from mangarec.privacy.simulate import Cohort, seed_source
+from mangarec.privacy.anonymous import AnonParams, parse_slots, reservation_violation, slot_content
+from mangarec.privacy.collector import Collector
+from mangarec.privacy.contributor import Contributor
+from mangarec.privacy.simulate import Cohort
 
-STAGES = [(-1, "advertise"), (-1, "share")] + [
-    (r, s) for r in range(4) for s in ("input", "consistency", "unmask")]
-
-
-def make(n: int, seed: int, params=AnonParams(), sizes=None):
-    rng = seed_source(seed, "test")
-    contribs, msgs = {}, {}
-    for u in range(n):
-        k = (sizes or [1 + (u * 37) % 90 for _ in range(n)])[u]
-        m, _ = encode_user([(1000 * u + i, 1 + i % 10) for i in range(k)], rng.bytes(8))
-        msgs[u] = m
-        contribs[u] = Contributor(m, params, rng.child(u))
-    return contribs, msgs, rng
+STAGES = [(-1, "advertise"), (-1, "share"), (-1, "ack")] + [
+    (r, s) for r in range(4) for s in ("input", "consistency", "unmask")
+]
 
 
-def test_all_messages_delivered_exactly_once():
-    contribs, msgs, rng = make(12, 1)
-    rep = Cohort(contribs, rng).run()
-    assert Counter(rep.messages) == Counter(m for ms in msgs.values() for m in ms)
-    assert rep.anonymity_set == 12 and rep.sessions == 1
+def make(n: int, params=AnonParams(), sizes=None, cls=None):
+    ratings = {u: ratings_of(u, None if sizes is None else sizes[u]) for u in range(n)}
+    contribs = {u: (cls or {}).get(u, Contributor)(ratings[u], params) for u in range(n)}
+    return contribs, ratings
+
+
+def got(rep) -> Counter:
+    return Counter(tuple(v) for v in rep.profiles.values())
+
+
+def test_all_profiles_delivered_exactly_once():
+    contribs, ratings = make(12)
+    rep = Cohort(contribs).run()
+    assert got(rep) == profiles_of(ratings)
+    assert rep.anonymity_set == 12 and rep.sessions == 1 and not rep.events
 
 
 def test_collisions_are_detected_and_retried():
-    # a tiny reservation space forces collisions at every attempt
-    params = AnonParams(load=1, min_slots=4, max_attempts=12)
-    contribs, msgs, rng = make(6, 2, params, sizes=[40] * 6)
-    rep = Cohort(contribs, rng, params=params, max_rounds=30).run()
-    assert Counter(rep.messages) == Counter(m for ms in msgs.values() for m in ms)
-    assert rep.rounds > 3
+    # a reservation table as large as the budget forces collisions at every attempt, and
+    # each user needs all its 4 blocks (8 messages of 40 ratings, 2 per block)
+    params = AnonParams(max_parts=8, block=2, budget=4, load=1, max_attempts=30)
+    contribs, ratings = make(6, params, sizes=[320] * 6)
+    rep = Cohort(contribs, params=params).run()
+    assert got(rep) == profiles_of(ratings)
+    assert rep.rounds >= 9 and rep.sessions == 1
+
+
+def test_heavy_contributor_needs_several_blocks():
+    params = AnonParams()
+    contribs, ratings = make(5, params, sizes=[2000, 3, 40, 0, 81])
+    rep = Cohort(contribs, params=params).run()
+    assert got(rep) == profiles_of(ratings)
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
-def test_dropouts_at_any_point_deliver_exactly_the_survivors_messages(data):
+def test_dropouts_at_any_point_deliver_exactly_the_survivors_profiles(data):
     n = data.draw(st.integers(4, 8))
-    contribs, msgs, rng = make(n, n)
+    contribs, ratings = make(n)
     k = data.draw(st.integers(0, (n - 1) // 2))
     who = data.draw(st.lists(st.integers(0, n - 1), min_size=k, max_size=k, unique=True))
     crashes = {u: (0,) + data.draw(st.sampled_from(STAGES)) for u in who}
-    rep = Cohort(contribs, rng, crashes=crashes).run()
-    got = Counter(rep.messages)
-    assert max(got.values(), default=1) == 1  # nothing duplicated
-    everything = {m for ms in msgs.values() for m in ms}
-    assert set(got) <= everything  # nothing invented
+    rep = Cohort(contribs, crashes=crashes).run()
+    everything = {m for ms in ratings.values() for m in ms}
+    delivered = [r for lst in rep.profiles.values() for r in lst]
+    assert len(delivered) == len(set(delivered)) and set(delivered) <= everything
     for u in range(n):
-        if u not in crashes:  # every message of a user who stayed arrives
-            assert all(m in got for m in msgs[u])
+        mine = set(ratings[u])
+        if u not in crashes:  # every rating of a user who stayed arrives, in one profile
+            assert sorted(mine) in rep.profiles.values()
         if u in crashes and crashes[u][1] == -1:  # crashed during key setup: nothing of it
-            assert not any(m in got for m in msgs[u])
+            assert not mine & set(delivered)
 
 
-def test_user_writing_every_reservation_slot_is_caught_and_expelled():
-    contribs, msgs, rng = make(8, 3)
-    contribs[5].cheat_reserve_rounds = 99  # keeps cheating
-    rep = Cohort(contribs, rng).run()
-    assert rep.expelled == {5}
-    assert any("invariant broken" in e for e in rep.events)
-    honest = Counter(m for u, ms in msgs.items() if u != 5 for m in ms)
-    assert Counter(m for m in rep.messages if m in honest) == honest
+class Jammer(Contributor):
+    """XORs noise over the whole message vector of its first message round."""
+
+    jammed = False
+
+    def input_fn(self, st):
+        x = super().input_fn(st)
+        if st.purpose == "message" and not self.jammed:
+            self.jammed = True
+            x ^= np.frombuffer(self.rng.bytes(st.length), dtype=np.uint8)
+        return x
 
 
-def test_user_jamming_every_message_slot_is_detected_and_honest_messages_recovered():
-    contribs, msgs, rng = make(8, 4)
-    contribs[2].cheat_message_rounds = 1  # XORs noise over the whole message vector once
-    rep = Cohort(contribs, rng).run()
+def test_user_jamming_every_message_slot_is_detected_and_honest_profiles_recovered():
+    contribs, ratings = make(8, cls={2: Jammer})
+    rep = Cohort(contribs).run()
     assert any("corrupted" in e for e in rep.events)
-    honest = Counter(m for u, ms in msgs.items() if u != 2 for m in ms)
-    assert Counter(m for m in rep.messages if m in honest) == honest
-    assert len(rep.messages) == len(set(rep.messages))
+    assert got(rep) == profiles_of(ratings)  # the jammer's own too, on the retry
+    assert rep.rounds >= 6
 
 
 def test_transcript_contains_no_plaintext_message():
-    contribs, msgs, rng = make(6, 5)
-    rep = Cohort(contribs, rng, keep_transcript=True).run()
+    contribs, ratings = make(6)
+    rep = Cohort(contribs, keep_transcript=True).run()
     blob = b"".join(f for tr in rep.transcripts for f in tr)
-    assert rep.messages  # delivered ...
-    for ms in msgs.values():
-        for m in ms:
-            assert m[:24] not in blob  # ... but never seen in any upload
+    assert got(rep) == profiles_of(ratings)  # delivered ...
+    for c in contribs.values():
+        for m in c.messages:
+            assert m[:40] not in blob and m[-64:] not in blob  # ... but never seen in an upload
 
 
 def test_parse_slots_rejects_slots_from_another_session():
     p = AnonParams()
-    contribs, msgs, rng = make(4, 6)
-    rep = Cohort(contribs, rng, keep_transcript=True).run()
-    assert rep.messages
-    # the same slot bytes verified under a different session id are all invalid
-    from mangarec.privacy.anonymous import slot_tag
-    m = msgs[0][0]
+    m = bytes(range(256))[: p.msg_bytes]
     nonce = b"n" * 16
-    slot = m + nonce + slot_tag(b"A" * 16, 3, 0, nonce, m)
+    slot = slot_content(b"A" * 16, 3, 0, nonce, m)
     assert parse_slots(b"A" * 16, 3, slot, p)[0] == [m]
     assert parse_slots(b"B" * 16, 3, slot, p)[0] == []
     assert parse_slots(b"A" * 16, 4, slot, p)[1] == 1
 
 
-def test_collector_opens_a_round_whose_counts_exceed_the_declared_total():
-    import numpy as np
+def test_reservation_invariants_both_ways():
+    budget, n = 4, 5
+    ok = np.zeros(640, dtype=np.uint8)
+    ok[np.arange(0, 40, 2)] = 1
+    assert reservation_violation(ok, n, budget) is None
+    extra = ok.copy()
+    extra[1] = 1  # one more block than the budget allows
+    assert "expected" in reservation_violation(extra, n, budget)
+    wrapped = ok.copy()
+    wrapped[0], wrapped[1], wrapped[3] = 0, 255, 2  # -1 on an empty block, sum kept
+    wrapped[5] = 1
+    assert "negative write" in reservation_violation(wrapped, n, budget)
+
+
+def test_collector_opens_a_reservation_that_breaks_an_invariant():
     col = Collector(AnonParams())
-    col.on_result("count", 0, np.array([10], dtype=np.uint32), 5, b"s" * 16)
-    res = np.zeros(col.params.load * 10 + 1, dtype=np.uint16)
-    res[:20] = 1
-    res[-1] = 10
-    assert col.on_result("reserve", 1, res, 5, b"s" * 16) == "open"
+    res = np.zeros(col.params.load * col.params.budget * 5, dtype=np.uint8)
+    res[:21] = 1  # 21 blocks for 5 survivors x 4
+    assert col.on_result("reserve", 0, res, 5, b"s" * 16) == "open"
+    res[20] = 0
+    assert col.on_result("reserve", 1, res, 5, b"s" * 16) == "ok"
 
 
 def test_round_that_cannot_be_unmasked_restarts_in_a_fresh_session():
     """User 0 drops before uploading in round 1 (its b was revealed in round 0, so its s
     may not be), user 1 after uploading: the pair seed (1, 0) is gone, the round aborts
-    cleanly and a new session with fresh keys delivers everyone else's messages."""
-    contribs, msgs, rng = make(7, 8)
-    rep = Cohort(contribs, rng, crashes={0: (0, 1, "input"), 1: (0, 1, "unmask")}).run()
+    cleanly and a new session with fresh keys delivers everyone else's profile."""
+    contribs, ratings = make(7)
+    rep = Cohort(contribs, crashes={0: (0, 1, "input"), 1: (0, 1, "unmask")}).run()
     assert rep.sessions == 2 and any("aborted" in e for e in rep.events)
-    got = Counter(rep.messages)
-    assert max(got.values()) == 1
     for u in range(2, 7):
-        assert all(m in got for m in msgs[u])
+        assert sorted(ratings[u]) in rep.profiles.values()

@@ -1,4 +1,5 @@
 """Known-answer tests (RFC 7748, RFC 8032, pinned PRG) and primitive behaviour."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,14 +13,21 @@ H = bytes.fromhex
 
 
 # RFC 7748 section 5.2 (X25519 test vectors)
-@pytest.mark.parametrize("scalar,u,out", [
-    ("a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4",
-     "e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c",
-     "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552"),
-    ("4b66e9d4d1b4673c5ad22691957d6af5c11b6421e0ea01d42ca4169e7918ba0d",
-     "e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493",
-     "95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957"),
-])
+@pytest.mark.parametrize(
+    "scalar,u,out",
+    [
+        (
+            "a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4",
+            "e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c",
+            "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552",
+        ),
+        (
+            "4b66e9d4d1b4673c5ad22691957d6af5c11b6421e0ea01d42ca4169e7918ba0d",
+            "e5210f12786811d3f4b7959d0538ae2c31dbe7106fc03c3efc4cd549c715a493",
+            "95cbde9476e8907d7aade45cb4b873f88b595a68799fa152e6f8f7647aac7957",
+        ),
+    ],
+)
 def test_x25519_rfc7748_section_5_2(scalar, u, out):
     assert P.x25519(H(scalar), H(u)) == H(out)
 
@@ -35,15 +43,24 @@ def test_x25519_rfc7748_section_6_1_diffie_hellman():
 
 # RFC 8032 section 7.1, TEST 1-3 (Ed25519)
 RFC8032 = [
-    ("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
-     "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a", "",
-     "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b"),
-    ("4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
-     "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c", "72",
-     "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00"),
-    ("c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
-     "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025", "af82",
-     "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a"),
+    (
+        "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+        "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+        "",
+        "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+    ),
+    (
+        "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+        "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+        "72",
+        "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+    ),
+    (
+        "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+        "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
+        "af82",
+        "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a",
+    ),
 ]
 
 
@@ -87,12 +104,14 @@ def test_prg_pinned_output():
 def test_prg_seeds_are_domain_separated():
     k, s = b"k" * 32, b"S" * 16
     base = P.prg_seed(k, s, 1, "pair-mask", (1, 2), 10)
-    variants = [P.prg_seed(k, b"T" * 16, 1, "pair-mask", (1, 2), 10),
-                P.prg_seed(k, s, 2, "pair-mask", (1, 2), 10),
-                P.prg_seed(k, s, 1, "self-mask", (1, 2), 10),
-                P.prg_seed(k, s, 1, "pair-mask", (1, 3), 10),
-                P.prg_seed(k, s, 1, "pair-mask", (1, 2), 11),
-                P.prg_seed(b"j" * 32, s, 1, "pair-mask", (1, 2), 10)]
+    variants = [
+        P.prg_seed(k, b"T" * 16, 1, "pair-mask", (1, 2), 10),
+        P.prg_seed(k, s, 2, "pair-mask", (1, 2), 10),
+        P.prg_seed(k, s, 1, "self-mask", (1, 2), 10),
+        P.prg_seed(k, s, 1, "pair-mask", (1, 3), 10),
+        P.prg_seed(k, s, 1, "pair-mask", (1, 2), 11),
+        P.prg_seed(b"j" * 32, s, 1, "pair-mask", (1, 2), 10),
+    ]
     assert len({base, *variants}) == 7
     assert P.prg_seed(k, s, 1, "pair-mask", (1, 2), 10) == base
 
@@ -108,6 +127,7 @@ def test_agree_is_symmetric_and_not_the_raw_point():
 
 def test_small_order_point_rejected():
     from mangarec.privacy.errors import ProtocolViolation
+
     with pytest.raises(ProtocolViolation):
         P.x25519(b"\1" * 32, b"\0" * 32)
 

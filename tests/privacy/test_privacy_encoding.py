@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mangarec.privacy import encoding as E
 from mangarec.privacy.errors import ProtocolViolation
@@ -13,12 +14,23 @@ maps = st.dictionaries(st.integers(0, 2**32 - 1), st.binary(max_size=40), max_si
 
 @given(r=st.integers(0, 2**32 - 1), a=ids, b=ids, m=maps, v=st.binary(max_size=100))
 def test_roundtrip_every_kind(r, a, b, m, v):
-    for msg in (E.Advertise(S, r, v, v, v), E.KeyList(S, m), E.ShareKeys(S, r, m),
-                E.ShareBundle(S, r, m), E.RoundStart(S, r, "reserve", "add16", r, a, v),
-                E.MaskedInput(S, r, r, v), E.SurvivorSet(S, r, a), E.ConsistencySig(S, r, r, v),
-                E.UnmaskRequest(S, r, m, a, b, a), E.UnmaskResponse(S, r, r, m, m, m),
-                E.RoundResult(S, r, v), E.OpenRequest(S, r), E.OpenResponse(S, r, r, v, v, m),
-                E.Abort(S, r, "x")):
+    for msg in (
+        E.Advertise(S, r, v, v, v, v),
+        E.KeyList(S, m, v),
+        E.ShareKeys(S, r, m, m, v),
+        E.ShareBundle(S, r, m, v),
+        E.ShareAck(S, r, m),
+        E.RoundStart(S, r, "reserve", "add16", r, a, v, v),
+        E.MaskedInput(S, r, r, v),
+        E.SurvivorSet(S, r, a),
+        E.ConsistencySig(S, r, r, v),
+        E.UnmaskRequest(S, r, m, a, b, a),
+        E.UnmaskResponse(S, r, r, m, m, m),
+        E.RoundResult(S, r, v),
+        E.OpenRequest(S, r),
+        E.OpenResponse(S, r, r, v, v, m),
+        E.Abort(S, r, "x"),
+    ):
         assert E.decode(E.encode(msg)) == msg
 
 
@@ -26,7 +38,7 @@ def test_strict_decoding():
     good = E.encode(E.SurvivorSet(S, 1, (1, 2, 3)))
     cases = {
         "bad-format": [good + b"\0", good[:-1], b"XXXX" + good[4:], good[:5] + b"\x63" + good[6:]],
-        "bad-version": [good[:4] + b"\2" + good[5:]],
+        "bad-version": [good[:4] + b"\1" + good[5:], good[:4] + b"\3" + good[5:]],
     }
     unsorted = bytearray(good)
     unsorted[-8:] = (3).to_bytes(4, "big") + (2).to_bytes(4, "big")

@@ -1,4 +1,5 @@
 """End to end on real data: all 4,714 raters of anime-recdb, each holding only its rows."""
+
 from __future__ import annotations
 
 from collections import Counter

@@ -1,15 +1,16 @@
 """Secure aggregation engine: exactness under dropouts, aborts, active attacks."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from _secagg_harness import STAGES, Harness, random_inputs
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from mangarec.privacy import encoding as E
-from mangarec.privacy.errors import (ConsistencyError, DecryptionError, ParameterError,
-                                     ProtocolViolation, RoundAborted)
-
-from _secagg_harness import STAGES, Harness, random_inputs
+from mangarec.privacy.errors import ConsistencyError, DecryptionError, ParameterError, ProtocolViolation, RoundAborted
+from mangarec.privacy.secagg_client import SecAggClient
 
 
 def plain_sum(h: Harness, inputs, users) -> np.ndarray:
@@ -42,9 +43,11 @@ def test_masked_sum_equals_plain_sum_of_survivors(n, data, group):
     h.setup(drop)
     inputs = random_inputs(h, seed=n * 7)
     result = h.round(inputs, drop)
-    uploaded = [u for u in range(n) if stage[u] not in ("advertise", "share", "input")]
-    assert h.server.U3 == tuple(uploaded)
-    assert np.array_equal(result, plain_sum(h, inputs, uploaded))
+    # a user that uploads but never signs the consistency check counts as dropped: the sum
+    # holds exactly the inputs of the users who signed
+    signed = [u for u in range(n) if stage[u] not in ("advertise", "share", "input", "consistency")]
+    assert h.server.U3 == tuple(signed)
+    assert np.array_equal(result, plain_sum(h, inputs, signed))
 
 
 @settings(max_examples=10, deadline=None)
@@ -90,13 +93,16 @@ def test_threshold_validation(t, n):
 def test_threshold_and_user_limit_accepted_at_the_edges():
     Harness(3, 2)
     Harness(4, 3)
-    from mangarec.privacy.shamir import validate_threshold, MAX_USERS
+    from mangarec.privacy.shamir import MAX_USERS, validate_threshold
+
     validate_threshold(MAX_USERS // 2 + 1, MAX_USERS)
     with pytest.raises(ParameterError):
         validate_threshold(MAX_USERS // 2 + 2, MAX_USERS + 1)
 
 
-def test_tampered_share_ciphertext_is_rejected():
+def test_tampered_share_ciphertext_is_not_acknowledged():
+    """A ciphertext that fails authentication does not stop the holder: its dealer is
+    left out of the holder's ShareAck (the server then counts it as refused)."""
     h = Harness(4, 3)
     for u in range(4):
         h.server.receive(h.clients[u].start())
@@ -107,11 +113,12 @@ def test_tampered_share_ciphertext_is_rejected():
     bad = bytearray(cts[1])
     bad[30] ^= 0x40
     cts[1] = bytes(bad)
-    with pytest.raises(DecryptionError):
-        h.clients[0].receive(E.encode(E.ShareBundle(m.session, 0, cts)))
+    ack = E.decode(h.clients[0].receive(E.encode(E.ShareBundle(m.session, 0, cts, m.ext))))
+    assert set(ack.commits) == {0, 2, 3} and h.clients[0].failed_dealers == {1}
+    assert h.clients[0].phase == "ready"
 
 
-def test_ciphertext_replayed_to_another_recipient_is_rejected():
+def test_ciphertext_replayed_to_another_recipient_is_not_acknowledged():
     h = Harness(4, 3)
     for u in range(4):
         h.server.receive(h.clients[u].start())
@@ -120,8 +127,13 @@ def test_ciphertext_replayed_to_another_recipient_is_rejected():
     m0, m2 = E.decode(bundles[0]), E.decode(bundles[2])
     cts = dict(m0.cts)
     cts[1] = m2.cts[1]  # user 1's ciphertext for user 2, replayed to user 0
-    with pytest.raises(DecryptionError):
-        h.clients[0].receive(E.encode(E.ShareBundle(m0.session, 0, cts)))
+    ack = E.decode(h.clients[0].receive(E.encode(E.ShareBundle(m0.session, 0, cts, m0.ext))))
+    assert 1 not in ack.commits and h.clients[0].failed_dealers == {1}
+    with pytest.raises(DecryptionError):  # the AEAD itself refuses it
+        from mangarec.privacy.primitives import open_sealed
+        from mangarec.privacy.secagg_common import shares_ad
+
+        open_sealed(h.clients[0].enc_key[1], m2.cts[1], shares_ad(h.session, 1, 0))
 
 
 def test_replayed_and_duplicate_messages_are_rejected():
@@ -235,16 +247,13 @@ def test_content_rounds_are_never_opened():
     with pytest.raises(ProtocolViolation) as e:
         h.clients[0].receive(E.encode(E.OpenRequest(h.session, 0)))
     assert e.value.reason == "not-allowed"
-    with pytest.raises(ProtocolViolation):
-        h.server.open_request()
 
 
 def test_transcript_holds_no_plaintext_and_upload_looks_uniform():
     n, t, L = 5, 3, 4096
     h = Harness(n, t, group="xor", length=L, seed=11)
     h.setup()
-    secret = {u: np.frombuffer(((b"RATING-SECRET-%02d|" % u) * L)[:L], dtype=np.uint8).copy()
-              for u in range(n)}
+    secret = {u: np.frombuffer(((b"RATING-SECRET-%02d|" % u) * L)[:L], dtype=np.uint8).copy() for u in range(n)}
     h.round(secret)
     blob = b"".join(h.server.transcript)
     for u in range(n):
@@ -262,7 +271,40 @@ def test_transcript_holds_no_plaintext_and_upload_looks_uniform():
 def test_server_rejects_bad_advertisement_signature():
     h = Harness(3, 2)
     m = E.decode(h.clients[0].start())
-    forged = E.encode(E.Advertise(m.session, 0, m.c_pk, m.s_pk, bytes(64)))
+    forged = E.encode(E.Advertise(m.session, 0, m.c_pk, m.s_pk, m.ext, bytes(64)))
     with pytest.raises(ProtocolViolation) as e:
         h.server.receive(forged)
     assert e.value.reason == "bad-signature"
+
+
+def test_a_repeated_survivor_set_must_shrink():
+    h = Harness(5, 3, length=8)
+    h.setup()
+    h.inputs[0] = random_inputs(h, 6)
+    h.deliver(h.server.start_round("sum", "add16", 8))
+    sess = h.session
+    h.clients[0].receive(E.encode(E.SurvivorSet(sess, 0, (0, 1, 2, 3))))
+    with pytest.raises(ConsistencyError):  # a larger (or different) set after a smaller one
+        h.clients[0].receive(E.encode(E.SurvivorSet(sess, 0, (0, 1, 2, 3, 4))))
+    with pytest.raises(ProtocolViolation) as e:
+        h.clients[0].receive(E.encode(E.SurvivorSet(sess, 0, (0, 1, 2, 3))))
+    assert e.value.reason == "duplicate"
+    assert E.decode(h.clients[0].receive(E.encode(E.SurvivorSet(sess, 0, (0, 1, 2))))).KIND == E.ConsistencySig.KIND
+
+
+class FalseComplainer(SecAggClient):
+    """Leaves every other dealer out of its ShareAck, as if their shares had failed."""
+
+    def _on_ShareBundle(self, m):
+        ack = E.decode(E.encode(super()._on_ShareBundle(m)))
+        return E.ShareAck(ack.session, ack.sender, {self.uid: ack.commits[self.uid]})
+
+
+def test_one_false_complainer_cannot_get_honest_dealers_dropped():
+    h = Harness(7, 4, length=16, client_cls={6: FalseComplainer})
+    h.setup()
+    assert h.server.live == tuple(range(7)) and not h.server.events
+    inputs = random_inputs(h, 8)
+    res = h.round(inputs, {"input": {0}})  # the shares 6 disowned are not needed
+    want = sum(inputs[u].astype(np.int64) for u in range(1, 7)) % (1 << 16)
+    assert np.array_equal(res, want.astype(np.uint16))

@@ -3,7 +3,8 @@ from __future__ import annotations
 import os
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mangarec.privacy import shamir
 from mangarec.privacy.errors import ParameterError

@@ -4,9 +4,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from site_helpers import make_result
 
 from mangarec.result import BuildResult
-from site_helpers import make_result
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ class Element:
     tag: str
     attrs: dict
     children: list = field(default_factory=list)
-    parent: "Element | None" = None
+    parent: Element | None = None
 
     def text(self) -> str:
         out = []
@@ -27,7 +27,7 @@ class Element:
             if isinstance(c, Element):
                 yield from c.iter()
 
-    def find_all(self, tag: str | None = None, **attrs) -> list["Element"]:
+    def find_all(self, tag: str | None = None, **attrs) -> list[Element]:
         out = []
         for e in self.iter():
             if tag is not None and e.tag != tag:
@@ -36,11 +36,11 @@ class Element:
                 out.append(e)
         return out
 
-    def find(self, tag: str | None = None, **attrs) -> "Element | None":
+    def find(self, tag: str | None = None, **attrs) -> Element | None:
         found = self.find_all(tag, **attrs)
         return found[0] if found else None
 
-    def by_id(self, id_: str) -> "Element | None":
+    def by_id(self, id_: str) -> Element | None:
         for e in self.iter():
             if e.attrs.get("id") == id_:
                 return e

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import pytest
+from htmlcheck import parse
 from markupsafe import Markup
+from site_helpers import make_result
 
 from mangarec.site import context as C
 from mangarec.site.data_files import onboarding
 from mangarec.site.prepare import Prepared
 from mangarec.site.render import CSP, CSP_PLOTS
-
-from htmlcheck import parse
 
 ASSETS = {"css/site.css": "assets/css/site.x.css", "js/site.js": "assets/js/site.x.js",
           "img/icon.svg": "assets/img/icon.x.svg"}
@@ -118,10 +118,12 @@ def test_models(result, prep):
     assert ctx["ranking"] is None and ctx["visitor"] == []  # no ratings in this catalog
     assert ctx["timings"] == []                          # show_timings is off by default
     assert ctx["catalog"]["items"] == len(result.catalog)
+    assert ctx["catalog"]["skipped"] == [(C.skipped_label(k), v) for k, v in sorted(result.catalog.skipped.items())]
 
 
 def test_models_with_partial_report(two_clusters):
     from dataclasses import replace
+
     from site_helpers import make_result
 
     res = make_result(two_clusters)
@@ -133,6 +135,10 @@ def test_models_with_partial_report(two_clusters):
 def test_page_and_404(result):
     ctx = C.page_context(result, ASSETS, "about", "About", Markup("<p>hi</p>"))
     assert ctx["root"] == "../../" and ctx["page"] == "about"
-    nf = C.notfound_context(result, ASSETS)
-    assert nf["root"] == "/mangarec/"
-    assert nf["nav"][1]["href"] == "/mangarec/explore/"
+    nf = C.notfound_context(result, ASSETS, "body { margin: 0 }")
+    assert nf["root"] == "/"  # site_url is the example.org placeholder: links from the host root
+    assert nf["nav"][1]["href"] == "/explore/"
+    assert "'sha256-" in nf["csp"] and nf["inline_css"] == "body { margin: 0 }"
+    configured = C.notfound_context(make_result(result.catalog, site_url="https://recs.invalid/mangarec/"), ASSETS, "")
+    assert configured["root"] == "/mangarec/"
+    assert configured["nav"][1]["href"] == "/mangarec/explore/"

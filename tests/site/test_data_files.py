@@ -2,7 +2,9 @@ from __future__ import annotations
 
 import json
 
-from mangarec.site.data_files import map_file, neighbour_shards, points
+import numpy as np
+
+from mangarec.site.data_files import MISSING, map_file, map_tags, map_titles, neighbour_shards, quantise
 from mangarec.site.prepare import NB_SHOW, Prepared, fnv1a
 
 
@@ -31,8 +33,9 @@ def test_neighbour_shards_cover_every_item(result):
     assert [sh["ref"][r][0] for r in refs] == [result.catalog.ids[j] for j in nb.indices[p, :NB_SHOW]]
     assert milli == [round(float(x) * 1000) for x in nb.scores[p, :NB_SHOW]]
     for r in refs:
-        nid, title, tags = sh["ref"][r]
+        nid, title, tags, label = sh["ref"][r]
         assert title == result.catalog[nid].title
+        assert label == prep.kind_labels[result.catalog.index[nid]]
         assert [prep.tags[t] for t in tags] == list(result.catalog[nid].tag_list)
     assert sh["items"]["s1"] == ["Sports title 1", list(prep.item_tags[p]), 2001, "manga"]
     json.dumps(shards, allow_nan=False)
@@ -46,12 +49,27 @@ def test_shared_tags_from_masks(result):
     assert prep.shared_mask(0) == ((), "")
 
 
-def test_points_and_maps_aligned(result):
+def test_map_files_aligned_and_quantised(result):
     prep = Prepared(result)
-    pts = points(prep)
-    assert pts["ids"] == list(result.catalog.ids)
-    m = map_file(prep, "lsi")
-    assert len(m["x"]) == len(m["y"]) == len(pts["ids"])
-    assert abs(m["x"][3] - float(result.maps["lsi"].xy[3, 0])) < 1e-3
-    assert m["tags"]["t"] == list(result.maps["lsi"].tag_ids)
+    titles = map_titles(prep)
+    assert titles["ids"] == list(result.catalog.ids)
+    assert map_tags(prep)["g"] == [list(t) for t in prep.item_tags]
+    header, data = map_file(prep, "lsi")
+    n = len(titles["ids"])
+    assert header["n"] == n and len(data) == 4 * n
+    q = np.frombuffer(data, dtype="<u2")
+    xy = result.maps["lsi"].xy.astype(np.float64)
+    for axis, codes in ((0, q[:n]), (1, q[n:])):
+        lo, hi = header["xy"[axis]]
+        decoded = lo + codes / 65534 * (hi - lo)
+        assert np.abs(decoded - xy[:, axis]).max() <= (hi - lo) / 65534  # within a step
+    assert header["tags"]["t"] == list(result.maps["lsi"].tag_ids)
+    assert header["tags"]["n"] == [prep.tag_counts[t] for t in result.maps["lsi"].tag_ids]
     assert map_file(prep, "als") is None
+
+
+def test_quantise_missing_and_constant():
+    span, codes = quantise(np.array([1.0, np.nan, 3.0]))
+    assert span == [1.0, 3.0] and codes.tolist() == [0, MISSING, 65534]
+    assert quantise(np.array([2.0, 2.0]))[1].tolist() == [0, 0]
+    assert quantise(np.array([np.nan]))[1].tolist() == [MISSING]

@@ -1,23 +1,37 @@
 """The written site as files: every page parses, links resolve, CSP, escaping, determinism."""
+
 from __future__ import annotations
 
 import hashlib
 import json
 import re
 from pathlib import Path
-from urllib.parse import urlsplit, unquote
+from urllib.parse import unquote, urlsplit
 
+from htmlcheck import parse_file
+from site_helpers import make_result
 
 from mangarec.catalog import Catalog, Item, Related, make_tags
+from mangarec.paths import SITE_SRC
 from mangarec.site import write_site
+from mangarec.site.notfound import FIND_ROOT_JS, csp_hash, notfound_csp
 from mangarec.site.render import CSP, CSP_PLOTS
 
-from site_helpers import make_result
-from htmlcheck import parse_file
-
-PAGES = ["index.html", "explore/index.html", "plots/index.html", "feed/index.html", "foryou/index.html",
-         "models/index.html", "404.html", "pages/about/index.html", "pages/privacy-overview/index.html",
-         "pages/models/index.html", "pages/evaluation/index.html", "title/s0/index.html", "title/h11/index.html"]
+PAGES = [
+    "index.html",
+    "explore/index.html",
+    "plots/index.html",
+    "feed/index.html",
+    "foryou/index.html",
+    "models/index.html",
+    "404.html",
+    "pages/about/index.html",
+    "pages/privacy-overview/index.html",
+    "pages/models/index.html",
+    "pages/evaluation/index.html",
+    "title/s0/index.html",
+    "title/h11/index.html",
+]
 
 
 def html_files(site: Path) -> list[Path]:
@@ -38,15 +52,23 @@ def test_csp_meta_and_no_inline_code(site_dir):
         root = parse_file(path)
         metas = [m for m in root.find_all("meta") if m.attrs.get("http-equiv") == "Content-Security-Policy"]
         assert len(metas) == 1, path
+        notfound = path.name == "404.html"
         expected = CSP_PLOTS if path.parent.name == "plots" else CSP
+        if notfound:  # its own stylesheet and root finder inline, each allowed by its hash only
+            css = (SITE_SRC / "static" / "css" / "site.css").read_text()
+            expected = notfound_csp(CSP, css)
+            assert csp_hash(css) in expected and csp_hash(FIND_ROOT_JS) in expected
         assert metas[0].attrs["content"] == expected
         for el in root.iter():
             assert not any(a.lower().startswith("on") for a in el.attrs), (path, el.tag, el.attrs)
             assert "style" not in el.attrs, (path, el.tag)
-            assert el.tag != "style", path
+            if el.tag == "style":
+                assert notfound and el.text() == css, path
             if el.tag == "script":
                 if "src" in el.attrs:
                     assert not el.text().strip()
+                elif notfound and "type" not in el.attrs:
+                    assert el.text() == FIND_ROOT_JS
                 else:
                     assert el.attrs.get("type") == "application/json", path
                     json.loads(el.text())
@@ -86,11 +108,23 @@ def test_relative_links_resolve(site_dir):
     assert checked > 500
 
 
-def test_404_uses_site_url_path(site_dir):
+def test_404_is_self_contained(site_dir, result, tmp_path):
+    """Served at any address: no stylesheet file to find, links from the host root while
+    site_url is a placeholder, from site_url's path once configured."""
     root = parse_file(site_dir / "404.html")
-    css = [e.attrs["href"] for e in root.find_all("link") if e.attrs.get("rel") == "stylesheet"]
-    assert css and css[0].startswith("/mangarec/assets/css/site.")
-    assert (site_dir / css[0][len("/mangarec/"):]).is_file()
+    assert not [e for e in root.find_all("link") if e.attrs.get("rel") == "stylesheet"]
+    assert root.find("style").text() == (SITE_SRC / "static" / "css" / "site.css").read_text()
+    hrefs = [a.attrs["href"] for a in root.find("main").find_all("a")]
+    assert hrefs == ["/explore/", "/"]
+    out = tmp_path / "configured"
+    write_site(make_result(result.catalog, site_url="https://recs.invalid/sub/"), out)
+    hrefs = [a.attrs["href"] for a in parse_file(out / "404.html").find("main").find_all("a")]
+    assert hrefs == ["/sub/explore/", "/sub/"]
+
+
+def test_placeholder_site_url_is_reported(result, tmp_path):
+    assert "placeholder" in write_site(result, tmp_path / "a")["notes"][0]
+    assert write_site(make_result(result.catalog, site_url="https://recs.invalid/"), tmp_path / "b")["notes"] == []
 
 
 def test_scripts_exist_and_data_island(site_dir):
@@ -123,12 +157,24 @@ def test_title_page_content(site_dir, two_clusters):
 def _evil_catalog() -> Catalog:
     evil = '<script>window.__xss=1</script>"><img src=x onerror=window.__xss=2>'
     items = [
-        Item(id="e1", title=evil, kind="manga", tags=make_tags({"genre": ["<b>Bold</b>", "Horror"]}),
-             alt_titles=("</script><script>window.__xss=3</script>",), description=evil + "\n\n" + evil,
-             external=(("mal", "javascript:window.__xss=4"), ("web", "https://example.com/ok")),
-             related=(Related(id="e2", type="sequel", title=evil), Related(id="zz", type="x", title="javascript:alert(1)")),
-             url="javascript:window.__xss=5", year=2001),
-        Item(id="e2", title="Plain & simple", kind="manga", tags=make_tags({"genre": ["Horror", "</script>"]}), year=2002),
+        Item(
+            id="e1",
+            title=evil,
+            kind="manga",
+            tags=make_tags({"genre": ["<b>Bold</b>", "Horror"]}),
+            alt_titles=("</script><script>window.__xss=3</script>",),
+            description=evil + "\n\n" + evil,
+            external=(("mal", "javascript:window.__xss=4"), ("web", "https://example.com/ok")),
+            related=(
+                Related(id="e2", type="sequel", title=evil),
+                Related(id="zz", type="x", title="javascript:alert(1)"),
+            ),
+            url="javascript:window.__xss=5",
+            year=2001,
+        ),
+        Item(
+            id="e2", title="Plain & simple", kind="manga", tags=make_tags({"genre": ["Horror", "</script>"]}), year=2002
+        ),
         Item(id="e3", title="Third", kind="manga", tags=make_tags({"genre": ["Horror", "<b>Bold</b>"]}), year=2003),
     ]
     return Catalog(items=tuple(items), sources=("evil",))
@@ -142,7 +188,7 @@ def test_malicious_catalog_is_inert_text(tmp_path):
         assert "<script>window" not in text and "<img src=x" not in text
         root = parse_file(page)
         for el in root.find_all("script"):
-            assert "src" in el.attrs or el.attrs.get("type") == "application/json"
+            assert "src" in el.attrs or el.attrs.get("type") == "application/json" or el.text() == FIND_ROOT_JS
             assert "</script" not in el.text().lower()
         for el in root.iter():
             assert not any(a.startswith("on") for a in el.attrs)
@@ -158,7 +204,9 @@ def test_malicious_catalog_is_inert_text(tmp_path):
 
 
 def tree_digest(d: Path) -> dict[str, str]:
-    return {str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(d)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(d.rglob("*")) if p.is_file()
+    }
 
 
 def test_deterministic(result, tmp_path):

@@ -1,8 +1,7 @@
+from htmlcheck import parse
 from markupsafe import Markup
 
 from mangarec.site.sanitize import description_html, safe_url, truncate
-
-from htmlcheck import parse
 
 
 def test_paragraphs_and_line_breaks():

@@ -1,8 +1,9 @@
 import json
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from mangarec.site.search_index import (MAX_KEY, build_index, key_file, normalise, query, resolve)
+from mangarec.site.search_index import MAX_KEY, build_index, key_file, normalise, query, resolve
 
 
 def test_normalise_accents_case_punctuation():
@@ -30,11 +31,11 @@ ENTRIES = [
 
 def test_query_title_alt_accent_and_order():
     idx = build_index(ENTRIES, shard_size=2000)
-    assert [r[0] for r in query(idx, "naru")] == ["1", "5"]       # popularity order
+    assert [r[0] for r in query(idx, "naru")] == ["1", "5"]  # popularity order
     assert query(idx, "shippu")[0] == ("1", "Naruto", "Naruto Shippuden")
-    assert query(idx, "pokemon")[0][0] == "4"                       # accent-insensitive
-    assert query(idx, "PISU")[0][0] == "2"                          # alt title, accent
-    assert query(idx, "the prom")[0][0] == "3"                      # stop word + prefix
+    assert query(idx, "pokemon")[0][0] == "4"  # accent-insensitive
+    assert query(idx, "PISU")[0][0] == "2"  # alt title, accent
+    assert query(idx, "the prom")[0][0] == "3"  # stop word + prefix
     assert query(idx, "neverland")[0][0] == "3"
     assert query(idx, "ナル")[0][0] == "1"
     assert query(idx, "zzz") == []
@@ -64,14 +65,16 @@ def test_shards_split_when_large():
 
 def test_shard_json_is_small_and_sorted():
     idx = build_index(ENTRIES, 2000)
-    for name, content in idx.files().items():
+    for content in idx.files().values():
         text = json.dumps(content, sort_keys=True)
         assert len(text) < 10_000
 
 
 @settings(max_examples=60, deadline=None)
-@given(st.lists(st.text(alphabet="abcdeé ÉxyzΩ", min_size=1, max_size=20), min_size=1, max_size=40),
-       st.integers(min_value=2, max_value=8))
+@given(
+    st.lists(st.text(alphabet="abcdeé ÉxyzΩ", min_size=1, max_size=20), min_size=1, max_size=40),
+    st.integers(min_value=2, max_value=8),
+)
 def test_every_title_finds_itself(titles, shard_size):
     entries = [(str(k), t, []) for k, t in enumerate(titles)]
     idx = build_index(entries, shard_size)

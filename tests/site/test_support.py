@@ -7,14 +7,13 @@ import urllib.error
 import urllib.request
 
 import pytest
+from htmlcheck import parse
 
 from mangarec.site.assets import copy_assets
 from mangarec.site.markdown_pages import load_pages, render_markdown
 from mangarec.site.render import environment, json_island
 from mangarec.site.serve import make_server
 from mangarec.site.sitemap import robots_txt, sitemap_xml
-
-from htmlcheck import parse
 
 
 def test_assets_hashed_and_plotly_copied(tmp_path):
@@ -101,7 +100,7 @@ def test_serve_mime_types_and_base_path(server):
     assert status == 200 and h["Content-Type"].startswith("text/html")
     js = next((site / "assets" / "js").glob("site.*.js")).name
     assert _get(base + "assets/js/" + js)[1]["Content-Type"].startswith("text/javascript")
-    assert _get(base + "data/points.json")[1]["Content-Type"] == "application/json"
+    assert _get(base + "data/maps/titles.json")[1]["Content-Type"] == "application/json"
     svg = next((site / "assets" / "img").glob("icon.*.svg")).name
     assert _get(base + "assets/img/" + svg)[1]["Content-Type"] == "image/svg+xml"
     status, h, body = _get(base + "no/such/page")
@@ -120,3 +119,16 @@ def test_serve_gzip(server):
     status, h, body = _get(base + "data/z.json", {"Accept-Encoding": "gzip"})
     assert status == 200 and h.get("Content-Encoding") == "gzip" and h["Content-Type"] == "application/json"
     assert gzip.decompress(body) == data
+
+
+def test_serve_prefers_a_gzip_copy_beside_the_file(server):
+    """Like nginx's gzip_static: foo.bin.gz beside foo.bin goes to clients that accept gzip."""
+    base, site = server
+    data = bytes(range(256)) * 40
+    (site / "data" / "y.bin").write_bytes(data)
+    (site / "data" / "y.bin.gz").write_bytes(gzip.compress(data, mtime=0))
+    status, h, body = _get(base + "data/y.bin", {"Accept-Encoding": "gzip, deflate"})
+    assert status == 200 and h.get("Content-Encoding") == "gzip" and h.get("Vary") == "Accept-Encoding"
+    assert h["Content-Type"] == "application/octet-stream" and gzip.decompress(body) == data
+    status, h, body = _get(base + "data/y.bin")
+    assert status == 200 and "Content-Encoding" not in h and body == data

@@ -1,5 +1,7 @@
 /* Explore page: an accessible combobox over the search index; picking a title shows its
- * tags and its neighbours under every model (fetched lazily from data/nb/<shard>.json). */
+ * tags and its neighbours under every model (fetched lazily from data/nb/<shard>.json).
+ * The chosen title lives in the address (#id): each pick is a history entry, so Back returns
+ * to the previous pick, and a deep link or a hash change shows its title. */
 (function () {
   'use strict';
   const M = globalThis.Mangarec;
@@ -7,86 +9,39 @@
   const input = document.getElementById('q');
   const list = document.getElementById('results');
   const status = document.getElementById('search-status');
+  const section = document.getElementById('chosen');
   const models = M.data.models || [];
   const tags = M.data.tags || [];
-  let results = [];
-  let active = -1;
+  let shown = null;
   let seq = 0;
 
-  function close() {
-    list.hidden = true;
-    input.setAttribute('aria-expanded', 'false');
-    input.removeAttribute('aria-activedescendant');
-    active = -1;
-  }
+  S.combobox(input, list, status, function (r) {
+    const hash = '#' + encodeURIComponent(r.id);
+    if (location.hash === hash) show(r.id);
+    else location.hash = hash;  // a new history entry; hashchange shows it
+  });
 
-  function setActive(i) {
-    const items = list.querySelectorAll('li');
-    items.forEach(function (li, k) { li.setAttribute('aria-selected', String(k === i)); });
-    active = i;
-    if (i >= 0 && items[i]) {
-      input.setAttribute('aria-activedescendant', items[i].id);
-      items[i].scrollIntoView({block: 'nearest'});
+  function fromHash() {
+    if (location.hash.length <= 1) {
+      shown = null;
+      section.hidden = true;
+      input.value = '';
+      return;
     }
+    let id;
+    try { id = decodeURIComponent(location.hash.slice(1)); } catch (e) { status.textContent = 'Unknown title.'; return; }
+    if (id !== shown) show(id);
   }
-
-  function render(res) {
-    list.textContent = '';
-    results = res.results;
-    results.forEach(function (r, k) {
-      const li = M.el('li', {id: 'opt-' + k, role: 'option', 'aria-selected': 'false', 'data-id': r.id});
-      li.appendChild(M.el('span', {class: 'result-title'}, r.title));
-      if (r.alt) li.appendChild(M.el('span', {class: 'alt-match'}, r.alt));
-      li.addEventListener('mousedown', function (ev) { ev.preventDefault(); pick(k); });
-      list.appendChild(li);
-    });
-    const n = results.length;
-    list.hidden = n === 0;
-    input.setAttribute('aria-expanded', String(n > 0));
-    active = -1;
-    if (res.empty) status.textContent = '';
-    else if (n === 0) status.textContent = res.complete ? 'No matching title.' : 'Keep typing…';
-    else status.textContent = n + (n === 1 ? ' title' : ' titles') + ' found' + (res.complete ? '.' : ' so far: keep typing for more.');
-  }
-
-  input.addEventListener('input', function () {
-    const my = ++seq;
-    S.query(input.value, 12).then(function (res) {
-      if (my === seq) render(res);
-    }).catch(function (e) {
-      if (my === seq) status.textContent = 'Search unavailable: ' + e.message;
-    });
-  });
-
-  input.addEventListener('keydown', function (ev) {
-    const n = results.length;
-    if (ev.key === 'ArrowDown' && n) { ev.preventDefault(); list.hidden = false; setActive((active + 1) % n); }
-    else if (ev.key === 'ArrowUp' && n) { ev.preventDefault(); setActive((active - 1 + n) % n); }
-    else if (ev.key === 'Enter') { if (n) { ev.preventDefault(); pick(active >= 0 ? active : 0); } }
-    else if (ev.key === 'Escape') { close(); }
-  });
-  input.addEventListener('blur', function () { setTimeout(close, 150); });
-
-  function pick(k) {
-    const r = results[k];
-    if (!r) return;
-    input.value = r.title;
-    close();
-    show(r.id);
-    if (history.replaceState) history.replaceState(null, '', '#' + encodeURIComponent(r.id));
-  }
-
-  function tagList(ids, cls) {
-    const ul = M.el('ul', {class: 'tags ' + (cls || '')});
-    ids.forEach(function (t) { ul.appendChild(M.el('li', {class: 'tag'}, tags[t])); });
-    return ul;
-  }
+  window.addEventListener('hashchange', fromHash);
 
   function show(id) {
-    const section = document.getElementById('chosen');
+    const my = ++seq;
+    shown = id;
     status.textContent = 'Loading neighbours…';
     M.itemInfo(id).then(function (info) {
-      if (!info.item) { status.textContent = 'Unknown title.'; return; }
+      if (my !== seq) return;
+      if (!info.item) { status.textContent = 'Unknown title.'; section.hidden = true; return; }
+      input.value = info.item.t;
       section.hidden = false;
       const h = document.getElementById('chosen-title');
       h.textContent = '';
@@ -106,8 +61,12 @@
         rows.forEach(function (row) {
           const li = M.el('li');
           li.appendChild(M.el('a', {href: M.titleHref(row[0])}, info.ref[row[0]] || row[0]));
+          if (row[4]) {
+            li.appendChild(document.createTextNode(' '));
+            li.appendChild(M.el('span', {class: 'kind'}, row[4]));
+          }
           li.appendChild(document.createTextNode(' '));
-          li.appendChild(M.el('span', {class: 'score', title: 'cosine similarity'}, Number(row[1]).toFixed(3)));
+          li.appendChild(M.el('span', {class: 'score', title: 'cosine similarity under ' + m.label}, Number(row[1]).toFixed(3)));
           if (row[2].length) {
             li.appendChild(M.el('span', {class: 'shared'}, row[2].map(function (t) { return tags[t]; }).join(', ')));
           }
@@ -119,10 +78,8 @@
       });
       status.textContent = '';
       h.setAttribute('tabindex', '-1');
-    }).catch(function (e) { status.textContent = 'Could not load neighbours: ' + e.message; });
+    }).catch(function (e) { if (my === seq) status.textContent = 'Could not load neighbours: ' + e.message; });
   }
 
-  if (location.hash.length > 1) {
-    try { show(decodeURIComponent(location.hash.slice(1))); } catch (e) { /* ignore a bad hash */ }
-  }
+  fromHash();
 })();

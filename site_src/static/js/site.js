@@ -38,7 +38,7 @@
   }
 
   /* One title's facts from its shard: {item: {t, g, y, k} | null, nb: {model: [[id, score,
-   * [shared tag numbers], title]]}, ref: {id: title}}. Shards store neighbours as numbers into
+   * [shared tag numbers], title, kind label]]}, ref: {id: title}}. Shards store neighbours as numbers into
    * a shard-local table of [id, title, tags] and scores in thousandths. */
   function itemInfo(id, nShards) {
     return itemShard(id, nShards).then(function (s) {
@@ -54,7 +54,7 @@
         nb[m] = pair[0].map(function (r, k) {
           const x = s.ref[r];
           ref[x[0]] = x[1];
-          return [x[0], pair[1][k] / 1000, x[2].filter(function (t) { return mine.has(t); }), x[1]];
+          return [x[0], pair[1][k] / 1000, x[2].filter(function (t) { return mine.has(t); }), x[1], x[3] || ''];
         });
       });
       return {item: item, nb: nb, ref: ref};
@@ -146,36 +146,72 @@
     }).catch(function () { return null; });
   }
 
+  /* Why a taste pick ranks high: the liked titles whose fold-in contributions (taste.js
+   * explain: the score is exactly their sum) pull it up most, best first: [{id, contribution}]. */
+  function pulledUpBy(pairs, id, n) {
+    const T = globalThis.MangarecTaste;
+    return tasteModel().then(function (model) {
+      if (!model || !pairs.length || typeof T.explain !== 'function') return [];
+      const p = profile();
+      return T.explain(model, p ? p.entries() : pairs, id, pairs.length).filter(function (e) {
+        return e.contribution > 0 && isLike(p ? p.get(e.id) : undefined);
+      }).slice(0, n || 2);
+    }).catch(function () { return []; });
+  }
+
+  /* A like / dislike control like the template's rate_buttons macro (for cards built here). */
+  function rateBox(id, title) {
+    const box = el('div', {class: 'rate', 'data-id': id});
+    box.appendChild(el('button', {type: 'button', class: 'btn like', 'data-rate': 'like', 'aria-pressed': 'false',
+      'aria-label': 'Like ' + title}, 'Like'));
+    box.appendChild(el('button', {type: 'button', class: 'btn dislike', 'data-rate': 'dislike', 'aria-pressed': 'false',
+      'aria-label': 'Dislike ' + title}, 'Dislike'));
+    return box;
+  }
+
   globalThis.Mangarec = {
     data: data, root: root, url: url, fetchJSON: fetchJSON, fnv1a: fnv1a, itemShard: itemShard,
     itemInfo: itemInfo, normalise: normalise, el: el, titleHref: titleHref, profile: profile,
-    ratings: ratings, isLike: isLike, isDislike: isDislike, tasteModel: tasteModel, tasteScores: tasteScores
+    ratings: ratings, isLike: isLike, isDislike: isDislike, tasteModel: tasteModel, tasteScores: tasteScores,
+    pulledUpBy: pulledUpBy, rateBox: rateBox
   };
 
-  /* Like / dislike controls (title pages, For you): shown only when a profile store exists. */
+  /* Like / dislike controls (title pages, feed, For you): shown only when a profile store
+   * exists. One delegated listener per document, so cards added later work too; every box of
+   * the same title is kept in sync. */
   function syncRate(box) {
     const p = profile();
     const v = p ? p.get(box.dataset.id) : undefined;
+    box.hidden = !p;
     box.querySelectorAll('button[data-rate]').forEach(function (b) {
       b.setAttribute('aria-pressed', String(v === b.dataset.rate));
     });
   }
+  function syncAll(id) {
+    document.querySelectorAll('.rate[data-id]').forEach(function (box) {
+      if (id === undefined || box.dataset.id === id) syncRate(box);
+    });
+  }
+  const listeners = [];
+  let delegated = false;
   globalThis.Mangarec.initRateButtons = function (onChange) {
     const p = profile();
-    document.querySelectorAll('.rate[data-id]').forEach(function (box) {
-      if (!p) return;
-      box.hidden = false;
-      syncRate(box);
-      box.addEventListener('click', function (ev) {
-        const b = ev.target.closest('button[data-rate]');
+    if (!p) return false;
+    if (onChange) listeners.push(onChange);
+    syncAll();
+    if (!delegated) {
+      delegated = true;
+      document.addEventListener('click', function (ev) {
+        const b = ev.target.closest && ev.target.closest('.rate[data-id] button[data-rate]');
         if (!b) return;
-        const id = box.dataset.id;
+        const id = b.closest('.rate').dataset.id;
         if (p.get(id) === b.dataset.rate) p.remove(id); else p.set(id, b.dataset.rate);
-        syncRate(box);
-        if (onChange) onChange(id, p.get(id));
+        syncAll(id);
+        listeners.forEach(function (f) { f(id, p.get(id)); });
       });
-    });
-    return !!p;
+    }
+    return true;
   };
   globalThis.Mangarec.syncRate = syncRate;
+  globalThis.Mangarec.syncAll = syncAll;
 })();

@@ -1,0 +1,179 @@
+"""A local MangaDex v5 API on 127.0.0.1 (recorded-format fixture pages) and an injected clock."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+from mangarec.loaders.fetch import fetch_mangadex
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "mangadex_v5"
+
+
+def fixture_entities() -> list[dict]:
+    return [e for p in sorted(FIXTURES.glob("*.json")) for e in json.loads(p.read_text(encoding="utf-8"))["data"]]
+
+
+class FakeMangaDex:
+    """``GET /manga`` like the live API: createdAt order, createdAtSince (inclusive),
+    offset + limit capped at ``max_offset``; ``script`` holds canned answers for the next
+    requests (status, headers, body) before normal service resumes."""
+
+    def __init__(self, max_offset: int = 10_000):
+        self.entities = fixture_entities()
+        self.max_offset = max_offset
+        self.requests: list[tuple[str, dict, dict]] = []
+        self.script: list[tuple[int, dict, bytes]] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def do_GET(self):
+                url = urllib.parse.urlsplit(self.path)
+                query = urllib.parse.parse_qs(url.query)
+                server.requests.append((url.path, query, dict(self.headers)))
+                status, headers, body = server.answer(url.path, query)
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def answer(self, path, query):
+        if self.script:
+            return self.script.pop(0)
+        if path != "/manga":
+            return 404, {}, b'{"result":"error","errors":[{"status":404,"title":"Not found"}]}'
+        limit, offset = int(query["limit"][0]), int(query["offset"][0])
+        if offset + limit > self.max_offset:
+            return 400, {}, b'{"result":"error","errors":[{"status":400,"title":"Bad Request"}]}'
+        ents = sorted(self.entities, key=lambda e: e["attributes"]["createdAt"])
+        since = query.get("createdAtSince", [None])[0]
+        if since:
+            ents = [e for e in ents if e["attributes"]["createdAt"][:19] >= since]
+        page = {
+            "result": "ok",
+            "response": "collection",
+            "data": ents[offset : offset + limit],
+            "limit": limit,
+            "offset": offset,
+            "total": len(ents),
+        }
+        return 200, {"Content-Type": "application/json"}, json.dumps(page, ensure_ascii=False).encode()
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+        self.thread.join()
+
+
+class FakeTime:
+    """An injected clock: ``sleep`` advances it instead of waiting."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def fetch(server, cache, t=None, **kw):
+    """``fetch_mangadex`` against ``server`` with a fake clock, pages of 3, a 5 s read timeout."""
+    t = t or FakeTime()
+    kw.setdefault("page_size", 3)
+    kw.setdefault("timeout", 5)
+    return fetch_mangadex(server.base_url, cache, sleep=t.sleep, clock=t.clock, **kw)
+
+
+def files_under(root: Path) -> list[str]:
+    """Every file below ``root``, as paths relative to it (temporary files included)."""
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+
+
+class RawServer:
+    """A TCP server on 127.0.0.1 whose connections are handled by ``handle(sock)`` (after the
+    request head has been read): for misbehaving servers (drip-feeding, closing early)."""
+
+    def __init__(self, handle):
+        import socket
+
+        self.handle = handle
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
+        self.port = self.listener.getsockname()[1]
+        self.stop = threading.Event()
+        self.connections = 0
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _serve(self):
+
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn):
+        with conn:
+            conn.settimeout(5)
+            head = b""
+            try:
+                while b"\r\n\r\n" not in head:
+                    chunk = conn.recv(4096)
+                    if not chunk:
+                        return
+                    head += chunk
+                self.handle(conn, self.stop)
+            except OSError:  # the client gave up: that is what the tests want
+                pass
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+        self.listener.close()
+
+
+def drip(data: bytes, every: float):
+    """A RawServer handler sending ``data`` one byte every ``every`` seconds."""
+
+    def handle(conn, stop):
+        for k in range(len(data)):
+            if stop.wait(every):
+                return
+            conn.sendall(data[k : k + 1])
+
+    return handle

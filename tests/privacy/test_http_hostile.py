@@ -1,0 +1,263 @@
+"""The HTTP server against outsiders, impostors, bad headers, floods and slow clients
+(issue 12 item 7, issue 8 item 18). The server runs in-process on 127.0.0.1."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from mangarec.privacy import encoding as E
+from mangarec.privacy.http_client import Participant
+from mangarec.privacy.http_server import CollectionServer, start_http
+from mangarec.privacy.primitives import SigningKey
+from mangarec.privacy.secagg_client import SecAggClient
+from mangarec.privacy.transport_http import poll_payload, wrap_post
+
+
+def _seed(u: int) -> bytes:
+    return bytes([u % 251 + 1, u // 251 + 1]) * 16
+
+
+def _server(n: int, tmp_path, phase_timeout: float = 30.0, **kw):
+    roster = {u: SigningKey(_seed(u)).verify_key for u in range(n)}
+    cs = CollectionServer(roster, n // 2 + 1, phase_timeout, str(tmp_path / "out.csv"))
+    httpd = start_http(cs, 0, **kw)
+    return cs, httpd, f"http://127.0.0.1:{httpd.server_address[1]}", roster
+
+
+def _advert(cs: CollectionServer, roster, u: int) -> bytes:
+    return SecAggClient(u, _seed(u), roster, cs.session, cs.t, lambda st: None).start()
+
+
+def _raw(base: str, method: str, path: str, body: bytes = b"", headers=None):
+    host, port = base[len("http://") :].split(":")
+    c = http.client.HTTPConnection(host, int(port), timeout=10)
+    c.putrequest(method, path, skip_accept_encoding=True)
+    for k, v in (headers or {}).items():
+        c.putheader(k, v)
+    c.endheaders()
+    if body:
+        c.send(body)
+    r = c.getresponse()
+    data = r.read()
+    c.close()
+    return r.status, (json.loads(data) if data and r.getheader("Content-Type") == "application/json" else data)
+
+
+def _post(base: str, body: bytes):
+    return _raw(base, "POST", "/v1/msg", body, {"Content-Length": str(len(body))})
+
+
+def test_frames_must_be_signed_by_the_user_they_claim(tmp_path):
+    cs, httpd, base, roster = _server(4, tmp_path)
+    try:
+        adv = _advert(cs, roster, 2)
+        outsider = SigningKey(b"\x99" * 32)  # not on the roster, posts as user 2
+        code, body = _post(base, wrap_post(outsider, cs.session, 2, adv))
+        assert (code, body["reason"]) == (400, "bad-signature")
+        # user 1 (a roster member) signs a frame whose sender is user 2
+        code, body = _post(base, wrap_post(SigningKey(_seed(1)), cs.session, 1, adv))
+        assert (code, body["reason"]) == (400, "not-allowed")
+        # signed for another session (a replay from an earlier server process)
+        code, body = _post(base, wrap_post(SigningKey(_seed(2)), b"\0" * 16, 2, adv))
+        assert (code, body["reason"]) == (400, "bad-signature")
+        code, body = _post(base, adv)  # an unwrapped frame
+        assert (code, body["reason"]) == (400, "bad-format")
+        assert cs.sv.adverts == {}
+        # the real user is not locked out: its own frame is accepted, and a retry too
+        real = wrap_post(SigningKey(_seed(2)), cs.session, 2, adv)
+        assert _post(base, real) == (200, {"ok": True, "repeat": False})
+        assert _post(base, real) == (200, {"ok": True, "repeat": True})
+        assert set(cs.sv.adverts) == {2}
+    finally:
+        httpd.shutdown()
+
+
+@pytest.mark.parametrize("value", ["abc", "1e3", "", "-5", "+7", " 12 ", "99999999999999999999"])
+def test_bad_content_length_is_a_400_with_a_reason(tmp_path, capfd, value):
+    cs, httpd, base, roster = _server(3, tmp_path)
+    try:
+        code, body = _raw(base, "POST", "/v1/msg", b"x" * 12, {"Content-Length": value})
+        if value == " 12 ":  # surrounding spaces are allowed by HTTP: then it is just a bad frame
+            assert (code, body["reason"]) == (400, "bad-format")
+        else:
+            assert code in (400, 413) and body["reason"] in ("bad-format", "bad-length")
+        assert _status_ok(base)
+    finally:
+        httpd.shutdown()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err
+
+
+def _status_ok(base: str) -> bool:
+    with urllib.request.urlopen(base + "/v1/status", timeout=5) as r:
+        return json.loads(r.read())["state"] == "running"
+
+
+def test_body_larger_than_the_session_needs_is_refused(tmp_path):
+    cs, httpd, base, roster = _server(3, tmp_path)
+    try:
+        n = cs.max_body() + 1
+        code, body = _raw(base, "POST", "/v1/msg", b"", {"Content-Length": str(n)})
+        assert (code, body["reason"]) == (413, "bad-length")
+        code, body = _raw(base, "POST", "/v1/msg", b"", {"Content-Length": "0"})
+        assert (code, body["reason"]) == (400, "bad-length")
+    finally:
+        httpd.shutdown()
+
+
+def test_poll_parameters_and_signature_are_validated(tmp_path, capfd):
+    cs, httpd, base, roster = _server(3, tmp_path)
+    s = cs.session.hex()
+    sig = SigningKey(_seed(1)).sign(poll_payload(cs.session, 1, 0)).hex()
+    try:
+        for query, want in (
+            (f"uid=1&seq=-1&session={s}", 400),
+            (f"uid=1&seq=abc&session={s}", 400),
+            (f"uid=x&seq=0&session={s}", 400),
+            (f"seq=0&session={s}", 400),
+            (f"uid=1&uid=2&seq=0&session={s}", 400),
+            (f"uid=7&seq=0&session={s}", 400),
+            (f"uid=1&seq=0&session={'00' * 16}", 409),
+            ("uid=1&seq=0", 409),
+            (f"uid=1&seq=99999999999999&session={s}", 400),
+        ):
+            code, body = _raw(base, "GET", "/v1/poll?" + query, headers={"X-Signature": sig})
+            assert (query, code) == (query, want) and body["reason"]
+        q = f"/v1/poll?uid=1&seq=0&session={s}"
+        assert _raw(base, "GET", q)[0] == 401  # no signature
+        assert _raw(base, "GET", q, headers={"X-Signature": "zz"})[0] == 401  # not hex
+        other = SigningKey(_seed(2)).sign(poll_payload(cs.session, 1, 0)).hex()
+        assert _raw(base, "GET", q, headers={"X-Signature": other})[0] == 403  # user 2 polls as 1
+        assert _raw(base, "GET", q, headers={"X-Signature": sig})[0] == 204  # the real user
+    finally:
+        httpd.shutdown()
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_idle_connections_are_bounded_and_dropped(tmp_path):
+    cs, httpd, base, roster = _server(3, tmp_path, max_connections=8, conn_timeout=1.0)
+    port = httpd.server_address[1]
+    socks = []
+    try:
+        for _ in range(30):  # 30 clients connect and say nothing
+            s = socket.create_connection(("127.0.0.1", port), timeout=5)
+            socks.append(s)
+        time.sleep(0.3)
+        assert 1 <= httpd.active <= 8  # connections (one thread each) served at once
+        refused = 0
+        for s in socks:  # beyond the bound: a 503 at once; within it: closed after 1 s
+            data = s.recv(200)
+            refused += data.startswith(b"HTTP/1.1 503")
+            assert data == b"" or data.startswith(b"HTTP/1.1 503")
+        assert refused >= 30 - 8
+        time.sleep(0.2)
+        assert _status_ok(base)  # the server still serves once the idle ones are gone
+    finally:
+        for s in socks:
+            s.close()
+        httpd.shutdown()
+
+
+def test_slow_body_is_cut_off(tmp_path):
+    cs, httpd, base, roster = _server(3, tmp_path, conn_timeout=1.0)
+    port = httpd.server_address[1]
+    try:
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"POST /v1/msg HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n" + b"x" * 10)
+        t0 = time.monotonic()
+        data = b""
+        while chunk := s.recv(1000):  # the server answers, then closes
+            data += chunk
+        assert time.monotonic() - t0 < 5
+        assert data.startswith(b"HTTP/1.1 400") and b"truncated" in data
+        s.close()
+        assert _status_ok(base)
+    finally:
+        httpd.shutdown()
+
+
+def test_two_hundred_clients_posting_at_once_are_all_accepted(tmp_path):
+    n = 200
+    cs, httpd, base, roster = _server(n, tmp_path)
+    bodies = [wrap_post(SigningKey(_seed(u)), cs.session, u, _advert(cs, roster, u)) for u in range(n)]
+    go = threading.Barrier(n)
+
+    def send(body: bytes) -> int:
+        go.wait()
+        req = urllib.request.Request(base + "/v1/msg", data=body, method="POST")
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status
+        except urllib.error.HTTPError as exc:
+            return exc.code
+
+    try:
+        with ThreadPoolExecutor(n) as ex:
+            codes = list(ex.map(send, bodies))
+        assert codes.count(200) + codes.count(503) == n
+        assert cs.sv.expected() - set(cs.sv.adverts) == {u for u, c in enumerate(codes) if c == 503}
+        # a 503 is only "busy, retry": the real client retries until accepted
+        from mangarec.privacy.http_client import Http
+
+        for u, c in enumerate(codes):
+            if c != 200:
+                Http(base).post(bodies[u], time.monotonic() + 30)
+        assert len(cs.sv.adverts) == n
+    finally:
+        httpd.shutdown()
+
+
+class _SlowParticipant(Participant):
+    """Sleeps through the consistency check of the first round it sees."""
+
+    def __init__(self, *a, nap: float, **k) -> None:
+        super().__init__(*a, **k)
+        self.nap, self.lines = nap, []
+        self.log = lambda *m, **kw: self.lines.append(" ".join(map(str, m)))
+
+    def _new_session(self, st):
+        super()._new_session(st)
+        receive = self.client.receive
+
+        def slow(frame: bytes):
+            if E.decode(frame).KIND == E.SurvivorSet.KIND and self.nap:
+                time.sleep(self.nap)
+                self.nap = 0
+            return receive(frame)
+
+        self.client.receive = slow
+        return self.client
+
+
+def test_a_client_that_misses_a_phase_is_dropped_not_crashed(tmp_path):
+    n = 4
+    cs, httpd, base, roster = _server(n, tmp_path, phase_timeout=1.5)
+    ratings = {u: [(10 * u + k, 1 + k % 9) for k in range(3 + u)] for u in range(n)}
+    ps = [Participant(base, u, _seed(u), roster, ratings[u], 30.0, log=lambda *a, **k: None) for u in range(n - 1)]
+    slow = _SlowParticipant(base, n - 1, _seed(n - 1), roster, ratings[n - 1], 30.0, nap=4.0)
+    codes: dict[int, int] = {}
+    threads = [threading.Thread(target=lambda p=p: codes.__setitem__(p.uid, p.run())) for p in ps + [slow]]
+    runner = threading.Thread(target=cs.run)
+    try:
+        runner.start()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        runner.join(timeout=60)
+        assert cs.state == "done"
+        assert codes == {0: 0, 1: 0, 2: 0, 3: 3}  # dropped, reported, no crash
+        assert any("dropped by the server" in line for line in slow.lines), slow.lines
+        got = sorted(sorted(v) for v in cs.col.profiles().values())
+        assert got == sorted(sorted(ratings[u]) for u in range(n - 1))
+    finally:
+        httpd.shutdown()
