@@ -215,7 +215,7 @@ def main(argv: list[str] | None = None) -> None:
         U, V, _ = first[name]
         wall = float(np.median([t[0] for t in times[name]]))
         cpu = float(np.median([t[1] for t in times[name]]))
-        results.append((name, wall, cpu, *evaluate(lambda r: U[r] @ V.T, train, test, users)))
+        results.append((name, wall, cpu, *evaluate(lambda r, U=U, V=V: U[r] @ V.T, train, test, users)))
     if args.cg_only:
         print(f"\nfactors={args.factors} λ={args.reg} iterations={args.iterations} alpha={args.alpha}; "
               f"{len(users)} test users, K={K}; median over {args.repeats} interleaved rounds")
@@ -244,8 +244,9 @@ def main(argv: list[str] | None = None) -> None:
         e = als.fit(tr_cat, params, args.seed, solver=solver, cg_steps=args.cg_steps)
         Ye = e.vectors.astype(np.float64)
         Xe = als.solve_rows(als.centred(trc), Ye, args.reg, implicit=False, alpha=0)
+        quality = evaluate(lambda r, Xe=Xe, Ye=Ye: Xe[r] @ Ye.T, train, test, users)
         results.append((name, np.median(e.info["seconds_per_iteration"]),
-                        np.median(e.info["cpu_seconds_per_iteration"]), *evaluate(lambda r: Xe[r] @ Ye.T, train, test, users)))
+                        np.median(e.info["cpu_seconds_per_iteration"]), *quality))
         pred = umean[tc.row] + np.einsum("ij,ij->i", Xe[tc.row], Ye[tc.col])
         rating_rmse[name] = float(np.sqrt(np.mean((np.clip(pred, 1, 10) - tc.data) ** 2)))
         explicit_loss[name] = e.info["loss"][-1]

@@ -24,6 +24,7 @@ Rows per dataset:
 Then the null-model tests of ALS's neighbour lists (co-liked truth), and of the same lists
 shuffled across titles, and the targets of issue 10 with PASS/FAIL.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -66,8 +67,9 @@ def movielens() -> Catalog:
     with open(root / "movies.csv", encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             genres = [g for g in row["genres"].split("|") if g and g != "(no genres listed)"] or ["None"]
-            items.append(Item(id=f"m{row['movieId']}", title=row["title"], kind="anime",
-                              tags=make_tags({"genre": genres})))
+            items.append(
+                Item(id=f"m{row['movieId']}", title=row["title"], kind="anime", tags=make_tags({"genre": genres}))
+            )
     index = {it.id: k for k, it in enumerate(items)}
     users: dict[str, int] = {}
     r, c, v = [], [], []
@@ -79,14 +81,17 @@ def movielens() -> Catalog:
     m = sp.csr_matrix((np.array(v, dtype=np.float32), (r, c)), shape=(len(users), len(items)))
     counts = np.bincount(c, minlength=len(items))
     items = [replace(it, popularity=float(counts[k])) for k, it in enumerate(items)]
-    return Catalog(items=tuple(items), ratings=Ratings(m, tuple(users), source="movielens-small"),
-                   sources=("movielens-small",))
+    return Catalog(
+        items=tuple(items), ratings=Ratings(m, tuple(users), source="movielens-small"), sources=("movielens-small",)
+    )
 
 
 def fmt(m) -> str:
-    return (f"P@10 {m.precision.mean:.3f} [{m.precision.lo:.3f}, {m.precision.hi:.3f}]  "
-            f"R@10 {m.recall.mean:.3f}  nDCG@10 {m.ndcg.mean:.3f} [{m.ndcg.lo:.3f}, {m.ndcg.hi:.3f}]  "
-            f"cov {m.coverage:.3f}")
+    return (
+        f"P@10 {m.precision.mean:.3f} [{m.precision.lo:.3f}, {m.precision.hi:.3f}]  "
+        f"R@10 {m.recall.mean:.3f}  nDCG@10 {m.ndcg.mean:.3f} [{m.ndcg.lo:.3f}, {m.ndcg.hi:.3f}]  "
+        f"cov {m.coverage:.3f}"
+    )
 
 
 def run(name: str, cat: Catalog, args) -> dict:
@@ -106,35 +111,78 @@ def run(name: str, cat: Catalog, args) -> dict:
     ev = run_evaluation(cat, {"als": nb}, cfg, seed, heldout_embeddings={"als": emb}, heldout_neighbours={"als": nb})
     t_eval = time.perf_counter() - t
     exclude = canonical(split.train.matrix)
-    old_m = evaluate_scorer(foldin_scorer(old, training_values(old, split.train.matrix)), exclude, split.test,
-                            split.users, cat.tie_order, derive_seed(seed, "evaluation", "bootstrap"))
+    old_m = evaluate_scorer(
+        foldin_scorer(old, training_values(old, split.train.matrix)),
+        exclude,
+        split.test,
+        split.users,
+        cat.tie_order,
+        derive_seed(seed, "evaluation", "bootstrap"),
+    )
     rows = {r.method: r.metrics for r in ev.ranking}
     lam = float(ev.choices["ease_lambda"])
     W = item_item(fit_ease(split.likes("train"), lam), ITEM_ITEM_K)
     picks = {"spread": spread_picks(emb.vectors, cat.tie_order), "informative": informative_picks(split, cat.tie_order)}
     info = emb.info
-    vis = evaluate_visitor(cat, split, emb, reg=visitor_reg(emb), mode=info["mode"], alpha=info["alpha"] or 1.0,
-                           like_counts=[5, 12], seed=derive_seed(seed, "visitor", "als"), picks=picks["spread"],
-                           item_item=W)
-    vis2 = evaluate_visitor(cat, split, emb, reg=visitor_reg(emb), mode=info["mode"], alpha=info["alpha"] or 1.0,
-                            like_counts=[12], seed=derive_seed(seed, "visitor", "als"), picks=picks["informative"])
-    print(f"  ALS: {params.feedback}, {params.factors} factors, λ {params.regularization:g} (visitor fold-in λ "
-          f"{visitor_reg(emb):g}), α {params.alpha:g}, "
-          f"{params.iterations} iterations: fit {t_fit:.1f} s; evaluation {t_eval:.1f} s; EASE λ {lam:g} (validation)")
-    table = [("ALS (shipped defaults), fold-in", rows["als"]), ("ALS (before issue 10), fold-in", old_m),
-             ("ALS neighbour lists, item-kNN", rows["als neighbours"]), ("EASE (reference)", rows["ease"]),
-             ("co-like item-kNN (baseline)", rows["item-knn"]), ("popularity (baseline)", rows["popularity"]),
-             ("random (baseline)", rows["random"])]
+    vis = evaluate_visitor(
+        cat,
+        split,
+        emb,
+        reg=visitor_reg(emb),
+        mode=info["mode"],
+        alpha=info["alpha"] or 1.0,
+        like_counts=[5, 12],
+        seed=derive_seed(seed, "visitor", "als"),
+        picks=picks["spread"],
+        item_item=W,
+    )
+    vis2 = evaluate_visitor(
+        cat,
+        split,
+        emb,
+        reg=visitor_reg(emb),
+        mode=info["mode"],
+        alpha=info["alpha"] or 1.0,
+        like_counts=[12],
+        seed=derive_seed(seed, "visitor", "als"),
+        picks=picks["informative"],
+    )
+    print(
+        f"  ALS: {params.feedback}, {params.factors} factors, λ {params.regularization:g} (visitor fold-in λ "
+        f"{visitor_reg(emb):g}), α {params.alpha:g}, "
+        f"{params.iterations} iterations: fit {t_fit:.1f} s; evaluation {t_eval:.1f} s; EASE λ {lam:g} (validation)"
+    )
+    table = [
+        ("ALS (shipped defaults), fold-in", rows["als"]),
+        ("ALS (before issue 10), fold-in", old_m),
+        ("ALS neighbour lists, item-kNN", rows["als neighbours"]),
+        ("EASE (reference)", rows["ease"]),
+        ("co-like item-kNN (baseline)", rows["item-knn"]),
+        ("popularity (baseline)", rows["popularity"]),
+        ("random (baseline)", rows["random"]),
+    ]
     for label, m in vis.likes.items():
         table.append((f"visitor via published JSON, {label}", m))
     for label, m in vis.item_item.items():
         table.append((f"visitor, EASE item-item top-{ITEM_ITEM_K}, {label}", m))
-    table.append((f"onboarding: spread picks ({vis.answered['onboarding picks']:.1f} answered)",
-                  vis.onboarding["onboarding picks"]))
-    table.append((f"onboarding: informative picks ({vis2.answered['onboarding picks']:.1f} answered)",
-                  vis2.onboarding["onboarding picks"]))
-    table.append((f"onboarding: random popular picks ({vis.answered['random popular picks']:.1f} answered)",
-                  vis.onboarding["random popular picks"]))
+    table.append(
+        (
+            f"onboarding: spread picks ({vis.answered['onboarding picks']:.1f} answered)",
+            vis.onboarding["onboarding picks"],
+        )
+    )
+    table.append(
+        (
+            f"onboarding: informative picks ({vis2.answered['onboarding picks']:.1f} answered)",
+            vis2.onboarding["onboarding picks"],
+        )
+    )
+    table.append(
+        (
+            f"onboarding: random popular picks ({vis.answered['random popular picks']:.1f} answered)",
+            vis.onboarding["random popular picks"],
+        )
+    )
     for label, m in table:
         print(f"  {label:58s} {fmt(m)}")
     truths = truths_of(cat, split)
@@ -142,8 +190,10 @@ def run(name: str, cat: Catalog, args) -> dict:
     shuffled = lists[np.random.default_rng(0).permutation(len(lists))]
     for label, ls in (("ALS lists", lists), ("ALS lists shuffled across titles", shuffled)):
         for t in model_tests(ls, truths):
-            print(f"  null test, {label:34s} {t.truth} vs {t.null:10s}: found {t.observed:.3f} vs {t.expected:.3f} "
-                  f"(lift {t.lift:.2f}), p = {t.p_value:.3g}, recall {t.recall:.3f}, {t.items} titles")
+            print(
+                f"  null test, {label:34s} {t.truth} vs {t.null:10s}: found {t.observed:.3f} vs {t.expected:.3f} "
+                f"(lift {t.lift:.2f}), p = {t.p_value:.3g}, recall {t.recall:.3f}, {t.items} titles"
+            )
     return {"als": rows["als"], "ease": rows["ease"], "visitor12": vis.likes["12 likes"]}
 
 
@@ -163,12 +213,16 @@ def main() -> int:
     for ds, r in res.items():
         for m in ("precision", "ndcg"):
             a, e = getattr(r["als"], m).mean, getattr(r["ease"], m).mean
-            print(f"  {ds}: ALS {m} {a:.3f} / EASE {e:.3f} = {a / e:.3f}  (target >= 0.95): "
-                  f"{'PASS' if a >= 0.95 * e else 'FAIL'}")
+            print(
+                f"  {ds}: ALS {m} {a:.3f} / EASE {e:.3f} = {a / e:.3f}  (target >= 0.95): "
+                f"{'PASS' if a >= 0.95 * e else 'FAIL'}"
+            )
     if "anime" in res:
         v = res["anime"]["visitor12"].precision.mean
-        print(f"  anime: visitor from the published JSON, 12 likes: P@10 {v:.3f} (target >= 0.22): "
-              f"{'PASS' if v >= 0.22 else 'FAIL'}")
+        print(
+            f"  anime: visitor from the published JSON, 12 likes: P@10 {v:.3f} (target >= 0.22): "
+            f"{'PASS' if v >= 0.22 else 'FAIL'}"
+        )
     return 0
 
 

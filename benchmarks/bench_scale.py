@@ -13,6 +13,7 @@ activity is drawn from a Pareto (power-law) distribution with tail index 1.5 sca
 popularity); duplicate (user, item) pairs are dropped (so slightly fewer than N remain); values
 follow anime-recdb's 1-10 histogram (8: 26 %, 7: 22 %, 9: 20 %, 10: 15 %, 6: 10 %, ...).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -65,8 +66,16 @@ def one(n: int, factors: int | None, iterations: int) -> dict:
     t = time.perf_counter()
     m = generate(n)
     t_gen = time.perf_counter() - t
-    items = tuple(Item(id=f"i{j}", title="t", kind="manga", tags=make_tags({"genre": [f"G{j % 40}"]}),
-                       popularity=float(N_ITEMS - j)) for j in range(N_ITEMS))
+    items = tuple(
+        Item(
+            id=f"i{j}",
+            title="t",
+            kind="manga",
+            tags=make_tags({"genre": [f"G{j % 40}"]}),
+            popularity=float(N_ITEMS - j),
+        )
+        for j in range(N_ITEMS)
+    )
     cat = Catalog(items=items, ratings=Ratings(m, tuple(f"u{u}" for u in range(m.shape[0]))))
     p = als.Params()
     p = replace(p, iterations=iterations, **({"factors": factors} if factors else {}))
@@ -79,10 +88,18 @@ def one(n: int, factors: int | None, iterations: int) -> dict:
     t = time.perf_counter()
     ev = run_evaluation(cat, {"als": nb}, EvaluationSection(), 1, heldout_embeddings={"als": emb})
     t_eval = time.perf_counter() - t
-    return {"ratings": int(m.nnz), "users": int(m.shape[0]), "items": N_ITEMS, "generate_s": round(t_gen, 1),
-            "factors": p.factors, "als_s_per_iteration": sec, "peak_mb_after_als": round(mem_als),
-            "evaluation_s": round(t_eval, 1), "peak_mb_after_evaluation": round(peak_mb()),
-            "notes": list(ev.notes)}
+    return {
+        "ratings": int(m.nnz),
+        "users": int(m.shape[0]),
+        "items": N_ITEMS,
+        "generate_s": round(t_gen, 1),
+        "factors": p.factors,
+        "als_s_per_iteration": sec,
+        "peak_mb_after_als": round(mem_als),
+        "evaluation_s": round(t_eval, 1),
+        "peak_mb_after_evaluation": round(peak_mb()),
+        "notes": list(ev.notes),
+    }
 
 
 def main() -> int:
@@ -95,8 +112,9 @@ def main() -> int:
     if args.one is not None:
         print(json.dumps(one(int(args.one), args.factors, args.iterations)))
         return 0
-    print(f"{'ratings':>12} {'users':>9} {'s/iter (ALS)':>14} {'peak MB (ALS)':>14} {'eval s':>8} "
-          f"{'peak MB (eval)':>15}")
+    print(
+        f"{'ratings':>12} {'users':>9} {'s/iter (ALS)':>14} {'peak MB (ALS)':>14} {'eval s':>8} {'peak MB (eval)':>15}"
+    )
     for s in args.sizes.split(","):
         cmd = [sys.executable, __file__, "--one", s, "--iterations", str(args.iterations)]
         if args.factors:
@@ -106,9 +124,11 @@ def main() -> int:
             print(f"{s:>12}: failed ({out.returncode}): {out.stderr.strip().splitlines()[-1] if out.stderr else ''}")
             continue
         r = json.loads(out.stdout.strip().splitlines()[-1])
-        print(f"{r['ratings']:>12,} {r['users']:>9,} {np.median(r['als_s_per_iteration']):>14.1f} "
-              f"{r['peak_mb_after_als']:>14,} {r['evaluation_s']:>8.1f} {r['peak_mb_after_evaluation']:>15,}"
-              f"   (factors {r['factors']}; {'; '.join(r['notes'])})")
+        print(
+            f"{r['ratings']:>12,} {r['users']:>9,} {np.median(r['als_s_per_iteration']):>14.1f} "
+            f"{r['peak_mb_after_als']:>14,} {r['evaluation_s']:>8.1f} {r['peak_mb_after_evaluation']:>15,}"
+            f"   (factors {r['factors']}; {'; '.join(r['notes'])})"
+        )
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gzip
 import json
 import urllib.request
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -206,7 +206,8 @@ def parse(doc: Mapping[str, Any], source: str = "embeddings JSON") -> PublishedM
             values=_value_map(fo), nu=float(fo.get("reg_exponent", 0.0)),
             reg_cols=int(fo.get("reg_cols", 1)),
             tag_ids=tuple(tags["ids"]) if tags else (), tag_vectors=T, titles=titles,
-            meta={k: doc[k] for k in ("build_date", "catalog_hash", "subset", "count") if k in doc} | {"source": source},
+            meta={k: doc[k] for k in ("build_date", "catalog_hash", "subset", "count") if k in doc}
+            | {"source": source},
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"malformed embeddings document ({type(exc).__name__}: {exc})", source) from None

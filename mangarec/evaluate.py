@@ -1,4 +1,5 @@
 """Evaluation stage: see :mod:`mangarec.evaluation` (split into a package by concern)."""
+
 from __future__ import annotations
 
 from .evaluation import (  # noqa: F401

@@ -31,6 +31,7 @@ Feedback mappings (``[models.als] feedback``)
 
 ``benchmarks/bench_quality.py`` measures them; ``docs/models.md`` says which wins and why.
 """
+
 from __future__ import annotations
 
 import math
@@ -124,8 +125,9 @@ def like_mask(data: np.ndarray, scale: Scale, threshold: float) -> np.ndarray:
     return data >= threshold - 1e-9
 
 
-def model_values(R: sp.csr_matrix, feedback: str, scale: Scale, threshold: float,
-                 dislike_weight: float = 0.1) -> sp.csr_matrix:
+def model_values(
+    R: sp.csr_matrix, feedback: str, scale: Scale, threshold: float, dislike_weight: float = 0.1
+) -> sp.csr_matrix:
     """The training matrix of model-scale values for ``feedback`` (see the module docstring).
 
     ``R`` is ``(users, items)`` csr of ratings, canonical (sorted, no duplicates); returns csr
@@ -147,8 +149,11 @@ def model_values(R: sp.csr_matrix, feedback: str, scale: Scale, threshold: float
     if feedback == "likes":
         vals = np.where(like, 1.0, 0.0)
     elif feedback == "graded":
-        vals = np.where(like, 1.0 + (R.data - threshold) / scale.step, 0.0) if not scale.implicit \
+        vals = (
+            np.where(like, 1.0 + (R.data - threshold) / scale.step, 0.0)
+            if not scale.implicit
             else np.where(like, 1.0, 0.0)
+        )
     else:  # likes-dislikes
         vals = np.where(like, 1.0, -float(dislike_weight))
     keep = vals != 0.0

@@ -14,6 +14,7 @@ takes seconds to tens of seconds, so the default bound runs in minutes).
 The chosen values are written into ``[models.als]`` of the TOML file, keeping its comments
 (``tomlkit``), with a comment line giving their validation score. Prints every candidate's score.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,8 +71,16 @@ def _key(params: Any) -> tuple:
     return tuple(sorted((k, v) for k, v in asdict(params).items() if k in SEARCH))
 
 
-def search(catalog: Any, start: Any, evaluation: Any, seed: int, *, max_fits: int = MAX_FITS,
-           users: int = 1000, log: Callable[[str], None] = print) -> TuneResult:
+def search(
+    catalog: Any,
+    start: Any,
+    evaluation: Any,
+    seed: int,
+    *,
+    max_fits: int = MAX_FITS,
+    users: int = 1000,
+    log: Callable[[str], None] = print,
+) -> TuneResult:
     """Coordinate descent over :data:`SEARCH` from the ALS params ``start`` (see the module
     docstring); ``evaluation`` is the ``[evaluation]`` section (the split's definition)."""
     from .evaluation.protocol import canonical, make_split
@@ -96,13 +105,25 @@ def search(catalog: Any, start: Any, evaluation: Any, seed: int, *, max_fits: in
         t = time.perf_counter()
         emb = als.fit(fit_cat, p, seed)
         last["emb"] = emb
-        m = evaluate_scorer(foldin_scorer(emb, training_values(emb, split.fit.matrix)), exclude,
-                            split.validation, split.users, catalog.tie_order, seed)
-        c = Candidate(params={k2: v for k2, v in k}, ndcg=m.ndcg.mean, precision=m.precision.mean,
-                      seconds=round(time.perf_counter() - t, 1))
+        m = evaluate_scorer(
+            foldin_scorer(emb, training_values(emb, split.fit.matrix)),
+            exclude,
+            split.validation,
+            split.users,
+            catalog.tie_order,
+            seed,
+        )
+        c = Candidate(
+            params={k2: v for k2, v in k},
+            ndcg=m.ndcg.mean,
+            precision=m.precision.mean,
+            seconds=round(time.perf_counter() - t, 1),
+        )
         tried[k] = c
-        log(f"  {len(tried):2d}. nDCG@10 {c.ndcg:.4f}  P@10 {c.precision:.4f}  {c.seconds:5.1f} s  "
-            + ", ".join(f"{a}={b}" for a, b in k))
+        log(
+            f"  {len(tried):2d}. nDCG@10 {c.ndcg:.4f}  P@10 {c.precision:.4f}  {c.seconds:5.1f} s  "
+            + ", ".join(f"{a}={b}" for a, b in k)
+        )
         return c
 
     best_p, best = start, score(start)
@@ -121,12 +142,19 @@ def search(catalog: Any, start: Any, evaluation: Any, seed: int, *, max_fits: in
                 if c.ndcg > best.ndcg + 1e-4:
                     best_p, best, best_emb, improved = p, c, last["emb"], True
     visitor, v_reg = _visitor_search(catalog, split, best_p, best_emb, seed, log)
-    return TuneResult(best=best, tried=tuple(tried.values()), users=int(len(split.users)),
-                      validation_likes=int(split.validation.nnz), visitor=visitor, visitor_regularization=v_reg)
+    return TuneResult(
+        best=best,
+        tried=tuple(tried.values()),
+        users=int(len(split.users)),
+        validation_likes=int(split.validation.nnz),
+        visitor=visitor,
+        visitor_regularization=v_reg,
+    )
 
 
-def _visitor_search(catalog: Any, split: Any, params: Any, emb: Any, seed: int,
-                    log: Callable[[str], None]) -> tuple[dict, float]:
+def _visitor_search(
+    catalog: Any, split: Any, params: Any, emb: Any, seed: int, log: Callable[[str], None]
+) -> tuple[dict, float]:
     """The visitor fold-in λ: :data:`VISITOR_FACTORS` × the training λ, scored by P@10 of
     validation users who give :data:`VISITOR_LIKES` of their *fit* likes through the published
     JSON (the test likes are never read). Returns ``({λ: P@10}, best λ)``."""
@@ -138,8 +166,16 @@ def _visitor_search(catalog: Any, split: Any, params: Any, emb: Any, seed: int,
     out: dict[str, float] = {}
     for f in VISITOR_FACTORS:
         lam = float(params.regularization) * f
-        v = evaluate_visitor(catalog, as_test, emb, reg=lam, mode="implicit", alpha=float(params.alpha),
-                             like_counts=[VISITOR_LIKES], seed=seed)
+        v = evaluate_visitor(
+            catalog,
+            as_test,
+            emb,
+            reg=lam,
+            mode="implicit",
+            alpha=float(params.alpha),
+            like_counts=[VISITOR_LIKES],
+            seed=seed,
+        )
         out[f"{lam:g}"] = v.likes[f"{VISITOR_LIKES} likes"].precision.mean
         log(f"  visitor fold-in λ {lam:g}: P@10 {out[f'{lam:g}']:.4f} with {VISITOR_LIKES} likes (validation)")
     best = max(out, key=lambda k: (out[k], -float(k)))
@@ -171,15 +207,28 @@ def write_config(path: Path, chosen: dict, note: str) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from .cli import _int_in, _Parser
 
-    p = _Parser(prog="mangarec tune", description="Choose ALS's settings on the validation split (never the test "
-                "split) and write them into the configuration's [models.als].")
-    p.add_argument("--data", action="append", metavar="[FORMAT:]PATH", required=True,
-                   help="A catalog with ratings (as for build; repeatable).")
+    p = _Parser(
+        prog="mangarec tune",
+        description="Choose ALS's settings on the validation split (never the test "
+        "split) and write them into the configuration's [models.als].",
+    )
+    p.add_argument(
+        "--data",
+        action="append",
+        metavar="[FORMAT:]PATH",
+        required=True,
+        help="A catalog with ratings (as for build; repeatable).",
+    )
     p.add_argument("--config", type=Path, required=True, help="The TOML configuration to read and update.")
-    p.add_argument("--max-fits", type=_int_in(1, 200), default=MAX_FITS,
-                   help="Bound on the fits (default %(default)s).")
-    p.add_argument("--users", type=_int_in(10, 100_000), default=1000,
-                   help="Users scored on validation (fixed-seed sample; default %(default)s).")
+    p.add_argument(
+        "--max-fits", type=_int_in(1, 200), default=MAX_FITS, help="Bound on the fits (default %(default)s)."
+    )
+    p.add_argument(
+        "--users",
+        type=_int_in(10, 100_000),
+        default=1000,
+        help="Users scored on validation (fixed-seed sample; default %(default)s).",
+    )
     p.add_argument("--include-adult", action="store_true", help="Keep adult titles (as for build).")
     p.add_argument("--dry-run", action="store_true", help="Print the search, change nothing.")
     p.add_argument("--report", type=Path, default=None, help="Also write the search as JSON here.")
@@ -194,29 +243,56 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .seeds import derive_seed
 
     config = load_config(args.config if args.config.exists() else None)
-    catalog = load_catalog(args.data, include_adult=args.include_adult, adult_tags=config.catalog.adult_tags,
-                           min_tags=config.catalog.min_tags)
+    catalog = load_catalog(
+        args.data,
+        include_adult=args.include_adult,
+        adult_tags=config.catalog.adult_tags,
+        min_tags=config.catalog.min_tags,
+    )
     start = config.models.als
-    print(f"tune: {len(catalog)} titles, {catalog.ratings.nnz if catalog.ratings else 0} ratings; "
-          f"validation nDCG@10 of ALS (at most {args.max_fits} fits)")
+    print(
+        f"tune: {len(catalog)} titles, {catalog.ratings.nnz if catalog.ratings else 0} ratings; "
+        f"validation nDCG@10 of ALS (at most {args.max_fits} fits)"
+    )
     # The evaluation's split seed, so tuning and the build's figures share one protocol.
-    res = search(catalog, start, config.evaluation, derive_seed(config.seed, "evaluate"),
-                 max_fits=args.max_fits, users=args.users)
+    res = search(
+        catalog,
+        start,
+        config.evaluation,
+        derive_seed(config.seed, "evaluate"),
+        max_fits=args.max_fits,
+        users=args.users,
+    )
     chosen = {k: v for k, v in res.best.params.items() if getattr(start, k) != v}
     v_reg = 0.0 if res.visitor_regularization == res.best.params.get("regularization") else res.visitor_regularization
     if res.visitor and v_reg != start.visitor_regularization:
         chosen["visitor_regularization"] = v_reg
-    print(f"best: nDCG@10 {res.best.ndcg:.4f}, P@10 {res.best.precision:.4f} on {res.validation_likes} validation "
-          f"likes of {res.users} users; " + (", ".join(f"{k} = {v!r}" for k, v in chosen.items()) or "no change"))
+    print(
+        f"best: nDCG@10 {res.best.ndcg:.4f}, P@10 {res.best.precision:.4f} on {res.validation_likes} validation "
+        f"likes of {res.users} users; " + (", ".join(f"{k} = {v!r}" for k, v in chosen.items()) or "no change")
+    )
     if args.report:
-        args.report.write_text(json.dumps({"best": asdict(res.best), "tried": [asdict(c) for c in res.tried],
-                                           "users": res.users, "validation_likes": res.validation_likes,
-                                           "visitor": res.visitor,
-                                           "visitor_regularization": res.visitor_regularization},
-                                          indent=1, default=float), encoding="utf-8")
+        args.report.write_text(
+            json.dumps(
+                {
+                    "best": asdict(res.best),
+                    "tried": [asdict(c) for c in res.tried],
+                    "users": res.users,
+                    "validation_likes": res.validation_likes,
+                    "visitor": res.visitor,
+                    "visitor_regularization": res.visitor_regularization,
+                },
+                indent=1,
+                default=float,
+            ),
+            encoding="utf-8",
+        )
     if chosen and not args.dry_run:
-        write_config(args.config, chosen, f"mangarec tune: validation nDCG@10 {res.best.ndcg:.4f} "
-                     f"(P@10 {res.best.precision:.4f}, {res.users} users)")
+        write_config(
+            args.config,
+            chosen,
+            f"mangarec tune: validation nDCG@10 {res.best.ndcg:.4f} (P@10 {res.best.precision:.4f}, {res.users} users)",
+        )
         print(f"wrote {', '.join(chosen)} to {args.config}")
     return 0
 

@@ -1,4 +1,5 @@
 """Evaluation: the protocol (scale, likes, splits), ranking metrics, baselines, EASE, the report."""
+
 from __future__ import annotations
 
 import json
@@ -43,8 +44,9 @@ def test_check_lists_rejects_repeats_and_self():
 # ---------------------------------------------------------------- the protocol
 
 
-def cluster_catalog(clusters: int = 10, per: int = 12, users_per_cluster: int = 8, likes: int = 6,
-                    implicit: bool = False, seed: int = 0) -> Catalog:
+def cluster_catalog(
+    clusters: int = 10, per: int = 12, users_per_cluster: int = 8, likes: int = 6, implicit: bool = False, seed: int = 0
+) -> Catalog:
     """``clusters`` groups of items with disjoint tag vocabularies (each group's items share its
     tag ``C<c>``); each user likes items of one group only (ratings 9), and rates a few items of
     other groups low (3) unless ``implicit``."""
@@ -54,8 +56,15 @@ def cluster_catalog(clusters: int = 10, per: int = 12, users_per_cluster: int = 
         vocab = [f"T{c}-{t}" for t in range(4)]
         for i in range(per):
             tags = [f"C{c}"] + [vocab[t] for t in range(4) if (i >> t) & 1]
-            items.append(Item(id=f"c{c}x{i}", title=f"t{c}{i}", kind="manga",
-                              tags=make_tags({"genre": tags}), popularity=float(rng.integers(1, 1000))))
+            items.append(
+                Item(
+                    id=f"c{c}x{i}",
+                    title=f"t{c}{i}",
+                    kind="manga",
+                    tags=make_tags({"genre": tags}),
+                    popularity=float(rng.integers(1, 1000)),
+                )
+            )
     n = len(items)
     rows, cols, vals = [], [], []
     u = 0
@@ -73,15 +82,13 @@ def cluster_catalog(clusters: int = 10, per: int = 12, users_per_cluster: int = 
     return Catalog(items=tuple(items), ratings=ratings, sources=("synthetic",))
 
 
-
 def test_split_holds_out_likes_only_and_validation_inside_train():
     cat = cluster_catalog()
     r = cat.ratings
     cfg = EvaluationSection(holdout=0.34, min_likes=5, max_users=1000)
     s = make_split(r, cfg, seed=5)
     full = r.matrix.toarray()
-    train, fit, test, val = (s.train.matrix.toarray(), s.fit.matrix.toarray(), s.test.toarray(),
-                             s.validation.toarray())
+    train, fit, test, val = (s.train.matrix.toarray(), s.fit.matrix.toarray(), s.test.toarray(), s.validation.toarray())
     assert s.positives.threshold == 8.0 and s.positives.scale.name == "1-10"
     assert len(s.users) == r.n_users  # every user has 6 likes
     assert np.all(test.sum(axis=1)[s.users] == 2)  # round(0.34 * 6)
@@ -187,7 +194,6 @@ def _tag_neighbours(cat: Catalog, k: int, name: str = "tags") -> Neighbours:
     return Neighbours(name, nb.item_ids, nb.indices, nb.scores, nb.method, nb.info)
 
 
-
 # ---------------------------------------------------------------- the report part
 
 
@@ -223,11 +229,13 @@ def test_evaluate_with_ratings_full_report():
     cfg = EvaluationSection(min_likes=5, visitor_likes=[3])
     s = make_split(cat.ratings, cfg, 9)
     from dataclasses import replace
+
     p = als.Params(factors=8, regularization=1.0, iterations=8)
     emb = als.fit(replace(cat, ratings=s.train), p, 0)
     tags = _tag_neighbours(cat, 10, "lsi")
-    out = evaluate(cat, {"lsi": tags}, cfg, 9, heldout_embeddings={"als": emb},
-                   picks=list(np.argsort(cat.tie_order)[:12]))
+    out = evaluate(
+        cat, {"lsi": tags}, cfg, 9, heldout_embeddings={"als": emb}, picks=list(np.argsort(cat.tie_order)[:12])
+    )
     rows = {r["method"]: r["metrics"] for r in out["ranking"]}
     assert set(rows) == {"als", "lsi neighbours", "ease", "item-knn", "popularity", "random"}
     P = {k: v["recall"]["mean"] for k, v in rows.items()}  # one held-out like per user: P@10 <= 0.1
@@ -237,8 +245,10 @@ def test_evaluate_with_ratings_full_report():
         assert m["precision"]["lo"] <= m["precision"]["mean"] <= m["precision"]["hi"]
     assert float(out["choices"]["ease_lambda"]) in [float(x) for x in out["choices"]["ease_validation_ndcg"]]
     (v,) = out["visitor"]
-    assert set(v["likes"]) == {"3 likes", "all likes"} and set(v["onboarding"]) == {"onboarding picks",
-                                                                                      "random popular picks"}
+    assert set(v["likes"]) == {"3 likes", "all likes"} and set(v["onboarding"]) == {
+        "onboarding picks",
+        "random popular picks",
+    }
     assert v["likes"]["all likes"]["recall"]["mean"] > P["popularity"] + 0.5
     assert out["protocol"]["like_threshold"] == 8.0 and out["protocol"]["users"] == len(s.users)
     tests = {(t["truth"], t["null"]): t for t in out["null"]["lsi"]}

@@ -1,4 +1,5 @@
 """Null-model tests that can fail: a real model rejects both nulls, shuffled lists do not."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -72,8 +73,11 @@ def test_popularity_null_catches_hub_lists_random_null_does_not():
     T = sp.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(n, n))
     assert null_test(lists, T, "random").p_value < 0.01
     assert null_test(lists, T, "popularity").p_value > 0.05
-    np.testing.assert_allclose(expected_hits(lists, T, "popularity").mean(),
-                               np.mean([hits(_shuffled(lists, s), T).mean() for s in range(200)]), rtol=0.05)
+    np.testing.assert_allclose(
+        expected_hits(lists, T, "popularity").mean(),
+        np.mean([hits(_shuffled(lists, s), T).mean() for s in range(200)]),
+        rtol=0.05,
+    )
 
 
 def test_related_truth_and_registry():
@@ -81,14 +85,22 @@ def test_related_truth_and_registry():
     for f in range(30):  # 30 franchises of 3 titles, linked in a chain
         for j in range(3):
             rel = (Related(id=f"f{f}-{j + 1}", type="sequel"),) if j < 2 else ()
-            items.append(Item(id=f"f{f}-{j}", title="t", kind="manga", tags=make_tags({"genre": [f"G{f % 5}"]}),
-                              related=rel + (Related(id="gone", type="prequel"),)))
+            items.append(
+                Item(
+                    id=f"f{f}-{j}",
+                    title="t",
+                    kind="manga",
+                    tags=make_tags({"genre": [f"G{f % 5}"]}),
+                    related=rel + (Related(id="gone", type="prequel"),),
+                )
+            )
     cat = Catalog(items=tuple(items))
     T = related(cat)
     assert T.nnz == 30 * 2 * 2 and (T != T.T).nnz == 0  # symmetric; the unknown id is dropped
     n = len(cat)
-    same = np.array([[3 * (i // 3) + (i % 3 + d) % 3 for d in (1, 2)] + [(i + 3 * d) % n for d in range(1, 4)]
-                     for i in range(n)])
+    same = np.array(
+        [[3 * (i // 3) + (i % 3 + d) % 3 for d in (1, 2)] + [(i + 3 * d) % n for d in range(1, 4)] for i in range(n)]
+    )
     t = null_test(same, T, "popularity", "related")
     assert t.p_value < 0.01 and t.recall > 0.7
     assert null_test(_shuffled(same, 3), T, "popularity").p_value > 0.05

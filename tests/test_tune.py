@@ -1,4 +1,5 @@
 """mangarec tune: searches on validation only, writes [models.als] keeping comments."""
+
 from __future__ import annotations
 
 import json
@@ -32,13 +33,14 @@ def test_search_improves_validation_and_never_reads_test(monkeypatch):
     assert res.best.ndcg >= res.tried[0].ndcg
     assert res.best.ndcg == max(c.ndcg for c in res.tried)
     from mangarec.evaluation import make_split
+
     split = make_split(cat.ratings, EvaluationSection(min_likes=5, max_users=1000), 3)
     assert seen and all((h != split.validation).nnz == 0 for h in seen)  # scored on validation only
 
 
 def test_write_config_keeps_comments(tmp_path):
     p = tmp_path / "site.toml"
-    p.write_text("# my site\n[site]\ntitle = \"x\"\n\n[models.als]\n# Latent factors.\nfactors = 32\n")
+    p.write_text('# my site\n[site]\ntitle = "x"\n\n[models.als]\n# Latent factors.\nfactors = 32\n')
     tune.write_config(p, {"factors": 128, "regularization": 50.0}, "mangarec tune: validation nDCG@10 0.3")
     text = p.read_text()
     assert "# my site" in text and "# Latent factors." in text and "validation nDCG@10 0.3" in text
@@ -50,9 +52,23 @@ def test_write_config_keeps_comments(tmp_path):
 def test_main_on_fixture_writes_and_errors(tmp_path, shared_data, capsys):
     d = shared_data / "anime-recdb"
     cfg = tmp_path / "site.toml"
-    cfg.write_text("[models.als]\nfactors = 8\nregularization = 0.001\niterations = 3\nfeedback = \"raw\"\n")
-    rc = tune.main(["--data", f"mal:{d / 'fixture_anime.csv'}", "--data", f"ratings:{d / 'fixture_ratings.csv'}",
-                    "--config", str(cfg), "--max-fits", "4", "--users", "100", "--report", str(tmp_path / "t.json")])
+    cfg.write_text('[models.als]\nfactors = 8\nregularization = 0.001\niterations = 3\nfeedback = "raw"\n')
+    rc = tune.main(
+        [
+            "--data",
+            f"mal:{d / 'fixture_anime.csv'}",
+            "--data",
+            f"ratings:{d / 'fixture_ratings.csv'}",
+            "--config",
+            str(cfg),
+            "--max-fits",
+            "4",
+            "--users",
+            "100",
+            "--report",
+            str(tmp_path / "t.json"),
+        ]
+    )
     out = capsys.readouterr().out
     assert rc == 0 and "validation" in out and "best: nDCG@10" in out
     best = json.loads((tmp_path / "t.json").read_text())["best"]["params"]

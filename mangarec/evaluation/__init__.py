@@ -17,6 +17,7 @@
 :func:`evaluate` returns the JSON-able ``report.json`` part; :func:`run_evaluation` the typed
 :class:`Evaluation` it is made from.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -32,8 +33,21 @@ from .runner import Evaluation, run_evaluation
 from .truths import TRUTHS, register
 
 __all__ = [
-    "K", "TRUTHS", "Evaluation", "Interval", "Metrics", "Positives", "Split", "check_lists", "evaluate",
-    "evaluation_split", "jaccard_rows", "make_split", "positives_of", "register", "run_evaluation",
+    "K",
+    "TRUTHS",
+    "Evaluation",
+    "Interval",
+    "Metrics",
+    "Positives",
+    "Split",
+    "check_lists",
+    "evaluate",
+    "evaluation_split",
+    "jaccard_rows",
+    "make_split",
+    "positives_of",
+    "register",
+    "run_evaluation",
 ]
 
 
@@ -44,11 +58,17 @@ def evaluation_split(ratings: Ratings, config: EvaluationSection, seed: int):
     return s.train, s.test
 
 
-def evaluate(catalog: Catalog, neighbours: Mapping[str, Neighbours], config: EvaluationSection, seed: int, *,
-             heldout_embeddings: Mapping[str, Embedding] | None = None,
-             heldout_neighbours: Mapping[str, Neighbours] | None = None,
-             picks: Sequence[int] | None = None,
-             hit_rate_neighbours: Mapping[str, Neighbours] | None = None) -> dict[str, Any]:
+def evaluate(
+    catalog: Catalog,
+    neighbours: Mapping[str, Neighbours],
+    config: EvaluationSection,
+    seed: int,
+    *,
+    heldout_embeddings: Mapping[str, Embedding] | None = None,
+    heldout_neighbours: Mapping[str, Neighbours] | None = None,
+    picks: Sequence[int] | None = None,
+    hit_rate_neighbours: Mapping[str, Neighbours] | None = None,
+) -> dict[str, Any]:
     """The ``evaluation`` part of ``report.json`` (JSON-able; see :class:`Evaluation`).
 
     Parameters
@@ -65,6 +85,13 @@ def evaluate(catalog: Catalog, neighbours: Mapping[str, Neighbours], config: Eva
     """
     from ..report import jsonable
 
-    ev = run_evaluation(catalog, neighbours, config, seed, heldout_embeddings=heldout_embeddings,
-                        heldout_neighbours=heldout_neighbours or hit_rate_neighbours, picks=picks)
+    ev = run_evaluation(
+        catalog,
+        neighbours,
+        config,
+        seed,
+        heldout_embeddings=heldout_embeddings,
+        heldout_neighbours=heldout_neighbours or hit_rate_neighbours,
+        picks=picks,
+    )
     return jsonable(ev)

@@ -9,6 +9,7 @@ training side of a split) and returns a :data:`~.ranking.Scorer`.
   score of ``j`` the sum of its similarities to the user's likes (top :data:`KNN` per item);
 * ``ease``: :mod:`mangarec.models.ease` (the strong reference, λ tuned on validation).
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -25,9 +26,11 @@ EASE_LAMBDAS: tuple[float, ...] = (0.5, 2.0, 8.0, 32.0)
 
 def random_scorer(n_items: int, seed: int) -> Scorer:
     """Uniform random scores, reproducible per block of users (``seed`` and the rows)."""
+
     def score(users: np.ndarray) -> np.ndarray:
         g = np.random.default_rng([seed, int(users[0]) if len(users) else 0, len(users)])
         return g.random((len(users), n_items))
+
     return score
 
 
@@ -37,8 +40,16 @@ def popularity_scorer(X: sp.csr_matrix) -> Scorer:
     return lambda users: np.broadcast_to(pop, (len(users), len(pop)))
 
 
-def top_k_of_product(A: sp.csr_matrix, B: sp.csr_matrix, k: int, *, row_scale: np.ndarray | None = None,
-                     col_scale: np.ndarray | None = None, min_value: float = 0.0, block: int = 1024) -> sp.csr_matrix:
+def top_k_of_product(
+    A: sp.csr_matrix,
+    B: sp.csr_matrix,
+    k: int,
+    *,
+    row_scale: np.ndarray | None = None,
+    col_scale: np.ndarray | None = None,
+    min_value: float = 0.0,
+    block: int = 1024,
+) -> sp.csr_matrix:
     """Each row's ``k`` largest entries of ``diag(row_scale) · (Aᵀ B) · diag(col_scale)``.
 
     ``A``, ``B`` are ``(users, n)`` csr; entries of ``AᵀB`` below ``min_value`` (before scaling)
@@ -53,9 +64,9 @@ def top_k_of_product(A: sp.csr_matrix, B: sp.csr_matrix, k: int, *, row_scale: n
     cs = np.ones(n) if col_scale is None else np.asarray(col_scale, dtype=np.float64)
     rows, cols, vals = [], [], []
     for a in range(0, n, block):
-        S = np.asarray((At[a:a + block] @ B).todense())
+        S = np.asarray((At[a : a + block] @ B).todense())
         S[S < max(min_value, 1e-12)] = 0.0
-        S *= rs[a:a + block, None] * cs[None, :]
+        S *= rs[a : a + block, None] * cs[None, :]
         r = np.arange(S.shape[0])
         diag = a + r < n
         S[r[diag], a + r[diag]] = 0.0

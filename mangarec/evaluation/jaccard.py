@@ -1,4 +1,5 @@
 """Neighbour lists: validity checks and the per-title Jaccard index of two models' lists."""
+
 from __future__ import annotations
 
 import numpy as np

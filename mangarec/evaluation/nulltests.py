@@ -21,6 +21,7 @@ do not (``tests/test_nulltests.py`` checks both).
 :func:`agreement` is model-vs-model agreement: the mean per-title Jaccard of two models'
 lists with a bootstrap 95 % interval over titles.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -96,9 +97,17 @@ def null_test(lists: np.ndarray, truth: sp.csr_matrix, null: str, truth_name: st
     obs, exp = float(h.mean()) if len(h) else 0.0, float(e.mean()) if len(e) else 0.0
     size = np.minimum(np.diff(T.indptr)[has], lists.shape[1])
     recall = float(np.mean(h / size)) if len(h) else 0.0
-    return NullTest(truth=truth_name, null=null, items=int(has.sum()), observed=obs, expected=exp,
-                    lift=obs / exp if exp > 0 else (float("inf") if obs > 0 else 1.0), t=t, p_value=p,
-                    recall=recall)
+    return NullTest(
+        truth=truth_name,
+        null=null,
+        items=int(has.sum()),
+        observed=obs,
+        expected=exp,
+        lift=obs / exp if exp > 0 else (float("inf") if obs > 0 else 1.0),
+        t=t,
+        p_value=p,
+        recall=recall,
+    )
 
 
 def model_tests(lists: np.ndarray, truths: Mapping[str, sp.csr_matrix]) -> list[NullTest]:

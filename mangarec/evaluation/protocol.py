@@ -16,6 +16,7 @@ Splits are ``(users, items)`` csr matrices aligned with the catalog. Non-like ra
 stay in the training side (a visitor's dislikes are known), and every evaluated list excludes
 the user's training ratings.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -55,8 +56,10 @@ class Positives:
         if self.scale.implicit:
             return "Implicit feedback: every interaction is a like."
         extra = " and at least the user's own mean rating" if self.per_user else ""
-        return (f"Ratings on a {self.scale.name} scale (step {self.scale.step:g}); a like is a rating of at "
-                f"least {self.threshold:g}{extra}.")
+        return (
+            f"Ratings on a {self.scale.name} scale (step {self.scale.step:g}); a like is a rating of at "
+            f"least {self.threshold:g}{extra}."
+        )
 
 
 def positives_of(ratings: Ratings, config: EvaluationSection) -> Positives:
@@ -79,9 +82,16 @@ def _rebuild(m: sp.csr_matrix, user_of: np.ndarray, keep: np.ndarray) -> sp.csr_
     return sp.csr_matrix((m.data[keep], m.indices[keep], indptr), shape=m.shape)
 
 
-def hold_out(R: sp.csr_matrix, like: np.ndarray, frac: float, seed: int, *, min_likes: int,
-             max_users: int | None, users: np.ndarray | None = None
-             ) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
+def hold_out(
+    R: sp.csr_matrix,
+    like: np.ndarray,
+    frac: float,
+    seed: int,
+    *,
+    min_likes: int,
+    max_users: int | None,
+    users: np.ndarray | None = None,
+) -> tuple[sp.csr_matrix, sp.csr_matrix, np.ndarray]:
     """Hold out a fraction of each eligible user's likes.
 
     Parameters
@@ -172,13 +182,17 @@ class Split:
         """The notes the report prints about the split."""
         notes = [self.positives.describe()]
         if self.empty:
-            notes.append(f"NO EVALUATION: no user has {self.min_likes}+ likes under this definition, so nothing "
-                         "could be held out (check [evaluation] scale and like_threshold).")
+            notes.append(
+                f"NO EVALUATION: no user has {self.min_likes}+ likes under this definition, so nothing "
+                "could be held out (check [evaluation] scale and like_threshold)."
+            )
             return notes
-        notes.append(f"{len(self.users)} users evaluated (fixed-seed sample of the {self.eligible} with "
-                     f"{self.min_likes}+ likes); {self.holdout:g} of each one's likes held out as test "
-                     f"({self.test.nnz} likes), and {self.holdout:g} of the rest as validation "
-                     f"({self.validation.nnz}) for every tuned choice.")
+        notes.append(
+            f"{len(self.users)} users evaluated (fixed-seed sample of the {self.eligible} with "
+            f"{self.min_likes}+ likes); {self.holdout:g} of each one's likes held out as test "
+            f"({self.test.nnz} likes), and {self.holdout:g} of the rest as validation "
+            f"({self.validation.nnz}) for every tuned choice."
+        )
         return notes
 
 
@@ -191,10 +205,27 @@ def make_split(ratings: Ratings, config: EvaluationSection, seed: int) -> Split:
     user_of = np.repeat(np.arange(R.shape[0]), np.diff(R.indptr))
     eligible = int(np.count_nonzero(np.bincount(user_of[like], minlength=R.shape[0]) >= max(config.min_likes, 2)))
     s = derive_seed(seed, "evaluation", "split")
-    train, test, users = hold_out(R, like, config.holdout, derive_seed(s, "test"),
-                                  min_likes=config.min_likes, max_users=config.max_users)
-    fit, val, _ = hold_out(train, pos.mask(train), config.holdout, derive_seed(s, "validation"),
-                           min_likes=config.min_likes, max_users=None, users=users)
+    train, test, users = hold_out(
+        R, like, config.holdout, derive_seed(s, "test"), min_likes=config.min_likes, max_users=config.max_users
+    )
+    fit, val, _ = hold_out(
+        train,
+        pos.mask(train),
+        config.holdout,
+        derive_seed(s, "validation"),
+        min_likes=config.min_likes,
+        max_users=None,
+        users=users,
+    )
     as_ratings = lambda m: replace(ratings, matrix=sp.csr_matrix(m, dtype=np.float32))  # noqa: E731
-    return Split(positives=pos, train=as_ratings(train), test=test, users=users, fit=as_ratings(fit),
-                 validation=val, holdout=config.holdout, min_likes=config.min_likes, eligible=eligible)
+    return Split(
+        positives=pos,
+        train=as_ratings(train),
+        test=test,
+        users=users,
+        fit=as_ratings(fit),
+        validation=val,
+        holdout=config.holdout,
+        min_likes=config.min_likes,
+        eligible=eligible,
+    )

@@ -4,6 +4,7 @@ A *scorer* maps a block of user rows to their ``(rows, n_items)`` scores; :func:
 every evaluated user's unseen items (training ratings excluded; ties by ``Catalog.tie_order``,
 most popular first) and :func:`score` gives P@k, R@k, nDCG@k per user and catalogue coverage.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -47,8 +48,7 @@ class Metrics:
     users: int
 
 
-def top_k(scorer: Scorer, exclude: sp.csr_matrix, users: np.ndarray, tie_order: np.ndarray,
-          k: int = K) -> np.ndarray:
+def top_k(scorer: Scorer, exclude: sp.csr_matrix, users: np.ndarray, tie_order: np.ndarray, k: int = K) -> np.ndarray:
     """Each user's ``k`` best items not in its ``exclude`` row.
 
     Parameters
@@ -70,7 +70,7 @@ def top_k(scorer: Scorer, exclude: sp.csr_matrix, users: np.ndarray, tie_order: 
     out = np.zeros((len(users), k), dtype=np.int64)
     tie = np.asarray(tie_order)
     for a in range(0, len(users), BLOCK):
-        u = users[a:a + BLOCK]
+        u = users[a : a + BLOCK]
         S = np.array(scorer(u), dtype=np.float64, copy=True)
         ex = exclude[u].tocoo()
         S[ex.row, ex.col] = -np.inf
@@ -87,7 +87,7 @@ def per_user(lists: np.ndarray, heldout: sp.csr_matrix, users: np.ndarray) -> di
     H = sp.csr_matrix(heldout)[users]
     hits = np.zeros(lists.shape, dtype=bool)
     for r in range(len(users)):
-        row = H.indices[H.indptr[r]:H.indptr[r + 1]]
+        row = H.indices[H.indptr[r] : H.indptr[r + 1]]
         hits[r] = np.isin(lists[r], row)
     n_rel = np.diff(H.indptr)
     disc = 1.0 / np.log2(np.arange(2, k + 2))
@@ -119,12 +119,20 @@ def score(lists: np.ndarray, heldout: sp.csr_matrix, users: np.ndarray, n_items:
     for name, vals in pu.items():
         out[name] = bootstrap(vals, np.random.default_rng(seed))
     cov = len(np.unique(lists)) / max(n_items, 1) if lists.size else 0.0
-    return Metrics(precision=out["precision"], recall=out["recall"], ndcg=out["ndcg"], coverage=float(cov),
-                   users=int(len(users)))
+    return Metrics(
+        precision=out["precision"], recall=out["recall"], ndcg=out["ndcg"], coverage=float(cov), users=int(len(users))
+    )
 
 
-def evaluate_scorer(scorer: Scorer, exclude: sp.csr_matrix, heldout: sp.csr_matrix, users: np.ndarray,
-                    tie_order: np.ndarray, seed: int, k: int = K) -> Metrics:
+def evaluate_scorer(
+    scorer: Scorer,
+    exclude: sp.csr_matrix,
+    heldout: sp.csr_matrix,
+    users: np.ndarray,
+    tie_order: np.ndarray,
+    seed: int,
+    k: int = K,
+) -> Metrics:
     """:func:`top_k` then :func:`score`."""
     lists = top_k(scorer, exclude, users, tie_order, k)
     return score(lists, heldout, users, exclude.shape[1], seed)

@@ -1,4 +1,5 @@
 """Runs the whole evaluation of one build (see :mod:`mangarec.evaluation`)."""
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -69,8 +70,14 @@ def lists_scorer(nb: Neighbours, likes: sp.csr_matrix) -> Scorer:
     """Item-kNN from a model's neighbour lists: a user's score of ``j`` is the sum of ``j``'s
     neighbour scores from the user's likes (positive scores only; unreached items score 0)."""
     n, k = nb.indices.shape
-    S = sp.csr_matrix((np.maximum(nb.scores.astype(np.float64).ravel(), 0.0) + 1e-9,
-                       nb.indices.astype(np.int64).ravel(), np.arange(0, n * k + 1, k)), shape=(n, n))
+    S = sp.csr_matrix(
+        (
+            np.maximum(nb.scores.astype(np.float64).ravel(), 0.0) + 1e-9,
+            nb.indices.astype(np.int64).ravel(),
+            np.arange(0, n * k + 1, k),
+        ),
+        shape=(n, n),
+    )
     return lambda users: np.asarray((likes[users] @ S).todense())
 
 
@@ -82,8 +89,14 @@ def foldin_scorer(emb: Embedding, split_values: sp.csr_matrix) -> Scorer:
     info = emb.info or {}
     Y = np.asarray(emb.vectors, dtype=np.float64)
     implicit = info.get("mode", "implicit") == "implicit"
-    X = solve_rows(split_values, Y, float(info.get("regularization", 0.1)), implicit=implicit,
-                   alpha=float(info.get("alpha") or 1.0), nu=float(info.get("reg_exponent") or 0.0))
+    X = solve_rows(
+        split_values,
+        Y,
+        float(info.get("regularization", 0.1)),
+        implicit=implicit,
+        alpha=float(info.get("alpha") or 1.0),
+        nu=float(info.get("reg_exponent") or 0.0),
+    )
     return lambda users: X[users] @ Y.T
 
 
@@ -116,10 +129,16 @@ def choose_ease(split: Split, tie: np.ndarray, seed: int) -> tuple[float, dict[s
     return float(best), scores
 
 
-def run_evaluation(catalog: Catalog, neighbours: Mapping[str, Neighbours], config: EvaluationSection, seed: int, *,
-                   heldout_embeddings: Mapping[str, Embedding] | None = None,
-                   heldout_neighbours: Mapping[str, Neighbours] | None = None,
-                   picks: Sequence[int] | None = None) -> Evaluation:
+def run_evaluation(
+    catalog: Catalog,
+    neighbours: Mapping[str, Neighbours],
+    config: EvaluationSection,
+    seed: int,
+    *,
+    heldout_embeddings: Mapping[str, Embedding] | None = None,
+    heldout_neighbours: Mapping[str, Neighbours] | None = None,
+    picks: Sequence[int] | None = None,
+) -> Evaluation:
     """The typed evaluation (see :func:`mangarec.evaluation.evaluate` for the parameters)."""
     if not neighbours:
         raise ValueError("evaluate needs at least one model's neighbours")
@@ -140,9 +159,14 @@ def run_evaluation(catalog: Catalog, neighbours: Mapping[str, Neighbours], confi
         protocol = Protocol(
             scale=split.positives.scale.name,
             like_threshold=None if split.positives.scale.implicit else split.positives.threshold,
-            users=int(len(split.users)), eligible_users=split.eligible, test_likes=int(split.test.nnz),
-            validation_likes=int(split.validation.nnz), holdout=split.holdout, empty=split.empty,
-            notes=tuple(split.describe()))
+            users=int(len(split.users)),
+            eligible_users=split.eligible,
+            test_likes=int(split.test.nnz),
+            validation_likes=int(split.validation.nnz),
+            holdout=split.holdout,
+            empty=split.empty,
+            notes=tuple(split.describe()),
+        )
         if split.empty:
             notes.append(protocol.notes[-1])
         else:
@@ -150,38 +174,76 @@ def run_evaluation(catalog: Catalog, neighbours: Mapping[str, Neighbours], confi
             if "ease_skipped" in choices:
                 notes.append(f"EASE reference left out: {choices['ease_skipped']}")
             visitor = [
-                evaluate_visitor(catalog, split, emb, reg=visitor_reg(emb),
-                                 mode=str(emb.info.get("mode", "implicit")), alpha=float(emb.info.get("alpha") or 1.0),
-                                 like_counts=config.visitor_likes, seed=derive_seed(seed, "visitor", name), picks=picks)
-                for name, emb in held_emb.items()]
+                evaluate_visitor(
+                    catalog,
+                    split,
+                    emb,
+                    reg=visitor_reg(emb),
+                    mode=str(emb.info.get("mode", "implicit")),
+                    alpha=float(emb.info.get("alpha") or 1.0),
+                    like_counts=config.visitor_likes,
+                    seed=derive_seed(seed, "visitor", name),
+                    picks=picks,
+                )
+                for name, emb in held_emb.items()
+            ]
             for name in neighbours:
                 if name in held_emb or name in held_nb:
                     notes.append(f"{name} was refitted on the training split for these figures (test likes unseen).")
     truths = truths_of(catalog, split)
     lists = {name: check_lists(nb) for name, nb in neighbours.items()}
-    null = {name: tuple(model_tests(check_lists(held_nb[name]) if name in held_nb else lists[name], truths))
-            for name in neighbours}
+    null = {
+        name: tuple(model_tests(check_lists(held_nb[name]) if name in held_nb else lists[name], truths))
+        for name in neighbours
+    }
     if not truths:
         notes.append("This catalog holds no ground truth (no ratings, no related links): no null-model test.")
     agree = agreement(lists, derive_seed(seed, "evaluation", "agreement"), config.permutations)
-    return Evaluation(protocol=protocol, k=K, ranking=ranking, choices=choices, visitor=tuple(visitor),
-                      null=null, agreement=agree, notes=tuple(notes))
+    return Evaluation(
+        protocol=protocol,
+        k=K,
+        ranking=ranking,
+        choices=choices,
+        visitor=tuple(visitor),
+        null=null,
+        agreement=agree,
+        notes=tuple(notes),
+    )
 
 
-def _ranking(catalog: Catalog, split: Split, neighbours: Mapping[str, Neighbours],
-             held_emb: Mapping[str, Embedding], held_nb: Mapping[str, Neighbours], tie: np.ndarray,
-             boot: int, seed: int) -> tuple[tuple[Row, ...], dict[str, object]]:
+def _ranking(
+    catalog: Catalog,
+    split: Split,
+    neighbours: Mapping[str, Neighbours],
+    held_emb: Mapping[str, Embedding],
+    held_nb: Mapping[str, Neighbours],
+    tie: np.ndarray,
+    boot: int,
+    seed: int,
+) -> tuple[tuple[Row, ...], dict[str, object]]:
     n = len(catalog)
     likes = split.likes("train")
     exclude = canonical(split.train.matrix)
     run = lambda sc: evaluate_scorer(sc, exclude, split.test, split.users, tie, boot)  # noqa: E731
     rows: list[Row] = []
     for name, emb in held_emb.items():
-        rows.append(Row(name, "model", run(foldin_scorer(emb, training_values(emb, split.train.matrix))),
-                        "training users folded in against the item vectors (full precision)"))
+        rows.append(
+            Row(
+                name,
+                "model",
+                run(foldin_scorer(emb, training_values(emb, split.train.matrix))),
+                "training users folded in against the item vectors (full precision)",
+            )
+        )
     for name, nb in neighbours.items():
-        rows.append(Row(f"{name} neighbours", "neighbours", run(lists_scorer(held_nb.get(name, nb), likes)),
-                        "item-kNN over the model's top-k neighbour lists"))
+        rows.append(
+            Row(
+                f"{name} neighbours",
+                "neighbours",
+                run(lists_scorer(held_nb.get(name, nb), likes)),
+                "item-kNN over the model's top-k neighbour lists",
+            )
+        )
     choices: dict[str, object] = {}
     try:
         lam, val = choose_ease(split, tie, boot)
@@ -191,6 +253,7 @@ def _ranking(catalog: Catalog, split: Split, neighbours: Mapping[str, Neighbours
         choices = {"ease_skipped": str(exc)}
     rows.append(Row("item-knn", "baseline", run(B.knn_scorer(likes)), f"co-like cosine item-kNN, top {B.KNN}"))
     rows.append(Row("popularity", "baseline", run(B.popularity_scorer(likes)), "most liked in training"))
-    rows.append(Row("random", "baseline", run(B.random_scorer(n, derive_seed(seed, "evaluation", "random"))),
-                    "uniform random"))
+    rows.append(
+        Row("random", "baseline", run(B.random_scorer(n, derive_seed(seed, "evaluation", "random"))), "uniform random")
+    )
     return tuple(rows), choices

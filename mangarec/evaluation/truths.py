@@ -20,6 +20,7 @@ Other truths (the content models' franchise links, ``matches`` lists) register w
 ``None`` when this catalog has no such truth). Every model is then tested against it and its
 recall reported, beside the others.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable

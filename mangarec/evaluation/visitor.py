@@ -11,6 +11,7 @@ The onboarding is scored the same way: the visitor answers the dozen picks from 
 training ratings (a like, a dislike below the threshold, nothing when unrated), against a dozen
 random picks among the most popular titles.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -65,15 +66,25 @@ def _visitor_scorer(model: PublishedModel, catalog: Catalog, profiles: Sequence[
         ok = rows >= 0
         out[:, ok] = S[:, rows[ok]]
         return out
+
     return scorer
 
 
-def _evaluate_profiles(model: PublishedModel, catalog: Catalog, split: Split, users: np.ndarray,
-                       profiles: list[dict[str, float | str]], seed: int,
-                       item_item: sp.csr_matrix | None = None) -> Metrics:
+def _evaluate_profiles(
+    model: PublishedModel,
+    catalog: Catalog,
+    split: Split,
+    users: np.ndarray,
+    profiles: list[dict[str, float | str]],
+    seed: int,
+    item_item: sp.csr_matrix | None = None,
+) -> Metrics:
     exclude = canonical(split.train.matrix)[users]
-    scorer = _visitor_scorer(model, catalog, profiles) if item_item is None else _item_item_scorer(
-        item_item, catalog, profiles)
+    scorer = (
+        _visitor_scorer(model, catalog, profiles)
+        if item_item is None
+        else _item_item_scorer(item_item, catalog, profiles)
+    )
     lists = top_k(scorer, exclude, np.arange(len(users)), catalog.tie_order, K)
     return score(lists, split.test[users], np.arange(len(users)), len(catalog), seed)
 
@@ -92,10 +103,20 @@ def _item_item_scorer(W: sp.csr_matrix, catalog: Catalog, profiles: Sequence[Map
     return lambda users: np.asarray((L[users] @ W).todense())
 
 
-def evaluate_visitor(catalog: Catalog, split: Split, emb: Embedding, *, reg: float, mode: str, alpha: float,
-                     like_counts: Sequence[int], seed: int, picks: Sequence[int] | None = None,
-                     max_visitors: int = MAX_VISITORS,
-                     item_item: sp.csr_matrix | None = None) -> VisitorFigures:
+def evaluate_visitor(
+    catalog: Catalog,
+    split: Split,
+    emb: Embedding,
+    *,
+    reg: float,
+    mode: str,
+    alpha: float,
+    like_counts: Sequence[int],
+    seed: int,
+    picks: Sequence[int] | None = None,
+    max_visitors: int = MAX_VISITORS,
+    item_item: sp.csr_matrix | None = None,
+) -> VisitorFigures:
     """The visitor-path figures (see the module docstring).
 
     ``emb`` must be fitted on ``split.train``; ``picks`` are the onboarding's item positions.
@@ -111,7 +132,7 @@ def evaluate_visitor(catalog: Catalog, split: Split, emb: Embedding, *, reg: flo
     R = canonical(split.train.matrix)
     like = split.positives.mask(R)
     ids = catalog.ids
-    liked = [R.indices[R.indptr[u]:R.indptr[u + 1]][like[R.indptr[u]:R.indptr[u + 1]]] for u in users]
+    liked = [R.indices[R.indptr[u] : R.indptr[u + 1]][like[R.indptr[u] : R.indptr[u + 1]]] for u in users]
     fig: dict[str, Metrics] = {}
     ii: dict[str, Metrics] = {}
     for m in [*sorted(set(like_counts)), None]:
@@ -122,26 +143,32 @@ def evaluate_visitor(catalog: Catalog, split: Split, emb: Embedding, *, reg: flo
         name = "all likes" if m is None else f"{m} likes"
         fig[name] = _evaluate_profiles(model, catalog, split, users, profiles, derive_seed(seed, "bootstrap"))
         if item_item is not None:
-            ii[name] = _evaluate_profiles(model, catalog, split, users, profiles, derive_seed(seed, "bootstrap"),
-                                          item_item=item_item)
+            ii[name] = _evaluate_profiles(
+                model, catalog, split, users, profiles, derive_seed(seed, "bootstrap"), item_item=item_item
+            )
     onboarding: dict[str, Metrics] = {}
     answered: dict[str, float] = {}
     if picks:
         n = len(picks)
         pool = np.argsort(catalog.tie_order, kind="stable")[: POPULAR_POOL * n]
         random_picks = np.sort(g.choice(pool, size=min(n, len(pool)), replace=False))
-        for name, chosen in (("onboarding picks", np.asarray(picks, dtype=np.int64)),
-                             ("random popular picks", random_picks)):
+        for name, chosen in (
+            ("onboarding picks", np.asarray(picks, dtype=np.int64)),
+            ("random popular picks", random_picks),
+        ):
             profiles, counts = _answers(R, like, users, chosen, ids)
-            onboarding[name] = _evaluate_profiles(model, catalog, split, users, profiles,
-                                                  derive_seed(seed, "bootstrap"))
+            onboarding[name] = _evaluate_profiles(
+                model, catalog, split, users, profiles, derive_seed(seed, "bootstrap")
+            )
             answered[name] = float(np.mean(counts)) if len(counts) else 0.0
-    return VisitorFigures(model=emb.model, likes=fig, onboarding=onboarding, answered=answered,
-                          visitors=int(len(users)), item_item=ii)
+    return VisitorFigures(
+        model=emb.model, likes=fig, onboarding=onboarding, answered=answered, visitors=int(len(users)), item_item=ii
+    )
 
 
-def _answers(R: sp.csr_matrix, like: np.ndarray, users: np.ndarray, picks: np.ndarray,
-             ids: Sequence[str]) -> tuple[list[dict[str, float | str]], list[int]]:
+def _answers(
+    R: sp.csr_matrix, like: np.ndarray, users: np.ndarray, picks: np.ndarray, ids: Sequence[str]
+) -> tuple[list[dict[str, float | str]], list[int]]:
     """Each user's answers to ``picks`` from their training ratings: like / dislike / none."""
     profiles, counts = [], []
     for u in users:

@@ -12,6 +12,7 @@ seconds) and, as sparse top-k rows per title, an item-item option for visitors.
 This module has no ``SPEC``: EASE gives item-item weights, not an embedding, so it is not one of
 the registry's models.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

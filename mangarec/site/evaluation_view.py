@@ -8,6 +8,7 @@ hi}, coverage, users}, note), ``choices`` (ease_lambda), ``visitor`` (model, vis
 [{truth, null, items, observed, expected, lift, p_value, recall}]}), ``agreement`` (models, mean,
 lo, hi, k), ``notes``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
@@ -43,8 +44,15 @@ def _metric(m: Mapping[str, Any] | None, name: str) -> dict | None:
 
 def _row(label: str, m: Mapping[str, Any], best: float, note: str = "") -> dict:
     nd = _metric(m, "ndcg")
-    return {"label": label, "note": note, "p": _metric(m, "precision"), "r": _metric(m, "recall"), "ndcg": nd,
-            "coverage": m.get("coverage"), "cls": _heat((nd or {}).get("mean", 0) / best if best else 0)}
+    return {
+        "label": label,
+        "note": note,
+        "p": _metric(m, "precision"),
+        "r": _metric(m, "recall"),
+        "ndcg": nd,
+        "coverage": m.get("coverage"),
+        "cls": _heat((nd or {}).get("mean", 0) / best if best else 0),
+    }
 
 
 def _method_label(method: str, label: Callable[[str], str]) -> str:
@@ -61,28 +69,49 @@ def evaluation_view(rep: Mapping[str, Any], label: Callable[[str], str]) -> dict
     rows = rep.get("ranking") or []
     if rows:
         best = max(((r.get("metrics") or {}).get("ndcg") or {}).get("mean") or 0 for r in rows) or 1.0
-        ranking = {"k": k, "rows": [_row(_method_label(r.get("method", ""), label), r.get("metrics") or {}, best,
-                                         r.get("note") or KIND_TEXT.get(r.get("kind", ""), ""))
-                                    for r in rows]}
+        ranking = {
+            "k": k,
+            "rows": [
+                _row(
+                    _method_label(r.get("method", ""), label),
+                    r.get("metrics") or {},
+                    best,
+                    r.get("note") or KIND_TEXT.get(r.get("kind", ""), ""),
+                )
+                for r in rows
+            ],
+        }
     visitor = []
     for v in rep.get("visitor") or []:
         likes = v.get("likes") or {}
         allm = [m for m in likes.values()] + list((v.get("onboarding") or {}).values())
         best = max(((m.get("ndcg") or {}).get("mean") or 0) for m in allm) if allm else 1.0
         answered = v.get("answered") or {}
-        visitor.append({
-            "label": label(v.get("model", "")), "visitors": v.get("visitors"),
-            "rows": [_row(f"gives {name}", m, best or 1.0) for name, m in likes.items()],
-            "onboarding": [_row(name, m, best or 1.0, f"answers {answered.get(name, 0):.1f} of the picks on average")
-                           for name, m in (v.get("onboarding") or {}).items()],
-            "twelve": _metric(likes.get("12 likes"), "precision"),
-        })
+        visitor.append(
+            {
+                "label": label(v.get("model", "")),
+                "visitors": v.get("visitors"),
+                "rows": [_row(f"gives {name}", m, best or 1.0) for name, m in likes.items()],
+                "onboarding": [
+                    _row(name, m, best or 1.0, f"answers {answered.get(name, 0):.1f} of the picks on average")
+                    for name, m in (v.get("onboarding") or {}).items()
+                ],
+                "twelve": _metric(likes.get("12 likes"), "precision"),
+            }
+        )
     null = []
     for model, tests in (rep.get("null") or {}).items():
         by_truth: dict[str, dict] = {}
         for t in tests or []:
-            e = by_truth.setdefault(t.get("truth", ""), {"truth": t.get("truth", ""), "items": t.get("items"),
-                                                        "observed": t.get("observed"), "recall": t.get("recall")})
+            e = by_truth.setdefault(
+                t.get("truth", ""),
+                {
+                    "truth": t.get("truth", ""),
+                    "items": t.get("items"),
+                    "observed": t.get("observed"),
+                    "recall": t.get("recall"),
+                },
+            )
             e[t.get("null", "")] = {"expected": t.get("expected"), "lift": t.get("lift"), "p": t.get("p_value")}
         for e in by_truth.values():
             null.append({"label": label(model), **e})
@@ -96,10 +125,20 @@ def evaluation_view(rep: Mapping[str, Any], label: Callable[[str], str]) -> dict
             get = lambda a: a[i][j] if i < len(a) and j < len(a[i]) else None  # noqa: E731
             return {"value": get(mean), "lo": get(lo), "hi": get(hi), "cls": _heat(get(mean))}
 
-        agreement = {"labels": [label(m) for m in names], "k": ag.get("k"),
-                     "rows": [{"label": label(a), "cells": [cell(i, j) for j in range(len(names))]}
-                              for i, a in enumerate(names)]}
+        agreement = {
+            "labels": [label(m) for m in names],
+            "k": ag.get("k"),
+            "rows": [
+                {"label": label(a), "cells": [cell(i, j) for j in range(len(names))]} for i, a in enumerate(names)
+            ],
+        }
     proto = rep.get("protocol")
-    return {"protocol": proto, "ranking": ranking, "visitor": visitor, "null": null, "agreement": agreement,
-            "ease_lambda": (rep.get("choices") or {}).get("ease_lambda"),
-            "evaluation_notes": list(rep.get("notes") or [])}
+    return {
+        "protocol": proto,
+        "ranking": ranking,
+        "visitor": visitor,
+        "null": null,
+        "agreement": agreement,
+        "ease_lambda": (rep.get("choices") or {}).get("ease_lambda"),
+        "evaluation_notes": list(rep.get("notes") or []),
+    }
