@@ -10,6 +10,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+import numpy as np
+
 from ..catalog import ID_PATTERN
 from .prepare import Prepared
 from .sanitize import description_html, safe_url
@@ -98,7 +100,7 @@ def _card(prep: Prepared, p: int, root: str) -> dict:
 
 def explore_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
     data = {
-        "models": [{"name": m, "label": label(m)} for m in prep.models],
+        "models": [{"name": m, "label": label(m), "series": m == prep.series_model} for m in prep.models],
         "tags": list(prep.tags),
         "nb_shards": prep.nb_shards,
     }
@@ -116,7 +118,12 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
                data={"id": it.id}, description=f"{it.title}: similar titles under every model.")
     root = ctx["root"]
     index = result.catalog.index
-    neighbours = [{"name": m, "label": label(m), "html": prep.neighbour_html(p, m, root)} for m in prep.models]
+    neighbours = [{"name": m, "label": label(m), "html": prep.neighbour_html(p, m, root)}
+                  for m in prep.models if m != prep.series_model]
+    series = prep.neighbour_html(p, prep.series_model, root) if prep.series_model else None
+    work = result.catalog.work_of
+    also = [{"href": f"{root}title/{prep.items[q].id}/", "title": prep.items[q].title, "format": prep.formats[q]
+             or prep.items[q].kind} for q in np.flatnonzero(work == work[p]).tolist() if q != p]
     related = []
     for r in it.related:
         inside = r.id in index and ID_PATTERN.match(r.id) is not None
@@ -130,6 +137,8 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
         description=description_html(it.description, result.config.site.max_description_chars),
         tag_groups=[{"group": g, "tags": list(names)} for g, names in it.tags],
         neighbours=neighbours,
+        series=series,
+        also=also,
         related=related,
         external=external,
     )

@@ -5,7 +5,10 @@
 
     {"items": {id: [title, [tag numbers], year|null, kind]},
      "nb": {id: {model: [[ref numbers, best first], [scores in thousandths]]}},
-     "ref": [[id, title, [tag numbers]], ...]}
+     "ref": [[id, title, [tag numbers], format], ...]}
+
+(``format`` is e.g. ``"anime · TV"``, empty when the catalog tells nothing more than the kind;
+a "same series" list holds only the item's series members.)
 
 (shared tags are the intersection of the two tag lists, computed by the page).
 
@@ -48,7 +51,7 @@ def neighbour_shards(prep: Prepared, shards_range: range | None = None) -> dict[
                 row = [q for q in pos_of[m][p] if q >= 0]
                 lists[m] = [[local.setdefault(q, len(local)) for q in row], milli[m][p][: len(row)]]
             nb[it.id] = lists
-        ref = [[items[q].id, items[q].title, list(prep.item_tags[q])] for q in local]
+        ref = [[items[q].id, items[q].title, list(prep.item_tags[q]), prep.formats[q]] for q in local]
         shards[s] = {"items": entries, "nb": nb, "ref": ref}
     return shards
 

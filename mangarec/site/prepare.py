@@ -76,6 +76,38 @@ class Prepared:
         return tuple(shown + extra)
 
     @cached_property
+    def member_score(self) -> dict[str, float]:
+        """``{model: score}`` for list models that only show entries scoring at least that
+        (the "same series" list shows its members: ``info["member_score"]``)."""
+        out = {}
+        for m in self.models:
+            emb = self.result.embeddings.get(m)
+            v = emb.info.get("member_score") if emb is not None else None
+            if v is not None:
+                out[m] = float(v)
+        return out
+
+    @cached_property
+    def series_model(self) -> str | None:
+        """The model shown as "Same series" (apart from the similar-title columns), if built."""
+        return "series" if "series" in self.models else None
+
+    @cached_property
+    def formats(self) -> list[str]:
+        """Each item's format, e.g. ``"anime · TV"`` (the kind only when the catalog mixes kinds)."""
+        mixed = len({it.kind for it in self.items}) > 1
+        out = []
+        for it in self.items:
+            kind = it.kind if mixed else None
+            typ = it.type if it.type and it.type.lower() != it.kind.lower() else None
+            out.append(" · ".join(x for x in (kind, typ) if x))
+        return out
+
+    @cached_property
+    def esc_formats(self) -> list[str]:
+        return [str(escape(f)) for f in self.formats]
+
+    @cached_property
     def neighbours(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``{model: (positions (n, NB_SHOW) int64 into the catalog, -1 = none; scores float)}``."""
         index = self.result.catalog.index
@@ -93,6 +125,9 @@ class Prepared:
             mapped = np.where(idx >= 0, to_cat[np.clip(idx, 0, None)], -1)
             pos[to_cat[src]] = mapped
             sc[to_cat[src]] = nb.scores[src, :k]
+            floor = self.member_score.get(m)
+            if floor is not None:  # only the members of the item's series are shown
+                pos[sc < floor - 1e-6] = -1
             out[m] = (pos, sc)
         return out
 
@@ -192,12 +227,13 @@ class Prepared:
         pos = self.neighbour_lists[model][0][p]
         text = self.score_text[model][p]
         mine = self.tag_masks[p]
-        masks, links, shared_of = self.tag_masks, self.links(root), self.shared_mask
+        masks, links, shared_of, fmt = self.tag_masks, self.links(root), self.shared_mask, self.esc_formats
         rows = []
         for q, s in zip(pos, text):
             if q < 0:
                 continue
             shared = shared_of(mine & masks[q])[1]
-            rows.append(f'<li>{links[q]} <span class="score">{s}</span>'
+            form = f' <span class="format">{fmt[q]}</span>' if fmt[q] else ""
+            rows.append(f'<li>{links[q]}{form} <span class="score">{s}</span>'
                         + (f'<span class="shared">{shared}</span></li>' if shared else "</li>"))
         return Markup("\n".join(rows) if rows else '<li class="none">No neighbours.</li>')

@@ -31,8 +31,9 @@ def test_neighbour_shards_cover_every_item(result):
     assert [sh["ref"][r][0] for r in refs] == [result.catalog.ids[j] for j in nb.indices[p, :NB_SHOW]]
     assert milli == [round(float(x) * 1000) for x in nb.scores[p, :NB_SHOW]]
     for r in refs:
-        nid, title, tags = sh["ref"][r]
+        nid, title, tags, form = sh["ref"][r]
         assert title == result.catalog[nid].title
+        assert form == ""  # one kind, no type: nothing more to say
         assert [prep.tags[t] for t in tags] == list(result.catalog[nid].tag_list)
     assert sh["items"]["s1"] == ["Sports title 1", list(prep.item_tags[p]), 2001, "manga"]
     json.dumps(shards, allow_nan=False)

@@ -54,7 +54,7 @@
         nb[m] = pair[0].map(function (r, k) {
           const x = s.ref[r];
           ref[x[0]] = x[1];
-          return [x[0], pair[1][k] / 1000, x[2].filter(function (t) { return mine.has(t); }), x[1]];
+          return [x[0], pair[1][k] / 1000, x[2].filter(function (t) { return mine.has(t); }), x[1], x[3] || ''];
         });
       });
       return {item: item, nb: nb, ref: ref};
