@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Whole-build benchmark: a cold build, an unchanged rebuild, a forced (cached) rebuild, and a
-rebuild after one model setting changed (``models.hybrid.tag_weight``): only that model and
+rebuild after one model setting changed (``models.hybrid.text_weight``): only that model and
 the stages that depend on it may recompute; the script prints which stages ran.
 
     python benchmarks/bench_build.py                       # full MangaDex v3 SFW catalog (~37.5k)
@@ -84,11 +84,11 @@ def main() -> None:
         for name, sec in sorted(stage_lines(err), key=lambda x: -x[1])[:8]:
             print(f"    {name:<26} {sec:8.2f} s")
         cfg = work / "hybrid.toml"
-        cfg.write_text("[models.hybrid]\ntag_weight = 0.5\n")
+        cfg.write_text("[models.hybrid]\ntext_weight = 0.1\n")
         changed, _, err = run(common + ["--config", str(cfg)], env)
         ran = [name for name, _ in stage_lines(err, computed_only=True)
                if name.split(":")[0] in ("model", "neighbours", "map", "evaluate")]
-        print(f"rebuild after models.hybrid.tag_weight = 0.5: {changed:6.1f} s   ratio to cold {changed / cold:.3f}")
+        print(f"rebuild after models.hybrid.text_weight = 0.1: {changed:6.1f} s   ratio to cold {changed / cold:.3f}")
         print(f"    stages computed: {', '.join(ran) or 'none'}")
         for name, sec in stage_lines(err, computed_only=True):
             print(f"    {name:<26} {sec:8.2f} s")

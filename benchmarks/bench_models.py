@@ -91,7 +91,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=42)
     args = ap.parse_args()
 
-    from mangarec.models import fit_model
+    from mangarec.models import REGISTRY, fit_model, fit_order
     from mangarec.models import lsi, network
 
     config = Config()
@@ -102,19 +102,19 @@ def main() -> None:
     print(f"catalog: {len(catalog)} items, {b.shape[1]} tags, {n_distinct} distinct tag sets, "
           f"{sum(1 for i in catalog.items if not i.description.strip())} without description "
           f"({how}, {time.perf_counter() - t0:.1f} s)")
-    print(f"{'model':<10} {'dim':>4} {'seconds':>8} {'CPU s':>8} {'peak RSS MB':>12}")
+    print(f"{'model':<14} {'dim':>4} {'seconds':>8} {'CPU s':>8} {'peak RSS MB':>12}")
     embs = {}
     total = 0.0
-    for name in ("lsi", "word2vec", "network", "text", "hybrid", "als"):
+    for name in fit_order(REGISTRY):
         if name == "als" and catalog.ratings is None:
             print(f"{'als':<10}    - (no ratings in this catalog)")
             continue
-        kw = {"tags": embs["lsi"], "text": embs["text"]} if name == "hybrid" else {}
-        emb, sec = timed(fit_model, name, catalog, config, args.seed, **kw)
+        emb, sec = timed(fit_model, name, catalog, config, args.seed, embs)
         total += sec
         embs[name] = emb
         assert emb.vectors.shape[0] == len(catalog) and np.isfinite(emb.vectors).all()
-        print(f"{name:<10} {emb.dim:>4} {sec:>8.2f} {_LAST_CPU[0]:>8.2f} {peak_rss_mb():>12.0f}")
+        print(f"{name:<14} {emb.dim:>4} {sec:>8.2f} {_LAST_CPU[0]:>8.2f} {peak_rss_mb():>12.0f}"
+              + (f"   (ranks by {emb.similarity.kind})" if emb.similarity is not None else ""))
     print(f"all models: {total:.2f} s")
 
     # Baselines: no de-duplication (every row is its own distinct row).

@@ -23,6 +23,13 @@
 - Optionally (``drop_language_headers``, on in the loaders) a line that is only a language
   heading such as ``Russian / Русский:`` or ``[RUS]`` is removed; the translated text itself is
   usually inside a spoiler and already gone.
+- Optionally (``drop_link_lists``, on in the loaders) a **link list** is removed: a line that is
+  only a links heading (``Links:``, ``Link:``, ``Other links:``, ``Official links``, ``External
+  links`` …) and the lines after it up to the next blank line. Their URLs are already gone (a
+  ``[url=X]text[/url]`` keeps only ``text``), so what is left is a list of site names
+  ("AnimeNewsNetwork (anime)", "Author's Twitter") that says nothing about the story. So is a
+  ``Descriptions in other languages:`` (or ``Other languages:``) heading and the rest of its
+  paragraph (the list of languages whose texts were in spoilers).
 """
 
 from __future__ import annotations
@@ -53,6 +60,11 @@ _LANGUAGES = (
 )
 _LANG_HEADER = re.compile(
     rf"^[\s\[\(\-–—*•:|]*(?:{_LANGUAGES})(?:\s*[/|,(-]\s*[^\n]{{0,30}})?[\s\]\):.\-–—*|]*$",
+    re.IGNORECASE,
+)
+_LINK_HEADING = re.compile(
+    r"^[\s*•\-–—]*(?:(?:other|official|useful|related|external|more|some|author'?s?)\s+)*links?\s*:?\s*$"
+    r"|^[\s*•\-–—]*(?:descriptions?\s+in\s+other\s+languages|other\s+languages)\s*:?.{0,80}$",
     re.IGNORECASE,
 )
 _DOUBLE = re.compile(r"&amp;(?:#[0-9]{1,6}|#x[0-9a-fA-F]{1,6}|[a-zA-Z]{2,8});")
@@ -124,7 +136,30 @@ def _is_language_header(line: str) -> bool:
     return len(line) <= 60 and _LANG_HEADER.match(line) is not None
 
 
-def to_plain_text(text: str, *, drop_language_headers: bool = True) -> str:
+def drop_link_lists(text: str) -> str:
+    """Remove link lists and "descriptions in other languages" sections (module rules).
+
+    ``text`` is tidied plain text (paragraphs separated by one blank line).
+    """
+    if "ink" not in text and "anguage" not in text:
+        return text
+    out: list[str] = []
+    skipping = False
+    for ln in text.split("\n"):
+        if not ln.strip():
+            skipping = False
+            out.append(ln)
+            continue
+        if skipping:
+            continue
+        if len(ln) <= 120 and _LINK_HEADING.match(ln):
+            skipping = True
+            continue
+        out.append(ln)
+    return tidy("\n".join(out))
+
+
+def to_plain_text(text: str, *, drop_language_headers: bool = True, drop_links: bool = True) -> str:
     """BBCode + HTML entities → plain text (see the module docstring for every rule).
 
     >>> to_plain_text("[b]Hi[/b] &amp; bye[spoiler]secret[/spoiler]\\r\\n\\r\\n[url=http://x]link[/url]")
@@ -137,7 +172,8 @@ def to_plain_text(text: str, *, drop_language_headers: bool = True) -> str:
         if not any(_is_known(m) for m in _TAG.finditer(plain)):
             break
         plain = strip_bbcode(plain)
-    return tidy(unescape(plain), drop_language_headers=drop_language_headers)
+    plain = tidy(unescape(plain), drop_language_headers=drop_language_headers)
+    return drop_link_lists(plain) if drop_links else plain
 
 
 def _is_known(m: re.Match) -> bool:

@@ -136,8 +136,12 @@ def _to_parts(value: Any) -> tuple[dict, dict[str, np.ndarray]]:
         arrays = {"vectors": value.vectors}
         if value.tag_vectors is not None:
             arrays["tag_vectors"] = value.tag_vectors
+        sim_meta = None
+        if value.similarity is not None:
+            sim_meta, sim_arrays = value.similarity.parts("similarity.")
+            arrays.update(sim_arrays)
         return {"type": "Embedding", "model": value.model, "item_ids": list(value.item_ids),
-                "tag_ids": list(value.tag_ids), "info": value.info}, arrays
+                "tag_ids": list(value.tag_ids), "info": value.info, "similarity": sim_meta}, arrays
     if isinstance(value, Neighbours):
         return {"type": "Neighbours", "model": value.model, "item_ids": list(value.item_ids),
                 "method": value.method, "info": value.info}, {"indices": value.indices, "scores": value.scores}
@@ -153,8 +157,14 @@ def _to_parts(value: Any) -> tuple[dict, dict[str, np.ndarray]]:
 def _from_parts(meta: dict, arrays: dict[str, np.ndarray]) -> Any:
     kind = meta["type"]
     if kind == "Embedding":
+        sim = None
+        if meta.get("similarity") is not None:
+            from .similarity import from_parts
+
+            sim = from_parts(meta["similarity"], arrays, "similarity.")
         return Embedding(model=meta["model"], item_ids=tuple(meta["item_ids"]), vectors=arrays["vectors"],
-                         tag_ids=tuple(meta["tag_ids"]), tag_vectors=arrays.get("tag_vectors"), info=meta["info"])
+                         tag_ids=tuple(meta["tag_ids"]), tag_vectors=arrays.get("tag_vectors"), info=meta["info"],
+                         similarity=sim)
     if kind == "Neighbours":
         return Neighbours(model=meta["model"], item_ids=tuple(meta["item_ids"]), indices=arrays["indices"],
                           scores=arrays["scores"], method=meta["method"], info=meta["info"])

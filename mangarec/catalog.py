@@ -9,6 +9,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
+import unicodedata
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -46,6 +47,8 @@ class Item:
     group's names sorted; tag names are canonical (see ``mangarec.tags``). ``description`` is
     plain text (paragraphs separated by blank lines), never markup. ``popularity`` is a
     members or rating count (or an approximate relative figure, for the bundled catalog).
+    ``matches`` is a reference list of similar items published with the source data (MangaDex
+    v3: another project's tf-idf + tag lists, best first), used only to evaluate models.
     """
 
     id: str
@@ -63,6 +66,7 @@ class Item:
     related: tuple[Related, ...] = ()
     adult: bool = False
     url: str | None = None
+    matches: tuple[str, ...] = ()
 
     @property
     def tag_list(self) -> tuple[str, ...]:
@@ -246,6 +250,17 @@ class Catalog:
         """SHA-256 of the catalog's content (items and ratings), hex."""
         return hashlib.sha256(f"{self.items_fingerprint}|{self.ratings_fingerprint}".encode()).hexdigest()
 
+    @cached_property
+    def work_of(self) -> np.ndarray:
+        """The work each item belongs to: ``(n_items,)`` int64, the position of the work's first item.
+
+        One work, several formats: items of **different kinds** (an anime and a manga) whose
+        titles or alternative titles are equal after :func:`title_key` are one work (transitively).
+        Items of the same kind are never merged by title alone (a remake is another entry).
+        An item alone in its work has ``work_of[i] == i``.
+        """
+        return work_groups(self.items)
+
     def subset(self, positions: Sequence[int]) -> Catalog:
         """A catalog of the items at ``positions`` (in that order), ratings restricted too."""
         pos = np.asarray(positions, dtype=np.int64)
@@ -261,6 +276,44 @@ class Catalog:
             )
         return Catalog(items=items, ratings=ratings, sources=self.sources, skipped=dict(self.skipped),
                        adult_names=self.adult_names)
+
+
+_KEY_DROP = re.compile(r"[\W_]+", re.UNICODE)
+
+
+def title_key(title: str) -> str:
+    """A title reduced for comparison: NFKC, case-folded, punctuation and spaces removed."""
+    return _KEY_DROP.sub("", unicodedata.normalize("NFKC", title).casefold())
+
+
+def work_groups(items: Sequence[Item]) -> np.ndarray:
+    """``work_of`` for ``items`` (see :attr:`Catalog.work_of`): union-find over shared title keys."""
+    n = len(items)
+    parent = list(range(n))
+
+    def find(a: int) -> int:
+        while parent[a] != a:
+            parent[a] = parent[parent[a]]
+            a = parent[a]
+        return a
+
+    by_key: dict[str, list[int]] = {}
+    for k, item in enumerate(items):
+        for t in {title_key(t) for t in (item.title, *item.alt_titles)}:
+            if t:
+                by_key.setdefault(t, []).append(k)
+    for members in by_key.values():
+        if len(members) < 2 or len({items[m].kind for m in members}) < 2:
+            continue
+        kinds: dict[str, int] = {}
+        for m in members:
+            kinds.setdefault(items[m].kind, m)
+        first = min(kinds.values())
+        for m in kinds.values():  # one item per kind: same-kind entries are not merged
+            ra, rb = find(first), find(m)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    return np.array([find(k) for k in range(n)], dtype=np.int64)
 
 
 def item_record(item: Item) -> dict:
@@ -281,5 +334,7 @@ def item_record(item: Item) -> dict:
         "related": [{"id": r.id, "type": r.type, "title": r.title} for r in item.related],
         "adult": item.adult,
         "url": item.url,
+        # only when present, so catalogs without reference lists keep their fingerprints
+        **({"matches": list(item.matches)} if item.matches else {}),
     }
 

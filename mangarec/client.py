@@ -49,9 +49,11 @@ class PublishedModel:
     tag_vectors: np.ndarray | None = None
     titles: tuple[str, ...] | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
+    works: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {k: i for i, k in enumerate(self.ids)})
+        object.__setattr__(self, "_work", {m: g for g in self.works for m in g})
         object.__setattr__(self, "_gram", gram(self.vectors))
 
     @property
@@ -120,9 +122,19 @@ class PublishedModel:
         Every rated title is excluded (with ``exclude_rated``), also those the value mapping
         leaves out of the fit (a dislike under ``feedback = "likes"``)."""
         taste = self.fit(ratings)
-        exclude = rated_rows(ratings, self.index) if exclude_rated else ()
+        exclude = self.excluded(ratings) if exclude_rated else ()
         rows, scores = rank(self.vectors, taste, exclude, n=n)
         return [(self.ids[r], float(s)) for r, s in zip(rows, scores)]
+
+    def excluded(self, ratings: Mapping[str, float | str]) -> np.ndarray:
+        """Rows never recommended: the rated titles and the other formats of their works
+        (``works``: an anime and its manga are one work). Sorted ``(m,)`` int64."""
+        rows = set(rated_rows(ratings, self.index).tolist())
+        for iid in ratings:
+            for other in self._work.get(iid, ()):  # type: ignore[attr-defined]
+                if other in self.index:
+                    rows.add(self.index[other])
+        return np.array(sorted(rows), dtype=np.int64)
 
     def explain(self, ratings: Mapping[str, float | str], item_id: str, n: int = 3) -> list[tuple[str, float]]:
         """Which rated titles push ``item_id``'s score up most: ``(rated id, contribution)``.
@@ -206,8 +218,8 @@ def parse(doc: Mapping[str, Any], source: str = "embeddings JSON") -> PublishedM
             values=_value_map(fo), nu=float(fo.get("reg_exponent", 0.0)),
             reg_cols=int(fo.get("reg_cols", 1)),
             tag_ids=tuple(tags["ids"]) if tags else (), tag_vectors=T, titles=titles,
-            meta={k: doc[k] for k in ("build_date", "catalog_hash", "subset", "count") if k in doc}
-            | {"source": source},
+            works=tuple(tuple(str(m) for m in g) for g in doc.get("works") or ()),
+            meta={k: doc[k] for k in ("build_date", "catalog_hash", "subset", "count") if k in doc} | {"source": source},
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"malformed embeddings document ({type(exc).__name__}: {exc})", source) from None

@@ -7,9 +7,12 @@ one into a :class:`Map`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .similarity import Similarity
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,6 +33,11 @@ class Embedding:
         ``(n_tags, dim)`` float32 or ``None``: tags placed in the same space as items.
     info:
         JSON-able facts about the fit (explained variance, vocabulary size, timings ...).
+    similarity:
+        How neighbours are ranked when it is not the cosine of ``vectors``: a
+        :class:`~mangarec.similarity.Similarity` scorer (sparse cosine, tag-set Jaccard, a
+        low-rank score with a correction, a weighted sum ...). ``None``: cosine of ``vectors``.
+        ``vectors`` are then the model's dense coordinates (for maps and the published JSON).
     """
 
     model: str
@@ -38,6 +46,7 @@ class Embedding:
     tag_ids: tuple[str, ...] = ()
     tag_vectors: np.ndarray | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
+    similarity: "Similarity | None" = None
 
     def __post_init__(self) -> None:
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.item_ids):
@@ -46,6 +55,8 @@ class Embedding:
             )
         if self.tag_vectors is not None and self.tag_vectors.shape[0] != len(self.tag_ids):
             raise ValueError(f"{self.model}: tag_vectors do not match tag_ids")
+        if self.similarity is not None and self.similarity.n != len(self.item_ids):
+            raise ValueError(f"{self.model}: similarity scores {self.similarity.n} items, not {len(self.item_ids)}")
 
     @property
     def dim(self) -> int:
@@ -66,7 +77,8 @@ class Neighbours:
         ``(n_items, k)`` int32: positions (into ``item_ids``) of each item's neighbours, best
         first; never the item itself.
     scores:
-        ``(n_items, k)`` float32: cosine similarity of each neighbour, non-increasing per row.
+        ``(n_items, k)`` float32: the model's similarity of each neighbour (cosine, unless the
+        embedding has its own ``similarity``), non-increasing per row.
     method:
         ``"exact"`` or ``"nndescent"``.
     info:

@@ -1,5 +1,9 @@
 """Top-k cosine neighbours of every item: exact blocked search or NN-descent.
 
+(An embedding with its own ``similarity`` — sparse text, tag-set Jaccard, a low-rank score with a
+correction, a weighted hybrid — is ranked by :func:`scored`, i.e. :mod:`mangarec.topk`, under
+the same tie rule.)
+
 Both searches share one definition of the answer. For item ``i`` the neighbours are the other
 items ``j`` ranked by ``(-score(i, j), tie_order[j])`` where ``score`` is the cosine similarity
 computed in float64 and **rounded before ranking** to the nearest multiple of 2**-24 (a float32
@@ -230,8 +234,26 @@ def _effective_k(k: int, n: int, model: str) -> int:
 # public API
 
 
+def scored(emb: Embedding, k: int, tie_order: np.ndarray) -> Neighbours:
+    """Exact top-k under the embedding's own ``similarity`` (:func:`mangarec.topk.exact_topk`)."""
+    from .topk import exact_topk
+
+    if emb.similarity is None:
+        raise ValueError(f"{emb.model}: the embedding has no similarity of its own")
+    t0 = time.perf_counter()
+    kk = _effective_k(k, len(emb.item_ids), emb.model)
+    idx, sc = exact_topk(emb.similarity, kk, tie_order)
+    info = {"method": "exact", "k": kk, "similarity": emb.similarity.kind,
+            "seconds": round(time.perf_counter() - t0, 3)}
+    if kk != k:
+        info["k_capped_from"] = k
+    return Neighbours(emb.model, tuple(emb.item_ids), idx, sc, "exact", info)
+
+
 def exact(emb: Embedding, k: int, tie_order: np.ndarray) -> Neighbours:
     """Exact cosine top-k of every item (self excluded, ties by ``tie_order``).
+
+    An embedding with its own ``similarity`` is ranked by it instead (:func:`scored`).
 
     Parameters
     ----------
@@ -247,6 +269,8 @@ def exact(emb: Embedding, k: int, tie_order: np.ndarray) -> Neighbours:
     Neighbours
         ``indices`` ``(n, k)`` int32, ``scores`` ``(n, k)`` float32 non-increasing per row.
     """
+    if emb.similarity is not None:
+        return scored(emb, k, tie_order)
     t0 = time.perf_counter()
     n = len(emb.item_ids)
     kk = _effective_k(k, n, emb.model)
@@ -362,14 +386,67 @@ def recall(approx: Neighbours, exact_emb: Embedding, sample: int, seed: int) -> 
     return found / (len(pick) * k)
 
 
-def compute(emb: Embedding, config: NeighboursSection, tie_order: np.ndarray, seed: int) -> Neighbours:
+def one_per_work(nb: Neighbours, work_of: np.ndarray, k: int) -> Neighbours:
+    """Each list without the item's own work and with at most one item per work, cut to ``k``.
+
+    ``nb`` must be longer than ``k`` (see :func:`compute`); a row with too few items left keeps
+    its best leftovers (possible only in a catalog of a few items).
+    """
+    work = np.asarray(work_of, dtype=np.int64)
+    idx, sc = np.asarray(nb.indices, dtype=np.int64), nb.scores
+    n, kk = idx.shape
+    w = work[idx]
+    own = w == work[:, None]
+    order = np.argsort(w, axis=1, kind="stable")
+    sw = np.take_along_axis(w, order, axis=1)
+    dup_sorted = np.zeros_like(own)
+    dup_sorted[:, 1:] = sw[:, 1:] == sw[:, :-1]
+    dup = np.zeros_like(own)
+    np.put_along_axis(dup, order, dup_sorted, axis=1)  # a later item of a work already listed
+    bad = own | dup
+    rank = np.where(bad, kk + np.arange(kk)[None, :], np.arange(kk)[None, :])  # good ones first
+    pick = np.argsort(rank, axis=1, kind="stable")[:, :k]
+    out_i = np.take_along_axis(idx, pick, axis=1).astype(np.int32)
+    out_s = np.take_along_axis(sc, pick, axis=1)
+    good = np.take_along_axis(~bad, pick, axis=1)
+    # leftovers (tiny catalogs only) come after the good ones: they take the smallest score seen,
+    # so every row stays non-increasing
+    run = np.minimum.accumulate(np.where(good, out_s, np.inf), axis=1)
+    out_s = np.where(good | np.isinf(run), out_s, run)
+    info = dict(nb.info)
+    info["one_per_work"] = {"rows_changed": int(np.count_nonzero(bad[:, :k].any(axis=1))),
+                            "rows_short": int(np.count_nonzero(~good.all(axis=1)))}
+    return Neighbours(nb.model, nb.item_ids, out_i, out_s.astype(np.float32), nb.method, info)
+
+
+def compute(emb: Embedding, config: NeighboursSection, tie_order: np.ndarray, seed: int,
+            work_of: np.ndarray | None = None) -> Neighbours:
     """Neighbours of one model with the configured (or automatically chosen) method.
 
     ``info`` records ``method``, ``k``, ``seconds``, ``recall`` (``None`` for exact; measured on
     ``config.recall_sample`` items for NN-descent) and ``reason`` (why the method was chosen).
+
+    ``work_of`` (``Catalog.work_of``): one work in several formats (an anime and its manga) is
+    listed once per list, and never in the lists of its own other formats (:func:`one_per_work`).
     """
     n = len(emb.item_ids)
-    if config.method == "exact":
+    if work_of is not None:
+        work = np.asarray(work_of, dtype=np.int64)
+        if work.shape != (n,):
+            raise ValueError(f"{emb.model}: work_of has shape {work.shape}, expected ({n},)")
+        dupes = n - len(np.unique(work))
+        if dupes:
+            k = config.k
+            extra = min(n - 1, k + min(dupes, k) + 1) if n > 1 else k
+            from dataclasses import replace as _replace
+
+            nb = compute(emb, _replace(config, k=extra), tie_order, seed)
+            out = one_per_work(nb, work, min(k, n - 1))
+            return Neighbours(out.model, out.item_ids, out.indices, out.scores, out.method,
+                              {**out.info, "k": int(out.indices.shape[1])})
+    if emb.similarity is not None:
+        method, reason = "exact", f"the model ranks by its own similarity ({emb.similarity.kind}): exact blocked search"
+    elif config.method == "exact":
         method, reason = "exact", "method = 'exact' in the configuration"
     elif config.method == "nndescent":
         method, reason = "nndescent", "method = 'nndescent' in the configuration"

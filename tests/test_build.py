@@ -87,10 +87,10 @@ def test_a_model_setting_recomputes_only_that_model_and_what_depends_on_it(built
                                     cache_dir=cache)
         return {s.name for s in result.report.stages if not s.cached}
 
-    assert ran("[models.hybrid]\ntag_weight = 0.5\n") == {"model:hybrid", "neighbours:hybrid", "map:hybrid",
-                                                          "evaluate"}
-    assert ran("[models.lsi]\ndim = 12\n") == {f"{stage}:{m}" for stage in ("model", "neighbours", "map")
-                                                for m in ("lsi", "hybrid")} | {"evaluate"}
+    assert ran("[models.hybrid]\ncontent_weight = 4.0\n") == {"model:hybrid", "neighbours:hybrid", "map:hybrid",
+                                                              "evaluate"}
+    assert ran("[models.series]\ntag_weight = 0.5\n") == {f"{stage}:{m}" for stage in ("model", "neighbours", "map")
+                                                         for m in ("series", "hybrid")} | {"evaluate"}
 
 
 def test_template_and_static_edits_change_the_stamp(tmp_path, monkeypatch):

@@ -78,3 +78,40 @@ def test_fingerprint_of_an_item_holding_a_lone_surrogate():
     c = Catalog(items=(Item(id="1", title="T\ud800", kind="manga"),))
     assert len(c.fingerprint) == 64
     assert c.fingerprint != Catalog(items=(Item(id="1", title="T", kind="manga"),)).fingerprint
+
+
+# --------------------------------------------------------------------------------------------
+# one work in several formats
+
+
+def test_work_of_groups_an_anime_and_its_manga():
+    from mangarec.catalog import Catalog, Item, title_key
+
+    items = (
+        Item(id="a1", title="Death Note", kind="anime"),
+        Item(id="m1", title="DEATH NOTE!", kind="manga"),
+        Item(id="a2", title="Saint Seiya", kind="anime"),
+        Item(id="a3", title="Saint Seiya", kind="anime"),  # same kind: a remake is another entry
+        Item(id="m2", title="Knights of the Zodiac", kind="manga", alt_titles=("Saint Seiya",)),
+        Item(id="m3", title="Tetsuwan Atom", kind="manga", alt_titles=("Astro Boy",)),
+        Item(id="a4", title="Astro Boy", kind="anime"),
+        Item(id="m4", title="Lonely", kind="manga"),
+    )
+    work = Catalog(items=items).work_of
+    assert title_key("DEATH NOTE!") == title_key("Death Note") == "deathnote"
+    assert work[0] == work[1] == 0
+    assert work[2] == work[4] == 2 and work[3] == 3
+    assert work[5] == work[6] == 5
+    assert work[7] == 7
+
+
+def test_matches_enter_the_fingerprint_only_when_present():
+    from dataclasses import replace
+
+    from mangarec.catalog import Catalog, Item, item_record
+
+    it = Item(id="a", title="A", kind="manga")
+    assert "matches" not in item_record(it)
+    assert item_record(replace(it, matches=("b",)))["matches"] == ["b"]
+    a, b = Catalog(items=(it,)), Catalog(items=(replace(it, matches=("b",)),))
+    assert a.fingerprint != b.fingerprint

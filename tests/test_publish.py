@@ -211,3 +211,88 @@ def test_real_400_title_fixture_fits_the_budget(shared_data, tmp_path):
                 for u in range(0, 300, 5)]
     assert publish.top_overlap(emb.vectors.astype(np.float64)[order], model.vectors, profiles,
                                reg=0.1, mode="explicit") >= 0.8
+
+
+# --------------------------------------------------------------------------------------------
+# content models: unit rows (a visitor's fold-in ranks by cosine), one work in several formats
+
+
+def _content_catalog():
+    from mangarec.catalog import Catalog, Item, make_tags
+
+    items = (
+        Item(id="a1", title="Death Note", kind="anime", tags=make_tags({"genre": ["Mystery", "Thriller"]}),
+             popularity=9),
+        Item(id="m1", title="Death Note", kind="manga", tags=make_tags({"genre": ["Mystery", "Thriller"]}),
+             popularity=8),
+        Item(id="m2", title="One Tag", kind="manga", tags=make_tags({"genre": ["Mystery"]}), popularity=1),
+        Item(id="m3", title="Other", kind="manga", tags=make_tags({"genre": ["Thriller", "Drama"]}), popularity=5),
+    )
+    return Catalog(items=items)
+
+
+def test_content_vectors_are_published_unit_length():
+    from mangarec.models import lsi
+
+    cat = _content_catalog()
+    emb = lsi.fit(cat, lsi.Params(weighting="tfidf", dim=2), 0)
+    assert not np.allclose(np.linalg.norm(emb.vectors, axis=1), 1.0)  # LSI rows are U Σ: not unit
+    model = parse(publish.build_payload(cat, emb, reg=0.1, mode="explicit", build_date="d"))
+    np.testing.assert_allclose(np.linalg.norm(model.vectors, axis=1), 1.0, atol=0.02)
+
+
+def test_a_visitor_who_likes_one_title_gets_the_cosine_ranking():
+    """The first release folded a like into LSI rows of any norm: titles with one tag and a large
+    norm won. On unit rows one like ranks by cosine (any of equally similar titles is right)."""
+    from mangarec.catalog import Catalog, Item, make_tags
+    from mangarec.foldin import fold_in, rank
+    from mangarec.models import lsi
+
+    g = np.random.default_rng(0)
+    names = [f"T{t}" for t in range(12)]
+    items = tuple(Item(id=f"i{k}", title=f"t{k}", kind="manga", popularity=float(g.integers(0, 50)),
+                       tags=make_tags({"genre": list(g.choice(names, size=int(g.integers(1, 6)), replace=False))}))
+                  for k in range(200))
+    cat = Catalog(items=items)
+    b = cat.tag_matrix.toarray().astype(np.float64)
+    u = b / np.linalg.norm(b, axis=1, keepdims=True)
+    cos = u @ u.T
+
+    def precision(Y, rows):
+        hits = []
+        for i in rows:
+            top = rank(Y, fold_in(Y, [i], [1.0], 0.1, "explicit"), exclude=[i], n=10)[0]
+            others = np.delete(cos[i], i)
+            kth = np.sort(others)[::-1][9]
+            hits.append(np.mean(cos[i, top] >= kth - 1e-6))
+        return float(np.mean(hits))
+
+    rows = range(0, 200, 5)
+    model = parse(publish.build_payload(cat, lsi.fit(cat, lsi.Params(), 0), reg=0.1, mode="explicit", build_date="d"))
+    published = model.vectors[[model.index[i] for i in cat.ids]]
+    old = lsi.fit(cat, lsi.Params(weighting="tfidf", dim=6), 0).vectors.astype(np.float64)
+    assert precision(published, rows) > 0.97
+    assert precision(old, rows) < 0.8  # the first release's vectors as published then
+
+
+def test_profile_vectors_are_published_as_fitted():
+    cat = _content_catalog()
+    v = np.array([[0.6, 0.8, 0.7], [0.6, 0.8, 0.7], [1.0, 0.0, 0.0], [0.0, 1.0, 0.7]], dtype=np.float32)
+    emb = Embedding("hybrid", cat.ids, v, info={"published_vectors": "profile"})
+    model = parse(publish.build_payload(cat, emb, reg=0.1, mode="explicit", build_date="d"))
+    pos = [model.index[i] for i in cat.ids]
+    np.testing.assert_allclose(model.vectors[pos], v, atol=0.01)
+
+
+def test_works_are_published_and_never_recommended_back():
+    cat = _content_catalog()
+    emb = Embedding("lsi", cat.ids, cat.tag_matrix.toarray().astype(np.float32))
+    doc = publish.build_payload(cat, emb, reg=0.1, mode="explicit", build_date="d")
+    assert doc["works"] == [["a1", "m1"]]
+    jsonschema.validate(doc, json.loads(publish.SCHEMA_FILE.read_text()))
+    model = parse(doc)
+    got = [r for r, _ in model.recommend({"a1": "like"}, n=3)]
+    assert "m1" not in got and "a1" not in got
+    assert [r for r, _ in model.recommend({"a1": "like"}, n=3, exclude_rated=False)][0] in ("a1", "m1")
+    top = publish.build_payload(cat, emb, reg=0.1, mode="explicit", build_date="d", top_n=1)
+    assert "works" not in top  # a group needs two of its members in the file

@@ -87,6 +87,7 @@ def record_to_item(rec: Any, src: str, line: int | None) -> Item:
         related=tuple(related),
         adult=f.bool("adult"),
         url=f.str("url"),
+        matches=tuple(f.str_list("matches")),
     )
 
 

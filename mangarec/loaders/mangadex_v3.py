@@ -13,6 +13,8 @@ Mapping to :class:`~mangarec.catalog.Item` (see ``docs/catalog-formats.md``):
 - ``adult`` = ``is_r18`` (the catalog also marks items carrying an adult tag).
 - ``external`` ← ``external`` (al, ap, kt, mu, mal ...); ``related`` ← ``related``
   (``{id, title, type}``; links to ids not in the catalog are dropped by ``load_catalog``).
+- ``matches`` (the source project's own top-25 similar lists) → ``matches`` (ids, best first;
+  kept only to evaluate models, never shown; ids not in the catalog are dropped too).
 """
 
 from __future__ import annotations
@@ -47,6 +49,10 @@ def _fast(rec: dict) -> Item | None:
     item_id, title, desc = get("id"), get("title"), get("description")
     rating, r18, url = get("rating"), get("is_r18", False), get("url")
     languages, related, external = get("languages", []), get("related", []), get("external", {})
+    matches = get("matches", [])
+    if not (type(matches) is list and all(type(m) is dict and type(m.get("id")) is int and m["id"] >= 0
+                                          for m in matches)):
+        return None
     if not (
         type(item_id) is int
         and item_id >= 0
@@ -111,6 +117,7 @@ def _fast(rec: dict) -> Item | None:
         related=tuple(links),
         adult=r18,
         url=url,
+        matches=tuple(str(m["id"]) for m in matches),
     )
 
 
@@ -137,6 +144,11 @@ def _checked(rec: object, src: str, line: int | None) -> Item:
                 title=" ".join(unescape(rel_title).split()) if rel_title else None,
             )
         )
+    matches = []
+    for k, m in enumerate(f.list("matches")):
+        if not isinstance(m, dict):
+            raise f.error(f"field 'matches[{k}]' must be an object")
+        matches.append(Fields(m, src, line).id("id"))
     score = rating if rating else None
     popularity = round((rating or 0.0) * math.log1p(len(languages)), 6)
     return Item(
@@ -151,6 +163,7 @@ def _checked(rec: object, src: str, line: int | None) -> Item:
         related=tuple(related),
         adult=f.bool("is_r18"),
         url=f.str("url") or f"https://mangadex.org/manga/{item_id}",
+        matches=tuple(matches),
     )
 
 

@@ -44,7 +44,8 @@ from ._svd import truncated_svd
 class Params:
     """``[models.network]``: spectral embedding of the item graph A = B Bᵀ."""
 
-    dim: int = key(16, "Number of eigenvectors kept (the trivial one excluded).", bounded(1, 1024))
+    dim: int = key(64, "Number of eigenvectors kept (the trivial one excluded); 64 was chosen on the "
+                       "validation half (see benchmarks/bench_content.py).", bounded(1, 1024))
 
 
 def _normalise_rows(x: np.ndarray) -> np.ndarray:

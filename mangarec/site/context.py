@@ -10,6 +10,8 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 from ..catalog import ID_PATTERN
 from .evaluation_view import evaluation_view
 from .external import external_link
@@ -140,7 +142,7 @@ def _card(prep: Prepared, p: int, root: str) -> dict:
 
 def explore_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
     data = {
-        "models": [{"name": m, "label": label(m)} for m in prep.models],
+        "models": [{"name": m, "label": label(m), "series": m == prep.series_model} for m in prep.models],
         "tags": list(prep.tags),
         "nb_shards": prep.nb_shards,
     }
@@ -158,7 +160,12 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
                data={"id": it.id}, description=f"{it.title}: similar titles under every model.")
     root = ctx["root"]
     index = result.catalog.index
-    neighbours = [{"name": m, "label": label(m), "html": prep.neighbour_html(p, m, root)} for m in prep.models]
+    neighbours = [{"name": m, "label": label(m), "html": prep.neighbour_html(p, m, root)}
+                  for m in prep.models if m != prep.series_model]
+    series = prep.neighbour_html(p, prep.series_model, root) if prep.series_model else None
+    work = result.catalog.work_of
+    also = [{"href": f"{root}title/{prep.items[q].id}/", "title": prep.items[q].title, "format": prep.kind_labels[q]
+             or prep.items[q].kind} for q in np.flatnonzero(work == work[p]).tolist() if q != p]
     related = []
     for r in it.related:
         inside = r.id in index and ID_PATTERN.match(r.id) is not None
@@ -172,6 +179,8 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
         description=description_html(it.description, result.config.site.max_description_chars),
         tag_groups=[{"group": g, "tags": list(names)} for g, names in it.tags],
         neighbours=neighbours,
+        series=series,
+        also=also,
         related=related,
         external=external,
     )
@@ -186,7 +195,9 @@ def plots_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
     data = {"models": models, "tags": list(prep.tags), "nb_shards": prep.nb_shards}
     ctx = base(result, "plots/index.html", "plots", "Maps", assets,
                scripts=["js/plotly.min.js", "js/site.js", "js/plots.js"], data=data, csp=CSP_PLOTS)
-    ctx.update(models=models, groups=[g for g, _ in prep.tag_groups], tags=list(prep.tags),
+    # opens on the first model whose map also places the tags (the baselines' maps do not)
+    default = next((m["name"] for m in models if m["tags"]), models[0]["name"] if models else None)
+    ctx.update(models=models, default_model=default, groups=[g for g, _ in prep.tag_groups], tags=list(prep.tags),
                n_items=len(prep.items))
     return ctx
 

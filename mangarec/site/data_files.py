@@ -7,8 +7,10 @@
      "nb": {id: {model: [[ref numbers, best first], [scores in thousandths]]}},
      "ref": [[id, title, [tag numbers], kind label], ...]}
 
+(a "same series" list holds only the item's series members.)
+
 (shared tags are the intersection of the two tag lists, computed by the page; the kind label
-is :attr:`Prepared.kind_labels`, e.g. ``"anime TV"``, empty when it tells nothing).
+is :attr:`Prepared.kind_labels`, e.g. ``"anime · TV"``, empty when it tells nothing).
 
 The maps page (``data/maps/``), in catalog order, so the first picture needs only one
 model's coordinates:

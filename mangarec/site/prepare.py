@@ -93,6 +93,23 @@ class Prepared:
         return tuple(shown + extra)
 
     @cached_property
+    def member_score(self) -> dict[str, float]:
+        """``{model: score}`` for list models that only show entries scoring at least that
+        (the "same series" list shows its members: ``info["member_score"]``)."""
+        out = {}
+        for m in self.models:
+            emb = self.result.embeddings.get(m)
+            v = emb.info.get("member_score") if emb is not None else None
+            if v is not None:
+                out[m] = float(v)
+        return out
+
+    @cached_property
+    def series_model(self) -> str | None:
+        """The model shown as "Same series" (apart from the similar-title columns), if built."""
+        return "series" if "series" in self.models else None
+
+    @cached_property
     def neighbours(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         """``{model: (positions (n, NB_SHOW) int64 into the catalog, -1 = none; scores float)}``."""
         index = self.result.catalog.index
@@ -110,6 +127,9 @@ class Prepared:
             mapped = np.where(idx >= 0, to_cat[np.clip(idx, 0, None)], -1)
             pos[to_cat[src]] = mapped
             sc[to_cat[src]] = nb.scores[src, :k]
+            floor = self.member_score.get(m)
+            if floor is not None:  # only the members of the item's series are shown
+                pos[sc < floor - 1e-6] = -1
             out[m] = (pos, sc)
         return out
 
@@ -124,7 +144,7 @@ class Prepared:
             parts = [it.kind] if mixed else []
             if it.type and it.type.casefold() != it.kind.casefold():
                 parts.append(it.type)
-            out.append(" ".join(parts))
+            out.append(" · ".join(parts))
         return out
 
     @cached_property

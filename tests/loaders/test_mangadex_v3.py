@@ -254,3 +254,36 @@ def test_adult_filter_and_min_tags(tmp_path):
     custom = load_catalog([str(p)], adult_tags=["Ecchi"])
     assert custom.ids == ("1", "3", "4") and custom.skipped["adult"] == 2
     assert load_catalog([str(p)], min_tags=3, include_adult=True).skipped["no tags"] == 3
+
+
+def test_matches_are_kept_and_restricted_to_the_catalog(tmp_path):
+    recs = [v3_record(1, matches=[{"id": 2, "title": "B", "score": 0.5}, {"id": 99, "title": "gone"},
+                                  {"id": 3, "title": "C"}]),
+            v3_record(2), v3_record(3, matches=[])]
+    assert record_to_item(recs[0], "f", 1).matches == ("2", "99", "3")
+    from mangarec.loaders.mangadex_v3 import _checked
+
+    assert _checked(recs[0], "f", 1).matches == ("2", "99", "3")
+    p = write(tmp_path / "m.jsonl", jsonl(recs))
+    cat = load_catalog([f"mangadex-v3:{p}"])
+    assert cat["1"].matches == ("2", "3") and cat["3"].matches == ()
+
+
+def test_bad_matches_name_the_field(tmp_path, expect_error):
+    rec = v3_record(2, matches=[5])
+    p = write(tmp_path / "bad.jsonl", jsonl([v3_record(1), rec]))
+    expect_error(lambda: load_catalog([f"mangadex-v3:{p}"]), file=p, line=2, match="matches\\[0\\]")
+
+
+@pytest.mark.slow
+def test_full_descriptions_have_no_link_list_left(full):
+    heads = ("links:", "link:", "other links:", "descriptions in other languages:")
+    bad = [i.id for i in full if any(ln.strip().lower() in heads for ln in i.description.split("\n"))]
+    assert not bad, bad[:5]
+
+
+@pytest.mark.slow
+def test_full_matches_are_the_reference_lists(full):
+    with_lists = [i for i in full if i.matches]
+    assert len(with_lists) > 30000
+    assert all(m in full.index for i in with_lists[:2000] for m in i.matches)

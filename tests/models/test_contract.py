@@ -17,7 +17,10 @@ from mangarec.seeds import rng
 
 # The contract catalog is a 24-item, rank-2 problem: ALS gets 2 factors (its default 32 would
 # overfit 24 items, see docs/models.md); every other model runs with its defaults.
-CONFIG = replace(Config(), models=replace(Config().models, als=replace(Config().models.als, factors=2)))
+# Its titles differ only by a number ("Sports title 3"), so by the series rule each cluster is one
+# series, which "similar titles" leaves out: the contract checks the hybrid with its series kept.
+CONFIG = replace(Config(), models=replace(Config().models, als=replace(Config().models.als, factors=2),
+                                          hybrid=replace(Config().models.hybrid, leave_out_series=False)))
 
 def contract_catalog(base: Catalog) -> Catalog:
     """The two-cluster catalog plus ratings: group 0 loves sports titles, group 1 horror ones.
@@ -66,7 +69,8 @@ def test_registry_holds_every_model_module_with_a_spec():
 
     with_spec = {m for m in _model_modules() if hasattr(importlib.import_module(f"mangarec.models.{m}"), "SPEC")}
     assert set(REGISTRY) == with_spec
-    assert {"lsi", "word2vec", "network", "text", "hybrid", "als"} <= set(REGISTRY)
+    assert {"lsi", "word2vec", "network", "text", "hybrid", "als", "jaccard", "series", "deconvolution",
+            "silencing"} <= set(REGISTRY)
     assert list(REGISTRY) == sorted(REGISTRY, key=lambda n: (REGISTRY[n].order, n))
 
 
@@ -127,6 +131,10 @@ def test_deterministic(name, catalog):
     assert a.vectors.tobytes() == b.vectors.tobytes()
     if a.tag_vectors is not None:
         assert a.tag_vectors.tobytes() == b.tag_vectors.tobytes()
+    assert (a.similarity is None) == (b.similarity is None)
+    if a.similarity is not None:
+        rows = np.arange(len(catalog))
+        assert a.similarity.block64(rows).tobytes() == b.similarity.block64(rows).tobytes()
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))
@@ -141,11 +149,14 @@ def test_direct_fit_matches_fit_model(name, catalog):
 
 @pytest.mark.parametrize("name", list(REGISTRY))
 def test_two_clusters_are_separated(name, catalog):
+    """Under the model's own ranking: cosine of its vectors, or its similarity when it has one."""
+    from mangarec import neighbours
+
     emb = fit_model(name, catalog, CONFIG, 42)
-    s = _cosine(emb.vectors)
+    nb = neighbours.exact(emb, 5, catalog.tie_order)
     cluster = np.array([i.id[0] for i in catalog.items])
     for i in range(len(catalog)):
-        top = np.argsort(-s[i], kind="stable")[:5]
+        top = nb.indices[i]
         assert (cluster[top] == cluster[i]).all(), (
             f"{name}: neighbours of {catalog.ids[i]} are {[catalog.ids[j] for j in top]}"
         )
@@ -169,8 +180,10 @@ def test_seed_is_used(name, catalog):
     assert a.vectors.tobytes() != b.vectors.tobytes()
 
 
-def test_hybrid_via_fit_model_uses_configured_lsi(catalog):
-    config = CONFIG
-    config = replace(config, models=replace(config.models, lsi=replace(config.models.lsi, dim=3)))
-    h = fit_model("hybrid", catalog, config, 1)
-    assert h.info["tag_dim"] == 3
+@pytest.mark.parametrize("name", [n for n, s in REGISTRY.items() if not s.trained_on_ratings])
+def test_dense_coordinates_exist_for_the_maps(name, catalog):
+    """A model ranked by its own similarity still gives dense vectors (maps, published JSON)."""
+    emb = fit_model(name, catalog, CONFIG, 42)
+    assert emb.vectors.shape[1] >= 1 and np.isfinite(emb.vectors).all()
+    if emb.similarity is not None:
+        assert emb.similarity.n == len(catalog)

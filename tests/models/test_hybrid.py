@@ -1,76 +1,101 @@
-"""Hybrid of tags and text: the weighting and the fallback."""
+"""Similar titles (hybrid): its score, its prior, the series left out, its published profile."""
 from __future__ import annotations
 
 from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
-from mangarec.catalog import Catalog
-from mangarec.models import hybrid, lsi, text
-from mangarec.models.lsi import Params as LSIParams
-from mangarec.models.text import Params as TextParams
-from mangarec.models.hybrid import Params as HybridParams
+from mangarec import neighbours
+from mangarec.catalog import Catalog, Item, Related, make_tags
+from mangarec.config import Config
+from mangarec.models import available, fit_model, hybrid, series
+from mangarec.models.hybrid import Params
 
 
-def _cos(a, b):
-    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+def item(i, title, groups, desc="", pop=1.0, related=()):
+    return Item(id=i, title=title, kind="manga", tags=make_tags(groups), description=desc, popularity=pop,
+                related=tuple(Related(id=r, type="Sequel") for r in related))
 
 
-@settings(max_examples=50, deadline=None)
-@given(w=st.floats(0.0, 1.0), seed=st.integers(0, 2**16))
-def test_cosine_is_the_weighted_sum(w, seed):
-    g = np.random.default_rng(seed)
-    t, x = g.normal(size=(2, 5)), g.normal(size=(2, 7))
-    h = hybrid.combine(t, x, np.array([True, True]), w)
-    np.testing.assert_allclose(np.linalg.norm(h, axis=1), 1.0)
-    assert _cos(h[0], h[1]) == pytest.approx(w * _cos(t[0], t[1]) + (1 - w) * _cos(x[0], x[1]), abs=1e-9)
+def catalog():
+    return Catalog(items=(
+        item("a", "Red Sky", {"demographic": ["Shounen"], "genre": ["Action", "Drama"]}, "pilots in a red sky", 9,
+             ["b"]),
+        item("b", "Red Sky 2", {"demographic": ["Shounen"], "genre": ["Action", "Drama"]}, "pilots again", 8, ["a"]),
+        item("c", "Iron Lake", {"demographic": ["Shounen"], "genre": ["Action"]}, "a lake of iron", 7),
+        item("d", "Quiet Tea", {"demographic": ["Josei"], "genre": ["Action", "Drama"]}, "tea and pilots", 6),
+        item("e", "Unread", {"demographic": ["Shounen"], "genre": ["Action", "Drama"]}, "nobody reads this", 0),
+    ))
 
 
-def test_missing_description_falls_back_on_tags():
-    g = np.random.default_rng(1)
-    t, x = g.normal(size=(3, 4)), g.normal(size=(3, 6))
-    h = hybrid.combine(t, x, np.array([False, True, False]), 0.25)
-    np.testing.assert_allclose(h[0, :4], t[0] / np.linalg.norm(t[0]))
-    assert not h[0, 4:].any()
-    np.testing.assert_allclose(np.linalg.norm(h, axis=1), 1.0)
-    assert _cos(h[0], h[2]) == pytest.approx(_cos(t[0], t[2]))
-    assert _cos(h[0], h[1]) == pytest.approx(np.sqrt(0.25) * _cos(t[0], t[1]))
+def fitted(c, p=Params()):
+    return hybrid.fit(c, p, 0, {"series": series.fit(c, series.Params(), 0, {})})
 
 
-def test_items_without_tags_or_anything():
-    t = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 0.0]])
-    x = np.array([[0.0, 2.0], [1.0, 1.0], [0.0, 0.0]])
-    h = hybrid.combine(t, x, np.array([True, True, False]), 0.6)
-    np.testing.assert_allclose(h[0], [0, 0, 0, 1])  # text only
-    assert not h[2].any()
+def test_score_is_group_weighted_overlap_plus_text_plus_prior():
+    c = catalog()
+    p = Params(text_weight=0.0, prior_weight=0.0, leave_out_series=False)
+    s = fitted(c, p).similarity.block64(np.arange(5))
+    # a and d share Action, Drama (1 + 1) but not the demographic (weight 2): 2 / max(4, 4)
+    assert s[0, 3] == pytest.approx(2 / 4)
+    assert s[0, 2] == pytest.approx(3 / 4)  # Shounen + Action over max(4, 3)
+    q = replace(p, text_weight=0.5, prior_weight=0.3)
+    s2 = fitted(c, q).similarity.block64(np.arange(5))
+    prior = hybrid.prior(c.popularity, q.prior_quantile)
+    from mangarec.models.text import description_matrix
+
+    d = description_matrix(c, max_df=1.0)
+    np.testing.assert_allclose(s2, s + 0.5 * (d @ d.T).toarray() + 0.3 * prior[None, :], atol=1e-6)
 
 
-def test_fit_uses_given_embeddings(two_clusters):
-    items = list(two_clusters.items)
-    items[3] = replace(items[3], description="")
-    c = Catalog(items=tuple(items))
-    tags = lsi.fit(c, LSIParams(dim=4), 1)
-    txt = text.fit(c, TextParams(dim=5), 1)
-    h = hybrid.fit(c, HybridParams(tag_weight=0.7), 0, {"lsi": tags, "text": txt})
-    assert h.dim == tags.dim + txt.dim
-    assert h.info["tags_only"] == 1
-    expect = hybrid.combine(tags.vectors, txt.vectors, np.array([bool(i.description) for i in c.items]), 0.7)
-    np.testing.assert_allclose(h.vectors, expect.astype(np.float32))
+def test_prior_holds_back_the_unread_and_saturates():
+    p = hybrid.prior(np.array([0.0, 0.0, 1.0, 2.0, 3.0, 50.0, 60.0, 70.0, 80.0, 90.0]), 0.3)
+    assert p[0] == p[1] == 0.0
+    assert p[2] == pytest.approx(0.2 / 0.3) and (p[3:] == 1.0).all()
+    assert (hybrid.prior(np.arange(5.0), 0.0) == 1.0).all()
 
 
-def test_fit_rejects_embeddings_of_another_catalog(two_clusters):
-    other = two_clusters.subset(range(10))
-    tags = lsi.fit(other, LSIParams(dim=2), 1)
-    with pytest.raises(ValueError, match="does not match"):
-        hybrid.fit(two_clusters, HybridParams(), 0, {"lsi": tags, "text": text.fit(two_clusters, TextParams(), 1)})
+def test_the_series_is_left_out():
+    c = catalog()
+    e = fitted(c)
+    nb = neighbours.exact(e, 3, c.tie_order)
+    members = series.members(c, series.Params()).toarray().astype(bool)
+    for i, row in enumerate(nb.indices[:, :2]):
+        assert not members[i, row].any()
+    assert c.ids[nb.indices[0, 0]] != "b"
+    kept = neighbours.exact(fitted(c, replace(Params(), leave_out_series=False)), 3, c.tie_order)
+    assert c.ids[kept.indices[0, 0]] == "b"
 
 
-def test_weight_one_is_the_tag_model(two_clusters):
-    tags = lsi.fit(two_clusters, LSIParams(), 1)
-    h = hybrid.fit(two_clusters, HybridParams(tag_weight=1.0), 0, {"lsi": tags, "text": text.fit(two_clusters, TextParams(), 1)})
-    t = tags.vectors / np.linalg.norm(tags.vectors, axis=1, keepdims=True)
-    np.testing.assert_allclose(h.vectors[:, : tags.dim] @ h.vectors[:, : tags.dim].T, t @ t.T, atol=1e-5)
-    assert not h.vectors[:, tags.dim :].any()
+def test_published_profile_is_the_dense_part():
+    c = catalog()
+    p = Params()
+    e = fitted(c, p)
+    assert e.info["published_vectors"] == "profile"
+    y = e.vectors.astype(np.float64)
+    g = hybrid.group_weights(c, p)
+    w = c.tag_matrix.toarray() * g
+    unit = w / np.linalg.norm(w, axis=1, keepdims=True)
+    prior = hybrid.prior(c.popularity, p.prior_quantile)
+    np.testing.assert_allclose(y @ y.T, unit @ unit.T + p.prior_weight * np.outer(prior, prior), atol=1e-6)
+
+
+def test_group_weights_follow_the_tag_groups():
+    c = catalog()
+    g = dict(zip(c.tag_vocabulary, hybrid.group_weights(c, Params(demographic_weight=3.0, genre_weight=0.5))))
+    assert g["Shounen"] == 3.0 and g["Josei"] == 3.0 and g["Action"] == 0.5
+
+
+def test_left_out_without_descriptions(two_clusters):
+    no_text = Catalog(items=tuple(replace(i, description="") for i in two_clusters.items))
+    kept, why = available(no_text, ["hybrid", "series", "jaccard"])
+    assert kept == ["series", "jaccard"] and why["hybrid"] == "the catalog has no descriptions"
+
+
+def test_fit_model_passes_the_series_rule(two_clusters):
+    config = Config()
+    config = replace(config, models=replace(config.models, series=replace(config.models.series, title_threshold=0.2)))
+    e = fit_model("hybrid", two_clusters, config, 1)
+    loose = e.info["left_out_pairs"]
+    assert loose > fit_model("hybrid", two_clusters, Config(), 1).info["left_out_pairs"]

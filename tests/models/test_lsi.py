@@ -51,7 +51,7 @@ def test_tfidf_weighted_distinct_rows_equal_full_corpus():
 
 
 def test_fit_is_svd_of_the_hand_matrix():
-    fit = lsi.fit_basis(toy(TOY), LSIParams(dim=16), 0)
+    fit = lsi.fit_basis(toy(TOY), LSIParams(weighting="tfidf", dim=16), 0)
     assert fit.s.shape == (4,)  # clamped to the rank bound
     assert np.all(np.diff(fit.s) <= 1e-12)
     np.testing.assert_allclose(fit.V.T @ fit.V, np.eye(4), atol=1e-10)
@@ -66,14 +66,14 @@ def test_fit_is_svd_of_the_hand_matrix():
 
 
 def test_truncated_fit_keeps_the_top_components():
-    fit = lsi.fit_basis(toy(TOY), LSIParams(dim=2), 0)
+    fit = lsi.fit_basis(toy(TOY), LSIParams(weighting="tfidf", dim=2), 0)
     full = np.linalg.svd(HAND, compute_uv=False)
     np.testing.assert_allclose(fit.s, full[:2], rtol=1e-9)
     assert fit.vectors.shape == (4, 2)
 
 
 def test_projecting_a_training_document_gives_its_own_row():
-    fit = lsi.fit_basis(toy(TOY), LSIParams(dim=3), 0)
+    fit = lsi.fit_basis(toy(TOY), LSIParams(weighting="tfidf", dim=3), 0)
     U = fit.vectors / fit.s  # rows of U_k
     for i in range(4):
         qk = lsi.project(HAND[i], fit.V, fit.s)  # q_k = Σ_k⁻¹ V_kᵀ q
@@ -85,8 +85,8 @@ def test_projecting_a_training_document_gives_its_own_row():
 
 def test_tag_vectors_are_one_term_queries():
     cat = toy(TOY)
-    emb = lsi.fit(cat, LSIParams(dim=3), 0)
-    fit = lsi.fit_basis(cat, LSIParams(dim=3), 0)
+    emb = lsi.fit(cat, LSIParams(weighting="tfidf", dim=3), 0)
+    fit = lsi.fit_basis(cat, LSIParams(weighting="tfidf", dim=3), 0)
     for t, name in enumerate(cat.tag_vocabulary):
         q = np.zeros(4)
         q[t] = 1.0 * fit.idf[t]  # a document holding only this tag: tf = 1
@@ -96,7 +96,7 @@ def test_tag_vectors_are_one_term_queries():
 
 
 def test_tag_vectors_sit_near_their_items(two_clusters):
-    emb = lsi.fit(two_clusters, LSIParams(), 1)
+    emb = lsi.fit(two_clusters, LSIParams(weighting="tfidf"), 1)
     v = emb.vectors / np.linalg.norm(emb.vectors, axis=1, keepdims=True)
     for tag, prefix in (("Sports", "s"), ("Horror", "h")):
         t = emb.tag_vectors[emb.tag_ids.index(tag)]
@@ -107,7 +107,7 @@ def test_tag_vectors_sit_near_their_items(two_clusters):
 
 def test_dedupe_gives_the_same_vectors_as_every_row(monkeypatch):
     cat = toy(TOY + [["A", "B"], ["B", "C", "D"], ["A", "B"], ["C", "D"]])
-    fast = lsi.fit_basis(cat, LSIParams(dim=3), 0)
+    fast = lsi.fit_basis(cat, LSIParams(weighting="tfidf", dim=3), 0)
     assert fast.info["distinct_rows"] == 5
 
     def every_row(m):
@@ -115,7 +115,7 @@ def test_dedupe_gives_the_same_vectors_as_every_row(monkeypatch):
         return m, np.arange(m.shape[0]), np.ones(m.shape[0], dtype=np.int64)
 
     monkeypatch.setattr(lsi, "unique_rows", every_row)
-    slow = lsi.fit_basis(cat, LSIParams(dim=3), 0)
+    slow = lsi.fit_basis(cat, LSIParams(weighting="tfidf", dim=3), 0)
     assert slow.info["distinct_rows"] == len(cat)
     np.testing.assert_allclose(fast.s, slow.s, rtol=1e-9)
     np.testing.assert_allclose(fast.vectors, slow.vectors, atol=1e-10)
@@ -123,7 +123,7 @@ def test_dedupe_gives_the_same_vectors_as_every_row(monkeypatch):
 
 def test_items_without_tags_are_zero():
     cat = Catalog(items=toy(TOY).items + (Item(id="empty", title="e", kind="manga"),))
-    emb = lsi.fit(cat, LSIParams(dim=2), 0)
+    emb = lsi.fit(cat, LSIParams(weighting="tfidf", dim=2), 0)
     assert np.all(emb.vectors[-1] == 0) and np.isfinite(emb.vectors).all()
     # |D| counts the tagless document too
     _, idf = lsi.tfidf(cat.tag_matrix)
@@ -149,7 +149,7 @@ def test_frequent_pairs_and_triples():
 
 def test_itemset_terms_enter_tf_idf_by_hand():
     cat = toy(ITEMSET_TOY)
-    fit = lsi.fit_basis(cat, LSIParams(dim=16, itemsets=True, min_support=3, max_itemset=2), 0)
+    fit = lsi.fit_basis(cat, LSIParams(weighting="tfidf", dim=16, itemsets=True, min_support=3, max_itemset=2), 0)
     assert fit.terms == ("A", "B", "C", "D", "A + B")
     assert fit.itemsets == ((0, 1),)
     f = lsi.term_matrix(cat.tag_matrix, [(0, 1)])
@@ -165,8 +165,19 @@ def test_itemset_terms_enter_tf_idf_by_hand():
 
 
 def test_itemsets_on_the_two_cluster_catalog(two_clusters):
-    plain = lsi.fit(two_clusters, LSIParams(), 3)
-    rich = lsi.fit(two_clusters, LSIParams(itemsets=True, min_support=3, max_itemset=3), 3)
+    plain = lsi.fit(two_clusters, LSIParams(weighting="tfidf"), 3)
+    rich = lsi.fit(two_clusters, LSIParams(weighting="tfidf", itemsets=True, min_support=3, max_itemset=3), 3)
     assert rich.info["itemsets"] > 0 and rich.info["terms"] == plain.info["terms"] + rich.info["itemsets"]
     assert rich.tag_vectors.shape[0] == len(two_clusters.tag_vocabulary)
     assert not np.allclose(np.abs(plain.vectors[:, :2]), np.abs(rich.vectors[:, :2]))
+
+
+def test_binary_weighting_is_the_cosine_of_tag_sets():
+    """The default: unit tag rows, full rank; item cosines equal the tag sets' cosines."""
+    cat = toy(TOY)
+    emb = lsi.fit(cat, LSIParams(), 0)
+    assert emb.info["weighting"] == "binary" and emb.dim == len(cat.tag_vocabulary)
+    b = cat.tag_matrix.toarray().astype(np.float64)
+    u = b / np.linalg.norm(b, axis=1, keepdims=True)
+    v = emb.vectors.astype(np.float64)
+    np.testing.assert_allclose(v @ v.T, u @ u.T, atol=1e-6)

@@ -23,7 +23,8 @@ def test_power_of_two_dim(n_tags, dim):
 
 def test_default_dim_follows_the_rule_and_explicit_dim_wins(two_clusters):
     assert len(two_clusters.tag_vocabulary) == 10
-    assert word2vec.fit(two_clusters, Word2VecParams(epochs=2), 1).dim == 4
+    assert word2vec.fit(two_clusters, Word2VecParams(dim=0, epochs=2), 1).dim == 4  # 0: sqrt rule
+    assert word2vec.fit(two_clusters, Word2VecParams(epochs=2), 1).dim == 64  # the validated default
     assert word2vec.fit(two_clusters, Word2VecParams(dim=6, epochs=2), 1).dim == 6
 
 

@@ -53,8 +53,11 @@
       info.item.g.forEach(function (t) { tl.appendChild(M.el('li', {class: 'tag'}, tags[t])); });
       const cols = document.getElementById('model-columns');
       cols.textContent = '';
-      models.forEach(function (m) {
-        const col = M.el('section', {class: 'model-col', 'aria-label': m.label, 'data-model': m.name});
+      /* "Same series" first, apart from the similar-title columns. */
+      const ordered = models.filter(function (m) { return m.series; })
+        .concat(models.filter(function (m) { return !m.series; }));
+      ordered.forEach(function (m) {
+        const col = M.el('section', {class: 'model-col' + (m.series ? ' series' : ''), 'aria-label': m.label, 'data-model': m.name});
         col.appendChild(M.el('h3', null, m.label));
         const ol = M.el('ol', {class: 'nb'});
         const rows = info.nb[m.name] || [];
@@ -66,13 +69,13 @@
             li.appendChild(M.el('span', {class: 'kind'}, row[4]));
           }
           li.appendChild(document.createTextNode(' '));
-          li.appendChild(M.el('span', {class: 'score', title: 'cosine similarity under ' + m.label}, Number(row[1]).toFixed(3)));
+          li.appendChild(M.el('span', {class: 'score', title: 'similarity under ' + m.label}, Number(row[1]).toFixed(3)));
           if (row[2].length) {
             li.appendChild(M.el('span', {class: 'shared'}, row[2].map(function (t) { return tags[t]; }).join(', ')));
           }
           ol.appendChild(li);
         });
-        if (!rows.length) ol.appendChild(M.el('li', {class: 'none'}, 'No neighbours.'));
+        if (!rows.length) ol.appendChild(M.el('li', {class: 'none'}, m.series ? 'No other title of this series.' : 'No neighbours.'));
         col.appendChild(ol);
         cols.appendChild(col);
       });

@@ -247,6 +247,7 @@
     if (!header.tags) {
       P.purge(tagDiv);
       fig.hidden = true;
+      tagDiv.dataset.model = header.model;  // updated for this model: it has no tag map
       return;
     }
     fig.hidden = false;

@@ -65,8 +65,13 @@
       tagIds: doc.tags ? doc.tags.ids.slice() : [],
       tagVectors: doc.tags ? decodeBlock(doc.tags, dim) : null,
       buildDate: doc.build_date, catalogHash: doc.catalog_hash, subset: doc.subset,
-      gram: null
+      workOf: new Map(), gram: null
     };
+    /* One work in several formats (an anime and its manga): never recommend one after the other. */
+    (Array.isArray(doc.works) ? doc.works : []).forEach(function (group) {
+      if (!Array.isArray(group)) { return; }
+      group.forEach(function (id) { model.workOf.set(String(id), group.map(String)); });
+    });
     if (model.mode !== "explicit" && model.mode !== "implicit") { fail("unknown fold-in mode " + model.mode); }
     return model;
   }
@@ -246,10 +251,22 @@
     return new Set(Object.keys(ex));
   }
 
-  /* Best first; ties go to the earlier row (the JSON lists titles most popular first). */
+  /* The excluded ids plus the other formats of their works (model.workOf). */
+  function withWorks(model, skip) {
+    if (!model.workOf || !model.workOf.size) { return skip; }
+    var out = new Set(skip);
+    skip.forEach(function (id) {
+      var group = model.workOf.get(id);
+      if (group) { group.forEach(function (m) { out.add(m); }); }
+    });
+    return out;
+  }
+
+  /* Best first; ties go to the earlier row (the JSON lists titles most popular first). The
+     excluded titles (the rated ones) take the other formats of their works with them. */
   function rank(model, taste, opts) {
     opts = opts || {};
-    var skip = idSet(opts.exclude), n = model.ids.length, rows = [], scores = new Float64Array(n);
+    var skip = withWorks(model, idSet(opts.exclude)), n = model.ids.length, rows = [], scores = new Float64Array(n);
     for (var i = 0; i < n; i++) {
       if (skip.has(model.ids[i])) { continue; }
       scores[i] = score(model, taste, i);

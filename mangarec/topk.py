@@ -1,0 +1,289 @@
+"""Exact blocked top-k over any :class:`~mangarec.similarity.Similarity`.
+
+The answer follows the same rule as the dense search of :mod:`mangarec.neighbours`: for item
+``i`` the neighbours are the other items ``j`` ranked by ``(-score(i, j), tie_order[j])``, with
+scores in float64 **rounded to the grid of multiples of 2**-24 before ranking** (summation noise
+then never decides an order; equal scores go to the more popular item, then the smaller id).
+
+How a block of rows is ranked without sorting all ``n`` columns of every row:
+
+1. the scorer computes the block, in float32 where that is exact or only a screen
+   (:meth:`Similarity.block`);
+2. a lower bound of each row's (k+1)-th best score comes from a fixed subsample of the columns
+   (one in :data:`SUBSAMPLE_STEP`), lowered by :data:`MARGIN` (more than float32 error and two
+   grid steps: a column below it can neither belong to the top k nor tie with it);
+3. only the columns at or above the bound are kept; their exact float64 scores come from the
+   scorer (:meth:`Similarity.exact`, when the block was a screen), are rounded, and sorted by
+   ``(row, -score, tie order)``;
+4. a row where too many columns reach the bound (a sea of equal scores, e.g. an item similar to
+   nothing) is ranked by a scan in tie order instead: columns permuted into tie order, the k-th
+   best value from one ``numpy.partition``, the columns above it and as many equal to it as
+   still needed, leftmost first.
+
+Items whose score rows are identical (equal tag sets under a tag scorer:
+:meth:`Similarity.row_groups`) are ranked once, with one extra neighbour; each item then drops
+itself from its group's list. Memory per block is bounded by :data:`BLOCK_ELEMENTS`.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+
+import numpy as np
+from threadpoolctl import threadpool_limits
+
+from .similarity import Similarity
+
+#: Score-matrix elements per block (float32: 32 MB).
+BLOCK_ELEMENTS = 1 << 23
+#: Scores are multiples of 1 / SCORE_GRID (as in :mod:`mangarec.neighbours`).
+SCORE_GRID = float(2**24)
+#: BLAS threads for the block products (the machine's cores are shared; see bench_neighbours).
+BLAS_THREADS = 1
+#: How far below the subsample's bound candidates are kept, relative to the scores' magnitude.
+MARGIN = 1e-4
+#: A row with more candidates than this is ranked by the tie-order scan.
+MAX_CANDIDATES = 4096
+#: Below this many columns the bound comes from the whole row.
+SUBSAMPLE_MIN_COLUMNS = 2048
+#: One column in this many is in the subsample.
+SUBSAMPLE_STEP = 8
+#: Forked workers for a large search (rows split between them; each row's answer is the same
+#: whoever computes it, so the output does not depend on this).
+WORKERS = min(2, os.cpu_count() or 1)
+#: Below this many score cells (rows x columns) the search stays in this process.
+PARALLEL_MIN_CELLS = 1 << 28
+
+Exact = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def round_scores(s: np.ndarray) -> np.ndarray:
+    """Scores as float64 rounded to the grid of multiples of 2**-24 (a new array)."""
+    out = np.asarray(s, dtype=np.float64) * SCORE_GRID
+    np.rint(out, out=out)
+    out /= SCORE_GRID
+    return out
+
+
+#: Tie-order prefix searched first for the columns that tie with a row's k-th best (x k).
+TIE_PREFIX = 64
+
+
+def _select_ties(scores: np.ndarray, selfcol: np.ndarray, by_tie: np.ndarray, k: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` of rows with many equal scores (``selfcol``: column to skip per row, or -1).
+
+    The columns above the row's k-th best value are few; the ones equal to it are taken in tie
+    order, searched in the ``TIE_PREFIX · k`` most popular items first (a sea of equal scores
+    almost always has enough of them there), in the whole row otherwise.
+    """
+    r, n = scores.shape
+    s = round_scores(scores)
+    has = selfcol >= 0
+    s[np.flatnonzero(has), selfcol[has]] = -np.inf
+    kth = np.partition(s, n - k, axis=1)[:, n - k]
+    ar, ac = np.nonzero(s > kth[:, None])
+    need = k - np.bincount(ar, minlength=r)
+    eqm = s == kth[:, None]
+    n_eq = eqm.sum(axis=1)
+    few = n_eq <= MAX_CANDIDATES
+    er_list, ec_list = [], []
+    f = np.flatnonzero(few)
+    if len(f):  # few columns tie with the k-th best: rank them all
+        fr, fc = np.nonzero(eqm[f])
+        er_list.append(f[fr])
+        ec_list.append(fc)
+    many = np.flatnonzero(~few)
+    if len(many):  # a sea of ties: the most popular first, in a prefix of the tie order
+        m = min(n, TIE_PREFIX * k)
+        pref = eqm[many][:, by_tie[:m]]
+        csum = np.cumsum(pref, axis=1)
+        ok = csum[:, -1] >= need[many]
+        pr, pp = np.nonzero(pref & (csum <= need[many][:, None]) & ok[:, None])
+        er_list.append(many[pr])
+        ec_list.append(by_tie[pp])
+        short = many[~ok]
+        if len(short):  # the whole row, in tie order
+            full = eqm[short][:, by_tie]
+            fr, fp = np.nonzero(full & (np.cumsum(full, axis=1) <= need[short][:, None]))
+            er_list.append(short[fr])
+            ec_list.append(by_tie[fp])
+    rr = np.concatenate([ar, *er_list])
+    cc = np.concatenate([ac, *ec_list])
+    vals = s[rr, cc]
+    rank = np.empty(n, dtype=np.int64)
+    rank[by_tie] = np.arange(n)
+    order = np.lexsort((rank[cc], -vals, rr))
+    rr, cc, vals = rr[order], cc[order], vals[order]
+    first = np.searchsorted(rr, np.arange(r))
+    take = (np.arange(len(rr)) - first[rr]) < k
+    return cc[take].reshape(r, k), vals[take].reshape(r, k)
+
+
+def select_block(scores: np.ndarray, selfcol: np.ndarray, by_tie: np.ndarray, k: int,
+                 exact: Exact | None = None, exact_rows: Callable[[np.ndarray], np.ndarray] | None = None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` columns of each row of a score block, ties by tie order.
+
+    Parameters
+    ----------
+    scores:
+        ``(r, n)`` float32 or float64 scores (a screen when ``exact`` is given).
+    selfcol:
+        ``(r,)`` int64: the column each row may not choose (its own item), or -1 for none.
+    by_tie:
+        ``(n,)`` int64 item positions sorted by tie order (``argsort(tie_order)``).
+    k:
+        Columns per row, ``1 <= k <= n - (selfcol >= 0)``.
+    exact:
+        ``exact(block_rows, cols)``: exact float64 scores of candidate pairs; ``None`` when
+        ``scores`` are exact already.
+    exact_rows:
+        ``exact_rows(block_rows)``: exact float64 scores of whole rows (``(len, n)``), for the
+        rows ranked by the tie-order scan; required with ``exact``.
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``(r, k)`` int64 columns and ``(r, k)`` float64 rounded scores, best first.
+    """
+    r, n = scores.shape
+    need = k + 1
+    sub = scores[:, ::SUBSAMPLE_STEP] if n >= SUBSAMPLE_MIN_COLUMNS and n // SUBSAMPLE_STEP >= need else scores
+    m = sub.shape[1]
+    if m >= need:
+        bound = np.partition(sub, m - need, axis=1)[:, m - need].astype(np.float64)
+        lb = bound - MARGIN * np.maximum(1.0, np.abs(bound))
+    else:
+        lb = np.full(r, -np.inf)
+    mask = scores >= lb[:, None].astype(scores.dtype)
+    counts = mask.sum(axis=1)
+    out_i = np.empty((r, k), dtype=np.int64)
+    out_s = np.empty((r, k), dtype=np.float64)
+    wide = counts > MAX_CANDIDATES
+    if wide.any():
+        w = np.flatnonzero(wide)
+        block = scores[w] if exact_rows is None else exact_rows(w)
+        out_i[w], out_s[w] = _select_ties(block, selfcol[w], by_tie, k)
+    narrow = np.flatnonzero(~wide)
+    if len(narrow):
+        rr, cc = np.nonzero(mask[narrow])
+        brow = narrow[rr]
+        raw = scores[brow, cc] if exact is None else exact(brow, cc)
+        vals = round_scores(raw)
+        vals[cc == selfcol[brow]] = -np.inf
+        rank = np.empty(n, dtype=np.int64)
+        rank[by_tie] = np.arange(n)
+        order = np.lexsort((rank[cc], -vals, rr))
+        rr, cc, vals = rr[order], cc[order], vals[order]
+        first = np.searchsorted(rr, np.arange(len(narrow)))
+        take = (np.arange(len(rr)) - first[rr]) < k
+        if np.count_nonzero(take) != len(narrow) * k:  # pragma: no cover - guarded by the bound
+            raise AssertionError("top-k screening kept too few candidates")
+        out_i[narrow] = cc[take].reshape(len(narrow), k)
+        out_s[narrow] = vals[take].reshape(len(narrow), k)
+    return out_i, out_s
+
+
+def exact_topk(sim: Similarity, k: int, tie_order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` of every item under ``sim`` (self excluded).
+
+    Parameters
+    ----------
+    sim:
+        The scorer over ``n`` items.
+    k:
+        Neighbours per item, ``1 <= k <= n - 1``.
+    tie_order:
+        ``(n,)`` int64 rank per item, lower wins ties (``Catalog.tie_order``).
+
+    Returns
+    -------
+    (numpy.ndarray, numpy.ndarray)
+        ``(n, k)`` int32 positions and ``(n, k)`` float32 scores, non-increasing per row.
+    """
+    n = sim.n
+    tie = np.asarray(tie_order, dtype=np.int64)
+    if tie.shape != (n,):
+        raise ValueError(f"tie_order has shape {tie.shape}, expected ({n},)")
+    if not 1 <= k <= n - 1:
+        raise ValueError(f"k must be between 1 and n - 1 = {n - 1}, got {k}")
+    by_tie = np.argsort(tie, kind="stable").astype(np.int64)
+    groups = sim.row_groups()
+    if groups is None:
+        reps, inverse, kk = np.arange(n, dtype=np.int64), None, k
+    else:  # identical score rows: rank each distinct row once, self included, one more neighbour
+        inverse = np.asarray(groups, dtype=np.int64)
+        _, first, inverse = np.unique(inverse, return_index=True, return_inverse=True)
+        reps, kk = first.astype(np.int64), min(k + 1, n)
+    top_i, top_s = _rank(sim, reps, kk, by_tie, None if inverse is None else -1)
+    if inverse is None:
+        return top_i.astype(np.int32), top_s.astype(np.float32)
+    li, ls = top_i[inverse], top_s[inverse]
+    keep = li != np.arange(n)[:, None]
+    full = keep.all(axis=1)
+    keep[full, k] = False  # the item is not in its group's list (k + 1 longer ties): drop the last
+    return li[keep].reshape(n, k).astype(np.int32), ls[keep].reshape(n, k).astype(np.float32)
+
+
+def _rank_serial(sim: Similarity, rows: np.ndarray, k: int, by_tie: np.ndarray, selfcol: int | None
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``k`` of the items ``rows`` (self excluded, or with ``selfcol = -1`` included)."""
+    n = sim.n
+    out_i = np.empty((len(rows), k), dtype=np.int64)
+    out_s = np.empty((len(rows), k), dtype=np.float64)
+    step = max(1, min(len(rows), BLOCK_ELEMENTS // max(n, 1)))
+    with threadpool_limits(BLAS_THREADS, "blas"):
+        for b0 in range(0, len(rows), step):
+            r = rows[b0:b0 + step]
+            block = sim.block(r)
+            if not np.all(np.isfinite(block)):
+                raise ValueError(f"{type(sim).__name__}: non-finite scores")
+            own = r if selfcol is None else np.full(len(r), selfcol, dtype=np.int64)
+
+            def exact(brow: np.ndarray, cols: np.ndarray, r: np.ndarray = r) -> np.ndarray:
+                return sim.exact(r[brow], cols)
+
+            def exact_rows(brow: np.ndarray, r: np.ndarray = r) -> np.ndarray:
+                return sim.block64(r[brow])
+
+            extra = (exact, exact_rows) if sim.screens else (None, None)
+            out_i[b0:b0 + len(r)], out_s[b0:b0 + len(r)] = select_block(block, own, by_tie, k, *extra)
+    return out_i, out_s
+
+
+#: The search a forked worker runs (set before the fork: workers inherit it, nothing is pickled).
+_JOB: dict = {}
+
+
+def _worker(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+    j = _JOB
+    return _rank_serial(j["sim"], j["rows"][lo:hi], j["k"], j["by_tie"], j["selfcol"])
+
+
+def _rank(sim: Similarity, rows: np.ndarray, k: int, by_tie: np.ndarray, selfcol: int | None
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_rank_serial`, split over :data:`WORKERS` forked processes when the search is large."""
+    if WORKERS < 2 or len(rows) * sim.n < PARALLEL_MIN_CELLS or _JOB:
+        return _rank_serial(sim, rows, k, by_tie, selfcol)
+    from .workers import fork_pool
+
+    chunks = np.linspace(0, len(rows), 4 * WORKERS + 1).astype(int)
+    _JOB.update(sim=sim, rows=rows, k=k, by_tie=by_tie, selfcol=selfcol)
+    try:
+        with fork_pool(WORKERS) as pool:
+            parts = list(pool.map(_worker, chunks[:-1], chunks[1:]))
+    except (OSError, RuntimeError):  # no way to fork here: one process
+        return _rank_serial(sim, rows, k, by_tie, selfcol)
+    finally:
+        _JOB.clear()
+    return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+
+
+def topk_rows(sim: Similarity, rows: np.ndarray, k: int, tie_order: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top-``k`` (self excluded) of the items ``rows`` only: ``(len(rows), k)`` int64, float64.
+
+    The same answer as the rows of :func:`exact_topk`, for evaluations on a sample of items.
+    """
+    by_tie = np.argsort(np.asarray(tie_order, dtype=np.int64), kind="stable").astype(np.int64)
+    return _rank(sim, np.asarray(rows, dtype=np.int64), k, by_tie, None)

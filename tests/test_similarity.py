@@ -1,0 +1,106 @@
+"""Scorers: their formulas, their arrays round trip (cache), their checks."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from mangarec.cache import Cache
+from mangarec.embedding import Embedding
+from mangarec.similarity import (
+    EXCLUDED,
+    Bilinear,
+    DenseCosine,
+    PairScores,
+    SparseCosine,
+    TagJaccard,
+    Weighted,
+    from_parts,
+)
+
+
+def sets_matrix(sets, T):
+    rows = [[1.0 if t in s else 0.0 for t in range(T)] for s in sets]
+    return sp.csr_matrix(np.array(rows))
+
+
+def test_jaccard_and_max_overlap_formulas():
+    B = sets_matrix([{0, 1, 2}, {1, 2, 3}, set(), {0}], 4)
+    j = TagJaccard(B, np.ones(4)).block64(np.arange(4))
+    assert j[0, 1] == pytest.approx(2 / 4) and j[0, 3] == pytest.approx(1 / 3)
+    assert (j[2] == 0).all() and (j[:, 2] == 0).all()  # no tags: similar to nothing
+    w = np.array([8.0, 1.0, 1.0, 2.0])
+    m = TagJaccard(B, w, "max").block64(np.arange(4))
+    assert m[0, 1] == pytest.approx(2 / max(10, 4)) and m[0, 3] == pytest.approx(8 / 10)
+    r = TagJaccard(B, np.array([0.5, 0.25, 0.1, 3.0])).block64(np.arange(4))  # float64 path
+    assert r[0, 1] == pytest.approx(0.35 / (0.85 + 3.35 - 0.35))
+
+
+def test_bilinear_formula_and_clip():
+    g = np.random.default_rng(0)
+    U, a, b, c = g.normal(size=(6, 3)), g.random(3), g.random(3), g.normal(size=6)
+    full = np.einsum("ik,k,jk->ij", U, a, U) + c[:, None] * np.einsum("ik,k,jk->ij", U, b, U)
+    s = Bilinear(U, a, b, c, clip=False)
+    np.testing.assert_allclose(s.block64(np.arange(6)), full)
+    np.testing.assert_allclose(s.block(np.arange(6)), full, rtol=1e-5, atol=1e-5)
+    rr, cc = np.array([0, 3, 5]), np.array([1, 1, 4])
+    np.testing.assert_allclose(s.exact(rr, cc), full[rr, cc])
+    np.testing.assert_allclose(Bilinear(U, a, b, c).block64(np.arange(6)), np.maximum(full, 0))
+
+
+def test_weighted_sum_bias_and_exclusion():
+    g = np.random.default_rng(1)
+    x = sp.csr_matrix(g.random((5, 4)))
+    d = DenseCosine(g.normal(size=(5, 2)))
+    ex = sp.csr_matrix(([1.0], ([0], [2])), shape=(5, 5))
+    bias = np.arange(5) / 10
+    w = Weighted(((0.5, SparseCosine(x)), (2.0, d), (0.0, d)), bias=bias, exclude=ex)
+    expect = 0.5 * (x @ x.T).toarray() + 2.0 * d.block64(np.arange(5)) + bias[None, :]
+    got = w.block(np.arange(5))
+    expect[0, 2] = EXCLUDED
+    np.testing.assert_allclose(got, expect, rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("make", [
+    lambda g: SparseCosine(sp.csr_matrix(g.random((6, 5)) * (g.random((6, 5)) < 0.5))),
+    lambda g: DenseCosine(g.normal(size=(6, 3))),
+    lambda g: TagJaccard(sp.csr_matrix((g.random((6, 4)) < 0.5).astype(float)), g.integers(1, 4, 4).astype(float),
+                         "max"),
+    lambda g: Bilinear(g.normal(size=(6, 2)), g.random(2), g.random(2), g.random(6), clip=False),
+    lambda g: PairScores(sp.csr_matrix(g.random((6, 6)) * (g.random((6, 6)) < 0.3))),
+    lambda g: Weighted(((1.0, DenseCosine(g.normal(size=(6, 3)))),
+                        (0.5, PairScores(sp.csr_matrix(g.random((6, 6)) * (g.random((6, 6)) < 0.3))))),
+                       bias=g.random(6), exclude=sp.csr_matrix(np.eye(6)[::-1]), labels=("a", "b")),
+])
+def test_parts_round_trip(make, tmp_path):
+    sim = make(np.random.default_rng(2))
+    meta, arrays = sim.parts("p.")
+    back = from_parts(meta, arrays, "p.")
+    assert type(back) is type(sim)
+    np.testing.assert_array_equal(back.block64(np.arange(6)), sim.block64(np.arange(6)))
+    # and through the cache, inside an Embedding
+    cache = Cache(tmp_path)
+    emb = Embedding("m", tuple("abcdef"), np.ones((6, 2), np.float32), similarity=sim, info={"x": 1})
+    cache.put("k" * 64, emb)
+    got = cache.get("k" * 64)
+    np.testing.assert_array_equal(got.similarity.block64(np.arange(6)), sim.block64(np.arange(6)))
+    assert got.similarity.kind == sim.kind
+
+
+def test_unknown_kind():
+    with pytest.raises(ValueError, match="unknown similarity kind"):
+        from_parts({"kind": "nope"}, {})
+
+
+def test_checks():
+    B = sp.csr_matrix(np.eye(3))
+    with pytest.raises(ValueError, match="norm"):
+        TagJaccard(B, np.ones(3), "cosine")
+    with pytest.raises(ValueError, match="weights"):
+        TagJaccard(B, -np.ones(3))
+    with pytest.raises(ValueError, match="non-finite"):
+        Bilinear(np.full((3, 1), np.nan), np.ones(1), np.ones(1), np.ones(3))
+    with pytest.raises(ValueError, match="different numbers"):
+        Weighted(((1.0, DenseCosine(np.eye(3))), (1.0, DenseCosine(np.eye(2)))))
+    with pytest.raises(ValueError, match="similarity scores 3 items"):
+        Embedding("m", ("a", "b"), np.ones((2, 1), np.float32), similarity=DenseCosine(np.eye(3)))
