@@ -9,6 +9,7 @@
 Bad input ends with one line ``error: <where>: <what>`` and exit status 2; the previous
 ``output/`` is left untouched.
 """
+
 import sys
 from pathlib import Path
 

@@ -5,6 +5,7 @@ In a checkout, ``templates/`` and ``site_src/`` stay at the top level (the proje
 finds them, so ``pip install .`` builds the bundled site from any directory. Editable installs
 read the checkout's folders directly.
 """
+
 from pathlib import Path
 
 from setuptools import setup

@@ -33,6 +33,7 @@ Then: the published JSON (mangarec.publish) for the full catalog and its top-N v
 sizes raw/gzip for both encodings, the largest N that fits 100 KB gzipped, and the top-10
 overlap between fold-in on quantised and on full-precision vectors (test users' profiles).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -73,9 +74,16 @@ def read_catalog(root: Path) -> tuple[Catalog, dict]:
             genres = [g.strip() for g in row["genre"].split(",") if g.strip()]
             if "Hentai" in genres:
                 continue
-            items.append(Item(id=row["anime_id"], title=html.unescape(row["name"]), kind="anime",
-                              tags=make_tags({"genre": genres}), type=row["type"] or None,
-                              popularity=float(row["members"] or 0)))
+            items.append(
+                Item(
+                    id=row["anime_id"],
+                    title=html.unescape(row["name"]),
+                    kind="anime",
+                    tags=make_tags({"genre": genres}),
+                    type=row["type"] or None,
+                    popularity=float(row["members"] or 0),
+                )
+            )
     index = {it.id: k for k, it in enumerate(items)}
     users, cols, vals = [], [], []
     with gzip.open(root / "ratings.csv.gz", "rt", encoding="utf-8", newline="") as f:
@@ -112,17 +120,17 @@ def evaluate(score_fn, train: sp.csr_matrix, test: sp.csr_matrix, users: np.ndar
     disc = 1.0 / np.log2(np.arange(2, K + 2))
     rec, ndcg = [], []
     for start in range(0, len(users), 512):
-        rows = users[start:start + 512]
+        rows = users[start : start + 512]
         S = np.array(score_fn(rows), dtype=np.float64)
         for j, u in enumerate(rows):
-            S[j, train.indices[train.indptr[u]:train.indptr[u + 1]]] = -np.inf
+            S[j, train.indices[train.indptr[u] : train.indptr[u + 1]]] = -np.inf
             a, b = test.indptr[u], test.indptr[u + 1]
             liked = set(test.indices[a:b][test.data[a:b] >= LIKE].tolist())
             top = np.argpartition(-S[j], K)[:K]
             top = top[np.lexsort((top, -S[j, top]))]
             hits = np.array([t in liked for t in top], dtype=float)
             rec.append(hits.sum() / min(K, len(liked)))
-            ndcg.append((hits * disc).sum() / disc[:min(K, len(liked))].sum())
+            ndcg.append((hits * disc).sum() / disc[: min(K, len(liked))].sum())
     return float(np.mean(rec)), float(np.mean(ndcg))
 
 
@@ -139,25 +147,34 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--alpha", type=float, default=shipped.alpha)
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--cg-steps", type=int, default=3, help="CG steps of ours-cg")
-    ap.add_argument("--cg-only", action="store_true",
-                    help="only ours-cg vs implicit-cg (the exact solvers need d² memory per row: slow at 256 factors)")
-    ap.add_argument("--repeats", type=int, default=2,
-                    help="interleaved rounds of the four implicit-feedback fits (times: median)")
+    ap.add_argument(
+        "--cg-only",
+        action="store_true",
+        help="only ours-cg vs implicit-cg (the exact solvers need d² memory per row: slow at 256 factors)",
+    )
+    ap.add_argument(
+        "--repeats", type=int, default=2, help="interleaved rounds of the four implicit-feedback fits (times: median)"
+    )
     args = ap.parse_args(argv)
 
     t0 = time.perf_counter()
     catalog, _ = read_catalog(shared_data_dir() / "anime-recdb")
     M = catalog.ratings.matrix
-    print(f"anime-recdb: {len(catalog)} titles (adult left out), {M.shape[0]} users, {M.nnz} ratings "
-          f"[read in {time.perf_counter() - t0:.1f} s]")
+    print(
+        f"anime-recdb: {len(catalog)} titles (adult left out), {M.shape[0]} users, {M.nnz} ratings "
+        f"[read in {time.perf_counter() - t0:.1f} s]"
+    )
     train, test = split(M, args.seed)
     liked_rows = np.flatnonzero(np.diff((test >= LIKE).astype(np.int8).tocsr().indptr) > 0)
     users = liked_rows
-    print(f"split (seed {args.seed}): {train.nnz} train, {test.nnz} held out; {len(users)} users with a held-out like "
-          f"(rating >= {LIKE:g})")
+    print(
+        f"split (seed {args.seed}): {train.nnz} train, {test.nnz} held out; {len(users)} users with a held-out like "
+        f"(rating >= {LIKE:g})"
+    )
     tr_cat = Catalog(items=catalog.items, ratings=replace(catalog.ratings, matrix=train), sources=catalog.sources)
-    params = ALSParams(factors=args.factors, regularization=args.reg, iterations=args.iterations, alpha=args.alpha,
-                       feedback="explicit")
+    params = ALSParams(
+        factors=args.factors, regularization=args.reg, iterations=args.iterations, alpha=args.alpha, feedback="explicit"
+    )
     results = []
 
     # ---- implicit feedback: ours (CG and exact) and the `implicit` library (CG and exact), the
@@ -179,17 +196,33 @@ def main(argv: list[str] | None = None) -> None:
         AlternatingLeastSquares = None
 
     def fit_ours(solver: str):
-        emb = als.fit(tr_cat, replace(params, feedback="likes", scale="1-10", like_threshold=LIKE), args.seed,
-                      solver=solver, cg_steps=args.cg_steps)
+        emb = als.fit(
+            tr_cat,
+            replace(params, feedback="likes", scale="1-10", like_threshold=LIKE),
+            args.seed,
+            solver=solver,
+            cg_steps=args.cg_steps,
+        )
         Y = emb.vectors.astype(np.float64)
         X = als.solve_rows(bin64, Y, args.reg, implicit=True, alpha=args.alpha)  # users folded in exactly
-        return (float(np.median(emb.info["seconds_per_iteration"])),
-                float(np.median(emb.info["cpu_seconds_per_iteration"])), X, Y, emb)
+        return (
+            float(np.median(emb.info["seconds_per_iteration"])),
+            float(np.median(emb.info["cpu_seconds_per_iteration"])),
+            X,
+            Y,
+            emb,
+        )
 
     def fit_lib(cg: bool):
         with threadpool_limits(1, "blas"):
-            m = AlternatingLeastSquares(factors=args.factors, regularization=args.reg, alpha=1.0,
-                                        iterations=args.iterations, use_cg=cg, random_state=args.seed)
+            m = AlternatingLeastSquares(
+                factors=args.factors,
+                regularization=args.reg,
+                alpha=1.0,
+                iterations=args.iterations,
+                use_cg=cg,
+                random_state=args.seed,
+            )
             t, c = time.perf_counter(), time.process_time()
             m.fit(conf, show_progress=False)
             per = (time.perf_counter() - t) / args.iterations
@@ -206,7 +239,7 @@ def main(argv: list[str] | None = None) -> None:
     times: dict[str, list[tuple[float, float]]] = {n: [] for n in names}
     first: dict[str, tuple] = {}
     for k in range(args.repeats):
-        for name in names[k % len(names):] + names[:k % len(names)]:
+        for name in names[k % len(names) :] + names[: k % len(names)]:
             per, per_cpu, U, V, emb = runs[name]()
             times[name].append((per, per_cpu))
             if name not in first:
@@ -217,15 +250,19 @@ def main(argv: list[str] | None = None) -> None:
         cpu = float(np.median([t[1] for t in times[name]]))
         results.append((name, wall, cpu, *evaluate(lambda r, U=U, V=V: U[r] @ V.T, train, test, users)))
     if args.cg_only:
-        print(f"\nfactors={args.factors} λ={args.reg} iterations={args.iterations} alpha={args.alpha}; "
-              f"{len(users)} test users, K={K}; median over {args.repeats} interleaved rounds")
+        print(
+            f"\nfactors={args.factors} λ={args.reg} iterations={args.iterations} alpha={args.alpha}; "
+            f"{len(users)} test users, K={K}; median over {args.repeats} interleaved rounds"
+        )
         print(f"{'model':<16}{'wall s/it':>10}{'CPU s/it':>10}{'recall@10':>11}{'nDCG@10':>10}")
         for name, per, cpu, r, n in results:
             print(f"{name:<16}{per:>10.3f}{cpu:>10.3f}{r:>11.4f}{n:>10.4f}")
         if len(results) == 2:
             o, b = results[0], results[1]
-            print(f"ours-cg vs implicit-cg: wall ×{o[1] / b[1]:.2f}, CPU ×{o[2] / b[2]:.2f} (target <= 1.5), "
-                  f"recall ×{o[3] / b[3]:.3f}, nDCG ×{o[4] / b[4]:.3f}")
+            print(
+                f"ours-cg vs implicit-cg: wall ×{o[1] / b[1]:.2f}, CPU ×{o[2] / b[2]:.2f} (target <= 1.5), "
+                f"recall ×{o[3] / b[3]:.3f}, nDCG ×{o[4] / b[4]:.3f}"
+            )
         return
     emb_i = first["ours-cg"][2]
     loss_cg = emb_i.info["loss"][-1]
@@ -245,8 +282,9 @@ def main(argv: list[str] | None = None) -> None:
         Ye = e.vectors.astype(np.float64)
         Xe = als.solve_rows(als.centred(trc), Ye, args.reg, implicit=False, alpha=0)
         quality = evaluate(lambda r, Xe=Xe, Ye=Ye: Xe[r] @ Ye.T, train, test, users)
-        results.append((name, np.median(e.info["seconds_per_iteration"]),
-                        np.median(e.info["cpu_seconds_per_iteration"]), *quality))
+        results.append(
+            (name, np.median(e.info["seconds_per_iteration"]), np.median(e.info["cpu_seconds_per_iteration"]), *quality)
+        )
         pred = umean[tc.row] + np.einsum("ij,ij->i", Xe[tc.row], Ye[tc.col])
         rating_rmse[name] = float(np.sqrt(np.mean((np.clip(pred, 1, 10) - tc.data) ** 2)))
         explicit_loss[name] = e.info["loss"][-1]
@@ -256,46 +294,69 @@ def main(argv: list[str] | None = None) -> None:
     g = rng(args.seed, "bench-als", "random")
     results.append(("random", 0.0, 0.0, *evaluate(lambda r: g.random((len(r), M.shape[1])), train, test, users)))
 
-    print(f"\nfactors={args.factors} λ={args.reg} iterations={args.iterations} alpha={args.alpha}; "
-          f"{len(users)} test users, K={K}")
+    print(
+        f"\nfactors={args.factors} λ={args.reg} iterations={args.iterations} alpha={args.alpha}; "
+        f"{len(users)} test users, K={K}"
+    )
     print(f"{'model':<16}{'wall s/it':>10}{'CPU s/it':>10}{'recall@10':>11}{'nDCG@10':>10}")
     for name, per, cpu, r, n in results:
         print(f"{name:<16}{per:>10.3f}{cpu:>10.3f}{r:>11.4f}{n:>10.4f}")
-    print("held-out rating RMSE: " + ", ".join(f"{k} {v:.4f}" for k, v in rating_rmse.items())
-          + f" (user-mean baseline {base:.4f})")
-    print(f"ours-cg vs ours-exact: final training loss {loss_cg:.1f} vs {loss_exact:.1f} "
-          f"(relative difference {abs(loss_cg - loss_exact) / loss_exact:.2e}); item factors relative "
-          f"difference {np.linalg.norm(Yc - Ye_) / np.linalg.norm(Ye_):.2e}")
+    print(
+        "held-out rating RMSE: "
+        + ", ".join(f"{k} {v:.4f}" for k, v in rating_rmse.items())
+        + f" (user-mean baseline {base:.4f})"
+    )
+    print(
+        f"ours-cg vs ours-exact: final training loss {loss_cg:.1f} vs {loss_exact:.1f} "
+        f"(relative difference {abs(loss_cg - loss_exact) / loss_exact:.2e}); item factors relative "
+        f"difference {np.linalg.norm(Yc - Ye_) / np.linalg.norm(Ye_):.2e}"
+    )
     le, lc = explicit_loss["ours-explicit"], explicit_loss["ours-explicit-cg"]
-    print(f"ours-explicit-cg vs ours-explicit: final training loss {lc:.1f} vs {le:.1f} "
-          f"(relative difference {abs(lc - le) / le:.2e})")
+    print(
+        f"ours-explicit-cg vs ours-explicit: final training loss {lc:.1f} vs {le:.1f} "
+        f"(relative difference {abs(lc - le) / le:.2e})"
+    )
     by = {name: (per, cpu, r, n) for name, per, cpu, r, n in results}
     print(f"times: median over {args.repeats} interleaved rounds of {args.iterations} iterations")
     if "implicit-cg" in by:
-        for ours_name, ref in (("ours-cg", "implicit-cg"), ("ours-cg", "implicit-exact"),
-                               ("ours-exact", "implicit-exact"), ("ours-exact", "implicit-cg")):
+        for ours_name, ref in (
+            ("ours-cg", "implicit-cg"),
+            ("ours-cg", "implicit-exact"),
+            ("ours-exact", "implicit-exact"),
+            ("ours-exact", "implicit-cg"),
+        ):
             o, b = by[ours_name], by[ref]
-            print(f"{ours_name} vs {ref}: wall time ×{o[0] / b[0]:.2f}, CPU time ×{o[1] / b[1]:.2f}, "
-                  f"recall ×{o[2] / b[2]:.3f}, nDCG ×{o[3] / b[3]:.3f}")
+            print(
+                f"{ours_name} vs {ref}: wall time ×{o[0] / b[0]:.2f}, CPU time ×{o[1] / b[1]:.2f}, "
+                f"recall ×{o[2] / b[2]:.3f}, nDCG ×{o[3] / b[3]:.3f}"
+            )
         o, b = by["ours-cg"], by["implicit-cg"]
         best = max(by["implicit-cg"][2], by["implicit-exact"][2]), max(by["implicit-cg"][3], by["implicit-exact"][3])
         quality = o[2] >= QUALITY_TOLERANCE * best[0] and o[3] >= QUALITY_TOLERANCE * best[1]
         speed = o[1] <= 1.5 * b[1]
-        print(f"goal (ours-cg quality >= {QUALITY_TOLERANCE:g} × the better `implicit` model's, CPU time <= 1.5 × "
-              f"implicit-cg's): quality {'met' if quality else 'NOT met'}, time {'met' if speed else 'NOT met'} "
-              f"(×{o[1] / b[1]:.2f} CPU, ×{o[0] / b[0]:.2f} wall)")
+        print(
+            f"goal (ours-cg quality >= {QUALITY_TOLERANCE:g} × the better `implicit` model's, CPU time <= 1.5 × "
+            f"implicit-cg's): quality {'met' if quality else 'NOT met'}, time {'met' if speed else 'NOT met'} "
+            f"(×{o[1] / b[1]:.2f} CPU, ×{o[0] / b[0]:.2f} wall)"
+        )
 
     # ---- published JSON: sizes and quantisation agreement (ALS explicit on all ratings)
     print("\npublished JSON (explicit ALS on all ratings):")
     emb = als.fit(catalog, params, args.seed)
     for enc in publish.ENCODINGS:
-        p = publish.dumps(publish.build_payload(catalog, emb, reg=args.reg, mode="explicit",
-                                                build_date="bench", encoding=enc))
+        p = publish.dumps(
+            publish.build_payload(catalog, emb, reg=args.reg, mode="explicit", build_date="bench", encoding=enc)
+        )
         print(f"  full catalog ({len(catalog)} titles, {enc}): {kb(len(p))} raw, {kb(len(publish.gzip_bytes(p)))} gzip")
 
     def gz_size(n: int) -> int:
-        return len(publish.gzip_bytes(publish.dumps(publish.build_payload(
-            catalog, emb, reg=args.reg, mode="explicit", build_date="bench", top_n=n))))
+        return len(
+            publish.gzip_bytes(
+                publish.dumps(
+                    publish.build_payload(catalog, emb, reg=args.reg, mode="explicit", build_date="bench", top_n=n)
+                )
+            )
+        )
 
     lo, hi = 1, len(catalog)
     while lo < hi:  # largest N whose top-N file fits the budget
@@ -310,13 +371,14 @@ def main(argv: list[str] | None = None) -> None:
     g = rng(args.seed, "bench-als", "agreement")
     for n in (len(catalog), lo, 400):
         for mode, e, alpha in (("explicit", emb, 1.0), ("implicit", emb_i, args.alpha)):
-            model = parse(publish.build_payload(catalog, e, reg=args.reg, mode=mode, alpha=alpha,
-                                                build_date="bench", top_n=n))
+            model = parse(
+                publish.build_payload(catalog, e, reg=args.reg, mode=mode, alpha=alpha, build_date="bench", top_n=n)
+            )
             full = e.vectors.astype(np.float64)[order[:n]]
             profiles = []
             for u in g.choice(M.shape[0], 300, replace=False):
-                cols = Rord.indices[Rord.indptr[u]:Rord.indptr[u + 1]]
-                vals = Rord.data[Rord.indptr[u]:Rord.indptr[u + 1]]
+                cols = Rord.indices[Rord.indptr[u] : Rord.indptr[u + 1]]
+                vals = Rord.data[Rord.indptr[u] : Rord.indptr[u + 1]]
                 keep = cols < n
                 if keep.sum() < 2:
                     continue

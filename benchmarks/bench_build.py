@@ -12,6 +12,7 @@ the time of each stage (from the build's own per-stage lines) and the targets of
 cold < 180 s and < 4 GB; unchanged rebuild < 10 s. The numba JIT cache (NUMBA_CACHE_DIR) is
 kept in --cache-dir like the build does; pass --cold-numba to start it empty as well.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,8 +35,9 @@ def run(args: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     """Run build.py; return (seconds, peak RSS in MB of this child, stderr)."""
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as err:
-        p = subprocess.Popen([sys.executable, str(ROOT / "build.py"), *args], stdout=subprocess.DEVNULL,
-                             stderr=err, text=True, env=env)
+        p = subprocess.Popen(
+            [sys.executable, str(ROOT / "build.py"), *args], stdout=subprocess.DEVNULL, stderr=err, text=True, env=env
+        )
         _, status, usage = os.wait4(p.pid, 0)  # this child's own rusage
         p.returncode = os.waitstatus_to_exitcode(status)
         dt = time.perf_counter() - t0
@@ -80,14 +82,20 @@ def main() -> None:
         warm, _, _ = run(common, env)
         print(f"unchanged rebuild       {warm:8.1f} s   (target: < 10 s)   ratio to cold {warm / cold:.3f}")
         forced, forced_mb, err = run(common + ["--force"], env)
-        print(f"forced rebuild (cached) {forced:8.1f} s   peak RSS {forced_mb:7.0f} MB   ratio to cold {forced / cold:.3f}")
+        print(
+            f"forced rebuild (cached) {forced:8.1f} s   peak RSS {forced_mb:7.0f} MB   "
+            f"ratio to cold {forced / cold:.3f}"
+        )
         for name, sec in sorted(stage_lines(err), key=lambda x: -x[1])[:8]:
             print(f"    {name:<26} {sec:8.2f} s")
         cfg = work / "hybrid.toml"
         cfg.write_text("[models.hybrid]\ntext_weight = 0.1\n")
         changed, _, err = run(common + ["--config", str(cfg)], env)
-        ran = [name for name, _ in stage_lines(err, computed_only=True)
-               if name.split(":")[0] in ("model", "neighbours", "map", "evaluate")]
+        ran = [
+            name
+            for name, _ in stage_lines(err, computed_only=True)
+            if name.split(":")[0] in ("model", "neighbours", "map", "evaluate")
+        ]
         print(f"rebuild after models.hybrid.text_weight = 0.1: {changed:6.1f} s   ratio to cold {changed / cold:.3f}")
         print(f"    stages computed: {', '.join(ran) or 'none'}")
         for name, sec in stage_lines(err, computed_only=True):

@@ -23,6 +23,7 @@ Prints, measured in this one process:
    deconvolution and silencing against the dense eigendecomposition of ``B Bᵀ`` on a sample,
    extrapolated as n³.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -70,8 +71,10 @@ class Bench:
         self.val_link = content.link_halves(self.src, self.dst, SEED)
         self.lists = content.reference_lists(catalog, K)
         self.val_item = content.item_halves(self.n, SEED)
-        self.rows = {h: np.array([i for i in self.lists if self.val_item[i] == (h == "validation")]) for h in
-                     ("validation", "test")}
+        self.rows = {
+            h: np.array([i for i in self.lists if self.val_item[i] == (h == "validation")])
+            for h in ("validation", "test")
+        }
         g = np.random.default_rng(7)
         self.sample = {h: np.sort(g.choice(r, size=min(sample, len(r)), replace=False)) for h, r in self.rows.items()}
         self.table: list[tuple[str, str, float | None, float | None, float | None, float | None, str]] = []
@@ -122,8 +125,9 @@ def timed(fn):
 def tfidf_default(cat) -> sp.csr_matrix:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
-    return sp.csr_matrix(TfidfVectorizer().fit_transform([f"{i.title}\n{i.description}" for i in cat.items]),
-                         dtype=np.float32)
+    return sp.csr_matrix(
+        TfidfVectorizer().fit_transform([f"{i.title}\n{i.description}" for i in cat.items]), dtype=np.float32
+    )
 
 
 def baselines(b: Bench) -> dict:
@@ -147,10 +151,20 @@ def baselines(b: Bench) -> dict:
 def first_release(b: Bench, config: Config) -> None:
     """The compressed models as first released, fitted by today's code with the old settings."""
     m = config.models
-    old = replace(config, models=replace(m, lsi=replace(m.lsi, dim=16, weighting="tfidf"),
-                                         word2vec=replace(m.word2vec, dim=0), network=replace(m.network, dim=16)))
-    for name, label in (("lsi", "lsi, 16-d tf-idf (first release)"), ("word2vec", "word2vec, 8-d (first release)"),
-                        ("network", "network, 16-d (first release)")):
+    old = replace(
+        config,
+        models=replace(
+            m,
+            lsi=replace(m.lsi, dim=16, weighting="tfidf"),
+            word2vec=replace(m.word2vec, dim=0),
+            network=replace(m.network, dim=16),
+        ),
+    )
+    for name, label in (
+        ("lsi", "lsi, 16-d tf-idf (first release)"),
+        ("word2vec", "word2vec, 8-d (first release)"),
+        ("network", "network, 16-d (first release)"),
+    ):
         e = fit_model(name, b.cat, old, SEED)
         b.add("first release", label, nbm.exact(e, K, b.tie).indices.astype(np.int64))
 
@@ -162,12 +176,17 @@ def models(b: Bench, config: Config) -> dict[str, Embedding]:
         out[name] = e
         nb, t_nb = timed(lambda e=e: nbm.exact(e, K, b.tie))
         idx = nb.indices.astype(np.int64)
-        label = {"hybrid": "similar titles = hybrid (series left out)",
-                 "series": "same series, every link as input"}.get(name, name)
+        label = {
+            "hybrid": "similar titles = hybrid (series left out)",
+            "series": "same series, every link as input",
+        }.get(name, name)
         b.add("model", label, idx, f"fit {t_fit:.1f} s, neighbours {t_nb:.1f} s")
         if name == "text":
-            b.add("first release", "text, 64-d SVD of the same tf-idf (first release's reduction)",
-                  nbm.exact(Embedding("t", e.item_ids, e.vectors), K, b.tie).indices.astype(np.int64))
+            b.add(
+                "first release",
+                "text, 64-d SVD of the same tf-idf (first release's reduction)",
+                nbm.exact(Embedding("t", e.item_ids, e.vectors), K, b.tie).indices.astype(np.int64),
+            )
         out[name + "/nb"] = nb  # type: ignore[assignment]
     return out
 
@@ -180,9 +199,17 @@ def series_heldout(b: Bench, config: Config) -> None:
         e = fit_model("series", hidden, config, SEED)
         idx = nbm.exact(e, K, b.tie).indices.astype(np.int64)
         fr = content.franchise_recall(idx, s, d)
-        b.table.append(("model", f"same series, {half} half of the links hidden", fr if half == "test" else None,
-                        None, fr if half == "validation" else None, None,
-                        f"franchise recall on the hidden {half} half"))
+        b.table.append(
+            (
+                "model",
+                f"same series, {half} half of the links hidden",
+                fr if half == "test" else None,
+                None,
+                fr if half == "validation" else None,
+                None,
+                f"franchise recall on the hidden {half} half",
+            )
+        )
 
 
 def tune_hybrid(b: Bench, config: Config, embs: dict) -> None:
@@ -195,12 +222,18 @@ def tune_hybrid(b: Bench, config: Config, embs: dict) -> None:
     def sim(p):
         g = hybrid_mod.group_weights(cat, p)
         terms = [(1.0, TagJaccard(B, g, p.tag_norm))] + ([(p.text_weight, desc)] if p.text_weight else [])
-        return Weighted(tuple(terms), bias=p.prior_weight * hybrid_mod.prior(cat.popularity, p.prior_quantile),
-                        exclude=exclude)
+        return Weighted(
+            tuple(terms), bias=p.prior_weight * hybrid_mod.prior(cat.popularity, p.prior_quantile), exclude=exclude
+        )
 
-    grid = {"tag_norm": ["max", "jaccard"], "demographic_weight": [1.0, 2.0, 4.0], "content_weight": [1.0, 4.0, 8.0],
-            "text_weight": [0.0, 0.05, 0.1, 0.2], "prior_weight": [0.0, 0.2, 0.4, 0.8],
-            "prior_quantile": [0.1, 0.2, 0.4]}
+    grid = {
+        "tag_norm": ["max", "jaccard"],
+        "demographic_weight": [1.0, 2.0, 4.0],
+        "content_weight": [1.0, 4.0, 8.0],
+        "text_weight": [0.0, 0.05, 0.1, 0.2],
+        "prior_weight": [0.0, 0.2, 0.4, 0.8],
+        "prior_quantile": [0.1, 0.2, 0.4],
+    }
     best, best_m = p0, b.sample_scores(sim(p0), "validation", franchise_rows=False)[1]
     print(f"\nhybrid, validation half ({len(b.sample['validation'])} items): defaults -> matches recall {best_m:.4f}")
     for key, values in grid.items():
@@ -214,8 +247,10 @@ def tune_hybrid(b: Bench, config: Config, embs: dict) -> None:
                 best, best_m, flag = p, m, "  <- better"
             print(f"  {key} = {v!r:7}: {m:.4f}{flag}")
     t = b.sample_scores(sim(best), "test", franchise_rows=False)[1]
-    print(f"  chosen: {best}\n  validation {best_m:.4f}, test (sample) {t:.4f}; defaults are "
-          f"{'the chosen values' if best == p0 else 'NOT the chosen values'}")
+    print(
+        f"  chosen: {best}\n  validation {best_m:.4f}, test (sample) {t:.4f}; defaults are "
+        f"{'the chosen values' if best == p0 else 'NOT the chosen values'}"
+    )
 
 
 def tune_series(b: Bench, config: Config) -> None:
@@ -243,8 +278,10 @@ def tune_series(b: Bench, config: Config) -> None:
             if f > best_f + 0.003:
                 best, best_f, flag = ws, f, "  <- better"
             print(f"  {lab} x {mult}: {f:.4f}{flag}")
-    print(f"  chosen: {dict(zip(labels, best))} ({best_f:.4f}); defaults are "
-          f"{'the chosen values' if best == base else 'NOT the chosen values'}")
+    print(
+        f"  chosen: {dict(zip(labels, best))} ({best_f:.4f}); defaults are "
+        f"{'the chosen values' if best == base else 'NOT the chosen values'}"
+    )
 
 
 def sweep_dims(b: Bench, config: Config) -> None:
@@ -267,8 +304,15 @@ def sweep_dims(b: Bench, config: Config) -> None:
         fr, mr = b.sample_scores(DenseCosine(e.vectors), "validation")
         print(f"  network dim {dim:3} (kept {e.dim:3}): {fmt(fr)} {fmt(mr)}")
     m = config.models
-    print("  defaults: lsi", m.lsi.weighting, m.lsi.dim, "| word2vec", m.word2vec.dim,
-          "| network", config.models.network.dim)
+    print(
+        "  defaults: lsi",
+        m.lsi.weighting,
+        m.lsi.dim,
+        "| word2vec",
+        m.word2vec.dim,
+        "| network",
+        config.models.network.dim,
+    )
 
 
 def visitor(b: Bench, config: Config, embs: dict) -> None:
@@ -284,9 +328,11 @@ def visitor(b: Bench, config: Config, embs: dict) -> None:
     print(f"\nvisitor who likes one title ({len(rows)} test-half items; fold-in on the published, quantised vectors):")
     print(f"  {'vectors':58} {'franchise':>9} {'matches':>8}   own neighbour list: franchise, matches")
     old = replace(config, models=replace(config.models, lsi=replace(config.models.lsi, dim=16, weighting="tfidf")))
-    cases = [("lsi 16-d tf-idf, published as fitted (first release)", fit_model("lsi", b.cat, old, SEED), False),
-             ("lsi (binary, full rank), unit rows", embs["lsi"], True),
-             ("hybrid profile (unit tag block + prior coordinate)", embs["hybrid"], True)]
+    cases = [
+        ("lsi 16-d tf-idf, published as fitted (first release)", fit_model("lsi", b.cat, old, SEED), False),
+        ("lsi (binary, full rank), unit rows", embs["lsi"], True),
+        ("hybrid profile (unit tag block + prior coordinate)", embs["hybrid"], True),
+    ]
     for label, emb, current in cases:
         fold = spec(emb.model).foldin(getattr(config.models, emb.model))
         if current:
@@ -307,13 +353,17 @@ def visitor(b: Bench, config: Config, embs: dict) -> None:
         own = exact_topk(dot, K, b.tie)[0] if current else nbm.exact(emb, K, b.tie).indices
         if emb.model == "hybrid":
             own_full = embs["hybrid/nb"].indices
-            note = (f"   dense profile {fmt(content.franchise_recall(own, src[keep], dst[keep]))}, "
-                    f"{fmt(content.matches_recall(own, b.lists, rows))}; full hybrid "
-                    f"{fmt(content.franchise_recall(own_full, src[keep], dst[keep]))}, "
-                    f"{fmt(content.matches_recall(own_full, b.lists, rows))}")
+            note = (
+                f"   dense profile {fmt(content.franchise_recall(own, src[keep], dst[keep]))}, "
+                f"{fmt(content.matches_recall(own, b.lists, rows))}; full hybrid "
+                f"{fmt(content.franchise_recall(own_full, src[keep], dst[keep]))}, "
+                f"{fmt(content.matches_recall(own_full, b.lists, rows))}"
+            )
         else:
-            note = (f"   {fmt(content.franchise_recall(own, src[keep], dst[keep]))}, "
-                    f"{fmt(content.matches_recall(own, b.lists, rows))}")
+            note = (
+                f"   {fmt(content.franchise_recall(own, src[keep], dst[keep]))}, "
+                f"{fmt(content.matches_recall(own, b.lists, rows))}"
+            )
         print(f"  {label:58} {fmt(fr):>9} {fmt(mr):>8}{note}")
 
 
@@ -327,13 +377,15 @@ def speed(b: Bench, base: dict) -> None:
     t0 = time.perf_counter()
     xt = x.T.tocsr()
     for r0 in range(0, len(rows), 200):
-        r = rows[r0:r0 + 200]
+        r = rows[r0 : r0 + 200]
         s = (x[r] @ xt).toarray()
         s[np.arange(len(r)), r] = -np.inf
         np.argsort(-s, axis=1, kind="stable")[:, :K]
     t_full = (time.perf_counter() - t0) * b.n / len(rows)
-    print(f"  sparse tf-idf neighbours, {b.n} titles: ours {base['tfidf_seconds']:.1f} s; blocked full sort of the "
-          f"same scores {t_full:.1f} s (from {len(rows)} rows)")
+    print(
+        f"  sparse tf-idf neighbours, {b.n} titles: ours {base['tfidf_seconds']:.1f} s; blocked full sort of the "
+        f"same scores {t_full:.1f} s (from {len(rows)} rows)"
+    )
     n0 = 3000
     g = np.random.default_rng(5).choice(b.n, n0, replace=False)
     Bs = b.cat.tag_matrix[g].astype(np.float64)
@@ -346,9 +398,11 @@ def speed(b: Bench, base: dict) -> None:
     spectrum(b.cat.tag_matrix)
     t_svd = time.perf_counter() - t0
     hours = t_dense * (b.n / n0) ** 3 / 3600
-    print(f"  deconvolution: dense eigh of G on {n0} items {t_dense:.1f} s -> {b.n} items ~{hours:.1f} h "
-          f"(n³) and {b.n ** 2 * 8 / 2**30:.1f} GiB; the SVD of B for the whole catalog {t_svd:.2f} s "
-          f"(+ the blocked search, in the table)")
+    print(
+        f"  deconvolution: dense eigh of G on {n0} items {t_dense:.1f} s -> {b.n} items ~{hours:.1f} h "
+        f"(n³) and {b.n**2 * 8 / 2**30:.1f} GiB; the SVD of B for the whole catalog {t_svd:.2f} s "
+        f"(+ the blocked search, in the table)"
+    )
 
 
 def colikes(path: str, config: Config) -> None:
@@ -359,8 +413,10 @@ def colikes(path: str, config: Config) -> None:
     cat = load_catalog([path])
     co = content.colike_lists(cat, K, config.evaluation.like_threshold)
     kept, why = available(cat, ["jaccard", "lsi", "word2vec", "network", "text", "hybrid", "series"])
-    print(f"\nco-like agreement@{K} on {Path(path).name}: {len(cat)} titles, {len(co)} with co-likes; "
-          f"left out: {'; '.join(f'{m} ({r})' for m, r in why.items())}")
+    print(
+        f"\nco-like agreement@{K} on {Path(path).name}: {len(cat)} titles, {len(co)} with co-likes; "
+        f"left out: {'; '.join(f'{m} ({r})' for m, r in why.items())}"
+    )
     embs: dict = {}
     for name in kept:
         embs[name] = fit_model(name, cat, config, SEED, deps=embs)
@@ -376,8 +432,11 @@ def main(argv=None) -> int:
     ap.add_argument("--sample", type=int, default=3000, help="validation / test items sampled for searches")
     ap.add_argument("--no-tune", action="store_true", help="skip the weight searches")
     ap.add_argument("--no-sweep", action="store_true", help="skip the dimension sweeps")
-    ap.add_argument("--colikes", default=str(shared_data_dir() / "anime-recdb"),
-                    help="a catalog with ratings for the co-like agreement ('' to skip)")
+    ap.add_argument(
+        "--colikes",
+        default=str(shared_data_dir() / "anime-recdb"),
+        help="a catalog with ratings for the co-like agreement ('' to skip)",
+    )
     args = ap.parse_args(argv)
     from mangarec.loaders import load_catalog
 
@@ -386,8 +445,10 @@ def main(argv=None) -> int:
     print(f"catalog: {len(cat)} titles ({time.perf_counter() - t0:.1f} s); registry: {', '.join(REGISTRY)}")
     config = Config()
     b = Bench(cat, args.sample)
-    print(f"franchise links: {len(b.src)} ({int(b.val_link.sum())} validation, {int((~b.val_link).sum())} test); "
-          f"reference lists: {len(b.lists)}")
+    print(
+        f"franchise links: {len(b.src)} ({int(b.val_link.sum())} validation, {int((~b.val_link).sum())} test); "
+        f"reference lists: {len(b.lists)}"
+    )
     base = baselines(b)
     first_release(b, config)
     embs = models(b, config)
@@ -395,8 +456,10 @@ def main(argv=None) -> int:
     members = series_mod.members(cat, config.models.series)
     share = content.series_share(embs["hybrid/nb"].indices, members)
     print(f"\nsame-series titles in the similar-titles lists: {share:.4f} (of {b.n * K} entries)")
-    print(f"\n| list | franchise recall@{K} (test half) | `matches` recall@{K} (test half) | franchise (all) "
-          "| `matches` (all) | notes |")
+    print(
+        f"\n| list | franchise recall@{K} (test half) | `matches` recall@{K} (test half) | franchise (all) "
+        "| `matches` (all) | notes |"
+    )
     print("| --- | --- | --- | --- | --- | --- |")
     for group, name, ft, mt, fa, ma, note in b.table:
         print(f"| {name} ({group}) | {fmt(ft)} | {fmt(mt)} | {fmt(fa)} | {fmt(ma)} | {note} |")

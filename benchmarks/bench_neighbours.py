@@ -19,6 +19,7 @@ Then: NN-descent (first call includes numba's JIT; set NUMBA_CACHE_DIR to keep i
 runs) and its recall against exact; the evaluation (Jaccard + tests + null model, 200
 permutations) of 6 models over all items, and the hit rate on synthetic ratings (2000 users).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -61,8 +62,10 @@ def real_lsi() -> tuple[Catalog, Embedding] | None:
     t_load = time.perf_counter() - t
     t = time.perf_counter()
     emb = lsi.fit(cat, LSIParams(dim=16, weighting="tfidf"), 42)  # the 16-d dense case this bench tracks
-    print(f"data: MangaDex v3 SFW, {len(cat)} items, LSI {emb.dim}-d "
-          f"(load {t_load:.1f} s, fit {time.perf_counter() - t:.1f} s)")
+    print(
+        f"data: MangaDex v3 SFW, {len(cat)} items, LSI {emb.dim}-d "
+        f"(load {t_load:.1f} s, fit {time.perf_counter() - t:.1f} s)"
+    )
     return cat, emb
 
 
@@ -70,8 +73,9 @@ def synthetic(n: int = 37500, d: int = 16, distinct: int = 19600, seed: int = 0)
     rng = np.random.default_rng(seed)
     base = rng.normal(size=(distinct, d)).astype(np.float32)
     rows = np.concatenate([np.arange(distinct), rng.zipf(1.6, size=n - distinct) % distinct])
-    items = tuple(Item(id=str(i), title=f"t{i}", kind="manga", popularity=float(rng.integers(0, 10**5)))
-                  for i in range(n))
+    items = tuple(
+        Item(id=str(i), title=f"t{i}", kind="manga", popularity=float(rng.integers(0, 10**5))) for i in range(n)
+    )
     cat = Catalog(items=items, sources=("synthetic",))
     print(f"data: synthetic {n} x {d}, {distinct} distinct rows")
     return cat, Embedding("synthetic", cat.ids, base[rows])
@@ -84,14 +88,14 @@ def naive_slice(vectors: np.ndarray, k: int, rows: np.ndarray, block: int = 500)
     out = np.empty((len(rows), k), dtype=np.int64)
     out_s = np.empty((len(rows), k), dtype=np.float32)
     for b0 in range(0, len(rows), block):
-        r = rows[b0:b0 + block]
+        r = rows[b0 : b0 + block]
         s = (u[r] @ u.T).astype(np.float32)
         s[np.arange(len(r)), r] = -np.inf
         part = np.argpartition(-s, k, axis=1)[:, : k + 1]
         ps = np.take_along_axis(s, part, axis=1)
         order = np.argsort(-ps, axis=1, kind="stable")
-        out[b0:b0 + len(r)] = np.take_along_axis(part, order, axis=1)[:, :k]
-        out_s[b0:b0 + len(r)] = np.take_along_axis(ps, order, axis=1)[:, :k]
+        out[b0 : b0 + len(r)] = np.take_along_axis(part, order, axis=1)[:, :k]
+        out_s[b0 : b0 + len(r)] = np.take_along_axis(ps, order, axis=1)[:, :k]
     return out, out_s
 
 
@@ -99,7 +103,7 @@ def naive_scored_slice(sim, k: int, rows: np.ndarray, tie: np.ndarray, block: in
     """Baseline: the scorer's block, then a full stable sort of every row (seconds for ``rows``)."""
     t = time.perf_counter()
     for b0 in range(0, len(rows), block):
-        r = rows[b0:b0 + block]
+        r = rows[b0 : b0 + block]
         s = np.asarray(sim.block(r), dtype=np.float64)
         s[np.arange(len(r)), r] = -np.inf
         np.lexsort((np.broadcast_to(tie, s.shape), -s), axis=1)[:, :k]
@@ -113,16 +117,20 @@ def scored(cat: Catalog, k: int, n_slice: int) -> None:
 
     n = len(cat)
     rows = np.sort(np.random.default_rng(4).choice(n, size=min(n_slice, n), replace=False))
-    for name, emb in (("jaccard", jaccard.fit(cat, jaccard.Params(), 0)),
-                      ("text (sparse)", text.fit(cat, text.Params(), 0)),
-                      ("deconvolution", deconvolution.fit(cat, deconvolution.Params(), 0))):
+    for name, emb in (
+        ("jaccard", jaccard.fit(cat, jaccard.Params(), 0)),
+        ("text (sparse)", text.fit(cat, text.Params(), 0)),
+        ("deconvolution", deconvolution.fit(cat, deconvolution.Params(), 0)),
+    ):
         sim = emb.similarity
         t_naive = naive_scored_slice(sim, k, rows, cat.tie_order) * n / len(rows)
         t = time.perf_counter()
         exact_topk(sim, k, cat.tie_order)
         t_ours = time.perf_counter() - t
-        print(f"  {name:14} ({sim.kind}): blocked + bound + tie scan {t_ours:.1f} s vs block + full sort "
-              f"{t_naive:.1f} s (extrapolated from {len(rows)} rows) -> {t_naive / t_ours:.1f}x")
+        print(
+            f"  {name:14} ({sim.kind}): blocked + bound + tie scan {t_ours:.1f} s vs block + full sort "
+            f"{t_naive:.1f} s (extrapolated from {len(rows)} rows) -> {t_naive / t_ours:.1f}x"
+        )
 
 
 def main() -> None:
@@ -154,13 +162,17 @@ def main() -> None:
     t_exact = min(times)
     agree = np.mean([len(set(a) & set(b)) / k for a, b in zip(naive, nb.indices[rows])])
     valid = np.mean(naive_s >= nb.scores[rows, -1:] - 1e-6)
-    print(f"exact kNN, k={k}: naive full-row argpartition {t_naive:.1f} s (extrapolated from "
-          f"{len(rows)} rows) vs blocked+dedup+threshold {t_exact:.2f} s "
-          f"(runs: {', '.join(f'{x:.2f}' for x in times)}) -> {t_naive / t_exact:.1f}x faster; "
-          f"target < 5 s: {'OK' if t_exact < 5 else 'MISSED'}")
-    print(f"  distinct vectors {nb.info['distinct_vectors']} of {n}; naive and exact top-k sets "
-          f"share {agree:.4f} of entries; {valid:.4f} of the naive entries score at least our k-th "
-          f"score (1.0 = the differences are only which of the tied items is listed)")
+    print(
+        f"exact kNN, k={k}: naive full-row argpartition {t_naive:.1f} s (extrapolated from "
+        f"{len(rows)} rows) vs blocked+dedup+threshold {t_exact:.2f} s "
+        f"(runs: {', '.join(f'{x:.2f}' for x in times)}) -> {t_naive / t_exact:.1f}x faster; "
+        f"target < 5 s: {'OK' if t_exact < 5 else 'MISSED'}"
+    )
+    print(
+        f"  distinct vectors {nb.info['distinct_vectors']} of {n}; naive and exact top-k sets "
+        f"share {agree:.4f} of entries; {valid:.4f} of the naive entries score at least our k-th "
+        f"score (1.0 = the differences are only which of the tied items is listed)"
+    )
 
     # --- models with their own similarity: one exact blocked top-k over any scorer
     if data is not None:
@@ -170,6 +182,7 @@ def main() -> None:
     if not args.no_nndescent:
         t = time.perf_counter()
         import pynndescent  # noqa: F401
+
         t_imp = time.perf_counter() - t
         t = time.perf_counter()
         approximate(emb, k, tie, seed=1)
@@ -180,9 +193,11 @@ def main() -> None:
         t = time.perf_counter()
         rec = recall(ap_nb, emb, 500, seed=2)
         t_rec = time.perf_counter() - t
-        print(f"nndescent: import {t_imp:.1f} s, first call {t_first:.1f} s (JIT), second call "
-              f"{t_nnd:.2f} s; recall@{k} {rec:.4f} on 500 items ({t_rec:.2f} s); nndescent takes "
-              f"{t_nnd / t_exact:.2f}x the exact time")
+        print(
+            f"nndescent: import {t_imp:.1f} s, first call {t_first:.1f} s (JIT), second call "
+            f"{t_nnd:.2f} s; recall@{k} {rec:.4f} on 500 items ({t_rec:.2f} s); nndescent takes "
+            f"{t_nnd / t_exact:.2f}x the exact time"
+        )
 
     # --- CSV
     t = time.perf_counter()
@@ -202,13 +217,19 @@ def main() -> None:
     t = time.perf_counter()
     res = evaluate(cat, nbs, EvaluationSection(), seed=42)
     t_eval = time.perf_counter() - t
-    print(f"evaluation of 6 models x {n} items (agreement with intervals, null tests on the catalog's truths): "
-          f"{t_eval:.2f} s (5 extra exact searches: {t_models:.1f} s)")
-    print("  mean Jaccard vs lsi: " + ", ".join(
-        f"{m} {res['agreement']['mean'][0][i]:.3f}" for i, m in enumerate(res["agreement"]["models"])))
+    print(
+        f"evaluation of 6 models x {n} items (agreement with intervals, null tests on the catalog's truths): "
+        f"{t_eval:.2f} s (5 extra exact searches: {t_models:.1f} s)"
+    )
+    print(
+        "  mean Jaccard vs lsi: "
+        + ", ".join(f"{m} {res['agreement']['mean'][0][i]:.3f}" for i, m in enumerate(res["agreement"]["models"]))
+    )
     for t_ in res["null"]["lsi"]:
-        print(f"  null (lsi, {t_['truth']} vs {t_['null']}): found {t_['observed']:.3f} vs {t_['expected']:.3f}, "
-              f"p {t_['p_value']:.3g}")
+        print(
+            f"  null (lsi, {t_['truth']} vs {t_['null']}): found {t_['observed']:.3f} vs {t_['expected']:.3f}, "
+            f"p {t_['p_value']:.3g}"
+        )
 
     # --- hit rate on synthetic ratings (2000 users, ~60 ratings each, popularity-skewed)
     users, per = 2000, 60
@@ -221,9 +242,11 @@ def main() -> None:
     rcat = Catalog(items=cat.items, ratings=Ratings(m, tuple(map(str, range(users)))), sources=cat.sources)
     t = time.perf_counter()
     hr = evaluate(rcat, nbs, EvaluationSection(), seed=42)
-    print(f"ranking evaluation on synthetic ratings ({hr['protocol']['users']} users x 6 models + baselines): "
-          f"{time.perf_counter() - t:.2f} s; nDCG@10 "
-          + ", ".join(f"{r['method']} {r['metrics']['ndcg']['mean']:.3f}" for r in hr["ranking"]))
+    print(
+        f"ranking evaluation on synthetic ratings ({hr['protocol']['users']} users x 6 models + baselines): "
+        f"{time.perf_counter() - t:.2f} s; nDCG@10 "
+        + ", ".join(f"{r['method']} {r['metrics']['ndcg']['mean']:.3f}" for r in hr["ranking"])
+    )
     print(f"peak RSS {peak_mb():.0f} MB")
 
 

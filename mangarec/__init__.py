@@ -3,4 +3,5 @@
 Data flow: ``catalog`` (load + validate) -> ``models/*`` (``fit(catalog, params, seed) ->
 Embedding``) -> ``neighbours`` -> ``evaluate`` -> ``site/*`` -> published JSON.
 """
+
 __version__ = "0.1.0"

@@ -1,4 +1,5 @@
 """``python -m mangarec``: the command line (see :mod:`mangarec.cli`)."""
+
 import sys
 
 from .cli import main

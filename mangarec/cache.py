@@ -9,6 +9,7 @@ rewritten, and noted. A cache that cannot be written (disk full, read-only) is n
 build goes on. Nothing here is ever sent anywhere: the cache is a local folder of the
 maintainer's.
 """
+
 from __future__ import annotations
 
 import ast
@@ -18,13 +19,14 @@ import hashlib
 import io
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 
-from .fsutil import atomic_write
 from .embedding import Embedding, Map, Neighbours
+from .fsutil import atomic_write
 
 T = TypeVar("T")
 
@@ -77,7 +79,7 @@ def _source(module: str) -> Path | None:
     return None
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def module_digest(module: str) -> str:
     """SHA-256 over a module's source and that of every package module it imports, transitively.
 
@@ -140,17 +142,33 @@ def _to_parts(value: Any) -> tuple[dict, dict[str, np.ndarray]]:
         if value.similarity is not None:
             sim_meta, sim_arrays = value.similarity.parts("similarity.")
             arrays.update(sim_arrays)
-        return {"type": "Embedding", "model": value.model, "item_ids": list(value.item_ids),
-                "tag_ids": list(value.tag_ids), "info": value.info, "similarity": sim_meta}, arrays
+        return {
+            "type": "Embedding",
+            "model": value.model,
+            "item_ids": list(value.item_ids),
+            "tag_ids": list(value.tag_ids),
+            "info": value.info,
+            "similarity": sim_meta,
+        }, arrays
     if isinstance(value, Neighbours):
-        return {"type": "Neighbours", "model": value.model, "item_ids": list(value.item_ids),
-                "method": value.method, "info": value.info}, {"indices": value.indices, "scores": value.scores}
+        return {
+            "type": "Neighbours",
+            "model": value.model,
+            "item_ids": list(value.item_ids),
+            "method": value.method,
+            "info": value.info,
+        }, {"indices": value.indices, "scores": value.scores}
     if isinstance(value, Map):
         arrays = {"xy": value.xy}
         if value.tag_xy is not None:
             arrays["tag_xy"] = value.tag_xy
-        return {"type": "Map", "model": value.model, "item_ids": list(value.item_ids),
-                "tag_ids": list(value.tag_ids), "info": value.info}, arrays
+        return {
+            "type": "Map",
+            "model": value.model,
+            "item_ids": list(value.item_ids),
+            "tag_ids": list(value.tag_ids),
+            "info": value.info,
+        }, arrays
     return {"type": "json", "value": value}, {}
 
 
@@ -162,15 +180,33 @@ def _from_parts(meta: dict, arrays: dict[str, np.ndarray]) -> Any:
             from .similarity import from_parts
 
             sim = from_parts(meta["similarity"], arrays, "similarity.")
-        return Embedding(model=meta["model"], item_ids=tuple(meta["item_ids"]), vectors=arrays["vectors"],
-                         tag_ids=tuple(meta["tag_ids"]), tag_vectors=arrays.get("tag_vectors"), info=meta["info"],
-                         similarity=sim)
+        return Embedding(
+            model=meta["model"],
+            item_ids=tuple(meta["item_ids"]),
+            vectors=arrays["vectors"],
+            tag_ids=tuple(meta["tag_ids"]),
+            tag_vectors=arrays.get("tag_vectors"),
+            info=meta["info"],
+            similarity=sim,
+        )
     if kind == "Neighbours":
-        return Neighbours(model=meta["model"], item_ids=tuple(meta["item_ids"]), indices=arrays["indices"],
-                          scores=arrays["scores"], method=meta["method"], info=meta["info"])
+        return Neighbours(
+            model=meta["model"],
+            item_ids=tuple(meta["item_ids"]),
+            indices=arrays["indices"],
+            scores=arrays["scores"],
+            method=meta["method"],
+            info=meta["info"],
+        )
     if kind == "Map":
-        return Map(model=meta["model"], item_ids=tuple(meta["item_ids"]), xy=arrays["xy"],
-                   tag_ids=tuple(meta["tag_ids"]), tag_xy=arrays.get("tag_xy"), info=meta["info"])
+        return Map(
+            model=meta["model"],
+            item_ids=tuple(meta["item_ids"]),
+            xy=arrays["xy"],
+            tag_ids=tuple(meta["tag_ids"]),
+            tag_xy=arrays.get("tag_xy"),
+            info=meta["info"],
+        )
     return meta["value"]
 
 
@@ -243,8 +279,9 @@ class Cache:
             atomic_write(meta_path, json.dumps(meta).encode())  # keeps dict order
         except OSError as e:
             self._writable = False
-            self.notes.append(f"cache {self.directory} cannot be written ({e.strerror}): "
-                              "this build's results are not cached")
+            self.notes.append(
+                f"cache {self.directory} cannot be written ({e.strerror}): this build's results are not cached"
+            )
 
     def get_or_compute(self, key: str, compute: Callable[[], T]) -> T:
         """The cached value for ``key``, or ``compute()`` stored under it."""

@@ -3,13 +3,14 @@
 Loaders (``mangarec.loaders``) build a :class:`Catalog`; every model reads one. Items keep the
 ids of their source data (as strings), so that downloads and URLs use ids a user recognises.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
 import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
@@ -274,8 +275,9 @@ class Catalog:
                 matrix=m[keep].tocsr(),
                 user_ids=tuple(self.ratings.user_ids[k] for k in keep),
             )
-        return Catalog(items=items, ratings=ratings, sources=self.sources, skipped=dict(self.skipped),
-                       adult_names=self.adult_names)
+        return Catalog(
+            items=items, ratings=ratings, sources=self.sources, skipped=dict(self.skipped), adult_names=self.adult_names
+        )
 
 
 _KEY_DROP = re.compile(r"[\W_]+", re.UNICODE)
@@ -337,4 +339,3 @@ def item_record(item: Item) -> dict:
         # only when present, so catalogs without reference lists keep their fingerprints
         **({"matches": list(item.matches)} if item.matches else {}),
     }
-

@@ -4,14 +4,15 @@ Commands: ``build`` (the default), ``serve``, ``fetch``, ``config``, ``privacy``
 Every problem with the user's input ends in one line ``error: <where>: <what>`` and exit
 status 2, never a traceback; ``SOURCE_DATE_EPOCH`` is checked before any heavy import.
 """
+
 from __future__ import annotations
 
 import argparse
 import os
 import sys
 import warnings
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 from .dates import source_date_epoch
 from .errors import InputError
@@ -55,33 +56,76 @@ def build_parser(prog: str = "mangarec build") -> argparse.ArgumentParser:
         "static site into --out.",
         epilog=_formats_epilog(),
     )
-    p.add_argument("--data", action="append", metavar="[FORMAT:]PATH", default=None,
-                   help="input catalog or ratings file (repeatable; format detected unless given as FORMAT:PATH). "
-                   "Default: the bundled catalog")
-    p.add_argument("--fetch", choices=["mangadex"], default=None,
-                   help="download the catalog from the live MangaDex API first (rate limited, retried, resumable "
-                   "from --cache-dir) and build from it")
-    p.add_argument("--fetch-url", default="https://api.mangadex.org", metavar="URL",
-                   help="API base URL for --fetch (default: %(default)s)")
-    p.add_argument("--fetch-limit", type=_int_in(1, MAX_LIMIT), default=None, metavar="N",
-                   help="with --fetch: stop after N titles")
-    p.add_argument("--out", type=Path, default=Path("output"), metavar="DIR",
-                   help="output directory: new, empty or a previous build (replaced atomically; default: output/)")
-    p.add_argument("--config", type=Path, default=None, metavar="FILE",
-                   help=f"configuration file (default: {DEFAULT_CONFIG.name}, the bundled defaults)")
-    p.add_argument("--seed", type=_int_in(0, 2**63 - 1), default=None, metavar="N",
-                   help="random seed for every stage (default: the config's seed, 42)")
-    p.add_argument("--limit", type=_int_in(2, MAX_LIMIT), default=None, metavar="N",
-                   help="keep only the first N items (after filtering), for quick runs")
-    p.add_argument("--include-adult", action="store_true",
-                   help="keep adult titles (R18 flag or an adult tag; off by default)")
-    p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
-                   help="where stage artefacts are cached (default: .cache/; env MANGAREC_CACHE_DIR)")
+    p.add_argument(
+        "--data",
+        action="append",
+        metavar="[FORMAT:]PATH",
+        default=None,
+        help="input catalog or ratings file (repeatable; format detected unless given as FORMAT:PATH). "
+        "Default: the bundled catalog",
+    )
+    p.add_argument(
+        "--fetch",
+        choices=["mangadex"],
+        default=None,
+        help="download the catalog from the live MangaDex API first (rate limited, retried, resumable "
+        "from --cache-dir) and build from it",
+    )
+    p.add_argument(
+        "--fetch-url",
+        default="https://api.mangadex.org",
+        metavar="URL",
+        help="API base URL for --fetch (default: %(default)s)",
+    )
+    p.add_argument(
+        "--fetch-limit", type=_int_in(1, MAX_LIMIT), default=None, metavar="N", help="with --fetch: stop after N titles"
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        default=Path("output"),
+        metavar="DIR",
+        help="output directory: new, empty or a previous build (replaced atomically; default: output/)",
+    )
+    p.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"configuration file (default: {DEFAULT_CONFIG.name}, the bundled defaults)",
+    )
+    p.add_argument(
+        "--seed",
+        type=_int_in(0, 2**63 - 1),
+        default=None,
+        metavar="N",
+        help="random seed for every stage (default: the config's seed, 42)",
+    )
+    p.add_argument(
+        "--limit",
+        type=_int_in(2, MAX_LIMIT),
+        default=None,
+        metavar="N",
+        help="keep only the first N items (after filtering), for quick runs",
+    )
+    p.add_argument(
+        "--include-adult", action="store_true", help="keep adult titles (R18 flag or an adult tag; off by default)"
+    )
+    p.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="where stage artefacts are cached (default: .cache/; env MANGAREC_CACHE_DIR)",
+    )
     p.add_argument("--no-cache", action="store_true", help="compute everything, store nothing")
     p.add_argument("--force", action="store_true", help="rebuild the output even if it is up to date")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
-    p.add_argument("--help-config", action="store_true",
-                   help="print every configuration key with its default and meaning, then exit")
+    p.add_argument(
+        "--help-config",
+        action="store_true",
+        help="print every configuration key with its default and meaning, then exit",
+    )
     return p
 
 
@@ -126,9 +170,17 @@ def cmd_build(argv: Sequence[str], prog: str = "mangarec build") -> int:
     if not specs:
         specs = [f"generic:{DEFAULT_CATALOG}"]
     extra = [p for p in (args.config, cache_dir) if p is not None]
-    result = run_build(specs, args.out, config, include_adult=args.include_adult, limit=args.limit,
-                       cache_dir=None if args.no_cache else cache_dir, log=log, force=args.force,
-                       protected=_protected(specs, extra))
+    result = run_build(
+        specs,
+        args.out,
+        config,
+        include_adult=args.include_adult,
+        limit=args.limit,
+        cache_dir=None if args.no_cache else cache_dir,
+        log=log,
+        force=args.force,
+        protected=_protected(specs, extra),
+    )
     if not args.quiet and result is not None:
         print(f"built {args.out}: {len(result.catalog)} titles, models {', '.join(result.models)}", file=sys.stderr)
     return 0
@@ -136,13 +188,23 @@ def cmd_build(argv: Sequence[str], prog: str = "mangarec build") -> int:
 
 def cmd_serve(argv: Sequence[str], prog: str = "mangarec serve") -> int:
     p = _Parser(prog=prog, description="Serve the built site on 127.0.0.1 for local viewing.")
-    p.add_argument("--out", type=Path, default=Path("output"), metavar="DIR", help="directory to serve (default: output/)")
-    p.add_argument("--port", type=_int_in(0, 65535), default=8000, help="port (default: %(default)s; 0 = any free port)")
+    p.add_argument(
+        "--out", type=Path, default=Path("output"), metavar="DIR", help="directory to serve (default: output/)"
+    )
+    p.add_argument(
+        "--port", type=_int_in(0, 65535), default=8000, help="port (default: %(default)s; 0 = any free port)"
+    )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
-    p.add_argument("--public", action="store_true",
-                   help="allow a --host that other machines can reach (off: only loopback addresses)")
-    p.add_argument("--watch", action="store_true",
-                   help="rebuild (default build options, into --out) when site_src/ or templates/ change")
+    p.add_argument(
+        "--public",
+        action="store_true",
+        help="allow a --host that other machines can reach (off: only loopback addresses)",
+    )
+    p.add_argument(
+        "--watch",
+        action="store_true",
+        help="rebuild (default build options, into --out) when site_src/ or templates/ change",
+    )
     args = p.parse_args(list(argv))
     from .site.serve import serve
 
@@ -150,6 +212,7 @@ def cmd_serve(argv: Sequence[str], prog: str = "mangarec serve") -> int:
         raise InputError("no site here: run 'mangarec build' first", str(args.out))
     rebuild = None
     if args.watch:
+
         def rebuild() -> int:
             try:
                 return cmd_build(["--out", str(args.out), "-q"])
@@ -162,10 +225,15 @@ def cmd_serve(argv: Sequence[str], prog: str = "mangarec serve") -> int:
 
 
 def cmd_fetch(argv: Sequence[str], prog: str = "mangarec fetch") -> int:
-    p = _Parser(prog=prog, description="Download a catalog from a live API into the cache (resumable); "
-                "prints the folder to pass to 'mangarec build --data mangadex-v5:FOLDER'.")
+    p = _Parser(
+        prog=prog,
+        description="Download a catalog from a live API into the cache (resumable); "
+        "prints the folder to pass to 'mangarec build --data mangadex-v5:FOLDER'.",
+    )
     p.add_argument("source", choices=["mangadex"], help="which API")
-    p.add_argument("--url", default="https://api.mangadex.org", metavar="URL", help="API base URL (default: %(default)s)")
+    p.add_argument(
+        "--url", default="https://api.mangadex.org", metavar="URL", help="API base URL (default: %(default)s)"
+    )
     p.add_argument("--limit", type=_int_in(1, MAX_LIMIT), default=None, metavar="N", help="stop after N titles")
     p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR", help="cache folder (default: .cache/)")
     args = p.parse_args(list(argv))
@@ -242,4 +310,3 @@ def main(argv: Sequence[str] | None = None, prog: str = "mangarec") -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
-

@@ -7,6 +7,7 @@ the row order of the JSON, which is most popular first). Nothing but the JSON is
 >>> model = load("output/data/embeddings.json.gz")            # doctest: +SKIP
 >>> model.recommend({"a5114": "like", "a9253": 9, "a1535": 4})  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import gzip
@@ -83,8 +84,17 @@ class PublishedModel:
         Unknown ids are ignored; with no known id the taste is the zero vector.
         """
         idx, vals = self._values(ratings)
-        return fold_in(self.vectors, idx, vals, self.reg, self.mode, alpha=self.alpha, YtY=self._gram,  # type: ignore[attr-defined]
-                       nu=self.nu, reg_cols=self.reg_cols)
+        return fold_in(
+            self.vectors,
+            idx,
+            vals,
+            self.reg,
+            self.mode,
+            alpha=self.alpha,
+            YtY=self._gram,  # type: ignore[attr-defined]
+            nu=self.nu,
+            reg_cols=self.reg_cols,
+        )
 
     def fit_many(self, profiles: Sequence[Mapping[str, float | str]], block: int = 256) -> np.ndarray:
         """``(len(profiles), dim)`` float64: :meth:`fit` of each profile, solved in batches
@@ -94,7 +104,7 @@ class PublishedModel:
         d, Y = self.dim, self.vectors
         eye = np.eye(d)
         for a in range(0, len(profiles), block):
-            chunk = profiles[a:a + block]
+            chunk = profiles[a : a + block]
             A = np.zeros((len(chunk), d, d))
             b = np.zeros((len(chunk), d))
             live = np.zeros(len(chunk), dtype=bool)
@@ -112,11 +122,12 @@ class PublishedModel:
                     A[r] = self._gram + (Ys.T * (c - 1.0)) @ Ys + self._reg(vals) * eye  # type: ignore[attr-defined]
                     b[r] = Ys.T @ (c * (vals >= 0))
             if live.any():
-                out[a:a + len(chunk)][live] = np.linalg.solve(A[live], b[live][:, :, None])[:, :, 0]
+                out[a : a + len(chunk)][live] = np.linalg.solve(A[live], b[live][:, :, None])[:, :, 0]
         return out
 
-    def recommend(self, ratings: Mapping[str, float | str], n: int = 20,
-                  exclude_rated: bool = True) -> list[tuple[str, float]]:
+    def recommend(
+        self, ratings: Mapping[str, float | str], n: int = 20, exclude_rated: bool = True
+    ) -> list[tuple[str, float]]:
         """The ``n`` best titles as ``(id, score)``, best first (ties: earlier row first).
 
         Every rated title is excluded (with ``exclude_rated``), also those the value mapping
@@ -202,8 +213,10 @@ def parse(doc: Mapping[str, Any], source: str = "embeddings JSON") -> PublishedM
     if not isinstance(doc, Mapping) or doc.get("schema") != SCHEMA_NAME:
         raise InputError(f"not a {SCHEMA_NAME} document", source)
     if doc.get("version") not in READABLE_VERSIONS:
-        raise InputError(f"unsupported version {doc.get('version')!r} (this client reads "
-                         f"{', '.join(map(str, READABLE_VERSIONS))})", source)
+        raise InputError(
+            f"unsupported version {doc.get('version')!r} (this client reads {', '.join(map(str, READABLE_VERSIONS))})",
+            source,
+        )
     try:
         dim = int(doc["dim"])
         fo = doc["fold_in"]
@@ -213,13 +226,22 @@ def parse(doc: Mapping[str, Any], source: str = "embeddings JSON") -> PublishedM
         T = decode(tags, dim, source) if tags else None
         titles = tuple(items["titles"]) if "titles" in items else None
         return PublishedModel(
-            model=str(doc["model"]), dim=dim, ids=tuple(items["ids"]), vectors=Y,
-            mode=str(fo["mode"]), reg=float(fo["reg"]), alpha=float(fo["alpha"]),
-            values=_value_map(fo), nu=float(fo.get("reg_exponent", 0.0)),
+            model=str(doc["model"]),
+            dim=dim,
+            ids=tuple(items["ids"]),
+            vectors=Y,
+            mode=str(fo["mode"]),
+            reg=float(fo["reg"]),
+            alpha=float(fo["alpha"]),
+            values=_value_map(fo),
+            nu=float(fo.get("reg_exponent", 0.0)),
             reg_cols=int(fo.get("reg_cols", 1)),
-            tag_ids=tuple(tags["ids"]) if tags else (), tag_vectors=T, titles=titles,
+            tag_ids=tuple(tags["ids"]) if tags else (),
+            tag_vectors=T,
+            titles=titles,
             works=tuple(tuple(str(m) for m in g) for g in doc.get("works") or ()),
-            meta={k: doc[k] for k in ("build_date", "catalog_hash", "subset", "count") if k in doc} | {"source": source},
+            meta={k: doc[k] for k in ("build_date", "catalog_hash", "subset", "count") if k in doc}
+            | {"source": source},
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"malformed embeddings document ({type(exc).__name__}: {exc})", source) from None
@@ -228,9 +250,13 @@ def parse(doc: Mapping[str, Any], source: str = "embeddings JSON") -> PublishedM
 def _value_map(fo: Mapping[str, Any]) -> ValueMap:
     """The ``fold_in`` block's value mapping (version 1: likes, dislikes, centred numbers)."""
     dislike = fo.get("dislike")
-    return ValueMap(feedback=str(fo.get("feedback", "explicit")), threshold=float(fo.get("threshold", 0.0)),
-                    step=float(fo.get("step", 1.0)), like=float(fo["like"]),
-                    dislike=None if dislike is None else float(dislike))
+    return ValueMap(
+        feedback=str(fo.get("feedback", "explicit")),
+        threshold=float(fo.get("threshold", 0.0)),
+        step=float(fo.get("step", 1.0)),
+        like=float(fo["like"]),
+        dislike=None if dislike is None else float(dislike),
+    )
 
 
 def load(path_or_url: str) -> PublishedModel:

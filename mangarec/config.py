@@ -6,6 +6,7 @@ models in :data:`mangarec.models.REGISTRY`, so a new model brings its keys with 
 :func:`load_config` rejects unknown keys and bad values with one line naming the file, the key
 and the value. ``mangarec build --help-config`` prints the whole schema (:func:`describe`).
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -45,8 +46,11 @@ def _site_url(v: str) -> str | None:
 class SiteSection:
     """``[site]``: what the site is called and how pages are laid out."""
 
-    title: str = key("mangarec", "The site's name, shown in every page header.",
-                     lambda v: None if 0 < len(v.strip()) <= 200 else "must be 1 to 200 characters")
+    title: str = key(
+        "mangarec",
+        "The site's name, shown in every page header.",
+        lambda v: None if 0 < len(v.strip()) <= 200 else "must be 1 to 200 characters",
+    )
     description: str = key(
         "Anime and manga recommendations computed from tags and ratings, personalised in your browser.",
         "One sentence about the site, for the home page and the meta description.",
@@ -67,7 +71,8 @@ class SiteSection:
     )
     feed_size: int = key(200, "How many recent titles the feed page ranks.", bounded(1, 100_000))
     shard_size: int = key(
-        1000, "Most names per shard of the explore page's search index (a fuller word prefix is split).",
+        1000,
+        "Most names per shard of the explore page's search index (a fuller word prefix is split).",
         bounded(10, 100_000),
     )
     show_timings: bool = key(
@@ -76,7 +81,8 @@ class SiteSection:
         "differ from run to run, and the published site must be byte-identical for the same inputs.",
     )
     max_description_chars: int = key(
-        4000, "Descriptions longer than this are cut (at a word boundary) on title pages.",
+        4000,
+        "Descriptions longer than this are cut (at a word boundary) on title pages.",
         bounded(1, 1_000_000),
     )
 
@@ -90,9 +96,7 @@ class CatalogSection:
         "Items with any of these tags are adult content, left out unless --include-adult.",
         max_items(1000),
     )
-    min_tags: int = key(
-        1, "Items with fewer tags are skipped (and counted in the build's report).", bounded(0, 1000)
-    )
+    min_tags: int = key(1, "Items with fewer tags are skipped (and counted in the build's report).", bounded(0, 1000))
 
 
 @dataclass(frozen=True)
@@ -102,7 +106,8 @@ class UMAPSection:
     n_neighbors: int = key(15, "UMAP's n_neighbors.", bounded(2, 200))
     min_dist: float = key(0.1, "UMAP's min_dist.", unit)
     init: str = key(
-        "pca", "Initialisation: 'pca' (robust to the many duplicate tag sets) or 'spectral'.",
+        "pca",
+        "Initialisation: 'pca' (robust to the many duplicate tag sets) or 'spectral'.",
         one_of("pca", "spectral", "random"),
     )
 
@@ -113,7 +118,8 @@ class NeighboursSection:
 
     k: int = key(20, "Neighbours kept per item and model.", bounded(1, 200))
     method: str = key(
-        "auto", "'exact', 'nndescent' or 'auto' (exact up to exact_max_items items).",
+        "auto",
+        "'exact', 'nndescent' or 'auto' (exact up to exact_max_items items).",
         one_of("auto", "exact", "nndescent"),
     )
     exact_max_items: int = key(
@@ -134,21 +140,33 @@ class EvaluationSection:
     """``[evaluation]``: the held-out protocol (ranking figures, null-model tests, agreement)."""
 
     permutations: int = key(200, "Bootstrap resamples for the agreement intervals.", bounded(1, 100_000))
-    holdout: float = key(0.2, "Fraction of each evaluated user's likes held out (test; the same "
-                         "fraction of the rest is the validation split).", fraction)
-    scale: str = key("auto", "Rating scale: 'auto' (detected from the values) or one of 'implicit', "
-                     "'1-10', '1-5', '0.5-5'.", one_of(*SCALES))
+    holdout: float = key(
+        0.2,
+        "Fraction of each evaluated user's likes held out (test; the same "
+        "fraction of the rest is the validation split).",
+        fraction,
+    )
+    scale: str = key(
+        "auto",
+        "Rating scale: 'auto' (detected from the values) or one of 'implicit', '1-10', '1-5', '0.5-5'.",
+        one_of(*SCALES),
+    )
     like_threshold: float = key(
-        0.0, "A rating at least this high is a like; 0 = like_fraction of the way up the scale.",
+        0.0,
+        "A rating at least this high is a like; 0 = like_fraction of the way up the scale.",
         bounded(0, 1e6),
     )
-    like_fraction: float = key(0.7, "Where likes start on the scale when like_threshold = 0 (0.7: 8 on 1-10, "
-                               "4 on 0.5-5).", fraction)
+    like_fraction: float = key(
+        0.7, "Where likes start on the scale when like_threshold = 0 (0.7: 8 on 1-10, 4 on 0.5-5).", fraction
+    )
     like_per_user: bool = key(False, "A like must also reach the user's own mean rating.")
     min_likes: int = key(5, "Users with fewer likes are not evaluated.", bounded(2, 1_000_000))
     max_users: int = key(2000, "Users evaluated (fixed-seed sample, to bound the time).", bounded(1, 10_000_000))
-    visitor_likes: list = key([5, 12], "Likes a simulated visitor gives (besides all of them) in the "
-                              "visitor-path evaluation.", all_of(max_items(8), _like_counts))
+    visitor_likes: list = key(
+        [5, 12],
+        "Likes a simulated visitor gives (besides all of them) in the visitor-path evaluation.",
+        all_of(max_items(8), _like_counts),
+    )
 
 
 def _publish_model(v: str) -> str | None:
@@ -170,7 +188,8 @@ class PublishSection:
 
 #: ``[models]``: one section per model of the registry (its ``Params``).
 ModelsSection: type = schema.make_section(
-    "ModelsSection", "``[models]``: parameters of each model.",
+    "ModelsSection",
+    "``[models]``: parameters of each model.",
     {name: (s.params, f"{s.label}: {s.summary}") for name, s in REGISTRY.items()},
 )
 
@@ -214,9 +233,12 @@ def load_config(path: str | Path | None) -> Config:
 
 def default_toml() -> str:
     """The default configuration as commented TOML: the shipped ``site_src/site.toml``."""
-    return schema.to_toml(Config, "mangarec configuration. Every key is optional; these are the defaults. "
-                          "`mangarec build --help-config` prints the same schema; unknown keys are errors. "
-                          "Regenerate with `mangarec config --defaults > site_src/site.toml`.")
+    return schema.to_toml(
+        Config,
+        "mangarec configuration. Every key is optional; these are the defaults. "
+        "`mangarec build --help-config` prints the same schema; unknown keys are errors. "
+        "Regenerate with `mangarec config --defaults > site_src/site.toml`.",
+    )
 
 
 def with_seed(config: Config, seed: int | None) -> Config:
@@ -230,7 +252,18 @@ def describe(cls: type = Config, prefix: str = "") -> list[str]:
 
 
 __all__ = [
-    "CatalogSection", "Config", "ConfigError", "EvaluationSection", "MODEL_NAMES", "ModelsSection",
-    "NeighboursSection", "PublishSection", "SiteSection", "UMAPSection", "default_toml", "describe", "load_config",
+    "CatalogSection",
+    "Config",
+    "ConfigError",
+    "EvaluationSection",
+    "MODEL_NAMES",
+    "ModelsSection",
+    "NeighboursSection",
+    "PublishSection",
+    "SiteSection",
+    "UMAPSection",
+    "default_toml",
+    "describe",
+    "load_config",
     "with_seed",
 ]

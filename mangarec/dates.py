@@ -3,11 +3,12 @@
 This module imports nothing heavy: the command line checks ``SOURCE_DATE_EPOCH`` before numpy
 and scipy are imported (numpy's f2py reads it at import time).
 """
+
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
-from typing import Iterable
+from collections.abc import Iterable
+from datetime import UTC, datetime
 
 from .errors import InputError
 
@@ -40,6 +41,6 @@ def build_date(item_dates: Iterable[str | None]) -> str | None:
     """
     epoch = source_date_epoch()
     if epoch is not None:
-        return datetime.fromtimestamp(epoch, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return datetime.fromtimestamp(epoch, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     full = [d[:10] for d in item_dates if d and len(d) >= 10 and d[4] == "-" and d[7] == "-"]
     return max(full) if full else None

@@ -4,10 +4,12 @@ Every model returns an :class:`Embedding` whose rows follow ``item_ids`` (the ca
 order); :mod:`mangarec.neighbours` turns one into :class:`Neighbours`; the UMAP stage turns
 one into a :class:`Map`.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -46,13 +48,11 @@ class Embedding:
     tag_ids: tuple[str, ...] = ()
     tag_vectors: np.ndarray | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
-    similarity: "Similarity | None" = None
+    similarity: Similarity | None = None
 
     def __post_init__(self) -> None:
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.item_ids):
-            raise ValueError(
-                f"{self.model}: vectors of shape {self.vectors.shape} for {len(self.item_ids)} items"
-            )
+            raise ValueError(f"{self.model}: vectors of shape {self.vectors.shape} for {len(self.item_ids)} items")
         if self.tag_vectors is not None and self.tag_vectors.shape[0] != len(self.tag_ids):
             raise ValueError(f"{self.model}: tag_vectors do not match tag_ids")
         if self.similarity is not None and self.similarity.n != len(self.item_ids):

@@ -4,6 +4,7 @@ Every problem with the user's input (a data file, the configuration, a command-l
 is raised as :class:`InputError`. ``build.py`` catches it, prints ``error: <message>`` on one
 line and exits with status 2, so nothing is half-written and no traceback is shown.
 """
+
 from __future__ import annotations
 
 

@@ -26,6 +26,7 @@ with ``n = reg_cols`` the training item count (``nu = 0``: plain λ).
 All maths
 is float64 so that Python and JavaScript agree to ~1e-12.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -89,8 +90,9 @@ def rated_rows(ratings: Mapping[str, float | str], index: Mapping[str, int]) -> 
     return np.array(sorted(index[k] for k in ratings if k in index), dtype=np.int64)
 
 
-def to_values(ratings: Mapping[str, float | str], index: Mapping[str, int],
-              values: ValueMap = LEGACY) -> tuple[np.ndarray, np.ndarray]:
+def to_values(
+    ratings: Mapping[str, float | str], index: Mapping[str, int], values: ValueMap = LEGACY
+) -> tuple[np.ndarray, np.ndarray]:
     """Map a visitor's ratings to ``(item positions, model-scale values)``.
 
     Parameters
@@ -151,9 +153,18 @@ def gram(Y: np.ndarray) -> np.ndarray:
     return Y.T @ Y
 
 
-def fold_in(Y: np.ndarray, item_idx: Sequence[int] | np.ndarray, values: Sequence[float] | np.ndarray,
-            reg: float, mode: str, *, alpha: float = 1.0, YtY: np.ndarray | None = None,
-            nu: float = 0.0, reg_cols: int = 1) -> np.ndarray:
+def fold_in(
+    Y: np.ndarray,
+    item_idx: Sequence[int] | np.ndarray,
+    values: Sequence[float] | np.ndarray,
+    reg: float,
+    mode: str,
+    *,
+    alpha: float = 1.0,
+    YtY: np.ndarray | None = None,
+    nu: float = 0.0,
+    reg_cols: int = 1,
+) -> np.ndarray:
     """The taste vector of a user who gave ``values`` to the items at ``item_idx``.
 
     Parameters
@@ -215,18 +226,24 @@ def cholesky_solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
         if s <= 0:
             raise ValueError("fold-in system is not positive definite")
         L[j, j] = np.sqrt(s)
-        L[j + 1:, j] = (A[j + 1:, j] - L[j + 1:, :j] @ L[j, :j]) / L[j, j]
+        L[j + 1 :, j] = (A[j + 1 :, j] - L[j + 1 :, :j] @ L[j, :j]) / L[j, j]
     y = np.zeros(d)
     for i in range(d):
         y[i] = (b[i] - L[i, :i] @ y[:i]) / L[i, i]
     x = np.zeros(d)
     for i in range(d - 1, -1, -1):
-        x[i] = (y[i] - L[i + 1:, i] @ x[i + 1:]) / L[i, i]
+        x[i] = (y[i] - L[i + 1 :, i] @ x[i + 1 :]) / L[i, i]
     return x
 
 
-def rank(Y: np.ndarray, x: np.ndarray, exclude: Sequence[int] | np.ndarray = (), *,
-         tie_order: np.ndarray | None = None, n: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+def rank(
+    Y: np.ndarray,
+    x: np.ndarray,
+    exclude: Sequence[int] | np.ndarray = (),
+    *,
+    tie_order: np.ndarray | None = None,
+    n: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Items ordered by score ``Y @ x``, best first.
 
     Ties (equal float64 scores) go to the lower ``tie_order`` (catalog popularity rank as stored

@@ -43,7 +43,7 @@ def atomic_write(path: str | os.PathLike, data: bytes, *, fsync: bool = False) -
         raise
 
 
-def hash_file(h: "hashlib._Hash", path: str | os.PathLike) -> None:
+def hash_file(h: hashlib._Hash, path: str | os.PathLike) -> None:
     """Feed the bytes of ``path`` to the hash object ``h``, 1 MiB at a time."""
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):

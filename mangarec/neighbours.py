@@ -23,6 +23,7 @@ sets), computes scores block by block (bounded memory) and avoids a full per-row
 lower bound for each row's (k+1)-th best score comes from a fixed column subsample, and only the
 columns at or above it are sorted. See ``benchmarks/bench_neighbours.py`` for the figures.
 """
+
 from __future__ import annotations
 
 import time
@@ -33,8 +34,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .config import NeighboursSection
-from .fsutil import atomic_write, gzip_bytes
 from .embedding import Embedding, Neighbours
+from .fsutil import atomic_write, gzip_bytes
 from .seeds import derive_seed
 
 #: Score-matrix elements per block (float32: 8 MB; small blocks stay in cache).
@@ -183,8 +184,8 @@ def _exact_rows(prep: _Prepared, rows: np.ndarray) -> tuple[np.ndarray, np.ndarr
     if sub is not None:
         sub_t = np.ascontiguousarray(unit32[sub].T)
     for b0 in range(0, len(rows), block):
-        r = rows[b0:b0 + block]
-        s = buf[:len(r)]
+        r = rows[b0 : b0 + block]
+        s = buf[: len(r)]
         np.matmul(unit32[r], unit32_t, out=s)
         selfrow = np.flatnonzero(~prep.zero[r])
         s[selfrow, r[selfrow]] = 1.0
@@ -206,8 +207,8 @@ def _exact_rows(prep: _Prepared, rows: np.ndarray) -> tuple[np.ndarray, np.ndarr
         exact_s = _round_scores(np.einsum("ij,ij->i", prep.unit[qi], prep.unit[cc]))
         exact_s[(qi == cc) & ~prep.zero[cc]] = 1.0
         items, sc = _expand(prep, rr.astype(np.int64), cc.astype(np.int64), exact_s, len(r))
-        out_i[b0:b0 + len(r)] = items
-        out_s[b0:b0 + len(r)] = sc
+        out_i[b0 : b0 + len(r)] = items
+        out_s[b0 : b0 + len(r)] = sc
     return out_i, out_s
 
 
@@ -243,8 +244,12 @@ def scored(emb: Embedding, k: int, tie_order: np.ndarray) -> Neighbours:
     t0 = time.perf_counter()
     kk = _effective_k(k, len(emb.item_ids), emb.model)
     idx, sc = exact_topk(emb.similarity, kk, tie_order)
-    info = {"method": "exact", "k": kk, "similarity": emb.similarity.kind,
-            "seconds": round(time.perf_counter() - t0, 3)}
+    info = {
+        "method": "exact",
+        "k": kk,
+        "similarity": emb.similarity.kind,
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
     if kk != k:
         info["k_capped_from"] = k
     return Neighbours(emb.model, tuple(emb.item_ids), idx, sc, "exact", info)
@@ -278,15 +283,13 @@ def exact(emb: Embedding, k: int, tie_order: np.ndarray) -> Neighbours:
     with threadpool_limits(BLAS_THREADS, "blas"):
         top_i, top_s = _exact_rows(prep, np.arange(prep.m, dtype=np.int64))
     idx, sc = _per_item(prep, top_i, top_s, kk)
-    info = {"method": "exact", "k": kk, "distinct_vectors": prep.m,
-            "seconds": round(time.perf_counter() - t0, 3)}
+    info = {"method": "exact", "k": kk, "distinct_vectors": prep.m, "seconds": round(time.perf_counter() - t0, 3)}
     if kk != k:
         info["k_capped_from"] = k
     return Neighbours(emb.model, tuple(emb.item_ids), idx, sc, "exact", info)
 
 
-def approximate(emb: Embedding, k: int, tie_order: np.ndarray, seed: int,
-                n_neighbors: int | None = None) -> Neighbours:
+def approximate(emb: Embedding, k: int, tie_order: np.ndarray, seed: int, n_neighbors: int | None = None) -> Neighbours:
     """Approximate cosine top-k via pynndescent's NN-descent graph on the distinct vectors.
 
     The graph only proposes candidate groups; their scores are recomputed exactly, rounded to
@@ -311,9 +314,16 @@ def approximate(emb: Embedding, k: int, tie_order: np.ndarray, seed: int,
     if len(nz) > 4 * degree:  # smaller sets: every row goes to the exact search below
         from pynndescent import NNDescent  # heavy import (numba); only when needed
 
-        index = NNDescent(prep.unit[nz], metric="cosine", n_neighbors=degree,
-                          random_state=derive_seed(seed, "nndescent"), n_jobs=1, low_memory=True,
-                          compressed=False, verbose=False)
+        index = NNDescent(
+            prep.unit[nz],
+            metric="cosine",
+            n_neighbors=degree,
+            random_state=derive_seed(seed, "nndescent"),
+            n_jobs=1,
+            low_memory=True,
+            compressed=False,
+            verbose=False,
+        )
         graph, _ = index.neighbor_graph
         valid = graph >= 0
         rows_list.append(np.repeat(nz, valid.sum(axis=1)))
@@ -343,8 +353,14 @@ def approximate(emb: Embedding, k: int, tie_order: np.ndarray, seed: int,
         with threadpool_limits(BLAS_THREADS, "blas"):
             top_i[bad], top_s[bad] = _exact_rows(prep, bad)
     idx, sc = _per_item(prep, top_i, top_s, kk)
-    info = {"method": "nndescent", "k": kk, "distinct_vectors": m, "graph_degree": int(degree),
-            "exact_fallback_rows": int(len(bad)), "seconds": round(time.perf_counter() - t0, 3)}
+    info = {
+        "method": "nndescent",
+        "k": kk,
+        "distinct_vectors": m,
+        "graph_degree": int(degree),
+        "exact_fallback_rows": int(len(bad)),
+        "seconds": round(time.perf_counter() - t0, 3),
+    }
     if kk != k:
         info["k_capped_from"] = k
     return Neighbours(emb.model, tuple(emb.item_ids), idx, sc, "nndescent", info)
@@ -374,7 +390,7 @@ def recall(approx: Neighbours, exact_emb: Embedding, sample: int, seed: int) -> 
     pick = np.sort(np.random.default_rng(derive_seed(seed, "recall")).choice(n, size=min(sample, n), replace=False))
     found = 0
     for b0 in range(0, len(pick), 256):
-        p = pick[b0:b0 + 256]
+        p = pick[b0 : b0 + 256]
         g = inverse[p]
         sg = _round_scores(distinct[g] @ distinct.T)
         sg[np.flatnonzero(nonzero[g]), g[nonzero[g]]] = 1.0  # identical vectors: exactly 1.0
@@ -414,13 +430,16 @@ def one_per_work(nb: Neighbours, work_of: np.ndarray, k: int) -> Neighbours:
     run = np.minimum.accumulate(np.where(good, out_s, np.inf), axis=1)
     out_s = np.where(good | np.isinf(run), out_s, run)
     info = dict(nb.info)
-    info["one_per_work"] = {"rows_changed": int(np.count_nonzero(bad[:, :k].any(axis=1))),
-                            "rows_short": int(np.count_nonzero(~good.all(axis=1)))}
+    info["one_per_work"] = {
+        "rows_changed": int(np.count_nonzero(bad[:, :k].any(axis=1))),
+        "rows_short": int(np.count_nonzero(~good.all(axis=1))),
+    }
     return Neighbours(nb.model, nb.item_ids, out_i, out_s.astype(np.float32), nb.method, info)
 
 
-def compute(emb: Embedding, config: NeighboursSection, tie_order: np.ndarray, seed: int,
-            work_of: np.ndarray | None = None) -> Neighbours:
+def compute(
+    emb: Embedding, config: NeighboursSection, tie_order: np.ndarray, seed: int, work_of: np.ndarray | None = None
+) -> Neighbours:
     """Neighbours of one model with the configured (or automatically chosen) method.
 
     ``info`` records ``method``, ``k``, ``seconds``, ``recall`` (``None`` for exact; measured on
@@ -442,8 +461,14 @@ def compute(emb: Embedding, config: NeighboursSection, tie_order: np.ndarray, se
 
             nb = compute(emb, _replace(config, k=extra), tie_order, seed)
             out = one_per_work(nb, work, min(k, n - 1))
-            return Neighbours(out.model, out.item_ids, out.indices, out.scores, out.method,
-                              {**out.info, "k": int(out.indices.shape[1])})
+            return Neighbours(
+                out.model,
+                out.item_ids,
+                out.indices,
+                out.scores,
+                out.method,
+                {**out.info, "k": int(out.indices.shape[1])},
+            )
     if emb.similarity is not None:
         method, reason = "exact", f"the model ranks by its own similarity ({emb.similarity.kind}): exact blocked search"
     elif config.method == "exact":
@@ -473,8 +498,10 @@ def _fixed6(values: np.ndarray) -> np.ndarray:
     """
     q = np.rint(np.asarray(values, dtype=np.float64) * 1e6).astype(np.int64)
     uniq, inverse = np.unique(q, return_inverse=True)
-    text = np.array([("-" if u < 0 else "") + f"{abs(u) // 1_000_000}.{abs(u) % 1_000_000:06d}"
-                     for u in uniq.tolist()], dtype=object)
+    text = np.array(
+        [("-" if u < 0 else "") + f"{abs(u) // 1_000_000}.{abs(u) % 1_000_000:06d}" for u in uniq.tolist()],
+        dtype=object,
+    )
     return text[inverse.reshape(-1)]
 
 

@@ -15,6 +15,7 @@ Rules (never delete or overwrite what the build did not create):
 * Staging directories of builds that were killed are removed by the next build (only those
   holding this module's marker file and whose process is gone).
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -25,9 +26,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 from .errors import InputError
 from .fsutil import DIR_MODE
@@ -126,12 +127,18 @@ def check(out: Path, protected: Iterable[tuple[str, Path]] = ()) -> Path:
         if entries:
             stamp = read_stamp(resolved)
             if stamp is None:
-                raise InputError("is not empty and holds no previous build (no .mangarec-stamp): refusing to "
-                                 "replace it; choose an empty or new folder", f"--out {given}")
+                raise InputError(
+                    "is not empty and holds no previous build (no .mangarec-stamp): refusing to "
+                    "replace it; choose an empty or new folder",
+                    f"--out {given}",
+                )
             digest, _ = manifest(resolved)
             if digest != stamp.manifest:
-                raise InputError("holds files the build did not write (added or removed since the last build): "
-                                 "refusing to replace them; move them away or choose another folder", f"--out {given}")
+                raise InputError(
+                    "holds files the build did not write (added or removed since the last build): "
+                    "refusing to replace them; move them away or choose another folder",
+                    f"--out {given}",
+                )
     return resolved
 
 

@@ -4,6 +4,7 @@ In a source checkout (or an editable install) ``templates/`` and ``site_src/`` a
 repository's own folders; an installed wheel carries copies under ``mangarec/_data/`` (see
 ``setup.py``), so ``pip install .`` builds the bundled site from any directory.
 """
+
 from __future__ import annotations
 
 import os

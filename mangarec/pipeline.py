@@ -7,6 +7,7 @@ it. The models, what they need and how they depend on each other come from the r
 ``out_dir`` and swapped in atomically (:mod:`mangarec.outdir`), so a failed build leaves the
 previous site intact and nothing but a previous build is ever replaced.
 """
+
 from __future__ import annotations
 
 import errno
@@ -15,9 +16,10 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 from . import __version__, dates, outdir
 from .cache import Cache, code_version, make_key, module_digest, tree_digest
@@ -33,6 +35,7 @@ from .report import BuildInfo, CatalogInfo, ModelInfo, NeighbourInfo, Published,
 from .result import BuildResult
 from .seeds import derive_seed
 from .workers import fork_pool
+
 
 def _spec_path(spec_: str) -> Path:
     head, sep, tail = spec_.partition(":")
@@ -67,8 +70,16 @@ def build_date(catalog: Catalog) -> str | None:
 
 def stamp_key(specs: Sequence[str], config: Config, include_adult: bool, limit: int | None) -> str:
     """The output's up-to-date key: input bytes, configuration, options, code, templates, site sources."""
-    return make_key("build", inputs_digest(specs), config, include_adult, limit, dates.source_date_epoch(),
-                    code_version(), tree_digest(TEMPLATES, SITE_SRC))
+    return make_key(
+        "build",
+        inputs_digest(specs),
+        config,
+        include_adult,
+        limit,
+        dates.source_date_epoch(),
+        code_version(),
+        tree_digest(TEMPLATES, SITE_SRC),
+    )
 
 
 @dataclass
@@ -146,12 +157,21 @@ class _Keys:
 def _model_key(name: str, config: Config, keys: _Keys, dep_keys: Sequence[str]) -> str:
     s = spec(name)
     uses_ratings = "ratings" in s.needs or s.trained_on_ratings
-    return make_key("model", name, keys.items, keys.ratings if uses_ratings else None, params_of(config, name),
-                    config.seed, module_digest(s.fit.__module__), list(dep_keys))
+    return make_key(
+        "model",
+        name,
+        keys.items,
+        keys.ratings if uses_ratings else None,
+        params_of(config, name),
+        config.seed,
+        module_digest(s.fit.__module__),
+        list(dep_keys),
+    )
 
 
-def _fit_all(catalog: Catalog, names: Sequence[str], config: Config, stages: _Stages,
-             keys: _Keys) -> tuple[dict[str, Embedding], dict[str, str]]:
+def _fit_all(
+    catalog: Catalog, names: Sequence[str], config: Config, stages: _Stages, keys: _Keys
+) -> tuple[dict[str, Embedding], dict[str, str]]:
     """Fit ``names`` and their dependencies (in dependency order); returns embeddings and keys."""
     from .models import fit_model
 
@@ -161,13 +181,20 @@ def _fit_all(catalog: Catalog, names: Sequence[str], config: Config, stages: _St
         s = spec(name)
         model_keys[name] = _model_key(name, config, keys, [model_keys[d] for d in s.depends])
         deps = {d: embeddings[d] for d in s.depends}
-        embeddings[name] = stages.run(f"model:{name}", model_keys[name],
-                                      functools.partial(fit_model, name, catalog, config, config.seed, deps))
+        embeddings[name] = stages.run(
+            f"model:{name}", model_keys[name], functools.partial(fit_model, name, catalog, config, config.seed, deps)
+        )
     return embeddings, model_keys
 
 
-def _neighbours_all(catalog: Catalog, embeddings: Mapping[str, Embedding], model_keys: Mapping[str, str],
-                    config: Config, stages: _Stages, keys: _Keys) -> tuple[dict[str, Neighbours], dict[str, str]]:
+def _neighbours_all(
+    catalog: Catalog,
+    embeddings: Mapping[str, Embedding],
+    model_keys: Mapping[str, str],
+    config: Config,
+    stages: _Stages,
+    keys: _Keys,
+) -> tuple[dict[str, Neighbours], dict[str, str]]:
     from . import neighbours as nb
 
     code = module_digest("mangarec.neighbours")
@@ -175,26 +202,39 @@ def _neighbours_all(catalog: Catalog, embeddings: Mapping[str, Embedding], model
     nb_keys: dict[str, str] = {}
     for name, emb in embeddings.items():
         nb_keys[name] = make_key("neighbours", model_keys[name], keys.items, config.neighbours, config.seed, code)
-        out[name] = stages.run(f"neighbours:{name}", nb_keys[name],
-                               functools.partial(nb.compute, emb, config.neighbours, catalog.tie_order,
-                                                 derive_seed(config.seed, "neighbours", name)))
+        out[name] = stages.run(
+            f"neighbours:{name}",
+            nb_keys[name],
+            functools.partial(
+                nb.compute, emb, config.neighbours, catalog.tie_order, derive_seed(config.seed, "neighbours", name)
+            ),
+        )
     return out, nb_keys
 
 
-def _maps_all(embeddings: Mapping[str, Embedding], model_keys: Mapping[str, str], config: Config,
-              stages: _Stages) -> dict[str, Map]:
+def _maps_all(
+    embeddings: Mapping[str, Embedding], model_keys: Mapping[str, str], config: Config, stages: _Stages
+) -> dict[str, Map]:
     """UMAP maps; each is single-threaded (seeded UMAP), so they run side by side on the cores."""
     from .models.umap_map import fit_map
 
     code = module_digest("mangarec.models.umap_map")
-    jobs = [(f"map:{name}", make_key("map", model_keys[name], config.umap, config.seed, code), fit_map,
-             (emb, config.umap, derive_seed(config.seed, "map", name))) for name, emb in embeddings.items()]
+    jobs = [
+        (
+            f"map:{name}",
+            make_key("map", model_keys[name], config.umap, config.seed, code),
+            fit_map,
+            (emb, config.umap, derive_seed(config.seed, "map", name)),
+        )
+        for name, emb in embeddings.items()
+    ]
     maps = stages.run_parallel(jobs, workers=min(2, os.cpu_count() or 1))
     return {name: maps[f"map:{name}"] for name in embeddings}
 
 
-def _heldout_neighbours(catalog: Catalog, embeddings: Mapping[str, Embedding], config: Config, stages: _Stages,
-                        keys: _Keys, eval_seed: int) -> tuple[dict[str, Neighbours], list[str]]:
+def _heldout_neighbours(
+    catalog: Catalog, embeddings: Mapping[str, Embedding], config: Config, stages: _Stages, keys: _Keys, eval_seed: int
+) -> tuple[dict[str, Neighbours], list[str]]:
     """Models trained on ratings, refitted without the held-out likes (a fair hit rate)."""
     from . import neighbours as nb
     from .evaluation import evaluation_split
@@ -212,9 +252,19 @@ def _heldout_neighbours(catalog: Catalog, embeddings: Mapping[str, Embedding], c
             emb = fit_model(n, replace(catalog, ratings=train), config, config.seed)
             return nb.compute(emb, config.neighbours, catalog.tie_order, derive_seed(config.seed, "neighbours", n))
 
-        key = make_key("heldout", name, keys.items, keys.ratings, params_of(config, name), config.neighbours,
-                       config.evaluation, config.seed, module_digest(s.fit.__module__),
-                       module_digest("mangarec.neighbours"), module_digest("mangarec.evaluation"))
+        key = make_key(
+            "heldout",
+            name,
+            keys.items,
+            keys.ratings,
+            params_of(config, name),
+            config.neighbours,
+            config.evaluation,
+            config.seed,
+            module_digest(s.fit.__module__),
+            module_digest("mangarec.neighbours"),
+            module_digest("mangarec.evaluation"),
+        )
         out[name] = stages.run(f"model:{name} (held-out fit)", key, compute)
         out_keys.append(key)
     return out, out_keys
@@ -224,8 +274,7 @@ def _publish_choice(config: Config, built: Sequence[str]) -> str:
     """The published model: ``publish.model``, or (``auto``) the built model of lowest ``publish_rank``."""
     chosen = config.publish.model
     if chosen == "auto":
-        ranked = sorted((s.publish_rank, i, n) for i, n in enumerate(built)
-                        if (s := spec(n)).publish_rank is not None)
+        ranked = sorted((s.publish_rank, i, n) for i, n in enumerate(built) if (s := spec(n)).publish_rank is not None)
         chosen = ranked[0][2] if ranked else built[0]
     if chosen not in built:
         raise InputError(f"publish.model = {chosen!r}: that model was not built for this catalog")
@@ -238,17 +287,28 @@ def _catalog_info(catalog: Catalog) -> CatalogInfo:
     for item in catalog.items:
         kinds[item.kind] = kinds.get(item.kind, 0) + 1
     return CatalogInfo(
-        items=len(catalog), tags=len(catalog.tag_vocabulary), sources=tuple(Path(s).name for s in catalog.sources),
+        items=len(catalog),
+        tags=len(catalog.tag_vocabulary),
+        sources=tuple(Path(s).name for s in catalog.sources),
         skipped=dict(sorted(catalog.skipped.items())),
         ratings=None if r is None else RatingsInfo(users=r.n_users, ratings=r.nnz, implicit=r.implicit),
         kinds=dict(sorted(kinds.items())),
     )
 
 
-def run_build(data_specs: Sequence[str], out_dir: Path, config: Config, *, include_adult: bool = False,
-              limit: int | None = None, cache_dir: Path | None = None, quiet: bool = True,
-              log: StageLog | None = None, force: bool = False,
-              protected: Sequence[tuple[str, Path]] = ()) -> BuildResult | None:
+def run_build(
+    data_specs: Sequence[str],
+    out_dir: Path,
+    config: Config,
+    *,
+    include_adult: bool = False,
+    limit: int | None = None,
+    cache_dir: Path | None = None,
+    quiet: bool = True,
+    log: StageLog | None = None,
+    force: bool = False,
+    protected: Sequence[tuple[str, Path]] = (),
+) -> BuildResult | None:
     """Build the site from ``data_specs`` into ``out_dir``.
 
     Returns the :class:`BuildResult`, or ``None`` when ``out_dir`` is already up to date (same
@@ -298,19 +358,32 @@ def run_build(data_specs: Sequence[str], out_dir: Path, config: Config, *, inclu
     return result
 
 
-def _run(data_specs: Sequence[str], tmp: Path, config: Config, include_adult: bool, limit: int | None,
-         log: StageLog, stages: _Stages, notes: list[str]) -> BuildResult:
+def _run(
+    data_specs: Sequence[str],
+    tmp: Path,
+    config: Config,
+    include_adult: bool,
+    limit: int | None,
+    log: StageLog,
+    stages: _Stages,
+    notes: list[str],
+) -> BuildResult:
     """The stages of :func:`run_build` after the up-to-date check, writing into ``tmp``."""
     from .evaluation import evaluate
     from .loaders import load_catalog
 
     with log.stage("load"):
-        catalog = load_catalog(list(data_specs), include_adult=include_adult,
-                               adult_tags=config.catalog.adult_tags, min_tags=config.catalog.min_tags,
-                               limit=limit)
+        catalog = load_catalog(
+            list(data_specs),
+            include_adult=include_adult,
+            adult_tags=config.catalog.adult_tags,
+            min_tags=config.catalog.min_tags,
+            limit=limit,
+        )
     if len(catalog) < 2:
-        raise InputError(f"the catalog has {len(catalog)} item(s) after filtering: at least 2 are needed",
-                         ", ".join(data_specs))
+        raise InputError(
+            f"the catalog has {len(catalog)} item(s) after filtering: at least 2 are needed", ", ".join(data_specs)
+        )
     date = build_date(catalog)
 
     def note(message: str) -> None:
@@ -321,8 +394,10 @@ def _run(data_specs: Sequence[str], tmp: Path, config: Config, include_adult: bo
     for name, why in left_out.items():
         note(f"model {name} left out: {why}")
     if not names:
-        raise InputError(f"none of the models in site.models ({', '.join(config.site.models)}) can run on this "
-                         f"catalog: {'; '.join(f'{n}: {w}' for n, w in left_out.items())}")
+        raise InputError(
+            f"none of the models in site.models ({', '.join(config.site.models)}) can run on this "
+            f"catalog: {'; '.join(f'{n}: {w}' for n, w in left_out.items())}"
+        )
     keys = _Keys(items=catalog.items_fingerprint, ratings=catalog.ratings_fingerprint)
     fitted, model_keys = _fit_all(catalog, names, config, stages, keys)
     embeddings = {n: fitted[n] for n in names}
@@ -333,44 +408,96 @@ def _run(data_specs: Sequence[str], tmp: Path, config: Config, include_adult: bo
     heldout, heldout_keys = _heldout_neighbours(catalog, embeddings, config, stages, keys, eval_seed)
     evaluation = stages.run(
         "evaluate",
-        make_key("evaluate", [nb_keys[n] for n in names], heldout_keys, keys.items, keys.ratings,
-                 config.evaluation, config.seed, module_digest("mangarec.evaluation")),
-        lambda: evaluate(catalog, neighbours, config.evaluation, eval_seed, hit_rate_neighbours=heldout))
+        make_key(
+            "evaluate",
+            [nb_keys[n] for n in names],
+            heldout_keys,
+            keys.items,
+            keys.ratings,
+            config.evaluation,
+            config.seed,
+            module_digest("mangarec.evaluation"),
+        ),
+        lambda: evaluate(catalog, neighbours, config.evaluation, eval_seed, hit_rate_neighbours=heldout),
+    )
 
     from .publish import write_embeddings
 
     published_model = _publish_choice(config, names)
     fold = spec(published_model).foldin(params_of(config, published_model))
     with log.stage("write:embeddings"):
-        sizes = write_embeddings(tmp, catalog, embeddings[published_model], reg=fold.reg, mode=fold.mode,
-                                 alpha=fold.alpha, build_date=date or "unknown", top_n=config.publish.top_n)
+        sizes = write_embeddings(
+            tmp,
+            catalog,
+            embeddings[published_model],
+            reg=fold.reg,
+            mode=fold.mode,
+            alpha=fold.alpha,
+            build_date=date or "unknown",
+            top_n=config.publish.top_n,
+        )
     for n in stages.cache.notes:
         log.note(n)  # about this run, not the site: printed, not published
     if config.site.site_url.startswith("https://example.org/"):
-        note("site.site_url is the example.org placeholder: canonical links and sitemap.xml point there "
-             "until you set it in the config")
-    report = make_report(catalog, config, embeddings, neighbours, evaluation, date=date, left_out=left_out,
-                         published=Published(model=published_model, mode=fold.mode, sizes=sizes),
-                         notes=notes, stages=stages.runs)
-    result = BuildResult(catalog=catalog, embeddings=embeddings, neighbours=neighbours, maps=maps,
-                         report=report, config=config, build_date=date)
+        note(
+            "site.site_url is the example.org placeholder: canonical links and sitemap.xml point there "
+            "until you set it in the config"
+        )
+    report = make_report(
+        catalog,
+        config,
+        embeddings,
+        neighbours,
+        evaluation,
+        date=date,
+        left_out=left_out,
+        published=Published(model=published_model, mode=fold.mode, sizes=sizes),
+        notes=notes,
+        stages=stages.runs,
+    )
+    result = BuildResult(
+        catalog=catalog,
+        embeddings=embeddings,
+        neighbours=neighbours,
+        maps=maps,
+        report=report,
+        config=config,
+        build_date=date,
+    )
     _write_output(tmp, result, log)
     return result
 
 
-def make_report(catalog: Catalog, config: Config, embeddings: Mapping[str, Embedding],
-                neighbours: Mapping[str, Neighbours], evaluation: Mapping[str, Any], *, date: str | None,
-                left_out: Mapping[str, str] | None = None, published: Published | None = None,
-                notes: Sequence[str] = (), stages: Sequence[StageRun] = ()) -> Report:
+def make_report(
+    catalog: Catalog,
+    config: Config,
+    embeddings: Mapping[str, Embedding],
+    neighbours: Mapping[str, Neighbours],
+    evaluation: Mapping[str, Any],
+    *,
+    date: str | None,
+    left_out: Mapping[str, str] | None = None,
+    published: Published | None = None,
+    notes: Sequence[str] = (),
+    stages: Sequence[StageRun] = (),
+) -> Report:
     """The build's :class:`~mangarec.report.Report` from its stages' results."""
     return Report(
         build=BuildInfo(version=__version__, seed=config.seed, date=date),
         catalog=_catalog_info(catalog),
-        models=tuple(ModelInfo(name=n, label=spec(n).label, summary=spec(n).summary, dim=embeddings[n].dim,
-                               info=_public_info(embeddings[n].info, config.site.show_timings),
-                               neighbours=NeighbourInfo(method=nb.method, k=nb.k, recall=nb.info.get("recall"),
-                                                        reason=nb.info.get("reason")))
-                     for n, nb in neighbours.items()),
+        models=tuple(
+            ModelInfo(
+                name=n,
+                label=spec(n).label,
+                summary=spec(n).summary,
+                dim=embeddings[n].dim,
+                info=_public_info(embeddings[n].info, config.site.show_timings),
+                neighbours=NeighbourInfo(
+                    method=nb.method, k=nb.k, recall=nb.info.get("recall"), reason=nb.info.get("reason")
+                ),
+            )
+            for n, nb in neighbours.items()
+        ),
         left_out=dict(left_out or {}),
         evaluation=evaluation,
         published=published,

@@ -4,12 +4,13 @@ On a terminal the build shows a tqdm progress bar over its stages (the stage run
 label) with each finished stage's time printed above it; otherwise (CI, a pipe) each stage
 prints one plain line with its time. ``quiet`` silences both.
 """
+
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 class StageLog:

@@ -9,6 +9,7 @@ dimension (``scale = max|v| / 127``); a reader computes ``q * scale`` in float64
 Bytes are deterministic: ``json.dumps(sort_keys=True, separators=(",", ":"))``, floats rounded
 to :data:`SIG_DIGITS` significant digits, gzip with ``mtime=0`` and no file name.
 """
+
 from __future__ import annotations
 
 import base64
@@ -98,8 +99,7 @@ def decode(block: dict, dim: int, source: str = "embeddings JSON") -> np.ndarray
 
 def _block(ids: Sequence[str], V: np.ndarray, encoding: str) -> dict[str, Any]:
     q, scale = quantise(V)
-    return {"ids": list(ids), "scale": [float(s) for s in scale], "encoding": encoding,
-            "vectors": encode(q, encoding)}
+    return {"ids": list(ids), "scale": [float(s) for s in scale], "encoding": encoding, "vectors": encode(q, encoding)}
 
 
 def value_map(emb: Embedding) -> ValueMap:
@@ -121,11 +121,16 @@ def fold_in_block(emb: Embedding, *, reg: float, mode: str, alpha: float) -> dic
     vm = value_map(emb)
     info = emb.info or {}
     return {
-        "mode": mode, "reg": _round(reg), "alpha": _round(alpha),
+        "mode": mode,
+        "reg": _round(reg),
+        "alpha": _round(alpha),
         "reg_exponent": _round(float(info.get("reg_exponent") or 0.0)) if mode == "implicit" else 0.0,
         "reg_cols": int(len(emb.item_ids)),
-        "feedback": vm.feedback, "threshold": _round(vm.threshold), "step": _round(vm.step),
-        "like": vm.like, "dislike": None if vm.dislike is None else _round(vm.dislike),
+        "feedback": vm.feedback,
+        "threshold": _round(vm.threshold),
+        "step": _round(vm.step),
+        "like": vm.like,
+        "dislike": None if vm.dislike is None else _round(vm.dislike),
     }
 
 
@@ -161,9 +166,18 @@ def work_groups(catalog: Catalog, ids: Sequence[str]) -> list[list[str]]:
     return [g for _, g in sorted(groups.items()) if len(g) > 1]
 
 
-def build_payload(catalog: Catalog, emb: Embedding, *, reg: float, mode: str, build_date: str,
-                  top_n: int | None = None, alpha: float | None = None, titles: bool = False,
-                  encoding: str = ENCODING) -> dict[str, Any]:
+def build_payload(
+    catalog: Catalog,
+    emb: Embedding,
+    *,
+    reg: float,
+    mode: str,
+    build_date: str,
+    top_n: int | None = None,
+    alpha: float | None = None,
+    titles: bool = False,
+    encoding: str = ENCODING,
+) -> dict[str, Any]:
     """The embeddings JSON document (see ``docs/embeddings-json.md``).
 
     Parameters
@@ -221,12 +235,22 @@ def build_payload(catalog: Catalog, emb: Embedding, *, reg: float, mode: str, bu
 
 def dumps(payload: dict) -> bytes:
     """Canonical JSON bytes (sorted keys, no spaces, UTF-8, newline at the end)."""
-    return (json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                       allow_nan=False) + "\n").encode("utf-8")
+    return (
+        json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False) + "\n"
+    ).encode("utf-8")
 
 
-def write_embeddings(out_dir: Path, catalog: Catalog, emb: Embedding, *, reg: float, mode: str,
-                     build_date: str, top_n: int | None, alpha: float | None = None) -> dict[str, int]:
+def write_embeddings(
+    out_dir: Path,
+    catalog: Catalog,
+    emb: Embedding,
+    *,
+    reg: float,
+    mode: str,
+    build_date: str,
+    top_n: int | None,
+    alpha: float | None = None,
+) -> dict[str, int]:
     """Write the embeddings files under ``out_dir/data``; return ``{relative path: bytes}``.
 
     Files: ``embeddings.json`` (+ ``.gz``), ``embeddings-top.json`` (+ ``.gz``, the ``top_n``
@@ -238,8 +262,15 @@ def write_embeddings(out_dir: Path, catalog: Catalog, emb: Embedding, *, reg: fl
     full = dumps(build_payload(catalog, emb, reg=reg, mode=mode, build_date=build_date, alpha=alpha))
     top = dumps(build_payload(catalog, emb, reg=reg, mode=mode, build_date=build_date, alpha=alpha, top_n=top_n))
     order = np.argsort(catalog.tie_order, kind="stable")
-    names = dumps({"schema": "mangarec-titles", "version": 1, "catalog_hash": catalog.fingerprint,
-                   "ids": [catalog.ids[k] for k in order], "titles": [catalog.items[k].title for k in order]})
+    names = dumps(
+        {
+            "schema": "mangarec-titles",
+            "version": 1,
+            "catalog_hash": catalog.fingerprint,
+            "ids": [catalog.ids[k] for k in order],
+            "titles": [catalog.items[k].title for k in order],
+        }
+    )
     schema = SCHEMA_FILE.read_bytes()
     files = {
         "data/embeddings.json": full,
@@ -256,8 +287,16 @@ def write_embeddings(out_dir: Path, catalog: Catalog, emb: Embedding, *, reg: fl
     return {rel: len(data) for rel, data in files.items()}
 
 
-def top_overlap(Y_full: np.ndarray, Y_quant: np.ndarray, profiles: Sequence[tuple[np.ndarray, np.ndarray]], *,
-                reg: float, mode: str, alpha: float = 1.0, k: int = 10) -> float:
+def top_overlap(
+    Y_full: np.ndarray,
+    Y_quant: np.ndarray,
+    profiles: Sequence[tuple[np.ndarray, np.ndarray]],
+    *,
+    reg: float,
+    mode: str,
+    alpha: float = 1.0,
+    k: int = 10,
+) -> float:
     """Mean top-``k`` overlap between fold-in on full-precision and on quantised vectors.
 
     ``profiles`` are ``(item positions, model-scale values)`` pairs (rows of both matrices);

@@ -5,12 +5,14 @@ it; :meth:`Report.to_json` is the published ``report.json`` (keys sorted, floats
 its bytes are deterministic). Everything here is a frozen dataclass: one definition of the
 report, no hand-written dicts in its shape elsewhere.
 """
+
 from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

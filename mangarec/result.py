@@ -1,8 +1,9 @@
 """What a build hands to the site writer: every stage's results in one value."""
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from .catalog import Catalog
 from .config import Config

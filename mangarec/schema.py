@@ -10,14 +10,16 @@ configuration can ask for a runaway allocation.
 This module imports nothing of the package: model modules declare their parameter sections
 with it, and :mod:`mangarec.config` assembles them into the whole schema.
 """
+
 from __future__ import annotations
 
 import copy
 import functools
 import math
 import typing
+from collections.abc import Callable
 from dataclasses import MISSING, Field, field, fields, is_dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .errors import ConfigError
 
@@ -251,6 +253,18 @@ def make_section(name: str, doc: str, members: dict[str, tuple[type, str]]) -> t
 
 
 __all__ = [
-    "Check", "all_of", "bounded", "build", "default_of", "describe", "fraction", "key",
-    "make_section", "max_items", "one_of", "section", "to_toml", "unit",
+    "Check",
+    "all_of",
+    "bounded",
+    "build",
+    "default_of",
+    "describe",
+    "fraction",
+    "key",
+    "make_section",
+    "max_items",
+    "one_of",
+    "section",
+    "to_toml",
+    "unit",
 ]

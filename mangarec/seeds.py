@@ -3,6 +3,7 @@
 A build has one integer ``seed``. Each stage derives its own independent seed from it with a
 label, so that adding or reordering stages never changes the random numbers of another stage.
 """
+
 from __future__ import annotations
 
 import hashlib

@@ -19,6 +19,7 @@ Kinds (each a frozen dataclass that stores and restores itself as arrays, for th
 * :class:`Weighted`: ``Σ_t w_t · term_t + bias_j``, with pairs in ``exclude`` never ranked before
   any other item (they get :data:`EXCLUDED`).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -30,8 +31,17 @@ import scipy.sparse as sp
 #: Score of an excluded pair: below every real score, finite (the CSV writes it).
 EXCLUDED = -1.0e6
 
-__all__ = ["EXCLUDED", "Bilinear", "DenseCosine", "PairScores", "Similarity", "SparseCosine",
-           "TagJaccard", "Weighted", "from_parts"]
+__all__ = [
+    "EXCLUDED",
+    "Bilinear",
+    "DenseCosine",
+    "PairScores",
+    "Similarity",
+    "SparseCosine",
+    "TagJaccard",
+    "Weighted",
+    "from_parts",
+]
 
 
 def _add_sparse(out: np.ndarray, p: sp.csr_matrix, weight: float) -> None:
@@ -44,14 +54,17 @@ def _add_sparse(out: np.ndarray, p: sp.csr_matrix, weight: float) -> None:
 
 def _csr_parts(prefix: str, m: sp.csr_matrix) -> dict[str, np.ndarray]:
     m = sp.csr_matrix(m)
-    return {f"{prefix}data": m.data, f"{prefix}indices": m.indices.astype(np.int64),
-            f"{prefix}indptr": m.indptr.astype(np.int64), f"{prefix}shape": np.asarray(m.shape, dtype=np.int64)}
+    return {
+        f"{prefix}data": m.data,
+        f"{prefix}indices": m.indices.astype(np.int64),
+        f"{prefix}indptr": m.indptr.astype(np.int64),
+        f"{prefix}shape": np.asarray(m.shape, dtype=np.int64),
+    }
 
 
 def _csr_from(prefix: str, arrays: dict[str, np.ndarray]) -> sp.csr_matrix:
     shape = tuple(int(v) for v in arrays[f"{prefix}shape"])
-    return sp.csr_matrix((arrays[f"{prefix}data"], arrays[f"{prefix}indices"], arrays[f"{prefix}indptr"]),
-                         shape=shape)
+    return sp.csr_matrix((arrays[f"{prefix}data"], arrays[f"{prefix}indices"], arrays[f"{prefix}indptr"]), shape=shape)
 
 
 class Similarity:
@@ -302,8 +315,10 @@ class Bilinear(Similarity):
         return np.asarray(inverse, dtype=np.int64).reshape(-1)
 
     def parts(self, prefix: str = "") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return ({"kind": self.kind, "clip": bool(self.clip)},
-                {f"{prefix}{k}": getattr(self, k) for k in ("U", "a", "b", "c")})
+        return (
+            {"kind": self.kind, "clip": bool(self.clip)},
+            {f"{prefix}{k}": getattr(self, k) for k in ("U", "a", "b", "c")},
+        )
 
     @classmethod
     def _from(cls, meta: dict, arrays: dict, prefix: str) -> Bilinear:
@@ -378,8 +393,9 @@ class Weighted(Similarity):
         # Sparse cosine terms are merged into one product: [√w₁ X₁, √w₂ X₂] [√w₁ X₁, √w₂ X₂]ᵀ
         # = w₁ X₁X₁ᵀ + w₂ X₂X₂ᵀ (one pass over the block instead of one per term).
         sparse_terms = [(w, t) for w, t in self.terms if w > 0 and isinstance(t, SparseCosine)]
-        plan: list[tuple[float, Similarity]] = [(w, t) for w, t in self.terms
-                                                 if w and not (w > 0 and isinstance(t, SparseCosine))]
+        plan: list[tuple[float, Similarity]] = [
+            (w, t) for w, t in self.terms if w and not (w > 0 and isinstance(t, SparseCosine))
+        ]
         if len(sparse_terms) > 1:
             merged = sp.hstack([np.sqrt(w) * t.matrix for w, t in sparse_terms], format="csr")
             plan.append((1.0, SparseCosine(merged)))
@@ -412,16 +428,25 @@ class Weighted(Similarity):
             arrays[f"{prefix}bias"] = self.bias
         if self.exclude is not None:
             arrays.update(_csr_parts(f"{prefix}exclude.", self.exclude))
-        return {"kind": self.kind, "terms": metas, "labels": list(self.labels),
-                "bias": self.bias is not None, "exclude": self.exclude is not None}, arrays
+        return {
+            "kind": self.kind,
+            "terms": metas,
+            "labels": list(self.labels),
+            "bias": self.bias is not None,
+            "exclude": self.exclude is not None,
+        }, arrays
 
     @classmethod
     def _from(cls, meta: dict, arrays: dict, prefix: str) -> Weighted:
-        terms = tuple((float(t["weight"]), from_parts(t["term"], arrays, f"{prefix}t{k}."))
-                      for k, t in enumerate(meta["terms"]))
-        return cls(terms, arrays[f"{prefix}bias"] if meta["bias"] else None,
-                   _csr_from(f"{prefix}exclude.", arrays) if meta["exclude"] else None,
-                   labels=tuple(meta.get("labels", ())))
+        terms = tuple(
+            (float(t["weight"]), from_parts(t["term"], arrays, f"{prefix}t{k}.")) for k, t in enumerate(meta["terms"])
+        )
+        return cls(
+            terms,
+            arrays[f"{prefix}bias"] if meta["bias"] else None,
+            _csr_from(f"{prefix}exclude.", arrays) if meta["exclude"] else None,
+            labels=tuple(meta.get("labels", ())),
+        )
 
 
 _KINDS: dict[str, Any] = {c.kind: c for c in (SparseCosine, DenseCosine, TagJaccard, Bilinear, PairScores, Weighted)}

@@ -24,6 +24,7 @@ Items whose score rows are identical (equal tag sets under a tag scorer:
 :meth:`Similarity.row_groups`) are ranked once, with one extra neighbour; each item then drops
 itself from its group's list. Memory per block is bounded by :data:`BLOCK_ELEMENTS`.
 """
+
 from __future__ import annotations
 
 import os
@@ -69,8 +70,7 @@ def round_scores(s: np.ndarray) -> np.ndarray:
 TIE_PREFIX = 64
 
 
-def _select_ties(scores: np.ndarray, selfcol: np.ndarray, by_tie: np.ndarray, k: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _select_ties(scores: np.ndarray, selfcol: np.ndarray, by_tie: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` of rows with many equal scores (``selfcol``: column to skip per row, or -1).
 
     The columns above the row's k-th best value are few; the ones equal to it are taken in tie
@@ -120,9 +120,14 @@ def _select_ties(scores: np.ndarray, selfcol: np.ndarray, by_tie: np.ndarray, k:
     return cc[take].reshape(r, k), vals[take].reshape(r, k)
 
 
-def select_block(scores: np.ndarray, selfcol: np.ndarray, by_tie: np.ndarray, k: int,
-                 exact: Exact | None = None, exact_rows: Callable[[np.ndarray], np.ndarray] | None = None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def select_block(
+    scores: np.ndarray,
+    selfcol: np.ndarray,
+    by_tie: np.ndarray,
+    k: int,
+    exact: Exact | None = None,
+    exact_rows: Callable[[np.ndarray], np.ndarray] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` columns of each row of a score block, ties by tie order.
 
     Parameters
@@ -226,8 +231,9 @@ def exact_topk(sim: Similarity, k: int, tie_order: np.ndarray) -> tuple[np.ndarr
     return li[keep].reshape(n, k).astype(np.int32), ls[keep].reshape(n, k).astype(np.float32)
 
 
-def _rank_serial(sim: Similarity, rows: np.ndarray, k: int, by_tie: np.ndarray, selfcol: int | None
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _rank_serial(
+    sim: Similarity, rows: np.ndarray, k: int, by_tie: np.ndarray, selfcol: int | None
+) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` of the items ``rows`` (self excluded, or with ``selfcol = -1`` included)."""
     n = sim.n
     out_i = np.empty((len(rows), k), dtype=np.int64)
@@ -235,7 +241,7 @@ def _rank_serial(sim: Similarity, rows: np.ndarray, k: int, by_tie: np.ndarray, 
     step = max(1, min(len(rows), BLOCK_ELEMENTS // max(n, 1)))
     with threadpool_limits(BLAS_THREADS, "blas"):
         for b0 in range(0, len(rows), step):
-            r = rows[b0:b0 + step]
+            r = rows[b0 : b0 + step]
             block = sim.block(r)
             if not np.all(np.isfinite(block)):
                 raise ValueError(f"{type(sim).__name__}: non-finite scores")
@@ -248,7 +254,7 @@ def _rank_serial(sim: Similarity, rows: np.ndarray, k: int, by_tie: np.ndarray, 
                 return sim.block64(r[brow])
 
             extra = (exact, exact_rows) if sim.screens else (None, None)
-            out_i[b0:b0 + len(r)], out_s[b0:b0 + len(r)] = select_block(block, own, by_tie, k, *extra)
+            out_i[b0 : b0 + len(r)], out_s[b0 : b0 + len(r)] = select_block(block, own, by_tie, k, *extra)
     return out_i, out_s
 
 
@@ -261,8 +267,9 @@ def _worker(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
     return _rank_serial(j["sim"], j["rows"][lo:hi], j["k"], j["by_tie"], j["selfcol"])
 
 
-def _rank(sim: Similarity, rows: np.ndarray, k: int, by_tie: np.ndarray, selfcol: int | None
-          ) -> tuple[np.ndarray, np.ndarray]:
+def _rank(
+    sim: Similarity, rows: np.ndarray, k: int, by_tie: np.ndarray, selfcol: int | None
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_rank_serial`, split over :data:`WORKERS` forked processes when the search is large."""
     if WORKERS < 2 or len(rows) * sim.n < PARALLEL_MIN_CELLS or _JOB:
         return _rank_serial(sim, rows, k, by_tie, selfcol)

@@ -4,6 +4,7 @@ Forked workers (UMAP maps, title pages) would keep running if the build were kil
 each worker asks the kernel to send it ``SIGKILL`` when its parent dies
 (``prctl(PR_SET_PDEATHSIG)``), and checks that the parent did not die before that took effect.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -32,5 +33,6 @@ def fork_pool(workers: int) -> Executor:
     """A pool of ``workers`` forked processes that die with this one (threads where fork is missing)."""
     if "fork" not in mp.get_all_start_methods():
         return ThreadPoolExecutor(max_workers=workers)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"),
-                               initializer=die_with_parent, initargs=(os.getpid(),))
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=mp.get_context("fork"), initializer=die_with_parent, initargs=(os.getpid(),)
+    )

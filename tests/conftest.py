@@ -1,4 +1,5 @@
 """Shared fixtures: the real datasets and a tiny two-cluster catalog."""
+
 from __future__ import annotations
 
 import os
@@ -38,7 +39,8 @@ def two_cluster_catalog(per_cluster: int = 12) -> Catalog:
             if len(chosen) < 2:
                 chosen = tags[:2]
             desc = (
-                f"A story about the {'tennis club and the big tournament' if c == 0 else 'haunted house and the ghost in the cellar'}"
+                "A story about the "
+                f"{'tennis club and the big tournament' if c == 0 else 'haunted house and the ghost in the cellar'}"
                 f" number {i}."
             )
             items.append(

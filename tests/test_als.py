@@ -1,4 +1,5 @@
 """ALS: planted low-rank structure, clusters, determinism, implicit mode, tag placement."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -15,8 +16,15 @@ from mangarec.models.als import Params as ALSParams
 NOISE = 0.3
 
 
-def planted_catalog(n_users: int = 300, n_items: int = 400, density: float = 0.15, seed: int = 0,
-                    rank: int = 2, unrated: int = 0, implicit: bool = False) -> tuple[Catalog, dict]:
+def planted_catalog(
+    n_users: int = 300,
+    n_items: int = 400,
+    density: float = 0.15,
+    seed: int = 0,
+    rank: int = 2,
+    unrated: int = 0,
+    implicit: bool = False,
+) -> tuple[Catalog, dict]:
     """A catalog whose ratings come from a known rank-``rank`` model plus N(0, NOISE²) noise.
 
     Items alternate between two clusters ("a": sports tags, "b": horror tags) whose true factors
@@ -31,7 +39,7 @@ def planted_catalog(n_users: int = 300, n_items: int = 400, density: float = 0.1
     bias = g.normal(6.0, 0.5, n_users)
     mask = g.random((n_users, n_items)) < density
     if unrated:
-        mask[:, n_items - unrated:] = False
+        mask[:, n_items - unrated :] = False
     full = bias[:, None] + U @ V.T + g.normal(0, NOISE, (n_users, n_items))
     held = mask & (g.random((n_users, n_items)) < 0.1)
     train = mask & ~held
@@ -46,8 +54,15 @@ def planted_catalog(n_users: int = 300, n_items: int = 400, density: float = 0.1
     for k in range(n_items):
         tags = sports if cluster[k] == 0 else horror
         chosen = [t for j, t in enumerate(tags) if (k // 2 + j) % 3 != 0] or tags[:2]
-        items.append(Item(id=f"{'a' if cluster[k] == 0 else 'b'}{k}", title=f"Title <{k}>", kind="anime",
-                          tags=make_tags({"genre": chosen}), popularity=float(M[:, k].nnz) + (n_items - k) * 1e-3))
+        items.append(
+            Item(
+                id=f"{'a' if cluster[k] == 0 else 'b'}{k}",
+                title=f"Title <{k}>",
+                kind="anime",
+                tags=make_tags({"genre": chosen}),
+                popularity=float(M[:, k].nnz) + (n_items - k) * 1e-3,
+            )
+        )
     ratings = Ratings(matrix=M, user_ids=tuple(f"p{u}" for u in range(n_users)), implicit=implicit, source="planted")
     truth = {"U": U, "V": V, "bias": bias, "full": full, "held": np.nonzero(held), "cluster": cluster}
     return Catalog(items=tuple(items), ratings=ratings, sources=("planted",)), truth
@@ -122,8 +137,8 @@ def test_solve_rows_matches_direct_solve():
     for implicit in (False, True):
         X = als.solve_rows(R, F, 0.2, implicit=implicit, alpha=3.0)
         for u in range(30):
-            idx = R.indices[R.indptr[u]:R.indptr[u + 1]]
-            v = R.data[R.indptr[u]:R.indptr[u + 1]]
+            idx = R.indices[R.indptr[u] : R.indptr[u + 1]]
+            v = R.data[R.indptr[u] : R.indptr[u + 1]]
             Fs = F[idx]
             if implicit:
                 c = 1 + 3.0 * v
@@ -154,7 +169,7 @@ def test_unrated_items_placed_from_tags():
     assert emb.info["items_placed_from_tags"] == 20
     assert emb.tag_ids == catalog.tag_vocabulary and emb.tag_vectors.shape == (8, 2)
     B = catalog.tag_matrix
-    placed = (B[-20:] @ emb.tag_vectors.astype(np.float64))
+    placed = B[-20:] @ emb.tag_vectors.astype(np.float64)
     np.testing.assert_allclose(emb.vectors[-20:], placed, rtol=1e-5, atol=1e-6)
     # a placed title lands nearer the centroid of its own cluster than of the other one
     Y = emb.vectors.astype(np.float64)
@@ -187,13 +202,14 @@ def test_pseudonymous_ratings_train_the_same():
 
 # ---- conjugate-gradient solver (mangarec.models.als_solvers)
 
+
 def _row_systems(R: sp.csr_matrix, F: np.ndarray, lam: float, implicit: bool, alpha: float):
     """The exact ``(A_u, b_u)`` of every row, built the slow, obvious way."""
     d = F.shape[1]
     out = []
     for u in range(R.shape[0]):
-        idx = R.indices[R.indptr[u]:R.indptr[u + 1]]
-        v = R.data[R.indptr[u]:R.indptr[u + 1]]
+        idx = R.indices[R.indptr[u] : R.indptr[u + 1]]
+        v = R.data[R.indptr[u] : R.indptr[u + 1]]
         Fs = F[idx]
         if implicit:
             c = 1 + alpha * np.abs(v)

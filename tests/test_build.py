@@ -1,23 +1,27 @@
 """The build end to end: the bundled catalog, options, determinism, caching, atomic output."""
+
 from __future__ import annotations
 
 import gzip
 import hashlib
-import os
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 import build
-from mangarec import outdir, pipeline
-from mangarec.paths import DEFAULT_CATALOG, ROOT
+from mangarec import pipeline
 from mangarec.models import REGISTRY, available
+from mangarec.paths import DEFAULT_CATALOG, ROOT
 
 
 def _tree(d: Path) -> dict[str, str]:
-    return {p.relative_to(d).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(d.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(d).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(d.rglob("*"))
+        if p.is_file()
+    }
 
 
 @pytest.fixture(scope="module")
@@ -83,14 +87,18 @@ def test_a_model_setting_recomputes_only_that_model_and_what_depends_on_it(built
 
     def ran(text: str) -> set[str]:
         cfg.write_text(text)
-        result = pipeline.run_build([f"generic:{DEFAULT_CATALOG}"], tmp_path / "out", load_config(cfg),
-                                    cache_dir=cache)
+        result = pipeline.run_build([f"generic:{DEFAULT_CATALOG}"], tmp_path / "out", load_config(cfg), cache_dir=cache)
         return {s.name for s in result.report.stages if not s.cached}
 
-    assert ran("[models.hybrid]\ncontent_weight = 4.0\n") == {"model:hybrid", "neighbours:hybrid", "map:hybrid",
-                                                              "evaluate"}
-    assert ran("[models.series]\ntag_weight = 0.5\n") == {f"{stage}:{m}" for stage in ("model", "neighbours", "map")
-                                                         for m in ("series", "hybrid")} | {"evaluate"}
+    assert ran("[models.hybrid]\ncontent_weight = 4.0\n") == {
+        "model:hybrid",
+        "neighbours:hybrid",
+        "map:hybrid",
+        "evaluate",
+    }
+    assert ran("[models.series]\ntag_weight = 0.5\n") == {
+        f"{stage}:{m}" for stage in ("model", "neighbours", "map") for m in ("series", "hybrid")
+    } | {"evaluate"}
 
 
 def test_template_and_static_edits_change_the_stamp(tmp_path, monkeypatch):
@@ -106,8 +114,12 @@ def test_template_and_static_edits_change_the_stamp(tmp_path, monkeypatch):
     monkeypatch.setattr(pipeline, "SITE_SRC", src)
     specs = [f"generic:{DEFAULT_CATALOG}"]
     keys = {pipeline.stamp_key(specs, Config(), False, None)}
-    for edit in (tpl / "404.html", next(src.glob("static/css/*.css")), next(src.glob("static/js/*.js")),
-                 next(src.glob("pages/*.md"))):
+    for edit in (
+        tpl / "404.html",
+        next(src.glob("static/css/*.css")),
+        next(src.glob("static/js/*.js")),
+        next(src.glob("pages/*.md")),
+    ):
         edit.write_text(edit.read_text() + "\n")
         keys.add(pipeline.stamp_key(specs, Config(), False, None))
     assert len(keys) == 5
@@ -131,15 +143,17 @@ def test_stage_keys_follow_the_code_a_stage_runs(tmp_path, monkeypatch):
     (pkg / "site" / "render.py").write_text((pkg / "site" / "render.py").read_text() + "\n# edit\n")
     assert (digest("mangarec.models.lsi"), digest("mangarec.neighbours")) == (lsi, nb)
     (pkg / "models" / "_svd.py").write_text((pkg / "models" / "_svd.py").read_text() + "\n# edit\n")
-    assert digest("mangarec.models.lsi") != lsi       # lsi imports _svd
-    assert digest("mangarec.neighbours") == nb        # neighbours does not
+    assert digest("mangarec.models.lsi") != lsi  # lsi imports _svd
+    assert digest("mangarec.neighbours") == nb  # neighbours does not
     cache.module_digest.cache_clear()
 
 
 def test_two_cold_builds_are_byte_identical(built, tmp_path, small_config):
     out, _ = built
     out2 = tmp_path / "out2"
-    assert build.main(["--out", str(out2), "--cache-dir", str(tmp_path / "c2"), "--config", str(small_config), "-q"]) == 0
+    assert (
+        build.main(["--out", str(out2), "--cache-dir", str(tmp_path / "c2"), "--config", str(small_config), "-q"]) == 0
+    )
     assert _tree(out2) == _tree(out)
 
 
@@ -149,11 +163,22 @@ def _copy_checkout(dest: Path) -> Path:
     import subprocess
 
     try:
-        files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                               capture_output=True, check=True).stdout.decode().split("\0")
+        files = (
+            subprocess.run(
+                ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+                cwd=ROOT,
+                capture_output=True,
+                check=True,
+            )
+            .stdout.decode()
+            .split("\0")
+        )
     except (OSError, subprocess.CalledProcessError):
-        files = [p.relative_to(ROOT).as_posix() for p in ROOT.rglob("*") if p.is_file()
-                 and not {".git", ".venv", ".cache", "output", "__pycache__"} & set(p.relative_to(ROOT).parts)]
+        files = [
+            p.relative_to(ROOT).as_posix()
+            for p in ROOT.rglob("*")
+            if p.is_file() and not {".git", ".venv", ".cache", "output", "__pycache__"} & set(p.relative_to(ROOT).parts)
+        ]
     for rel in filter(None, files):
         if (ROOT / rel).is_file():
             (dest / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -174,8 +199,9 @@ def test_two_fresh_checkouts_in_different_directories_build_the_same_bytes(tmp_p
             os.utime(p, (stamp, stamp))
         env = {k: v for k, v in os.environ.items() if k not in ("SOURCE_DATE_EPOCH", "MANGAREC_CACHE_DIR")}
         env["PYTHONPATH"] = str(src)
-        r = subprocess.run([sys.executable, "build.py", "-q"], cwd=src, env=env, capture_output=True, text=True,
-                           timeout=900)
+        r = subprocess.run(
+            [sys.executable, "build.py", "-q"], cwd=src, env=env, capture_output=True, text=True, timeout=900
+        )
         assert r.returncode == 0, r.stderr
         trees.append(_tree(src / "output"))
     assert trees[0] == trees[1]
@@ -184,8 +210,22 @@ def test_two_fresh_checkouts_in_different_directories_build_the_same_bytes(tmp_p
 def test_source_date_epoch_is_honoured(tmp_path, small_config, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     out = tmp_path / "o"
-    assert build.main(["--out", str(out), "--cache-dir", str(tmp_path / "c"), "--config", str(small_config),
-                       "--limit", "40", "-q"]) == 0
+    assert (
+        build.main(
+            [
+                "--out",
+                str(out),
+                "--cache-dir",
+                str(tmp_path / "c"),
+                "--config",
+                str(small_config),
+                "--limit",
+                "40",
+                "-q",
+            ]
+        )
+        == 0
+    )
     report = json.loads((out / "data" / "report.json").read_text())
     assert report["build"]["date"] == "2023-11-14T22:13:20Z"
     assert report["catalog"]["items"] == 40
@@ -237,8 +277,9 @@ def test_failure_while_writing_keeps_previous_output(built, tmp_path, monkeypatc
     import mangarec.site
 
     monkeypatch.setattr(mangarec.site, "write_site", full)
-    rc = build.main(["--out", str(out), "--cache-dir", str(tmp_path / "c"), "--config", str(small_config),
-                     "--limit", "30", "-q"])
+    rc = build.main(
+        ["--out", str(out), "--cache-dir", str(tmp_path / "c"), "--config", str(small_config), "--limit", "30", "-q"]
+    )
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "No space left on device" in err and "\n" not in err
     assert _tree(out) == before
@@ -249,8 +290,17 @@ def test_help_documents_every_option(capsys):
     with pytest.raises(SystemExit):
         build.main(["build", "--help"])
     text = capsys.readouterr().out
-    for opt in ("--data", "--out", "--config", "--seed", "--limit", "--include-adult", "--quiet", "--fetch",
-                "--cache-dir"):
+    for opt in (
+        "--data",
+        "--out",
+        "--config",
+        "--seed",
+        "--limit",
+        "--include-adult",
+        "--quiet",
+        "--fetch",
+        "--cache-dir",
+    ):
         assert opt in text
     assert build.main(["--help-config"]) == 0
     assert "neighbours.k = 20" in capsys.readouterr().out
@@ -281,14 +331,21 @@ def test_progress_bar_on_a_terminal_plain_lines_otherwise(tmp_path, small_config
 
     for stream, bar in ((Tty(), True), (io.StringIO(), False)):
         log = StageLog(stream=stream)
-        pipeline.run_build([f"generic:{DEFAULT_CATALOG}"], tmp_path / f"o{bar}", load_config(small_config),
-                           limit=30, cache_dir=tmp_path / "c", log=log)
+        pipeline.run_build(
+            [f"generic:{DEFAULT_CATALOG}"],
+            tmp_path / f"o{bar}",
+            load_config(small_config),
+            limit=30,
+            cache_dir=tmp_path / "c",
+            log=log,
+        )
         text = stream.getvalue()
         assert ("%|" in text) == bar
         assert "model:lsi" in text and "write:site" in text
         if not bar:
-            assert all(line.split()[-1] in ("s", "cached") or line.startswith(("note:", "built"))
-                       for line in text.splitlines())
+            assert all(
+                line.split()[-1] in ("s", "cached") or line.startswith(("note:", "built")) for line in text.splitlines()
+            )
 
 
 def test_serve_subcommand_serves_the_site(built):
@@ -299,8 +356,12 @@ def test_serve_subcommand_serves_the_site(built):
     import urllib.request
 
     out, _ = built
-    p = subprocess.Popen([sys.executable, str(ROOT / "build.py"), "serve", "--out", str(out), "--port", "0"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [sys.executable, str(ROOT / "build.py"), "serve", "--out", str(out), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = p.stdout.readline()
         url = re.search(r"http://127\.0\.0\.1:\d+/", line).group(0)
@@ -327,8 +388,21 @@ def test_catalog_with_ratings_gets_als_everywhere(tmp_path, shared_data):
     out = tmp_path / "out"
     cfg = tmp_path / "site.toml"
     cfg.write_text("[site]\nshow_timings = false\n[models.als]\nfactors = 16\n")
-    rc = build.main(["--data", f"mal:{d / 'fixture_anime.csv'}", "--data", f"ratings:{d / 'fixture_ratings.csv'}",
-                     "--out", str(out), "--cache-dir", str(tmp_path / "c"), "--config", str(cfg), "-q"])
+    rc = build.main(
+        [
+            "--data",
+            f"mal:{d / 'fixture_anime.csv'}",
+            "--data",
+            f"ratings:{d / 'fixture_ratings.csv'}",
+            "--out",
+            str(out),
+            "--cache-dir",
+            str(tmp_path / "c"),
+            "--config",
+            str(cfg),
+            "-q",
+        ]
+    )
     assert rc == 0
     report = json.loads((out / "data" / "report.json").read_text())
     assert "als" in report["models"] and report["catalog"]["ratings"]["users"] == 300
@@ -347,12 +421,17 @@ def test_catalog_with_ratings_gets_als_everywhere(tmp_path, shared_data):
         assert f.readline().strip() == "item_id,rank,neighbour_id,score"
 
 
-@pytest.mark.parametrize("text, fragment", [
-    ('[site]\nmodels = ["als"]\n', "none of the models in site.models (als) can run on this catalog: als: the "
-                                   "catalog has no ratings"),
-    ("[site]\nmodels = []\n", "site.models = []: must name at least one model"),
-    ("[catalog]\nadult_tags = [1, 2]\n", "catalog.adult_tags[0] = 1: must be a string"),
-])
+@pytest.mark.parametrize(
+    "text, fragment",
+    [
+        (
+            '[site]\nmodels = ["als"]\n',
+            "none of the models in site.models (als) can run on this catalog: als: the catalog has no ratings",
+        ),
+        ("[site]\nmodels = []\n", "site.models = []: must name at least one model"),
+        ("[catalog]\nadult_tags = [1, 2]\n", "catalog.adult_tags[0] = 1: must be a string"),
+    ],
+)
 def test_models_that_cannot_run_and_bad_lists_are_one_line(tmp_path, capsys, text, fragment):
     cfg = tmp_path / "c.toml"
     cfg.write_text(text)

@@ -1,4 +1,5 @@
 """The artefact cache: round trips, misses on any change, atomic writes."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -9,15 +10,27 @@ from mangarec.embedding import Embedding, Map, Neighbours
 
 
 def _emb():
-    return Embedding(model="m", item_ids=("a", "b"), vectors=np.arange(4, dtype=np.float32).reshape(2, 2),
-                     tag_ids=("t",), tag_vectors=np.ones((1, 2), np.float32), info={"x": 1})
+    return Embedding(
+        model="m",
+        item_ids=("a", "b"),
+        vectors=np.arange(4, dtype=np.float32).reshape(2, 2),
+        tag_ids=("t",),
+        tag_vectors=np.ones((1, 2), np.float32),
+        info={"x": 1},
+    )
 
 
 def test_round_trip_of_every_result_type(tmp_path):
     c = Cache(tmp_path)
     e = _emb()
-    n = Neighbours(model="m", item_ids=("a", "b"), indices=np.array([[1], [0]], np.int32),
-                   scores=np.array([[0.5], [0.5]], np.float32), method="exact", info={"recall": None})
+    n = Neighbours(
+        model="m",
+        item_ids=("a", "b"),
+        indices=np.array([[1], [0]], np.int32),
+        scores=np.array([[0.5], [0.5]], np.float32),
+        method="exact",
+        info={"recall": None},
+    )
     mp = Map(model="m", item_ids=("a", "b"), xy=np.zeros((2, 2), np.float32))
     for key, value in (("e", e), ("n", n), ("m", mp), ("j", {"a": [1, 2]})):
         c.put(key * 64, value, seconds=1.5)
@@ -91,8 +104,9 @@ def _corrupt(how: str, meta, npz) -> None:
         npz.unlink()
 
 
-@pytest.mark.parametrize("how", ["truncated npz", "bit-flipped npz", "json null", "json list", "truncated json",
-                                 "npz missing"])
+@pytest.mark.parametrize(
+    "how", ["truncated npz", "bit-flipped npz", "json null", "json list", "truncated json", "npz missing"]
+)
 def test_a_corrupt_entry_is_a_miss_recomputed_and_noted(tmp_path, how):
     key = "c" * 64
     Cache(tmp_path).put(key, _emb())
@@ -119,8 +133,9 @@ def test_a_cache_that_cannot_be_written_is_a_note(tmp_path, monkeypatch):
     c = Cache(tmp_path)
     assert c.get_or_compute("d" * 64, _emb).item_ids == ("a", "b")
     c.put("e" * 64, _emb())
-    assert c.notes == [f"cache {tmp_path} cannot be written (No space left on device): this build's results "
-                       "are not cached"]
+    assert c.notes == [
+        f"cache {tmp_path} cannot be written (No space left on device): this build's results are not cached"
+    ]
 
 
 def test_a_build_over_a_corrupt_cache_succeeds(tmp_path):
@@ -133,5 +148,6 @@ def test_a_build_over_a_corrupt_cache_succeeds(tmp_path):
     for p in list((tmp_path / "c").rglob("*.json"))[:3]:
         p.write_text("null")
     assert main([*args, "--force"]) == 0
-    assert main(["build", "--out", str(tmp_path / "o2"), "--cache-dir", str(tmp_path / "c"), "--limit", "25",
-                 "-q"]) == 0
+    assert (
+        main(["build", "--out", str(tmp_path / "o2"), "--cache-dir", str(tmp_path / "c"), "--limit", "25", "-q"]) == 0
+    )

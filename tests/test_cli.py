@@ -1,4 +1,5 @@
 """The command line: one program, subcommands, one line and exit 2 for every bad input."""
+
 from __future__ import annotations
 
 import os
@@ -16,8 +17,14 @@ from mangarec.paths import ROOT
 
 
 def _run(*args: str, env: dict | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "mangarec", *args], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, **(env or {})}, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "mangarec", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+        cwd=cwd,
+    )
 
 
 def test_help_lists_every_command(capsys):
@@ -31,9 +38,14 @@ def test_help_lists_every_command(capsys):
 def test_console_script_and_module_and_build_py_are_one_program():
     script = Path(sys.executable).parent / "mangarec"
     assert script.is_file(), "pip install puts the 'mangarec' console script beside python"
-    outs = {subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout.split()[-1]
-            for cmd in ([str(script), "--version"], [sys.executable, "-m", "mangarec", "--version"],
-                        [sys.executable, str(ROOT / "build.py"), "--version"])}
+    outs = {
+        subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout.split()[-1]
+        for cmd in (
+            [str(script), "--version"],
+            [sys.executable, "-m", "mangarec", "--version"],
+            [sys.executable, str(ROOT / "build.py"), "--version"],
+        )
+    }
     assert outs == {__version__}
 
 
@@ -45,14 +57,17 @@ def test_bad_source_date_epoch_is_one_line_before_heavy_imports(value, tmp_path)
     assert not (tmp_path / "o").exists()
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["build", "--limit", "x"], "--limit: 'x' is not a whole number"),
-    (["build", "--seed", "-1"], "--seed: -1 is not between 0"),
-    (["build", "--colour"], "unrecognized arguments: --colour"),
-    (["serve", "--port", "99999"], "--port: 99999 is not between 0 and 65,535"),
-    (["fetch", "nowhere"], "invalid choice: 'nowhere'"),
-    (["config", "--check", "/nonexistent/site.toml"], "config file not found"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["build", "--limit", "x"], "--limit: 'x' is not a whole number"),
+        (["build", "--seed", "-1"], "--seed: -1 is not between 0"),
+        (["build", "--colour"], "unrecognized arguments: --colour"),
+        (["serve", "--port", "99999"], "--port: 99999 is not between 0 and 65,535"),
+        (["fetch", "nowhere"], "invalid choice: 'nowhere'"),
+        (["config", "--check", "/nonexistent/site.toml"], "config file not found"),
+    ],
+)
 def test_bad_options_are_one_line(args, fragment, capsys):
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
@@ -67,12 +82,11 @@ def test_quiet_build_prints_nothing_even_on_warnings(tmp_path, monkeypatch, caps
     real = mangarec.evaluation.evaluate
 
     def noisy(*a, **k):
-        warnings.warn("invalid value encountered in divide", RuntimeWarning)
+        warnings.warn("invalid value encountered in divide", RuntimeWarning, stacklevel=2)
         return real(*a, **k)
 
     monkeypatch.setattr(mangarec.evaluation, "evaluate", noisy)
-    assert main(["build", "--out", str(tmp_path / "o"), "--cache-dir", str(tmp_path / "c"), "--limit", "20",
-                 "-q"]) == 0
+    assert main(["build", "--out", str(tmp_path / "o"), "--cache-dir", str(tmp_path / "c"), "--limit", "20", "-q"]) == 0
     captured = capsys.readouterr()
     assert captured.err == "" and captured.out == ""
 

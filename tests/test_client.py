@@ -1,4 +1,5 @@
 """The Python client: loading (file, gzip, HTTP), fitting, ranking, explaining, tags."""
+
 from __future__ import annotations
 
 import functools
@@ -13,8 +14,8 @@ from mangarec import client, publish
 from mangarec.errors import InputError
 from mangarec.foldin import fold_in, rank, to_values
 from mangarec.models import als
-from tests.test_als import planted_catalog
 from mangarec.models.als import Params as ALSParams
+from tests.test_als import planted_catalog
 
 DATE = "2026-11-23"
 
@@ -101,8 +102,9 @@ def test_place_from_tags(published):
     np.testing.assert_allclose(v, sum(m.tag_vectors[pos[t]] for t in tags))
     # close to the title's own published (quantised) vector
     own = m.vectors[m.index[catalog.ids[-1]]]
-    assert np.linalg.norm(v - own) < 0.05 * np.linalg.norm(own) + 8 * max(json.loads(
-        (out / "data/embeddings.json").read_text())["items"]["scale"])
+    assert np.linalg.norm(v - own) < 0.05 * np.linalg.norm(own) + 8 * max(
+        json.loads((out / "data/embeddings.json").read_text())["items"]["scale"]
+    )
     assert not m.place_from_tags([]).any()
 
 
@@ -114,8 +116,11 @@ def test_bad_inputs_are_one_line_errors(tmp_path, published, server):
     with pytest.raises(InputError, match=r"junk\.json: not valid JSON"):
         client.load(str(tmp_path / "junk.json"))
     doc = json.loads((out / "data/embeddings.json").read_text())
-    for change, msg in (({"schema": "other"}, "not a mangarec-embeddings"), ({"version": 3}, "unsupported version"),
-                        ({"dim": 9}, "expected")):
+    for change, msg in (
+        ({"schema": "other"}, "not a mangarec-embeddings"),
+        ({"version": 3}, "unsupported version"),
+        ({"dim": 9}, "expected"),
+    ):
         (tmp_path / "x.json").write_text(json.dumps(doc | change))
         with pytest.raises(InputError, match=msg):
             client.load(str(tmp_path / "x.json"))
@@ -127,19 +132,38 @@ def test_bad_inputs_are_one_line_errors(tmp_path, published, server):
 
 
 def test_fit_many_equals_fit(tmp_path):
-    from mangarec.models import als
     from mangarec import publish
+    from mangarec.models import als
     from tests.test_als import planted_catalog
 
     catalog, _ = planted_catalog(n_users=80, n_items=60, density=0.3)
-    for params, mode in ((als.Params(factors=6, iterations=3, feedback="likes", scale="1-10", like_threshold=6.0,
-                                     reg_exponent=0.5, regularization=0.5), "implicit"),
-                         (als.Params(factors=6, iterations=3, feedback="explicit", regularization=0.1), "explicit")):
+    for params, mode in (
+        (
+            als.Params(
+                factors=6,
+                iterations=3,
+                feedback="likes",
+                scale="1-10",
+                like_threshold=6.0,
+                reg_exponent=0.5,
+                regularization=0.5,
+            ),
+            "implicit",
+        ),
+        (als.Params(factors=6, iterations=3, feedback="explicit", regularization=0.1), "explicit"),
+    ):
         emb = als.fit(catalog, params, 0)
-        m = client.parse(publish.build_payload(catalog, emb, reg=params.regularization, mode=mode, alpha=params.alpha,
-                                               build_date="d"))
-        profiles = [{m.ids[0]: "like", m.ids[3]: 7.5, m.ids[9]: 2.0}, {}, {m.ids[5]: "dislike"},
-                    {i: "like" for i in m.ids[10:25]}]
+        m = client.parse(
+            publish.build_payload(
+                catalog, emb, reg=params.regularization, mode=mode, alpha=params.alpha, build_date="d"
+            )
+        )
+        profiles = [
+            {m.ids[0]: "like", m.ids[3]: 7.5, m.ids[9]: 2.0},
+            {},
+            {m.ids[5]: "dislike"},
+            {i: "like" for i in m.ids[10:25]},
+        ]
         many = m.fit_many(profiles, block=3)
         for p, row in zip(profiles, many):
             np.testing.assert_allclose(row, m.fit(p), rtol=1e-9, atol=1e-12)

@@ -1,4 +1,5 @@
 """The configuration schema: defaults, the shipped site.toml, and one-line errors."""
+
 from __future__ import annotations
 
 import pytest
@@ -35,19 +36,22 @@ def test_int_is_accepted_for_float(tmp_path):
         ("[neighbours]\nk = -3\n", "neighbours.k = -3: must be between 1 and 200"),
         ("[catalog]\nadult_tags = [1, 2]\n", "catalog.adult_tags[0] = 1: must be a string"),
         ("[site]\nmodels = []\n", "site.models = []: must name at least one model"),
-        ("[site]\nmodels = \"lsi\"\n", "site.models = 'lsi': must be a list of strings"),
-        ("[evaluation]\npermutations = 1000000000\n", "evaluation.permutations = 1000000000: must be between 1 and 100_000"),
+        ('[site]\nmodels = "lsi"\n', "site.models = 'lsi': must be a list of strings"),
+        (
+            "[evaluation]\npermutations = 1000000000\n",
+            "evaluation.permutations = 1000000000: must be between 1 and 100_000",
+        ),
         ("[models.word2vec]\ndim = 1000000\n", "models.word2vec.dim = 1000000: must be between 0 and 1024"),
         ("[models.lsi]\ndim = 0\n", "models.lsi.dim = 0: must be between 1 and 1024"),
         ("[models.als]\nregularization = nan\n", "models.als.regularization = nan: must be a finite number"),
         ("[models.bert]\ndim = 3\n", "unknown key 'models.bert'"),
-        ("[neighbours]\nk = \"20\"\n", "neighbours.k = '20': must be an integer"),
+        ('[neighbours]\nk = "20"\n', "neighbours.k = '20': must be an integer"),
         ("[neighbours]\nk = true\n", "neighbours.k = True: must be an integer"),
-        ("[site]\nmodels = [\"lsi\", \"bert\"]\n", "unknown model 'bert'"),
-        ("[site]\nsite_url = \"example.org\"\n", "site.site_url = 'example.org'"),
-        ("[site]\ntitel = \"x\"\n", "unknown key 'site.titel'"),
+        ('[site]\nmodels = ["lsi", "bert"]\n', "unknown model 'bert'"),
+        ('[site]\nsite_url = "example.org"\n', "site.site_url = 'example.org'"),
+        ('[site]\ntitel = "x"\n', "unknown key 'site.titel'"),
         ("colour = 1\n", "unknown key 'colour'"),
-        ("[umap]\ninit = \"tsne\"\n", "umap.init = 'tsne': must be one of pca, spectral, random"),
+        ('[umap]\ninit = "tsne"\n', "umap.init = 'tsne': must be one of pca, spectral, random"),
         ("[evaluation]\nholdout = 1.5\n", "evaluation.holdout = 1.5"),
         ("site = 3\n", "[site] must be a table"),
         ("[site\n", "not valid TOML"),
@@ -100,7 +104,8 @@ def test_shipped_site_toml_is_generated_from_the_schema():
 
     assert DEFAULT_CONFIG.read_text(encoding="utf-8") == default_toml(), (
         "site_src/site.toml drifted from the schema: regenerate it with "
-        "'python -m mangarec config --defaults > site_src/site.toml'")
+        "'python -m mangarec config --defaults > site_src/site.toml'"
+    )
 
 
 def test_every_size_key_has_an_upper_bound():
@@ -133,7 +138,7 @@ def test_with_seed():
 
 def test_every_key_is_documented():
     lines = describe()
-    keys = [l for l in lines if l.startswith("  ")]
+    keys = [line for line in lines if line.startswith("  ")]
     assert len(keys) > 30
     assert all("\n      " in k and k.split("\n      ")[1].strip() for k in keys)
 

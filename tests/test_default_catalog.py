@@ -20,8 +20,20 @@ from mangarec.tags import CANONICAL, DEFAULT_ADULT_TAGS
 CATALOG = Path(__file__).resolve().parents[1] / "site_src/catalog/default.jsonl"
 
 KEYS = [
-    "id", "title", "alt_titles", "kind", "type", "year", "date", "tags",
-    "description", "popularity", "score", "external", "related", "adult",
+    "id",
+    "title",
+    "alt_titles",
+    "kind",
+    "type",
+    "year",
+    "date",
+    "tags",
+    "description",
+    "popularity",
+    "score",
+    "external",
+    "related",
+    "adult",
 ]
 OPTIONAL_KEYS = {"date"}
 ID_RE = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -189,9 +201,7 @@ def test_related_ids_exist_and_are_reciprocal(items: list[dict], by_id: dict[str
             assert (other, kind) not in seen, f"{item['id']}: duplicate relation {other}"
             seen.add((other, kind))
             back = {(r["id"], r["type"]) for r in by_id[other]["related"]}
-            assert (item["id"], INVERSE_RELATION[kind]) in back, (
-                f"{item['id']} -> {other} ({kind}) has no reverse link"
-            )
+            assert (item["id"], INVERSE_RELATION[kind]) in back, f"{item['id']} -> {other} ({kind}) has no reverse link"
             if kind in ("Adaptation", "Source"):
                 assert by_id[other]["kind"] != item["kind"], f"{item['id']} -> {other}"
             else:
@@ -208,8 +218,7 @@ def test_anime_adapted_from_catalog_manga_carry_adaptation_tag(items: list[dict]
 
 def test_many_anime_manga_pairs(items: list[dict]) -> None:
     pairs = sum(
-        1 for item in items if item["kind"] == "anime"
-        for rel in item["related"] if rel["type"] == "Adaptation"
+        1 for item in items if item["kind"] == "anime" for rel in item["related"] if rel["type"] == "Adaptation"
     )
     assert pairs >= 100, pairs
 

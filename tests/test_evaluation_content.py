@@ -1,4 +1,5 @@
 """Content evaluation: franchise recall, matches recall, halves, hidden links, co-likes."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -16,9 +17,17 @@ def catalog(n=8):
         rel = []
         if i % 2 == 0 and i + 1 < n:
             rel = [Related(id=f"i{i + 1}", type="Sequel"), Related(id=f"i{(i + 3) % n}", type="Doujinshi")]
-        items.append(Item(id=f"i{i}", title=f"t{i}", kind="manga", tags=make_tags({"genre": ["A"]}),
-                          related=tuple(rel), matches=tuple(f"i{(i + d) % n}" for d in (2, 3)) + ("i0",),
-                          popularity=float(n - i)))
+        items.append(
+            Item(
+                id=f"i{i}",
+                title=f"t{i}",
+                kind="manga",
+                tags=make_tags({"genre": ["A"]}),
+                related=tuple(rel),
+                matches=tuple(f"i{(i + d) % n}" for d in (2, 3)) + ("i0",),
+                popularity=float(n - i),
+            )
+        )
     return Catalog(items=tuple(items))
 
 

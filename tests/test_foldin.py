@@ -1,4 +1,5 @@
 """Fold-in maths: direct solves, training users, value mapping, ranking tie-breaks."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,8 +11,8 @@ from hypothesis import strategies as st
 from mangarec.errors import InputError
 from mangarec.foldin import cholesky_solve, fold_in, rank, to_values
 from mangarec.models import als
-from tests.test_als import planted_catalog
 from mangarec.models.als import Params as ALSParams
+from tests.test_als import planted_catalog
 
 
 def test_explicit_matches_direct_solve():
@@ -58,15 +59,21 @@ def test_cholesky_rejects_indefinite():
 def test_training_user_folds_in_to_its_factor(implicit):
     catalog, _ = planted_catalog(n_users=150, n_items=120, density=0.3, implicit=implicit)
     lam, alpha = 0.1, 5.0
-    emb = als.fit(catalog, ALSParams(factors=3, regularization=lam, iterations=15, feedback="raw" if implicit else "explicit", alpha=alpha), seed=0)
+    emb = als.fit(
+        catalog,
+        ALSParams(
+            factors=3, regularization=lam, iterations=15, feedback="raw" if implicit else "explicit", alpha=alpha
+        ),
+        seed=0,
+    )
     Y = emb.vectors.astype(np.float64)
     R = sp.csr_matrix(catalog.ratings.matrix, dtype=np.float64)
     V = R if implicit else als.centred(R)
     X = als.solve_rows(V, Y, lam, implicit=implicit, alpha=alpha)  # the trained users' factors
     mode = "implicit" if implicit else "explicit"
     for u in (0, 17, 99):
-        idx = V.indices[V.indptr[u]:V.indptr[u + 1]]
-        vals = V.data[V.indptr[u]:V.indptr[u + 1]]
+        idx = V.indices[V.indptr[u] : V.indptr[u + 1]]
+        vals = V.data[V.indptr[u] : V.indptr[u + 1]]
         x = fold_in(Y, idx, vals, lam, mode, alpha=alpha)
         np.testing.assert_allclose(x, X[u], rtol=2e-3, atol=2e-4)
 

@@ -1,4 +1,5 @@
 """Neighbour search: exact against brute force, ties, NN-descent, recall, CSV output."""
+
 from __future__ import annotations
 
 import gzip
@@ -157,7 +158,7 @@ def test_two_clusters_neighbours_stay_in_cluster(two_clusters):
 def clustered(rng: np.random.Generator, n: int = 3000, d: int = 8, centres: int = 30) -> np.ndarray:
     c = rng.normal(size=(centres, d))
     v = c[rng.integers(0, centres, size=n)] + rng.normal(scale=0.15, size=(n, d))
-    v[: n // 5] = v[n // 5: 2 * (n // 5)]  # 20% exact duplicates
+    v[: n // 5] = v[n // 5 : 2 * (n // 5)]  # 20% exact duplicates
     return v.astype(np.float32)
 
 
@@ -296,8 +297,11 @@ def test_one_work_is_listed_once_and_never_in_its_own_lists():
         assert (np.diff(nb.scores[i]) <= 0).all()
     # what is left is the plain list with the duplicates taken out, in order
     for i in range(40):
-        expect = [j for j in compute(_emb(v), NeighboursSection(k=12, method="exact"), tie, 0).indices[i]
-                  if work[j] != work[i]]
+        expect = [
+            j
+            for j in compute(_emb(v), NeighboursSection(k=12, method="exact"), tie, 0).indices[i]
+            if work[j] != work[i]
+        ]
         seen, keep = set(), []
         for j in expect:
             if work[j] not in seen:

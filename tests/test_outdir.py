@@ -1,4 +1,5 @@
 """The output directory never loses a user's files (issue: data loss cases), and swaps atomically."""
+
 from __future__ import annotations
 
 import hashlib
@@ -16,8 +17,11 @@ from mangarec.paths import DEFAULT_CATALOG, ROOT
 
 
 def _tree(d: Path) -> dict[str, str]:
-    return {p.relative_to(d).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(d.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(d).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(d.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _build(out: Path, tmp: Path, *extra: str) -> int:
@@ -53,8 +57,9 @@ def test_protected_paths_are_refused(what, tmp_path, monkeypatch, capsys):
     data.mkdir()
     catalog = data / "catalog.jsonl"
     catalog.write_text(DEFAULT_CATALOG.read_text())
-    out = {"cwd": Path("."), "project": ROOT, "home": tmp_path / "home", "data": data,
-           "above-cwd": tmp_path / "work"}[what]
+    out = {"cwd": Path("."), "project": ROOT, "home": tmp_path / "home", "data": data, "above-cwd": tmp_path / "work"}[
+        what
+    ]
     rc = main(["build", "--out", str(out), "--data", f"generic:{catalog}", "--cache-dir", str(tmp_path / "c"), "-q"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and "\n" not in err
@@ -141,8 +146,9 @@ def test_fallback_swap_without_exchange(tmp_path, monkeypatch):
 
 def test_staging_trees_of_killed_builds_are_cleaned(tmp_path):
     out = tmp_path / "out"
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True).stdout.strip()
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    ).stdout.strip()
     stale = tmp_path / ".out.tmp-stale"
     stale.mkdir()
     (stale / outdir.MARKER).write_text(dead + "\n")

@@ -1,4 +1,5 @@
 """The published embeddings JSON: schema, round trip, size, determinism, quantisation quality."""
+
 from __future__ import annotations
 
 import gzip
@@ -15,8 +16,8 @@ from mangarec.embedding import Embedding
 from mangarec.errors import InputError
 from mangarec.foldin import to_values
 from mangarec.models import als
-from tests.test_als import planted_catalog
 from mangarec.models.als import Params as ALSParams
+from tests.test_als import planted_catalog
 
 DATE = "2026-11-23T00:00:00Z"
 
@@ -55,9 +56,18 @@ def test_payload_fields(fitted):
     assert p["dim"] == 32 and p["count"] == 400 and p["subset"] is None
     assert p["catalog_hash"] == catalog.fingerprint and p["build_date"] == DATE
     # an explicit fit: the legacy value mapping (likes +1, dislikes -1, numbers centred)
-    assert p["fold_in"] == {"mode": "implicit", "reg": 0.25, "alpha": 5.0, "like": 1.0, "dislike": -1.0,
-                            "feedback": "explicit", "threshold": 0.0, "step": 1.0, "reg_exponent": 0.0,
-                            "reg_cols": 400}
+    assert p["fold_in"] == {
+        "mode": "implicit",
+        "reg": 0.25,
+        "alpha": 5.0,
+        "like": 1.0,
+        "dislike": -1.0,
+        "feedback": "explicit",
+        "threshold": 0.0,
+        "step": 1.0,
+        "reg_exponent": 0.0,
+        "reg_cols": 400,
+    }
     # rows are most popular first, so a score tie goes to the more popular title
     expect = [catalog.ids[k] for k in np.argsort(catalog.tie_order)]
     assert p["items"]["ids"] == expect
@@ -81,8 +91,13 @@ def test_quantisation_round_trip(fitted):
     # the largest entry of every dimension maps to +-127
     q = np.frombuffer(__import__("base64").b64decode(p["items"]["vectors"]), dtype=np.int8).reshape(400, 32)
     assert (np.abs(q).max(axis=0) == 127).all()
-    listed = parse(json.loads(publish.dumps(publish.build_payload(
-        catalog, emb, reg=0.1, mode="explicit", build_date=DATE, encoding="int-list"))))
+    listed = parse(
+        json.loads(
+            publish.dumps(
+                publish.build_payload(catalog, emb, reg=0.1, mode="explicit", build_date=DATE, encoding="int-list")
+            )
+        )
+    )
     assert np.array_equal(listed.vectors, model.vectors)
     np.testing.assert_allclose(model.tag_vectors, emb.tag_vectors, atol=float(max(p["tags"]["scale"])))
 
@@ -113,15 +128,23 @@ def test_bytes_are_deterministic(fitted, tmp_path):
     emb2 = als.fit(catalog, ALSParams(factors=32, regularization=0.1, iterations=6, feedback="explicit"), seed=11)
     b = publish.write_embeddings(tmp_path / "b", catalog, emb2, reg=0.1, mode="explicit", build_date=DATE, top_n=100)
     assert a == b
-    assert set(a) == {"data/embeddings.json", "data/embeddings.json.gz", "data/embeddings-top.json",
-                      "data/embeddings-top.json.gz", "data/embeddings-titles.json",
-                      "data/embeddings-titles.json.gz", "data/embeddings.schema.json"}
+    assert set(a) == {
+        "data/embeddings.json",
+        "data/embeddings.json.gz",
+        "data/embeddings-top.json",
+        "data/embeddings-top.json.gz",
+        "data/embeddings-titles.json",
+        "data/embeddings-titles.json.gz",
+        "data/embeddings.schema.json",
+    }
     for rel, size in a.items():
         da, db = (tmp_path / "a" / rel).read_bytes(), (tmp_path / "b" / rel).read_bytes()
         assert da == db and len(da) == size
     raw = (tmp_path / "a/data/embeddings.json").read_bytes()
     assert gzip.decompress((tmp_path / "a/data/embeddings.json.gz").read_bytes()) == raw
-    assert raw == json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    assert (
+        raw == json.dumps(json.loads(raw), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode() + b"\n"
+    )
     assert (tmp_path / "a/data/embeddings.schema.json").read_bytes() == publish.SCHEMA_FILE.read_bytes()
     top = json.loads((tmp_path / "a/data/embeddings-top.json").read_text())
     assert top["count"] == 100
@@ -133,15 +156,17 @@ def test_bytes_are_deterministic(fitted, tmp_path):
 
 def test_quantised_fold_in_agrees_with_full_precision(fitted):
     catalog, emb = fitted
-    model = parse(json.loads(publish.dumps(publish.build_payload(catalog, emb, reg=0.1, mode="explicit", build_date=DATE))))
+    model = parse(
+        json.loads(publish.dumps(publish.build_payload(catalog, emb, reg=0.1, mode="explicit", build_date=DATE)))
+    )
     order = np.argsort(catalog.tie_order)
     full = emb.vectors.astype(np.float64)[order]
     R = sp.csr_matrix(catalog.ratings.matrix)[:, order].tocsr()
     g = np.random.default_rng(0)
     profiles = []
     for u in g.choice(R.shape[0], 60, replace=False):
-        cols = R.indices[R.indptr[u]:R.indptr[u + 1]]
-        vals = R.data[R.indptr[u]:R.indptr[u + 1]]
+        cols = R.indices[R.indptr[u] : R.indptr[u + 1]]
+        vals = R.data[R.indptr[u] : R.indptr[u + 1]]
         keep = g.permutation(len(cols))[:12]
         ratings = {model.ids[c]: float(v) for c, v in zip(cols[keep], vals[keep])}
         profiles.append(to_values(ratings, model.index))
@@ -183,18 +208,31 @@ def _fixture_catalog(root):
     from mangarec.catalog import Catalog, Item, Ratings, make_tags
 
     with open(root / "fixture_anime.csv", encoding="utf-8", newline="") as f:
-        items = [Item(id=r["anime_id"], title=html.unescape(r["name"]), kind="anime",
-                      tags=make_tags({"genre": [g.strip() for g in r["genre"].split(",") if g.strip()]}),
-                      popularity=float(r["members"])) for r in csv.DictReader(f)]
+        items = [
+            Item(
+                id=r["anime_id"],
+                title=html.unescape(r["name"]),
+                kind="anime",
+                tags=make_tags({"genre": [g.strip() for g in r["genre"].split(",") if g.strip()]}),
+                popularity=float(r["members"]),
+            )
+            for r in csv.DictReader(f)
+        ]
     index = {it.id: k for k, it in enumerate(items)}
     with open(root / "fixture_ratings.csv", encoding="utf-8", newline="") as f:
         rows = [(r["user_id"], index[r["anime_id"]], float(r["rating"])) for r in csv.DictReader(f)]
     users = sorted({u for u, _, _ in rows}, key=int)
     upos = {u: k for k, u in enumerate(users)}
-    M = sp.csr_matrix(([v for _, _, v in rows], ([upos[u] for u, _, _ in rows], [c for _, c, _ in rows])),
-                      shape=(len(users), len(items)), dtype=np.float32)
-    return Catalog(items=tuple(items), ratings=Ratings(matrix=M, user_ids=tuple(users), source="fixture"),
-                   sources=("anime-recdb fixture",))
+    M = sp.csr_matrix(
+        ([v for _, _, v in rows], ([upos[u] for u, _, _ in rows], [c for _, c, _ in rows])),
+        shape=(len(users), len(items)),
+        dtype=np.float32,
+    )
+    return Catalog(
+        items=tuple(items),
+        ratings=Ratings(matrix=M, user_ids=tuple(users), source="fixture"),
+        sources=("anime-recdb fixture",),
+    )
 
 
 def test_real_400_title_fixture_fits_the_budget(shared_data, tmp_path):
@@ -206,11 +244,22 @@ def test_real_400_title_fixture_fits_the_budget(shared_data, tmp_path):
     model = parse(json.loads((tmp_path / "data/embeddings.json").read_text()))
     order = np.argsort(catalog.tie_order)
     R = catalog.ratings.matrix[:, order].tocsr()
-    profiles = [to_values({model.ids[c]: float(v) for c, v in zip(R.indices[R.indptr[u]:R.indptr[u + 1]][:15],
-                                                                 R.data[R.indptr[u]:R.indptr[u + 1]][:15])}, model.index)
-                for u in range(0, 300, 5)]
-    assert publish.top_overlap(emb.vectors.astype(np.float64)[order], model.vectors, profiles,
-                               reg=0.1, mode="explicit") >= 0.8
+    profiles = [
+        to_values(
+            {
+                model.ids[c]: float(v)
+                for c, v in zip(
+                    R.indices[R.indptr[u] : R.indptr[u + 1]][:15], R.data[R.indptr[u] : R.indptr[u + 1]][:15]
+                )
+            },
+            model.index,
+        )
+        for u in range(0, 300, 5)
+    ]
+    assert (
+        publish.top_overlap(emb.vectors.astype(np.float64)[order], model.vectors, profiles, reg=0.1, mode="explicit")
+        >= 0.8
+    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -221,10 +270,12 @@ def _content_catalog():
     from mangarec.catalog import Catalog, Item, make_tags
 
     items = (
-        Item(id="a1", title="Death Note", kind="anime", tags=make_tags({"genre": ["Mystery", "Thriller"]}),
-             popularity=9),
-        Item(id="m1", title="Death Note", kind="manga", tags=make_tags({"genre": ["Mystery", "Thriller"]}),
-             popularity=8),
+        Item(
+            id="a1", title="Death Note", kind="anime", tags=make_tags({"genre": ["Mystery", "Thriller"]}), popularity=9
+        ),
+        Item(
+            id="m1", title="Death Note", kind="manga", tags=make_tags({"genre": ["Mystery", "Thriller"]}), popularity=8
+        ),
         Item(id="m2", title="One Tag", kind="manga", tags=make_tags({"genre": ["Mystery"]}), popularity=1),
         Item(id="m3", title="Other", kind="manga", tags=make_tags({"genre": ["Thriller", "Drama"]}), popularity=5),
     )
@@ -250,9 +301,16 @@ def test_a_visitor_who_likes_one_title_gets_the_cosine_ranking():
 
     g = np.random.default_rng(0)
     names = [f"T{t}" for t in range(12)]
-    items = tuple(Item(id=f"i{k}", title=f"t{k}", kind="manga", popularity=float(g.integers(0, 50)),
-                       tags=make_tags({"genre": list(g.choice(names, size=int(g.integers(1, 6)), replace=False))}))
-                  for k in range(200))
+    items = tuple(
+        Item(
+            id=f"i{k}",
+            title=f"t{k}",
+            kind="manga",
+            popularity=float(g.integers(0, 50)),
+            tags=make_tags({"genre": list(g.choice(names, size=int(g.integers(1, 6)), replace=False))}),
+        )
+        for k in range(200)
+    )
     cat = Catalog(items=items)
     b = cat.tag_matrix.toarray().astype(np.float64)
     u = b / np.linalg.norm(b, axis=1, keepdims=True)

@@ -1,4 +1,5 @@
 """Scorers: their formulas, their arrays round trip (cache), their checks."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -61,17 +62,27 @@ def test_weighted_sum_bias_and_exclusion():
     np.testing.assert_allclose(got, expect, rtol=1e-6, atol=1e-6)
 
 
-@pytest.mark.parametrize("make", [
-    lambda g: SparseCosine(sp.csr_matrix(g.random((6, 5)) * (g.random((6, 5)) < 0.5))),
-    lambda g: DenseCosine(g.normal(size=(6, 3))),
-    lambda g: TagJaccard(sp.csr_matrix((g.random((6, 4)) < 0.5).astype(float)), g.integers(1, 4, 4).astype(float),
-                         "max"),
-    lambda g: Bilinear(g.normal(size=(6, 2)), g.random(2), g.random(2), g.random(6), clip=False),
-    lambda g: PairScores(sp.csr_matrix(g.random((6, 6)) * (g.random((6, 6)) < 0.3))),
-    lambda g: Weighted(((1.0, DenseCosine(g.normal(size=(6, 3)))),
-                        (0.5, PairScores(sp.csr_matrix(g.random((6, 6)) * (g.random((6, 6)) < 0.3))))),
-                       bias=g.random(6), exclude=sp.csr_matrix(np.eye(6)[::-1]), labels=("a", "b")),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda g: SparseCosine(sp.csr_matrix(g.random((6, 5)) * (g.random((6, 5)) < 0.5))),
+        lambda g: DenseCosine(g.normal(size=(6, 3))),
+        lambda g: TagJaccard(
+            sp.csr_matrix((g.random((6, 4)) < 0.5).astype(float)), g.integers(1, 4, 4).astype(float), "max"
+        ),
+        lambda g: Bilinear(g.normal(size=(6, 2)), g.random(2), g.random(2), g.random(6), clip=False),
+        lambda g: PairScores(sp.csr_matrix(g.random((6, 6)) * (g.random((6, 6)) < 0.3))),
+        lambda g: Weighted(
+            (
+                (1.0, DenseCosine(g.normal(size=(6, 3)))),
+                (0.5, PairScores(sp.csr_matrix(g.random((6, 6)) * (g.random((6, 6)) < 0.3)))),
+            ),
+            bias=g.random(6),
+            exclude=sp.csr_matrix(np.eye(6)[::-1]),
+            labels=("a", "b"),
+        ),
+    ],
+)
 def test_parts_round_trip(make, tmp_path):
     sim = make(np.random.default_rng(2))
     meta, arrays = sim.parts("p.")

@@ -1,4 +1,5 @@
 """The exact blocked top-k over any scorer: same answer and tie rule as a brute-force sort."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -38,8 +39,11 @@ def scorers(g, n, T):
         "dense": DenseCosine(g.normal(size=(n, 4))),
         "pairs": PairScores(sp.csr_matrix(g.random((n, n)) * (g.random((n, n)) < 0.05))),
     }
-    out["weighted"] = Weighted(((1.0, jac), (0.3, out["sparse"]), (0.5, bil)), bias=g.random(n) * 0.1,
-                               exclude=sp.csr_matrix((g.random((n, n)) < 0.03).astype(float)))
+    out["weighted"] = Weighted(
+        ((1.0, jac), (0.3, out["sparse"]), (0.5, bil)),
+        bias=g.random(n) * 0.1,
+        exclude=sp.csr_matrix((g.random((n, n)) < 0.03).astype(float)),
+    )
     return out
 
 

@@ -24,6 +24,7 @@ choose weights) and a test half (reported), split with a fixed seed:
 
 (``None`` where the catalog has no such links or lists).
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -38,10 +39,18 @@ from ..embedding import Neighbours
 from ..seeds import derive_seed
 
 #: Related-link kinds that tie two titles to one franchise (compared lower-cased).
-FRANCHISE_KINDS: frozenset[str] = frozenset({
-    "sequel", "prequel", "spin-off", "side story", "main story", "same franchise",
-    "shared universe", "alternate story",
-})
+FRANCHISE_KINDS: frozenset[str] = frozenset(
+    {
+        "sequel",
+        "prequel",
+        "spin-off",
+        "side story",
+        "main story",
+        "same franchise",
+        "shared universe",
+        "alternate story",
+    }
+)
 #: List length of the evaluation.
 K = 20
 
@@ -91,8 +100,9 @@ def franchise_recall(indices: np.ndarray, src: np.ndarray, dst: np.ndarray) -> f
     return float((np.asarray(indices)[src] == dst[:, None]).any(axis=1).mean())
 
 
-def matches_recall(indices: np.ndarray, lists: Mapping[int, np.ndarray],
-                   rows: np.ndarray | None = None) -> float | None:
+def matches_recall(
+    indices: np.ndarray, lists: Mapping[int, np.ndarray], rows: np.ndarray | None = None
+) -> float | None:
     """Mean over items (``rows``, default all with a list) of ``|top ∩ M_i| / |M_i|``."""
     keys = sorted(lists) if rows is None else [int(r) for r in rows if int(r) in lists]
     if not keys:
@@ -116,8 +126,10 @@ def hide_links(catalog: Catalog, src: np.ndarray, dst: np.ndarray) -> Catalog:
     for a, b in zip(src.tolist(), dst.tolist()):
         drop.setdefault(a, set()).add(ids[b])
         drop.setdefault(b, set()).add(ids[a])
-    items = tuple(replace(it, related=tuple(r for r in it.related if r.id not in drop[k])) if k in drop else it
-                  for k, it in enumerate(catalog.items))
+    items = tuple(
+        replace(it, related=tuple(r for r in it.related if r.id not in drop[k])) if k in drop else it
+        for k, it in enumerate(catalog.items)
+    )
     return replace(catalog, items=items)
 
 
@@ -156,17 +168,22 @@ def evaluate(catalog: Catalog, neighbours: Mapping[str, Neighbours], seed: int, 
     for name, nb in neighbours.items():
         idx = np.asarray(nb.indices)[:, :k]
         models[name] = {
-            "franchise_recall": {"validation": franchise_recall(idx, src[val_link], dst[val_link]),
-                                 "test": franchise_recall(idx, src[~val_link], dst[~val_link]),
-                                 "all": franchise_recall(idx, src, dst)},
-            "matches_recall": {"validation": matches_recall(idx, lists, rows_val),
-                               "test": matches_recall(idx, lists, rows_test),
-                               "all": matches_recall(idx, lists)},
+            "franchise_recall": {
+                "validation": franchise_recall(idx, src[val_link], dst[val_link]),
+                "test": franchise_recall(idx, src[~val_link], dst[~val_link]),
+                "all": franchise_recall(idx, src, dst),
+            },
+            "matches_recall": {
+                "validation": matches_recall(idx, lists, rows_val),
+                "test": matches_recall(idx, lists, rows_test),
+                "all": matches_recall(idx, lists),
+            },
         }
     n = len(catalog)
     rnd = k / (n - 1) if n > 1 else None
     return {
-        "k": k, "seed": seed,
+        "k": k,
+        "seed": seed,
         "franchise_links": {"validation": int(val_link.sum()), "test": int((~val_link).sum())} if len(src) else None,
         "reference_lists": {"validation": len(rows_val), "test": len(rows_test)} if lists else None,
         "models": models,

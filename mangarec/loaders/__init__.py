@@ -178,8 +178,10 @@ def load_catalog(
         i if all(r.id in ids for r in i.related) else replace(i, related=tuple(r for r in i.related if r.id in ids))
         for i in items
     ]
-    items = [i if all(m in ids for m in i.matches) else replace(i, matches=tuple(m for m in i.matches if m in ids))
-             for i in items]
+    items = [
+        i if all(m in ids for m in i.matches) else replace(i, matches=tuple(m for m in i.matches if m in ids))
+        for i in items
+    ]
 
     ratings = None
     for _, path, implicit in rating_parts:

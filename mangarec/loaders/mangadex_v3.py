@@ -29,7 +29,6 @@ from ..tags import canonical_tag, canonical_tags
 from .base import Fields, external_ids, iter_json_lines
 
 
-
 def record_to_item(rec: object, src: str, line: int | None) -> Item:
     """One v3 record → an Item, validating every field used (one-line errors name the field)."""
     if type(rec) is dict:
@@ -50,8 +49,9 @@ def _fast(rec: dict) -> Item | None:
     rating, r18, url = get("rating"), get("is_r18", False), get("url")
     languages, related, external = get("languages", []), get("related", []), get("external", {})
     matches = get("matches", [])
-    if not (type(matches) is list and all(type(m) is dict and type(m.get("id")) is int and m["id"] >= 0
-                                          for m in matches)):
+    if not (
+        type(matches) is list and all(type(m) is dict and type(m.get("id")) is int and m["id"] >= 0 for m in matches)
+    ):
         return None
     if not (
         type(item_id) is int

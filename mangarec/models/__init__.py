@@ -7,11 +7,13 @@ name, label, parameter section, ``fit`` and what it needs. :data:`REGISTRY` hold
 names a model. Heavy libraries (gensim, scikit-learn) are imported inside ``fit``, so reading
 the registry is cheap.
 """
+
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..seeds import derive_seed
 from .base import Deps, Foldin, ModelSpec, catalog_has, missing_reason
@@ -21,8 +23,18 @@ if TYPE_CHECKING:
     from ..config import Config
     from ..embedding import Embedding
 
-__all__ = ["REGISTRY", "Deps", "Foldin", "ModelSpec", "available", "catalog_has", "fit_model",
-           "fit_order", "params_of", "spec"]
+__all__ = [
+    "REGISTRY",
+    "Deps",
+    "Foldin",
+    "ModelSpec",
+    "available",
+    "catalog_has",
+    "fit_model",
+    "fit_order",
+    "params_of",
+    "spec",
+]
 
 
 def _discover() -> dict[str, ModelSpec]:
@@ -63,7 +75,7 @@ def spec(name: str) -> ModelSpec:
         raise ValueError(f"unknown model {name!r} (known: {', '.join(REGISTRY)})") from None
 
 
-def params_of(config: "Config", name: str) -> Any:
+def params_of(config: Config, name: str) -> Any:
     """Model ``name``'s parameter section of ``config`` (``config.models.<name>``)."""
     return getattr(config.models, spec(name).name)
 
@@ -89,7 +101,7 @@ def fit_order(names: Iterable[str]) -> list[str]:
     return out
 
 
-def available(catalog: "Catalog", names: Iterable[str]) -> tuple[list[str], dict[str, str]]:
+def available(catalog: Catalog, names: Iterable[str]) -> tuple[list[str], dict[str, str]]:
     """The models of ``names`` that can run on ``catalog``, and why the others cannot.
 
     A model is left out when the catalog lacks one of its ``needs`` or when a model it
@@ -117,8 +129,7 @@ def available(catalog: "Catalog", names: Iterable[str]) -> tuple[list[str], dict
     return [n for n in names if n in kept], reasons
 
 
-def fit_model(name: str, catalog: "Catalog", config: "Config", seed: int,
-              deps: Deps | None = None) -> "Embedding":
+def fit_model(name: str, catalog: Catalog, config: Config, seed: int, deps: Deps | None = None) -> Embedding:
     """Fit one model with its configured parameters.
 
     Parameters

@@ -5,6 +5,7 @@ in the rows (LSI, the tag network) fit on the distinct rows, each weighted by it
 multiplicity, and map the result back with ``inverse``: the answer is the same as fitting on
 every row (see :func:`unique_rows`).
 """
+
 from __future__ import annotations
 
 import numpy as np

@@ -26,6 +26,7 @@ Both are :class:`~mangarec.similarity.Bilinear` scorers: a block of rows costs o
 ``(rows × r) @ (r × n)`` product, so the whole catalog takes seconds where the dense
 eigendecomposition of the 64k × 64k matrix ran for 8 hours.
 """
+
 from __future__ import annotations
 
 import numpy as np

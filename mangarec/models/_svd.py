@@ -7,6 +7,7 @@ ones with sklearn's ``randomized_svd`` (float32, 7 power iterations) and a fixed
 component is fixed so that the largest-magnitude entry of its right singular vector (the
 term/feature side) is positive (first such entry on ties).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -103,7 +104,8 @@ def truncated_svd(m: sp.spmatrix, k: int, seed: int, deflate: np.ndarray | None 
 
         v0 = np.asarray(deflate, dtype=np.float64)
         op = LinearOperator(
-            (n, T), dtype=np.float64,
+            (n, T),
+            dtype=np.float64,
             matvec=lambda x: m @ (np.ravel(x) - v0 * (v0 @ np.ravel(x))),
             rmatvec=lambda y: (lambda z: z - v0 * (v0 @ z))(np.asarray(m.T @ np.ravel(y))),
         )
@@ -116,7 +118,11 @@ def truncated_svd(m: sp.spmatrix, k: int, seed: int, deflate: np.ndarray | None 
     from sklearn.utils.extmath import randomized_svd
 
     U, s, Vt = randomized_svd(  # float32: twice as fast, ample for an embedding
-        m.astype(np.float32), k, n_oversamples=20, n_iter=7, random_state=int(seed) % (2**32),
+        m.astype(np.float32),
+        k,
+        n_oversamples=20,
+        n_iter=7,
+        random_state=int(seed) % (2**32),
         flip_sign=False,
     )
     U, s, V = U.astype(np.float64), s.astype(np.float64), Vt.T.astype(np.float64)

@@ -30,6 +30,7 @@ Titles with no rating are placed from their tags: a ridge regression (penalty
 per tag (``Embedding.tag_vectors``); an unrated title's vector is the sum of its tags' vectors
 (the zero vector when it has no tag).
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -57,8 +58,11 @@ from .base import Foldin, ModelSpec
 class Params:
     """``[models.als]``: alternating least squares on ratings."""
 
-    factors: int = key(256, "Latent factors (chosen on anime-recdb's validation split by mangarec tune: "
-                       "docs/models.md).", bounded(1, 1024))
+    factors: int = key(
+        256,
+        "Latent factors (chosen on anime-recdb's validation split by mangarec tune: docs/models.md).",
+        bounded(1, 1024),
+    )
     regularization: float = key(50.0, "L2 regularisation λ (also used for fold-in).", bounded(1e-9, 1e9))
     iterations: int = key(15, "ALS sweeps.", bounded(1, 1000))
     feedback: str = key(
@@ -67,26 +71,36 @@ class Params:
         "'graded' (likes weighted by how far above the threshold), 'likes-dislikes' (other "
         "ratings are weighted zeros), 'raw' (the rating as confidence, a 1/10 counts as a "
         "positive) or 'explicit' (ratings centred per user, explicit ALS). Measured in "
-        "benchmarks/bench_quality.py; see docs/models.md.", one_of(*FEEDBACKS),
+        "benchmarks/bench_quality.py; see docs/models.md.",
+        one_of(*FEEDBACKS),
     )
-    scale: str = key("auto", "Rating scale: 'auto' (detected from the values) or one of "
-                     "'implicit', '1-10', '1-5', '0.5-5'.", one_of(*SCALES))
+    scale: str = key(
+        "auto",
+        "Rating scale: 'auto' (detected from the values) or one of 'implicit', '1-10', '1-5', '0.5-5'.",
+        one_of(*SCALES),
+    )
     like_threshold: float = key(
-        0.0, "A rating at least this high is a like; 0 = 70 % up the scale (8 on 1-10, 4 on 0.5-5).",
-        bounded(0, 1e6))
-    dislike_weight: float = key(0.1, "Confidence weight of a non-like (feedback = 'likes-dislikes').",
-                                bounded(0, 1e6))
+        0.0, "A rating at least this high is a like; 0 = 70 % up the scale (8 on 1-10, 4 on 0.5-5).", bounded(0, 1e6)
+    )
+    dislike_weight: float = key(0.1, "Confidence weight of a non-like (feedback = 'likes-dislikes').", bounded(0, 1e6))
     reg_exponent: float = key(
-        0.0, "Frequency scaling of λ (implicit): each row's λ times (its total confidence / an "
-        "empty row's) to this power; 0 = plain λ.", bounded(0, 4))
+        0.0,
+        "Frequency scaling of λ (implicit): each row's λ times (its total confidence / an "
+        "empty row's) to this power; 0 = plain λ.",
+        bounded(0, 4),
+    )
     alpha: float = key(10.0, "Confidence scale for implicit feedback.", bounded(1e-9, 1e9))
     visitor_regularization: float = key(
-        200.0, "λ of a visitor's fold-in (published as fold_in.reg); 0 = the training λ. A visitor gives far "
+        200.0,
+        "λ of a visitor's fold-in (published as fold_in.reg); 0 = the training λ. A visitor gives far "
         "fewer ratings than a training user, and stronger shrinkage can rank their few likes better: "
-        "mangarec tune chooses it on validation visitors with 12 likes.", bounded(0, 1e9))
+        "mangarec tune chooses it on validation visitors with 12 likes.",
+        bounded(0, 1e9),
+    )
     solver: str = key(
-        "cg", "'cg' (a few conjugate-gradient steps per row, warm-started; fast) or 'exact' "
-        "(closed-form solves).", one_of("cg", "exact"),
+        "cg",
+        "'cg' (a few conjugate-gradient steps per row, warm-started; fast) or 'exact' (closed-form solves).",
+        one_of("cg", "exact"),
     )
     cg_steps: int = key(3, "Conjugate-gradient steps per row and half-sweep (solver = 'cg').", bounded(1, 100))
 
@@ -105,8 +119,15 @@ THREADS = 2
 # same held-out RMSE) in less than half its CPU time.
 
 
-def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | None = None, *,
-        solver: str | None = None, cg_steps: int | None = None) -> Embedding:
+def fit(
+    catalog: Catalog,
+    params: Params,
+    seed: int,
+    deps: Mapping[str, Any] | None = None,
+    *,
+    solver: str | None = None,
+    cg_steps: int | None = None,
+) -> Embedding:
     """Factorise ``catalog.ratings``; return the item factors.
 
     Parameters
@@ -241,8 +262,9 @@ def _threads() -> int:
     return max(1, min(THREADS, os.cpu_count() or 1))
 
 
-def solve_rows(V: sp.csr_matrix, F: np.ndarray, lam: float, *, implicit: bool, alpha: float,
-               weighted: bool = True, nu: float = 0.0) -> np.ndarray:
+def solve_rows(
+    V: sp.csr_matrix, F: np.ndarray, lam: float, *, implicit: bool, alpha: float, weighted: bool = True, nu: float = 0.0
+) -> np.ndarray:
     """Solve every row's regularised least squares against the fixed factors ``F``.
 
     The stacked normal matrices are accumulated in float32 (``W @ Z`` with ``Z`` the flattened
@@ -291,7 +313,7 @@ def solve_rows(V: sp.csr_matrix, F: np.ndarray, lam: float, *, implicit: bool, a
     todo = np.flatnonzero(counts > 0)  # rows with no entry keep x = 0 (their exact solution)
 
     def work(start: int) -> None:
-        rws = todo[start:start + BLOCK]
+        rws = todo[start : start + BLOCK]
         k = len(rws)
         A = np.asarray(Wa[rws] @ Z).reshape(k, d, d)
         if implicit:
@@ -312,8 +334,17 @@ def solve_rows(V: sp.csr_matrix, F: np.ndarray, lam: float, *, implicit: bool, a
     return out
 
 
-def loss(V: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, lam: float, *, implicit: bool, alpha: float,
-         nu: float = 0.0, Vt: sp.csr_matrix | None = None) -> float:
+def loss(
+    V: sp.csr_matrix,
+    X: np.ndarray,
+    Y: np.ndarray,
+    lam: float,
+    *,
+    implicit: bool,
+    alpha: float,
+    nu: float = 0.0,
+    Vt: sp.csr_matrix | None = None,
+) -> float:
     """The training objective (see the module docstring) at ``(X, Y)`` (``Vt``: ``V.T`` as
     csr, if the caller has it)."""
     coo = V.tocoo()
@@ -328,7 +359,7 @@ def loss(V: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, lam: float, *, implicit
         return err + lam * (nu @ np.sum(X * X, axis=1) + ni @ np.sum(Y * Y, axis=1))
     c = 1.0 + alpha * np.abs(coo.data)
     p = (coo.data >= 0).astype(np.float64)
-    stored = np.sum(c * (p - s) ** 2 - s ** 2)
+    stored = np.sum(c * (p - s) ** 2 - s**2)
     everything = float(np.sum((X.T @ X) * (Y.T @ Y)))
     mu_x = implicit_penalty(V, lam, alpha, nu)
     mu_y = implicit_penalty(V.T.tocsr() if Vt is None else Vt, lam, alpha, nu)
@@ -359,7 +390,9 @@ SPEC = ModelSpec(
     trained_on_ratings=True,
     order=60,
     publish_rank=10,
-    foldin=lambda p: Foldin(mode="explicit" if p.feedback == "explicit" else "implicit",
-                            reg=p.visitor_regularization or p.regularization,
-                            alpha=p.alpha),
+    foldin=lambda p: Foldin(
+        mode="explicit" if p.feedback == "explicit" else "implicit",
+        reg=p.visitor_regularization or p.regularization,
+        alpha=p.alpha,
+    ),
 )

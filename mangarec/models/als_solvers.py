@@ -25,6 +25,7 @@ increases the row's objective (``xᵀAx − 2bᵀx``), so the training loss does
 Rows are processed in fixed blocks of :data:`CG_BLOCK` rows, each block on its own (no
 reduction crosses a block), so the result does not depend on how many threads run them.
 """
+
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
@@ -53,8 +54,9 @@ def implicit_penalty(V: sp.csr_matrix, lam: float, alpha: float, nu: float = 0.0
     return float(lam) * ((n_cols + alpha * absum) / n_cols) ** float(nu)
 
 
-def system_terms(V: sp.csr_matrix, lam: float, *, implicit: bool, alpha: float,
-                 weighted: bool = True, nu: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+def system_terms(
+    V: sp.csr_matrix, lam: float, *, implicit: bool, alpha: float, weighted: bool = True, nu: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
     """The per-entry weights ``w``, targets ``t``, per-row ``μ`` and whether ``G = FᵀF``.
 
     Returns ``(w, t, mu, gram)``: ``(nnz,)`` float32, ``(nnz,)`` float64, ``(rows,)`` float64
@@ -68,8 +70,19 @@ def system_terms(V: sp.csr_matrix, lam: float, *, implicit: bool, alpha: float,
     return np.ones(V.nnz, dtype=np.float32), np.asarray(V.data, dtype=np.float64), mu, False
 
 
-def cg_rows(V: sp.csr_matrix, F: np.ndarray, X0: np.ndarray, lam: float, *, implicit: bool, alpha: float,
-            steps: int = 3, weighted: bool = True, threads: int = 1, nu: float = 0.0) -> np.ndarray:
+def cg_rows(
+    V: sp.csr_matrix,
+    F: np.ndarray,
+    X0: np.ndarray,
+    lam: float,
+    *,
+    implicit: bool,
+    alpha: float,
+    steps: int = 3,
+    weighted: bool = True,
+    threads: int = 1,
+    nu: float = 0.0,
+) -> np.ndarray:
     """``steps`` CG iterations on every row's system against the fixed factors ``F``.
 
     Parameters
@@ -106,7 +119,7 @@ def cg_rows(V: sp.csr_matrix, F: np.ndarray, X0: np.ndarray, lam: float, *, impl
     def work(a: int) -> None:
         b = min(a + CG_BLOCK, rows)
         lo, hi = V.indptr[a], V.indptr[b]
-        indptr = V.indptr[a:b + 1] - lo
+        indptr = V.indptr[a : b + 1] - lo
         indices = V.indices[lo:hi]
         counts = np.diff(indptr)
         live = counts > 0

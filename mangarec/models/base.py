@@ -6,10 +6,12 @@ The registry (:data:`mangarec.models.REGISTRY`) collects the specs; the configur
 the pipeline, the evaluation, the published-model choice and the pages read them, so adding a
 model is one new file (plus its documentation) and nothing else.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -74,7 +76,7 @@ class ModelSpec:
     label: str
     summary: str
     params: type
-    fit: Callable[..., "Embedding"]
+    fit: Callable[..., Embedding]
     needs: frozenset[str] = frozenset({"tags"})
     depends: tuple[str, ...] = ()
     trained_on_ratings: bool = False
@@ -88,7 +90,7 @@ class ModelSpec:
             raise ValueError(f"model {self.name!r}: unknown needs {sorted(unknown)} (known: {INPUTS})")
 
 
-def catalog_has(catalog: "Catalog", need: str) -> bool:
+def catalog_has(catalog: Catalog, need: str) -> bool:
     """Whether ``catalog`` holds the input ``need`` (one of :data:`INPUTS`)."""
     if need == "tags":
         return len(catalog.tag_vocabulary) > 0
@@ -102,7 +104,7 @@ def catalog_has(catalog: "Catalog", need: str) -> bool:
 _NEED_TEXT = {"tags": "no tags", "descriptions": "no descriptions", "ratings": "no ratings"}
 
 
-def missing_reason(spec: ModelSpec, catalog: "Catalog") -> str | None:
+def missing_reason(spec: ModelSpec, catalog: Catalog) -> str | None:
     """Why ``spec`` cannot run on ``catalog`` (``None`` when it can)."""
     missing = [n for n in INPUTS if n in spec.needs and not catalog_has(catalog, n)]
     if not missing:

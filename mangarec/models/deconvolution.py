@@ -12,6 +12,7 @@ is ~37 on MangaDex) into ~1, i.e. the projection ``U Uᵀ``. The default was cho
 validation half (``benchmarks/bench_content.py``). ``vectors`` (maps) are
 ``U diag(√(λ / (c + λ)))``, whose dot products are ``G_dir``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -32,8 +33,11 @@ from .base import ModelSpec
 class Params:
     """``[models.deconvolution]``: network deconvolution of the tag network B Bᵀ."""
 
-    beta: float = key(0.5, "Largest direct eigenvalue after Feizi's rescaling (1 > beta > 0); "
-                           "1 means the formula unscaled (c = 1).", bounded(1e-6, 1))
+    beta: float = key(
+        0.5,
+        "Largest direct eigenvalue after Feizi's rescaling (1 > beta > 0); 1 means the formula unscaled (c = 1).",
+        bounded(1e-6, 1),
+    )
 
 
 def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | None = None) -> Embedding:
@@ -48,8 +52,12 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
         item_ids=catalog.ids,
         vectors=np.ascontiguousarray(vectors, dtype=np.float32),
         similarity=Bilinear(U, f, np.zeros(r), np.zeros(len(catalog)), clip=True) if r else None,
-        info={"rank": int(r), "scale": c, "beta": float(params.beta),
-              "direct_eigenvalues": [round(float(v), 6) for v in f[:8]]},
+        info={
+            "rank": int(r),
+            "scale": c,
+            "beta": float(params.beta),
+            "direct_eigenvalues": [round(float(v), 6) for v in f[:8]],
+        },
     )
 
 

@@ -28,6 +28,7 @@ liked title ``l`` the visitor's ranking is ``cos_g(i, l) + prior_weight Â· p_l Â
 without its sparse text terms (which a browser cannot hold for 37k titles). Its own neighbour
 list (the dot product of these vectors) is what a one-like visitor gets.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -56,13 +57,16 @@ class Params:
     format_weight: float = key(1.0, "Weight of format tags (Oneshot, Long Strip ...).", bounded(0, 100))
     genre_weight: float = key(1.0, "Weight of genre tags.", bounded(0, 100))
     theme_weight: float = key(1.0, "Weight of theme tags.", bounded(0, 100))
-    tag_norm: str = key("max", "Tag overlap over max(W_i, W_j) ('max') or over the union ('jaccard').",
-                        one_of("max", "jaccard"))
+    tag_norm: str = key(
+        "max", "Tag overlap over max(W_i, W_j) ('max') or over the union ('jaccard').", one_of("max", "jaccard")
+    )
     text_weight: float = key(0.05, "Weight of the description tf-idf cosine.", bounded(0, 100))
-    title_weight: float = key(0.0, "Weight of the title-word cosine (titles mostly link a series, "
-                                   "which this list leaves out).", bounded(0, 100))
-    prior_weight: float = key(0.4, "Weight of the popularity prior p_j (a bias on the candidate).",
-                              bounded(0, 100))
+    title_weight: float = key(
+        0.0,
+        "Weight of the title-word cosine (titles mostly link a series, which this list leaves out).",
+        bounded(0, 100),
+    )
+    prior_weight: float = key(0.4, "Weight of the popularity prior p_j (a bias on the candidate).", bounded(0, 100))
     prior_quantile: float = key(0.2, "Popularity quantile from which the prior is 1.", unit)
     leave_out_series: bool = key(True, "Leave the item's own series out (it has its own list).")
 
@@ -106,8 +110,10 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any]) ->
     exclude = None
     if params.leave_out_series:
         info = dict(deps["series"].info) if "series" in deps else {}
-        sp_params = SeriesParams(title_threshold=float(info.get("title_threshold", SeriesParams.title_threshold)),
-                                 max_hops=int(info.get("max_hops", SeriesParams.max_hops)))
+        sp_params = SeriesParams(
+            title_threshold=float(info.get("title_threshold", SeriesParams.title_threshold)),
+            max_hops=int(info.get("max_hops", SeriesParams.max_hops)),
+        )
         exclude = members(catalog, sp_params)
     weighted = np.asarray(b.toarray(), dtype=np.float64) * g[None, :]
     norms = np.linalg.norm(weighted, axis=1, keepdims=True)
@@ -118,12 +124,17 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any]) ->
         item_ids=catalog.ids,
         vectors=np.ascontiguousarray(vectors, dtype=np.float32),
         similarity=Weighted(tuple(terms), bias=params.prior_weight * p, exclude=exclude, labels=tuple(labels)),
-        info={"terms": labels, "tag_norm": params.tag_norm,
-              "group_weights": {grp: float(getattr(params, f"{grp}_weight")) for grp in TAG_GROUPS},
-              "text_weight": float(params.text_weight), "title_weight": float(params.title_weight),
-              "prior_weight": float(params.prior_weight), "prior_quantile": float(params.prior_quantile),
-              "left_out_pairs": int(exclude.nnz) if exclude is not None else 0,
-              "published_vectors": "profile"},
+        info={
+            "terms": labels,
+            "tag_norm": params.tag_norm,
+            "group_weights": {grp: float(getattr(params, f"{grp}_weight")) for grp in TAG_GROUPS},
+            "text_weight": float(params.text_weight),
+            "title_weight": float(params.title_weight),
+            "prior_weight": float(params.prior_weight),
+            "prior_quantile": float(params.prior_quantile),
+            "left_out_pairs": int(exclude.nnz) if exclude is not None else 0,
+            "published_vectors": "profile",
+        },
     )
 
 

@@ -8,6 +8,7 @@ On MangaDex this few-line baseline beat every compressed tag model of the first 
 recall@20 0.22, ``matches`` recall@20 0.39 against 0.15 / 0.28 for 16-d LSI): it is built and
 shown so that the report can say how each model compares with it.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping

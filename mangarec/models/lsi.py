@@ -28,10 +28,12 @@ item vectors. Tag vectors are one-term queries (tf = 1) in item space: ``idf(t) 
 Duplicate tag sets are fitted once: the SVD of the distinct rows weighted by
 ``sqrt(multiplicity)`` has the same ``Σ_k`` and ``V_k`` as that of every row.
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,24 +41,32 @@ import scipy.sparse as sp
 from ..catalog import Catalog
 from ..embedding import Embedding
 from ..schema import bounded, key, one_of
-from .base import ModelSpec
 from ._dedupe import unique_rows
 from ._svd import truncated_svd
+from .base import ModelSpec
 
 
 @dataclass(frozen=True)
 class Params:
     """``[models.lsi]``: tag tf-idf + truncated SVD (latent semantic indexing)."""
 
-    dim: int = key(96, "Number of singular vectors kept (the embedding's dimension; clamped to the "
-                       "number of terms).", bounded(1, 1024))
-    weighting: str = key("binary", "'binary' (unit tag rows) or 'tfidf' (tf = 1/|d|, idf = ln(|D|/df)).",
-                         one_of("binary", "tfidf"))
+    dim: int = key(
+        96,
+        "Number of singular vectors kept (the embedding's dimension; clamped to the number of terms).",
+        bounded(1, 1024),
+    )
+    weighting: str = key(
+        "binary", "'binary' (unit tag rows) or 'tfidf' (tf = 1/|d|, idf = ln(|D|/df)).", one_of("binary", "tfidf")
+    )
     itemsets: bool = key(False, "Add frequent tag pairs/triples as extra terms (the MangaDex study's extension).")
-    min_support: int = key(50, "Minimum number of items an itemset must occur in to become a term.",
-                           bounded(1, 10_000_000))
-    max_itemset: int = key(2, "Largest itemset size used as a term (2 = pairs, 3 = triples).",
-                           lambda v: None if v in (2, 3) else "must be 2 or 3")
+    min_support: int = key(
+        50, "Minimum number of items an itemset must occur in to become a term.", bounded(1, 10_000_000)
+    )
+    max_itemset: int = key(
+        2,
+        "Largest itemset size used as a term (2 = pairs, 3 = triples).",
+        lambda v: None if v in (2, 3) else "must be 2 or 3",
+    )
 
 
 @dataclass(frozen=True, eq=False)

@@ -24,10 +24,12 @@ vectors. Items without tags get a zero vector.
 Duplicate rows are fitted once (distinct rows weighted by ``sqrt(multiplicity)`` give the
 same ``σ`` and ``V``).
 """
+
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -35,17 +37,21 @@ import scipy.sparse as sp
 from ..catalog import Catalog
 from ..embedding import Embedding
 from ..schema import bounded, key
-from .base import ModelSpec
 from ._dedupe import unique_rows
 from ._svd import truncated_svd
+from .base import ModelSpec
 
 
 @dataclass(frozen=True)
 class Params:
     """``[models.network]``: spectral embedding of the item graph A = B Bᵀ."""
 
-    dim: int = key(64, "Number of eigenvectors kept (the trivial one excluded); 64 was chosen on the "
-                       "validation half (see benchmarks/bench_content.py).", bounded(1, 1024))
+    dim: int = key(
+        64,
+        "Number of eigenvectors kept (the trivial one excluded); 64 was chosen on the "
+        "validation half (see benchmarks/bench_content.py).",
+        bounded(1, 1024),
+    )
 
 
 def _normalise_rows(x: np.ndarray) -> np.ndarray:

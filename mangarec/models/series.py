@@ -23,6 +23,7 @@ franchise recall@20 0.77 on both halves). One exception: a link weight of 0 scor
 the hidden validation links (within the sampling noise) but 0.025 less with every link as input,
 which is what the title page shows; the weight stays.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -48,17 +49,20 @@ MAX_COMPONENT = 5000
 class Params:
     """``[models.series]``: same series, from related links and title / text similarity."""
 
-    member_bonus: float = key(10.0, "Score added for members (linked, same work, near-equal title): "
-                                    "they come first.", bounded(0, 1e3))
-    link_weight: float = key(2.7, "Weight of 1 / hops over the related links (orders the members: a "
-                                  "sequel before a title four links away).", bounded(0, 1e3))
+    member_bonus: float = key(
+        10.0, "Score added for members (linked, same work, near-equal title): they come first.", bounded(0, 1e3)
+    )
+    link_weight: float = key(
+        2.7,
+        "Weight of 1 / hops over the related links (orders the members: a sequel before a title four links away).",
+        bounded(0, 1e3),
+    )
     max_hops: int = key(6, "Longest path over related links that still links two items.", bounded(1, 100))
     title_weight: float = key(0.3, "Weight of the title-word cosine.", bounded(0, 1e3))
     char_weight: float = key(1.0, "Weight of the title character-3-gram cosine.", bounded(0, 1e3))
     text_weight: float = key(3.7, "Weight of the description tf-idf cosine.", bounded(0, 1e3))
     tag_weight: float = key(0.6, "Weight of the tag-set Jaccard.", bounded(0, 1e3))
-    title_threshold: float = key(0.7, "Title-word cosine from which two titles are the same series.",
-                                 bounded(0, 1))
+    title_threshold: float = key(0.7, "Title-word cosine from which two titles are the same series.", bounded(0, 1))
 
 
 def link_graph(catalog: Catalog) -> sp.csr_matrix:
@@ -107,8 +111,9 @@ def char_matrix(catalog: Catalog) -> sp.csr_matrix:
     return _unit_rows(_tfidf(texts, analyzer="char_wb", ngram_range=(3, 3), min_df=min(2, len(texts)))[0])
 
 
-def members(catalog: Catalog, params: Params, hops: sp.csr_matrix | None = None,
-            titles: sp.csr_matrix | None = None) -> sp.csr_matrix:
+def members(
+    catalog: Catalog, params: Params, hops: sp.csr_matrix | None = None, titles: sp.csr_matrix | None = None
+) -> sp.csr_matrix:
     """The series membership: ``(n, n)`` 0/1 csr, symmetric, no diagonal (see the module doc)."""
     n = len(catalog)
     h = hop_scores(link_graph(catalog), params.max_hops) if hops is None else hops
@@ -122,11 +127,13 @@ def members(catalog: Catalog, params: Params, hops: sp.csr_matrix | None = None,
     counts = np.diff(np.r_[starts, n])
     wr, wc = [], []
     for s, c in zip(starts[counts > 1], counts[counts > 1]):
-        g = order[s:s + c]
+        g = order[s : s + c]
         wr.append(np.repeat(g, c))
         wc.append(np.tile(g, c))
-    same_work = sp.csr_matrix((np.ones(sum(len(x) for x in wr)),
-                               (np.concatenate(wr) if wr else [], np.concatenate(wc) if wc else [])), shape=(n, n))
+    same_work = sp.csr_matrix(
+        (np.ones(sum(len(x) for x in wr)), (np.concatenate(wr) if wr else [], np.concatenate(wc) if wc else [])),
+        shape=(n, n),
+    )
     m = ((h > 0) + (sim > 0) + (same_work > 0)) > 0
     m = sp.csr_matrix(m, dtype=np.float64)
     m.setdiag(0)
@@ -176,11 +183,15 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
         item_ids=catalog.ids,
         vectors=np.ascontiguousarray(vectors, dtype=np.float32),
         similarity=Weighted(tuple(terms), labels=tuple(labels)),
-        info={"member_score": float(params.member_bonus) if params.member_bonus else None,
-              "terms": labels, "linked_items": int(np.count_nonzero(np.diff(hops.indptr))),
-              "items_with_members": int(np.count_nonzero(per_item)),
-              "members_per_item": round(float(per_item.mean()) if len(per_item) else 0.0, 3),
-              "title_threshold": float(params.title_threshold), "max_hops": int(params.max_hops)},
+        info={
+            "member_score": float(params.member_bonus) if params.member_bonus else None,
+            "terms": labels,
+            "linked_items": int(np.count_nonzero(np.diff(hops.indptr))),
+            "items_with_members": int(np.count_nonzero(per_item)),
+            "members_per_item": round(float(per_item.mean()) if len(per_item) else 0.0, 3),
+            "title_threshold": float(params.title_threshold),
+            "max_hops": int(params.max_hops),
+        },
     )
 
 

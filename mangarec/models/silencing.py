@@ -10,6 +10,7 @@ franchise / ``matches`` recall@20 0.08 / 0.05, 0.1 gave 0.10 / 0.08, 0.01 gave 0
 and 0.003 0.16 / 0.26; silencing trails the tag-set Jaccard baseline (0.22 / 0.39) at every
 scale. ``vectors`` (maps) are ``U``.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -30,8 +31,12 @@ from .base import ModelSpec
 class Params:
     """``[models.silencing]``: global silencing of the tag network B Bᵀ."""
 
-    scale: float = key(0.01, "Factor applied to G = B Bᵀ before silencing (1: the formula as written; "
-                              "0.01 was chosen on the validation half).", bounded(1e-9, 1e9))
+    scale: float = key(
+        0.01,
+        "Factor applied to G = B Bᵀ before silencing (1: the formula as written; "
+        "0.01 was chosen on the validation half).",
+        bounded(1e-9, 1e9),
+    )
 
 
 def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | None = None) -> Embedding:

@@ -23,6 +23,7 @@ unit field vectors, renormalised to unit length; so for two items with both fiel
 ``cos = w · cos_title + (1 − w) · cos_description``, and an item without a description is
 its title alone. An item with neither (no word) is a zero row: similar to nothing.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping
@@ -48,16 +49,25 @@ class Params:
     """``[models.text]``: sparse tf-idf of title and description (title words as their own field)."""
 
     title_weight: float = key(
-        0.3, "Weight w of the title field: cos = w·cos(title) + (1 − w)·cos(description) "
-        "(chosen on the validation half of MangaDex's franchise links).", unit)
+        0.3,
+        "Weight w of the title field: cos = w·cos(title) + (1 − w)·cos(description) "
+        "(chosen on the validation half of MangaDex's franchise links).",
+        unit,
+    )
     min_df: int = key(2, "A description word must occur in this many items to count.", bounded(1, 1_000_000))
-    max_features: int = key(200000, "Largest description vocabulary kept (most frequent words).",
-                            bounded(1, 2_000_000))
-    max_df: float = key(0.05, "Description words in more than this share of the items are dropped: the "
-                              "~70 such words cost 40% of the search and link nothing (MangaDex: franchise "
-                              "recall 0.682 with them, 0.678 without).", unit)
-    dim: int = key(64, "Dimension of the SVD kept as dense coordinates (maps only; neighbours use "
-                       "the sparse vectors).", bounded(1, 1024))
+    max_features: int = key(200000, "Largest description vocabulary kept (most frequent words).", bounded(1, 2_000_000))
+    max_df: float = key(
+        0.05,
+        "Description words in more than this share of the items are dropped: the "
+        "~70 such words cost 40% of the search and link nothing (MangaDex: franchise "
+        "recall 0.682 with them, 0.678 without).",
+        unit,
+    )
+    dim: int = key(
+        64,
+        "Dimension of the SVD kept as dense coordinates (maps only; neighbours use the sparse vectors).",
+        bounded(1, 1024),
+    )
 
 
 def _unit_rows(x: sp.csr_matrix) -> sp.csr_matrix:
@@ -84,15 +94,20 @@ def title_matrix(catalog: Catalog) -> sp.csr_matrix:
     return _unit_rows(_tfidf(texts, token_pattern=TITLE_TOKEN_PATTERN)[0])
 
 
-def description_matrix(catalog: Catalog, min_df: int = 2, max_features: int | None = None,
-                       max_df: float = 0.05) -> sp.csr_matrix:
+def description_matrix(
+    catalog: Catalog, min_df: int = 2, max_features: int | None = None, max_df: float = 0.05
+) -> sp.csr_matrix:
     """Unit tf-idf rows of every item's description, ``(n, V)`` (zero rows without one)."""
     texts = [i.description for i in catalog.items]
     n = max(len(texts), 1)
     # in a small catalog a share is a handful of documents: never drop a word found in <= 20
-    kw: dict[str, Any] = dict(token_pattern=TOKEN_PATTERN, stop_words="english",
-                              min_df=min(min_df, n), max_features=max_features,
-                              max_df=max(float(max_df), min(1.0, 20.0 / n)) if max_df < 1 else 1.0)
+    kw: dict[str, Any] = dict(
+        token_pattern=TOKEN_PATTERN,
+        stop_words="english",
+        min_df=min(min_df, n),
+        max_features=max_features,
+        max_df=max(float(max_df), min(1.0, 20.0 / n)) if max_df < 1 else 1.0,
+    )
     return _unit_rows(_tfidf(texts, **kw)[0])
 
 
@@ -102,9 +117,12 @@ def text_matrix(catalog: Catalog, params: Params) -> tuple[sp.csr_matrix, dict[s
     d = description_matrix(catalog, params.min_df, params.max_features, params.max_df)
     w = float(params.title_weight)
     x = _unit_rows(sp.hstack([np.sqrt(w) * t, np.sqrt(1.0 - w) * d], format="csr"))
-    facts = {"title_vocabulary": int(t.shape[1]), "vocabulary": int(d.shape[1]),
-             "without_description": int(np.count_nonzero(np.diff(d.indptr) == 0)),
-             "empty": int(np.count_nonzero(np.diff(x.indptr) == 0))}
+    facts = {
+        "title_vocabulary": int(t.shape[1]),
+        "vocabulary": int(d.shape[1]),
+        "without_description": int(np.count_nonzero(np.diff(d.indptr) == 0)),
+        "empty": int(np.count_nonzero(np.diff(x.indptr) == 0)),
+    }
     return sp.csr_matrix(x, dtype=np.float32), facts
 
 

@@ -22,13 +22,13 @@ this path avoids them. A model's tag vectors are placed as UMAP's ``transform`` 
 points: at the similarity-weighted mean of the coordinates of the tag's ``n_neighbors`` most
 similar items.
 """
+
 from __future__ import annotations
 
-import numpy as np
-
-import scipy.sparse as sp
-
 from typing import TYPE_CHECKING
+
+import numpy as np
+import scipy.sparse as sp
 
 from ..embedding import Embedding, Map
 from ._dedupe import unique_dense_rows
@@ -105,8 +105,24 @@ def _layout(x: np.ndarray, graph: sp.coo_matrix, params: UMAPSection, seed: int)
 
     a, b = find_ab_params(1.0, params.min_dist)
     y, _ = simplicial_set_embedding(
-        x, graph, 2, 1.0, a, b, 1.0, 5, None, params.init, np.random.RandomState(seed), "cosine", {},
-        False, {}, False, parallel=False, verbose=False,
+        x,
+        graph,
+        2,
+        1.0,
+        a,
+        b,
+        1.0,
+        5,
+        None,
+        params.init,
+        np.random.RandomState(seed),
+        "cosine",
+        {},
+        False,
+        {},
+        False,
+        parallel=False,
+        verbose=False,
     )
     return y
 

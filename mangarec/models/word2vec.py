@@ -14,12 +14,14 @@ An item's vector is the mean of its tags' vectors (zero for an item without tags
 vectors are kept. Training uses one worker thread, the derived seed and a hash function that
 does not depend on ``PYTHONHASHSEED``, so a fit is byte-for-byte reproducible.
 """
+
 from __future__ import annotations
 
 import math
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -35,9 +37,13 @@ from .base import ModelSpec
 class Params:
     """``[models.word2vec]``: CBOW over tag sets (gensim, sg=0)."""
 
-    dim: int = key(64, "Vector size; 0 means sqrt(number of tags) rounded to a power of 2. 64 was chosen on the "
-                       "validation half of MangaDex's franchise links and matches lists (8, the old default, trails "
-                       "it; see benchmarks/bench_content.py).", bounded(0, 1024))
+    dim: int = key(
+        64,
+        "Vector size; 0 means sqrt(number of tags) rounded to a power of 2. 64 was chosen on the "
+        "validation half of MangaDex's franchise links and matches lists (8, the old default, trails "
+        "it; see benchmarks/bench_content.py).",
+        bounded(0, 1024),
+    )
     epochs: int = key(20, "Training epochs.", bounded(1, 1000))
     negative: int = key(5, "Negative samples per positive (0 = hierarchical softmax).", bounded(0, 100))
 
@@ -84,8 +90,12 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
     n = len(catalog)
     if not sents:
         return Embedding(
-            model="word2vec", item_ids=catalog.ids, vectors=np.zeros((n, dim), np.float32),
-            tag_ids=(), tag_vectors=np.zeros((0, dim), np.float32), info={"dim": dim, "tags": 0},
+            model="word2vec",
+            item_ids=catalog.ids,
+            vectors=np.zeros((n, dim), np.float32),
+            tag_ids=(),
+            tag_vectors=np.zeros((0, dim), np.float32),
+            info={"dim": dim, "tags": 0},
         )
     window = max(len(s) for s in sents)
     model = Word2Vec(

@@ -5,6 +5,7 @@ Modules: ``prepare`` (shared per-item facts), ``context`` (one pure function per
 and plotly.js), ``search_index`` (type-ahead shards), ``data_files`` (neighbour shards, maps),
 ``markdown_pages``, ``sanitize``, ``sitemap``, ``serve`` (local server).
 """
+
 from __future__ import annotations
 
 import multiprocessing
@@ -64,8 +65,14 @@ def _workers(requested: int | None, n: int) -> int:
     return max(1, min(4, os.cpu_count() or 1))
 
 
-def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATES,
-               site_src: Path = SITE_SRC, workers: int | None = None) -> dict:
+def write_site(
+    result: BuildResult,
+    out_dir: Path,
+    *,
+    templates: Path = TEMPLATES,
+    site_src: Path = SITE_SRC,
+    workers: int | None = None,
+) -> dict:
     """Write the whole static site into ``out_dir`` (which should be empty or new).
 
     Title pages and neighbour shards are written by ``workers`` forked processes (default: up to 4 on Linux for
@@ -109,8 +116,7 @@ def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATE
 
     md_pages = load_pages(site_src / "pages")
     by_slug = {p.slug: p for p in md_pages}
-    methodology = [{"slug": s, "title": by_slug[s].title, "html": by_slug[s].html}
-                   for s in METHODOLOGY if s in by_slug]
+    methodology = [{"slug": s, "title": by_slug[s].title, "html": by_slug[s].html} for s in METHODOLOGY if s in by_slug]
     page("models.html", "models/index.html", C.models_context(result, prep, assets, methodology))
     for p in md_pages:
         page("page.html", f"pages/{p.slug}/index.html", C.page_context(result, assets, p.slug, p.title, p.html))
@@ -121,8 +127,20 @@ def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATE
     lap("pages")
     global _TITLES
     n = len(prep.items)
-    for attr in ("neighbour_lists", "tag_masks", "esc_titles", "esc_ids", "esc_tags", "item_tags",
-                 "score_text", "score_milli", "shard_of", "kind_labels", "esc_kind_labels", "alt_titles"):
+    for attr in (
+        "neighbour_lists",
+        "tag_masks",
+        "esc_titles",
+        "esc_ids",
+        "esc_tags",
+        "item_tags",
+        "score_text",
+        "score_milli",
+        "shard_of",
+        "kind_labels",
+        "esc_kind_labels",
+        "alt_titles",
+    ):
         getattr(prep, attr)  # computed once, before any fork
     _TITLES = (result, prep, assets, env.get_template("title.html"), out_dir)
     try:
@@ -144,8 +162,11 @@ def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATE
     urls += [f"title/{item.id}/" for item in prep.items]
     lap("titles + neighbour shards")
 
-    index = build_index([(prep.items[p].id, prep.items[p].title, prep.alt_titles[p]) for p in prep.by_popularity],
-                        result.config.site.shard_size, left_out=result.catalog.adult_names)
+    index = build_index(
+        [(prep.items[p].id, prep.items[p].title, prep.alt_titles[p]) for p in prep.by_popularity],
+        result.config.site.shard_size,
+        left_out=result.catalog.adult_names,
+    )
     for name, content in index.files().items():
         w.json(f"data/search/{name}", content)
     lap("search")
@@ -161,6 +182,12 @@ def write_site(result: BuildResult, out_dir: Path, *, templates: Path = TEMPLATE
     w.text("sitemap.xml", sitemap_xml(site_url, urls, result.build_date))
     w.text("robots.txt", robots_txt(site_url))
     lap("maps, sitemap")
-    return {"notes": site_notes(site_url), "pages": w.pages, "files": w.files, "bytes": w.bytes,
-            "seconds": round(time.perf_counter() - t0, 3), "seconds_titles": timings["titles + neighbour shards"],
-            "timings": timings}
+    return {
+        "notes": site_notes(site_url),
+        "pages": w.pages,
+        "files": w.files,
+        "bytes": w.bytes,
+        "seconds": round(time.perf_counter() - t0, 3),
+        "seconds_titles": timings["titles + neighbour shards"],
+        "timings": timings,
+    }

@@ -6,6 +6,7 @@ from a CDN. Large files also get a ``.gz`` copy (:data:`GZIP_MIN_BYTES`). Pages 
 by their logical name (``"css/site.css"``,
 ``"js/plotly.min.js"``).
 """
+
 from __future__ import annotations
 
 import hashlib

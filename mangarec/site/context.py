@@ -4,6 +4,7 @@ Every context holds ``root`` (the relative prefix from the page to the site root
 ``"../../"``), so that links work at any base path, and ``data``: the page's JSON data island
 for its scripts.
 """
+
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
@@ -66,9 +67,18 @@ def root_of(path: str) -> str:
     return "../" * depth if depth else "./"
 
 
-def base(result, path: str, page: str, title: str, assets: Mapping[str, str], *,
-         scripts: Sequence[str] = (), data: Mapping[str, Any] | None = None,
-         description: str | None = None, csp: str | None = None) -> dict:
+def base(
+    result,
+    path: str,
+    page: str,
+    title: str,
+    assets: Mapping[str, str],
+    *,
+    scripts: Sequence[str] = (),
+    data: Mapping[str, Any] | None = None,
+    description: str | None = None,
+    csp: str | None = None,
+) -> dict:
     """What every page has: site facts, root, canonical URL, nav, assets, CSP, data island."""
     from .render import CSP
 
@@ -119,8 +129,9 @@ def site_description(result) -> str:
 
 def home_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
     cat = result.catalog
-    ctx = base(result, "index.html", "home", "Home", assets, scripts=["js/site.js", "js/search.js", "js/home.js"],
-               data={})
+    ctx = base(
+        result, "index.html", "home", "Home", assets, scripts=["js/site.js", "js/search.js", "js/home.js"], data={}
+    )
     kinds = sorted({it.kind for it in cat.items})
     ctx.update(
         n_items=len(cat),
@@ -136,8 +147,14 @@ def home_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
 
 def _card(prep: Prepared, p: int, root: str) -> dict:
     it = prep.items[p]
-    return {"id": it.id, "title": it.title, "href": f"{root}title/{it.id}/", "year": it.year,
-            "kind": it.kind, "tags": [prep.tags[t] for t in prep.item_tags[p]]}
+    return {
+        "id": it.id,
+        "title": it.title,
+        "href": f"{root}title/{it.id}/",
+        "year": it.year,
+        "kind": it.kind,
+        "tags": [prep.tags[t] for t in prep.item_tags[p]],
+    }
 
 
 def explore_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
@@ -146,8 +163,15 @@ def explore_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
         "tags": list(prep.tags),
         "nb_shards": prep.nb_shards,
     }
-    ctx = base(result, "explore/index.html", "explore", "Explore", assets,
-               scripts=["js/site.js", "js/search.js", "js/explore.js"], data=data)
+    ctx = base(
+        result,
+        "explore/index.html",
+        "explore",
+        "Explore",
+        assets,
+        scripts=["js/site.js", "js/search.js", "js/explore.js"],
+        data=data,
+    )
     ctx.update(models=data["models"], n_items=len(prep.items))
     return ctx
 
@@ -156,26 +180,58 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
     """A title page: details, sanitised description, tags, neighbours per model, related."""
     it = prep.items[p]
     path = f"title/{it.id}/index.html"
-    ctx = base(result, path, "title", it.title, assets, scripts=["js/site.js", "js/taste.js", "js/title.js"],
-               data={"id": it.id}, description=f"{it.title}: similar titles under every model.")
+    ctx = base(
+        result,
+        path,
+        "title",
+        it.title,
+        assets,
+        scripts=["js/site.js", "js/taste.js", "js/title.js"],
+        data={"id": it.id},
+        description=f"{it.title}: similar titles under every model.",
+    )
     root = ctx["root"]
     index = result.catalog.index
-    neighbours = [{"name": m, "label": label(m), "html": prep.neighbour_html(p, m, root)}
-                  for m in prep.models if m != prep.series_model]
+    neighbours = [
+        {"name": m, "label": label(m), "html": prep.neighbour_html(p, m, root)}
+        for m in prep.models
+        if m != prep.series_model
+    ]
     series = prep.neighbour_html(p, prep.series_model, root) if prep.series_model else None
     work = result.catalog.work_of
-    also = [{"href": f"{root}title/{prep.items[q].id}/", "title": prep.items[q].title, "format": prep.kind_labels[q]
-             or prep.items[q].kind} for q in np.flatnonzero(work == work[p]).tolist() if q != p]
+    also = [
+        {
+            "href": f"{root}title/{prep.items[q].id}/",
+            "title": prep.items[q].title,
+            "format": prep.kind_labels[q] or prep.items[q].kind,
+        }
+        for q in np.flatnonzero(work == work[p]).tolist()
+        if q != p
+    ]
     related = []
     for r in it.related:
         inside = r.id in index and ID_PATTERN.match(r.id) is not None
-        related.append({"type": r.type, "title": (prep.items[index[r.id]].title if inside else r.title) or r.id,
-                        "href": f"{root}title/{r.id}/" if inside else None})
+        related.append(
+            {
+                "type": r.type,
+                "title": (prep.items[index[r.id]].title if inside else r.title) or r.id,
+                "href": f"{root}title/{r.id}/" if inside else None,
+            }
+        )
     external = [external_link(k, v, it.kind)._asdict() for k, v in it.external]
     ctx.update(
-        item={"id": it.id, "title": it.title, "kind": it.kind, "type": it.type, "year": it.year,
-              "date": it.date, "alt_titles": list(prep.alt_titles[p]), "popularity": it.popularity,
-              "score": it.score, "url": safe_url(it.url)},
+        item={
+            "id": it.id,
+            "title": it.title,
+            "kind": it.kind,
+            "type": it.type,
+            "year": it.year,
+            "date": it.date,
+            "alt_titles": list(prep.alt_titles[p]),
+            "popularity": it.popularity,
+            "score": it.score,
+            "url": safe_url(it.url),
+        },
         description=description_html(it.description, result.config.site.max_description_chars),
         tag_groups=[{"group": g, "tags": list(names)} for g, names in it.tags],
         neighbours=neighbours,
@@ -190,24 +246,50 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
 def plots_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
     from .render import CSP_PLOTS
 
-    models = [{"name": m, "label": label(m), "tags": result.maps[m].tag_xy is not None}
-              for m in prep.models if m in result.maps]
+    models = [
+        {"name": m, "label": label(m), "tags": result.maps[m].tag_xy is not None}
+        for m in prep.models
+        if m in result.maps
+    ]
     data = {"models": models, "tags": list(prep.tags), "nb_shards": prep.nb_shards}
-    ctx = base(result, "plots/index.html", "plots", "Maps", assets,
-               scripts=["js/plotly.min.js", "js/site.js", "js/plots.js"], data=data, csp=CSP_PLOTS)
+    ctx = base(
+        result,
+        "plots/index.html",
+        "plots",
+        "Maps",
+        assets,
+        scripts=["js/plotly.min.js", "js/site.js", "js/plots.js"],
+        data=data,
+        csp=CSP_PLOTS,
+    )
     # opens on the first model whose map also places the tags (the baselines' maps do not)
     default = next((m["name"] for m in models if m["tags"]), models[0]["name"] if models else None)
-    ctx.update(models=models, default_model=default, groups=[g for g, _ in prep.tag_groups], tags=list(prep.tags),
-               n_items=len(prep.items))
+    ctx.update(
+        models=models,
+        default_model=default,
+        groups=[g for g, _ in prep.tag_groups],
+        tags=list(prep.tags),
+        n_items=len(prep.items),
+    )
     return ctx
 
 
 def feed_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
     feed = prep.recent[: result.config.site.feed_size]
-    data = {"items": [[prep.items[p].id, list(prep.item_tags[p])] for p in feed], "tags": list(prep.tags),
-            "nb_shards": prep.nb_shards}
-    ctx = base(result, "feed/index.html", "feed", "Feed", assets,
-               scripts=["js/site.js", "js/taste.js", "js/feed.js"], data=data)
+    data = {
+        "items": [[prep.items[p].id, list(prep.item_tags[p])] for p in feed],
+        "tags": list(prep.tags),
+        "nb_shards": prep.nb_shards,
+    }
+    ctx = base(
+        result,
+        "feed/index.html",
+        "feed",
+        "Feed",
+        assets,
+        scripts=["js/site.js", "js/taste.js", "js/feed.js"],
+        data=data,
+    )
     root = ctx["root"]
     cards = []
     for p in feed:
@@ -219,10 +301,16 @@ def feed_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
 
 
 def foryou_context(result, prep: Prepared, assets: Mapping[str, str], onboarding: Sequence[int]) -> dict:
-    data = {"onboarding": [prep.items[p].id for p in onboarding], "tags": list(prep.tags),
-            "nb_shards": prep.nb_shards}
-    ctx = base(result, "foryou/index.html", "foryou", "For you", assets,
-               scripts=["js/site.js", "js/taste.js", "js/foryou.js"], data=data)
+    data = {"onboarding": [prep.items[p].id for p in onboarding], "tags": list(prep.tags), "nb_shards": prep.nb_shards}
+    ctx = base(
+        result,
+        "foryou/index.html",
+        "foryou",
+        "For you",
+        assets,
+        scripts=["js/site.js", "js/taste.js", "js/foryou.js"],
+        data=data,
+    )
     ctx.update(onboarding=[_card(prep, p, ctx["root"]) for p in onboarding])
     return ctx
 
@@ -232,16 +320,32 @@ def models_context(result, prep: Prepared, assets: Mapping[str, str], methodolog
     report = result.report
     rep = report.evaluation
     ctx = base(result, "models/index.html", "models", "Models and evaluation", assets)
-    models = [{"name": m.name, "label": m.label, "summary": m.summary, "dim": m.dim, "method": m.neighbours.method,
-               "k": m.neighbours.k, "recall": m.neighbours.recall} for m in report.models]
+    models = [
+        {
+            "name": m.name,
+            "label": m.label,
+            "summary": m.summary,
+            "dim": m.dim,
+            "method": m.neighbours.method,
+            "k": m.neighbours.k,
+            "recall": m.neighbours.recall,
+        }
+        for m in report.models
+    ]
     cat = report.catalog
     ctx.update(
         models=models,
         **evaluation_view(rep, label),
         timings=[{"stage": s.name, "seconds": s.seconds, "cached": s.cached} for s in report.stages]
-        if result.config.site.show_timings else [],
-        catalog={"items": cat.items, "tags": cat.tags, "sources": list(cat.sources),
-                 "skipped": [(skipped_label(k), v) for k, v in sorted(cat.skipped.items())], "ratings": cat.ratings},
+        if result.config.site.show_timings
+        else [],
+        catalog={
+            "items": cat.items,
+            "tags": cat.tags,
+            "sources": list(cat.sources),
+            "skipped": [(skipped_label(k), v) for k, v in sorted(cat.skipped.items())],
+            "ratings": cat.ratings,
+        },
         build=report.build,
         missing=[{"label": label(m), "reason": why} for m, why in report.left_out.items()],
         methodology=list(methodology),
@@ -265,7 +369,7 @@ def notfound_context(result, assets: Mapping[str, str], css: str) -> dict:
     ctx = base(result, "404.html", "404", "Not found", assets)
     root = notfound.root_path(result.config.site.site_url)
     ctx["root"] = root
-    ctx["nav"] = tuple({**n, "href": root + n["href"][len("./"):]} for n in ctx["nav"])
+    ctx["nav"] = tuple({**n, "href": root + n["href"][len("./") :]} for n in ctx["nav"])
     ctx["csp"] = notfound.notfound_csp(ctx["csp"], css)
     ctx.update(notfound.inline(css))
     return ctx

@@ -28,6 +28,7 @@ model's coordinates:
     ``{"tags": [...], "groups": [[group, [tag numbers]]], "g": [[tag numbers per title]]}``,
     fetched only when the map is coloured.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -119,8 +120,12 @@ def map_file(prep: Prepared, model: str) -> tuple[dict, bytes] | None:
     tags = None
     if m.tag_xy is not None and len(m.tag_ids):
         counts = prep.tag_counts
-        tags = {"t": list(m.tag_ids), "x": _round(m.tag_xy[:, 0]), "y": _round(m.tag_xy[:, 1]),
-                "n": [counts.get(t, 0) for t in m.tag_ids]}
+        tags = {
+            "t": list(m.tag_ids),
+            "x": _round(m.tag_xy[:, 0]),
+            "y": _round(m.tag_xy[:, 1]),
+            "n": [counts.get(t, 0) for t in m.tag_ids],
+        }
     header = {"model": model, "n": len(prep.items), "x": xr, "y": yr, "bin": f"{model}.bin", "tags": tags}
     return header, qx.tobytes() + qy.tobytes()
 

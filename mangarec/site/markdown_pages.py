@@ -4,6 +4,7 @@ The first ``# heading`` is the page's title. python-markdown's raw-HTML handling
 (the ``html_block`` preprocessor and the ``html`` inline pattern), so any ``<tag>`` in the
 source is shown as text; links are kept only when relative or http(s).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """Facts about the catalog that many pages share, computed once per build."""
+
 from __future__ import annotations
 
 import math
@@ -172,7 +173,7 @@ class Prepared:
             year = it.year
             if it.date and it.date[:4].isdigit():
                 year = int(it.date[:4])
-            return (year if year is not None else -10**9, it.date or "", _id_key(it.id))
+            return (year if year is not None else -(10**9), it.date or "", _id_key(it.id))
 
         return sorted(range(len(self.items)), key=key, reverse=True)
 
@@ -259,6 +260,8 @@ class Prepared:
             if q < 0:
                 continue
             shared = shared_of(mine & masks[q])[1]
-            rows.append(f'<li>{links[q]}{kinds[q]} <span class="score">{s}</span>'
-                        + (f'<span class="shared">{shared}</span></li>' if shared else "</li>"))
+            rows.append(
+                f'<li>{links[q]}{kinds[q]} <span class="score">{s}</span>'
+                + (f'<span class="shared">{shared}</span></li>' if shared else "</li>")
+            )
         return Markup("\n".join(rows) if rows else '<li class="none">No neighbours.</li>')

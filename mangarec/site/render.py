@@ -1,4 +1,5 @@
 """The Jinja2 environment: autoescape everywhere, undefined names are errors."""
+
 from __future__ import annotations
 
 import json
@@ -24,10 +25,10 @@ CSP = (
 #: plotly's "strict" bundle (precompiled regl) would remove ``'unsafe-eval'``, but the Python
 #: package ships only ``plotly.min.js``.
 CSP_PLOTS = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'").replace(
-    "style-src 'self'", "style-src 'self' 'unsafe-inline'")
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+)
 
-_JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026",
-                 0x2028: "\\u2028", 0x2029: "\\u2029"}
+_JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 
 def dumps(obj: Any, sort_keys: bool = True) -> str:

@@ -5,6 +5,7 @@ of HTML: ``<p>`` per paragraph (blank-line separated) and ``<br>`` for single li
 every character of the text itself is escaped. URLs from the catalog are only ever used as
 links when they are absolute ``http(s)`` URLs.
 """
+
 from __future__ import annotations
 
 import re

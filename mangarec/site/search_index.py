@@ -19,6 +19,7 @@ Layout under ``data/search/``:
 
 :func:`query` is the same algorithm as ``search.js``, for tests and benchmarks.
 """
+
 from __future__ import annotations
 
 import re
@@ -28,8 +29,33 @@ from dataclasses import dataclass
 
 #: Words never used as shard keys (they would make huge shards); they still match.
 STOP_WORDS: tuple[str, ...] = (
-    "a", "an", "and", "da", "de", "del", "der", "des", "die", "du", "el", "ga", "in", "la",
-    "le", "les", "mo", "na", "ni", "no", "o", "of", "on", "the", "to", "wa", "wo",
+    "a",
+    "an",
+    "and",
+    "da",
+    "de",
+    "del",
+    "der",
+    "des",
+    "die",
+    "du",
+    "el",
+    "ga",
+    "in",
+    "la",
+    "le",
+    "les",
+    "mo",
+    "na",
+    "ni",
+    "no",
+    "o",
+    "of",
+    "on",
+    "the",
+    "to",
+    "wa",
+    "wo",
 )
 #: Longest shard key, in characters.
 MAX_KEY = 6
@@ -65,15 +91,22 @@ class SearchIndex:
 
     def files(self) -> dict[str, dict]:
         """``{file name: JSON-able content}`` for ``data/search/``."""
-        out = {"index.json": {"v": 1, "keys": dict(sorted(self.keys.items())), "stop": list(STOP_WORDS),
-                              "max_key": MAX_KEY}}
+        out = {
+            "index.json": {
+                "v": 1,
+                "keys": dict(sorted(self.keys.items())),
+                "stop": list(STOP_WORDS),
+                "max_key": MAX_KEY,
+            }
+        }
         for key, shard in sorted(self.shards.items()):
             out[key_file(key)] = shard
         return out
 
 
 def build_index(
-    entries: Sequence[tuple[str, str, Sequence[str]]], shard_size: int = 2000,
+    entries: Sequence[tuple[str, str, Sequence[str]]],
+    shard_size: int = 2000,
     left_out: Sequence[Sequence[str]] = (),
 ) -> SearchIndex:
     """Build the sharded index.

@@ -1,4 +1,5 @@
 """Writing the output tree: UTF-8, ``\\n`` line ends, deterministic JSON, counted."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -6,6 +6,7 @@ Profile) and to the Python client. Same top-20 ids, scores within 1e-4, no conso
 no request other than the three static files. Needs Debian's chromium + chromium-driver: when
 they are missing the test fails (CI installs them).
 """
+
 from __future__ import annotations
 
 import functools
@@ -79,16 +80,26 @@ def _site(tmp: Path, mode: str) -> Path:
     implicit = mode == "implicit"
     catalog, _ = planted_catalog(n_users=300, n_items=400, density=0.15, unrated=8, rank=4, implicit=implicit)
     if mode == "likes":
-        params = ALSParams(factors=32, regularization=0.1, iterations=5, feedback="likes", scale="1-10",
-                           like_threshold=7.0, reg_exponent=0.5, alpha=4.0)
+        params = ALSParams(
+            factors=32,
+            regularization=0.1,
+            iterations=5,
+            feedback="likes",
+            scale="1-10",
+            like_threshold=7.0,
+            reg_exponent=0.5,
+            alpha=4.0,
+        )
     else:
-        params = ALSParams(factors=32, regularization=0.1, iterations=5, feedback="raw" if implicit else "explicit",
-                           alpha=4.0)
+        params = ALSParams(
+            factors=32, regularization=0.1, iterations=5, feedback="raw" if implicit else "explicit", alpha=4.0
+        )
     emb = als.fit(catalog, params, seed=5)
     root = tmp / mode
     root.mkdir()
-    payload = publish.build_payload(catalog, emb, reg=0.1, mode="explicit" if mode == "explicit" else "implicit",
-                                    alpha=4.0, build_date="2026-11-23")
+    payload = publish.build_payload(
+        catalog, emb, reg=0.1, mode="explicit" if mode == "explicit" else "implicit", alpha=4.0, build_date="2026-11-23"
+    )
     (root / "embeddings.json").write_bytes(publish.dumps(payload))
     shutil.copy(HARNESS, root / "taste_harness.html")
     shutil.copy(TASTE_JS, root / "taste.js")
@@ -97,7 +108,8 @@ def _site(tmp: Path, mode: str) -> Path:
 
 def _driver(profile_dir: Path):
     assert CHROMIUM.exists() and CHROMEDRIVER.exists(), (
-        "headless Chromium is required: apt-get install chromium chromium-driver")
+        "headless Chromium is required: apt-get install chromium chromium-driver"
+    )
     # The driver path is given, so Selenium Manager is skipped; SE_OFFLINE keeps it from
     # downloading anything should it ever run.
     os.environ.setdefault("SE_OFFLINE", "true")
@@ -106,10 +118,19 @@ def _driver(profile_dir: Path):
 
     opts = webdriver.ChromeOptions()
     opts.binary_location = str(CHROMIUM)
-    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--no-first-run", "--no-default-browser-check", "--disable-extensions",
-                f"--user-data-dir={profile_dir}"):
+    for arg in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--no-default-browser-check",
+        "--disable-extensions",
+        f"--user-data-dir={profile_dir}",
+    ):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
@@ -175,7 +196,7 @@ def test_js_and_python_agree(tmp_path, mode):
         network = {u for u in urls if u.split(":", 1)[0].lower() in NETWORK_SCHEMES}
         assert network, urls
         for url in network:  # chrome://, data:, about: are browser-internal, never the network
-            assert url.startswith(server.base + "/") and url[len(server.base):] in ALLOWED, url
+            assert url.startswith(server.base + "/") and url[len(server.base) :] in ALLOWED, url
         severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert not severe, severe
     finally:

@@ -1,5 +1,6 @@
 """taste.js on content vectors: one work in several formats is never recommended back, and a
 visitor who likes one title gets the model's cosine ranking (ties to the more popular)."""
+
 from __future__ import annotations
 
 import shutil
@@ -27,13 +28,24 @@ harness.ready.then(function () {
 def _catalog() -> Catalog:
     g = np.random.default_rng(3)
     names = [f"T{t}" for t in range(10)]
-    items = [Item(id="a-dn", title="Death Note", kind="anime", popularity=90.0,
-                  tags=make_tags({"genre": ["T0", "T1", "T2"]})),
-             Item(id="m-dn", title="Death Note", kind="manga", popularity=80.0,
-                  tags=make_tags({"genre": ["T0", "T1", "T2"]}))]
-    items += [Item(id=f"m{k}", title=f"Title {k}", kind="manga", popularity=float(g.integers(0, 70)),
-                   tags=make_tags({"genre": list(g.choice(names, size=int(g.integers(1, 5)), replace=False))}))
-              for k in range(150)]
+    items = [
+        Item(
+            id="a-dn", title="Death Note", kind="anime", popularity=90.0, tags=make_tags({"genre": ["T0", "T1", "T2"]})
+        ),
+        Item(
+            id="m-dn", title="Death Note", kind="manga", popularity=80.0, tags=make_tags({"genre": ["T0", "T1", "T2"]})
+        ),
+    ]
+    items += [
+        Item(
+            id=f"m{k}",
+            title=f"Title {k}",
+            kind="manga",
+            popularity=float(g.integers(0, 70)),
+            tags=make_tags({"genre": list(g.choice(names, size=int(g.integers(1, 5)), replace=False))}),
+        )
+        for k in range(150)
+    ]
     return Catalog(items=tuple(items))
 
 

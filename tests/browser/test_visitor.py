@@ -653,15 +653,34 @@ def test_python_and_search_js_give_the_same_results(browser, built):
     keys = json.loads((d / "index.json").read_text())["keys"]
     idx = SearchIndex(keys=keys, shards={k: json.loads((d / key_file(k)).read_text()) for k in keys if keys[k]})
     titles = [i.title for i in result.catalog.items]
-    queries = ["a", "s", "the", "no", "one pi", "attack", "z", "dragon ball", "ÉLÈVE", "  naruto  ", "of the",
-               "xqzv", "k-on", "2", titles[5], titles[77][:4], " ".join(titles[150].split()[:2])]
+    queries = [
+        "a",
+        "s",
+        "the",
+        "no",
+        "one pi",
+        "attack",
+        "z",
+        "dragon ball",
+        "ÉLÈVE",
+        "  naruto  ",
+        "of the",
+        "xqzv",
+        "k-on",
+        "2",
+        titles[5],
+        titles[77][:4],
+        " ".join(titles[150].split()[:2]),
+    ]
     open_page(browser, root.url + "explore/", "return typeof MangarecSearch === 'object'")
     for q in queries:
         want = search(idx, q, 12)
         got = browser.execute_async_script(
             "const done = arguments[arguments.length - 1];"
-            "MangarecSearch.query(arguments[0], 12).then(function (r) { done(r); }, function (e) { done(String(e)); });",
-            q)
+            "MangarecSearch.query(arguments[0], 12)"
+            ".then(function (r) { done(r); }, function (e) { done(String(e)); });",
+            q,
+        )
         assert isinstance(got, dict), (q, got)
         assert [r["id"] for r in got["results"]] == [r[0] for r in want.results], q
         assert [r.get("alt") for r in got["results"]] == [r[2] for r in want.results], q

@@ -94,27 +94,37 @@ def test_strip_bbcode_keeps_entities():
     assert strip_bbcode("[b]&amp;[/b]") == "&amp;"
 
 
-@pytest.mark.parametrize("raw,expected", [
-    # MangaDex id 4: a "Links:" list whose URLs are gone leaves only site names
-    ("Story.\r\n\r\nLinks:\r\n[url=https://www.animenewsnetwork.com/x]AnimeNewsNetwork[/url] (anime)", "Story."),
-    ("Story.\r\n\r\nLink:\r\n[url=https://x]AnimeNewsNetwork[/url] (anime)", "Story."),
-    # id 14377: the heading in bold after a rule, bullets, and a line of text in the same list
-    ("Story.\r\n[hr][b]Links:[/b]\r\n[*][url=https://t]Author's Twitter[/url]\r\nOfficial English on "
-     "[url=https://c]Pocket Comics[/url]", "Story."),
-    ("Story.\n\nOther links:\n[url=https://t]Twitter[/url]\n\nMore story.", "Story.\n\nMore story."),
-    ("Story.\n\nOfficial Links:\n[url=x]Site[/url]", "Story."),
-    # id 9012: the header of the other-language sections, whose texts were spoilers
-    ("A man.\r\n\r\nDescriptions in Other Languages:\r\n(Portuguese/Português, German/Deutsch)[spoiler]x[/spoiler]",
-     "A man."),
-    # ordinary sentences with the words stay
-    ("He links the world: links are everything.\nLink: the missing piece",
-     "He links the world: links are everything.\nLink: the missing piece"),
-    ("The links of a chain.", "The links of a chain."),
-])
+@pytest.mark.parametrize(
+    "raw,expected",
+    [
+        # MangaDex id 4: a "Links:" list whose URLs are gone leaves only site names
+        ("Story.\r\n\r\nLinks:\r\n[url=https://www.animenewsnetwork.com/x]AnimeNewsNetwork[/url] (anime)", "Story."),
+        ("Story.\r\n\r\nLink:\r\n[url=https://x]AnimeNewsNetwork[/url] (anime)", "Story."),
+        # id 14377: the heading in bold after a rule, bullets, and a line of text in the same list
+        (
+            "Story.\r\n[hr][b]Links:[/b]\r\n[*][url=https://t]Author's Twitter[/url]\r\nOfficial English on "
+            "[url=https://c]Pocket Comics[/url]",
+            "Story.",
+        ),
+        ("Story.\n\nOther links:\n[url=https://t]Twitter[/url]\n\nMore story.", "Story.\n\nMore story."),
+        ("Story.\n\nOfficial Links:\n[url=x]Site[/url]", "Story."),
+        # id 9012: the header of the other-language sections, whose texts were spoilers
+        (
+            "A man.\r\n\r\nDescriptions in Other Languages:\r\n"
+            "(Portuguese/Português, German/Deutsch)[spoiler]x[/spoiler]",
+            "A man.",
+        ),
+        # ordinary sentences with the words stay
+        (
+            "He links the world: links are everything.\nLink: the missing piece",
+            "He links the world: links are everything.\nLink: the missing piece",
+        ),
+        ("The links of a chain.", "The links of a chain."),
+    ],
+)
 def test_link_lists_and_other_language_sections_are_dropped(raw, expected):
     assert to_plain_text(raw) == expected
 
 
 def test_link_lists_can_be_kept():
     assert to_plain_text("Story.\n\nLinks:\n[url=x]Site[/url]", drop_links=False) == "Story.\n\nLinks:\nSite"
-

@@ -257,9 +257,13 @@ def test_adult_filter_and_min_tags(tmp_path):
 
 
 def test_matches_are_kept_and_restricted_to_the_catalog(tmp_path):
-    recs = [v3_record(1, matches=[{"id": 2, "title": "B", "score": 0.5}, {"id": 99, "title": "gone"},
-                                  {"id": 3, "title": "C"}]),
-            v3_record(2), v3_record(3, matches=[])]
+    recs = [
+        v3_record(
+            1, matches=[{"id": 2, "title": "B", "score": 0.5}, {"id": 99, "title": "gone"}, {"id": 3, "title": "C"}]
+        ),
+        v3_record(2),
+        v3_record(3, matches=[]),
+    ]
     assert record_to_item(recs[0], "f", 1).matches == ("2", "99", "3")
     from mangarec.loaders.mangadex_v3 import _checked
 

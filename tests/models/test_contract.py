@@ -1,4 +1,5 @@
 """Contract suite: every model in the registry honours the same promises."""
+
 from __future__ import annotations
 
 import dataclasses
@@ -14,13 +15,19 @@ from mangarec.embedding import Embedding
 from mangarec.models import REGISTRY, available, fit_model
 from mangarec.seeds import rng
 
-
 # The contract catalog is a 24-item, rank-2 problem: ALS gets 2 factors (its default 32 would
 # overfit 24 items, see docs/models.md); every other model runs with its defaults.
 # Its titles differ only by a number ("Sports title 3"), so by the series rule each cluster is one
 # series, which "similar titles" leaves out: the contract checks the hybrid with its series kept.
-CONFIG = replace(Config(), models=replace(Config().models, als=replace(Config().models.als, factors=2),
-                                          hybrid=replace(Config().models.hybrid, leave_out_series=False)))
+CONFIG = replace(
+    Config(),
+    models=replace(
+        Config().models,
+        als=replace(Config().models.als, factors=2),
+        hybrid=replace(Config().models.hybrid, leave_out_series=False),
+    ),
+)
+
 
 def contract_catalog(base: Catalog) -> Catalog:
     """The two-cluster catalog plus ratings: group 0 loves sports titles, group 1 horror ones.
@@ -69,8 +76,18 @@ def test_registry_holds_every_model_module_with_a_spec():
 
     with_spec = {m for m in _model_modules() if hasattr(importlib.import_module(f"mangarec.models.{m}"), "SPEC")}
     assert set(REGISTRY) == with_spec
-    assert {"lsi", "word2vec", "network", "text", "hybrid", "als", "jaccard", "series", "deconvolution",
-            "silencing"} <= set(REGISTRY)
+    assert {
+        "lsi",
+        "word2vec",
+        "network",
+        "text",
+        "hybrid",
+        "als",
+        "jaccard",
+        "series",
+        "deconvolution",
+        "silencing",
+    } <= set(REGISTRY)
     assert list(REGISTRY) == sorted(REGISTRY, key=lambda n: (REGISTRY[n].order, n))
 
 

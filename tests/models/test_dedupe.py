@@ -1,4 +1,5 @@
 """Distinct rows of sparse and dense matrices."""
+
 from __future__ import annotations
 
 import numpy as np

@@ -1,4 +1,5 @@
 """Similar titles (hybrid): its score, its prior, the series left out, its published profile."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -14,19 +15,36 @@ from mangarec.models.hybrid import Params
 
 
 def item(i, title, groups, desc="", pop=1.0, related=()):
-    return Item(id=i, title=title, kind="manga", tags=make_tags(groups), description=desc, popularity=pop,
-                related=tuple(Related(id=r, type="Sequel") for r in related))
+    return Item(
+        id=i,
+        title=title,
+        kind="manga",
+        tags=make_tags(groups),
+        description=desc,
+        popularity=pop,
+        related=tuple(Related(id=r, type="Sequel") for r in related),
+    )
 
 
 def catalog():
-    return Catalog(items=(
-        item("a", "Red Sky", {"demographic": ["Shounen"], "genre": ["Action", "Drama"]}, "pilots in a red sky", 9,
-             ["b"]),
-        item("b", "Red Sky 2", {"demographic": ["Shounen"], "genre": ["Action", "Drama"]}, "pilots again", 8, ["a"]),
-        item("c", "Iron Lake", {"demographic": ["Shounen"], "genre": ["Action"]}, "a lake of iron", 7),
-        item("d", "Quiet Tea", {"demographic": ["Josei"], "genre": ["Action", "Drama"]}, "tea and pilots", 6),
-        item("e", "Unread", {"demographic": ["Shounen"], "genre": ["Action", "Drama"]}, "nobody reads this", 0),
-    ))
+    return Catalog(
+        items=(
+            item(
+                "a",
+                "Red Sky",
+                {"demographic": ["Shounen"], "genre": ["Action", "Drama"]},
+                "pilots in a red sky",
+                9,
+                ["b"],
+            ),
+            item(
+                "b", "Red Sky 2", {"demographic": ["Shounen"], "genre": ["Action", "Drama"]}, "pilots again", 8, ["a"]
+            ),
+            item("c", "Iron Lake", {"demographic": ["Shounen"], "genre": ["Action"]}, "a lake of iron", 7),
+            item("d", "Quiet Tea", {"demographic": ["Josei"], "genre": ["Action", "Drama"]}, "tea and pilots", 6),
+            item("e", "Unread", {"demographic": ["Shounen"], "genre": ["Action", "Drama"]}, "nobody reads this", 0),
+        )
+    )
 
 
 def fitted(c, p=Params()):

@@ -1,4 +1,5 @@
 """Network deconvolution and global silencing: the study's toy networks, and the SVD shortcut."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -66,9 +67,16 @@ def tag_catalog(g, n=60, T=7):
     B = (g.random((n, T)) < 0.4).astype(float)
     B[B.sum(axis=1) == 0, 0] = 1.0
     names = [f"T{t}" for t in range(T)]
-    items = tuple(Item(id=f"i{i}", title=f"t{i}", kind="manga",
-                       tags=make_tags({"genre": [names[t] for t in np.flatnonzero(B[i])]}),
-                       popularity=float(n - i)) for i in range(n))
+    items = tuple(
+        Item(
+            id=f"i{i}",
+            title=f"t{i}",
+            kind="manga",
+            tags=make_tags({"genre": [names[t] for t in np.flatnonzero(B[i])]}),
+            popularity=float(n - i),
+        )
+        for i in range(n)
+    )
     return Catalog(items=items), B
 
 

@@ -1,4 +1,5 @@
 """LSI: hand-worked tf-idf, the SVD, folding-in, tag vectors and itemsets."""
+
 from __future__ import annotations
 
 import math
@@ -13,22 +14,26 @@ from mangarec.models.lsi import Params as LSIParams
 
 
 def toy(tag_sets: list[list[str]]) -> Catalog:
-    return Catalog(items=tuple(
-        Item(id=f"d{k}", title=f"doc {k}", kind="manga", tags=make_tags({"genre": tags}))
-        for k, tags in enumerate(tag_sets)
-    ))
+    return Catalog(
+        items=tuple(
+            Item(id=f"d{k}", title=f"doc {k}", kind="manga", tags=make_tags({"genre": tags}))
+            for k, tags in enumerate(tag_sets)
+        )
+    )
 
 
 #: d0 = {A, B}, d1 = {A, C}, d2 = {B, C, D}, d3 = {A}; df: A 3, B 2, C 2, D 1; |D| = 4.
 TOY = [["A", "B"], ["A", "C"], ["B", "C", "D"], ["A"]]
 L = math.log
-HAND = np.array([
-    #  A                  B                  C                  D
-    [(1 / 2) * L(4 / 3), (1 / 2) * L(4 / 2), 0.0, 0.0],
-    [(1 / 2) * L(4 / 3), 0.0, (1 / 2) * L(4 / 2), 0.0],
-    [0.0, (1 / 3) * L(4 / 2), (1 / 3) * L(4 / 2), (1 / 3) * L(4 / 1)],
-    [(1 / 1) * L(4 / 3), 0.0, 0.0, 0.0],
-])
+HAND = np.array(
+    [
+        #  A                  B                  C                  D
+        [(1 / 2) * L(4 / 3), (1 / 2) * L(4 / 2), 0.0, 0.0],
+        [(1 / 2) * L(4 / 3), 0.0, (1 / 2) * L(4 / 2), 0.0],
+        [0.0, (1 / 3) * L(4 / 2), (1 / 3) * L(4 / 2), (1 / 3) * L(4 / 1)],
+        [(1 / 1) * L(4 / 3), 0.0, 0.0, 0.0],
+    ]
+)
 
 
 def test_tfidf_by_hand():
@@ -87,7 +92,7 @@ def test_tag_vectors_are_one_term_queries():
     cat = toy(TOY)
     emb = lsi.fit(cat, LSIParams(weighting="tfidf", dim=3), 0)
     fit = lsi.fit_basis(cat, LSIParams(weighting="tfidf", dim=3), 0)
-    for t, name in enumerate(cat.tag_vocabulary):
+    for t in range(len(cat.tag_vocabulary)):
         q = np.zeros(4)
         q[t] = 1.0 * fit.idf[t]  # a document holding only this tag: tf = 1
         expect = lsi.to_item_space(lsi.project(q, fit.V, fit.s), fit.s)

@@ -1,4 +1,5 @@
 """Spectral embedding of the tag network, from the sparse item-tag matrix."""
+
 from __future__ import annotations
 
 import tracemalloc

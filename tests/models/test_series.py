@@ -1,4 +1,5 @@
 """Same series: related links first, then titles; members are what "similar titles" leaves out."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -10,20 +11,29 @@ from mangarec.models.series import Params
 
 
 def item(i, title, related=(), kind="manga", pop=None, tags=("Action",), alt=()):
-    return Item(id=i, title=title, kind=kind, tags=make_tags({"genre": list(tags)}), alt_titles=tuple(alt),
-                related=tuple(Related(id=r, type=t) for r, t in related), popularity=pop if pop is not None else 1.0)
+    return Item(
+        id=i,
+        title=title,
+        kind=kind,
+        tags=make_tags({"genre": list(tags)}),
+        alt_titles=tuple(alt),
+        related=tuple(Related(id=r, type=t) for r, t in related),
+        popularity=pop if pop is not None else 1.0,
+    )
 
 
 def catalog():
-    return Catalog(items=(
-        item("a", "Blade of the North", [("b", "Sequel")], pop=50),
-        item("b", "Winter Crown", [("a", "Prequel"), ("c", "Spin-off")], pop=40),
-        item("c", "Little Crown Stories", [("b", "Main story")], pop=30),
-        item("d", "Ocean Diary", pop=20, tags=("Romance",)),
-        item("e", "Ocean Diary 2", pop=10, tags=("Romance",)),
-        item("f", "Kitchen Days", pop=5, tags=("Romance",)),
-        item("g", "Ocean Diary", kind="anime", pop=60, tags=("Romance",)),
-    ))
+    return Catalog(
+        items=(
+            item("a", "Blade of the North", [("b", "Sequel")], pop=50),
+            item("b", "Winter Crown", [("a", "Prequel"), ("c", "Spin-off")], pop=40),
+            item("c", "Little Crown Stories", [("b", "Main story")], pop=30),
+            item("d", "Ocean Diary", pop=20, tags=("Romance",)),
+            item("e", "Ocean Diary 2", pop=10, tags=("Romance",)),
+            item("f", "Kitchen Days", pop=5, tags=("Romance",)),
+            item("g", "Ocean Diary", kind="anime", pop=60, tags=("Romance",)),
+        )
+    )
 
 
 def test_link_graph_and_hops():

@@ -1,4 +1,5 @@
 """Text model: two tf-idf fields kept sparse, ranked exactly; the SVD only for maps."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -12,11 +13,19 @@ from mangarec.similarity import SparseCosine
 
 
 def cat(*specs: tuple[str, str, list[str]]) -> Catalog:
-    return Catalog(items=tuple(
-        Item(id=f"i{k}", title=title, kind="manga", description=desc, tags=make_tags({"genre": tags or ["Drama"]}),
-             popularity=float(len(specs) - k))
-        for k, (title, desc, tags) in enumerate(specs)
-    ))
+    return Catalog(
+        items=tuple(
+            Item(
+                id=f"i{k}",
+                title=title,
+                kind="manga",
+                description=desc,
+                tags=make_tags({"genre": tags or ["Drama"]}),
+                popularity=float(len(specs) - k),
+            )
+            for k, (title, desc, tags) in enumerate(specs)
+        )
+    )
 
 
 def test_description_tokens_are_unicode_letters_without_stop_words():
@@ -39,9 +48,11 @@ def test_title_field_counts_letters_not_digits():
 
 
 def test_title_weight_is_the_share_of_the_title_cosine():
-    c = cat(("Ghost house", "A ghost lives in the old house by the sea.", []),
-            ("Ghost town", "Tennis players train every morning by the sea.", []),
-            ("Sea", "Nothing of the kind.", []))
+    c = cat(
+        ("Ghost house", "A ghost lives in the old house by the sea.", []),
+        ("Ghost town", "Tennis players train every morning by the sea.", []),
+        ("Sea", "Nothing of the kind.", []),
+    )
     for w in (0.0, 0.3, 1.0):
         x, _ = text.text_matrix(c, TextParams(title_weight=w, min_df=1, max_df=1.0))
         t, d = text.title_matrix(c), text.description_matrix(c, 1, None, 1.0)
@@ -62,8 +73,10 @@ def test_rare_names_link_a_series_where_the_svd_loses_them():
     """One shared rare name beats many shared common words."""
     common = "the young hero goes on a journey to save the kingdom and his friends"
     specs = [(f"Book {k}", f"{common} {'in the desert' if k % 2 else 'at sea'} chapter {k}", []) for k in range(40)]
-    specs += [("Zarathos Rising", f"{common} with zarathos the fire demon", []),
-              ("Zarathos Returns", "zarathos the fire demon wakes again", [])]
+    specs += [
+        ("Zarathos Rising", f"{common} with zarathos the fire demon", []),
+        ("Zarathos Returns", "zarathos the fire demon wakes again", []),
+    ]
     c = cat(*specs)
     emb = text.fit(c, TextParams(min_df=1, max_df=1.0, dim=2), 1)
     assert isinstance(emb.similarity, SparseCosine)

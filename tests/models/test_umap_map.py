@@ -1,4 +1,5 @@
 """2-D maps with UMAP: shape, determinism, duplicates, small catalogs."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -7,8 +8,8 @@ import pytest
 from mangarec.config import UMAPSection
 from mangarec.embedding import Embedding, Map
 from mangarec.models import lsi
-from mangarec.models.umap_map import fit_map
 from mangarec.models.lsi import Params as LSIParams
+from mangarec.models.umap_map import fit_map
 
 
 @pytest.fixture(scope="module")

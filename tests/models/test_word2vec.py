@@ -1,4 +1,5 @@
 """word2vec over tag sets."""
+
 from __future__ import annotations
 
 import os
@@ -9,8 +10,8 @@ import numpy as np
 import pytest
 
 from mangarec.models import word2vec
-from mangarec.paths import ROOT
 from mangarec.models.word2vec import Params as Word2VecParams
+from mangarec.paths import ROOT
 
 
 @pytest.mark.parametrize(

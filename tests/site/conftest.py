@@ -1,4 +1,5 @@
 """Site fixtures: a BuildResult made by hand from a small catalog (fast, no model fitting)."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
 """A tiny HTML parser for tests (stdlib html.parser): elements with attributes and text."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """Hand-made BuildResults for site tests and benchmarks (no model fitting; a real report)."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -24,8 +25,16 @@ def exact_neighbours(model: str, ids: tuple[str, ...], vectors: np.ndarray, k: i
     return Neighbours(model, ids, order.astype(np.int32), scores.astype(np.float32), "exact", {})
 
 
-def make_result(catalog: Catalog, *, models=MODELS, site_url: str = "https://example.org/mangarec/",
-                seed: int = 0, k: int = 10, date: str | None = "2026-11-23", **site) -> BuildResult:
+def make_result(
+    catalog: Catalog,
+    *,
+    models=MODELS,
+    site_url: str = "https://example.org/mangarec/",
+    seed: int = 0,
+    k: int = 10,
+    date: str | None = "2026-11-23",
+    **site,
+) -> BuildResult:
     """Tiny hand-made embeddings (tag incidence + a model-specific random projection), exact
     cosine neighbours, 2-D maps, and the report the pipeline makes of them (real evaluation)."""
     rng = np.random.default_rng(seed)
@@ -43,7 +52,21 @@ def make_result(catalog: Catalog, *, models=MODELS, site_url: str = "https://exa
         maps[m] = Map(m, ids, xy.astype(np.float32), catalog.tag_vocabulary, tag_vec[:, :2].copy(), {})
     config = Config(site=SiteSection(site_url=site_url, models=list(models), **site))
     evaluation = evaluate(catalog, neighbours, EvaluationSection(permutations=20), seed)
-    report = make_report(catalog, config, embeddings, neighbours, evaluation, date=date,
-                         published=Published(model=models[0], mode="explicit", sizes={}))
-    return BuildResult(catalog=catalog, embeddings=embeddings, neighbours=neighbours, maps=maps, report=report,
-                       config=config, build_date=date)
+    report = make_report(
+        catalog,
+        config,
+        embeddings,
+        neighbours,
+        evaluation,
+        date=date,
+        published=Published(model=models[0], mode="explicit", sizes={}),
+    )
+    return BuildResult(
+        catalog=catalog,
+        embeddings=embeddings,
+        neighbours=neighbours,
+        maps=maps,
+        report=report,
+        config=config,
+        build_date=date,
+    )

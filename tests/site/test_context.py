@@ -1,4 +1,5 @@
 """Every page's context, built from a hand-made BuildResult."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,8 +12,11 @@ from mangarec.site.data_files import onboarding
 from mangarec.site.prepare import Prepared
 from mangarec.site.render import CSP, CSP_PLOTS
 
-ASSETS = {"css/site.css": "assets/css/site.x.css", "js/site.js": "assets/js/site.x.js",
-          "img/icon.svg": "assets/img/icon.x.svg"}
+ASSETS = {
+    "css/site.css": "assets/css/site.x.css",
+    "js/site.js": "assets/js/site.x.js",
+    "img/icon.svg": "assets/img/icon.x.svg",
+}
 
 
 @pytest.fixture
@@ -59,8 +63,14 @@ def test_title(result, prep):
     for m in ctx["neighbours"]:
         assert isinstance(m["html"], Markup)
         ol = parse("<ol>" + str(m["html"]) + "</ol>")
-        rows = [{"href": li.find("a").attrs["href"], "score": float(li.find("span", class_="score").text()),
-                 "shared": li.find("span", class_="shared").text().split(", ")} for li in ol.find_all("li")]
+        rows = [
+            {
+                "href": li.find("a").attrs["href"],
+                "score": float(li.find("span", class_="score").text()),
+                "shared": li.find("span", class_="shared").text().split(", "),
+            }
+            for li in ol.find_all("li")
+        ]
         assert len(rows) == 10
         assert all(r["href"].startswith("../../title/") for r in rows)
         scores = [r["score"] for r in rows]
@@ -102,8 +112,8 @@ def test_foryou_onboarding_is_popular_and_diverse(result, prep):
     ctx = C.foryou_context(result, prep, ASSETS, chosen)
     ids = ctx["data"]["onboarding"]
     assert len(ids) == 6 == len(set(ids))
-    assert ids[0] == "h0"                                # the most popular first
-    assert {i[0] for i in ids} == {"s", "h"}             # both clusters of the map
+    assert ids[0] == "h0"  # the most popular first
+    assert {i[0] for i in ids} == {"s", "h"}  # both clusters of the map
     assert [c["id"] for c in ctx["onboarding"]] == ids
 
 
@@ -116,7 +126,7 @@ def test_models(result, prep):
     assert j["rows"][0]["cells"][1]["value"] == pytest.approx(ev["agreement"]["mean"][0][1])
     assert j["rows"][0]["cells"][1]["lo"] <= j["rows"][0]["cells"][1]["value"] <= j["rows"][0]["cells"][1]["hi"]
     assert ctx["ranking"] is None and ctx["visitor"] == []  # no ratings in this catalog
-    assert ctx["timings"] == []                          # show_timings is off by default
+    assert ctx["timings"] == []  # show_timings is off by default
     assert ctx["catalog"]["items"] == len(result.catalog)
     assert ctx["catalog"]["skipped"] == [(C.skipped_label(k), v) for k, v in sorted(result.catalog.skipped.items())]
 

@@ -39,6 +39,17 @@ def test_truncate_at_word_boundary():
 def test_safe_url():
     assert safe_url("https://mangadex.org/title/1") == "https://mangadex.org/title/1"
     assert safe_url("http://example.org") == "http://example.org"
-    for bad in ("javascript:alert(1)", "JaVaScRiPt:alert(1)", " javascript:alert(1)", "data:text/html,x",
-                "//evil.org/x", "https:///nohost", "vbscript:x", "https://a b", None, "", "mal:123"):
+    for bad in (
+        "javascript:alert(1)",
+        "JaVaScRiPt:alert(1)",
+        " javascript:alert(1)",
+        "data:text/html,x",
+        "//evil.org/x",
+        "https:///nohost",
+        "vbscript:x",
+        "https://a b",
+        None,
+        "",
+        "mal:123",
+    ):
         assert safe_url(bad) is None, bad

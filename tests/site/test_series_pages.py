@@ -1,4 +1,5 @@
 """Title and explore pages: "Same series" apart from "Similar titles", formats, one work."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -16,15 +17,42 @@ from mangarec.site import write_site
 def catalog() -> Catalog:
     g = make_tags
     items = [
-        Item(id="a-dn", title="Death Note", kind="anime", type="TV", tags=g({"genre": ["Mystery", "Thriller"]}),
-             popularity=90, related=(Related(id="m-dn2", type="Sequel"),)),
-        Item(id="m-dn", title="Death Note", kind="manga", type="Manga", tags=g({"genre": ["Mystery", "Thriller"]}),
-             popularity=80),
-        Item(id="m-dn2", title="Death Note: Another", kind="manga", tags=g({"genre": ["Mystery"]}), popularity=20,
-             related=(Related(id="a-dn", type="Prequel"),)),
+        Item(
+            id="a-dn",
+            title="Death Note",
+            kind="anime",
+            type="TV",
+            tags=g({"genre": ["Mystery", "Thriller"]}),
+            popularity=90,
+            related=(Related(id="m-dn2", type="Sequel"),),
+        ),
+        Item(
+            id="m-dn",
+            title="Death Note",
+            kind="manga",
+            type="Manga",
+            tags=g({"genre": ["Mystery", "Thriller"]}),
+            popularity=80,
+        ),
+        Item(
+            id="m-dn2",
+            title="Death Note: Another",
+            kind="manga",
+            tags=g({"genre": ["Mystery"]}),
+            popularity=20,
+            related=(Related(id="a-dn", type="Prequel"),),
+        ),
     ]
-    items += [Item(id=f"x{k}", title=f"Other {chr(65 + k)}", kind="manga", tags=g({"genre": ["Mystery", "Drama"]}),
-                   popularity=float(50 - k)) for k in range(12)]
+    items += [
+        Item(
+            id=f"x{k}",
+            title=f"Other {chr(65 + k)}",
+            kind="manga",
+            tags=g({"genre": ["Mystery", "Drama"]}),
+            popularity=float(50 - k),
+        )
+        for k in range(12)
+    ]
     return Catalog(items=tuple(items))
 
 
@@ -33,10 +61,12 @@ def built(tmp_path):
     result = make_result(cat, models=("lsi", "word2vec"))
     emb = series.fit(cat, series.Params(), 0, {})
     nb = neighbours.compute(emb, NeighboursSection(k=10), cat.tie_order, 0)
-    result = replace(result, embeddings={**result.embeddings, "series": emb},
-                     neighbours={**result.neighbours, "series": nb},
-                     config=replace(result.config,
-                                    site=replace(result.config.site, models=["lsi", "word2vec", "series"])))
+    result = replace(
+        result,
+        embeddings={**result.embeddings, "series": emb},
+        neighbours={**result.neighbours, "series": nb},
+        config=replace(result.config, site=replace(result.config.site, models=["lsi", "word2vec", "series"])),
+    )
     out = tmp_path / "site"
     write_site(result, out)
     return cat, out

@@ -1,4 +1,5 @@
 """assets, markdown pages, sitemap, render helpers, serve."""
+
 from __future__ import annotations
 
 import gzip
@@ -20,7 +21,7 @@ def test_assets_hashed_and_plotly_copied(tmp_path):
     static = tmp_path / "static"
     (static / "js").mkdir(parents=True)
     (static / "js" / "a.js").write_text("1")
-    (static / "x.json").write_text("{}")          # top-level files are not assets
+    (static / "x.json").write_text("{}")  # top-level files are not assets
     m1 = copy_assets(tmp_path / "o1", static)
     assert set(m1) == {"js/a.js", "js/plotly.min.js"}
     assert m1["js/a.js"].startswith("assets/js/a.") and (tmp_path / "o1" / m1["js/a.js"]).read_text() == "1"
@@ -31,8 +32,12 @@ def test_assets_hashed_and_plotly_copied(tmp_path):
 
 
 def test_markdown_escapes_raw_html():
-    html = str(render_markdown("# T\n\n<script>alert(1)</script>\n\nx <img src=x onerror=alert(1)> "
-                               "[a](javascript:alert(1)) [b](../ok/) [c](https://example.org)"))
+    html = str(
+        render_markdown(
+            "# T\n\n<script>alert(1)</script>\n\nx <img src=x onerror=alert(1)> "
+            "[a](javascript:alert(1)) [b](../ok/) [c](https://example.org)"
+        )
+    )
     root = parse(html)
     assert not root.find_all("script") and not root.find_all("img")
     assert "<script>alert(1)</script>" in root.text()
