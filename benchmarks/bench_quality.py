@@ -49,10 +49,11 @@ from mangarec.evaluation.protocol import canonical  # noqa: E402
 from mangarec.evaluation.ranking import evaluate_scorer  # noqa: E402
 from mangarec.evaluation.runner import foldin_scorer, run_evaluation, training_values, visitor_reg  # noqa: E402
 from mangarec.evaluation.truths import truths_of  # noqa: E402
-from mangarec.evaluation.visitor import evaluate_visitor, informative_picks, spread_picks  # noqa: E402
+from mangarec.evaluation.visitor import evaluate_visitor, spread_picks  # noqa: E402
 from mangarec.loaders import load_catalog  # noqa: E402
 from mangarec.models import als  # noqa: E402
 from mangarec.models.ease import fit_ease, item_item  # noqa: E402
+from mangarec.onboarding import choose, like_rates  # noqa: E402
 from mangarec.paths import shared_data_dir  # noqa: E402
 from mangarec.seeds import derive_seed  # noqa: E402
 
@@ -122,7 +123,11 @@ def run(name: str, cat: Catalog, args) -> dict:
     rows = {r.method: r.metrics for r in ev.ranking}
     lam = float(ev.choices["ease_lambda"])
     W = item_item(fit_ease(split.likes("train"), lam), ITEM_ITEM_K)
-    picks = {"spread": spread_picks(emb.vectors, cat.tie_order), "informative": informative_picks(split, cat.tie_order)}
+    pop = np.array([it.popularity or 0.0 for it in cat.items], dtype=np.float64)
+    picks = {
+        "spread": spread_picks(emb.vectors, cat.tie_order),
+        "informative": choose(emb.vectors, like_rates(split.likes("train"), pop), cat.tie_order),
+    }
     info = emb.info
     vis = evaluate_visitor(
         cat,
@@ -173,7 +178,7 @@ def run(name: str, cat: Catalog, args) -> dict:
     )
     table.append(
         (
-            f"onboarding: informative picks ({vis2.answered['onboarding picks']:.1f} answered)",
+            f"onboarding: site's picks, like-weighted D-optimal ({vis2.answered['onboarding picks']:.1f} answered)",
             vis2.onboarding["onboarding picks"],
         )
     )

@@ -267,6 +267,12 @@ def cmd_privacy(argv: Sequence[str], prog: str = "mangarec privacy") -> int:
     return int(privacy_main(list(argv)) or 0)
 
 
+def cmd_tune(argv: Sequence[str], prog: str = "mangarec tune") -> int:
+    from .tune import main as tune_main
+
+    return int(tune_main(list(argv)) or 0)
+
+
 #: ``{command: (function, one-line help)}``; ``build`` is also the default command.
 COMMANDS: dict[str, tuple[Callable[..., int], str]] = {
     "build": (cmd_build, "build the site (the default command)"),
@@ -274,6 +280,7 @@ COMMANDS: dict[str, tuple[Callable[..., int], str]] = {
     "fetch": (cmd_fetch, "download a catalog from a live API into the cache"),
     "config": (cmd_config, "print or check the configuration"),
     "privacy": (cmd_privacy, "private rating collection (simulate, serve, join)"),
+    "tune": (cmd_tune, "choose ALS's settings on the validation split and write them into the config"),
 }
 
 

@@ -232,42 +232,48 @@ def _maps_all(
     return {name: maps[f"map:{name}"] for name in embeddings}
 
 
-def _heldout_neighbours(
+def _heldout_fits(
     catalog: Catalog, embeddings: Mapping[str, Embedding], config: Config, stages: _Stages, keys: _Keys, eval_seed: int
-) -> tuple[dict[str, Neighbours], list[str]]:
-    """Models trained on ratings, refitted without the held-out likes (a fair hit rate)."""
+) -> tuple[dict[str, Embedding], dict[str, Neighbours], list[str]]:
+    """Models trained on ratings, refitted without the held-out likes: ``(embeddings,
+    neighbours, cache keys)``, what the evaluation scores on the test likes (a fair hit rate)."""
     from . import neighbours as nb
     from .evaluation import evaluation_split
     from .models import fit_model
 
-    out, out_keys = {}, []
+    embs: dict[str, Embedding] = {}
+    nbs: dict[str, Neighbours] = {}
+    out_keys: list[str] = []
     for name in embeddings:
         s = spec(name)
         if not s.trained_on_ratings or catalog.ratings is None:
             continue
 
-        def compute(n: str = name) -> Neighbours:
+        def fit(n: str = name) -> Embedding:
             assert catalog.ratings is not None
             train, _ = evaluation_split(catalog.ratings, config.evaluation, eval_seed)
-            emb = fit_model(n, replace(catalog, ratings=train), config, config.seed)
-            return nb.compute(emb, config.neighbours, catalog.tie_order, derive_seed(config.seed, "neighbours", n))
+            return fit_model(n, replace(catalog, ratings=train), config, config.seed)
 
-        key = make_key(
+        fit_key = make_key(
             "heldout",
             name,
             keys.items,
             keys.ratings,
             params_of(config, name),
-            config.neighbours,
             config.evaluation,
             config.seed,
             module_digest(s.fit.__module__),
-            module_digest("mangarec.neighbours"),
             module_digest("mangarec.evaluation"),
         )
-        out[name] = stages.run(f"model:{name} (held-out fit)", key, compute)
-        out_keys.append(key)
-    return out, out_keys
+        embs[name] = emb = stages.run(f"model:{name} (held-out fit)", fit_key, fit)
+        nb_key = make_key("heldout-neighbours", fit_key, config.neighbours, module_digest("mangarec.neighbours"))
+
+        def neighbours_of(e: Embedding = emb, n: str = name) -> Neighbours:
+            return nb.compute(e, config.neighbours, catalog.tie_order, derive_seed(config.seed, "neighbours", n))
+
+        nbs[name] = stages.run(f"neighbours:{name} (held-out fit)", nb_key, neighbours_of)
+        out_keys += [fit_key, nb_key]
+    return embs, nbs, out_keys
 
 
 def _publish_choice(config: Config, built: Sequence[str]) -> str:
@@ -405,7 +411,7 @@ def _run(
     maps = _maps_all(embeddings, model_keys, config, stages)
 
     eval_seed = derive_seed(config.seed, "evaluate")
-    heldout, heldout_keys = _heldout_neighbours(catalog, embeddings, config, stages, keys, eval_seed)
+    held_emb, held_nb, heldout_keys = _heldout_fits(catalog, embeddings, config, stages, keys, eval_seed)
     evaluation = stages.run(
         "evaluate",
         make_key(
@@ -418,7 +424,14 @@ def _run(
             config.seed,
             module_digest("mangarec.evaluation"),
         ),
-        lambda: evaluate(catalog, neighbours, config.evaluation, eval_seed, hit_rate_neighbours=heldout),
+        lambda: evaluate(
+            catalog,
+            neighbours,
+            config.evaluation,
+            eval_seed,
+            heldout_embeddings=held_emb,
+            heldout_neighbours=held_nb,
+        ),
     )
 
     from .publish import write_embeddings

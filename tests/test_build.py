@@ -410,6 +410,17 @@ def test_catalog_with_ratings_gets_als_everywhere(tmp_path, shared_data):
     hr = {r["method"]: r["metrics"]["ndcg"]["mean"] for r in ev["ranking"]}
     assert hr["als neighbours"] > hr["random"] and hr["lsi neighbours"] > hr["random"] and hr["ease"] > hr["popularity"]
     assert any("als was refitted on the training split" in n for n in ev["notes"])
+    assert hr["als"] > hr["random"]  # the visitor-style fold-in of the held-out fit
+    (visitor,) = ev["visitor"]
+    assert set(visitor["onboarding"]) == {"onboarding picks", "random popular picks"}
+    assert visitor["answered"]["onboarding picks"] > 0
+    # the for-you page asks about the picks of mangarec.onboarding on the published ALS vectors
+    from mangarec.client import load
+
+    page = (out / "foryou" / "index.html").read_text()
+    model = load(str(out / "data" / "embeddings.json"))
+    first = page.index('data-id="', page.index('class="cards onboarding'))
+    assert page[first + 9 : page.index('"', first + 9)] in model.ids[:120]
     assert ev["protocol"]["like_threshold"] == 8.0 and not ev["protocol"]["empty"]
     assert report["published"]["model"] == "als"
     published = json.loads((out / "data" / "embeddings.json").read_text())

@@ -66,6 +66,8 @@ def test_bad_source_date_epoch_is_one_line_before_heavy_imports(value, tmp_path)
         (["serve", "--port", "99999"], "--port: 99999 is not between 0 and 65,535"),
         (["fetch", "nowhere"], "invalid choice: 'nowhere'"),
         (["config", "--check", "/nonexistent/site.toml"], "config file not found"),
+        (["tune", "--config", "site.toml"], "the following arguments are required: --data"),
+        (["tune", "--data", "/nonexistent", "--config", "c.toml", "--max-fits", "0"], "--max-fits"),
     ],
 )
 def test_bad_options_are_one_line(args, fragment, capsys):

@@ -79,7 +79,9 @@ def evaluate(
         The rating-trained models refitted on :func:`evaluation_split`'s train ratings (same
         ``seed``): their fold-in and neighbour lists are scored on the test likes.
     picks:
-        The onboarding's item positions (scored on the visitor path).
+        The onboarding's item positions (scored on the visitor path); by default each held-out
+        fit's own :func:`mangarec.onboarding.choose` picks from the training likes, what the
+        site's onboarding shows.
     hit_rate_neighbours:
         Old name of ``heldout_neighbours``.
     """

@@ -100,6 +100,15 @@ def foldin_scorer(emb: Embedding, split_values: sp.csr_matrix) -> Scorer:
     return lambda users: X[users] @ Y.T
 
 
+def _onboarding(catalog: Catalog, split: Split, emb: Embedding) -> list[int]:
+    """The picks the site's onboarding would show for ``emb`` (fitted on ``split.train``),
+    chosen from the training likes only (:mod:`mangarec.onboarding`)."""
+    from ..onboarding import choose, like_rates
+
+    pop = np.array([it.popularity or 0.0 for it in catalog.items], dtype=np.float64)
+    return choose(emb.vectors, like_rates(split.likes("train"), pop), catalog.tie_order)
+
+
 def visitor_reg(emb: Embedding) -> float:
     """The λ a visitor's fold-in uses for ``emb`` (what the build publishes as ``fold_in.reg``)."""
     info = emb.info or {}
@@ -183,7 +192,7 @@ def run_evaluation(
                     alpha=float(emb.info.get("alpha") or 1.0),
                     like_counts=config.visitor_likes,
                     seed=derive_seed(seed, "visitor", name),
-                    picks=picks,
+                    picks=picks if picks is not None else _onboarding(catalog, split, emb),
                 )
                 for name, emb in held_emb.items()
             ]

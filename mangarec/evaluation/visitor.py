@@ -199,20 +199,3 @@ def spread_picks(vectors: np.ndarray, tie_order: np.ndarray, n: int = 12, pool: 
         chosen.append(nxt)
         dist = np.minimum(dist, np.linalg.norm(v - v[nxt], axis=1))
     return [int(cand[k]) for k in chosen]
-
-
-def informative_picks(split: Split, tie_order: np.ndarray, n: int = 12, pool: int = POPULAR_POOL) -> list[int]:
-    """``n`` titles a new visitor can answer and whose answer says the most: among the
-    ``pool · n`` most popular, the largest ``P(rated) · H(like | rated)`` on the training ratings
-    (``H`` the binary entropy: a title everyone likes tells nothing), ties by popularity."""
-    R = canonical(split.train.matrix)
-    like = split.positives.mask(R)
-    n_users = max(R.shape[0], 1)
-    rated = np.bincount(R.indices, minlength=R.shape[1]).astype(np.float64)
-    liked = np.bincount(R.indices[like], minlength=R.shape[1]).astype(np.float64)
-    cand = np.argsort(tie_order, kind="stable")[: max(n, pool * n)]
-    q = np.clip(liked[cand] / np.maximum(rated[cand], 1), 1e-9, 1 - 1e-9)
-    h = -(q * np.log2(q) + (1 - q) * np.log2(1 - q))
-    value = rated[cand] / n_users * h
-    order = np.lexsort((tie_order[cand], -value))
-    return [int(cand[k]) for k in order[:n]]

@@ -32,6 +32,7 @@ model's coordinates:
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from .prepare import Prepared
 
@@ -131,40 +132,33 @@ def map_file(prep: Prepared, model: str) -> tuple[dict, bytes] | None:
 
 
 def onboarding(prep: Prepared, n: int = 12) -> list[int]:
-    """``n`` popular titles spread over the map: farthest-point sampling among the top ``10 n``.
+    """The ``n`` titles the "for you" page asks about first (:func:`mangarec.onboarding.choose`
+    over the published model's vectors, weighted by the share of users who like each title).
 
-    Coordinates: the first model's map, else its embedding, else the tag incidence rows.
-    Starts at the most popular title; deterministic (ties go to the more popular).
+    The published model is the report's; without one (or when it does not cover the catalog) the
+    first model that does, else the tag incidence rows.
     """
-    pool = prep.by_popularity[: max(n, 10 * n)]
-    if not pool:
-        return []
+    from ..evaluation import positives_of
+    from ..evaluation.protocol import canonical
+    from ..onboarding import choose, like_rates
+
     res = prep.result
-    coords = None
-    for m in prep.models:
-        if m in res.maps:
-            idx = {iid: k for k, iid in enumerate(res.maps[m].item_ids)}
-            if all(prep.items[p].id in idx for p in pool):
-                coords = np.asarray(res.maps[m].xy, dtype=np.float64)[[idx[prep.items[p].id] for p in pool]]
-                break
-    if coords is None:
-        for m in prep.models:
-            if m in res.embeddings:
-                e = res.embeddings[m]
-                idx = {iid: k for k, iid in enumerate(e.item_ids)}
-                if all(prep.items[p].id in idx for p in pool):
-                    v = np.asarray(e.vectors, dtype=np.float64)[[idx[prep.items[p].id] for p in pool]]
-                    coords = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-                    break
-    if coords is None:
-        coords = res.catalog.tag_matrix[pool].toarray().astype(np.float64)
-    chosen = [0]
-    dist = np.linalg.norm(coords - coords[0], axis=1)
-    while len(chosen) < min(n, len(pool)):
-        dist[chosen] = -1.0
-        nxt = int(np.argmax(dist))
-        if dist[nxt] < 0:
+    cat = res.catalog
+    published = res.report.published.model if res.report.published is not None else None
+    order = [published, *prep.models] if published else list(prep.models)
+    vectors = None
+    for m in order:
+        e = res.embeddings.get(m) if m else None
+        if e is not None and tuple(e.item_ids) == tuple(cat.ids):
+            vectors = np.asarray(e.vectors, dtype=np.float64)
             break
-        chosen.append(nxt)
-        dist = np.minimum(dist, np.linalg.norm(coords - coords[nxt], axis=1))
-    return [pool[k] for k in chosen]
+    if vectors is None:
+        vectors = cat.tag_matrix.toarray().astype(np.float64)
+    likes = None
+    if cat.ratings is not None and cat.ratings.nnz:
+        R = canonical(cat.ratings.matrix)
+        keep = positives_of(cat.ratings, res.config.evaluation).mask(R)
+        likes = sp.csr_matrix((keep.astype(np.float64), R.indices, R.indptr), shape=R.shape)
+        likes.eliminate_zeros()
+    pop = np.array([it.popularity or 0.0 for it in cat.items], dtype=np.float64)
+    return choose(vectors, like_rates(likes, pop), cat.tie_order, n=n)
