@@ -68,9 +68,9 @@ class Bench:
         self.n = len(catalog)
         self.tie = catalog.tie_order
         self.src, self.dst = content.franchise_links(catalog)
-        self.val_link = content.link_halves(self.src, self.dst, SEED)
+        self.val_link = content.link_halves(self.src, self.dst, content.HALVES_SEED)
         self.lists = content.reference_lists(catalog, K)
-        self.val_item = content.item_halves(self.n, SEED)
+        self.val_item = content.item_halves(self.n, content.HALVES_SEED)
         self.rows = {
             h: np.array([i for i in self.lists if self.val_item[i] == (h == "validation")])
             for h in ("validation", "test")

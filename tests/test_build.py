@@ -61,6 +61,26 @@ def test_default_build_writes_site_and_data(built):
     assert (out / "data" / "embeddings.json").is_file()
 
 
+def test_models_page_shows_each_lists_recall_of_the_catalogs_own_truths(built):
+    """The bundled catalog has franchise links: every model's franchise recall@20 (test half) is in
+    the report and on the models page beside random lists; the series list finds more than random."""
+    from mangarec.evaluation.content import HALVES_SEED
+
+    out, _ = built
+    report = json.loads((out / "data" / "report.json").read_text())
+    c = report["evaluation"]["content"]
+    assert c["seed"] == HALVES_SEED and c["franchise_links"]["test"] > 0 and set(c["models"]) == set(report["models"])
+    rnd = c["random"]["franchise_recall"]
+    assert c["models"]["series"]["franchise_recall"]["test"] > 10 * rnd
+    assert c["models"]["jaccard"]["franchise_recall"]["test"] > 10 * rnd
+    page = (out / "models" / "index.html").read_text()
+    section = page[page.index('id="c-h"') : page.index("</section>", page.index('id="c-h"'))]
+    assert section.count("<tr>") == len(c["models"]) + 2  # header, models, random
+    assert (
+        f"{c['models']['series']['franchise_recall']['test']:.3f}" in section and "baseline: tag-set Jaccard" in section
+    )
+
+
 def test_unchanged_rebuild_does_nothing(built, small_config, capsys):
     out, cache = built
     before = _tree(out)

@@ -13,6 +13,8 @@
   ground truth the catalog holds, versus a random and a popularity-matched null (paired test
   over titles), with the recall of the truth.
 * ``agreement``: model-vs-model Jaccard with bootstrap intervals over titles.
+* ``content`` (:mod:`.content`): franchise recall@20 over the catalog's related links and
+  ``matches`` recall@20 over its reference lists, per half, beside random lists.
 
 :func:`evaluate` returns the JSON-able ``report.json`` part; :func:`run_evaluation` the typed
 :class:`Evaluation` it is made from.
@@ -96,4 +98,18 @@ def evaluate(
         heldout_neighbours=heldout_neighbours or hit_rate_neighbours,
         picks=picks,
     )
-    return jsonable(ev)
+    out = jsonable(ev)
+    out["content"] = content_figures(catalog, neighbours)
+    return out
+
+
+def content_figures(catalog: Catalog, neighbours: Mapping[str, Neighbours]) -> dict[str, Any] | None:
+    """Franchise and ``matches`` recall@20 of every model (:mod:`.content`), ``None`` when the
+    catalog has neither related links nor reference lists."""
+    from . import content
+
+    # the halves the weights were chosen on (validation) and reported on (test): a fixed seed
+    out = content.evaluate(catalog, neighbours, content.HALVES_SEED)
+    if out["franchise_links"] is None and out["reference_lists"] is None:
+        return None
+    return out

@@ -134,6 +134,7 @@ def evaluation_view(rep: Mapping[str, Any], label: Callable[[str], str]) -> dict
         }
     proto = rep.get("protocol")
     return {
+        "content": _content(rep.get("content"), label),
         "protocol": proto,
         "ranking": ranking,
         "visitor": visitor,
@@ -141,4 +142,52 @@ def evaluation_view(rep: Mapping[str, Any], label: Callable[[str], str]) -> dict
         "agreement": agreement,
         "ease_lambda": (rep.get("choices") or {}).get("ease_lambda"),
         "evaluation_notes": list(rep.get("notes") or []),
+    }
+
+
+#: What a content row needs said beside its figures.
+CONTENT_NOTES = {
+    "jaccard": "baseline: tag-set Jaccard",
+    "text": "baseline: raw title + description tf-idf cosine",
+    "series": "reads the related links, so this is not a held-out figure "
+    "(docs/models.md has it with half the links hidden)",
+    "hybrid": "leaves the title's series out, as the reference lists do",
+}
+
+
+def _content(c: Mapping[str, Any] | None, label: Callable[[str], str]) -> dict | None:
+    """The content table: each model's franchise and ``matches`` recall@k (test halves) beside
+    random lists; ``None`` when the catalog has neither truth."""
+    if not c or not c.get("models"):
+        return None
+
+    def test(m: Mapping[str, Any], key: str) -> float | None:
+        return ((m.get(key) or {}).get("test")) if m else None
+
+    models = c["models"]
+    best = {
+        key: max((v for m in models.values() if (v := test(m, key)) is not None), default=None)
+        for key in ("franchise_recall", "matches_recall")
+    }
+    rows = []
+    for name, m in models.items():
+        f, r = test(m, "franchise_recall"), test(m, "matches_recall")
+        rows.append(
+            {
+                "label": label(name),
+                "franchise": f,
+                "matches": r,
+                "f_cls": _heat(f / best["franchise_recall"]) if f is not None and best["franchise_recall"] else "",
+                "m_cls": _heat(r / best["matches_recall"]) if r is not None and best["matches_recall"] else "",
+                "note": CONTENT_NOTES.get(name, ""),
+            }
+        )
+    rnd = c.get("random") or {}
+    return {
+        "k": c.get("k"),
+        "rows": rows,
+        "random": rnd,
+        "links": (c.get("franchise_links") or {}).get("test"),
+        "lists": (c.get("reference_lists") or {}).get("test"),
+        "notes": list(c.get("notes") or []),
     }
