@@ -10,9 +10,9 @@ the row order of the JSON, which is most popular first). Nothing but the JSON is
 
 from __future__ import annotations
 
-import gzip
+import http.client
 import json
-import urllib.request
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -186,22 +186,33 @@ class PublishedModel:
 
 
 def _read(path_or_url: str) -> bytes:
+    """The JSON's bytes from a path or an http(s) URL, gunzipped; at most ``MAX_BYTES`` (after
+    decompression), a URL within a 120 s overall deadline."""
+    from .loaders.httpget import DeadlineExceeded, ResponseTooLarge, get
+    from .loaders.io import sniff_bytes
+
     if path_or_url.startswith(("http://", "https://")):
-        req = urllib.request.Request(path_or_url, headers={"Accept-Encoding": "identity"})
         try:
-            with urllib.request.urlopen(req, timeout=30) as resp:
-                data = resp.read(MAX_BYTES + 1)
-        except OSError as exc:
+            resp = get(path_or_url, headers={"Accept-Encoding": "identity"}, max_bytes=MAX_BYTES)
+        except DeadlineExceeded:
+            raise InputError("cannot fetch embeddings: no complete answer within 120 s", path_or_url) from None
+        except ResponseTooLarge:
+            raise InputError(f"embeddings JSON larger than {MAX_BYTES} bytes", path_or_url) from None
+        except (OSError, http.client.HTTPException) as exc:
             raise InputError(f"cannot fetch embeddings: {exc}", path_or_url) from None
+        if resp.status != 200:
+            raise InputError(f"cannot fetch embeddings: HTTP {resp.status} {resp.reason}", path_or_url)
+        data = resp.body
     else:
         try:
             data = Path(path_or_url).read_bytes()
         except OSError as exc:
             raise InputError(f"cannot read embeddings: {exc.strerror or exc}", path_or_url) from None
-    if data[:2] == b"\x1f\x8b":
-        try:
-            data = gzip.decompress(data)
-        except (OSError, EOFError) as exc:
+    if sniff_bytes(data) == "gzip":
+        try:  # bounded: a small gzip bomb does not fill the memory
+            d = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            data = d.decompress(data, MAX_BYTES + 1)
+        except zlib.error as exc:
             raise InputError(f"bad gzip data: {exc}", path_or_url) from None
     if len(data) > MAX_BYTES:
         raise InputError(f"embeddings JSON larger than {MAX_BYTES} bytes", path_or_url)

@@ -124,8 +124,18 @@ def test_bad_inputs_are_one_line_errors(tmp_path, published, server):
         (tmp_path / "x.json").write_text(json.dumps(doc | change))
         with pytest.raises(InputError, match=msg):
             client.load(str(tmp_path / "x.json"))
-    with pytest.raises(InputError, match="cannot fetch"):
+    with pytest.raises(InputError, match="cannot fetch embeddings: HTTP 404"):
         client.load(server + "/data/none.json")
+    # a gzip bomb (a few KB that inflate past the bound) stops at the bound, in memory and in time
+    import gzip as gz
+
+    (tmp_path / "bomb.json.gz").write_bytes(gz.compress(b" " * (client.MAX_BYTES + 10), compresslevel=9))
+    assert (tmp_path / "bomb.json.gz").stat().st_size < client.MAX_BYTES // 100
+    with pytest.raises(InputError, match="larger than"):
+        client.load(str(tmp_path / "bomb.json.gz"))
+    (tmp_path / "bad.json.gz").write_bytes(b"\x1f\x8b" + b"garbage" * 10)
+    with pytest.raises(InputError, match="bad gzip data"):
+        client.load(str(tmp_path / "bad.json.gz"))
     m = client.load(str(out / "data/embeddings.json"))
     with pytest.raises(InputError, match="'a0'"):
         m.fit({"a0": "meh"})

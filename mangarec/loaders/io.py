@@ -37,13 +37,18 @@ COMPRESSED_SUFFIXES: tuple[str, ...] = (".gz", ".xz", ".bz2")
 _DECODE_ERRORS = (EOFError, lzma.LZMAError, zlib.error, gzip.BadGzipFile, OSError)
 
 
-def _sniff(f: BinaryIO) -> str | None:
-    head = f.read(8)
-    f.seek(0)
+def sniff_bytes(head: bytes) -> str | None:
+    """The compression whose magic ``head`` starts with (:data:`MAGIC`), or None."""
     for magic, name in MAGIC:
         if head.startswith(magic):
             return name
     return None
+
+
+def _sniff(f: BinaryIO) -> str | None:
+    head = f.read(8)
+    f.seek(0)
+    return sniff_bytes(head)
 
 
 def compression_of(path: Path) -> str | None:

@@ -33,14 +33,13 @@ class SVD:
     method: str
 
 
-def _fix_signs(V: np.ndarray) -> np.ndarray:
-    """``(k,)`` of ±1 making the largest-|value| entry of each column of ``V`` positive."""
-    if V.size == 0:
-        return np.ones(V.shape[1])
-    idx = np.argmax(np.abs(V), axis=0)
-    signs = np.sign(V[idx, np.arange(V.shape[1])])
-    signs[signs == 0] = 1.0
-    return signs
+def _flip(U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(U, V)`` with each singular pair's sign fixed: the largest-|value| entry of each column of
+    ``V`` positive (:func:`sklearn.utils.extmath.svd_flip` on the rows of ``Vᵀ``); copies."""
+    from sklearn.utils.extmath import svd_flip
+
+    U2, Vt = svd_flip(U.copy(), V.T.copy(), u_based_decision=False)
+    return U2, Vt.T
 
 
 def truncated_svd(m: sp.spmatrix, k: int, seed: int, deflate: np.ndarray | None = None) -> SVD:
@@ -79,7 +78,7 @@ def truncated_svd(m: sp.spmatrix, k: int, seed: int, deflate: np.ndarray | None 
             order = np.argsort(-w, kind="stable")[:k]
             s = np.sqrt(np.clip(w[order], 0.0, None))
             V = V[:, order]
-            V = V * _fix_signs(V)
+            V = _flip(np.empty((0, V.shape[1])), V)[1]
             if deflate is not None:
                 V = V - np.outer(deflate, deflate @ V)
             MV = np.asarray(m @ V)
@@ -96,8 +95,8 @@ def truncated_svd(m: sp.spmatrix, k: int, seed: int, deflate: np.ndarray | None 
         tol = s.max(initial=0.0) * max(n, T) * np.finfo(np.float64).eps * 10
         inv = np.where(s > tol, 1.0 / np.where(s > tol, s, 1.0), 0.0)
         V = MtU * inv
-        signs = _fix_signs(V)
-        return SVD(U * signs, s, V * signs, "gram-eigh")
+        U, V = _flip(U, V)
+        return SVD(U, s, V, "gram-eigh")
     k = min(k, small - 1)
     if deflate is not None:
         from scipy.sparse.linalg import LinearOperator, svds
@@ -113,8 +112,8 @@ def truncated_svd(m: sp.spmatrix, k: int, seed: int, deflate: np.ndarray | None 
         U, s, Vt = svds(op, k=k, v0=start, solver="arpack")
         order = np.argsort(-s, kind="stable")
         U, s, V = U[:, order], s[order], Vt[order].T
-        signs = _fix_signs(V)
-        return SVD(U * signs, s, V * signs, "arpack")
+        U, V = _flip(U, V)
+        return SVD(U, s, V, "arpack")
     from sklearn.utils.extmath import randomized_svd
 
     U, s, Vt = randomized_svd(  # float32: twice as fast, ample for an embedding
@@ -126,5 +125,5 @@ def truncated_svd(m: sp.spmatrix, k: int, seed: int, deflate: np.ndarray | None 
         flip_sign=False,
     )
     U, s, V = U.astype(np.float64), s.astype(np.float64), Vt.T.astype(np.float64)
-    signs = _fix_signs(V)
-    return SVD(U * signs, s, V * signs, "randomized")
+    U, V = _flip(U, V)
+    return SVD(U, s, V, "randomized")
