@@ -8,7 +8,6 @@ and plotly.js), ``search_index`` (type-ahead shards), ``data_files`` (neighbour 
 
 from __future__ import annotations
 
-import multiprocessing
 import os
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from ..paths import SITE_SRC, TEMPLATES
 from ..result import BuildResult
+from ..workers import fork_pool
 from . import context as C
 from .aliases import load_aliases
 from .assets import copy_assets
@@ -150,8 +150,8 @@ def write_site(
         tasks = [("titles", n * i // parts, n * (i + 1) // parts) for i in range(parts)]
         tasks += [("nb", ns * i // parts, ns * (i + 1) // parts) for i in range(parts)]
         if k > 1:
-            with multiprocessing.get_context("fork").Pool(k) as pool:
-                done = pool.map(_title_pages, tasks, chunksize=1)
+            with fork_pool(k) as pool:  # forked workers that die with the build
+                done = list(pool.map(_title_pages, tasks, chunksize=1))
         else:
             done = [_title_pages(t) for t in tasks]
     finally:
