@@ -172,7 +172,10 @@ class NegativeWriter(Contributor):
 def test_a_negative_write_is_caught_once_and_the_liar_expelled():
     run = AnonRun(7, contributors={3: NegativeWriter})
     run.run()
-    assert any("negative write" in e for e in run.col.events)
+    # the -1 lands on a free block (a count that wraps: "negative write") or, about one run in
+    # thirty, on a block an honest user reserved, cancelling it (one reservation short): either
+    # way the round is opened once and the liar alone expelled
+    assert any("negative write" in e or "reservation invariant broken (27 blocks" in e for e in run.col.events)
     assert any("expelled [3]" in e for e in run.col.events)
     assert sum("opened" in e for e in run.col.events) == 1
     _honest_exact(run, {3})
