@@ -28,6 +28,13 @@ MODEL_NAMES: tuple[str, ...] = tuple(REGISTRY)
 MAX_CONFIG_BYTES = 1 << 20
 
 
+def _map_models(v: list) -> str | None:
+    bad = [m for m in v if m not in REGISTRY]
+    if bad:
+        return f"unknown model {bad[0]!r} (known: {', '.join(REGISTRY)})"
+    return None if len(set(v)) == len(v) else "lists a model twice"
+
+
 def _models(v: list) -> str | None:
     bad = [m for m in v if m not in REGISTRY]
     if bad:
@@ -68,6 +75,13 @@ class SiteSection:
         "input the catalog lacks (ALS without ratings, text without descriptions) is left out with "
         "a note saying why.",
         _models,
+    )
+    maps: list[str] = key(
+        [n for n, s in REGISTRY.items() if s.mapped],
+        "Which of site.models the maps page draws (a UMAP map each, most of a cold build's time). "
+        "By default every model but those whose map repeats LSI's: jaccard and series (the same unit "
+        "tag rows), deconvolution and silencing (the same eigenvectors, rescaled).",
+        _map_models,
     )
     feed_size: int = key(200, "How many recent titles the feed page ranks.", bounded(1, 100_000))
     shard_size: int = key(

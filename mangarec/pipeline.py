@@ -227,9 +227,10 @@ def _maps_all(
             (emb, config.umap, derive_seed(config.seed, "map", name)),
         )
         for name, emb in embeddings.items()
+        if name in config.site.maps
     ]
     maps = stages.run_parallel(jobs, workers=min(2, os.cpu_count() or 1))
-    return {name: maps[f"map:{name}"] for name in embeddings}
+    return {name: maps[f"map:{name}"] for name in embeddings if name in config.site.maps}
 
 
 def _heldout_fits(
@@ -451,11 +452,6 @@ def _run(
         )
     for n in stages.cache.notes:
         log.note(n)  # about this run, not the site: printed, not published
-    if config.site.site_url.startswith("https://example.org/"):
-        note(
-            "site.site_url is the example.org placeholder: canonical links and sitemap.xml point there "
-            "until you set it in the config"
-        )
     report = make_report(
         catalog,
         config,

@@ -12,6 +12,7 @@ import pytest
 
 import build
 from mangarec import pipeline
+from mangarec.errors import ConfigError
 from mangarec.models import REGISTRY, available
 from mangarec.paths import DEFAULT_CATALOG, ROOT
 
@@ -59,6 +60,27 @@ def test_default_build_writes_site_and_data(built):
         assert header == "item_id,rank,neighbour_id,score"
         assert first[1] == "1" and first[0] != first[2]
     assert (out / "data" / "embeddings.json").is_file()
+
+
+def test_maps_are_drawn_for_site_maps_only(built, tmp_path):
+    """By default the models whose map would repeat LSI's get none (a registry declaration); the
+    maps page lists only the drawn maps; site.maps chooses them."""
+    from mangarec.config import load_config
+    from mangarec.models import spec
+
+    out, cache = built
+    report = json.loads((out / "data" / "report.json").read_text())
+    drawn = {p.stem for p in (out / "data" / "maps").glob("*.json")} - {"tags", "titles"}
+    assert drawn == {m for m in report["models"] if spec(m).mapped} and "jaccard" not in drawn
+    page = (out / "plots" / "index.html").read_text()
+    assert 'value="lsi"' in page and 'value="jaccard"' not in page
+    cfg = tmp_path / "maps.toml"
+    cfg.write_text('[site]\nmaps = ["jaccard"]\n')
+    result = pipeline.run_build([f"generic:{DEFAULT_CATALOG}"], tmp_path / "out", load_config(cfg), cache_dir=cache)
+    assert set(result.maps) == {"jaccard"}
+    cfg.write_text('[site]\nmaps = ["nope"]\n')
+    with pytest.raises(ConfigError, match=r"site\.maps.*unknown model 'nope'"):
+        load_config(cfg)
 
 
 def test_models_page_shows_each_lists_recall_of_the_catalogs_own_truths(built):
@@ -116,9 +138,15 @@ def test_a_model_setting_recomputes_only_that_model_and_what_depends_on_it(built
         "map:hybrid",
         "evaluate",
     }
+    # series draws no map by default (it would repeat LSI's): its model and lists, and the hybrid's
     assert ran("[models.series]\ntag_weight = 0.5\n") == {
-        f"{stage}:{m}" for stage in ("model", "neighbours", "map") for m in ("series", "hybrid")
-    } | {"evaluate"}
+        "model:series",
+        "neighbours:series",
+        "model:hybrid",
+        "neighbours:hybrid",
+        "map:hybrid",
+        "evaluate",
+    }
 
 
 def test_template_and_static_edits_change_the_stamp(tmp_path, monkeypatch):

@@ -68,6 +68,9 @@ class ModelSpec:
     publish_rank:
         Preference for the published embeddings when ``publish.model = "auto"`` (lowest
         available wins); ``None``: never chosen automatically.
+    mapped:
+        Whether the maps page draws it by default (``site.maps``): false for a model whose map
+        would repeat another's (the same unit tag rows, or the same eigenvectors rescaled).
     foldin:
         ``foldin(params) -> Foldin``: how a visitor's ratings are folded into its vectors.
     """
@@ -82,6 +85,7 @@ class ModelSpec:
     trained_on_ratings: bool = False
     order: int = 100
     publish_rank: int | None = None
+    mapped: bool = True
     foldin: Callable[[Any], Foldin] = field(default=lambda params: Foldin())
 
     def __post_init__(self) -> None:

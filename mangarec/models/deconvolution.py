@@ -69,4 +69,5 @@ SPEC = ModelSpec(
     fit=fit,
     needs=frozenset({"tags"}),
     order=80,
+    mapped=False,
 )

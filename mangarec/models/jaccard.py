@@ -58,4 +58,5 @@ SPEC = ModelSpec(
     fit=fit,
     needs=frozenset({"tags"}),
     order=5,
+    mapped=False,
 )

@@ -203,4 +203,5 @@ SPEC = ModelSpec(
     fit=fit,
     needs=frozenset({"tags"}),
     order=70,
+    mapped=False,
 )

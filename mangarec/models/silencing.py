@@ -62,4 +62,5 @@ SPEC = ModelSpec(
     fit=fit,
     needs=frozenset({"tags"}),
     order=85,
+    mapped=False,
 )
