@@ -71,6 +71,8 @@ class ModelSpec:
     mapped:
         Whether the maps page draws it by default (``site.maps``): false for a model whose map
         would repeat another's (the same unit tag rows, or the same eigenvectors rescaled).
+    role:
+        What the models page says beside its figures (``"baseline: tag-set Jaccard"``), if anything.
     foldin:
         ``foldin(params) -> Foldin``: how a visitor's ratings are folded into its vectors.
     """
@@ -86,6 +88,7 @@ class ModelSpec:
     order: int = 100
     publish_rank: int | None = None
     mapped: bool = True
+    role: str = ""
     foldin: Callable[[Any], Foldin] = field(default=lambda params: Foldin())
 
     def __post_init__(self) -> None:

@@ -147,5 +147,6 @@ SPEC = ModelSpec(
     needs=frozenset({"tags", "descriptions"}),
     depends=("series",),
     order=50,
+    role="leaves the title's series out, as the reference lists do",
     publish_rank=15,
 )

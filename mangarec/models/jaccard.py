@@ -58,5 +58,6 @@ SPEC = ModelSpec(
     fit=fit,
     needs=frozenset({"tags"}),
     order=5,
+    role="baseline: tag-set Jaccard",
     mapped=False,
 )

@@ -203,5 +203,9 @@ SPEC = ModelSpec(
     fit=fit,
     needs=frozenset({"tags"}),
     order=70,
+    role=(
+        "reads the related links, so its franchise recall is not a held-out figure (docs/models.md "
+        "has it with half the links hidden)"
+    ),
     mapped=False,
 )

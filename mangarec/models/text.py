@@ -163,4 +163,5 @@ SPEC = ModelSpec(
     fit=fit,
     needs=frozenset({"descriptions"}),
     order=40,
+    role="baseline: raw title + description tf-idf cosine",
 )

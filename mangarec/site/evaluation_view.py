@@ -145,14 +145,12 @@ def evaluation_view(rep: Mapping[str, Any], label: Callable[[str], str]) -> dict
     }
 
 
-#: What a content row needs said beside its figures.
-CONTENT_NOTES = {
-    "jaccard": "baseline: tag-set Jaccard",
-    "text": "baseline: raw title + description tf-idf cosine",
-    "series": "reads the related links, so this is not a held-out figure "
-    "(docs/models.md has it with half the links hidden)",
-    "hybrid": "leaves the title's series out, as the reference lists do",
-}
+def _role(name: str) -> str:
+    """What the model's spec says of its figures (``ModelSpec.role``); ``""`` for an unknown name."""
+    from ..models import REGISTRY
+
+    s = REGISTRY.get(name)
+    return s.role if s is not None else ""
 
 
 def _content(c: Mapping[str, Any] | None, label: Callable[[str], str]) -> dict | None:
@@ -179,7 +177,7 @@ def _content(c: Mapping[str, Any] | None, label: Callable[[str], str]) -> dict |
                 "matches": r,
                 "f_cls": _heat(f / best["franchise_recall"]) if f is not None and best["franchise_recall"] else "",
                 "m_cls": _heat(r / best["matches_recall"]) if r is not None and best["matches_recall"] else "",
-                "note": CONTENT_NOTES.get(name, ""),
+                "note": _role(name),
             }
         )
     rnd = c.get("random") or {}
