@@ -71,6 +71,8 @@ class ModelSpec:
     mapped:
         Whether the maps page draws it by default (``site.maps``): false for a model whose map
         would repeat another's (the same unit tag rows, or the same eigenvectors rescaled).
+    apart:
+        Its list is shown apart from the similar-title columns (the pages' "Same series").
     role:
         What the models page says beside its figures (``"baseline: tag-set Jaccard"``), if anything.
     foldin:
@@ -88,6 +90,7 @@ class ModelSpec:
     order: int = 100
     publish_rank: int | None = None
     mapped: bool = True
+    apart: bool = False
     role: str = ""
     foldin: Callable[[Any], Foldin] = field(default=lambda params: Foldin())
 

@@ -208,4 +208,5 @@ SPEC = ModelSpec(
         "has it with half the links hidden)"
     ),
     mapped=False,
+    apart=True,
 )

@@ -107,8 +107,11 @@ class Prepared:
 
     @cached_property
     def series_model(self) -> str | None:
-        """The model shown as "Same series" (apart from the similar-title columns), if built."""
-        return "series" if "series" in self.models else None
+        """The model shown as "Same series" (apart from the similar-title columns, its spec's
+        ``apart``), if built."""
+        from ..models import REGISTRY
+
+        return next((m for m in self.models if m in REGISTRY and REGISTRY[m].apart), None)
 
     @cached_property
     def neighbours(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
