@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import gzip
 import sys
 import time
@@ -53,7 +54,7 @@ from mangarec.evaluation.visitor import evaluate_visitor, spread_picks  # noqa: 
 from mangarec.loaders import load_catalog  # noqa: E402
 from mangarec.models import als  # noqa: E402
 from mangarec.models.ease import fit_ease, item_item  # noqa: E402
-from mangarec.onboarding import choose, like_rates  # noqa: E402
+from mangarec.onboarding import picks_for  # noqa: E402
 from mangarec.paths import shared_data_dir  # noqa: E402
 from mangarec.seeds import derive_seed  # noqa: E402
 
@@ -123,35 +124,19 @@ def run(name: str, cat: Catalog, args) -> dict:
     rows = {r.method: r.metrics for r in ev.ranking}
     lam = float(ev.choices["ease_lambda"])
     W = item_item(fit_ease(split.likes("train"), lam), ITEM_ITEM_K)
-    pop = np.array([it.popularity or 0.0 for it in cat.items], dtype=np.float64)
-    picks = {
-        "spread": spread_picks(emb.vectors, cat.tie_order),
-        "informative": choose(emb.vectors, like_rates(split.likes("train"), pop), cat.tie_order),
-    }
     info = emb.info
-    vis = evaluate_visitor(
+    visitor = functools.partial(
+        evaluate_visitor,
         cat,
         split,
         emb,
         reg=visitor_reg(emb),
         mode=info["mode"],
         alpha=info["alpha"] or 1.0,
-        like_counts=[5, 12],
         seed=derive_seed(seed, "visitor", "als"),
-        picks=picks["spread"],
-        item_item=W,
     )
-    vis2 = evaluate_visitor(
-        cat,
-        split,
-        emb,
-        reg=visitor_reg(emb),
-        mode=info["mode"],
-        alpha=info["alpha"] or 1.0,
-        like_counts=[12],
-        seed=derive_seed(seed, "visitor", "als"),
-        picks=picks["informative"],
-    )
+    vis = visitor(like_counts=[5, 12], picks=spread_picks(emb.vectors, cat.tie_order), item_item=W)
+    vis2 = visitor(like_counts=[12], picks=picks_for(cat, emb.vectors, split.likes("train")))
     print(
         f"  ALS: {params.feedback}, {params.factors} factors, λ {params.regularization:g} (visitor fold-in λ "
         f"{visitor_reg(emb):g}), α {params.alpha:g}, "

@@ -18,8 +18,13 @@ Without ratings ``w`` is the popularity relative to the most popular title.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.sparse as sp
+
+if TYPE_CHECKING:
+    from .catalog import Catalog
 
 #: The candidates are the ``POOL · n`` most popular titles.
 POOL = 10
@@ -83,3 +88,11 @@ def choose(
         Av = A_inv @ v
         A_inv -= np.outer(Av, Av) / (1.0 + v @ Av)
     return [int(cand[k]) for k in chosen]
+
+
+def picks_for(catalog: Catalog, vectors: np.ndarray, likes: sp.csr_matrix | None, n: int = 12) -> list[int]:
+    """:func:`choose` for ``catalog``: ``vectors`` ``(items, d)`` in catalog order, weighted by
+    :func:`like_rates` of ``likes`` (``(users, items)`` csr or ``None``; the items' popularity
+    without it), pooled and tie-broken by the catalog's popularity order."""
+    pop = np.array([it.popularity or 0.0 for it in catalog.items], dtype=np.float64)
+    return choose(vectors, like_rates(likes, pop), catalog.tie_order, n=n)

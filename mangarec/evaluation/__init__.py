@@ -69,7 +69,6 @@ def evaluate(
     heldout_embeddings: Mapping[str, Embedding] | None = None,
     heldout_neighbours: Mapping[str, Neighbours] | None = None,
     picks: Sequence[int] | None = None,
-    hit_rate_neighbours: Mapping[str, Neighbours] | None = None,
 ) -> dict[str, Any]:
     """The ``evaluation`` part of ``report.json`` (JSON-able; see :class:`Evaluation`).
 
@@ -84,8 +83,6 @@ def evaluate(
         The onboarding's item positions (scored on the visitor path); by default each held-out
         fit's own :func:`mangarec.onboarding.choose` picks from the training likes, what the
         site's onboarding shows.
-    hit_rate_neighbours:
-        Old name of ``heldout_neighbours``.
     """
     from ..report import jsonable
 
@@ -95,7 +92,7 @@ def evaluate(
         config,
         seed,
         heldout_embeddings=heldout_embeddings,
-        heldout_neighbours=heldout_neighbours or hit_rate_neighbours,
+        heldout_neighbours=heldout_neighbours,
         picks=picks,
     )
     out = jsonable(ev)

@@ -103,10 +103,9 @@ def foldin_scorer(emb: Embedding, split_values: sp.csr_matrix) -> Scorer:
 def _onboarding(catalog: Catalog, split: Split, emb: Embedding) -> list[int]:
     """The picks the site's onboarding would show for ``emb`` (fitted on ``split.train``),
     chosen from the training likes only (:mod:`mangarec.onboarding`)."""
-    from ..onboarding import choose, like_rates
+    from ..onboarding import picks_for
 
-    pop = np.array([it.popularity or 0.0 for it in catalog.items], dtype=np.float64)
-    return choose(emb.vectors, like_rates(split.likes("train"), pop), catalog.tie_order)
+    return picks_for(catalog, emb.vectors, split.likes("train"))
 
 
 def visitor_reg(emb: Embedding) -> float:

@@ -140,7 +140,7 @@ def onboarding(prep: Prepared, n: int = 12) -> list[int]:
     """
     from ..evaluation import positives_of
     from ..evaluation.protocol import canonical
-    from ..onboarding import choose, like_rates
+    from ..onboarding import picks_for
 
     res = prep.result
     cat = res.catalog
@@ -160,5 +160,4 @@ def onboarding(prep: Prepared, n: int = 12) -> list[int]:
         keep = positives_of(cat.ratings, res.config.evaluation).mask(R)
         likes = sp.csr_matrix((keep.astype(np.float64), R.indices, R.indptr), shape=R.shape)
         likes.eliminate_zeros()
-    pop = np.array([it.popularity or 0.0 for it in cat.items], dtype=np.float64)
-    return choose(vectors, like_rates(likes, pop), cat.tie_order, n=n)
+    return picks_for(cat, vectors, likes, n=n)

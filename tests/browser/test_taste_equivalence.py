@@ -18,6 +18,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from conftest import CHROMEDRIVER, CHROMIUM, chrome_options
 
 from mangarec import client, publish
 from mangarec.models import als
@@ -27,8 +28,6 @@ from tests.test_als import planted_catalog
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
 HARNESS = Path(__file__).with_name("taste_harness.html")
 TASTE_JS = SITE_SRC / "static" / "js" / "taste.js"
 ALLOWED = {"/taste_harness.html", "/taste.js", "/embeddings.json"}
@@ -116,21 +115,8 @@ def _driver(profile_dir: Path):
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--no-default-browser-check",
-        "--disable-extensions",
-        f"--user-data-dir={profile_dir}",
-    ):
+    opts = chrome_options(profile_dir)
+    for arg in ("--no-default-browser-check", "--disable-extensions"):
         opts.add_argument(arg)
     opts.set_capability("goog:loggingPrefs", {"browser": "ALL", "performance": "ALL"})
     return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
