@@ -1,6 +1,7 @@
 """Recommendation quality on real ratings, every figure beside its baselines, in one run.
 
     python3 benchmarks/bench_quality.py [--datasets anime,movielens] [--users 2000] [--seed 42]
+                                        [--schedule]
 
 The protocol is the build's (mangarec.evaluation): a like is a rating at least 70 % up the
 detected scale (8 on anime-recdb's 1-10, 4 stars on MovieLens's 0.5-5); 20 % of each evaluated
@@ -15,12 +16,18 @@ Rows per dataset:
   EASE                          Steck 2019 closed form (the strong reference)
   item-kNN, popularity, random  baselines
   visitor, N likes              the published int8 JSON read by mangarec.client, N of the
-                                user's training likes given as "like"
+                                user's training likes given as "like" (the shipped fold-in:
+                                visitor α and λ up to 12 likes, training's from 48, a
+                                geometric schedule between)
+  visitor, no count schedule    the visitor α and λ at every count
+  visitor, previous fold-in     training α with λ 200 (what the site served before)
   visitor, item-item            the same profiles scored by EASE's top-50 weights per liked title
                                 (what per-title shards would serve)
   onboarding                    a dozen picks answered from the user's true ratings: spread
-                                (farthest-point, as the site), informative (P(rated)·H(like)),
+                                (farthest-point), the site's (like-weighted D-optimal),
                                 random popular
+With --schedule, validation visitors (fit / validation split, test likes unread) with 5, 12,
+40 and all likes under single fold-in settings and under the shipped count schedule.
 Then the null-model tests of ALS's neighbour lists (co-liked truth), and of the same lists
 shuffled across titles, and the targets of issue 10 with PASS/FAIL.
 """
@@ -48,7 +55,14 @@ from mangarec.evaluation import make_split  # noqa: E402
 from mangarec.evaluation.nulltests import model_tests  # noqa: E402
 from mangarec.evaluation.protocol import canonical  # noqa: E402
 from mangarec.evaluation.ranking import evaluate_scorer  # noqa: E402
-from mangarec.evaluation.runner import foldin_scorer, run_evaluation, training_values, visitor_reg  # noqa: E402
+from mangarec.evaluation.runner import (
+    foldin_scorer,
+    run_evaluation,
+    training_values,
+    visitor_alpha,
+    visitor_reg,
+    visitor_schedule,
+)  # noqa: E402
 from mangarec.evaluation.truths import truths_of  # noqa: E402
 from mangarec.evaluation.visitor import evaluate_visitor, spread_picks  # noqa: E402
 from mangarec.loaders import load_catalog  # noqa: E402
@@ -60,6 +74,8 @@ from mangarec.seeds import derive_seed  # noqa: E402
 
 OLD_ALS = als.Params(factors=32, regularization=0.1, alpha=10.0, feedback="raw")
 ITEM_ITEM_K = 50
+#: The visitor fold-in λ shipped before the visitor α and the count schedule (with training's α).
+PREVIOUS_VISITOR_REG = 200.0
 
 
 def movielens() -> Catalog:
@@ -132,14 +148,17 @@ def run(name: str, cat: Catalog, args) -> dict:
         emb,
         reg=visitor_reg(emb),
         mode=info["mode"],
-        alpha=info["alpha"] or 1.0,
+        alpha=visitor_alpha(emb),
+        schedule=visitor_schedule(emb),
         seed=derive_seed(seed, "visitor", "als"),
     )
-    vis = visitor(like_counts=[5, 12], picks=spread_picks(emb.vectors, cat.tie_order), item_item=W)
+    vis = visitor(like_counts=[5, 12, 24, 48], picks=spread_picks(emb.vectors, cat.tie_order), item_item=W)
+    flat = visitor(like_counts=[24, 48], schedule=None)  # the visitor α and λ at every count
+    before = visitor(like_counts=[12], schedule=None, alpha=params.alpha, reg=PREVIOUS_VISITOR_REG)
     vis2 = visitor(like_counts=[12], picks=picks_for(cat, emb.vectors, split.likes("train")))
     print(
         f"  ALS: {params.feedback}, {params.factors} factors, λ {params.regularization:g} (visitor fold-in λ "
-        f"{visitor_reg(emb):g}), α {params.alpha:g}, "
+        f"{visitor_reg(emb):g}), α {params.alpha:g} (visitor α {visitor_alpha(emb):g}), "
         f"{params.iterations} iterations: fit {t_fit:.1f} s; evaluation {t_eval:.1f} s; EASE λ {lam:g} (validation)"
     )
     table = [
@@ -153,6 +172,20 @@ def run(name: str, cat: Catalog, args) -> dict:
     ]
     for label, m in vis.likes.items():
         table.append((f"visitor via published JSON, {label}", m))
+    for label in ("24 likes", "48 likes", "all likes"):
+        table.append((f"visitor, no count schedule, {label}", flat.likes[label]))
+    table.append(
+        (
+            f"visitor, previous fold-in (α {params.alpha:g}, λ {PREVIOUS_VISITOR_REG:g}), 12 likes",
+            before.likes["12 likes"],
+        )
+    )
+    table.append(
+        (
+            f"visitor, previous fold-in (α {params.alpha:g}, λ {PREVIOUS_VISITOR_REG:g}), all likes",
+            before.likes["all likes"],
+        )
+    )
     for label, m in vis.item_item.items():
         table.append((f"visitor, EASE item-item top-{ITEM_ITEM_K}, {label}", m))
     table.append(
@@ -184,7 +217,39 @@ def run(name: str, cat: Catalog, args) -> dict:
                 f"  null test, {label:34s} {t.truth} vs {t.null:10s}: found {t.observed:.3f} vs {t.expected:.3f} "
                 f"(lift {t.lift:.2f}), p = {t.p_value:.3g}, recall {t.recall:.3f}, {t.items} titles"
             )
+    if args.schedule:
+        schedule_search(cat, split, params, args.seed, seed)
     return {"als": rows["als"], "ease": rows["ease"], "visitor12": vis.likes["12 likes"]}
+
+
+#: Single fold-in settings compared with the shipped count schedule on validation.
+SCHEDULE_RIVALS = ((10.0, 50.0), (100.0, 200.0), (300.0, 400.0), (1000.0, 800.0))
+
+
+def schedule_search(cat: Catalog, split, params, base_seed: int, seed: int) -> None:
+    """Validation only (ALS fitted on *fit*, scored on the validation likes): visitors with
+    5 / 12 / 40 / all likes under single (α, λ) settings and under the shipped schedule."""
+    from mangarec.models.als import visitor_schedule
+
+    emb = als.fit(replace(cat, ratings=split.fit), params, derive_seed(base_seed, "model", "als"))
+    as_test = replace(split, train=split.fit, test=split.validation)
+    counts = [5, 12, 40]
+    visitor = functools.partial(
+        evaluate_visitor, cat, as_test, emb, mode="implicit", like_counts=counts, seed=derive_seed(seed, "tune")
+    )
+    print("  validation visitors (fit / validation split), P@10 with 5 / 12 / 40 / all likes:")
+    rows = [(f"α {a:g}, λ {lam:g} at every count", visitor(alpha=a, reg=lam)) for a, lam in SCHEDULE_RIVALS]
+    sched = visitor_schedule(params)
+    rows.append(
+        (
+            f"shipped schedule (α {params.visitor_alpha:g}, λ {params.visitor_regularization:g} up to "
+            f"{params.visitor_few_likes}, training's from {params.visitor_many_likes})",
+            visitor(alpha=params.visitor_alpha, reg=params.visitor_regularization, schedule=sched),
+        )
+    )
+    for label, v in rows:
+        figs = " / ".join(f"{v.likes[k].precision.mean:.4f}" for k in [*(f"{c} likes" for c in counts), "all likes"])
+        print(f"    {label:72s} {figs}")
 
 
 def main() -> int:
@@ -192,6 +257,7 @@ def main() -> int:
     ap.add_argument("--datasets", default="anime,movielens")
     ap.add_argument("--users", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=42)
+    ap.add_argument("--schedule", action="store_true", help="also compare the visitor fold-in settings on validation")
     args = ap.parse_args()
     res = {}
     for ds in args.datasets.split(","):

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from .errors import InputError
-from .foldin import LEGACY, ValueMap, cholesky_solve, fold_in, gram, implicit_reg, rank, rated_rows, to_values
+from .foldin import LEGACY, Schedule, ValueMap, cholesky_solve, fold_in, gram, implicit_reg, rank, rated_rows, to_values
 from .publish import READABLE_VERSIONS, SCHEMA_NAME, decode
 
 #: Largest document :func:`load` accepts (bytes, after gunzip).
@@ -51,6 +51,7 @@ class PublishedModel:
     titles: tuple[str, ...] | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
     works: tuple[tuple[str, ...], ...] = ()
+    schedule: Schedule | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {k: i for i, k in enumerate(self.ids)})
@@ -75,8 +76,23 @@ class PublishedModel:
     def _values(self, ratings: Mapping[str, float | str]) -> tuple[np.ndarray, np.ndarray]:
         return to_values(ratings, self.index, self.values)
 
-    def _reg(self, vals: np.ndarray) -> float:
-        return implicit_reg(self.reg, vals, self.alpha, self.nu, self.reg_cols)
+    def settings(self, count: int) -> tuple[float, float]:
+        """``(alpha, λ)`` of a fold-in with ``count`` ratings in the fit (``fold_in.schedule``)."""
+        if self.schedule is None:
+            return float(self.alpha), float(self.reg)
+        return self.schedule.at(count, self.alpha, self.reg)
+
+    def _system(self, idx: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The fold-in matrix ``A`` ``(dim, dim)`` and right-hand-side weights ``w`` ``(m,)``
+        (``A x = Σ w_j y_j``), float64."""
+        Ys = self.vectors[idx]
+        alpha, reg = self.settings(int(idx.size))
+        if self.mode == "explicit":
+            return Ys.T @ Ys + reg * idx.size * np.eye(self.dim), vals
+        c = 1.0 + alpha * np.abs(vals)
+        mu = implicit_reg(reg, vals, alpha, self.nu, self.reg_cols)
+        A = self._gram + (Ys.T * (c - 1.0)) @ Ys + mu * np.eye(self.dim)  # type: ignore[attr-defined]
+        return A, c * (vals >= 0)
 
     def fit(self, ratings: Mapping[str, float | str]) -> np.ndarray:
         """The taste vector ``(dim,)`` float64 for ``{id: "like" | "dislike" | number}``.
@@ -84,13 +100,14 @@ class PublishedModel:
         Unknown ids are ignored; with no known id the taste is the zero vector.
         """
         idx, vals = self._values(ratings)
+        alpha, reg = self.settings(int(idx.size))
         return fold_in(
             self.vectors,
             idx,
             vals,
-            self.reg,
+            reg,
             self.mode,
-            alpha=self.alpha,
+            alpha=alpha,
             YtY=self._gram,  # type: ignore[attr-defined]
             nu=self.nu,
             reg_cols=self.reg_cols,
@@ -102,7 +119,6 @@ class PublishedModel:
         For evaluating many simulated visitors; a browser computes one :meth:`fit`."""
         out = np.zeros((len(profiles), self.dim))
         d, Y = self.dim, self.vectors
-        eye = np.eye(d)
         for a in range(0, len(profiles), block):
             chunk = profiles[a : a + block]
             A = np.zeros((len(chunk), d, d))
@@ -113,14 +129,8 @@ class PublishedModel:
                 if idx.size == 0:
                     continue
                 live[r] = True
-                Ys = Y[idx]
-                if self.mode == "explicit":
-                    A[r] = Ys.T @ Ys + self.reg * idx.size * eye
-                    b[r] = Ys.T @ vals
-                else:
-                    c = 1.0 + self.alpha * np.abs(vals)
-                    A[r] = self._gram + (Ys.T * (c - 1.0)) @ Ys + self._reg(vals) * eye  # type: ignore[attr-defined]
-                    b[r] = Ys.T @ (c * (vals >= 0))
+                A[r], w = self._system(idx, vals)
+                b[r] = Y[idx].T @ w
             if live.any():
                 out[a : a + len(chunk)][live] = np.linalg.solve(A[live], b[live][:, :, None])[:, :, 0]
         return out
@@ -158,13 +168,7 @@ class PublishedModel:
             return []
         Y = self.vectors
         Ys = Y[idx]
-        if self.mode == "explicit":
-            A = Ys.T @ Ys + self.reg * idx.size * np.eye(self.dim)
-            w = vals
-        else:
-            c = 1.0 + self.alpha * np.abs(vals)
-            A = self._gram + (Ys.T * (c - 1.0)) @ Ys + self._reg(vals) * np.eye(self.dim)  # type: ignore[attr-defined]
-            w = c * (vals >= 0)
+        A, w = self._system(idx, vals)
         z = cholesky_solve(A, Y[self.index[item_id]])
         contrib = w * (Ys @ z)
         order = np.lexsort((idx, -contrib))[:n]
@@ -251,11 +255,24 @@ def parse(doc: Mapping[str, Any], source: str = "embeddings JSON") -> PublishedM
             tag_vectors=T,
             titles=titles,
             works=tuple(tuple(str(m) for m in g) for g in doc.get("works") or ()),
+            schedule=_schedule(fo.get("schedule")),
             meta={k: doc[k] for k in ("build_date", "catalog_hash", "subset", "count") if k in doc}
             | {"source": source},
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"malformed embeddings document ({type(exc).__name__}: {exc})", source) from None
+
+
+def _schedule(s: Any) -> Schedule | None:
+    """The ``fold_in.schedule`` block (version 3; absent or ``null``: none)."""
+    if s is None:
+        return None
+    sched = Schedule(
+        few=int(s["few"]), many=int(s["many"]), alpha_many=float(s["alpha_many"]), reg_many=float(s["reg_many"])
+    )
+    if not (0 < sched.few < sched.many and sched.alpha_many >= 0 and sched.reg_many > 0):
+        raise ValueError(f"fold_in.schedule needs 0 < few < many and reg_many > 0, not {s!r}")
+    return sched
 
 
 def _value_map(fo: Mapping[str, Any]) -> ValueMap:

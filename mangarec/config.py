@@ -177,7 +177,7 @@ class EvaluationSection:
     min_likes: int = key(5, "Users with fewer likes are not evaluated.", bounded(2, 1_000_000))
     max_users: int = key(2000, "Users evaluated (fixed-seed sample, to bound the time).", bounded(1, 10_000_000))
     visitor_likes: list = key(
-        [5, 12],
+        [5, 12, 48],
         "Likes a simulated visitor gives (besides all of them) in the visitor-path evaluation.",
         all_of(max_items(8), _like_counts),
     )

@@ -23,12 +23,18 @@ recommendations); ``"explicit"`` (content models, and version-1 documents) maps 
 In implicit mode the ridge penalty can be frequency-scaled: ``λ·((n + alpha·Σ|v|)/n) ** nu``
 with ``n = reg_cols`` the training item count (``nu = 0``: plain λ).
 
+A :class:`Schedule` (published as ``fold_in.schedule``, version 3) makes ``alpha`` and λ depend
+on how many ratings ``m`` enter the fit: the visitor's values up to ``few``, the ``many`` values
+(training's) from ``many`` on, geometric interpolation in ``log m`` between. A dozen likes want
+a larger confidence and penalty than a training user's forty (docs/models.md).
+
 All maths
 is float64 so that Python and JavaScript agree to ~1e-12.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -69,6 +75,38 @@ class ValueMap:
         if f == "likes-dislikes":
             return self.like if liked else self.dislike
         raise ValueError(f"no numeric mapping for feedback {f!r}")
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """``alpha`` and λ as functions of the number ``m`` of ratings in the fit.
+
+    ``m <= few``: the fold-in's own ``(alpha, reg)``; ``m >= many``: ``(alpha_many,
+    reg_many)``; between, each is ``a ** (1 − t) · b ** t`` with
+    ``t = log(m / few) / log(many / few)``. Inert unless ``0 < few < many``.
+    """
+
+    few: int = 0
+    many: int = 0
+    alpha_many: float = 1.0
+    reg_many: float = 0.1
+
+    def at(self, m: int, alpha: float, reg: float) -> tuple[float, float]:
+        """``(alpha, reg)`` for ``m`` ratings (``alpha``, ``reg``: the few-ratings values)."""
+        if not 0 < self.few < self.many or m <= self.few:
+            return float(alpha), float(reg)
+        if m >= self.many:
+            return float(self.alpha_many), float(self.reg_many)
+        t = math.log(m / self.few) / math.log(self.many / self.few)
+        return _geo(alpha, self.alpha_many, t), _geo(reg, self.reg_many, t)
+
+
+def _geo(a: float, b: float, t: float) -> float:
+    """``a ** (1 − t) · b ** t`` as ``exp((1 − t)·log a + t·log b)`` (what ``taste.js`` computes;
+    linear when either is not positive)."""
+    if a <= 0 or b <= 0:
+        return float(a + (b - a) * t)
+    return math.exp((1.0 - t) * math.log(a) + t * math.log(b))
 
 
 #: The version-1 mapping (and the content models'): likes +1, dislikes −1, numbers centred.

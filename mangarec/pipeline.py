@@ -447,6 +447,7 @@ def _run(
             reg=fold.reg,
             mode=fold.mode,
             alpha=fold.alpha,
+            schedule=fold.schedule,
             build_date=date or "unknown",
             top_n=config.publish.top_n,
         )

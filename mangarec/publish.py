@@ -23,14 +23,14 @@ import numpy as np
 from .catalog import Catalog
 from .embedding import Embedding
 from .errors import InputError
-from .foldin import LIKE, MODES, ValueMap, fold_in, gram, rank
+from .foldin import LIKE, MODES, Schedule, ValueMap, fold_in, gram, rank
 from .fsutil import atomic_write, gzip_bytes
 from .paths import SITE_SRC
 
 SCHEMA_NAME = "mangarec-embeddings"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Versions the readers accept (version 1 has no value mapping: the legacy one applies).
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
 SCHEMA_FILE = SITE_SRC / "static" / "embeddings.schema.json"
 SIG_DIGITS = 7
 #: How vectors are encoded: base64 of int8 row-major bytes (smaller after gzip than a list of
@@ -116,11 +116,23 @@ def value_map(emb: Embedding) -> ValueMap:
     return ValueMap(feedback=str(fb), threshold=threshold, step=step, like=LIKE, dislike=dislike)
 
 
-def fold_in_block(emb: Embedding, *, reg: float, mode: str, alpha: float) -> dict[str, Any]:
-    """The ``fold_in`` block: mode, λ (and its frequency scaling), alpha, the value mapping."""
+def fold_in_block(
+    emb: Embedding, *, reg: float, mode: str, alpha: float, schedule: Schedule | None = None
+) -> dict[str, Any]:
+    """The ``fold_in`` block: mode, λ (and its frequency scaling), alpha, the value mapping and,
+    when given, the count schedule of alpha and λ (``null`` otherwise)."""
     vm = value_map(emb)
     info = emb.info or {}
+    sched = None
+    if schedule is not None and 0 < schedule.few < schedule.many:
+        sched = {
+            "few": int(schedule.few),
+            "many": int(schedule.many),
+            "alpha_many": _round(schedule.alpha_many),
+            "reg_many": _round(schedule.reg_many),
+        }
     return {
+        "schedule": sched,
         "mode": mode,
         "reg": _round(reg),
         "alpha": _round(alpha),
@@ -177,6 +189,7 @@ def build_payload(
     alpha: float | None = None,
     titles: bool = False,
     encoding: str = ENCODING,
+    schedule: Schedule | None = None,
 ) -> dict[str, Any]:
     """The embeddings JSON document (see ``docs/embeddings-json.md``).
 
@@ -190,6 +203,8 @@ def build_payload(
     reg, mode, alpha:
         Fold-in λ, ``"explicit"``/``"implicit"``, implicit confidence scale (``None``: the
         embedding's ``info["alpha"]`` when it has one, else 1).
+    schedule:
+        How alpha and λ move with a visitor's count of ratings (``fold_in.schedule``).
     build_date:
         ISO date of the build (passed in: builds are deterministic).
     top_n:
@@ -221,7 +236,7 @@ def build_payload(
         "build_date": build_date,
         "catalog_hash": catalog.fingerprint,
         "subset": subset,
-        "fold_in": fold_in_block(emb, reg=reg, mode=mode, alpha=alpha),
+        "fold_in": fold_in_block(emb, reg=reg, mode=mode, alpha=alpha, schedule=schedule),
         "items": items,
         "tags": None,
     }
@@ -250,6 +265,7 @@ def write_embeddings(
     build_date: str,
     top_n: int | None,
     alpha: float | None = None,
+    schedule: Schedule | None = None,
 ) -> dict[str, int]:
     """Write the embeddings files under ``out_dir/data``; return ``{relative path: bytes}``.
 
@@ -259,8 +275,14 @@ def write_embeddings(
     pages that show names) and ``embeddings.schema.json``. All documents are built before the
     first byte is written.
     """
-    full = dumps(build_payload(catalog, emb, reg=reg, mode=mode, build_date=build_date, alpha=alpha))
-    top = dumps(build_payload(catalog, emb, reg=reg, mode=mode, build_date=build_date, alpha=alpha, top_n=top_n))
+    full, top = (
+        dumps(
+            build_payload(
+                catalog, emb, reg=reg, mode=mode, build_date=build_date, alpha=alpha, schedule=schedule, top_n=n
+            )
+        )
+        for n in (None, top_n)
+    )
     order = np.argsort(catalog.tie_order, kind="stable")
     names = dumps(
         {

@@ -38,9 +38,9 @@ SEARCH: dict[str, tuple[Any, ...]] = {
 }
 RELATIVE = ("regularization", "alpha")
 #: Visitor fold-in λ candidates, times the chosen training λ (scored by visitors with 12 likes).
-VISITOR_FACTORS = (1.0, 2.0, 4.0, 8.0)
-#: Likes a simulated visitor gives when the visitor λ is chosen.
-VISITOR_LIKES = 12
+VISITOR_FACTORS = (1.0, 4.0, 16.0, 64.0)
+#: Visitor fold-in α candidates, times the chosen training α (the grid is α × λ).
+VISITOR_ALPHAS = (1.0, 10.0, 100.0)
 #: Default bound on the number of fits.
 MAX_FITS = 16
 
@@ -65,6 +65,7 @@ class TuneResult:
     validation_likes: int
     visitor: dict = field(default_factory=dict)
     visitor_regularization: float = 0.0
+    visitor_alpha: float = 0.0
 
 
 def _key(params: Any) -> tuple:
@@ -141,7 +142,7 @@ def search(
                 c = score(p)
                 if c.ndcg > best.ndcg + 1e-4:
                     best_p, best, best_emb, improved = p, c, last["emb"], True
-    visitor, v_reg = _visitor_search(catalog, split, best_p, best_emb, seed, log)
+    visitor, v_alpha, v_reg = _visitor_search(catalog, split, best_p, best_emb, seed, log)
     return TuneResult(
         best=best,
         tried=tuple(tried.values()),
@@ -149,37 +150,46 @@ def search(
         validation_likes=int(split.validation.nnz),
         visitor=visitor,
         visitor_regularization=v_reg,
+        visitor_alpha=v_alpha,
     )
 
 
 def _visitor_search(
     catalog: Any, split: Any, params: Any, emb: Any, seed: int, log: Callable[[str], None]
-) -> tuple[dict, float]:
-    """The visitor fold-in λ: :data:`VISITOR_FACTORS` × the training λ, scored by P@10 of
-    validation users who give :data:`VISITOR_LIKES` of their *fit* likes through the published
-    JSON (the test likes are never read). Returns ``({λ: P@10}, best λ)``."""
+) -> tuple[dict, float, float]:
+    """The visitor fold-in α and λ: the grid :data:`VISITOR_ALPHAS` × the training α by
+    :data:`VISITOR_FACTORS` × the training λ, scored by P@10 of validation users who give
+    ``visitor_few_likes`` (12) of their *fit* likes through the published JSON (the test likes
+    are never read): the values a visitor with that many likes or fewer gets. Returns
+    ``({"α=…, λ=…": P@10}, best α, best λ)``; ties go to the smaller α, then the smaller λ."""
     from .evaluation.visitor import evaluate_visitor
 
     if params.feedback == "explicit":
-        return {}, 0.0
+        return {}, 0.0, 0.0
     as_test = replace(split, train=split.fit, test=split.validation)
+    likes = int(params.visitor_few_likes)
     out: dict[str, float] = {}
-    for f in VISITOR_FACTORS:
-        lam = float(params.regularization) * f
-        v = evaluate_visitor(
-            catalog,
-            as_test,
-            emb,
-            reg=lam,
-            mode="implicit",
-            alpha=float(params.alpha),
-            like_counts=[VISITOR_LIKES],
-            seed=seed,
-        )
-        out[f"{lam:g}"] = v.likes[f"{VISITOR_LIKES} likes"].precision.mean
-        log(f"  visitor fold-in λ {lam:g}: P@10 {out[f'{lam:g}']:.4f} with {VISITOR_LIKES} likes (validation)")
-    best = max(out, key=lambda k: (out[k], -float(k)))
-    return out, float(best)
+    grid: dict[str, tuple[float, float]] = {}
+    for fa in VISITOR_ALPHAS:
+        alpha = float(params.alpha) * fa
+        for f in VISITOR_FACTORS:
+            lam = float(params.regularization) * f
+            v = evaluate_visitor(
+                catalog,
+                as_test,
+                emb,
+                reg=lam,
+                mode="implicit",
+                alpha=alpha,
+                like_counts=[likes],
+                seed=seed,
+            )
+            name = f"α={alpha:g}, λ={lam:g}"
+            out[name] = v.likes[f"{likes} likes"].precision.mean
+            grid[name] = (alpha, lam)
+            log(f"  visitor fold-in {name}: P@10 {out[name]:.4f} with {likes} likes (validation)")
+    best = max(out, key=lambda k: (out[k], -grid[k][0], -grid[k][1]))
+    return out, grid[best][0], grid[best][1]
 
 
 def write_config(path: Path, chosen: dict, note: str) -> None:
@@ -267,6 +277,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     v_reg = 0.0 if res.visitor_regularization == res.best.params.get("regularization") else res.visitor_regularization
     if res.visitor and v_reg != start.visitor_regularization:
         chosen["visitor_regularization"] = v_reg
+    v_alpha = 0.0 if res.visitor_alpha == res.best.params.get("alpha") else res.visitor_alpha
+    if res.visitor and v_alpha != start.visitor_alpha:
+        chosen["visitor_alpha"] = v_alpha
     print(
         f"best: nDCG@10 {res.best.ndcg:.4f}, P@10 {res.best.precision:.4f} on {res.validation_likes} validation "
         f"likes of {res.users} users; " + (", ".join(f"{k} = {v!r}" for k, v in chosen.items()) or "no change")
@@ -281,6 +294,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "validation_likes": res.validation_likes,
                     "visitor": res.visitor,
                     "visitor_regularization": res.visitor_regularization,
+                    "visitor_alpha": res.visitor_alpha,
                 },
                 indent=1,
                 default=float,

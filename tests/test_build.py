@@ -473,6 +473,18 @@ def test_catalog_with_ratings_gets_als_everywhere(tmp_path, shared_data):
     assert report["published"]["model"] == "als"
     published = json.loads((out / "data" / "embeddings.json").read_text())
     assert published["model"] == "als" and published["fold_in"]["mode"] == "implicit"
+    # the configured visitor fold-in: its own α and λ for a dozen likes, training's from 48 on
+    from mangarec.config import Config
+
+    als_cfg = Config().models.als
+    fo = published["fold_in"]
+    assert (fo["alpha"], fo["reg"]) == (als_cfg.visitor_alpha, als_cfg.visitor_regularization)
+    assert fo["schedule"] == {
+        "few": als_cfg.visitor_few_likes,
+        "many": als_cfg.visitor_many_likes,
+        "alpha_many": als_cfg.alpha,
+        "reg_many": als_cfg.regularization,
+    }
     assert (out / "data" / "maps" / "als.json").is_file()
     shard = json.loads(next((out / "data" / "nb").glob("*.json")).read_text())
     assert all("als" in lists for lists in shard["nb"].values())

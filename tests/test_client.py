@@ -118,7 +118,12 @@ def test_bad_inputs_are_one_line_errors(tmp_path, published, server):
     doc = json.loads((out / "data/embeddings.json").read_text())
     for change, msg in (
         ({"schema": "other"}, "not a mangarec-embeddings"),
-        ({"version": 3}, "unsupported version"),
+        ({"version": 4}, "unsupported version"),
+        (
+            {"fold_in": doc["fold_in"] | {"schedule": {"few": 5, "many": 5, "alpha_many": 1, "reg_many": 1}}},
+            "few < many",
+        ),
+        ({"fold_in": doc["fold_in"] | {"schedule": {"few": 5}}}, "malformed"),
         ({"dim": 9}, "expected"),
     ):
         (tmp_path / "x.json").write_text(json.dumps(doc | change))
@@ -177,3 +182,39 @@ def test_fit_many_equals_fit(tmp_path):
         many = m.fit_many(profiles, block=3)
         for p, row in zip(profiles, many):
             np.testing.assert_allclose(row, m.fit(p), rtol=1e-9, atol=1e-12)
+
+
+def test_schedule_moves_alpha_and_lambda_with_the_count_of_likes():
+    """Published with a schedule, a fit of m likes uses the schedule's (alpha, λ) for m, in
+    fit, fit_many and explain alike; a version-2 document (no schedule) reads as before."""
+    from mangarec.foldin import Schedule
+
+    catalog, _ = planted_catalog(n_users=80, n_items=60, density=0.3)
+    params = als.Params(factors=6, iterations=3, feedback="likes", scale="1-10", like_threshold=6.0)
+    emb = als.fit(catalog, params, 0)
+    sched = Schedule(few=3, many=12, alpha_many=2.0, reg_many=0.5)
+    doc = publish.build_payload(catalog, emb, reg=8.0, mode="implicit", alpha=300.0, build_date="d", schedule=sched)
+    assert doc["version"] == 3 and doc["fold_in"]["schedule"] == {
+        "few": 3,
+        "many": 12,
+        "alpha_many": 2.0,
+        "reg_many": 0.5,
+    }
+    m = client.parse(doc)
+    assert m.schedule == sched
+    for n in (2, 3, 6, 12, 20):
+        prof = {i: "like" for i in m.ids[:n]}
+        idx, vals = to_values(prof, m.index, m.values)
+        alpha, reg = sched.at(n, 300.0, 8.0)
+        assert m.settings(n) == (alpha, reg)
+        want = fold_in(m.vectors, idx, vals, reg, "implicit", alpha=alpha, YtY=m.vectors.T @ m.vectors)
+        np.testing.assert_allclose(m.fit(prof), want, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(m.fit_many([prof])[0], want, rtol=1e-9, atol=1e-12)
+        target, score = m.recommend(prof, n=1)[0]
+        assert sum(c for _, c in m.explain(prof, target, n=n)) == pytest.approx(score, rel=1e-9)
+    # more likes than `many` fit as training does; at most `few`, as the unscheduled visitor values
+    plain = client.parse(publish.build_payload(catalog, emb, reg=0.5, mode="implicit", alpha=2.0, build_date="d"))
+    big = {i: "like" for i in m.ids[:20]}
+    np.testing.assert_allclose(m.fit(big), plain.fit(big), rtol=1e-9)
+    v2 = doc | {"version": 2, "fold_in": {k: v for k, v in doc["fold_in"].items() if k != "schedule"}}
+    assert client.parse(v2).schedule is None and client.parse(v2).settings(20) == (300.0, 8.0)

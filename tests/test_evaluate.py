@@ -254,3 +254,27 @@ def test_evaluate_with_ratings_full_report():
     tests = {(t["truth"], t["null"]): t for t in out["null"]["lsi"]}
     assert set(tests) == {("co-liked", "random"), ("co-liked", "popularity")}
     assert tests[("co-liked", "popularity")]["p_value"] < 0.01
+
+
+def test_visitor_rows_compare_the_same_visitors_and_profiles():
+    """Each count's profiles depend on the seed and the count only, so two calls that ask for
+    different counts (or fold in differently) score the same visitors with the same likes."""
+    from dataclasses import replace
+
+    from mangarec.evaluation.visitor import evaluate_visitor
+    from mangarec.foldin import Schedule
+
+    cat = cluster_catalog(clusters=6, per=10, users_per_cluster=10)
+    s = make_split(cat.ratings, EvaluationSection(min_likes=5), 4)
+    emb = als.fit(replace(cat, ratings=s.train), als.Params(factors=4, regularization=0.1, iterations=4), 0)
+    kw = dict(reg=0.1, mode="implicit", alpha=10.0, seed=7)
+    a = evaluate_visitor(cat, s, emb, like_counts=[2, 4], **kw)
+    b = evaluate_visitor(cat, s, emb, like_counts=[4], **kw)
+    assert a.likes["4 likes"] == b.likes["4 likes"] and a.likes["all likes"] == b.likes["all likes"]
+    # a schedule that starts above every profile's size changes nothing; one that ends below it
+    # is the "many" values exactly
+    inert = evaluate_visitor(cat, s, emb, like_counts=[4], schedule=Schedule(50, 100, 1.0, 5.0), **kw)
+    assert inert.likes == b.likes
+    ends = evaluate_visitor(cat, s, emb, like_counts=[4], schedule=Schedule(1, 2, 3.0, 0.5), **kw)
+    kw_many = dict(kw, reg=0.5, alpha=3.0)
+    assert ends.likes["4 likes"] == evaluate_visitor(cat, s, emb, like_counts=[4], **kw_many).likes["4 likes"]

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mangarec.errors import InputError
-from mangarec.foldin import cholesky_solve, fold_in, rank, to_values
+from mangarec.foldin import Schedule, cholesky_solve, fold_in, rank, to_values
 from mangarec.models import als
 from mangarec.models.als import Params as ALSParams
 from tests.test_als import planted_catalog
@@ -121,3 +121,32 @@ def test_likes_pull_towards_liked_items():
         assert liked_side > 0 > scores[rows >= 20].mean(), mode
         if mode == "explicit":
             assert (rows[:10] < 20).all()
+
+
+def test_schedule_known_answers():
+    s = Schedule(few=10, many=40, alpha_many=10.0, reg_many=50.0)
+    assert s.at(1, 1000.0, 800.0) == (1000.0, 800.0) and s.at(10, 1000.0, 800.0) == (1000.0, 800.0)
+    assert s.at(40, 1000.0, 800.0) == (10.0, 50.0) and s.at(500, 1000.0, 800.0) == (10.0, 50.0)
+    a, r = s.at(20, 1000.0, 800.0)  # halfway in log m: the geometric means
+    assert a == pytest.approx(100.0, rel=1e-12) and r == pytest.approx(200.0, rel=1e-12)
+    assert Schedule().at(30, 3.0, 4.0) == (3.0, 4.0)  # inert
+    assert Schedule(few=5, many=5, alpha_many=1, reg_many=1).at(30, 3.0, 4.0) == (3.0, 4.0)
+    assert Schedule(few=1, many=3, alpha_many=2.0, reg_many=1.0).at(2, 0.0, 1.0)[0] == pytest.approx(
+        2.0 * np.log(2) / np.log(3)
+    )  # a zero alpha: linear
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    few=st.integers(1, 50),
+    span=st.integers(1, 200),
+    a=st.floats(0.01, 1e4),
+    b=st.floats(0.01, 1e4),
+    m=st.integers(0, 400),
+)
+def test_schedule_is_monotone_between_its_ends(few, span, a, b, m):
+    s = Schedule(few=few, many=few + span, alpha_many=b, reg_many=b)
+    x, y = s.at(m, a, a)
+    assert x == y and min(a, b) * (1 - 1e-9) <= x <= max(a, b) * (1 + 1e-9)
+    x2, _ = s.at(m + 1, a, a)
+    assert (x2 - x) * (b - a) >= -1e-9 * max(a, b)  # moves from a towards b, never back

@@ -38,7 +38,10 @@ def test_payload_validates_against_the_json_schema(fitted):
     catalog, emb = fitted
     validator = jsonschema.Draft202012Validator(_schema())
     jsonschema.Draft202012Validator.check_schema(_schema())
-    for kw in ({}, {"top_n": 50}, {"titles": True}, {"encoding": "int-list"}):
+    from mangarec.foldin import Schedule
+
+    sched = Schedule(few=12, many=48, alpha_many=10.0, reg_many=50.0)
+    for kw in ({}, {"top_n": 50}, {"titles": True}, {"encoding": "int-list"}, {"schedule": sched}):
         payload = publish.build_payload(catalog, emb, reg=0.1, mode="explicit", build_date=DATE, **kw)
         validator.validate(json.loads(publish.dumps(payload)))
     bad = publish.build_payload(catalog, emb, reg=0.1, mode="explicit", build_date=DATE)
@@ -52,7 +55,7 @@ def test_payload_validates_against_the_json_schema(fitted):
 def test_payload_fields(fitted):
     catalog, emb = fitted
     p = publish.build_payload(catalog, emb, reg=0.25, mode="implicit", alpha=5.0, build_date=DATE)
-    assert p["schema"] == "mangarec-embeddings" and p["version"] == 2 and p["model"] == "als"
+    assert p["schema"] == "mangarec-embeddings" and p["version"] == 3 and p["model"] == "als"
     assert p["dim"] == 32 and p["count"] == 400 and p["subset"] is None
     assert p["catalog_hash"] == catalog.fingerprint and p["build_date"] == DATE
     # an explicit fit: the legacy value mapping (likes +1, dislikes -1, numbers centred)
@@ -67,6 +70,7 @@ def test_payload_fields(fitted):
         "step": 1.0,
         "reg_exponent": 0.0,
         "reg_cols": 400,
+        "schedule": None,
     }
     # rows are most popular first, so a score tie goes to the more popular title
     expect = [catalog.ids[k] for k in np.argsort(catalog.tie_order)]

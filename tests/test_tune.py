@@ -79,3 +79,19 @@ def test_main_on_fixture_writes_and_errors(tmp_path, shared_data, capsys):
         assert "mangarec tune: validation nDCG@10" in cfg.read_text()
     with pytest.raises(InputError):
         tune.main(["--data", f"mal:{d / 'fixture_anime.csv'}", "--config", str(cfg), "--max-fits", "0"])
+
+
+def test_visitor_search_takes_the_best_of_the_alpha_lambda_grid():
+    cat = cluster_catalog(clusters=6, per=10, users_per_cluster=10)
+    from mangarec.evaluation import make_split
+
+    split = make_split(cat.ratings, EvaluationSection(min_likes=5, max_users=1000), 3)
+    p = als.Params(factors=4, regularization=0.01, iterations=4, feedback="likes", alpha=2.0)
+    from dataclasses import replace
+
+    emb = als.fit(replace(cat, ratings=split.fit), p, 3)
+    scores, alpha, lam = tune._visitor_search(cat, split, p, emb, 3, lambda s: None)
+    assert len(scores) == len(tune.VISITOR_ALPHAS) * len(tune.VISITOR_FACTORS)
+    assert alpha in {2.0 * a for a in tune.VISITOR_ALPHAS} and lam in {0.01 * f for f in tune.VISITOR_FACTORS}
+    assert scores[f"α={alpha:g}, λ={lam:g}"] == max(scores.values())
+    assert tune._visitor_search(cat, split, replace(p, feedback="explicit"), emb, 3, lambda s: None) == ({}, 0.0, 0.0)

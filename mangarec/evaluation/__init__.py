@@ -8,7 +8,7 @@
   as the visitor gets it) and every model's neighbour lists (item-kNN), beside random,
   popularity, co-like item-kNN and EASE (λ chosen on validation).
 * ``visitor`` (:mod:`.visitor`): the published, quantised JSON through the Python client with
-  5, 12 and all training likes; the onboarding's picks against random popular picks.
+  5, 12, 48 and all training likes; the onboarding's picks against random popular picks.
 * ``null`` (:mod:`.nulltests`, :mod:`.truths`): each model's neighbour lists against every
   ground truth the catalog holds, versus a random and a popularity-matched null (paired test
   over titles), with the recall of the truth.

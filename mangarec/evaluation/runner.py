@@ -12,6 +12,7 @@ from ..catalog import Catalog
 from ..config import EvaluationSection
 from ..embedding import Embedding, Neighbours
 from ..errors import InputError
+from ..foldin import Schedule
 from ..seeds import derive_seed
 from . import baselines as B
 from .jaccard import check_lists
@@ -114,6 +115,22 @@ def visitor_reg(emb: Embedding) -> float:
     return float(info.get("visitor_regularization") or info.get("regularization", 0.1))
 
 
+def visitor_alpha(emb: Embedding) -> float:
+    """The confidence scale a visitor's fold-in uses for ``emb`` (published as ``fold_in.alpha``)."""
+    info = emb.info or {}
+    return float(info.get("visitor_alpha") or info.get("alpha") or 1.0)
+
+
+def visitor_schedule(emb: Embedding) -> Schedule | None:
+    """How a visitor's fold-in α and λ move with their count of ratings (``fold_in.schedule``)."""
+    s = (emb.info or {}).get("visitor_schedule")
+    if not s:
+        return None
+    return Schedule(
+        few=int(s["few"]), many=int(s["many"]), alpha_many=float(s["alpha_many"]), reg_many=float(s["reg_many"])
+    )
+
+
 def training_values(emb: Embedding, ratings: sp.csr_matrix) -> sp.csr_matrix:
     """The model-scale values ``emb`` was trained with, for the rows of ``ratings``."""
     from ..feedback import Scale, model_values
@@ -188,7 +205,8 @@ def run_evaluation(
                     emb,
                     reg=visitor_reg(emb),
                     mode=str(emb.info.get("mode", "implicit")),
-                    alpha=float(emb.info.get("alpha") or 1.0),
+                    alpha=visitor_alpha(emb),
+                    schedule=visitor_schedule(emb),
                     like_counts=config.visitor_likes,
                     seed=derive_seed(seed, "visitor", name),
                     picks=picks if picks is not None else _onboarding(catalog, split, emb),

@@ -3,9 +3,10 @@
 The model trained on the split's *train* ratings is published exactly as the build publishes it
 (:func:`mangarec.publish.build_payload`, int8 vectors) and read back with
 :func:`mangarec.client.parse`; each evaluated user becomes a visitor who gives ``m`` of their
-training likes (a fixed-seed sample; ``m`` in ``[evaluation] visitor_likes``, and all of
-them), the client folds them in exactly as ``taste.js`` does, and the top 10 (the user's
-training ratings excluded, as for every method) is scored on the held-out likes.
+training likes (a fixed-seed sample, the same for every call with the same seed, so rows
+compare visitor by visitor; ``m`` in ``[evaluation] visitor_likes``, and all of them), the
+client folds them in exactly as ``taste.js`` does, and the top 10 (the user's training ratings
+excluded, as for every method) is scored on the held-out likes.
 
 The onboarding is scored the same way: the visitor answers the dozen picks from their true
 training ratings (a like, a dislike below the threshold, nothing when unrated), against a dozen
@@ -23,6 +24,7 @@ import scipy.sparse as sp
 from ..catalog import Catalog
 from ..client import PublishedModel, parse
 from ..embedding import Embedding
+from ..foldin import Schedule
 from ..publish import build_payload
 from ..seeds import derive_seed
 from .protocol import Split, canonical
@@ -48,9 +50,11 @@ class VisitorFigures:
     item_item: Mapping[str, Metrics] = field(default_factory=dict)
 
 
-def published_model(catalog: Catalog, emb: Embedding, *, reg: float, mode: str, alpha: float) -> PublishedModel:
+def published_model(
+    catalog: Catalog, emb: Embedding, *, reg: float, mode: str, alpha: float, schedule: Schedule | None = None
+) -> PublishedModel:
     """``emb`` through the published JSON (quantised) and back through the client."""
-    doc = build_payload(catalog, emb, reg=reg, mode=mode, alpha=alpha, build_date="evaluation")
+    doc = build_payload(catalog, emb, reg=reg, mode=mode, alpha=alpha, schedule=schedule, build_date="evaluation")
     return parse(doc, "evaluation")
 
 
@@ -113,21 +117,25 @@ def evaluate_visitor(
     alpha: float,
     like_counts: Sequence[int],
     seed: int,
+    schedule: Schedule | None = None,
     picks: Sequence[int] | None = None,
     max_visitors: int = MAX_VISITORS,
     item_item: sp.csr_matrix | None = None,
 ) -> VisitorFigures:
     """The visitor-path figures (see the module docstring).
 
-    ``emb`` must be fitted on ``split.train``; ``picks`` are the onboarding's item positions.
+    ``emb`` must be fitted on ``split.train``; ``picks`` are the onboarding's item positions;
+    ``reg``, ``mode``, ``alpha`` and ``schedule`` are the published ``fold_in`` block's.
     ``item_item`` (``(n, n)`` csr
     of per-title top-k weights, fitted on ``split.train``) scores the same profiles for
     comparison.
     """
-    model = published_model(catalog, emb, reg=reg, mode=mode, alpha=alpha)
-    g = np.random.default_rng(derive_seed(seed, "visitor"))
+    model = published_model(catalog, emb, reg=reg, mode=mode, alpha=alpha, schedule=schedule)
+    # One generator per draw, so that calls with the same seed share the visitors and each
+    # count's profiles whatever else they ask for: their figures compare pair by pair.
     users = split.users
     if len(users) > max_visitors:
+        g = np.random.default_rng(derive_seed(seed, "visitor", "users"))
         users = np.sort(g.choice(users, size=max_visitors, replace=False))
     R = canonical(split.train.matrix)
     like = split.positives.mask(R)
@@ -136,6 +144,7 @@ def evaluate_visitor(
     fig: dict[str, Metrics] = {}
     ii: dict[str, Metrics] = {}
     for m in [*sorted(set(like_counts)), None]:
+        g = np.random.default_rng(derive_seed(seed, "visitor", "likes", "all" if m is None else m))
         profiles: list[dict[str, float | str]] = []
         for row in liked:
             pick = row if m is None or len(row) <= m else np.sort(g.choice(row, size=m, replace=False))
@@ -151,6 +160,7 @@ def evaluate_visitor(
     if picks:
         n = len(picks)
         pool = np.argsort(catalog.tie_order, kind="stable")[: POPULAR_POOL * n]
+        g = np.random.default_rng(derive_seed(seed, "visitor", "popular picks"))
         random_picks = np.sort(g.choice(pool, size=min(n, len(pool)), replace=False))
         for name, chosen in (
             ("onboarding picks", np.asarray(picks, dtype=np.int64)),

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..catalog import Catalog
     from ..embedding import Embedding
+    from ..foldin import Schedule
 
 #: The embeddings of the models a model depends on, by name.
 Deps = Mapping[str, "Embedding"]
@@ -29,12 +30,14 @@ class Foldin:
     """How a visitor's ratings are folded in against a model's published vectors.
 
     ``mode`` is ``"explicit"`` or ``"implicit"`` (see :mod:`mangarec.foldin`), ``reg`` the
-    regularisation λ, ``alpha`` the implicit confidence scale.
+    regularisation λ, ``alpha`` the implicit confidence scale; ``schedule`` (optional) moves
+    both with the number of ratings (:class:`mangarec.foldin.Schedule`).
     """
 
     mode: str = "explicit"
     reg: float = 0.1
     alpha: float = 1.0
+    schedule: Schedule | None = None
 
 
 @dataclass(frozen=True)

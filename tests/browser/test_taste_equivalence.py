@@ -21,6 +21,7 @@ import pytest
 from conftest import CHROMEDRIVER, CHROMIUM, chrome_options
 
 from mangarec import client, publish
+from mangarec.foldin import Schedule
 from mangarec.models import als
 from mangarec.models.als import Params as ALSParams
 from mangarec.paths import SITE_SRC
@@ -38,7 +39,10 @@ CASES = {
     "mixed": {"a0": "like", "b1": "dislike", "a2": 9, "b3": 2, "a10": 7, "b21": 5, "gone-id": "like"},
     "scores": {f"{'a' if k % 2 == 0 else 'b'}{k}": float(1 + (k * 7) % 10) for k in range(0, 60, 3)},
     "dislikes": {"b1": "dislike", "b5": "dislike", "a6": 3},
+    "five likes": {f"a{k}": "like" for k in range(0, 10, 2)},
 }
+#: The "likes" site's fold-in count schedule: CASES fall below, between and beyond it.
+SCHEDULE = Schedule(few=2, many=8, alpha_many=40.0, reg_many=1.5)
 
 
 class _Server:
@@ -97,7 +101,13 @@ def _site(tmp: Path, mode: str) -> Path:
     root = tmp / mode
     root.mkdir()
     payload = publish.build_payload(
-        catalog, emb, reg=0.1, mode="explicit" if mode == "explicit" else "implicit", alpha=4.0, build_date="2026-11-23"
+        catalog,
+        emb,
+        reg=0.1,
+        mode="explicit" if mode == "explicit" else "implicit",
+        alpha=4.0,
+        build_date="2026-11-23",
+        schedule=SCHEDULE if mode == "likes" else None,
     )
     (root / "embeddings.json").write_bytes(publish.dumps(payload))
     shutil.copy(HARNESS, root / "taste_harness.html")
@@ -148,6 +158,10 @@ harness.ready.then(function () {
 def test_js_and_python_agree(tmp_path, mode):
     root = _site(tmp_path, mode)
     model = client.load(str(root / "embeddings.json"))
+    if mode == "likes":  # the schedule is exercised below, between and beyond its counts
+        counts = {len(model._values(r)[0]) for r in CASES.values()}
+        assert min(counts) <= SCHEDULE.few and max(counts) >= SCHEDULE.many
+        assert any(SCHEDULE.few < c < SCHEDULE.many for c in counts), counts
     server = _Server(root)
     driver = _driver(tmp_path / "profile")
     try:

@@ -46,7 +46,7 @@
 
   function parseEmbeddings(doc) {
     if (!doc || doc.schema !== SCHEMA) { fail("not a " + SCHEMA + " document"); }
-    if (doc.version !== 1 && doc.version !== 2) { fail("unsupported version " + doc.version); }
+    if (doc.version !== 1 && doc.version !== 2 && doc.version !== 3) { fail("unsupported version " + doc.version); }
     var dim = doc.dim, items = doc.items, fo = doc.fold_in;
     var index = new Map();
     for (var i = 0; i < items.ids.length; i++) { index.set(items.ids[i], i); }
@@ -62,6 +62,9 @@
       step: fo.step === undefined ? 1 : fo.step,
       regExponent: fo.reg_exponent === undefined ? 0 : fo.reg_exponent,
       regCols: fo.reg_cols === undefined ? 1 : fo.reg_cols,
+      /* version 3: alpha and reg move with the count of ratings (null / absent: they do not) */
+      schedule: fo.schedule ? {few: fo.schedule.few, many: fo.schedule.many,
+        alphaMany: fo.schedule.alpha_many, regMany: fo.schedule.reg_many} : null,
       tagIds: doc.tags ? doc.tags.ids.slice() : [],
       tagVectors: doc.tags ? decodeBlock(doc.tags, dim) : null,
       buildDate: doc.build_date, catalogHash: doc.catalog_hash, subset: doc.subset,
@@ -139,12 +142,28 @@
     return { idx: Int32Array.from(idx), vals: Float64Array.from(vals) };
   }
 
+  /* a^(1-t) b^t as exp((1-t) log a + t log b), as mangarec.foldin does (linear if either <= 0). */
+  function geo(a, b, t) {
+    if (a <= 0 || b <= 0) { return a + (b - a) * t; }
+    return Math.exp((1 - t) * Math.log(a) + t * Math.log(b));
+  }
+
+  /* {alpha, reg} of a fit with m ratings: the published values up to schedule.few, the
+     schedule's from schedule.many, geometric in log m between (mangarec.foldin.Schedule). */
+  function settings(model, m) {
+    var s = model.schedule;
+    if (!s || !(0 < s.few && s.few < s.many) || m <= s.few) { return {alpha: model.alpha, reg: model.reg}; }
+    if (m >= s.many) { return {alpha: s.alphaMany, reg: s.regMany}; }
+    var t = Math.log(m / s.few) / Math.log(s.many / s.few);
+    return {alpha: geo(model.alpha, s.alphaMany, t), reg: geo(model.reg, s.regMany, t)};
+  }
+
   /* The implicit fold-in's ridge penalty: reg * ((n + alpha * sum|v|) / n) ^ nu, n = regCols. */
-  function implicitReg(model, vals) {
-    if (model.regExponent === 0) { return model.reg; }
+  function implicitReg(model, set, vals) {
+    if (model.regExponent === 0) { return set.reg; }
     var n = Math.max(model.regCols, 1), total = 0;
     for (var k = 0; k < vals.length; k++) { total += Math.abs(vals[k]); }
-    return model.reg * Math.pow((n + model.alpha * total) / n, model.regExponent);
+    return set.reg * Math.pow((n + set.alpha * total) / n, model.regExponent);
   }
 
   /* ---------- linear algebra (Float64Array, row-major d x d) ---------- */
@@ -167,19 +186,19 @@
   /* The fold-in system A x = rhs and the right-hand-side weights w (rhs = sum_j w_j y_j). */
   function system(model, values) {
     var d = model.dim, Y = model.vectors, m = values.idx.length;
-    var A = new Float64Array(d * d), w = new Float64Array(m), a, b, k;
+    var A = new Float64Array(d * d), w = new Float64Array(m), a, b, k, set = settings(model, m);
     if (model.mode === "explicit") {
-      for (a = 0; a < d; a++) { A[a * d + a] = model.reg * m; }
+      for (a = 0; a < d; a++) { A[a * d + a] = set.reg * m; }
       for (k = 0; k < m; k++) { w[k] = values.vals[k]; }
     } else {
       A.set(gramOf(model));
-      var mu = implicitReg(model, values.vals);
+      var mu = implicitReg(model, set, values.vals);
       for (a = 0; a < d; a++) { A[a * d + a] += mu; }
     }
     for (k = 0; k < m; k++) {
       var o = values.idx[k] * d, weight = 1;
       if (model.mode === "implicit") {
-        var v = values.vals[k], c = 1 + model.alpha * Math.abs(v);
+        var v = values.vals[k], c = 1 + set.alpha * Math.abs(v);
         weight = c - 1;
         w[k] = v >= 0 ? c : 0;
       }
