@@ -59,9 +59,7 @@ from mangarec.evaluation.runner import (
     foldin_scorer,
     run_evaluation,
     training_values,
-    visitor_alpha,
-    visitor_reg,
-    visitor_schedule,
+    visitor_foldin,
 )  # noqa: E402
 from mangarec.evaluation.truths import truths_of  # noqa: E402
 from mangarec.evaluation.visitor import evaluate_visitor, spread_picks  # noqa: E402
@@ -140,16 +138,16 @@ def run(name: str, cat: Catalog, args) -> dict:
     rows = {r.method: r.metrics for r in ev.ranking}
     lam = float(ev.choices["ease_lambda"])
     W = item_item(fit_ease(split.likes("train"), lam), ITEM_ITEM_K)
-    info = emb.info
+    fold = visitor_foldin(emb)
     visitor = functools.partial(
         evaluate_visitor,
         cat,
         split,
         emb,
-        reg=visitor_reg(emb),
-        mode=info["mode"],
-        alpha=visitor_alpha(emb),
-        schedule=visitor_schedule(emb),
+        reg=fold.reg,
+        mode=fold.mode,
+        alpha=fold.alpha,
+        schedule=fold.schedule,
         seed=derive_seed(seed, "visitor", "als"),
     )
     vis = visitor(like_counts=[5, 12, 24, 48], picks=spread_picks(emb.vectors, cat.tie_order), item_item=W)
@@ -158,7 +156,7 @@ def run(name: str, cat: Catalog, args) -> dict:
     vis2 = visitor(like_counts=[12], picks=picks_for(cat, emb.vectors, split.likes("train")))
     print(
         f"  ALS: {params.feedback}, {params.factors} factors, λ {params.regularization:g} (visitor fold-in λ "
-        f"{visitor_reg(emb):g}), α {params.alpha:g} (visitor α {visitor_alpha(emb):g}), "
+        f"{fold.reg:g}), α {params.alpha:g} (visitor α {fold.alpha:g}), "
         f"{params.iterations} iterations: fit {t_fit:.1f} s; evaluation {t_eval:.1f} s; EASE λ {lam:g} (validation)"
     )
     table = [
@@ -174,18 +172,9 @@ def run(name: str, cat: Catalog, args) -> dict:
         table.append((f"visitor via published JSON, {label}", m))
     for label in ("24 likes", "48 likes", "all likes"):
         table.append((f"visitor, no count schedule, {label}", flat.likes[label]))
-    table.append(
-        (
-            f"visitor, previous fold-in (α {params.alpha:g}, λ {PREVIOUS_VISITOR_REG:g}), 12 likes",
-            before.likes["12 likes"],
-        )
-    )
-    table.append(
-        (
-            f"visitor, previous fold-in (α {params.alpha:g}, λ {PREVIOUS_VISITOR_REG:g}), all likes",
-            before.likes["all likes"],
-        )
-    )
+    for label in ("12 likes", "all likes"):
+        prev = f"α {params.alpha:g}, λ {PREVIOUS_VISITOR_REG:g}"
+        table.append((f"visitor, previous fold-in ({prev}), {label}", before.likes[label]))
     for label, m in vis.item_item.items():
         table.append((f"visitor, EASE item-item top-{ITEM_ITEM_K}, {label}", m))
     table.append(

@@ -267,10 +267,8 @@ def _schedule(s: Any) -> Schedule | None:
     """The ``fold_in.schedule`` block (version 3; absent or ``null``: none)."""
     if s is None:
         return None
-    sched = Schedule(
-        few=int(s["few"]), many=int(s["many"]), alpha_many=float(s["alpha_many"]), reg_many=float(s["reg_many"])
-    )
-    if not (0 < sched.few < sched.many and sched.alpha_many >= 0 and sched.reg_many > 0):
+    sched = Schedule.from_dict(s)
+    if not (sched.active and sched.alpha_many >= 0 and sched.reg_many > 0):
         raise ValueError(f"fold_in.schedule needs 0 < few < many and reg_many > 0, not {s!r}")
     return sched
 

@@ -37,6 +37,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -91,9 +92,22 @@ class Schedule:
     alpha_many: float = 1.0
     reg_many: float = 0.1
 
+    @property
+    def active(self) -> bool:
+        """Whether the schedule changes anything (``0 < few < many``)."""
+        return 0 < self.few < self.many
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Schedule:
+        """From ``{"few", "many", "alpha_many", "reg_many"}`` (``fold_in.schedule``, or
+        ``dataclasses.asdict`` of one)."""
+        return cls(
+            few=int(d["few"]), many=int(d["many"]), alpha_many=float(d["alpha_many"]), reg_many=float(d["reg_many"])
+        )
+
     def at(self, m: int, alpha: float, reg: float) -> tuple[float, float]:
         """``(alpha, reg)`` for ``m`` ratings (``alpha``, ``reg``: the few-ratings values)."""
-        if not 0 < self.few < self.many or m <= self.few:
+        if not self.active or m <= self.few:
             return float(alpha), float(reg)
         if m >= self.many:
             return float(self.alpha_many), float(self.reg_many)

@@ -124,7 +124,7 @@ def fold_in_block(
     vm = value_map(emb)
     info = emb.info or {}
     sched = None
-    if schedule is not None and 0 < schedule.few < schedule.many:
+    if schedule is not None and schedule.active:
         sched = {
             "few": int(schedule.few),
             "many": int(schedule.many),
@@ -132,7 +132,6 @@ def fold_in_block(
             "reg_many": _round(schedule.reg_many),
         }
     return {
-        "schedule": sched,
         "mode": mode,
         "reg": _round(reg),
         "alpha": _round(alpha),
@@ -143,6 +142,7 @@ def fold_in_block(
         "step": _round(vm.step),
         "like": vm.like,
         "dislike": None if vm.dislike is None else _round(vm.dislike),
+        "schedule": sched,
     }
 
 

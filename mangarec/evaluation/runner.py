@@ -13,6 +13,7 @@ from ..config import EvaluationSection
 from ..embedding import Embedding, Neighbours
 from ..errors import InputError
 from ..foldin import Schedule
+from ..models.base import Foldin
 from ..seeds import derive_seed
 from . import baselines as B
 from .jaccard import check_lists
@@ -109,25 +110,16 @@ def _onboarding(catalog: Catalog, split: Split, emb: Embedding) -> list[int]:
     return picks_for(catalog, emb.vectors, split.likes("train"))
 
 
-def visitor_reg(emb: Embedding) -> float:
-    """The λ a visitor's fold-in uses for ``emb`` (what the build publishes as ``fold_in.reg``)."""
+def visitor_foldin(emb: Embedding) -> Foldin:
+    """How a visitor's ratings are folded in for the rating-trained ``emb`` (what the build
+    publishes as ``fold_in``: mode, λ, α and the count schedule), from ``emb.info``."""
     info = emb.info or {}
-    return float(info.get("visitor_regularization") or info.get("regularization", 0.1))
-
-
-def visitor_alpha(emb: Embedding) -> float:
-    """The confidence scale a visitor's fold-in uses for ``emb`` (published as ``fold_in.alpha``)."""
-    info = emb.info or {}
-    return float(info.get("visitor_alpha") or info.get("alpha") or 1.0)
-
-
-def visitor_schedule(emb: Embedding) -> Schedule | None:
-    """How a visitor's fold-in α and λ move with their count of ratings (``fold_in.schedule``)."""
-    s = (emb.info or {}).get("visitor_schedule")
-    if not s:
-        return None
-    return Schedule(
-        few=int(s["few"]), many=int(s["many"]), alpha_many=float(s["alpha_many"]), reg_many=float(s["reg_many"])
+    sched = info.get("visitor_schedule")
+    return Foldin(
+        mode=str(info.get("mode", "implicit")),
+        reg=float(info.get("visitor_regularization") or info.get("regularization", 0.1)),
+        alpha=float(info.get("visitor_alpha") or info.get("alpha") or 1.0),
+        schedule=Schedule.from_dict(sched) if sched else None,
     )
 
 
@@ -198,21 +190,22 @@ def run_evaluation(
             ranking, choices = _ranking(catalog, split, neighbours, held_emb, held_nb, tie, boot, seed)
             if "ease_skipped" in choices:
                 notes.append(f"EASE reference left out: {choices['ease_skipped']}")
-            visitor = [
-                evaluate_visitor(
-                    catalog,
-                    split,
-                    emb,
-                    reg=visitor_reg(emb),
-                    mode=str(emb.info.get("mode", "implicit")),
-                    alpha=visitor_alpha(emb),
-                    schedule=visitor_schedule(emb),
-                    like_counts=config.visitor_likes,
-                    seed=derive_seed(seed, "visitor", name),
-                    picks=picks if picks is not None else _onboarding(catalog, split, emb),
+            for name, emb in held_emb.items():
+                fold = visitor_foldin(emb)
+                visitor.append(
+                    evaluate_visitor(
+                        catalog,
+                        split,
+                        emb,
+                        reg=fold.reg,
+                        mode=fold.mode,
+                        alpha=fold.alpha,
+                        schedule=fold.schedule,
+                        like_counts=config.visitor_likes,
+                        seed=derive_seed(seed, "visitor", name),
+                        picks=picks if picks is not None else _onboarding(catalog, split, emb),
+                    )
                 )
-                for name, emb in held_emb.items()
-            ]
             for name in neighbours:
                 if name in held_emb or name in held_nb:
                     notes.append(f"{name} was refitted on the training split for these figures (test likes unseen).")

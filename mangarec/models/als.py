@@ -218,6 +218,7 @@ def fit(
     Y_out = Y.copy()
     if not rated.all():
         Y_out[~rated] = B[~rated] @ W
+    sched = visitor_schedule(params)
     info = {
         "mode": "implicit" if implicit else "explicit",
         "feedback": params.feedback,
@@ -235,7 +236,7 @@ def fit(
         "regularization": lam,
         "visitor_regularization": float(params.visitor_regularization or lam),
         "visitor_alpha": (float(params.visitor_alpha or alpha) if implicit else None),
-        "visitor_schedule": _asdict_or_none(visitor_schedule(params)),
+        "visitor_schedule": asdict(sched) if sched else None,
         "regularization_kind": "plain" if implicit else "weighted-lambda (λ·n)",
         "alpha": alpha if implicit else None,
         "iterations": int(params.iterations),
@@ -406,18 +407,13 @@ def tag_regression(B: sp.csr_matrix, Y: np.ndarray, rated: np.ndarray, ridge: fl
 
 def visitor_schedule(p: Params) -> Schedule | None:
     """How a visitor's fold-in α and λ move with their number of ratings (``None``: they do not)."""
-    if not 0 < p.visitor_few_likes < p.visitor_many_likes:
-        return None
-    return Schedule(
+    s = Schedule(
         few=int(p.visitor_few_likes),
         many=int(p.visitor_many_likes),
         alpha_many=float(p.alpha),
         reg_many=float(p.regularization),
     )
-
-
-def _asdict_or_none(s: Schedule | None) -> dict[str, float] | None:
-    return None if s is None else {k: float(v) for k, v in asdict(s).items()}
+    return s if s.active else None
 
 
 def _foldin(p: Params) -> Foldin:
