@@ -27,7 +27,7 @@ from .catalog import Catalog
 from .config import Config
 from .embedding import Embedding, Map, Neighbours
 from .errors import InputError
-from .fsutil import hash_file
+from .loaders.inputs import is_dir, is_regular_file, list_directory, open_input
 from .models import available, fit_order, params_of, spec
 from .paths import SITE_SRC, TEMPLATES
 from .progress import StageLog
@@ -45,20 +45,29 @@ def _spec_path(spec_: str) -> Path:
 
 
 def inputs_digest(specs: Sequence[str]) -> str:
-    """SHA-256 over every input's format prefix and bytes (a directory: its files' names and
-    bytes, sorted). Paths are not hashed: the same data elsewhere has the same digest."""
+    """SHA-256 over every input's format prefix and bytes (a directory: its regular files' names
+    and bytes, sorted). Paths are not hashed: the same data elsewhere has the same digest.
+
+    Every path is checked before it is read, as the loaders check it (:mod:`.loaders.inputs`): a
+    named pipe, a socket, a device, a missing path or a directory that cannot be listed is a
+    one-line :class:`InputError`, never a wait or a traceback. Inside a directory only regular
+    files count (the loaders read nothing else there): a FIFO or a locked subfolder is skipped.
+    """
     h = hashlib.sha256()
     for s in specs:
         p = _spec_path(s)
         head = s[: len(s) - len(str(p))] if s.endswith(str(p)) else ""
         h.update(head.encode() + b"\0")
-        files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p]
+        folder = is_dir(p)
+        files = [f for f in list_directory(p) if is_regular_file(f)] if folder else [p]
         for f in files:
-            h.update((f.name if p.is_dir() else "").encode("utf-8", "surrogateescape") + b"\0")
-            try:
-                hash_file(h, f)
-            except OSError as e:
-                raise InputError(f"cannot read: {e.strerror}", str(f)) from None
+            h.update((f.name if folder else "").encode("utf-8", "surrogateescape") + b"\0")
+            with open_input(f, allow_empty=True) as fh:
+                try:
+                    while block := fh.read(1 << 20):
+                        h.update(block)
+                except OSError as e:
+                    raise InputError(f"cannot read: {e.strerror}", str(f)) from None
             h.update(b"\0")
     return h.hexdigest()
 

@@ -39,6 +39,7 @@ __all__ = [
     "read_input_text",
     "exists",
     "is_dir",
+    "is_regular_file",
 ]
 
 #: Default bound of :func:`read_input_text` (a configuration file is a few kilobytes).
@@ -114,6 +115,14 @@ def is_dir(path: PathLike) -> bool:
     """True if ``path`` is a directory (following links); never raises."""
     try:
         return stat.S_ISDIR(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def is_regular_file(path: PathLike) -> bool:
+    """True if ``path`` is a regular file (following links); never raises, never opens it."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
     except (OSError, ValueError):
         return False
 

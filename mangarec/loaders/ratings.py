@@ -15,8 +15,11 @@ The scale itself (1–10, 0.5–5 ...) is not checked here. A user rating the sa
 the line of the second rating. Ratings of items that are not in the catalog are dropped and
 counted: ``skipped["ratings: filtered item"]`` for items a filter removed (adult, no tags),
 ``skipped["ratings: unknown item"]`` for ids no catalog file has (``"ratings: unknown or
-unread item (limit)"`` when ``limit`` stopped the reading of the catalog early). Users left with no
-rating are dropped. Users are numbered in order of first appearance in the file.
+unread item (limit)"`` when ``limit`` stopped the reading of the catalog early). A file none of
+whose ratings names a title of the catalog (some unknown, the rest filtered) is an error naming
+its first unknown id's line: it is another catalog's ratings, and the build would silently go
+without the collaborative model. Users left with no rating are dropped. Users are numbered in
+order of first appearance in the file.
 """
 
 from __future__ import annotations
@@ -150,15 +153,26 @@ def attach(
     rows: list[int] = []
     cols: list[int] = []
     keep: list[int] = []
+    first_unknown = -1
     for k, (u, i) in enumerate(zip(raw.users, raw.items)):
         c = index.get(i)
         if c is None:
-            skipped[FILTERED if i in filtered else (UNKNOWN_OR_UNREAD if limited else UNKNOWN)] += 1
+            why = FILTERED if i in filtered else (UNKNOWN_OR_UNREAD if limited else UNKNOWN)
+            skipped[why] += 1
+            if why == UNKNOWN and first_unknown < 0:
+                first_unknown = k
             continue
         r = user_pos.setdefault(u, len(user_pos))
         rows.append(r)
         cols.append(c)
         keep.append(k)
+    if not keep and first_unknown >= 0:
+        raise InputError(
+            f"none of its {len(raw.items):,} rating(s) names a title of the catalog ({skipped[UNKNOWN]:,} "
+            f"unknown id(s), the first {raw.items[first_unknown]!r}): are these the ratings of another catalog?",
+            raw.source,
+            int(raw.lines[first_unknown]),
+        )
     r_arr = np.asarray(rows, dtype=np.int64)
     c_arr = np.asarray(cols, dtype=np.int64)
     k_arr = np.asarray(keep, dtype=np.int64)

@@ -11,6 +11,7 @@ import socket
 import pytest
 from _loader_helpers import expect_isolated_error, jsonl, run_isolated, v3_record, write
 
+from mangarec.config import Config
 from mangarec.errors import ConfigError
 from mangarec.loaders import inputs, load_catalog
 from mangarec.loaders import io as io_mod
@@ -234,3 +235,63 @@ def test_chunked_reading_keeps_every_line(tmp_path, monkeypatch):
     text = "".join(f"{'x' * (k % 23)}{k}\n" for k in range(300)) + "last"
     p = write(tmp_path / "t.txt", text)
     assert [raw for _, raw in io_mod.iter_lines(p)] == [ln.encode() for ln in text.splitlines(keepends=True)]
+
+
+# -- issue 21, broken promise 7: the build (its inputs' digest) checks before it reads -----------
+
+
+def _build(spec, out):
+    from mangarec import pipeline
+
+    return pipeline.run_build([spec], out, Config(), cache_dir=None)
+
+
+@pytest.mark.parametrize("spec", ["{p}", "mal:{p}"])
+def test_fifo_as_data_does_not_hang_the_build(tmp_path, spec):
+    p = fifo(tmp_path / "anime.csv")
+    expect_isolated_error(
+        lambda: _build(spec.format(p=p), tmp_path / "out"),
+        file=p,
+        match=r"is a named pipe \(FIFO\), expected a file",
+    )
+    assert not (tmp_path / "out").exists()
+
+
+def test_unreadable_directory_inside_a_data_folder_is_one_line(open_tmp):
+    """The build's first read (its inputs' digest, before the up-to-date check) walks a data
+    folder's files: a locked folder is one line, a locked subfolder (not an input) is skipped."""
+    from mangarec.pipeline import inputs_digest, stamp_key  # imported here: the child is user nobody
+
+    d = open_tmp / "anime-recdb"
+    d.mkdir()
+    write(d / "anime.csv", MAL)
+    before = inputs_digest([str(d)])
+    sub = d / "private"
+    sub.mkdir()
+    write(sub / "notes.txt", "x")
+    sub.chmod(0)
+    out = run_isolated(lambda: inputs_digest([str(d)]), unprivileged=True)
+    assert out == {"kind": "ok", "value": repr(before)}, out
+    sub.chmod(0o755)
+    d.chmod(0)
+    for spec in (str(d), f"mal:{d}"):
+        expect_isolated_error(
+            lambda spec=spec: stamp_key([spec], Config(), False, None),
+            file=d,
+            match="permission denied: cannot list this directory",
+            unprivileged=True,
+        )
+
+
+def test_inputs_digest_never_opens_a_fifo(tmp_path, expect_error):
+    from mangarec.pipeline import inputs_digest
+
+    p = fifo(tmp_path / "ratings.csv")
+    out = run_isolated(lambda: inputs_digest([str(p)]))
+    assert out["kind"] == "input_error" and "named pipe" in out["message"], out
+    d = tmp_path / "d"
+    d.mkdir()
+    write(d / "anime.csv", MAL)
+    before = inputs_digest([str(d)])
+    fifo(d / "pipe.csv")  # a FIFO inside a folder is not one of its files: skipped, not read
+    assert run_isolated(lambda: inputs_digest([str(d)]))["value"] == repr(before)

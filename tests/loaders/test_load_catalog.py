@@ -134,3 +134,29 @@ def test_empty_file(tmp_path, expect_error):
 def test_deterministic(tmp_path, shared_data):
     spec = [str(shared_data / "mangadex-v3" / "fixture_manga.jsonl.gz")]
     assert load_catalog(spec).fingerprint == load_catalog(spec).fingerprint
+
+
+# -- issue 21, broken promise 7: ratings of another catalog are one line ---------------------------
+
+
+def test_ratings_that_name_no_title_of_the_catalog_are_one_line(tmp_path, expect_error):
+    cat = tmp_path / "anime.csv"
+    cat.write_text(
+        "anime_id,name,genre,type,episodes,rating,members\n1,One,Action,TV,1,7.0,10\n2,Two,Drama,TV,1,7.0,9\n"
+    )
+    r = tmp_path / "rating.csv"
+    r.write_text("user_id,anime_id,rating\n1,901,8\n1,902,7\n2,901,9\n")
+    msg = expect_error(lambda: load_catalog([str(cat), str(r)]), file=r, line=2, match="names a title of the catalog")
+    assert "3 rating" in msg and "901" in msg
+
+
+def test_some_unknown_ratings_are_still_dropped_and_counted(tmp_path):
+    cat = tmp_path / "anime.csv"
+    cat.write_text(
+        "anime_id,name,genre,type,episodes,rating,members\n1,One,Action,TV,1,7.0,10\n2,Two,Drama,TV,1,7.0,9\n"
+    )
+    r = tmp_path / "rating.csv"
+    r.write_text("user_id,anime_id,rating\n1,901,8\n1,2,7\n2,1,9\n")
+    c = load_catalog([str(cat), str(r)])
+    assert c.ratings is not None and c.ratings.nnz == 2
+    assert c.skipped["ratings: unknown item"] == 1
