@@ -98,8 +98,27 @@ def base(
         "scripts": list(scripts),
         "csp": csp or CSP,
         "build_date": result.build_date,
-        "data": dict(data or {}),
+        "data": {"like_threshold": like_threshold(result), **(data or {})},
     }
+
+
+def like_threshold(result) -> float:
+    """The smallest number the browser counts as a like (taste.js ``isLike``, which site.js calls
+    with this value from the page's data): the published model's ``fold_in.threshold``, what its
+    fold-in counts as a like; for a model that publishes none (content models take numbers
+    centred), the evaluation's default rule on MyAnimeList's 1-10 scale (8)."""
+    published = result.report.published
+    return _like_threshold(result.embeddings.get(published.model) if published is not None else None)
+
+
+@lru_cache(maxsize=4)
+def _like_threshold(emb) -> float:
+    from ..feedback import like_threshold as scale_threshold
+    from ..feedback import named_scale
+    from ..publish import value_map
+
+    threshold = value_map(emb).threshold if emb is not None else 0.0
+    return float(threshold) if threshold > 0 else scale_threshold(named_scale("1-10"))
 
 
 @lru_cache(maxsize=4)
@@ -362,8 +381,7 @@ def page_context(result, assets: Mapping[str, str], slug: str, title: str, html)
 
 def notfound_context(result, assets: Mapping[str, str], css: str) -> dict:
     """404.html, served for any missing path: stylesheet inlined, links from the path of
-    ``site_url`` (``/`` while it is a placeholder), corrected in the browser (see
-    :mod:`.notfound`)."""
+    ``site_url`` (``/`` while it is a placeholder), no script (see :mod:`.notfound`)."""
     from . import notfound
 
     ctx = base(result, "404.html", "404", "Not found", assets)

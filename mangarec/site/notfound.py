@@ -2,10 +2,10 @@
 
 Its stylesheet is inlined (a ``<style>`` allowed by its SHA-256 in the page's CSP), so it is
 styled wherever it is served, with or without JavaScript. Its links start with the path of
-``site_url`` (``"/"`` while ``site_url`` is a placeholder); a small inline script (allowed by
-its hash too) finds the real site root by asking, for each parent of the missing address,
-whether ``data/search/index.json`` is there (one HEAD request each, in parallel; the deepest
-answer wins), then rewrites the links. Nothing else in the site has inline code.
+``site_url`` (``"/"`` while ``site_url`` is a placeholder), written by the build: the page runs
+no code and makes no request to find the site root (an earlier version probed each parent of the
+missing address, leaving a failed request per level in the console). A site published under a
+path (``https://user.github.io/repo/``) sets ``site_url`` to that address.
 """
 
 from __future__ import annotations
@@ -18,32 +18,6 @@ from markupsafe import Markup
 
 #: Host names reserved for examples (RFC 2606): a ``site_url`` there is a placeholder.
 EXAMPLE_HOSTS = ("example.org", "example.com", "example.net")
-
-#: The inline script of 404.html (its hash goes into the page's CSP). It reads the rendered
-#: prefix from the page's JSON island, probes every parent path, and swaps the prefix.
-FIND_ROOT_JS = """(function () {
-  'use strict';
-  var island = document.getElementById('page-data');
-  var prefix = island ? JSON.parse(island.textContent).root : '/';
-  var parts = location.pathname.split('/').slice(1, -1).slice(0, 12);
-  var candidates = ['/'];
-  for (var i = 1; i <= parts.length; i++) candidates.push('/' + parts.slice(0, i).join('/') + '/');
-  Promise.all(candidates.map(function (c) {
-    return fetch(c + 'data/search/index.json', {method: 'HEAD', cache: 'no-store', credentials: 'same-origin'})
-      .then(function (r) { return r.ok && (r.headers.get('content-type') || '').indexOf('json') >= 0; })
-      .catch(function () { return false; });
-  })).then(function (found) {
-    var root = null;
-    found.forEach(function (ok, k) { if (ok) root = candidates[k]; });
-    if (root === null || root === prefix) return;
-    document.querySelectorAll('a[href], link[href]').forEach(function (a) {
-      var h = a.getAttribute('href');
-      if (h.indexOf(prefix) === 0 && h.indexOf('//') !== 0) a.setAttribute('href', root + h.slice(prefix.length));
-    });
-    document.documentElement.setAttribute('data-root', root);
-  });
-})();
-"""
 
 
 def is_placeholder(site_url: str) -> bool:
@@ -66,17 +40,15 @@ def csp_hash(text: str) -> str:
 
 
 def notfound_csp(base_csp: str, css: str) -> str:
-    """The site's CSP plus the hashes of the 404 page's inline stylesheet and script."""
-    return base_csp.replace("script-src 'self'", f"script-src 'self' {csp_hash(FIND_ROOT_JS)}").replace(
-        "style-src 'self'", f"style-src 'self' {csp_hash(css)}"
-    )
+    """The site's CSP plus the hash of the 404 page's inline stylesheet (it has no script)."""
+    return base_csp.replace("style-src 'self'", f"style-src 'self' {csp_hash(css)}")
 
 
 def inline(css: str) -> dict:
-    """Template values: the stylesheet and the script, as trusted markup (our own files)."""
+    """Template values: the stylesheet, as trusted markup (our own file)."""
     if "</style" in css.lower():
         raise ValueError("site.css must not contain '</style'")
-    return {"inline_css": Markup(css), "inline_js": Markup(FIND_ROOT_JS)}
+    return {"inline_css": Markup(css)}
 
 
 def site_notes(site_url: str) -> list[str]:
@@ -85,6 +57,6 @@ def site_notes(site_url: str) -> list[str]:
         return [
             f"[site] site_url is the placeholder {site_url}: canonical links, sitemap.xml and robots.txt "
             "point there until you set it to the address where the site is published (every other link is "
-            "relative; the 404 page finds the site root by itself)"
+            "relative; the 404 page's links start at its path, '/' until then)"
         ]
     return []

@@ -114,6 +114,22 @@ def built(tmp_path_factory):
     sub.close()
 
 
+@pytest.fixture(scope="session")
+def built_sub(built, tmp_path_factory):
+    """The same build published under ``/sub/path/`` with ``site_url`` saying so (the 404 page's
+    links come from it): (sub-path server, BuildResult). Only the site is written again."""
+    from mangarec.site import write_site
+
+    _, _, _, result = built
+    out = tmp_path_factory.mktemp("built-sub") / "site"
+    out.mkdir()
+    server = Server(out, "/sub/path/")
+    res = replace(result, config=replace(result.config, site=replace(result.config.site, site_url=server.url)))
+    write_site(res, out)
+    yield server, res
+    server.close()
+
+
 def open_page(browser, url: str, ready: str | None = None, timeout: float = 30):
     """Load ``url`` with a CSP-violation probe installed; wait for the ``ready`` JS condition."""
     browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": CSP_PROBE})

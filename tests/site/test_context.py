@@ -79,7 +79,7 @@ def test_title(result, prep):
         for r in rows:
             other = result.catalog[r["href"].split("/")[-2]]
             assert r["shared"] == sorted(mine & set(other.tag_list))
-    assert ctx["data"] == {"id": "h2"}
+    assert ctx["data"] == {"like_threshold": 8.0, "id": "h2"}
 
 
 def test_plots(result, prep):
@@ -152,3 +152,20 @@ def test_page_and_404(result):
     configured = C.notfound_context(make_result(result.catalog, site_url="https://recs.invalid/mangarec/"), ASSETS, "")
     assert configured["root"] == "/mangarec/"
     assert configured["nav"][1]["href"] == "/mangarec/explore/"
+
+
+def test_pages_carry_the_published_like_threshold(result):
+    """One like rule (issue 21): every page's data gives site.js the threshold the published
+    fold-in counts as a like (taste.js applies it); 8 (the 1-10 default) for a content model."""
+    from dataclasses import replace
+
+    from mangarec.publish import fold_in_block
+
+    published = result.report.published.model
+    assert C.base(result, "index.html", "home", "Home", ASSETS)["data"]["like_threshold"] == 8.0
+    emb = result.embeddings[published]
+    als = replace(emb, info={**emb.info, "feedback": "likes", "like_threshold": 4.0, "scale_step": 0.5})
+    res = replace(result, embeddings={**result.embeddings, published: als})
+    page = C.base(res, "feed/index.html", "feed", "Feed", ASSETS, data={"x": 1})["data"]
+    assert page == {"like_threshold": 4.0, "x": 1}
+    assert fold_in_block(als, reg=1.0, mode="implicit", alpha=1.0)["threshold"] == page["like_threshold"]

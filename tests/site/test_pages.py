@@ -14,7 +14,7 @@ from site_helpers import make_result
 from mangarec.catalog import Catalog, Item, Related, make_tags
 from mangarec.paths import SITE_SRC
 from mangarec.site import write_site
-from mangarec.site.notfound import FIND_ROOT_JS, csp_hash, notfound_csp
+from mangarec.site.notfound import csp_hash, notfound_csp
 from mangarec.site.render import CSP, CSP_PLOTS
 
 PAGES = [
@@ -54,10 +54,11 @@ def test_csp_meta_and_no_inline_code(site_dir):
         assert len(metas) == 1, path
         notfound = path.name == "404.html"
         expected = CSP_PLOTS if path.parent.name == "plots" else CSP
-        if notfound:  # its own stylesheet and root finder inline, each allowed by its hash only
+        if notfound:  # its own stylesheet inline, allowed by its hash only; no script at all
             css = (SITE_SRC / "static" / "css" / "site.css").read_text()
             expected = notfound_csp(CSP, css)
-            assert csp_hash(css) in expected and csp_hash(FIND_ROOT_JS) in expected
+            assert csp_hash(css) in expected and "script-src 'self';" in expected
+            assert [e.attrs.get("type") for e in root.find_all("script")] == ["application/json"]
         assert metas[0].attrs["content"] == expected
         for el in root.iter():
             assert not any(a.lower().startswith("on") for a in el.attrs), (path, el.tag, el.attrs)
@@ -67,8 +68,6 @@ def test_csp_meta_and_no_inline_code(site_dir):
             if el.tag == "script":
                 if "src" in el.attrs:
                     assert not el.text().strip()
-                elif notfound and "type" not in el.attrs:
-                    assert el.text() == FIND_ROOT_JS
                 else:
                     assert el.attrs.get("type") == "application/json", path
                     json.loads(el.text())
@@ -188,7 +187,7 @@ def test_malicious_catalog_is_inert_text(tmp_path):
         assert "<script>window" not in text and "<img src=x" not in text
         root = parse_file(page)
         for el in root.find_all("script"):
-            assert "src" in el.attrs or el.attrs.get("type") == "application/json" or el.text() == FIND_ROOT_JS
+            assert "src" in el.attrs or el.attrs.get("type") == "application/json"
             assert "</script" not in el.text().lower()
         for el in root.iter():
             assert not any(a.startswith("on") for a in el.attrs)

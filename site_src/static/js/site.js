@@ -114,8 +114,9 @@
     return [];
   }
 
-  function isLike(v) { return v === 'like' || (typeof v === 'number' && v >= 7); }
-  function isDislike(v) { return v === 'dislike' || (typeof v === 'number' && v <= 4); }
+  /* taste.js's one like rule, at the threshold the build published (pages that call these load taste.js). */
+  function isLike(v) { return globalThis.MangarecTaste.isLike(v, data.like_threshold); }
+  function isDislike(v) { return globalThis.MangarecTaste.isDislike(v, data.like_threshold); }
 
   /* The published embeddings model (taste.js), or null when unavailable. */
   let modelPromise;

@@ -103,10 +103,17 @@
     }
   }
 
+  /* The site's one like rule, for the fold-in below and for every page (site.js isLike): "like",
+     or a number at least the like threshold (the published fold_in.threshold; pages get the same
+     value as data.like_threshold, see mangarec.site.context.like_threshold). */
+  function isLike(v, threshold) { return v === "like" || (typeof v === "number" && v >= threshold - 1e-9); }
+  /* A dislike for the pages: "dislike", or a number at most half the like threshold (4 on 1-10). */
+  function isDislike(v, threshold) { return v === "dislike" || (typeof v === "number" && v <= threshold / 2 + 1e-9); }
+
   /* A number's model-scale value under the published mapping (null: left out of the fit),
      exactly as training mapped a user's rating (mangarec/feedback.py, mangarec/foldin.py). */
   function numberValue(model, r) {
-    var f = model.feedback, liked = r >= model.threshold - 1e-9;
+    var f = model.feedback, liked = isLike(r, model.threshold);
     if (f === "raw") { return r; }
     if (f === "likes") { return liked ? model.like : null; }
     if (f === "graded") { return liked ? 1 + (r - model.threshold) / model.step : null; }
@@ -409,6 +416,8 @@
     loadEmbeddings: loadEmbeddings,
     parseEmbeddings: parseEmbeddings,
     Profile: Profile,
+    isLike: isLike,
+    isDislike: isDislike,
     toValues: toValues,
     fit: fit,
     rank: rank,
