@@ -14,6 +14,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from .arguments import Parser, int_in
 from .dates import source_date_epoch
 from .errors import InputError
 
@@ -27,30 +28,10 @@ def _formats_epilog() -> str:
     return f"Formats for --data: {formats_help()}. 'mangarec build --help-config' lists every configuration key."
 
 
-def _int_in(lo: int, hi: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            v = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not lo <= v <= hi:
-            raise argparse.ArgumentTypeError(f"{v} is not between {lo} and {hi:,}")
-        return v
-
-    return parse
-
-
-class _Parser(argparse.ArgumentParser):
-    """argparse whose errors are one line and exit 2 (as every other input error)."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise InputError(message, self.prog)
-
-
 def build_parser(prog: str = "mangarec build") -> argparse.ArgumentParser:
     from .paths import DEFAULT_CONFIG
 
-    p = _Parser(
+    p = Parser(
         prog=prog,
         description="Compute item embeddings and neighbour lists for an anime/manga catalog and render the "
         "static site into --out.",
@@ -78,7 +59,7 @@ def build_parser(prog: str = "mangarec build") -> argparse.ArgumentParser:
         help="API base URL for --fetch (default: %(default)s)",
     )
     p.add_argument(
-        "--fetch-limit", type=_int_in(1, MAX_LIMIT), default=None, metavar="N", help="with --fetch: stop after N titles"
+        "--fetch-limit", type=int_in(1, MAX_LIMIT), default=None, metavar="N", help="with --fetch: stop after N titles"
     )
     p.add_argument(
         "--out",
@@ -96,14 +77,14 @@ def build_parser(prog: str = "mangarec build") -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--seed",
-        type=_int_in(0, 2**63 - 1),
+        type=int_in(0, 2**63 - 1),
         default=None,
         metavar="N",
         help="random seed for every stage (default: the config's seed, 42)",
     )
     p.add_argument(
         "--limit",
-        type=_int_in(2, MAX_LIMIT),
+        type=int_in(2, MAX_LIMIT),
         default=None,
         metavar="N",
         help="keep only the first N items (after filtering), for quick runs",
@@ -187,13 +168,11 @@ def cmd_build(argv: Sequence[str], prog: str = "mangarec build") -> int:
 
 
 def cmd_serve(argv: Sequence[str], prog: str = "mangarec serve") -> int:
-    p = _Parser(prog=prog, description="Serve the built site on 127.0.0.1 for local viewing.")
+    p = Parser(prog=prog, description="Serve the built site on 127.0.0.1 for local viewing.")
     p.add_argument(
         "--out", type=Path, default=Path("output"), metavar="DIR", help="directory to serve (default: output/)"
     )
-    p.add_argument(
-        "--port", type=_int_in(0, 65535), default=8000, help="port (default: %(default)s; 0 = any free port)"
-    )
+    p.add_argument("--port", type=int_in(0, 65535), default=8000, help="port (default: %(default)s; 0 = any free port)")
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     p.add_argument(
         "--public",
@@ -225,7 +204,7 @@ def cmd_serve(argv: Sequence[str], prog: str = "mangarec serve") -> int:
 
 
 def cmd_fetch(argv: Sequence[str], prog: str = "mangarec fetch") -> int:
-    p = _Parser(
+    p = Parser(
         prog=prog,
         description="Download a catalog from a live API into the cache (resumable); "
         "prints the folder to pass to 'mangarec build --data mangadex-v5:FOLDER'.",
@@ -234,7 +213,7 @@ def cmd_fetch(argv: Sequence[str], prog: str = "mangarec fetch") -> int:
     p.add_argument(
         "--url", default="https://api.mangadex.org", metavar="URL", help="API base URL (default: %(default)s)"
     )
-    p.add_argument("--limit", type=_int_in(1, MAX_LIMIT), default=None, metavar="N", help="stop after N titles")
+    p.add_argument("--limit", type=int_in(1, MAX_LIMIT), default=None, metavar="N", help="stop after N titles")
     p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR", help="cache folder (default: .cache/)")
     args = p.parse_args(list(argv))
     from .loaders.fetch import fetch_mangadex
@@ -245,14 +224,18 @@ def cmd_fetch(argv: Sequence[str], prog: str = "mangarec fetch") -> int:
 
 
 def cmd_config(argv: Sequence[str], prog: str = "mangarec config") -> int:
-    p = _Parser(prog=prog, description="Print the configuration schema, or the default configuration as TOML.")
+    p = Parser(prog=prog, description="Print the configuration schema, or the default configuration as TOML.")
     p.add_argument("--defaults", action="store_true", help="print the default site.toml (commented TOML)")
     p.add_argument("--check", type=Path, metavar="FILE", help="validate FILE and exit (one line per problem)")
     args = p.parse_args(list(argv))
-    from .config import default_toml, describe, load_config
+    from .config import check_config, default_toml, describe
 
     if args.check is not None:
-        load_config(args.check)
+        problems = check_config(args.check)
+        for e in problems:
+            print(f"error: {e}", file=sys.stderr)
+        if problems:
+            return 2
         print(f"{args.check}: ok")
     elif args.defaults:
         sys.stdout.write(default_toml())

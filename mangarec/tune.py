@@ -215,9 +215,9 @@ def write_config(path: Path, chosen: dict, note: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .cli import _int_in, _Parser
+    from .arguments import Parser, int_in
 
-    p = _Parser(
+    p = Parser(
         prog="mangarec tune",
         description="Choose ALS's settings on the validation split (never the test "
         "split) and write them into the configuration's [models.als].",
@@ -230,12 +230,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="A catalog with ratings (as for build; repeatable).",
     )
     p.add_argument("--config", type=Path, required=True, help="The TOML configuration to read and update.")
-    p.add_argument(
-        "--max-fits", type=_int_in(1, 200), default=MAX_FITS, help="Bound on the fits (default %(default)s)."
-    )
+    p.add_argument("--max-fits", type=int_in(1, 200), default=MAX_FITS, help="Bound on the fits (default %(default)s).")
     p.add_argument(
         "--users",
-        type=_int_in(10, 100_000),
+        type=int_in(10, 100_000),
         default=1000,
         help="Users scored on validation (fixed-seed sample; default %(default)s).",
     )

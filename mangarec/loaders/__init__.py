@@ -17,9 +17,9 @@ from ..errors import InputError
 from ..tags import DEFAULT_ADULT_TAGS, canonical_tag
 from . import ratings as ratings_mod
 from .clean import clean_item
-from .detect import Spec, detect_format, find_file, parse_spec
+from .detect import Spec, detect_format, parse_spec
 from .formats import FORMATS, formats_help
-from .inputs import check_directory, is_dir, stat_input
+from .inputs import check_directory, find_file, is_dir, stat_input
 
 __all__ = ["FORMATS", "formats_help", "iter_spec_items", "load_catalog"]
 

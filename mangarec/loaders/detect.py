@@ -54,20 +54,6 @@ def parse_spec(spec: str | os.PathLike) -> Spec:
     return Spec(None, Path(spec), spec)
 
 
-def find_file(directory: Path, stem: str) -> Path | None:
-    """``directory/stem`` or its ``.gz`` / ``.xz`` / ``.bz2`` variant, if one exists.
-
-    Anything by that name counts (a FIFO or a directory called ``anime.csv`` is returned, and
-    refused with a precise error when it is opened). ``directory`` must have been checked by
-    :func:`~.inputs.check_directory` (so a missing entry is really missing).
-    """
-    for suffix in ("", ".gz", ".xz", ".bz2"):
-        p = Path(directory) / f"{stem}{suffix}"
-        if exists(p):
-            return p
-    return None
-
-
 def _ambiguous(path: Path, why: str) -> InputError:
     from .formats import FORMATS
 

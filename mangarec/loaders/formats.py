@@ -15,6 +15,7 @@ from typing import Any
 
 from ..catalog import Item
 from . import generic, mal, mangadex_v3, mangadex_v5
+from .inputs import find_file
 from .io import base_suffix
 from .ratings import ratings_columns
 
@@ -63,8 +64,6 @@ def _generic_reader(path: Path) -> ItemIter:
 
 
 def _has_anime_csv(path: Path, entries: Sequence[Path]) -> bool:
-    from .detect import find_file
-
     return find_file(path, "anime.csv") is not None
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "exists",
     "is_dir",
     "is_regular_file",
+    "find_file",
 ]
 
 #: Default bound of :func:`read_input_text` (a configuration file is a few kilobytes).
@@ -265,3 +266,17 @@ def read_input_text(
         line = data.count(b"\n", 0, e.start) + 1
         raise error(f"not valid UTF-8 text ({e.reason})", os.fspath(path), line) from None
     return text[1:] if text.startswith("\ufeff") else text
+
+
+def find_file(directory: Path, stem: str) -> Path | None:
+    """``directory/stem`` or its ``.gz`` / ``.xz`` / ``.bz2`` variant, if one exists.
+
+    Anything by that name counts (a FIFO or a directory called ``anime.csv`` is returned, and
+    refused with a precise error when it is opened). ``directory`` must have been checked by
+    :func:`check_directory` (so a missing entry is really missing).
+    """
+    for suffix in ("", ".gz", ".xz", ".bz2"):
+        p = Path(directory) / f"{stem}{suffix}"
+        if exists(p):
+            return p
+    return None

@@ -16,11 +16,10 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..seeds import derive_seed
-from .base import Deps, Foldin, ModelSpec, catalog_has, missing_reason
+from .base import Configured, Deps, Foldin, ModelSpec, catalog_has, missing_reason
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
-    from ..config import Config
     from ..embedding import Embedding
 
 __all__ = [
@@ -75,7 +74,7 @@ def spec(name: str) -> ModelSpec:
         raise ValueError(f"unknown model {name!r} (known: {', '.join(REGISTRY)})") from None
 
 
-def params_of(config: Config, name: str) -> Any:
+def params_of(config: Configured, name: str) -> Any:
     """Model ``name``'s parameter section of ``config`` (``config.models.<name>``)."""
     return getattr(config.models, spec(name).name)
 
@@ -129,7 +128,7 @@ def available(catalog: Catalog, names: Iterable[str]) -> tuple[list[str], dict[s
     return [n for n in names if n in kept], reasons
 
 
-def fit_model(name: str, catalog: Catalog, config: Config, seed: int, deps: Deps | None = None) -> Embedding:
+def fit_model(name: str, catalog: Catalog, config: Configured, seed: int, deps: Deps | None = None) -> Embedding:
     """Fit one model with its configured parameters.
 
     Parameters

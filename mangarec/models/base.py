@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
@@ -20,6 +20,16 @@ if TYPE_CHECKING:
 
 #: The embeddings of the models a model depends on, by name.
 Deps = Mapping[str, "Embedding"]
+
+
+class Configured(Protocol):
+    """What the registry reads of a configuration (:class:`mangarec.config.Config`): its
+    ``models`` section, one field per model. A protocol, so that the registry does not import
+    the configuration, which is built from the registry's specs."""
+
+    @property
+    def models(self) -> Any: ...
+
 
 #: Catalog inputs a model can need (see :func:`catalog_has`).
 INPUTS: tuple[str, ...] = ("tags", "descriptions", "ratings")
