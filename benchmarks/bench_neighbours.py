@@ -38,7 +38,8 @@ from mangarec.config import EvaluationSection  # noqa: E402
 from mangarec.embedding import Embedding  # noqa: E402
 from mangarec.evaluate import evaluate  # noqa: E402
 from mangarec.models.lsi import Params as LSIParams  # noqa: E402
-from mangarec.neighbours import approximate, exact, recall, write_csv  # noqa: E402
+from mangarec.neighbours import approximate, exact, recall  # noqa: E402
+from mangarec.site.neighbour_csv import write_csv  # noqa: E402
 
 
 def peak_mb() -> float:

@@ -27,7 +27,6 @@ columns at or above it are sorted. See ``benchmarks/bench_neighbours.py`` for th
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,24 +34,16 @@ from threadpoolctl import threadpool_limits
 
 from .config import NeighboursSection
 from .embedding import Embedding, Neighbours
-from .fsutil import atomic_write, gzip_bytes
 from .seeds import derive_seed
+from .topk import BLAS_THREADS, MARGIN, SUBSAMPLE_MIN_COLUMNS, SUBSAMPLE_STEP, round_scores
 
 #: Score-matrix elements per block (float32: 8 MB; small blocks stay in cache).
 BLOCK_ELEMENTS = 1 << 21
-#: Below this many distinct vectors a row's threshold is found on the whole row.
-_SUBSAMPLE_MIN_COLUMNS = 2048
-#: Columns of the subsample used for the threshold, as a fraction of all columns.
-_SUBSAMPLE_FRACTION = 1 / 8
-#: How far below the float32 threshold candidates are kept (float32 product error is ~1e-6).
-SCREEN_MARGIN = np.float32(1e-4)
-#: BLAS threads for the block products: with 16-d vectors a product is bound by memory writes,
-#: and one thread measured 3x faster than two on the shared 2-core machine (bench_neighbours.py).
-BLAS_THREADS = 1
-#: gzip level of the CSV downloads: 4 measured 3x faster than 6 for a 5% larger file.
-CSV_GZIP_LEVEL = 4
-#: Scores are multiples of 1 / SCORE_GRID (see :func:`_round_scores`).
-SCORE_GRID = float(2**24)
+#: How far below the float32 threshold candidates are kept (float32 product error is ~1e-6):
+#: the engine's margin, absolute here since unit-vector cosines are at most 1.
+SCREEN_MARGIN = np.float32(MARGIN)
+# BLAS threads for the block products and the score grid are the top-k engine's
+# (mangarec.topk.BLAS_THREADS, mangarec.topk.round_scores): one definition of the answer.
 
 
 # --------------------------------------------------------------------------------------------
@@ -112,7 +103,7 @@ def _round_scores(cosines: np.ndarray) -> np.ndarray:
     absolute grid of 2**-24 (~6e-8, exactly representable in float32) absorbs float64 noise
     everywhere in [-1, 1].
     """
-    out = (np.rint(np.asarray(cosines, dtype=np.float64) * SCORE_GRID) / SCORE_GRID).astype(np.float32)
+    out = round_scores(cosines).astype(np.float32)
     np.clip(out, -1.0, 1.0, out=out)
     return out
 
@@ -170,9 +161,8 @@ def _exact_rows(prep: _Prepared, rows: np.ndarray) -> tuple[np.ndarray, np.ndarr
     out_s = np.empty((len(rows), need), dtype=np.float32)
     block = max(1, min(len(rows), BLOCK_ELEMENTS // max(m, 1)))
     sub = None
-    if m >= _SUBSAMPLE_MIN_COLUMNS:
-        step = max(1, int(round(1 / _SUBSAMPLE_FRACTION)))
-        sub = np.arange(0, m, step)
+    if m >= SUBSAMPLE_MIN_COLUMNS:
+        sub = np.arange(0, m, SUBSAMPLE_STEP)
         if len(sub) < need:
             sub = None
     # Candidates come from a float32 product (half the memory traffic of float64) with a
@@ -489,38 +479,3 @@ def compute(
     info: dict[str, Any] = dict(nb.info)
     info.update(method=method, seconds=round(time.perf_counter() - t0, 3), recall=rec, reason=reason)
     return Neighbours(nb.model, nb.item_ids, nb.indices, nb.scores, method, info)
-
-
-def _fixed6(values: np.ndarray) -> np.ndarray:
-    """Scores as strings with 6 decimals (rounded half to even, never ``-0.000000``).
-
-    Formatted from integers (millionths), each distinct value once: the grid makes many repeat.
-    """
-    q = np.rint(np.asarray(values, dtype=np.float64) * 1e6).astype(np.int64)
-    uniq, inverse = np.unique(q, return_inverse=True)
-    text = np.array(
-        [("-" if u < 0 else "") + f"{abs(u) // 1_000_000}.{abs(u) % 1_000_000:06d}" for u in uniq.tolist()],
-        dtype=object,
-    )
-    return text[inverse.reshape(-1)]
-
-
-def csv_bytes(nb: Neighbours) -> bytes:
-    """The uncompressed CSV table: header ``item_id,rank,neighbour_id,score``, one line per
-    (item, rank), items in catalog order, rank from 1, score with 6 decimals."""
-    n, k = nb.indices.shape
-    ids = np.asarray(nb.item_ids, dtype=object)
-    items = np.repeat(ids, k).tolist()
-    ranks = [str(r) for r in range(1, k + 1)] * n
-    neighbours = ids[nb.indices.ravel()].tolist()
-    scores = _fixed6(nb.scores.ravel()).tolist()
-    body = "\n".join(map(",".join, zip(items, ranks, neighbours, scores)))
-    return ("item_id,rank,neighbour_id,score\n" + body + ("\n" if body else "")).encode("utf-8")
-
-
-def write_csv(nb: Neighbours, path: Path) -> None:
-    """Write the neighbour table as gzip CSV with deterministic bytes, atomically.
-
-    The gzip header has mtime 0 and no file name, so equal tables give equal files.
-    """
-    atomic_write(path, gzip_bytes(csv_bytes(nb), CSV_GZIP_LEVEL))

@@ -531,14 +531,14 @@ def _public_info(info: Mapping[str, Any], show_timings: bool) -> Mapping[str, An
 
 
 def _write_output(tmp: Path, result: BuildResult, log: StageLog) -> None:
-    from . import neighbours as nb
     from .site import write_site
+    from .site.neighbour_csv import write_csv
 
     data = tmp / "data"
     (data / "neighbours").mkdir(parents=True, exist_ok=True)
     with log.stage("write:neighbours"):
         for name, nbr in result.neighbours.items():
-            nb.write_csv(nbr, data / "neighbours" / f"{name}.csv.gz")
+            write_csv(nbr, data / "neighbours" / f"{name}.csv.gz")
     with log.stage("write:site"):
         site_stats = write_site(result, tmp)
     for remark in site_stats.get("notes", ()):

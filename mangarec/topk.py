@@ -37,9 +37,12 @@ from .similarity import Similarity
 
 #: Score-matrix elements per block (float32: 32 MB).
 BLOCK_ELEMENTS = 1 << 23
-#: Scores are multiples of 1 / SCORE_GRID (as in :mod:`mangarec.neighbours`).
+#: Scores are multiples of 1 / SCORE_GRID: the one grid of every exact search (the cosine search
+#: of :mod:`mangarec.neighbours` rounds with :func:`round_scores` too).
 SCORE_GRID = float(2**24)
-#: BLAS threads for the block products (the machine's cores are shared; see bench_neighbours).
+#: BLAS threads for the block products, here and in :mod:`mangarec.neighbours`: with 16-d
+#: vectors a product is bound by memory writes, and one thread measured 3x faster than two on the
+#: shared 2-core machine (bench_neighbours.py).
 BLAS_THREADS = 1
 #: How far below the subsample's bound candidates are kept, relative to the scores' magnitude.
 MARGIN = 1e-4

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from mangarec import neighbours as nbmod
 from mangarec.config import NeighboursSection
 from mangarec.embedding import Embedding, Neighbours
-from mangarec.neighbours import approximate, compute, csv_bytes, exact, recall, write_csv
+from mangarec.neighbours import approximate, compute, exact, recall
+from mangarec.site.neighbour_csv import csv_bytes, write_csv
 
 
 def _emb(vectors: np.ndarray, model: str = "t") -> Embedding:
@@ -60,7 +61,7 @@ def test_exact_matches_brute_force_with_duplicates(seed):
 
 def test_exact_subsample_threshold_and_small_blocks(monkeypatch):
     """The subsampled lower bound and multi-block path give the same answer as brute force."""
-    monkeypatch.setattr(nbmod, "_SUBSAMPLE_MIN_COLUMNS", 8)
+    monkeypatch.setattr(nbmod, "SUBSAMPLE_MIN_COLUMNS", 8)
     monkeypatch.setattr(nbmod, "BLOCK_ELEMENTS", 700)
     rng = np.random.default_rng(11)
     for n, distinct in ((250, 60), (250, 250), (120, 5)):
