@@ -4,8 +4,10 @@
 
 Each size runs in its own process (so its peak memory is its own) and prints: the ratings
 generated, seconds per ALS iteration (the shipped defaults but --factors/--iterations), peak
-resident memory after ALS, the evaluation's seconds (split, EASE on at most 20k items, the
-ranking of 2000 users, null tests) and peak memory after it.
+resident memory after ALS, the evaluation's seconds (split, the EASE reference on the
+``evaluation.ease_items`` most liked items, the ranking of 2000 users, null tests), the part of
+them spent fitting EASE, and peak memory after it. Progress lines with the elapsed time and peak
+memory go to stderr, so a size that does not finish says which stage it stopped in.
 
 The generator (documented here, seeded): ``n_users = N / 100``, ``n_items = 20,000``. A user's
 activity is drawn from a Pareto (power-law) distribution with tail index 1.5 scaled to mean
@@ -56,16 +58,24 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+def stage(name: str, t0: float) -> None:
+    """A progress line on stderr (so a size that never finishes still says where it stopped)."""
+    print(f"[{time.perf_counter() - t0:8.1f} s, peak {peak_mb():,.0f} MB] {name}", file=sys.stderr, flush=True)
+
+
 def one(n: int, factors: int | None, iterations: int) -> dict:
     from mangarec.catalog import Catalog, Item, Ratings, make_tags
     from mangarec.config import EvaluationSection
     from mangarec.embedding import Neighbours
-    from mangarec.evaluation import run_evaluation
+    from mangarec.evaluation import baselines, run_evaluation
     from mangarec.models import als
 
+    start = time.perf_counter()
+    stage(f"generating {n:,} ratings", start)
     t = time.perf_counter()
     m = generate(n)
     t_gen = time.perf_counter() - t
+    stage("generated; fitting ALS", start)
     items = tuple(
         Item(
             id=f"i{j}",
@@ -79,9 +89,24 @@ def one(n: int, factors: int | None, iterations: int) -> dict:
     cat = Catalog(items=items, ratings=Ratings(m, tuple(f"u{u}" for u in range(m.shape[0]))))
     p = als.Params()
     p = replace(p, iterations=iterations, **({"factors": factors} if factors else {}))
+    t = time.perf_counter()
     emb = als.fit(cat, p, 0)
+    t_als = time.perf_counter() - t
     sec = emb.info["seconds_per_iteration"]
     mem_als = peak_mb()
+    stage("ALS fitted; evaluating", start)
+    # the EASE reference's fits (one per candidate λ and the final one), timed apart
+    ease_s = [0.0]
+    real_ease = baselines.ease_scorer
+
+    def timed_ease(*a, **kw):
+        t = time.perf_counter()
+        out = real_ease(*a, **kw)
+        ease_s[0] += time.perf_counter() - t
+        stage(f"EASE fit ({ease_s[0]:.1f} s of EASE so far)", start)
+        return out
+
+    baselines.ease_scorer = timed_ease
     k = 10
     idx = (np.arange(N_ITEMS)[:, None] + np.arange(1, k + 1)[None, :]) % N_ITEMS
     nb = Neighbours("als", cat.ids, idx.astype(np.int32), np.ones((N_ITEMS, k), dtype=np.float32), "exact")
@@ -93,6 +118,8 @@ def one(n: int, factors: int | None, iterations: int) -> dict:
         "users": int(m.shape[0]),
         "items": N_ITEMS,
         "generate_s": round(t_gen, 1),
+        "als_s": round(t_als, 1),
+        "ease_fits_s": round(ease_s[0], 1),
         "factors": p.factors,
         "als_s_per_iteration": sec,
         "peak_mb_after_als": round(mem_als),
@@ -113,7 +140,8 @@ def main() -> int:
         print(json.dumps(one(int(args.one), args.factors, args.iterations)))
         return 0
     print(
-        f"{'ratings':>12} {'users':>9} {'s/iter (ALS)':>14} {'peak MB (ALS)':>14} {'eval s':>8} {'peak MB (eval)':>15}"
+        f"{'ratings':>12} {'users':>9} {'s/iter (ALS)':>14} {'peak MB (ALS)':>14} {'eval s':>8} {'EASE s':>7} "
+        f"{'peak MB (eval)':>15}"
     )
     for s in args.sizes.split(","):
         cmd = [sys.executable, __file__, "--one", s, "--iterations", str(args.iterations)]
@@ -126,7 +154,8 @@ def main() -> int:
         r = json.loads(out.stdout.strip().splitlines()[-1])
         print(
             f"{r['ratings']:>12,} {r['users']:>9,} {np.median(r['als_s_per_iteration']):>14.1f} "
-            f"{r['peak_mb_after_als']:>14,} {r['evaluation_s']:>8.1f} {r['peak_mb_after_evaluation']:>15,}"
+            f"{r['peak_mb_after_als']:>14,} {r['evaluation_s']:>8.1f} {r['ease_fits_s']:>7.1f} "
+            f"{r['peak_mb_after_evaluation']:>15,}"
             f"   (factors {r['factors']}; {'; '.join(r['notes'])})"
         )
     return 0

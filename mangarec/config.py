@@ -28,6 +28,17 @@ MODEL_NAMES: tuple[str, ...] = tuple(REGISTRY)
 MAX_CONFIG_BYTES = 1 << 20
 
 
+#: Help-text facts read from the registry (no model named here): what each model needs beyond
+#: tags, and the models not mapped by default.
+_NEEDS = ", ".join(
+    f"{n} without {' or '.join(sorted(s.needs - {'tags'}))}" for n, s in REGISTRY.items() if s.needs - {"tags"}
+)
+_PREFERRED = ", then ".join(
+    n for n, s in sorted(REGISTRY.items(), key=lambda x: x[1].publish_rank or 0) if s.publish_rank is not None
+)
+_UNMAPPED = ", ".join(n for n, s in REGISTRY.items() if not s.mapped) or "none"
+
+
 def _map_models(v: list) -> str | None:
     bad = [m for m in v if m not in REGISTRY]
     if bad:
@@ -65,22 +76,22 @@ class SiteSection:
     )
     site_url: str = key(
         "https://example.org/mangarec/",
-        "Absolute URL where the site is published; used only for sitemap.xml and canonical links "
-        "(every other link is relative). The build warns while it is the example.org placeholder.",
+        "Absolute URL where the site is published; used only for sitemap.xml, canonical links and "
+        "the 404 page's links (its path: a host serves that page at any address; every other link "
+        "is relative). The build warns while it is the example.org placeholder.",
         _site_url,
     )
     models: list[str] = key(
         list(MODEL_NAMES),
         "Which models the explore, plots and evaluation pages show, in this order. A model whose "
-        "input the catalog lacks (ALS without ratings, text without descriptions) is left out with "
-        "a note saying why.",
+        f"input the catalog lacks ({_NEEDS}) is left out with a note saying why.",
         _models,
     )
     maps: list[str] = key(
         [n for n, s in REGISTRY.items() if s.mapped],
         "Which of site.models the maps page draws (a UMAP map each, most of a cold build's time). "
-        "By default every model but those whose map repeats LSI's: jaccard and series (the same unit "
-        "tag rows), deconvolution and silencing (the same eigenvectors, rescaled).",
+        "By default every model but those whose map would repeat another's (the same unit tag rows, "
+        f"or the same eigenvectors rescaled: each model's declaration says): {_UNMAPPED}.",
         _map_models,
     )
     feed_size: int = key(200, "How many recent titles the feed page ranks.", bounded(1, 100_000))
@@ -176,6 +187,12 @@ class EvaluationSection:
     like_per_user: bool = key(False, "A like must also reach the user's own mean rating.")
     min_likes: int = key(5, "Users with fewer likes are not evaluated.", bounded(2, 1_000_000))
     max_users: int = key(2000, "Users evaluated (fixed-seed sample, to bound the time).", bounded(1, 10_000_000))
+    ease_items: int = key(
+        5000,
+        "The EASE reference covers at most this many titles, the most liked (a dense n x n inverse "
+        "per candidate λ: its time grows as n³, its memory as n²); the others score 0.",
+        bounded(100, 20_000),
+    )
     visitor_likes: list = key(
         [5, 12, 48],
         "Likes a simulated visitor gives (besides all of them) in the visitor-path evaluation.",
@@ -193,8 +210,8 @@ class PublishSection:
 
     model: str = key(
         "auto",
-        "Model whose vectors are published: 'auto' = the built model preferred by the registry "
-        "(ALS when there are ratings, else the best content model).",
+        "Model whose vectors are published: 'auto' = the first built model in the registry's "
+        f"order of preference (each model's publish_rank: {_PREFERRED}).",
         _publish_model,
     )
     top_n: int = key(2000, "Titles in the small 'top-N' variant (most popular first).", bounded(1, 10_000_000))
@@ -245,6 +262,27 @@ def load_config(path: str | Path | None) -> Config:
     return schema.build(Config, data, "", str(p))
 
 
+def check_config(path: str | Path) -> list[ConfigError]:
+    """Every problem of the configuration file ``path``, one :class:`ConfigError` (one line)
+    each, in file order (``mangarec config --check``); ``[]`` when it is valid. A file that
+    cannot be read or parsed is one problem."""
+    from .loaders.inputs import read_input_text
+
+    p = Path(path)
+    try:
+        text = read_input_text(p, what="config file", error=ConfigError, max_bytes=MAX_CONFIG_BYTES, allow_empty=True)
+        data = tomllib.loads(text)
+    except ConfigError as e:
+        return [e]
+    except tomllib.TOMLDecodeError as e:
+        return [ConfigError(f"not valid TOML: {e}", str(p))]
+    except RecursionError:
+        return [ConfigError("not valid TOML: nested too deeply", str(p))]
+    problems: list[ConfigError] = []
+    schema.build(Config, data, "", str(p), problems)
+    return problems
+
+
 def default_toml() -> str:
     """The default configuration as commented TOML: the shipped ``site_src/site.toml``."""
     return schema.to_toml(
@@ -270,6 +308,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "EvaluationSection",
+    "check_config",
     "MODEL_NAMES",
     "ModelsSection",
     "NeighboursSection",

@@ -136,36 +136,57 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls)
 
 
-def build(cls: type, data: Any, prefix: str, source: str) -> Any:
+def build(cls: type, data: Any, prefix: str, source: str, problems: list[ConfigError] | None = None) -> Any:
     """A ``cls`` instance from a parsed TOML table (see the module docstring).
+
+    With ``problems`` (a list), every problem is appended to it instead of raised (each key is
+    checked; a bad one is left out) and the result is ``None`` when there was any: what
+    ``mangarec config --check`` prints, one line each.
 
     Raises
     ------
     ConfigError
-        One line: ``<source>: <key> = <value>: <problem>`` (or an unknown key, a non-table).
+        One line: ``<source>: <key> = <value>: <problem>`` (or an unknown key, a non-table),
+        the first problem, unless ``problems`` collects them.
     """
+    found: list[ConfigError] = []
+
+    def fail(err: ConfigError) -> None:
+        if problems is None:
+            raise err
+        found.append(err)
+
     if not isinstance(data, dict):
-        raise ConfigError(f"[{prefix}] must be a table", source)
+        fail(ConfigError(f"[{prefix}] must be a table", source))
+        return None
     hints = _hints(cls)
     known = {f.name: f for f in fields(cls)}
-    for name in data:
-        if name not in known:
-            where = f"{prefix}.{name}" if prefix else name
-            raise ConfigError(f"unknown key {where!r} (known: {', '.join(sorted(known))})", source)
     values = {}
     for name, value in data.items():
-        f = known[name]
         where = f"{prefix}.{name}" if prefix else name
+        f = known.get(name)
+        if f is None:
+            fail(ConfigError(f"unknown key {where!r} (known: {', '.join(sorted(known))})", source))
+            continue
         sub = _section_of(f, hints)
         if sub is not None:
-            values[name] = build(sub, value, where, source)
+            values[name] = build(sub, value, where, source, found if problems is not None else None)
             continue
-        value = _coerce(value, hints[name], where, source)
+        try:
+            value = _coerce(value, hints[name], where, source)
+        except ConfigError as e:
+            fail(e)
+            continue
         check = f.metadata.get("check")
         problem = check(value) if check else None
         if problem:
-            raise ConfigError(f"{where} = {value!r}: {problem}", source)
+            fail(ConfigError(f"{where} = {value!r}: {problem}", source))
+            continue
         values[name] = value
+    if found:
+        assert problems is not None
+        problems.extend(found)
+        return None
     return cls(**values)
 
 

@@ -35,6 +35,7 @@ def test_help_lists_every_command(capsys):
     assert main(["--version"]) == 0 and __version__ in capsys.readouterr().out
 
 
+@pytest.mark.build
 def test_console_script_and_module_and_build_py_are_one_program():
     script = Path(sys.executable).parent / "mangarec"
     assert script.is_file(), "pip install puts the 'mangarec' console script beside python"
@@ -76,6 +77,7 @@ def test_bad_options_are_one_line(args, fragment, capsys):
     assert err.startswith("error: ") and fragment in err and "\n" not in err
 
 
+@pytest.mark.build
 def test_quiet_build_prints_nothing_even_on_warnings(tmp_path, monkeypatch, capsys):
     import warnings
 
@@ -93,6 +95,18 @@ def test_quiet_build_prints_nothing_even_on_warnings(tmp_path, monkeypatch, caps
     assert captured.err == "" and captured.out == ""
 
 
+def test_config_check_prints_one_line_per_problem(tmp_path, capsys):
+    p = tmp_path / "site.toml"
+    p.write_text("seed = -1\n[site]\nfeed_size = 0\ntitle = 3\n")
+    assert main(["config", "--check", str(p)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 3 and all(line.startswith(f"error: {p}: ") for line in lines), lines
+    assert ["seed" in lines[0], "site.feed_size" in lines[1], "site.title" in lines[2]] == [True] * 3
+    p.write_text("seed = 1\n")
+    assert main(["config", "--check", str(p)]) == 0
+    assert capsys.readouterr().out.strip() == f"{p}: ok"
+
+
 def test_config_defaults_is_the_shipped_file(capsys):
     from mangarec.paths import DEFAULT_CONFIG
 
@@ -100,6 +114,7 @@ def test_config_defaults_is_the_shipped_file(capsys):
     assert capsys.readouterr().out == DEFAULT_CONFIG.read_text(encoding="utf-8")
 
 
+@pytest.mark.build
 def test_workers_die_with_the_build():
     """A forked pool worker is killed when its parent is (no orphan UMAP fits after kill -9)."""
     code = (

@@ -8,8 +8,67 @@ from mangarec.config import Config, ConfigError, describe, load_config, with_see
 from mangarec.paths import DEFAULT_CONFIG
 
 
+def _key_paths(tree: dict, prefix: str = "") -> dict[str, object]:
+    """Every ``section.key`` of a parsed TOML tree with its value (tables walked, not compared)."""
+    out: dict[str, object] = {}
+    for k, v in tree.items():
+        where = f"{prefix}.{k}" if prefix else k
+        out.update(_key_paths(v, where) if isinstance(v, dict) else {where: v})
+    return out
+
+
+def _same_as_schema(text: str) -> bool:
+    import tomllib
+
+    from mangarec.config import default_toml
+
+    return _key_paths(tomllib.loads(text)) == _key_paths(tomllib.loads(default_toml()))
+
+
 def test_shipped_site_toml_is_the_defaults():
+    """Same parsed values, and the same sections and keys written out: a key or section missing
+    from the file would parse to the same Config (defaults fill it) but must fail here."""
     assert load_config(DEFAULT_CONFIG) == Config()
+    text = DEFAULT_CONFIG.read_text(encoding="utf-8")
+    assert _same_as_schema(text)
+    # the check checked both ways: without its [evaluation] section the file still loads to the
+    # defaults, and the comparison of its content refuses it
+    head, _, rest = text.partition("\n[evaluation]\n")
+    tail = rest[rest.index("\n[") :]
+    cut = head + tail
+    assert "[evaluation]" not in cut and load_config_text(cut) == Config()
+    assert not _same_as_schema(cut)
+
+
+def load_config_text(text: str) -> Config:
+    import tomllib
+
+    from mangarec import schema
+
+    return schema.build(Config, tomllib.loads(text), "", "site.toml")
+
+
+def test_check_reports_every_problem(tmp_path):
+    """``config --check`` (check_config): one ConfigError per problem, in file order, not only
+    the first (issue 21); a valid file has none; an unreadable one is one problem."""
+    from mangarec.config import check_config
+
+    p = tmp_path / "site.toml"
+    p.write_text('seed = "x"\ncolour = 1\n[site]\nfeed_size = 0\n[models.lsi]\ndim = -1\nbogus = 2\n')
+    problems = check_config(p)
+    assert [str(e).split(": ", 1)[1].split(" ")[0] for e in problems] == [
+        "seed",
+        "unknown",
+        "site.feed_size",
+        "models.lsi.dim",
+        "unknown",
+    ]
+    assert all(str(p) in str(e) and "\n" not in str(e) for e in problems)
+    with pytest.raises(ConfigError, match="seed"):  # load_config still stops at the first
+        load_config(p)
+    p.write_text("seed = 3\n")
+    assert check_config(p) == []
+    assert len(check_config(tmp_path / "missing.toml")) == 1
 
 
 def test_none_gives_defaults():

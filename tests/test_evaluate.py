@@ -177,6 +177,38 @@ def test_ease_closed_form_matches_direct_solution():
     assert ease_lambdas(X)[1] == pytest.approx(2 * X.sum() / np.count_nonzero(X.sum(axis=0)), rel=1e-3)
 
 
+def test_ease_reference_is_bounded_to_the_most_liked_items():
+    """evaluation.ease_items bounds the dense inverse (issue 21: 20k items ran 26 min at 10 GB):
+    the most liked items with at least min_likes likes, ties by position; the rest score 0."""
+    from mangarec.models.ease import most_liked
+
+    counts = np.array([5, 3, 9, 3, 0, 7, 3])
+    assert most_liked(counts, 3, None).tolist() == [0, 1, 2, 3, 5, 6]
+    assert most_liked(counts, 3, 3).tolist() == [0, 2, 5]
+    assert most_liked(counts, 3, 4).tolist() == [0, 1, 2, 5]  # a tie at 3 likes: the first
+    g = np.random.default_rng(5)
+    X = sp.csr_matrix((g.random((60, 10)) < np.linspace(0.9, 0.1, 10)).astype(np.float64))
+    full, cut = fit_ease(X, 2.0, min_likes=1), fit_ease(X, 2.0, min_likes=1, max_items=4)
+    liked = np.asarray(X.sum(axis=0)).ravel()
+    assert len(full.items) == 10 and cut.items.tolist() == sorted(np.argsort(-liked, kind="stable")[:4].tolist())
+    scores = cut.scores(X[:5])
+    assert np.all(scores[:, np.setdiff1d(np.arange(10), cut.items)] == 0) and np.any(scores[:, cut.items] != 0)
+    # the evaluation's reference row says what it covers, and the bound is a config key
+    items = tuple(Item(id=f"i{j}", title="t", kind="anime", tags=make_tags({"genre": ["A"]})) for j in range(40))
+    R = sp.csr_matrix((g.random((300, 40)) < 0.25) * g.integers(6, 11, (300, 40)), dtype=np.float32)
+    cat = Catalog(items=items, ratings=Ratings(R, tuple(f"u{i}" for i in range(300))))
+    nb = _nb("lsi", [[(j + 1) % 40, (j + 2) % 40] for j in range(40)], ids=cat.ids)
+    rows = {
+        r.method: r
+        for r in run_evaluation(cat, {"lsi": nb}, EvaluationSection(ease_items=100, permutations=5), 1).ranking
+    }
+    assert "over the 40 most liked titles (at most 100" in rows["ease"].note
+    with pytest.raises(Exception, match="ease_items"):
+        from mangarec import schema
+
+        schema.build(EvaluationSection, {"ease_items": 10}, "evaluation", "site.toml")
+
+
 def test_cosine_knn_and_baselines_rank_sensibly():
     cat = cluster_catalog()
     s = make_split(cat.ratings, EvaluationSection(min_likes=5), 2)

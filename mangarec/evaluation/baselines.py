@@ -99,9 +99,9 @@ def knn_scorer(X: sp.csr_matrix, k: int = KNN) -> Scorer:
     return lambda users: np.asarray((X[users] @ S).todense())
 
 
-def ease_scorer(X: sp.csr_matrix, lam: float) -> Scorer:
-    """EASE fitted on ``X`` with penalty ``lam``."""
-    model = fit_ease(X, lam)
+def ease_scorer(X: sp.csr_matrix, lam: float, max_items: int | None = None) -> Scorer:
+    """EASE fitted on ``X`` with penalty ``lam`` over at most ``max_items`` most liked items."""
+    model = fit_ease(X, lam, max_items=max_items)
     return lambda users: model.scores(X[users])
 
 

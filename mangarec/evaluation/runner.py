@@ -14,6 +14,7 @@ from ..embedding import Embedding, Neighbours
 from ..errors import InputError
 from ..foldin import Schedule
 from ..models.base import Foldin
+from ..models.ease import MIN_LIKES, most_liked
 from ..seeds import derive_seed
 from . import baselines as B
 from .jaccard import check_lists
@@ -134,13 +135,16 @@ def training_values(emb: Embedding, ratings: sp.csr_matrix) -> sp.csr_matrix:
     return model_values(canonical(ratings), fb, scale, float(thr or 0.0), float(info.get("dislike_weight") or 0.0))
 
 
-def choose_ease(split: Split, tie: np.ndarray, seed: int) -> tuple[float, dict[str, float]]:
-    """EASE's λ: the candidate with the best validation nDCG@10 (fitted on ``split.fit``)."""
+def choose_ease(
+    split: Split, tie: np.ndarray, seed: int, max_items: int | None = None
+) -> tuple[float, dict[str, float]]:
+    """EASE's λ: the candidate with the best validation nDCG@10 (fitted on ``split.fit`` over
+    its ``max_items`` most liked items)."""
     fit_likes = split.likes("fit")
     exclude = canonical(split.fit.matrix)
     scores = {}
     for lam in B.ease_lambdas(fit_likes):
-        m = evaluate_scorer(B.ease_scorer(fit_likes, lam), exclude, split.validation, split.users, tie, seed)
+        m = evaluate_scorer(B.ease_scorer(fit_likes, lam, max_items), exclude, split.validation, split.users, tie, seed)
         scores[f"{lam:g}"] = m.ndcg.mean
     best = max(scores, key=lambda k: (scores[k], -float(k)))
     return float(best), scores
@@ -187,7 +191,9 @@ def run_evaluation(
         if split.empty:
             notes.append(protocol.notes[-1])
         else:
-            ranking, choices = _ranking(catalog, split, neighbours, held_emb, held_nb, tie, boot, seed)
+            ranking, choices = _ranking(
+                catalog, split, neighbours, held_emb, held_nb, tie, boot, seed, config.ease_items
+            )
             if "ease_skipped" in choices:
                 notes.append(f"EASE reference left out: {choices['ease_skipped']}")
             for name, emb in held_emb.items():
@@ -239,6 +245,7 @@ def _ranking(
     tie: np.ndarray,
     boot: int,
     seed: int,
+    ease_items: int,
 ) -> tuple[tuple[Row, ...], dict[str, object]]:
     n = len(catalog)
     likes = split.likes("train")
@@ -265,8 +272,17 @@ def _ranking(
         )
     choices: dict[str, object] = {}
     try:
-        lam, val = choose_ease(split, tie, boot)
-        rows.append(Row("ease", "reference", run(B.ease_scorer(likes, lam)), f"EASE, λ = {lam:g} chosen on validation"))
+        lam, val = choose_ease(split, tie, boot, ease_items)
+        covered = len(most_liked(np.asarray((likes != 0).sum(axis=0)).ravel(), MIN_LIKES, ease_items))
+        rows.append(
+            Row(
+                "ease",
+                "reference",
+                run(B.ease_scorer(likes, lam, ease_items)),
+                f"EASE, λ = {lam:g} chosen on validation, over the {covered:,} most liked titles "
+                f"(at most {ease_items:,}, at least {MIN_LIKES} likes)",
+            )
+        )
         choices = {"ease_lambda": lam, "ease_validation_ndcg": val}
     except InputError as exc:  # too many items for the dense inverse: say so, keep the rest
         choices = {"ease_skipped": str(exc)}

@@ -86,16 +86,27 @@ def spd_inverse(G: np.ndarray) -> np.ndarray:
     return np.linalg.inv(G)
 
 
-def fit_ease(X: sp.csr_matrix, lam: float, min_likes: int = MIN_LIKES) -> Ease:
+def most_liked(counts: np.ndarray, min_likes: int, max_items: int | None) -> np.ndarray:
+    """``(m,)`` int64 ascending positions of the items with at least ``min_likes`` likes
+    (``counts`` ``(n_items,)``), at most ``max_items`` of them: the most liked (ties by position)."""
+    items = np.flatnonzero(counts >= max(int(min_likes), 1)).astype(np.int64)
+    if max_items is not None and len(items) > max_items:
+        order = np.lexsort((items, -counts[items]))[: max(int(max_items), 0)]
+        items = np.sort(items[order])
+    return items
+
+
+def fit_ease(X: sp.csr_matrix, lam: float, min_likes: int = MIN_LIKES, max_items: int | None = None) -> Ease:
     """Fit EASE on the binary like matrix ``X`` (``(users, n_items)`` csr) with penalty ``lam``,
-    over the items with at least ``min_likes`` likes.
+    over the items with at least ``min_likes`` likes, the ``max_items`` most liked of them when
+    there are more (the others score 0; the inverse costs ``O(m³)`` time and ``m²`` memory).
 
     Raises :class:`InputError` beyond :data:`MAX_ITEMS` such items (the dense inverse would not
     fit one machine's memory comfortably).
     """
     X = sp.csr_matrix(X, dtype=np.float32)
     counts = np.asarray((X != 0).sum(axis=0)).ravel()
-    items = np.flatnonzero(counts >= max(int(min_likes), 1)).astype(np.int64)
+    items = most_liked(counts, min_likes, max_items)
     if len(items) > MAX_ITEMS:
         raise InputError(f"EASE: {len(items)} liked items, more than the {MAX_ITEMS} it can invert")
     Xs = X[:, items]
