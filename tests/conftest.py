@@ -13,6 +13,24 @@ import pytest
 from mangarec.catalog import Catalog, Item, make_tags
 from mangarec.paths import shared_data_dir
 
+#: Fixtures that read ``../shared/data`` (the real datasets): their tests are marked ``data``.
+DATA_FIXTURES = frozenset({"shared_data", "anime_dir"})
+#: Fixtures that start Chromium or build the bundled site for it: marked ``browser``.
+BROWSER_FIXTURES = frozenset({"browser", "built", "built_sub"})
+
+
+def pytest_collection_modifyitems(config, items):
+    """The tiers ``tests/run --fast`` leaves out, from what a test uses: ``browser`` (starts
+    Chromium: everything under tests/browser/ or a browser fixture), ``data`` (a fixture that reads
+    ../shared/data; tests that read it directly carry the mark themselves). ``build`` (runs the
+    pipeline on a catalog) and ``slow`` are set by the tests."""
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if "browser" in Path(str(item.fspath)).parts or names & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
+        if names & DATA_FIXTURES:
+            item.add_marker(pytest.mark.data)
+
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:

@@ -16,6 +16,8 @@ from mangarec.errors import ConfigError
 from mangarec.models import REGISTRY, available
 from mangarec.paths import DEFAULT_CATALOG, ROOT
 
+pytestmark = pytest.mark.build
+
 
 def _tree(d: Path) -> dict[str, str]:
     return {

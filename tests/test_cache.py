@@ -107,6 +107,7 @@ def _corrupt(how: str, meta, npz) -> None:
 @pytest.mark.parametrize(
     "how", ["truncated npz", "bit-flipped npz", "json null", "json list", "truncated json", "npz missing"]
 )
+@pytest.mark.build
 def test_a_corrupt_entry_is_a_miss_recomputed_and_noted(tmp_path, how):
     key = "c" * 64
     Cache(tmp_path).put(key, _emb())
@@ -121,6 +122,7 @@ def test_a_corrupt_entry_is_a_miss_recomputed_and_noted(tmp_path, how):
     assert np.array_equal(fresh.get(key).vectors, _emb().vectors) and fresh.notes == []  # rewritten
 
 
+@pytest.mark.build
 def test_a_cache_that_cannot_be_written_is_a_note(tmp_path, monkeypatch):
     import errno
 
@@ -138,6 +140,7 @@ def test_a_cache_that_cannot_be_written_is_a_note(tmp_path, monkeypatch):
     ]
 
 
+@pytest.mark.build
 def test_a_build_over_a_corrupt_cache_succeeds(tmp_path):
     from mangarec.cli import main
 

@@ -172,6 +172,7 @@ def nnd_case():
     return emb, tie, approximate(emb, 15, tie, seed=1), exact(emb, 15, tie)
 
 
+@pytest.mark.slow
 def test_nndescent_recall_high_and_invariants(nnd_case):
     emb, tie, nb, ex = nnd_case
     n = len(emb.item_ids)

@@ -46,6 +46,7 @@ def test_a_folder_of_the_users_is_refused_and_untouched(documents, tmp_path, cap
     assert not (tmp_path / "cache").exists(), "refused before any work"
 
 
+@pytest.mark.build
 @pytest.mark.parametrize("what", ["cwd", "project", "home", "data", "above-cwd"])
 def test_protected_paths_are_refused(what, tmp_path, monkeypatch, capsys):
     work = tmp_path / "work" / "sub"
@@ -90,6 +91,7 @@ def test_dot_is_refused_with_one_line(tmp_path, monkeypatch, capsys):
     assert "the current directory" in capsys.readouterr().err
 
 
+@pytest.mark.build
 def test_a_previous_build_with_a_file_added_by_hand_is_refused(tmp_path, capsys):
     out = tmp_path / "site"
     assert _build(out, tmp_path) == 0
@@ -100,6 +102,7 @@ def test_a_previous_build_with_a_file_added_by_hand_is_refused(tmp_path, capsys)
     assert _tree(out) == before
 
 
+@pytest.mark.build
 def test_a_new_empty_or_previous_output_is_accepted(tmp_path):
     out = tmp_path / "a" / "b" / "site"
     assert _build(out, tmp_path) == 0 and (out / "index.html").is_file()

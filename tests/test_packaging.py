@@ -13,7 +13,7 @@ import pytest
 
 from mangarec.paths import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.build]
 
 
 @pytest.fixture(scope="module")

@@ -159,6 +159,7 @@ def test_stuck_cursor_is_reported(tmp_path):
         assert_input_error(info.value, match="cannot page further")
 
 
+@pytest.mark.build
 def test_build_py_fetch_mangadex_builds_a_site_from_the_api(tmp_path, capsys):
     """`build.py --fetch mangadex` pages through the API, caches the pages, builds from them."""
     import build

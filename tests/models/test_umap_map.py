@@ -24,6 +24,7 @@ def blobs() -> Embedding:
     return Embedding("blobs", ids, x, tag_ids=("a", "b", "z"), tag_vectors=tags)
 
 
+@pytest.mark.slow
 def test_shape_dtype_and_tags(blobs):
     m = fit_map(blobs, UMAPSection(n_neighbors=10), 7)
     assert isinstance(m, Map)
@@ -66,6 +67,7 @@ def test_zero_rows_and_tiny_inputs():
     np.testing.assert_array_equal(m.xy[0], m.xy[3])
 
 
+@pytest.mark.slow
 def test_fuzzy_graph_equals_umap_learns_fuzzy_simplicial_set():
     """Our vectorised fuzzy simplicial set is umap-learn's, on the same exact kNN graph."""
     import scipy.sparse as sp

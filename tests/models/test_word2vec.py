@@ -76,6 +76,7 @@ print(hashlib.sha256(e.vectors.tobytes() + e.tag_vectors.tobytes()).hexdigest())
 """
 
 
+@pytest.mark.slow
 def test_reproducible_across_python_hash_seeds():
     code = _CHILD.format(root=str(ROOT), tests=str(ROOT / "tests"))
     digests = set()

@@ -10,6 +10,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from mangarec.privacy.__main__ import main
 
 REPO = Path(__file__).resolve().parents[2]
@@ -53,6 +55,7 @@ def small_plain(gz: Path, tmp: Path) -> Path:
     return p
 
 
+@pytest.mark.slow
 def test_bad_input_one_line_error_exit_2(tmp_path):
     cases = {
         "hdr.csv": ("user,item,score\n1,2,3\n", "hdr.csv:1"),

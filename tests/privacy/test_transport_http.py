@@ -12,6 +12,7 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+import pytest
 from nacl.signing import SigningKey
 
 REPO = Path(__file__).resolve().parents[2]
@@ -146,6 +147,7 @@ def _collected(out: Path):
     return rows[1:], Counter(tuple(sorted(v)) for v in by.values())
 
 
+@pytest.mark.slow
 def test_networked_collection_all_clients(tmp_path):
     ratings, out, codes, server_code, _ = _run(tmp_path, 4)
     assert server_code == 0 and codes == [0, 0, 0, 0]
@@ -154,6 +156,7 @@ def test_networked_collection_all_clients(tmp_path):
     assert rows == sorted(rows, key=lambda r: (r[0], int(r[1])))
 
 
+@pytest.mark.slow
 def test_networked_collection_with_a_silent_user(tmp_path):
     """User 4 never connects: its phase times out and the other users' ratings arrive."""
     ratings, out, codes, server_code, _ = _run(tmp_path, 5, silent={4})
@@ -162,6 +165,7 @@ def test_networked_collection_with_a_silent_user(tmp_path):
     assert got == Counter(tuple(sorted(ratings[u])) for u in range(4))
 
 
+@pytest.mark.slow
 def test_server_restart_clients_rejoin_new_session(tmp_path):
     """Killed while it waits for the last advertisement (no race with completion), the
     server restarts with a new session; the clients rejoin it and everything arrives."""
