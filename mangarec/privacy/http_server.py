@@ -72,6 +72,8 @@ class CollectionServer:
     def post(self, data: bytes) -> bool:
         """Accept one signed frame; True if new, False for an exact repeat."""
         uid, sig, frame_ = unwrap_post(data)
+        if E.frame_session(frame_) != self.session:  # before the signature: a restarted server
+            raise ProtocolViolation("foreign-session", "a frame of another session")  # says so (issue 19)
         if uid not in self.roster:
             raise ProtocolViolation("unknown-sender", str(uid))
         if not self.verify(self.roster[uid], post_payload(self.session, uid, frame_), sig):
@@ -258,7 +260,7 @@ def make_handler(cs: CollectionServer, conn_timeout: float = CONN_TIMEOUT, body_
             try:
                 new = cs.post(body)
             except ProtocolViolation as exc:
-                raise _Reject(400, exc.reason, exc.detail) from None
+                raise _Reject(409 if exc.reason == "foreign-session" else 400, exc.reason, exc.detail) from None
             self._send(200, json.dumps({"ok": True, "repeat": not new}).encode())
 
         def _read(self, n: int) -> bytes:

@@ -261,3 +261,63 @@ def test_a_client_that_misses_a_phase_is_dropped_not_crashed(tmp_path):
         assert got == sorted(sorted(ratings[u]) for u in range(n - 1))
     finally:
         httpd.shutdown()
+
+
+def test_a_retried_post_of_a_restarted_server_is_foreign_not_a_bad_signature(tmp_path):
+    """Issue 19: a POST signed for the session of a server that restarted is answered
+    foreign-session (so its client rejoins), never bad-signature (so it gives up)."""
+    cs, httpd, base, roster = _server(4, tmp_path)
+    try:
+        old = bytes(16)  # the session of the server before its restart
+        frame = SecAggClient(1, _seed(1), roster, old, cs.t, lambda st: None).start()
+        code, body = _post(base, wrap_post(SigningKey(_seed(1)), old, 1, frame))
+        assert (code, body["reason"]) == (409, "foreign-session")
+        assert 1 not in cs.sv.adverts
+    finally:
+        httpd.shutdown()
+
+
+def test_a_restart_mid_round_costs_a_retry_not_a_contributor(tmp_path):
+    """The server restarts (new session) just as user 0 posts its first masked input:
+    that POST reaches the new server; every user rejoins and every profile arrives."""
+    import csv
+
+    n, holder, restarted = 4, {}, threading.Event()
+    roster = {u: SigningKey(_seed(u)).verify_key for u in range(n)}
+
+    def start(port: int, out: str):
+        cs = CollectionServer(roster, n // 2 + 1, 10.0, out)
+        httpd = start_http(cs, port)
+        threading.Thread(target=cs.run, daemon=True).start()
+        holder.update(cs=cs, httpd=httpd)
+        return httpd.server_address[1]
+
+    port = start(0, str(tmp_path / "old.csv"))
+
+    class PostsIntoARestart(Participant):
+        def _post(self, frame, session, deadline):
+            if not restarted.is_set() and E.decode(frame).KIND == E.MaskedInput.KIND:
+                restarted.set()
+                holder["httpd"].shutdown()
+                holder["httpd"].server_close()
+                start(port, str(tmp_path / "out.csv"))
+            super()._post(frame, session, deadline)
+
+    ratings = {u: [(10 * u + k, 1 + k % 10) for k in range(3 + u)] for u in range(n)}
+    logs: list[str] = []
+    parts = [
+        (PostsIntoARestart if u == 0 else Participant)(
+            f"http://127.0.0.1:{port}", u, _seed(u), roster, ratings[u], 30.0, log=lambda *a, **k: logs.append(a[0])
+        )
+        for u in range(n)
+    ]
+    with ThreadPoolExecutor(n) as pool:
+        codes = list(pool.map(lambda p: p.run(), parts))
+    try:
+        assert restarted.is_set() and codes == [0] * n, logs
+        with open(tmp_path / "out.csv") as fh:
+            rows = list(csv.reader(fh))[1:]
+        got = sorted(tuple(sorted((int(i), int(r)) for p2, i, r in rows if p2 == p)) for p in {r[0] for r in rows})
+        assert got == sorted(tuple(sorted(v)) for v in ratings.values())
+    finally:
+        holder["httpd"].shutdown()
