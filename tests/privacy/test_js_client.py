@@ -401,3 +401,72 @@ def test_js_client_refuses_what_the_python_client_refuses(attack):
     last = got["steps"][-1]
     assert got["steps"][:-1] == want[:-1]
     assert {"error": last["error"], "reason": last["reason"]} == want[-1], last["message"]
+
+
+# --- the lobby (notes/lobby-api.md §2-3): proof of work and the roster a client accepts ----------
+def _roster(lobby, keys, *, catalog="c" * 64, t=None, rounds=9, nonce=b"n" * 16):
+    keys = sorted(keys)
+    t = len(keys) // 2 + 1 if t is None else t
+    payload = frame(b"lobby-roster", nonce, catalog, t, rounds, b"".join(keys))
+    return {
+        "nonce": nonce.hex(),
+        "catalog_hash": catalog,
+        "threshold": t,
+        "rounds": rounds,
+        "keys": [k.hex() for k in keys],
+        "session": hash_bytes(payload, size=16).hex(),
+        "sig": lobby.sign(payload).hex(),
+    }
+
+
+def test_lobby_proof_of_work_and_roster_checks():
+    lobby, other = signing_key(seeded("lobby")), signing_key(seeded("other"))
+    me = signing_key(seeded("me")).verify_key
+    peers = [signing_key(seeded(f"peer{i}")).verify_key for i in range(40)]
+    catalog = "c" * 64
+    ok = _roster(lobby, [me] + peers[:31])
+    forged = _roster(other, [me] + peers[:31])
+    swapped = dict(ok, keys=list(reversed(ok["keys"])))
+    wrong_session = dict(ok, session="00" * 16)
+    rosters = {
+        "ok": ok,
+        "short": _roster(lobby, [me] + peers[:30]),
+        "without-me": _roster(lobby, peers[:32]),
+        "forged": forged,
+        "unsorted": swapped,
+        "session": wrong_session,
+        "catalog": _roster(lobby, [me] + peers[:31], catalog="d" * 64),
+        "threshold": _roster(lobby, [me] + peers[:31], t=16),
+        "rounds": _roster(lobby, [me] + peers[:31], rounds=6),
+    }
+    challenge = seeded("challenge")[:16]
+    pow_in = [(challenge, catalog, me, bytes(8)), (challenge, catalog, me, b"\xff" * 8)]
+    got = node(
+        "lobby",
+        {
+            "pow": [[c.hex(), cat, k.hex(), n.hex()] for c, cat, k, n in pow_in],
+            "solve": {"challenge": challenge.hex(), "catalog": catalog, "key": me.hex(), "bits": 10},
+            "rosters": rosters,
+            "key": me.hex(),
+            "lobby_key": lobby.verify_key.hex(),
+            "catalog": catalog,
+            "min_cohort": 32,
+        },
+    )
+    for (c, cat, k, n), (digest, _) in zip(pow_in, got["pow"]):
+        assert digest == hash_bytes(frame(b"lobby-pow", c, cat, k, n)).hex()
+    solved = hash_bytes(frame(b"lobby-pow", challenge, catalog, me, bytes.fromhex(got["solved"])))
+    assert int.from_bytes(solved, "big") >> (256 - 10) == 0  # 10 leading zero bits
+    assert got["enroll"] == frame(b"lobby-enroll", challenge, catalog, me).hex()
+    uid = sorted([me] + peers[:31]).index(me)
+    assert got["rosters"]["ok"] == {"uid": uid, "session": ok["session"], "t": 17, "n": 32}
+    assert {k: v.get("refused") for k, v in got["rosters"].items() if k != "ok"} == {
+        "short": "short-roster",
+        "without-me": "not-in-roster",
+        "forged": "bad-roster",
+        "unsorted": "bad-roster",
+        "session": "bad-roster",
+        "catalog": "bad-roster",
+        "threshold": "bad-roster",
+        "rounds": "bad-roster",
+    }

@@ -154,6 +154,21 @@ function replay(c) {
   return { steps, pending: contributor.pending.length, messages: contributor.messages.length, events: contributor.events, phase: client.phase };
 }
 
+/** The lobby's roster checks and proof of work (lobby.js) on Python-made rosters. */
+async function lobby(c) {
+  const L = await load('privacy/lobby.js');
+  const pow = c.pow.map(([ch, cat, key, nonce]) => [hex(L.powDigest(unhex(ch), cat, unhex(key), unhex(nonce))), L.zeroBits(L.powDigest(unhex(ch), cat, unhex(key), unhex(nonce)))]);
+  const solved = L.solvePow(unhex(c.solve.challenge), c.solve.catalog, unhex(c.solve.key), c.solve.bits, new Uint8Array(8));
+  const enroll = hex(L.enrollPayload(unhex(c.solve.challenge), c.solve.catalog, unhex(c.solve.key)));
+  const rosters = Object.fromEntries(Object.entries(c.rosters).map(([name, r]) => {
+    try {
+      const ok = L.checkRoster(r, { key: unhex(c.key), lobbyKey: unhex(c.lobby_key), catalog: c.catalog, minCohort: c.min_cohort, rounds: 9 });
+      return [name, { uid: ok.uid, session: hex(ok.session), t: ok.t, n: ok.roster.size }];
+    } catch (e) { return [name, { refused: e.reason || e.message }]; }
+  }));
+  return { pow, solved: hex(solved), enroll, rosters };
+}
+
 const cmd = process.argv[2];
-const result = cmd === 'vectors' ? vectors(input) : replay(input);
+const result = cmd === 'vectors' ? vectors(input) : cmd === 'lobby' ? await lobby(input) : replay(input);
 process.stdout.write(JSON.stringify(result));

@@ -5,6 +5,10 @@
 import { ConsistencyError, RandomSource, SigningKey, TokenRequest, concat, equal, frame, hash, validPoint } from './crypto.js';
 import { arrayType } from './secagg.js';
 
+/** The marks round's group: a mark is a random non-zero 32-bit word (an eraser must guess it). */
+export const MARKS_GROUP = 'add32';
+export const randomMark = (rng) => 1 + rng.randbelow(2 ** 32 - 1);
+
 export const PARAMS = Object.freeze({ msgBytes: 256, maxParts: 64, block: 16, budget: 4, load: 32, maxAttempts: 3 });
 const HEADER = 70; // version u8 | pk 32 | token 32 | part u16 | parts u16 | count u8
 const VERSION = 2;
@@ -115,7 +119,7 @@ export class Contributor {
       const res = this.client.result(r);
       if (res === null) continue;
       this.retry.delete(r);
-      if (Number(res[res.length - 1]) < left) this.events.push(`round ${r}: the total of messages left is understated (${res[res.length - 1]}): a contributor lied`);
+      if (left && Number(res[res.length - 1]) === 0) this.events.push(`round ${r}: the flag of messages left reads 0 (cancelled): a contributor lied`);
     }
     const sz = slotBytes(this.p);
     for (const [r, writes] of [...this.written]) {
@@ -154,8 +158,9 @@ export class Contributor {
     const [rr, counts] = this.previous(st);
     const blocks = this.blocks.get(rr);
     this.blocks.delete(rr);
+    if (st.group !== MARKS_GROUP) throw new ConsistencyError(`a marks round must be ${MARKS_GROUP}, not ${st.group}`);
     if (counts === null || blocks === undefined || this.client.opened(rr)) {
-      x[x.length - 1] = this.pending.length; // an opened reservation is never written into
+      x[x.length - 1] = this.pending.length ? randomMark(this.rng) : 0; // an opened reservation is never written into
       return x;
     }
     const singles = [];
@@ -166,10 +171,10 @@ export class Contributor {
     for (const b of blocks.filter((b) => Number(counts[b]) === 1).sort((a, b) => a - b)) {
       const base = singles.indexOf(b) * B;
       const n = Math.min(B, todo.length);
-      for (let j = 0; j < n; j++) placed.push([base + j, todo.shift()]);
+      for (let j = 0; j < n; j++) placed.push([base + j, randomMark(this.rng), todo.shift()]);
     }
-    for (const [pos] of placed) x[pos] = 1;
-    x[x.length - 1] = todo.length;
+    for (const [pos, mark] of placed) x[pos] = mark;
+    x[x.length - 1] = todo.length ? randomMark(this.rng) : 0;
     this.placed.set(st.round, placed);
     this.retry.set(st.round, todo.length);
     return x;
@@ -181,12 +186,13 @@ export class Contributor {
     this.placed.delete(mr);
     if (marks === null) return x;
     const slots = [];
-    for (let i = 0; i < marks.length - 1; i++) if (Number(marks[i]) >= 1) slots.push(i);
+    for (let i = 0; i < marks.length - 1; i++) if (marks[i] !== 0) slots.push(i);
     const sz = slotBytes(this.p);
     if (slots.length * sz !== st.length) throw new ConsistencyError('message round length disagrees with the marks result');
     const writes = [];
-    for (const [pos, m] of placed) {
-      if (Number(marks[pos]) === 0) { this.events.push(`round ${mr}: a slot this contributor marked reads 0`); continue; }
+    for (const [pos, mark, m] of placed) {
+      if (marks[pos] === 0) { this.events.push(`round ${mr}: a slot this contributor marked reads 0 (cancelled)`); continue; }
+      if (marks[pos] !== mark) this.events.push(`round ${mr}: a slot this contributor marked was written by another`);
       const idx = slots.indexOf(pos);
       const nonce = this.rng.bytes(16);
       const content = concat(m, nonce, slotTag(st.session, st.round, idx, nonce, m));
