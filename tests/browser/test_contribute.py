@@ -1,0 +1,308 @@
+"""Browser contributors in real headless Chromium, in one cohort with Python contributors.
+
+A collection server (the roster mode of ``mangarec privacy serve``, in-process, 127.0.0.1, port
+0, with CORS for the harness origin) and a static server for ``contribute_harness.html`` and the
+site's ``js/`` tree (the contributor worker and the vendored libsodium, as the site ships them).
+Each browser contributor is its own tab running its own Web Worker with its own ratings.
+
+* 6 browser tabs and 3 Python contributors: the collected multiset is exactly theirs;
+* one tab closed during a round: the others' ratings are collected, not that tab's;
+* a frame a browser sent, tampered in flight, is refused by the server, and a frame sent to a
+  browser, tampered in flight, is refused by that browser; an equivocated round result (one tab
+  shown a different result) is refused by that tab at the next round (the hash chain);
+* the roster checks of the lobby in the browser: a short roster is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from conftest import CHROMEDRIVER, CHROMIUM, chrome_options, wait_for
+
+from mangarec.paths import SITE_SRC
+from mangarec.privacy import encoding as E
+from mangarec.privacy.dataset import read_ratings
+from mangarec.privacy.http_client import Participant
+from mangarec.privacy.http_server import BoundedHTTPServer, CollectionServer, make_handler
+from mangarec.privacy.primitives import RandomSource, frame, hash_bytes, signing_key
+from mangarec.privacy.simulate import default_threshold
+
+pytestmark = pytest.mark.browser
+
+HARNESS = Path(__file__).with_name("contribute_harness.html")
+
+
+def ratings_of(u: int) -> list[tuple[int, int]]:
+    """Distinct, recognisable ratings per contributor (indices below 2^20, values 1-10)."""
+    return [(500 * u + 7 * i, 1 + (u + i) % 10) for i in range(3 + 5 * u)]
+
+
+class Mischief(CollectionServer):
+    """A collection server with a man in the middle: ``poll_hook(uid, frame) -> frame`` and
+    ``post_hook(body) -> body`` may change frames in flight."""
+
+    poll_hook = None
+    post_hook = None
+
+    def poll(self, uid, seq, wait):
+        f = super().poll(uid, seq, wait)
+        return f if f is None or self.poll_hook is None else self.poll_hook(uid, f)
+
+    def post(self, data):
+        return super().post(data if self.post_hook is None else self.post_hook(data))
+
+
+def _cors(cs):
+    base = make_handler(cs)
+
+    class Handler(base):  # type: ignore[misc,valid-type]
+        def end_headers(self):
+            self.send_header("Access-Control-Allow-Origin", "*")
+            self.send_header("Access-Control-Expose-Headers", "X-Seq")
+            super().end_headers()
+
+        def do_OPTIONS(self):
+            self.send_response(204)
+            self.send_header("Access-Control-Allow-Methods", "GET, POST")
+            self.send_header("Access-Control-Allow-Headers", "Content-Type, X-Signature")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    return Handler
+
+
+class Collection:
+    def __init__(self, n: int, out: Path, phase_timeout: float):
+        self.seeds = {u: RandomSource().bytes(32) for u in range(n)}
+        self.roster = {u: signing_key(s).verify_key for u, s in self.seeds.items()}
+        self.cs = Mischief(self.roster, default_threshold(n), phase_timeout, str(out))
+        self.httpd = BoundedHTTPServer(("127.0.0.1", 0), _cors(self.cs), max_connections=4 * n + 16, backlog=128)
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.driver = threading.Thread(target=self.cs.run, daemon=True)
+        self.out = out
+
+    def job(self, u: int) -> dict:
+        return {
+            "server": self.url,
+            "uid": u,
+            "seed": self.seeds[u].hex(),
+            "roster": {str(v): k.hex() for v, k in self.roster.items()},
+            "ratings": [list(x) for x in ratings_of(u)],
+            "timeout": 90,
+        }
+
+    def python(self, u: int, results: dict) -> threading.Thread:
+        p = Participant(self.url, u, self.seeds[u], self.roster, ratings_of(u), 90, log=lambda *a, **k: None)
+        t = threading.Thread(target=lambda: results.__setitem__(u, p.run()), daemon=True)
+        t.start()
+        return t
+
+    def collected(self) -> Counter:
+        users = read_ratings(str(self.out)) if self.out.exists() else {}
+        return Counter(tuple(sorted(r)) for r in users.values())
+
+    def close(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture
+def static(tmp_path):
+    from mangarec.site.serve import make_server
+
+    root = tmp_path / "static"
+    shutil.copytree(SITE_SRC / "static" / "js", root / "js")
+    shutil.copy(HARNESS, root / "harness.html")
+    httpd = make_server(root, port=0)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/harness.html"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def chromium(tmp_path):
+    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not (p.exists() or shutil.which(p.name))]
+    if missing:
+        pytest.fail(f"browser tests need Debian's chromium and chromedriver; missing: {missing}", pytrace=False)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    opts = chrome_options(profile)
+    for arg in ("--disable-background-timer-throttling", "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
+    driver.set_script_timeout(60)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+def _open_tabs(driver, static: str, col: Collection, uids) -> dict[int, str]:
+    handles = {}
+    for k, u in enumerate(uids):
+        if k:
+            driver.switch_to.new_window("tab")
+        driver.get(static + "#" + json.dumps(col.job(u)))
+        handles[u] = driver.current_window_handle
+    return handles
+
+
+def _wait_all(driver, handles: dict[int, str], timeout: float = 240) -> dict[int, dict]:
+    """Each tab's receipt (or error), polled until all are in."""
+    out: dict[int, dict] = {}
+    end = time.time() + timeout
+    while len(out) < len(handles):
+        assert time.time() < end, f"tabs without an outcome: {sorted(set(handles) - set(out))}"
+        for u, h in handles.items():
+            if u in out:
+                continue
+            driver.switch_to.window(h)
+            got = driver.execute_script("return [window.__receipt, window.__error]")
+            if got[0] or got[1]:
+                out[u] = got[0] or {"error": got[1]}
+        time.sleep(0.5)
+    return out
+
+
+def _run(tmp_path, static, chromium, *, browsers, pythons, phase_timeout=25.0, setup=None, close_tab=None):
+    n = len(browsers) + len(pythons)
+    col = Collection(n, tmp_path / "collected.csv", phase_timeout)
+    if setup:
+        setup(col)
+    try:
+        col.driver.start()
+        results: dict[int, int] = {}
+        threads = [col.python(u, results) for u in pythons]
+        handles = _open_tabs(chromium, static, col, browsers)
+        if close_tab is not None:
+            u, rnd = close_tab
+            wait_for(chromium, "return true")
+            end = time.time() + 120
+            while col.cs.sv.round < rnd:  # a round is under way
+                assert time.time() < end, "the collection never reached that round"
+                time.sleep(0.1)
+            chromium.switch_to.window(handles.pop(u))
+            chromium.close()  # the worker dies with its tab: a dropout
+        outcomes = _wait_all(chromium, handles)
+        col.driver.join(240)
+        for t in threads:
+            t.join(120)
+        return col, outcomes, results
+    finally:
+        col.close()
+
+
+def test_browsers_and_python_contributors_in_one_cohort(tmp_path, static, chromium):
+    browsers, pythons = list(range(6)), [6, 7, 8]
+    col, outcomes, results = _run(tmp_path, static, chromium, browsers=browsers, pythons=pythons)
+    assert col.cs.state == "done", col.cs.state
+    assert col.collected() == Counter(tuple(sorted(ratings_of(u))) for u in browsers + pythons)
+    assert results == {u: 0 for u in pythons}
+    for u, r in outcomes.items():
+        assert r.get("ok"), (u, r)
+        assert r["collected"] == r["sent"] == len(ratings_of(u)) and r["among"] == 9 and r["contributors"] == 9
+
+
+def test_a_tab_closed_mid_round_is_a_dropout(tmp_path, static, chromium):
+    browsers, pythons = list(range(6)), [6]
+    col, outcomes, _ = _run(tmp_path, static, chromium, browsers=browsers, pythons=pythons, phase_timeout=8, close_tab=(2, 1))
+    assert col.cs.state == "done", col.cs.state
+    want = Counter(tuple(sorted(ratings_of(u))) for u in browsers + pythons if u != 2)
+    assert col.collected() == want  # everyone else's ratings, not the closed tab's
+    assert all(r.get("ok") for r in outcomes.values()), outcomes
+
+
+def _flip_last(f: bytes) -> bytes:
+    return f[:-1] + bytes([f[-1] ^ 1])
+
+
+def test_tampered_and_equivocated_frames_are_refused(tmp_path, static, chromium):
+    """Browser 0's ShareKeys is changed in flight (the server refuses it: bad signature);
+    browser 1 is sent a KeyList with another user's advertisement changed (it refuses:
+    bad signature); browser 2 is shown a different round-0 result than the others (it refuses
+    the next round: the hash chain). The other contributors' ratings are collected."""
+    browsers, pythons = list(range(6)), [6, 7]
+    refused: list[str] = []
+
+    def setup(col):
+        def post_hook(data: bytes) -> bytes:
+            uid = int.from_bytes(data[4:8], "big")
+            if uid == 0 and isinstance(E.decode(data[72:]), E.ShareKeys):
+                return _flip_last(data)
+            return data
+
+        def poll_hook(uid: int, f: bytes) -> bytes:
+            m = E.decode(f)
+            if uid == 1 and isinstance(m, E.KeyList):
+                keys = dict(m.keys)
+                keys[3] = keys[3][:70] + bytes([keys[3][70] ^ 1]) + keys[3][71:]
+                return E.encode(E.KeyList(m.session, keys, m.ext))
+            if uid == 2 and isinstance(m, E.RoundResult) and m.round == 0:
+                return E.encode(E.RoundResult(m.session, m.round, _flip_last(m.vector)))
+            return f
+
+        col.cs.post_hook, col.cs.poll_hook = post_hook, poll_hook
+        orig = col.cs.post
+
+        def post(data):
+            try:
+                return orig(data)
+            except Exception as exc:
+                refused.append(str(exc))
+                raise
+
+        col.cs.post = post
+
+    col, outcomes, _ = _run(tmp_path, static, chromium, browsers=browsers, pythons=pythons, phase_timeout=8, setup=setup)
+    assert any("bad-signature" in r for r in refused), refused
+    assert outcomes[0]["reason"] == "bad-signature" and not outcomes[0]["ok"], outcomes[0]
+    assert outcomes[1]["reason"] == "bad-signature" and "advertised keys of user 3" in outcomes[1]["error"], outcomes[1]
+    assert outcomes[2]["error"].startswith("ConsistencyError") and "hash chain" in outcomes[2]["error"], outcomes[2]
+    assert col.cs.state == "done", col.cs.state
+    want = Counter(tuple(sorted(ratings_of(u))) for u in (3, 4, 5, 6, 7))
+    assert col.collected() == want
+
+
+def test_browser_refuses_a_short_roster(static, chromium):
+    """The lobby's roster checks in Chromium: a valid roster of 32 is accepted, the same signed
+    roster of 31 is refused for this site's minimum of 32, whatever the lobby says."""
+    lobby, me = signing_key(b"L" * 32), signing_key(b"M" * 32).verify_key
+    peers = [signing_key(bytes([i]) * 32).verify_key for i in range(40)]
+
+    def roster(keys):
+        keys = sorted(keys)
+        t = len(keys) // 2 + 1
+        payload = frame(b"lobby-roster", b"n" * 16, "c" * 64, t, 9, b"".join(keys))
+        return {
+            "nonce": (b"n" * 16).hex(), "catalog_hash": "c" * 64, "threshold": t, "rounds": 9,
+            "keys": [k.hex() for k in keys], "session": hash_bytes(payload, size=16).hex(), "sig": lobby.sign(payload).hex(),
+        }
+
+    chromium.get(static + "#{}")
+    script = """
+      const done = arguments[arguments.length - 1];
+      (async () => {
+        const sodium = (await import('./js/vendor/libsodium/libsodium-wrappers.mjs')).default;
+        await sodium.ready;
+        const C = await import('./js/privacy/crypto.js');
+        C.init(sodium);
+        const L = await import('./js/privacy/lobby.js');
+        const opts = {key: C.unhex(arguments[2]), lobbyKey: C.unhex(arguments[3]), catalog: 'c'.repeat(64), minCohort: 32, rounds: 9};
+        return [arguments[0], arguments[1]].map((r) => {
+          try { const ok = L.checkRoster(r, opts); return 'accepted ' + ok.roster.size; } catch (e) { return e.reason; }
+        });
+      })().then(done, (e) => done('error ' + e));
+    """
+    got = chromium.execute_async_script(script, roster([me] + peers[:31]), roster([me] + peers[:30]), me.hex(), lobby.verify_key.hex())
+    assert got == ["accepted 32", "short-roster"]
