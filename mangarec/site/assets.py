@@ -46,8 +46,9 @@ def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:10]
 
 
-def copy_assets(out_dir: Path, static_dir: Path = SITE_SRC / "static") -> dict[str, str]:
-    """Copy the static files under :data:`ASSET_DIRS` (and plotly.js) into ``out_dir/assets``.
+def copy_assets(out_dir: Path, static_dir: Path = SITE_SRC / "static", *, trees: bool = True) -> dict[str, str]:
+    """Copy the static files under :data:`ASSET_DIRS` (and plotly.js) into ``out_dir/assets``;
+    the :data:`ASSET_TREES` only if ``trees``.
 
     Returns
     -------
@@ -57,7 +58,7 @@ def copy_assets(out_dir: Path, static_dir: Path = SITE_SRC / "static") -> dict[s
     """
     mapping: dict[str, str] = {}
     sources: list[tuple[str, bytes]] = []
-    trees: dict[str, list[tuple[str, bytes]]] = {t: [] for t in ASSET_TREES}
+    tree_files: dict[str, list[tuple[str, bytes]]] = {t: [] for t in ASSET_TREES}
     for sub in ASSET_DIRS:
         folder = static_dir / sub
         if folder.is_dir():
@@ -65,10 +66,10 @@ def copy_assets(out_dir: Path, static_dir: Path = SITE_SRC / "static") -> dict[s
                 if path.is_file() and not path.name.startswith("."):
                     logical = path.relative_to(static_dir).as_posix()
                     tree = next((t for t in ASSET_TREES if logical.startswith(t + "/")), None)
-                    (sources if tree is None else trees[tree]).append((logical, path.read_bytes()))
+                    (sources if tree is None else tree_files[tree]).append((logical, path.read_bytes()))
     sources.append(("js/plotly.min.js", plotly_js()))
     targets = [(logical, "assets/" + _hashed_name(Path(logical), _digest(data)), data) for logical, data in sources]
-    for tree, files in trees.items():
+    for tree, files in tree_files.items() if trees else ():
         h = hashlib.sha256()
         for logical, data in files:
             h.update(f"{logical}\0{len(data)}\0".encode() + data)

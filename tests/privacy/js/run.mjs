@@ -10,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import path from 'node:path';
 
+if (!globalThis.crypto) globalThis.crypto = (await import('node:crypto')).webcrypto; // Node 18 (Debian's)
 const here = path.dirname(fileURLToPath(import.meta.url));
 const js = path.resolve(here, '../../../site_src/static/js');
 const load = (p) => import(pathToFileURL(path.join(js, p)).href);
