@@ -97,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--enroll-rate", type=float, default=2.0, help="enrollments per second per address (burst 10)")
     g.add_argument("--max-sessions", type=int, default=4, help="collections running at once")
     g.add_argument("--forwarded", action="store_true", help="trust X-Forwarded-For (behind your reverse proxy)")
+    g.add_argument("--stop-after", type=int, default=0, help="exit after this many collections (0: never)")
     v.set_defaults(fn=_serve)
     j = sub.add_parser("join", help="contribute one user's ratings to a running server")
     j.add_argument("--server", help="http://127.0.0.1:PORT (with --uid/--key/--roster)")
