@@ -200,6 +200,32 @@ class PublishSection:
     top_n: int = key(2000, "Titles in the small 'top-N' variant (most popular first).", bounded(1, 10_000_000))
 
 
+def _collect_url(v: str) -> str | None:
+    if v == "":
+        return None
+    ok = v.startswith(("https://", "http://")) and len(v) <= 2000 and not any(c in v for c in " \"'<>?#")
+    return None if ok else "must be empty or an http(s) URL without spaces, quotes, query or fragment"
+
+
+@dataclass(frozen=True)
+class PrivacySection:
+    """``[privacy]``: private collection of the visitors' ratings (docs/privacy.md, "The lobby")."""
+
+    collect_url: str = key(
+        "",
+        "The collection server's lobby (``mangarec privacy serve --lobby``), e.g. "
+        "'https://collect.example.org'. Set: the build writes data/collect.json and the For-you page "
+        "offers 'Contribute anonymously'. Empty: no collection (nothing is published about it).",
+        _collect_url,
+    )
+    min_cohort: int = key(
+        32,
+        "The smallest cohort a visitor's browser accepts: a roster with fewer contributors is refused "
+        "(published in data/collect.json; the anonymity set is at most this many).",
+        bounded(2, 65_535),
+    )
+
+
 #: ``[models]``: one section per model of the registry (its ``Params``).
 ModelsSection: type = schema.make_section(
     "ModelsSection",
@@ -220,6 +246,7 @@ class Config:
     neighbours: NeighboursSection = section(NeighboursSection, "Neighbour lists.")
     evaluation: EvaluationSection = section(EvaluationSection, "Evaluation.")
     publish: PublishSection = section(PublishSection, "Published JSON.")
+    privacy: PrivacySection = section(PrivacySection, "Private collection of ratings.")
 
 
 def load_config(path: str | Path | None) -> Config:

@@ -435,7 +435,7 @@ def _run(
         ),
     )
 
-    from .publish import write_embeddings
+    from .publish import write_collect, write_embeddings
 
     published_model = _publish_choice(config, names)
     fold = spec(published_model).foldin(params_of(config, published_model))
@@ -451,6 +451,8 @@ def _run(
             build_date=date or "unknown",
             top_n=config.publish.top_n,
         )
+        if config.privacy.collect_url:
+            sizes |= write_collect(tmp, catalog, config.privacy.collect_url, config.privacy.min_cohort)
     for n in stages.cache.notes:
         log.note(n)  # about this run, not the site: printed, not published
     report = make_report(

@@ -509,3 +509,28 @@ def test_models_that_cannot_run_and_bad_lists_are_one_line(tmp_path, capsys, tex
     rc = build.main(["--out", str(tmp_path / "o"), "--config", str(cfg), "--no-cache", "-q"])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and fragment in err and "\n" not in err and not (tmp_path / "o").exists()
+
+
+def test_collect_json_is_published_only_with_a_collect_url(built, tmp_path):
+    """privacy.collect_url set: data/collect.json names the lobby, the smallest cohort and the
+    index (embeddings-titles.json, same catalog hash); unset (the default): no such file."""
+    out, cache = built
+    assert not (out / "data" / "collect.json").exists()
+    cfg = tmp_path / "site.toml"
+    cfg.write_text(
+        '[site]\nshow_timings = false\n[privacy]\ncollect_url = "https://collect.example.org/"\nmin_cohort = 40\n'
+    )
+    out2 = tmp_path / "out"
+    assert build.main(["--out", str(out2), "--cache-dir", str(cache), "--config", str(cfg), "-q"]) == 0
+    from mangarec.config import load_config
+    from mangarec.privacy.lobby_client import load_collect
+
+    doc, ids = load_collect(str(out2 / "data" / "collect.json"))
+    titles = json.loads((out2 / "data" / "embeddings-titles.json").read_text())
+    emb = json.loads((out2 / "data" / "embeddings.json").read_text())
+    assert doc["collect_url"] == "https://collect.example.org" and doc["min_cohort"] == 40
+    assert doc["catalog_hash"] == titles["catalog_hash"] == emb["catalog_hash"]
+    assert ids == titles["ids"] == emb["items"]["ids"] and doc["count"] == len(ids)
+    cfg.write_text('[privacy]\ncollect_url = "javascript:alert(1)"\n')
+    with pytest.raises(ConfigError, match="collect_url"):
+        load_config(cfg)

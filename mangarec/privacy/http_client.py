@@ -44,6 +44,15 @@ class Http:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
 
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        """(status, headers, body) of one request; network errors propagate."""
+        req = urllib.request.Request(self.base + path, data=body, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers, exc.read()
+
     def post(self, body: bytes, deadline: float) -> None:
         """POST until accepted; ProtocolViolation with the server's reason on a 4xx."""
         while True:
@@ -85,8 +94,12 @@ def join(a) -> int:
     return Participant(a.server, a.uid, seed, roster, ratings, a.timeout).run()
 
 
+REENROLL = 4  # the session a lobby fixed is gone (the server restarted): enroll again
+
+
 class Participant:
-    """One contributor's loop against a collection server."""
+    """One contributor's loop against a collection server (``session``: the one session a
+    lobby fixed for it; without it, whatever session the server runs)."""
 
     def __init__(
         self,
@@ -98,8 +111,12 @@ class Participant:
         timeout: float,
         params: AnonParams = AnonParams(),
         log=print,
+        session: str | None = None,
     ) -> None:
         self.http, self.uid, self.seed, self.roster = Http(server), uid, seed, roster
+        self.fixed = session
+        self.status_path = "/v1/status" + (f"?session={session}" if session else "")
+        self.status: dict = {}
         self.key = SigningKey(seed)
         self.ratings, self.timeout, self.params, self.log = ratings, timeout, params, log
         self.contrib: Contributor | None = None
@@ -140,7 +157,11 @@ class Participant:
                     if code == 503:
                         time.sleep(0.2)
                         continue
-                st = json.loads(self.http.get("/v1/status")[1])
+                code, body = self.http.get(self.status_path)
+                if code == 409 and self.fixed:
+                    self.log(f"user {self.uid}: the session is gone (server restarted): enrolling again", flush=True)
+                    return REENROLL
+                st = self.status = json.loads(body)
                 if st["session"] != session:  # first contact, or the server restarted
                     if st["state"] != "running":
                         time.sleep(0.2)
