@@ -1,7 +1,7 @@
 """Browser contributors in real headless Chromium, in one cohort with Python contributors.
 
 A collection server (the roster mode of ``mangarec privacy serve``, in-process, 127.0.0.1, port
-0, with CORS for the harness origin) and a static server for ``contribute_harness.html`` and the
+0, CORS for the harness origin only) and a static server for ``contribute_harness.html`` and the
 site's ``js/`` tree (the contributor worker and the vendored libsodium, as the site ships them).
 Each browser contributor is its own tab running its own Web Worker with its own ratings.
 
@@ -29,7 +29,7 @@ from mangarec.paths import SITE_SRC
 from mangarec.privacy import encoding as E
 from mangarec.privacy.dataset import read_ratings
 from mangarec.privacy.http_client import Participant
-from mangarec.privacy.http_server import BoundedHTTPServer, CollectionServer, make_handler
+from mangarec.privacy.http_server import CollectionServer, start_http
 from mangarec.privacy.primitives import RandomSource, frame, hash_bytes, signing_key
 from mangarec.privacy.simulate import default_threshold
 
@@ -58,32 +58,12 @@ class Mischief(CollectionServer):
         return super().post(data if self.post_hook is None else self.post_hook(data))
 
 
-def _cors(cs):
-    base = make_handler(cs)
-
-    class Handler(base):  # type: ignore[misc,valid-type]
-        def end_headers(self):
-            self.send_header("Access-Control-Allow-Origin", "*")
-            self.send_header("Access-Control-Expose-Headers", "X-Seq")
-            super().end_headers()
-
-        def do_OPTIONS(self):
-            self.send_response(204)
-            self.send_header("Access-Control-Allow-Methods", "GET, POST")
-            self.send_header("Access-Control-Allow-Headers", "Content-Type, X-Signature")
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-    return Handler
-
-
 class Collection:
-    def __init__(self, n: int, out: Path, phase_timeout: float):
+    def __init__(self, n: int, out: Path, phase_timeout: float, origin: str):
         self.seeds = {u: RandomSource().bytes(32) for u in range(n)}
         self.roster = {u: signing_key(s).verify_key for u, s in self.seeds.items()}
         self.cs = Mischief(self.roster, default_threshold(n), phase_timeout, str(out))
-        self.httpd = BoundedHTTPServer(("127.0.0.1", 0), _cors(self.cs), max_connections=4 * n + 16, backlog=128)
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self.httpd = start_http(self.cs, 0, allow_origin=(origin,), per_address=0)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.driver = threading.Thread(target=self.cs.run, daemon=True)
         self.out = out
@@ -177,7 +157,7 @@ def _wait_all(driver, handles: dict[int, str], timeout: float = 240) -> dict[int
 
 def _run(tmp_path, static, chromium, *, browsers, pythons, phase_timeout=25.0, setup=None, close_tab=None):
     n = len(browsers) + len(pythons)
-    col = Collection(n, tmp_path / "collected.csv", phase_timeout)
+    col = Collection(n, tmp_path / "collected.csv", phase_timeout, static.rsplit("/", 1)[0])
     if setup:
         setup(col)
     try:

@@ -42,7 +42,7 @@ export async function enroll(o, progress, timeout = 600) {
       const s = json(w.body);
       if (s.state === 'waiting') { progress({ stage: 'waiting', waiting: s.waiting, min: Math.max(s.min_cohort, o.minCohort) }); continue; }
       const fixed = checkRoster(s.roster, { key: key.verifyKey, lobbyKey, catalog: o.catalog, minCohort: o.minCohort, rounds: rounds(PARAMS) });
-      return { base, seed, ...fixed };
+      return { base, seed, ...fixed }; // uid, roster, session, t
     }
   }
 }

@@ -17,18 +17,19 @@ export function collectedValue(v, values = { like: 8, dislike: 1, scale: [1, 10]
 /** [[index, value, title]] sorted by index, from [[id, raw value]] and the build's index. */
 export function toSend(ratings, index, values) {
   const row = new Map(index.ids.map((id, i) => [String(id), i]));
-  const out = [];
+  const byIndex = new Map(); // as site_collect.to_indices: one value per title, the last given
   for (const [id, raw] of ratings) {
     const i = row.get(String(id)), v = collectedValue(raw, values);
-    if (i !== undefined && v !== null) out.push([i, v, index.titles ? index.titles[i] : String(id)]);
+    if (i !== undefined && v !== null) byIndex.set(i, [i, v, index.titles ? index.titles[i] : String(id)]);
   }
-  out.sort((a, b) => a[0] - b[0]);
+  const out = [...byIndex.values()].sort((a, b) => a[0] - b[0]);
   return out.slice(0, MAX_RATINGS);
 }
 
 function text(el, s) { if (el) el.textContent = s; }
 
 export function describe(p) {
+  if (p.stage === 'restart') return 'The collection server restarted: joining again…';
   if (p.stage === 'work') return 'Proving this is a real browser (a small computation)…';
   if (p.stage === 'waiting') return `Waiting for others: ${p.waiting} of ${p.min}`;
   if (p.stage === 'setup') return p.advertised !== undefined ? `Waiting for others: ${p.advertised} of ${p.users}` : 'Setting up keys…';
@@ -36,7 +37,7 @@ export function describe(p) {
 }
 
 export function receiptText(r) {
-  if (r.ok) return `Done: ${r.collected} of your ${r.sent} ratings were collected, among ${r.among ?? r.contributors} contributors.`;
+  if (r.ok) return `Done: ${r.collected} of your ${r.sent} ratings were collected, among ${r.profiles ?? r.among ?? r.contributors} contributors.`;
   if (r.dropped) return `The collection went on without this browser; ${r.collected} of your ${r.sent} ratings were collected.`;
   return `Not collected: ${r.error || r.state}.`;
 }

@@ -37,8 +37,12 @@ function reasonOf(body) {
 
 /** One contributor's loop against a collection session (roster-based or fixed by the lobby). */
 export class Participant {
-  constructor({ base, uid, seed, roster, ratings, timeout = 60, params = PARAMS, progress = () => {} }) {
+  /** `session` (bytes): the one session a lobby fixed for this contributor; without it, whatever
+   * session the server runs (the roster mode). */
+  constructor({ base, uid, seed, roster, ratings, session = null, t = null, timeout = 60, params = PARAMS, progress = () => {} }) {
     Object.assign(this, { base: base.replace(/\/+$/, ''), uid, seed, roster, ratings, timeout, params, progress });
+    this.fixed = session ? hex(session) : null;
+    this.t = t; // the signed roster's threshold, when a lobby fixed it
     this.key = new SigningKey(seed);
     this.contrib = null;
     this.client = null;
@@ -64,6 +68,7 @@ export class Participant {
 
   newSession(st) {
     if (st.rounds !== roundsOf(this.params)) throw new ProtocolViolation('not-allowed', `server runs ${st.rounds} rounds per session, this client ${roundsOf(this.params)}`);
+    if (this.t !== null && st.threshold !== this.t) throw new ProtocolViolation('not-allowed', `the server's threshold ${st.threshold} is not the signed roster's ${this.t}`);
     this.contrib = new Contributor(this.ratings, this.params, new RandomSource());
     this.client = new SecAggClient(this.uid, this.seed, this.roster, unhex(st.session), st.threshold, this.contrib, { maxRounds: st.rounds });
     this.contrib.attach(this.client);
@@ -108,7 +113,10 @@ export class Participant {
             if (reason !== 'foreign-session') throw new ProtocolViolation(reason, 'server refused a poll');
           }
         }
-        st = json((await request(this.base + '/v1/status' + (session ? `?session=${session}` : ''))).body);
+        const sr = await request(this.base + '/v1/status' + (this.fixed ? `?session=${this.fixed}` : ''));
+        if (sr.status === 409 && this.fixed) return { reenroll: true }; // the lobby's session is gone
+        st = json(sr.body);
+        if (this.fixed && st.session !== this.fixed) throw new ProtocolViolation('foreign-session', 'the server runs another session');
         if (st.session !== session) { // first contact, or the server restarted
           if (st.state !== 'running') { await sleep(200); continue; }
           session = st.session;
@@ -135,15 +143,16 @@ export class Participant {
     const sent = c ? c.profile.chunks.reduce((n, ch) => n + ch.length, 0) : 0;
     let collected = 0, among = null;
     if (c && c.client) {
-      collected = c.delivered();
+      collected = st && st.state === 'done' ? c.delivered() : 0;
       for (const [r, rd] of client.rounds) if (rd.start.purpose === 'message' && rd.result !== null) among = client.survivors(r).length;
     }
+    if (st && Number.isInteger(st.anonymity)) among = st.anonymity; // the smallest set that delivered a part
     const dropped = Boolean(client) && (client.phase === 'dropped' || [...client.rounds.values()].some((rd) => rd.result === null));
     const ok = !error && st && st.state === 'done' && c && c.messages.length > 0 && c.pending.length === 0;
     return {
       ok: Boolean(ok), state: st ? st.state : 'unreachable', error: error ? `${error.constructor.name}: ${error.message}` : null,
       reason: error && error.reason ? error.reason : null,
-      sent, collected, among, contributors: st ? st.users : null, dropped, events: c ? c.events : [],
+      sent, collected, among, contributors: st ? st.users : null, profiles: st && Number.isInteger(st.profiles) ? st.profiles : null, dropped, events: c ? c.events : [],
       leftover: c ? c.leftover.length : 0,
     };
   }

@@ -10,21 +10,27 @@ import * as C from './crypto.js';
 import { Participant } from './session.js';
 import { enroll } from './enroll.js';
 
+const MAX_ENROLLMENTS = 4;
+
 async function start(o) {
   const mod = await import(o.sodium);
   const sodium = mod.default || mod;
   await sodium.ready;
   C.init(sodium);
   const progress = (p) => postMessage({ progress: p });
-  let job;
-  if (o.roster) {
-    const roster = new Map(Object.entries(o.roster).map(([u, k]) => [Number(u), C.unhex(k)]));
-    job = { base: o.server, uid: o.uid, seed: C.unhex(o.seed), roster };
-  } else {
-    job = await enroll(o, progress);
+  for (let k = 0; k < MAX_ENROLLMENTS; k++) {
+    let job;
+    if (o.roster) {
+      const roster = new Map(Object.entries(o.roster).map(([u, key]) => [Number(u), C.unhex(key)]));
+      job = { base: o.server, uid: o.uid, seed: C.unhex(o.seed), roster };
+    } else {
+      job = await enroll(o, progress);
+    }
+    const receipt = await new Participant({ ...job, ratings: o.ratings, timeout: o.timeout || 60, progress }).run();
+    if (!receipt.reenroll) { postMessage({ receipt }); return; }
+    progress({ stage: 'restart' }); // the lobby restarted: a new key, a new enrollment
   }
-  const p = new Participant({ ...job, ratings: o.ratings, timeout: o.timeout || 60, progress });
-  postMessage({ receipt: await p.run() });
+  postMessage({ error: 'no collection completed', reason: null });
 }
 
 self.onmessage = (ev) => {
