@@ -302,9 +302,8 @@ def feed_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
 
 def collect_settings(config) -> tuple[str, int] | None:
     """(collect URL, minimum cohort) when the site is built with ``privacy.collect_url``, else None."""
-    privacy = getattr(config, "privacy", None)
-    url = str(getattr(privacy, "collect_url", "") or "")
-    return (url.rstrip("/"), int(getattr(privacy, "min_cohort", 32))) if url else None
+    url = config.privacy.collect_url
+    return (url.rstrip("/"), config.privacy.min_cohort) if url else None
 
 
 def foryou_context(result, prep: Prepared, assets: Mapping[str, str], onboarding: Sequence[int]) -> dict:

@@ -143,7 +143,11 @@ def _wait_all(driver, handles: dict[int, str], timeout: float = 240) -> dict[int
     out: dict[int, dict] = {}
     end = time.time() + timeout
     while len(out) < len(handles):
-        assert time.time() < end, f"tabs without an outcome: {sorted(set(handles) - set(out))}"
+        if time.time() > end:
+            late = sorted(set(handles) - set(out))
+            driver.switch_to.window(handles[late[0]])
+            seen = driver.execute_script("return [window.__progress && window.__progress.slice(-3), window.__error]")
+            raise AssertionError(f"tabs without an outcome: {late}; the first one's last progress and error: {seen}")
         for u, h in handles.items():
             if u in out:
                 continue
@@ -286,3 +290,144 @@ def test_browser_refuses_a_short_roster(static, chromium):
     """
     got = chromium.execute_async_script(script, roster([me] + peers[:31]), roster([me] + peers[:30]), me.hex(), lobby.verify_key.hex())
     assert got == ["accepted 32", "short-roster"]
+
+
+# --- the lobby: fresh keys, proof of work solved in the worker, a signed roster ---------------
+CAT = "ab" * 32
+N_TITLES = 5000
+
+
+class LobbyServer:
+    def __init__(self, tmp_path: Path, origin: str, **kw):
+        from mangarec.privacy.http_base import Limits
+        from mangarec.privacy.http_base import start_http as start_app
+        from mangarec.privacy.http_lobby import Index, LobbyService
+
+        self.ids = [f"t-{k:04d}" for k in range(N_TITLES)]
+        index = tmp_path / "embeddings-titles.json"
+        index.write_text(json.dumps({"schema": "mangarec-titles", "version": 1, "catalog_hash": CAT, "ids": self.ids}))
+        self.out = tmp_path / "lobby-collected.csv"
+        kw = {"min_cohort": 9, "max_cohort": 9, "gather": 1.0, "pow_bits": 8, "phase_timeout": 25.0} | kw
+        self.svc = LobbyService([Index.load(str(index))], str(self.out), **kw)
+        self.httpd = start_app(self.svc, Limits.for_cohort(64, per_address=0, allow_origin=(origin,)))
+        self.stop = threading.Event()
+        threading.Thread(target=self.svc.run, args=(self.stop,), daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+
+    def collected(self) -> Counter:
+        import csv
+
+        by: dict[str, list] = {}
+        with open(self.out) as fh:
+            for p, i, r in list(csv.reader(fh))[1:]:
+                by.setdefault(p, []).append((i, int(r)))
+        return Counter(tuple(sorted(v)) for v in by.values())
+
+    def named(self, pairs) -> tuple:
+        return tuple(sorted((self.ids[i], r) for i, r in pairs))
+
+    def close(self):
+        self.stop.set()
+        self.httpd.shutdown()
+
+
+def test_browsers_and_python_contributors_enroll_in_one_lobby_cohort(tmp_path, static, chromium):
+    """6 tabs (fresh keys, proof of work in their workers) and 3 Python `join --lobby`
+    contributors form one cohort of 9 in the lobby; the collected file (in catalog ids, through
+    the index) holds exactly their 9 profiles."""
+    from mangarec.privacy.lobby_client import LobbyJoin
+
+    lob = LobbyServer(tmp_path, static.rsplit("/", 1)[0])
+    try:
+        joins = [LobbyJoin(lob.url, CAT, ratings_of(u), 9, timeout=120, log=lambda *a, **k: None) for u in (6, 7, 8)]
+        codes: dict[int, int] = {}
+        threads = [threading.Thread(target=lambda j=j, k=k: codes.__setitem__(k, j.run()), daemon=True) for k, j in enumerate(joins)]
+        for t in threads:
+            t.start()
+        handles = {}
+        for u in range(6):
+            if u:
+                chromium.switch_to.new_window("tab")
+            job = {"collectUrl": lob.url, "catalog": CAT, "minCohort": 9, "ratings": [list(x) for x in ratings_of(u)], "timeout": 90}
+            chromium.get(static + "#" + json.dumps(job))
+            handles[u] = chromium.current_window_handle
+        outcomes = _wait_all(chromium, handles)
+        for t in threads:
+            t.join(120)
+        assert codes == {0: 0, 1: 0, 2: 0}
+        for u, r in outcomes.items():
+            assert r.get("ok"), (u, r)
+            assert r["collected"] == len(ratings_of(u)) and r["profiles"] == 9, (u, r)
+        chromium.switch_to.window(handles[0])
+        stages = {p["stage"] for p in chromium.execute_script("return window.__progress")}
+        assert {"work", "rounds"} <= stages, stages  # proof of work solved in the worker, then the rounds
+        assert lob.collected() == Counter(lob.named(ratings_of(u)) for u in range(9))
+    finally:
+        lob.close()
+
+
+def _collecting_site(site: Path, catalog, lobby_url: str) -> tuple[list[str], list[str]]:
+    """A small site built with privacy.collect_url = the lobby, min_cohort 4, and the data files
+    the publisher writes for it (data/collect.json and the titles index)."""
+    from dataclasses import replace
+
+    from tests.site.site_helpers import make_result
+
+    from mangarec.privacy.site_collect import collect_document
+    from mangarec.site import write_site
+
+    result = make_result(catalog)
+    cfg = result.config
+    write_site(replace(result, config=replace(cfg, privacy=replace(cfg.privacy, collect_url=lobby_url, min_cohort=4))), site)
+    ids = [it.id for it in catalog.items]
+    titles = [it.title for it in catalog.items]
+    (site / "data").mkdir(exist_ok=True)
+    (site / "data" / "embeddings-titles.json").write_text(json.dumps({"ids": ids, "titles": titles}))
+    (site / "data" / "collect.json").write_text(json.dumps(collect_document(lobby_url, 4, CAT, len(ids))))
+    return ids, titles
+
+
+def test_the_for_you_panel_contributes_and_shows_a_receipt(tmp_path, chromium, two_clusters):
+    """A site built with privacy.collect_url: the visitor's ratings (localStorage) are listed with
+    their titles and collected values; "Contribute anonymously" runs the worker through the
+    lobby with three Python contributors; the page ends with the receipt; the CSP admits the
+    lobby's origin (no violation)."""
+    from conftest import assert_clean, open_page
+
+    from mangarec.privacy.http_lobby import Index
+    from mangarec.privacy.lobby_client import LobbyJoin
+    from mangarec.site.serve import make_server
+
+    site = tmp_path / "site"
+    site.mkdir()
+    httpd = make_server(site, port=0)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    origin = f"http://127.0.0.1:{httpd.server_address[1]}"
+    lob = LobbyServer(tmp_path, origin, min_cohort=4, max_cohort=4)
+    try:
+        ids, titles = _collecting_site(site, two_clusters, lob.url)
+        (tmp_path / "embeddings-titles.json").write_text(json.dumps({"schema": "mangarec-titles", "version": 1, "catalog_hash": CAT, "ids": ids}))
+        lob.ids = ids
+        lob.svc.indexes = {CAT: Index.load(str(tmp_path / "embeddings-titles.json"))}
+        mine = {ids[1]: "like", ids[3]: "dislike", ids[4]: 6.5}
+        open_page(chromium, origin + "/foryou/")
+        chromium.execute_script("localStorage.setItem('mangarec.ratings.v1', JSON.stringify(arguments[0]))", mine)
+        open_page(chromium, origin + "/foryou/", "return !document.getElementById('contribute').hidden && document.querySelectorAll('#contribute-list li').length > 0")
+        listed = chromium.execute_script("return [...document.querySelectorAll('#contribute-list li')].map((li) => li.textContent)")
+        assert listed == [f"{titles[1]}: 8", f"{titles[3]}: 1", f"{titles[4]}: 7"]
+        assert chromium.execute_script("return document.getElementById('contribute-btn').textContent") == "Contribute anonymously"
+        joins = [LobbyJoin(lob.url, CAT, [(k, 5)], 4, timeout=120, log=lambda *a, **k: None) for k in (10, 11, 12)]
+        threads = [threading.Thread(target=j.run, daemon=True) for j in joins]
+        for t in threads:
+            t.start()
+        chromium.find_element("id", "contribute-btn").click()
+        wait_for(chromium, "return document.getElementById('contribute').dataset.receipt", 240)
+        status = chromium.execute_script("return document.getElementById('contribute-status').textContent")
+        assert status == "Done: 3 of your 3 ratings were collected, among 4 contributors.", status
+        assert lob.collected()[tuple(sorted([(ids[1], 8), (ids[3], 1), (ids[4], 7)]))] == 1
+        assert_clean(chromium, allow=("data/embeddings.json",))  # this hand-made site publishes no model
+        for t in threads:
+            t.join(60)
+    finally:
+        lob.close()
+        httpd.shutdown()

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from mangarec.privacy import encoding as E
-from mangarec.privacy import shamir, tokens, vss
+from mangarec.privacy import lobby, shamir, tokens, vss
 from mangarec.privacy.anonymous import slot_tag
 from mangarec.privacy.contributor import Contributor
 from mangarec.privacy.errors import PrivacyError
@@ -46,6 +46,7 @@ from mangarec.privacy.primitives import (
     verify,
     x25519,
 )
+from mangarec.privacy.lobby import Roster, check_roster
 from mangarec.privacy.ratings_codec import Profile, decode_message, pseudonym_of
 from mangarec.privacy.secagg_client import SecAggClient
 from mangarec.privacy.secagg_common import (
@@ -403,41 +404,38 @@ def test_js_client_refuses_what_the_python_client_refuses(attack):
     assert {"error": last["error"], "reason": last["reason"]} == want[-1], last["message"]
 
 
-# --- the lobby (notes/lobby-api.md §2-3): proof of work and the roster a client accepts ----------
-def _roster(lobby, keys, *, catalog="c" * 64, t=None, rounds=9, nonce=b"n" * 16):
-    keys = sorted(keys)
-    t = len(keys) // 2 + 1 if t is None else t
-    payload = frame(b"lobby-roster", nonce, catalog, t, rounds, b"".join(keys))
-    return {
-        "nonce": nonce.hex(),
-        "catalog_hash": catalog,
-        "threshold": t,
-        "rounds": rounds,
-        "keys": [k.hex() for k in keys],
-        "session": hash_bytes(payload, size=16).hex(),
-        "sig": lobby.sign(payload).hex(),
-    }
+# --- the lobby: proof of work and the roster a client accepts, against mangarec.privacy.lobby ------
+def _roster(lobby_key, keys, *, catalog="c" * 64, t=None, rounds=9, nonce=b"n" * 16) -> dict:
+    ks = tuple(sorted(keys))
+    r = Roster(nonce, catalog, len(ks) // 2 + 1 if t is None else t, rounds, ks)
+    return replace(r, sig=lobby_key.sign(r.payload())).to_json()
+
+
+def _python_verdict(doc: dict, **kw) -> dict:
+    try:
+        r = Roster.from_json(doc)
+        uid = check_roster(r, **kw)
+    except PrivacyError as exc:
+        return {"refused": exc.reason}  # type: ignore[attr-defined]
+    return {"uid": uid, "session": r.session.hex(), "t": r.threshold, "n": len(r.keys)}
 
 
 def test_lobby_proof_of_work_and_roster_checks():
-    lobby, other = signing_key(seeded("lobby")), signing_key(seeded("other"))
+    lobby_key, other = signing_key(seeded("lobby")), signing_key(seeded("other"))
     me = signing_key(seeded("me")).verify_key
     peers = [signing_key(seeded(f"peer{i}")).verify_key for i in range(40)]
     catalog = "c" * 64
-    ok = _roster(lobby, [me] + peers[:31])
-    forged = _roster(other, [me] + peers[:31])
-    swapped = dict(ok, keys=list(reversed(ok["keys"])))
-    wrong_session = dict(ok, session="00" * 16)
+    ok = _roster(lobby_key, [me] + peers[:31])
     rosters = {
         "ok": ok,
-        "short": _roster(lobby, [me] + peers[:30]),
-        "without-me": _roster(lobby, peers[:32]),
-        "forged": forged,
-        "unsorted": swapped,
-        "session": wrong_session,
-        "catalog": _roster(lobby, [me] + peers[:31], catalog="d" * 64),
-        "threshold": _roster(lobby, [me] + peers[:31], t=16),
-        "rounds": _roster(lobby, [me] + peers[:31], rounds=6),
+        "short": _roster(lobby_key, [me] + peers[:30]),
+        "without-me": _roster(lobby_key, peers[:32]),
+        "forged": _roster(other, [me] + peers[:31]),
+        "unsorted": dict(ok, keys=list(reversed(ok["keys"]))),
+        "session": dict(ok, session="00" * 16),
+        "catalog": _roster(lobby_key, [me] + peers[:31], catalog="d" * 64),
+        "threshold": _roster(lobby_key, [me] + peers[:31], t=16),
+        "rounds": _roster(lobby_key, [me] + peers[:31], rounds=6),
     }
     challenge = seeded("challenge")[:16]
     pow_in = [(challenge, catalog, me, bytes(8)), (challenge, catalog, me, b"\xff" * 8)]
@@ -448,25 +446,17 @@ def test_lobby_proof_of_work_and_roster_checks():
             "solve": {"challenge": challenge.hex(), "catalog": catalog, "key": me.hex(), "bits": 10},
             "rosters": rosters,
             "key": me.hex(),
-            "lobby_key": lobby.verify_key.hex(),
+            "lobby_key": lobby_key.verify_key.hex(),
             "catalog": catalog,
             "min_cohort": 32,
         },
     )
-    for (c, cat, k, n), (digest, _) in zip(pow_in, got["pow"]):
-        assert digest == hash_bytes(frame(b"lobby-pow", c, cat, k, n)).hex()
-    solved = hash_bytes(frame(b"lobby-pow", challenge, catalog, me, bytes.fromhex(got["solved"])))
-    assert int.from_bytes(solved, "big") >> (256 - 10) == 0  # 10 leading zero bits
-    assert got["enroll"] == frame(b"lobby-enroll", challenge, catalog, me).hex()
-    uid = sorted([me] + peers[:31]).index(me)
-    assert got["rosters"]["ok"] == {"uid": uid, "session": ok["session"], "t": 17, "n": 32}
-    assert {k: v.get("refused") for k, v in got["rosters"].items() if k != "ok"} == {
-        "short": "short-roster",
-        "without-me": "not-in-roster",
-        "forged": "bad-roster",
-        "unsorted": "bad-roster",
-        "session": "bad-roster",
-        "catalog": "bad-roster",
-        "threshold": "bad-roster",
-        "rounds": "bad-roster",
-    }
+    for (c, cat, k, n), (digest, bits) in zip(pow_in, got["pow"]):
+        assert digest == lobby.pow_digest(c, cat, k, n).hex() and bits == lobby.zero_bits(bytes.fromhex(digest))
+    assert lobby.pow_ok(challenge, catalog, me, bytes.fromhex(got["solved"]), 10)
+    assert got["enroll"] == lobby.enroll_payload(challenge, catalog, me).hex()
+    kw = {"key": me, "min_cohort": 32, "lobby_key": lobby_key.verify_key, "catalog": catalog, "rounds": 9}
+    want = {name: _python_verdict(doc, **kw) for name, doc in rosters.items()}
+    assert want["ok"]["n"] == 32 and want["short"] == {"refused": "short-roster"}
+    assert all("refused" in v for k, v in want.items() if k != "ok")
+    assert got["rosters"] == want

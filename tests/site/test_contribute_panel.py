@@ -5,25 +5,15 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from types import SimpleNamespace
 
 import pytest
 
+from mangarec.config import load_config
 from mangarec.site import write_site
 from mangarec.site.context import collect_settings
 from mangarec.site.render import CSP, csp_collecting
 
 URL = "https://collect.example.org:8443/base/"
-
-
-class Collecting:
-    """A build config with ``privacy.collect_url`` set (the rest delegated)."""
-
-    def __init__(self, config, url: str, min_cohort: int = 32) -> None:
-        self._config, self.privacy = config, SimpleNamespace(collect_url=url, min_cohort=min_cohort)
-
-    def __getattr__(self, name):
-        return getattr(self._config, name)
 
 
 def _csp(html: str) -> str:
@@ -37,12 +27,14 @@ def test_no_panel_and_no_collection_origin_by_default(site_dir):
     assert 'id="contribute"' not in html and "panel" not in html and "Contribute anonymously" not in html
     assert _csp(html) == CSP
     assert not list((site_dir / "assets").rglob("*.mjs")) and not list((site_dir / "assets").rglob("panel.js"))
-    assert collect_settings(SimpleNamespace()) is None
+    assert collect_settings(load_config(None)) is None
 
 
 def test_panel_and_csp_when_collecting(result, tmp_path):
     out = tmp_path / "site"
-    write_site(replace(result, config=Collecting(result.config, URL, 40)), out)
+    cfg = result.config
+    write_site(replace(result, config=replace(cfg, privacy=replace(cfg.privacy, collect_url=URL, min_cohort=40))), out)
+    assert collect_settings(replace(cfg, privacy=replace(cfg.privacy, collect_url=URL))) == (URL.rstrip("/"), 32)
     html = (out / "foryou" / "index.html").read_text()
     assert '<h2 id="contribute-h">Contribute anonymously</h2>' in html
     assert '<button type="button" id="contribute-btn" class="btn">Contribute anonymously</button>' in html
