@@ -73,8 +73,8 @@ def copy_assets(out_dir: Path, static_dir: Path = SITE_SRC / "static", *, trees:
         h = hashlib.sha256()
         for logical, data in files:
             h.update(f"{logical}\0{len(data)}\0".encode() + data)
-        folder = f"assets/{tree}.{h.hexdigest()[:10]}/"
-        targets += [(logical, folder + logical[len(tree) + 1 :], data) for logical, data in files]
+        base = f"assets/{tree}.{h.hexdigest()[:10]}/"
+        targets += [(logical, base + logical[len(tree) + 1 :], data) for logical, data in files]
     for logical, target, data in targets:
         dest = out_dir / target
         dest.parent.mkdir(parents=True, exist_ok=True)

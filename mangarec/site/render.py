@@ -29,7 +29,6 @@ CSP_PLOTS = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'").
 )
 
 
-
 def csp_collecting(collect_url: str) -> str:
     """The site's CSP with the collection server's origin admitted in ``connect-src`` (the For-you
     page of a site built with ``privacy.collect_url``; every other page keeps :data:`CSP`)."""

@@ -118,7 +118,11 @@ def chromium(tmp_path):
     profile = tmp_path / "profile"
     profile.mkdir()
     opts = chrome_options(profile)
-    for arg in ("--disable-background-timer-throttling", "--disable-renderer-backgrounding", "--disable-backgrounding-occluded-windows"):
+    for arg in (
+        "--disable-background-timer-throttling",
+        "--disable-renderer-backgrounding",
+        "--disable-backgrounding-occluded-windows",
+    ):
         opts.add_argument(arg)
     driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
     driver.set_script_timeout(60)
@@ -200,7 +204,9 @@ def test_browsers_and_python_contributors_in_one_cohort(tmp_path, static, chromi
 
 def test_a_tab_closed_mid_round_is_a_dropout(tmp_path, static, chromium):
     browsers, pythons = list(range(6)), [6]
-    col, outcomes, _ = _run(tmp_path, static, chromium, browsers=browsers, pythons=pythons, phase_timeout=8, close_tab=(2, 1))
+    col, outcomes, _ = _run(
+        tmp_path, static, chromium, browsers=browsers, pythons=pythons, phase_timeout=8, close_tab=(2, 1)
+    )
     assert col.cs.state == "done", col.cs.state
     want = Counter(tuple(sorted(ratings_of(u))) for u in browsers + pythons if u != 2)
     assert col.collected() == want  # everyone else's ratings, not the closed tab's
@@ -248,7 +254,9 @@ def test_tampered_and_equivocated_frames_are_refused(tmp_path, static, chromium)
 
         col.cs.post = post
 
-    col, outcomes, _ = _run(tmp_path, static, chromium, browsers=browsers, pythons=pythons, phase_timeout=8, setup=setup)
+    col, outcomes, _ = _run(
+        tmp_path, static, chromium, browsers=browsers, pythons=pythons, phase_timeout=8, setup=setup
+    )
     assert any("bad-signature" in r for r in refused), refused
     assert outcomes[0]["reason"] == "bad-signature" and not outcomes[0]["ok"], outcomes[0]
     assert outcomes[1]["reason"] == "bad-signature" and "advertised keys of user 3" in outcomes[1]["error"], outcomes[1]
@@ -269,8 +277,13 @@ def test_browser_refuses_a_short_roster(static, chromium):
         t = len(keys) // 2 + 1
         payload = frame(b"lobby-roster", b"n" * 16, "c" * 64, t, 9, b"".join(keys))
         return {
-            "nonce": (b"n" * 16).hex(), "catalog_hash": "c" * 64, "threshold": t, "rounds": 9,
-            "keys": [k.hex() for k in keys], "session": hash_bytes(payload, size=16).hex(), "sig": lobby.sign(payload).hex(),
+            "nonce": (b"n" * 16).hex(),
+            "catalog_hash": "c" * 64,
+            "threshold": t,
+            "rounds": 9,
+            "keys": [k.hex() for k in keys],
+            "session": hash_bytes(payload, size=16).hex(),
+            "sig": lobby.sign(payload).hex(),
         }
 
     chromium.get(static + "#{}")
@@ -282,13 +295,16 @@ def test_browser_refuses_a_short_roster(static, chromium):
         const C = await import('./js/privacy/crypto.js');
         C.init(sodium);
         const L = await import('./js/privacy/lobby.js');
-        const opts = {key: C.unhex(arguments[2]), lobbyKey: C.unhex(arguments[3]), catalog: 'c'.repeat(64), minCohort: 32, rounds: 9};
+        const opts = {key: C.unhex(arguments[2]), lobbyKey: C.unhex(arguments[3]),
+                      catalog: 'c'.repeat(64), minCohort: 32, rounds: 9};
         return [arguments[0], arguments[1]].map((r) => {
           try { const ok = L.checkRoster(r, opts); return 'accepted ' + ok.roster.size; } catch (e) { return e.reason; }
         });
       })().then(done, (e) => done('error ' + e));
     """
-    got = chromium.execute_async_script(script, roster([me] + peers[:31]), roster([me] + peers[:30]), me.hex(), lobby.verify_key.hex())
+    got = chromium.execute_async_script(
+        script, roster([me] + peers[:31]), roster([me] + peers[:30]), me.hex(), lobby.verify_key.hex()
+    )
     assert got == ["accepted 32", "short-roster"]
 
 
@@ -341,14 +357,23 @@ def test_browsers_and_python_contributors_enroll_in_one_lobby_cohort(tmp_path, s
     try:
         joins = [LobbyJoin(lob.url, CAT, ratings_of(u), 9, timeout=120, log=lambda *a, **k: None) for u in (6, 7, 8)]
         codes: dict[int, int] = {}
-        threads = [threading.Thread(target=lambda j=j, k=k: codes.__setitem__(k, j.run()), daemon=True) for k, j in enumerate(joins)]
+        threads = [
+            threading.Thread(target=lambda j=j, k=k: codes.__setitem__(k, j.run()), daemon=True)
+            for k, j in enumerate(joins)
+        ]
         for t in threads:
             t.start()
         handles = {}
         for u in range(6):
             if u:
                 chromium.switch_to.new_window("tab")
-            job = {"collectUrl": lob.url, "catalog": CAT, "minCohort": 9, "ratings": [list(x) for x in ratings_of(u)], "timeout": 90}
+            job = {
+                "collectUrl": lob.url,
+                "catalog": CAT,
+                "minCohort": 9,
+                "ratings": [list(x) for x in ratings_of(u)],
+                "timeout": 90,
+            }
             chromium.get(static + "#" + json.dumps(job))
             handles[u] = chromium.current_window_handle
         outcomes = _wait_all(chromium, handles)
@@ -371,14 +396,15 @@ def _collecting_site(site: Path, catalog, lobby_url: str) -> tuple[list[str], li
     the publisher writes for it (data/collect.json and the titles index)."""
     from dataclasses import replace
 
-    from tests.site.site_helpers import make_result
-
     from mangarec.privacy.site_collect import collect_document
     from mangarec.site import write_site
+    from tests.site.site_helpers import make_result
 
     result = make_result(catalog)
     cfg = result.config
-    write_site(replace(result, config=replace(cfg, privacy=replace(cfg.privacy, collect_url=lobby_url, min_cohort=4))), site)
+    write_site(
+        replace(result, config=replace(cfg, privacy=replace(cfg.privacy, collect_url=lobby_url, min_cohort=4))), site
+    )
     ids = [it.id for it in catalog.items]
     titles = [it.title for it in catalog.items]
     (site / "data").mkdir(exist_ok=True)
@@ -406,16 +432,28 @@ def test_the_for_you_panel_contributes_and_shows_a_receipt(tmp_path, chromium, t
     lob = LobbyServer(tmp_path, origin, min_cohort=4, max_cohort=4)
     try:
         ids, titles = _collecting_site(site, two_clusters, lob.url)
-        (tmp_path / "embeddings-titles.json").write_text(json.dumps({"schema": "mangarec-titles", "version": 1, "catalog_hash": CAT, "ids": ids}))
+        (tmp_path / "embeddings-titles.json").write_text(
+            json.dumps({"schema": "mangarec-titles", "version": 1, "catalog_hash": CAT, "ids": ids})
+        )
         lob.ids = ids
         lob.svc.indexes = {CAT: Index.load(str(tmp_path / "embeddings-titles.json"))}
         mine = {ids[1]: "like", ids[3]: "dislike", ids[4]: 6.5}
         open_page(chromium, origin + "/foryou/")
         chromium.execute_script("localStorage.setItem('mangarec.ratings.v1', JSON.stringify(arguments[0]))", mine)
-        open_page(chromium, origin + "/foryou/", "return !document.getElementById('contribute').hidden && document.querySelectorAll('#contribute-list li').length > 0")
-        listed = chromium.execute_script("return [...document.querySelectorAll('#contribute-list li')].map((li) => li.textContent)")
+        open_page(
+            chromium,
+            origin + "/foryou/",
+            "return !document.getElementById('contribute').hidden"
+            " && document.querySelectorAll('#contribute-list li').length > 0",
+        )
+        listed = chromium.execute_script(
+            "return [...document.querySelectorAll('#contribute-list li')].map((li) => li.textContent)"
+        )
         assert listed == [f"{titles[1]}: 8", f"{titles[3]}: 1", f"{titles[4]}: 7"]
-        assert chromium.execute_script("return document.getElementById('contribute-btn').textContent") == "Contribute anonymously"
+        assert (
+            chromium.execute_script("return document.getElementById('contribute-btn').textContent")
+            == "Contribute anonymously"
+        )
         joins = [LobbyJoin(lob.url, CAT, [(k, 5)], 4, timeout=120, log=lambda *a, **k: None) for k in (10, 11, 12)]
         threads = [threading.Thread(target=j.run, daemon=True) for j in joins]
         for t in threads:
@@ -425,6 +463,9 @@ def test_the_for_you_panel_contributes_and_shows_a_receipt(tmp_path, chromium, t
         status = chromium.execute_script("return document.getElementById('contribute-status').textContent")
         assert status == "Done: 3 of your 3 ratings were collected, among 4 contributors.", status
         assert lob.collected()[tuple(sorted([(ids[1], 8), (ids[3], 1), (ids[4], 7)]))] == 1
+        open_page(chromium, origin + "/foryou/", "return !document.getElementById('contribute').hidden")
+        wait_for(chromium, "return document.getElementById('contribute-status').textContent.includes('already')")
+        assert chromium.execute_script("return document.getElementById('contribute-btn').disabled")  # no second profile
         assert_clean(chromium, allow=("data/embeddings.json",))  # this hand-made site publishes no model
         for t in threads:
             t.join(60)

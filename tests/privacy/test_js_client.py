@@ -26,12 +26,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from nacl import bindings as nb
 
 from mangarec.privacy import encoding as E
 from mangarec.privacy import lobby, shamir, tokens, vss
 from mangarec.privacy.anonymous import slot_tag
 from mangarec.privacy.contributor import Contributor
 from mangarec.privacy.errors import PrivacyError
+from mangarec.privacy.lobby import Roster, check_roster
 from mangarec.privacy.primitives import (
     RandomSource,
     agree,
@@ -46,7 +48,6 @@ from mangarec.privacy.primitives import (
     verify,
     x25519,
 )
-from mangarec.privacy.lobby import Roster, check_roster
 from mangarec.privacy.ratings_codec import Profile, decode_message, pseudonym_of
 from mangarec.privacy.secagg_client import SecAggClient
 from mangarec.privacy.secagg_common import (
@@ -59,7 +60,6 @@ from mangarec.privacy.secagg_common import (
     start_digest,
 )
 from mangarec.privacy.transport_http import poll_payload, wrap_post
-from nacl import bindings as nb
 from tests.privacy._anon_harness import AnonRun
 
 RUN = Path(__file__).with_name("js") / "run.mjs"
@@ -100,7 +100,9 @@ def _inputs():
     chain_steps = [(start, (0, 2), s["a"][:20]), (start2, (2,), s["b"])]
     chain = Chain(session, keylist)
     heads = [chain.head] + [chain.extend(st, sv, res) for st, sv, res in chain_steps]
-    profile = Profile([(1, 2), ((1 << 20) - 1, 15), (77, 0)] + [(i, i % 16) for i in range(100, 150)], RandomSource(s["id"]))
+    profile = Profile(
+        [(1, 2), ((1 << 20) - 1, 15), (77, 0)] + [(i, i % 16) for i in range(100, 150)], RandomSource(s["id"])
+    )
     coll = issuer.public
     r = RandomSource(s["rng"])
     sizes = [1, 5, 4096, 7, 5000, 3]
@@ -124,8 +126,14 @@ def _inputs():
         "rng_bytes": (["rng_bytes", [H(s["rng"]), sizes]], [d.hex() for d in draws]),
         "rng_sample": (["rng_sample", [H(s["rng"]), 3000, 40]], RandomSource(s["rng"]).sample(3000, 40)),
         "x25519_pub": (["x25519_pub", [H(sk1)]], pk1),
-        "agree12": (["agree", [H(sk1), 1, H(pk2), 2, H(session), "share-enc"]], agree(sk1, 1, pk2, 2, session, "share-enc")),
-        "agree21": (["agree", [H(sk2), 2, H(pk1), 1, H(session), "pair-mask"]], agree(sk2, 2, pk1, 1, session, "pair-mask")),
+        "agree12": (
+            ["agree", [H(sk1), 1, H(pk2), 2, H(session), "share-enc"]],
+            agree(sk1, 1, pk2, 2, session, "share-enc"),
+        ),
+        "agree21": (
+            ["agree", [H(sk2), 2, H(pk1), 1, H(session), "pair-mask"]],
+            agree(sk2, 2, pk1, 1, session, "pair-mask"),
+        ),
         "ed25519": (
             ["ed25519", [H(s["id"]), H(b"message")]],
             [signing_key(s["id"]).verify_key.hex(), signing_key(s["id"]).sign(b"message").hex()],
@@ -144,20 +152,32 @@ def _inputs():
             [req.blinded.hex(), issuer.token_of(s["pk"]).hex()],
         ),
         "pseudonym": (["pseudonym", [H(s["pk"])]], pseudonym_of(s["pk"])),
-        "slot_tag": (["slot_tag", [H(session), 5, 17, H(s["a"][:16]), H(s["b"] * 8)]], slot_tag(session, 5, 17, s["a"][:16], s["b"] * 8)),
+        "slot_tag": (
+            ["slot_tag", [H(session), 5, 17, H(s["a"][:16]), H(s["b"] * 8)]],
+            slot_tag(session, 5, 17, s["a"][:16], s["b"] * 8),
+        ),
         "share": (
             ["share", [[H(s["a"]), H(s["b"])], [0, 3, 5], 2, H(s["rng"])]],
             {str(k): v.hex() for k, v in shamir.share([s["a"], s["b"]], [0, 3, 5], 2, RandomSource(s["rng"])).items()},
         ),
         "share_big": (
             ["share", [[H(s["c"])] * 10, list(range(0, 40, 2)), 11, H(s["d"])]],
-            {str(k): v.hex() for k, v in shamir.share([s["c"]] * 10, list(range(0, 40, 2)), 11, RandomSource(s["d"])).items()},
+            {
+                str(k): v.hex()
+                for k, v in shamir.share([s["c"]] * 10, list(range(0, 40, 2)), 11, RandomSource(s["d"])).items()
+            },
         ),
         "commitments": (["commitments", [H(session), 1, 3, H(blob)]], vss.commitments_of(session, 1, 3, blob)),
-        "secret_commitment": (["secret_commitment", [H(session), 1, 4, H(s["a"])]], vss.secret_commitment(session, 1, 4, s["a"])),
+        "secret_commitment": (
+            ["secret_commitment", [H(session), 1, 4, H(s["a"])]],
+            vss.secret_commitment(session, 1, 4, s["a"]),
+        ),
         "start_digest": (["start_digest", [H(E.encode(start))]], start_digest(start)),
         "chain": (
-            ["chain", [H(session), H(keylist), [[E.encode(st).hex(), list(sv), res.hex()] for st, sv, res in chain_steps]]],
+            [
+                "chain",
+                [H(session), H(keylist), [[E.encode(st).hex(), list(sv), res.hex()] for st, sv, res in chain_steps]],
+            ],
             [h.hex() for h in heads],
         ),
         "advertise_payload": (
@@ -169,10 +189,21 @@ def _inputs():
             consistency_payload(session, 2, s["a"], (0, 1, 5), (0, 5), s["b"]),
         ),
         "shares_ad": (["shares_ad", [H(session), 1, 2]], shares_ad(session, 1, 2)),
-        "post": (["post", [H(s["id"]), H(session), 4, H(b"frame")]], wrap_post(signing_key(s["id"]), session, 4, b"frame")),
+        "post": (
+            ["post", [H(s["id"]), H(session), 4, H(b"frame")]],
+            wrap_post(signing_key(s["id"]), session, 4, b"frame"),
+        ),
         "poll_payload": (["poll_payload", [H(session), 4, 17]], poll_payload(session, 4, 17)),
         "profile": (
-            ["profile", [[list(x) for x in [(1, 2), ((1 << 20) - 1, 15), (77, 0)] + [(i, i % 16) for i in range(100, 150)]], H(s["id"]), H(coll), H(issuer.token_of(profile.pk))]],
+            [
+                "profile",
+                [
+                    [list(x) for x in [(1, 2), ((1 << 20) - 1, 15), (77, 0)] + [(i, i % 16) for i in range(100, 150)]],
+                    H(s["id"]),
+                    H(coll),
+                    H(issuer.token_of(profile.pk)),
+                ],
+            ],
             [m.hex() for m in profile.messages(coll, issuer.token_of(profile.pk))],
         ),
     }
@@ -184,7 +215,10 @@ def _inputs():
         "version": (good[:4] + b"\x01" + good[5:], "bad-version"),
         "kind": (good[:5] + b"\x63" + good[6:], "bad-format"),
         "magic": (b"XRPV" + good[4:], "bad-format"),
-        "unsorted_ids": (E.encode(E.SurvivorSet(session, 1, (1, 2))).replace(struct.pack(">II", 1, 2), struct.pack(">II", 2, 1)), "bad-format"),
+        "unsorted_ids": (
+            E.encode(E.SurvivorSet(session, 1, (1, 2))).replace(struct.pack(">II", 1, 2), struct.pack(">II", 2, 1)),
+            "bad-format",
+        ),
         "utf8": (E.encode(E.Abort(session, 1, "ab")).replace(b"ab", b"\xff\xfe"), "bad-format"),
     }
     for name, (f, reason) in bad_frames.items():  # Python refuses them too, with that reason
@@ -319,9 +353,17 @@ def _python_replay(case: dict, frames: list[bytes]):
     from mangarec.privacy.anonymous import OPENABLE
 
     client = SecAggClient(
-        case["uid"], bytes.fromhex(case["id_seed"]), roster, bytes.fromhex(case["session"]), case["t"],
-        contrib.input_fn, rng=RandomSource(bytes.fromhex(case["client_seed"])), max_rounds=case["max_rounds"],
-        hooks=contrib, open_policy=contrib.open_policy, openable=OPENABLE,
+        case["uid"],
+        bytes.fromhex(case["id_seed"]),
+        roster,
+        bytes.fromhex(case["session"]),
+        case["t"],
+        contrib.input_fn,
+        rng=RandomSource(bytes.fromhex(case["client_seed"])),
+        max_rounds=case["max_rounds"],
+        hooks=contrib,
+        open_policy=contrib.open_policy,
+        openable=OPENABLE,
     )
     contrib.attach(client)
     steps: list = [client.start().hex()]

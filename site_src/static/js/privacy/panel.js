@@ -60,8 +60,17 @@ async function main() {
     button.disabled = rows.length === 0;
     if (!rows.length) text(status, 'Rate a few titles first: there is nothing to send yet.');
   }
+  // one profile per collection: this browser does not offer a second contribution to the same
+  // build's index (the collector refuses a second token to one identity in any case)
+  const doneKey = `mangarec.contributed.${collect.catalog_hash}`;
+  const store = (() => { try { return globalThis.localStorage; } catch (e) { return null; } })();
   render();
   panel.hidden = false;
+  if (store && store.getItem(doneKey)) {
+    button.disabled = true;
+    text(status, `This browser already contributed to this collection: ${store.getItem(doneKey)}`);
+    return;
+  }
   document.addEventListener('mangarec:ratings', render);
   button.addEventListener('click', () => {
     button.disabled = true;
@@ -70,7 +79,13 @@ async function main() {
     worker.onmessage = (ev) => {
       const d = ev.data;
       if (d.progress) text(status, describe(d.progress));
-      if (d.receipt) { text(status, receiptText(d.receipt)); panel.dataset.receipt = JSON.stringify(d.receipt); worker.terminate(); }
+      if (d.receipt) {
+        text(status, receiptText(d.receipt));
+        panel.dataset.receipt = JSON.stringify(d.receipt);
+        worker.terminate();
+        if (d.receipt.ok && store) store.setItem(doneKey, receiptText(d.receipt));
+        else button.disabled = false;
+      }
       if (d.error) { text(status, `Not collected: ${d.error}`); panel.dataset.error = d.error; worker.terminate(); button.disabled = false; }
     };
     worker.postMessage({ start: {
