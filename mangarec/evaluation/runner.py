@@ -155,6 +155,7 @@ def run_evaluation(
     heldout_embeddings: Mapping[str, Embedding] | None = None,
     heldout_neighbours: Mapping[str, Neighbours] | None = None,
     picks: Sequence[int] | None = None,
+    candidates: Mapping[str, tuple[Embedding, Foldin]] | None = None,
 ) -> Evaluation:
     """The typed evaluation (see :func:`mangarec.evaluation.evaluate` for the parameters)."""
     if not neighbours:
@@ -204,6 +205,20 @@ def run_evaluation(
                         like_counts=config.visitor_likes,
                         seed=derive_seed(seed, "visitor", name),
                         picks=picks if picks is not None else _onboarding(catalog, split, emb),
+                    )
+                )
+            for name, (emb, fold) in (candidates or {}).items():  # content models: no rating seen
+                visitor.append(
+                    evaluate_visitor(
+                        catalog,
+                        split,
+                        emb,
+                        reg=fold.reg,
+                        mode=fold.mode,
+                        alpha=fold.alpha,
+                        schedule=fold.schedule,
+                        like_counts=config.visitor_likes,
+                        seed=derive_seed(seed, "visitor", name),
                     )
                 )
             for name in neighbours:
