@@ -60,6 +60,19 @@ def _worker(base: str, uids: list[int], roster: dict, ratings: dict, q) -> None:
     q.put((codes, time.process_time() - c0))
 
 
+def _fan_out(workers: int, job) -> list:
+    """Run ``job(w, queue) -> (target, args)`` in ``workers`` forked processes; their results."""
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=t, args=a) for t, a in (job(w, q) for w in range(workers))]
+    for p in procs:
+        p.start()
+    results = [q.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return results
+
+
 def _lobby_worker(base: str, catalog: str, uids: list[int], pairs: dict, n: int, q) -> None:
     from mangarec.privacy.lobby_client import LobbyJoin
 
@@ -103,17 +116,9 @@ def run_lobby(a, ratings: dict[int, list], tmp: Path) -> None:
         text=True,
     )
     base = "http://" + server.stdout.readline().split()[1]
-    ctx = mp.get_context("fork")
-    q = ctx.Queue()
-    procs = [
-        ctx.Process(target=_lobby_worker, args=(base, catalog, list(range(w, n, a.workers)), pairs, n, q))
-        for w in range(a.workers)
-    ]
-    for p in procs:
-        p.start()
-    results = [q.get() for _ in procs]
-    for p in procs:
-        p.join()
+    results = _fan_out(
+        a.workers, lambda w, q: (_lobby_worker, (base, catalog, list(range(w, n, a.workers)), pairs, n, q))
+    )
     final = server.stdout.read()
     server.wait(timeout=60)
     wall = time.monotonic() - t0
@@ -215,18 +220,7 @@ def run_roster(a, ratings: dict[int, list]) -> None:
         )
         line = server.stdout.readline()
         base = "http://" + line.split()[1]
-        q = mp.get_context("fork").Queue()
-        procs = [
-            mp.get_context("fork").Process(
-                target=_worker, args=(base, list(range(w, n, a.workers)), roster, ratings, q)
-            )
-            for w in range(a.workers)
-        ]
-        for p in procs:
-            p.start()
-        results = [q.get() for _ in procs]
-        for p in procs:
-            p.join()
+        results = _fan_out(a.workers, lambda w, q: (_worker, (base, list(range(w, n, a.workers)), roster, ratings, q)))
         final = server.stdout.read()
         server.wait(timeout=60)
         wall = time.monotonic() - t0

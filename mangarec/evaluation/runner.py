@@ -191,8 +191,11 @@ def run_evaluation(
             ranking, choices = _ranking(catalog, split, neighbours, held_emb, held_nb, tie, boot, seed)
             if "ease_skipped" in choices:
                 notes.append(f"EASE reference left out: {choices['ease_skipped']}")
-            for name, emb in held_emb.items():
-                fold = visitor_foldin(emb)
+            # the held-out fits with the site's onboarding picks; the publishable content models
+            # (never trained on ratings) beside them, so the build can publish the best
+            scored = [(n, e, visitor_foldin(e), True) for n, e in held_emb.items()]
+            scored += [(n, e, f, False) for n, (e, f) in (candidates or {}).items()]
+            for name, emb, fold, onboarding in scored:
                 visitor.append(
                     evaluate_visitor(
                         catalog,
@@ -204,21 +207,9 @@ def run_evaluation(
                         schedule=fold.schedule,
                         like_counts=config.visitor_likes,
                         seed=derive_seed(seed, "visitor", name),
-                        picks=picks if picks is not None else _onboarding(catalog, split, emb),
-                    )
-                )
-            for name, (emb, fold) in (candidates or {}).items():  # content models: no rating seen
-                visitor.append(
-                    evaluate_visitor(
-                        catalog,
-                        split,
-                        emb,
-                        reg=fold.reg,
-                        mode=fold.mode,
-                        alpha=fold.alpha,
-                        schedule=fold.schedule,
-                        like_counts=config.visitor_likes,
-                        seed=derive_seed(seed, "visitor", name),
+                        picks=(picks if picks is not None else _onboarding(catalog, split, emb))
+                        if onboarding
+                        else None,
                     )
                 )
             for name in neighbours:

@@ -58,6 +58,10 @@ def test_a_roster_round_trips_and_commits_its_session():
     doc["keys"] = doc["keys"][:-1]  # a member removed: the session id no longer matches
     with pytest.raises(ProtocolViolation, match="commit"):
         Roster.from_json(doc)
+    # a collector that shows two contributors different rosters (one with its sybils swapped
+    # in), each validly signed, puts them in different sessions: they cannot be summed together
+    swapped = Roster(r.nonce, r.catalog, r.threshold, r.rounds, tuple(sorted(keys[:4] + _members(1)[1])))
+    assert swapped.session != r.session
     doc = r.to_json() | {"keys": list(reversed(r.to_json()["keys"]))}
     with pytest.raises(ProtocolViolation, match="ascending"):
         Roster.from_json(doc)
