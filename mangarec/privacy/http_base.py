@@ -275,6 +275,8 @@ class BoundedHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError, TimeoutError)):
+            return  # the client left (a closed tab, a deadline): nothing to report
         print(f"warning: connection from {client_address[0]}: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 
