@@ -14,7 +14,7 @@ Standard library only (``ThreadingHTTPServer``, one thread per connection), with
   chunks;
 * CORS for the listed origins only (``allow_origin``): preflights answered, no credentials.
 
-Applications implement :class:`App`: ``max_body(path)`` and ``handle(request)``; a
+Applications implement :class:`App`: ``max_body(path, query)`` and ``handle(request)``; a
 :class:`Reject` becomes a 4xx/5xx JSON answer ``{"reason", "detail"}``, never a traceback.
 """
 
@@ -81,7 +81,9 @@ def json_response(doc: dict, code: int = 200) -> Response:
 
 
 class App(Protocol):
-    def max_body(self, path: str) -> int: ...
+    def max_body(self, path: str, query: dict) -> int:
+        """The largest body accepted (may raise :class:`Reject`: it runs before the body is read)."""
+        ...
 
     def handle(self, req: Request) -> Response: ...
 
@@ -143,8 +145,8 @@ def make_handler(app: App, limits: Limits):
             self.server.deadline(self.connection, _NEVER)
             try:
                 u = urlparse(self.path)
-                body = self._body(u.path) if method == "POST" else b""
                 q = parse_qs(u.query, keep_blank_values=True)
+                body = self._body(u.path, q) if method == "POST" else b""
                 self._send(app.handle(Request(method, u.path, q, self.headers, self.client_address[0], body)))
             except Reject as r:
                 self.close_connection = True
@@ -168,11 +170,11 @@ def make_handler(app: App, limits: Limits):
                 }
             self._send(Response(204 if hdr else 403, b"", "text/plain", hdr))
 
-        def _body(self, path: str) -> bytes:
+        def _body(self, path: str, q: dict) -> bytes:
             cl = self.headers.get_all("Content-Length") or []
             if len(cl) != 1 or not cl[0].strip().isdigit() or len(cl[0].strip()) > 12:
                 raise Reject(400, "bad-format", "Content-Length must be one decimal integer")
-            n, limit = int(cl[0]), app.max_body(path)
+            n, limit = int(cl[0]), app.max_body(path, q)
             if not 0 < n <= limit:
                 raise Reject(413 if n else 400, "bad-length", f"body of {n} bytes (limit {limit})")
             deadline = time.monotonic() + limits.body_deadline
@@ -273,6 +275,8 @@ class BoundedHTTPServer(ThreadingHTTPServer):
 
     def handle_error(self, request, client_address):
         exc = sys.exc_info()[1]
+        if isinstance(exc, (BrokenPipeError, ConnectionResetError, TimeoutError)):
+            return  # the client left (a closed tab, a deadline): nothing to report
         print(f"warning: connection from {client_address[0]}: {type(exc).__name__}: {exc}", file=sys.stderr)
 
 

@@ -53,11 +53,13 @@ class Http:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.headers, exc.read()
 
-    def post(self, body: bytes, deadline: float) -> None:
-        """POST until accepted; ProtocolViolation with the server's reason on a 4xx."""
+    def post(self, body: bytes, deadline: float, session: bytes = b"") -> None:
+        """POST until accepted; ProtocolViolation with the server's reason on a 4xx. With
+        ``session`` the URL names it, so a server that does not run it answers 409 at once."""
+        path = "/v1/msg" + (f"?session={session.hex()}" if session else "")
         while True:
             req = urllib.request.Request(
-                self.base + "/v1/msg", data=body, method="POST", headers={"Content-Type": "application/octet-stream"}
+                self.base + path, data=body, method="POST", headers={"Content-Type": "application/octet-stream"}
             )
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as r:
@@ -124,7 +126,7 @@ class Participant:
 
     def _post(self, frame: bytes, session: bytes, deadline: float) -> None:
         try:
-            self.http.post(wrap_post(self.key, session, self.uid, frame), deadline)
+            self.http.post(wrap_post(self.key, session, self.uid, frame), deadline, session)
         except ProtocolViolation as exc:
             if exc.reason not in _IGNORABLE:
                 raise

@@ -142,12 +142,12 @@ class LobbyService:
         self.api = Sessions(self.sessions.get, None)
 
     # -- App ---------------------------------------------------------------------------
-    def max_body(self, path: str) -> int:
+    def max_body(self, path: str, query: dict) -> int:
         if path == "/v1/enroll":
             return 1024
-        if path == "/v1/msg":
-            return max((cs.max_body() for cs in list(self.sessions.values())), default=0)
-        return 0
+        if path == "/v1/msg" and "session" not in query:
+            return max((cs.max_body() for cs in list(self.sessions.values())), default=1 << 16)
+        return self.api.max_body(path, query)
 
     def handle(self, req: Request) -> Response:
         if req.method == "GET" and req.path == "/v1/lobby":
@@ -315,11 +315,16 @@ def serve_lobby(a) -> int:
         flush=True,
     )
     stop = threading.Event()
+    c0 = time.process_time()
     try:
         svc.run(stop, a.stop_after)
     except KeyboardInterrupt:
         pass
     time.sleep(2.0)  # let clients read the final status
     httpd.shutdown()
-    print(f"collected {len(svc.rows)} ratings in {svc.completed} collections; events {svc.events}", flush=True)
+    print(
+        f"collected {len(svc.rows)} ratings in {svc.completed} collections; "
+        f"{time.process_time() - c0:.1f} s CPU; events {svc.events}",
+        flush=True,
+    )
     return 0

@@ -182,10 +182,12 @@ class Sessions:
     def __init__(self, lookup: Callable[[bytes], CollectionServer | None], default: CollectionServer | None) -> None:
         self.lookup, self.default = lookup, default
 
-    def max_body(self, path: str) -> int:
-        return self.max_msg() if path == "/v1/msg" else 0
-
-    def max_msg(self) -> int:
+    def max_body(self, path: str, query: dict) -> int:
+        """For ``/v1/msg?session=S``: that session's bound, or 409 before the body is read."""
+        if path != "/v1/msg":
+            return 0
+        if "session" in query:
+            return self._session(query).max_body()
         return self.default.max_body() if self.default else 0
 
     def _session(self, q: dict) -> CollectionServer:

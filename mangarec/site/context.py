@@ -369,6 +369,7 @@ def models_context(result, prep: Prepared, assets: Mapping[str, str], methodolog
         build=report.build,
         missing=[{"label": label(m), "reason": why} for m, why in report.left_out.items()],
         methodology=list(methodology),
+        published_why=report.published.why if report.published is not None else "",
     )
     return ctx
 

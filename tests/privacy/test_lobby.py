@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import threading
+import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -57,6 +58,10 @@ def test_a_roster_round_trips_and_commits_its_session():
     doc["keys"] = doc["keys"][:-1]  # a member removed: the session id no longer matches
     with pytest.raises(ProtocolViolation, match="commit"):
         Roster.from_json(doc)
+    # a collector that shows two contributors different rosters (one with its sybils swapped
+    # in), each validly signed, puts them in different sessions: they cannot be summed together
+    swapped = Roster(r.nonce, r.catalog, r.threshold, r.rounds, tuple(sorted(keys[:4] + _members(1)[1])))
+    assert swapped.session != r.session
     doc = r.to_json() | {"keys": list(reversed(r.to_json()["keys"]))}
     with pytest.raises(ProtocolViolation, match="ascending"):
         Roster.from_json(doc)
@@ -203,3 +208,95 @@ def _outcome(fn):
         return fn()
     except ProtocolViolation as exc:
         return exc.reason
+
+
+def _get(base: str, path: str, headers=None, method: str = "GET", body: bytes | None = None):
+    import urllib.error
+    import urllib.request
+
+    req = urllib.request.Request(base + path, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return r.status, dict(r.headers), r.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers), exc.read()
+
+
+def test_cors_only_for_the_site_origin_and_lobby_errors(tmp_path):
+    svc = LobbyService([Index.load(_index(tmp_path))], str(tmp_path / "c.csv"), pow_bits=4, enroll_rate=0.5)
+    site = "https://site.example"
+    httpd = start_http(svc, Limits.for_cohort(8, per_address=0, allow_origin=(site,)))
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        code, hdr, body = _get(base, f"/v1/lobby?catalog={CAT}", {"Origin": site})
+        info = json.loads(body)
+        assert code == 200 and hdr["Access-Control-Allow-Origin"] == site and info["pow_bits"] == 4
+        code, hdr, _ = _get(base, f"/v1/lobby?catalog={CAT}", {"Origin": "https://evil.example"})
+        assert code == 200 and "Access-Control-Allow-Origin" not in hdr
+        code, hdr, _ = _get(base, "/v1/msg", {"Origin": site, "Access-Control-Request-Method": "POST"}, "OPTIONS")
+        assert code == 204 and "X-Signature" in hdr["Access-Control-Allow-Headers"]
+        assert _get(base, "/v1/msg", {"Origin": "https://evil.example"}, "OPTIONS")[0] == 403
+        code, _, body = _get(base, "/v1/lobby?catalog=" + "d" * 64)
+        assert code == 404 and json.loads(body)["reason"] == "unknown-catalog"
+        codes = []
+        for _ in range(12):  # burst of 10, then 429 with Retry-After
+            sk = SigningKey(RandomSource().bytes(32))
+            ch = bytes.fromhex(info["challenge"])
+            doc = {
+                "catalog_hash": CAT,
+                "key": sk.verify_key.hex(),
+                "nonce": solve_pow(ch, CAT, sk.verify_key, 4).hex(),
+                "sig": sk.sign(enroll_payload(ch, CAT, sk.verify_key)).hex(),
+            }
+            code, hdr, body = _get(
+                base, "/v1/enroll", {"Content-Type": "application/json"}, "POST", json.dumps(doc).encode()
+            )
+            codes.append(code)
+        assert codes[:10] == [200] * 10 and codes[10:] == [429, 429] and int(hdr["Retry-After"]) >= 1
+        code, _, body = _get(base, "/v1/enroll", {"Content-Type": "application/json"}, "POST", b"{not json")
+        assert code == 400 and json.loads(body)["reason"] == "bad-format"
+        assert _get(base, "/v1/wait?key=" + "0" * 64)[0] == 404
+    finally:
+        httpd.shutdown()
+
+
+def test_a_lobby_restart_mid_round_costs_an_enrollment_not_a_contributor(tmp_path):
+    svc, httpd, stop, base = _service(tmp_path, min_cohort=4, max_cohort=4)
+    port = httpd.server_address[1]
+    joins = [LobbyJoin(base, CAT, _pairs(u), 4, timeout=60, log=lambda *a, **k: None) for u in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        futures = [pool.submit(j.run) for j in joins]
+        deadline = time.monotonic() + 30
+        while not any(cs.sv.round >= 0 for cs in list(svc.sessions.values())) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()  # the server dies mid-round and comes back on the same port
+        httpd.shutdown()
+        httpd.server_close()
+        svc2 = LobbyService(
+            [Index.load(_index(tmp_path))],
+            str(tmp_path / "collected.csv"),
+            min_cohort=4,
+            max_cohort=4,
+            gather=0.5,
+            pow_bits=6,
+            phase_timeout=15.0,
+        )
+        httpd2 = start_http(svc2, Limits.for_cohort(16, per_address=0), port=port)
+        stop2 = threading.Event()
+        threading.Thread(target=svc2.run, args=(stop2,), daemon=True).start()
+        codes = [f.result() for f in futures]
+    try:
+        assert codes == [0] * 4 and svc2.completed == 1
+        assert sorted(len(r) for r in _profiles(tmp_path)) == sorted(len(_pairs(u)) for u in range(4))
+    finally:
+        stop2.set()
+        httpd2.shutdown()
+
+
+def _profiles(tmp_path):
+    with open(tmp_path / "collected.csv") as fh:
+        rows = list(csv.reader(fh))[1:]
+    by: dict[str, list] = {}
+    for p, i, r in rows:
+        by.setdefault(p, []).append((i, r))
+    return list(by.values())
