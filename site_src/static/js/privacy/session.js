@@ -48,10 +48,12 @@ export class Participant {
     this.client = null;
   }
 
-  async post(body, deadline) {
+  /** POST until accepted; the URL names the session, so a server that does not run it answers
+   * 409 at once (as http_client.Http.post). */
+  async post(body, session, deadline) {
     for (;;) {
       try {
-        const r = await request(this.base + '/v1/msg', { method: 'POST', body, headers: { 'Content-Type': 'application/octet-stream' } });
+        const r = await request(`${this.base}/v1/msg?session=${hex(session)}`, { method: 'POST', body, headers: { 'Content-Type': 'application/octet-stream' } });
         if (r.status < 300) return;
         if (r.status < 500) {
           const reason = reasonOf(r.body);
@@ -103,7 +105,7 @@ export class Participant {
               if (!(e instanceof ProtocolViolation) || !IGNORABLE.has(e.reason)) throw e;
               continue; // a frame of a phase this client missed
             }
-            if (reply) await this.post(wrapPost(this.key, c.session, this.uid, reply), deadline);
+            if (reply) await this.post(wrapPost(this.key, c.session, this.uid, reply), c.session, deadline);
             if (st) this.tell(st);
             continue;
           }
@@ -123,7 +125,7 @@ export class Participant {
           seq = 0;
           const client = this.newSession(st);
           this.tell(st);
-          await this.post(wrapPost(this.key, client.session, this.uid, client.start()), deadline);
+          await this.post(wrapPost(this.key, client.session, this.uid, client.start()), client.session, deadline);
         } else if (this.client && (st.state !== 'running' || this.client.phase === 'dropped' || this.client.phase === 'aborted')) {
           return this.receipt(st);
         } else {
