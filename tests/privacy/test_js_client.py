@@ -18,12 +18,8 @@ vendored libsodium is the one the site ships).
 
 from __future__ import annotations
 
-import json
-import shutil
 import struct
-import subprocess
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 from nacl import bindings as nb
@@ -31,7 +27,6 @@ from nacl import bindings as nb
 from mangarec.privacy import encoding as E
 from mangarec.privacy import lobby, shamir, tokens, vss
 from mangarec.privacy.anonymous import slot_tag
-from mangarec.privacy.contributor import Contributor
 from mangarec.privacy.errors import PrivacyError
 from mangarec.privacy.lobby import Roster, check_roster
 from mangarec.privacy.primitives import (
@@ -49,7 +44,6 @@ from mangarec.privacy.primitives import (
     x25519,
 )
 from mangarec.privacy.ratings_codec import Profile, decode_message, pseudonym_of
-from mangarec.privacy.secagg_client import SecAggClient
 from mangarec.privacy.secagg_common import (
     Chain,
     advertise_payload,
@@ -60,28 +54,11 @@ from mangarec.privacy.secagg_common import (
     start_digest,
 )
 from mangarec.privacy.transport_http import poll_payload, wrap_post
-from tests.privacy._anon_harness import AnonRun
-
-RUN = Path(__file__).with_name("js") / "run.mjs"
-
-
-def node(cmd: str, payload: dict) -> dict:
-    exe = shutil.which("node")
-    if exe is None:
-        pytest.fail("the JS client's tests need Node.js (apt-get install nodejs)", pytrace=False)
-    out = subprocess.run(
-        [exe, str(RUN), cmd], input=json.dumps(payload), capture_output=True, text=True, timeout=300, check=False
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout)
+from tests.privacy._js_harness import node, python_replay, record_session, seeded
 
 
 def H(b: bytes) -> dict:
     return {"hex": b.hex()}
-
-
-def seeded(label: str) -> bytes:
-    return hash_bytes(label.encode())
 
 
 # --- Python produces, JS verifies ---------------------------------------------------------
@@ -293,92 +270,8 @@ def test_python_produces_js_verifies_and_js_produces_python_verifies():
 
 
 # --- a whole session, replayed -----------------------------------------------------------
-class _Recorder:
-    """Seeded randomness for user 0 of an AnonRun, and the frames it received."""
-
-    def __init__(self) -> None:
-        self.seeds = {k: seeded("replay-" + k) for k in ("client", "contrib")}
-        self.frames: list[bytes] = []
-        self.sent: list[bytes] = []
-        rec = self
-
-        class Client(SecAggClient):
-            def __init__(self, uid, identity_seed, *a, **kw):
-                rec.id_seed, rec.uid = identity_seed, uid
-                super().__init__(uid, identity_seed, *a, rng=RandomSource(rec.seeds["client"]), **kw)
-                rec.args = (a, kw)
-
-            def start(self):
-                out = super().start()
-                rec.sent.append(out)
-                return out
-
-            def receive(self, data):
-                rec.frames.append(data)
-                out = super().receive(data)
-                rec.sent.append(out)
-                return out
-
-        class Contrib(Contributor):
-            def __init__(self, ratings, params):
-                super().__init__(ratings, params, RandomSource(rec.seeds["contrib"]))
-
-        self.client, self.contrib = Client, Contrib
-
-
-def _session(n=4):
-    rec = _Recorder()
-    run = AnonRun(n, contributors={0: rec.contrib}, clients={0: rec.client})
-    run.run()
-    assert not run.errors, run.errors
-    c0 = run.clients[0]
-    case = {
-        "uid": 0,
-        "id_seed": rec.id_seed.hex(),
-        "roster": {str(u): k.hex() for u, k in c0.roster.items()},
-        "session": run.session.hex(),
-        "t": run.t,
-        "max_rounds": c0.max_rounds,
-        "client_seed": rec.seeds["client"].hex(),
-        "contrib_seed": rec.seeds["contrib"].hex(),
-        "ratings": [list(x) for x in run.ratings[0]],
-    }
-    return run, rec, case
-
-
-def _python_replay(case: dict, frames: list[bytes]):
-    """The seeded Python client fed ``frames``: its replies, or the error, per step."""
-    roster = {int(u): bytes.fromhex(k) for u, k in case["roster"].items()}
-    contrib = Contributor([tuple(x) for x in case["ratings"]], rng=RandomSource(bytes.fromhex(case["contrib_seed"])))
-    from mangarec.privacy.anonymous import OPENABLE
-
-    client = SecAggClient(
-        case["uid"],
-        bytes.fromhex(case["id_seed"]),
-        roster,
-        bytes.fromhex(case["session"]),
-        case["t"],
-        contrib.input_fn,
-        rng=RandomSource(bytes.fromhex(case["client_seed"])),
-        max_rounds=case["max_rounds"],
-        hooks=contrib,
-        open_policy=contrib.open_policy,
-        openable=OPENABLE,
-    )
-    contrib.attach(client)
-    steps: list = [client.start().hex()]
-    for f in frames:
-        try:
-            r = client.receive(f)
-        except PrivacyError as exc:
-            steps.append({"error": type(exc).__name__, "reason": getattr(exc, "reason", None)})
-            break
-        steps.append(None if r is None else r.hex())
-    return steps
-
-
 def test_js_client_answers_a_python_session_byte_for_byte():
-    run, rec, case = _session()
+    run, rec, case = record_session()
     assert run.delivered()[tuple(sorted(run.ratings[0]))] == 1  # user 0's profile was collected
     got = node("replay", {**case, "frames": [f.hex() for f in rec.frames]})
     want = [None if s is None else s.hex() for s in rec.sent]
@@ -428,7 +321,7 @@ ATTACKS = {
 
 @pytest.mark.parametrize("attack", sorted(ATTACKS))
 def test_js_client_refuses_what_the_python_client_refuses(attack):
-    run, rec, case = _session()
+    run, rec, case = record_session()
     kind, change = ATTACKS[attack]
     if change is None:  # an OpenRequest right after the first (honest) reservation result
         frames = _mutate(rec.frames, kind, lambda m: m)
@@ -438,7 +331,7 @@ def test_js_client_refuses_what_the_python_client_refuses(attack):
         frames += [f for f in rec.frames[len(frames) :] if isinstance(E.decode(f), E.RoundStart)][:1]
     else:
         frames = _mutate(rec.frames, kind, change)
-    want = _python_replay(case, frames)
+    want = python_replay(case, frames)
     assert isinstance(want[-1], dict), f"the Python client accepted the {attack} frame"
     got = node("replay", {**case, "frames": [f.hex() for f in frames]})
     last = got["steps"][-1]

@@ -135,6 +135,7 @@ function sample(kind, session, rng) {
 
 /** A seeded JS client fed Python's frames: its replies, or the error it raised, per step. */
 function replay(c) {
+  const t0 = performance.now();
   const roster = new Map(Object.entries(c.roster).map(([u, k]) => [Number(u), unhex(k)]));
   const contributor = new H.Contributor(c.ratings, H.PARAMS, new C.RandomSource(unhex(c.contrib_seed)));
   const client = new A.SecAggClient(c.uid, unhex(c.id_seed), roster, unhex(c.session), c.t, contributor, {
@@ -152,7 +153,7 @@ function replay(c) {
     }
   }
   contributor.sync();
-  return { steps, pending: contributor.pending.length, messages: contributor.messages.length, events: contributor.events, phase: client.phase };
+  return { ms: performance.now() - t0, steps, pending: contributor.pending.length, messages: contributor.messages.length, events: contributor.events, phase: client.phase };
 }
 
 /** The lobby's roster checks and proof of work (lobby.js) on Python-made rosters. */
