@@ -71,7 +71,9 @@ async function main() {
     text(status, `This browser already contributed to this collection: ${store.getItem(doneKey)}`);
     return;
   }
-  document.addEventListener('mangarec:ratings', render);
+  // the list follows the visitor's rating buttons (this page) and other tabs (storage events)
+  document.addEventListener('click', (e) => { if (e.target.closest && e.target.closest('[data-rate]')) setTimeout(render, 0); });
+  window.addEventListener('storage', render);
   button.addEventListener('click', () => {
     button.disabled = true;
     text(status, 'Starting…');
