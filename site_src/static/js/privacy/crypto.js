@@ -72,24 +72,52 @@ export function frame(...parts) {
   return concat(...out);
 }
 
+/* Scratch space on libsodium's heap for hash(), allocated once (a message buffer grown as
+ * needed): BLAKE2b runs hundreds of times per round (commitments, proof of work). */
+let scratch = null;
+
+function heap(need) {
+  const L = sodium().libsodium;
+  if (!scratch || scratch.L !== L) scratch = { L, out: L._malloc(64), key: L._malloc(64), person: L._malloc(16), data: 0, cap: 0 };
+  if (need > scratch.cap) {
+    if (scratch.data) L._free(scratch.data);
+    scratch.cap = Math.max(need, 2 * scratch.cap, 256);
+    scratch.data = L._malloc(scratch.cap);
+  }
+  L.HEAPU8.set(PERSON, scratch.person);
+  return scratch;
+}
+
+function blake2b(h, len, keyLen, size) {
+  if (h.L._crypto_generichash_blake2b_salt_personal(h.out, size, h.data, len, 0, keyLen ? h.key : 0, keyLen, 0, h.person)) {
+    throw new Error('BLAKE2b failed');
+  }
+  return h.L.HEAPU8.subarray(h.out, h.out + size);
+}
+
 /** Keyed (or unkeyed) BLAKE2b-`size` with the personalisation "mangarec-priv-v1".
  * The wrapper of crypto_generichash_blake2b_salt_personal hashes no message (it is a KDF
  * helper), so the libsodium function itself is called on the module's heap. */
 export function hash(data, key = new Uint8Array(0), size = 32) {
   if (size < 16 || size > 64 || key.length > 64) throw new Error('BLAKE2b digest 16..64, key <= 64 bytes');
-  const L = sodium().libsodium;
-  const out = L._malloc(64), pk = L._malloc(64), pp = L._malloc(16), pin = L._malloc(Math.max(1, data.length));
-  try {
-    L.HEAPU8.set(data, pin);
-    L.HEAPU8.set(key, pk);
-    L.HEAPU8.set(PERSON, pp);
-    if (L._crypto_generichash_blake2b_salt_personal(out, size, pin, data.length, 0, key.length ? pk : 0, key.length, 0, pp)) {
-      throw new Error('BLAKE2b failed');
-    }
-    return L.HEAPU8.slice(out, out + size);
-  } finally {
-    for (const p of [out, pk, pp, pin]) L._free(p);
-  }
+  const h = heap(data.length);
+  h.L.HEAPU8.set(data, h.data);
+  h.L.HEAPU8.set(key, h.key);
+  return blake2b(h, data.length, key.length, size).slice();
+}
+
+/** Unkeyed BLAKE2b-256 of `prefix || tail` for many tails (a proof of work): the prefix stays on
+ * the heap, only the tail is written per call. `digest(tail)` returns a view valid until the
+ * next hash. */
+export function prefixHasher(prefix, tailLength) {
+  return {
+    digest(tail) {
+      const h = heap(prefix.length + tailLength);
+      if (h.prefix !== prefix) { h.L.HEAPU8.set(prefix, h.data); h.prefix = prefix; }
+      h.L.HEAPU8.set(tail, h.data + prefix.length);
+      return blake2b(h, prefix.length + tailLength, 0, 32);
+    },
+  };
 }
 
 /** Key for `context` derived from `secret` (domain separation). */

@@ -8,7 +8,7 @@
  * session id that is not the hash of the roster, a signature that does not hold under the
  * lobby key seen before enrolling, another catalog, another number of rounds. */
 
-import { ProtocolViolation, concat, equal, frame, hash, hex, unhex, verify } from './crypto.js';
+import { ProtocolViolation, concat, equal, frame, hash, hex, prefixHasher, u32, unhex, verify } from './crypto.js';
 
 /** Leading zero bits of a digest (bit 7 of byte 0 first). */
 export function zeroBits(d) {
@@ -23,11 +23,12 @@ export function zeroBits(d) {
 export const powDigest = (challenge, catalog, key, nonce) => hash(frame('lobby-pow', challenge, catalog, key, nonce));
 
 /** An 8-byte nonce whose digest has `bits` leading zero bits, counting up from `start`
- * (random bytes); `onStep(tries)` is called every 4096 tries (progress, and a yield point). */
+ * (random bytes). */
 export function solvePow(challenge, catalog, key, bits, start) {
   const nonce = start.slice();
-  for (let tries = 0; ; tries++) {
-    if (zeroBits(powDigest(challenge, catalog, key, nonce)) >= bits) return nonce;
+  const h = prefixHasher(concat(frame('lobby-pow', challenge, catalog, key), u32(8)), 8); // frame(..., nonce)
+  for (;;) {
+    if (zeroBits(h.digest(nonce)) >= bits) return nonce;
     for (let i = 7; i >= 0; i--) { nonce[i] = (nonce[i] + 1) & 255; if (nonce[i]) break; }
   }
 }
