@@ -255,7 +255,14 @@ def fetch_mangadex(
     cache = Path(cache_dir) / cache_key(root, page_size=page_size, max_offset=max_offset)
     make_folder(cache)
     fetch_pages(
-        client, root, cache, limit=limit, page_size=page_size, max_offset=max_offset, max_pages=max_pages, progress=progress
+        client,
+        root,
+        cache,
+        limit=limit,
+        page_size=page_size,
+        max_offset=max_offset,
+        max_pages=max_pages,
+        progress=progress,
     )
     return cache
 

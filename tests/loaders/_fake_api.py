@@ -17,13 +17,54 @@ def fixture_entities() -> list[dict]:
     return [e for p in sorted(FIXTURES.glob("*.json")) for e in json.loads(p.read_text(encoding="utf-8"))["data"]]
 
 
+def chapter(chapter_id: str, manga_id: str, when: str, number: int = 1) -> dict:
+    """A chapter entity as ``GET /chapter`` returns it (``when``: ``YYYY-MM-DDTHH:MM:SS+00:00``)."""
+    return {
+        "id": chapter_id,
+        "type": "chapter",
+        "attributes": {
+            "volume": None,
+            "chapter": str(number),
+            "title": None,
+            "translatedLanguage": "en",
+            "externalUrl": None,
+            "publishAt": when,
+            "readableAt": when,
+            "createdAt": when,
+            "updatedAt": when,
+            "pages": 20,
+            "version": 1,
+        },
+        "relationships": [
+            {"id": "00000000-0000-4000-8000-000000000001", "type": "scanlation_group"},
+            {"id": manga_id, "type": "manga"},
+            {"id": "00000000-0000-4000-8000-000000000002", "type": "user"},
+        ],
+    }
+
+
+def statistics(follows: int, bayesian: float) -> dict:
+    """One manga's entry of ``GET /statistics/manga`` as the live API returns it."""
+    dist = {str(k): 0 for k in range(1, 11)}
+    dist[str(round(bayesian))] = follows // 10
+    return {
+        "comments": {"threadId": 4756728, "repliesCount": 12},
+        "rating": {"average": round(bayesian + 0.2, 4), "bayesian": bayesian, "distribution": dist},
+        "follows": follows,
+    }
+
+
 class FakeMangaDex:
-    """``GET /manga`` like the live API: createdAt order, createdAtSince (inclusive),
-    offset + limit capped at ``max_offset``; ``script`` holds canned answers for the next
-    requests (status, headers, body) before normal service resumes."""
+    """``GET /manga`` like the live API: createdAt or updatedAt order, createdAtSince /
+    updatedAtSince (inclusive), offset + limit capped at ``max_offset``; ``GET
+    /statistics/manga?manga[]=`` from ``stats``; ``GET /chapter?order[readableAt]=desc`` from
+    ``chapters``. ``script`` holds canned answers for the next requests (status, headers,
+    body) before normal service resumes."""
 
     def __init__(self, max_offset: int = 10_000):
         self.entities = fixture_entities()
+        self.stats = {e["id"]: statistics(100 * (k + 1), 6.0 + k / 4) for k, e in enumerate(self.entities)}
+        self.chapters: list[dict] = []
         self.max_offset = max_offset
         self.requests: list[tuple[str, dict, dict]] = []
         self.script: list[tuple[int, dict, bytes]] = []
@@ -55,15 +96,24 @@ class FakeMangaDex:
     def answer(self, path, query):
         if self.script:
             return self.script.pop(0)
-        if path != "/manga":
+        if path == "/statistics/manga":
+            ids = query.get("manga[]", [])
+            body = {"result": "ok", "statistics": {i: self.stats[i] for i in ids if i in self.stats}}
+            return 200, {"Content-Type": "application/json"}, json.dumps(body).encode()
+        if path not in ("/manga", "/chapter"):
             return 404, {}, b'{"result":"error","errors":[{"status":404,"title":"Not found"}]}'
         limit, offset = int(query["limit"][0]), int(query["offset"][0])
         if offset + limit > self.max_offset:
             return 400, {}, b'{"result":"error","errors":[{"status":400,"title":"Bad Request"}]}'
-        ents = sorted(self.entities, key=lambda e: e["attributes"]["createdAt"])
-        since = query.get("createdAtSince", [None])[0]
-        if since:
-            ents = [e for e in ents if e["attributes"]["createdAt"][:19] >= since]
+        if path == "/chapter":
+            assert query["order[readableAt]"] == ["desc"]
+            ents = sorted(self.chapters, key=lambda c: c["attributes"]["readableAt"], reverse=True)
+        else:
+            field = "updatedAt" if "order[updatedAt]" in query else "createdAt"
+            ents = sorted(self.entities, key=lambda e: e["attributes"][field])
+            since = query.get(f"{field}Since", [None])[0]
+            if since:
+                ents = [e for e in ents if e["attributes"][field][:19] >= since]
         page = {
             "result": "ok",
             "response": "collection",
