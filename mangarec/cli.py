@@ -78,7 +78,17 @@ def build_parser(prog: str = "mangarec build") -> argparse.ArgumentParser:
         help="API base URL for --fetch (default: %(default)s)",
     )
     p.add_argument(
-        "--fetch-limit", type=_int_in(1, MAX_LIMIT), default=None, metavar="N", help="with --fetch: stop after N titles"
+        "--fetch-limit",
+        type=_int_in(1, MAX_LIMIT),
+        default=None,
+        metavar="N",
+        help="with --fetch: a first or full listing keeps N titles (for trials)",
+    )
+    _fetch_options(p, "--fetch-full")
+    p.add_argument(
+        "--no-refresh",
+        action="store_true",
+        help="with --fetch: build from the catalog store as the last fetch left it (no request)",
     )
     p.add_argument(
         "--out",
@@ -129,6 +139,48 @@ def build_parser(prog: str = "mangarec build") -> argparse.ArgumentParser:
     return p
 
 
+def _fetch_options(p: argparse.ArgumentParser, full_flag: str) -> None:
+    p.add_argument(
+        full_flag,
+        dest="full",
+        action="store_true",
+        help="list every id again and drop titles the API no longer returns (also every fetch.full_every_days)",
+    )
+    p.add_argument(
+        "--contact",
+        default=None,
+        metavar="TEXT",
+        help="a URL or e-mail for the API's operators, sent in the User-Agent (default: the config's fetch.contact)",
+    )
+
+
+def _refresh(url: str, cache_dir: Path, config, args, limit: int | None) -> Path:
+    """Refresh the catalog store (or, with --no-refresh, find it); the folder to build from."""
+    from .loaders import store
+    from .loaders.fetch import user_agent
+
+    root = cache_dir / "fetch" / "mangadex"
+    if getattr(args, "no_refresh", False):
+        return store.current_folder(store.store_dir(root, url))
+    f = config.fetch
+    r = store.refresh(
+        url,
+        root,
+        full=args.full,
+        full_every_days=f.full_every_days,
+        overlap=f.overlap_minutes * 60,
+        feed_pages=f.feed_pages,
+        limit=limit,
+        rate_per_second=f.rate_per_second,
+        deadline=f.deadline,
+        max_retry_after=f.max_wait,
+        user_agent=user_agent(args.contact if args.contact is not None else f.contact),
+    )
+    if not getattr(args, "quiet", False):
+        print(store.describe(r), file=sys.stderr)
+    return r.folder
+
+
 def _cache_dir(arg: Path | None) -> Path:
     return arg if arg is not None else Path(os.environ.get("MANGAREC_CACHE_DIR", ".cache"))
 
@@ -162,10 +214,8 @@ def cmd_build(argv: Sequence[str], prog: str = "mangarec build") -> int:
     log = StageLog(quiet=args.quiet)
     specs = list(args.data or [])
     if args.fetch == "mangadex":
-        from .loaders.fetch import fetch_mangadex
-
         with log.stage("fetch"):
-            pages = fetch_mangadex(args.fetch_url, cache_dir / "fetch" / "mangadex", limit=args.fetch_limit)
+            pages = _refresh(args.fetch_url, cache_dir, config, args, args.fetch_limit)
         specs.append(f"mangadex-v5:{pages}")
     if not specs:
         specs = [f"generic:{DEFAULT_CATALOG}"]
@@ -227,20 +277,24 @@ def cmd_serve(argv: Sequence[str], prog: str = "mangarec serve") -> int:
 def cmd_fetch(argv: Sequence[str], prog: str = "mangarec fetch") -> int:
     p = _Parser(
         prog=prog,
-        description="Download a catalog from a live API into the cache (resumable); "
-        "prints the folder to pass to 'mangarec build --data mangadex-v5:FOLDER'.",
+        description="Refresh the catalog store from a live API (the first run lists everything, later ones "
+        "only what changed; resumable); prints the folder to pass to 'mangarec build --data "
+        "mangadex-v5:FOLDER' (or build with 'mangarec build --fetch mangadex --no-refresh').",
     )
     p.add_argument("source", choices=["mangadex"], help="which API")
     p.add_argument(
         "--url", default="https://api.mangadex.org", metavar="URL", help="API base URL (default: %(default)s)"
     )
-    p.add_argument("--limit", type=_int_in(1, MAX_LIMIT), default=None, metavar="N", help="stop after N titles")
+    p.add_argument(
+        "--limit", type=_int_in(1, MAX_LIMIT), default=None, metavar="N", help="a first or full listing keeps N titles"
+    )
+    _fetch_options(p, "--full")
+    p.add_argument("--config", type=Path, default=None, metavar="FILE", help="configuration file (its [fetch] keys)")
     p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR", help="cache folder (default: .cache/)")
     args = p.parse_args(list(argv))
-    from .loaders.fetch import fetch_mangadex
+    from .config import load_config
 
-    pages = fetch_mangadex(args.url, _cache_dir(args.cache_dir) / "fetch" / "mangadex", limit=args.limit)
-    print(pages)
+    print(_refresh(args.url, _cache_dir(args.cache_dir), load_config(args.config), args, args.limit))
     return 0
 
 

@@ -72,6 +72,15 @@ MAX_PAGES = 10_000
 NOTE_WAIT = 5.0
 
 
+def user_agent(contact: str = "") -> str:
+    """The User-Agent of every request: the project, its version and the maintainer's contact
+    (``fetch.contact`` / ``--contact``), as MangaDex asks."""
+    from .. import __version__
+
+    contact = " ".join(contact.split())
+    return f"mangarec/{__version__} (static recommendation site builder" + (f"; {contact})" if contact else ")")
+
+
 def _retry_after(value: str | None) -> float | None:
     if not value:
         return None
@@ -390,6 +399,7 @@ def fetch_pages(
 __all__ = [
     "fetch_mangadex",
     "fetch_pages",
+    "user_agent",
     "make_client",
     "make_folder",
     "NOTE_WAIT",

@@ -174,6 +174,7 @@ def refresh(
     full_every_days: float = 7,
     overlap: float = 3600,
     feed_pages: int = 10,
+    limit: int | None = None,
     page_size: int = 100,
     max_offset: int = MAX_WINDOW,
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
@@ -183,7 +184,8 @@ def refresh(
     """Refresh the store of ``base_url`` under ``cache_dir`` (see the module docstring).
 
     ``client`` holds :func:`.fetch.make_client`'s settings (rate, deadline, user agent ...);
-    ``feed_pages`` bounds the chapter pages read (100 uploads each).
+    ``feed_pages`` bounds the chapter pages read (100 uploads each); ``limit`` the titles a first
+    or full listing keeps (for trials).
     """
     c = F.make_client(**client)
     root = normalise_base_url(base_url)
@@ -197,7 +199,8 @@ def refresh(
     run, since = store / "run", plan["since"]
     kw: dict[str, Any] = {"page_size": page_size, "max_offset": max_offset, "progress": progress}
     F.make_folder(run / "created")
-    F.fetch_pages(c, root, run / "created", order="createdAt", since=since, **kw)
+    first_limit = limit if plan["mode"] != "delta" else None
+    F.fetch_pages(c, root, run / "created", order="createdAt", since=since, limit=first_limit, **kw)
     if plan["mode"] == "delta":
         F.make_folder(run / "updated")
         F.fetch_pages(c, root, run / "updated", order="updatedAt", since=since, **kw)

@@ -160,8 +160,10 @@ def test_stuck_cursor_is_reported(tmp_path):
 
 
 def test_build_py_fetch_mangadex_builds_a_site_from_the_api(tmp_path, capsys):
-    """`build.py --fetch mangadex` pages through the API, caches the pages, builds from them."""
+    """`build.py --fetch mangadex` refreshes the catalog store, then builds from it; the next
+    night asks only for what changed (the old cache sent nothing at all: issue 18, item 1)."""
     import build
+    from mangarec.loaders.store import store_dir
 
     out, cache = tmp_path / "out", tmp_path / "cache"
     cfg = tmp_path / "site.toml"
@@ -171,13 +173,16 @@ def test_build_py_fetch_mangadex_builds_a_site_from_the_api(tmp_path, capsys):
                 "--config", str(cfg), "-q"]  # fmt: skip
         rc = build.main(argv)
         assert rc == 0, capsys.readouterr().err
-        first_run = len(api.requests)
-        assert first_run >= 1
+        first_run = [p for p, _, _ in api.requests]
+        assert first_run == ["/manga", "/chapter", "/statistics/manga"]
+        rc = build.main([*argv, "--force", "--no-refresh"])
+        assert rc == 0 and len(api.requests) == 3  # built from the store, no request
         rc = build.main([*argv, "--force"])
         assert rc == 0
-        assert len(api.requests) == first_run  # every page came from the cache
+        assert [p for p, _, _ in api.requests[3:]] == ["/manga", "/manga", "/chapter"]  # the delta: nothing new
+        assert "mangarec/" in api.requests[0][2]["User-Agent"]
     report = json.loads((out / "data" / "report.json").read_text())
     titles = {e["id"] for e in fixture_entities() if e["attributes"]["contentRating"] in ("safe", "suggestive")}
     assert report["catalog"]["items"] == len([d for d in (out / "title").iterdir()])
     assert {d.name for d in (out / "title").iterdir()} <= titles
-    assert list((cache / "fetch" / "mangadex" / cache_key(api.base_url)).glob("page-*.json"))
+    assert (store_dir(cache / "fetch" / "mangadex", api.base_url) / "state.json").is_file()
