@@ -1,6 +1,6 @@
 """The command line: ``mangarec <command>`` (also ``python -m mangarec`` and ``build.py``).
 
-Commands: ``build`` (the default), ``serve``, ``fetch``, ``config``, ``privacy``.
+Commands: ``build`` (the default), ``serve``, ``fetch``, ``config``, ``privacy``, ``ci``, ``tune``.
 Every problem with the user's input ends in one line ``error: <where>: <what>`` and exit
 status 2, never a traceback; ``SOURCE_DATE_EPOCH`` is checked before any heavy import.
 """
@@ -327,6 +327,12 @@ def cmd_tune(argv: Sequence[str], prog: str = "mangarec tune") -> int:
     return int(tune_main(list(argv)) or 0)
 
 
+def cmd_ci(argv: Sequence[str], prog: str = "mangarec ci") -> int:
+    from .ci import main as ci_main
+
+    return ci_main(list(argv), prog=prog)
+
+
 #: ``{command: (function, one-line help)}``; ``build`` is also the default command.
 COMMANDS: dict[str, tuple[Callable[..., int], str]] = {
     "build": (cmd_build, "build the site (the default command)"),
@@ -334,6 +340,7 @@ COMMANDS: dict[str, tuple[Callable[..., int], str]] = {
     "fetch": (cmd_fetch, "download a catalog from a live API into the cache"),
     "config": (cmd_config, "print or check the configuration"),
     "privacy": (cmd_privacy, "private rating collection (simulate, serve, join)"),
+    "ci": (cmd_ci, "write the GitHub Actions workflow: nightly fetch, build and deploy"),
     "tune": (cmd_tune, "choose ALS's settings on the validation split and write them into the config"),
 }
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import threading
+import uuid
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -54,6 +56,43 @@ def statistics(follows: int, bayesian: float) -> dict:
     }
 
 
+def synthetic_entities(n: int, seed: str = "mangarec-fake") -> list[dict]:
+    """``n`` more titles shaped like the fixtures (copies with new ids, titles and dates)."""
+    base = fixture_entities()
+    out = []
+    for k in range(n):
+        e = copy.deepcopy(base[k % len(base)])
+        e["id"] = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{seed}/{k}"))
+        e["attributes"]["title"] = {"en": f"Synthetic Series {k}"}
+        e["attributes"]["altTitles"] = []
+        e["relationships"] = [r for r in e["relationships"] if r["type"] != "manga"]
+        when = f"2022-{1 + k % 12:02d}-{1 + k % 28:02d}T{k % 24:02d}:{k % 60:02d}:00+00:00"
+        e["attributes"]["createdAt"] = e["attributes"]["updatedAt"] = when
+        out.append(e)
+    return out
+
+
+def night_of_changes(server: FakeMangaDex, day: str = "2026-12-07") -> tuple[str, str, str]:
+    """One title redescribed, one new, one removed, two uploads: what a day on MangaDex brings.
+    Returns the ids (changed, new, removed)."""
+    changed = server.entities[0]
+    changed["attributes"]["description"] = {"en": "A new description."}
+    changed["attributes"]["updatedAt"] = f"{day}T12:00:00+00:00"
+    new = copy.deepcopy(server.entities[1])
+    new["id"] = "0d1c2b3a-4f5e-4d7c-8b9a-0123456789ab"
+    new["attributes"]["title"] = {"en": "Brand New Series"}
+    new["attributes"]["createdAt"] = new["attributes"]["updatedAt"] = f"{day}T15:00:00+00:00"
+    new["relationships"] = [r for r in new["relationships"] if r["type"] != "manga"]
+    server.entities.append(new)
+    server.stats[new["id"]] = statistics(5000, 8.9)
+    gone = server.entities.pop(6)
+    server.chapters += [
+        chapter("c0000000-0000-4000-8000-000000000001", server.entities[2]["id"], f"{day}T20:00:00+00:00"),
+        chapter("c0000000-0000-4000-8000-000000000002", new["id"], f"{day}T21:00:00+00:00"),
+    ]
+    return changed["id"], new["id"], gone["id"]
+
+
 class FakeMangaDex:
     """``GET /manga`` like the live API: createdAt or updatedAt order, createdAtSince /
     updatedAtSince (inclusive), offset + limit capped at ``max_offset``; ``GET
@@ -61,8 +100,8 @@ class FakeMangaDex:
     ``chapters``. ``script`` holds canned answers for the next requests (status, headers,
     body) before normal service resumes."""
 
-    def __init__(self, max_offset: int = 10_000):
-        self.entities = fixture_entities()
+    def __init__(self, max_offset: int = 10_000, extra: int = 0):
+        self.entities = fixture_entities() + synthetic_entities(extra)
         self.stats = {e["id"]: statistics(100 * (k + 1), 6.0 + k / 4) for k, e in enumerate(self.entities)}
         self.chapters: list[dict] = []
         self.max_offset = max_offset

@@ -3,11 +3,10 @@ titles gone from the API, a killed or failed refresh leaves the store as it was 
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 
 import pytest
-from _fake_api import FakeMangaDex, FakeTime, chapter, statistics
+from _fake_api import FakeMangaDex, FakeTime, night_of_changes
 from _loader_helpers import assert_input_error
 
 from mangarec.errors import InputError
@@ -36,25 +35,6 @@ def paths(server):
 
 def catalog(folder):
     return {it.id: it for it in load_catalog([f"mangadex-v5:{folder}"], include_adult=True, min_tags=0).items}
-
-
-def night_of_changes(server):
-    """One title retagged, one new, one removed, two uploads: what a day on MangaDex brings."""
-    changed = server.entities[0]
-    changed["attributes"]["description"] = {"en": "A new description."}
-    changed["attributes"]["updatedAt"] = "2026-12-07T12:00:00+00:00"
-    new = copy.deepcopy(server.entities[1])
-    new["id"] = "0d1c2b3a-4f5e-4d7c-8b9a-0123456789ab"
-    new["attributes"]["title"] = {"en": "Brand New Series"}
-    new["attributes"]["createdAt"] = new["attributes"]["updatedAt"] = "2026-12-07T15:00:00+00:00"
-    server.entities.append(new)
-    server.stats[new["id"]] = statistics(5000, 8.9)
-    gone = server.entities.pop(5)
-    server.chapters += [
-        chapter("c0000000-0000-4000-8000-000000000001", server.entities[2]["id"], "2026-12-07T20:00:00+00:00"),
-        chapter("c0000000-0000-4000-8000-000000000002", new["id"], "2026-12-07T21:00:00+00:00"),
-    ]
-    return changed["id"], new["id"], gone["id"]
 
 
 def test_first_fetch_lists_everything_with_statistics(server, tmp_path):
