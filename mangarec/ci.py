@@ -115,10 +115,13 @@ jobs:
         run: |
           args=()
           if [ "$MANGAREC_FULL" = true ]; then args+=(--full); fi
-          mangarec fetch mangadex --url "$MANGAREC_API" --contact "$MANGAREC_CONTACT" --cache-dir .cache{conf} "${{args[@]}}"
+          mangarec fetch mangadex --url "$MANGAREC_API" --contact "$MANGAREC_CONTACT" \\
+            --cache-dir .cache{conf} "${{args[@]}}"
       - name: Build the site
         id: build
-        run: mangarec build --fetch mangadex --fetch-url "$MANGAREC_API" --no-refresh --cache-dir .cache --out _site{conf}
+        run: |
+          mangarec build --fetch mangadex --fetch-url "$MANGAREC_API" --no-refresh \\
+            --cache-dir .cache --out _site{conf}
       - uses: {_uses("actions/upload-pages-artifact")}
         with:
           path: _site
@@ -172,7 +175,9 @@ def main(argv: Sequence[str], prog: str = "mangarec ci") -> int:
     i = sub.add_parser("init", help=f"write {WORKFLOW} (nightly fetch, build and GitHub Pages deploy)")
     i.add_argument("--dir", type=Path, default=Path("."), metavar="DIR", help="the repository (default: .)")
     i.add_argument("--cron", type=_cron, default=DEFAULT_CRON, help="the nightly schedule, UTC (default: %(default)s)")
-    i.add_argument("--package", default=None, metavar="SPEC", help=f"what pip installs (default: mangarec=={__version__})")
+    i.add_argument(
+        "--package", default=None, metavar="SPEC", help=f"what pip installs (default: mangarec=={__version__})"
+    )
     i.add_argument("--config", default=None, metavar="FILE", help="the repository's site.toml, relative to --dir")
     args = p.parse_args(list(argv))
     path = init(args.dir, cron=args.cron, package=args.package, config=args.config)

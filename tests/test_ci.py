@@ -23,7 +23,7 @@ from tests.loaders._fake_api import FakeMangaDex, night_of_changes
 def repo(tmp_path):
     r = tmp_path / "repo"
     r.mkdir()
-    (r / "site.toml").write_text('[site]\nmodels = ["lsi", "network"]\nmaps = ["lsi"]\n')
+    (r / "site.toml").write_text('[site]\nmodels = ["lsi"]\nmaps = []\n')
     assert main(["ci", "init", "--dir", str(r), "--config", "site.toml"]) == 0
     return r
 

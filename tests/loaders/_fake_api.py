@@ -5,8 +5,8 @@ from __future__ import annotations
 import copy
 import json
 import threading
-import uuid
 import urllib.parse
+import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 

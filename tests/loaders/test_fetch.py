@@ -186,3 +186,31 @@ def test_build_py_fetch_mangadex_builds_a_site_from_the_api(tmp_path, capsys):
     assert report["catalog"]["items"] == len([d for d in (out / "title").iterdir()])
     assert {d.name for d in (out / "title").iterdir()} <= titles
     assert (store_dir(cache / "fetch" / "mangadex", api.base_url) / "state.json").is_file()
+
+
+def test_mangarec_fetch_refreshes_the_store(tmp_path, capsys):
+    from mangarec.cli import main
+
+    cache = tmp_path / "cache"
+    with FakeMangaDex() as api:
+        argv = ["fetch", "mangadex", "--url", api.base_url, "--cache-dir", str(cache), "--contact", "me@example.org"]
+        assert main(argv) == 0
+        out, err = capsys.readouterr()
+        folder = out.strip()
+        assert err.startswith("fetch (first): 3 request(s); 7 titles, +7 new")
+        assert api.requests[0][2]["User-Agent"].endswith("(static recommendation site builder; me@example.org)")
+        assert sorted(load_catalog([f"mangadex-v5:{folder}"]).ids) == sorted(load_catalog([str(FIXTURES)]).ids)
+        assert main(argv) == 0
+        assert capsys.readouterr().err.startswith("fetch (delta): 3 request(s)")
+        assert main([*argv, "--full"]) == 0
+        assert capsys.readouterr().err.startswith("fetch (full): 3 request(s); 7 titles, +0 new, 7 changed")
+
+
+def test_no_refresh_without_a_store_is_one_line(tmp_path, capsys):
+    from mangarec.cli import main
+
+    rc = main(["--fetch", "mangadex", "--fetch-url", "http://127.0.0.1:9", "--no-refresh", "--cache-dir",
+               str(tmp_path / "c"), "--out", str(tmp_path / "out")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "no catalog store here yet: run 'mangarec fetch mangadex' first" in err
+    assert not (tmp_path / "out").exists()

@@ -108,3 +108,61 @@ def test_malformed_state_is_one_line(server, tmp_path):
     with pytest.raises(InputError) as info:
         run(server, tmp_path, NIGHT2)
     assert_input_error(info.value, file=state, match="malformed store state")
+
+
+def _reference(tmp_path):
+    """The store after night 2 without interruption, and the number of requests night 2 sends."""
+    with FakeMangaDex() as ref:
+        run(ref, tmp_path / "ref", NIGHT1)
+        night_of_changes(ref)
+        ref.requests.clear()
+        r = run(ref, tmp_path / "ref", NIGHT2)
+        return catalog(r.folder), len(ref.requests)
+
+
+def test_killed_at_any_request_resumes_to_the_same_store(tmp_path):
+    expected, n = _reference(tmp_path)
+    for k in range(n):
+        with FakeMangaDex() as server:
+            cache = tmp_path / f"k{k}"
+            first = run(server, cache, NIGHT1)
+            night_of_changes(server)
+            real, seen = server.answer, []
+
+            def answer(path, query, real=real, seen=seen, k=k):
+                seen.append(path)
+                return (400, {}, b'{"result":"error"}') if len(seen) == k + 1 else real(path, query)
+
+            server.answer = answer  # the k-th request of night 2 fails: the run stops there
+            with pytest.raises(InputError):
+                run(server, cache, NIGHT2)
+            assert current_folder(store_dir(cache, server.base_url)) == first.folder
+            server.answer = real
+            before = len(server.requests)
+            r = run(server, cache, NIGHT2)
+            assert catalog(r.folder) == expected
+            assert len(server.requests) - before == n - k  # nothing asked twice
+
+
+def test_killed_while_committing_keeps_the_old_generation(server, tmp_path, monkeypatch):
+    from mangarec.loaders import store
+
+    first = run(server, tmp_path, NIGHT1)
+    night_of_changes(server)
+    real = store._write_json
+
+    def write(path, value):
+        if path.name == "state.json":
+            raise InputError("cannot write the catalog store: No space left on device", str(path))
+        real(path, value)
+
+    monkeypatch.setattr(store, "_write_json", write)
+    with pytest.raises(InputError, match="No space left"):
+        run(server, tmp_path, NIGHT2)
+    assert current_folder(store_dir(tmp_path, server.base_url)) == first.folder
+    assert (first.folder.parent / "gen-000002").is_dir()  # written, never committed
+    monkeypatch.setattr(store, "_write_json", real)
+    server.requests.clear()
+    r = run(server, tmp_path, NIGHT2)
+    assert server.requests == [] and r.folder.name == "gen-000002" and r.added == 1
+    assert sorted(p.name for p in r.folder.parent.iterdir()) == ["gen-000002", "state.json"]
