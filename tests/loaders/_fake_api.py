@@ -266,3 +266,50 @@ def drip(data: bytes, every: float):
             conn.sendall(data[k : k + 1])
 
     return handle
+
+
+def fetch_nights(n_titles: int, changed: float, cache: Path, *, uploads: int = 200) -> dict:
+    """Two nights of the catalog store against a fake API of ``n_titles`` titles: the first
+    (everything), then one after ``changed`` (a fraction) of the titles were updated, 1 % as
+    many were added, and ``uploads`` chapters uploaded. For ``benchmarks/bench_nightly.py``.
+
+    Returns ``{"first": {...}, "second": {...}}``, each night with ``requests`` (sent),
+    ``seconds`` (wall time here, the rate limit's waits not slept) and ``at_4_per_s`` (the
+    seconds the rate limit alone costs against the live API), and ``titles``.
+    """
+    import datetime as dt
+    import time
+
+    from mangarec.loaders.store import refresh
+
+    night1 = dt.datetime(2026, 12, 7, 2, 0, tzinfo=dt.UTC)
+    out = {}
+    with FakeMangaDex(extra=max(0, n_titles - len(fixture_entities()))) as api:
+        api.stats = {e["id"]: statistics(10 + k % 5000, 5.0 + (k % 50) / 10) for k, e in enumerate(api.entities)}
+        for name, when in (("first", night1), ("second", night1 + dt.timedelta(days=1))):
+            if name == "second":
+                day = "2026-12-07"
+                step = max(1, round(1 / changed)) if changed > 0 else len(api.entities) + 1
+                for e in api.entities[::step]:
+                    e["attributes"]["updatedAt"] = f"{day}T12:00:00+00:00"
+                for e in synthetic_entities(max(1, len(api.entities) // 100), seed="new"):
+                    e["attributes"]["createdAt"] = e["attributes"]["updatedAt"] = f"{day}T13:00:00+00:00"
+                    api.entities.append(e)
+                    api.stats[e["id"]] = statistics(1, 5.0)
+                api.chapters = [
+                    chapter(
+                        str(uuid.uuid5(uuid.NAMESPACE_URL, f"ch/{k}")),
+                        api.entities[k * 7 % len(api.entities)]["id"],
+                        f"{day}T{k % 24:02d}:{k % 60:02d}:00+00:00",
+                        k,
+                    )  # fmt: skip
+                    for k in range(uploads)
+                ]
+            api.requests.clear()
+            t = FakeTime()
+            start = time.perf_counter()
+            r = refresh(api.base_url, cache, now=lambda when=when: when, sleep=t.sleep, clock=t.clock)
+            seconds = time.perf_counter() - start
+            n = len(api.requests)
+            out[name] = {"requests": n, "seconds": round(seconds, 2), "at_4_per_s": n / 4, "titles": r.titles}
+    return out
