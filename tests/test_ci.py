@@ -88,16 +88,15 @@ def test_workflow_shape(repo):
     assert upload["with"]["path"] == "_site"
 
 
+def zizmor(repo: Path) -> subprocess.CompletedProcess:
+    exe = shutil.which("zizmor", path=os.path.dirname(sys.executable)) or shutil.which("zizmor")
+    assert exe, "zizmor is in the test extra: pip install -e '.[test]'"
+    argv = [exe, "--offline", "--persona=auditor", "--no-progress", str(ci.WORKFLOW)]
+    return subprocess.run(argv, cwd=repo, capture_output=True, text=True, timeout=120)
+
+
 def test_zizmor_finds_nothing(repo):
-    zizmor = shutil.which("zizmor", path=os.path.dirname(sys.executable)) or shutil.which("zizmor")
-    assert zizmor, "zizmor is in the test extra: pip install -e '.[test]'"
-    r = subprocess.run(
-        [zizmor, "--offline", "--persona=auditor", "--no-progress", str(ci.WORKFLOW)],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = zizmor(repo)
     assert r.returncode == 0 and "No findings" in r.stdout + r.stderr, r.stdout + r.stderr
 
 
@@ -107,14 +106,7 @@ def test_zizmor_would_catch_a_floating_tag(repo):
     text = path.read_text()
     sha, tag = ci.ACTIONS["actions/checkout"]
     path.write_text(text.replace(f"actions/checkout@{sha} # {tag}", "actions/checkout@v7"))
-    zizmor = shutil.which("zizmor", path=os.path.dirname(sys.executable)) or shutil.which("zizmor")
-    r = subprocess.run(
-        [zizmor, "--offline", "--persona=auditor", "--no-progress", str(ci.WORKFLOW)],
-        cwd=repo,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    r = zizmor(repo)
     assert r.returncode != 0 and "unpinned-uses" in r.stdout + r.stderr
 
 

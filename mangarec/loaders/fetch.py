@@ -101,29 +101,33 @@ def _note(message: str) -> None:
     print(f"note: {message}", file=sys.stderr, flush=True)
 
 
-class _Client:
-    """Rate-limited GET with retries; ``sleep`` and ``clock`` are injectable for tests."""
+class Client:
+    """Rate-limited GET with retries (see the module docstring); ``sleep`` and ``clock`` are
+    injectable for tests. The settings are checked first (one-line errors)."""
 
     def __init__(
         self,
         *,
-        rate: float,
-        max_retries: int,
-        timeout: float,
-        user_agent: str,
-        sleep: Callable[[float], None],
-        clock: Callable[[], float],
-        deadline: float,
-        max_retry_after: float,
-        max_bytes: int,
-        notify: Callable[[str], None],
+        rate_per_second: float = 4.0,
+        max_retries: int = 5,
+        timeout: float = 30,
+        user_agent: str = DEFAULT_USER_AGENT,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        deadline: float = DEFAULT_DEADLINE,
+        max_retry_after: float = MAX_RETRY_AFTER,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        notify: Callable[[str], None] = _note,
     ):
-        self.interval = 1.0 / rate if rate > 0 else 0.0
+        for name, value in (("deadline", deadline), ("timeout", timeout), ("max_retry_after", max_retry_after)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e6:
+                raise InputError(f"{name} must be a number of seconds > 0, got {value!r}")
+        self.interval = 1.0 / rate_per_second if rate_per_second > 0 else 0.0
         self.max_retries = max_retries
         self.timeout = timeout
         self.deadline = deadline
         self.max_retry_after = max_retry_after
-        self.max_bytes = max_bytes
+        self.max_bytes = max_response_bytes
         self.user_agent = user_agent
         self.sleep = sleep
         self.clock = clock
@@ -188,19 +192,10 @@ def fetch_mangadex(
     *,
     limit: int | None = None,
     page_size: int = 100,
-    rate_per_second: float = 4.0,
-    max_retries: int = 5,
-    timeout: float = 30,
-    user_agent: str = DEFAULT_USER_AGENT,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
     progress: Callable[[str], None] | None = None,
     max_offset: int = MAX_WINDOW,
-    deadline: float = DEFAULT_DEADLINE,
-    max_retry_after: float = MAX_RETRY_AFTER,
-    max_response_bytes: int = MAX_RESPONSE_BYTES,
     max_pages: int = MAX_PAGES,
-    notify: Callable[[str], None] = _note,
+    **client: Any,
 ) -> Path:
     """Fetch the MangaDex manga list into ``cache_dir/<cache_key>`` (resuming); return that folder.
 
@@ -215,10 +210,10 @@ def fetch_mangadex(
         Stop once this many manga are saved (whole pages); None fetches everything.
     page_size:
         ``limit`` of each request (the API allows 1 to 100).
-    rate_per_second, max_retries, timeout, user_agent:
-        Politeness and robustness settings (see the module docstring).
-    sleep, clock:
-        Injected for tests (``time.sleep`` and ``time.monotonic`` by default).
+    client:
+        The :class:`Client`'s settings: ``rate_per_second`` (4), ``max_retries`` (5),
+        ``timeout`` (30 s per read), ``user_agent``, ``sleep`` and ``clock`` (injected for
+        tests), ``deadline``, ``max_retry_after``, ``max_response_bytes``, ``notify``, below.
     progress:
         Called with one line per page fetched.
     max_offset:
@@ -227,15 +222,15 @@ def fetch_mangadex(
         Seconds one request may take in all (connect, headers, body); a request over it counts
         as a timeout (retried).
     max_retry_after:
-        Longest wait honoured from a ``Retry-After`` header; longer ones are capped, with a note.
+        Longest wait honoured from a ``Retry-After`` header; a longer one ends the fetch (one line).
     max_response_bytes:
         Largest response body accepted (an error beyond it, not retried).
     max_pages:
         Most pages one fetch saves (a server reporting an endless ``total`` cannot keep it
         going for ever).
     notify:
-        Called with notes for the user (a capped ``Retry-After``); prints ``note: ...`` to
-        stderr by default.
+        Called with notes for the user (a wait over :data:`NOTE_WAIT` seconds); prints
+        ``note: ...`` to stderr by default.
 
     Raises
     ------
@@ -248,23 +243,12 @@ def fetch_mangadex(
         raise InputError(f"page_size must be an integer between 1 and 100, got {page_size!r}")
     if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
         raise InputError(f"max_pages must be a positive integer, got {max_pages!r}")
-    client = make_client(
-        rate_per_second=rate_per_second,
-        max_retries=max_retries,
-        timeout=timeout,
-        user_agent=user_agent,
-        sleep=sleep,
-        clock=clock,
-        deadline=deadline,
-        max_retry_after=max_retry_after,
-        max_response_bytes=max_response_bytes,
-        notify=notify,
-    )
+    c = Client(**client)
     root = normalise_base_url(base_url)
     cache = Path(cache_dir) / cache_key(root, page_size=page_size, max_offset=max_offset)
     make_folder(cache)
     fetch_pages(
-        client,
+        c,
         root,
         cache,
         limit=limit,
@@ -283,39 +267,8 @@ def make_folder(folder: Path) -> None:
         raise InputError(f"cannot create the fetch cache folder: {e.strerror or e}", str(folder)) from None
 
 
-def make_client(
-    *,
-    rate_per_second: float = 4.0,
-    max_retries: int = 5,
-    timeout: float = 30,
-    user_agent: str = DEFAULT_USER_AGENT,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
-    deadline: float = DEFAULT_DEADLINE,
-    max_retry_after: float = MAX_RETRY_AFTER,
-    max_response_bytes: int = MAX_RESPONSE_BYTES,
-    notify: Callable[[str], None] = _note,
-) -> _Client:
-    """A polite client (see the module docstring), after checking its settings (one-line errors)."""
-    for name, value in (("deadline", deadline), ("timeout", timeout), ("max_retry_after", max_retry_after)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e6:
-            raise InputError(f"{name} must be a number of seconds > 0, got {value!r}")
-    return _Client(
-        rate=rate_per_second,
-        max_retries=max_retries,
-        timeout=timeout,
-        user_agent=user_agent,
-        sleep=sleep,
-        clock=clock,
-        deadline=deadline,
-        max_retry_after=max_retry_after,
-        max_bytes=max_response_bytes,
-        notify=notify,
-    )
-
-
 def fetch_pages(
-    client: _Client,
+    client: Client,
     root: str,
     cache: Path,
     *,
@@ -400,7 +353,7 @@ __all__ = [
     "fetch_mangadex",
     "fetch_pages",
     "user_agent",
-    "make_client",
+    "Client",
     "make_folder",
     "NOTE_WAIT",
     "cache_key",

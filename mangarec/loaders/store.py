@@ -183,11 +183,11 @@ def refresh(
 ) -> Refresh:
     """Refresh the store of ``base_url`` under ``cache_dir`` (see the module docstring).
 
-    ``client`` holds :func:`.fetch.make_client`'s settings (rate, deadline, user agent ...);
+    ``client`` holds :class:`.fetch.Client`'s settings (rate, deadline, user agent ...);
     ``feed_pages`` bounds the chapter pages read (100 uploads each); ``limit`` the titles a first
     or full listing keeps (for trials).
     """
-    c = F.make_client(**client)
+    c = F.Client(**client)
     root = normalise_base_url(base_url)
     store = store_dir(cache_dir, root)
     F.make_folder(store)
