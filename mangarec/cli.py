@@ -163,6 +163,16 @@ def _refresh(url: str, cache_dir: Path, config, args, limit: int | None) -> Path
     if getattr(args, "no_refresh", False):
         return store.current_folder(store.store_dir(root, url))
     f = config.fetch
+    quiet = getattr(args, "quiet", False)
+    last = [-1e9]
+
+    def progress(line: str) -> None:  # a line every 10 s at most: a first night takes minutes
+        import time
+
+        if not quiet and time.monotonic() - last[0] >= 10:
+            last[0] = time.monotonic()
+            print(f"fetch: {line}", file=sys.stderr, flush=True)
+
     r = store.refresh(
         url,
         root,
@@ -175,8 +185,9 @@ def _refresh(url: str, cache_dir: Path, config, args, limit: int | None) -> Path
         deadline=f.deadline,
         max_retry_after=f.max_wait,
         user_agent=user_agent(args.contact if args.contact is not None else f.contact),
+        progress=progress,
     )
-    if not getattr(args, "quiet", False):
+    if not quiet:
         print(store.describe(r), file=sys.stderr)
     return r.folder
 

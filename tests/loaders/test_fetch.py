@@ -197,13 +197,15 @@ def test_mangarec_fetch_refreshes_the_store(tmp_path, capsys):
         assert main(argv) == 0
         out, err = capsys.readouterr()
         folder = out.strip()
-        assert err.startswith("fetch (first): 3 request(s); 7 titles, +7 new")
+        assert err.startswith("fetch: fetched page-000-00000.json: 7 manga (total 7)\n")  # progress, every 10 s
+        assert err.splitlines()[-1].startswith("fetch (first): 3 request(s); 7 titles, +7 new")
         assert api.requests[0][2]["User-Agent"].endswith("(static recommendation site builder; me@example.org)")
         assert sorted(load_catalog([f"mangadex-v5:{folder}"]).ids) == sorted(load_catalog([str(FIXTURES)]).ids)
         assert main(argv) == 0
-        assert capsys.readouterr().err.startswith("fetch (delta): 3 request(s)")
+        assert capsys.readouterr().err.splitlines()[-1].startswith("fetch (delta): 3 request(s)")
         assert main([*argv, "--full"]) == 0
-        assert capsys.readouterr().err.startswith("fetch (full): 3 request(s); 7 titles, +0 new, 7 changed")
+        last = capsys.readouterr().err.splitlines()[-1]
+        assert last.startswith("fetch (full): 3 request(s); 7 titles, +0 new, 7 changed")
 
 
 def test_no_refresh_without_a_store_is_one_line(tmp_path, capsys):
