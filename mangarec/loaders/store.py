@@ -23,12 +23,14 @@ any failure is one line and leaves the store as it was.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import fcntl
 import hashlib
 import os
 import re
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,7 +38,7 @@ from typing import Any
 from ..errors import InputError
 from ..fsutil import atomic_write
 from . import fetch as F
-from .fetch_cache import MAX_WINDOW, cache_key, normalise_base_url, page_bytes, read_json_file
+from .fetch_cache import MAX_WINDOW, cache_key, normalise_base_url, page_bytes, read_cached_page, read_json_file
 from .mangadex_stats import fetch_latest_uploads, fetch_statistics
 
 STORE_FORMAT = 1
@@ -107,7 +109,7 @@ def shard_of(manga_id: str) -> str:
 def read_entities(folder: Path) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for p in sorted(folder.glob("manga-*.json")):
-        for ent in read_json_file(p, 1 << 30).get("data", []):
+        for ent in read_cached_page(p, 1 << 30)["data"]:
             out[ent["id"]] = ent
     return out
 
@@ -115,7 +117,7 @@ def read_entities(folder: Path) -> dict[str, dict]:
 def _listed(folder: Path) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for p in sorted(folder.glob("page-*.json")) if folder.exists() else ():
-        for ent in read_json_file(p, 1 << 30)["data"]:
+        for ent in read_cached_page(p, 1 << 30)["data"]:
             out[ent["id"]] = ent
     return out
 
@@ -191,58 +193,76 @@ def refresh(
     root = normalise_base_url(base_url)
     store = store_dir(cache_dir, root)
     F.make_folder(store)
-    state = read_state(store)
-    for p in store.iterdir():  # a generation a killed commit left behind
-        if _GEN.fullmatch(p.name) and (state is None or p.name != state["generation"]):
-            shutil.rmtree(p, ignore_errors=True)
-    plan = _plan(store, state, full, full_every_days, overlap, now().astimezone(dt.UTC))
-    run, since = store / "run", plan["since"]
-    kw: dict[str, Any] = {"page_size": page_size, "max_offset": max_offset, "progress": progress}
-    F.make_folder(run / "created")
-    first_limit = limit if plan["mode"] != "delta" else None
-    F.fetch_pages(c, root, run / "created", order="createdAt", since=since, limit=first_limit, **kw)
-    if plan["mode"] == "delta":
-        F.make_folder(run / "updated")
-        F.fetch_pages(c, root, run / "updated", order="updatedAt", since=since, **kw)
-    listed = {**_listed(run / "created"), **_listed(run / "updated")}
-    F.make_folder(run / "chapters")
-    uploads = fetch_latest_uploads(c, root, run / "chapters", since=since, max_pages=feed_pages, progress=progress)
-    old_folder = store / state["generation"] if state else None
-    old = read_entities(old_folder) if old_folder else {}
-    entities = dict(listed) if plan["mode"] != "delta" else {**old, **listed}
-    wanted = sorted(i for i in entities if i in listed or i in uploads)
-    F.make_folder(run / "stats")
-    stats = fetch_statistics(c, root, wanted, run / "stats")
-    touched = set()
-    for i, ent in entities.items():
-        note = dict(old.get(i, {}).get("mangarec") or {})
-        note.update(stats.get(i, {}))
-        if i in uploads and uploads[i] > note.get("latestUpload", ""):
-            note["latestUpload"] = uploads[i]
-        ent["mangarec"] = note
-        if i in listed or i in uploads or i not in old:
-            touched.add(shard_of(i))
-    removed = set(old) - set(entities)
-    touched |= {shard_of(i) for i in removed}
-    number = int(state["generation"][4:]) + 1 if state else 1
-    name = f"gen-{number:06d}"
-    _write_generation(store, old_folder, name, entities, touched)
-    started = plan["started"]
-    last_full = started if plan["mode"] != "delta" else state and state.get("last_full")
-    new_state = {"format": STORE_FORMAT, "api": root, "generation": name, "titles": len(entities)}
-    _write_json(store / "state.json", {**new_state, "last_success": started, "last_full": last_full})
-    shutil.rmtree(run, ignore_errors=True)
-    if old_folder is not None:
-        shutil.rmtree(old_folder, ignore_errors=True)
-    return Refresh(
-        mode=plan["mode"],
-        requests=c.requests,
-        titles=len(entities),
-        added=len(set(entities) - set(old)),
-        changed=len(set(listed) & set(old)),
-        removed=len(removed),
-        folder=store / name,
-    )
+    with _locked(store):
+        state = read_state(store)
+        for p in store.iterdir():  # a generation a killed commit left behind
+            if _GEN.fullmatch(p.name) and (state is None or p.name != state["generation"]):
+                shutil.rmtree(p, ignore_errors=True)
+        plan = _plan(store, state, full, full_every_days, overlap, now().astimezone(dt.UTC))
+        run, since = store / "run", plan["since"]
+        kw: dict[str, Any] = {"page_size": page_size, "max_offset": max_offset, "progress": progress}
+        F.make_folder(run / "created")
+        first_limit = limit if plan["mode"] != "delta" else None
+        F.fetch_pages(c, root, run / "created", order="createdAt", since=since, limit=first_limit, **kw)
+        if plan["mode"] == "delta":
+            F.make_folder(run / "updated")
+            F.fetch_pages(c, root, run / "updated", order="updatedAt", since=since, **kw)
+        listed = {**_listed(run / "created"), **_listed(run / "updated")}
+        F.make_folder(run / "chapters")
+        uploads = fetch_latest_uploads(c, root, run / "chapters", since=since, max_pages=feed_pages, progress=progress)
+        old_folder = store / state["generation"] if state else None
+        old = read_entities(old_folder) if old_folder else {}
+        entities = dict(listed) if plan["mode"] != "delta" else {**old, **listed}
+        wanted = sorted(i for i in entities if i in listed or i in uploads)
+        F.make_folder(run / "stats")
+        stats = fetch_statistics(c, root, wanted, run / "stats")
+        touched = set()
+        for i, ent in entities.items():
+            note = dict(old.get(i, {}).get("mangarec") or {})
+            note.update(stats.get(i, {}))
+            if i in uploads and uploads[i] > note.get("latestUpload", ""):
+                note["latestUpload"] = uploads[i]
+            ent["mangarec"] = note
+            if i in listed or i in uploads or i not in old:
+                touched.add(shard_of(i))
+        removed = set(old) - set(entities)
+        touched |= {shard_of(i) for i in removed}
+        number = int(state["generation"][4:]) + 1 if state else 1
+        name = f"gen-{number:06d}"
+        _write_generation(store, old_folder, name, entities, touched)
+        started = plan["started"]
+        last_full = started if plan["mode"] != "delta" else state and state.get("last_full")
+        new_state = {"format": STORE_FORMAT, "api": root, "generation": name, "titles": len(entities)}
+        _write_json(store / "state.json", {**new_state, "last_success": started, "last_full": last_full})
+        shutil.rmtree(run, ignore_errors=True)
+        if old_folder is not None:
+            shutil.rmtree(old_folder, ignore_errors=True)
+        return Refresh(
+            mode=plan["mode"],
+            requests=c.requests,
+            titles=len(entities),
+            added=len(set(entities) - set(old)),
+            changed=len(set(listed) & set(old)),
+            removed=len(removed),
+            folder=store / name,
+        )
+
+
+@contextlib.contextmanager
+def _locked(store: Path) -> Iterator[None]:
+    """One refresh of a store at a time (a second one is refused with one line)."""
+    try:
+        fd = os.open(store / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise InputError(f"cannot open the store's lock: {e.strerror or e}", str(store / "lock")) from None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise InputError("another fetch is refreshing this catalog store", str(store)) from None
+        yield
+    finally:
+        os.close(fd)
 
 
 def describe(r: Refresh) -> str:

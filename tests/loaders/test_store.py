@@ -165,4 +165,15 @@ def test_killed_while_committing_keeps_the_old_generation(server, tmp_path, monk
     server.requests.clear()
     r = run(server, tmp_path, NIGHT2)
     assert server.requests == [] and r.folder.name == "gen-000002" and r.added == 1
-    assert sorted(p.name for p in r.folder.parent.iterdir()) == ["gen-000002", "state.json"]
+    assert sorted(p.name for p in r.folder.parent.iterdir()) == ["gen-000002", "lock", "state.json"]
+
+
+def test_a_second_fetch_at_once_is_refused(server, tmp_path):
+    from mangarec.loaders import store
+
+    run(server, tmp_path, NIGHT1)
+    with store._locked(store_dir(tmp_path, server.base_url)):
+        with pytest.raises(InputError) as info:
+            run(server, tmp_path, NIGHT2)
+    assert_input_error(info.value, match="another fetch is refreshing this catalog store")
+    assert run(server, tmp_path, NIGHT2).mode == "delta"  # the lock is released
