@@ -182,6 +182,7 @@ def _run(tmp_path, static, chromium, *, browsers, pythons, phase_timeout=25.0, s
                 time.sleep(0.1)
             chromium.switch_to.window(handles.pop(u))
             chromium.close()  # the worker dies with its tab: a dropout
+            assert col.cs.sv.round < 2, "closed too late: the message round had started"
         outcomes = _wait_all(chromium, handles)
         col.driver.join(240)
         for t in threads:
@@ -202,10 +203,22 @@ def test_browsers_and_python_contributors_in_one_cohort(tmp_path, static, chromi
         assert r["collected"] == r["sent"] == len(ratings_of(u)) and r["among"] == 9 and r["contributors"] == 9
 
 
+def _slow(col):
+    """Round results reach everyone 0.3 s late: a fast machine still closes the tab well before
+    the message round."""
+
+    def poll_hook(uid: int, f: bytes) -> bytes:
+        if isinstance(E.decode(f), E.RoundResult):
+            time.sleep(0.3)
+        return f
+
+    col.cs.poll_hook = poll_hook
+
+
 def test_a_tab_closed_mid_round_is_a_dropout(tmp_path, static, chromium):
     browsers, pythons = list(range(6)), [6]
     col, outcomes, _ = _run(
-        tmp_path, static, chromium, browsers=browsers, pythons=pythons, phase_timeout=8, close_tab=(2, 1)
+        tmp_path, static, chromium, browsers=browsers, pythons=pythons, phase_timeout=8, close_tab=(2, 0), setup=_slow
     )
     assert col.cs.state == "done", col.cs.state
     want = Counter(tuple(sorted(ratings_of(u))) for u in browsers + pythons if u != 2)
