@@ -234,13 +234,24 @@ def _maps_all(
 
 
 def _heldout_fits(
-    catalog: Catalog, embeddings: Mapping[str, Embedding], config: Config, stages: _Stages, keys: _Keys, eval_seed: int
+    catalog: Catalog,
+    embeddings: Mapping[str, Embedding],
+    config: Config,
+    stages: _Stages,
+    keys: _Keys,
+    eval_seed: int,
+    cold: bool = False,
 ) -> tuple[dict[str, Embedding], dict[str, Neighbours], list[str]]:
     """Models trained on ratings, refitted without the held-out likes: ``(embeddings,
-    neighbours, cache keys)``, what the evaluation scores on the test likes (a fair hit rate)."""
+    neighbours, cache keys)``, what the evaluation scores on the test likes (a fair hit rate).
+    With ``cold``: refitted without any rating of the cold-start titles
+    (:func:`mangarec.evaluation.colikes.cold_catalog`), what the cold-start protocol scores."""
     from . import neighbours as nb
     from .evaluation import evaluation_split
+    from .evaluation.colikes import cold_catalog
     from .models import fit_model
+
+    what = "cold-start fit" if cold else "held-out fit"
 
     embs: dict[str, Embedding] = {}
     nbs: dict[str, Neighbours] = {}
@@ -252,11 +263,13 @@ def _heldout_fits(
 
         def fit(n: str = name) -> Embedding:
             assert catalog.ratings is not None
+            if cold:
+                return fit_model(n, cold_catalog(catalog, config.evaluation, eval_seed), config, config.seed)
             train, _ = evaluation_split(catalog.ratings, config.evaluation, eval_seed)
             return fit_model(n, replace(catalog, ratings=train), config, config.seed)
 
         fit_key = make_key(
-            "heldout",
+            "cold" if cold else "heldout",
             name,
             keys.items,
             keys.ratings,
@@ -266,13 +279,13 @@ def _heldout_fits(
             module_digest(s.fit.__module__),
             module_digest("mangarec.evaluation"),
         )
-        embs[name] = emb = stages.run(f"model:{name} (held-out fit)", fit_key, fit)
+        embs[name] = emb = stages.run(f"model:{name} ({what})", fit_key, fit)
         nb_key = make_key("heldout-neighbours", fit_key, config.neighbours, module_digest("mangarec.neighbours"))
 
         def neighbours_of(e: Embedding = emb, n: str = name) -> Neighbours:
             return nb.compute(e, config.neighbours, catalog.tie_order, derive_seed(config.seed, "neighbours", n))
 
-        nbs[name] = stages.run(f"neighbours:{name} (held-out fit)", nb_key, neighbours_of)
+        nbs[name] = stages.run(f"neighbours:{name} ({what})", nb_key, neighbours_of)
         out_keys += [fit_key, nb_key]
     return embs, nbs, out_keys
 
@@ -413,12 +426,14 @@ def _run(
 
     eval_seed = derive_seed(config.seed, "evaluate")
     held_emb, held_nb, heldout_keys = _heldout_fits(catalog, embeddings, config, stages, keys, eval_seed)
+    _, cold_nb, cold_keys = _heldout_fits(catalog, embeddings, config, stages, keys, eval_seed, cold=True)
     evaluation = stages.run(
         "evaluate",
         make_key(
             "evaluate",
             [nb_keys[n] for n in names],
             heldout_keys,
+            cold_keys,
             keys.items,
             keys.ratings,
             config.evaluation,
@@ -432,6 +447,7 @@ def _run(
             eval_seed,
             heldout_embeddings=held_emb,
             heldout_neighbours=held_nb,
+            cold_neighbours=cold_nb,
         ),
     )
 

@@ -459,7 +459,14 @@ def test_catalog_with_ratings_gets_als_everywhere(tmp_path, shared_data):
     assert hr["als neighbours"] > hr["random"] and hr["lsi neighbours"] > hr["random"] and hr["ease"] > hr["popularity"]
     assert any("als was refitted on the training split" in n for n in ev["notes"])
     assert hr["als"] > hr["random"]  # the visitor-style fold-in of the held-out fit
-    (visitor,) = ev["visitor"]
+    # co-like agreement beyond the series, both protocols; colike and ALS refitted for the cold start
+    cl = {(c["model"], c["protocol"]): c for c in ev["colikes"]}
+    for m in ("colike", "jaccard", "als"):
+        assert {(m, "held-out likes"), (m, "cold start")} <= set(cl)
+    assert cl[("colike", "cold start")]["lift_random"]["lo"] > 1
+    assert "colike" in report["models"] and "hybrid" in report["models"]
+    assert "Do the similar titles agree with what readers like together?" in (out / "models" / "index.html").read_text()
+    (visitor,) = [v for v in ev["visitor"] if v["model"] == "als"]  # colike, trained on ratings too, has its own
     assert set(visitor["onboarding"]) == {"onboarding picks", "random popular picks"}
     assert visitor["answered"]["onboarding picks"] > 0
     # the for-you page asks about the picks of mangarec.onboarding on the published ALS vectors

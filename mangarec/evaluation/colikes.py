@@ -32,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
+from ..config import EvaluationSection
 from ..seeds import derive_seed
 from .nulltests import expected_hits, hits
 from .ranking import BOOTSTRAP, Interval, bootstrap
@@ -128,6 +129,24 @@ def hide_titles(catalog: Catalog, cold: np.ndarray) -> Catalog:
     m = sp.csr_matrix(m @ sp.diags((~np.asarray(cold)).astype(m.dtype)))
     m.eliminate_zeros()
     return replace(catalog, ratings=replace(r, matrix=m))
+
+
+def all_likes(catalog: Catalog, config: EvaluationSection) -> sp.csr_matrix:
+    """Every like of ``catalog`` under ``[evaluation]`` (binary ``(users, n)`` csr; empty without ratings)."""
+    from .protocol import canonical, positives_of
+
+    r = catalog.ratings
+    if r is None or r.nnz == 0:
+        return sp.csr_matrix((0, len(catalog)))
+    R = canonical(r.matrix)
+    R.data = positives_of(r, config).mask(R).astype(np.float64)
+    R.eliminate_zeros()
+    return R
+
+
+def cold_catalog(catalog: Catalog, config: EvaluationSection, seed: int) -> Catalog:
+    """The catalog a cold-start fit sees: the cold titles of evaluation seed ``seed`` unrated."""
+    return hide_titles(catalog, cold_titles(all_likes(catalog, config), seed))
 
 
 def cold_truth(likes: sp.csr_matrix, cold: np.ndarray, series: sp.csr_matrix | None, k: int) -> sp.csr_matrix:

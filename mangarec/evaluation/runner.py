@@ -223,7 +223,7 @@ def run_evaluation(
     agree = agreement(lists, derive_seed(seed, "evaluation", "agreement"), config.permutations)
     colikes: tuple[CoLikeAgreement, ...] = ()
     if split is not None and not split.empty:
-        colikes = _colikes(catalog, split, lists, held_nb, dict(cold_neighbours or {}), seed, notes)
+        colikes = _colikes(catalog, split, config, lists, held_nb, dict(cold_neighbours or {}), seed, notes)
     return Evaluation(
         protocol=protocol,
         k=K,
@@ -240,6 +240,7 @@ def run_evaluation(
 def _colikes(
     catalog: Catalog,
     split: Split,
+    config: EvaluationSection,
     lists: Mapping[str, np.ndarray],
     held_nb: Mapping[str, Neighbours],
     cold_nb: Mapping[str, Neighbours],
@@ -249,7 +250,7 @@ def _colikes(
     """Co-like agreement beyond the series under both protocols (:mod:`.colikes`)."""
     from ..models.series import Params as SeriesParams
     from ..models.series import members
-    from .colikes import cold_titles, cold_truth, evaluate_colikes, series_out
+    from .colikes import all_likes, cold_titles, cold_truth, evaluate_colikes, series_out
     from .truths import CO_LIKED_TOP, co_liked
 
     series = members(catalog, SeriesParams())
@@ -259,10 +260,7 @@ def _colikes(
     if held is not None:
         truths["held-out likes"] = series_out(held, series)
         by["held-out likes"] = {n: check_lists(held_nb[n]) if n in held_nb else L for n, L in lists.items()}
-    assert catalog.ratings is not None
-    R = canonical(catalog.ratings.matrix)
-    R.data = split.positives.mask(R).astype(np.float64)
-    R.eliminate_zeros()
+    R = all_likes(catalog, config)
     cold = cold_titles(R, seed)
     truths["cold start"] = cold_truth(R, cold, series, CO_LIKED_TOP)
     by["cold start"] = {}
