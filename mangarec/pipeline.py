@@ -28,7 +28,7 @@ from .config import Config
 from .embedding import Embedding, Map, Neighbours
 from .errors import InputError
 from .fsutil import hash_file
-from .models import available, fit_order, params_of, spec
+from .models import available, fit_order, params_of, spec, uses_ratings
 from .paths import SITE_SRC, TEMPLATES
 from .progress import StageLog
 from .report import BuildInfo, CatalogInfo, ModelInfo, NeighbourInfo, Published, RatingsInfo, Report, StageRun
@@ -242,7 +242,7 @@ def _heldout_fits(
     eval_seed: int,
     cold: bool = False,
 ) -> tuple[dict[str, Embedding], dict[str, Neighbours], list[str]]:
-    """Models trained on ratings, refitted without the held-out likes: ``(embeddings,
+    """Models trained on ratings (or depending on one), refitted without the held-out likes: ``(embeddings,
     neighbours, cache keys)``, what the evaluation scores on the test likes (a fair hit rate).
     With ``cold``: refitted without any rating of the cold-start titles
     (:func:`mangarec.evaluation.colikes.cold_catalog`), what the cold-start protocol scores."""
@@ -256,17 +256,17 @@ def _heldout_fits(
     embs: dict[str, Embedding] = {}
     nbs: dict[str, Neighbours] = {}
     out_keys: list[str] = []
-    for name in embeddings:
-        s = spec(name)
-        if not s.trained_on_ratings or catalog.ratings is None:
+    for name in fit_order(embeddings):
+        if not uses_ratings(name) or catalog.ratings is None:
             continue
 
         def fit(n: str = name) -> Embedding:
             assert catalog.ratings is not None
+            deps = {d: embs[d] for d in spec(n).depends if d in embs}  # refitted dependencies
             if cold:
-                return fit_model(n, cold_catalog(catalog, config.evaluation, eval_seed), config, config.seed)
+                return fit_model(n, cold_catalog(catalog, config.evaluation, eval_seed), config, config.seed, deps)
             train, _ = evaluation_split(catalog.ratings, config.evaluation, eval_seed)
-            return fit_model(n, replace(catalog, ratings=train), config, config.seed)
+            return fit_model(n, replace(catalog, ratings=train), config, config.seed, deps)
 
         fit_key = make_key(
             "cold" if cold else "heldout",
@@ -276,7 +276,7 @@ def _heldout_fits(
             params_of(config, name),
             config.evaluation,
             config.seed,
-            module_digest(s.fit.__module__),
+            [module_digest(spec(d).fit.__module__) for d in fit_order([name])],
             module_digest("mangarec.evaluation"),
         )
         embs[name] = emb = stages.run(f"model:{name} ({what})", fit_key, fit)
@@ -287,7 +287,8 @@ def _heldout_fits(
 
         nbs[name] = stages.run(f"neighbours:{name} ({what})", nb_key, neighbours_of)
         out_keys += [fit_key, nb_key]
-    return embs, nbs, out_keys
+    shown = lambda d: {n: v for n, v in d.items() if n in embeddings}  # noqa: E731 - not the dependencies only
+    return shown(embs), shown(nbs), out_keys
 
 
 def _publish_choice(config: Config, built: Sequence[str]) -> str:
@@ -445,7 +446,7 @@ def _run(
             neighbours,
             config.evaluation,
             eval_seed,
-            heldout_embeddings=held_emb,
+            heldout_embeddings={n: e for n, e in held_emb.items() if spec(n).trained_on_ratings},
             heldout_neighbours=held_nb,
             cold_neighbours=cold_nb,
         ),

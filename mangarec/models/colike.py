@@ -46,6 +46,7 @@ from ..seeds import rng
 from ..similarity import Bilinear, TagJaccard, Weighted
 from . import _colike_weights as shipped
 from .base import Foldin, ModelSpec
+from .jaccard import unit_tag_rows
 from .series import members, series_rule
 
 #: List length the weights are fitted for (the evaluation's k).
@@ -177,28 +178,27 @@ def fit_weights(
         return Fitted(names, w, 0.0, 0.0, None)
     rows = np.sort(rng(seed, "colike", "titles").choice(has, size=min(titles, len(has)), replace=False))
     cand = np.flatnonzero(np.asarray(sp.csr_matrix(likes).sum(axis=0)).ravel() > 0)
-    B = np.asarray(sp.csr_matrix(tags, dtype=np.float64).toarray())
-    Br, Bc = B[rows], B[cand]
-    lr, lc = lp[rows], lp[cand]
-    tie_c = (np.arange(n) if tie is None else np.asarray(tie))[cand].astype(np.float64)
+    B = np.asarray(sp.csr_matrix(tags, dtype=np.float32).toarray())
+    Br, BcT = B[rows], np.ascontiguousarray(B[cand].T)
+    lr, lc = lp[rows].astype(np.float32), lp[cand].astype(np.float32)
+    tie_c = 1e-6 * (np.arange(n) if tie is None else np.asarray(tie))[cand].astype(np.float32) / max(n, 1)
     block = np.zeros((len(rows), len(cand)), dtype=bool)
     pos = {int(j): q for q, j in enumerate(cand)}
+    ex = sp.csr_matrix((n, n)) if exclude is None else sp.csr_matrix(exclude)
     for q, i in enumerate(rows):
-        block[q, [pos[j] for j in [int(i)] if j in pos]] = True
-        if exclude is not None:
-            ex = sp.csr_matrix(exclude)
-            block[q, [pos[j] for j in ex.indices[ex.indptr[i] : ex.indptr[i + 1]].tolist() if j in pos]] = True
+        own = [int(i), *ex.indices[ex.indptr[i] : ex.indptr[i + 1]].tolist()]
+        block[q, [pos[j] for j in own if j in pos]] = True
     hit = np.asarray(truth[rows][:, cand].toarray(), dtype=bool)
     size = np.minimum(np.diff(truth.indptr)[rows], K).astype(np.float64)
     k = min(K, len(cand))
 
     def agreement(w: np.ndarray, a: float, c: float) -> float:
-        inter = (Br * w) @ Bc.T
-        wr, wc = Br @ w, Bc @ w
-        den = wr[:, None] + wc[None, :] - inter
+        w32 = w.astype(np.float32)
+        inter = (Br * w32) @ BcT
+        den = (Br @ w32)[:, None] + (w32 @ BcT)[None, :] - inter
         s = np.divide(inter, den, out=np.zeros_like(inter), where=den > 0)
-        s += 2 * a * lr[:, None] * lc[None, :] - a * lc[None, :] ** 2 + c * lc[None, :]
-        s -= 1e-9 * tie_c[None, :]
+        s += np.float32(2 * a) * lr[:, None] * lc[None, :]
+        s += (c * lc - a * lc**2 - tie_c)[None, :]
         s[block] = -np.inf
         top = (
             np.argpartition(-s, k - 1, axis=1)[:, :k] if k < s.shape[1] else np.tile(np.arange(s.shape[1]), (len(s), 1))
@@ -298,9 +298,7 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any]) ->
         fitted = shipped_fit()
         source = "shipped (anime-recdb)"
     w = weights_for(vocab, fitted)
-    weighted = np.asarray(b.toarray(), dtype=np.float64) * np.sqrt(w)[None, :]
-    norms = np.linalg.norm(weighted, axis=1, keepdims=True)
-    vectors = np.divide(weighted, norms, out=np.zeros_like(weighted), where=norms > 0)
+    vectors = unit_tag_rows(b, np.sqrt(w))
     return Embedding(
         model="colike",
         item_ids=catalog.ids,

@@ -49,6 +49,7 @@ from ..embedding import Embedding
 from ..schema import bounded, key, one_of, unit
 from ..similarity import SparseCosine, TagJaccard, Weighted
 from .base import ModelSpec, catalog_has
+from .jaccard import unit_tag_rows
 from .series import members, series_rule
 from .text import description_matrix, title_matrix
 
@@ -119,9 +120,7 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any]) ->
     exclude = None
     if params.leave_out_series:
         exclude = members(catalog, series_rule(deps))
-    weighted = np.asarray(b.toarray(), dtype=np.float64) * g[None, :]
-    norms = np.linalg.norm(weighted, axis=1, keepdims=True)
-    tag_unit = np.divide(weighted, norms, out=np.zeros_like(weighted), where=norms > 0)
+    tag_unit = unit_tag_rows(b, g)
     vectors = np.hstack([tag_unit, np.sqrt(params.prior_weight) * p[:, None]])
     return Embedding(
         model="hybrid",
