@@ -31,6 +31,7 @@ Where the weights come from (``source``):
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -248,7 +249,10 @@ def write_shipped(fitted: Fitted, path: Path, provenance: str) -> None:
         f"AFFINITY = {fitted.affinity!r}",
         f"PRIOR = {fitted.prior!r}",
         "TAG_WEIGHTS: dict[str, float] = {",
-        *(f"    {t!r}: {float(round(w, 6))!r}," for t, w in sorted(zip(fitted.tags, fitted.weights.tolist()))),
+        *(
+            f"    {json.dumps(t, ensure_ascii=False)}: {float(round(w, 6))!r},"
+            for t, w in sorted(zip(fitted.tags, fitted.weights.tolist()))
+        ),
         "}",
         "",
     ]
