@@ -24,6 +24,9 @@ Where the weights come from (``source``):
   MyAnimeList ratings, committed as :mod:`._colike_weights` (derived parameters: one weight per
   canonical tag and two coefficients, never rows of the data) and carried to any catalog through
   the canonical tag names (:mod:`mangarec.tags`); a tag the fit never saw keeps Jaccard's weight 1.
+  Only the tag weights are carried by default: the two popularity coefficients were fitted on
+  MyAnimeList members, whose scale another catalog's popularity (MangaDex follows) does not share
+  (``carry_popularity``; carried, they cut MangaDex's ``matches`` recall@20 from 0.40 to 0.26).
   ``python3 benchmarks/bench_colike.py --write`` regenerates it.
 
 ``vectors`` (maps, the published file) are the unit ``√w``-weighted tag rows.
@@ -33,7 +36,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +76,11 @@ class Params:
     fit_titles: int = key(800, "Titles sampled to score each candidate weight (fixed seed).", bounded(10, 1_000_000))
     sweeps: int = key(2, "Coordinate-ascent sweeps over the tag weights.", bounded(0, 10))
     like_fraction: float = key(0.7, "Where likes start on the rating scale (0.7: 8 on 1-10).", bounded(0, 1))
+    carry_popularity: bool = key(
+        False,
+        "With the shipped fit, also apply its popularity coefficients (fitted on MyAnimeList members, "
+        "another catalog's popularity scale); by default only the tag weights are carried.",
+    )
 
 
 @dataclass(frozen=True)
@@ -301,6 +309,8 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any]) ->
     else:
         fitted = shipped_fit()
         source = "shipped (anime-recdb)"
+        if not params.carry_popularity:
+            fitted = replace(fitted, affinity=0.0, prior=0.0)
     w = weights_for(vocab, fitted)
     vectors = unit_tag_rows(b, np.sqrt(w))
     return Embedding(

@@ -133,3 +133,16 @@ def test_source_ratings_without_ratings_is_an_input_error():
     cfg = replace(cfg, models=replace(cfg.models, colike=replace(cfg.models.colike, source="ratings")))
     with pytest.raises(InputError, match="models.colike.source"):
         fit_model("colike", Catalog(items=cat.items), cfg, 1)
+
+
+def test_only_the_tag_weights_are_carried_unless_asked():
+    from dataclasses import replace
+
+    cat = Catalog(items=noisy_clusters().items)
+    plain = fit_model("colike", cat, Config(), 1)
+    assert plain.info["affinity"] == 0.0 and plain.info["prior"] == 0.0
+    cfg = Config()
+    cfg = replace(cfg, models=replace(cfg.models, colike=replace(cfg.models.colike, carry_popularity=True)))
+    carried = fit_model("colike", cat, cfg, 1)
+    f = colike.shipped_fit()
+    assert (carried.info["affinity"], carried.info["prior"]) == (f.affinity, f.prior)
