@@ -138,10 +138,13 @@ def test_a_model_setting_recomputes_only_that_model_and_what_depends_on_it(built
         "map:hybrid",
         "evaluate",
     }
-    # series draws no map by default (it would repeat LSI's): its model and lists, and the hybrid's
+    # series draws no map by default (it would repeat LSI's): its model and lists, and those of the
+    # models depending on it (colike, which leaves the series out of its fit, draws no map either)
     assert ran("[models.series]\ntag_weight = 0.5\n") == {
         "model:series",
         "neighbours:series",
+        "model:colike",
+        "neighbours:colike",
         "model:hybrid",
         "neighbours:hybrid",
         "map:hybrid",

@@ -72,7 +72,7 @@ class Params:
         "Weight of the title-word cosine (titles mostly link a series, which this list leaves out).",
         bounded(0, 100),
     )
-    colike_weight: float = key(1.0, "Weight of the co-like-learned tag similarity (the colike model).", bounded(0, 100))
+    colike_weight: float = key(2.0, "Weight of the co-like-learned tag similarity (the colike model).", bounded(0, 100))
     prior_weight: float = key(0.4, "Weight of the popularity prior p_j (a bias on the candidate).", bounded(0, 100))
     prior_quantile: float = key(0.2, "Popularity quantile from which the prior is 1.", unit)
     leave_out_series: bool = key(True, "Leave the item's own series out (it has its own list).")
