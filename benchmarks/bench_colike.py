@@ -105,9 +105,6 @@ def run(b: ColdStart, tune: bool) -> dict:
             continue
         lists = nbm.exact(e, K, tie).indices.astype(np.int64)
         b.add(f"{name} (fit {t:.0f} s{', cold titles unrated' if name in ('colike', 'hybrid') else ''})", lists)
-    shipped = replace(config, models=replace(config.models, colike=replace(config.models.colike, source="shipped")))
-    e = fit_model("colike", cat, shipped, SEED, deps=embs)
-    b.add("colike, shipped weights (fitted on every title: not held out)", nbm.exact(e, K, tie).indices)
     print(
         f"\ncold start on anime-recdb: {int(b.cold.sum())} cold titles of {b.n}; truth on "
         f"{len(b.rows['test'])} test-half titles ({len(b.rows['validation'])} validation); "
