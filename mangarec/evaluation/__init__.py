@@ -72,6 +72,7 @@ def evaluate(
     heldout_neighbours: Mapping[str, Neighbours] | None = None,
     picks: Sequence[int] | None = None,
     cold_neighbours: Mapping[str, Neighbours] | None = None,
+    candidates: Mapping[str, tuple[Embedding, Any]] | None = None,
 ) -> dict[str, Any]:
     """The ``evaluation`` part of ``report.json`` (JSON-able; see :class:`Evaluation`).
 
@@ -90,6 +91,10 @@ def evaluate(
         The rating-trained models refitted on :func:`.colikes.hide_titles`'s catalog (the
         cold-start protocol's held-out titles without a rating): their lists are scored on
         those titles' co-likes.
+    candidates:
+        ``{model: (Embedding, Foldin)}`` of content models (never trained on ratings) that could
+        be published for personalisation: their visitor path is scored beside the held-out fits
+        (:func:`mangarec.pipeline` publishes the best).
     """
     from ..report import jsonable
 
@@ -102,6 +107,7 @@ def evaluate(
         heldout_neighbours=heldout_neighbours,
         picks=picks,
         cold_neighbours=cold_neighbours,
+        candidates=candidates,
     )
     out = jsonable(ev)
     out["content"] = content_figures(catalog, neighbours)
