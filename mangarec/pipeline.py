@@ -435,6 +435,7 @@ def _run(
         ),
     )
 
+    from .compact import CompactOptions
     from .publish import write_embeddings
 
     published_model = _publish_choice(config, names)
@@ -450,6 +451,7 @@ def _run(
             schedule=fold.schedule,
             build_date=date or "unknown",
             top_n=config.publish.top_n,
+            compact=CompactOptions.of(config.publish),
         )
     for n in stages.cache.notes:
         log.note(n)  # about this run, not the site: printed, not published
