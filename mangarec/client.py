@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
+from .compact import SHARD_SCHEMA, gram_matrix, qmax, shard_of
 from .errors import InputError
 from .foldin import LEGACY, Schedule, ValueMap, cholesky_solve, fold_in, gram, implicit_reg, rank, rated_rows, to_values
-from .compact import SHARD_SCHEMA, gram_matrix, qmax, shard_of
 from .publish import READABLE_VERSIONS, SCHEMA_NAME, decode, dequantise
 
 #: Largest document :func:`load` accepts (bytes, after gunzip).
@@ -395,7 +395,9 @@ def load(path_or_url: str, shards: bool = True) -> PublishedModel:
         except (KeyError, TypeError, ValueError):
             raise InputError("malformed shards block", str(path_or_url)) from None
         if not 0 < count <= MAX_SHARDS or "{}" not in pattern or ".." in pattern or pattern.startswith("/"):
-            raise InputError(f"shards.count must be 1..{MAX_SHARDS} and shards.path relative with {{}}", str(path_or_url))
+            raise InputError(
+                f"shards.count must be 1..{MAX_SHARDS} and shards.path relative with {{}}", str(path_or_url)
+            )
         parts = [_json(_sibling(str(path_or_url), pattern.format(k))) for k in range(count)]
     return parse(doc, str(path_or_url), parts, codes)
 

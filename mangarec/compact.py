@@ -56,9 +56,7 @@ def qmax(bits: int) -> int:
     return (1 << (bits - 1)) - 1
 
 
-def quantise_bits(
-    V: np.ndarray, bits: int, clip: float = CLIP, shared: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
+def quantise_bits(V: np.ndarray, bits: int, clip: float = CLIP, shared: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Symmetric ``bits``-bit quantisation with one step per dimension.
 
     With ``shared`` every dimension gets the first column's step (the largest principal
@@ -210,10 +208,10 @@ def build_compact(
 
     ``dims`` principal directions (0: all), ``bits`` per code, ``recommend_n`` most popular
     titles up front (0 or more than the catalog: all, no shards), about ``shard_size`` titles
-    per shard. The fold-in block is version 3's plus ``gram``; ``tags`` are rotated with the
-    items and kept at 8 bits (they are few).
+    per shard. The fold-in block is version 3's plus ``gram``; no ``tags`` (the full file has
+    them).
     """
-    from .publish import SCHEMA_NAME, _block, _round, build_payload, published_vectors
+    from .publish import SCHEMA_NAME, _round, build_payload, published_vectors
 
     base = build_payload(
         catalog, emb, reg=reg, mode=mode, build_date=build_date, alpha=alpha, schedule=schedule, top_n=None
@@ -237,8 +235,7 @@ def build_compact(
         "encoding": "int8-base64",
         "vectors": _codes(c.codes[:n]),
     }
-    if base["tags"] is not None:
-        doc["tags"] = _block(emb.tag_ids, np.asarray(emb.tag_vectors, dtype=np.float64) @ c.basis, "int8-base64")
+    doc["tags"] = None  # placing a title from its tags is for the full file's readers
     works = base.get("works")
     if works:  # only groups with a member up front matter to a reader that ranks those
         front = set(ids[:n])
