@@ -258,3 +258,61 @@ def test_profile_rejects_bad_import(tmp_path):
     finally:
         driver.quit()
         server.close()
+
+
+BAD_V4_JS = """
+const done = arguments[arguments.length - 1], tampered = arguments[0];
+Promise.all([fetch("data/embeddings-compact.json").then(r => r.json()),
+             fetch("data/embeddings-compact.bin").then(r => r.arrayBuffer())]).then(function (pair) {
+  const T = MangarecTaste, good = pair[0], codes = new Int8Array(pair[1]);
+  const out = {ok: T.parseEmbeddings(good, codes).ids.length};
+  const cases = {
+    bits: d => { d.items.bits = 9; },
+    gram: d => { d.fold_in.gram = d.fold_in.gram.slice(1); },
+    version: d => { d.version = 5; },
+    nofile: d => { d.items.vectors = "../x.bin"; },
+  };
+  for (const [name, change] of Object.entries(cases)) {
+    const d = JSON.parse(JSON.stringify(good));
+    change(d);
+    try { T.parseEmbeddings(d, name === "nofile" ? null : codes); out[name] = null; }
+    catch (e) { out[name] = String(e.message); }
+  }
+  const over = codes.slice();
+  over[0] = 100;
+  try { T.parseEmbeddings(good, over); out.code = null; } catch (e) { out.code = String(e.message); }
+  const m = T.parseEmbeddings(good, codes);
+  m.url = "data/embeddings-compact.json";
+  return T.loadRated(m, {[tampered]: "like"}).then(function () { out.shard = null; },
+    function (e) { out.shard = String(e.message); }).then(function () { done(out); });
+}).catch(function (e) { done({error: String(e && e.stack || e)}); });
+"""
+
+
+def test_taste_js_refuses_bad_version4_documents(tmp_path):
+    root = _site(tmp_path, "compact")
+    doc = json.loads((root / DOC["compact"]).read_text())
+    k = next(
+        k
+        for k in range(doc["shards"]["count"])
+        if json.loads((root / "data" / doc["shards"]["path"].format(k)).read_text())["ids"]
+    )
+    shard = root / "data" / doc["shards"]["path"].format(k)
+    sh = json.loads(shard.read_text())
+    sh["catalog_hash"] = "0" * 64  # a shard of another build
+    shard.write_text(json.dumps(sh))
+    server = _Server(root)
+    driver = _driver(tmp_path / "profile")
+    try:
+        driver.set_script_timeout(60)
+        driver.get(server.base + "/taste_harness.html#" + DOC["compact"])
+        out = driver.execute_async_script(BAD_V4_JS, sh["ids"][0])
+        assert "error" not in out, out.get("error")
+        assert out["ok"] == COMPACT.titles
+        for key, words in (("bits", "bits"), ("gram", "gram"), ("version", "version"), ("code", "exceeds")):
+            assert out[key] and out[key].startswith("mangarec taste:") and words in out[key], (key, out[key])
+        assert out["nofile"] and out["nofile"].startswith("mangarec taste:"), out
+        assert out["shard"] == f"mangarec taste: bad embeddings shard {k}", out
+    finally:
+        driver.quit()
+        server.close()
