@@ -126,12 +126,21 @@ class Compact:
         return self.codes.astype(np.float64) * self.scale[None, :]
 
 
-def compact(Y: np.ndarray, *, dims: int, bits: int, clip: float = CLIP, shared: bool = True) -> Compact:
+def compact(
+    Y: np.ndarray, *, dims: int, bits: int, clip: float = CLIP, shared: bool = False, rotate: bool = True
+) -> Compact:
     """Rotate ``Y`` ``(n, d)`` onto its principal directions, keep ``dims`` (0 or ≥ d: all) and
-    quantise to ``bits`` bits per code (see the module docstring and :func:`quantise_bits`)."""
+    quantise to ``bits`` bits per code (see the module docstring and :func:`quantise_bits`).
+
+    ``rotate=False`` with every dimension kept publishes ``Y`` in its own basis: sparse rows (a
+    content profile's unit tag block) stay sparse, and cost far less after gzip than their
+    dense rotation; ``gram`` is then not diagonal and must not be published (explicit mode).
+    """
     Y = np.asarray(Y, dtype=np.float64)
     w, V = principal_basis(Y)
     k = Y.shape[1] if dims <= 0 else min(int(dims), Y.shape[1])
+    if not rotate and k == Y.shape[1]:
+        w, V = np.diag(Y.T @ Y), np.eye(k)
     basis = V[:, :k]
     R = Y @ basis
     codes, scale = quantise_bits(R, bits, clip, shared)
@@ -202,7 +211,7 @@ def build_compact(
     alpha: float | None = None,
     schedule=None,
     clip: float = CLIP,
-    shared: bool = True,
+    shared: bool = False,
 ) -> tuple[dict, dict[int, dict]]:
     """The version-4 document and its shards ``{shard number: document}``.
 
@@ -218,7 +227,8 @@ def build_compact(
     )
     order = np.argsort(catalog.tie_order, kind="stable")
     ids = [catalog.ids[k] for k in order]
-    c = compact(published_vectors(emb)[order], dims=dims, bits=bits, clip=clip, shared=shared)
+    # explicit mode needs no Gram: keep the model's basis unless directions are dropped
+    c = compact(published_vectors(emb)[order], dims=dims, bits=bits, clip=clip, shared=shared, rotate=mode == "implicit")
     n = len(ids) if recommend_n <= 0 else min(int(recommend_n), len(ids))
     k = c.codes.shape[1]
     doc = dict(base)
