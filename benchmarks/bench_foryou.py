@@ -57,8 +57,8 @@ print = functools.partial(print, flush=True)  # noqa: A001 - progress shows whil
 
 #: Variants of the curve: (titles up front, directions kept, bits).
 VARIANTS = {
-    "anime": [(0, 0, 8), (1500, 0, 8), (1500, 0, 6), (1500, 0, 5), (1500, 0, 4), (1500, 128, 6), (1000, 0, 6)],
-    "mangadex": [(0, 0, 8), (0, 0, 4), (5000, 0, 4), (3000, 0, 4), (3000, 32, 4)],
+    "anime": [(0, 0, 8), (0, 0, 7), (0, 0, 6), (0, 0, 4), (0, 128, 8), (0, 64, 8), (1000, 0, 8), (500, 0, 8)],
+    "mangadex": [(0, 0, 8), (0, 0, 4), (5000, 0, 8), (5000, 0, 4)],
 }
 #: Fast 3G as Chrome DevTools defines it (bytes/s, ms).
 FAST_3G = {"offline": False, "latency": 150, "downloadThroughput": 1.6e6 / 8, "uploadThroughput": 750e3 / 8}

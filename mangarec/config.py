@@ -199,7 +199,7 @@ class PublishSection:
     )
     top_n: int = key(2000, "Titles in the small 'top-N' variant (most popular first).", bounded(1, 10_000_000))
     compact_titles: int = key(
-        1500,
+        0,
         "Compact file (version 4, what For-you loads): the most popular titles a visitor can be "
         "recommended, sent up front; the others are in shards fetched when rated (0: all up front).",
         bounded(0, 10_000_000),
@@ -208,9 +208,9 @@ class PublishSection:
         0, "Compact file: principal directions kept (0: all the model's dimensions).", bounded(0, 4096)
     )
     compact_bits: int = key(
-        4,
-        "Compact file: bits of the largest principal direction's codes (one quantisation step for "
-        "every direction; benchmarks/bench_foryou.py prints the size-quality curve).",
+        8,
+        "Compact file: bits per code, one step per direction (benchmarks/bench_foryou.py prints the "
+        "size-quality curve: fewer bits or fewer titles up front cost the visitor's precision).",
         bounded(2, 8),
     )
     compact_shard_size: int = key(
