@@ -153,18 +153,8 @@ def anime(args) -> None:
             cat, emb, **kw, build_date="bench", dims=dims, bits=bits, recommend_n=titles, shard_size=SHARD_SIZE
         )
 
-    base_doc = publish.build_payload(cat, emb, **kw, build_date="bench")
-    rows = curve(
-        "anime-recdb",
-        figures,
-        base_doc,
-        variants_of(args.variants, "anime"),
-        build,
-        ("P@10 12 likes", "P@10 all likes"),
-    )
-    verdict(rows, 100_000)
-    if args.browser:
-        browser(args, "anime-recdb", cat, emb, dict(kw), 100_000)
+    labels = ("P@10 12 likes", "P@10 all likes")
+    both(args, "anime-recdb", cat, emb, dict(kw), figures, build, variants_of(args.variants, "anime"), labels, 100_000)
 
 
 def mangadex(args) -> None:
@@ -216,18 +206,17 @@ def mangadex(args) -> None:
             shard_size=SHARD_SIZE,
         )
 
-    base_doc = publish.build_payload(cat, emb, reg=fold.reg, mode=fold.mode, build_date="bench")
-    out = curve(
-        "MangaDex v3 SFW",
-        figures,
-        base_doc,
-        variants_of(args.variants_md, "mangadex"),
-        build,
-        ("franchise R@20", "matches R@20"),
-    )
-    verdict(out, 150_000)
+    labels = ("franchise R@20", "matches R@20")
+    kw = dict(reg=fold.reg, mode=fold.mode)
+    both(args, "MangaDex v3", cat, emb, kw, figures, build, variants_of(args.variants_md, "mangadex"), labels, 150_000)
+
+
+def both(args, name, cat, emb, fold: dict, figures, build, variants, labels, budget: int) -> None:
+    """The curve beside the version-3 file, the verdict and (``--browser``) the page."""
+    base_doc = publish.build_payload(cat, emb, **fold, build_date="bench")
+    verdict(curve(name, figures, base_doc, variants, build, labels), budget)
     if args.browser:
-        browser(args, "MangaDex v3", cat, emb, dict(reg=fold.reg, mode=fold.mode), 150_000)
+        browser(args, name, cat, emb, fold, budget)
 
 
 def verdict(rows: list[Row], budget: int) -> None:

@@ -204,18 +204,9 @@ class PublishSection:
         "recommended, sent up front; the others are in shards fetched when rated (0: all up front).",
         bounded(0, 10_000_000),
     )
-    compact_dims: int = key(
-        0, "Compact file: principal directions kept (0: all the model's dimensions).", bounded(0, 4096)
-    )
-    compact_bits: int = key(
-        8,
-        "Compact file: bits per code, one step per direction (benchmarks/bench_foryou.py prints the "
-        "size-quality curve: fewer bits or fewer titles up front cost the visitor's precision).",
-        bounded(2, 8),
-    )
-    compact_shard_size: int = key(
-        16, "Compact file: titles per shard of the titles not sent up front (about).", bounded(1, 100_000)
-    )
+    compact_dims: int = key(0, "Compact file: principal directions kept (0: all).", bounded(0, 4096))
+    compact_bits: int = key(8, "Compact file: bits per code (bench_foryou.py: size-quality curve).", bounded(2, 8))
+    compact_shard_size: int = key(16, "Compact file: titles per shard of those not up front.", bounded(1, 100_000))
 
 
 #: ``[models]``: one section per model of the registry (its ``Params``).

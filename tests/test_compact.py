@@ -113,19 +113,16 @@ def test_a_rated_title_in_a_shard_moves_the_taste(fitted):
     assert np.allclose(front.fit(_likes(catalog, [0])), every.fit(_likes(catalog, [0])))
 
 
+def _write(fitted, out):
+    catalog, emb = fitted
+    opts = compact.CompactOptions(titles=60, dims=8, bits=5, shard_size=8)
+    kw = dict(reg=2.0, mode="implicit", alpha=20.0, build_date=DATE, top_n=40)
+    return publish.write_embeddings(out, catalog, emb, compact=opts, **kw)
+
+
 def test_written_files_load_from_disk_and_shards_only_when_asked(fitted, tmp_path):
     catalog, emb = fitted
-    sizes = publish.write_embeddings(
-        tmp_path,
-        catalog,
-        emb,
-        reg=2.0,
-        mode="implicit",
-        alpha=20.0,
-        build_date=DATE,
-        top_n=40,
-        compact=compact.CompactOptions(titles=60, dims=8, bits=5, shard_size=8),
-    )
+    sizes = _write(fitted, tmp_path)
     data = tmp_path / "data"
     assert sizes["data/embeddings-compact.bin"] == 60 * 8
     doc = json.loads((data / "embeddings-compact.json").read_text())
@@ -139,17 +136,7 @@ def test_written_files_load_from_disk_and_shards_only_when_asked(fitted, tmp_pat
     assert m.recommend(likes) == shallow.recommend(likes)
     # the build writes the same bytes twice (determinism)
     again = tmp_path / "again"
-    publish.write_embeddings(
-        again,
-        catalog,
-        emb,
-        reg=2.0,
-        mode="implicit",
-        alpha=20.0,
-        build_date=DATE,
-        top_n=40,
-        compact=compact.CompactOptions(titles=60, dims=8, bits=5, shard_size=8),
-    )
+    _write(fitted, again)
     for p in data.rglob("*"):
         if p.is_file():
             assert (again / "data" / p.relative_to(data)).read_bytes() == p.read_bytes(), p
