@@ -293,11 +293,15 @@ def feed_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
     )
     root = ctx["root"]
     cards = []
+    uploads = prep.feed_order == "uploads"
     for p in feed:
         c = _card(prep, p, root)
-        c["date"] = prep.items[p].date
+        it = prep.items[p]
+        c["date"] = (it.updated or "")[:10] if uploads else it.date
+        if uploads:
+            c["year"] = None
         cards.append(c)
-    ctx.update(items=cards, dated=any(prep.items[p].date or prep.items[p].year is not None for p in feed))
+    ctx.update(items=cards, order=prep.feed_order)
     return ctx
 
 
