@@ -21,8 +21,10 @@ last good night are restored the next night. ``docs/deploy.md`` walks through th
 from __future__ import annotations
 
 import argparse
+import json
 import re
 from collections.abc import Sequence
+from importlib import metadata
 from pathlib import Path
 
 from . import __version__
@@ -61,10 +63,44 @@ def _yaml_str(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def installed_spec(dist: str = "mangarec") -> str:
+    """What ``pip install`` needs to get the mangarec that runs now, pinned (PEP 610).
+
+    Installed from a git URL: ``mangarec @ git+URL@COMMIT``; from a remote archive: its URL;
+    from a package index: ``mangarec==VERSION``. A local directory or file (an editable
+    checkout, a wheel built here) cannot be installed by a CI runner: one line asking for
+    ``--package``.
+    """
+    try:
+        d = metadata.distribution(dist)
+        raw = d.read_text("direct_url.json")
+        version = d.version
+    except metadata.PackageNotFoundError:
+        raw, version = None, __version__
+    if raw is None:
+        return f"{dist}=={version}"
+    try:
+        info = json.loads(raw)
+        url = str(info["url"])
+    except (ValueError, KeyError, TypeError):
+        info, url = {}, ""
+    vcs = info.get("vcs_info") if isinstance(info, dict) else None
+    if isinstance(vcs, dict) and vcs.get("vcs") == "git" and vcs.get("commit_id") and not url.startswith("file:"):
+        return f"{dist} @ git+{url}@{vcs['commit_id']}"
+    if url.startswith("https://") and "archive_info" in info:
+        return f"{dist} @ {url}"
+    raise InputError(
+        f"this mangarec was installed from {url or 'a local path'}, which a CI runner cannot reach: "
+        "pass --package 'mangarec @ git+https://…/mangarec@<commit>' (or install mangarec from its git URL first)",
+        "--package",
+    )
+
+
 def workflow(*, cron: str = DEFAULT_CRON, package: str | None = None, config: str | None = None) -> str:
-    """The text of ``site.yml``. ``package`` is what ``pip install`` gets (default: this version
-    of mangarec); ``config`` a configuration file of the repository for fetch and build."""
-    package = package or f"mangarec=={__version__}"
+    """The text of ``site.yml``. ``package`` is what ``pip install`` gets (default:
+    :func:`installed_spec`, the mangarec that runs now, pinned); ``config`` a configuration file
+    of the repository for fetch and build."""
+    package = package or installed_spec()
     conf = f' --config "{config}"' if config else ""
     return f"""# Written by `mangarec ci init` (mangarec {__version__}): rebuilds the site every night from
 # the live MangaDex API and deploys it to GitHub Pages. Set-up and upkeep: mangarec's docs/deploy.md.
@@ -155,13 +191,16 @@ def init(directory: Path, *, cron: str = DEFAULT_CRON, package: str | None = Non
     path = Path(directory) / WORKFLOW
     if path.exists() or path.is_symlink():
         raise InputError("a workflow is already there: not overwritten (delete or rename it first)", str(path))
+    if package is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9 ._@+:/=<>!~,#%-]{0,400}", package):
+        raise InputError("must be one pip requirement (no quotes, no newlines)", "--package")
     if config is not None and not re.fullmatch(r"[A-Za-z0-9._/-]{1,200}", config):
         raise InputError("--config must be a plain relative path (letters, digits, . _ / -)", config)
     if config is not None and not (Path(directory) / config).is_file():
         raise InputError("no such configuration file in the repository", str(Path(directory) / config))
+    text = workflow(cron=cron, package=package, config=config)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        atomic_write(path, workflow(cron=cron, package=package, config=config).encode("utf-8"))
+        atomic_write(path, text.encode("utf-8"))
     except OSError as e:
         raise InputError(f"cannot write the workflow: {e.strerror or e}", str(path)) from None
     return path
@@ -175,9 +214,7 @@ def main(argv: Sequence[str], prog: str = "mangarec ci") -> int:
     i = sub.add_parser("init", help=f"write {WORKFLOW} (nightly fetch, build and GitHub Pages deploy)")
     i.add_argument("--dir", type=Path, default=Path("."), metavar="DIR", help="the repository (default: .)")
     i.add_argument("--cron", type=_cron, default=DEFAULT_CRON, help="the nightly schedule, UTC (default: %(default)s)")
-    i.add_argument(
-        "--package", default=None, metavar="SPEC", help=f"what pip installs (default: mangarec=={__version__})"
-    )
+    i.add_argument("--package", default=None, metavar="SPEC", help="what pip installs (default: this mangarec, pinned)")
     i.add_argument("--config", default=None, metavar="FILE", help="the repository's site.toml, relative to --dir")
     args = p.parse_args(list(argv))
     path = init(args.dir, cron=args.cron, package=args.package, config=args.config)
@@ -185,4 +222,4 @@ def main(argv: Sequence[str], prog: str = "mangarec ci") -> int:
     return 0
 
 
-__all__ = ["ACTIONS", "WORKFLOW", "workflow", "init", "main"]
+__all__ = ["ACTIONS", "WORKFLOW", "installed_spec", "workflow", "init", "main"]

@@ -209,6 +209,32 @@ class PublishSection:
     compact_shard_size: int = key(16, "Compact file: titles per shard of those not up front.", bounded(1, 100_000))
 
 
+def _collect_url(v: str) -> str | None:
+    if v == "":
+        return None
+    ok = v.startswith(("https://", "http://")) and len(v) <= 2000 and not any(c in v for c in " \"'<>?#")
+    return None if ok else "must be empty or an http(s) URL without spaces, quotes, query or fragment"
+
+
+@dataclass(frozen=True)
+class PrivacySection:
+    """``[privacy]``: private collection of the visitors' ratings (docs/privacy.md, "The lobby")."""
+
+    collect_url: str = key(
+        "",
+        "The collection server's lobby (``mangarec privacy serve --lobby``), e.g. "
+        "'https://collect.example.org'. Set: the build writes data/collect.json and the For-you page "
+        "offers 'Contribute anonymously'. Empty: no collection (nothing is published about it).",
+        _collect_url,
+    )
+    min_cohort: int = key(
+        32,
+        "The smallest cohort a visitor's browser accepts: a roster with fewer contributors is refused "
+        "(published in data/collect.json; the anonymity set is at most this many).",
+        bounded(2, 65_535),
+    )
+
+
 def _contact(v: str) -> str | None:
     ok = len(v) <= 200 and all(c.isprintable() and c not in "()" for c in v)
     return None if ok else "must be at most 200 printable characters, without parentheses"
@@ -270,6 +296,7 @@ class Config:
     neighbours: NeighboursSection = section(NeighboursSection, "Neighbour lists.")
     evaluation: EvaluationSection = section(EvaluationSection, "Evaluation.")
     publish: PublishSection = section(PublishSection, "Published JSON.")
+    privacy: PrivacySection = section(PrivacySection, "Private collection of ratings.")
     fetch: FetchSection = section(FetchSection, "Fetching from the live API.")
 
 

