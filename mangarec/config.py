@@ -226,6 +226,47 @@ class PrivacySection:
     )
 
 
+def _contact(v: str) -> str | None:
+    ok = len(v) <= 200 and all(c.isprintable() and c not in "()" for c in v)
+    return None if ok else "must be at most 200 printable characters, without parentheses"
+
+
+@dataclass(frozen=True)
+class FetchSection:
+    """``[fetch]``: refreshing the catalog store from the live API (``mangarec fetch``, ``build --fetch``)."""
+
+    contact: str = key(
+        "",
+        "How the API's operators can reach you (a URL or an e-mail address), sent in the "
+        "User-Agent with the project's name. MangaDex asks for a real one; --contact overrides it.",
+        _contact,
+    )
+    full_every_days: float = key(
+        7.0,
+        "A full listing (every id; titles no longer returned are dropped) when the last one is "
+        "older than this; the nights between ask only for what changed.",
+        bounded(0, 3650),
+    )
+    overlap_minutes: float = key(
+        60.0,
+        "A refresh asks for what changed since the last successful fetch minus this overlap.",
+        bounded(0, 10_080),
+    )
+    feed_pages: int = key(
+        10,
+        "Most pages of latest uploads (100 chapters each) one fetch reads for the feed.",
+        bounded(0, 100),
+    )
+    rate_per_second: float = key(4.0, "Most requests per second (MangaDex allows 5).", bounded(0.1, 5))
+    deadline: float = key(120.0, "Seconds one request may take in all (connect, headers, body).", bounded(1, 3600))
+    max_wait: float = key(
+        300.0,
+        "Longest wait a server may ask for (429 Retry-After); a longer one ends the fetch with one "
+        "line naming the wait, so a nightly job ends.",
+        bounded(1, 86_400),
+    )
+
+
 #: ``[models]``: one section per model of the registry (its ``Params``).
 ModelsSection: type = schema.make_section(
     "ModelsSection",
@@ -247,6 +288,7 @@ class Config:
     evaluation: EvaluationSection = section(EvaluationSection, "Evaluation.")
     publish: PublishSection = section(PublishSection, "Published JSON.")
     privacy: PrivacySection = section(PrivacySection, "Private collection of ratings.")
+    fetch: FetchSection = section(FetchSection, "Fetching from the live API.")
 
 
 def load_config(path: str | Path | None) -> Config:
