@@ -476,6 +476,7 @@ def _run(
         ),
     )
 
+    from .compact import CompactOptions
     from .publish import write_collect, write_embeddings
 
     published_model, why = _publish_choice(config, names, evaluation)
@@ -491,6 +492,7 @@ def _run(
             schedule=fold.schedule,
             build_date=date or "unknown",
             top_n=config.publish.top_n,
+            compact=CompactOptions.of(config.publish),
         )
         if config.privacy.collect_url:
             sizes |= write_collect(tmp, catalog, config.privacy.collect_url, config.privacy.min_cohort)

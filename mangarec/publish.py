@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .catalog import Catalog
+from .compact import CompactOptions, build_compact, write_compact
 from .embedding import Embedding
 from .errors import InputError
 from .foldin import LIKE, MODES, Schedule, ValueMap, fold_in, gram, rank
@@ -29,8 +30,9 @@ from .paths import SITE_SRC
 
 SCHEMA_NAME = "mangarec-embeddings"
 SCHEMA_VERSION = 3
-#: Versions the readers accept (version 1 has no value mapping: the legacy one applies).
-READABLE_VERSIONS = (1, 2, 3)
+#: Versions the readers accept (version 1 has no value mapping: the legacy one applies;
+#: version 4 is the compact form, :mod:`mangarec.compact`).
+READABLE_VERSIONS = (1, 2, 3, 4)
 SCHEMA_FILE = SITE_SRC / "static" / "embeddings.schema.json"
 SIG_DIGITS = 7
 #: How vectors are encoded: base64 of int8 row-major bytes (smaller after gzip than a list of
@@ -266,13 +268,15 @@ def write_embeddings(
     top_n: int | None,
     alpha: float | None = None,
     schedule: Schedule | None = None,
+    compact: CompactOptions | None = None,
 ) -> dict[str, int]:
     """Write the embeddings files under ``out_dir/data``; return ``{relative path: bytes}``.
 
     Files: ``embeddings.json`` (+ ``.gz``), ``embeddings-top.json`` (+ ``.gz``, the ``top_n``
     most popular titles; identical to the full file when the catalog is smaller),
     ``embeddings-titles.json`` (``{"ids": [...], "titles": [...]}`` in the same row order, for
-    pages that show names) and ``embeddings.schema.json``. All documents are built before the
+    pages that show names), ``embeddings.schema.json`` and, with ``compact``, the compact
+    version-4 form For-you loads (:mod:`mangarec.compact`). All documents are built before the
     first byte is written.
     """
     full, top = (
@@ -303,10 +307,28 @@ def write_embeddings(
         "data/embeddings-titles.json.gz": gzip_bytes(names),
         "data/embeddings.schema.json": schema,
     }
+    small = None
+    if compact is not None:
+        small = build_compact(
+            catalog,
+            emb,
+            reg=reg,
+            mode=mode,
+            build_date=build_date,
+            alpha=alpha,
+            schedule=schedule,
+            dims=compact.dims,
+            bits=compact.bits,
+            recommend_n=compact.titles,
+            shard_size=compact.shard_size,
+        )
     out_dir = Path(out_dir)
     for rel, data in files.items():
         atomic_write(out_dir / rel, data)
-    return {rel: len(data) for rel, data in files.items()}
+    sizes = {rel: len(data) for rel, data in files.items()}
+    if small is not None:
+        sizes.update(write_compact(out_dir, *small))
+    return sizes
 
 
 def write_collect(out_dir: Path, catalog: Catalog, collect_url: str, min_cohort: int) -> dict[str, int]:
