@@ -58,7 +58,9 @@ def _build(work: Path, name: str, ratings: Path, anime: Path) -> Path:
     )
     args = ["--data", f"mal:{anime}", "--data", f"ratings:{ratings}", "--out", str(out)]
     t0 = time.monotonic()
-    rc = build.main(args + ["--cache-dir", str(work / f"cache-{name}"), "--config", str(cfg), "-q"])
+    rc = build.main(
+        args + ["--cache-dir", str(work / "cache"), "--config", str(cfg), "-q"]
+    )  # stages of the titles shared
     assert rc == 0, f"build {name} failed"
     print(f"build from the {name} ratings: {time.monotonic() - t0:.0f} s wall")
     return out

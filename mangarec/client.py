@@ -10,8 +10,10 @@ the row order of the JSON, which is most popular first). Nothing but the JSON is
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
+import re
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,12 +22,15 @@ from typing import Any
 
 import numpy as np
 
+from .compact import SHARD_SCHEMA, gram_matrix, qmax, shard_of
 from .errors import InputError
 from .foldin import LEGACY, Schedule, ValueMap, cholesky_solve, fold_in, gram, implicit_reg, rank, rated_rows, to_values
-from .publish import READABLE_VERSIONS, SCHEMA_NAME, decode
+from .publish import READABLE_VERSIONS, SCHEMA_NAME, decode, dequantise
 
 #: Largest document :func:`load` accepts (bytes, after gunzip).
 MAX_BYTES = 64 * 1024 * 1024
+#: Most shards a version-4 document may name.
+MAX_SHARDS = 100_000
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,11 +57,23 @@ class PublishedModel:
     meta: Mapping[str, Any] = field(default_factory=dict)
     works: tuple[tuple[str, ...], ...] = ()
     schedule: Schedule | None = None
+    #: Version 4: the rows that may be recommended (the first ones; the others came from shards
+    #: and only enter fits). ``None``: every row.
+    recommendable: int | None = None
+    #: Version 4: the published ``YᵀY`` over every title ``(dim, dim)`` (``None``: computed
+    #: from ``vectors``).
+    published_gram: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {k: i for i, k in enumerate(self.ids)})
         object.__setattr__(self, "_work", {m: g for g in self.works for m in g})
-        object.__setattr__(self, "_gram", gram(self.vectors))
+        G = self.published_gram if self.published_gram is not None else gram(self.vectors)
+        object.__setattr__(self, "_gram", G)
+
+    @property
+    def n_recommendable(self) -> int:
+        """How many rows (the first ones) may be recommended."""
+        return len(self.ids) if self.recommendable is None else int(self.recommendable)
 
     @property
     def index(self) -> dict[str, int]:
@@ -144,7 +161,8 @@ class PublishedModel:
         leaves out of the fit (a dislike under ``feedback = "likes"``)."""
         taste = self.fit(ratings)
         exclude = self.excluded(ratings) if exclude_rated else ()
-        rows, scores = rank(self.vectors, taste, exclude, n=n)
+        ex = np.asarray(exclude, dtype=np.int64)
+        rows, scores = rank(self.vectors[: self.n_recommendable], taste, ex[ex < self.n_recommendable], n=n)
         return [(self.ids[r], float(s)) for r, s in zip(rows, scores)]
 
     def excluded(self, ratings: Mapping[str, float | str]) -> np.ndarray:
@@ -189,9 +207,10 @@ class PublishedModel:
         return out
 
 
-def _read(path_or_url: str, what: str = "embeddings") -> bytes:
-    """The JSON's bytes from a path or an http(s) URL, gunzipped; at most ``MAX_BYTES`` (after
-    decompression), a URL within a 120 s overall deadline. ``what`` names it in errors."""
+def _read(path_or_url: str, what: str = "embeddings", binary: bool = False) -> bytes:
+    """The JSON's bytes from a path or an http(s) URL, gunzipped (``binary``: as they are); at
+    most ``MAX_BYTES`` (after decompression), a URL within a 120 s overall deadline. ``what``
+    names it in errors."""
     from .loaders.httpget import DeadlineExceeded, ResponseTooLarge, get
     from .loaders.io import sniff_bytes
 
@@ -212,7 +231,7 @@ def _read(path_or_url: str, what: str = "embeddings") -> bytes:
             data = Path(path_or_url).read_bytes()
         except OSError as exc:
             raise InputError(f"cannot read {what}: {exc.strerror or exc}", path_or_url) from None
-    if sniff_bytes(data) == "gzip":
+    if not binary and sniff_bytes(data) == "gzip":
         try:  # bounded: a small gzip bomb does not fill the memory
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)
             data = d.decompress(data, MAX_BYTES + 1)
@@ -223,8 +242,18 @@ def _read(path_or_url: str, what: str = "embeddings") -> bytes:
     return data
 
 
-def parse(doc: Mapping[str, Any], source: str = "embeddings JSON") -> PublishedModel:
-    """Build a :class:`PublishedModel` from a decoded embeddings document."""
+def parse(
+    doc: Mapping[str, Any],
+    source: str = "embeddings JSON",
+    shards: Iterable[Mapping[str, Any]] = (),
+    codes: bytes | None = None,
+) -> PublishedModel:
+    """Build a :class:`PublishedModel` from a decoded embeddings document.
+
+    ``shards``: decoded shard documents of a version-4 document (``docs/embeddings-json.md``);
+    their titles enter fits but are never recommended. ``codes``: the bytes of the file a
+    version-4 document's ``items.vectors`` names (``"encoding": "int8-file"``).
+    """
     if not isinstance(doc, Mapping) or doc.get("schema") != SCHEMA_NAME:
         raise InputError(f"not a {SCHEMA_NAME} document", source)
     if doc.get("version") not in READABLE_VERSIONS:
@@ -236,14 +265,23 @@ def parse(doc: Mapping[str, Any], source: str = "embeddings JSON") -> PublishedM
         dim = int(doc["dim"])
         fo = doc["fold_in"]
         items = doc["items"]
-        Y = decode(items, dim, source)
+        v4 = doc["version"] == 4
+        Y = _decode4(items, items, dim, codes) if v4 else decode(items, dim, source)
+        ids = tuple(items["ids"])
+        recommendable = None
+        G = None
+        if v4:
+            recommendable = len(ids)
+            G = gram_matrix(fo["gram"], dim) if fo.get("gram") is not None else None
+            extra_ids, extra = _shard_rows(doc, items, shards, dim, source)
+            ids, Y = ids + extra_ids, np.vstack([Y, *extra]) if extra else Y
         tags = doc.get("tags")
         T = decode(tags, dim, source) if tags else None
         titles = tuple(items["titles"]) if "titles" in items else None
         return PublishedModel(
             model=str(doc["model"]),
             dim=dim,
-            ids=tuple(items["ids"]),
+            ids=ids,
             vectors=Y,
             mode=str(fo["mode"]),
             reg=float(fo["reg"]),
@@ -256,11 +294,62 @@ def parse(doc: Mapping[str, Any], source: str = "embeddings JSON") -> PublishedM
             titles=titles,
             works=tuple(tuple(str(m) for m in g) for g in doc.get("works") or ()),
             schedule=_schedule(fo.get("schedule")),
-            meta={k: doc[k] for k in ("build_date", "catalog_hash", "subset", "count") if k in doc}
+            meta={k: doc[k] for k in ("build_date", "catalog_hash", "subset", "count", "shards") if k in doc}
             | {"source": source},
+            recommendable=recommendable,
+            published_gram=G,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"malformed embeddings document ({type(exc).__name__}: {exc})", source) from None
+
+
+def _decode4(block: Mapping[str, Any], items: Mapping[str, Any], dim: int, codes: bytes | None = None) -> np.ndarray:
+    """A version-4 block's vectors ``(n, dim)`` float64: int8 codes (base64 text, or the bytes of
+    the file it names) within ``±(2^(bits−1) − 1)``, times ``items.scale``."""
+    enc = block.get("encoding")
+    if enc == "int8-base64":
+        raw = base64.b64decode(block["vectors"], validate=True)
+    elif enc == "int8-file" and block is items:
+        if codes is None:
+            raise ValueError(f"the codes file {block['vectors']!r} was not read")
+        raw = codes
+    else:
+        raise ValueError(f"version 4 vectors are int8-base64 or (items) int8-file, not {enc!r}")
+    bound = qmax(int(items["bits"]))
+    q = np.frombuffer(raw, dtype=np.int8)
+    n = len(block["ids"])
+    if q.size != n * dim or len(items["scale"]) != dim:
+        raise ValueError(f"vectors hold {q.size} values, expected {n}×{dim}")
+    if q.size and int(np.abs(q.astype(np.int16)).max()) > bound:
+        raise ValueError(f"a code exceeds ±{bound} ({items['bits']} bits)")
+    return dequantise(q.reshape(n, dim), np.asarray(items["scale"], dtype=np.float64))
+
+
+def _shard_rows(
+    doc: Mapping[str, Any], items: Mapping[str, Any], shards: Iterable[Mapping[str, Any]], dim: int, source: str
+) -> tuple[tuple[str, ...], list[np.ndarray]]:
+    """The ids and vectors of the given shards of a version-4 document (checked against it)."""
+    info = doc.get("shards")
+    ids: list[str] = []
+    out = []
+    seen = set(items["ids"])
+    for sh in shards:
+        if info is None:
+            raise ValueError("shards given for a document without shards")
+        if sh.get("schema") != SHARD_SCHEMA or sh.get("version") != 4:
+            raise ValueError(f"not a {SHARD_SCHEMA} version 4 document")
+        if sh.get("catalog_hash") != doc.get("catalog_hash"):
+            raise ValueError(f"shard {sh.get('shard')!r} belongs to another catalog")
+        s = int(sh["shard"])
+        if not 0 <= s < int(info["count"]) or any(shard_of(i, int(info["count"])) != s for i in sh["ids"]):
+            raise ValueError(f"shard {s} holds titles of another shard")
+        fresh = [i for i in sh["ids"] if i not in seen]
+        if len(fresh) != len(sh["ids"]):
+            raise ValueError(f"shard {s} repeats a title")
+        seen.update(fresh)
+        ids.extend(str(i) for i in fresh)
+        out.append(_decode4(sh, items, dim))
+    return tuple(ids), out
 
 
 def _schedule(s: Any) -> Schedule | None:
@@ -285,11 +374,47 @@ def _value_map(fo: Mapping[str, Any]) -> ValueMap:
     )
 
 
-def load(path_or_url: str) -> PublishedModel:
-    """Load an embeddings JSON from a file path (``.json`` or ``.gz``) or an http(s) URL."""
-    data = _read(str(path_or_url))
+def load(path_or_url: str, shards: bool = True) -> PublishedModel:
+    """Load an embeddings JSON from a file path (``.json`` or ``.gz``) or an http(s) URL.
+
+    A version-4 document's shards (beside it, ``shards.path``) are read too unless ``shards``
+    is false (then only the titles up front can be rated)."""
+    doc = _json(str(path_or_url))
+    parts = []
+    v4 = isinstance(doc, Mapping) and doc.get("version") == 4
+    info = doc.get("shards") if v4 else None
+    codes = None
+    items = doc.get("items") if v4 else None
+    if isinstance(items, Mapping) and items.get("encoding") == "int8-file":
+        name = items.get("vectors")
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9._-]{1,128}", name) or name.startswith("."):
+            raise InputError("items.vectors must name a file beside the document", str(path_or_url))
+        codes = _read(_sibling(str(path_or_url), name), binary=True)
+    if shards and isinstance(info, Mapping):
+        try:
+            count, pattern = int(info["count"]), str(info["path"])
+        except (KeyError, TypeError, ValueError):
+            raise InputError("malformed shards block", str(path_or_url)) from None
+        if not 0 < count <= MAX_SHARDS or "{}" not in pattern or ".." in pattern or pattern.startswith("/"):
+            raise InputError(
+                f"shards.count must be 1..{MAX_SHARDS} and shards.path relative with {{}}", str(path_or_url)
+            )
+        parts = [_json(_sibling(str(path_or_url), pattern.format(k))) for k in range(count)]
+    return parse(doc, str(path_or_url), parts, codes)
+
+
+def _sibling(path_or_url: str, rel: str) -> str:
+    """``rel`` resolved against the document's location (a URL or a path)."""
+    if path_or_url.startswith(("http://", "https://")):
+        from urllib.parse import urljoin
+
+        return urljoin(path_or_url, rel)
+    return str(Path(path_or_url).parent / rel)
+
+
+def _json(path_or_url: str) -> Any:
+    data = _read(path_or_url)
     try:
-        doc = json.loads(data.decode("utf-8"))
+        return json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise InputError(f"not valid JSON: {exc}", str(path_or_url)) from None
-    return parse(doc, str(path_or_url))
+        raise InputError(f"not valid JSON: {exc}", path_or_url) from None

@@ -215,6 +215,15 @@ class PublishSection:
         _publish_model,
     )
     top_n: int = key(2000, "Titles in the small 'top-N' variant (most popular first).", bounded(1, 10_000_000))
+    compact_titles: int = key(
+        0,
+        "Compact file (version 4, what For-you loads): the most popular titles a visitor can be "
+        "recommended, sent up front; the others are in shards fetched when rated (0: all up front).",
+        bounded(0, 10_000_000),
+    )
+    compact_dims: int = key(0, "Compact file: principal directions kept (0: all).", bounded(0, 4096))
+    compact_bits: int = key(8, "Compact file: bits per code (bench_foryou.py: size-quality curve).", bounded(2, 8))
+    compact_shard_size: int = key(16, "Compact file: titles per shard of those not up front.", bounded(1, 100_000))
 
 
 def _collect_url(v: str) -> str | None:

@@ -28,7 +28,7 @@ from .config import Config
 from .embedding import Embedding, Map, Neighbours
 from .errors import InputError
 from .loaders.inputs import is_dir, is_regular_file, list_directory, open_input
-from .models import available, fit_order, params_of, spec
+from .models import available, fit_order, params_of, spec, uses_ratings
 from .paths import SITE_SRC, TEMPLATES
 from .progress import StageLog
 from .report import BuildInfo, CatalogInfo, ModelInfo, NeighbourInfo, Published, RatingsInfo, Report, StageRun
@@ -243,47 +243,61 @@ def _maps_all(
 
 
 def _heldout_fits(
-    catalog: Catalog, embeddings: Mapping[str, Embedding], config: Config, stages: _Stages, keys: _Keys, eval_seed: int
+    catalog: Catalog,
+    embeddings: Mapping[str, Embedding],
+    config: Config,
+    stages: _Stages,
+    keys: _Keys,
+    eval_seed: int,
+    cold: bool = False,
 ) -> tuple[dict[str, Embedding], dict[str, Neighbours], list[str]]:
-    """Models trained on ratings, refitted without the held-out likes: ``(embeddings,
-    neighbours, cache keys)``, what the evaluation scores on the test likes (a fair hit rate)."""
+    """Models trained on ratings (or depending on one), refitted without the held-out likes: ``(embeddings,
+    neighbours, cache keys)``, what the evaluation scores on the test likes (a fair hit rate).
+    With ``cold``: refitted without any rating of the cold-start titles
+    (:func:`mangarec.evaluation.colikes.cold_catalog`), what the cold-start protocol scores."""
     from . import neighbours as nb
     from .evaluation import evaluation_split
+    from .evaluation.colikes import cold_catalog
     from .models import fit_model
+
+    what = "cold-start fit" if cold else "held-out fit"
 
     embs: dict[str, Embedding] = {}
     nbs: dict[str, Neighbours] = {}
     out_keys: list[str] = []
-    for name in embeddings:
-        s = spec(name)
-        if not s.trained_on_ratings or catalog.ratings is None:
+    for name in fit_order(embeddings):
+        if not uses_ratings(name) or catalog.ratings is None:
             continue
 
         def fit(n: str = name) -> Embedding:
             assert catalog.ratings is not None
+            deps = {d: embs[d] for d in spec(n).depends if d in embs}  # refitted dependencies
+            if cold:
+                return fit_model(n, cold_catalog(catalog, config.evaluation, eval_seed), config, config.seed, deps)
             train, _ = evaluation_split(catalog.ratings, config.evaluation, eval_seed)
-            return fit_model(n, replace(catalog, ratings=train), config, config.seed)
+            return fit_model(n, replace(catalog, ratings=train), config, config.seed, deps)
 
         fit_key = make_key(
-            "heldout",
+            "cold" if cold else "heldout",
             name,
             keys.items,
             keys.ratings,
             params_of(config, name),
             config.evaluation,
             config.seed,
-            module_digest(s.fit.__module__),
+            [module_digest(spec(d).fit.__module__) for d in fit_order([name])],
             module_digest("mangarec.evaluation"),
         )
-        embs[name] = emb = stages.run(f"model:{name} (held-out fit)", fit_key, fit)
+        embs[name] = emb = stages.run(f"model:{name} ({what})", fit_key, fit)
         nb_key = make_key("heldout-neighbours", fit_key, config.neighbours, module_digest("mangarec.neighbours"))
 
         def neighbours_of(e: Embedding = emb, n: str = name) -> Neighbours:
             return nb.compute(e, config.neighbours, catalog.tie_order, derive_seed(config.seed, "neighbours", n))
 
-        nbs[name] = stages.run(f"neighbours:{name} (held-out fit)", nb_key, neighbours_of)
+        nbs[name] = stages.run(f"neighbours:{name} ({what})", nb_key, neighbours_of)
         out_keys += [fit_key, nb_key]
-    return embs, nbs, out_keys
+    shown = lambda d: {n: v for n, v in d.items() if n in embeddings}  # noqa: E731 - not the dependencies only
+    return shown(embs), shown(nbs), out_keys
 
 
 def _content_candidates(
@@ -460,13 +474,17 @@ def _run(
 
     eval_seed = derive_seed(config.seed, "evaluate")
     held_emb, held_nb, heldout_keys = _heldout_fits(catalog, embeddings, config, stages, keys, eval_seed)
-    candidates = _content_candidates(catalog, embeddings, held_emb, config)
+    _, cold_nb, cold_keys = _heldout_fits(catalog, embeddings, config, stages, keys, eval_seed, cold=True)
+    # the hybrid is refitted too (it depends on colike), but only rating-trained models fold visitors in
+    held_trained = {n: e for n, e in held_emb.items() if spec(n).trained_on_ratings}
+    candidates = _content_candidates(catalog, embeddings, held_trained, config)
     evaluation = stages.run(
         "evaluate",
         make_key(
             "evaluate",
             [nb_keys[n] for n in names],
             heldout_keys,
+            cold_keys,
             sorted(model_keys[n] for n in candidates),
             keys.items,
             keys.ratings,
@@ -479,18 +497,20 @@ def _run(
             neighbours,
             config.evaluation,
             eval_seed,
-            heldout_embeddings=held_emb,
+            heldout_embeddings=held_trained,
             heldout_neighbours=held_nb,
+            cold_neighbours=cold_nb,
             candidates=candidates,
         ),
     )
 
-    from .publish import write_collect, write_embeddings
+    from .compact import CompactOptions, write_published
+    from .publish import write_collect
 
     published_model, why = _publish_choice(config, names, evaluation)
     fold = spec(published_model).foldin(params_of(config, published_model))
     with log.stage("write:embeddings"):
-        sizes = write_embeddings(
+        sizes = write_published(
             tmp,
             catalog,
             embeddings[published_model],
@@ -500,6 +520,7 @@ def _run(
             schedule=fold.schedule,
             build_date=date or "unknown",
             top_n=config.publish.top_n,
+            compact=CompactOptions.of(config.publish),
         )
         if config.privacy.collect_url:
             sizes |= write_collect(tmp, catalog, config.privacy.collect_url, config.privacy.min_cohort)

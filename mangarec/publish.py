@@ -29,8 +29,9 @@ from .paths import SITE_SRC
 
 SCHEMA_NAME = "mangarec-embeddings"
 SCHEMA_VERSION = 3
-#: Versions the readers accept (version 1 has no value mapping: the legacy one applies).
-READABLE_VERSIONS = (1, 2, 3)
+#: Versions the readers accept (version 1 has no value mapping: the legacy one applies;
+#: version 4 is the compact form, :mod:`mangarec.compact`).
+READABLE_VERSIONS = (1, 2, 3, 4)
 SCHEMA_FILE = SITE_SRC / "static" / "embeddings.schema.json"
 SIG_DIGITS = 7
 #: How vectors are encoded: base64 of int8 row-major bytes (smaller after gzip than a list of
@@ -272,8 +273,9 @@ def write_embeddings(
     Files: ``embeddings.json`` (+ ``.gz``), ``embeddings-top.json`` (+ ``.gz``, the ``top_n``
     most popular titles; identical to the full file when the catalog is smaller),
     ``embeddings-titles.json`` (``{"ids": [...], "titles": [...]}`` in the same row order, for
-    pages that show names) and ``embeddings.schema.json``. All documents are built before the
-    first byte is written.
+    pages that show names) and ``embeddings.schema.json`` (the compact version-4 form For-you
+    loads is :func:`mangarec.compact.write_published`, which calls this). All documents are built
+    before the first byte is written.
     """
     full, top = (
         dumps(

@@ -140,10 +140,13 @@ def test_a_model_setting_recomputes_only_that_model_and_what_depends_on_it(built
         "map:hybrid",
         "evaluate",
     }
-    # series draws no map by default (it would repeat LSI's): its model and lists, and the hybrid's
+    # series draws no map by default (it would repeat LSI's): its model and lists, and those of the
+    # models depending on it (colike, which leaves the series out of its fit, draws no map either)
     assert ran("[models.series]\ntag_weight = 0.5\n") == {
         "model:series",
         "neighbours:series",
+        "model:colike",
+        "neighbours:colike",
         "model:hybrid",
         "neighbours:hybrid",
         "map:hybrid",
@@ -461,6 +464,13 @@ def test_catalog_with_ratings_gets_als_everywhere(tmp_path, shared_data):
     assert hr["als neighbours"] > hr["random"] and hr["lsi neighbours"] > hr["random"] and hr["ease"] > hr["popularity"]
     assert any("als was refitted on the training split" in n for n in ev["notes"])
     assert hr["als"] > hr["random"]  # the visitor-style fold-in of the held-out fit
+    # co-like agreement beyond the series, both protocols; colike and ALS refitted for the cold start
+    cl = {(c["model"], c["protocol"]): c for c in ev["colikes"]}
+    for m in ("colike", "jaccard", "als"):
+        assert {(m, "held-out likes"), (m, "cold start")} <= set(cl)
+    assert cl[("colike", "cold start")]["lift_random"]["lo"] > 1
+    assert "colike" in report["models"] and "hybrid" in report["models"]
+    assert "Do the similar titles agree with what readers like together?" in (out / "models" / "index.html").read_text()
     visitor = next(v for v in ev["visitor"] if v["model"] == "als")
     assert set(visitor["onboarding"]) == {"onboarding picks", "random popular picks"}
     assert visitor["answered"]["onboarding picks"] > 0

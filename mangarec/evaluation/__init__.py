@@ -13,6 +13,8 @@
   ground truth the catalog holds, versus a random and a popularity-matched null (paired test
   over titles), with the recall of the truth.
 * ``agreement``: model-vs-model Jaccard with bootstrap intervals over titles.
+* ``colikes`` (:mod:`.colikes`): each model's co-like agreement@20 beyond the series, with
+  lifts over random and popularity-matched lists, on held-out likes and for cold-start titles.
 * ``content`` (:mod:`.content`): franchise recall@20 over the catalog's related links and
   ``matches`` recall@20 over its reference lists, per half, beside random lists.
 
@@ -69,6 +71,7 @@ def evaluate(
     heldout_embeddings: Mapping[str, Embedding] | None = None,
     heldout_neighbours: Mapping[str, Neighbours] | None = None,
     picks: Sequence[int] | None = None,
+    cold_neighbours: Mapping[str, Neighbours] | None = None,
     candidates: Mapping[str, tuple[Embedding, Any]] | None = None,
 ) -> dict[str, Any]:
     """The ``evaluation`` part of ``report.json`` (JSON-able; see :class:`Evaluation`).
@@ -84,6 +87,10 @@ def evaluate(
         The onboarding's item positions (scored on the visitor path); by default each held-out
         fit's own :func:`mangarec.onboarding.choose` picks from the training likes, what the
         site's onboarding shows.
+    cold_neighbours:
+        The rating-trained models refitted on :func:`.colikes.hide_titles`'s catalog (the
+        cold-start protocol's held-out titles without a rating): their lists are scored on
+        those titles' co-likes.
     candidates:
         ``{model: (Embedding, Foldin)}`` of content models (never trained on ratings) that could
         be published for personalisation: their visitor path is scored beside the held-out fits
@@ -99,6 +106,7 @@ def evaluate(
         heldout_embeddings=heldout_embeddings,
         heldout_neighbours=heldout_neighbours,
         picks=picks,
+        cold_neighbours=cold_neighbours,
         candidates=candidates,
     )
     out = jsonable(ev)

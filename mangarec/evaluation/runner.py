@@ -17,6 +17,7 @@ from ..models.base import Foldin
 from ..models.ease import MIN_LIKES, most_liked
 from ..seeds import derive_seed
 from . import baselines as B
+from .colikes import CoLikeAgreement
 from .jaccard import check_lists
 from .nulltests import Agreement, NullTest, agreement, model_tests
 from .protocol import Split, canonical, make_split
@@ -67,6 +68,7 @@ class Evaluation:
     null: Mapping[str, tuple[NullTest, ...]]
     agreement: Agreement | None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    colikes: tuple[CoLikeAgreement, ...] = ()
 
 
 def lists_scorer(nb: Neighbours, likes: sp.csr_matrix) -> Scorer:
@@ -159,6 +161,7 @@ def run_evaluation(
     heldout_embeddings: Mapping[str, Embedding] | None = None,
     heldout_neighbours: Mapping[str, Neighbours] | None = None,
     picks: Sequence[int] | None = None,
+    cold_neighbours: Mapping[str, Neighbours] | None = None,
     candidates: Mapping[str, tuple[Embedding, Foldin]] | None = None,
 ) -> Evaluation:
     """The typed evaluation (see :func:`mangarec.evaluation.evaluate` for the parameters)."""
@@ -230,6 +233,9 @@ def run_evaluation(
     if not truths:
         notes.append("This catalog holds no ground truth (no ratings, no related links): no null-model test.")
     agree = agreement(lists, derive_seed(seed, "evaluation", "agreement"), config.permutations)
+    colikes: tuple[CoLikeAgreement, ...] = ()
+    if split is not None and not split.empty:
+        colikes = _colikes(catalog, split, config, lists, held_nb, dict(cold_neighbours or {}), seed, notes)
     return Evaluation(
         protocol=protocol,
         k=K,
@@ -239,7 +245,48 @@ def run_evaluation(
         null=null,
         agreement=agree,
         notes=tuple(notes),
+        colikes=colikes,
     )
+
+
+def _colikes(
+    catalog: Catalog,
+    split: Split,
+    config: EvaluationSection,
+    lists: Mapping[str, np.ndarray],
+    held_nb: Mapping[str, Neighbours],
+    cold_nb: Mapping[str, Neighbours],
+    seed: int,
+    notes: list[str],
+) -> tuple[CoLikeAgreement, ...]:
+    """Co-like agreement beyond the series under both protocols (:mod:`.colikes`)."""
+    from ..models.series import Params as SeriesParams
+    from ..models.series import members
+    from .colikes import all_likes, cold_titles, cold_truth, evaluate_colikes, series_out
+    from .truths import CO_LIKED_TOP, co_liked
+
+    series = members(catalog, SeriesParams())
+    truths: dict[str, sp.csr_matrix] = {}
+    by: dict[str, dict[str, np.ndarray]] = {}
+    held = co_liked(catalog, split)
+    if held is not None:
+        truths["held-out likes"] = series_out(held, series)
+        by["held-out likes"] = {n: check_lists(held_nb[n]) if n in held_nb else L for n, L in lists.items()}
+    R = all_likes(catalog, config)
+    cold = cold_titles(R, seed)
+    truths["cold start"] = cold_truth(R, cold, series, CO_LIKED_TOP)
+    by["cold start"] = {}
+    for n, L in lists.items():
+        if n in cold_nb:
+            by["cold start"][n] = check_lists(cold_nb[n])
+        elif n in held_nb:
+            notes.append(
+                f"{n} is trained on ratings and was not refitted without the cold titles: no cold-start figure."
+            )
+        else:
+            by["cold start"][n] = L
+    cut = {p: {n: L[:, :CO_LIKED_TOP] for n, L in m.items()} for p, m in by.items()}
+    return evaluate_colikes(truths, cut, derive_seed(seed, "evaluation", "colikes"))
 
 
 def _ranking(

@@ -67,7 +67,7 @@ def _visitor_scorer(model: PublishedModel, catalog: Catalog, profiles: Sequence[
     def scorer(users: np.ndarray) -> np.ndarray:
         S = tastes[users] @ model.vectors.T
         out = np.full((len(users), len(rows)), -np.inf)
-        ok = rows >= 0
+        ok = (rows >= 0) & (rows < model.n_recommendable)
         out[:, ok] = S[:, rows[ok]]
         return out
 
@@ -121,6 +121,7 @@ def evaluate_visitor(
     picks: Sequence[int] | None = None,
     max_visitors: int = MAX_VISITORS,
     item_item: sp.csr_matrix | None = None,
+    model: PublishedModel | None = None,
 ) -> VisitorFigures:
     """The visitor-path figures (see the module docstring).
 
@@ -128,9 +129,11 @@ def evaluate_visitor(
     ``reg``, ``mode``, ``alpha`` and ``schedule`` are the published ``fold_in`` block's.
     ``item_item`` (``(n, n)`` csr
     of per-title top-k weights, fitted on ``split.train``) scores the same profiles for
-    comparison.
+    comparison. ``model``: the published model to read (default: ``emb`` published as the
+    full version-3 file; e.g. a compact version-4 one, :mod:`mangarec.compact`).
     """
-    model = published_model(catalog, emb, reg=reg, mode=mode, alpha=alpha, schedule=schedule)
+    if model is None:
+        model = published_model(catalog, emb, reg=reg, mode=mode, alpha=alpha, schedule=schedule)
     # One generator per draw, so that calls with the same seed share the visitors and each
     # count's profiles whatever else they ask for: their figures compare pair by pair.
     users = split.users

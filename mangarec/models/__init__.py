@@ -33,6 +33,7 @@ __all__ = [
     "fit_order",
     "params_of",
     "spec",
+    "uses_ratings",
 ]
 
 
@@ -98,6 +99,12 @@ def fit_order(names: Iterable[str]) -> list[str]:
     for n in names:
         visit(n, ())
     return out
+
+
+def uses_ratings(name: str) -> bool:
+    """Whether model ``name``'s fit reads the ratings: it is trained on them, or a model it
+    depends on is (the evaluation refits it without the held-out ratings)."""
+    return any(spec(d).trained_on_ratings for d in fit_order([name]))
 
 
 def available(catalog: Catalog, names: Iterable[str]) -> tuple[list[str], dict[str, str]]:

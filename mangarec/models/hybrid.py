@@ -3,14 +3,17 @@
 For items ``i, j``::
 
     s(i, j) = O_g(i, j) + text_weight · cos(description) + title_weight · cos(title)
-              + prior_weight · p_j                       (−∞ for j in i's series)
+              + colike_weight · c(i, j) + prior_weight · p_j      (−∞ for j in i's series)
 
 * ``O_g`` is the group-weighted tag overlap ``Σ_{t∈i∩j} g_t / max(W_i, W_j)`` with
   ``W_i = Σ_{t∈i} g_t`` and ``g_t`` the weight of tag ``t``'s group (demographic, content,
   format, genre, theme) — or, with ``tag_norm = "jaccard"``, ``Σ g / (W_i + W_j − Σ g)``. The
   group weights say that two titles for different audiences (Shounen / Josei) or with different
   content ratings are further apart than two titles that differ in one theme.
-* the text terms are the sparse tf-idf cosines of :mod:`.text` (description and title fields).
+* the text terms are the sparse tf-idf cosines of :mod:`.text` (description and title fields);
+  a catalog without descriptions (MyAnimeList anime) has no description term.
+* ``c`` is the similarity of :mod:`.colike`: tag overlap whose tag weights were fitted on what
+  readers like together (the catalog's own ratings, else the shipped anime-recdb fit).
 * ``p_j = min(1, q_j / prior_quantile)`` where ``q_j`` is the share of the catalog strictly less
   popular than ``j``: a bias term that holds back the titles nobody reads (on MangaDex the
   untranslated ones: 19% of the catalog, 1% of the reference lists), saturating so that it does
@@ -19,8 +22,11 @@ For items ``i, j``::
   another format, near-equal titles) is left out, as MangaDex's own similar lists do: it has its
   own list (:mod:`.series`).
 
-Every weight was chosen on a validation half of MangaDex's franchise links and ``matches`` lists
-and is reported on the other half (``benchmarks/bench_content.py``).
+The weights are chosen on **co-like agreement** first: on the validation half of anime-recdb's
+cold-start titles (``benchmarks/bench_colike.py``: titles whose ratings are all held out, each
+title's most co-liked titles beyond its series); MangaDex's ``matches`` lists (another project's
+tf-idf + tag output) are a secondary reference that must stay at tag-set Jaccard's level, and the
+franchise links choose nothing here (the series has its own list).
 
 **Published vectors** (the visitor's fold-in in ``taste.js``, a dot product): ``vectors`` are
 ``[ĝ_i, √prior_weight · p_i]`` where ``ĝ_i`` is the unit group-weighted tag vector. With one
@@ -42,9 +48,9 @@ from ..catalog import TAG_GROUPS, Catalog
 from ..embedding import Embedding
 from ..schema import bounded, key, one_of, unit
 from ..similarity import SparseCosine, TagJaccard, Weighted
-from .base import ModelSpec
-from .series import Params as SeriesParams
-from .series import members
+from .base import ModelSpec, catalog_has
+from .jaccard import unit_tag_rows
+from .series import members, series_rule
 from .text import description_matrix, title_matrix
 
 
@@ -66,6 +72,7 @@ class Params:
         "Weight of the title-word cosine (titles mostly link a series, which this list leaves out).",
         bounded(0, 100),
     )
+    colike_weight: float = key(2.0, "Weight of the co-like-learned tag similarity (the colike model).", bounded(0, 100))
     prior_weight: float = key(0.4, "Weight of the popularity prior p_j (a bias on the candidate).", bounded(0, 100))
     prior_quantile: float = key(0.2, "Popularity quantile from which the prior is 1.", unit)
     leave_out_series: bool = key(True, "Leave the item's own series out (it has its own list).")
@@ -101,23 +108,19 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any]) ->
     p = prior(catalog.popularity, params.prior_quantile)
     terms: list[tuple[float, Any]] = [(1.0, TagJaccard(b, g, params.tag_norm))]
     labels = ["tags"]
-    if params.text_weight:
+    if params.text_weight and catalog_has(catalog, "descriptions"):
         terms.append((params.text_weight, SparseCosine(description_matrix(catalog))))
         labels.append("description")
     if params.title_weight:
         terms.append((params.title_weight, SparseCosine(title_matrix(catalog))))
         labels.append("title")
+    if params.colike_weight and "colike" in deps and deps["colike"].similarity is not None:
+        terms.append((params.colike_weight, deps["colike"].similarity))
+        labels.append("co-likes")
     exclude = None
     if params.leave_out_series:
-        info = dict(deps["series"].info) if "series" in deps else {}
-        sp_params = SeriesParams(
-            title_threshold=float(info.get("title_threshold", SeriesParams.title_threshold)),
-            max_hops=int(info.get("max_hops", SeriesParams.max_hops)),
-        )
-        exclude = members(catalog, sp_params)
-    weighted = np.asarray(b.toarray(), dtype=np.float64) * g[None, :]
-    norms = np.linalg.norm(weighted, axis=1, keepdims=True)
-    tag_unit = np.divide(weighted, norms, out=np.zeros_like(weighted), where=norms > 0)
+        exclude = members(catalog, series_rule(deps))
+    tag_unit = unit_tag_rows(b, g)
     vectors = np.hstack([tag_unit, np.sqrt(params.prior_weight) * p[:, None]])
     return Embedding(
         model="hybrid",
@@ -130,6 +133,7 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any]) ->
             "group_weights": {grp: float(getattr(params, f"{grp}_weight")) for grp in TAG_GROUPS},
             "text_weight": float(params.text_weight),
             "title_weight": float(params.title_weight),
+            "colike_weight": float(params.colike_weight),
             "prior_weight": float(params.prior_weight),
             "prior_quantile": float(params.prior_quantile),
             "left_out_pairs": int(exclude.nnz) if exclude is not None else 0,
@@ -141,11 +145,11 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any]) ->
 SPEC = ModelSpec(
     name="hybrid",
     label="Similar titles (hybrid)",
-    summary="Group-weighted tags, description and title text and a popularity prior; the series left out.",
+    summary="Group-weighted tags, co-like-learned tags, description text and a popularity prior; the series left out.",
     params=Params,
     fit=fit,
-    needs=frozenset({"tags", "descriptions"}),
-    depends=("series",),
+    needs=frozenset({"tags"}),
+    depends=("series", "colike"),
     order=50,
     role="leaves the title's series out, as the reference lists do",
     publish_rank=15,

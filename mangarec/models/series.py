@@ -111,6 +111,17 @@ def char_matrix(catalog: Catalog) -> sp.csr_matrix:
     return _unit_rows(_tfidf(texts, analyzer="char_wb", ngram_range=(3, 3), min_df=min(2, len(texts)))[0])
 
 
+def series_rule(deps: Mapping[str, Any]) -> Params:
+    """The membership rule (``title_threshold``, ``max_hops``) of the series model in ``deps``
+    (its ``info``; the defaults without it), so that a list leaving the series out leaves out
+    exactly the series that list shows."""
+    info = dict(deps["series"].info) if "series" in deps else {}
+    return Params(
+        title_threshold=float(info.get("title_threshold", Params.title_threshold)),
+        max_hops=int(info.get("max_hops", Params.max_hops)),
+    )
+
+
 def members(
     catalog: Catalog, params: Params, hops: sp.csr_matrix | None = None, titles: sp.csr_matrix | None = None
 ) -> sp.csr_matrix:

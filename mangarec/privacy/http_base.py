@@ -111,6 +111,7 @@ _NEVER = float("inf")
 def make_handler(app: App, limits: Limits):
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        app: App
         timeout = limits.conn_timeout
         server: BoundedHTTPServer
 
@@ -193,6 +194,7 @@ def make_handler(app: App, limits: Limits):
             self.server.deadline(self.connection, _NEVER)
             return bytes(buf)
 
+    Handler.app = app
     return Handler
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..catalog import ID_PATTERN
+from ..compact import DOC_NAME as COMPACT_DOC
 from .evaluation_view import evaluation_view
 from .external import external_link
 from .prepare import Prepared
@@ -332,7 +333,12 @@ def collect_settings(config) -> tuple[str, int] | None:
 def foryou_context(result, prep: Prepared, assets: Mapping[str, str], onboarding: Sequence[int]) -> dict:
     from .render import csp_collecting
 
-    data = {"onboarding": [prep.items[p].id for p in onboarding], "tags": list(prep.tags), "nb_shards": prep.nb_shards}
+    data = {
+        "onboarding": [prep.items[p].id for p in onboarding],
+        "tags": list(prep.tags),
+        "nb_shards": prep.nb_shards,
+        "embeddings": f"data/{COMPACT_DOC}",
+    }
     collect = collect_settings(result.config)
     ctx = base(
         result,

@@ -6,7 +6,8 @@ notes), ``k``, ``ranking`` (rows of method, kind, metrics {precision, recall, nd
 hi}, coverage, users}, note), ``choices`` (ease_lambda), ``visitor`` (model, visitors, likes
 {name: metrics}, onboarding {name: metrics}, answered {name: mean answers}), ``null`` ({model:
 [{truth, null, items, observed, expected, lift, p_value, recall}]}), ``agreement`` (models, mean,
-lo, hi, k), ``notes``.
+lo, hi, k), ``colikes`` ([{model, protocol, titles, k, agreement, lift_random, lift_popularity:
+{mean, lo, hi}}]), ``notes``.
 """
 
 from __future__ import annotations
@@ -135,6 +136,7 @@ def evaluation_view(rep: Mapping[str, Any], label: Callable[[str], str]) -> dict
     proto = rep.get("protocol")
     return {
         "content": _content(rep.get("content"), label),
+        "colikes": _colikes(rep.get("colikes"), label),
         "protocol": proto,
         "ranking": ranking,
         "visitor": visitor,
@@ -189,3 +191,34 @@ def _content(c: Mapping[str, Any] | None, label: Callable[[str], str]) -> dict |
         "lists": (c.get("reference_lists") or {}).get("test"),
         "notes": list(c.get("notes") or []),
     }
+
+
+def _colikes(rows: Any, label: Callable[[str], str]) -> list[dict]:
+    """The co-like tables, one per protocol (``held-out likes``, ``cold start``): each model's
+    agreement@k and lifts with intervals, heat relative to the protocol's best; ``[]`` without."""
+    by: dict[str, list[Mapping[str, Any]]] = {}
+    for r in rows or []:
+        if isinstance(r, Mapping):
+            by.setdefault(str(r.get("protocol", "")), []).append(r)
+    out = []
+    for protocol, rs in by.items():
+        best = max(((r.get("agreement") or {}).get("mean") or 0 for r in rs), default=0) or 1.0
+        out.append(
+            {
+                "protocol": protocol,
+                "k": rs[0].get("k"),
+                "titles": rs[0].get("titles"),
+                "rows": [
+                    {
+                        "label": label(str(r.get("model", ""))),
+                        "note": _role(str(r.get("model", ""))),
+                        "agreement": _metric(r, "agreement"),
+                        "lift_random": _metric(r, "lift_random"),
+                        "lift_popularity": _metric(r, "lift_popularity"),
+                        "cls": _heat(((r.get("agreement") or {}).get("mean") or 0) / best),
+                    }
+                    for r in rs
+                ],
+            }
+        )
+    return out

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import CHROMEDRIVER, CHROMIUM, chrome_options
 
-from mangarec import client, publish
+from mangarec import client, compact, publish
 from mangarec.foldin import Schedule
 from mangarec.models import als
 from mangarec.models.als import Params as ALSParams
@@ -31,7 +31,6 @@ pytestmark = pytest.mark.browser
 
 HARNESS = Path(__file__).with_name("taste_harness.html")
 TASTE_JS = SITE_SRC / "static" / "js" / "taste.js"
-ALLOWED = {"/taste_harness.html", "/taste.js", "/embeddings.json"}
 NETWORK_SCHEMES = {"http", "https", "ws", "wss", "ftp"}
 
 CASES = {
@@ -43,6 +42,9 @@ CASES = {
 }
 #: The "likes" site's fold-in count schedule: CASES fall below, between and beyond it.
 SCHEDULE = Schedule(few=2, many=8, alpha_many=40.0, reg_many=1.5)
+#: The "compact" site (version 4): rated titles fall up front and in shards.
+COMPACT = compact.CompactOptions(titles=120, dims=16, bits=5, shard_size=8)
+DOC = {"compact": "data/embeddings-compact.json"}
 
 
 class _Server:
@@ -82,7 +84,7 @@ def _site(tmp: Path, mode: str) -> Path:
     of the fit, exactly as in training."""
     implicit = mode == "implicit"
     catalog, _ = planted_catalog(n_users=300, n_items=400, density=0.15, unrated=8, rank=4, implicit=implicit)
-    if mode == "likes":
+    if mode in ("likes", "compact"):
         params = ALSParams(
             factors=32,
             regularization=0.1,
@@ -100,6 +102,22 @@ def _site(tmp: Path, mode: str) -> Path:
     emb = als.fit(catalog, params, seed=5)
     root = tmp / mode
     root.mkdir()
+    shutil.copy(HARNESS, root / "taste_harness.html")
+    shutil.copy(TASTE_JS, root / "taste.js")
+    if mode == "compact":  # version 4: 16 of 32 directions, 5 bits, 120 titles up front, shards
+        publish.write_embeddings(
+            root,
+            catalog,
+            emb,
+            reg=0.1,
+            mode="implicit",
+            alpha=4.0,
+            build_date="2026-11-23",
+            top_n=None,
+            schedule=SCHEDULE,
+            compact=COMPACT,
+        )
+        return root
     payload = publish.build_payload(
         catalog,
         emb,
@@ -110,8 +128,6 @@ def _site(tmp: Path, mode: str) -> Path:
         schedule=SCHEDULE if mode == "likes" else None,
     )
     (root / "embeddings.json").write_bytes(publish.dumps(payload))
-    shutil.copy(HARNESS, root / "taste_harness.html")
-    shutil.copy(TASTE_JS, root / "taste.js")
     return root
 
 
@@ -135,6 +151,8 @@ def _driver(profile_dir: Path):
 RUN_JS = """
 const ratings = arguments[0], done = arguments[arguments.length - 1];
 harness.ready.then(function () {
+  return MangarecTaste.loadRated(model, ratings);
+}).then(function () {
   const T = MangarecTaste, p = new T.Profile();
   p.clear();
   for (const [id, v] of Object.entries(ratings)) {
@@ -154,11 +172,21 @@ harness.ready.then(function () {
 """
 
 
-@pytest.mark.parametrize("mode", ["explicit", "implicit", "likes"])
+@pytest.mark.parametrize("mode", ["explicit", "implicit", "likes", "compact"])
 def test_js_and_python_agree(tmp_path, mode):
     root = _site(tmp_path, mode)
-    model = client.load(str(root / "embeddings.json"))
-    if mode == "likes":  # the schedule is exercised below, between and beyond its counts
+    doc = DOC.get(mode, "embeddings.json")
+    model = client.load(str(root / doc))
+    allowed = {"/taste_harness.html", "/taste.js", "/" + doc}
+    if mode == "compact":  # the codes file, and only the shards of rated titles not up front
+        info = json.loads((root / doc).read_text())["shards"]
+        front = set(model.ids[: model.n_recommendable])
+        need = {compact.shard_of(i, info["count"]) for r in CASES.values() for i in r if i not in front}
+        allowed |= {"/data/embeddings-compact.bin"} | {"/data/" + info["path"].format(k) for k in need}
+        assert 0 < len(need) < info["count"] and any(
+            i not in front and i in model.index for r in CASES.values() for i in r
+        )
+    if mode in ("likes", "compact"):  # the schedule is exercised below, between and beyond its counts
         counts = {len(model._values(r)[0]) for r in CASES.values()}
         assert min(counts) <= SCHEDULE.few and max(counts) >= SCHEDULE.many
         assert any(SCHEDULE.few < c < SCHEDULE.many for c in counts), counts
@@ -166,7 +194,7 @@ def test_js_and_python_agree(tmp_path, mode):
     driver = _driver(tmp_path / "profile")
     try:
         driver.set_script_timeout(60)
-        driver.get(server.base + "/taste_harness.html")
+        driver.get(server.base + "/taste_harness.html" + ("#" + doc if mode in DOC else ""))
         for name, ratings in CASES.items():
             out = driver.execute_async_script(RUN_JS, ratings)
             assert "error" not in out, out.get("error")
@@ -186,7 +214,8 @@ def test_js_and_python_agree(tmp_path, mode):
                 assert abs(e["contribution"] - c) < 1e-6
         # nothing else was fetched or sent: server log and the browser's own network log
         assert server.requests and all(m == "GET" for m, _ in server.requests), server.requests
-        assert {p for _, p in server.requests} <= ALLOWED, server.requests
+        paths = [p.split("#")[0] for _, p in server.requests]
+        assert set(paths) == allowed and len(paths) == len(allowed), server.requests  # once each; shards lazily
         urls = set()
         for entry in driver.get_log("performance"):
             msg = json.loads(entry["message"])["message"]
@@ -196,7 +225,8 @@ def test_js_and_python_agree(tmp_path, mode):
         network = {u for u in urls if u.split(":", 1)[0].lower() in NETWORK_SCHEMES}
         assert network, urls
         for url in network:  # chrome://, data:, about: are browser-internal, never the network
-            assert url.startswith(server.base + "/") and url[len(server.base) :] in ALLOWED, url
+            path = url[len(server.base) :].split("#")[0]
+            assert url.startswith(server.base + "/") and path in allowed, url
         severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
         assert not severe, severe
     finally:
@@ -225,6 +255,64 @@ def test_profile_rejects_bad_import(tmp_path):
         assert all(e and e.startswith("mangarec taste:") for e in out["errs"]), out
         assert out["setErr"] and "finite" in out["setErr"]
         assert out["left"] == [["a0", "like"]]  # a failed import changes nothing
+    finally:
+        driver.quit()
+        server.close()
+
+
+BAD_V4_JS = """
+const done = arguments[arguments.length - 1], tampered = arguments[0];
+Promise.all([fetch("data/embeddings-compact.json").then(r => r.json()),
+             fetch("data/embeddings-compact.bin").then(r => r.arrayBuffer())]).then(function (pair) {
+  const T = MangarecTaste, good = pair[0], codes = new Int8Array(pair[1]);
+  const out = {ok: T.parseEmbeddings(good, codes).ids.length};
+  const cases = {
+    bits: d => { d.items.bits = 9; },
+    gram: d => { d.fold_in.gram = d.fold_in.gram.slice(1); },
+    version: d => { d.version = 5; },
+    nofile: d => { d.items.vectors = "../x.bin"; },
+  };
+  for (const [name, change] of Object.entries(cases)) {
+    const d = JSON.parse(JSON.stringify(good));
+    change(d);
+    try { T.parseEmbeddings(d, name === "nofile" ? null : codes); out[name] = null; }
+    catch (e) { out[name] = String(e.message); }
+  }
+  const over = codes.slice();
+  over[0] = 100;
+  try { T.parseEmbeddings(good, over); out.code = null; } catch (e) { out.code = String(e.message); }
+  const m = T.parseEmbeddings(good, codes);
+  m.url = "data/embeddings-compact.json";
+  return T.loadRated(m, {[tampered]: "like"}).then(function () { out.shard = null; },
+    function (e) { out.shard = String(e.message); }).then(function () { done(out); });
+}).catch(function (e) { done({error: String(e && e.stack || e)}); });
+"""
+
+
+def test_taste_js_refuses_bad_version4_documents(tmp_path):
+    root = _site(tmp_path, "compact")
+    doc = json.loads((root / DOC["compact"]).read_text())
+    k = next(
+        k
+        for k in range(doc["shards"]["count"])
+        if json.loads((root / "data" / doc["shards"]["path"].format(k)).read_text())["ids"]
+    )
+    shard = root / "data" / doc["shards"]["path"].format(k)
+    sh = json.loads(shard.read_text())
+    sh["catalog_hash"] = "0" * 64  # a shard of another build
+    shard.write_text(json.dumps(sh))
+    server = _Server(root)
+    driver = _driver(tmp_path / "profile")
+    try:
+        driver.set_script_timeout(60)
+        driver.get(server.base + "/taste_harness.html#" + DOC["compact"])
+        out = driver.execute_async_script(BAD_V4_JS, sh["ids"][0])
+        assert "error" not in out, out.get("error")
+        assert out["ok"] == COMPACT.titles
+        for key, words in (("bits", "bits"), ("gram", "gram"), ("version", "version"), ("code", "exceeds")):
+            assert out[key] and out[key].startswith("mangarec taste:") and words in out[key], (key, out[key])
+        assert out["nofile"] and out["nofile"].startswith("mangarec taste:"), out
+        assert out["shard"] == f"mangarec taste: bad embeddings shard {k}", out
     finally:
         driver.quit()
         server.close()

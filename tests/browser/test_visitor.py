@@ -500,7 +500,9 @@ def test_ratings_list_with_like_and_dislike_in_place(browser, built, tmp_path):
     browser.find_element("id", "show-recs").click()
     wait_for(browser, "return document.querySelectorAll('#recs-list > li .rate:not([hidden])').length >= 10")
     first = browser.find_element("css selector", "#recs-list > li")
-    assert first.find_elements("css selector", ".tags .tag")
+    assert not first.find_elements("css selector", ".tags .tag")  # the tags come with the details
+    first.find_element("css selector", "details.pick-details summary").click()
+    wait_for(browser, "return document.querySelector('#recs-list > li details .tags .tag') !== null")
     why = first.find_element("css selector", ".why").text
     liked = {result.catalog[i].title for i in cards[:3]}
     assert why.startswith("Pulled up by “") and any(f"“{t}”" in why for t in liked), why

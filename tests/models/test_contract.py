@@ -82,6 +82,7 @@ def test_registry_holds_every_model_module_with_a_spec():
         "network",
         "text",
         "hybrid",
+        "colike",
         "als",
         "jaccard",
         "series",
@@ -119,7 +120,8 @@ def test_fit_model_rejects_unknown_name(catalog):
 def test_available_leaves_out_models_without_their_input(two_clusters):
     no_text = Catalog(items=tuple(replace(i, description="") for i in two_clusters.items))
     kept, why = available(no_text, list(REGISTRY))
-    assert "text" not in kept and "hybrid" not in kept and "als" not in kept
+    assert "text" not in kept and "als" not in kept
+    assert "hybrid" in kept  # its tag terms need no text
     assert why["text"] == "the catalog has no descriptions" and "ratings" in why["als"]
     assert "lsi" in kept
 

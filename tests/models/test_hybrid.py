@@ -105,10 +105,24 @@ def test_group_weights_follow_the_tag_groups():
     assert g["Shounen"] == 3.0 and g["Josei"] == 3.0 and g["Action"] == 0.5
 
 
-def test_left_out_without_descriptions(two_clusters):
+def test_runs_without_descriptions_on_its_tag_terms(two_clusters):
     no_text = Catalog(items=tuple(replace(i, description="") for i in two_clusters.items))
-    kept, why = available(no_text, ["hybrid", "series", "jaccard"])
-    assert kept == ["series", "jaccard"] and why["hybrid"] == "the catalog has no descriptions"
+    kept, _ = available(no_text, ["hybrid", "series", "jaccard"])
+    assert kept == ["hybrid", "series", "jaccard"]
+    e = fit_model("hybrid", no_text, Config(), 1)
+    assert "description" not in e.info["terms"] and "co-likes" in e.info["terms"]
+
+
+def test_colike_term_adds_the_colike_similarity():
+    from mangarec.models import colike
+
+    c = catalog()
+    p = Params(text_weight=0.0, prior_weight=0.0, leave_out_series=False)
+    deps = {"series": series.fit(c, series.Params(), 0, {})}
+    base = hybrid.fit(c, replace(p, colike_weight=0.0), 0, deps).similarity.block64(np.arange(5))
+    cl = colike.fit(c, colike.Params(), 0, deps)
+    got = hybrid.fit(c, replace(p, colike_weight=0.7), 0, {**deps, "colike": cl}).similarity.block64(np.arange(5))
+    np.testing.assert_allclose(got, base + 0.7 * cl.similarity.block64(np.arange(5)), atol=1e-9)
 
 
 def test_fit_model_passes_the_series_rule(two_clusters):

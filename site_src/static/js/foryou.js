@@ -66,16 +66,26 @@
       li.appendChild(M.rateBox(id, id));
       ratedList.appendChild(li);
       rows.set(id, li);
-      M.itemInfo(id).then(function (info) {
-        if (!info.item) { meta.textContent = 'not in this catalog'; return; }
-        a.textContent = info.item.t;
-        meta.textContent = info.item.k + (info.item.y ? ' · ' + info.item.y : '');
-        li.querySelectorAll('button[data-rate]').forEach(function (b) {
-          b.setAttribute('aria-label', (b.dataset.rate === 'like' ? 'Like ' : 'Dislike ') + info.item.t);
+      /* The name from the loaded model (rated titles' vectors are loaded anyway); a title's
+       * shard is fetched only when the model does not know it. */
+      M.ratedModel(M.ratings()).then(function (model) {
+        const name = M.modelTitle(model, id);
+        if (name !== null) { named(li, a, name); return null; }
+        return M.itemInfo(id).then(function (info) {
+          if (!info.item) { meta.textContent = 'not in this catalog'; return; }
+          named(li, a, info.item.t);
+          meta.textContent = info.item.k + (info.item.y ? ' · ' + info.item.y : '');
         });
       }).catch(function () { meta.textContent = 'details unavailable'; });
     });
     M.syncAll();
+  }
+
+  function named(li, a, title) {
+    a.textContent = title;
+    li.querySelectorAll('button[data-rate]').forEach(function (b) {
+      b.setAttribute('aria-label', (b.dataset.rate === 'like' ? 'Like ' : 'Dislike ') + title);
+    });
   }
 
   function resetRated() {
@@ -103,88 +113,126 @@
     recs.hidden = false;
     button.hidden = true;
     recsStatus.textContent = 'Computing…';
+    /* The first answer needs the model and the vectors of the rated titles only: names and
+     * reasons come from the model, a pick's tags and neighbours when its details are opened. */
+    M.ratedModel(pairs).then(function (model) {
+      if (my !== seq) return null;
+      if (!model) return neighbourPicks(pairs, my);
+      const T = globalThis.MangarecTaste;
+      const entries = p.entries();
+      const taste = T.fit(model, entries);
+      const ranked = T.rank(model, taste, {exclude: pairs.map(function (x) { return x[0]; }), n: N_RECS});
+      const byTags = model.model !== 'als';
+      recsList.textContent = '';
+      ranked.forEach(function (r) {
+        const pulled = T.explain(model, entries, r.id, pairs.length).filter(function (e) {
+          return e.contribution > 0 && M.isLike(p.get(e.id));
+        }).slice(0, 2).map(function (e) { return e.id; });
+        const title = M.modelTitle(model, r.id) || r.id;
+        const li = card(r.id, title, 'taste score: see “Match” above', 'match ' + Number(r.score).toFixed(3));
+        const why = M.el('p', {class: 'why'}, pulled.length
+          ? 'Pulled up by ' + quoted(pulled.map(function (id) { return M.modelTitle(model, id) || id; })) + ', which you liked.'
+          : 'Close to your taste as a whole rather than to one title you liked.');
+        li.insertBefore(why, li.querySelector('.rate'));
+        li.insertBefore(details(r.id, byTags ? pulled[0] : null, why), why.nextSibling);
+        recsList.appendChild(li);
+      });
+      M.syncAll();
+      recsStatus.textContent = ranked.length ? 'Ranked by your taste vector, fitted in this browser from the published ' +
+        (model.model === 'als' ? 'ratings model (ALS)' : 'embeddings') + '. Like or dislike a title to refine the list.'
+        : 'Like a few more titles to get recommendations.';
+      return null;
+    }).catch(function (e) { recsStatus.textContent = 'Could not compute recommendations: ' + e.message; });
+  }
+
+  /* A pick's card: its name, its score, its like / dislike box. */
+  function card(id, title, scoreHelp, scoreText) {
+    const li = M.el('li', {class: 'card', 'data-id': id});
+    li.appendChild(M.el('a', {class: 'card-title', href: M.titleHref(id)}, title));
+    const meta = M.el('span', {class: 'meta'});
+    meta.appendChild(M.el('span', {class: 'score', title: scoreHelp}, scoreText));
+    li.appendChild(meta);
+    li.appendChild(M.rateBox(id, title));
+    return li;
+  }
+
+  /* Details of a pick, fetched from its neighbour shard only when opened: kind, year, tags and
+   * (a tag-based model) the tags it shares with the liked title that pulls it up most. */
+  function details(id, pulledBy, why) {
+    const box = M.el('details', {class: 'pick-details'});
+    box.appendChild(M.el('summary', null, 'Details'));
+    box.addEventListener('toggle', function () {
+      if (!box.open || box.dataset.loaded) return;
+      box.dataset.loaded = '1';
+      M.itemInfo(id).then(function (info) {
+        if (!info.item) return;
+        box.appendChild(M.el('p', {class: 'meta'}, info.item.k + (info.item.y ? ' · ' + info.item.y : '')));
+        box.appendChild(tagList(info.item.g));
+        if (!pulledBy) return null;
+        return M.itemInfo(pulledBy).then(function (liked) {
+          if (!liked.item) return;
+          const shared = info.item.g.filter(function (t) { return liked.item.g.indexOf(t) >= 0; });
+          if (shared.length) why.textContent += ' Shares ' + shared.slice(0, 4).map(function (t) { return tags[t]; }).join(', ') + ' with it.';
+        });
+      }).catch(function () { box.appendChild(M.el('p', {class: 'meta'}, 'details unavailable')); });
+    });
+    return box;
+  }
+
+  /* Without a model: titles ranked by their neighbour score over the rated titles' shards. */
+  function neighbourPicks(pairs, my) {
     const likedIds = pairs.filter(function (x) { return M.isLike(x[1]); }).map(function (x) { return x[0]; });
     const dislikedIds = pairs.filter(function (x) { return M.isDislike(x[1]); }).map(function (x) { return x[0]; });
     const done = new Set(pairs.map(function (x) { return x[0]; }));
     function infos(ids) {
       return Promise.all(ids.map(function (id) { return M.itemInfo(id).catch(function () { return {item: null, nb: {}}; }); }));
     }
-    Promise.all([M.tasteScores(pairs), infos(likedIds), infos(dislikedIds), M.tasteModel()]).then(function (res) {
+    return Promise.all([infos(likedIds), infos(dislikedIds)]).then(function (res) {
       const likedTitle = new Map();
-      res[1].forEach(function (x, k) { if (x.item) likedTitle.set(likedIds[k], x.item); });
-      let ranked;
-      const taste = !!res[0];
-      if (taste) {
-        ranked = Array.from(res[0].entries()).filter(function (e) { return !done.has(e[0]); })
-          .sort(function (a, b) { return b[1] - a[1] || (a[0] < b[0] ? -1 : 1); }).slice(0, N_RECS);
-      } else {
-        const score = new Map();
-        [[res[1], 1], [res[2], -1]].forEach(function (pair) {
-          pair[0].forEach(function (x) {
-            Object.keys(x.nb || {}).forEach(function (m) {
-              x.nb[m].forEach(function (row) { score.set(row[0], (score.get(row[0]) || 0) + pair[1] * row[1]); });
-            });
+      res[0].forEach(function (x, k) { if (x.item) likedTitle.set(likedIds[k], x.item); });
+      const score = new Map();
+      [[res[0], 1], [res[1], -1]].forEach(function (pair) {
+        pair[0].forEach(function (x) {
+          Object.keys(x.nb || {}).forEach(function (m) {
+            x.nb[m].forEach(function (row) { score.set(row[0], (score.get(row[0]) || 0) + pair[1] * row[1]); });
           });
         });
-        ranked = Array.from(score.entries()).filter(function (e) { return !done.has(e[0]) && e[1] > 0; })
-          .sort(function (a, b) { return b[1] - a[1] || (a[0] < b[0] ? -1 : 1); }).slice(0, N_RECS);
-        matchHelp.textContent = 'The published embeddings could not be loaded, so titles are ranked by their ' +
-          'neighbour score: the sum of their similarities to the titles you liked, minus those to the titles you disliked.';
-      }
-      const modelName = res[3] && res[3].model;
-      const byTags = modelName !== 'als';
-      return Promise.all(ranked.map(function (e) {
-        return Promise.all([M.itemInfo(e[0]), taste ? M.pulledUpBy(pairs, e[0], 2) : Promise.resolve(null)]);
-      })).then(function (rows2) {
+      });
+      const ranked = Array.from(score.entries()).filter(function (e) { return !done.has(e[0]) && e[1] > 0; })
+        .sort(function (a, b) { return b[1] - a[1] || (a[0] < b[0] ? -1 : 1); }).slice(0, N_RECS);
+      matchHelp.textContent = 'The published embeddings could not be loaded, so titles are ranked by their ' +
+        'neighbour score: the sum of their similarities to the titles you liked, minus those to the titles you disliked.';
+      return Promise.all(ranked.map(function (e) { return M.itemInfo(e[0]); })).then(function (infos2) {
         if (my !== seq) return;
         recsList.textContent = '';
-        rows2.forEach(function (r, k) {
-          const info = r[0];
+        infos2.forEach(function (info, k) {
           const id = ranked[k][0];
-          const title = info.item ? info.item.t : id;
-          const li = M.el('li', {class: 'card', 'data-id': id});
-          li.appendChild(M.el('a', {class: 'card-title', href: M.titleHref(id)}, title));
-          const meta = M.el('span', {class: 'meta'}, info.item ? info.item.k + (info.item.y ? ' · ' + info.item.y : '') + ' · ' : '');
-          meta.appendChild(M.el('span', {class: 'score', title: taste ? 'taste score: see “Match” above' : 'neighbour score'},
-            (taste ? 'match ' : 'neighbour score ') + Number(ranked[k][1]).toFixed(3)));
-          li.appendChild(meta);
+          const li = card(id, info.item ? info.item.t : id, 'neighbour score', 'neighbour score ' + Number(ranked[k][1]).toFixed(3));
           if (info.item) {
-            li.appendChild(tagList(info.item.g));
-            li.appendChild(M.el('p', {class: 'why'}, why(info.item, id, r[1], res[1], likedIds, likedTitle, byTags)));
+            li.insertBefore(tagList(info.item.g), li.querySelector('.rate'));
+            li.insertBefore(M.el('p', {class: 'why'}, why(info.item, id, res[0], likedIds, likedTitle)), li.querySelector('.rate'));
           }
-          li.appendChild(M.rateBox(id, title));
           recsList.appendChild(li);
         });
         M.syncAll();
-        recsStatus.textContent = ranked.length ? 'Ranked by ' + (taste
-          ? 'your taste vector, fitted in this browser from the published ' + (modelName === 'als' ? 'ratings model (ALS)' : 'embeddings') + '.'
-          : 'the neighbours of the titles you liked, under every model.') + ' Like or dislike a title to refine the list.'
-          : 'Like a few more titles to get recommendations.';
+        recsStatus.textContent = ranked.length ? 'Ranked by the neighbours of the titles you liked, under every model.' +
+          ' Like or dislike a title to refine the list.' : 'Like a few more titles to get recommendations.';
       });
-    }).catch(function (e) { recsStatus.textContent = 'Could not compute recommendations: ' + e.message; });
+    });
   }
 
-  /* The reason shown under a pick. A taste pick names the liked titles whose fold-in
-   * contributions pull it up most (taste.js explain); a tag-based model adds the tags shared
-   * with the first of them. A neighbour pick names the liked titles it neighbours. */
-  function why(item, id, pulled, likedInfo, likedIds, likedTitle, byTags) {
-    let names;
-    if (pulled) {
-      names = pulled.map(function (e) { return likedTitle.get(e.id); }).filter(Boolean);
-    } else {
-      names = [];
-      likedInfo.forEach(function (x, k) {
-        const hit = Object.keys(x.nb || {}).some(function (m) { return x.nb[m].some(function (row) { return row[0] === id; }); });
-        if (hit && likedTitle.has(likedIds[k])) names.push(likedTitle.get(likedIds[k]));
-      });
-      names = names.slice(0, 2);
-    }
+  /* The reason shown under a neighbour pick: the liked titles it neighbours, and the tags it
+   * shares with the first of them. */
+  function why(item, id, likedInfo, likedIds, likedTitle) {
+    const names = [];
+    likedInfo.forEach(function (x, k) {
+      const hit = Object.keys(x.nb || {}).some(function (m) { return x.nb[m].some(function (row) { return row[0] === id; }); });
+      if (hit && likedTitle.has(likedIds[k])) names.push(likedTitle.get(likedIds[k]));
+    });
     if (!names.length) return 'Close to your taste as a whole rather than to one title you liked.';
-    let text = (pulled ? 'Pulled up by ' : 'A neighbour of ') + quoted(names.map(function (it) { return it.t; })) + ', which you liked.';
-    if (byTags || !pulled) {
-      const shared = item.g.filter(function (t) { return names[0].g.indexOf(t) >= 0; });
-      if (shared.length) text += ' Shares ' + shared.slice(0, 4).map(function (t) { return tags[t]; }).join(', ') + ' with it.';
-    }
+    let text = 'A neighbour of ' + quoted(names.slice(0, 2).map(function (it) { return it.t; })) + ', which you liked.';
+    const shared = item.g.filter(function (t) { return names[0].g.indexOf(t) >= 0; });
+    if (shared.length) text += ' Shares ' + shared.slice(0, 4).map(function (t) { return tags[t]; }).join(', ') + ' with it.';
     return text;
   }
 

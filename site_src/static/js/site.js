@@ -118,23 +118,42 @@
   function isLike(v) { return globalThis.MangarecTaste.isLike(v, data.like_threshold); }
   function isDislike(v) { return globalThis.MangarecTaste.isDislike(v, data.like_threshold); }
 
-  /* The published embeddings model (taste.js), or null when unavailable. */
+  /* The published embeddings model (taste.js), or null when unavailable: the file the page
+   * names (For you: the compact version 4, the recommendable titles up front), else the full one. */
   let modelPromise;
   function tasteModel() {
     const T = globalThis.MangarecTaste;
     if (!T || typeof T.loadEmbeddings !== 'function') return Promise.resolve(null);
     if (!modelPromise) {
       modelPromise = Promise.resolve().then(function () {
-        return T.loadEmbeddings(url('data/embeddings.json'));
+        const full = 'data/embeddings.json';
+        if (!data.embeddings || data.embeddings === full) return T.loadEmbeddings(url(full));
+        return T.loadEmbeddings(url(data.embeddings)).catch(function () { return T.loadEmbeddings(url(full)); });
       }).catch(function () { return null; });
     }
     return modelPromise;
   }
 
+  /* The model with the vectors of every rated title loaded (version 4 fetches the shards of
+   * rated titles that are not up front), or null. */
+  function ratedModel(pairs) {
+    const T = globalThis.MangarecTaste;
+    return tasteModel().then(function (model) {
+      if (!model || typeof T.loadRated !== 'function') return model;
+      return T.loadRated(model, pairs);
+    }).catch(function () { return null; });
+  }
+
+  /* A title's name as the loaded model knows it (null when it does not). */
+  function modelTitle(model, id) {
+    const row = model && model.titles ? model.index.get(id) : undefined;
+    return row === undefined ? null : model.titles[row];
+  }
+
   /* Ranks every title by the visitor's taste: Map id -> score, or null without a model. */
   function tasteScores(pairs) {
     const T = globalThis.MangarecTaste;
-    return tasteModel().then(function (model) {
+    return ratedModel(pairs).then(function (model) {
       if (!model || !pairs.length) return null;
       const p = profile();
       const taste = T.fit(model, p ? p.entries() : pairs);
@@ -151,7 +170,7 @@
    * explain: the score is exactly their sum) pull it up most, best first: [{id, contribution}]. */
   function pulledUpBy(pairs, id, n) {
     const T = globalThis.MangarecTaste;
-    return tasteModel().then(function (model) {
+    return ratedModel(pairs).then(function (model) {
       if (!model || !pairs.length || typeof T.explain !== 'function') return [];
       const p = profile();
       return T.explain(model, p ? p.entries() : pairs, id, pairs.length).filter(function (e) {
@@ -174,7 +193,7 @@
     data: data, root: root, url: url, fetchJSON: fetchJSON, fnv1a: fnv1a, itemShard: itemShard,
     itemInfo: itemInfo, normalise: normalise, el: el, titleHref: titleHref, profile: profile,
     ratings: ratings, isLike: isLike, isDislike: isDislike, tasteModel: tasteModel, tasteScores: tasteScores,
-    pulledUpBy: pulledUpBy, rateBox: rateBox
+    pulledUpBy: pulledUpBy, rateBox: rateBox, ratedModel: ratedModel, modelTitle: modelTitle
   };
 
   /* Like / dislike controls (title pages, feed, For you): shown only when a profile store

@@ -31,29 +31,62 @@
     return out;
   }
 
-  function decodeBlock(block, dim) {
-    var n = block.ids.length, q;
+  /* bits: version 4 codes lie within +-(2^(bits-1) - 1); scale: the block's own, or (shards)
+     the document's items.scale. */
+  function decodeBlock(block, dim, bits, scale, codes) {
+    var n = block.ids.length, q, bound = bits ? (1 << (bits - 1)) - 1 : 127;
+    scale = scale || block.scale;
     if (block.encoding === "int8-base64") { q = base64Bytes(block.vectors); }
-    else if (block.encoding === "int-list") { q = block.vectors; }
+    else if (block.encoding === "int8-file" && bits && codes) { q = codes; }
+    else if (block.encoding === "int-list" && !bits) { q = block.vectors; }
     else { fail("unknown vector encoding " + block.encoding); }
-    if (q.length !== n * dim || block.scale.length !== dim) { fail("vectors do not match ids x dim"); }
+    if (q.length !== n * dim || scale.length !== dim) { fail("vectors do not match ids x dim"); }
     var out = new Float64Array(n * dim);
     for (var i = 0; i < n; i++) {
-      for (var j = 0; j < dim; j++) { out[i * dim + j] = q[i * dim + j] * block.scale[j]; }
+      for (var j = 0; j < dim; j++) {
+        var c = q[i * dim + j];
+        if (c > bound || c < -bound) { fail("a code exceeds +-" + bound); }
+        out[i * dim + j] = c * scale[j];
+      }
     }
     return out;
   }
 
-  function parseEmbeddings(doc) {
+  /* The d x d fold-in Gram matrix of a published fold_in.gram (version 4: its diagonal). */
+  function gramFromDiagonal(values, d) {
+    if (!Array.isArray(values) || values.length !== d) { fail("fold_in.gram does not match dim"); }
+    var G = new Float64Array(d * d);
+    for (var a = 0; a < d; a++) {
+      if (!(values[a] >= 0)) { fail("fold_in.gram must hold values >= 0"); }
+      G[a * d + a] = values[a];
+    }
+    return G;
+  }
+
+  /* 32-bit FNV-1a over UTF-8 bytes (mangarec.site.prepare.fnv1a): which shard holds a title. */
+  function fnv1a(text) {
+    var bytes = new TextEncoder().encode(text), h = 0x811c9dc5;
+    for (var i = 0; i < bytes.length; i++) { h ^= bytes[i]; h = Math.imul(h, 0x01000193) >>> 0; }
+    return h >>> 0;
+  }
+
+  /* codes: an Int8Array of the file a version-4 document's items.vectors names (int8-file). */
+  function parseEmbeddings(doc, codes) {
     if (!doc || doc.schema !== SCHEMA) { fail("not a " + SCHEMA + " document"); }
-    if (doc.version !== 1 && doc.version !== 2 && doc.version !== 3) { fail("unsupported version " + doc.version); }
-    var dim = doc.dim, items = doc.items, fo = doc.fold_in;
+    if ([1, 2, 3, 4].indexOf(doc.version) < 0) { fail("unsupported version " + doc.version); }
+    var dim = doc.dim, items = doc.items, fo = doc.fold_in, v4 = doc.version === 4;
     var index = new Map();
     for (var i = 0; i < items.ids.length; i++) { index.set(items.ids[i], i); }
+    if (v4 && [2, 3, 4, 5, 6, 7, 8].indexOf(items.bits) < 0) { fail("items.bits must be 2..8"); }
     var model = {
       model: doc.model, dim: dim, ids: items.ids.slice(), index: index,
       titles: items.titles ? items.titles.slice() : null,
-      vectors: decodeBlock(items, dim),
+      vectors: decodeBlock(items, dim, v4 ? items.bits : 0, null, codes),
+      /* version 4: only the first rows may be recommended; rated titles beyond them come from
+         shards (loadRated) and only enter the fit */
+      recommendable: items.ids.length, bits: v4 ? items.bits : 0, scale: items.scale,
+      shards: v4 && doc.shards ? {count: doc.shards.count, path: doc.shards.path, loaded: new Map()} : null,
+      url: null,
       mode: fo.mode, reg: fo.reg, alpha: fo.alpha, like: fo.like,
       /* version 1 has no value mapping: likes +1, dislikes -1, numbers centred ("explicit") */
       dislike: fo.dislike === undefined ? -1 : fo.dislike,
@@ -68,7 +101,7 @@
       tagIds: doc.tags ? doc.tags.ids.slice() : [],
       tagVectors: doc.tags ? decodeBlock(doc.tags, dim) : null,
       buildDate: doc.build_date, catalogHash: doc.catalog_hash, subset: doc.subset,
-      workOf: new Map(), gram: null
+      workOf: new Map(), gram: v4 && fo.gram ? gramFromDiagonal(fo.gram, dim) : null
     };
     /* One work in several formats (an anime and its manga): never recommend one after the other. */
     (Array.isArray(doc.works) ? doc.works : []).forEach(function (group) {
@@ -79,11 +112,67 @@
     return model;
   }
 
-  function loadEmbeddings(url) {
+  function getJSON(url) {
     return fetch(url, { credentials: "same-origin", mode: "same-origin" }).then(function (resp) {
       if (!resp.ok) { fail("cannot load " + url + ": HTTP " + resp.status); }
       return resp.json();
-    }).then(parseEmbeddings);
+    });
+  }
+
+  /* Loads a document (and, version 4 with "int8-file", the codes file beside it). */
+  function loadEmbeddings(url) {
+    return getJSON(url).then(function (doc) {
+      var items = doc && doc.items;
+      if (!(doc && doc.version === 4 && items && items.encoding === "int8-file")) { return [doc, null]; }
+      if (typeof items.vectors !== "string" || !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(items.vectors)) {
+        fail("items.vectors must name a file beside the document");
+      }
+      var codesUrl = new URL(items.vectors, new URL(url, document.baseURI)).href;
+      return fetch(codesUrl, { credentials: "same-origin", mode: "same-origin" }).then(function (resp) {
+        if (!resp.ok) { fail("cannot load " + codesUrl + ": HTTP " + resp.status); }
+        return resp.arrayBuffer();
+      }).then(function (buf) { return [doc, new Int8Array(buf)]; });
+    }).then(function (pair) {
+      var model = parseEmbeddings(pair[0], pair[1]);
+      model.url = url;
+      return model;
+    });
+  }
+
+  /* Version 4: a shard document's rows appended to the model (fit only, never recommended). */
+  function addShard(model, k, doc) {
+    var sh = model.shards, d = model.dim;
+    if (!doc || doc.schema !== "mangarec-embeddings-shard" || doc.version !== 4 || doc.shard !== k ||
+        doc.catalog_hash !== model.catalogHash || !Array.isArray(doc.ids)) { fail("bad embeddings shard " + k); }
+    doc.ids.forEach(function (id) {
+      if (fnv1a(id) % sh.count !== k || model.index.has(id)) { fail("embeddings shard " + k + " holds a foreign title"); }
+    });
+    var rows = decodeBlock(doc, d, model.bits, model.scale), n = model.ids.length;
+    var grown = new Float64Array((n + doc.ids.length) * d);
+    grown.set(model.vectors);
+    grown.set(rows, n * d);
+    model.vectors = grown;
+    doc.ids.forEach(function (id, r) { model.ids.push(id); model.index.set(id, n + r); });
+    if (model.titles && Array.isArray(doc.titles)) { doc.titles.forEach(function (t) { model.titles.push(String(t)); }); }
+  }
+
+  /* Fetches the shards holding the rated titles that are not up front (version 4; nothing
+     otherwise) and resolves to the model, ready for fit / rank / explain of these ratings. */
+  function loadRated(model, ratings) {
+    var sh = model.shards;
+    if (!sh) { return Promise.resolve(model); }
+    var need = new Set();
+    entriesOf(ratings).forEach(function (e) {
+      if (!model.index.has(String(e[0]))) { need.add(fnv1a(String(e[0])) % sh.count); }
+    });
+    return Promise.all(Array.from(need).sort(function (a, b) { return a - b; }).map(function (k) {
+      if (!sh.loaded.has(k)) {
+        var url = new URL(sh.path.replace("{}", String(k)), new URL(model.url || "", document.baseURI)).href;
+        sh.loaded.set(k, getJSON(url).then(function (doc) { addShard(model, k, doc); })
+          .catch(function (e) { sh.loaded.delete(k); throw e; }));
+      }
+      return sh.loaded.get(k);
+    })).then(function () { return model; });
   }
 
   /* ---------- ratings -> model-scale values ---------- */
@@ -292,7 +381,8 @@
      excluded titles (the rated ones) take the other formats of their works with them. */
   function rank(model, taste, opts) {
     opts = opts || {};
-    var skip = withWorks(model, idSet(opts.exclude)), n = model.ids.length, rows = [], scores = new Float64Array(n);
+    var skip = withWorks(model, idSet(opts.exclude)), rows = [];
+    var n = model.recommendable === undefined ? model.ids.length : model.recommendable, scores = new Float64Array(n);
     for (var i = 0; i < n; i++) {
       if (skip.has(model.ids[i])) { continue; }
       scores[i] = score(model, taste, i);
@@ -415,6 +505,8 @@
     version: VERSION,
     loadEmbeddings: loadEmbeddings,
     parseEmbeddings: parseEmbeddings,
+    loadRated: loadRated,
+    fnv1a: fnv1a,
     Profile: Profile,
     isLike: isLike,
     isDislike: isDislike,

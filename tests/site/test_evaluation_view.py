@@ -1,0 +1,36 @@
+"""The models page's co-like tables from report.json's ``colikes``."""
+
+from __future__ import annotations
+
+import pytest
+
+from mangarec.site.evaluation_view import evaluation_view
+
+
+def _iv(m):
+    return {"mean": m, "lo": m - 0.01, "hi": m + 0.01}
+
+
+def test_colike_tables_one_per_protocol_heat_relative_to_its_best():
+    rows = [
+        {"model": "jaccard", "protocol": "cold start", "titles": 900, "k": 20, "agreement": _iv(0.08),
+         "lift_random": _iv(40.0), "lift_popularity": _iv(3.0)},
+        {"model": "colike", "protocol": "cold start", "titles": 900, "k": 20, "agreement": _iv(0.10),
+         "lift_random": _iv(50.0), "lift_popularity": _iv(2.5)},
+        {"model": "jaccard", "protocol": "held-out likes", "titles": 1200, "k": 20, "agreement": _iv(0.05),
+         "lift_random": _iv(20.0), "lift_popularity": _iv(2.0)},
+    ]  # fmt: skip
+    v = evaluation_view({"colikes": rows}, lambda m: m.upper())
+    tables = v["colikes"]
+    assert [t["protocol"] for t in tables] == ["cold start", "held-out likes"]
+    cold = tables[0]
+    assert cold["titles"] == 900 and cold["k"] == 20
+    assert [r["label"] for r in cold["rows"]] == ["JACCARD", "COLIKE"]
+    assert cold["rows"][1]["cls"] == "heat-10" and cold["rows"][0]["cls"] == "heat-8"
+    assert cold["rows"][0]["agreement"]["lo"] == pytest.approx(0.07)
+    assert tables[1]["rows"][0]["cls"] == "heat-10"
+
+
+def test_no_ratings_no_colike_tables():
+    assert evaluation_view({}, str)["colikes"] == []
+    assert evaluation_view({"colikes": ["junk", None]}, str)["colikes"] == []
