@@ -36,14 +36,13 @@ import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
     from .catalog import Catalog
     from .embedding import Embedding
-    from .foldin import Schedule
 
 #: Quantile of ``|v|`` per dimension that maps to the largest code (the rest are clipped).
 CLIP = 0.999
@@ -325,39 +324,18 @@ def write_compact(out_dir: Path, doc: dict, shards: Mapping[int, dict]) -> dict[
 
 
 def write_published(
-    out_dir: Path,
-    catalog: Catalog,
-    emb: Embedding,
-    *,
-    compact: CompactOptions,
-    reg: float,
-    mode: str,
-    build_date: str,
-    top_n: int | None,
-    alpha: float | None = None,
-    schedule: Schedule | None = None,
+    out_dir: Path, catalog: Catalog, emb: Embedding, *, compact: CompactOptions, top_n: int | None, **fold: Any
 ) -> dict[str, int]:
     """Every published embeddings file: :func:`mangarec.publish.write_embeddings`' and the
     compact version-4 form For-you loads (built first, so nothing is written if it fails);
-    ``{relative path: bytes}``. Here rather than in :mod:`mangarec.publish` so that the compact
-    form depends on the published one, not both ways (no import cycle)."""
+    ``{relative path: bytes}``. ``fold`` is the fold-in both documents carry (``reg``, ``mode``,
+    ``build_date``, ``alpha``, ``schedule``, as for ``write_embeddings``). Here rather than in
+    :mod:`mangarec.publish` so that the compact form depends on the published one, not both ways
+    (no import cycle)."""
     from .publish import write_embeddings
 
-    small = build_compact(
-        catalog,
-        emb,
-        reg=reg,
-        mode=mode,
-        build_date=build_date,
-        alpha=alpha,
-        schedule=schedule,
-        dims=compact.dims,
-        bits=compact.bits,
-        recommend_n=compact.titles,
-        shard_size=compact.shard_size,
-    )
-    sizes = write_embeddings(
-        out_dir, catalog, emb, reg=reg, mode=mode, build_date=build_date, top_n=top_n, alpha=alpha, schedule=schedule
-    )
+    c = compact
+    small = build_compact(catalog, emb, dims=c.dims, bits=c.bits, recommend_n=c.titles, shard_size=c.shard_size, **fold)
+    sizes = write_embeddings(out_dir, catalog, emb, top_n=top_n, **fold)
     sizes.update(write_compact(out_dir, *small))
     return sizes
