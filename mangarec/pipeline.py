@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, dates, outdir
-from .cache import Cache, code_version, make_key, module_digest, tree_digest
+from .cache import Cache, code_digest, code_version, make_key, module_digest, tree_digest
 from .catalog import Catalog
 from .config import Config
 from .embedding import Embedding, Map, Neighbours
@@ -146,43 +146,65 @@ def _timed(job: tuple[Callable[..., Any], tuple]) -> tuple[Any, float]:
     return value, time.perf_counter() - t0
 
 
-@dataclass(frozen=True)
-class _Keys:
-    """Keys of the catalog parts stages read."""
+#: The code of the neighbour search: ``similarity.row_groups`` runs ``models._dedupe`` lazily.
+NEIGHBOURS_CODE = ("mangarec.neighbours", "mangarec.models._dedupe")
+#: The code of a map: ``umap_map`` runs ``neighbours.exact`` lazily.
+MAP_CODE = ("mangarec.models.umap_map", *NEIGHBOURS_CODE)
 
-    items: str
-    ratings: str | None
+#: The catalog fields the neighbour search reads beyond the embedding: ties go to the more
+#: popular title (:attr:`Catalog.tie_order`).
+NEIGHBOUR_FIELDS = frozenset({"popularity"})
 
 
-def _model_key(name: str, config: Config, keys: _Keys, dep_keys: Sequence[str]) -> str:
+def _model_key(name: str, config: Config, catalog: Catalog, dep_keys: Sequence[str], *extra: Any) -> str:
+    """A model's key: the fingerprints of the catalog fields it reads (:attr:`ModelSpec.fields`),
+    its parameters, the seed, its code and its dependencies' keys (``extra``: more parts, e.g.
+    the evaluation's split for a held-out fit)."""
     s = spec(name)
-    uses_ratings = "ratings" in s.needs or s.trained_on_ratings
     return make_key(
         "model",
         name,
-        keys.items,
-        keys.ratings if uses_ratings else None,
+        catalog.fields_fingerprint(s.fields),
         params_of(config, name),
         config.seed,
         module_digest(s.fit.__module__),
         list(dep_keys),
+        *extra,
     )
 
 
 def _fit_all(
-    catalog: Catalog, names: Sequence[str], config: Config, stages: _Stages, keys: _Keys
+    catalog: Catalog,
+    names: Sequence[str],
+    config: Config,
+    stages: _Stages,
+    *,
+    fitted: Mapping[str, Embedding] | None = None,
+    fitted_keys: Mapping[str, str] | None = None,
+    suffix: str = "",
+    extra: tuple = (),
 ) -> tuple[dict[str, Embedding], dict[str, str]]:
-    """Fit ``names`` and their dependencies (in dependency order); returns embeddings and keys."""
+    """Fit ``names`` and their dependencies (in dependency order), each through the cache;
+    returns embeddings and keys.
+
+    ``fitted`` / ``fitted_keys``: embeddings (and their keys) to use as they are instead of
+    fitting them (the held-out fits reuse the full fits of dependencies that read no ratings);
+    ``suffix`` names the stages, ``extra`` goes into every key.
+    """
     from .models import fit_model
 
-    embeddings: dict[str, Embedding] = {}
-    model_keys: dict[str, str] = {}
+    embeddings: dict[str, Embedding] = dict(fitted or {})
+    model_keys: dict[str, str] = dict(fitted_keys or {})
     for name in fit_order(names):
+        if name in embeddings:
+            continue
         s = spec(name)
-        model_keys[name] = _model_key(name, config, keys, [model_keys[d] for d in s.depends])
+        model_keys[name] = _model_key(name, config, catalog, [model_keys[d] for d in s.depends], *extra)
         deps = {d: embeddings[d] for d in s.depends}
         embeddings[name] = stages.run(
-            f"model:{name}", model_keys[name], functools.partial(fit_model, name, catalog, config, config.seed, deps)
+            f"model:{name}{suffix}",
+            model_keys[name],
+            functools.partial(fit_model, name, catalog, config, config.seed, deps),
         )
     return embeddings, model_keys
 
@@ -193,15 +215,15 @@ def _neighbours_all(
     model_keys: Mapping[str, str],
     config: Config,
     stages: _Stages,
-    keys: _Keys,
 ) -> tuple[dict[str, Neighbours], dict[str, str]]:
     from . import neighbours as nb
 
-    code = module_digest("mangarec.neighbours")
+    code = code_digest(*NEIGHBOURS_CODE)
+    ties = catalog.fields_fingerprint(NEIGHBOUR_FIELDS)
     out: dict[str, Neighbours] = {}
     nb_keys: dict[str, str] = {}
     for name, emb in embeddings.items():
-        nb_keys[name] = make_key("neighbours", model_keys[name], keys.items, config.neighbours, config.seed, code)
+        nb_keys[name] = make_key("neighbours", model_keys[name], ties, config.neighbours, config.seed, code)
         out[name] = stages.run(
             f"neighbours:{name}",
             nb_keys[name],
@@ -218,7 +240,7 @@ def _maps_all(
     """UMAP maps; each is single-threaded (seeded UMAP), so they run side by side on the cores."""
     from .models.umap_map import fit_map
 
-    code = module_digest("mangarec.models.umap_map")
+    code = code_digest(*MAP_CODE)
     jobs = [
         (
             f"map:{name}",
@@ -234,46 +256,54 @@ def _maps_all(
 
 
 def _heldout_fits(
-    catalog: Catalog, embeddings: Mapping[str, Embedding], config: Config, stages: _Stages, keys: _Keys, eval_seed: int
+    catalog: Catalog,
+    embeddings: Mapping[str, Embedding],
+    model_keys: Mapping[str, str],
+    config: Config,
+    stages: _Stages,
+    eval_seed: int,
 ) -> tuple[dict[str, Embedding], dict[str, Neighbours], list[str]]:
     """Models trained on ratings, refitted without the held-out likes: ``(embeddings,
-    neighbours, cache keys)``, what the evaluation scores on the test likes (a fair hit rate)."""
+    neighbours, cache keys)``, what the evaluation scores on the test likes (a fair hit rate).
+
+    Each refit goes through the cache like the full fits (:func:`_fit_all` on the training
+    split): a dependency that reads no ratings is the full fit itself (its key unchanged), one
+    that does is refitted on the split too; every held-out key holds its dependencies' keys.
+    """
     from . import neighbours as nb
     from .evaluation import evaluation_split
-    from .models import fit_model
 
+    trained = [n for n in embeddings if spec(n).trained_on_ratings]
+    if not trained or catalog.ratings is None:
+        return {}, {}, []
+    train, _ = evaluation_split(catalog.ratings, config.evaluation, eval_seed)
+    split = replace(catalog, ratings=train)
+    order = fit_order(trained)
+    reuse = [n for n in order if "ratings" not in spec(n).fields and n in embeddings]
+    split_part = ("heldout", config.evaluation, module_digest("mangarec.evaluation"))
+    fits, fit_keys = _fit_all(
+        split,
+        trained,
+        config,
+        stages,
+        fitted={n: embeddings[n] for n in reuse},
+        fitted_keys={n: model_keys[n] for n in reuse},
+        suffix=" (held-out fit)",
+        extra=split_part,
+    )
     embs: dict[str, Embedding] = {}
     nbs: dict[str, Neighbours] = {}
     out_keys: list[str] = []
-    for name in embeddings:
-        s = spec(name)
-        if not s.trained_on_ratings or catalog.ratings is None:
-            continue
-
-        def fit(n: str = name) -> Embedding:
-            assert catalog.ratings is not None
-            train, _ = evaluation_split(catalog.ratings, config.evaluation, eval_seed)
-            return fit_model(n, replace(catalog, ratings=train), config, config.seed)
-
-        fit_key = make_key(
-            "heldout",
-            name,
-            keys.items,
-            keys.ratings,
-            params_of(config, name),
-            config.evaluation,
-            config.seed,
-            module_digest(s.fit.__module__),
-            module_digest("mangarec.evaluation"),
-        )
-        embs[name] = emb = stages.run(f"model:{name} (held-out fit)", fit_key, fit)
-        nb_key = make_key("heldout-neighbours", fit_key, config.neighbours, module_digest("mangarec.neighbours"))
+    code = code_digest(*NEIGHBOURS_CODE)
+    for name in trained:
+        embs[name] = emb = fits[name]
+        nb_key = make_key("heldout-neighbours", fit_keys[name], config.neighbours, code)
 
         def neighbours_of(e: Embedding = emb, n: str = name) -> Neighbours:
             return nb.compute(e, config.neighbours, catalog.tie_order, derive_seed(config.seed, "neighbours", n))
 
         nbs[name] = stages.run(f"neighbours:{name} (held-out fit)", nb_key, neighbours_of)
-        out_keys += [fit_key, nb_key]
+        out_keys += [fit_keys[name], nb_key]
     return embs, nbs, out_keys
 
 
@@ -405,22 +435,20 @@ def _run(
             f"none of the models in site.models ({', '.join(config.site.models)}) can run on this "
             f"catalog: {'; '.join(f'{n}: {w}' for n, w in left_out.items())}"
         )
-    keys = _Keys(items=catalog.items_fingerprint, ratings=catalog.ratings_fingerprint)
-    fitted, model_keys = _fit_all(catalog, names, config, stages, keys)
+    fitted, model_keys = _fit_all(catalog, names, config, stages)
     embeddings = {n: fitted[n] for n in names}
-    neighbours, nb_keys = _neighbours_all(catalog, embeddings, model_keys, config, stages, keys)
+    neighbours, nb_keys = _neighbours_all(catalog, embeddings, model_keys, config, stages)
     maps = _maps_all(embeddings, model_keys, config, stages)
 
     eval_seed = derive_seed(config.seed, "evaluate")
-    held_emb, held_nb, heldout_keys = _heldout_fits(catalog, embeddings, config, stages, keys, eval_seed)
+    held_emb, held_nb, heldout_keys = _heldout_fits(catalog, fitted, model_keys, config, stages, eval_seed)
     evaluation = stages.run(
         "evaluate",
         make_key(
             "evaluate",
             [nb_keys[n] for n in names],
             heldout_keys,
-            keys.items,
-            keys.ratings,
+            catalog.fingerprint,
             config.evaluation,
             config.seed,
             module_digest("mangarec.evaluation"),

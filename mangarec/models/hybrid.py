@@ -145,6 +145,7 @@ SPEC = ModelSpec(
     params=Params,
     fit=fit,
     needs=frozenset({"tags", "descriptions"}),
+    reads=frozenset({"titles", "links", "popularity"}),
     depends=("series",),
     order=50,
     role="leaves the title's series out, as the reference lists do",
