@@ -556,14 +556,52 @@ def _write_output(tmp: Path, result: BuildResult, log: StageLog) -> None:
     data = tmp / "data"
     (data / "neighbours").mkdir(parents=True, exist_ok=True)
     with log.stage("write:neighbours"):
+        c = result.config.site.csv_neighbours
         for name, nbr in result.neighbours.items():
-            nb.write_csv(nbr, data / "neighbours" / f"{name}.csv.gz")
+            nb.write_csv(
+                replace(nbr, indices=nbr.indices[:, :c], scores=nbr.scores[:, :c]),
+                data / "neighbours" / f"{name}.csv.gz",
+            )
     with log.stage("write:site"):
         site_stats = write_site(result, tmp)
     for remark in site_stats.get("notes", ()):
         log.note(remark)
     doc = result.report.to_json(timings=result.config.site.show_timings)
     (data / "report.json").write_text(json.dumps(doc, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+    size, warning = size_report(tmp, len(result.catalog), result.config.site.max_bytes)
+    log.note(size)
+    if warning:
+        log.warn(warning)
 
 
-__all__ = ["build_date", "inputs_digest", "make_report", "run_build", "stamp_key"]
+#: Share of ``site.max_bytes`` from which the build warns.
+WARN_SHARE = 0.9
+
+
+def site_size(root: Path) -> tuple[int, int]:
+    """``(bytes, files)`` of the regular files under ``root`` (what a static host stores)."""
+    total = files = 0
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            st = os.lstat(os.path.join(dirpath, name))
+            total += st.st_size
+            files += 1
+    return total, files
+
+
+def size_report(root: Path, titles: int, max_bytes: int) -> tuple[str, str | None]:
+    """The build's size note (bytes, files, bytes per title of the site in ``root``) and a
+    one-line warning when the site is within ``1 - WARN_SHARE`` of ``max_bytes``
+    (``site.max_bytes``) or over it (``None`` otherwise)."""
+    total, files = site_size(root)
+    note = f"site: {total / 1e6:.1f} MB in {files} files, {total / max(titles, 1) / 1024:.1f} KB per title"
+    mb, limit = total / 1e6, max_bytes / 1e6
+    if total > max_bytes:
+        return note, f"the site ({mb:.1f} MB) is over site.max_bytes ({limit:.1f} MB): the host will refuse it"
+    if total >= WARN_SHARE * max_bytes:
+        share = total / max_bytes
+        return note, f"the site ({mb:.1f} MB) is {share:.0%} of site.max_bytes ({limit:.1f} MB): near the host's limit"
+    return note, None
+
+
+__all__ = ["build_date", "inputs_digest", "make_report", "run_build", "site_size", "size_report", "stamp_key"]

@@ -16,7 +16,7 @@ import numpy as np
 from ..catalog import ID_PATTERN
 from .evaluation_view import evaluation_view
 from .external import external_link
-from .prepare import Prepared
+from .prepare import NB_SHOW, NB_SHOW_OTHERS, Prepared
 from .sanitize import description_html, safe_url
 
 #: How the models page words the build's ``skipped`` counts (other reasons are shown as they are).
@@ -192,10 +192,12 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
     )
     root = ctx["root"]
     index = result.catalog.index
-    neighbours = [
-        {"name": m, "label": label(m), "html": prep.neighbour_html(p, m, root)}
+    lead = prep.lead_model
+    similar = None if lead is None else {"name": lead, "label": label(lead), "html": prep.neighbour_html(p, lead, root)}
+    others = [
+        {"name": m, "label": label(m), "html": prep.neighbour_html(p, m, root, limit=NB_SHOW_OTHERS, explain=False)}
         for m in prep.models
-        if m != prep.series_model
+        if m not in (prep.series_model, lead)
     ]
     series = prep.neighbour_html(p, prep.series_model, root) if prep.series_model else None
     work = result.catalog.work_of
@@ -234,7 +236,10 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
         },
         description=description_html(it.description, result.config.site.max_description_chars),
         tag_groups=[{"group": g, "tags": list(names)} for g, names in it.tags],
-        neighbours=neighbours,
+        similar=similar,
+        others=others,
+        n_show=NB_SHOW,
+        n_others=NB_SHOW_OTHERS,
         series=series,
         also=also,
         related=related,
