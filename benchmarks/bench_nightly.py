@@ -2,6 +2,7 @@
 """The nightly rebuild: a cold build, then the night after 1 % of the titles changed.
 
     python benchmarks/bench_nightly.py                     # full MangaDex v3 catalog
+    python benchmarks/bench_nightly.py --maps --limit 10000   # a warm-started map vs a cold one
     python benchmarks/bench_nightly.py --limit 5000        # quicker
     python benchmarks/bench_nightly.py --night-data mangadex-v3:/path/of/the/refreshed/catalog
 
@@ -26,7 +27,10 @@ import os
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
+
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -103,6 +107,56 @@ def titles_built(stderr: str) -> int:
     raise SystemExit("the build did not say how many titles it built")
 
 
+def _knn(x: np.ndarray, k: int, metric: str) -> np.ndarray:
+    from sklearn.neighbors import NearestNeighbors
+
+    return NearestNeighbors(n_neighbors=k + 1, metric=metric).fit(x).kneighbors(x, return_distance=False)[:, 1:]
+
+
+def map_quality(vectors: np.ndarray, xy: np.ndarray, sample: np.ndarray, k: int = 10) -> tuple[float, float]:
+    """``(trustworthiness, neighbour preservation)`` of a 2-D map of ``vectors`` on the rows
+    ``sample``: sklearn's trustworthiness (cosine in the embedding) and the mean share of each
+    row's ``k`` nearest rows in the embedding that are among its ``k`` nearest on the map."""
+    from sklearn.manifold import trustworthiness
+
+    x, y = vectors[sample], xy[sample]
+    t = trustworthiness(x, y, n_neighbors=k, metric="cosine")
+    a, b = _knn(x, k, "cosine"), _knn(y, k, "euclidean")
+    return float(t), float(np.mean([len(set(r) & set(q)) / k for r, q in zip(a, b)]))
+
+
+def compare_maps(args: argparse.Namespace, work: Path, base: Path) -> None:
+    """The warm-started map against a cold one, for one model, after the night's changes:
+    time, trustworthiness and neighbour preservation of each (``--maps``)."""
+    from dataclasses import replace
+
+    from mangarec.config import Config
+    from mangarec.loaders import load_catalog
+    from mangarec.models import fit_model
+    from mangarec.models.umap_map import fit_map
+
+    night = work / "night.jsonl"
+    change_titles(base, night, args.changed, args.seed, args.limit)
+    config = Config()
+    day = load_catalog([f"{args.format}:{base}"], limit=args.limit)
+    nxt = load_catalog([f"{args.format}:{night}"], limit=args.limit)
+    prev = fit_map(fit_model(args.model, day, config, 0), config.umap, 1)
+    emb = fit_model(args.model, nxt, config, 0)
+    vectors = np.asarray(emb.vectors, dtype=np.float64)
+    sample = rng(args.seed, "bench-nightly-sample").choice(len(nxt), size=min(3000, len(nxt)), replace=False)
+    print(
+        f"maps of {args.model} on {len(nxt)} titles, the night after {args.changed:.1%} changed "
+        f"(quality on {len(sample)})"
+    )
+    for label, epochs in (("cold (UMAP default epochs)", 0), *((f"warm, {e} epochs", e) for e in args.warm_epochs)):
+        umap = replace(config.umap, warm_epochs=epochs)
+        t0 = time.perf_counter()
+        m = fit_map(emb, umap, 1, previous=prev if epochs else None)
+        dt = time.perf_counter() - t0
+        t, keep = map_quality(vectors, np.asarray(m.xy, dtype=np.float64), sample)
+        print(f"    {label:<28} {dt:7.1f} s   trustworthiness {t:.4f}   neighbours kept @10 {keep:.4f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=shared_data_dir() / "mangadex-v3" / "manga.jsonl.xz")
@@ -111,6 +165,9 @@ def main() -> None:
     ap.add_argument("--changed", type=float, default=0.01, help="share of the titles changed for the night")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--night-data", default=None, help="a data spec the night builds instead (the fetch hook)")
+    ap.add_argument("--maps", action="store_true", help="only compare a warm-started map with a cold one")
+    ap.add_argument("--model", default="lsi", help="the model whose map --maps compares")
+    ap.add_argument("--warm-epochs", type=int, nargs="+", default=[30, 60], help="epochs of the warm maps")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mangarec-nightly-"))
@@ -118,6 +175,9 @@ def main() -> None:
     try:
         base = work / "base.jsonl"
         lines = copy_input(args.data, base)
+        if args.maps:
+            compare_maps(args, work, base)
+            return
         common = ["--out", str(work / "out"), "--cache-dir", str(work / "cache")]
         if args.limit:
             common += ["--limit", str(args.limit)]

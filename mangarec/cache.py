@@ -320,6 +320,30 @@ class Cache:
                 f"cache {self.directory} cannot be written ({e.strerror}): this build's results are not cached"
             )
 
+    def pointer(self, name: str) -> dict | None:
+        """The small JSON record last stored under ``name`` by :meth:`set_pointer` (``None``:
+        none, unreadable, or no directory): e.g. which map a model had last night."""
+        if self.directory is None:
+            return None
+        try:
+            value = json.loads((self.directory / "pointers" / f"{name}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    def set_pointer(self, name: str, value: dict) -> None:
+        """Store ``value`` (JSON) under ``name``, atomically; a cache that cannot be written is noted."""
+        if self.directory is None or not self._writable:
+            return
+        try:
+            (self.directory / "pointers").mkdir(parents=True, exist_ok=True)
+            atomic_write(self.directory / "pointers" / f"{name}.json", json.dumps(value, sort_keys=True).encode())
+        except OSError as e:
+            self._writable = False
+            self.notes.append(
+                f"cache {self.directory} cannot be written ({e.strerror}): this build's results are not cached"
+            )
+
     def get_or_compute(self, key: str, compute: Callable[[], T]) -> T:
         """The cached value for ``key``, or ``compute()`` stored under it."""
         value = self.get(key)

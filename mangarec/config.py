@@ -136,6 +136,14 @@ class UMAPSection:
         "Initialisation: 'pca' (robust to the many duplicate tag sets) or 'spectral'.",
         one_of("pca", "spectral", "random"),
     )
+    warm_epochs: int = key(
+        0,
+        "Nightly rebuilds: when > 0, a map whose model changed starts from the previous build's "
+        "coordinates (titles it still has; new ones placed among their nearest neighbours) and runs "
+        "this many epochs instead of UMAP's 200. 0: every map starts cold, and the site does not "
+        "depend on what the cache held.",
+        bounded(0, 10_000),
+    )
 
 
 @dataclass(frozen=True)

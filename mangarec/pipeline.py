@@ -237,21 +237,35 @@ def _neighbours_all(
 def _maps_all(
     embeddings: Mapping[str, Embedding], model_keys: Mapping[str, str], config: Config, stages: _Stages
 ) -> dict[str, Map]:
-    """UMAP maps; each is single-threaded (seeded UMAP), so they run side by side on the cores."""
+    """UMAP maps; each is single-threaded (seeded UMAP), so they run side by side on the cores.
+
+    With ``umap.warm_epochs`` > 0, a map whose model changed since the last build starts from
+    that build's map (the cache's pointer ``map-<model>`` names it), and its key holds the
+    previous map's key: the same inputs and the same history give the same map.
+    """
     from .models.umap_map import fit_map
 
     code = code_digest(*MAP_CODE)
-    jobs = [
-        (
-            f"map:{name}",
-            make_key("map", model_keys[name], config.umap, config.seed, code),
-            fit_map,
-            (emb, config.umap, derive_seed(config.seed, "map", name)),
-        )
-        for name, emb in embeddings.items()
-        if name in config.site.maps
-    ]
+    cache = stages.cache
+    jobs, pointers = [], {}
+    for name, emb in embeddings.items():
+        if name not in config.site.maps:
+            continue
+        key = make_key("map", model_keys[name], config.umap, config.seed, code)
+        previous = None
+        if config.umap.warm_epochs > 0:
+            last = cache.pointer(f"map-{name}")
+            if last is not None and last.get("cold") == key:
+                key = last["key"]  # the same model as last night: last night's map
+            elif last is not None and (previous := cache.get(str(last.get("key")))) is not None:
+                pointers[name] = {"cold": key, "key": make_key("warm map", key, last["key"])}
+                key = pointers[name]["key"]
+            else:
+                pointers[name] = {"cold": key, "key": key}
+        jobs.append((f"map:{name}", key, fit_map, (emb, config.umap, derive_seed(config.seed, "map", name), previous)))
     maps = stages.run_parallel(jobs, workers=min(2, os.cpu_count() or 1))
+    for name, pointer in pointers.items():
+        cache.set_pointer(f"map-{name}", pointer)
     return {name: maps[f"map:{name}"] for name in embeddings if name in config.site.maps}
 
 
