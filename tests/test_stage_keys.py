@@ -190,3 +190,31 @@ def test_heldout_fits_use_the_cache_for_dependencies_and_key_them(two_clusters, 
     new_keys, ran = heldout(changed)
     assert new_keys[0] != keys[0]  # the dependency's key is in the held-out key
     assert "model:als (held-out fit)" in ran and calls == ["lsi", "lsi"]
+
+
+def test_warm_maps_start_from_last_nights_map_and_stay_cached(tmp_path):
+    """With umap.warm_epochs, the night's changed map starts from the previous one (its key
+    names it), an unchanged rebuild reads it back, and a changed model's map is warm again."""
+    config = replace(
+        Config(),
+        site=replace(Config().site, models=["text", "lsi"], maps=["text"]),
+        umap=replace(Config().umap, warm_epochs=5),
+    )
+    data = tmp_path / "catalog.jsonl"
+    rows = DEFAULT_CATALOG.read_text(encoding="utf-8").rstrip("\n").split("\n")[:120]
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    def build(name: str):
+        result = pipeline.run_build([f"generic:{data}"], tmp_path / name, config, cache_dir=tmp_path / "cache")
+        assert result is not None
+        return result, {s.name for s in result.report.stages if not s.cached}
+
+    first, ran = build("a")
+    assert "map:text" in ran and first.maps["text"].info["init"] == "pca"  # nothing to start from
+    rec = json.loads(rows[3])
+    rec["description"] = (rec.get("description") or "") + " The night changed this text."
+    data.write_text("\n".join(rows[:3] + [json.dumps(rec)] + rows[4:]) + "\n", encoding="utf-8")
+    night, ran = build("b")
+    assert "map:text" in ran and night.maps["text"].info["init"] == "previous map"
+    again, ran = build("c")
+    assert "map:text" not in ran and again.maps["text"].xy.tobytes() == night.maps["text"].xy.tobytes()
