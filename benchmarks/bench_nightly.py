@@ -165,6 +165,7 @@ def main() -> None:
     ap.add_argument("--changed", type=float, default=0.01, help="share of the titles changed for the night")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--night-data", default=None, help="a data spec the night builds instead (the fetch hook)")
+    ap.add_argument("--warm", type=int, default=0, help="umap.warm_epochs of both builds (0: cold maps)")
     ap.add_argument("--maps", action="store_true", help="only compare a warm-started map with a cold one")
     ap.add_argument("--model", default="lsi", help="the model whose map --maps compares")
     ap.add_argument("--warm-epochs", type=int, nargs="+", default=[30, 60], help="epochs of the warm maps")
@@ -179,6 +180,9 @@ def main() -> None:
             compare_maps(args, work, base)
             return
         common = ["--out", str(work / "out"), "--cache-dir", str(work / "cache")]
+        if args.warm:
+            (work / "site.toml").write_text(f"[umap]\nwarm_epochs = {args.warm}\n")
+            common += ["--config", str(work / "site.toml")]
         if args.limit:
             common += ["--limit", str(args.limit)]
         print(f"input: {args.data} ({lines} records), machine load {os.getloadavg()[0]:.2f}")
