@@ -271,14 +271,16 @@ def _maps_all(
 
 def _heldout_fits(
     catalog: Catalog,
+    names: Sequence[str],
     embeddings: Mapping[str, Embedding],
     model_keys: Mapping[str, str],
     config: Config,
     stages: _Stages,
     eval_seed: int,
 ) -> tuple[dict[str, Embedding], dict[str, Neighbours], list[str]]:
-    """Models trained on ratings, refitted without the held-out likes: ``(embeddings,
-    neighbours, cache keys)``, what the evaluation scores on the test likes (a fair hit rate).
+    """The models of ``names`` trained on ratings, refitted without the held-out likes:
+    ``(embeddings, neighbours, cache keys)``, what the evaluation scores on the test likes (a
+    fair hit rate). ``embeddings`` / ``model_keys``: the full fits (dependencies included).
 
     Each refit goes through the cache like the full fits (:func:`_fit_all` on the training
     split): a dependency that reads no ratings is the full fit itself (its key unchanged), one
@@ -287,7 +289,7 @@ def _heldout_fits(
     from . import neighbours as nb
     from .evaluation import evaluation_split
 
-    trained = [n for n in embeddings if spec(n).trained_on_ratings]
+    trained = [n for n in names if spec(n).trained_on_ratings]
     if not trained or catalog.ratings is None:
         return {}, {}, []
     train, _ = evaluation_split(catalog.ratings, config.evaluation, eval_seed)
@@ -455,7 +457,7 @@ def _run(
     maps = _maps_all(embeddings, model_keys, config, stages)
 
     eval_seed = derive_seed(config.seed, "evaluate")
-    held_emb, held_nb, heldout_keys = _heldout_fits(catalog, fitted, model_keys, config, stages, eval_seed)
+    held_emb, held_nb, heldout_keys = _heldout_fits(catalog, names, fitted, model_keys, config, stages, eval_seed)
     evaluation = stages.run(
         "evaluate",
         make_key(

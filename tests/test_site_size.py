@@ -57,7 +57,9 @@ def test_the_build_prints_the_size_and_file_count(sites):
         assert "warning" not in log
 
 
-@pytest.mark.parametrize(("limit", "warned"), [(10_000, None), (1_060, None), (1_050, "90%"), (1_000, "95%"), (900, "over")])
+@pytest.mark.parametrize(
+    ("limit", "warned"), [(10_000, None), (1_060, None), (1_050, "90%"), (1_000, "95%"), (900, "over")]
+)
 def test_one_line_warning_near_and_over_the_host_limit(tmp_path, limit, warned):
     (tmp_path / "a").mkdir()
     (tmp_path / "a" / "page.html").write_bytes(b"x" * 900)

@@ -178,7 +178,7 @@ def test_heldout_fits_use_the_cache_for_dependencies_and_key_them(two_clusters, 
     def heldout(cfg: Config) -> tuple[list[str], set[str]]:
         stages = pipeline._Stages(Cache(tmp_path / "c"), StageLog(quiet=True))
         fitted, keys = pipeline._fit_all(catalog, ["als"], cfg, stages)
-        _, _, out_keys = pipeline._heldout_fits(catalog, fitted, keys, cfg, stages, 1)
+        _, _, out_keys = pipeline._heldout_fits(catalog, ["als"], fitted, keys, cfg, stages, 1)
         return out_keys, {s.name for s in stages.runs if not s.cached}
 
     keys, ran = heldout(config)
