@@ -11,7 +11,15 @@ Printed: wall time to collect, the server's CPU time, the contributors' CPU time
 per user, requests refused as busy, and the same collection simulated in-process
 (``simulate_collection``, one cohort of N) as the baseline.
 
+``--lobby`` (issue 19) runs the same contributors through ``serve --lobby`` instead:
+each enrolls with a fresh key and a proof of work (``--pow-bits``), waits for the lobby to
+fix the roster of all N (``--min-cohort N --max-cohort N``), sends the indices of its titles
+in a titles index, and ends with a receipt (``lobby_client.LobbyJoin``, the code behind
+``join --lobby``). Printed beside the roster run of the same process: exact result, the
+server's CPU, and the time a visitor waits in the lobby until its cohort is full.
+
 Usage: python benchmarks/bench_privacy_http.py [--users 500] [--workers 2] [--max-ratings 40]
+       [--lobby [--pow-bits 12]] [--skip-roster] [--skip-simulated]
 """
 
 from __future__ import annotations
@@ -52,12 +60,103 @@ def _worker(base: str, uids: list[int], roster: dict, ratings: dict, q) -> None:
     q.put((codes, time.process_time() - c0))
 
 
+def _fan_out(workers: int, job) -> list:
+    """Run ``job(w, queue) -> (target, args)`` in ``workers`` forked processes; their results."""
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=t, args=a) for t, a in (job(w, q) for w in range(workers))]
+    for p in procs:
+        p.start()
+    results = [q.get() for _ in procs]
+    for p in procs:
+        p.join()
+    return results
+
+
+def _lobby_worker(base: str, catalog: str, uids: list[int], pairs: dict, n: int, q) -> None:
+    from mangarec.privacy.lobby_client import LobbyJoin
+
+    c0 = time.process_time()
+    js = {u: LobbyJoin(base, catalog, pairs[u], n, timeout=900.0, log=lambda *a, **k: None) for u in uids}
+    codes: dict[int, int] = {}
+    ts = [threading.Thread(target=lambda u=u, j=j: codes.__setitem__(u, j.run())) for u, j in js.items()]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    q.put(
+        (codes, time.process_time() - c0, {u: j.waited for u, j in js.items()}, {u: j.receipt for u, j in js.items()})
+    )
+
+
+def run_lobby(a, ratings: dict[int, list], tmp: Path) -> None:
+    """The lobby: fresh keys, proof of work, one roster of all N, indices of a titles index."""
+    import json
+
+    from mangarec.privacy.site_collect import to_indices
+
+    n = len(ratings)
+    ids = sorted({str(i) for r in ratings.values() for i, _ in r}, key=lambda x: (len(x), x))
+    catalog = "b" * 64
+    (tmp / "titles.json").write_text(
+        json.dumps({"schema": "mangarec-titles", "version": 1, "catalog_hash": catalog, "ids": ids})
+    )
+    pairs = {u: to_indices({str(i): v for i, v in r}, ids) for u, r in ratings.items()}
+    out = tmp / "lobby.csv"
+    print(f"== lobby: {n} contributors enroll (fresh keys, proof of work 2^{a.pow_bits}), one roster of {n} ==")
+    t0 = time.monotonic()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mangarec.privacy", "serve", "--lobby", "--index", str(tmp / "titles.json")]
+        + ["--min-cohort", str(n), "--max-cohort", str(n), "--gather", "1", "--pow-bits", str(a.pow_bits)]
+        + ["--enroll-rate", "100000", "--per-address", "0", "--stop-after", "1"]
+        + ["--phase-timeout", str(a.phase_timeout), "--out", str(out)],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    base = "http://" + server.stdout.readline().split()[1]
+    results = _fan_out(
+        a.workers, lambda w, q: (_lobby_worker, (base, catalog, list(range(w, n, a.workers)), pairs, n, q))
+    )
+    final = server.stdout.read()
+    server.wait(timeout=60)
+    wall = time.monotonic() - t0
+    codes = {u: c for r in results for u, c in r[0].items()}
+    cpu = sum(r[1] for r in results)
+    waited = sorted(w for r in results for w in r[2].values())
+    receipts = [x for r in results for x in r[3].values() if x]
+    with open(out) as fh:
+        by: dict[str, list] = {}
+        for row in csv.DictReader(fh):
+            by.setdefault(row["pseudonym"], []).append((row["item_id"], int(row["rating"])))
+    got = Counter(tuple(sorted(v)) for v in by.values())
+    want = Counter(tuple(sorted((str(i), v) for i, v in r)) for r in ratings.values() if r)
+    srv_cpu = next((p for p in final.split("; ") if p.endswith("s CPU")), "?")
+    print(f"server: {final.split(';')[0].strip()} | {srv_cpu} (enrollment, lobby and the session)")
+    print(
+        f"lobby collection: {wall:.1f} s wall end to end | clients {cpu:.1f} s CPU in all, {cpu / n:.3f} s per user "
+        f"(proof of work included) | exit codes {Counter(codes.values())} | exact: {got == want} "
+        f"({sum(got.values())} profiles)"
+    )
+    print(
+        f"waiting in the lobby until the roster of {n} is fixed: median {waited[len(waited) // 2]:.1f} s, "
+        f"max {waited[-1]:.1f} s | receipts: {sum(x['collected'] == x['ratings'] for x in receipts)} of {n} "
+        f"'all my ratings collected', among {receipts[0]['profiles'] if receipts else '?'} profiles"
+    )
+    assert got == want, "the lobby's collected profiles differ from the inputs"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--users", type=int, default=500)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--max-ratings", type=int, default=40)
     ap.add_argument("--phase-timeout", type=float, default=300.0)
+    ap.add_argument("--lobby", action="store_true", help="also run the lobby (enrollment with fresh keys)")
+    ap.add_argument("--pow-bits", type=int, default=12)
+    ap.add_argument("--skip-roster", action="store_true", help="the lobby only")
+    ap.add_argument("--skip-simulated", action="store_true", help="no in-process baseline")
     a = ap.parse_args()
     from mangarec.privacy.dataset import read_ratings
     from mangarec.privacy.simulate import simulate_collection
@@ -68,9 +167,28 @@ def main() -> None:
     ratings = {u: sorted(users[k])[: a.max_ratings] for u, k in enumerate(keys)}
     n = len(ratings)
     print(f"load average at start: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (2 cores)")
+    if a.lobby:
+        with tempfile.TemporaryDirectory() as tmp:
+            run_lobby(a, ratings, Path(tmp))
+    if not a.skip_roster:
+        run_roster(a, ratings)
+    if a.skip_simulated:
+        return
+    t1, c1 = time.monotonic(), time.process_time()
+    res = simulate_collection({str(u): r for u, r in ratings.items()}, cohort=n, seed=1)
+    print(
+        f"baseline, same cohort simulated in one process: {time.monotonic() - t1:.1f} s wall, "
+        f"{time.process_time() - c1:.1f} s CPU, {res.lost_ratings} ratings lost, "
+        f"{res.bytes_per_user / 1024:.0f} KiB per user"
+    )
+
+
+def run_roster(a, ratings: dict[int, list]) -> None:
+    """A fixed roster handed out of band (``serve --roster``)."""
+    n = len(ratings)
     print(
         f"== loopback: {n} contributors ({a.workers} processes of threads) against one HTTP "
-        f"server on 127.0.0.1; {sum(map(len, ratings.values())):,} ratings =="
+        f"server on 127.0.0.1 (fixed roster); {sum(map(len, ratings.values())):,} ratings =="
     )
     roster = {u: SigningKey(_seed(u)).verify_key for u in range(n)}
     with tempfile.TemporaryDirectory() as tmp:
@@ -90,6 +208,8 @@ def main() -> None:
                 str(Path(tmp) / "roster.txt"),
                 "--phase-timeout",
                 str(a.phase_timeout),
+                "--per-address",
+                "0",
                 "--out",
                 str(out),
             ],
@@ -100,18 +220,7 @@ def main() -> None:
         )
         line = server.stdout.readline()
         base = "http://" + line.split()[1]
-        q = mp.get_context("fork").Queue()
-        procs = [
-            mp.get_context("fork").Process(
-                target=_worker, args=(base, list(range(w, n, a.workers)), roster, ratings, q)
-            )
-            for w in range(a.workers)
-        ]
-        for p in procs:
-            p.start()
-        results = [q.get() for _ in procs]
-        for p in procs:
-            p.join()
+        results = _fan_out(a.workers, lambda w, q: (_worker, (base, list(range(w, n, a.workers)), roster, ratings, q)))
         final = server.stdout.read()
         server.wait(timeout=60)
         wall = time.monotonic() - t0
@@ -131,13 +240,6 @@ def main() -> None:
         f"exact: {got == want} ({sum(got.values())} profiles)"
     )
     assert got == want, "the collected profiles differ from the inputs"
-    t1, c1 = time.monotonic(), time.process_time()
-    res = simulate_collection({str(u): r for u, r in ratings.items()}, cohort=n, seed=1)
-    print(
-        f"baseline, same cohort simulated in one process: {time.monotonic() - t1:.1f} s wall, "
-        f"{time.process_time() - c1:.1f} s CPU, {res.lost_ratings} ratings lost, "
-        f"{res.bytes_per_user / 1024:.0f} KiB per user"
-    )
 
 
 if __name__ == "__main__":

@@ -68,6 +68,8 @@ class Item:
     adult: bool = False
     url: str | None = None
     matches: tuple[str, ...] = ()
+    #: When the source last published a chapter or episode of it (ISO date and time, UTC), if known.
+    updated: str | None = None
 
     @property
     def tag_list(self) -> tuple[str, ...]:
@@ -386,4 +388,5 @@ def item_record(item: Item) -> dict:
         "url": item.url,
         # only when present, so catalogs without reference lists keep their fingerprints
         **({"matches": list(item.matches)} if item.matches else {}),
+        **({"updated": item.updated} if item.updated else {}),
     }

@@ -1,6 +1,6 @@
 """The command line: ``mangarec <command>`` (also ``python -m mangarec`` and ``build.py``).
 
-Commands: ``build`` (the default), ``serve``, ``fetch``, ``config``, ``privacy``.
+Commands: ``build`` (the default), ``serve``, ``fetch``, ``config``, ``privacy``, ``ci``, ``tune``.
 Every problem with the user's input ends in one line ``error: <where>: <what>`` and exit
 status 2, never a traceback; ``SOURCE_DATE_EPOCH`` is checked before any heavy import.
 """
@@ -78,7 +78,17 @@ def build_parser(prog: str = "mangarec build") -> argparse.ArgumentParser:
         help="API base URL for --fetch (default: %(default)s)",
     )
     p.add_argument(
-        "--fetch-limit", type=_int_in(1, MAX_LIMIT), default=None, metavar="N", help="with --fetch: stop after N titles"
+        "--fetch-limit",
+        type=_int_in(1, MAX_LIMIT),
+        default=None,
+        metavar="N",
+        help="with --fetch: a first or full listing keeps N titles (for trials)",
+    )
+    _fetch_options(p, "--fetch-full")
+    p.add_argument(
+        "--no-refresh",
+        action="store_true",
+        help="with --fetch: build from the catalog store as the last fetch left it (no request)",
     )
     p.add_argument(
         "--out",
@@ -129,6 +139,59 @@ def build_parser(prog: str = "mangarec build") -> argparse.ArgumentParser:
     return p
 
 
+def _fetch_options(p: argparse.ArgumentParser, full_flag: str) -> None:
+    p.add_argument(
+        full_flag,
+        dest="full",
+        action="store_true",
+        help="list every id again and drop titles the API no longer returns (also every fetch.full_every_days)",
+    )
+    p.add_argument(
+        "--contact",
+        default=None,
+        metavar="TEXT",
+        help="a URL or e-mail for the API's operators, sent in the User-Agent (default: the config's fetch.contact)",
+    )
+
+
+def _refresh(url: str, cache_dir: Path, config, args, limit: int | None) -> Path:
+    """Refresh the catalog store (or, with --no-refresh, find it); the folder to build from."""
+    from .loaders import store
+    from .loaders.fetch import user_agent
+
+    root = cache_dir / "fetch" / "mangadex"
+    if getattr(args, "no_refresh", False):
+        return store.current_folder(store.store_dir(root, url))
+    f = config.fetch
+    quiet = getattr(args, "quiet", False)
+    last = [-1e9]
+
+    def progress(line: str) -> None:  # a line every 10 s at most: a first night takes minutes
+        import time
+
+        if not quiet and time.monotonic() - last[0] >= 10:
+            last[0] = time.monotonic()
+            print(f"fetch: {line}", file=sys.stderr, flush=True)
+
+    r = store.refresh(
+        url,
+        root,
+        full=args.full,
+        full_every_days=f.full_every_days,
+        overlap=f.overlap_minutes * 60,
+        feed_pages=f.feed_pages,
+        limit=limit,
+        rate_per_second=f.rate_per_second,
+        deadline=f.deadline,
+        max_retry_after=f.max_wait,
+        user_agent=user_agent(args.contact if args.contact is not None else f.contact),
+        progress=progress,
+    )
+    if not quiet:
+        print(store.describe(r), file=sys.stderr)
+    return r.folder
+
+
 def _cache_dir(arg: Path | None) -> Path:
     return arg if arg is not None else Path(os.environ.get("MANGAREC_CACHE_DIR", ".cache"))
 
@@ -162,10 +225,8 @@ def cmd_build(argv: Sequence[str], prog: str = "mangarec build") -> int:
     log = StageLog(quiet=args.quiet)
     specs = list(args.data or [])
     if args.fetch == "mangadex":
-        from .loaders.fetch import fetch_mangadex
-
         with log.stage("fetch"):
-            pages = fetch_mangadex(args.fetch_url, cache_dir / "fetch" / "mangadex", limit=args.fetch_limit)
+            pages = _refresh(args.fetch_url, cache_dir, config, args, args.fetch_limit)
         specs.append(f"mangadex-v5:{pages}")
     if not specs:
         specs = [f"generic:{DEFAULT_CATALOG}"]
@@ -227,20 +288,24 @@ def cmd_serve(argv: Sequence[str], prog: str = "mangarec serve") -> int:
 def cmd_fetch(argv: Sequence[str], prog: str = "mangarec fetch") -> int:
     p = _Parser(
         prog=prog,
-        description="Download a catalog from a live API into the cache (resumable); "
-        "prints the folder to pass to 'mangarec build --data mangadex-v5:FOLDER'.",
+        description="Refresh the catalog store from a live API (the first run lists everything, later ones "
+        "only what changed; resumable); prints the folder to pass to 'mangarec build --data "
+        "mangadex-v5:FOLDER' (or build with 'mangarec build --fetch mangadex --no-refresh').",
     )
     p.add_argument("source", choices=["mangadex"], help="which API")
     p.add_argument(
         "--url", default="https://api.mangadex.org", metavar="URL", help="API base URL (default: %(default)s)"
     )
-    p.add_argument("--limit", type=_int_in(1, MAX_LIMIT), default=None, metavar="N", help="stop after N titles")
+    p.add_argument(
+        "--limit", type=_int_in(1, MAX_LIMIT), default=None, metavar="N", help="a first or full listing keeps N titles"
+    )
+    _fetch_options(p, "--full")
+    p.add_argument("--config", type=Path, default=None, metavar="FILE", help="configuration file (its [fetch] keys)")
     p.add_argument("--cache-dir", type=Path, default=None, metavar="DIR", help="cache folder (default: .cache/)")
     args = p.parse_args(list(argv))
-    from .loaders.fetch import fetch_mangadex
+    from .config import load_config
 
-    pages = fetch_mangadex(args.url, _cache_dir(args.cache_dir) / "fetch" / "mangadex", limit=args.limit)
-    print(pages)
+    print(_refresh(args.url, _cache_dir(args.cache_dir), load_config(args.config), args, args.limit))
     return 0
 
 
@@ -273,6 +338,12 @@ def cmd_tune(argv: Sequence[str], prog: str = "mangarec tune") -> int:
     return int(tune_main(list(argv)) or 0)
 
 
+def cmd_ci(argv: Sequence[str], prog: str = "mangarec ci") -> int:
+    from .ci import main as ci_main
+
+    return ci_main(list(argv), prog=prog)
+
+
 #: ``{command: (function, one-line help)}``; ``build`` is also the default command.
 COMMANDS: dict[str, tuple[Callable[..., int], str]] = {
     "build": (cmd_build, "build the site (the default command)"),
@@ -280,6 +351,7 @@ COMMANDS: dict[str, tuple[Callable[..., int], str]] = {
     "fetch": (cmd_fetch, "download a catalog from a live API into the cache"),
     "config": (cmd_config, "print or check the configuration"),
     "privacy": (cmd_privacy, "private rating collection (simulate, serve, join)"),
+    "ci": (cmd_ci, "write the GitHub Actions workflow: nightly fetch, build and deploy"),
     "tune": (cmd_tune, "choose ALS's settings on the validation split and write them into the config"),
 }
 

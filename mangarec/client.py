@@ -189,9 +189,9 @@ class PublishedModel:
         return out
 
 
-def _read(path_or_url: str) -> bytes:
+def _read(path_or_url: str, what: str = "embeddings") -> bytes:
     """The JSON's bytes from a path or an http(s) URL, gunzipped; at most ``MAX_BYTES`` (after
-    decompression), a URL within a 120 s overall deadline."""
+    decompression), a URL within a 120 s overall deadline. ``what`` names it in errors."""
     from .loaders.httpget import DeadlineExceeded, ResponseTooLarge, get
     from .loaders.io import sniff_bytes
 
@@ -199,19 +199,19 @@ def _read(path_or_url: str) -> bytes:
         try:
             resp = get(path_or_url, headers={"Accept-Encoding": "identity"}, max_bytes=MAX_BYTES)
         except DeadlineExceeded:
-            raise InputError("cannot fetch embeddings: no complete answer within 120 s", path_or_url) from None
+            raise InputError(f"cannot fetch {what}: no complete answer within 120 s", path_or_url) from None
         except ResponseTooLarge:
-            raise InputError(f"embeddings JSON larger than {MAX_BYTES} bytes", path_or_url) from None
+            raise InputError(f"{what} JSON larger than {MAX_BYTES} bytes", path_or_url) from None
         except (OSError, http.client.HTTPException) as exc:
-            raise InputError(f"cannot fetch embeddings: {exc}", path_or_url) from None
+            raise InputError(f"cannot fetch {what}: {exc}", path_or_url) from None
         if resp.status != 200:
-            raise InputError(f"cannot fetch embeddings: HTTP {resp.status} {resp.reason}", path_or_url)
+            raise InputError(f"cannot fetch {what}: HTTP {resp.status} {resp.reason}", path_or_url)
         data = resp.body
     else:
         try:
             data = Path(path_or_url).read_bytes()
         except OSError as exc:
-            raise InputError(f"cannot read embeddings: {exc.strerror or exc}", path_or_url) from None
+            raise InputError(f"cannot read {what}: {exc.strerror or exc}", path_or_url) from None
     if sniff_bytes(data) == "gzip":
         try:  # bounded: a small gzip bomb does not fill the memory
             d = zlib.decompressobj(16 + zlib.MAX_WBITS)
@@ -219,7 +219,7 @@ def _read(path_or_url: str) -> bytes:
         except zlib.error as exc:
             raise InputError(f"bad gzip data: {exc}", path_or_url) from None
     if len(data) > MAX_BYTES:
-        raise InputError(f"embeddings JSON larger than {MAX_BYTES} bytes", path_or_url)
+        raise InputError(f"{what} JSON larger than {MAX_BYTES} bytes", path_or_url)
     return data
 
 

@@ -220,6 +220,73 @@ class PublishSection:
     top_n: int = key(2000, "Titles in the small 'top-N' variant (most popular first).", bounded(1, 10_000_000))
 
 
+def _collect_url(v: str) -> str | None:
+    if v == "":
+        return None
+    ok = v.startswith(("https://", "http://")) and len(v) <= 2000 and not any(c in v for c in " \"'<>?#")
+    return None if ok else "must be empty or an http(s) URL without spaces, quotes, query or fragment"
+
+
+@dataclass(frozen=True)
+class PrivacySection:
+    """``[privacy]``: private collection of the visitors' ratings (docs/privacy.md, "The lobby")."""
+
+    collect_url: str = key(
+        "",
+        "The collection server's lobby (``mangarec privacy serve --lobby``), e.g. "
+        "'https://collect.example.org'. Set: the build writes data/collect.json and the For-you page "
+        "offers 'Contribute anonymously'. Empty: no collection (nothing is published about it).",
+        _collect_url,
+    )
+    min_cohort: int = key(
+        32,
+        "The smallest cohort a visitor's browser accepts: a roster with fewer contributors is refused "
+        "(published in data/collect.json; the anonymity set is at most this many).",
+        bounded(2, 65_535),
+    )
+
+
+def _contact(v: str) -> str | None:
+    ok = len(v) <= 200 and all(c.isprintable() and c not in "()" for c in v)
+    return None if ok else "must be at most 200 printable characters, without parentheses"
+
+
+@dataclass(frozen=True)
+class FetchSection:
+    """``[fetch]``: refreshing the catalog store from the live API (``mangarec fetch``, ``build --fetch``)."""
+
+    contact: str = key(
+        "",
+        "How the API's operators can reach you (a URL or an e-mail address), sent in the "
+        "User-Agent with the project's name. MangaDex asks for a real one; --contact overrides it.",
+        _contact,
+    )
+    full_every_days: float = key(
+        7.0,
+        "A full listing (every id; titles no longer returned are dropped) when the last one is "
+        "older than this; the nights between ask only for what changed.",
+        bounded(0, 3650),
+    )
+    overlap_minutes: float = key(
+        60.0,
+        "A refresh asks for what changed since the last successful fetch minus this overlap.",
+        bounded(0, 10_080),
+    )
+    feed_pages: int = key(
+        10,
+        "Most pages of latest uploads (100 chapters each) one fetch reads for the feed.",
+        bounded(0, 100),
+    )
+    rate_per_second: float = key(4.0, "Most requests per second (MangaDex allows 5).", bounded(0.1, 5))
+    deadline: float = key(120.0, "Seconds one request may take in all (connect, headers, body).", bounded(1, 3600))
+    max_wait: float = key(
+        300.0,
+        "Longest wait a server may ask for (429 Retry-After); a longer one ends the fetch with one "
+        "line naming the wait, so a nightly job ends.",
+        bounded(1, 86_400),
+    )
+
+
 #: ``[models]``: one section per model of the registry (its ``Params``).
 ModelsSection: type = schema.make_section(
     "ModelsSection",
@@ -240,6 +307,8 @@ class Config:
     neighbours: NeighboursSection = section(NeighboursSection, "Neighbour lists.")
     evaluation: EvaluationSection = section(EvaluationSection, "Evaluation.")
     publish: PublishSection = section(PublishSection, "Published JSON.")
+    privacy: PrivacySection = section(PrivacySection, "Private collection of ratings.")
+    fetch: FetchSection = section(FetchSection, "Fetching from the live API.")
 
 
 def load_config(path: str | Path | None) -> Config:

@@ -323,15 +323,53 @@ def _heldout_fits(
     return embs, nbs, out_keys
 
 
-def _publish_choice(config: Config, built: Sequence[str]) -> str:
-    """The published model: ``publish.model``, or (``auto``) the built model of lowest ``publish_rank``."""
+def _content_candidates(
+    catalog: Catalog, embeddings: Mapping[str, Embedding], held: Mapping[str, Embedding], config: Config
+) -> dict[str, tuple[Embedding, Any]]:
+    """Publishable content models to score on the visitor path beside the held-out fits
+    (only when some model was refitted on ratings: then there is something to choose)."""
+    if not held or catalog.ratings is None:
+        return {}
+    return {
+        n: (e, spec(n).foldin(params_of(config, n)))
+        for n, e in embeddings.items()
+        if n not in held and spec(n).publish_rank is not None and not spec(n).trained_on_ratings
+    }
+
+
+def _visitor_precision(evaluation: Mapping[str, Any]) -> dict[str, float]:
+    """Held-out precision@10 of a visitor who told all its training likes, per model."""
+    out = {}
+    for v in evaluation.get("visitor") or []:
+        likes = v.get("likes") or {}
+        m = likes.get("all likes") or (list(likes.values())[-1] if likes else None)
+        if m and (m.get("precision") or {}).get("mean") is not None:
+            out[str(v.get("model"))] = float(m["precision"]["mean"])
+    return out
+
+
+def _publish_choice(
+    config: Config, built: Sequence[str], evaluation: Mapping[str, Any] | None = None
+) -> tuple[str, str]:
+    """The published model and why: ``publish.model``; or (``auto``) the publishable model with
+    the best held-out visitor precision@10 when ratings let the evaluation score more than one
+    (ALS against the content models); else the built model of lowest ``publish_rank``."""
     chosen = config.publish.model
-    if chosen == "auto":
-        ranked = sorted((s.publish_rank, i, n) for i, n in enumerate(built) if (s := spec(n)).publish_rank is not None)
-        chosen = ranked[0][2] if ranked else built[0]
-    if chosen not in built:
-        raise InputError(f"publish.model = {chosen!r}: that model was not built for this catalog")
-    return chosen
+    if chosen != "auto":
+        if chosen not in built:
+            raise InputError(f"publish.model = {chosen!r}: that model was not built for this catalog")
+        return chosen, f"publish.model = {chosen!r} in the configuration."
+    ranked = sorted((s.publish_rank, i, n) for i, n in enumerate(built) if (s := spec(n)).publish_rank is not None)
+    scores = {n: p for n, p in _visitor_precision(evaluation or {}).items() if n in built and spec(n).publish_rank}
+    if len(scores) > 1:
+        best = max(scores, key=lambda n: (scores[n], -spec(n).publish_rank))  # type: ignore[operator]
+        others = ", ".join(f"{spec(n).label} {p:.3f}" for n, p in sorted(scores.items()) if n != best)
+        return best, (
+            f"{spec(best).label} is published for personalisation: a visitor's held-out precision@10 is "
+            f"{scores[best]:.3f} with it, against {others} (same users, same hidden likes; figures below)."
+        )
+    chosen = ranked[0][2] if ranked else built[0]
+    return chosen, f"{spec(chosen).label} is published: the registry's preference (no held-out figures to compare)."
 
 
 def _catalog_info(catalog: Catalog) -> CatalogInfo:
@@ -458,12 +496,14 @@ def _run(
 
     eval_seed = derive_seed(config.seed, "evaluate")
     held_emb, held_nb, heldout_keys = _heldout_fits(catalog, names, fitted, model_keys, config, stages, eval_seed)
+    candidates = _content_candidates(catalog, embeddings, held_emb, config)
     evaluation = stages.run(
         "evaluate",
         make_key(
             "evaluate",
             [nb_keys[n] for n in names],
             heldout_keys,
+            sorted(model_keys[n] for n in candidates),
             catalog.fingerprint,
             config.evaluation,
             config.seed,
@@ -476,12 +516,13 @@ def _run(
             eval_seed,
             heldout_embeddings=held_emb,
             heldout_neighbours=held_nb,
+            candidates=candidates,
         ),
     )
 
-    from .publish import write_embeddings
+    from .publish import write_collect, write_embeddings
 
-    published_model = _publish_choice(config, names)
+    published_model, why = _publish_choice(config, names, evaluation)
     fold = spec(published_model).foldin(params_of(config, published_model))
     with log.stage("write:embeddings"):
         sizes = write_embeddings(
@@ -495,6 +536,8 @@ def _run(
             build_date=date or "unknown",
             top_n=config.publish.top_n,
         )
+        if config.privacy.collect_url:
+            sizes |= write_collect(tmp, catalog, config.privacy.collect_url, config.privacy.min_cohort)
     for n in stages.cache.notes:
         log.note(n)  # about this run, not the site: printed, not published
     report = make_report(
@@ -505,7 +548,7 @@ def _run(
         evaluation,
         date=date,
         left_out=left_out,
-        published=Published(model=published_model, mode=fold.mode, sizes=sizes),
+        published=Published(model=published_model, mode=fold.mode, sizes=sizes, why=why),
         notes=notes,
         stages=stages.runs,
     )

@@ -308,6 +308,16 @@ def write_embeddings(
     return {rel: len(data) for rel, data in files.items()}
 
 
+def write_collect(out_dir: Path, catalog: Catalog, collect_url: str, min_cohort: int) -> dict[str, int]:
+    """Write ``data/collect.json`` (what a contributor needs: the lobby, the smallest cohort,
+    the index's catalog hash; :mod:`mangarec.privacy.site_collect`); ``{path: bytes}``."""
+    from .privacy.site_collect import collect_document
+
+    data = dumps(collect_document(collect_url, min_cohort, catalog.fingerprint, len(catalog.ids)))
+    atomic_write(Path(out_dir) / "data/collect.json", data)
+    return {"data/collect.json": len(data)}
+
+
 def top_overlap(
     Y_full: np.ndarray,
     Y_quant: np.ndarray,

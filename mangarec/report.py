@@ -81,6 +81,7 @@ class Published:
     model: str
     mode: str
     sizes: Mapping[str, int]
+    why: str = ""  # why this model: the held-out visitor figures, or the configuration
 
 
 @dataclass(frozen=True)

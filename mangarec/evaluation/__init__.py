@@ -73,6 +73,7 @@ def evaluate(
     heldout_embeddings: Mapping[str, Embedding] | None = None,
     heldout_neighbours: Mapping[str, Neighbours] | None = None,
     picks: Sequence[int] | None = None,
+    candidates: Mapping[str, tuple[Embedding, Any]] | None = None,
 ) -> dict[str, Any]:
     """The ``evaluation`` part of ``report.json`` (JSON-able; see :class:`Evaluation`).
 
@@ -87,6 +88,10 @@ def evaluate(
         The onboarding's item positions (scored on the visitor path); by default each held-out
         fit's own :func:`mangarec.onboarding.choose` picks from the training likes, what the
         site's onboarding shows.
+    candidates:
+        ``{model: (Embedding, Foldin)}`` of content models (never trained on ratings) that could
+        be published for personalisation: their visitor path is scored beside the held-out fits
+        (:func:`mangarec.pipeline` publishes the best).
     """
     ev = run_evaluation(
         catalog,
@@ -96,6 +101,7 @@ def evaluate(
         heldout_embeddings=heldout_embeddings,
         heldout_neighbours=heldout_neighbours,
         picks=picks,
+        candidates=candidates,
     )
     out = jsonable(ev)
     out["content"] = content_figures(catalog, neighbours)

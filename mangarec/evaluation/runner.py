@@ -155,6 +155,7 @@ def run_evaluation(
     heldout_embeddings: Mapping[str, Embedding] | None = None,
     heldout_neighbours: Mapping[str, Neighbours] | None = None,
     picks: Sequence[int] | None = None,
+    candidates: Mapping[str, tuple[Embedding, Foldin]] | None = None,
 ) -> Evaluation:
     """The typed evaluation (see :func:`mangarec.evaluation.evaluate` for the parameters)."""
     if not neighbours:
@@ -190,8 +191,11 @@ def run_evaluation(
             ranking, choices = _ranking(catalog, split, neighbours, held_emb, held_nb, tie, boot, seed)
             if "ease_skipped" in choices:
                 notes.append(f"EASE reference left out: {choices['ease_skipped']}")
-            for name, emb in held_emb.items():
-                fold = visitor_foldin(emb)
+            # the held-out fits with the site's onboarding picks; the publishable content models
+            # (never trained on ratings) beside them, so the build can publish the best
+            scored = [(n, e, visitor_foldin(e), True) for n, e in held_emb.items()]
+            scored += [(n, e, f, False) for n, (e, f) in (candidates or {}).items()]
+            for name, emb, fold, onboarding in scored:
                 visitor.append(
                     evaluate_visitor(
                         catalog,
@@ -203,7 +207,9 @@ def run_evaluation(
                         schedule=fold.schedule,
                         like_counts=config.visitor_likes,
                         seed=derive_seed(seed, "visitor", name),
-                        picks=picks if picks is not None else _onboarding(catalog, split, emb),
+                        picks=(picks if picks is not None else _onboarding(catalog, split, emb))
+                        if onboarding
+                        else None,
                     )
                 )
             for name in neighbours:

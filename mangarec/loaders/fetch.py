@@ -14,10 +14,11 @@ are read back, never requested again. The directory is then a ``mangadex-v5`` ca
 
 Politeness: at most ``rate_per_second`` requests per second (MangaDex asks for ≤ 5 per second
 per IP); a 429 or 5xx response, a timeout or a connection error is retried up to
-``max_retries`` times, waiting ``Retry-After`` seconds when the server sends it (at most
-``max_retry_after``, 300 s by default: a longer wait is capped and a note says so) and
-``2**attempt`` seconds (capped at 60) otherwise; other HTTP errors stop at once. Requests send
-a descriptive ``User-Agent``.
+``max_retries`` times, waiting ``Retry-After`` seconds when the server sends it and
+``2**attempt`` seconds (capped at 60) otherwise; a wait over :data:`NOTE_WAIT` seconds is
+printed. A server that asks for a wait longer than ``max_retry_after`` (300 s by default,
+``fetch.max_wait``) ends the fetch with one line naming the wait: a nightly job must end.
+Other HTTP errors stop at once. Requests send a descriptive ``User-Agent``.
 
 Robustness: every request has an overall ``deadline`` (120 s: connect, headers and body
 together, see :mod:`.httpget`) besides the per-read ``timeout``; a body larger than
@@ -67,6 +68,17 @@ MAX_RETRY_AFTER = 300.0
 DEFAULT_DEADLINE = 120.0
 MAX_RESPONSE_BYTES = 32 << 20
 MAX_PAGES = 10_000
+#: Waits longer than this (seconds) are printed.
+NOTE_WAIT = 5.0
+
+
+def user_agent(contact: str = "") -> str:
+    """The User-Agent of every request: the project, its version and the maintainer's contact
+    (``fetch.contact`` / ``--contact``), as MangaDex asks."""
+    from .. import __version__
+
+    contact = " ".join(contact.split())
+    return f"mangarec/{__version__} (static recommendation site builder" + (f"; {contact})" if contact else ")")
 
 
 def _retry_after(value: str | None) -> float | None:
@@ -89,29 +101,33 @@ def _note(message: str) -> None:
     print(f"note: {message}", file=sys.stderr, flush=True)
 
 
-class _Client:
-    """Rate-limited GET with retries; ``sleep`` and ``clock`` are injectable for tests."""
+class Client:
+    """Rate-limited GET with retries (see the module docstring); ``sleep`` and ``clock`` are
+    injectable for tests. The settings are checked first (one-line errors)."""
 
     def __init__(
         self,
         *,
-        rate: float,
-        max_retries: int,
-        timeout: float,
-        user_agent: str,
-        sleep: Callable[[float], None],
-        clock: Callable[[], float],
-        deadline: float,
-        max_retry_after: float,
-        max_bytes: int,
-        notify: Callable[[str], None],
+        rate_per_second: float = 4.0,
+        max_retries: int = 5,
+        timeout: float = 30,
+        user_agent: str = DEFAULT_USER_AGENT,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        deadline: float = DEFAULT_DEADLINE,
+        max_retry_after: float = MAX_RETRY_AFTER,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        notify: Callable[[str], None] = _note,
     ):
-        self.interval = 1.0 / rate if rate > 0 else 0.0
+        for name, value in (("deadline", deadline), ("timeout", timeout), ("max_retry_after", max_retry_after)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e6:
+                raise InputError(f"{name} must be a number of seconds > 0, got {value!r}")
+        self.interval = 1.0 / rate_per_second if rate_per_second > 0 else 0.0
         self.max_retries = max_retries
         self.timeout = timeout
         self.deadline = deadline
         self.max_retry_after = max_retry_after
-        self.max_bytes = max_bytes
+        self.max_bytes = max_response_bytes
         self.user_agent = user_agent
         self.sleep = sleep
         self.clock = clock
@@ -155,15 +171,17 @@ class _Client:
                     raise InputError(f"HTTP {resp.status} {resp.reason[:100]}", url)
                 problem = f"HTTP {resp.status}"
                 wait = _retry_after(resp.headers.get("Retry-After"))
+            if wait is not None and wait > self.max_retry_after:
+                raise InputError(
+                    f"{problem}: the server asks to wait {wait:.0f} s (Retry-After), longer than the "
+                    f"{self.max_retry_after:g} s cap (fetch.max_wait): stopping; run again later",
+                    url,
+                )
             if attempt >= self.max_retries:
                 raise InputError(f"{problem}, giving up after {attempt + 1} attempts", url)
-            if wait is not None and wait > self.max_retry_after:
-                self.notify(
-                    f"{url}: the server asks to wait {wait:.0f} s (Retry-After); "
-                    f"waiting {self.max_retry_after:g} s instead (the cap)"
-                )
-                wait = self.max_retry_after
             delay = wait if wait is not None else min(60.0, 2.0**attempt)
+            if delay > NOTE_WAIT:
+                self.notify(f"{url}: {problem}; waiting {delay:.0f} s before retrying")
             attempt += 1
             self.sleep(delay)
 
@@ -174,19 +192,10 @@ def fetch_mangadex(
     *,
     limit: int | None = None,
     page_size: int = 100,
-    rate_per_second: float = 4.0,
-    max_retries: int = 5,
-    timeout: float = 30,
-    user_agent: str = DEFAULT_USER_AGENT,
-    sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
     progress: Callable[[str], None] | None = None,
     max_offset: int = MAX_WINDOW,
-    deadline: float = DEFAULT_DEADLINE,
-    max_retry_after: float = MAX_RETRY_AFTER,
-    max_response_bytes: int = MAX_RESPONSE_BYTES,
     max_pages: int = MAX_PAGES,
-    notify: Callable[[str], None] = _note,
+    **client: Any,
 ) -> Path:
     """Fetch the MangaDex manga list into ``cache_dir/<cache_key>`` (resuming); return that folder.
 
@@ -201,10 +210,10 @@ def fetch_mangadex(
         Stop once this many manga are saved (whole pages); None fetches everything.
     page_size:
         ``limit`` of each request (the API allows 1 to 100).
-    rate_per_second, max_retries, timeout, user_agent:
-        Politeness and robustness settings (see the module docstring).
-    sleep, clock:
-        Injected for tests (``time.sleep`` and ``time.monotonic`` by default).
+    client:
+        The :class:`Client`'s settings: ``rate_per_second`` (4), ``max_retries`` (5),
+        ``timeout`` (30 s per read), ``user_agent``, ``sleep`` and ``clock`` (injected for
+        tests), ``deadline``, ``max_retry_after``, ``max_response_bytes``, ``notify``, below.
     progress:
         Called with one line per page fetched.
     max_offset:
@@ -213,15 +222,15 @@ def fetch_mangadex(
         Seconds one request may take in all (connect, headers, body); a request over it counts
         as a timeout (retried).
     max_retry_after:
-        Longest wait honoured from a ``Retry-After`` header; longer ones are capped, with a note.
+        Longest wait honoured from a ``Retry-After`` header; a longer one ends the fetch (one line).
     max_response_bytes:
         Largest response body accepted (an error beyond it, not retried).
     max_pages:
         Most pages one fetch saves (a server reporting an endless ``total`` cannot keep it
         going for ever).
     notify:
-        Called with notes for the user (a capped ``Retry-After``); prints ``note: ...`` to
-        stderr by default.
+        Called with notes for the user (a wait over :data:`NOTE_WAIT` seconds); prints
+        ``note: ...`` to stderr by default.
 
     Raises
     ------
@@ -232,34 +241,53 @@ def fetch_mangadex(
     """
     if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 100:
         raise InputError(f"page_size must be an integer between 1 and 100, got {page_size!r}")
-    for name, value in (("deadline", deadline), ("timeout", timeout), ("max_retry_after", max_retry_after)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1e6:
-            raise InputError(f"{name} must be a number of seconds > 0, got {value!r}")
     if isinstance(max_pages, bool) or not isinstance(max_pages, int) or max_pages < 1:
         raise InputError(f"max_pages must be a positive integer, got {max_pages!r}")
+    c = Client(**client)
     root = normalise_base_url(base_url)
     cache = Path(cache_dir) / cache_key(root, page_size=page_size, max_offset=max_offset)
-    try:
-        cache.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise InputError(f"cannot create the fetch cache folder: {e.strerror or e}", str(cache)) from None
-    client = _Client(
-        rate=rate_per_second,
-        max_retries=max_retries,
-        timeout=timeout,
-        user_agent=user_agent,
-        sleep=sleep,
-        clock=clock,
-        deadline=deadline,
-        max_retry_after=max_retry_after,
-        max_bytes=max_response_bytes,
-        notify=notify,
+    make_folder(cache)
+    fetch_pages(
+        c,
+        root,
+        cache,
+        limit=limit,
+        page_size=page_size,
+        max_offset=max_offset,
+        max_pages=max_pages,
+        progress=progress,
     )
+    return cache
+
+
+def make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise InputError(f"cannot create the fetch cache folder: {e.strerror or e}", str(folder)) from None
+
+
+def fetch_pages(
+    client: Client,
+    root: str,
+    cache: Path,
+    *,
+    order: str = "createdAt",
+    since: str | None = None,
+    limit: int | None = None,
+    page_size: int = 100,
+    max_offset: int = MAX_WINDOW,
+    max_pages: int = MAX_PAGES,
+    progress: Callable[[str], None] | None = None,
+) -> None:
+    """Page through ``GET /manga`` ordered by ``order`` (``createdAt`` or ``updatedAt``, ascending)
+    from ``since`` (``<order>Since``, inclusive) into ``cache`` (``page-WWW-OOOOO.json``),
+    resuming from the pages already there; the 10,000 window logic of the module docstring."""
     pages_seen = 0
     total: int | None = None
     saved = 0
     window = 0
-    cursor: str | None = None
+    cursor: str | None = since
     carry: set[str] = set()  # ids of the previous window created at `cursor`
     while True:
         offset = 0
@@ -267,7 +295,7 @@ def fetch_mangadex(
         window_ids_at: dict[str, set[str]] = {}
         while True:
             if limit is not None and saved >= limit:
-                return cache
+                return
             if offset + page_size > max_offset:
                 break  # next window
             path = cache / page_name(window, offset)
@@ -275,16 +303,16 @@ def fetch_mangadex(
             if pages_seen > max_pages:
                 raise InputError(f"stopped after {max_pages} pages: the API reports {total} manga; give a limit", root)
             if exists(path):
-                page = read_cached_page(path, max_response_bytes)
+                page = read_cached_page(path, client.max_bytes)
                 note = page.get("mangarec")
                 dropped = note.get("dropped", 0) if isinstance(note, dict) else 0
                 if isinstance(dropped, bool) or not isinstance(dropped, int) or dropped < 0:
                     raise InputError("malformed cached page: 'mangarec.dropped' is not a count", str(path))
             else:
-                params = [("limit", str(page_size)), ("offset", str(offset)), ("order[createdAt]", "asc")]
+                params = [("limit", str(page_size)), ("offset", str(offset)), (f"order[{order}]", "asc")]
                 params += [("contentRating[]", r) for r in CONTENT_RATINGS]
                 if cursor is not None:
-                    params.append(("createdAtSince", cursor))
+                    params.append((f"{order}Since", cursor))
                 url = f"{root}/manga?{urllib.parse.urlencode(params)}"
                 page = check_page(client.get_json(url), url)
                 data = page["data"]
@@ -299,21 +327,21 @@ def fetch_mangadex(
             total = page["total"]
             saved += len(data)
             for ent in data:
-                created = ent["attributes"].get("createdAt")
+                created = ent["attributes"].get(order)
                 if isinstance(created, str):
                     last_created = created
                     window_ids_at.setdefault(created, set()).add(ent["id"])
             offset += page_size
             if len(data) + dropped == 0 or offset >= page["total"]:
-                return cache
+                return
         # the window is full: continue from the last createdAt seen
         if last_created is None:  # nothing new in a whole window: the cursor cannot move
-            raise InputError(f"cannot page further: more than {max_offset} manga created at {cursor}", root)
+            raise InputError(f"cannot page further: more than {max_offset} manga with {order} {cursor}", root)
         new_cursor = last_created[:19]  # YYYY-MM-DDTHH:MM:SS, the form createdAtSince accepts
         at_cursor = {i for c, ids in window_ids_at.items() if c[:19] == new_cursor for i in ids}
         if new_cursor == cursor:
             if not at_cursor - carry:
-                raise InputError(f"cannot page further: more than {max_offset} manga created at {cursor}", root)
+                raise InputError(f"cannot page further: more than {max_offset} manga with {order} {cursor}", root)
             carry = carry | at_cursor  # still inside one timestamp: keep skipping all of them
         else:
             carry = at_cursor
@@ -323,6 +351,11 @@ def fetch_mangadex(
 
 __all__ = [
     "fetch_mangadex",
+    "fetch_pages",
+    "user_agent",
+    "Client",
+    "make_folder",
+    "NOTE_WAIT",
     "cache_key",
     "normalise_base_url",
     "page_bytes",

@@ -130,11 +130,18 @@ def save_page(path: Path, value: dict) -> None:
         raise InputError(f"cannot write the fetched page: {e.strerror or e}", str(path)) from None
 
 
-def read_cached_page(path: Path, max_bytes: int) -> dict:
+def read_json_file(path: Path, max_bytes: int) -> dict:
+    """A JSON object this cache saved (one-line errors: unreadable, too large, not JSON, not an object)."""
     raw = read_input_bytes(path, max_bytes=max_bytes, what="cached page")
     try:
         value = json.loads(raw)
     except (ValueError, RecursionError) as e:
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
         raise InputError(f"invalid JSON in a cached page ({msg})", str(path)) from None
-    return check_page(value, str(path))
+    if not isinstance(value, dict):
+        raise InputError("malformed cached page: not a JSON object", str(path))
+    return value
+
+
+def read_cached_page(path: Path, max_bytes: int) -> dict:
+    return check_page(read_json_file(path, max_bytes), str(path))

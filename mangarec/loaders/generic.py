@@ -23,6 +23,7 @@ from .base import Fields, external_ids, iter_csv, iter_json_lines, type_name
 
 CSV_REQUIRED = ("id", "title", "kind")
 CSV_OPTIONAL = ("type", "year", "date", "tags", "description", "popularity", "score", "adult", "url", "alt_titles")
+_UPDATED = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z")
 _DATE = re.compile(r"[0-9]{4}(-[0-9]{2}(-[0-9]{2})?)?")  # used with fullmatch (no "2020\n", no "٢٠٢٠")
 
 
@@ -71,6 +72,9 @@ def record_to_item(rec: Any, src: str, line: int | None) -> Item:
         rf = Fields(x, src, line)
         related.append(Related(id=rf.id("id"), type=rf.str("type") or "Related", title=rf.str("title")))
     popularity = f.number("popularity")
+    updated = f.str("updated")
+    if updated is not None and not _UPDATED.fullmatch(updated):
+        raise f.bad("updated", "a UTC time YYYY-MM-DDTHH:MM:SSZ", updated)
     return Item(
         id=item_id,
         title=f.title(r.get("title")),
@@ -88,6 +92,7 @@ def record_to_item(rec: Any, src: str, line: int | None) -> Item:
         adult=f.bool("adult"),
         url=f.str("url"),
         matches=tuple(f.str_list("matches")),
+        updated=updated,
     )
 
 

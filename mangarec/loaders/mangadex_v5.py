@@ -156,6 +156,15 @@ def entity_to_item(ent: Any, src: str, line: int | None) -> Item:
             kind = str(rel["related"])
             related.append(Related(id=rf.id("id"), type=RELATED_NAMES.get(kind, kind.replace("_", " ").capitalize())))
     languages = a.list("availableTranslatedLanguages")
+    popularity, score, updated = round(math.log1p(len(languages)), 6), None, None
+    note = f.rec.get("mangarec")
+    if isinstance(note, dict):
+        n = Fields(note, src, line)
+        if "follows" in note:
+            popularity = float(n.int("follows") or 0)
+        score = n.number("rating") if note.get("rating") is not None else None
+        upload = n.str("latestUpload")
+        updated = upload[:19] + "Z" if upload and _CREATED.match(upload) else None
     return Item(
         id=item_id,
         title=title,
@@ -166,8 +175,9 @@ def entity_to_item(ent: Any, src: str, line: int | None) -> Item:
         year=year,
         date=date,
         description=to_plain_text(markdown_to_text(description.replace("\r\n", "\n"))),
-        popularity=round(math.log1p(len(languages)), 6),
-        score=None,
+        popularity=popularity,
+        score=score,
+        updated=updated,
         external=external_ids(a, {k: links[k] for k in LINK_KEYS if k in links}, "attributes.links"),
         related=tuple(related),
         adult=rating in ADULT_RATINGS,

@@ -34,12 +34,25 @@ def _simulate(a) -> int:
 
 
 def _serve(a) -> int:
+    if a.lobby:
+        from .http_lobby import serve_lobby
+
+        return serve_lobby(a)
+    if a.roster is None or a.users is None:
+        raise ValueError("serve: --roster and --users are required without --lobby")
     from .http_server import serve
 
+    a.phase_timeout = 10.0 if a.phase_timeout is None else a.phase_timeout
     return serve(a)
 
 
 def _join(a) -> int:
+    if a.lobby:
+        from .lobby_client import join_lobby
+
+        return join_lobby(a)
+    if None in (a.server, a.uid, a.key, a.roster):
+        raise ValueError("join: --server, --uid, --key and --roster are required without --lobby")
     from .http_client import join
 
     return join(a)
@@ -63,20 +76,40 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, default=1)
     s.add_argument("--out", required=True)
     s.set_defaults(fn=_simulate)
-    v = sub.add_parser("serve", help="run a collection server on 127.0.0.1")
+    v = sub.add_parser("serve", help="run a collection server (a fixed roster, or a lobby that enrolls)")
+    v.add_argument("--host", default="127.0.0.1", help="address to bind (behind a TLS reverse proxy: 127.0.0.1)")
     v.add_argument("--port", type=int, default=0, help="0 = ephemeral; the port is printed")
-    v.add_argument("--users", type=int, required=True, help="number of enrolled users")
-    v.add_argument("--roster", required=True, help="file: one 'uid hex(ed25519 public key)' per line")
+    v.add_argument("--users", type=int, help="number of enrolled users (with --roster)")
+    v.add_argument("--roster", help="file: one 'uid hex(ed25519 public key)' per line")
     v.add_argument("--threshold", type=int, default=0, help="default floor(n/2)+1")
-    v.add_argument("--phase-timeout", type=float, default=10.0)
-    v.add_argument("--out", required=True)
+    v.add_argument("--phase-timeout", type=float, default=None, help="seconds (default 10, 30 with --lobby)")
+    v.add_argument("--out", required=True, help="the collected CSV (pseudonym,item_id,rating)")
+    v.add_argument("--allow-origin", action="append", help="CORS: the site's origin, e.g. https://example.org")
+    v.add_argument("--per-address", type=int, default=16, help="connections at once per client address (0: no bound)")
+    v.add_argument("--header-deadline", type=float, default=10.0, help="seconds for a request's line and headers")
+    g = v.add_argument_group("lobby (enrollment without a pre-shared roster)")
+    g.add_argument("--lobby", action="store_true", help="admit contributors who enroll with a fresh key")
+    g.add_argument("--index", action="append", help="a build's data/embeddings-titles.json (repeatable)")
+    g.add_argument("--min-cohort", type=int, default=32)
+    g.add_argument("--max-cohort", type=int, default=256)
+    g.add_argument("--gather", type=float, default=5.0, help="seconds to wait for more once --min-cohort wait")
+    g.add_argument("--pow-bits", type=int, default=20, help="proof of work per enrollment: 2^bits BLAKE2b")
+    g.add_argument("--enroll-rate", type=float, default=2.0, help="enrollments per second per address (burst 10)")
+    g.add_argument("--max-sessions", type=int, default=4, help="collections running at once")
+    g.add_argument("--forwarded", action="store_true", help="trust X-Forwarded-For (behind your reverse proxy)")
+    g.add_argument("--stop-after", type=int, default=0, help="exit after this many collections (0: never)")
     v.set_defaults(fn=_serve)
     j = sub.add_parser("join", help="contribute one user's ratings to a running server")
-    j.add_argument("--server", required=True, help="http://127.0.0.1:PORT")
-    j.add_argument("--uid", type=int, required=True)
-    j.add_argument("--key", required=True, help="file holding the user's hex Ed25519 seed")
-    j.add_argument("--roster", required=True, help="the same roster file as the server's")
-    j.add_argument("--ratings", required=True, help="CSV with this user's rows only")
+    j.add_argument("--server", help="http://127.0.0.1:PORT (with --uid/--key/--roster)")
+    j.add_argument("--uid", type=int)
+    j.add_argument("--key", help="file holding the user's hex Ed25519 seed")
+    j.add_argument("--roster", help="the same roster file as the server's")
+    j.add_argument("--lobby", help="the lobby's URL (the site's collect_url): enroll with a fresh key")
+    j.add_argument("--collect", help="the site's data/collect.json (file or URL), with --lobby")
+    j.add_argument("--min-cohort", type=int, default=0, help="refuse a smaller roster (default: the site's)")
+    j.add_argument(
+        "--ratings", required=True, help="CSV with this user's rows only (or, with --lobby, a site ratings export)"
+    )
     j.add_argument("--timeout", type=float, default=60.0)
     j.set_defaults(fn=_join)
     return p

@@ -12,16 +12,20 @@ surviving cohort:
    write cancelled it). A broken invariant is the only ground for *opening*
    this round (it is content-free: each input is ``budget`` random blocks, the
    same for everyone, and a contributor never uses an opened reservation).
-2. ``marks`` (counters): the singly-owned blocks are compacted, each into
-   ``block`` message slots; a contributor adds 1 at one slot per message it
-   places in its own single blocks, and at the last entry the number of its
-   messages it could not place (they retry). Never opened.
-3. ``message`` (GF(2)): the marked slots are compacted; each owner XORs
+2. ``marks`` (Z_2^32): the singly-owned blocks are compacted, each into
+   ``block`` message slots; a contributor adds a uniformly random *non-zero*
+   32-bit mark at one slot per message it places in its own single blocks, and
+   at the last entry a random non-zero flag if it has messages it could not
+   place (they retry). Never opened. Random marks make a negative write
+   useless: cancelling a mark (to censor or truncate a profile) means guessing
+   a 32-bit value, and so does cancelling the flag of messages left.
+3. ``message`` (GF(2)): the non-zero marks are compacted; each owner XORs
    ``message | nonce | BLAKE2b-128(session, round, slot, nonce, message)`` into
    its slot. Valid slots are read; corrupted ones (collision, jamming) retry.
 
-The collector goes on with another attempt while the last marks round reports
-messages left or a message slot was corrupted (at most ``max_attempts``).
+The collector goes on with another attempt while the last marks entry is non-zero
+or a message slot was corrupted (at most ``max_attempts``), and publishes a
+profile only when all its parts arrived.
 """
 
 from __future__ import annotations
@@ -31,12 +35,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ParameterError
-from .primitives import frame, hash_bytes
+from .primitives import RandomSource, frame, hash_bytes
 from .ratings_codec import DEFAULT_MAX_PARTS, DEFAULT_MSG_BYTES
 
 NONCE = 16
 TAG = 16
 OPENABLE = frozenset({"reserve"})
+#: The marks round's group: a mark is a random non-zero element (see the module doc).
+MARKS_GROUP = "add32"
 
 
 @dataclass(frozen=True)
@@ -67,6 +73,11 @@ class AnonParams:
 def counter_group(max_value: int) -> str:
     """The smallest Z_2^k whose counters hold ``max_value`` with room to see a wrap."""
     return "add8" if max_value < 255 else "add16" if max_value < 65535 else "add32"
+
+
+def random_mark(rng: RandomSource) -> int:
+    """A uniformly random non-zero element of the marks group (a mark or a flag)."""
+    return 1 + rng.randbelow((1 << 32) - 1)
 
 
 def reservation_violation(counts: np.ndarray, survivors: int, budget: int) -> str | None:

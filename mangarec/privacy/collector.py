@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import tokens
-from .anonymous import AnonParams, counter_group, opened_input_valid, parse_slots, reservation_violation
+from .anonymous import MARKS_GROUP, AnonParams, counter_group, opened_input_valid, parse_slots, reservation_violation
 from .errors import ParameterError, ProtocolViolation
 from .primitives import RandomSource
 from .ratings_codec import Part, assemble, decode_message
@@ -81,7 +81,7 @@ class Collector:
         if self.phase == "marks":
             return (
                 "marks",
-                counter_group(live * p.max_parts),
+                MARKS_GROUP,
                 len(self._singles) * p.block + 1,
                 struct.pack(">I", self._prev),
             )
@@ -104,12 +104,8 @@ class Collector:
             return "ok"
         if purpose == "marks":
             marks, left = result[:-1], int(result[-1])
-            self._slots = np.flatnonzero(marks >= 1)
-            if left > survivors * p.max_parts:
-                self.events.append(
-                    f"round {rnd}: implausible total of messages left ({left}): a contributor lied; going on"
-                )
-            self._more = left > 0
+            self._slots = np.flatnonzero(marks != 0)
+            self._more = left != 0
             if self.attempts == 0 and not len(self._slots) and not left:
                 self.events.append(f"round {rnd}: nothing to collect (a total of zero)")
             self.phase = "message" if len(self._slots) else self._after_attempt()

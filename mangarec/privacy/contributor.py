@@ -18,7 +18,7 @@ import numpy as np
 
 from . import encoding as E
 from . import groups, tokens
-from .anonymous import AnonParams, reservation_violation, slot_content
+from .anonymous import MARKS_GROUP, AnonParams, random_mark, reservation_violation, slot_content
 from .errors import ConsistencyError
 from .primitives import RandomSource
 from .ratings_codec import Profile
@@ -46,7 +46,7 @@ class Contributor:
         self.events: list[str] = []
         self.client: Any = None  # the session's SecAggClient, set by attach()
         self._blocks: dict[int, list[int]] = {}
-        self._placed: dict[int, list[tuple[int, bytes]]] = {}
+        self._placed: dict[int, list[tuple[int, int, bytes]]] = {}
         self._retry: dict[int, int] = {}
         self._written: dict[int, list[tuple[int, bytes, bytes]]] = {}
 
@@ -87,13 +87,11 @@ class Contributor:
     # -- round inputs -----------------------------------------------------------
     def sync(self) -> None:
         """Drop the pending messages that a published message-round result shows delivered,
-        and check each published total of messages left against this contributor's own."""
+        and check that a flag of messages left this contributor raised was not cancelled."""
         for r in list(self._retry):
             res = self.client.result(r)
-            if res is not None and int(res[-1]) < self._retry.pop(r):
-                self.events.append(
-                    f"round {r}: the total of messages left is understated ({int(res[-1])}): a contributor lied"
-                )
+            if res is not None and self._retry.pop(r) and int(res[-1]) == 0:
+                self.events.append(f"round {r}: the flag of messages left reads 0 (cancelled): a contributor lied")
         sz = self.params.slot_bytes
         for r in list(self._written):
             res = self.client.result(r)
@@ -129,8 +127,10 @@ class Contributor:
     def _marks(self, st: E.RoundStart, x: np.ndarray) -> np.ndarray:
         rr, counts = self._previous(st)
         blocks = self._blocks.pop(rr, None)
+        if st.group != MARKS_GROUP:
+            raise ConsistencyError(f"a marks round must be {MARKS_GROUP}, not {st.group}")
         if counts is None or blocks is None or self.client.opened(rr):
-            x[-1] = len(self.pending)  # an opened reservation is never written into
+            x[-1] = random_mark(self.rng) if self.pending else 0  # an opened reservation is never written into
             return x
         singles = np.flatnonzero(counts == 1)
         B = self.params.block
@@ -140,10 +140,10 @@ class Contributor:
         for b in sorted(b for b in blocks if counts[b] == 1):
             base = int(np.searchsorted(singles, b)) * B
             for j in range(min(B, len(todo))):
-                placed.append((base + j, todo.pop(0)))
-        for pos, _ in placed:
-            x[pos] = 1
-        x[-1] = len(todo)
+                placed.append((base + j, random_mark(self.rng), todo.pop(0)))
+        for pos, mark, _ in placed:
+            x[pos] = mark
+        x[-1] = random_mark(self.rng) if todo else 0
         self._placed[st.round], self._retry[st.round] = placed, len(todo)
         return x
 
@@ -152,15 +152,17 @@ class Contributor:
         placed = self._placed.pop(mr, [])
         if marks is None:
             return x
-        slots = np.flatnonzero(marks[:-1] >= 1)
+        slots = np.flatnonzero(marks[:-1] != 0)
         sz = self.params.slot_bytes
         if len(slots) * sz != st.length:
             raise ConsistencyError("message round length disagrees with the marks result")
         writes = []
-        for pos, msg in placed:
-            if marks[pos] == 0:
-                self.events.append(f"round {mr}: a slot this contributor marked reads 0")
+        for pos, mark, msg in placed:
+            if marks[pos] == 0:  # a 32-bit guess came true: the message stays pending
+                self.events.append(f"round {mr}: a slot this contributor marked reads 0 (cancelled)")
                 continue
+            if int(marks[pos]) != mark:  # somebody else wrote there; the slot is still ours to fill
+                self.events.append(f"round {mr}: a slot this contributor marked was written by another")
             idx = int(np.searchsorted(slots, pos))
             content = slot_content(st.session, st.round, idx, self.rng.bytes(16), msg)
             x[idx * sz : (idx + 1) * sz] = np.frombuffer(content, dtype=np.uint8)

@@ -50,9 +50,9 @@ def read_ratings(path: str | os.PathLike) -> dict[str, list[tuple[int, int]]]:
     return users
 
 
-def write_collected(path: str | os.PathLike, rows: Iterable[tuple[str, int, int]]) -> int:
+def write_collected(path: str | os.PathLike, rows: Iterable[tuple[str, int | str, int]]) -> int:
     """Write rows sorted by (pseudonym, item_id) atomically; returns the row count."""
-    rows = sorted(rows)
+    rows = sorted(rows, key=lambda r: (r[0], str(r[1]) if isinstance(r[1], str) else r[1]))
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(OUT_HEADER)

@@ -288,6 +288,16 @@ _U32 = struct.Struct(">I").unpack_from
 _II = struct.Struct(">II").unpack_from
 
 
+def frame_session(data: bytes) -> bytes:
+    """The session id of a frame (its first field), without decoding the rest."""
+    if len(data) < 10 or data[:4] != MAGIC:
+        raise ProtocolViolation("bad-format", "bad magic")
+    n = _U32(data, 6)[0]
+    if n > 64 or 10 + n > len(data):
+        raise ProtocolViolation("bad-format", "truncated frame")
+    return bytes(data[10 : 10 + n])
+
+
 def decode(data: bytes) -> Message:
     """Parse a frame produced by :func:`encode` (strict)."""
     if len(data) > MAX_FRAME:

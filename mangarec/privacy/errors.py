@@ -30,6 +30,13 @@ class ProtocolViolation(PrivacyError):
         "not-allowed",
         "bad-length",
         "bad-key",
+        # the lobby (issue 19)
+        "bad-pow",
+        "bad-roster",
+        "short-roster",
+        "not-in-roster",
+        "unknown-catalog",
+        "lobby-full",
     )
 
     def __init__(self, reason: str, detail: str = "") -> None:

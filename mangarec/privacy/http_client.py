@@ -44,11 +44,22 @@ class Http:
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
 
-    def post(self, body: bytes, deadline: float) -> None:
-        """POST until accepted; ProtocolViolation with the server's reason on a 4xx."""
+    def request(self, method: str, path: str, body: bytes | None = None, headers: dict | None = None):
+        """(status, headers, body) of one request; network errors propagate."""
+        req = urllib.request.Request(self.base + path, data=body, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers, exc.read()
+
+    def post(self, body: bytes, deadline: float, session: bytes = b"") -> None:
+        """POST until accepted; ProtocolViolation with the server's reason on a 4xx. With
+        ``session`` the URL names it, so a server that does not run it answers 409 at once."""
+        path = "/v1/msg" + (f"?session={session.hex()}" if session else "")
         while True:
             req = urllib.request.Request(
-                self.base + "/v1/msg", data=body, method="POST", headers={"Content-Type": "application/octet-stream"}
+                self.base + path, data=body, method="POST", headers={"Content-Type": "application/octet-stream"}
             )
             try:
                 with urllib.request.urlopen(req, timeout=self.timeout) as r:
@@ -85,8 +96,12 @@ def join(a) -> int:
     return Participant(a.server, a.uid, seed, roster, ratings, a.timeout).run()
 
 
+REENROLL = 4  # the session a lobby fixed is gone (the server restarted): enroll again
+
+
 class Participant:
-    """One contributor's loop against a collection server."""
+    """One contributor's loop against a collection server (``session``: the one session a
+    lobby fixed for it; without it, whatever session the server runs)."""
 
     def __init__(
         self,
@@ -98,8 +113,12 @@ class Participant:
         timeout: float,
         params: AnonParams = AnonParams(),
         log=print,
+        session: str | None = None,
     ) -> None:
         self.http, self.uid, self.seed, self.roster = Http(server), uid, seed, roster
+        self.fixed = session
+        self.status_path = "/v1/status" + (f"?session={session}" if session else "")
+        self.status: dict = {}
         self.key = SigningKey(seed)
         self.ratings, self.timeout, self.params, self.log = ratings, timeout, params, log
         self.contrib: Contributor | None = None
@@ -107,7 +126,7 @@ class Participant:
 
     def _post(self, frame: bytes, session: bytes, deadline: float) -> None:
         try:
-            self.http.post(wrap_post(self.key, session, self.uid, frame), deadline)
+            self.http.post(wrap_post(self.key, session, self.uid, frame), deadline, session)
         except ProtocolViolation as exc:
             if exc.reason not in _IGNORABLE:
                 raise
@@ -140,7 +159,11 @@ class Participant:
                     if code == 503:
                         time.sleep(0.2)
                         continue
-                st = json.loads(self.http.get("/v1/status")[1])
+                code, body = self.http.get(self.status_path)
+                if code == 409 and self.fixed:
+                    self.log(f"user {self.uid}: the session is gone (server restarted): enrolling again", flush=True)
+                    return REENROLL
+                st = self.status = json.loads(body)
                 if st["session"] != session:  # first contact, or the server restarted
                     if st["state"] != "running":
                         time.sleep(0.2)

@@ -1,24 +1,23 @@
 """The collection server over HTTP (see :mod:`transport_http` for the endpoints).
 
 * Every POSTed frame must be signed by the identity key of the roster member
-  it claims to come from, over this server's session id; every poll too.
-* The listen backlog is sized for the cohort; the number of connections served
-  at once is bounded (beyond it: 503, the client retries); every connection has
-  a socket timeout (a slow or idle client is dropped) and a body must arrive
-  within a deadline and fit the size the protocol needs for this session.
+  it claims to come from, over this server's session id; every poll too. The
+  session id is checked first: a frame for another session (a client of a server
+  that restarted) is answered 409 ``foreign-session`` and its client rejoins.
+* The transport's bounds (backlog, connections in all and per address, header and
+  body deadlines, body sizes, CORS) are :mod:`http_base`'s.
 * Each phase closes after ``phase_timeout`` seconds even if some users are silent:
-  they count as dropped. The CSV is written atomically when the collection ends.
+  they count as dropped. The CSV is written atomically when the collection ends
+  (with ``out``; the lobby collects ``rows`` itself, :mod:`http_lobby`).
 """
 
 from __future__ import annotations
 
-import json
-import sys
+import dataclasses
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import cast
-from urllib.parse import parse_qs, urlparse
 
 from . import encoding as E
 from . import groups
@@ -26,12 +25,13 @@ from .anonymous import AnonParams
 from .collector import Collector
 from .driver import run_session
 from .errors import ProtocolViolation, RoundAborted
+from .http_base import BoundedHTTPServer, Limits, Reject, Request, Response, hex_param, int_param, json_response
+from .http_base import start_http as _start
 from .primitives import RandomSource, Verifier, hash_bytes
 from .secagg_server import SecAggServer
 from .transport_http import POLL_WAIT, poll_payload, post_payload, unwrap_post
 
 CONN_TIMEOUT = 10.0  # seconds a connection may stay silent
-BODY_DEADLINE = 30.0  # seconds to receive a whole body
 MAX_SEQ = 1 << 20
 
 
@@ -43,12 +43,14 @@ class CollectionServer:
         roster: dict[int, bytes],
         threshold: int,
         phase_timeout: float,
-        out: str,
+        out: str | None,
         params: AnonParams = AnonParams(),
+        session: bytes | None = None,
     ) -> None:
         self.roster, self.t, self.timeout, self.out = roster, threshold, phase_timeout, out
         self.params = params
-        self.session = RandomSource().bytes(16)
+        self.session = session or RandomSource().bytes(16)
+        self.rows: list[tuple[str, int, int]] = []
         self.col = Collector(params)
         self.verify = Verifier()
         self.sv = SecAggServer(
@@ -72,6 +74,8 @@ class CollectionServer:
     def post(self, data: bytes) -> bool:
         """Accept one signed frame; True if new, False for an exact repeat."""
         uid, sig, frame_ = unwrap_post(data)
+        if E.frame_session(frame_) != self.session:  # before the signature: a restarted server
+            raise ProtocolViolation("foreign-session", "a frame of another session")  # says so (issue 19)
         if uid not in self.roster:
             raise ProtocolViolation("unknown-sender", str(uid))
         if not self.verify(self.roster[uid], post_payload(self.session, uid, frame_), sig):
@@ -125,8 +129,9 @@ class CollectionServer:
             run_session(cast(SecAggServer, _Locked(self.sv, self.lock)), self.col, self._exchange)
             from .dataset import write_collected
 
-            rows = [(p.hex(), i, r) for p, lst in self.col.profiles().items() for i, r in lst]
-            write_collected(self.out, rows)
+            self.rows = [(p.hex(), i, r) for p, lst in self.col.profiles().items() for i, r in lst]
+            if self.out:
+                write_collected(self.out, self.rows)
             self.state = "done"
         except RoundAborted as exc:
             self._exchange(self.sv.abort_frames(), "result")
@@ -145,6 +150,8 @@ class CollectionServer:
             "accepted": len(self.col.parts),
             "advertised": len(self.sv.adverts),
             "round": self.sv.round,
+            "profiles": len(self.rows and {p for p, _, _ in self.rows}),
+            "anonymity": self.col.min_anonymity,
             "events": self.col.events[-10:],
         }
 
@@ -168,176 +175,102 @@ class _Locked:
         return call
 
 
-class _Reject(Exception):
-    def __init__(self, code: int, reason: str, detail: str = "") -> None:
-        self.code, self.reason, self.detail = code, reason, detail
+class Sessions:
+    """The session endpoints (``/v1/status``, ``/v1/poll``, ``/v1/msg``) over the running
+    collections, found by session id; ``default`` answers requests that name none."""
 
+    def __init__(self, lookup: Callable[[bytes], CollectionServer | None], default: CollectionServer | None) -> None:
+        self.lookup, self.default = lookup, default
 
-def _int_param(q: dict, name: str, hi: int) -> int:
-    vals = q.get(name)
-    if not vals or len(vals) != 1 or not vals[0].isdigit() or len(vals[0]) > 12:
-        raise _Reject(400, "bad-format", f"query parameter {name!r} must be one decimal integer")
-    v = int(vals[0])
-    if v > hi:
-        raise _Reject(400, "bad-format", f"query parameter {name!r} out of range")
-    return v
+    def max_body(self, path: str, query: dict) -> int:
+        """For ``/v1/msg?session=S``: that session's bound, or 409 before the body is read."""
+        if path != "/v1/msg":
+            return 0
+        if "session" in query:
+            return self._session(query).max_body()
+        return self.default.max_body() if self.default else 0
 
+    def _session(self, q: dict) -> CollectionServer:
+        if "session" not in q and self.default is not None:
+            return self.default
+        cs = self.lookup(hex_param(q, "session", 16))
+        if cs is None:
+            raise Reject(409, "foreign-session", "no such session here (restarted or finished)")
+        return cs
 
-def make_handler(cs: CollectionServer, conn_timeout: float = CONN_TIMEOUT, body_deadline: float = BODY_DEADLINE):
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        timeout = conn_timeout  # socket timeout: a silent client is dropped
+    def handle(self, req: Request) -> Response:
+        if req.method == "GET" and req.path == "/v1/status":
+            return json_response(self._session(req.query).status())
+        if req.method == "GET" and req.path == "/v1/poll":
+            return self._poll(req)
+        if req.method == "POST" and req.path == "/v1/msg":
+            return self._msg(req.body)
+        raise Reject(404, "not-found", req.path[:80])
 
-        def log_message(self, *a):  # quiet
-            pass
-
-        def _send(self, code: int, body: bytes, ctype: str = "application/json", hdr=None):
-            self.send_response(code)
-            self.send_header("Content-Type", ctype)
-            self.send_header("Content-Length", str(len(body)))
-            for k, v in (hdr or {}).items():
-                self.send_header(k, v)
-            self.end_headers()
-            self.wfile.write(body)
-
-        def _reject(self, r: _Reject) -> None:
-            self.close_connection = True
-            self._send(r.code, json.dumps({"reason": r.reason, "detail": r.detail}).encode())
-
-        def do_GET(self):
-            try:
-                self._get()
-            except _Reject as r:
-                self._reject(r)
-
-        def do_POST(self):
-            try:
-                self._post()
-            except _Reject as r:
-                self._reject(r)
-
-        def _get(self):
-            u = urlparse(self.path)
-            if u.path == "/v1/status":
-                return self._send(200, json.dumps(cs.status()).encode())
-            if u.path != "/v1/poll":
-                raise _Reject(404, "not-found", u.path[:80])
-            q = parse_qs(u.query, keep_blank_values=True)
-            uid, seq = _int_param(q, "uid", 1 << 32), _int_param(q, "seq", MAX_SEQ)
-            if uid not in cs.roster:
-                raise _Reject(400, "unknown-sender", str(uid))
-            if q.get("session") != [cs.session.hex()]:
-                raise _Reject(409, "foreign-session", "poll for another session")
-            sig = self.headers.get("X-Signature", "")
-            try:
-                raw = bytes.fromhex(sig)
-            except ValueError:
-                raw = b""
-            if len(raw) != 64:
-                raise _Reject(401, "bad-signature", "X-Signature must be 128 hex digits")
-            try:
-                cs.check_poll(uid, seq, raw)
-            except ProtocolViolation as exc:
-                raise _Reject(403, exc.reason, exc.detail) from None
-            f = cs.poll(uid, seq, POLL_WAIT)
-            if f is None:
-                return self._send(204, b"")
-            self._send(200, f, "application/octet-stream", {"X-Seq": str(seq)})
-
-        def _post(self):
-            if urlparse(self.path).path != "/v1/msg":
-                raise _Reject(404, "not-found", self.path[:80])
-            cl = self.headers.get_all("Content-Length") or []
-            if len(cl) != 1 or not cl[0].strip().isdigit() or len(cl[0].strip()) > 12:
-                raise _Reject(400, "bad-format", "Content-Length must be one decimal integer")
-            n = int(cl[0])
-            limit = cs.max_body()
-            if not 0 < n <= limit:
-                raise _Reject(413 if n else 400, "bad-length", f"body of {n} bytes (limit {limit})")
-            body = self._read(n)
-            try:
-                new = cs.post(body)
-            except ProtocolViolation as exc:
-                raise _Reject(400, exc.reason, exc.detail) from None
-            self._send(200, json.dumps({"ok": True, "repeat": not new}).encode())
-
-        def _read(self, n: int) -> bytes:
-            deadline = time.monotonic() + body_deadline
-            buf = bytearray()
-            while len(buf) < n:
-                if time.monotonic() > deadline:
-                    raise _Reject(408, "bad-format", "body not received within the deadline")
-                try:
-                    chunk = self.rfile.read1(min(1 << 16, n - len(buf)))
-                except (TimeoutError, OSError):
-                    chunk = b""
-                if not chunk:
-                    raise _Reject(400, "bad-format", f"body truncated at {len(buf)} of {n} bytes")
-                buf += chunk
-            return bytes(buf)
-
-    return Handler
-
-
-class BoundedHTTPServer(ThreadingHTTPServer):
-    """ThreadingHTTPServer with a sized backlog and a bounded number of connections
-    served at once (one thread each); above the bound a connection gets 503."""
-
-    daemon_threads = True
-
-    def __init__(self, addr, handler, *, max_connections: int, backlog: int) -> None:
-        self.request_queue_size = backlog
-        self._slots = threading.BoundedSemaphore(max_connections)
-        self.max_connections = max_connections
-        self._count = threading.Lock()
-        self.active = 0  # connections being served now
-        super().__init__(addr, handler)
-
-    def process_request(self, request, client_address):
-        if not self._slots.acquire(blocking=False):
-            try:
-                request.sendall(
-                    b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n"
-                    b"Content-Length: 0\r\nConnection: close\r\n\r\n"
-                )
-            except OSError:
-                pass
-            self.shutdown_request(request)
-            return
+    def _poll(self, req: Request) -> Response:
+        q = req.query
+        uid, seq = int_param(q, "uid", 1 << 32), int_param(q, "seq", MAX_SEQ)
+        cs = self._session(q) if "session" in q else None
+        if cs is None or q.get("session") != [cs.session.hex()]:
+            raise Reject(409, "foreign-session", "poll for another session")
+        if uid not in cs.roster:
+            raise Reject(400, "unknown-sender", str(uid))
         try:
-            super().process_request(request, client_address)
-        except BaseException:
-            self._slots.release()
-            raise
-
-    def process_request_thread(self, request, client_address):
-        with self._count:
-            self.active += 1
+            raw = bytes.fromhex(req.headers.get("X-Signature", ""))  # type: ignore[attr-defined]
+        except ValueError:
+            raw = b""
+        if len(raw) != 64:
+            raise Reject(401, "bad-signature", "X-Signature must be 128 hex digits")
         try:
-            super().process_request_thread(request, client_address)
-        finally:
-            with self._count:
-                self.active -= 1
-            self._slots.release()
+            cs.check_poll(uid, seq, raw)
+        except ProtocolViolation as exc:
+            raise Reject(403, exc.reason, exc.detail) from None
+        f = cs.poll(uid, seq, POLL_WAIT)
+        if f is None:
+            return Response(204)
+        return Response(200, f, "application/octet-stream", {"X-Seq": str(seq)})
 
-    def handle_error(self, request, client_address):
-        exc = sys.exc_info()[1]
-        print(f"warning: connection from {client_address[0]}: {type(exc).__name__}: {exc}", file=sys.stderr)
+    def _msg(self, body: bytes) -> Response:
+        try:
+            _, _, frame_ = unwrap_post(body)
+            sid = E.frame_session(frame_)
+        except ProtocolViolation as exc:
+            raise Reject(400, exc.reason, exc.detail) from None
+        cs = self.lookup(sid) or self.default
+        if cs is None:
+            raise Reject(409, "foreign-session", "no such session here (restarted or finished)")
+        if len(body) > cs.max_body():
+            raise Reject(413, "bad-length", f"body of {len(body)} bytes (limit {cs.max_body()})")
+        try:
+            new = cs.post(body)
+        except ProtocolViolation as exc:
+            raise Reject(409 if exc.reason == "foreign-session" else 400, exc.reason, exc.detail) from None
+        return json_response({"ok": True, "repeat": not new})
 
 
 def start_http(
-    cs: CollectionServer, port: int = 0, *, max_connections: int | None = None, conn_timeout: float = CONN_TIMEOUT
+    cs: CollectionServer,
+    port: int = 0,
+    *,
+    host: str = "127.0.0.1",
+    max_connections: int | None = None,
+    conn_timeout: float = CONN_TIMEOUT,
+    **limits,
 ) -> BoundedHTTPServer:
-    """Serve ``cs`` on 127.0.0.1:port in a background thread (backlog and bound from the roster)."""
-    n = len(cs.roster)
-    httpd = BoundedHTTPServer(
-        ("127.0.0.1", port),
-        make_handler(cs, conn_timeout),
-        max_connections=max_connections or 2 * n + 16,
-        backlog=min(4096, max(128, 2 * n)),
-    )
-    threading.Thread(target=httpd.serve_forever, daemon=True, name="http").start()
-    return httpd
+    """Serve one collection on host:port in a background thread (bounds from the roster)."""
+    lim = Limits.for_cohort(len(cs.roster), conn_timeout=conn_timeout, **limits)
+    if max_connections:
+        lim = dataclasses.replace(lim, max_connections=max_connections)
+    return _start(Sessions(lambda sid: cs if sid == cs.session else None, cs), lim, host, port)
+
+
+def limits_of(a) -> dict:
+    """The transport bounds given on the command line."""
+    return {
+        "per_address": a.per_address,
+        "header_deadline": a.header_deadline,
+        "allow_origin": tuple(a.allow_origin or ()),
+    }
 
 
 def serve(a) -> int:
@@ -349,8 +282,8 @@ def serve(a) -> int:
         raise ValueError(f"{a.roster}: {len(roster)} users listed, --users says {a.users}")
     t = a.threshold or default_threshold(len(roster))
     cs = CollectionServer(roster, t, a.phase_timeout, a.out)
-    httpd = start_http(cs, a.port)
-    print(f"listening 127.0.0.1:{httpd.server_address[1]} session {cs.session.hex()}", flush=True)
+    httpd = start_http(cs, a.port, host=a.host, **limits_of(a))
+    print(f"listening {a.host}:{httpd.server_address[1]} session {cs.session.hex()}", flush=True)
     t0, c0 = time.monotonic(), time.process_time()
     cs.run()
     print(

@@ -132,19 +132,31 @@ def decode_message(msg: bytes, collection: bytes) -> Part:
 def assemble(parts: Iterable[Part]) -> tuple[dict[bytes, list[tuple[int, int]]], list[str]]:
     """Group verified parts by pseudonym -> sorted ratings (identical copies merged).
 
-    A pseudonym with two different parts under one index (only its key holder can
-    sign them) is dropped whole and reported; nothing else is affected.
+    A pseudonym with two different parts under one index, or parts that disagree on
+    the profile's number of parts (only its key holder can sign them), is dropped whole
+    and reported; so is an **incomplete** profile (some of its ``parts`` never arrived:
+    censored or truncated), which is never published as if it were whole. Nothing else
+    is affected.
     """
     seen: dict[tuple[bytes, int], Part] = {}
     conflicted: set[bytes] = set()
+    total: dict[bytes, int] = {}
     for p in parts:
         key = (p.pk, p.part)
-        if key in seen and seen[key] != p:
+        if key in seen and seen[key] != p or total.setdefault(p.pk, p.parts) != p.parts:
             conflicted.add(p.pk)
         seen.setdefault(key, p)
+    have: dict[bytes, int] = {}
+    for pk, _ in seen:
+        have[pk] = have.get(pk, 0) + 1
+    incomplete = {pk for pk, k in have.items() if pk not in conflicted and k != total[pk]}
     out: dict[bytes, list[tuple[int, int]]] = {}
     for (pk, _), p in sorted(seen.items()):
-        if pk not in conflicted:
+        if pk not in conflicted and pk not in incomplete:
             out.setdefault(pseudonym_of(pk), []).extend(p.ratings)
     events = [f"profile {pseudonym_of(pk).hex()} dropped: conflicting copies of a part" for pk in sorted(conflicted)]
+    events += [
+        f"profile {pseudonym_of(pk).hex()} withheld: {have[pk]} of its {total[pk]} parts arrived"
+        for pk in sorted(incomplete)
+    ]
     return {k: sorted(v) for k, v in out.items()}, events

@@ -99,7 +99,8 @@ def write_site(
     env = environment(templates)
     w = Writer(out_dir)
     prep = Prepared(result, load_aliases(site_src / "catalog" / "aliases.tsv"))
-    assets = copy_assets(out_dir, site_src / "static")
+    # the contributor (its modules and libsodium) ships only with a site that collects
+    assets = copy_assets(out_dir, site_src / "static", trees=bool(C.collect_settings(result.config)))
     site_url = result.config.site.site_url
     lap("assets")
 

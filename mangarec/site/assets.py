@@ -23,6 +23,11 @@ GZIP_MIN_BYTES = 20_000
 #: writers, e.g. ``embeddings.schema.json`` which the publisher copies to ``data/``).
 ASSET_DIRS = ("css", "js", "img")
 
+#: Folders of ES modules that import each other by relative path: copied whole, under one
+#: hash of all their files (``js/privacy/worker.js`` -> ``assets/js/privacy.<hash10>/worker.js``),
+#: so their imports still resolve and any change still renames them.
+ASSET_TREES = ("js/privacy", "js/vendor/libsodium")
+
 
 def plotly_js() -> bytes:
     """plotly.js as the installed plotly package ships it (its public ``get_plotlyjs``)."""
@@ -37,8 +42,13 @@ def _hashed_name(rel: Path, digest: str) -> str:
     return str(rel.with_name(f"{stem}.{digest}.{ext}" if dot else f"{stem}.{digest}")).replace("\\", "/")
 
 
-def copy_assets(out_dir: Path, static_dir: Path = SITE_SRC / "static") -> dict[str, str]:
-    """Copy the static files under :data:`ASSET_DIRS` (and plotly.js) into ``out_dir/assets``.
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:10]
+
+
+def copy_assets(out_dir: Path, static_dir: Path = SITE_SRC / "static", *, trees: bool = True) -> dict[str, str]:
+    """Copy the static files under :data:`ASSET_DIRS` (and plotly.js) into ``out_dir/assets``;
+    the :data:`ASSET_TREES` only if ``trees``.
 
     Returns
     -------
@@ -48,15 +58,24 @@ def copy_assets(out_dir: Path, static_dir: Path = SITE_SRC / "static") -> dict[s
     """
     mapping: dict[str, str] = {}
     sources: list[tuple[str, bytes]] = []
+    tree_files: dict[str, list[tuple[str, bytes]]] = {t: [] for t in ASSET_TREES}
     for sub in ASSET_DIRS:
         folder = static_dir / sub
         if folder.is_dir():
             for path in sorted(folder.rglob("*")):
                 if path.is_file() and not path.name.startswith("."):
-                    sources.append((path.relative_to(static_dir).as_posix(), path.read_bytes()))
+                    logical = path.relative_to(static_dir).as_posix()
+                    tree = next((t for t in ASSET_TREES if logical.startswith(t + "/")), None)
+                    (sources if tree is None else tree_files[tree]).append((logical, path.read_bytes()))
     sources.append(("js/plotly.min.js", plotly_js()))
-    for logical, data in sources:
-        target = "assets/" + _hashed_name(Path(logical), hashlib.sha256(data).hexdigest()[:10])
+    targets = [(logical, "assets/" + _hashed_name(Path(logical), _digest(data)), data) for logical, data in sources]
+    for tree, files in tree_files.items() if trees else ():
+        h = hashlib.sha256()
+        for logical, data in files:
+            h.update(f"{logical}\0{len(data)}\0".encode() + data)
+        base = f"assets/{tree}.{h.hexdigest()[:10]}/"
+        targets += [(logical, base + logical[len(tree) + 1 :], data) for logical, data in files]
+    for logical, target, data in targets:
         dest = out_dir / target
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(data)

@@ -297,16 +297,29 @@ def feed_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
     )
     root = ctx["root"]
     cards = []
+    uploads = prep.feed_order == "uploads"
     for p in feed:
         c = _card(prep, p, root)
-        c["date"] = prep.items[p].date
+        it = prep.items[p]
+        c["date"] = (it.updated or "")[:10] if uploads else it.date
+        if uploads:
+            c["year"] = None
         cards.append(c)
-    ctx.update(items=cards, dated=any(prep.items[p].date or prep.items[p].year is not None for p in feed))
+    ctx.update(items=cards, order=prep.feed_order)
     return ctx
 
 
+def collect_settings(config) -> tuple[str, int] | None:
+    """(collect URL, minimum cohort) when the site is built with ``privacy.collect_url``, else None."""
+    url = config.privacy.collect_url
+    return (url.rstrip("/"), config.privacy.min_cohort) if url else None
+
+
 def foryou_context(result, prep: Prepared, assets: Mapping[str, str], onboarding: Sequence[int]) -> dict:
+    from .render import csp_collecting
+
     data = {"onboarding": [prep.items[p].id for p in onboarding], "tags": list(prep.tags), "nb_shards": prep.nb_shards}
+    collect = collect_settings(result.config)
     ctx = base(
         result,
         "foryou/index.html",
@@ -315,8 +328,19 @@ def foryou_context(result, prep: Prepared, assets: Mapping[str, str], onboarding
         assets,
         scripts=["js/site.js", "js/taste.js", "js/foryou.js"],
         data=data,
+        csp=csp_collecting(collect[0]) if collect else None,
     )
-    ctx.update(onboarding=[_card(prep, p, ctx["root"]) for p in onboarding])
+    ctx.update(onboarding=[_card(prep, p, ctx["root"]) for p in onboarding], collect=None)
+    if collect:  # the "Contribute anonymously" panel: its module, worker and libsodium by asset name
+        root = ctx["root"]
+        ctx["collect"] = {
+            "panel": root + assets["js/privacy/panel.js"],
+            "config": {
+                "collect_json": root + "data/collect.json",
+                "worker": root + assets["js/privacy/worker.js"],
+                "sodium": root + assets["js/vendor/libsodium/libsodium-wrappers.mjs"],
+            },
+        }
     return ctx
 
 
@@ -354,6 +378,7 @@ def models_context(result, prep: Prepared, assets: Mapping[str, str], methodolog
         build=report.build,
         missing=[{"label": label(m), "reason": why} for m, why in report.left_out.items()],
         methodology=list(methodology),
+        published_why=report.published.why if report.published is not None else "",
     )
     return ctx
 

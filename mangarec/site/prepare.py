@@ -180,17 +180,28 @@ class Prepared:
         return [fnv1a(item.id) % s for item in self.items]
 
     @cached_property
+    def feed_order(self) -> str:
+        """How :attr:`recent` orders the catalog: ``uploads`` (latest chapter upload, when the
+        source gives it, e.g. a fetched MangaDex catalog), ``dates`` (release date or year) or
+        ``ids`` (neither: larger id = added later)."""
+        if any(it.updated for it in self.items):
+            return "uploads"
+        return "dates" if any(it.date or it.year is not None for it in self.items) else "ids"
+
+    @cached_property
     def recent(self) -> list[int]:
-        """Catalog positions, most recent first: by year (the date's, else ``year``), then by
-        the full date within a year (a dated title before a year-only one of the same year),
-        then by id (larger = newer; the only order a catalog without dates has)."""
+        """Catalog positions, most recent first. With upload times (:attr:`feed_order`
+        ``uploads``): by the latest upload, titles without one after. Otherwise by year (the
+        date's, else ``year``), then by the full date within a year (a dated title before a
+        year-only one of the same year), then by id (larger = newer; the only order a catalog
+        without dates has)."""
 
         def key(p: int):
             it = self.items[p]
             year = it.year
             if it.date and it.date[:4].isdigit():
                 year = int(it.date[:4])
-            return (year if year is not None else -(10**9), it.date or "", _id_key(it.id))
+            return (it.updated or "", year if year is not None else -(10**9), it.date or "", _id_key(it.id))
 
         return sorted(range(len(self.items)), key=key, reverse=True)
 

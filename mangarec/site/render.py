@@ -28,6 +28,19 @@ CSP_PLOTS = CSP.replace("script-src 'self'", "script-src 'self' 'unsafe-eval'").
     "style-src 'self'", "style-src 'self' 'unsafe-inline'"
 )
 
+
+def csp_collecting(collect_url: str) -> str:
+    """The site's CSP with the collection server's origin admitted in ``connect-src`` (the For-you
+    page of a site built with ``privacy.collect_url``; every other page keeps :data:`CSP`)."""
+    from urllib.parse import urlsplit
+
+    u = urlsplit(collect_url)
+    if u.scheme not in ("http", "https") or not u.hostname or any(c in collect_url for c in " ;,'\""):
+        raise ValueError(f"privacy.collect_url: {collect_url!r} is not an http(s) URL")
+    origin = f"{u.scheme}://{u.netloc}"
+    return CSP.replace("connect-src 'self'", f"connect-src 'self' {origin}")
+
+
 _JSON_ESCAPES = {ord("<"): "\\u003c", ord(">"): "\\u003e", ord("&"): "\\u0026", 0x2028: "\\u2028", 0x2029: "\\u2029"}
 
 

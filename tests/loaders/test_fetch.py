@@ -160,8 +160,10 @@ def test_stuck_cursor_is_reported(tmp_path):
 
 
 def test_build_py_fetch_mangadex_builds_a_site_from_the_api(tmp_path, capsys):
-    """`build.py --fetch mangadex` pages through the API, caches the pages, builds from them."""
+    """`build.py --fetch mangadex` refreshes the catalog store, then builds from it; the next
+    night asks only for what changed (the old cache sent nothing at all: issue 18, item 1)."""
     import build
+    from mangarec.loaders.store import store_dir
 
     out, cache = tmp_path / "out", tmp_path / "cache"
     cfg = tmp_path / "site.toml"
@@ -171,13 +173,46 @@ def test_build_py_fetch_mangadex_builds_a_site_from_the_api(tmp_path, capsys):
                 "--config", str(cfg), "-q"]  # fmt: skip
         rc = build.main(argv)
         assert rc == 0, capsys.readouterr().err
-        first_run = len(api.requests)
-        assert first_run >= 1
+        first_run = [p for p, _, _ in api.requests]
+        assert first_run == ["/manga", "/chapter", "/statistics/manga"]
+        rc = build.main([*argv, "--force", "--no-refresh"])
+        assert rc == 0 and len(api.requests) == 3  # built from the store, no request
         rc = build.main([*argv, "--force"])
         assert rc == 0
-        assert len(api.requests) == first_run  # every page came from the cache
+        assert [p for p, _, _ in api.requests[3:]] == ["/manga", "/manga", "/chapter"]  # the delta: nothing new
+        assert "mangarec/" in api.requests[0][2]["User-Agent"]
     report = json.loads((out / "data" / "report.json").read_text())
     titles = {e["id"] for e in fixture_entities() if e["attributes"]["contentRating"] in ("safe", "suggestive")}
     assert report["catalog"]["items"] == len([d for d in (out / "title").iterdir()])
     assert {d.name for d in (out / "title").iterdir()} <= titles
-    assert list((cache / "fetch" / "mangadex" / cache_key(api.base_url)).glob("page-*.json"))
+    assert (store_dir(cache / "fetch" / "mangadex", api.base_url) / "state.json").is_file()
+
+
+def test_mangarec_fetch_refreshes_the_store(tmp_path, capsys):
+    from mangarec.cli import main
+
+    cache = tmp_path / "cache"
+    with FakeMangaDex() as api:
+        argv = ["fetch", "mangadex", "--url", api.base_url, "--cache-dir", str(cache), "--contact", "me@example.org"]
+        assert main(argv) == 0
+        out, err = capsys.readouterr()
+        folder = out.strip()
+        assert err.startswith("fetch: fetched page-000-00000.json: 7 manga (total 7)\n")  # progress, every 10 s
+        assert err.splitlines()[-1].startswith("fetch (first): 3 request(s); 7 titles, +7 new")
+        assert api.requests[0][2]["User-Agent"].endswith("(static recommendation site builder; me@example.org)")
+        assert sorted(load_catalog([f"mangadex-v5:{folder}"]).ids) == sorted(load_catalog([str(FIXTURES)]).ids)
+        assert main(argv) == 0
+        assert capsys.readouterr().err.splitlines()[-1].startswith("fetch (delta): 3 request(s)")
+        assert main([*argv, "--full"]) == 0
+        last = capsys.readouterr().err.splitlines()[-1]
+        assert last.startswith("fetch (full): 3 request(s); 7 titles, +0 new, 7 changed")
+
+
+def test_no_refresh_without_a_store_is_one_line(tmp_path, capsys):
+    from mangarec.cli import main
+
+    rc = main(["--fetch", "mangadex", "--fetch-url", "http://127.0.0.1:9", "--no-refresh", "--cache-dir",
+               str(tmp_path / "c"), "--out", str(tmp_path / "out")])  # fmt: skip
+    err = capsys.readouterr().err
+    assert rc == 2 and err.count("\n") == 1 and "no catalog store here yet: run 'mangarec fetch mangadex' first" in err
+    assert not (tmp_path / "out").exists()

@@ -124,31 +124,29 @@ def test_deadline_must_be_positive(server, tmp_path):
     assert server.requests == [] and not (tmp_path / "c").exists()
 
 
-def test_huge_retry_after_is_capped_and_said(server, tmp_path):
+def test_huge_retry_after_ends_the_run_with_one_line(server, tmp_path):
+    # a 429 asking for a day: the nightly job stops at once instead of sleeping a day
     server.script = [(429, {"Retry-After": "86400"}, b'{"result":"error"}')]
     t = FakeTime()
-    notes: list[str] = []
-    out = fetch(server, tmp_path / "c", t, notify=notes.append, max_retry_after=30)
-    assert 30.0 in t.sleeps and max(t.sleeps) == 30.0  # not a day
-    assert len(notes) == 1 and "86400 s" in notes[0] and "30 s" in notes[0] and server.base_url in notes[0]
-    assert load_catalog([str(out)]).ids == load_catalog([str(FIXTURES)]).ids
+    with pytest.raises(InputError) as info:
+        fetch(server, tmp_path / "c", t, max_retry_after=30)
+    assert_input_error(info.value, match="HTTP 429: the server asks to wait 86400 s \\(Retry-After\\)")
+    assert "30 s cap" in str(info.value) and t.sleeps == [] and len(server.requests) == 1
 
 
-def test_default_cap_prints_a_note_on_stderr(server, tmp_path, capsys):
+def test_default_cap_ends_the_run_on_an_http_date(server, tmp_path):
     server.script = [(503, {"Retry-After": "Wed, 21 Oct 2099 07:28:00 GMT"}, b"")]  # an HTTP date
+    with pytest.raises(InputError, match="longer than the 300 s cap"):
+        fetch(server, tmp_path / "c", FakeTime())
+
+
+def test_waits_over_a_few_seconds_are_printed(server, tmp_path, capsys):
+    server.script = [(429, {"Retry-After": "7"}, b""), (429, {"Retry-After": "2"}, b"")]
     t = FakeTime()
     fetch(server, tmp_path / "c", t)
-    assert max(t.sleeps) == 300.0
+    assert 7.0 in t.sleeps and 2.0 in t.sleeps
     err = capsys.readouterr().err
-    assert err.startswith("note: ") and "Retry-After" in err and "300 s" in err and err.count("\n") == 1
-
-
-def test_small_retry_after_is_honoured_silently(server, tmp_path):
-    server.script = [(429, {"Retry-After": "7"}, b"")]
-    notes: list[str] = []
-    t = FakeTime()
-    fetch(server, tmp_path / "c", t, notify=notes.append)
-    assert 7.0 in t.sleeps and notes == []
+    assert err.count("\n") == 1 and err.startswith("note: ") and "HTTP 429; waiting 7 s" in err
 
 
 # -- bounded responses, connections closed early, hostile JSON ---------------------------------

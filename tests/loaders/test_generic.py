@@ -8,6 +8,7 @@ import pytest
 from _loader_helpers import jsonl, write
 
 from mangarec.catalog import Catalog, item_record
+from mangarec.errors import InputError
 from mangarec.loaders import load_catalog
 
 
@@ -125,3 +126,16 @@ def test_csv_bad_rows(tmp_path, expect_error, row, match):
 def test_csv_missing_columns(tmp_path, expect_error):
     p = write(tmp_path / "c.csv", "id,title,type\n1,A,TV\n")
     expect_error(lambda: load_catalog([f"generic:{p}"]), file=p, line=1, match="missing columns: kind")
+
+
+def test_updated_round_trips_and_is_checked(tmp_path, two_clusters: Catalog):
+    import dataclasses
+
+    items = [
+        dataclasses.replace(it, updated="2026-12-07T21:00:00Z") if k % 2 else it for k, it in enumerate(two_clusters)
+    ]
+    p = write(tmp_path / "cat.jsonl", "".join(json.dumps(item_record(i)) + "\n" for i in items))
+    assert load_catalog([str(p)]).items == tuple(items)
+    bad = write(tmp_path / "bad.jsonl", json.dumps(rec("a1", updated="2026-12-07 21:00")) + "\n")
+    with pytest.raises(InputError, match="updated"):
+        load_catalog([str(bad)])

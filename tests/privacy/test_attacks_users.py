@@ -194,8 +194,9 @@ def test_a_cancelled_block_is_grounds_for_its_owner_only():
 
 
 class Understater(Contributor):
-    """Cancels the others' total of messages left in every marks round (the strongest
-    liar: it is told that total; it runs last), so that the collector stops early."""
+    """Subtracts, in every marks round, the others' number of messages left (as if it knew
+    them) from the flag of messages left, so that the collector would stop early. Flags are
+    random non-zero words: the subtraction does not cancel them."""
 
     others: list = []
 
@@ -203,20 +204,56 @@ class Understater(Contributor):
         x = super().input_fn(st)
         if st.purpose == "marks":
             left = sum(o._retry.get(st.round, 0) for o in self.others)
-            x[-1] = (-left) % (1 << 8 * x.itemsize)
+            x[-1] = (int(x[-1]) - left) % (1 << 32)
         return x
 
 
-def test_understated_messages_left_fail_loudly():
+class Leaky(Contributor):
+    """An honest contributor whose flags of messages left leak to the test's adversary."""
+
+    flags: dict = {}
+
+    def input_fn(self, st):
+        x = super().input_fn(st)
+        if st.purpose == "marks":
+            Leaky.flags[st.round] = Leaky.flags.get(st.round, 0) + int(x[-1])
+        return x
+
+
+class FlagCanceller(Understater):
+    """The impossible adversary: it reads the others' flags (a 32-bit secret each) and
+    cancels their sum. The collector stops early; the owners see their flag read 0."""
+
+    def input_fn(self, st):
+        x = Contributor.input_fn(self, st)
+        if st.purpose == "marks":
+            x[-1] = -Leaky.flags.get(st.round, 0) % (1 << 32)
+        return x
+
+
+def _many_parts_run(adversary: type) -> AnonRun:
     params = AnonParams(max_parts=8, block=2, budget=4, load=1, max_attempts=30)
-    run = AnonRun(6, params=params, contributors={5: Understater}, ratings={u: ratings_of(u, 320) for u in range(6)})
-    Understater.others = [run.contribs[u] for u in range(5)]
+    kinds = {u: Leaky for u in range(5)} | {5: adversary}
+    Leaky.flags = {}
+    run = AnonRun(6, params=params, contributors=kinds, ratings={u: ratings_of(u, 320) for u in range(6)})
+    adversary.others = [run.contribs[u] for u in range(5)]
     run.run()
+    return run
+
+
+def test_understated_messages_left_change_nothing():
+    run = _many_parts_run(Understater)
+    assert run.col.done and not any(c.pending for c in run.contribs.values())
+    _honest_exact(run, {5})
+
+
+def test_a_cancelled_flag_of_messages_left_fails_loudly():
+    run = _many_parts_run(FlagCanceller)
     assert run.col.done  # the collector believed nothing was left ...
     left = [u for u in range(5) if run.contribs[u].pending]
     assert left  # ... but honest messages were, and their owners say so
     for u in left:
-        assert any("understated" in e for e in run.contribs[u].events)
+        assert any("flag of messages left reads 0" in e for e in run.contribs[u].events)
 
 
 class Inflater(Contributor):
@@ -227,10 +264,9 @@ class Inflater(Contributor):
         return x
 
 
-def test_inflated_messages_left_are_reported_and_bounded():
+def test_an_inflated_flag_of_messages_left_is_bounded():
     contribs = {u: (Inflater if u == 2 else Contributor)(ratings_of(u)) for u in range(6)}
     rep = Cohort(contribs, max_sessions=2).run()
-    assert any("implausible total of messages left (600" in e for e in rep.events)
     assert any("gave up" in e for e in rep.events)
     assert rep.sessions == 2 and rep.rounds <= 2 * AnonParams().rounds
     assert Counter_of(rep) == profiles_of({u: ratings_of(u) for u in range(6)})
@@ -345,3 +381,60 @@ def test_an_inconsistent_dealer_is_expelled_and_the_next_session_delivers():
     assert 4 in rep.expelled and rep.sessions == 2
     assert any("do not reconstruct their committed secret" in e for e in rep.events)
     assert Counter_of(rep) == profiles_of({u: ratings_of(u) for u in range(6) if u != 4})
+
+
+# -- issue 19: erasing the marks round ---------------------------------------------------
+class Eraser(Contributor):
+    """Adds −1 at every entry of every marks round (the owners' marks and the flag)."""
+
+    def input_fn(self, st):
+        x = super().input_fn(st)
+        if st.purpose == "marks":
+            x -= x.dtype.type(1)  # wraps: −1 in the group
+        return x
+
+
+class BlockEraser(Contributor):
+    """Adds −1 at the first slot of each block: truncates every multi-part profile."""
+
+    def input_fn(self, st):
+        x = super().input_fn(st)
+        if st.purpose == "marks":
+            x[: len(x) - 1 : self.params.block] -= x.dtype.type(1)
+        return x
+
+
+@pytest.mark.parametrize("eraser", [Eraser, BlockEraser])
+def test_erasing_marks_censors_and_truncates_nothing(eraser):
+    ratings = {u: ratings_of(u, 30 + 25 * u) for u in range(12)}  # 1 to 8 parts each
+    run = AnonRun(12, contributors={11: eraser}, ratings=ratings)
+    run.run()
+    _honest_exact(run, {11})
+    honest = profiles_of({u: r for u, r in ratings.items() if u != 11})
+    published = run.delivered()
+    assert all(p in honest or p == tuple(sorted(ratings[11])) for p in published), "a partial profile was published"
+    assert not any(run.contribs[u].pending for u in range(11))
+
+
+def test_a_profile_missing_a_part_is_withheld_never_published_truncated():
+    from mangarec.privacy.ratings_codec import Part, assemble
+
+    pk, other = b"\1" * 32, b"\2" * 32
+    parts = [Part(pk, b"t" * 32, 0, 3, ((1, 5),)), Part(pk, b"t" * 32, 2, 3, ((9, 7),))]
+    parts.append(Part(other, b"u" * 32, 0, 1, ((4, 4),)))
+    out, events = assemble(parts)
+    assert out == {pseudonym_of(other): [(4, 4)]}
+    assert any("withheld: 2 of its 3 parts" in e for e in events)
+    out, events = assemble([*parts, Part(pk, b"t" * 32, 1, 2, ((3, 3),))])  # disagrees on the count
+    assert pseudonym_of(pk) not in out and any("conflicting" in e for e in events)
+
+
+def test_a_marks_round_in_a_small_group_is_refused():
+    """A server that plans the marks in Z_2^8 would make a cancelling guess likely."""
+    from mangarec.privacy.errors import ConsistencyError
+
+    c = Contributor(ratings_of(1))
+    c.attach(type("Client", (), {"result": lambda self, r: None, "opened": lambda self, r: False})())
+    st = E.RoundStart(b"s" * 16, 1, "marks", "add8", 33, (0, 1, 2), params=(0).to_bytes(4, "big"))
+    with pytest.raises(ConsistencyError, match="add32"):
+        c.input_fn(st)

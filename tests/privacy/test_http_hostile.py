@@ -261,3 +261,156 @@ def test_a_client_that_misses_a_phase_is_dropped_not_crashed(tmp_path):
         assert got == sorted(sorted(ratings[u]) for u in range(n - 1))
     finally:
         httpd.shutdown()
+
+
+def test_a_retried_post_of_a_restarted_server_is_foreign_not_a_bad_signature(tmp_path):
+    """Issue 19: a POST signed for the session of a server that restarted is answered
+    foreign-session (so its client rejoins), never bad-signature (so it gives up)."""
+    cs, httpd, base, roster = _server(4, tmp_path)
+    try:
+        old = bytes(16)  # the session of the server before its restart
+        frame = SecAggClient(1, _seed(1), roster, old, cs.t, lambda st: None).start()
+        code, body = _post(base, wrap_post(SigningKey(_seed(1)), old, 1, frame))
+        assert (code, body["reason"]) == (409, "foreign-session")
+        assert 1 not in cs.sv.adverts
+    finally:
+        httpd.shutdown()
+
+
+def test_a_restart_mid_round_costs_a_retry_not_a_contributor(tmp_path):
+    """The server restarts (new session) just as user 0 posts its first masked input:
+    that POST reaches the new server; every user rejoins and every profile arrives."""
+    import csv
+
+    n, holder, restarted = 4, {}, threading.Event()
+    roster = {u: SigningKey(_seed(u)).verify_key for u in range(n)}
+
+    def start(port: int, out: str):
+        cs = CollectionServer(roster, n // 2 + 1, 10.0, out)
+        httpd = start_http(cs, port)
+        threading.Thread(target=cs.run, daemon=True).start()
+        holder.update(cs=cs, httpd=httpd)
+        return httpd.server_address[1]
+
+    port = start(0, str(tmp_path / "old.csv"))
+
+    class PostsIntoARestart(Participant):
+        def _post(self, frame, session, deadline):
+            if not restarted.is_set() and E.decode(frame).KIND == E.MaskedInput.KIND:
+                restarted.set()
+                holder["httpd"].shutdown()
+                holder["httpd"].server_close()
+                start(port, str(tmp_path / "out.csv"))
+            super()._post(frame, session, deadline)
+
+    ratings = {u: [(10 * u + k, 1 + k % 10) for k in range(3 + u)] for u in range(n)}
+    logs: list[str] = []
+    parts = [
+        (PostsIntoARestart if u == 0 else Participant)(
+            f"http://127.0.0.1:{port}", u, _seed(u), roster, ratings[u], 30.0, log=lambda *a, **k: logs.append(a[0])
+        )
+        for u in range(n)
+    ]
+    with ThreadPoolExecutor(n) as pool:
+        codes = list(pool.map(lambda p: p.run(), parts))
+    try:
+        assert restarted.is_set() and codes == [0] * n, logs
+        with open(tmp_path / "out.csv") as fh:
+            rows = list(csv.reader(fh))[1:]
+        got = sorted(tuple(sorted((int(i), int(r)) for p2, i, r in rows if p2 == p)) for p in {r[0] for r in rows})
+        assert got == sorted(tuple(sorted(v)) for v in ratings.values())
+    finally:
+        holder["httpd"].shutdown()
+
+
+def _hold_connections(port: int, addr: str, count: int, slow: bool, stop: threading.Event, held: list) -> None:
+    """Keep ``count`` connections from ``addr`` open (reopening what the server closes):
+    idle ones say nothing, slow ones trickle a request line one byte every 0.3 s."""
+    socks: list[socket.socket] = []
+    line = b"GET /v1/status HTTP/1.1\r\nHost: x\r\nX-Pad: " + b"a" * 1000
+    while not stop.is_set():
+        while len(socks) < count and not stop.is_set():
+            s = socket.socket()
+            s.bind((addr, 0))
+            s.settimeout(1.0)
+            try:
+                s.connect(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                break
+            s.setblocking(False)
+            socks.append(s)
+        alive = []
+        for k, s in enumerate(socks):
+            try:
+                data = s.recv(4096)
+                if data == b"" or data.startswith(b"HTTP/1.1 503"):
+                    s.close()
+                    continue
+            except BlockingIOError:
+                pass
+            except OSError:
+                s.close()
+                continue
+            if slow:
+                try:
+                    s.send(line[k % len(line) : k % len(line) + 1])
+                except OSError:
+                    s.close()
+                    continue
+            alive.append(s)
+        socks = alive
+        held.append((addr, len(socks)))
+        time.sleep(0.3)
+    for s in socks:
+        s.close()
+
+
+def test_hundreds_of_idle_and_slow_connections_do_not_stop_honest_contributors(tmp_path):
+    """Six addresses keep 50 connections each open (idle, or trickling a request line):
+    each gets at most ``per_address`` served, the header deadline cuts them, and five
+    honest contributors from another address finish with every profile collected."""
+    import csv
+
+    n = 5
+    roster = {u: SigningKey(_seed(u)).verify_key for u in range(n)}
+    cs = CollectionServer(roster, n // 2 + 1, 20.0, str(tmp_path / "out.csv"))
+    httpd = start_http(cs, 0, header_deadline=1.5, per_address=16)
+    port, stop, held = httpd.server_address[1], threading.Event(), []
+    attackers = [
+        threading.Thread(target=_hold_connections, args=(port, f"127.0.0.{a}", 50, a % 2 == 0, stop, held))
+        for a in range(2, 8)
+    ]
+    for t in attackers:
+        t.start()
+    peaks = {"active": 0, "address": 0}
+
+    def sample():
+        while not stop.wait(0.1):
+            peaks["active"] = max(peaks["active"], httpd.active)
+            peaks["address"] = max([peaks["address"], *httpd.by_address.values()])
+
+    threading.Thread(target=sample, daemon=True).start()
+    try:
+        time.sleep(2.0)  # the attack is in place before the collection starts
+        runner = threading.Thread(target=cs.run, daemon=True)
+        runner.start()
+        ratings = {u: [(10 * u + k, 1 + k % 10) for k in range(3 + u)] for u in range(n)}
+        parts = [
+            Participant(f"http://127.0.0.1:{port}", u, _seed(u), roster, ratings[u], 60.0, log=lambda *a, **k: None)
+            for u in range(n)
+        ]
+        with ThreadPoolExecutor(n) as pool:
+            codes = list(pool.map(lambda p: p.run(), parts))
+        runner.join(30)
+        assert codes == [0] * n and cs.state == "done"
+        with open(tmp_path / "out.csv") as fh:
+            assert len(list(csv.reader(fh))) - 1 == sum(map(len, ratings.values()))
+        assert peaks["address"] <= 16  # the bound per address held
+        assert peaks["active"] >= 5 * 16  # the attack really held its share of the server
+        assert max(c for _, c in held) >= 40  # and kept its connections open (or reopened)
+    finally:
+        stop.set()
+        for t in attackers:
+            t.join()
+        httpd.shutdown()

@@ -108,7 +108,7 @@ def _run(tmp_path: Path, n: int, silent: set[int] = frozenset(), restart: bool =
     out = tmp_path / "collected.csv"
     # before a restart the first server must still be collecting when it is killed: it waits
     # (up to 120 s) for the advertisement of the last user, who only starts afterwards
-    server = _server(tmp_path, n, 0, out, phase_timeout=120 if restart else 6)
+    server = _server(tmp_path, n, 0, out, phase_timeout=120 if restart else 15)
     clients, old = [], None
     try:
         port = _port(server)

@@ -164,3 +164,44 @@ def test_page_and_404(result):
     configured = C.notfound_context(make_result(result.catalog, site_url="https://recs.invalid/mangarec/"), ASSETS, "")
     assert configured["root"] == "/mangarec/"
     assert configured["nav"][1]["href"] == "/mangarec/explore/"
+
+
+def test_feed_orders_by_latest_upload_when_the_catalog_has_them(two_clusters):
+    import dataclasses
+
+    from mangarec.catalog import Catalog
+
+    items = list(two_clusters.items)
+    uploads = {
+        items[3].id: "2026-12-07T21:00:00Z",
+        items[7].id: "2026-12-07T23:30:00Z",
+        items[0].id: "2026-11-01T08:00:00Z",
+    }
+    items = [dataclasses.replace(it, updated=uploads.get(it.id)) for it in items]
+    res = make_result(Catalog(items), feed_size=4)
+    prep = Prepared(res)
+    assert prep.feed_order == "uploads"
+    ctx = C.feed_context(res, prep, ASSETS)
+    assert [c["id"] for c in ctx["items"][:3]] == [items[7].id, items[3].id, items[0].id]
+    assert [c["date"] for c in ctx["items"][:3]] == ["2026-12-07", "2026-12-07", "2026-11-01"]
+    assert ctx["order"] == "uploads"
+    # a catalog without upload times keeps the release order, and says so
+    assert Prepared(make_result(two_clusters)).feed_order == "dates"
+
+
+def test_feed_page_says_which_order_it_uses(two_clusters, tmp_path):
+    import dataclasses
+
+    from mangarec.catalog import Catalog
+    from mangarec.site import write_site
+
+    items = [
+        dataclasses.replace(it, updated="2026-12-07T21:00:00Z") if k == 2 else it
+        for k, it in enumerate(two_clusters.items)
+    ]
+    write_site(make_result(Catalog(items)), tmp_path / "a")
+    write_site(make_result(two_clusters), tmp_path / "b")
+    a = (tmp_path / "a" / "feed" / "index.html").read_text()
+    b = (tmp_path / "b" / "feed" / "index.html").read_text()
+    assert "latest chapter uploads" in a and '<time datetime="2026-12-07">' in a
+    assert "latest chapter uploads" not in b and "by release date" in b
