@@ -46,15 +46,42 @@ def code_version() -> str:
     return h.hexdigest()
 
 
+def _type_checking(node: ast.AST) -> bool:
+    """Whether ``node`` is ``if TYPE_CHECKING:`` (or ``if typing.TYPE_CHECKING:``)."""
+    if not isinstance(node, ast.If):
+        return False
+    t = node.test
+    return (isinstance(t, ast.Name) and t.id == "TYPE_CHECKING") or (
+        isinstance(t, ast.Attribute) and t.attr == "TYPE_CHECKING"
+    )
+
+
+def _import_nodes(node: ast.AST):
+    """The import statements that run when the module is imported: at module level (under
+    ``if``/``try``/``with`` too), not inside a function or class body's functions, and not
+    under ``if TYPE_CHECKING:`` (whose ``else`` branch does run)."""
+    for child in ast.iter_child_nodes(node):
+        if isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+            continue
+        if _type_checking(child):
+            assert isinstance(child, ast.If)
+            for sub in child.orelse:
+                yield from _import_nodes(ast.Module(body=[sub], type_ignores=[]))
+            continue
+        if isinstance(child, (ast.Import, ast.ImportFrom)):
+            yield child
+        yield from _import_nodes(child)
+
+
 def _imports(path: Path, module: str) -> set[str]:
-    """The ``mangarec`` modules a source file imports (statically, at any depth of the file)."""
+    """The ``mangarec`` modules a source file imports when it is imported (see :func:`_import_nodes`)."""
     tree = ast.parse(path.read_bytes(), filename=str(path))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.walk(tree):
+    for node in _import_nodes(tree):
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.split(".")[0] == "mangarec")
-        elif isinstance(node, ast.ImportFrom):
+        else:
             if node.level:
                 base = package.split(".")
                 base = base[: len(base) - (node.level - 1)]
@@ -85,7 +112,11 @@ def module_digest(module: str) -> str:
 
     The import graph is read statically (``ast``), parent packages included, so a stage's key
     changes exactly when code it can run changes; editing the site writer does not recompute a
-    model.
+    model. Only the imports that run when a module is imported are followed: not those under
+    ``if TYPE_CHECKING:`` (types only), nor a function's lazy imports (``config.load_config``
+    reads input files through the loaders, which no model runs). So code a stage runs is
+    imported at module level, or, where that would be an import cycle, named beside the stage's
+    module in its key (the maps run ``neighbours.exact``: see ``pipeline``).
     """
     todo, seen = [module], {}
     while todo:
@@ -104,6 +135,12 @@ def module_digest(module: str) -> str:
     for m in sorted(seen):
         h.update(m.encode() + b"\0" + seen[m] + b"\0")
     return h.hexdigest()
+
+
+def code_digest(*modules: str) -> str:
+    """SHA-256 over the :func:`module_digest` of each of ``modules``: the code of a stage whose
+    module runs another through a lazy import (one that would be an import cycle at module level)."""
+    return make_key(*(module_digest(m) for m in modules))
 
 
 def tree_digest(*roots: Path) -> str:
@@ -277,6 +314,30 @@ class Cache:
                 meta["npz_sha256"] = hashlib.sha256(raw).hexdigest()
                 atomic_write(npz_path, raw)
             atomic_write(meta_path, json.dumps(meta).encode())  # keeps dict order
+        except OSError as e:
+            self._writable = False
+            self.notes.append(
+                f"cache {self.directory} cannot be written ({e.strerror}): this build's results are not cached"
+            )
+
+    def pointer(self, name: str) -> dict | None:
+        """The small JSON record last stored under ``name`` by :meth:`set_pointer` (``None``:
+        none, unreadable, or no directory): e.g. which map a model had last night."""
+        if self.directory is None:
+            return None
+        try:
+            value = json.loads((self.directory / "pointers" / f"{name}.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return value if isinstance(value, dict) else None
+
+    def set_pointer(self, name: str, value: dict) -> None:
+        """Store ``value`` (JSON) under ``name``, atomically; a cache that cannot be written is noted."""
+        if self.directory is None or not self._writable:
+            return
+        try:
+            (self.directory / "pointers").mkdir(parents=True, exist_ok=True)
+            atomic_write(self.directory / "pointers" / f"{name}.json", json.dumps(value, sort_keys=True).encode())
         except OSError as e:
             self._writable = False
             self.notes.append(

@@ -119,6 +119,24 @@ class Ratings:
         return int(self.matrix.nnz)
 
 
+#: The catalog's fields, as stages read them: ``{field: the item record keys it covers}``.
+#: A stage's cache key holds the fingerprints of the fields it reads
+#: (:meth:`Catalog.fields_fingerprint`), so a changed description recomputes the stages that
+#: read text and nothing else. ``ids`` (the items and their order) is in every key; ``ratings``
+#: is the ratings matrix (:attr:`Catalog.ratings_fingerprint`). Every record key of
+#: :func:`item_record` belongs to exactly one field (a test checks it).
+FIELDS: dict[str, tuple[str, ...]] = {
+    "ids": ("id",),
+    "titles": ("title", "alt_titles", "kind", "type"),
+    "tags": ("tags",),
+    "descriptions": ("description",),
+    "popularity": ("popularity", "score"),
+    "links": ("related",),
+    "details": ("year", "date", "external", "adult", "url"),
+    "matches": ("matches",),
+    "ratings": (),
+}
+
 #: Most names kept per adult title left out (:attr:`Catalog.adult_names`).
 MAX_ADULT_NAMES = 4
 
@@ -247,6 +265,36 @@ class Catalog:
             h.update(np.ascontiguousarray(arr).tobytes())
         h.update(("\n".join(self.ratings.user_ids) + f"|{self.ratings.implicit}").encode("utf-8", "backslashreplace"))
         return h.hexdigest()
+
+    @cached_property
+    def field_fingerprints(self) -> dict[str, str | None]:
+        """``{field: SHA-256 hex}`` of every field of :data:`FIELDS` (``ratings``: ``None`` without)."""
+        hashes = {f: hashlib.sha256() for f in FIELDS if f != "ratings"}
+        for item in self.items:
+            record = item_record(item)
+            for f, h in hashes.items():
+                part = {k: record[k] for k in FIELDS[f] if k in record}
+                h.update(json.dumps(part, sort_keys=True, ensure_ascii=True).encode())
+                h.update(b"\n")
+        out: dict[str, str | None] = {f: h.hexdigest() for f, h in hashes.items()}
+        out["ratings"] = self.ratings_fingerprint
+        return out
+
+    def fields_fingerprint(self, fields: Iterable[str]) -> str:
+        """SHA-256 hex over the fingerprints of ``fields`` (``ids`` always included): the key of
+        a stage that reads only those fields of the catalog.
+
+        Raises
+        ------
+        ValueError
+            For a name that is not in :data:`FIELDS`.
+        """
+        names = sorted({"ids", *fields})
+        unknown = [f for f in names if f not in FIELDS]
+        if unknown:
+            raise ValueError(f"unknown catalog field(s) {unknown} (known: {', '.join(FIELDS)})")
+        fp = self.field_fingerprints
+        return hashlib.sha256("|".join(f"{f}={fp[f]}" for f in names).encode()).hexdigest()
 
     @cached_property
     def fingerprint(self) -> str:

@@ -110,6 +110,18 @@ class SiteSection:
         "Descriptions longer than this are cut (at a word boundary) on title pages.",
         bounded(1, 1_000_000),
     )
+    csv_neighbours: int = key(
+        10,
+        "Neighbours per title in the published tables data/neighbours/<model>.csv.gz (at most "
+        "neighbours.k): the pages show 10, and every row costs the host's space.",
+        bounded(1, 200),
+    )
+    max_bytes: int = key(
+        1_000_000_000,
+        "The static host's size limit in bytes (GitHub Pages: 1 GB). The build prints the site's "
+        "size and file count, and warns in one line once the site is within 10 % of this limit or over it.",
+        bounded(1, 10**15),
+    )
 
 
 @dataclass(frozen=True)
@@ -134,6 +146,14 @@ class UMAPSection:
         "pca",
         "Initialisation: 'pca' (robust to the many duplicate tag sets) or 'spectral'.",
         one_of("pca", "spectral", "random"),
+    )
+    warm_epochs: int = key(
+        0,
+        "Nightly rebuilds: when > 0, a map whose model changed starts from the previous build's "
+        "coordinates (titles it still has; new ones placed among their nearest neighbours) and runs "
+        "this many epochs instead of UMAP's 200. 0: every map starts cold, and the site does not "
+        "depend on what the cache held.",
+        bounded(0, 10_000),
     )
 
 

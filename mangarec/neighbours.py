@@ -27,15 +27,17 @@ columns at or above it are sorted. See ``benchmarks/bench_neighbours.py`` for th
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .config import NeighboursSection
 from .embedding import Embedding, Neighbours
 from .seeds import derive_seed
-from .topk import BLAS_THREADS, MARGIN, SUBSAMPLE_MIN_COLUMNS, SUBSAMPLE_STEP, round_scores
+from .topk import BLAS_THREADS, MARGIN, SUBSAMPLE_MIN_COLUMNS, SUBSAMPLE_STEP, exact_topk, round_scores
+
+if TYPE_CHECKING:
+    from .config import NeighboursSection
 
 #: Score-matrix elements per block (float32: 8 MB; small blocks stay in cache).
 BLOCK_ELEMENTS = 1 << 21
@@ -227,8 +229,6 @@ def _effective_k(k: int, n: int, model: str) -> int:
 
 def scored(emb: Embedding, k: int, tie_order: np.ndarray) -> Neighbours:
     """Exact top-k under the embedding's own ``similarity`` (:func:`mangarec.topk.exact_topk`)."""
-    from .topk import exact_topk
-
     if emb.similarity is None:
         raise ValueError(f"{emb.model}: the embedding has no similarity of its own")
     t0 = time.perf_counter()

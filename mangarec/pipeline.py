@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from . import __version__, dates, outdir
-from .cache import Cache, code_version, make_key, module_digest, tree_digest
+from .cache import Cache, code_digest, code_version, make_key, module_digest, tree_digest
 from .catalog import Catalog
 from .config import Config
 from .embedding import Embedding, Map, Neighbours
@@ -155,43 +155,65 @@ def _timed(job: tuple[Callable[..., Any], tuple]) -> tuple[Any, float]:
     return value, time.perf_counter() - t0
 
 
-@dataclass(frozen=True)
-class _Keys:
-    """Keys of the catalog parts stages read."""
+#: The code of the neighbour search: ``similarity.row_groups`` runs ``models._dedupe`` lazily.
+NEIGHBOURS_CODE = ("mangarec.neighbours", "mangarec.models._dedupe")
+#: The code of a map: ``umap_map`` runs ``neighbours.exact`` lazily.
+MAP_CODE = ("mangarec.models.umap_map", *NEIGHBOURS_CODE)
 
-    items: str
-    ratings: str | None
+#: The catalog fields the neighbour search reads beyond the embedding: ties go to the more
+#: popular title (:attr:`Catalog.tie_order`).
+NEIGHBOUR_FIELDS = frozenset({"popularity"})
 
 
-def _model_key(name: str, config: Config, keys: _Keys, dep_keys: Sequence[str]) -> str:
+def _model_key(name: str, config: Config, catalog: Catalog, dep_keys: Sequence[str], *extra: Any) -> str:
+    """A model's key: the fingerprints of the catalog fields it reads (:attr:`ModelSpec.fields`),
+    its parameters, the seed, its code and its dependencies' keys (``extra``: more parts, e.g.
+    the evaluation's split for a held-out fit)."""
     s = spec(name)
-    uses_ratings = "ratings" in s.needs or s.trained_on_ratings
     return make_key(
         "model",
         name,
-        keys.items,
-        keys.ratings if uses_ratings else None,
+        catalog.fields_fingerprint(s.fields),
         params_of(config, name),
         config.seed,
         module_digest(s.fit.__module__),
         list(dep_keys),
+        *extra,
     )
 
 
 def _fit_all(
-    catalog: Catalog, names: Sequence[str], config: Config, stages: _Stages, keys: _Keys
+    catalog: Catalog,
+    names: Sequence[str],
+    config: Config,
+    stages: _Stages,
+    *,
+    fitted: Mapping[str, Embedding] | None = None,
+    fitted_keys: Mapping[str, str] | None = None,
+    suffix: str = "",
+    extra: tuple = (),
 ) -> tuple[dict[str, Embedding], dict[str, str]]:
-    """Fit ``names`` and their dependencies (in dependency order); returns embeddings and keys."""
+    """Fit ``names`` and their dependencies (in dependency order), each through the cache;
+    returns embeddings and keys.
+
+    ``fitted`` / ``fitted_keys``: embeddings (and their keys) to use as they are instead of
+    fitting them (the held-out fits reuse the full fits of dependencies that read no ratings);
+    ``suffix`` names the stages, ``extra`` goes into every key.
+    """
     from .models import fit_model
 
-    embeddings: dict[str, Embedding] = {}
-    model_keys: dict[str, str] = {}
+    embeddings: dict[str, Embedding] = dict(fitted or {})
+    model_keys: dict[str, str] = dict(fitted_keys or {})
     for name in fit_order(names):
+        if name in embeddings:
+            continue
         s = spec(name)
-        model_keys[name] = _model_key(name, config, keys, [model_keys[d] for d in s.depends])
+        model_keys[name] = _model_key(name, config, catalog, [model_keys[d] for d in s.depends], *extra)
         deps = {d: embeddings[d] for d in s.depends}
         embeddings[name] = stages.run(
-            f"model:{name}", model_keys[name], functools.partial(fit_model, name, catalog, config, config.seed, deps)
+            f"model:{name}{suffix}",
+            model_keys[name],
+            functools.partial(fit_model, name, catalog, config, config.seed, deps),
         )
     return embeddings, model_keys
 
@@ -202,15 +224,15 @@ def _neighbours_all(
     model_keys: Mapping[str, str],
     config: Config,
     stages: _Stages,
-    keys: _Keys,
 ) -> tuple[dict[str, Neighbours], dict[str, str]]:
     from . import neighbours as nb
 
-    code = module_digest("mangarec.neighbours")
+    code = code_digest(*NEIGHBOURS_CODE)
+    ties = catalog.fields_fingerprint(NEIGHBOUR_FIELDS)
     out: dict[str, Neighbours] = {}
     nb_keys: dict[str, str] = {}
     for name, emb in embeddings.items():
-        nb_keys[name] = make_key("neighbours", model_keys[name], keys.items, config.neighbours, config.seed, code)
+        nb_keys[name] = make_key("neighbours", model_keys[name], ties, config.neighbours, config.seed, code)
         out[name] = stages.run(
             f"neighbours:{name}",
             nb_keys[name],
@@ -224,80 +246,98 @@ def _neighbours_all(
 def _maps_all(
     embeddings: Mapping[str, Embedding], model_keys: Mapping[str, str], config: Config, stages: _Stages
 ) -> dict[str, Map]:
-    """UMAP maps; each is single-threaded (seeded UMAP), so they run side by side on the cores."""
+    """UMAP maps; each is single-threaded (seeded UMAP), so they run side by side on the cores.
+
+    With ``umap.warm_epochs`` > 0, a map whose model changed since the last build starts from
+    that build's map (the cache's pointer ``map-<model>`` names it), and its key holds the
+    previous map's key: the same inputs and the same history give the same map.
+    """
     from .models.umap_map import fit_map
 
-    code = module_digest("mangarec.models.umap_map")
-    jobs = [
-        (
-            f"map:{name}",
-            make_key("map", model_keys[name], config.umap, config.seed, code),
-            fit_map,
-            (emb, config.umap, derive_seed(config.seed, "map", name)),
-        )
-        for name, emb in embeddings.items()
-        if name in config.site.maps
-    ]
+    code = code_digest(*MAP_CODE)
+    cache = stages.cache
+    jobs, pointers = [], {}
+    for name, emb in embeddings.items():
+        if name not in config.site.maps:
+            continue
+        key = make_key("map", model_keys[name], config.umap, config.seed, code)
+        previous = None
+        if config.umap.warm_epochs > 0:
+            last = cache.pointer(f"map-{name}")
+            if last is not None and last.get("cold") == key:
+                key = last["key"]  # the same model as last night: last night's map
+            elif last is not None and (previous := cache.get(str(last.get("key")))) is not None:
+                pointers[name] = {"cold": key, "key": make_key("warm map", key, last["key"])}
+                key = pointers[name]["key"]
+            else:
+                pointers[name] = {"cold": key, "key": key}
+        jobs.append((f"map:{name}", key, fit_map, (emb, config.umap, derive_seed(config.seed, "map", name), previous)))
     maps = stages.run_parallel(jobs, workers=min(2, os.cpu_count() or 1))
+    for name, pointer in pointers.items():
+        cache.set_pointer(f"map-{name}", pointer)
     return {name: maps[f"map:{name}"] for name in embeddings if name in config.site.maps}
 
 
 def _heldout_fits(
     catalog: Catalog,
+    names: Sequence[str],
     embeddings: Mapping[str, Embedding],
+    model_keys: Mapping[str, str],
     config: Config,
     stages: _Stages,
-    keys: _Keys,
     eval_seed: int,
     cold: bool = False,
 ) -> tuple[dict[str, Embedding], dict[str, Neighbours], list[str]]:
-    """Models trained on ratings (or depending on one), refitted without the held-out likes: ``(embeddings,
+    """The models of ``names`` whose fit reads ratings (trained on them, or depending on one that
+    is: :func:`mangarec.models.uses_ratings`), refitted without the held-out likes: ``(embeddings,
     neighbours, cache keys)``, what the evaluation scores on the test likes (a fair hit rate).
     With ``cold``: refitted without any rating of the cold-start titles
-    (:func:`mangarec.evaluation.colikes.cold_catalog`), what the cold-start protocol scores."""
+    (:func:`mangarec.evaluation.colikes.cold_catalog`), what the cold-start protocol scores.
+    ``embeddings`` / ``model_keys``: the full fits (dependencies included).
+
+    Each refit goes through the cache like the full fits (:func:`_fit_all` on the split): a
+    dependency whose fit reads no ratings is the full fit itself (its key unchanged), one that
+    does is refitted on the split too; every refit's key holds its dependencies' keys.
+    """
     from . import neighbours as nb
     from .evaluation import evaluation_split
     from .evaluation.colikes import cold_catalog
-    from .models import fit_model
 
+    refit = [n for n in names if uses_ratings(n)]
+    if not refit or catalog.ratings is None:
+        return {}, {}, []
+    if cold:
+        split = cold_catalog(catalog, config.evaluation, eval_seed)
+    else:
+        train, _ = evaluation_split(catalog.ratings, config.evaluation, eval_seed)
+        split = replace(catalog, ratings=train)
     what = "cold-start fit" if cold else "held-out fit"
-
+    reuse = [n for n in fit_order(refit) if not uses_ratings(n) and n in embeddings]
+    split_part = ("cold" if cold else "heldout", config.evaluation, module_digest("mangarec.evaluation"))
+    fits, fit_keys = _fit_all(
+        split,
+        refit,
+        config,
+        stages,
+        fitted={n: embeddings[n] for n in reuse},
+        fitted_keys={n: model_keys[n] for n in reuse},
+        suffix=f" ({what})",
+        extra=split_part,
+    )
     embs: dict[str, Embedding] = {}
     nbs: dict[str, Neighbours] = {}
     out_keys: list[str] = []
-    for name in fit_order(embeddings):
-        if not uses_ratings(name) or catalog.ratings is None:
-            continue
-
-        def fit(n: str = name) -> Embedding:
-            assert catalog.ratings is not None
-            deps = {d: embs[d] for d in spec(n).depends if d in embs}  # refitted dependencies
-            if cold:
-                return fit_model(n, cold_catalog(catalog, config.evaluation, eval_seed), config, config.seed, deps)
-            train, _ = evaluation_split(catalog.ratings, config.evaluation, eval_seed)
-            return fit_model(n, replace(catalog, ratings=train), config, config.seed, deps)
-
-        fit_key = make_key(
-            "cold" if cold else "heldout",
-            name,
-            keys.items,
-            keys.ratings,
-            params_of(config, name),
-            config.evaluation,
-            config.seed,
-            [module_digest(spec(d).fit.__module__) for d in fit_order([name])],
-            module_digest("mangarec.evaluation"),
-        )
-        embs[name] = emb = stages.run(f"model:{name} ({what})", fit_key, fit)
-        nb_key = make_key("heldout-neighbours", fit_key, config.neighbours, module_digest("mangarec.neighbours"))
+    code = code_digest(*NEIGHBOURS_CODE)
+    for name in refit:
+        embs[name] = emb = fits[name]
+        nb_key = make_key("heldout-neighbours", fit_keys[name], config.neighbours, code)
 
         def neighbours_of(e: Embedding = emb, n: str = name) -> Neighbours:
             return nb.compute(e, config.neighbours, catalog.tie_order, derive_seed(config.seed, "neighbours", n))
 
         nbs[name] = stages.run(f"neighbours:{name} ({what})", nb_key, neighbours_of)
-        out_keys += [fit_key, nb_key]
-    shown = lambda d: {n: v for n, v in d.items() if n in embeddings}  # noqa: E731 - not the dependencies only
-    return shown(embs), shown(nbs), out_keys
+        out_keys += [fit_keys[name], nb_key]
+    return embs, nbs, out_keys
 
 
 def _content_candidates(
@@ -466,15 +506,14 @@ def _run(
             f"none of the models in site.models ({', '.join(config.site.models)}) can run on this "
             f"catalog: {'; '.join(f'{n}: {w}' for n, w in left_out.items())}"
         )
-    keys = _Keys(items=catalog.items_fingerprint, ratings=catalog.ratings_fingerprint)
-    fitted, model_keys = _fit_all(catalog, names, config, stages, keys)
+    fitted, model_keys = _fit_all(catalog, names, config, stages)
     embeddings = {n: fitted[n] for n in names}
-    neighbours, nb_keys = _neighbours_all(catalog, embeddings, model_keys, config, stages, keys)
+    neighbours, nb_keys = _neighbours_all(catalog, embeddings, model_keys, config, stages)
     maps = _maps_all(embeddings, model_keys, config, stages)
 
     eval_seed = derive_seed(config.seed, "evaluate")
-    held_emb, held_nb, heldout_keys = _heldout_fits(catalog, embeddings, config, stages, keys, eval_seed)
-    _, cold_nb, cold_keys = _heldout_fits(catalog, embeddings, config, stages, keys, eval_seed, cold=True)
+    held_emb, held_nb, heldout_keys = _heldout_fits(catalog, names, fitted, model_keys, config, stages, eval_seed)
+    _, cold_nb, cold_keys = _heldout_fits(catalog, names, fitted, model_keys, config, stages, eval_seed, cold=True)
     # the hybrid is refitted too (it depends on colike), but only rating-trained models fold visitors in
     held_trained = {n: e for n, e in held_emb.items() if spec(n).trained_on_ratings}
     candidates = _content_candidates(catalog, embeddings, held_trained, config)
@@ -486,8 +525,7 @@ def _run(
             heldout_keys,
             cold_keys,
             sorted(model_keys[n] for n in candidates),
-            keys.items,
-            keys.ratings,
+            catalog.fingerprint,
             config.evaluation,
             config.seed,
             module_digest("mangarec.evaluation"),
@@ -601,14 +639,52 @@ def _write_output(tmp: Path, result: BuildResult, log: StageLog) -> None:
     data = tmp / "data"
     (data / "neighbours").mkdir(parents=True, exist_ok=True)
     with log.stage("write:neighbours"):
+        c = result.config.site.csv_neighbours
         for name, nbr in result.neighbours.items():
-            write_csv(nbr, data / "neighbours" / f"{name}.csv.gz")
+            write_csv(
+                replace(nbr, indices=nbr.indices[:, :c], scores=nbr.scores[:, :c]),
+                data / "neighbours" / f"{name}.csv.gz",
+            )
     with log.stage("write:site"):
         site_stats = write_site(result, tmp)
     for remark in site_stats.get("notes", ()):
         log.note(remark)
     doc = result.report.to_json(timings=result.config.site.show_timings)
     (data / "report.json").write_text(json.dumps(doc, sort_keys=True, indent=1) + "\n", encoding="utf-8")
+    size, warning = size_report(tmp, len(result.catalog), result.config.site.max_bytes)
+    log.note(size)
+    if warning:
+        log.warn(warning)
 
 
-__all__ = ["build_date", "inputs_digest", "make_report", "run_build", "stamp_key"]
+#: Share of ``site.max_bytes`` from which the build warns.
+WARN_SHARE = 0.9
+
+
+def site_size(root: Path) -> tuple[int, int]:
+    """``(bytes, files)`` of the regular files under ``root`` (what a static host stores)."""
+    total = files = 0
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            st = os.lstat(os.path.join(dirpath, name))
+            total += st.st_size
+            files += 1
+    return total, files
+
+
+def size_report(root: Path, titles: int, max_bytes: int) -> tuple[str, str | None]:
+    """The build's size note (bytes, files, bytes per title of the site in ``root``) and a
+    one-line warning when the site is within ``1 - WARN_SHARE`` of ``max_bytes``
+    (``site.max_bytes``) or over it (``None`` otherwise)."""
+    total, files = site_size(root)
+    note = f"site: {total / 1e6:.1f} MB in {files} files, {total / max(titles, 1) / 1024:.1f} KB per title"
+    mb, limit = total / 1e6, max_bytes / 1e6
+    if total > max_bytes:
+        return note, f"the site ({mb:.1f} MB) is over site.max_bytes ({limit:.1f} MB): the host will refuse it"
+    if total >= WARN_SHARE * max_bytes:
+        share = total / max_bytes
+        return note, f"the site ({mb:.1f} MB) is {share:.0%} of site.max_bytes ({limit:.1f} MB): near the host's limit"
+    return note, None
+
+
+__all__ = ["build_date", "inputs_digest", "make_report", "run_build", "site_size", "size_report", "stamp_key"]

@@ -81,3 +81,8 @@ class StageLog:
         self.notes.append(message)
         if not self.quiet:
             self._print(f"note: {message}")
+
+    def warn(self, message: str) -> None:
+        """Print a one-line warning (``warning: <message>``), quiet or not."""
+        self.notes.append(message)
+        self._print(f"warning: {message}")

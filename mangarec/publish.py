@@ -25,6 +25,7 @@ from .embedding import Embedding
 from .errors import InputError
 from .foldin import LIKE, MODES, Schedule, ValueMap, fold_in, gram, rank
 from .fsutil import atomic_write, gzip_bytes
+from .models import REGISTRY
 from .paths import SITE_SRC
 
 SCHEMA_NAME = "mangarec-embeddings"
@@ -159,8 +160,6 @@ def published_vectors(emb: Embedding) -> np.ndarray:
     coordinate) is published as fitted.
     """
     v = np.asarray(emb.vectors, dtype=np.float64)
-    from .models import REGISTRY
-
     s = REGISTRY.get(emb.model)
     if (s is not None and s.trained_on_ratings) or emb.info.get("published_vectors") == "profile":
         return v

@@ -34,6 +34,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from .similarity import Similarity
+from .workers import fork_pool
 
 #: Score-matrix elements per block (float32: 32 MB).
 BLOCK_ELEMENTS = 1 << 23
@@ -276,8 +277,6 @@ def _rank(
     """:func:`_rank_serial`, split over :data:`WORKERS` forked processes when the search is large."""
     if WORKERS < 2 or len(rows) * sim.n < PARALLEL_MIN_CELLS or _JOB:
         return _rank_serial(sim, rows, k, by_tie, selfcol)
-    from .workers import fork_pool
-
     chunks = np.linspace(0, len(rows), 4 * WORKERS + 1).astype(int)
     _JOB.update(sim=sim, rows=rows, k=k, by_tie=by_tie, selfcol=selfcol)
     try:

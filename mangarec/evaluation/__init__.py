@@ -25,16 +25,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..catalog import Catalog, Ratings
-from ..config import EvaluationSection
 from ..embedding import Embedding, Neighbours
+from ..report import jsonable
+from . import content
 from .jaccard import check_lists, jaccard_rows
 from .protocol import Positives, Split, make_split, positives_of
 from .ranking import Interval, K, Metrics
 from .runner import Evaluation, run_evaluation
 from .truths import TRUTHS, register
+
+if TYPE_CHECKING:
+    from ..config import EvaluationSection
 
 __all__ = [
     "K",
@@ -96,8 +100,6 @@ def evaluate(
         be published for personalisation: their visitor path is scored beside the held-out fits
         (:func:`mangarec.pipeline` publishes the best).
     """
-    from ..report import jsonable
-
     ev = run_evaluation(
         catalog,
         neighbours,
@@ -117,8 +119,6 @@ def evaluate(
 def content_figures(catalog: Catalog, neighbours: Mapping[str, Neighbours]) -> dict[str, Any] | None:
     """Franchise and ``matches`` recall@20 of every model (:mod:`.content`), ``None`` when the
     catalog has neither related links nor reference lists."""
-    from . import content
-
     # the halves the weights were chosen on (validation) and reported on (test): a fixed seed
     out = content.evaluate(catalog, neighbours, content.HALVES_SEED)
     if out["franchise_links"] is None and out["reference_lists"] is None:

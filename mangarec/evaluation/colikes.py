@@ -27,15 +27,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
-from ..config import EvaluationSection
 from ..seeds import derive_seed
 from .nulltests import expected_hits, hits
 from .ranking import BOOTSTRAP, Interval, bootstrap
+
+if TYPE_CHECKING:
+    from ..config import EvaluationSection
 
 #: The protocols, in the order the page shows them.
 PROTOCOLS: tuple[str, ...] = ("held-out likes", "cold start")

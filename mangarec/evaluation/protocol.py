@@ -20,14 +20,17 @@ the user's training ratings.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Ratings
-from ..config import EvaluationSection
 from ..feedback import Scale, like_mask, like_threshold, resolve_scale
 from ..seeds import derive_seed
+
+if TYPE_CHECKING:
+    from ..config import EvaluationSection
 
 
 @dataclass(frozen=True)

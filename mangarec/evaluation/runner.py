@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
-from ..config import EvaluationSection
 from ..embedding import Embedding, Neighbours
 from ..errors import InputError
+from ..feedback import Scale, model_values
 from ..foldin import Schedule
+from ..models.als import solve_rows
 from ..models.base import Foldin
 from ..models.ease import MIN_LIKES, most_liked
+from ..onboarding import picks_for
 from ..seeds import derive_seed
 from . import baselines as B
 from .colikes import CoLikeAgreement
@@ -24,6 +27,9 @@ from .protocol import Split, canonical, make_split
 from .ranking import K, Metrics, Scorer, evaluate_scorer
 from .truths import truths_of
 from .visitor import VisitorFigures, evaluate_visitor
+
+if TYPE_CHECKING:
+    from ..config import EvaluationSection
 
 
 @dataclass(frozen=True)
@@ -89,8 +95,6 @@ def lists_scorer(nb: Neighbours, likes: sp.csr_matrix) -> Scorer:
 def foldin_scorer(emb: Embedding, split_values: sp.csr_matrix) -> Scorer:
     """A rating-trained model's users folded in exactly against its item vectors, as the
     visitor's fold-in does (mode, λ, alpha and λ's scaling from ``emb.info``)."""
-    from ..models.als import solve_rows
-
     info = emb.info or {}
     Y = np.asarray(emb.vectors, dtype=np.float64)
     implicit = info.get("mode", "implicit") == "implicit"
@@ -108,8 +112,6 @@ def foldin_scorer(emb: Embedding, split_values: sp.csr_matrix) -> Scorer:
 def _onboarding(catalog: Catalog, split: Split, emb: Embedding) -> list[int]:
     """The picks the site's onboarding would show for ``emb`` (fitted on ``split.train``),
     chosen from the training likes only (:mod:`mangarec.onboarding`)."""
-    from ..onboarding import picks_for
-
     return picks_for(catalog, emb.vectors, split.likes("train"))
 
 
@@ -128,8 +130,6 @@ def visitor_foldin(emb: Embedding) -> Foldin:
 
 def training_values(emb: Embedding, ratings: sp.csr_matrix) -> sp.csr_matrix:
     """The model-scale values ``emb`` was trained with, for the rows of ``ratings``."""
-    from ..feedback import Scale, model_values
-
     info = emb.info or {}
     fb = str(info.get("feedback") or ("explicit" if info.get("mode") == "explicit" else "raw"))
     thr = info.get("like_threshold")

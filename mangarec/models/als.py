@@ -432,6 +432,7 @@ SPEC = ModelSpec(
     params=Params,
     fit=fit,
     needs=frozenset({"ratings"}),
+    reads=frozenset({"tags"}),
     trained_on_ratings=True,
     order=60,
     publish_rank=10,

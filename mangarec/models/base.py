@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ..catalog import FIELDS
+
 if TYPE_CHECKING:
     from ..catalog import Catalog
     from ..embedding import Embedding
@@ -84,6 +86,12 @@ class ModelSpec:
     mapped:
         Whether the maps page draws it by default (``site.maps``): false for a model whose map
         would repeat another's (the same unit tag rows, or the same eigenvectors rescaled).
+    reads:
+        Catalog fields ``fit`` reads beyond its ``needs`` (names of
+        :data:`mangarec.catalog.FIELDS`: ``titles``, ``links``, ``popularity`` ...). Its cache key
+        holds the fingerprints of exactly :attr:`fields` (the contract suite checks that a change
+        to any other field leaves its embedding unchanged), so a changed description does not
+        refit a model that reads only tags.
     apart:
         Its list is shown apart from the similar-title columns (the pages' "Same series").
     role:
@@ -103,6 +111,7 @@ class ModelSpec:
     order: int = 100
     publish_rank: int | None = None
     mapped: bool = True
+    reads: frozenset[str] = frozenset()
     apart: bool = False
     role: str = ""
     foldin: Callable[[Any], Foldin] = field(default=lambda params: Foldin())
@@ -111,6 +120,15 @@ class ModelSpec:
         unknown = set(self.needs) - set(INPUTS)
         if unknown:
             raise ValueError(f"model {self.name!r}: unknown needs {sorted(unknown)} (known: {INPUTS})")
+        unread = set(self.reads) - set(FIELDS)
+        if unread:
+            raise ValueError(f"model {self.name!r}: unknown reads {sorted(unread)} (known: {', '.join(FIELDS)})")
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """Every catalog field ``fit`` reads: ``ids``, its ``needs``, its ``reads`` and, for a
+        model trained on ratings, ``ratings``."""
+        return frozenset({"ids", *self.needs, *self.reads, *(("ratings",) if self.trained_on_ratings else ())})
 
 
 def catalog_has(catalog: Catalog, need: str) -> bool:

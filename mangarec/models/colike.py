@@ -337,6 +337,7 @@ SPEC = ModelSpec(
     params=Params,
     fit=fit,
     needs=frozenset({"tags"}),
+    reads=frozenset({"popularity"}),
     depends=("series",),
     trained_on_ratings=True,
     order=45,

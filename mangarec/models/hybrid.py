@@ -149,6 +149,7 @@ SPEC = ModelSpec(
     params=Params,
     fit=fit,
     needs=frozenset({"tags"}),
+    reads=frozenset({"descriptions", "titles", "links", "popularity"}),
     depends=("series", "colike"),
     order=50,
     role="leaves the title's series out, as the reference lists do",

@@ -213,6 +213,7 @@ SPEC = ModelSpec(
     params=Params,
     fit=fit,
     needs=frozenset({"tags"}),
+    reads=frozenset({"titles", "links", "descriptions"}),
     order=70,
     role=(
         "reads the related links, so its franchise recall is not a held-out figure (docs/models.md "

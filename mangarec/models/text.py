@@ -162,6 +162,7 @@ SPEC = ModelSpec(
     params=Params,
     fit=fit,
     needs=frozenset({"descriptions"}),
+    reads=frozenset({"titles"}),
     order=40,
     role="baseline: raw title + description tf-idf cosine",
 )

@@ -99,8 +99,16 @@ def _fuzzy_graph(idx: np.ndarray, dist: np.ndarray, k: int, n_iter: int = 64) ->
     return (m + t - m.multiply(t)).tocoo()
 
 
-def _layout(x: np.ndarray, graph: sp.coo_matrix, params: UMAPSection, seed: int) -> np.ndarray:
-    """2-D layout of ``graph`` by umap-learn's ``simplicial_set_embedding``."""
+def _layout(
+    x: np.ndarray,
+    graph: sp.coo_matrix,
+    params: UMAPSection,
+    seed: int,
+    init: np.ndarray | None = None,
+    epochs: int | None = None,
+) -> np.ndarray:
+    """2-D layout of ``graph`` by umap-learn's ``simplicial_set_embedding`` (from ``init``,
+    ``(n, 2)``, for ``epochs`` when given; else from ``params.init`` for UMAP's default)."""
     from umap.umap_ import find_ab_params, simplicial_set_embedding
 
     a, b = find_ab_params(1.0, params.min_dist)
@@ -113,8 +121,8 @@ def _layout(x: np.ndarray, graph: sp.coo_matrix, params: UMAPSection, seed: int)
         b,
         1.0,
         5,
-        None,
-        params.init,
+        epochs,
+        params.init if init is None else init.astype(np.float32),
         np.random.RandomState(seed),
         "cosine",
         {},
@@ -146,7 +154,28 @@ def _pca2(x: np.ndarray) -> np.ndarray:
     return np.hstack([y, np.zeros((x.shape[0], 2 - y.shape[1]))])
 
 
-def fit_map(emb: Embedding, params: UMAPSection, seed: int) -> Map:
+def warm_start(
+    emb_ids: tuple[str, ...], uniq: np.ndarray, inverse: np.ndarray, nonzero: np.ndarray, previous: Map, k: int
+):
+    """Initial positions ``(n_u, 2)`` of the distinct rows ``uniq`` from ``previous``: a row's
+    position in the previous map (that of its first title the map holds), a row without one
+    placed among its ``k`` nearest rows that have one; ``None`` when no title is in the previous map."""
+    prev = {iid: xy for iid, xy in zip(previous.item_ids, np.asarray(previous.xy, dtype=np.float64))}
+    items = np.flatnonzero(nonzero)
+    init = np.full((uniq.shape[0], 2), np.nan)
+    for pos, u in zip(items[::-1], inverse[::-1]):  # the first title of each row wins
+        xy = prev.get(emb_ids[pos])
+        if xy is not None:
+            init[u] = xy
+    known = ~np.isnan(init[:, 0])
+    if not known.any():
+        return None
+    if not known.all():
+        init[~known] = _place(uniq[~known], uniq[known], init[known], k)
+    return init
+
+
+def fit_map(emb: Embedding, params: UMAPSection, seed: int, previous: Map | None = None) -> Map:
     """2-D coordinates of every item (and tag) of an embedding.
 
     Parameters
@@ -157,6 +186,9 @@ def fit_map(emb: Embedding, params: UMAPSection, seed: int) -> Map:
         ``[umap]`` section (``n_neighbors``, ``min_dist``, ``init``).
     seed:
         UMAP's ``random_state`` (and ``transform_seed``).
+    previous:
+        The previous build's map of the same model: with ``params.warm_epochs`` > 0, the layout
+        starts from it (:func:`warm_start`) and runs ``warm_epochs`` epochs.
 
     Returns
     -------
@@ -172,8 +204,14 @@ def fit_map(emb: Embedding, params: UMAPSection, seed: int) -> Map:
     n_neighbors = int(max(2, min(params.n_neighbors, n_u - 1)))
     if n_u >= 4:
         knn = _knn_graph(uniq, n_neighbors)
-        y = _layout(uniq, _fuzzy_graph(*knn, n_neighbors), params, int(seed) % (2**32))
+        init = None
+        if previous is not None and params.warm_epochs > 0:
+            init = warm_start(tuple(emb.item_ids), uniq, inverse, nonzero, previous, n_neighbors)
+        epochs = params.warm_epochs if init is not None else None
+        y = _layout(uniq, _fuzzy_graph(*knn, n_neighbors), params, int(seed) % (2**32), init, epochs)
         info.update({"n_neighbors": n_neighbors, "method": "umap", "knn": "exact"})
+        if init is not None:
+            info.update({"init": "previous map", "epochs": int(epochs or 0)})
     else:
         y = _pca2(uniq.astype(np.float64))
         info["method"] = "pca"

@@ -17,7 +17,7 @@ from ..catalog import ID_PATTERN
 from ..compact import DOC_NAME as COMPACT_DOC
 from .evaluation_view import evaluation_view
 from .external import external_link
-from .prepare import Prepared
+from .prepare import NB_SHOW, NB_SHOW_OTHERS, Prepared
 from .sanitize import description_html, safe_url
 
 #: How the models page words the build's ``skipped`` counts (other reasons are shown as they are).
@@ -210,18 +210,20 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
         data={"id": it.id},
         description=f"{it.title}: similar titles under every model.",
     )
-    root = ctx["root"]
+    here = "../"  # other title pages are siblings: title/<id>/ → ../<other>/ (shorter than root + title/)
     index = result.catalog.index
-    neighbours = [
-        {"name": m, "label": label(m), "html": prep.neighbour_html(p, m, root)}
+    lead = prep.lead_model
+    similar = None if lead is None else {"name": lead, "label": label(lead), "html": prep.neighbour_html(p, lead, here)}
+    others = [
+        {"name": m, "label": label(m), "html": prep.neighbour_html(p, m, here, limit=NB_SHOW_OTHERS, explain=False)}
         for m in prep.models
-        if m != prep.series_model
+        if m not in (prep.series_model, lead)
     ]
-    series = prep.neighbour_html(p, prep.series_model, root) if prep.series_model else None
+    series = prep.neighbour_html(p, prep.series_model, here) if prep.series_model else None
     work = result.catalog.work_of
     also = [
         {
-            "href": f"{root}title/{prep.items[q].id}/",
+            "href": f"{here}{prep.items[q].id}/",
             "title": prep.items[q].title,
             "format": prep.kind_labels[q] or prep.items[q].kind,
         }
@@ -235,7 +237,7 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
             {
                 "type": r.type,
                 "title": (prep.items[index[r.id]].title if inside else r.title) or r.id,
-                "href": f"{root}title/{r.id}/" if inside else None,
+                "href": f"{here}{r.id}/" if inside else None,
             }
         )
     external = [external_link(k, v, it.kind)._asdict() for k, v in it.external]
@@ -254,7 +256,10 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
         },
         description=description_html(it.description, result.config.site.max_description_chars),
         tag_groups=[{"group": g, "tags": list(names)} for g, names in it.tags],
-        neighbours=neighbours,
+        similar=similar,
+        others=others,
+        n_show=NB_SHOW,
+        n_others=NB_SHOW_OTHERS,
         series=series,
         also=also,
         related=related,

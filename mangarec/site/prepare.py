@@ -12,8 +12,11 @@ from markupsafe import Markup, escape
 
 from ..result import BuildResult
 
-#: Neighbours shown per model on title pages and on the explore page.
+#: Neighbours shown per model on the explore page, and for the lead model on title pages.
 NB_SHOW = 10
+#: Neighbours a title page shows for each other model (explore shows all :data:`NB_SHOW`): the
+#: whole site stays within ~10 KB per title (issue 18: GitHub Pages' 1 GB at 100k titles).
+NB_SHOW_OTHERS = 3
 #: Items per neighbour shard (``data/nb/<n>.json``), on average.
 NB_BLOCK = 16
 
@@ -112,6 +115,17 @@ class Prepared:
         from ..models import REGISTRY
 
         return next((m for m in self.models if m in REGISTRY and REGISTRY[m].apart), None)
+
+    @cached_property
+    def lead_model(self) -> str | None:
+        """The model of a title page's "Similar titles" (its 10 neighbours, with the tags each
+        shares): the published model (the one the visitor's taste is fitted against), else the
+        first shown model; never the series list."""
+        published = self.result.report.published
+        similar = [m for m in self.models if m != self.series_model]
+        if published is not None and published.model in similar:
+            return published.model
+        return similar[0] if similar else None
 
     @cached_property
     def neighbours(self) -> dict[str, tuple[np.ndarray, np.ndarray]]:
@@ -255,23 +269,27 @@ class Prepared:
         return {m: np.rint(sc * 1000).astype(np.int64).tolist() for m, (_, sc) in self.neighbours.items()}
 
     @lru_cache(maxsize=8)  # noqa: B019 - a Prepared lives for one build; the cache dies with it
-    def links(self, root: str) -> list[str]:
-        """``<a href="{root}title/{id}/">{title}</a>`` for every item (escaped), per root."""
-        return [f'<a href="{root}title/{i}/">{t}</a>' for i, t in zip(self.esc_ids, self.esc_titles)]
+    def links(self, prefix: str) -> list[str]:
+        """``<a href="{prefix}{id}/">{title}</a>`` for every item (escaped), per ``prefix``: the
+        relative path to the ``title/`` folder (``"../"`` from a title page)."""
+        return [f'<a href="{prefix}{i}/">{t}</a>' for i, t in zip(self.esc_ids, self.esc_titles)]
 
-    def neighbour_html(self, p: int, model: str, root: str) -> Markup:
-        """The ``<li>`` rows of item ``p``'s neighbours under ``model``: link, kind label,
-        similarity, shared tags.
+    def neighbour_html(self, p: int, model: str, prefix: str, *, limit: int = NB_SHOW, explain: bool = True) -> Markup:
+        """The ``<li>`` rows of item ``p``'s first ``limit`` neighbours under ``model``: link and
+        (``explain``) the neighbour's kind label, its similarity and the tags it shares with ``p``.
 
         Built from pre-escaped strings (fast: a title page has one list per model).
         """
-        pos = self.neighbour_lists[model][0][p]
+        pos = self.neighbour_lists[model][0][p][:limit]
         text = self.score_text[model][p]
         mine = self.tag_masks[p]
-        masks, links, shared_of, kinds = self.tag_masks, self.links(root), self.shared_mask, self.esc_kind_labels
+        masks, links, shared_of, kinds = self.tag_masks, self.links(prefix), self.shared_mask, self.esc_kind_labels
         rows = []
         for q, s in zip(pos, text):
             if q < 0:
+                continue
+            if not explain:
+                rows.append(f"<li>{links[q]}</li>")
                 continue
             shared = shared_of(mine & masks[q])[1]
             rows.append(

@@ -248,9 +248,15 @@ def test_title_page_readable_without_javascript(browser, built):
     iid = first_id(result)
     browser.get(root.url + f"title/{iid}/")
     assert browser.find_element("css selector", "h1").text == result.catalog[iid].title
-    links = browser.find_elements("css selector", ".model-col a")
-    similar = [m for m in result.neighbours if m != "series"]  # the series list holds only its members
-    assert len(links) >= 10 * len(similar) - 5
+    # without scripts the page keeps its lists: "Similar titles" (10, with shared tags) and the
+    # top 3 of every other model, with the link to explore's full side by side
+    lead = browser.find_elements("css selector", "ol.lead li a")
+    assert len(lead) == 10 and browser.find_elements("css selector", "ol.lead li .shared")
+    cols = browser.find_elements("css selector", ".model-col")
+    others = [m for m in result.neighbours if m not in ("series", result.report.published.model)]
+    assert [c.get_attribute("data-model") for c in cols] == others
+    assert all(len(c.find_elements("css selector", "li a")) == 3 for c in cols)
+    assert browser.find_element("link text", "explore").get_attribute("href").endswith(f"explore/#{iid}")
     assert not browser.find_element("css selector", ".rate").is_displayed()
 
 

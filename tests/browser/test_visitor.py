@@ -316,12 +316,12 @@ def test_title_page_links_elsewhere_and_kinds(browser, built):
     assert link.get_attribute("href") == f"https://myanimelist.net/anime/{dict(item.external)['mal']}"
     assert "mal:" not in browser.find_element("css selector", "main").text
     kinds = browser.execute_script(
-        "return Array.from(document.querySelectorAll('.model-col li .kind')).map(k => k.textContent)"
+        "return Array.from(document.querySelectorAll('ol.nb li .kind')).map(k => k.textContent)"
     )
     assert kinds and all(k.split()[0] in ("anime", "manga") for k in kinds)
     # each neighbour's kind is the neighbour's own
     rows = browser.execute_script(
-        "return Array.from(document.querySelectorAll('.model-col li')).filter(li => li.querySelector('.kind'))"
+        "return Array.from(document.querySelectorAll('ol.nb li')).filter(li => li.querySelector('.kind'))"
         ".map(li => [li.querySelector('a').getAttribute('href').split('/').slice(-2)[0],"
         " li.querySelector('.kind').textContent])"
     )

@@ -206,3 +206,50 @@ def test_dense_coordinates_exist_for_the_maps(name, catalog):
     assert emb.vectors.shape[1] >= 1 and np.isfinite(emb.vectors).all()
     if emb.similarity is not None:
         assert emb.similarity.n == len(catalog)
+
+
+def _other_fields_changed(catalog: Catalog, kept: frozenset[str]) -> Catalog:
+    """``catalog`` with every field of :data:`~mangarec.catalog.FIELDS` outside ``kept`` changed
+    (ids and their order stay)."""
+    from mangarec.catalog import Related, make_tags
+
+    items = []
+    n = len(catalog.items)
+    for k, it in enumerate(catalog.items):
+        ch: dict = {}
+        if "titles" not in kept:
+            ch.update(title=f"Renamed {k % 3} {it.title[::-1]}", alt_titles=("Zeta",), kind="anime", type="Movie")
+        if "tags" not in kept:
+            ch.update(tags=make_tags({"genre": [*it.tag_list[1:], "Extra", f"Odd {k % 2}"]}))
+        if "descriptions" not in kept:
+            ch.update(description=f"Another text entirely, about chapter {k % 4} and a zebra.")
+        if "popularity" not in kept:
+            ch.update(popularity=float(k), score=5.0 + k % 3)
+        if "links" not in kept:
+            ch.update(related=(Related(id=catalog.items[(k + 1) % n].id, type="sequel"),))
+        if "details" not in kept:
+            ch.update(year=1990 + k, date="2001-02-03", url="https://example.org/x", external=(("mal", str(k)),))
+        if "matches" not in kept:
+            ch.update(matches=(catalog.items[(k + 2) % n].id,))
+        items.append(replace(it, **ch))
+    return Catalog(items=tuple(items), ratings=catalog.ratings if "ratings" in kept else None, sources=catalog.sources)
+
+
+def _parts(emb: Embedding) -> tuple:
+    from mangarec.cache import _to_parts
+
+    meta, arrays = _to_parts(emb)
+    meta["info"] = {k: v for k, v in meta["info"].items() if "seconds" not in k}
+    return meta, {k: v.tobytes() for k, v in arrays.items()}
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_a_model_reads_no_field_outside_its_declaration(name, catalog):
+    """The cache keys a model by the fingerprints of ``spec.fields`` only: a change to any other
+    field of the catalog must leave its embedding (vectors, similarity, info) unchanged."""
+    s = REGISTRY[name]
+    changed = _other_fields_changed(catalog, s.fields)
+    assert changed.fields_fingerprint(s.fields) == catalog.fields_fingerprint(s.fields)
+    assert changed.fingerprint != catalog.fingerprint
+    deps = {d: fit_model(d, catalog, CONFIG, 42) for d in s.depends}
+    assert _parts(fit_model(name, changed, CONFIG, 42, deps)) == _parts(fit_model(name, catalog, CONFIG, 42, deps))

@@ -83,3 +83,31 @@ def test_fuzzy_graph_equals_umap_learns_fuzzy_simplicial_set():
     theirs = sp.csr_matrix(theirs)
     assert (ours != 0).sum() == (theirs != 0).sum()
     assert np.abs((ours - theirs).toarray()).max() < 1e-5
+
+
+def test_warm_start_keeps_the_previous_layout_and_places_new_titles(blobs):
+    """A warm map starts from the previous coordinates: with few epochs, the titles stay near
+    where they were (a cold map with another seed lands elsewhere), and a new title lands in its
+    cluster."""
+    from dataclasses import replace
+
+    params = UMAPSection(n_neighbors=10)
+    prev = fit_map(blobs, params, 7)
+    g = np.random.default_rng(1)
+    new_row = (np.eye(6)[1] * 5 + g.normal(scale=0.3, size=6)).astype(np.float32)  # a cluster-1 title
+    night = replace(blobs, item_ids=(*blobs.item_ids, "new"), vectors=np.vstack([blobs.vectors, new_row]))
+    warm = fit_map(night, replace(params, warm_epochs=20), 8, previous=prev)
+    cold = fit_map(night, params, 8)
+    assert warm.info["init"] == "previous map" and warm.info["epochs"] == 20 and cold.info["init"] == "pca"
+
+    def moved(m: Map) -> float:
+        a = m.xy[:120].astype(np.float64)
+        b = prev.xy.astype(np.float64)
+        a, b = a - a.mean(0), b - b.mean(0)  # compare shapes: translation and scale left out
+        return float(np.linalg.norm(a / np.linalg.norm(a) - b / np.linalg.norm(b)))
+
+    assert moved(warm) < 0.5 * moved(cold)
+    centre = [warm.xy[k * 30 : (k + 1) * 30].mean(axis=0) for k in range(3)]
+    assert int(np.argmin([np.linalg.norm(warm.xy[-1] - c) for c in centre])) == 1
+    # without warm_epochs the previous map is ignored: the build does not depend on the cache
+    assert fit_map(night, params, 8, previous=prev).xy.tobytes() == cold.xy.tobytes()

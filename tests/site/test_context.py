@@ -59,26 +59,38 @@ def test_title(result, prep):
     ctx = C.title_context(result, prep, p, ASSETS)
     assert ctx["item"]["title"] == "Horror title 2"
     assert isinstance(ctx["description"], Markup) and "haunted house" in ctx["description"]
-    assert [m["name"] for m in ctx["neighbours"]] == ["lsi", "word2vec", "network"]
-    for m in ctx["neighbours"]:
+    # "Similar titles": the published model's 10, with the tags each shares (they explain it);
+    # the other models: their top 3, without shared tags (explore has the full side by side)
+    assert result.report.published.model == "lsi"
+    assert ctx["similar"]["name"] == "lsi"
+    assert [m["name"] for m in ctx["others"]] == ["word2vec", "network"]
+    for m, n, shared in [(ctx["similar"], 10, True)] + [(o, 3, False) for o in ctx["others"]]:
         assert isinstance(m["html"], Markup)
         ol = parse("<ol>" + str(m["html"]) + "</ol>")
         rows = [
             {
                 "href": li.find("a").attrs["href"],
-                "score": float(li.find("span", class_="score").text()),
-                "shared": li.find("span", class_="shared").text().split(", "),
+                "score": li.find("span", class_="score"),
+                "shared": li.find("span", class_="shared"),
             }
             for li in ol.find_all("li")
         ]
-        assert len(rows) == 10
-        assert all(r["href"].startswith("../../title/") for r in rows)
-        scores = [r["score"] for r in rows]
-        assert scores == sorted(scores, reverse=True)
+        assert len(rows) == n
+        assert all(r["href"].startswith("../") and r["href"].count("/") == 2 for r in rows)
+        if shared:
+            scores = [float(r["score"].text()) for r in rows]
+            assert scores == sorted(scores, reverse=True)
+        else:
+            assert all(r["score"] is None for r in rows)
+        full = prep.neighbour_lists[m["name"]][0][p][:n]
+        assert [r["href"].split("/")[-2] for r in rows] == [prep.items[q].id for q in full]
         mine = set(result.catalog["h2"].tag_list)
         for r in rows:
             other = result.catalog[r["href"].split("/")[-2]]
-            assert r["shared"] == sorted(mine & set(other.tag_list))
+            if shared:
+                assert r["shared"].text().split(", ") == sorted(mine & set(other.tag_list))
+            else:
+                assert r["shared"] is None
     assert ctx["data"] == {"like_threshold": 8.0, "id": "h2"}
 
 

@@ -99,7 +99,7 @@ def test_relative_links_resolve(site_dir):
                 continue
             assert not v.startswith("/"), (page, v)
             target = (page.parent / unquote(parts.path)).resolve()
-            if v.endswith("/") or parts.path == "":
+            if parts.path.endswith("/") or parts.path == "":
                 target = target / "index.html" if parts.path else page
             assert target.is_file(), (page, v)
             assert site_dir.resolve() in target.parents, (page, v)
@@ -142,13 +142,16 @@ def test_scripts_exist_and_data_island(site_dir):
 def test_title_page_content(site_dir, two_clusters):
     root = parse_file(site_dir / "title" / "s3" / "index.html")
     assert root.find("h1").text() == two_clusters["s3"].title
+    lead = root.find("ol", class_="nb lead")
     cols = [e for e in root.find_all("section") if "model-col" in e.attrs.get("class", "")]
-    assert [c.find("h3").text() for c in cols] == ["LSI (tags)", "word2vec (tags)", "Tag network"]
-    for col in cols:
-        links = [a.attrs["href"] for a in col.find_all("a")]
-        assert len(links) == 10
+    assert lead.attrs["data-model"] == "lsi"  # the published model
+    assert [c.find("h3").text() for c in cols] == ["word2vec (tags)", "Tag network"]
+    for ol, n in [(lead, 10)] + [(c.find("ol"), 3) for c in cols]:
+        links = [a.attrs["href"] for a in ol.find_all("a")]
+        assert len(links) == n
         # the two clusters are disjoint: every neighbour of a sports title is a sports title
-        assert all(h.startswith("../../title/s") for h in links[:5]), links
+        assert all(h.startswith("../s") for h in links[:5]), links
+    assert "../../explore/#s3" in [a.attrs["href"] for a in root.find_all("a")]
     rate = root.find("div", class_="rate")
     assert rate.attrs["data-id"] == "s3" and "hidden" in rate.attrs
 

@@ -1,0 +1,79 @@
+"""The site fits the hosts: its bytes per title, the size note and the host-limit warning."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import replace
+
+import pytest
+
+from mangarec import pipeline
+from mangarec.config import Config
+from mangarec.paths import DEFAULT_CATALOG
+from mangarec.progress import StageLog
+
+#: What one more title may add to the bundled catalog's site. Issue 18's goal is 10 KB (100k
+#: titles under GitHub Pages' 1 GB); this build reaches ~13.5 KB (main: ~25 KB), the rest being the
+#: explore shards' ~2.3 KB per title (their format is read by explore.js) and the page chrome.
+BYTES_PER_TITLE = 14 * 1024
+
+
+@pytest.fixture(scope="module")
+def sites(tmp_path_factory):
+    """The bundled catalog built whole and cut to its first half (one cache, no maps):
+    ``{titles: (bytes, files, log text)}``."""
+    tmp = tmp_path_factory.mktemp("size")
+    config = replace(Config(), site=replace(Config().site, maps=[]))
+    out = {}
+    for name, limit in (("half", 300), ("whole", None)):
+        stream = io.StringIO()
+        result = pipeline.run_build(
+            [f"generic:{DEFAULT_CATALOG}"],
+            tmp / name,
+            config,
+            limit=limit,
+            cache_dir=tmp / "cache",
+            log=StageLog(stream=stream),
+        )
+        assert result is not None
+        out[len(result.catalog)] = (*pipeline.site_size(tmp / name), stream.getvalue())
+    return out
+
+
+def test_what_one_title_adds_to_the_site_is_bounded(sites):
+    """What one more title adds to the site (its page, neighbour shard and CSV rows, search
+    names, map points), measured as the difference of two builds, stays under the bound."""
+    (n1, (b1, f1, _)), (n2, (b2, f2, _)) = sorted(sites.items())
+    assert n2 > n1
+    per_title = (b2 - b1) / (n2 - n1)
+    assert 0 < per_title <= BYTES_PER_TITLE, per_title
+    assert (f2 - f1) / (n2 - n1) < 1.2  # about one file (its page) per title
+
+
+def test_the_build_prints_the_size_and_file_count(sites):
+    for n, (total, files, log) in sites.items():
+        line = next(x for x in log.splitlines() if x.startswith("note: site: "))
+        assert line == f"note: site: {total / 1e6:.1f} MB in {files} files, {total / n / 1024:.1f} KB per title"
+        assert "warning" not in log
+
+
+@pytest.mark.parametrize(
+    ("limit", "warned"), [(10_000, None), (1_060, None), (1_050, "90%"), (1_000, "95%"), (900, "over")]
+)
+def test_one_line_warning_near_and_over_the_host_limit(tmp_path, limit, warned):
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "page.html").write_bytes(b"x" * 900)
+    (tmp_path / "b.json").write_bytes(b"y" * 50)
+    note, warning = pipeline.size_report(tmp_path, 2, limit)
+    assert note == "site: 0.0 MB in 2 files, 0.5 KB per title"
+    if warned is None:
+        assert warning is None
+    else:
+        assert warning is not None and "\n" not in warning and "site.max_bytes" in warning and warned in warning
+
+
+def test_the_warning_is_printed_even_when_quiet(tmp_path):
+    stream = io.StringIO()
+    log = StageLog(quiet=True, stream=stream)
+    log.warn("the site is near the limit")
+    assert stream.getvalue() == "warning: the site is near the limit\n"

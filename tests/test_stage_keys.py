@@ -1,0 +1,220 @@
+"""Stage keys: a stage recomputes when what it reads changes, and only then.
+
+A model's key holds the fingerprints of the catalog fields it reads (``ModelSpec.fields``), so
+one changed description refits the text-reading models and nothing else; the code part of a key
+follows the imports that run (not ``if TYPE_CHECKING:`` nor a function's lazy imports); the
+evaluation's held-out refits go through the cache with their dependencies' keys.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from mangarec import cache, pipeline
+from mangarec.catalog import FIELDS, item_record
+from mangarec.config import Config
+from mangarec.models import REGISTRY, spec
+from mangarec.paths import DEFAULT_CATALOG, ROOT
+
+#: No maps: they are keyed by their model's key alone, which the model stages already show.
+CONFIG = replace(Config(), site=replace(Config().site, maps=[]))
+
+
+def _build(tmp: Path, data: Path, name: str) -> set[str]:
+    """Build ``data`` with the shared cache in ``tmp``; returns the stages computed (not cached)."""
+    result = pipeline.run_build([f"generic:{data}"], tmp / name, CONFIG, cache_dir=tmp / "cache")
+    assert result is not None
+    return {s.name for s in result.report.stages if not s.cached}
+
+
+def _readers(field: str, built: set[str]) -> set[str]:
+    """The built models that read ``field``, or depend on one that does."""
+    out = {n for n in built if field in spec(n).fields}
+    grew = True
+    while grew:
+        more = {n for n in built if set(spec(n).depends) & out} - out
+        out |= more
+        grew = bool(more)
+    return out
+
+
+@pytest.fixture(scope="module")
+def cold(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("keys")
+    data = tmp / "catalog.jsonl"
+    shutil.copy(DEFAULT_CATALOG, data)
+    ran = _build(tmp, data, "cold")
+    models = {s.split(":", 1)[1] for s in ran if s.startswith("model:")}
+    return tmp, data, models
+
+
+@pytest.mark.parametrize(
+    ("field", "change"),
+    [
+        ("descriptions", lambda r: {"description": (r.get("description") or "") + " A new arc starts tonight."}),
+        ("tags", lambda r: {"tags": {**r["tags"], "theme": sorted({*r["tags"].get("theme", []), "Pirates"})}}),
+    ],
+)
+def test_a_changed_field_recomputes_only_the_stages_that_read_it(cold, field, change):
+    tmp, data, models = cold
+    night = tmp / f"{field}.jsonl"
+    rows = data.read_text(encoding="utf-8").rstrip("\n").split("\n")
+    rec = json.loads(rows[7])
+    rec.update(change(rec))
+    rows[7] = json.dumps(rec)
+    night.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    ran = _build(tmp, night, field)
+    readers = _readers(field, models)
+    assert readers and readers != models  # the test means something: some models read it, some do not
+    assert {s for s in ran if s.startswith("model:")} == {f"model:{n}" for n in readers}
+    assert {s for s in ran if s.startswith("neighbours:")} == {f"neighbours:{n}" for n in readers}
+    assert "evaluate" in ran
+    if field == "descriptions":
+        assert "model:lsi" not in ran and "model:jaccard" not in ran
+    else:
+        assert "model:text" not in ran
+
+
+def test_an_unchanged_catalog_recomputes_nothing(cold):
+    tmp, data, _ = cold
+    assert _build(tmp, data, "again") - {"load", "inputs"} == set()
+
+
+def test_every_item_record_key_belongs_to_one_field():
+    from mangarec.catalog import Item
+
+    keys = set(item_record(Item(id="a", title="A", kind="manga", matches=("b",))))
+    owned = [k for f in FIELDS.values() for k in f]
+    assert sorted(owned) == sorted(set(owned)) and set(owned) == keys
+
+
+def _copy_package(tmp_path: Path, monkeypatch) -> Path:
+    pkg = tmp_path / "mangarec"
+    shutil.copytree(ROOT / "mangarec", pkg, ignore=shutil.ignore_patterns("__pycache__", "_data"))
+    monkeypatch.setattr(cache, "_PKG", pkg)
+    cache.module_digest.cache_clear()
+    return pkg
+
+
+def _stage_code() -> dict[str, str]:
+    """The code digest of every model, the neighbour search, the maps and the evaluation."""
+    cache.module_digest.cache_clear()
+    out = {n: cache.module_digest(s.fit.__module__) for n, s in REGISTRY.items()}
+    out["neighbours"] = cache.code_digest(*pipeline.NEIGHBOURS_CODE)
+    out["maps"] = cache.code_digest(*pipeline.MAP_CODE)
+    out["evaluation"] = cache.module_digest("mangarec.evaluation")
+    return out
+
+
+def test_a_loader_edit_recomputes_no_stage(tmp_path, monkeypatch):
+    """The catalog is keyed by its content: loader code is in no stage's key (issue 21, 1)."""
+    pkg = _copy_package(tmp_path, monkeypatch)
+    before = _stage_code()
+    for mod in ("loaders/mal.py", "loaders/mangadex_v5.py", "config.py"):
+        (pkg / mod).write_text((pkg / mod).read_text() + "\n# edit\n")
+    assert _stage_code() == before
+    cache.module_digest.cache_clear()
+
+
+def test_code_a_stage_runs_is_in_its_key(tmp_path, monkeypatch):
+    """The other way: lazily run code counts (topk for the neighbours, neighbours for the maps)."""
+    pkg = _copy_package(tmp_path, monkeypatch)
+    before = _stage_code()
+    (pkg / "topk.py").write_text((pkg / "topk.py").read_text() + "\n# edit\n")
+    after = _stage_code()
+    assert after["neighbours"] != before["neighbours"] and after["maps"] != before["maps"]
+    assert after["lsi"] == before["lsi"]
+    (pkg / "models" / "als_solvers.py").write_text((pkg / "models" / "als_solvers.py").read_text() + "\n# x\n")
+    assert _stage_code()["evaluation"] != after["evaluation"]  # the evaluation runs ALS's fold-in
+    cache.module_digest.cache_clear()
+
+
+def test_type_checking_imports_are_not_followed_but_their_else_branch_is(tmp_path, monkeypatch):
+    pkg = tmp_path / "mangarec"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from . import b\nelse:\n    from . import c\n"
+        "def f():\n    from . import d\n"
+    )
+    for m in "bcd":
+        (pkg / f"{m}.py").write_text("")
+    monkeypatch.setattr(cache, "_PKG", pkg)
+    assert cache._imports(pkg / "a.py", "mangarec.a") == {"mangarec", "mangarec.c"}
+    cache.module_digest.cache_clear()
+    before = cache.module_digest("mangarec.a")
+    for m, moves in (("b", False), ("d", False), ("c", True)):
+        (pkg / f"{m}.py").write_text("# edit\n")
+        cache.module_digest.cache_clear()
+        assert (cache.module_digest("mangarec.a") != before) is moves, m
+        before = cache.module_digest("mangarec.a")
+    cache.module_digest.cache_clear()
+
+
+def test_heldout_fits_use_the_cache_for_dependencies_and_key_them(two_clusters, monkeypatch, tmp_path):
+    """A model trained on ratings with a dependency: the held-out refit reuses the dependency's
+    cached fit (no second fit) and its key changes with the dependency's key (issue 21, 2)."""
+    from mangarec.cache import Cache
+    from mangarec.progress import StageLog
+    from tests.models.test_contract import contract_catalog
+
+    catalog = contract_catalog(two_clusters)
+    calls: list[str] = []
+    lsi = spec("lsi")
+
+    def counted(*a, **k):
+        calls.append("lsi")
+        return lsi.fit(*a, **k)
+
+    monkeypatch.setitem(REGISTRY, "lsi", replace(lsi, fit=counted))  # type: ignore[index]
+    monkeypatch.setitem(REGISTRY, "als", replace(spec("als"), depends=("lsi",)))  # type: ignore[index]
+    config = replace(Config(), models=replace(Config().models, als=replace(Config().models.als, factors=2)))
+
+    def heldout(cfg: Config) -> tuple[list[str], set[str]]:
+        stages = pipeline._Stages(Cache(tmp_path / "c"), StageLog(quiet=True))
+        fitted, keys = pipeline._fit_all(catalog, ["als"], cfg, stages)
+        _, _, out_keys = pipeline._heldout_fits(catalog, ["als"], fitted, keys, cfg, stages, 1)
+        return out_keys, {s.name for s in stages.runs if not s.cached}
+
+    keys, ran = heldout(config)
+    assert calls == ["lsi"]  # fitted once, for the full fit; the held-out refit reused it
+    assert "model:als (held-out fit)" in ran and "model:lsi (held-out fit)" not in ran
+    again, ran = heldout(config)
+    assert again == keys and ran == set() and calls == ["lsi"]
+    changed = replace(config, models=replace(config.models, lsi=replace(config.models.lsi, dim=4)))
+    new_keys, ran = heldout(changed)
+    assert new_keys[0] != keys[0]  # the dependency's key is in the held-out key
+    assert "model:als (held-out fit)" in ran and calls == ["lsi", "lsi"]
+
+
+def test_warm_maps_start_from_last_nights_map_and_stay_cached(tmp_path):
+    """With umap.warm_epochs, the night's changed map starts from the previous one (its key
+    names it), an unchanged rebuild reads it back, and a changed model's map is warm again."""
+    config = replace(
+        Config(),
+        site=replace(Config().site, models=["text", "lsi"], maps=["text"]),
+        umap=replace(Config().umap, warm_epochs=5),
+    )
+    data = tmp_path / "catalog.jsonl"
+    rows = DEFAULT_CATALOG.read_text(encoding="utf-8").rstrip("\n").split("\n")[:120]
+    data.write_text("\n".join(rows) + "\n", encoding="utf-8")
+
+    def build(name: str):
+        result = pipeline.run_build([f"generic:{data}"], tmp_path / name, config, cache_dir=tmp_path / "cache")
+        assert result is not None
+        return result, {s.name for s in result.report.stages if not s.cached}
+
+    first, ran = build("a")
+    assert "map:text" in ran and first.maps["text"].info["init"] == "pca"  # nothing to start from
+    rec = json.loads(rows[3])
+    rec["description"] = (rec.get("description") or "") + " The night changed this text."
+    data.write_text("\n".join(rows[:3] + [json.dumps(rec)] + rows[4:]) + "\n", encoding="utf-8")
+    night, ran = build("b")
+    assert "map:text" in ran and night.maps["text"].info["init"] == "previous map"
+    again, ran = build("c")
+    assert "map:text" not in ran and again.maps["text"].xy.tobytes() == night.maps["text"].xy.tobytes()
