@@ -23,7 +23,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import CHROMEDRIVER, CHROMIUM, chrome_options, wait_for
+from conftest import CHROMEDRIVER, CHROMIUM, assert_clean, chrome_options, open_page, wait_for
 
 from mangarec.paths import SITE_SRC
 from mangarec.privacy import encoding as E
@@ -431,7 +431,6 @@ def test_the_for_you_panel_contributes_and_shows_a_receipt(tmp_path, chromium, t
     their titles and collected values; "Contribute anonymously" runs the worker through the
     lobby with three Python contributors; the page ends with the receipt; the CSP admits the
     lobby's origin (no violation)."""
-    from conftest import assert_clean, open_page
 
     from mangarec.privacy.http_lobby import Index
     from mangarec.privacy.lobby_client import LobbyJoin
