@@ -105,7 +105,7 @@ def _site(tmp: Path, mode: str) -> Path:
     shutil.copy(HARNESS, root / "taste_harness.html")
     shutil.copy(TASTE_JS, root / "taste.js")
     if mode == "compact":  # version 4: 16 of 32 directions, 5 bits, 120 titles up front, shards
-        publish.write_embeddings(
+        compact.write_published(
             root,
             catalog,
             emb,
