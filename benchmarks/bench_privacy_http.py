@@ -15,11 +15,15 @@ per user, requests refused as busy, and the same collection simulated in-process
 each enrolls with a fresh key and a proof of work (``--pow-bits``), waits for the lobby to
 fix the roster of all N (``--min-cohort N --max-cohort N``), sends the indices of its titles
 in a titles index, and ends with a receipt (``lobby_client.LobbyJoin``, the code behind
-``join --lobby``). Printed beside the roster run of the same process: exact result, the
-server's CPU, and the time a visitor waits in the lobby until its cohort is full.
+``join --lobby``). ``--browsers N`` (default 4) of the N contributors are headless Chromium
+tabs instead, in the same cohort: each runs the site's contributor worker (proof of work in the
+worker, vendored libsodium) through the harness of ``tests/browser/contributors.py``. Printed
+beside the roster run of the same process: contributors (browser/Python), exact result (the
+collected multiset equals every contributor's ratings, the tabs' included), the server's CPU,
+and the time a visitor waits in the lobby until its cohort is full (Python and browser apart).
 
 Usage: python benchmarks/bench_privacy_http.py [--users 500] [--workers 2] [--max-ratings 40]
-       [--lobby [--pow-bits 12]] [--skip-roster] [--skip-simulated]
+       [--lobby [--pow-bits 12] [--browsers 4]] [--skip-roster] [--skip-simulated]
 """
 
 from __future__ import annotations
@@ -89,13 +93,19 @@ def _lobby_worker(base: str, catalog: str, uids: list[int], pairs: dict, n: int,
     )
 
 
+def _median_max(xs: list[float]) -> str:
+    xs = sorted(xs)
+    return f"median {xs[len(xs) // 2]:.1f} s, max {xs[-1]:.1f} s" if xs else "n/a"
+
+
 def run_lobby(a, ratings: dict[int, list], tmp: Path) -> None:
-    """The lobby: fresh keys, proof of work, one roster of all N, indices of a titles index."""
+    """The lobby: fresh keys, proof of work, one roster of all N, indices of a titles index;
+    contributors ``0 .. --browsers - 1`` are Chromium tabs, the others Python."""
     import json
 
     from mangarec.privacy.site_collect import to_indices
 
-    n = len(ratings)
+    n, nb = len(ratings), min(a.browsers, len(ratings))
     ids = sorted({str(i) for r in ratings.values() for i, _ in r}, key=lambda x: (len(x), x))
     catalog = "b" * 64
     (tmp / "titles.json").write_text(
@@ -103,29 +113,72 @@ def run_lobby(a, ratings: dict[int, list], tmp: Path) -> None:
     )
     pairs = {u: to_indices({str(i): v for i, v in r}, ids) for u, r in ratings.items()}
     out = tmp / "lobby.csv"
-    print(f"== lobby: {n} contributors enroll (fresh keys, proof of work 2^{a.pow_bits}), one roster of {n} ==")
+    print(
+        f"== lobby: {n} contributors ({nb} in Chromium, {n - nb} Python) enroll (fresh keys, proof of work "
+        f"2^{a.pow_bits}), one roster of {n} =="
+    )
+    driver = harness = None
+    origin: list[str] = []
+    if nb:
+        sys.path.insert(0, str(ROOT / "tests" / "browser"))
+        from contributors import contributor_chromium, lobby_waits, open_tabs, serve_harness, wait_all
+
+        (tmp / "static").mkdir()
+        (tmp / "profile").mkdir()
+        url, harness = serve_harness(tmp / "static")
+        origin = ["--allow-origin", url.rsplit("/", 1)[0]]
     t0 = time.monotonic()
     server = subprocess.Popen(
         [sys.executable, "-m", "mangarec.privacy", "serve", "--lobby", "--index", str(tmp / "titles.json")]
         + ["--min-cohort", str(n), "--max-cohort", str(n), "--gather", "1", "--pow-bits", str(a.pow_bits)]
         + ["--enroll-rate", "100000", "--per-address", "0", "--stop-after", "1"]
-        + ["--phase-timeout", str(a.phase_timeout), "--out", str(out)],
+        + ["--phase-timeout", str(a.phase_timeout), "--out", str(out)]
+        + origin,
         cwd=ROOT,
         env=dict(os.environ, PYTHONPATH=str(ROOT)),
         stdout=subprocess.PIPE,
         text=True,
     )
     base = "http://" + server.stdout.readline().split()[1]
-    results = _fan_out(
-        a.workers, lambda w, q: (_lobby_worker, (base, catalog, list(range(w, n, a.workers)), pairs, n, q))
-    )
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    procs = [
+        ctx.Process(target=_lobby_worker, args=(base, catalog, list(range(nb + w, n, a.workers)), pairs, n, q))
+        for w in range(a.workers)
+    ]
+    for p in procs:
+        p.start()
+    tabs: dict[int, dict] = {}
+    tab_waits: dict[int, float] = {}
+    try:
+        if nb:
+            driver = contributor_chromium(tmp / "profile")
+            jobs = {
+                u: {"collectUrl": base, "catalog": catalog, "minCohort": n, "timeout": 900}
+                | {"ratings": [list(x) for x in pairs[u]]}
+                for u in range(nb)
+            }
+            handles = open_tabs(driver, url, jobs)
+            tabs = wait_all(driver, handles, timeout=1800)
+            tab_waits = lobby_waits(driver, handles)
+        results = [q.get() for _ in procs]
+    finally:
+        if driver is not None:
+            driver.quit()
+        if harness is not None:
+            harness.shutdown()
+            harness.server_close()
+    for p in procs:
+        p.join()
     final = server.stdout.read()
     server.wait(timeout=60)
     wall = time.monotonic() - t0
     codes = {u: c for r in results for u, c in r[0].items()}
     cpu = sum(r[1] for r in results)
-    waited = sorted(w for r in results for w in r[2].values())
+    waited = [w for r in results for w in r[2].values()]
     receipts = [x for r in results for x in r[3].values() if x]
+    whole = sum(x["collected"] == x["ratings"] for x in receipts)
+    whole += sum(bool(x.get("ok")) and x.get("collected") == len(pairs[u]) for u, x in tabs.items())
     with open(out) as fh:
         by: dict[str, list] = {}
         for row in csv.DictReader(fh):
@@ -133,16 +186,19 @@ def run_lobby(a, ratings: dict[int, list], tmp: Path) -> None:
     got = Counter(tuple(sorted(v)) for v in by.values())
     want = Counter(tuple(sorted((str(i), v) for i, v in r)) for r in ratings.values() if r)
     srv_cpu = next((p for p in final.split("; ") if p.endswith("s CPU")), "?")
+    print(f"contributors: {n} ({nb} browser tabs / {n - nb} Python)")
     print(f"server: {final.split(';')[0].strip()} | {srv_cpu} (enrollment, lobby and the session)")
     print(
-        f"lobby collection: {wall:.1f} s wall end to end | clients {cpu:.1f} s CPU in all, {cpu / n:.3f} s per user "
-        f"(proof of work included) | exit codes {Counter(codes.values())} | exact: {got == want} "
+        f"lobby collection: {wall:.1f} s wall end to end | Python clients {cpu:.1f} s CPU in all, "
+        f"{cpu / max(1, n - nb):.3f} s per user (proof of work included) | exit codes {Counter(codes.values())} | "
+        f"tabs ok {sum(bool(x.get('ok')) for x in tabs.values())} of {nb} | exact: {'yes' if got == want else 'no'} "
         f"({sum(got.values())} profiles)"
     )
     print(
-        f"waiting in the lobby until the roster of {n} is fixed: median {waited[len(waited) // 2]:.1f} s, "
-        f"max {waited[-1]:.1f} s | receipts: {sum(x['collected'] == x['ratings'] for x in receipts)} of {n} "
-        f"'all my ratings collected', among {receipts[0]['profiles'] if receipts else '?'} profiles"
+        f"waiting in the lobby until the roster of {n} is fixed: Python {_median_max(waited)} | "
+        f"browser tabs {_median_max(list(tab_waits.values()))} | receipts: "
+        f"{whole} of {n} 'all my ratings collected', among "
+        f"{receipts[0]['profiles'] if receipts else '?'} profiles"
     )
     assert got == want, "the lobby's collected profiles differ from the inputs"
 
@@ -155,6 +211,7 @@ def main() -> None:
     ap.add_argument("--phase-timeout", type=float, default=300.0)
     ap.add_argument("--lobby", action="store_true", help="also run the lobby (enrollment with fresh keys)")
     ap.add_argument("--pow-bits", type=int, default=12)
+    ap.add_argument("--browsers", type=int, default=4, help="with --lobby: contributors in headless Chromium")
     ap.add_argument("--skip-roster", action="store_true", help="the lobby only")
     ap.add_argument("--skip-simulated", action="store_true", help="no in-process baseline")
     a = ap.parse_args()

@@ -9,51 +9,25 @@ tests must run, never skip.
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from contributors import CHROMEDRIVER, chrome_options, missing_chromium
 
 from mangarec.paths import DEFAULT_CATALOG, DEFAULT_CONFIG, ROOT
 
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(os.environ.get("MANGAREC_CACHE_DIR", ROOT / ".cache")) / "numba"))
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-
 pytestmark = pytest.mark.browser
-
-
-def chrome_options(user_data_dir: Path):
-    from selenium.webdriver.chrome.options import Options
-
-    opts = Options()
-    opts.binary_location = str(CHROMIUM)
-    for arg in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--enable-unsafe-swiftshader",
-        "--window-size=1280,900",
-        f"--user-data-dir={user_data_dir}",
-    ):
-        opts.add_argument(arg)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    return opts
 
 
 @pytest.fixture
 def browser(tmp_path):
     """A fresh headless Chromium (own profile directory), quit after the test."""
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not (p.exists() or shutil.which(p.name))]
+    missing = missing_chromium()
     if missing:
         pytest.fail(
             f"browser tests need Debian's chromium and chromedriver; missing: {', '.join(missing)} "

@@ -16,16 +16,15 @@ Each browser contributor is its own tab running its own Web Worker with its own 
 from __future__ import annotations
 
 import json
-import shutil
 import threading
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
-from conftest import CHROMEDRIVER, CHROMIUM, assert_clean, chrome_options, open_page, wait_for
+from conftest import assert_clean, open_page, wait_for
+from contributors import contributor_chromium, missing_chromium, open_tabs, serve_harness, wait_all
 
-from mangarec.paths import SITE_SRC
 from mangarec.privacy import encoding as E
 from mangarec.privacy.dataset import read_ratings
 from mangarec.privacy.http_client import Participant
@@ -34,8 +33,6 @@ from mangarec.privacy.primitives import RandomSource, frame, hash_bytes, signing
 from mangarec.privacy.simulate import default_threshold
 
 pytestmark = pytest.mark.browser
-
-HARNESS = Path(__file__).with_name("contribute_harness.html")
 
 
 def ratings_of(u: int) -> list[tuple[int, int]]:
@@ -95,37 +92,21 @@ class Collection:
 
 @pytest.fixture
 def static(tmp_path):
-    from mangarec.site.serve import make_server
-
-    root = tmp_path / "static"
-    shutil.copytree(SITE_SRC / "static" / "js", root / "js")
-    shutil.copy(HARNESS, root / "harness.html")
-    httpd = make_server(root, port=0)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/harness.html"
+    (tmp_path / "static").mkdir()
+    url, httpd = serve_harness(tmp_path / "static")
+    yield url
     httpd.shutdown()
     httpd.server_close()
 
 
 @pytest.fixture
 def chromium(tmp_path):
-    missing = [str(p) for p in (CHROMIUM, CHROMEDRIVER) if not (p.exists() or shutil.which(p.name))]
+    missing = missing_chromium()
     if missing:
         pytest.fail(f"browser tests need Debian's chromium and chromedriver; missing: {missing}", pytrace=False)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
     profile = tmp_path / "profile"
     profile.mkdir()
-    opts = chrome_options(profile)
-    for arg in (
-        "--disable-background-timer-throttling",
-        "--disable-renderer-backgrounding",
-        "--disable-backgrounding-occluded-windows",
-    ):
-        opts.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
-    driver.set_script_timeout(60)
+    driver = contributor_chromium(profile)
     try:
         yield driver
     finally:
@@ -133,34 +114,7 @@ def chromium(tmp_path):
 
 
 def _open_tabs(driver, static: str, col: Collection, uids) -> dict[int, str]:
-    handles = {}
-    for k, u in enumerate(uids):
-        if k:
-            driver.switch_to.new_window("tab")
-        driver.get(static + "#" + json.dumps(col.job(u)))
-        handles[u] = driver.current_window_handle
-    return handles
-
-
-def _wait_all(driver, handles: dict[int, str], timeout: float = 240) -> dict[int, dict]:
-    """Each tab's receipt (or error), polled until all are in."""
-    out: dict[int, dict] = {}
-    end = time.time() + timeout
-    while len(out) < len(handles):
-        if time.time() > end:
-            late = sorted(set(handles) - set(out))
-            driver.switch_to.window(handles[late[0]])
-            seen = driver.execute_script("return [window.__progress && window.__progress.slice(-3), window.__error]")
-            raise AssertionError(f"tabs without an outcome: {late}; the first one's last progress and error: {seen}")
-        for u, h in handles.items():
-            if u in out:
-                continue
-            driver.switch_to.window(h)
-            got = driver.execute_script("return [window.__receipt, window.__error]")
-            if got[0] or got[1]:
-                out[u] = got[0] or {"error": got[1]}
-        time.sleep(0.5)
-    return out
+    return open_tabs(driver, static, {u: col.job(u) for u in uids})
 
 
 def _run(tmp_path, static, chromium, *, browsers, pythons, phase_timeout=25.0, setup=None, close_tab=None):
@@ -183,7 +137,7 @@ def _run(tmp_path, static, chromium, *, browsers, pythons, phase_timeout=25.0, s
             chromium.switch_to.window(handles.pop(u))
             chromium.close()  # the worker dies with its tab: a dropout
             assert col.cs.sv.round < 2, "closed too late: the message round had started"
-        outcomes = _wait_all(chromium, handles)
+        outcomes = wait_all(chromium, handles)
         col.driver.join(240)
         for t in threads:
             t.join(120)
@@ -376,20 +330,18 @@ def test_browsers_and_python_contributors_enroll_in_one_lobby_cohort(tmp_path, s
         ]
         for t in threads:
             t.start()
-        handles = {}
-        for u in range(6):
-            if u:
-                chromium.switch_to.new_window("tab")
-            job = {
+        jobs = {
+            u: {
                 "collectUrl": lob.url,
                 "catalog": CAT,
                 "minCohort": 9,
                 "ratings": [list(x) for x in ratings_of(u)],
                 "timeout": 90,
             }
-            chromium.get(static + "#" + json.dumps(job))
-            handles[u] = chromium.current_window_handle
-        outcomes = _wait_all(chromium, handles)
+            for u in range(6)
+        }
+        handles = open_tabs(chromium, static, jobs)
+        outcomes = wait_all(chromium, handles)
         for t in threads:
             t.join(120)
         assert codes == {0: 0, 1: 0, 2: 0}
@@ -478,7 +430,7 @@ def test_the_for_you_panel_contributes_and_shows_a_receipt(tmp_path, chromium, t
         open_page(chromium, origin + "/foryou/", "return !document.getElementById('contribute').hidden")
         wait_for(chromium, "return document.getElementById('contribute-status').textContent.includes('already')")
         assert chromium.execute_script("return document.getElementById('contribute-btn').disabled")  # no second profile
-        assert_clean(chromium, allow=("data/embeddings.json",))  # this hand-made site publishes no model
+        assert_clean(chromium, allow=("data/embeddings.json", "data/embeddings-compact.json"))  # no model published
         for t in threads:
             t.join(60)
     finally:

@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from conftest import CHROMEDRIVER, CHROMIUM, chrome_options
+from contributors import CHROMEDRIVER, CHROMIUM, chrome_options
 
 from mangarec import client, compact, publish
 from mangarec.foldin import Schedule
