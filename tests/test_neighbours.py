@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mangarec import neighbours as nbmod
+from mangarec import topk
 from mangarec.config import NeighboursSection
 from mangarec.embedding import Embedding, Neighbours
 from mangarec.neighbours import approximate, compute, exact, recall
@@ -61,8 +62,8 @@ def test_exact_matches_brute_force_with_duplicates(seed):
 
 def test_exact_subsample_threshold_and_small_blocks(monkeypatch):
     """The subsampled lower bound and multi-block path give the same answer as brute force."""
-    monkeypatch.setattr(nbmod, "SUBSAMPLE_MIN_COLUMNS", 8)
-    monkeypatch.setattr(nbmod, "BLOCK_ELEMENTS", 700)
+    monkeypatch.setattr(topk, "SUBSAMPLE_MIN_COLUMNS", 8)
+    monkeypatch.setattr(topk, "BLOCK_ELEMENTS", 700)
     rng = np.random.default_rng(11)
     for n, distinct in ((250, 60), (250, 250), (120, 5)):
         v = duplicated_data(rng, n, 4, distinct)
@@ -278,45 +279,3 @@ def test_an_embedding_with_its_own_similarity_is_ranked_by_it():
     assert nb.method == "exact" and "own similarity" in nb.info["reason"] and nb.info["similarity"] == "tag-jaccard"
     assert nb.indices[0].tolist() == [3, 1, 2]  # J = 2/3, 1/2, 1/3
     np.testing.assert_allclose(nb.scores[0], [2 / 3, 1 / 2, 1 / 3], rtol=1e-6)
-
-
-def test_one_work_is_listed_once_and_never_in_its_own_lists():
-    rng = np.random.default_rng(4)
-    v = rng.normal(size=(40, 3))
-    v[1] = v[0] * 1.01  # item 1 is item 0's other format: its nearest neighbour
-    v[3] = v[2] + 1e-3  # items 2 and 3 are one work too
-    work = np.arange(40)
-    work[1], work[3] = 0, 2
-    tie = np.arange(40)
-    plain = compute(_emb(v), NeighboursSection(k=5, method="exact"), tie, 0)
-    assert plain.indices[0, 0] == 1  # without work groups, the other format comes first
-    nb = compute(_emb(v), NeighboursSection(k=5, method="exact"), tie, 0, work_of=work)
-    assert nb.k == 5 and nb.indices.shape == (40, 5)
-    for i, row in enumerate(nb.indices):
-        w = work[row]
-        assert work[i] not in w, f"row {i} lists its own work"
-        assert len(set(w.tolist())) == 5, f"row {i} lists a work twice"
-        assert (np.diff(nb.scores[i]) <= 0).all()
-    # what is left is the plain list with the duplicates taken out, in order
-    for i in range(40):
-        expect = [
-            j
-            for j in compute(_emb(v), NeighboursSection(k=12, method="exact"), tie, 0).indices[i]
-            if work[j] != work[i]
-        ]
-        seen, keep = set(), []
-        for j in expect:
-            if work[j] not in seen:
-                seen.add(work[j])
-                keep.append(j)
-        assert nb.indices[i].tolist() == keep[:5]
-
-
-def test_work_of_without_groups_changes_nothing():
-    rng = np.random.default_rng(5)
-    v = rng.normal(size=(30, 4))
-    a = compute(_emb(v), NeighboursSection(k=4, method="exact"), np.arange(30), 0)
-    b = compute(_emb(v), NeighboursSection(k=4, method="exact"), np.arange(30), 0, work_of=np.arange(30))
-    np.testing.assert_array_equal(a.indices, b.indices)
-    with pytest.raises(ValueError, match="work_of has shape"):
-        compute(_emb(v), NeighboursSection(k=4), np.arange(30), 0, work_of=np.arange(3))
