@@ -355,6 +355,21 @@ def recall(approx: Neighbours, exact_emb: Embedding, sample: int, seed: int) -> 
     return found / (len(pick) * k)
 
 
+def method_for(emb: Embedding, config: NeighboursSection) -> tuple[str, str]:
+    """``(method, reason)``: the search :func:`compute` runs for ``emb`` (``"exact"`` or
+    ``"nndescent"``) and why."""
+    n = len(emb.item_ids)
+    if emb.similarity is not None:
+        return "exact", f"the model ranks by its own similarity ({emb.similarity.kind}): exact blocked search"
+    if config.method == "exact":
+        return "exact", "method = 'exact' in the configuration"
+    if config.method == "nndescent":
+        return "nndescent", "method = 'nndescent' in the configuration"
+    if n <= config.exact_max_items:
+        return "exact", f"auto: {n} items <= exact_max_items = {config.exact_max_items}"
+    return "nndescent", f"auto: {n} items > exact_max_items = {config.exact_max_items}"
+
+
 def compute(emb: Embedding, config: NeighboursSection, tie_order: np.ndarray, seed: int) -> Neighbours:
     """Neighbours of one model with the configured (or automatically chosen) method.
 
@@ -363,17 +378,7 @@ def compute(emb: Embedding, config: NeighboursSection, tie_order: np.ndarray, se
     A work's other formats are not removed from the lists: the title page shows them apart
     ("also in other formats", from ``Catalog.work_of``).
     """
-    n = len(emb.item_ids)
-    if emb.similarity is not None:
-        method, reason = "exact", f"the model ranks by its own similarity ({emb.similarity.kind}): exact blocked search"
-    elif config.method == "exact":
-        method, reason = "exact", "method = 'exact' in the configuration"
-    elif config.method == "nndescent":
-        method, reason = "nndescent", "method = 'nndescent' in the configuration"
-    elif n <= config.exact_max_items:
-        method, reason = "exact", f"auto: {n} items <= exact_max_items = {config.exact_max_items}"
-    else:
-        method, reason = "nndescent", f"auto: {n} items > exact_max_items = {config.exact_max_items}"
+    method, reason = method_for(emb, config)
     t0 = time.perf_counter()
     if method == "exact":
         nb = exact(emb, config.k, tie_order)
