@@ -176,7 +176,8 @@ class DenseCosine(Similarity):
     def row_groups(self) -> np.ndarray:
         """Items with bit-identical unit vectors (duplicates, or equal tag sets under a tag
         model) share a label: their score rows are identical, so each is ranked once."""
-        _, inverse = np.unique(self._unit, axis=0, return_inverse=True)  # type: ignore[attr-defined]
+        unit: np.ndarray = self._unit  # type: ignore[attr-defined]
+        _, inverse = np.unique(unit, axis=0, return_inverse=True)
         return np.asarray(inverse, dtype=np.int64).reshape(-1)
 
     def parts(self, prefix: str = "") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
