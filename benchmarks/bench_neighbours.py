@@ -161,7 +161,7 @@ def before(ref: str, emb: Embedding, k: int, tie: np.ndarray, ours, t_ours: floa
     same = np.array_equal(old.indices, ours.indices) and np.array_equal(old.scores, ours.scores)
     print(
         f"  before ({ref}'s neighbours.exact) {min(times):.2f} s (runs: {', '.join(f'{x:.2f}' for x in times)}) "
-        f"vs after (one engine: topk.exact_topk over DenseCosine) {t_ours:.2f} s -> "
+        f"vs after (this checkout's) {t_ours:.2f} s -> "
         f"{min(times) / t_ours:.2f}x; answers byte-identical: {same}"
     )
 

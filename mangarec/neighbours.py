@@ -18,10 +18,10 @@ Conventions:
   about is similar to nothing; its "neighbours" are then simply the most popular items).
 * ``k`` is capped at ``n - 1``; the cap is recorded in ``info``.
 
-There is one exact engine, :func:`mangarec.topk.exact_topk` (a dense embedding is ranked as
-a :class:`~mangarec.similarity.DenseCosine`, whose identical unit rows are ranked once): this
-module chooses the method (exact, or NN-descent with its recall measured against exact) and
-checks recall. See ``benchmarks/bench_neighbours.py`` for the figures.
+The exact search works on the *distinct* vectors (MangaDex: 37.5k titles, 19.6k distinct tag
+sets), computes scores block by block (bounded memory) and avoids a full per-row selection: a
+lower bound for each row's (k+1)-th best score comes from a fixed column subsample, and only the
+columns at or above it are sorted. See ``benchmarks/bench_neighbours.py`` for the figures.
 """
 
 from __future__ import annotations
@@ -30,17 +30,22 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .embedding import Embedding, Neighbours
 from .seeds import derive_seed
-from .similarity import DenseCosine
-from .topk import exact_topk, round_scores, topk_rows
+from .topk import BLAS_THREADS, MARGIN, SUBSAMPLE_MIN_COLUMNS, SUBSAMPLE_STEP, exact_topk, round_scores
 
 if TYPE_CHECKING:
     from .config import NeighboursSection
 
-# The score grid and the BLAS threads are the top-k engine's (mangarec.topk.round_scores,
-# mangarec.topk.BLAS_THREADS): one definition of the answer.
+#: Score-matrix elements per block (float32: 8 MB; small blocks stay in cache).
+BLOCK_ELEMENTS = 1 << 21
+#: How far below the float32 threshold candidates are kept (float32 product error is ~1e-6):
+#: the engine's margin, absolute here since unit-vector cosines are at most 1.
+SCREEN_MARGIN = np.float32(MARGIN)
+# BLAS threads for the block products and the score grid are the top-k engine's
+# (mangarec.topk.BLAS_THREADS, mangarec.topk.round_scores): one definition of the answer.
 
 
 # --------------------------------------------------------------------------------------------
@@ -58,7 +63,14 @@ class _Prepared:
     """
 
     def __init__(self, vectors: np.ndarray, tie_order: np.ndarray, need: int, model: str):
-        v, tie = _checked(vectors, tie_order, model)
+        v = np.asarray(vectors)
+        if v.ndim != 2:
+            raise ValueError(f"{model}: vectors must be 2-D, got shape {v.shape}")
+        if not np.all(np.isfinite(v)):
+            raise ValueError(f"{model}: vectors contain NaN or infinite values")
+        tie = np.asarray(tie_order, dtype=np.int64)
+        if tie.shape != (v.shape[0],):
+            raise ValueError(f"{model}: tie_order has shape {tie.shape}, expected ({v.shape[0]},)")
         v64 = v.astype(np.float64)
         norms = np.linalg.norm(v64, axis=1)
         unit = np.divide(v64, norms[:, None], out=np.zeros_like(v64), where=norms[:, None] > 0)
@@ -144,6 +156,54 @@ def _expand(prep: _Prepared, row: np.ndarray, group: np.ndarray, score: np.ndarr
     return items[take].reshape(n_rows, need), escore[take].reshape(n_rows, need)
 
 
+def _exact_rows(prep: _Prepared, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Exact top ``need`` items for the distinct rows ``rows`` (int64), self group included."""
+    need, m = prep.need, prep.m
+    out_i = np.empty((len(rows), need), dtype=np.int64)
+    out_s = np.empty((len(rows), need), dtype=np.float32)
+    block = max(1, min(len(rows), BLOCK_ELEMENTS // max(m, 1)))
+    sub = None
+    if m >= SUBSAMPLE_MIN_COLUMNS:
+        sub = np.arange(0, m, SUBSAMPLE_STEP)
+        if len(sub) < need:
+            sub = None
+    # Candidates come from a float32 product (half the memory traffic of float64) with a
+    # threshold lowered by SCREEN_MARGIN, far above float32 product error for unit vectors;
+    # their scores are then recomputed in float64 and rounded, so results match a float64 search.
+    unit32 = prep.unit.astype(np.float32)
+    unit32_t = np.ascontiguousarray(unit32.T)
+    buf = np.empty((block, m), dtype=np.float32)  # reused: fresh pages per block cost time
+    if sub is not None:
+        sub_t = np.ascontiguousarray(unit32[sub].T)
+    for b0 in range(0, len(rows), block):
+        r = rows[b0 : b0 + block]
+        s = buf[: len(r)]
+        np.matmul(unit32[r], unit32_t, out=s)
+        selfrow = np.flatnonzero(~prep.zero[r])
+        s[selfrow, r[selfrow]] = 1.0
+        # Lower bound of each row's need-th best group score (a subset's need-th best is <=);
+        # the subsample's own small product is cheaper than gathering its columns from s.
+        if sub is None:
+            cols = s.copy()
+        else:
+            cols = unit32[r] @ sub_t  # (a self column here is ~1.0: still a valid bound)
+        kth = cols.shape[1] - need
+        if kth < 0:  # fewer distinct vectors than needed: every group is a candidate
+            lb = np.full(len(r), -np.inf, dtype=np.float32)
+        else:
+            cols.partition(kth, axis=1)
+            lb = cols[:, kth] - SCREEN_MARGIN
+        flat = np.flatnonzero(s >= lb[:, None])
+        rr, cc = np.divmod(flat, m)
+        qi = r[rr]
+        exact_s = _round_scores(np.einsum("ij,ij->i", prep.unit[qi], prep.unit[cc]))
+        exact_s[(qi == cc) & ~prep.zero[cc]] = 1.0
+        items, sc = _expand(prep, rr.astype(np.int64), cc.astype(np.int64), exact_s, len(r))
+        out_i[b0 : b0 + len(r)] = items
+        out_s[b0 : b0 + len(r)] = sc
+    return out_i, out_s
+
+
 def _per_item(prep: _Prepared, top_i: np.ndarray, top_s: np.ndarray, k: int):
     """Each item's list: its distinct row's top ``k + 1`` items with the item itself removed."""
     n = len(prep.inverse)
@@ -209,31 +269,14 @@ def exact(emb: Embedding, k: int, tie_order: np.ndarray) -> Neighbours:
     t0 = time.perf_counter()
     n = len(emb.item_ids)
     kk = _effective_k(k, n, emb.model)
-    sim = DenseCosine(_checked(emb.vectors, tie_order, emb.model)[0])
-    idx, sc = exact_topk(sim, kk, tie_order)
-    groups = sim.row_groups()
-    info = {
-        "method": "exact",
-        "k": kk,
-        "distinct_vectors": int(groups.max()) + 1 if groups is not None and len(groups) else n,
-        "seconds": round(time.perf_counter() - t0, 3),
-    }
+    prep = _Prepared(emb.vectors, tie_order, kk + 1, emb.model)
+    with threadpool_limits(BLAS_THREADS, "blas"):
+        top_i, top_s = _exact_rows(prep, np.arange(prep.m, dtype=np.int64))
+    idx, sc = _per_item(prep, top_i, top_s, kk)
+    info = {"method": "exact", "k": kk, "distinct_vectors": prep.m, "seconds": round(time.perf_counter() - t0, 3)}
     if kk != k:
         info["k_capped_from"] = k
     return Neighbours(emb.model, tuple(emb.item_ids), idx, sc, "exact", info)
-
-
-def _checked(vectors: np.ndarray, tie_order: np.ndarray, model: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(vectors, tie_order as int64)`` after the checks: 2-D, finite, one tie rank per row."""
-    v = np.asarray(vectors)
-    if v.ndim != 2:
-        raise ValueError(f"{model}: vectors must be 2-D, got shape {v.shape}")
-    if not np.all(np.isfinite(v)):
-        raise ValueError(f"{model}: vectors contain NaN or infinite values")
-    tie = np.asarray(tie_order, dtype=np.int64)
-    if tie.shape != (v.shape[0],):
-        raise ValueError(f"{model}: tie_order has shape {tie.shape}, expected ({v.shape[0]},)")
-    return v, tie
 
 
 def approximate(emb: Embedding, k: int, tie_order: np.ndarray, seed: int, n_neighbors: int | None = None) -> Neighbours:
@@ -296,16 +339,10 @@ def approximate(emb: Embedding, k: int, tie_order: np.ndarray, seed: int, n_neig
         gi, gs = _expand(prep, remap[row[ok]], group[ok], score[ok], len(good))
         top_i[good], top_s[good] = gi, gs
     bad = np.flatnonzero(short)
-    if len(good):
-        top_i[bad] = top_i[good[0]]  # placeholders: the items of these rows are ranked exactly below
-        top_s[bad] = top_s[good[0]]
-        idx, sc = _per_item(prep, top_i, top_s, kk)
-    else:
-        idx, sc = np.empty((n, kk), dtype=np.int32), np.empty((n, kk), dtype=np.float32)
-    if len(bad):  # the items of the short rows: the exact engine, self excluded
-        items = np.flatnonzero(np.isin(prep.inverse, bad))
-        ei, es = topk_rows(DenseCosine(np.asarray(emb.vectors)), items, kk, prep.tie)
-        idx[items], sc[items] = ei.astype(np.int32), es.astype(np.float32)
+    if len(bad):
+        with threadpool_limits(BLAS_THREADS, "blas"):
+            top_i[bad], top_s[bad] = _exact_rows(prep, bad)
+    idx, sc = _per_item(prep, top_i, top_s, kk)
     info = {
         "method": "nndescent",
         "k": kk,

@@ -15,8 +15,7 @@ Kinds (each a frozen dataclass that stores and restores itself as arrays, for th
   ``s_ij = Σ_k U_ik (a_k + c_i b_k) U_jk`` (optionally negative scores clipped to 0): network
   deconvolution and global silencing of ``B Bᵀ`` (see ``mangarec.models.deconvolution``).
 * :class:`PairScores`: a precomputed sparse ``n × n`` matrix (absent pairs score 0).
-* :class:`DenseCosine`: cosine of dense vectors (a plain embedding's ranking, and a term of a
-  :class:`Weighted` sum).
+* :class:`DenseCosine`: cosine of dense vectors, for use inside a :class:`Weighted` sum.
 * :class:`Weighted`: ``Σ_t w_t · term_t + bias_j``, with pairs in ``exclude`` never ranked before
   any other item (they get :data:`EXCLUDED`).
 """
@@ -172,13 +171,6 @@ class DenseCosine(Similarity):
     def exact(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         u = self._unit  # type: ignore[attr-defined]
         return np.einsum("ij,ij->i", u[rows], u[cols])
-
-    def row_groups(self) -> np.ndarray:
-        """Items with bit-identical unit vectors (duplicates, or equal tag sets under a tag
-        model) share a label: their score rows are identical, so each is ranked once."""
-        unit: np.ndarray = self._unit  # type: ignore[attr-defined]
-        _, inverse = np.unique(unit, axis=0, return_inverse=True)
-        return np.asarray(inverse, dtype=np.int64).reshape(-1)
 
     def parts(self, prefix: str = "") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         return {"kind": self.kind}, {f"{prefix}vectors": np.asarray(self.vectors)}
