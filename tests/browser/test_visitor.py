@@ -710,3 +710,28 @@ def test_one_like_rule_in_the_browser(browser, built):
     for r, site_like, fold_like, dislike in got["rows"]:
         assert site_like == fold_like == (r >= 8), (r, site_like, fold_like)
         assert dislike == (r <= 4), r
+
+
+def test_pages_define_no_globals(browser, built):
+    """The pages' modules share state by import (issue 21: nine classic scripts talked through
+    globalThis.Mangarec, MangarecTaste and MangarecSearch): once each page has done its work,
+    window holds no name a page without scripts (the 404 page) lacks, but plotly.js's own."""
+    out, root, _, result = built
+    first = result.catalog.items[0].id
+    names = "return Object.getOwnPropertyNames(window)"
+    open_page(browser, root.url + "no/such/page/")
+    bare = set(browser.execute_script(names))
+    pages = {
+        "": "return !document.getElementById('home-search').hidden",
+        f"explore/#{first}": "return !document.getElementById('chosen').hidden",
+        f"title/{first}/": "return !document.querySelector('.rate').hidden",
+        "feed/": "return document.querySelectorAll('#feed .rate:not([hidden])').length > 0",
+        "foryou/": "return !document.getElementById('profile-tools').hidden",
+        "plots/": "return document.getElementById('plot').dataset.model",
+    }
+    extra = {}
+    for path, ready in pages.items():
+        open_page(browser, root.url + path, ready)
+        extra[path] = sorted(set(browser.execute_script(names)) - bare)
+    assert "Plotly" in extra.pop("plots/")  # the vendored classic script's global, read by plots.js
+    assert extra == {path: [] for path in extra}
