@@ -9,9 +9,15 @@ from pathlib import Path
 os.environ.setdefault("NUMBA_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "numba"))
 
 import pytest
+from hypothesis import settings
 
 from mangarec.catalog import Catalog, Item, make_tags
 from mangarec.paths import shared_data_dir
+
+# tests/run --fast loads "fast": 25 examples where a test sets no max_examples, and no per-example
+# deadline (on a shared, loaded machine a 200 ms deadline fails at random: FlakyFailure).
+settings.register_profile("fast", max_examples=25, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 #: Fixtures that read ``../shared/data`` (the real datasets): their tests are marked ``data``.
 DATA_FIXTURES = frozenset({"shared_data", "anime_dir"})
