@@ -123,6 +123,7 @@ class Participant:
         self.ratings, self.timeout, self.params, self.log = ratings, timeout, params, log
         self.contrib: Contributor | None = None
         self.client: SecAggClient | None = None
+        self.replies: list[tuple[float, float]] = []  # per frame answered: (wall, this thread's CPU) seconds
 
     def _post(self, frame: bytes, session: bytes, deadline: float) -> None:
         try:
@@ -147,6 +148,7 @@ class Participant:
                     if code == 200:
                         seq += 1
                         deadline = time.monotonic() + self.timeout
+                        w0, c0 = time.monotonic(), time.thread_time()
                         try:
                             reply = self.client.receive(body)
                         except ProtocolViolation as exc:
@@ -155,6 +157,7 @@ class Participant:
                             continue  # a frame of a phase this client missed
                         if reply is not None:
                             self._post(reply, sid, deadline)
+                            self.replies.append((time.monotonic() - w0, time.thread_time() - c0))
                         continue
                     if code == 503:
                         time.sleep(0.2)

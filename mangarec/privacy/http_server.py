@@ -35,6 +35,33 @@ CONN_TIMEOUT = 10.0  # seconds a connection may stay silent
 MAX_SEQ = 1 << 20
 
 
+@dataclasses.dataclass(frozen=True)
+class PhaseTime:
+    """How one phase of a session went, seen by the server (``serve`` prints them).
+
+    ``compute``: seconds the driver spent making this phase's frames (the lock held, no
+    client served); ``replies``: seconds from the frames queued to the median, 90th-centile and
+    last reply accepted; ``seconds``: until the phase closed; ``cpu``: the server process's CPU
+    over compute and phase (every thread: HTTP handlers included)."""
+
+    stage: str
+    expected: int
+    arrived: int
+    compute: float
+    seconds: float
+    replies: tuple[float, float, float]
+    cpu: float
+    deadline: bool  # closed by its deadline with replies missing
+
+    def line(self) -> str:
+        m, p90, last = self.replies
+        return (
+            f"{self.stage} {self.arrived}/{self.expected} in {self.seconds:.1f} s (replies median {m:.1f}, "
+            f"p90 {p90:.1f}, last {last:.1f} s; frames made in {self.compute:.1f} s; {self.cpu:.1f} s CPU)"
+            + (" closed by its deadline" if self.deadline else "")
+        )
+
+
 class CollectionServer:
     """Drives SecAggServer + Collector; a thread-safe mailbox for the HTTP handlers."""
 
@@ -61,6 +88,10 @@ class CollectionServer:
         self.accepted: dict[int, set[bytes]] = {u: set() for u in roster}
         self.state, self.phase_name = "running", "advertise"
         self.rejections: list[str] = []
+        self.phases: list[PhaseTime] = []
+        self._arrivals: list[float] = []
+        self._t0 = self._mark = time.monotonic()  # when this phase's frames were queued / the last one closed
+        self._cpu = time.process_time()
 
     # -- called by HTTP threads ---------------------------------------------------
     def max_body(self) -> int:
@@ -93,6 +124,7 @@ class CollectionServer:
                 self.rejections.append(exc.reason)
                 raise
             self.accepted[uid].add(digest)
+            self._arrivals.append(time.monotonic() - self._t0)
             self.lock.notify_all()
         return True
 
@@ -120,9 +152,18 @@ class CollectionServer:
             self.lock.notify_all()
             if stage == "result":
                 return
-            deadline = time.monotonic() + self.timeout
-            while not self.sv.expected() <= set(self.sv._box()) and time.monotonic() < deadline:
+            now = time.monotonic()
+            compute, self._t0, self._arrivals = now - self._mark, now, []
+            deadline = now + self.timeout
+            while not (done := self.sv.expected() <= set(self.sv._box())) and time.monotonic() < deadline:
                 self.lock.wait(max(0.0, deadline - time.monotonic()))
+            self._mark = time.monotonic()
+            xs = sorted(self._arrivals) or [0.0]
+            cpu, self._cpu = time.process_time() - self._cpu, time.process_time()
+            replies = (xs[len(xs) // 2], xs[(9 * len(xs)) // 10], xs[-1])
+            expected = len(self.sv.expected())
+            got = len(self._arrivals)
+            self.phases.append(PhaseTime(stage, expected, got, compute, self._mark - now, replies, cpu, not done))
 
     def run(self) -> None:
         try:
@@ -288,6 +329,8 @@ def serve(a) -> int:
     print(f"listening {a.host}:{httpd.server_address[1]} session {cs.session.hex()}", flush=True)
     t0, c0 = time.monotonic(), time.process_time()
     cs.run()
+    for ph in cs.phases:
+        print(f"phase {ph.line()}", flush=True)
     print(
         f"state {cs.state}; {len(cs.col.parts)} parts; {time.monotonic() - t0:.1f} s wall, "
         f"{time.process_time() - c0:.1f} s CPU; events {cs.col.events}",

@@ -97,6 +97,7 @@ class LobbyJoin:
         self.rng = RandomSource()
         self.receipt: dict | None = None
         self.waited = 0.0  # seconds between the first enrollment and a fixed roster
+        self.replies: list[tuple[float, float]] = []  # the session's (wall, CPU) per frame answered
 
     def _json(self, method: str, path: str, doc: dict | None = None) -> tuple[int, dict, dict]:
         body = None if doc is None else json.dumps(doc).encode()
@@ -185,6 +186,7 @@ class LobbyJoin:
                 session=roster.session.hex(),
             )
             code = p.run()
+            self.replies = p.replies
             if code == REENROLL:
                 continue
             self._receipt(p)
