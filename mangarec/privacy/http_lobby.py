@@ -129,7 +129,7 @@ class LobbyService:
         self.challenge = rng.bytes(16)
         self.indexes = {ix.catalog: ix for ix in indexes}
         self.lobbies = {
-            c: Lobby(c, self.challenge, params.rounds, min_cohort, max_cohort, gather, pow_bits, idle)
+            c: Lobby(c, self.challenge, params.rounds, min_cohort, max_cohort, gather, pow_bits, idle, phase_timeout)
             for c in self.indexes
         }
         self.rate, self.max_sessions, self.forwarded = RateLimit(enroll_rate), max_sessions, forwarded
@@ -255,7 +255,13 @@ class LobbyService:
                 if roster is None:
                     continue
                 cs = CollectionServer(
-                    roster.members(), roster.threshold, self.timeout, None, self.params, session=roster.session
+                    roster.members(),
+                    roster.threshold,
+                    self.timeout,
+                    None,
+                    self.params,
+                    session=roster.session,
+                    deadline=roster.deadline,
                 )
                 self.sessions[roster.session] = cs
                 running += 1

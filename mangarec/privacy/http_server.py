@@ -6,9 +6,13 @@
   that restarted) is answered 409 ``foreign-session`` and its client rejoins.
 * The transport's bounds (backlog, connections in all and per address, header and
   body deadlines, body sizes, CORS) are :mod:`http_base`'s.
-* Each phase closes after ``phase_timeout`` seconds even if some users are silent:
-  they count as dropped. The CSV is written atomically when the collection ends
-  (with ``out``; the lobby collects ``rows`` itself, :mod:`http_lobby`).
+* A phase closes when every expected reply is in, or after ``phase_timeout`` seconds without
+  a new reply, or at the latest ``deadline`` seconds after it began (:func:`lobby.phase_deadline`,
+  which grows with the cohort; the lobby signs it into the roster); the silent users count as
+  dropped. Replies that keep arriving keep the phase open: a cohort whose members answer
+  slowly (a loaded machine, a slow phone) loses nobody, and a silent one costs
+  ``phase_timeout``. The CSV is written atomically when the collection ends (with ``out``;
+  the lobby collects ``rows`` itself, :mod:`http_lobby`).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from .driver import run_session
 from .errors import ProtocolViolation, RoundAborted
 from .http_base import BoundedHTTPServer, Limits, Reject, Request, Response, hex_param, int_param, json_response
 from .http_base import start_http as _start
+from .lobby import phase_deadline
 from .primitives import RandomSource, Verifier, hash_bytes
 from .secagg_server import SecAggServer
 from .transport_http import POLL_WAIT, poll_payload, post_payload, unwrap_post
@@ -51,14 +56,14 @@ class PhaseTime:
     seconds: float
     replies: tuple[float, float, float]
     cpu: float
-    deadline: bool  # closed by its deadline with replies missing
+    cut: bool  # closed (silence or deadline) with replies missing
 
     def line(self) -> str:
         m, p90, last = self.replies
         return (
             f"{self.stage} {self.arrived}/{self.expected} in {self.seconds:.1f} s (replies median {m:.1f}, "
             f"p90 {p90:.1f}, last {last:.1f} s; frames made in {self.compute:.1f} s; {self.cpu:.1f} s CPU)"
-            + (" closed by its deadline" if self.deadline else "")
+            + (f"; closed without {self.expected - self.arrived}" if self.cut else "")
         )
 
 
@@ -73,8 +78,10 @@ class CollectionServer:
         out: str | None,
         params: AnonParams = AnonParams(),
         session: bytes | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.roster, self.t, self.timeout, self.out = roster, threshold, phase_timeout, out
+        self.deadline = phase_deadline(len(roster), phase_timeout) if deadline is None else deadline
         self.params = params
         self.session = session or RandomSource().bytes(16)
         self.rows: list[tuple[str, int, int]] = []
@@ -154,9 +161,12 @@ class CollectionServer:
                 return
             now = time.monotonic()
             compute, self._t0, self._arrivals = now - self._mark, now, []
-            deadline = now + self.timeout
-            while not (done := self.sv.expected() <= set(self.sv._box())) and time.monotonic() < deadline:
-                self.lock.wait(max(0.0, deadline - time.monotonic()))
+            while not (done := self.sv.expected() <= set(self.sv._box())):
+                last = now + (self._arrivals[-1] if self._arrivals else 0.0)
+                until = min(last + self.timeout, now + self.deadline)  # silence, or the deadline
+                if time.monotonic() >= until:
+                    break
+                self.lock.wait(until - time.monotonic())
             self._mark = time.monotonic()
             xs = sorted(self._arrivals) or [0.0]
             cpu, self._cpu = time.process_time() - self._cpu, time.process_time()
@@ -187,6 +197,8 @@ class CollectionServer:
             "phase": self.phase_name,
             "threshold": self.t,
             "users": len(self.roster),
+            "phase_timeout": self.timeout,
+            "deadline": self.deadline,
             "rounds": self.sv.max_rounds,
             "accepted": len(self.col.parts),
             "advertised": len(self.sv.adverts),

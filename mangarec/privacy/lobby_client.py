@@ -184,6 +184,7 @@ class LobbyJoin:
                 self.params,
                 self.log,
                 session=roster.session.hex(),
+                deadline=roster.deadline,
             )
             code = p.run()
             self.replies = p.replies

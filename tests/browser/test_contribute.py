@@ -242,12 +242,13 @@ def test_browser_refuses_a_short_roster(static, chromium):
     def roster(keys):
         keys = sorted(keys)
         t = len(keys) // 2 + 1
-        payload = frame(b"lobby-roster", b"n" * 16, "c" * 64, t, 9, b"".join(keys))
+        payload = frame(b"lobby-roster", b"n" * 16, "c" * 64, t, 9, 46, b"".join(keys))
         return {
             "nonce": (b"n" * 16).hex(),
             "catalog_hash": "c" * 64,
             "threshold": t,
             "rounds": 9,
+            "deadline": 46,
             "keys": [k.hex() for k in keys],
             "session": hash_bytes(payload, size=16).hex(),
             "sig": lobby.sign(payload).hex(),

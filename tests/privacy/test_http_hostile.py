@@ -217,11 +217,12 @@ def test_two_hundred_clients_posting_at_once_are_all_accepted(tmp_path):
 
 
 class _SlowParticipant(Participant):
-    """Sleeps through the consistency check of the first round it sees."""
+    """Sleeps ``nap`` seconds before answering the first frame of kind ``at`` (by default
+    through the consistency check of the first round it sees)."""
 
-    def __init__(self, *a, nap: float, **k) -> None:
+    def __init__(self, *a, nap: float, at: type = E.SurvivorSet, **k) -> None:
         super().__init__(*a, **k)
-        self.nap, self.lines = nap, []
+        self.nap, self.at, self.lines = nap, at, []
         self.log = lambda *m, **kw: self.lines.append(" ".join(map(str, m)))
 
     def _new_session(self, st):
@@ -229,7 +230,7 @@ class _SlowParticipant(Participant):
         receive = self.client.receive
 
         def slow(frame: bytes):
-            if E.decode(frame).KIND == E.SurvivorSet.KIND and self.nap:
+            if E.decode(frame).KIND == self.at.KIND and self.nap:
                 time.sleep(self.nap)
                 self.nap = 0
             return receive(frame)
@@ -259,6 +260,44 @@ def test_a_client_that_misses_a_phase_is_dropped_not_crashed(tmp_path):
         assert any("dropped by the server" in line for line in slow.lines), slow.lines
         got = sorted(sorted(v) for v in cs.col.profiles().values())
         assert got == sorted(sorted(ratings[u]) for u in range(n - 1))
+    finally:
+        httpd.shutdown()
+
+
+def test_replies_that_keep_arriving_keep_a_phase_open_and_a_silent_member_is_still_dropped(tmp_path):
+    """The 500-contributor lobby lost 66 Python contributors on a loaded machine: the share
+    phase closed a fixed time after it began while their replies were still arriving one after
+    another. A phase now closes after ``phase_timeout`` seconds of *silence* (or at its
+    deadline): here the five replies come 0.8 s apart, 3.2 s in all, with a silence of 2 s
+    allowed (a fixed 2 s phase dropped users 3 and 4); the sixth member, silent for 8 s at its
+    consistency check, is still dropped."""
+    n, idle = 6, 2.0
+    roster = {u: SigningKey(_seed(u)).verify_key for u in range(n)}
+    cs = CollectionServer(roster, n // 2 + 1, idle, str(tmp_path / "out.csv"), deadline=60.0)
+    httpd = start_http(cs, 0)
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    ratings = {u: [(10 * u + k, 1 + k % 9) for k in range(3 + u)] for u in range(n)}
+    quiet = {"log": lambda *a, **k: None}
+    ps = [_SlowParticipant(base, u, _seed(u), roster, ratings[u], 60.0, nap=0.8 * u, at=E.KeyList) for u in range(5)]
+    ps.append(_SlowParticipant(base, 5, _seed(5), roster, ratings[5], 60.0, nap=8.0, **quiet))
+    codes: dict[int, int] = {}
+    threads = [threading.Thread(target=lambda p=p: codes.__setitem__(p.uid, p.run())) for p in ps]
+    runner = threading.Thread(target=cs.run)
+    try:
+        runner.start()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        runner.join(timeout=60)
+        assert cs.state == "done"
+        share = next(ph for ph in cs.phases if ph.stage == "share")
+        assert share.arrived == share.expected == n and not share.cut, share
+        assert share.replies[2] >= 3.0  # the last reply came after more than one silence allowed
+        assert codes == {0: 0, 1: 0, 2: 0, 3: 0, 4: 0, 5: 3}, codes  # the silent one: dropped
+        assert any(ph.cut for ph in cs.phases if ph.stage == "consistency")
+        got = sorted(sorted(v) for v in cs.col.profiles().values())
+        assert got == sorted(sorted(ratings[u]) for u in range(5))
     finally:
         httpd.shutdown()
 

@@ -392,9 +392,9 @@ def test_js_client_refuses_what_the_python_client_refuses(attack):
 
 
 # --- the lobby: proof of work and the roster a client accepts, against mangarec.privacy.lobby ------
-def _roster(lobby_key, keys, *, catalog="c" * 64, t=None, rounds=9, nonce=b"n" * 16) -> dict:
+def _roster(lobby_key, keys, *, catalog="c" * 64, t=None, rounds=9, nonce=b"n" * 16, deadline=46) -> dict:
     ks = tuple(sorted(keys))
-    r = Roster(nonce, catalog, len(ks) // 2 + 1 if t is None else t, rounds, ks)
+    r = Roster(nonce, catalog, len(ks) // 2 + 1 if t is None else t, rounds, ks, deadline=deadline)
     return replace(r, sig=lobby_key.sign(r.payload())).to_json()
 
 
@@ -404,7 +404,7 @@ def _python_verdict(doc: dict, **kw) -> dict:
         uid = check_roster(r, **kw)
     except PrivacyError as exc:
         return {"refused": exc.reason}  # type: ignore[attr-defined]
-    return {"uid": uid, "session": r.session.hex(), "t": r.threshold, "n": len(r.keys)}
+    return {"uid": uid, "session": r.session.hex(), "t": r.threshold, "n": len(r.keys), "deadline": r.deadline}
 
 
 def test_lobby_proof_of_work_and_roster_checks():
@@ -423,6 +423,8 @@ def test_lobby_proof_of_work_and_roster_checks():
         "catalog": _roster(lobby_key, [me] + peers[:31], catalog="d" * 64),
         "threshold": _roster(lobby_key, [me] + peers[:31], t=16),
         "rounds": _roster(lobby_key, [me] + peers[:31], rounds=6),
+        "deadline": _roster(lobby_key, [me] + peers[:31], deadline=lobby.MAX_DEADLINE + 1),
+        "deadline-altered": dict(ok, deadline=ok["deadline"] + 1),  # not what was signed
     }
     challenge = seeded("challenge")[:16]
     pow_in = [(challenge, catalog, me, bytes(8)), (challenge, catalog, me, b"\xff" * 8)]

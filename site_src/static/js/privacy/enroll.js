@@ -9,7 +9,7 @@ import { Unreachable, json, request } from './session.js';
 
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 
-/** Resolves to the Participant's job {base, uid, seed, roster, session, t} once a roster is fixed. */
+/** Resolves to the Participant's job {base, uid, seed, roster, session, t, deadline} once a roster is fixed. */
 export async function enroll(o, progress, timeout = 600) {
   const base = o.collectUrl.replace(/\/+$/, '');
   const end = Date.now() + timeout * 1000;
@@ -42,7 +42,7 @@ export async function enroll(o, progress, timeout = 600) {
       const s = json(w.body);
       if (s.state === 'waiting') { progress({ stage: 'waiting', waiting: s.waiting, min: Math.max(s.min_cohort, o.minCohort) }); continue; }
       const fixed = checkRoster(s.roster, { key: key.verifyKey, lobbyKey, catalog: o.catalog, minCohort: o.minCohort, rounds: rounds(PARAMS) });
-      return { base, seed, ...fixed }; // uid, roster, session, t
+      return { base, seed, ...fixed }; // uid, roster, session, t, deadline
     }
   }
 }
