@@ -382,3 +382,35 @@ def test_two_builds_collected_at_once_each_through_its_own_index(tmp_path):
     (site / "collect.json").write_text(json.dumps(doc))
     with pytest.raises(InputError, match="another build"):
         load_collect(str(site / "collect.json"))
+
+
+def test_a_long_poll_answered_late_keeps_the_key_no_silent_roster_member(tmp_path):
+    """On a loaded machine a /v1/wait answer can come after the client's request timeout. The
+    client used to enroll again with a fresh key, leaving the first one waiting in the lobby:
+    it then went into the roster as a member that never speaks (in the 500-contributor
+    benchmark: 484 of 500 advertised, 16 lost, their owners stuck in the next lobby). Now it
+    polls again with the same key: every roster member advertises, everyone is collected."""
+    svc, httpd, stop, base = _service(tmp_path, min_cohort=4, max_cohort=4, gather=0.0)
+    late: set[bytes] = set()
+    wait = svc.wait
+
+    def slow_wait(key: bytes):
+        if key not in late:  # each key's first long-poll is answered after the client gave up
+            late.add(key)
+            time.sleep(2.0)
+        return wait(key)
+
+    svc.wait = slow_wait  # type: ignore[method-assign]
+    try:
+        joins = [LobbyJoin(base, CAT, _pairs(u), 4, timeout=60, log=lambda *a, **k: None) for u in range(4)]
+        for j in joins:
+            j.http.timeout = 1.0
+        with ThreadPoolExecutor(4) as pool:
+            codes = list(pool.map(lambda j: j.run(), joins))
+        assert codes == [0] * 4
+        (cs,) = svc.sessions.values()
+        assert len(cs.sv.adverts) == len(cs.roster) == 4 and len(late) == 4  # no abandoned key
+        assert all(j.receipt and j.receipt["collected"] == len(j.pairs) for j in joins)
+    finally:
+        stop.set()
+        httpd.shutdown()
