@@ -59,7 +59,9 @@ class Collection:
     def __init__(self, n: int, out: Path, phase_timeout: float, origin: str):
         self.seeds = {u: RandomSource().bytes(32) for u in range(n)}
         self.roster = {u: signing_key(s).verify_key for u, s in self.seeds.items()}
-        self.cs = Mischief(self.roster, default_threshold(n), phase_timeout, str(out))
+        # a phase closes after phase_timeout s of silence; the deadline leaves room for tabs that
+        # open one after another on a loaded machine (a dropout still costs phase_timeout)
+        self.cs = Mischief(self.roster, default_threshold(n), phase_timeout, str(out), deadline=180.0)
         self.httpd = start_http(self.cs, 0, allow_origin=(origin,), per_address=0)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.driver = threading.Thread(target=self.cs.run, daemon=True)
