@@ -362,6 +362,17 @@ SEQUENCES = {
     # a marks round is never opened, nor a reservation once a later round started
     "open-marks-round": lambda fs: _open(fs, lambda m: isinstance(m, E.RoundResult) and m.round == 1, 1),
     "open-older-round": lambda fs: _open(fs, lambda m: isinstance(m, E.RoundStart) and m.round == 1, 0),
+    # a bundle addressed to another user; a round that does not follow the channel's sequence;
+    # a marks round whose length disagrees with the reservation result
+    "bundle-for-another": lambda fs: _first(
+        fs, lambda m: isinstance(m, E.ShareBundle), lambda m: replace(m, recipient=m.recipient + 1)
+    ),
+    "round-out-of-sequence": lambda fs: _first(
+        fs, lambda m: isinstance(m, E.RoundStart) and m.purpose == "marks", lambda m: replace(m, purpose="message")
+    ),
+    "marks-length": lambda fs: _first(
+        fs, lambda m: isinstance(m, E.RoundStart) and m.purpose == "marks", lambda m: replace(m, length=m.length + 1)
+    ),
     # a marks round in a group whose sum could wrap a mark to zero
     "marks-in-a-small-group": lambda fs: _first(
         fs, lambda m: isinstance(m, E.RoundStart) and m.purpose == "marks", lambda m: replace(m, group="add8")
