@@ -7,9 +7,11 @@ anime-recdb user (the first N by id, read in memory; ``--max-ratings`` caps each
 one to keep the run short). The collected CSV must equal the inputs exactly: one
 pseudonymous profile per contributor with exactly its ratings.
 
-Printed: wall time to collect, the server's CPU time, the contributors' CPU time
-per user, requests refused as busy, and the same collection simulated in-process
-(``simulate_collection``, one cohort of N) as the baseline.
+Printed: wall time to collect, the server's CPU time (and, per phase, how many replied, when,
+how long the server took to make the frames and its CPU), the contributors' CPU time per user
+(and per reply: wall against the thread's own CPU, which tells waiting for a core from
+working), and the same collection simulated in-process (``simulate_collection``, one cohort of
+N) as the baseline.
 
 ``--lobby`` (issue 19) runs the same contributors through ``serve --lobby`` instead:
 each enrolls with a fresh key and a proof of work (``--pow-bits``), waits for the lobby to
@@ -232,7 +234,13 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=500)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--max-ratings", type=int, default=40)
-    ap.add_argument("--phase-timeout", type=float, default=300.0)
+    ap.add_argument(
+        "--phase-timeout",
+        type=float,
+        default=300.0,
+        help="seconds of silence that close a phase (its deadline: this + 0.5 s per member); the "
+        "contributors here share two cores, so a reply can take minutes",
+    )
     ap.add_argument("--lobby", action="store_true", help="also run the lobby (enrollment with fresh keys)")
     ap.add_argument("--pow-bits", type=int, default=12)
     ap.add_argument("--browsers", type=int, default=4, help="with --lobby: contributors in headless Chromium")
