@@ -69,7 +69,7 @@ class Http:
                     r.read()
                 return
             except urllib.error.HTTPError as exc:
-                if exc.code < 500:
+                if exc.code < 500 and exc.code != 408:  # 408: the body arrived too slowly, send again
                     try:
                         reason = json.loads(exc.read() or b"{}").get("reason", "bad-format")
                     except ValueError:

@@ -178,9 +178,51 @@ def test_slow_body_is_cut_off(tmp_path):
         while chunk := s.recv(1000):  # the server answers, then closes
             data += chunk
         assert time.monotonic() - t0 < 5
-        assert data.startswith(b"HTTP/1.1 400") and b"truncated" in data
+        assert data.startswith(b"HTTP/1.1 408") and b"stalled" in data  # retryable: a starved client
         s.close()
         assert _status_ok(base)
+        # a client that stopped mid-body (closed its side) is a 400: nothing to retry
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"POST /v1/msg HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n" + b"x" * 10)
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := s.recv(1000):
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 400") and b"truncated" in data
+        s.close()
+    finally:
+        httpd.shutdown()
+
+
+def test_a_post_answered_408_is_sent_again_not_a_refusal(tmp_path):
+    """Under load 93 a contributor of the 500 benchmark exited on "bad-format: server rejected a
+    frame": its body had stalled past the server's socket timeout (then a 400). The server now
+    answers 408 and the client sends the frame again."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from mangarec.privacy.http_client import Http
+
+    seen: list[int] = []
+
+    class Once408(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(1)
+            code = 408 if len(seen) == 1 else 200
+            body = json.dumps({"reason": "bad-format"} if code == 408 else {"ok": True}).encode()
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Once408)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        Http(f"http://127.0.0.1:{httpd.server_address[1]}").post(b"frame", time.monotonic() + 20)
+        assert len(seen) == 2  # sent again, then accepted; no ProtocolViolation
     finally:
         httpd.shutdown()
 

@@ -58,7 +58,7 @@ export class Participant {
       try {
         const r = await request(`${this.base}/v1/msg?session=${hex(session)}`, { method: 'POST', body, headers: { 'Content-Type': 'application/octet-stream' } });
         if (r.status < 300) return;
-        if (r.status < 500) {
+        if (r.status < 500 && r.status !== 408) { // 408: the body arrived too slowly, send again
           const reason = reasonOf(r.body);
           if (IGNORABLE.has(reason)) return; // a closed phase: the protocol goes on without this frame
           throw new ProtocolViolation(reason, 'server rejected a frame');
