@@ -359,6 +359,37 @@ def test_browsers_and_python_contributors_enroll_in_one_lobby_cohort(tmp_path, s
         lob.close()
 
 
+def test_a_tab_refuses_a_short_roster_from_a_live_lobby_and_sends_nothing(tmp_path, static, chromium):
+    """The lobby fixes a roster of 3 (its own minimum); the tab's site asks for 4: the tab
+    refuses it (short-roster) before sending anything in that session, and the two Python
+    contributors, whose minimum is 3, are collected without it (it counts as silent)."""
+    from mangarec.privacy.lobby_client import LobbyJoin
+
+    kw = {"min_cohort": 3, "max_cohort": 3, "gather": 0.0, "phase_timeout": 4.0}
+    lob = LobbyServer(tmp_path, static.rsplit("/", 1)[0], **kw)
+    try:
+        job = {"collectUrl": lob.url, "catalog": CAT, "minCohort": 4, "ratings": [list(x) for x in ratings_of(0)]}
+        handles = open_tabs(chromium, static, {0: job | {"timeout": 60}})
+        wait_for(chromium, "return (window.__progress || []).some((p) => p.stage === 'waiting')", 60)
+        joins = [LobbyJoin(lob.url, CAT, ratings_of(u), 3, timeout=90, log=lambda *a, **k: None) for u in (1, 2)]
+        codes: dict[int, int] = {}
+        threads = [
+            threading.Thread(target=lambda j=j, u=u: codes.__setitem__(u, j.run())) for u, j in zip((1, 2), joins)
+        ]
+        for t in threads:
+            t.start()
+        outcome = wait_all(chromium, handles, timeout=120)[0]
+        for t in threads:
+            t.join(150)
+        assert "short-roster" in str(outcome.get("error")), outcome
+        (cs,) = lob.svc.sessions.values()
+        assert len(cs.roster) == 3 and len(cs.sv.adverts) == 2  # the tab's key: in the roster, silent
+        assert codes == {1: 0, 2: 0}
+        assert lob.collected() == Counter(lob.named(ratings_of(u)) for u in (1, 2))
+    finally:
+        lob.close()
+
+
 def _collecting_site(site: Path, catalog, lobby_url: str) -> tuple[list[str], list[str]]:
     """A small site built with privacy.collect_url = the lobby, min_cohort 4, and the data files
     the publisher writes for it (data/collect.json and the titles index)."""
