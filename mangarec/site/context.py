@@ -358,14 +358,15 @@ def foryou_context(result, prep: Prepared, assets: Mapping[str, str], onboarding
         csp=csp_collecting(collect[0]) if collect else None,
     )
     ctx.update(onboarding=[_card(prep, p, ctx["root"]) for p in onboarding], collect=None)
-    if collect:  # the "Contribute anonymously" panel: its module (foryou.js imports it), worker and libsodium
+    if collect:  # the "Contribute anonymously" panel: its module, worker and libsodium by asset name
         root = ctx["root"]
         ctx["collect"] = {
+            "panel": root + assets["js/privacy/panel.js"],
             "config": {
-                "panel": root + assets["js/privacy/panel.js"],
                 "collect_json": root + "data/collect.json",
                 "worker": root + assets["js/privacy/worker.js"],
                 "sodium": root + assets["js/vendor/libsodium/libsodium-wrappers.mjs"],
+                "profile": root + assets["js/profile.js"],  # the visitor's ratings: For-you's own module
             },
         }
     return ctx

@@ -251,14 +251,3 @@ document.getElementById('clear').addEventListener('click', function () {
 
 if (ready(ratings())) recs.hidden = false;
 update();
-
-/* A site built with privacy.collect_url: the "Contribute anonymously" panel (the privacy
- * client's module, at the URL the build wrote in its config) lists this profile's ratings. */
-const collectConfig = document.getElementById('collect-config');
-if (collectConfig) {
-  import(new URL(JSON.parse(collectConfig.textContent).panel, location.href).href).then(function (panel) {
-    return panel.mount(ratings);
-  }).catch(function (e) {
-    document.getElementById('contribute-status').textContent = 'Contribution unavailable: ' + e.message;
-  });
-}

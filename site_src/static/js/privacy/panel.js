@@ -1,5 +1,5 @@
 /* The "Contribute anonymously" panel of For you (rendered only when the site is built with
- * privacy.collect_url; foryou.js imports this module and calls mount). It shows exactly what would be sent (title and value of every rating
+ * privacy.collect_url). It shows exactly what would be sent (title and value of every rating
  * that maps to this build's index), starts the protocol in a Web Worker on the button, shows
  * where it stands and ends with a receipt. Loads nothing heavy before the click: the worker
  * and libsodium are fetched only when the visitor contributes. */
@@ -42,7 +42,7 @@ export function receiptText(r) {
   return `Not collected: ${r.error || r.state}.`;
 }
 
-async function main(ratings) {
+async function main() {
   const panel = document.getElementById('contribute');
   const cfgEl = document.getElementById('collect-config');
   if (!panel || !cfgEl) return;
@@ -50,11 +50,13 @@ async function main(ratings) {
   const list = document.getElementById('contribute-list');
   const status = document.getElementById('contribute-status');
   const button = document.getElementById('contribute-btn');
+  // the visitor's ratings from the module For you itself uses (the same URL: the same instance)
+  const P = await import(new URL(cfg.profile, location.href).href);
   const collect = await (await fetch(cfg.collect_json)).json();
   const index = await (await fetch(new URL(collect.index, new URL(cfg.collect_json, location.href)))).json();
   let rows = [];
   function render() {
-    rows = toSend(ratings(), index, collect.values);
+    rows = toSend(P.ratings(), index, collect.values);
     list.replaceChildren(...rows.map(([, v, t]) => { const li = document.createElement('li'); li.textContent = `${t}: ${v}`; return li; }));
     button.disabled = rows.length === 0;
     if (!rows.length) text(status, 'Rate a few titles first: there is nothing to send yet.');
@@ -96,7 +98,4 @@ async function main(ratings) {
   });
 }
 
-/** Shows the panel; ratings() returns the visitor's [[id, value]] (For you's profile). */
-export function mount(ratings) {
-  return main(ratings).catch((e) => { const s = document.getElementById('contribute-status'); if (s) s.textContent = `Contribution unavailable: ${e.message}`; });
-}
+if (typeof document !== 'undefined') main().catch((e) => { const s = document.getElementById('contribute-status'); if (s) s.textContent = `Contribution unavailable: ${e.message}`; });
