@@ -219,7 +219,8 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
         for m in prep.models
         if m not in (prep.series_model, lead)
     ]
-    series = prep.neighbour_html(p, prep.series_model, here) if prep.series_model else None
+    sm = prep.series_model
+    series = prep.neighbour_html(p, sm, here) if sm and prep.has_neighbours(p, sm) else None
     work = result.catalog.work_of
     also = [
         {
