@@ -146,8 +146,8 @@ def test_title_page_content(site_dir, two_clusters):
     others = root.find("dl", class_="others")
     cols = others.find_all("dd")
     assert lead.attrs["data-model"] == "lsi"  # the published model
-    assert [t.text() for t in others.find_all("dt")] == ["word2vec (tags)", "Tag network"]
-    assert [c.attrs["data-model"] for c in cols] == ["word2vec", "network"]
+    assert ", ".join(t.text() for t in others.find_all("dt")) == "word2vec (tags), Tag network"
+    assert [m for c in cols for m in c.attrs["data-model"].split()] == ["word2vec", "network"]
     for ol, n in [(lead, 10)] + [(c, 3) for c in cols]:
         links = [a.attrs["href"] for a in ol.find_all("a")]
         assert len(links) == n

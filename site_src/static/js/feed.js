@@ -33,7 +33,7 @@
     }
     status.textContent = 'Re-ranking by your taste…';
     const infos = Promise.all(liked.concat(disliked).map(function (id) {
-      return M.itemInfo(id).catch(function () { return {item: null}; });
+      return M.itemFacts(id).catch(function () { return {item: null}; });
     }));
     Promise.all([M.tasteScores(pairs), infos]).then(function (res) {
       const scores = res[0];

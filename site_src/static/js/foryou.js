@@ -71,7 +71,7 @@
       M.ratedModel(M.ratings()).then(function (model) {
         const name = M.modelTitle(model, id);
         if (name !== null) { named(li, a, name); return null; }
-        return M.itemInfo(id).then(function (info) {
+        return M.itemFacts(id).then(function (info) {
           if (!info.item) { meta.textContent = 'not in this catalog'; return; }
           named(li, a, info.item.t);
           meta.textContent = info.item.k + (info.item.y ? ' · ' + info.item.y : '');
@@ -164,12 +164,12 @@
     box.addEventListener('toggle', function () {
       if (!box.open || box.dataset.loaded) return;
       box.dataset.loaded = '1';
-      M.itemInfo(id).then(function (info) {
+      M.itemFacts(id).then(function (info) {
         if (!info.item) return;
         box.appendChild(M.el('p', {class: 'meta'}, info.item.k + (info.item.y ? ' · ' + info.item.y : '')));
         box.appendChild(tagList(info.item.g));
         if (!pulledBy) return null;
-        return M.itemInfo(pulledBy).then(function (liked) {
+        return M.itemFacts(pulledBy).then(function (liked) {
           if (!liked.item) return;
           const shared = info.item.g.filter(function (t) { return liked.item.g.indexOf(t) >= 0; });
           if (shared.length) why.textContent += ' Shares ' + shared.slice(0, 4).map(function (t) { return tags[t]; }).join(', ') + ' with it.';
@@ -202,7 +202,7 @@
         .sort(function (a, b) { return b[1] - a[1] || (a[0] < b[0] ? -1 : 1); }).slice(0, N_RECS);
       matchHelp.textContent = 'The published embeddings could not be loaded, so titles are ranked by their ' +
         'neighbour score: the sum of their similarities to the titles you liked, minus those to the titles you disliked.';
-      return Promise.all(ranked.map(function (e) { return M.itemInfo(e[0]); })).then(function (infos2) {
+      return Promise.all(ranked.map(function (e) { return M.itemFacts(e[0]); })).then(function (infos2) {
         if (my !== seq) return;
         recsList.textContent = '';
         infos2.forEach(function (info, k) {

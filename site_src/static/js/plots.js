@@ -212,7 +212,7 @@
     links.appendChild(M.el('a', {href: M.url('explore/#' + encodeURIComponent(id))}, 'Compare its neighbours'));
     pick.appendChild(links);
     pick.dataset.id = id;
-    M.itemInfo(id).then(function (info) {
+    M.itemFacts(id).then(function (info) {
       if (!info.item || pick.dataset.id !== id) return;
       meta.textContent = info.item.k + (info.item.y ? ' · ' + info.item.y : '');
       info.item.g.forEach(function (t) { tl.appendChild(M.el('li', {class: 'tag'}, (M.data.tags || [])[t] || '')); });
