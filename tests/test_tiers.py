@@ -48,8 +48,8 @@ def test_a_fast_test_that_loads_numba_fails_and_a_slow_one_does_not(pytester):
             load()
         """
     )
-    slow_first = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_jit.py")
+    slow_first = pytester.runpytest("-p", "no:cacheprovider", "test_jit.py")
     slow_first.assert_outcomes(passed=2)  # numba was already loaded when the fast one ran
-    fast_only = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-m", "not slow", "test_jit.py")
+    fast_only = pytester.runpytest("-p", "no:cacheprovider", "-m", "not slow", "test_jit.py")
     fast_only.assert_outcomes(passed=1, errors=1, deselected=1)
     fast_only.stdout.fnmatch_lines(["*test_a_fast_one imports numba*mark it slow*"])
