@@ -107,6 +107,13 @@ def titles_built(stderr: str) -> int:
     raise SystemExit("the build did not say how many titles it built")
 
 
+def save_log(log_dir: Path | None, name: str, text: str) -> None:
+    """Keep a build's stderr (its stage timings) as ``log_dir/name`` when ``--log-dir`` is given."""
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        (log_dir / name).write_text(text, encoding="utf-8")
+
+
 def _knn(x: np.ndarray, k: int, metric: str) -> np.ndarray:
     from sklearn.neighbors import NearestNeighbors
 
@@ -169,6 +176,7 @@ def main() -> None:
     ap.add_argument("--maps", action="store_true", help="only compare a warm-started map with a cold one")
     ap.add_argument("--model", default="lsi", help="the model whose map --maps compares")
     ap.add_argument("--warm-epochs", type=int, nargs="+", default=[30, 60], help="epochs of the warm maps")
+    ap.add_argument("--log-dir", type=Path, default=None, help="save each build's stderr (cold.log, night.log) here")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mangarec-nightly-"))
@@ -188,6 +196,7 @@ def main() -> None:
         print(f"input: {args.data} ({lines} records), machine load {os.getloadavg()[0]:.2f}")
 
         cold, cold_mb, err = run(["--data", f"{args.format}:{base}", *common], env)
+        save_log(args.log_dir, "cold.log", err)
         n = titles_built(err)
         cold_bytes, cold_files = site_size(work / "out")
         print(f"cold build   {cold:8.1f} s   peak RSS {cold_mb:7.0f} MB   (target: <= 167 s on a quiet machine)")
@@ -201,12 +210,13 @@ def main() -> None:
 
         spec, what = night_input(args, work, base)
         night, night_mb, err = run(["--data", spec, *common], env)
+        save_log(args.log_dir, "night.log", err)
         night_bytes, night_files = site_size(work / "out")
         ran = [s for s, _ in stage_lines(err, computed_only=True) if s.split(":")[0] in ("model", "neighbours", "map")]
         print(f"night        {night:8.1f} s   peak RSS {night_mb:7.0f} MB   after {what}")
         print(f"    ratio night / cold: {night / cold:.3f} (goal <= 0.4)")
         for line in err.splitlines():
-            if line.startswith("note: cache"):
+            if line.startswith(("note: cache", "note: neighbours:")):
                 print("   ", line)
         print(f"    stages recomputed: {', '.join(ran) or 'none'}")
         for name, sec in sorted(stage_lines(err, computed_only=True), key=lambda x: -x[1])[:10]:

@@ -427,6 +427,21 @@ def one_per_work(nb: Neighbours, work_of: np.ndarray, k: int) -> Neighbours:
     return Neighbours(nb.model, nb.item_ids, out_i, out_s.astype(np.float32), nb.method, info)
 
 
+def method_for(emb: Embedding, config: NeighboursSection) -> tuple[str, str]:
+    """``(method, reason)``: the search :func:`compute` runs for ``emb`` (``"exact"`` or
+    ``"nndescent"``) and why."""
+    n = len(emb.item_ids)
+    if emb.similarity is not None:
+        return "exact", f"the model ranks by its own similarity ({emb.similarity.kind}): exact blocked search"
+    if config.method == "exact":
+        return "exact", "method = 'exact' in the configuration"
+    if config.method == "nndescent":
+        return "nndescent", "method = 'nndescent' in the configuration"
+    if n <= config.exact_max_items:
+        return "exact", f"auto: {n} items <= exact_max_items = {config.exact_max_items}"
+    return "nndescent", f"auto: {n} items > exact_max_items = {config.exact_max_items}"
+
+
 def compute(
     emb: Embedding, config: NeighboursSection, tie_order: np.ndarray, seed: int, work_of: np.ndarray | None = None
 ) -> Neighbours:
@@ -459,16 +474,7 @@ def compute(
                 out.method,
                 {**out.info, "k": int(out.indices.shape[1])},
             )
-    if emb.similarity is not None:
-        method, reason = "exact", f"the model ranks by its own similarity ({emb.similarity.kind}): exact blocked search"
-    elif config.method == "exact":
-        method, reason = "exact", "method = 'exact' in the configuration"
-    elif config.method == "nndescent":
-        method, reason = "nndescent", "method = 'nndescent' in the configuration"
-    elif n <= config.exact_max_items:
-        method, reason = "exact", f"auto: {n} items <= exact_max_items = {config.exact_max_items}"
-    else:
-        method, reason = "nndescent", f"auto: {n} items > exact_max_items = {config.exact_max_items}"
+    method, reason = method_for(emb, config)
     t0 = time.perf_counter()
     if method == "exact":
         nb = exact(emb, config.k, tie_order)
