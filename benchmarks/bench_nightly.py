@@ -132,6 +132,27 @@ def map_quality(vectors: np.ndarray, xy: np.ndarray, sample: np.ndarray, k: int 
     return float(t), float(np.mean([len(set(r) & set(q)) / k for r, q in zip(a, b)]))
 
 
+def cached_map_quality(cache_dir: Path, seed: int) -> dict[str, tuple[float, float]]:
+    """``{model: (trustworthiness, neighbours kept @10)}`` of the maps the last build left in
+    the stage cache (its pointers ``map-<model>``, written with ``umap.warm_epochs`` > 0), each
+    against the embedding it was drawn from (pointer ``neighbours-<model>``)."""
+    from mangarec.cache import Cache
+    from mangarec.embedding import Embedding, Map
+
+    cache = Cache(cache_dir)
+    out = {}
+    for p in sorted((cache_dir / "pointers").glob("map-*.json")):
+        name = p.stem[len("map-") :]
+        m = cache.get(str((cache.pointer(p.stem) or {}).get("key")))
+        e = cache.get(str((cache.pointer(f"neighbours-{name}") or {}).get("model")))
+        if isinstance(m, Map) and isinstance(e, Embedding):
+            n = len(e.item_ids)
+            sample = rng(seed, "bench-nightly-sample").choice(n, size=min(3000, n), replace=False)
+            vectors = np.asarray(e.vectors, dtype=np.float64)
+            out[name] = map_quality(vectors, np.asarray(m.xy, dtype=np.float64), sample)
+    return out
+
+
 def compare_maps(args: argparse.Namespace, work: Path, base: Path) -> None:
     """The warm-started map against a cold one, for one model, after the night's changes:
     time, trustworthiness and neighbour preservation of each (``--maps``)."""
@@ -208,6 +229,7 @@ def main() -> None:
             f"({n} titles; goal <= 10 KB)"
         )
 
+        cold_maps = cached_map_quality(work / "cache", args.seed) if args.warm else {}
         spec, what = night_input(args, work, base)
         night, night_mb, err = run(["--data", spec, *common], env)
         save_log(args.log_dir, "night.log", err)
@@ -225,6 +247,13 @@ def main() -> None:
         print(
             f"    site: {night_bytes / 1e6:8.1f} MB in {night_files} files, {night_bytes / n / 1024:.1f} KB per title"
         )
+        for name, (t, keep) in cached_map_quality(work / "cache", args.seed).items():
+            if name in cold_maps:
+                t0, keep0 = cold_maps[name]
+                print(
+                    f"    map {name:<10} warm ({args.warm} epochs): trustworthiness {t:.4f}, kept @10 {keep:.4f}"
+                    f"   (the cold build's map: {t0:.4f}, {keep0:.4f})"
+                )
         ok = night <= 0.4 * cold and cold_bytes / n <= 10 * 1024
         print("goals met (night <= 0.4 x cold, <= 10 KB per title)" if ok else "GOALS MISSED")
     finally:
