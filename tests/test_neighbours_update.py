@@ -75,6 +75,7 @@ def night(tmp_path_factory):
     return day, nxt, _fits(day), _fits(nxt)
 
 
+@pytest.mark.slow  # every model fitted twice on the bundled catalog
 def test_every_model_updated_equals_the_cold_search(night):
     day, nxt, before, after = night
     updated = 0
@@ -92,6 +93,7 @@ def test_every_model_updated_equals_the_cold_search(night):
     assert updated >= 2  # the tag-set models at least (jaccard, colike) are row-local
 
 
+@pytest.mark.slow  # every model fitted twice on the bundled catalog
 def test_dense_rows_from_the_engine_equal_the_dense_search(night):
     """The update ranks a dense embedding's rows with the engine (DenseCosine): the same answer
     as the dense search, duplicates and zero rows included."""
@@ -112,6 +114,7 @@ def test_dense_rows_from_the_engine_equal_the_dense_search(night):
     np.testing.assert_array_equal(got.scores, cold.scores)
 
 
+@pytest.mark.slow  # every model fitted twice on the bundled catalog
 def test_nothing_changed_keeps_every_list(night):
     day, _, before, _ = night
     emb = before["jaccard"]
@@ -121,6 +124,7 @@ def test_nothing_changed_keeps_every_list(night):
     np.testing.assert_array_equal(got.indices, prev_nb.indices)
 
 
+@pytest.mark.slow  # every model fitted twice on the bundled catalog
 def test_a_changed_shared_part_or_too_many_changes_search_cold(night):
     day, _, before, _ = night
     emb = before["jaccard"]
@@ -137,3 +141,61 @@ def test_moved_in_tie_order_is_the_complement_of_a_longest_kept_order():
     new = np.array([0, 1, 7, 2, 3, 4, 5, 6])  # item 2 moved to the end
     assert np.flatnonzero(nu.moved_in_tie_order(old, new)).tolist() == [2]
     assert not nu.moved_in_tie_order(old, old + 5).any()
+
+
+def _scorer(tags, lp, pairs):
+    """A scorer of every kind the update knows: weighted tag overlap, a rank-1 bilinear term, a
+    popularity bias, precomputed pairs and excluded pairs (as colike, series and hybrid build)."""
+    from mangarec.similarity import Bilinear, PairScores, TagJaccard, Weighted
+
+    n = tags.shape[0]
+    bil = Bilinear(lp[:, None], np.ones(1), np.zeros(1), np.zeros(n), clip=False)
+    terms = (
+        (1.0, TagJaccard(tags, np.arange(1, tags.shape[1] + 1, dtype=float))),
+        (0.3, bil),
+        (0.5, PairScores(pairs)),
+    )
+    return Weighted(terms, bias=0.01 * lp, exclude=pairs.multiply(pairs > 0.9))
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_random_nights_of_a_synthetic_scorer_equal_the_cold_search(seed, monkeypatch):
+    """Random tag sets (many duplicates: ties), a bias and pairs; a few rows edited, a title
+    removed and one added; the update equals the engine's cold search (however many rows it
+    ranks again: the share above which the build searches cold instead is lifted)."""
+    import scipy.sparse as sp
+
+    from mangarec.topk import exact_topk
+
+    monkeypatch.setattr(nu, "MAX_RANKED_SHARE", 1.0)
+    g = np.random.default_rng(seed)
+    n, t, k = 300, 8, 10
+    tags = sp.csr_matrix((g.random((n, t)) < 0.3).astype(float))
+    lp = np.round(g.normal(size=n), 1)
+    a = g.integers(0, n, 60)
+    b = g.integers(0, n, 60)
+    pairs = sp.csr_matrix((np.round(g.random(60), 1), (a, b)), shape=(n, n))
+    pairs = sp.csr_matrix(pairs.maximum(pairs.T))
+    ids = tuple(f"t{i}" for i in range(n))
+    ties = g.permutation(n)
+    day = Embedding("x", ids, np.zeros((n, 1), np.float32), similarity=_scorer(tags, lp, pairs))
+    idx, sc = exact_topk(day.similarity, k, ties)
+    prev_nb = nb.Neighbours("x", ids, idx, sc, "exact", {})
+    # the night: 6 rows' tags redrawn, one popularity moved, title 0 removed, a new title appended
+    tags2 = tags.tolil()
+    for r in g.choice(n, 6, replace=False):
+        tags2[r] = (g.random(t) < 0.3).astype(float)
+    lp2 = lp.copy()
+    lp2[g.integers(1, n)] += 0.2
+    keep = np.arange(1, n)
+    new_tags = sp.vstack([sp.csr_matrix(tags2)[keep], sp.csr_matrix((g.random((1, t)) < 0.3).astype(float))]).tocsr()
+    new_lp = np.append(lp2[keep], 0.3)
+    new_pairs = sp.csr_matrix(sp.bmat([[pairs[keep][:, keep], None], [None, sp.csr_matrix((1, 1))]]))
+    new_ids = tuple(ids[i] for i in keep) + ("t-new",)
+    new_ties = np.append(ties[keep], n + 5).argsort(kind="stable").argsort()
+    night = Embedding("x", new_ids, np.zeros((n, 1), np.float32), similarity=_scorer(new_tags, new_lp, new_pairs))
+    got = nu.update(day, prev_nb, ties, night, new_ties, k)
+    want_i, want_s = exact_topk(night.similarity, k, new_ties)
+    assert got is not None and got.info["incremental"]["kept"] > 0
+    np.testing.assert_array_equal(got.indices, want_i)
+    np.testing.assert_array_equal(got.scores, want_s)

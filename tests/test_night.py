@@ -19,6 +19,8 @@ from mangarec.config import Config
 from mangarec.paths import DEFAULT_CATALOG
 from mangarec.progress import StageLog
 
+pytestmark = pytest.mark.build
+
 #: Maps keyed by their model alone; the test is about lists and pages.
 CONFIG = replace(Config(), site=replace(Config().site, maps=["lsi"]))
 
