@@ -114,21 +114,24 @@ def test_dense_rows_from_the_engine_equal_the_dense_search(night):
     np.testing.assert_array_equal(got.scores, cold.scores)
 
 
-@pytest.mark.slow  # every model fitted twice on the bundled catalog
-def test_nothing_changed_keeps_every_list(night):
+@pytest.fixture(scope="module")
+def jaccard_day(night):
+    """The day's catalog, its jaccard embedding and lists."""
     day, _, before, _ = night
-    emb = before["jaccard"]
-    prev_nb = _cold(emb, day)
+    return day, before["jaccard"], _cold(before["jaccard"], day)
+
+
+@pytest.mark.slow  # every model fitted twice on the bundled catalog
+def test_nothing_changed_keeps_every_list(jaccard_day):
+    day, emb, prev_nb = jaccard_day
     got = nu.update(emb, prev_nb, day.tie_order, emb, day.tie_order, prev_nb.k)
     assert got is not None and got.info["incremental"] == {"changed": 0, "ranked": 0, "kept": len(day)}
     np.testing.assert_array_equal(got.indices, prev_nb.indices)
 
 
 @pytest.mark.slow  # every model fitted twice on the bundled catalog
-def test_a_changed_shared_part_or_too_many_changes_search_cold(night):
-    day, _, before, _ = night
-    emb = before["jaccard"]
-    prev_nb = _cold(emb, day)
+def test_a_changed_shared_part_or_too_many_changes_search_cold(jaccard_day):
+    day, emb, prev_nb = jaccard_day
     sim = emb.similarity
     heavier = replace(emb, similarity=type(sim)(sim.tags, sim.weights * 2.0))  # every row's score moves
     assert nu.update(emb, prev_nb, day.tie_order, heavier, day.tie_order, prev_nb.k) is None
