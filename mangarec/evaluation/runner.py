@@ -92,21 +92,27 @@ def lists_scorer(nb: Neighbours, likes: sp.csr_matrix) -> Scorer:
     return lambda users: np.asarray((likes[users] @ S).todense())
 
 
-def foldin_scorer(emb: Embedding, split_values: sp.csr_matrix) -> Scorer:
+def foldin_scorer(emb: Embedding, split_values: sp.csr_matrix, users: np.ndarray | None = None) -> Scorer:
     """A rating-trained model's users folded in exactly against its item vectors, as the
-    visitor's fold-in does (mode, λ, alpha and λ's scaling from ``emb.info``)."""
+    visitor's fold-in does (mode, λ, alpha and λ's scaling from ``emb.info``).
+
+    With ``users`` (sorted ``(u,)`` int64, the evaluated users), only those rows are solved
+    (each row's solution depends on its own ratings and the item vectors alone, so the figures
+    are the same), and the scorer answers for them only: the cost follows
+    ``evaluation.max_users``, not the catalog's user count.
+    """
     info = emb.info or {}
     Y = np.asarray(emb.vectors, dtype=np.float64)
-    implicit = info.get("mode", "implicit") == "implicit"
+    rows = np.arange(split_values.shape[0]) if users is None else np.asarray(users, dtype=np.int64)
     X = solve_rows(
-        split_values,
+        split_values[rows],
         Y,
         float(info.get("regularization", 0.1)),
-        implicit=implicit,
+        implicit=info.get("mode", "implicit") == "implicit",
         alpha=float(info.get("alpha") or 1.0),
         nu=float(info.get("reg_exponent") or 0.0),
     )
-    return lambda users: X[users] @ Y.T
+    return lambda us: X[np.searchsorted(rows, us)] @ Y.T
 
 
 def _onboarding(catalog: Catalog, split: Split, emb: Embedding) -> list[int]:
@@ -310,7 +316,7 @@ def _ranking(
             Row(
                 name,
                 "model",
-                run(foldin_scorer(emb, training_values(emb, split.train.matrix))),
+                run(foldin_scorer(emb, training_values(emb, split.train.matrix), split.users)),
                 "training users folded in against the item vectors (full precision)",
             )
         )
