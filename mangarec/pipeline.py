@@ -341,14 +341,14 @@ def _heldout_fits(
 
 
 def _content_candidates(
-    catalog: Catalog, embeddings: Mapping[str, Embedding], held: Mapping[str, Embedding], config: Config
-) -> dict[str, tuple[Embedding, Any]]:
+    catalog: Catalog, embeddings: Mapping[str, Embedding], held: Mapping[str, Embedding]
+) -> dict[str, Embedding]:
     """Publishable content models to score on the visitor path beside the held-out fits
     (only when some model was refitted on ratings: then there is something to choose)."""
     if not held or catalog.ratings is None:
         return {}
     return {
-        n: (e, spec(n).foldin(params_of(config, n)))
+        n: e
         for n, e in embeddings.items()
         if n not in held and spec(n).publish_rank is not None and not spec(n).trained_on_ratings
     }
@@ -516,7 +516,7 @@ def _run(
     _, cold_nb, cold_keys = _heldout_fits(catalog, names, fitted, model_keys, config, stages, eval_seed, cold=True)
     # the hybrid is refitted too (it depends on colike), but only rating-trained models fold visitors in
     held_trained = {n: e for n, e in held_emb.items() if spec(n).trained_on_ratings}
-    candidates = _content_candidates(catalog, embeddings, held_trained, config)
+    candidates = _content_candidates(catalog, embeddings, held_trained)
     evaluation = stages.run(
         "evaluate",
         make_key(
@@ -546,7 +546,7 @@ def _run(
     from .publish import write_collect
 
     published_model, why = _publish_choice(config, names, evaluation)
-    fold = spec(published_model).foldin(params_of(config, published_model))
+    fold = embeddings[published_model].foldin
     with log.stage("write:embeddings"):
         sizes = write_published(
             tmp,

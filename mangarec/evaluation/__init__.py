@@ -76,7 +76,7 @@ def evaluate(
     heldout_neighbours: Mapping[str, Neighbours] | None = None,
     picks: Sequence[int] | None = None,
     cold_neighbours: Mapping[str, Neighbours] | None = None,
-    candidates: Mapping[str, tuple[Embedding, Any]] | None = None,
+    candidates: Mapping[str, Embedding] | None = None,
 ) -> dict[str, Any]:
     """The ``evaluation`` part of ``report.json`` (JSON-able; see :class:`Evaluation`).
 
@@ -96,9 +96,9 @@ def evaluate(
         cold-start protocol's held-out titles without a rating): their lists are scored on
         those titles' co-likes.
     candidates:
-        ``{model: (Embedding, Foldin)}`` of content models (never trained on ratings) that could
-        be published for personalisation: their visitor path is scored beside the held-out fits
-        (:func:`mangarec.pipeline` publishes the best).
+        ``{model: Embedding}`` of content models (never trained on ratings) that could be
+        published (each folded in with its ``foldin``) for personalisation: their visitor path
+        is scored beside the held-out fits (:func:`mangarec.pipeline` publishes the best).
     """
     ev = run_evaluation(
         catalog,

@@ -12,10 +12,7 @@ import scipy.sparse as sp
 from ..catalog import Catalog
 from ..embedding import Embedding, Neighbours
 from ..errors import InputError
-from ..feedback import Scale, model_values
-from ..foldin import Schedule
-from ..models.als import solve_rows
-from ..models.base import Foldin
+from ..models import spec
 from ..models.ease import MIN_LIKES, most_liked
 from ..onboarding import picks_for
 from ..seeds import derive_seed
@@ -93,19 +90,13 @@ def lists_scorer(nb: Neighbours, likes: sp.csr_matrix) -> Scorer:
 
 
 def foldin_scorer(emb: Embedding, split_values: sp.csr_matrix) -> Scorer:
-    """A rating-trained model's users folded in exactly against its item vectors, as the
-    visitor's fold-in does (mode, λ, alpha and λ's scaling from ``emb.info``)."""
-    info = emb.info or {}
+    """A rating-trained model's users folded in exactly against its item vectors by the model's
+    own "solve these users" (:attr:`mangarec.models.ModelSpec.solve`, with ``emb.foldin``)."""
+    solve = spec(emb.model).solve
+    if solve is None:
+        raise ValueError(f"model {emb.model!r} declares no solve: its users cannot be folded in")
+    X = solve(emb, split_values)
     Y = np.asarray(emb.vectors, dtype=np.float64)
-    implicit = info.get("mode", "implicit") == "implicit"
-    X = solve_rows(
-        split_values,
-        Y,
-        float(info.get("regularization", 0.1)),
-        implicit=implicit,
-        alpha=float(info.get("alpha") or 1.0),
-        nu=float(info.get("reg_exponent") or 0.0),
-    )
     return lambda users: X[users] @ Y.T
 
 
@@ -115,26 +106,9 @@ def _onboarding(catalog: Catalog, split: Split, emb: Embedding) -> list[int]:
     return picks_for(catalog, emb.vectors, split.likes("train"))
 
 
-def visitor_foldin(emb: Embedding) -> Foldin:
-    """How a visitor's ratings are folded in for the rating-trained ``emb`` (what the build
-    publishes as ``fold_in``: mode, λ, α and the count schedule), from ``emb.info``."""
-    info = emb.info or {}
-    sched = info.get("visitor_schedule")
-    return Foldin(
-        mode=str(info.get("mode", "implicit")),
-        reg=float(info.get("visitor_regularization") or info.get("regularization", 0.1)),
-        alpha=float(info.get("visitor_alpha") or info.get("alpha") or 1.0),
-        schedule=Schedule.from_dict(sched) if sched else None,
-    )
-
-
 def training_values(emb: Embedding, ratings: sp.csr_matrix) -> sp.csr_matrix:
     """The model-scale values ``emb`` was trained with, for the rows of ``ratings``."""
-    info = emb.info or {}
-    fb = str(info.get("feedback") or ("explicit" if info.get("mode") == "explicit" else "raw"))
-    thr = info.get("like_threshold")
-    scale = Scale(implicit=thr is None, lo=0.0, hi=0.0, step=float(info.get("scale_step") or 1.0))
-    return model_values(canonical(ratings), fb, scale, float(thr or 0.0), float(info.get("dislike_weight") or 0.0))
+    return emb.foldin.training_values(canonical(ratings))
 
 
 def choose_ease(
@@ -162,7 +136,7 @@ def run_evaluation(
     heldout_neighbours: Mapping[str, Neighbours] | None = None,
     picks: Sequence[int] | None = None,
     cold_neighbours: Mapping[str, Neighbours] | None = None,
-    candidates: Mapping[str, tuple[Embedding, Foldin]] | None = None,
+    candidates: Mapping[str, Embedding] | None = None,
 ) -> Evaluation:
     """The typed evaluation (see :func:`mangarec.evaluation.evaluate` for the parameters)."""
     if not neighbours:
@@ -202,8 +176,8 @@ def run_evaluation(
                 notes.append(f"EASE reference left out: {choices['ease_skipped']}")
             # the held-out fits with the site's onboarding picks; the publishable content models
             # (never trained on ratings) beside them, so the build can publish the best
-            scored = [(n, e, visitor_foldin(e), True) for n, e in held_emb.items()]
-            scored += [(n, e, f, False) for n, (e, f) in (candidates or {}).items()]
+            scored = [(n, e, e.foldin, True) for n, e in held_emb.items()]
+            scored += [(n, e, e.foldin, False) for n, e in (candidates or {}).items()]
             for name, emb, fold, onboarding in scored:
                 visitor.append(
                     evaluate_visitor(
