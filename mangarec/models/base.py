@@ -1,10 +1,12 @@
 """The contract every model declares: :class:`ModelSpec`.
 
-A model is one module of :mod:`mangarec.models` with a ``Params`` section (its configuration
-keys, made with :func:`mangarec.schema.key`), a ``fit`` function and a module-level ``SPEC``.
-The registry (:data:`mangarec.models.REGISTRY`) collects the specs; the configuration schema,
-the pipeline, the evaluation, the published-model choice and the pages read them, so adding a
-model is one new file (plus its documentation) and nothing else.
+A model is one module (of :mod:`mangarec.models`, or of another package declaring it under the
+``mangarec.models`` entry-point group) with a ``Params`` section (its configuration keys, made
+with :func:`mangarec.schema.key`), a ``fit`` function and a module-level ``SPEC``. The registry
+(:data:`mangarec.models.REGISTRY`) collects the specs; the configuration schema, the pipeline,
+the evaluation, ``mangarec tune``, the published-model choice and the pages read them, so adding
+a model is one new file (plus its documentation) and nothing else (``docs/architecture.md``
+works an example through).
 """
 
 from __future__ import annotations
