@@ -18,18 +18,20 @@
 * ``content`` (:mod:`.content`): franchise recall@20 over the catalog's related links and
   ``matches`` recall@20 over its reference lists, per half, beside random lists.
 
-:func:`evaluate` returns the JSON-able ``report.json`` part; :func:`run_evaluation` the typed
-:class:`Evaluation` it is made from.
+:func:`evaluate` returns the JSON-able ``report.json`` part (what the stage cache stores);
+:func:`evaluation_of` gives back the typed :class:`Evaluation` it is made from, which the report
+and the models page read (:func:`run_evaluation` computes it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import Catalog, Ratings
 from ..embedding import Embedding, Neighbours
-from ..report import jsonable
+from ..report import from_jsonable, jsonable
 from . import content
 from .jaccard import check_lists, jaccard_rows
 from .protocol import Positives, Split, make_split, positives_of
@@ -50,6 +52,7 @@ __all__ = [
     "Split",
     "check_lists",
     "evaluate",
+    "evaluation_of",
     "evaluation_split",
     "jaccard_rows",
     "make_split",
@@ -111,9 +114,13 @@ def evaluate(
         cold_neighbours=cold_neighbours,
         candidates=candidates,
     )
-    out = jsonable(ev)
-    out["content"] = content_figures(catalog, neighbours)
-    return out
+    return jsonable(replace(ev, content=content_figures(catalog, neighbours)))
+
+
+def evaluation_of(report: Mapping[str, Any]) -> Evaluation:
+    """The typed :class:`Evaluation` of :func:`evaluate`'s JSON-able ``report`` (as the stage
+    cache gives it back; floats as rounded in ``report.json``)."""
+    return from_jsonable(Evaluation, report)
 
 
 def content_figures(catalog: Catalog, neighbours: Mapping[str, Neighbours]) -> dict[str, Any] | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -19,59 +18,15 @@ from ..seeds import derive_seed
 from . import baselines as B
 from .colikes import CoLikeAgreement
 from .jaccard import check_lists
-from .nulltests import Agreement, NullTest, agreement, model_tests
+from .nulltests import agreement, model_tests
 from .protocol import Split, canonical, make_split
-from .ranking import K, Metrics, Scorer, evaluate_scorer
+from .ranking import K, Scorer, evaluate_scorer
+from .results import Evaluation, Protocol, Row, VisitorFigures
 from .truths import truths_of
-from .visitor import VisitorFigures, evaluate_visitor
+from .visitor import evaluate_visitor
 
 if TYPE_CHECKING:
     from ..config import EvaluationSection
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of the ranking table: ``kind`` is ``model`` (fold-in of a rating-trained
-    model), ``neighbours`` (a model's lists as item-kNN), ``baseline`` or ``reference`` (EASE)."""
-
-    method: str
-    kind: str
-    metrics: Metrics
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """The split's description: scale, threshold, users and held-out counts."""
-
-    scale: str
-    like_threshold: float | None
-    users: int
-    eligible_users: int
-    test_likes: int
-    validation_likes: int
-    holdout: float
-    empty: bool
-    notes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Everything the evaluation measured (``report.json``'s ``evaluation``).
-
-    ``protocol`` and ``ranking`` are ``None`` without ratings; ``choices`` holds what was
-    picked on validation (EASE's λ, with every candidate's validation nDCG).
-    """
-
-    protocol: Protocol | None
-    k: int
-    ranking: tuple[Row, ...] | None
-    choices: Mapping[str, object]
-    visitor: tuple[VisitorFigures, ...]
-    null: Mapping[str, tuple[NullTest, ...]]
-    agreement: Agreement | None
-    notes: tuple[str, ...] = field(default_factory=tuple)
-    colikes: tuple[CoLikeAgreement, ...] = ()
 
 
 def lists_scorer(nb: Neighbours, likes: sp.csr_matrix) -> Scorer:
@@ -286,6 +241,7 @@ def _ranking(
                 "model",
                 run(foldin_scorer(emb, training_values(emb, split.train.matrix))),
                 "training users folded in against the item vectors (full precision)",
+                model=name,
             )
         )
     for name, nb in neighbours.items():
@@ -295,6 +251,7 @@ def _ranking(
                 "neighbours",
                 run(lists_scorer(held_nb.get(name, nb), likes)),
                 "item-kNN over the model's top-k neighbour lists",
+                model=name,
             )
         )
     choices: dict[str, object] = {}

@@ -135,7 +135,7 @@ def test_models(result, prep):
     j = ctx["agreement"]
     assert len(j["rows"]) == 3 and j["rows"][0]["cells"][0]["cls"] == "heat-10"
     ev = result.report.evaluation
-    assert j["rows"][0]["cells"][1]["value"] == pytest.approx(ev["agreement"]["mean"][0][1])
+    assert j["rows"][0]["cells"][1]["value"] == pytest.approx(ev.agreement.mean[0][1])
     assert j["rows"][0]["cells"][1]["lo"] <= j["rows"][0]["cells"][1]["value"] <= j["rows"][0]["cells"][1]["hi"]
     assert ctx["ranking"] is None and ctx["visitor"] == []  # no ratings in this catalog
     assert ctx["timings"] == []  # show_timings is off by default
