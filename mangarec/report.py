@@ -170,8 +170,10 @@ def from_jsonable(cls: type[T], data: Any) -> T:
     """The typed value of :func:`jsonable`'s output ``data`` for the annotation ``cls``: frozen
     dataclasses (fields by their type hints; a missing key takes the field's default), ``X | None``,
     ``Mapping[K, V]``, ``tuple[X, ...]``, ``list[X]``; numbers, strings and ``None`` as they are
-    (``jsonable`` wrote non-finite floats as ``None``). The stage cache stores a typed result as
-    JSON, and this gives it back (``from_jsonable(T, jsonable(x))`` equals ``x`` up to rounding)."""
+    (``jsonable`` wrote non-finite floats as ``None``). A key an older or partial document lacks
+    takes the field's default, or ``None`` (the reader then says "not computed"). The stage cache
+    stores a typed result as JSON, and this gives it back (``from_jsonable(T, jsonable(x))``
+    equals ``x`` up to rounding)."""
     return typing.cast(T, _decode(cls, data))
 
 
@@ -184,7 +186,11 @@ def _decode(tp: Any, data: Any) -> Any:
         return _decode(options[0], data) if len(options) == 1 else data
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         hints = typing.get_type_hints(tp)
-        given = {f.name: _decode(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data}
+        given = {
+            f.name: _decode(hints[f.name], data[f.name]) if f.name in data else None
+            for f in dataclasses.fields(tp)
+            if f.name in data or (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        }
         return tp(**given)
     if origin in (Mapping, dict, typing.Mapping) or tp in (dict, Mapping):
         args = typing.get_args(tp)

@@ -69,7 +69,7 @@ def evaluation_view(ev: Evaluation, label: Callable[[str], str]) -> dict:
             "rows": [_row(_method_label(r, label), r.metrics, best, r.note or KIND_TEXT.get(r.kind, "")) for r in rows],
         }
     visitor = []
-    for v in ev.visitor:
+    for v in ev.visitor or ():
         allm = list(v.likes.values()) + list(v.onboarding.values())
         top = max((m.ndcg.mean or 0) for m in allm) if allm else 1.0
         twelve = v.likes.get("12 likes")
@@ -86,7 +86,7 @@ def evaluation_view(ev: Evaluation, label: Callable[[str], str]) -> dict:
             }
         )
     null = []
-    for model, tests in ev.null.items():
+    for model, tests in (ev.null or {}).items():
         by_truth: dict[str, dict] = {}
         for t in tests:
             e = by_truth.setdefault(
@@ -113,14 +113,14 @@ def evaluation_view(ev: Evaluation, label: Callable[[str], str]) -> dict:
         }
     return {
         "content": _content(ev.content, label),
-        "colikes": _colikes(ev.colikes, label),
+        "colikes": _colikes(ev.colikes or (), label),
         "protocol": ev.protocol,
         "ranking": ranking,
         "visitor": visitor,
         "null": null,
         "agreement": agreement,
-        "ease_lambda": ev.choices.get("ease_lambda"),
-        "evaluation_notes": list(ev.notes),
+        "ease_lambda": (ev.choices or {}).get("ease_lambda"),
+        "evaluation_notes": list(ev.notes or ()),
     }
 
 

@@ -149,7 +149,9 @@ def test_models_with_partial_report(two_clusters):
     from site_helpers import make_result
 
     res = make_result(two_clusters)
-    res = replace(res, report=replace(res.report, evaluation={}))
+    from mangarec.evaluation import evaluation_of
+
+    res = replace(res, report=replace(res.report, evaluation=evaluation_of({})))
     ctx = C.models_context(res, Prepared(res), ASSETS, [])
     assert ctx["agreement"] is None and ctx["ranking"] is None and ctx["null"] == [] and ctx["protocol"] is None
 
@@ -176,7 +178,10 @@ def test_pages_carry_the_published_like_threshold(result):
     published = result.report.published.model
     assert C.base(result, "index.html", "home", "Home", ASSETS)["data"]["like_threshold"] == 8.0
     emb = result.embeddings[published]
-    als = replace(emb, info={**emb.info, "feedback": "likes", "like_threshold": 4.0, "scale_step": 0.5})
+    from mangarec.foldin import Foldin, ValueMap
+
+    values = ValueMap(feedback="likes", threshold=4.0, step=0.5, dislike=None)
+    als = replace(emb, foldin=Foldin(mode="implicit", values=values))
     res = replace(result, embeddings={**result.embeddings, published: als})
     page = C.base(res, "feed/index.html", "feed", "Feed", ASSETS, data={"x": 1})["data"]
     assert page == {"like_threshold": 4.0, "x": 1}
