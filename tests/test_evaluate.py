@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,6 +43,12 @@ def test_check_lists_rejects_repeats_and_self():
 
 
 # ---------------------------------------------------------------- the protocol
+
+
+def anime_fixture_args(shared: Path) -> list[str]:
+    """``--data`` options of the anime-recdb fixture (400 titles and their ratings)."""
+    d = shared / "anime-recdb"
+    return ["--data", f"mal:{d / 'fixture_anime.csv'}", "--data", f"ratings:{d / 'fixture_ratings.csv'}"]
 
 
 def cluster_catalog(

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_evaluate import anime_fixture_args
 
 PLUGINS = Path(__file__).resolve().parent / "plugins"
 
@@ -56,15 +57,11 @@ def test_a_model_from_outside_is_configured_fitted_evaluated_and_shown(tmp_path,
     wrong = _run(["config", "--check", str(bad)], env, tmp_path)
     assert wrong.returncode == 2 and "models.toy.top_tags" in wrong.stderr + wrong.stdout  # its keys are checked
 
-    d = shared_data / "anime-recdb"
     out = tmp_path / "out"
     built = _run(
         [
             "build",
-            "--data",
-            f"mal:{d / 'fixture_anime.csv'}",
-            "--data",
-            f"ratings:{d / 'fixture_ratings.csv'}",
+            *anime_fixture_args(shared_data),
             "--config",
             str(cfg),
             "--out",

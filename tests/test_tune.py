@@ -6,7 +6,7 @@ import json
 import tomllib
 
 import pytest
-from test_evaluate import cluster_catalog
+from test_evaluate import anime_fixture_args, cluster_catalog
 
 from mangarec import tune
 from mangarec.config import EvaluationSection, load_config
@@ -55,10 +55,7 @@ def test_main_on_fixture_writes_and_errors(tmp_path, shared_data, capsys):
     cfg.write_text('[models.als]\nfactors = 8\nregularization = 0.001\niterations = 3\nfeedback = "raw"\n')
     rc = tune.main(
         [
-            "--data",
-            f"mal:{d / 'fixture_anime.csv'}",
-            "--data",
-            f"ratings:{d / 'fixture_ratings.csv'}",
+            *anime_fixture_args(shared_data),
             "--config",
             str(cfg),
             "--max-fits",

@@ -148,12 +148,18 @@ def test_shape_ids_dtype_finite(name, catalog):
 def test_deterministic(name, catalog):
     a = fit_model(name, catalog, CONFIG, 42)
     b = fit_model(name, catalog, CONFIG, 42)
-    assert a.vectors.tobytes() == b.vectors.tobytes()
+    _same_fit(a, b)
+
+
+def _same_fit(a: Embedding, b: Embedding) -> None:
+    """``a`` and ``b`` hold the same bytes: vectors, tag vectors, the similarity's scores."""
+    assert a.vectors.dtype == b.vectors.dtype and a.vectors.tobytes() == b.vectors.tobytes()
+    assert a.tag_ids == b.tag_ids and (a.tag_vectors is None) == (b.tag_vectors is None)
     if a.tag_vectors is not None:
         assert a.tag_vectors.tobytes() == b.tag_vectors.tobytes()
     assert (a.similarity is None) == (b.similarity is None)
     if a.similarity is not None:
-        rows = np.arange(len(catalog))
+        rows = np.arange(len(a.item_ids))
         assert a.similarity.block64(rows).tobytes() == b.similarity.block64(rows).tobytes()
 
 
@@ -265,17 +271,9 @@ def test_cache_round_trip(name, catalog, tmp_path):
     Cache(tmp_path).put("k", emb)
     back = Cache(tmp_path).get("k")
     assert isinstance(back, Embedding) and back.model == emb.model and back.item_ids == emb.item_ids
-    assert back.vectors.dtype == emb.vectors.dtype and back.vectors.tobytes() == emb.vectors.tobytes()
-    assert back.tag_ids == emb.tag_ids
-    assert (back.tag_vectors is None) == (emb.tag_vectors is None)
-    if emb.tag_vectors is not None:
-        assert back.tag_vectors.tobytes() == emb.tag_vectors.tobytes()
+    _same_fit(back, emb)
     assert json.loads(json.dumps(back.info)) == json.loads(json.dumps(emb.info))
     assert back.foldin == emb.foldin
-    assert (back.similarity is None) == (emb.similarity is None)
-    if emb.similarity is not None:
-        rows = np.arange(len(catalog))
-        assert back.similarity.block64(rows).tobytes() == emb.similarity.block64(rows).tobytes()
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))
