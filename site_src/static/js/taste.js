@@ -7,515 +7,501 @@
  * catalog. Nothing is ever sent anywhere: the only network use is fetch() of the same-origin
  * static JSON file named by the caller.
  *
- * Classic script, no dependencies. Defines globalThis.MangarecTaste; under Node it is also
- * module.exports.
+ * An ES module (browsers and Node), whose one import is hash.js (which shard holds a title).
  */
-(function (root) {
-  "use strict";
+import {fnv1a} from "./hash.js";
 
-  var VERSION = "1";
-  var SCHEMA = "mangarec-embeddings";
-  var STORAGE_KEY = "mangarec.ratings.v1";
+var VERSION = "1";
+var SCHEMA = "mangarec-embeddings";
+var STORAGE_KEY = "mangarec.ratings.v1";
 
-  function fail(msg) { throw new Error("mangarec taste: " + msg); }
+function fail(msg) { throw new Error("mangarec taste: " + msg); }
 
-  /* ---------- decoding ---------- */
+/* ---------- decoding ---------- */
 
-  function base64Bytes(text) {
-    var bin;
-    if (typeof atob === "function") { bin = atob(text); }
-    else if (typeof Buffer !== "undefined") { bin = Buffer.from(text, "base64").toString("binary"); }
-    else { fail("no base64 decoder"); }
-    var out = new Int8Array(bin.length);
-    for (var i = 0; i < bin.length; i++) { out[i] = (bin.charCodeAt(i) << 24) >> 24; }
-    return out;
-  }
+function base64Bytes(text) {
+  var bin;
+  if (typeof atob === "function") { bin = atob(text); }
+  else { fail("no base64 decoder"); }
+  var out = new Int8Array(bin.length);
+  for (var i = 0; i < bin.length; i++) { out[i] = (bin.charCodeAt(i) << 24) >> 24; }
+  return out;
+}
 
-  /* bits: version 4 codes lie within +-(2^(bits-1) - 1); scale: the block's own, or (shards)
-     the document's items.scale. */
-  function decodeBlock(block, dim, bits, scale, codes) {
-    var n = block.ids.length, q, bound = bits ? (1 << (bits - 1)) - 1 : 127;
-    scale = scale || block.scale;
-    if (block.encoding === "int8-base64") { q = base64Bytes(block.vectors); }
-    else if (block.encoding === "int8-file" && bits && codes) { q = codes; }
-    else if (block.encoding === "int-list" && !bits) { q = block.vectors; }
-    else { fail("unknown vector encoding " + block.encoding); }
-    if (q.length !== n * dim || scale.length !== dim) { fail("vectors do not match ids x dim"); }
-    var out = new Float64Array(n * dim);
-    for (var i = 0; i < n; i++) {
-      for (var j = 0; j < dim; j++) {
-        var c = q[i * dim + j];
-        if (c > bound || c < -bound) { fail("a code exceeds +-" + bound); }
-        out[i * dim + j] = c * scale[j];
-      }
+/* bits: version 4 codes lie within +-(2^(bits-1) - 1); scale: the block's own, or (shards)
+   the document's items.scale. */
+function decodeBlock(block, dim, bits, scale, codes) {
+  var n = block.ids.length, q, bound = bits ? (1 << (bits - 1)) - 1 : 127;
+  scale = scale || block.scale;
+  if (block.encoding === "int8-base64") { q = base64Bytes(block.vectors); }
+  else if (block.encoding === "int8-file" && bits && codes) { q = codes; }
+  else if (block.encoding === "int-list" && !bits) { q = block.vectors; }
+  else { fail("unknown vector encoding " + block.encoding); }
+  if (q.length !== n * dim || scale.length !== dim) { fail("vectors do not match ids x dim"); }
+  var out = new Float64Array(n * dim);
+  for (var i = 0; i < n; i++) {
+    for (var j = 0; j < dim; j++) {
+      var c = q[i * dim + j];
+      if (c > bound || c < -bound) { fail("a code exceeds +-" + bound); }
+      out[i * dim + j] = c * scale[j];
     }
-    return out;
   }
+  return out;
+}
 
-  /* The d x d fold-in Gram matrix of a published fold_in.gram (version 4: its diagonal). */
-  function gramFromDiagonal(values, d) {
-    if (!Array.isArray(values) || values.length !== d) { fail("fold_in.gram does not match dim"); }
-    var G = new Float64Array(d * d);
-    for (var a = 0; a < d; a++) {
-      if (!(values[a] >= 0)) { fail("fold_in.gram must hold values >= 0"); }
-      G[a * d + a] = values[a];
+/* The d x d fold-in Gram matrix of a published fold_in.gram (version 4: its diagonal). */
+function gramFromDiagonal(values, d) {
+  if (!Array.isArray(values) || values.length !== d) { fail("fold_in.gram does not match dim"); }
+  var G = new Float64Array(d * d);
+  for (var a = 0; a < d; a++) {
+    if (!(values[a] >= 0)) { fail("fold_in.gram must hold values >= 0"); }
+    G[a * d + a] = values[a];
+  }
+  return G;
+}
+
+/* codes: an Int8Array of the file a version-4 document's items.vectors names (int8-file). */
+function parseEmbeddings(doc, codes) {
+  if (!doc || doc.schema !== SCHEMA) { fail("not a " + SCHEMA + " document"); }
+  if ([1, 2, 3, 4].indexOf(doc.version) < 0) { fail("unsupported version " + doc.version); }
+  var dim = doc.dim, items = doc.items, fo = doc.fold_in, v4 = doc.version === 4;
+  var index = new Map();
+  for (var i = 0; i < items.ids.length; i++) { index.set(items.ids[i], i); }
+  if (v4 && [2, 3, 4, 5, 6, 7, 8].indexOf(items.bits) < 0) { fail("items.bits must be 2..8"); }
+  var model = {
+    model: doc.model, dim: dim, ids: items.ids.slice(), index: index,
+    titles: items.titles ? items.titles.slice() : null,
+    vectors: decodeBlock(items, dim, v4 ? items.bits : 0, null, codes),
+    /* version 4: only the first rows may be recommended; rated titles beyond them come from
+       shards (loadRated) and only enter the fit */
+    recommendable: items.ids.length, bits: v4 ? items.bits : 0, scale: items.scale,
+    shards: v4 && doc.shards ? {count: doc.shards.count, path: doc.shards.path, loaded: new Map()} : null,
+    url: null,
+    mode: fo.mode, reg: fo.reg, alpha: fo.alpha, like: fo.like,
+    /* version 1 has no value mapping: likes +1, dislikes -1, numbers centred ("explicit") */
+    dislike: fo.dislike === undefined ? -1 : fo.dislike,
+    feedback: fo.feedback === undefined ? "explicit" : fo.feedback,
+    threshold: fo.threshold === undefined ? 0 : fo.threshold,
+    step: fo.step === undefined ? 1 : fo.step,
+    regExponent: fo.reg_exponent === undefined ? 0 : fo.reg_exponent,
+    regCols: fo.reg_cols === undefined ? 1 : fo.reg_cols,
+    /* version 3: alpha and reg move with the count of ratings (null / absent: they do not) */
+    schedule: fo.schedule ? {few: fo.schedule.few, many: fo.schedule.many,
+      alphaMany: fo.schedule.alpha_many, regMany: fo.schedule.reg_many} : null,
+    tagIds: doc.tags ? doc.tags.ids.slice() : [],
+    tagVectors: doc.tags ? decodeBlock(doc.tags, dim) : null,
+    buildDate: doc.build_date, catalogHash: doc.catalog_hash, subset: doc.subset,
+    workOf: new Map(), gram: v4 && fo.gram ? gramFromDiagonal(fo.gram, dim) : null
+  };
+  /* One work in several formats (an anime and its manga): never recommend one after the other. */
+  (Array.isArray(doc.works) ? doc.works : []).forEach(function (group) {
+    if (!Array.isArray(group)) { return; }
+    group.forEach(function (id) { model.workOf.set(String(id), group.map(String)); });
+  });
+  if (model.mode !== "explicit" && model.mode !== "implicit") { fail("unknown fold-in mode " + model.mode); }
+  return model;
+}
+
+function getJSON(url) {
+  return fetch(url, { credentials: "same-origin", mode: "same-origin" }).then(function (resp) {
+    if (!resp.ok) { fail("cannot load " + url + ": HTTP " + resp.status); }
+    return resp.json();
+  });
+}
+
+/* Loads a document (and, version 4 with "int8-file", the codes file beside it). */
+function loadEmbeddings(url) {
+  return getJSON(url).then(function (doc) {
+    var items = doc && doc.items;
+    if (!(doc && doc.version === 4 && items && items.encoding === "int8-file")) { return [doc, null]; }
+    if (typeof items.vectors !== "string" || !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(items.vectors)) {
+      fail("items.vectors must name a file beside the document");
     }
-    return G;
-  }
-
-  /* 32-bit FNV-1a over UTF-8 bytes (mangarec.site.prepare.fnv1a): which shard holds a title. */
-  function fnv1a(text) {
-    var bytes = new TextEncoder().encode(text), h = 0x811c9dc5;
-    for (var i = 0; i < bytes.length; i++) { h ^= bytes[i]; h = Math.imul(h, 0x01000193) >>> 0; }
-    return h >>> 0;
-  }
-
-  /* codes: an Int8Array of the file a version-4 document's items.vectors names (int8-file). */
-  function parseEmbeddings(doc, codes) {
-    if (!doc || doc.schema !== SCHEMA) { fail("not a " + SCHEMA + " document"); }
-    if ([1, 2, 3, 4].indexOf(doc.version) < 0) { fail("unsupported version " + doc.version); }
-    var dim = doc.dim, items = doc.items, fo = doc.fold_in, v4 = doc.version === 4;
-    var index = new Map();
-    for (var i = 0; i < items.ids.length; i++) { index.set(items.ids[i], i); }
-    if (v4 && [2, 3, 4, 5, 6, 7, 8].indexOf(items.bits) < 0) { fail("items.bits must be 2..8"); }
-    var model = {
-      model: doc.model, dim: dim, ids: items.ids.slice(), index: index,
-      titles: items.titles ? items.titles.slice() : null,
-      vectors: decodeBlock(items, dim, v4 ? items.bits : 0, null, codes),
-      /* version 4: only the first rows may be recommended; rated titles beyond them come from
-         shards (loadRated) and only enter the fit */
-      recommendable: items.ids.length, bits: v4 ? items.bits : 0, scale: items.scale,
-      shards: v4 && doc.shards ? {count: doc.shards.count, path: doc.shards.path, loaded: new Map()} : null,
-      url: null,
-      mode: fo.mode, reg: fo.reg, alpha: fo.alpha, like: fo.like,
-      /* version 1 has no value mapping: likes +1, dislikes -1, numbers centred ("explicit") */
-      dislike: fo.dislike === undefined ? -1 : fo.dislike,
-      feedback: fo.feedback === undefined ? "explicit" : fo.feedback,
-      threshold: fo.threshold === undefined ? 0 : fo.threshold,
-      step: fo.step === undefined ? 1 : fo.step,
-      regExponent: fo.reg_exponent === undefined ? 0 : fo.reg_exponent,
-      regCols: fo.reg_cols === undefined ? 1 : fo.reg_cols,
-      /* version 3: alpha and reg move with the count of ratings (null / absent: they do not) */
-      schedule: fo.schedule ? {few: fo.schedule.few, many: fo.schedule.many,
-        alphaMany: fo.schedule.alpha_many, regMany: fo.schedule.reg_many} : null,
-      tagIds: doc.tags ? doc.tags.ids.slice() : [],
-      tagVectors: doc.tags ? decodeBlock(doc.tags, dim) : null,
-      buildDate: doc.build_date, catalogHash: doc.catalog_hash, subset: doc.subset,
-      workOf: new Map(), gram: v4 && fo.gram ? gramFromDiagonal(fo.gram, dim) : null
-    };
-    /* One work in several formats (an anime and its manga): never recommend one after the other. */
-    (Array.isArray(doc.works) ? doc.works : []).forEach(function (group) {
-      if (!Array.isArray(group)) { return; }
-      group.forEach(function (id) { model.workOf.set(String(id), group.map(String)); });
-    });
-    if (model.mode !== "explicit" && model.mode !== "implicit") { fail("unknown fold-in mode " + model.mode); }
+    var codesUrl = new URL(items.vectors, new URL(url, document.baseURI)).href;
+    return fetch(codesUrl, { credentials: "same-origin", mode: "same-origin" }).then(function (resp) {
+      if (!resp.ok) { fail("cannot load " + codesUrl + ": HTTP " + resp.status); }
+      return resp.arrayBuffer();
+    }).then(function (buf) { return [doc, new Int8Array(buf)]; });
+  }).then(function (pair) {
+    var model = parseEmbeddings(pair[0], pair[1]);
+    model.url = url;
     return model;
+  });
+}
+
+/* Version 4: a shard document's rows appended to the model (fit only, never recommended). */
+function addShard(model, k, doc) {
+  var sh = model.shards, d = model.dim;
+  if (!doc || doc.schema !== "mangarec-embeddings-shard" || doc.version !== 4 || doc.shard !== k ||
+      doc.catalog_hash !== model.catalogHash || !Array.isArray(doc.ids)) { fail("bad embeddings shard " + k); }
+  doc.ids.forEach(function (id) {
+    if (fnv1a(id) % sh.count !== k || model.index.has(id)) { fail("embeddings shard " + k + " holds a foreign title"); }
+  });
+  var rows = decodeBlock(doc, d, model.bits, model.scale), n = model.ids.length;
+  var grown = new Float64Array((n + doc.ids.length) * d);
+  grown.set(model.vectors);
+  grown.set(rows, n * d);
+  model.vectors = grown;
+  doc.ids.forEach(function (id, r) { model.ids.push(id); model.index.set(id, n + r); });
+  if (model.titles && Array.isArray(doc.titles)) { doc.titles.forEach(function (t) { model.titles.push(String(t)); }); }
+}
+
+/* Fetches the shards holding the rated titles that are not up front (version 4; nothing
+   otherwise) and resolves to the model, ready for fit / rank / explain of these ratings. */
+function loadRated(model, ratings) {
+  var sh = model.shards;
+  if (!sh) { return Promise.resolve(model); }
+  var need = new Set();
+  entriesOf(ratings).forEach(function (e) {
+    if (!model.index.has(String(e[0]))) { need.add(fnv1a(String(e[0])) % sh.count); }
+  });
+  return Promise.all(Array.from(need).sort(function (a, b) { return a - b; }).map(function (k) {
+    if (!sh.loaded.has(k)) {
+      var url = new URL(sh.path.replace("{}", String(k)), new URL(model.url || "", document.baseURI)).href;
+      sh.loaded.set(k, getJSON(url).then(function (doc) { addShard(model, k, doc); })
+        .catch(function (e) { sh.loaded.delete(k); throw e; }));
+    }
+    return sh.loaded.get(k);
+  })).then(function () { return model; });
+}
+
+/* ---------- ratings -> model-scale values ---------- */
+
+function entriesOf(ratings) {
+  if (!ratings) { return []; }
+  if (ratings instanceof Map) { return Array.from(ratings.entries()); }
+  if (Array.isArray(ratings)) { return ratings; }
+  if (typeof ratings.entries === "function" && !(ratings.constructor === Object)) { return ratings.entries(); }
+  return Object.keys(ratings).map(function (k) { return [k, ratings[k]]; });
+}
+
+function checkValue(id, v) {
+  if (v === "like" || v === "dislike") { return; }
+  if (typeof v !== "number" || !isFinite(v)) {
+    fail("rating of " + JSON.stringify(id) + " must be 'like', 'dislike' or a finite number");
   }
+}
 
-  function getJSON(url) {
-    return fetch(url, { credentials: "same-origin", mode: "same-origin" }).then(function (resp) {
-      if (!resp.ok) { fail("cannot load " + url + ": HTTP " + resp.status); }
-      return resp.json();
-    });
+/* The site's one like rule, for the fold-in below and for every page (site.js isLike): "like",
+   or a number at least the like threshold (the published fold_in.threshold; pages get the same
+   value as data.like_threshold, see mangarec.site.context.like_threshold). */
+function isLike(v, threshold) { return v === "like" || (typeof v === "number" && v >= threshold - 1e-9); }
+/* A dislike for the pages: "dislike", or a number at most half the like threshold (4 on 1-10). */
+function isDislike(v, threshold) { return v === "dislike" || (typeof v === "number" && v <= threshold / 2 + 1e-9); }
+
+/* A number's model-scale value under the published mapping (null: left out of the fit),
+   exactly as training mapped a user's rating (mangarec/feedback.py, mangarec/foldin.py). */
+function numberValue(model, r) {
+  var f = model.feedback, liked = isLike(r, model.threshold);
+  if (f === "raw") { return r; }
+  if (f === "likes") { return liked ? model.like : null; }
+  if (f === "graded") { return liked ? 1 + (r - model.threshold) / model.step : null; }
+  if (f === "likes-dislikes") { return liked ? model.like : model.dislike; }
+  fail("no numeric mapping for feedback " + f);
+}
+
+/* Returns {idx: rows ascending, vals} of the ratings that enter the fit: like -> model.like,
+   dislike -> model.dislike (left out when null), numbers by the published mapping ("explicit":
+   centred on the mean of the visitor's numbers, known titles only, summed in row order). */
+function toValues(model, ratings) {
+  var known = [];
+  entriesOf(ratings).forEach(function (e) {
+    checkValue(e[0], e[1]);
+    var row = model.index.get(e[0]);
+    if (row !== undefined) { known.push([row, e[1]]); }
+  });
+  known.sort(function (a, b) { return a[0] - b[0]; });
+  var sum = 0, count = 0, k, explicit = model.feedback === "explicit";
+  for (k = 0; k < known.length; k++) {
+    if (explicit && typeof known[k][1] === "number") { sum += known[k][1]; count++; }
   }
-
-  /* Loads a document (and, version 4 with "int8-file", the codes file beside it). */
-  function loadEmbeddings(url) {
-    return getJSON(url).then(function (doc) {
-      var items = doc && doc.items;
-      if (!(doc && doc.version === 4 && items && items.encoding === "int8-file")) { return [doc, null]; }
-      if (typeof items.vectors !== "string" || !/^[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}$/.test(items.vectors)) {
-        fail("items.vectors must name a file beside the document");
-      }
-      var codesUrl = new URL(items.vectors, new URL(url, document.baseURI)).href;
-      return fetch(codesUrl, { credentials: "same-origin", mode: "same-origin" }).then(function (resp) {
-        if (!resp.ok) { fail("cannot load " + codesUrl + ": HTTP " + resp.status); }
-        return resp.arrayBuffer();
-      }).then(function (buf) { return [doc, new Int8Array(buf)]; });
-    }).then(function (pair) {
-      var model = parseEmbeddings(pair[0], pair[1]);
-      model.url = url;
-      return model;
-    });
+  var mean = count ? sum / count : 0;
+  var idx = [], vals = [];
+  for (k = 0; k < known.length; k++) {
+    var v = known[k][1], x;
+    if (v === "like") { x = model.like; }
+    else if (v === "dislike") { x = model.dislike; }
+    else if (explicit) { x = v - mean; }
+    else { x = numberValue(model, v); }
+    if (x !== null) { idx.push(known[k][0]); vals.push(x); }
   }
+  return { idx: Int32Array.from(idx), vals: Float64Array.from(vals) };
+}
 
-  /* Version 4: a shard document's rows appended to the model (fit only, never recommended). */
-  function addShard(model, k, doc) {
-    var sh = model.shards, d = model.dim;
-    if (!doc || doc.schema !== "mangarec-embeddings-shard" || doc.version !== 4 || doc.shard !== k ||
-        doc.catalog_hash !== model.catalogHash || !Array.isArray(doc.ids)) { fail("bad embeddings shard " + k); }
-    doc.ids.forEach(function (id) {
-      if (fnv1a(id) % sh.count !== k || model.index.has(id)) { fail("embeddings shard " + k + " holds a foreign title"); }
-    });
-    var rows = decodeBlock(doc, d, model.bits, model.scale), n = model.ids.length;
-    var grown = new Float64Array((n + doc.ids.length) * d);
-    grown.set(model.vectors);
-    grown.set(rows, n * d);
-    model.vectors = grown;
-    doc.ids.forEach(function (id, r) { model.ids.push(id); model.index.set(id, n + r); });
-    if (model.titles && Array.isArray(doc.titles)) { doc.titles.forEach(function (t) { model.titles.push(String(t)); }); }
-  }
+/* a^(1-t) b^t as exp((1-t) log a + t log b), as mangarec.foldin does (linear if either <= 0). */
+function geo(a, b, t) {
+  if (a <= 0 || b <= 0) { return a + (b - a) * t; }
+  return Math.exp((1 - t) * Math.log(a) + t * Math.log(b));
+}
 
-  /* Fetches the shards holding the rated titles that are not up front (version 4; nothing
-     otherwise) and resolves to the model, ready for fit / rank / explain of these ratings. */
-  function loadRated(model, ratings) {
-    var sh = model.shards;
-    if (!sh) { return Promise.resolve(model); }
-    var need = new Set();
-    entriesOf(ratings).forEach(function (e) {
-      if (!model.index.has(String(e[0]))) { need.add(fnv1a(String(e[0])) % sh.count); }
-    });
-    return Promise.all(Array.from(need).sort(function (a, b) { return a - b; }).map(function (k) {
-      if (!sh.loaded.has(k)) {
-        var url = new URL(sh.path.replace("{}", String(k)), new URL(model.url || "", document.baseURI)).href;
-        sh.loaded.set(k, getJSON(url).then(function (doc) { addShard(model, k, doc); })
-          .catch(function (e) { sh.loaded.delete(k); throw e; }));
-      }
-      return sh.loaded.get(k);
-    })).then(function () { return model; });
-  }
+/* {alpha, reg} of a fit with m ratings: the published values up to schedule.few, the
+   schedule's from schedule.many, geometric in log m between (mangarec.foldin.Schedule). */
+function settings(model, m) {
+  var s = model.schedule;
+  if (!s || !(0 < s.few && s.few < s.many) || m <= s.few) { return {alpha: model.alpha, reg: model.reg}; }
+  if (m >= s.many) { return {alpha: s.alphaMany, reg: s.regMany}; }
+  var t = Math.log(m / s.few) / Math.log(s.many / s.few);
+  return {alpha: geo(model.alpha, s.alphaMany, t), reg: geo(model.reg, s.regMany, t)};
+}
 
-  /* ---------- ratings -> model-scale values ---------- */
+/* The implicit fold-in's ridge penalty: reg * ((n + alpha * sum|v|) / n) ^ nu, n = regCols. */
+function implicitReg(model, set, vals) {
+  if (model.regExponent === 0) { return set.reg; }
+  var n = Math.max(model.regCols, 1), total = 0;
+  for (var k = 0; k < vals.length; k++) { total += Math.abs(vals[k]); }
+  return set.reg * Math.pow((n + set.alpha * total) / n, model.regExponent);
+}
 
-  function entriesOf(ratings) {
-    if (!ratings) { return []; }
-    if (ratings instanceof Map) { return Array.from(ratings.entries()); }
-    if (Array.isArray(ratings)) { return ratings; }
-    if (typeof ratings.entries === "function" && !(ratings.constructor === Object)) { return ratings.entries(); }
-    return Object.keys(ratings).map(function (k) { return [k, ratings[k]]; });
-  }
+/* ---------- linear algebra (Float64Array, row-major d x d) ---------- */
 
-  function checkValue(id, v) {
-    if (v === "like" || v === "dislike") { return; }
-    if (typeof v !== "number" || !isFinite(v)) {
-      fail("rating of " + JSON.stringify(id) + " must be 'like', 'dislike' or a finite number");
+function gramOf(model) {
+  if (model.gram) { return model.gram; }
+  var d = model.dim, Y = model.vectors, n = model.ids.length, G = new Float64Array(d * d);
+  for (var i = 0; i < n; i++) {
+    var o = i * d;
+    for (var a = 0; a < d; a++) {
+      var ya = Y[o + a];
+      if (ya === 0) { continue; }
+      for (var b = 0; b < d; b++) { G[a * d + b] += ya * Y[o + b]; }
     }
   }
+  model.gram = G;
+  return G;
+}
 
-  /* The site's one like rule, for the fold-in below and for every page (site.js isLike): "like",
-     or a number at least the like threshold (the published fold_in.threshold; pages get the same
-     value as data.like_threshold, see mangarec.site.context.like_threshold). */
-  function isLike(v, threshold) { return v === "like" || (typeof v === "number" && v >= threshold - 1e-9); }
-  /* A dislike for the pages: "dislike", or a number at most half the like threshold (4 on 1-10). */
-  function isDislike(v, threshold) { return v === "dislike" || (typeof v === "number" && v <= threshold / 2 + 1e-9); }
-
-  /* A number's model-scale value under the published mapping (null: left out of the fit),
-     exactly as training mapped a user's rating (mangarec/feedback.py, mangarec/foldin.py). */
-  function numberValue(model, r) {
-    var f = model.feedback, liked = isLike(r, model.threshold);
-    if (f === "raw") { return r; }
-    if (f === "likes") { return liked ? model.like : null; }
-    if (f === "graded") { return liked ? 1 + (r - model.threshold) / model.step : null; }
-    if (f === "likes-dislikes") { return liked ? model.like : model.dislike; }
-    fail("no numeric mapping for feedback " + f);
+/* The fold-in system A x = rhs and the right-hand-side weights w (rhs = sum_j w_j y_j). */
+function system(model, values) {
+  var d = model.dim, Y = model.vectors, m = values.idx.length;
+  var A = new Float64Array(d * d), w = new Float64Array(m), a, b, k, set = settings(model, m);
+  if (model.mode === "explicit") {
+    for (a = 0; a < d; a++) { A[a * d + a] = set.reg * m; }
+    for (k = 0; k < m; k++) { w[k] = values.vals[k]; }
+  } else {
+    A.set(gramOf(model));
+    var mu = implicitReg(model, set, values.vals);
+    for (a = 0; a < d; a++) { A[a * d + a] += mu; }
   }
-
-  /* Returns {idx: rows ascending, vals} of the ratings that enter the fit: like -> model.like,
-     dislike -> model.dislike (left out when null), numbers by the published mapping ("explicit":
-     centred on the mean of the visitor's numbers, known titles only, summed in row order). */
-  function toValues(model, ratings) {
-    var known = [];
-    entriesOf(ratings).forEach(function (e) {
-      checkValue(e[0], e[1]);
-      var row = model.index.get(e[0]);
-      if (row !== undefined) { known.push([row, e[1]]); }
-    });
-    known.sort(function (a, b) { return a[0] - b[0]; });
-    var sum = 0, count = 0, k, explicit = model.feedback === "explicit";
-    for (k = 0; k < known.length; k++) {
-      if (explicit && typeof known[k][1] === "number") { sum += known[k][1]; count++; }
+  for (k = 0; k < m; k++) {
+    var o = values.idx[k] * d, weight = 1;
+    if (model.mode === "implicit") {
+      var v = values.vals[k], c = 1 + set.alpha * Math.abs(v);
+      weight = c - 1;
+      w[k] = v >= 0 ? c : 0;
     }
-    var mean = count ? sum / count : 0;
-    var idx = [], vals = [];
-    for (k = 0; k < known.length; k++) {
-      var v = known[k][1], x;
-      if (v === "like") { x = model.like; }
-      else if (v === "dislike") { x = model.dislike; }
-      else if (explicit) { x = v - mean; }
-      else { x = numberValue(model, v); }
-      if (x !== null) { idx.push(known[k][0]); vals.push(x); }
+    for (a = 0; a < d; a++) {
+      var ya = Y[o + a] * weight;
+      if (ya === 0) { continue; }
+      for (b = 0; b < d; b++) { A[a * d + b] += ya * Y[o + b]; }
     }
-    return { idx: Int32Array.from(idx), vals: Float64Array.from(vals) };
   }
+  return { A: A, w: w };
+}
 
-  /* a^(1-t) b^t as exp((1-t) log a + t log b), as mangarec.foldin does (linear if either <= 0). */
-  function geo(a, b, t) {
-    if (a <= 0 || b <= 0) { return a + (b - a) * t; }
-    return Math.exp((1 - t) * Math.log(a) + t * Math.log(b));
-  }
-
-  /* {alpha, reg} of a fit with m ratings: the published values up to schedule.few, the
-     schedule's from schedule.many, geometric in log m between (mangarec.foldin.Schedule). */
-  function settings(model, m) {
-    var s = model.schedule;
-    if (!s || !(0 < s.few && s.few < s.many) || m <= s.few) { return {alpha: model.alpha, reg: model.reg}; }
-    if (m >= s.many) { return {alpha: s.alphaMany, reg: s.regMany}; }
-    var t = Math.log(m / s.few) / Math.log(s.many / s.few);
-    return {alpha: geo(model.alpha, s.alphaMany, t), reg: geo(model.reg, s.regMany, t)};
-  }
-
-  /* The implicit fold-in's ridge penalty: reg * ((n + alpha * sum|v|) / n) ^ nu, n = regCols. */
-  function implicitReg(model, set, vals) {
-    if (model.regExponent === 0) { return set.reg; }
-    var n = Math.max(model.regCols, 1), total = 0;
-    for (var k = 0; k < vals.length; k++) { total += Math.abs(vals[k]); }
-    return set.reg * Math.pow((n + set.alpha * total) / n, model.regExponent);
-  }
-
-  /* ---------- linear algebra (Float64Array, row-major d x d) ---------- */
-
-  function gramOf(model) {
-    if (model.gram) { return model.gram; }
-    var d = model.dim, Y = model.vectors, n = model.ids.length, G = new Float64Array(d * d);
-    for (var i = 0; i < n; i++) {
-      var o = i * d;
-      for (var a = 0; a < d; a++) {
-        var ya = Y[o + a];
-        if (ya === 0) { continue; }
-        for (var b = 0; b < d; b++) { G[a * d + b] += ya * Y[o + b]; }
-      }
+function cholesky(A, d) {
+  var L = new Float64Array(d * d);
+  for (var j = 0; j < d; j++) {
+    var s = A[j * d + j];
+    for (var k = 0; k < j; k++) { s -= L[j * d + k] * L[j * d + k]; }
+    if (!(s > 0)) { fail("fold-in system is not positive definite"); }
+    var ljj = Math.sqrt(s);
+    L[j * d + j] = ljj;
+    for (var i = j + 1; i < d; i++) {
+      var t = A[i * d + j];
+      for (k = 0; k < j; k++) { t -= L[i * d + k] * L[j * d + k]; }
+      L[i * d + j] = t / ljj;
     }
-    model.gram = G;
-    return G;
   }
+  return L;
+}
 
-  /* The fold-in system A x = rhs and the right-hand-side weights w (rhs = sum_j w_j y_j). */
-  function system(model, values) {
-    var d = model.dim, Y = model.vectors, m = values.idx.length;
-    var A = new Float64Array(d * d), w = new Float64Array(m), a, b, k, set = settings(model, m);
-    if (model.mode === "explicit") {
-      for (a = 0; a < d; a++) { A[a * d + a] = set.reg * m; }
-      for (k = 0; k < m; k++) { w[k] = values.vals[k]; }
-    } else {
-      A.set(gramOf(model));
-      var mu = implicitReg(model, set, values.vals);
-      for (a = 0; a < d; a++) { A[a * d + a] += mu; }
-    }
-    for (k = 0; k < m; k++) {
-      var o = values.idx[k] * d, weight = 1;
-      if (model.mode === "implicit") {
-        var v = values.vals[k], c = 1 + set.alpha * Math.abs(v);
-        weight = c - 1;
-        w[k] = v >= 0 ? c : 0;
-      }
-      for (a = 0; a < d; a++) {
-        var ya = Y[o + a] * weight;
-        if (ya === 0) { continue; }
-        for (b = 0; b < d; b++) { A[a * d + b] += ya * Y[o + b]; }
-      }
-    }
-    return { A: A, w: w };
+function cholSolve(L, d, rhs) {
+  var y = new Float64Array(d), x = new Float64Array(d), i, k, s;
+  for (i = 0; i < d; i++) {
+    s = rhs[i];
+    for (k = 0; k < i; k++) { s -= L[i * d + k] * y[k]; }
+    y[i] = s / L[i * d + i];
   }
-
-  function cholesky(A, d) {
-    var L = new Float64Array(d * d);
-    for (var j = 0; j < d; j++) {
-      var s = A[j * d + j];
-      for (var k = 0; k < j; k++) { s -= L[j * d + k] * L[j * d + k]; }
-      if (!(s > 0)) { fail("fold-in system is not positive definite"); }
-      var ljj = Math.sqrt(s);
-      L[j * d + j] = ljj;
-      for (var i = j + 1; i < d; i++) {
-        var t = A[i * d + j];
-        for (k = 0; k < j; k++) { t -= L[i * d + k] * L[j * d + k]; }
-        L[i * d + j] = t / ljj;
-      }
-    }
-    return L;
+  for (i = d - 1; i >= 0; i--) {
+    s = y[i];
+    for (k = i + 1; k < d; k++) { s -= L[k * d + i] * x[k]; }
+    x[i] = s / L[i * d + i];
   }
+  return x;
+}
 
-  function cholSolve(L, d, rhs) {
-    var y = new Float64Array(d), x = new Float64Array(d), i, k, s;
-    for (i = 0; i < d; i++) {
-      s = rhs[i];
-      for (k = 0; k < i; k++) { s -= L[i * d + k] * y[k]; }
-      y[i] = s / L[i * d + i];
-    }
-    for (i = d - 1; i >= 0; i--) {
-      s = y[i];
-      for (k = i + 1; k < d; k++) { s -= L[k * d + i] * x[k]; }
-      x[i] = s / L[i * d + i];
-    }
-    return x;
+/* ---------- fit, rank, explain ---------- */
+
+function fit(model, ratings) {
+  var d = model.dim, values = toValues(model, ratings), m = values.idx.length;
+  if (m === 0) { return new Float64Array(d); }
+  var sys = system(model, values), rhs = new Float64Array(d), Y = model.vectors;
+  for (var k = 0; k < m; k++) {
+    var o = values.idx[k] * d, wk = sys.w[k];
+    for (var a = 0; a < d; a++) { rhs[a] += wk * Y[o + a]; }
   }
+  return cholSolve(cholesky(sys.A, d), d, rhs);
+}
 
-  /* ---------- fit, rank, explain ---------- */
+function score(model, taste, row) {
+  var d = model.dim, o = row * d, s = 0;
+  for (var a = 0; a < d; a++) { s += model.vectors[o + a] * taste[a]; }
+  return s;
+}
 
-  function fit(model, ratings) {
-    var d = model.dim, values = toValues(model, ratings), m = values.idx.length;
-    if (m === 0) { return new Float64Array(d); }
-    var sys = system(model, values), rhs = new Float64Array(d), Y = model.vectors;
-    for (var k = 0; k < m; k++) {
-      var o = values.idx[k] * d, wk = sys.w[k];
-      for (var a = 0; a < d; a++) { rhs[a] += wk * Y[o + a]; }
-    }
-    return cholSolve(cholesky(sys.A, d), d, rhs);
+function idSet(ex) {
+  if (!ex) { return new Set(); }
+  if (ex instanceof Set) { return ex; }
+  if (Array.isArray(ex)) { return new Set(ex); }
+  if (ex instanceof Map) { return new Set(ex.keys()); }
+  return new Set(Object.keys(ex));
+}
+
+/* The excluded ids plus the other formats of their works (model.workOf). */
+function withWorks(model, skip) {
+  if (!model.workOf || !model.workOf.size) { return skip; }
+  var out = new Set(skip);
+  skip.forEach(function (id) {
+    var group = model.workOf.get(id);
+    if (group) { group.forEach(function (m) { out.add(m); }); }
+  });
+  return out;
+}
+
+/* Best first; ties go to the earlier row (the JSON lists titles most popular first). The
+   excluded titles (the rated ones) take the other formats of their works with them. */
+function rank(model, taste, opts) {
+  opts = opts || {};
+  var skip = withWorks(model, idSet(opts.exclude)), rows = [];
+  var n = model.recommendable === undefined ? model.ids.length : model.recommendable, scores = new Float64Array(n);
+  for (var i = 0; i < n; i++) {
+    if (skip.has(model.ids[i])) { continue; }
+    scores[i] = score(model, taste, i);
+    rows.push(i);
   }
+  rows.sort(function (a, b) { return scores[b] - scores[a] || a - b; });
+  if (opts.n !== undefined && opts.n !== null) { rows = rows.slice(0, opts.n); }
+  return rows.map(function (r) { return { id: model.ids[r], score: scores[r] }; });
+}
 
-  function score(model, taste, row) {
-    var d = model.dim, o = row * d, s = 0;
-    for (var a = 0; a < d; a++) { s += model.vectors[o + a] * taste[a]; }
-    return s;
+/* Why is `id` recommended? Its score is exactly the sum over rated titles j of
+   w_j * y_id' A^-1 y_j; returns the n largest contributions [{id, contribution}]. */
+function explain(model, ratings, id, n) {
+  var row = model.index.get(id), values = toValues(model, ratings), m = values.idx.length;
+  if (row === undefined || m === 0) { return []; }
+  var d = model.dim, sys = system(model, values), Y = model.vectors;
+  var z = cholSolve(cholesky(sys.A, d), d, Y.subarray(row * d, row * d + d));
+  var out = [];
+  for (var k = 0; k < m; k++) {
+    var o = values.idx[k] * d, s = 0;
+    for (var a = 0; a < d; a++) { s += Y[o + a] * z[a]; }
+    out.push({ row: values.idx[k], id: model.ids[values.idx[k]], contribution: sys.w[k] * s });
   }
+  out.sort(function (x, y) { return y.contribution - x.contribution || x.row - y.row; });
+  return out.slice(0, n === undefined ? 3 : n).map(function (e) { return { id: e.id, contribution: e.contribution }; });
+}
 
-  function idSet(ex) {
-    if (!ex) { return new Set(); }
-    if (ex instanceof Set) { return ex; }
-    if (Array.isArray(ex)) { return new Set(ex); }
-    if (ex instanceof Map) { return new Set(ex.keys()); }
-    return new Set(Object.keys(ex));
-  }
+function placeFromTags(model, tags) {
+  var d = model.dim, out = new Float64Array(d);
+  if (!model.tagVectors) { fail("these embeddings have no tag vectors"); }
+  var uniq = Array.from(new Set(tags)).sort();
+  uniq.forEach(function (t) {
+    var k = model.tagIds.indexOf(t);
+    if (k < 0) { return; }
+    for (var a = 0; a < d; a++) { out[a] += model.tagVectors[k * d + a]; }
+  });
+  return out;
+}
 
-  /* The excluded ids plus the other formats of their works (model.workOf). */
-  function withWorks(model, skip) {
-    if (!model.workOf || !model.workOf.size) { return skip; }
-    var out = new Set(skip);
-    skip.forEach(function (id) {
-      var group = model.workOf.get(id);
-      if (group) { group.forEach(function (m) { out.add(m); }); }
-    });
-    return out;
-  }
+/* ---------- the visitor's ratings, in localStorage ---------- */
 
-  /* Best first; ties go to the earlier row (the JSON lists titles most popular first). The
-     excluded titles (the rated ones) take the other formats of their works with them. */
-  function rank(model, taste, opts) {
-    opts = opts || {};
-    var skip = withWorks(model, idSet(opts.exclude)), rows = [];
-    var n = model.recommendable === undefined ? model.ids.length : model.recommendable, scores = new Float64Array(n);
-    for (var i = 0; i < n; i++) {
-      if (skip.has(model.ids[i])) { continue; }
-      scores[i] = score(model, taste, i);
-      rows.push(i);
-    }
-    rows.sort(function (a, b) { return scores[b] - scores[a] || a - b; });
-    if (opts.n !== undefined && opts.n !== null) { rows = rows.slice(0, opts.n); }
-    return rows.map(function (r) { return { id: model.ids[r], score: scores[r] }; });
-  }
-
-  /* Why is `id` recommended? Its score is exactly the sum over rated titles j of
-     w_j * y_id' A^-1 y_j; returns the n largest contributions [{id, contribution}]. */
-  function explain(model, ratings, id, n) {
-    var row = model.index.get(id), values = toValues(model, ratings), m = values.idx.length;
-    if (row === undefined || m === 0) { return []; }
-    var d = model.dim, sys = system(model, values), Y = model.vectors;
-    var z = cholSolve(cholesky(sys.A, d), d, Y.subarray(row * d, row * d + d));
-    var out = [];
-    for (var k = 0; k < m; k++) {
-      var o = values.idx[k] * d, s = 0;
-      for (var a = 0; a < d; a++) { s += Y[o + a] * z[a]; }
-      out.push({ row: values.idx[k], id: model.ids[values.idx[k]], contribution: sys.w[k] * s });
-    }
-    out.sort(function (a, b) { return b.contribution - a.contribution || a.row - b.row; });
-    return out.slice(0, n === undefined ? 3 : n).map(function (e) { return { id: e.id, contribution: e.contribution }; });
-  }
-
-  function placeFromTags(model, tags) {
-    var d = model.dim, out = new Float64Array(d);
-    if (!model.tagVectors) { fail("these embeddings have no tag vectors"); }
-    var uniq = Array.from(new Set(tags)).sort();
-    uniq.forEach(function (t) {
-      var k = model.tagIds.indexOf(t);
-      if (k < 0) { return; }
-      for (var a = 0; a < d; a++) { out[a] += model.tagVectors[k * d + a]; }
-    });
-    return out;
-  }
-
-  /* ---------- the visitor's ratings, in localStorage ---------- */
-
-  function memoryStorage() {
-    var m = new Map();
-    return {
-      getItem: function (k) { return m.has(k) ? m.get(k) : null; },
-      setItem: function (k, v) { m.set(k, String(v)); },
-      removeItem: function (k) { m.delete(k); }
-    };
-  }
-
-  function defaultStorage() {
-    try {
-      if (typeof localStorage !== "undefined" && localStorage) { return localStorage; }
-    } catch (e) { /* storage disabled: fall back to memory */ }
-    return memoryStorage();
-  }
-
-  function Profile(storage, key) {
-    if (!(this instanceof Profile)) { return new Profile(storage, key); }
-    this.storage = storage || defaultStorage();
-    this.key = key || STORAGE_KEY;
-  }
-
-  Profile.prototype._read = function () {
-    var text = this.storage.getItem(this.key);
-    if (!text) { return {}; }
-    try {
-      var obj = JSON.parse(text);
-      return obj && typeof obj === "object" && !Array.isArray(obj) ? obj : {};
-    } catch (e) { return {}; }
+function memoryStorage() {
+  var m = new Map();
+  return {
+    getItem: function (k) { return m.has(k) ? m.get(k) : null; },
+    setItem: function (k, v) { m.set(k, String(v)); },
+    removeItem: function (k) { m.delete(k); }
   };
-  Profile.prototype._write = function (obj) { this.storage.setItem(this.key, JSON.stringify(obj)); };
-  Profile.prototype.get = function (id) {
-    var r = this._read();
-    return Object.prototype.hasOwnProperty.call(r, id) ? r[id] : null;
-  };
-  Profile.prototype.set = function (id, value) {
-    if (typeof id !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) { fail("bad title id " + JSON.stringify(id)); }
-    checkValue(id, value);
-    var r = this._read();
-    r[id] = value;
-    this._write(r);
-  };
-  Profile.prototype.remove = function (id) {
-    var r = this._read();
-    delete r[id];
-    this._write(r);
-  };
-  Profile.prototype.entries = function () {
-    var r = this._read();
-    return Object.keys(r).sort().map(function (k) { return [k, r[k]]; });
-  };
-  Profile.prototype.ratings = function () {
-    var out = {};
-    this.entries().forEach(function (e) { out[e[0]] = e[1]; });
-    return out;
-  };
-  Profile.prototype.clear = function () { this.storage.removeItem(this.key); };
-  Profile.prototype.exportJSON = function () {
-    return JSON.stringify({ schema: "mangarec-ratings", version: 1, ratings: this.ratings() }, null, 1);
-  };
-  /* Replaces the stored ratings with the file's (after checking every entry); returns the count. */
-  Profile.prototype.importJSON = function (text) {
-    var doc;
-    try { doc = JSON.parse(text); } catch (e) { fail("the file is not JSON"); }
-    if (!doc || doc.schema !== "mangarec-ratings" || doc.version !== 1 || typeof doc.ratings !== "object" || doc.ratings === null) {
-      fail("the file is not a mangarec ratings export");
-    }
-    var clean = {};
-    Object.keys(doc.ratings).forEach(function (k) {
-      if (!/^[A-Za-z0-9_-]{1,64}$/.test(k)) { fail("bad title id " + JSON.stringify(k)); }
-      checkValue(k, doc.ratings[k]);
-      clean[k] = doc.ratings[k];
-    });
-    this._write(clean);
-    return Object.keys(clean).length;
-  };
+}
 
-  var api = {
-    version: VERSION,
-    loadEmbeddings: loadEmbeddings,
-    parseEmbeddings: parseEmbeddings,
-    loadRated: loadRated,
-    fnv1a: fnv1a,
-    Profile: Profile,
-    isLike: isLike,
-    isDislike: isDislike,
-    toValues: toValues,
-    fit: fit,
-    rank: rank,
-    explain: explain,
-    placeFromTags: placeFromTags
-  };
-  root.MangarecTaste = api;
-  if (typeof module !== "undefined" && module.exports) { module.exports = api; }
-})(typeof globalThis !== "undefined" ? globalThis : this);
+function defaultStorage() {
+  try {
+    if (typeof localStorage !== "undefined" && localStorage) { return localStorage; }
+  } catch (e) { /* storage disabled: fall back to memory */ }
+  return memoryStorage();
+}
+
+function Profile(storage, key) {
+  if (!(this instanceof Profile)) { return new Profile(storage, key); }
+  this.storage = storage || defaultStorage();
+  this.key = key || STORAGE_KEY;
+}
+
+Profile.prototype._read = function () {
+  var text = this.storage.getItem(this.key);
+  if (!text) { return {}; }
+  try {
+    var obj = JSON.parse(text);
+    return obj && typeof obj === "object" && !Array.isArray(obj) ? obj : {};
+  } catch (e) { return {}; }
+};
+Profile.prototype._write = function (obj) { this.storage.setItem(this.key, JSON.stringify(obj)); };
+Profile.prototype.get = function (id) {
+  var r = this._read();
+  return Object.prototype.hasOwnProperty.call(r, id) ? r[id] : null;
+};
+Profile.prototype.set = function (id, value) {
+  if (typeof id !== "string" || !/^[A-Za-z0-9_-]{1,64}$/.test(id)) { fail("bad title id " + JSON.stringify(id)); }
+  checkValue(id, value);
+  var r = this._read();
+  r[id] = value;
+  this._write(r);
+};
+Profile.prototype.remove = function (id) {
+  var r = this._read();
+  delete r[id];
+  this._write(r);
+};
+Profile.prototype.entries = function () {
+  var r = this._read();
+  return Object.keys(r).sort().map(function (k) { return [k, r[k]]; });
+};
+Profile.prototype.ratings = function () {
+  var out = {};
+  this.entries().forEach(function (e) { out[e[0]] = e[1]; });
+  return out;
+};
+Profile.prototype.clear = function () { this.storage.removeItem(this.key); };
+Profile.prototype.exportJSON = function () {
+  return JSON.stringify({ schema: "mangarec-ratings", version: 1, ratings: this.ratings() }, null, 1);
+};
+/* Replaces the stored ratings with the file's (after checking every entry); returns the count. */
+Profile.prototype.importJSON = function (text) {
+  var doc;
+  try { doc = JSON.parse(text); } catch (e) { fail("the file is not JSON"); }
+  if (!doc || doc.schema !== "mangarec-ratings" || doc.version !== 1 || typeof doc.ratings !== "object" || doc.ratings === null) {
+    fail("the file is not a mangarec ratings export");
+  }
+  var clean = {};
+  Object.keys(doc.ratings).forEach(function (k) {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(k)) { fail("bad title id " + JSON.stringify(k)); }
+    checkValue(k, doc.ratings[k]);
+    clean[k] = doc.ratings[k];
+  });
+  this._write(clean);
+  return Object.keys(clean).length;
+};
+
+export {
+  VERSION as version,
+  loadEmbeddings,
+  parseEmbeddings,
+  loadRated,
+  Profile,
+  isLike,
+  isDislike,
+  toValues,
+  fit,
+  rank,
+  explain,
+  placeFromTags
+};
