@@ -363,6 +363,7 @@ def foryou_context(result, prep: Prepared, assets: Mapping[str, str], onboarding
                 "collect_json": root + "data/collect.json",
                 "worker": root + assets["js/privacy/worker.js"],
                 "sodium": root + assets["js/vendor/libsodium/libsodium-wrappers.mjs"],
+                "profile": root + assets["js/profile.js"],  # the visitor's ratings: For-you's own module
             },
         }
     return ctx
