@@ -81,4 +81,4 @@ def test_a_model_from_outside_is_configured_fitted_evaluated_and_shown(tmp_path,
     assert "toy" in report["evaluation"]["null"]
     page = (out / "models" / "index.html").read_text()
     assert "Toy (common tags)" in page and "Cosine over each title&#39;s share" in page
-    assert (out / "data" / "neighbours" / "toy.csv.gz").is_file()
+    assert len(report["models"]["toy"]["info"]["tags"]) == 5  # fitted with its [models.toy] section
