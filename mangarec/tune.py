@@ -111,7 +111,7 @@ def search(
         emb = model.fit(fit_cat, p, seed, {})
         last["emb"] = emb
         m = evaluate_scorer(
-            foldin_scorer(emb, training_values(emb, split.fit.matrix)),
+            foldin_scorer(emb, training_values(emb, split.fit.matrix), split.users),
             exclude,
             split.validation,
             split.users,

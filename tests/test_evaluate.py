@@ -343,3 +343,23 @@ def test_visitor_rows_compare_the_same_visitors_and_profiles():
     ends = evaluate_visitor(cat, s, emb, like_counts=[4], schedule=Schedule(1, 2, 3.0, 0.5), **kw)
     kw_many = dict(kw, reg=0.5, alpha=3.0)
     assert ends.likes["4 likes"] == evaluate_visitor(cat, s, emb, like_counts=[4], **kw_many).likes["4 likes"]
+
+
+def test_foldin_of_the_evaluated_users_only_scores_as_the_full_foldin():
+    """The ranking folds in only the evaluated users (its cost follows ``max_users``, not the
+    catalog's user count); each row's solution is its own, so their scores are the same."""
+    from mangarec.evaluation.runner import foldin_scorer, training_values
+
+    R = sp.random(60, 30, density=0.2, random_state=3, format="csr", dtype=np.float64)
+    R.data = np.ceil(R.data * 10)
+    items = tuple(
+        Item(id=f"i{j}", title=f"t{j}", kind="manga", tags=make_tags({"genre": [f"G{j % 3}"]}), popularity=30.0 - j)
+        for j in range(30)
+    )
+    cat = Catalog(items=items, ratings=Ratings(sp.csr_matrix(R, dtype=np.float32), tuple(f"u{u}" for u in range(60))))
+    emb = als.fit(cat, als.Params(factors=4, iterations=2), 0)
+    V = training_values(emb, R)
+    users = np.array([3, 10, 11, 40, 59])
+    part = foldin_scorer(emb, V, users)
+    np.testing.assert_array_equal(part(users), foldin_scorer(emb, V)(users))
+    np.testing.assert_array_equal(part(users[2:4]), foldin_scorer(emb, V)(users[2:4]))

@@ -44,15 +44,22 @@ def lists_scorer(nb: Neighbours, likes: sp.csr_matrix) -> Scorer:
     return lambda users: np.asarray((likes[users] @ S).todense())
 
 
-def foldin_scorer(emb: Embedding, split_values: sp.csr_matrix) -> Scorer:
+def foldin_scorer(emb: Embedding, split_values: sp.csr_matrix, users: np.ndarray | None = None) -> Scorer:
     """A rating-trained model's users folded in exactly against its item vectors by the model's
-    own "solve these users" (:attr:`mangarec.models.ModelSpec.solve`, with ``emb.foldin``)."""
+    own "solve these users" (:attr:`mangarec.models.ModelSpec.solve`, with ``emb.foldin``).
+
+    With ``users`` (sorted ``(u,)`` int64, the evaluated users), only those rows are solved
+    (each row's solution depends on its own ratings and the item vectors alone, so the figures
+    are the same), and the scorer answers for them only: the cost follows
+    ``evaluation.max_users``, not the catalog's user count.
+    """
     solve = spec(emb.model).solve
     if solve is None:
         raise ValueError(f"model {emb.model!r} declares no solve: its users cannot be folded in")
-    X = solve(emb, split_values)
+    rows = np.arange(split_values.shape[0]) if users is None else np.asarray(users, dtype=np.int64)
+    X = solve(emb, split_values[rows])
     Y = np.asarray(emb.vectors, dtype=np.float64)
-    return lambda users: X[users] @ Y.T
+    return lambda us: X[np.searchsorted(rows, us)] @ Y.T
 
 
 def _onboarding(catalog: Catalog, split: Split, emb: Embedding) -> list[int]:
@@ -239,7 +246,7 @@ def _ranking(
             Row(
                 name,
                 "model",
-                run(foldin_scorer(emb, training_values(emb, split.train.matrix))),
+                run(foldin_scorer(emb, training_values(emb, split.train.matrix), split.users)),
                 "training users folded in against the item vectors (full precision)",
                 model=name,
             )
