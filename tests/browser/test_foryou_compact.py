@@ -17,7 +17,6 @@ import pytest
 from conftest import Server, assert_clean, open_page, wait_for
 
 from mangarec import compact, publish
-from mangarec.models import params_of, spec
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +32,7 @@ def small_front(built, tmp_path_factory):
     site = tmp_path_factory.mktemp("compact") / "site"
     shutil.copytree(out, site, symlinks=True)
     name = result.report.published.model
-    fold = spec(name).foldin(params_of(result.config, name))
+    fold = result.embeddings[name].foldin
     doc, shards = compact.build_compact(
         result.catalog,
         result.embeddings[name],
