@@ -25,7 +25,7 @@ import numpy as np
 from .compact import SHARD_SCHEMA, gram_matrix, qmax, shard_of
 from .errors import InputError
 from .foldin import LEGACY, Schedule, ValueMap, cholesky_solve, fold_in, gram, implicit_reg, rank, rated_rows, to_values
-from .kernel import TITLE_PATH, TitleRow, contributions, read_title, scores, weights_z
+from .kernel import TITLE_PATH, TitleRow, anchor_weights, contributions, read_title, scores, weights_z
 from .publish import READABLE_VERSIONS, SCHEMA_NAME, decode, dequantise
 
 #: Largest document :func:`load` accepts (bytes, after gunzip).
@@ -67,6 +67,8 @@ class PublishedModel:
     #: Version 5: the read title files ``{id: TitleRow}`` (their candidate lists rank; the
     #: titles not read are unknown to the fit). ``None``: rank every row.
     lists: Mapping[str, TitleRow] | None = None
+    #: Version 5, implicit: the kernel's anchors ``μ_t`` (``fold_in.kernel_reg``).
+    kernel_regs: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {k: i for i, k in enumerate(self.ids)})
@@ -171,34 +173,37 @@ class PublishedModel:
         rows, scores = rank(self.vectors[: self.n_recommendable], taste, ex[ex < self.n_recommendable], n=n)
         return [(self.ids[r], float(s)) for r, s in zip(rows, scores)]
 
-    def _kernel(self, ratings: Mapping[str, float | str]) -> tuple[list[TitleRow], np.ndarray, float]:
-        """Version 5: the rated titles in the fit, their weights ``z`` ``(m,)`` and the score
-        scale (:mod:`mangarec.kernel`: ``(I + Γ K_SS) z = w``, ``K_SS`` from their vectors)."""
+    def _kernel(self, ratings: Mapping[str, float | str]) -> tuple[list[TitleRow], np.ndarray, float, np.ndarray]:
+        """Version 5: the rated titles in the fit, their weights ``z`` ``(m,)``, the score
+        scale and the anchors' weights ``β`` (:mod:`mangarec.kernel`: ``(I + Γ K_SS) z = w``,
+        ``K_SS`` from their vectors)."""
         idx, vals = self._values(ratings)
         rows = [self.lists[self.ids[i]] for i in idx]  # type: ignore[index]
-        if idx.size == 0:
-            return rows, np.zeros(0), 1.0
+        if idx.size == 0 or self.mode == "explicit":
+            m = max(int(idx.size), 1)
+            scale = 1.0 / (self.settings(m)[1] * m)
+            Ys = self.vectors[idx]
+            return rows, weights_z(scale * (Ys @ Ys.T), np.ones(idx.size), vals), scale, np.ones(1)
         alpha, reg = self.settings(int(idx.size))
         Ys = self.vectors[idx]
-        if self.mode == "explicit":
-            scale = 1.0 / (reg * idx.size)
-            return rows, weights_z(scale * (Ys @ Ys.T), np.ones(idx.size), vals), scale
         c = 1.0 + alpha * np.abs(vals)
         mu = implicit_reg(reg, vals, alpha, self.nu, self.reg_cols)
-        Dinv = 1.0 / (np.diag(self._gram) + mu)  # type: ignore[attr-defined]
-        return rows, weights_z((Ys * Dinv[None, :]) @ Ys.T, c - 1.0, c * (vals >= 0)), 1.0
+        g = np.diag(self._gram)  # type: ignore[attr-defined]
+        beta = anchor_weights(g, self.kernel_regs, mu)
+        z = weights_z((Ys * (1.0 / (g + mu))[None, :]) @ Ys.T, c - 1.0, c * (vals >= 0))
+        return rows, z, 1.0, beta
 
     def candidate_scores(self, ratings: Mapping[str, float | str]) -> dict[str, float]:
         """Version 5: ``{candidate id: score}`` over the union of the rated titles' lists, the
         excluded titles left out (:func:`mangarec.kernel.scores`)."""
-        rows, z, scale = self._kernel(ratings)
-        return scores(rows, z, scale, self.excluded_ids(ratings))
+        rows, z, scale, beta = self._kernel(ratings)
+        return scores(rows, z, scale, self.excluded_ids(ratings), beta)
 
     def _recommend_lists(
         self, ratings: Mapping[str, float | str], n: int, exclude_rated: bool
     ) -> list[tuple[str, float]]:
-        rows, z, scale = self._kernel(ratings)
-        got = scores(rows, z, scale, self.excluded_ids(ratings) if exclude_rated else set())
+        rows, z, scale, beta = self._kernel(ratings)
+        got = scores(rows, z, scale, self.excluded_ids(ratings) if exclude_rated else set(), beta)
         return sorted(got.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
 
     def excluded_ids(self, ratings: Mapping[str, float | str]) -> set[str]:
@@ -363,6 +368,8 @@ def _parse5(doc: Mapping[str, Any], source: str, titles: Iterable[Mapping[str, A
     if len(scale) != dim:
         raise ValueError(f"items.scale holds {len(scale)} values, expected {dim}")
     rows: dict[str, TitleRow] = {}
+    if str(fo["mode"]) == "implicit" and not isinstance(fo.get("kernel_reg"), list):
+        raise ValueError("fold_in.kernel_reg must list the kernel's anchors (implicit mode)")
     for f in titles:
         r = read_title(f, doc, scale, qmax(int(items["bits"])))
         if r.id in rows:
@@ -371,6 +378,11 @@ def _parse5(doc: Mapping[str, Any], source: str, titles: Iterable[Mapping[str, A
     ids = tuple(rows)
     Y = np.vstack([r.vector for r in rows.values()]) if rows else np.zeros((0, dim))
     implicit = str(fo["mode"]) == "implicit"
+    anchors = fo["kernel_reg"] if implicit else [0]
+    if not (
+        isinstance(anchors, list) and 1 <= len(anchors) <= 4 and all(float(a) > 0 or not implicit for a in anchors)
+    ):
+        raise ValueError("fold_in.kernel_reg must list 1 to 4 values > 0 (implicit mode)")
     return PublishedModel(
         model=str(doc["model"]),
         dim=dim,
@@ -388,6 +400,7 @@ def _parse5(doc: Mapping[str, Any], source: str, titles: Iterable[Mapping[str, A
         recommendable=0,
         published_gram=gram_matrix(fo["gram"], dim) if implicit else np.zeros((dim, dim)),
         lists=rows,
+        kernel_regs=tuple(float(a) for a in fo["kernel_reg"]) if implicit else (),
     )
 
 

@@ -19,12 +19,16 @@ from the rated titles' own codes), and the score of a title ``c`` is
 
 ``s_c = y_cᵀ x = Σ_j z_j · k(c, j)``, ``k(c, j) = y_cᵀ D⁻¹ y_j``.
 
-Each title's file lists the ``N`` titles ``c`` with the largest ``k(c, j)`` (the *published*
-kernel, with ``D₀ = diag(g) + μ₀ I``, ``μ₀ = fold_in.kernel_reg``, in implicit mode; ``y_cᵀy_j``
-scaled by ``1 / (λ m)`` at read time in explicit mode, which is then exact). A reader scores
-the union of the rated titles' lists by ``Σ_j z_j k(c, j)`` (a title missing from a list adds
-0 for it). What the truncation to ``N`` and the fixed ``μ₀`` cost is measured by
-``benchmarks/bench_foryou.py``.
+Each title's file lists ``N`` titles ``c`` with large ``k(c, j)``. Explicit mode publishes
+``y_cᵀy_j`` (scaled by ``1 / (λ m)`` at read time: exact). In implicit mode ``μ`` moves with
+the visitor's count of ratings (``fold_in.schedule``: 800 at 12 likes, 50 from 48 on, on
+anime-recdb), so the file holds the kernel at each *anchor* ``μ_t`` (``fold_in.kernel_reg``:
+the schedule's two ends) and a reader combines them, ``k_μ ≈ Σ_t β_t k_{μ_t}`` with ``β`` the
+least-squares fit of ``1/(g_a + μ)`` by the ``1/(g_a + μ_t)`` over the directions ``a``
+(:func:`anchor_weights`; exact at an anchor). The list is the candidates of every anchor's
+top ``N``, interleaved. A reader scores the union of the rated titles' lists by
+``Σ_j z_j k(c, j)`` (a title missing from a list adds 0 for it). What the truncation to ``N``
+and the interpolation cost is measured by ``benchmarks/bench_foryou.py``.
 """
 
 from __future__ import annotations
@@ -65,6 +69,29 @@ def kernel_weights(gram: np.ndarray | None, mu: float, dim: int) -> np.ndarray:
     return 1.0 / (np.asarray(gram, dtype=np.float64) + float(mu))
 
 
+def kernel_anchors(reg: float, schedule, kernel_reg: float | None) -> list[float]:
+    """The implicit kernel's anchors ``μ_t``: ``[kernel_reg]`` when given, else the fold-in's λ
+    and (an active schedule with another value) its ``reg_many``."""
+    if kernel_reg:
+        return [float(kernel_reg)]
+    out = [float(reg)]
+    if schedule is not None and schedule.active and float(schedule.reg_many) != float(reg):
+        out.append(float(schedule.reg_many))
+    return out
+
+
+def anchor_weights(gram: np.ndarray, anchors: Sequence[float], mu: float) -> np.ndarray:
+    """``β`` ``(T,)``: least squares of ``1/(g_a + μ)`` on the ``1/(g_a + μ_t)`` over the
+    directions ``a`` (normal equations, :func:`solve`); an anchor equal to ``μ`` gets 1, the
+    others 0 (``taste.js`` computes the same)."""
+    for t, a in enumerate(anchors):
+        if a == mu:
+            return np.eye(len(anchors))[t]
+    F = 1.0 / (np.asarray(gram, dtype=np.float64)[:, None] + np.asarray(anchors, dtype=np.float64)[None, :])
+    h = 1.0 / (np.asarray(gram, dtype=np.float64) + mu)
+    return solve(F.T @ F, F.T @ h)
+
+
 def quantise_kernel(values: np.ndarray, bits: int = KERNEL_BITS) -> tuple[np.ndarray, np.ndarray]:
     """Per-row integers ``(n, N)`` int64 and steps ``(n,)``: ``values ≈ q * step[:, None]``,
     ``step`` the row's largest ``|value|`` over ``2^(bits−1) − 1`` (7 significant digits)."""
@@ -78,29 +105,41 @@ def quantise_kernel(values: np.ndarray, bits: int = KERNEL_BITS) -> tuple[np.nda
 
 
 def candidate_lists(
-    V: np.ndarray, weights: np.ndarray, n: int, *, bits: int = KERNEL_BITS, block: int = 1024
+    V: np.ndarray, weights: Sequence[np.ndarray], n: int, *, bits: int = KERNEL_BITS, block: int = 1024
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each row's ``n`` largest kernel values ``k(c, j) = Σ_a V[c, a] weights[a] V[j, a]``
-    (``c ≠ j``; ties to the lower row), quantised by :func:`quantise_kernel`.
+    """Each row's ``n`` candidates and their kernel values under each anchor.
 
+    ``k_t(c, j) = Σ_a V[c, a] weights[t][a] V[j, a]`` (``c ≠ j``); the candidates are every
+    anchor's best (ties to the lower row) interleaved, first come first kept, cut at ``n``.
     ``V`` ``(N_items, d)`` float64 in the published row order (most popular first). Returns
-    ``rows`` ``(N_items, n)`` int64, ``q`` ``(N_items, n)`` int64 and ``steps`` ``(N_items,)``;
-    computed in blocks of ``block`` rows (memory ``block × N_items``).
+    ``rows`` ``(N_items, n)`` int64, ``q`` ``(T, N_items, n)`` int64 and ``steps``
+    ``(T, N_items)`` (:func:`quantise_kernel` per anchor); memory ``T × block × N_items``.
     """
-    total = len(V)
+    total, T = len(V), len(weights)
     n = max(0, min(int(n), total - 1))
     rows = np.zeros((total, n), dtype=np.int64)
-    vals = np.zeros((total, n), dtype=np.float64)
-    W = V * weights[None, :]
+    vals = np.zeros((T, total, n), dtype=np.float64)
     for a in range(0, total, block):
-        K = W[a : a + block] @ V.T
-        K[np.arange(K.shape[0]), np.arange(a, a + K.shape[0])] = -np.inf
-        part = np.argpartition(-K, n - 1, axis=1)[:, :n] if n else np.zeros((K.shape[0], 0), dtype=np.int64)
-        pv = np.take_along_axis(K, part, axis=1)
-        order = np.lexsort((part, -pv), axis=1)  # by value, then the lower row
-        rows[a : a + block] = np.take_along_axis(part, order, axis=1)
-        vals[a : a + block] = np.take_along_axis(pv, order, axis=1)
-    q, steps = quantise_kernel(vals, bits)
+        b = min(total, a + block)
+        Ks = [(V[a:b] * w[None, :]) @ V.T for w in weights]
+        best = []
+        for K in Ks:
+            K[np.arange(b - a), np.arange(a, b)] = -np.inf
+            part = np.argpartition(-K, n - 1, axis=1)[:, :n] if n else np.zeros((b - a, 0), dtype=np.int64)
+            pv = np.take_along_axis(K, part, axis=1)
+            best.append(np.take_along_axis(part, np.lexsort((part, -pv), axis=1), axis=1))
+        for r in range(b - a):
+            seen: dict[int, None] = {}
+            for k in range(n):
+                for t in range(T):
+                    seen.setdefault(int(best[t][r, k]), None)
+            rows[a + r] = list(seen)[:n]
+        for t, K in enumerate(Ks):
+            vals[t, a:b] = np.take_along_axis(K, rows[a:b], axis=1)
+    q = np.zeros_like(vals, dtype=np.int64)
+    steps = np.zeros((T, total))
+    for t in range(T):
+        q[t], steps[t] = quantise_kernel(vals[t], bits)
     return rows, q, steps
 
 
@@ -122,7 +161,7 @@ def build_titles(
 
     Every direction is kept at ``bits`` bits (rotated onto principal directions in implicit
     mode, so ``fold_in.gram`` is the diagonal of ``YᵀY``); ``candidates`` titles per list;
-    ``kernel_reg`` μ₀ of the published implicit kernel (``None``: ``reg``, the few-ratings λ).
+    ``kernel_reg`` the one anchor of the implicit kernel (``None``: :func:`kernel_anchors`).
     """
     from .publish import SCHEMA_NAME, _round, build_payload, published_vectors, work_groups
 
@@ -133,17 +172,17 @@ def build_titles(
     ids = [catalog.ids[k] for k in order]
     implicit = mode == "implicit"
     c = compact(published_vectors(emb)[order], dims=0, bits=bits, clip=clip, rotate=implicit)
-    mu0 = float(reg if kernel_reg is None else kernel_reg)
+    anchors = [_round(a) for a in kernel_anchors(reg, schedule, kernel_reg)] if implicit else [0.0]
     gram = [_round(g) for g in c.gram] if implicit else None
     V = c.vectors
-    weights = kernel_weights(np.asarray(gram) if gram is not None else None, mu0, V.shape[1])
+    weights = [kernel_weights(np.asarray(gram) if gram is not None else None, a, V.shape[1]) for a in anchors]
     rows, q, steps = candidate_lists(V, weights, candidates)
     doc = {k: base[k] for k in ("schema", "model", "build_date", "catalog_hash", "subset")}
     doc |= {
         "version": 5,
         "dim": V.shape[1],
         "count": len(ids),
-        "fold_in": dict(base["fold_in"], gram=gram, kernel_reg=_round(mu0) if implicit else None),
+        "fold_in": dict(base["fold_in"], gram=gram, kernel_reg=anchors if implicit else None),
         "items": {"scale": [float(s) for s in c.scale], "bits": c.bits},
         "titles": {"path": TITLE_PATH, "candidates": int(rows.shape[1])},
         "tags": None,
@@ -163,8 +202,8 @@ def build_titles(
             "near": {
                 "ids": [ids[k] for k in near],
                 "titles": [names[k] for k in near],
-                "step": float(steps[r]),
-                "k": [int(v) for v in q[r]],
+                "step": [float(x) for x in steps[:, r]],
+                "k": [[int(v) for v in qt[r]] for qt in q],
             },
         }
         if iid in groups:
@@ -203,7 +242,8 @@ def write_titles(out_dir: Path, doc: dict, files: Mapping[str, dict]) -> dict[st
 @dataclass(frozen=True)
 class TitleRow:
     """One read title file: its id, name, vector ``(d,)``, candidate ids and kernel values
-    ``(N,)`` float64, names of the candidates and the other formats of its work."""
+    ``(T, N)`` float64 (one row per anchor), names of the candidates and the other formats of
+    its work."""
 
     id: str
     title: str
@@ -226,14 +266,15 @@ def read_title(f: Mapping[str, Any], doc: Mapping[str, Any], scale: np.ndarray, 
     if q.size and int(np.abs(q.astype(np.int16)).max()) > bound:
         raise ValueError(f"title {f['id']!r}: a code exceeds ±{bound}")
     near = f["near"]
-    ids, names, k = list(near["ids"]), list(near["titles"]), list(near["k"])
-    if not (len(ids) == len(names) == len(k)):
-        raise ValueError(f"title {f['id']!r}: near.ids, near.titles and near.k differ in length")
+    ids, names, ks, steps = list(near["ids"]), list(near["titles"]), list(near["k"]), list(near["step"])
+    T = len(doc["fold_in"].get("kernel_reg") or [0])
+    if not (len(ks) == len(steps) == T and all(len(ids) == len(names) == len(k) for k in ks)):
+        raise ValueError(f"title {f['id']!r}: near.k needs one list per anchor, each as long as near.ids")
     kb = (1 << (KERNEL_BITS - 1)) - 1
-    if any(isinstance(v, bool) or not isinstance(v, int) or abs(v) > kb for v in k):
+    if any(isinstance(v, bool) or not isinstance(v, int) or abs(v) > kb for k in ks for v in k):
         raise ValueError(f"title {f['id']!r}: near.k must hold integers within ±{kb}")
-    step = float(near["step"])
-    if not (np.isfinite(step) and step >= 0):
+    step = np.asarray(steps, dtype=np.float64)
+    if not (np.isfinite(step).all() and (step >= 0).all()):
         raise ValueError(f"title {f['id']!r}: near.step must be finite and >= 0")
     return TitleRow(
         id=str(f["id"]),
@@ -241,18 +282,22 @@ def read_title(f: Mapping[str, Any], doc: Mapping[str, Any], scale: np.ndarray, 
         vector=q.astype(np.float64) * scale,
         near=tuple(str(i) for i in ids),
         near_titles=tuple(str(t) for t in names),
-        kernel=np.asarray(k, dtype=np.float64) * step,
+        kernel=np.asarray(ks, dtype=np.float64).reshape(T, len(ids)) * step[:, None],
         works=tuple(str(m) for m in f.get("works") or ()),
     )
 
 
 def weights_z(K: np.ndarray, gamma: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """``z`` ``(m,)`` solving ``(I + Γ K) z = w`` (``K`` ``(m, m)``, ``Γ = diag(gamma)``), by
-    Gaussian elimination with partial pivoting in float64 (``taste.js`` does the same)."""
-    m = len(w)
-    A = np.eye(m) + gamma[:, None] * K
-    b = np.asarray(w, dtype=np.float64).copy()
-    A = A.copy()
+    """``z`` ``(m,)`` solving ``(I + Γ K) z = w`` (``K`` ``(m, m)``, ``Γ = diag(gamma)``)."""
+    return solve(np.eye(len(w)) + gamma[:, None] * K, w)
+
+
+def solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``x`` solving ``A x = b`` (``A`` ``(m, m)``) by Gaussian elimination with partial
+    pivoting in float64, step by step as ``taste.js`` does."""
+    m = len(b)
+    A = np.array(A, dtype=np.float64)
+    b = np.array(b, dtype=np.float64)
     for col in range(m):
         p = col + int(np.argmax(np.abs(A[col:, col])))
         if A[p, col] == 0:
@@ -274,26 +319,39 @@ def weights_z(K: np.ndarray, gamma: np.ndarray, w: np.ndarray) -> np.ndarray:
     return z
 
 
-def scores(rows: Sequence[TitleRow], z: np.ndarray, scale: float, exclude: set[str]) -> dict[str, float]:
+def combined(row: TitleRow, beta: np.ndarray) -> np.ndarray:
+    """A list's kernel values at the visitor's μ ``(N,)``: ``Σ_t β_t k_t``, summed in anchor
+    order."""
+    out = np.zeros(row.kernel.shape[1])
+    for t in range(len(beta)):
+        out = out + float(beta[t]) * row.kernel[t]
+    return out
+
+
+def scores(
+    rows: Sequence[TitleRow], z: np.ndarray, scale: float, exclude: set[str], beta: np.ndarray
+) -> dict[str, float]:
     """``{candidate id: score}`` over the union of the rated titles' lists (``rows[j]`` with
-    weight ``z[j]``): ``Σ_j scale·z_j·k(c, j)``, summed in the order of ``rows``; ``exclude``d
-    ids are left out."""
+    weight ``z[j]``): ``Σ_j scale·z_j·k(c, j)``, summed in the order of ``rows``, ``k`` the
+    anchors combined by ``beta``; ``exclude``d ids are left out."""
     acc: dict[str, float] = {}
     for r, zj in zip(rows, z):
         f = scale * float(zj)
-        for cid, kv in zip(r.near, r.kernel.tolist()):
+        for cid, kv in zip(r.near, combined(r, beta).tolist()):
             acc[cid] = acc.get(cid, 0.0) + f * kv
     for cid in exclude:
         acc.pop(cid, None)
     return acc
 
 
-def contributions(rows: Sequence[TitleRow], z: np.ndarray, scale: float, cid: str) -> dict[str, float]:
+def contributions(
+    rows: Sequence[TitleRow], z: np.ndarray, scale: float, beta: np.ndarray, cid: str
+) -> dict[str, float]:
     """``{rated id: scale·z_j·k(cid, j)}`` for the rated titles whose list holds ``cid`` (they
     sum to its score)."""
     out = {}
     for r, zj in zip(rows, z):
         hit = [k for k, c in enumerate(r.near) if c == cid]
         if hit:
-            out[r.id] = scale * float(zj) * float(r.kernel[hit[0]])
+            out[r.id] = scale * float(zj) * float(combined(r, beta)[hit[0]])
     return out
