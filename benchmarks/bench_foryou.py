@@ -98,7 +98,7 @@ def sizes_v4(doc: dict) -> tuple[int, int]:
 def variants_of(text: str | None, dataset: str) -> list[tuple[int, int, int]]:
     if text is None:
         return VARIANTS[dataset]
-    return [tuple(int(x) for x in v.split(":")) for v in text.split(",")]  # type: ignore[misc]
+    return [tuple(int(x) for x in v.split(":")) for v in text.split(",") if v]  # type: ignore[misc]
 
 
 def curve(name, rows_of, base_doc: dict, variants, build, labels: tuple[str, ...]) -> list[Row]:

@@ -233,7 +233,7 @@ class PublishedModel:
         """
         if self.lists is not None:
             parts = contributions(*self._kernel(ratings), item_id)
-            return sorted(parts.items(), key=lambda kv: (-kv[1], self.index[kv[0]]))[:n]
+            return sorted(parts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
         idx, vals = self._values(ratings)
         if item_id not in self.index or idx.size == 0:
             return []
