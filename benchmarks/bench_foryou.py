@@ -23,8 +23,8 @@ page in headless Chromium under "fast 3G", each beside today's file and page in 
    (fast 3G: 1.6 Mbit/s down, 750 kbit/s up, 150 ms latency), a visitor with 12 likes already
    in the browser's storage, cold cache: the bytes transferred before the first recommendation
    is on screen, the number of requests, and the time to it. "Before" is today's page: the
-   same site with ``site.js``, ``taste.js`` and ``foryou.js`` from ``--baseline-ref`` (which
-   load the full version-3 file and each rated title's and pick's neighbour shard); "after" is
+   same site with the browser modules of ``--baseline-ref`` (which load the full version-3 file
+   and each rated title's and pick's neighbour shard); "after" is
    this checkout's. Targets: anime-recdb ≤ 100 KB, MangaDex ≤ 150 KB, first recommendation
    < 2 s.
 """
@@ -289,34 +289,35 @@ def verdict(rows: list[Row], budget: int) -> None:
 
 # ---------- the page in Chromium ----------
 
-BASELINE_JS = ("site.js", "taste.js", "foryou.js")
-
 
 def baseline_site(site: Path, ref: str, tmp: Path) -> Path:
-    """``site`` with today's page: the three scripts from git ``ref`` at the site's hashed names
-    (everything else linked, not copied)."""
+    """``site`` with today's page: the site's ES modules (``assets/js.<hash>/``, one tree) from git
+    ``ref`` under the same names (everything else linked, not copied). ``ref`` must have the
+    modules (a ref before them had classic scripts that this page shell no longer loads)."""
     out = tmp / "baseline"
-    out.mkdir()
+    (out / "assets").mkdir(parents=True)
     for p in site.iterdir():
         if p.name != "assets":
             (out / p.name).symlink_to(p)
+    trees = [p for p in (site / "assets").iterdir() if p.name.startswith("js.") and p.is_dir()]
+    assert len(trees) == 1, trees
     for p in (site / "assets").iterdir():
-        if p.name != "js":
-            (out / "assets" / p.name).parent.mkdir(exist_ok=True)
+        if p != trees[0]:
             (out / "assets" / p.name).symlink_to(p)
-    js = out / "assets" / "js"
-    js.mkdir(parents=True)
-    for p in (site / "assets" / "js").iterdir():
-        logical = p.name.split(".")[0] + ".js"
-        if logical in BASELINE_JS and not p.name.endswith(".gz"):
-            old = subprocess.run(
-                ["git", "-C", str(ROOT), "show", f"{ref}:site_src/static/js/{logical}"],
-                check=True,
-                capture_output=True,
-            ).stdout
-            (js / p.name).write_bytes(old)
-        elif not (p.name.endswith(".gz") and p.name.split(".")[0] + ".js" in BASELINE_JS):
-            (js / p.name).symlink_to(p)
+    names = subprocess.run(
+        ["git", "-C", str(ROOT), "ls-tree", "--name-only", ref, "site_src/static/js/"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    js = out / "assets" / trees[0].name
+    js.mkdir()
+    for name in names:
+        if name.endswith(".js"):
+            old = subprocess.run(["git", "-C", str(ROOT), "show", f"{ref}:{name}"], check=True, capture_output=True)
+            (js / Path(name).name).write_bytes(old.stdout)
+    if b"export " not in (js / "taste.js").read_bytes():
+        raise SystemExit(f"error: --baseline-ref {ref} predates the ES modules (pick a later ref)")
     return out
 
 

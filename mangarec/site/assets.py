@@ -1,10 +1,11 @@
 """Static files copied into ``assets/`` with a content hash in their names.
 
-``site_src/static/<dir>/<name>.<ext>`` → ``assets/<dir>/<name>.<hash8>.<ext>``; plotly.js is
+``site_src/static/<dir>/<name>.<ext>`` → ``assets/<dir>/<name>.<hash10>.<ext>``; plotly.js is
 copied once from the installed ``plotly`` package (``plotly.offline.get_plotlyjs()``), never
-from a CDN. Large files also get a ``.gz`` copy (:data:`GZIP_MIN_BYTES`). Pages look files up
-by their logical name (``"css/site.css"``,
-``"js/plotly.min.js"``).
+from a CDN. The browser code is ES modules that import each other by relative path, so each
+folder of them is copied whole under one hash (:data:`MODULE_TREES`). Large files also get a
+``.gz`` copy (:data:`GZIP_MIN_BYTES`). Pages look files up by their logical name
+(``"css/site.css"``, ``"js/feed.js"``, ``"js/plotly.min.js"``).
 """
 
 from __future__ import annotations
@@ -23,9 +24,13 @@ GZIP_MIN_BYTES = 20_000
 #: writers, e.g. ``embeddings.schema.json`` which the publisher copies to ``data/``).
 ASSET_DIRS = ("css", "js", "img")
 
-#: Folders of ES modules that import each other by relative path: copied whole, under one
-#: hash of all their files (``js/privacy/worker.js`` -> ``assets/js/privacy.<hash10>/worker.js``),
-#: so their imports still resolve and any change still renames them.
+#: Folders of ES modules that import each other by relative path: each is copied whole, under
+#: one hash of all its files (``js/feed.js`` -> ``assets/js.<hash10>/feed.js``,
+#: ``js/privacy/worker.js`` -> ``assets/js/privacy.<hash10>/worker.js``), so their imports still
+#: resolve and any change still renames them. A file belongs to the deepest tree holding it.
+MODULE_TREES = ("js", "js/privacy", "js/vendor/libsodium")
+
+#: The trees only the contribution panel loads (copied only for a site that collects ratings).
 ASSET_TREES = ("js/privacy", "js/vendor/libsodium")
 
 
@@ -47,8 +52,8 @@ def _digest(data: bytes) -> str:
 
 
 def copy_assets(out_dir: Path, static_dir: Path = SITE_SRC / "static", *, trees: bool = True) -> dict[str, str]:
-    """Copy the static files under :data:`ASSET_DIRS` (and plotly.js) into ``out_dir/assets``;
-    the :data:`ASSET_TREES` only if ``trees``.
+    """Copy the static files under :data:`ASSET_DIRS` (and plotly.js) into ``out_dir/assets``, the
+    :data:`MODULE_TREES` as trees; the :data:`ASSET_TREES` only if ``trees``.
 
     Returns
     -------
@@ -58,18 +63,20 @@ def copy_assets(out_dir: Path, static_dir: Path = SITE_SRC / "static", *, trees:
     """
     mapping: dict[str, str] = {}
     sources: list[tuple[str, bytes]] = []
-    tree_files: dict[str, list[tuple[str, bytes]]] = {t: [] for t in ASSET_TREES}
+    tree_files: dict[str, list[tuple[str, bytes]]] = {t: [] for t in MODULE_TREES}
     for sub in ASSET_DIRS:
         folder = static_dir / sub
         if folder.is_dir():
             for path in sorted(folder.rglob("*")):
                 if path.is_file() and not path.name.startswith("."):
                     logical = path.relative_to(static_dir).as_posix()
-                    tree = next((t for t in ASSET_TREES if logical.startswith(t + "/")), None)
+                    tree = max((t for t in MODULE_TREES if logical.startswith(t + "/")), key=len, default=None)
                     (sources if tree is None else tree_files[tree]).append((logical, path.read_bytes()))
     sources.append(("js/plotly.min.js", plotly_js()))
     targets = [(logical, "assets/" + _hashed_name(Path(logical), _digest(data)), data) for logical, data in sources]
-    for tree, files in tree_files.items() if trees else ():
+    for tree, files in tree_files.items():
+        if tree in ASSET_TREES and not trees:
+            continue
         h = hashlib.sha256()
         for logical, data in files:
             h.update(f"{logical}\0{len(data)}\0".encode() + data)

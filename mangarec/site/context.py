@@ -1,8 +1,9 @@
 """One pure function per page: BuildResult (+ shared precomputed facts) → template context.
 
 Every context holds ``root`` (the relative prefix from the page to the site root, e.g.
-``"../../"``), so that links work at any base path, and ``data``: the page's JSON data island
-for its scripts.
+``"../../"``), so that links work at any base path, ``data``: the page's JSON data island for
+its scripts, ``module``: the page's entry ES module (it imports the rest) and ``scripts``: the
+vendored classic scripts it needs first (plotly.js on the maps page).
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def base(
     title: str,
     assets: Mapping[str, str],
     *,
+    module: str | None = None,
     scripts: Sequence[str] = (),
     data: Mapping[str, Any] | None = None,
     description: str | None = None,
@@ -96,6 +98,7 @@ def base(
         "canonical": site.site_url + url_path,
         "nav": _nav(root, page),
         "assets": dict(assets),
+        "module": module,
         "scripts": list(scripts),
         "csp": csp or CSP,
         "build_date": result.build_date,
@@ -104,8 +107,8 @@ def base(
 
 
 def like_threshold(result) -> float:
-    """The smallest number the browser counts as a like (taste.js ``isLike``, which site.js calls
-    with this value from the page's data): the published model's ``fold_in.threshold``, what its
+    """The smallest number the browser counts as a like (taste.js ``isLike``, which profile.js
+    calls with this value from the page's data): the published model's ``fold_in.threshold``, what its
     fold-in counts as a like; for a model that publishes none (content models take numbers
     centred), the evaluation's default rule on MyAnimeList's 1-10 scale (8)."""
     published = result.report.published
@@ -149,9 +152,7 @@ def site_description(result) -> str:
 
 def home_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
     cat = result.catalog
-    ctx = base(
-        result, "index.html", "home", "Home", assets, scripts=["js/site.js", "js/search.js", "js/home.js"], data={}
-    )
+    ctx = base(result, "index.html", "home", "Home", assets, module="js/home.js", data={})
     kinds = sorted({it.kind for it in cat.items})
     ctx.update(
         n_items=len(cat),
@@ -189,7 +190,7 @@ def explore_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
         "explore",
         "Explore",
         assets,
-        scripts=["js/site.js", "js/search.js", "js/explore.js"],
+        module="js/explore.js",
         data=data,
     )
     ctx.update(models=data["models"], n_items=len(prep.items))
@@ -206,7 +207,7 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
         "title",
         it.title,
         assets,
-        scripts=["js/site.js", "js/taste.js", "js/title.js"],
+        module="js/title.js",
         data={"id": it.id},
         description=f"{it.title}: similar titles under every model.",
     )
@@ -283,7 +284,8 @@ def plots_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
         "plots",
         "Maps",
         assets,
-        scripts=["js/plotly.min.js", "js/site.js", "js/plots.js"],
+        module="js/plots.js",
+        scripts=["js/plotly.min.js"],
         data=data,
         csp=CSP_PLOTS,
     )
@@ -312,7 +314,7 @@ def feed_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
         "feed",
         "Feed",
         assets,
-        scripts=["js/site.js", "js/taste.js", "js/feed.js"],
+        module="js/feed.js",
         data=data,
     )
     root = ctx["root"]
@@ -351,7 +353,7 @@ def foryou_context(result, prep: Prepared, assets: Mapping[str, str], onboarding
         "foryou",
         "For you",
         assets,
-        scripts=["js/site.js", "js/taste.js", "js/foryou.js"],
+        module="js/foryou.js",
         data=data,
         csp=csp_collecting(collect[0]) if collect else None,
     )

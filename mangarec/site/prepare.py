@@ -22,7 +22,7 @@ NB_BLOCK = 16
 
 
 def fnv1a(text: str) -> int:
-    """32-bit FNV-1a of the UTF-8 bytes (``site.js`` computes the same to find a shard)."""
+    """32-bit FNV-1a of the UTF-8 bytes (``hash.js`` computes the same to find a shard)."""
     h = 0x811C9DC5
     for b in text.encode("utf-8"):
         h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF

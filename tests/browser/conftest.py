@@ -135,3 +135,23 @@ def assert_clean(browser, allow: tuple[str, ...] = ()):
     assert not logs, logs
     violations = browser.execute_script("return window.__csp || []")
     assert violations == [], violations
+
+
+def page_modules(browser, names: tuple[str, ...], body: str, *args):
+    """Run JS ``body`` (a function body returning a value or a promise) with ``mod``: the page's
+    ES modules ``names`` (e.g. ``("taste", "profile")`` → ``mod.taste``, ``mod.profile``), imported
+    beside the page's entry module, so the same instances the page runs; and ``args``. The pages
+    define no globals: this is how a test reaches their state. Returns what ``body`` returns."""
+    script = (
+        "const done = arguments[arguments.length - 1], args = Array.from(arguments).slice(0, -1);"
+        'const entry = document.querySelector(\'script[type="module"][src*="/assets/js."]\');'
+        "if (!entry) { done({__error: 'no entry module on this page'}); return; }"
+        f"const names = {list(names)!r};"
+        "Promise.all(names.map(function (n) { return import(new URL(n + '.js', entry.src).href); }))"
+        ".then(function (ms) { const mod = {}; names.forEach(function (n, k) { mod[n] = ms[k]; });"
+        f" return (function (mod, args) {{ {body} }})(mod, args); }})"
+        ".then(done, function (e) { done({__error: String(e)}); });"
+    )
+    got = browser.execute_async_script(script, *args)
+    assert not (isinstance(got, dict) and "__error" in got), got
+    return got

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import Server, assert_clean, open_page, wait_for
+from conftest import Server, assert_clean, open_page, page_modules, wait_for
 
 pytestmark = pytest.mark.browser
 
@@ -199,7 +199,7 @@ def test_foryou_onboarding_recommends_and_exports(browser, built, tmp_path):
     assert not set(recs) & set(cards[:3])
     assert all(r in result.catalog.index for r in recs)
     # import replaces the profile with a file's ratings
-    export = browser.execute_script("return new MangarecTaste.Profile().exportJSON()")
+    export = page_modules(browser, ("profile",), "return mod.profile.profile().exportJSON();")
     assert json.loads(export)["ratings"] == {cards[0]: "like", cards[1]: "like", cards[2]: "dislike"}
     f = tmp_path / "ratings.json"
     f.write_text(json.dumps({"schema": "mangarec-ratings", "version": 1, "ratings": {cards[5]: "like"}}))

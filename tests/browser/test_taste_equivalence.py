@@ -31,6 +31,8 @@ pytestmark = pytest.mark.browser
 
 HARNESS = Path(__file__).with_name("taste_harness.html")
 TASTE_JS = SITE_SRC / "static" / "js" / "taste.js"
+#: taste.js and the module it imports, served beside the harness page.
+TASTE_MODULES = (TASTE_JS, TASTE_JS.with_name("hash.js"))
 NETWORK_SCHEMES = {"http", "https", "ws", "wss", "ftp"}
 
 CASES = {
@@ -105,8 +107,8 @@ def _site(tmp: Path, mode: str) -> Path:
     root = tmp / mode
     root.mkdir()
     shutil.copy(HARNESS, root / "taste_harness.html")
-    shutil.copy(TASTE_JS, root / "taste.js")
-    if mode in ("compact", "titles"):  # version 4: 16 of 32 directions, 5 bits, 120 up front; 5
+    copy_taste(root)
+    if mode in ("compact", "titles"):  # version 4: 16 of 32 dims, 5 bits, 120 up front; version 5
         compact.write_published(
             root,
             catalog,
@@ -133,6 +135,12 @@ def _site(tmp: Path, mode: str) -> Path:
     return root
 
 
+def copy_taste(root: Path) -> None:
+    """taste.js and its imports into ``root``, beside the harness page."""
+    for m in TASTE_MODULES:
+        shutil.copy(m, root / m.name)
+
+
 def _driver(profile_dir: Path):
     assert CHROMIUM.exists() and CHROMEDRIVER.exists(), (
         "headless Chromium is required: apt-get install chromium chromium-driver"
@@ -153,9 +161,9 @@ def _driver(profile_dir: Path):
 RUN_JS = """
 const ratings = arguments[0], done = arguments[arguments.length - 1];
 harness.ready.then(function () {
-  return MangarecTaste.loadRated(model, ratings);
+  return harness.taste.loadRated(model, ratings);
 }).then(function () {
-  const T = MangarecTaste, p = new T.Profile();
+  const T = harness.taste, p = new T.Profile();
   p.clear();
   for (const [id, v] of Object.entries(ratings)) {
     try { p.set(id, v); } catch (e) { /* ids that fail the pattern never reach storage */ }
@@ -179,7 +187,7 @@ def test_js_and_python_agree(tmp_path, mode):
     root = _site(tmp_path, mode)
     doc = DOC.get(mode, "embeddings.json")
     model = client.load(str(root / doc))
-    allowed = {"/taste_harness.html", "/taste.js", "/" + doc}
+    allowed = {"/taste_harness.html", "/" + doc} | {"/" + m.name for m in TASTE_MODULES}
     if mode == "compact":  # the codes file, and only the shards of rated titles not up front
         info = json.loads((root / doc).read_text())["shards"]
         front = set(model.ids[: model.n_recommendable])
@@ -248,7 +256,7 @@ def test_profile_rejects_bad_import(tmp_path):
     try:
         driver.get(server.base + "/taste_harness.html")
         out = driver.execute_script("""
-          const p = new MangarecTaste.Profile(); p.clear(); p.set("a0", "like");
+          const p = new harness.taste.Profile(); p.clear(); p.set("a0", "like");
           const errs = [];
           for (const text of ["{nope", '{"schema":"x"}',
                               '{"schema":"mangarec-ratings","version":1,"ratings":{"a1":"love"}}',
@@ -271,7 +279,7 @@ BAD_V4_JS = """
 const done = arguments[arguments.length - 1], tampered = arguments[0];
 Promise.all([fetch("data/embeddings-compact.json").then(r => r.json()),
              fetch("data/embeddings-compact.bin").then(r => r.arrayBuffer())]).then(function (pair) {
-  const T = MangarecTaste, good = pair[0], codes = new Int8Array(pair[1]);
+  const T = harness.taste, good = pair[0], codes = new Int8Array(pair[1]);
   const out = {ok: T.parseEmbeddings(good, codes).ids.length};
   const cases = {
     bits: d => { d.items.bits = 9; },
@@ -328,7 +336,7 @@ def test_taste_js_refuses_bad_version4_documents(tmp_path):
 BAD_V5_JS = """
 const done = arguments[arguments.length - 1], tampered = arguments[0], other = arguments[1];
 fetch("data/embeddings-compact.json").then(r => r.json()).then(function (good) {
-  const T = MangarecTaste, out = {};
+  const T = harness.taste, out = {};
   const d = JSON.parse(JSON.stringify(good));
   delete d.fold_in.kernel_reg;
   try { T.parseEmbeddings(d); out.anchors = null; } catch (e) { out.anchors = String(e.message); }

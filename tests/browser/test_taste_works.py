@@ -11,14 +11,14 @@ import pytest
 from mangarec import client, neighbours, publish
 from mangarec.catalog import Catalog, Item, make_tags
 from mangarec.models import lsi
-from tests.browser.test_taste_equivalence import HARNESS, TASTE_JS, _driver, _Server
+from tests.browser.test_taste_equivalence import HARNESS, _driver, _Server, copy_taste
 
 pytestmark = pytest.mark.browser
 
 RUN = """
 const ratings = arguments[0], done = arguments[arguments.length - 1];
 harness.ready.then(function () {
-  const T = MangarecTaste;
+  const T = harness.taste;
   const top = T.rank(model, T.fit(model, ratings), {exclude: Object.keys(ratings), n: 10});
   done({top: top.map(function (e) { return e.id; })});
 }).catch(function (e) { done({error: String(e && e.stack || e)}); });
@@ -58,7 +58,7 @@ def test_one_work_and_the_one_like_ranking(tmp_path):
     root.mkdir()
     (root / "embeddings.json").write_bytes(publish.dumps(doc))
     shutil.copy(HARNESS, root / "taste_harness.html")
-    shutil.copy(TASTE_JS, root / "taste.js")
+    copy_taste(root)
     model = client.parse(doc)
     nb = neighbours.exact(emb, 12, cat.tie_order)
     server = _Server(root)

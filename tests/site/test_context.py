@@ -14,7 +14,7 @@ from mangarec.site.render import CSP, CSP_PLOTS
 
 ASSETS = {
     "css/site.css": "assets/css/site.x.css",
-    "js/site.js": "assets/js/site.x.js",
+    "js/site.js": "assets/js.x/site.js",
     "img/icon.svg": "assets/img/icon.x.svg",
 }
 
@@ -51,7 +51,7 @@ def test_explore(result, prep):
     ctx = C.explore_context(result, prep, ASSETS)
     assert [m["name"] for m in ctx["data"]["models"]] == ["lsi", "word2vec", "network"]
     assert ctx["data"]["tags"] == list(result.catalog.tag_vocabulary)
-    assert "js/search.js" in ctx["scripts"] and "js/plotly.min.js" not in ctx["scripts"]
+    assert ctx["module"] == "js/explore.js" and ctx["scripts"] == []
 
 
 def test_title(result, prep):
@@ -99,7 +99,7 @@ def test_plots(result, prep):
     assert ctx["csp"] == CSP_PLOTS
     assert [m["name"] for m in ctx["models"]] == ["lsi", "word2vec", "network"]
     assert all(m["tags"] for m in ctx["models"])
-    assert ctx["scripts"][0] == "js/plotly.min.js"
+    assert ctx["scripts"] == ["js/plotly.min.js"] and ctx["module"] == "js/plots.js"
 
 
 def test_feed_is_recent_first(result, prep):

@@ -128,9 +128,9 @@ def test_placeholder_site_url_is_reported(result, tmp_path):
 
 def test_scripts_exist_and_data_island(site_dir):
     root = parse_file(site_dir / "explore" / "index.html")
-    srcs = [e.attrs["src"] for e in root.find_all("script") if "src" in e.attrs]
-    assert any("search." in s for s in srcs) and any("explore." in s for s in srcs)
-    assert not any("plotly" in s for s in srcs)
+    scripts = [e.attrs for e in root.find_all("script") if "src" in e.attrs]
+    assert [(s["type"], s["src"].rsplit("/", 1)[1]) for s in scripts] == [("module", "explore.js")]
+    assert (site_dir / "explore" / scripts[0]["src"]).resolve().is_file()
     island = json.loads(root.by_id("page-data").text())
     assert island["root"] == "../" and island["nb_shards"] >= 1
     assert [m["name"] for m in island["models"]] == ["lsi", "word2vec", "network"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import re
 import threading
 import urllib.error
 import urllib.request
@@ -18,17 +19,30 @@ from mangarec.site.sitemap import robots_txt, sitemap_xml
 
 
 def test_assets_hashed_and_plotly_copied(tmp_path):
+    """Files get their hash in their names; ES modules, which import each other by relative
+    path, are copied as a tree under one hash of its files (a change renames every file in it),
+    each folder of modules its own tree; the contribution panel's trees only when asked."""
     static = tmp_path / "static"
-    (static / "js").mkdir(parents=True)
+    (static / "js" / "privacy").mkdir(parents=True)
+    (static / "css").mkdir()
     (static / "js" / "a.js").write_text("1")
+    (static / "js" / "b.js").write_text("import './a.js';")
+    (static / "js" / "privacy" / "p.js").write_text("p")
+    (static / "css" / "s.css").write_text("s")
     (static / "x.json").write_text("{}")  # top-level files are not assets
-    m1 = copy_assets(tmp_path / "o1", static)
-    assert set(m1) == {"js/a.js", "js/plotly.min.js"}
-    assert m1["js/a.js"].startswith("assets/js/a.") and (tmp_path / "o1" / m1["js/a.js"]).read_text() == "1"
+    m1 = copy_assets(tmp_path / "o1", static, trees=True)
+    assert set(m1) == {"js/a.js", "js/b.js", "js/privacy/p.js", "css/s.css", "js/plotly.min.js"}
+    assert re.fullmatch(r"assets/js\.[0-9a-f]{10}/a\.js", m1["js/a.js"]), m1
+    assert m1["js/b.js"] == m1["js/a.js"][: -len("a.js")] + "b.js"  # siblings: "./a.js" resolves
+    assert re.fullmatch(r"assets/js/privacy\.[0-9a-f]{10}/p\.js", m1["js/privacy/p.js"]), m1
+    assert re.fullmatch(r"assets/css/s\.[0-9a-f]{10}\.css", m1["css/s.css"]), m1
+    assert (tmp_path / "o1" / m1["js/a.js"]).read_text() == "1"
     assert (tmp_path / "o1" / m1["js/plotly.min.js"]).stat().st_size > 1_000_000
     (static / "js" / "a.js").write_text("2")
-    m2 = copy_assets(tmp_path / "o2", static)
-    assert m2["js/a.js"] != m1["js/a.js"] and m2["js/plotly.min.js"] == m1["js/plotly.min.js"]
+    m2 = copy_assets(tmp_path / "o2", static, trees=False)
+    assert m2["js/a.js"] != m1["js/a.js"] and m2["js/b.js"] != m1["js/b.js"]
+    assert m2["js/plotly.min.js"] == m1["js/plotly.min.js"] and m2["css/s.css"] == m1["css/s.css"]
+    assert "js/privacy/p.js" not in m2
 
 
 def test_markdown_escapes_raw_html():
@@ -103,8 +117,8 @@ def test_serve_mime_types_and_base_path(server):
     base, site = server
     status, h, body = _get(base + "explore/")
     assert status == 200 and h["Content-Type"].startswith("text/html")
-    js = next((site / "assets" / "js").glob("site.*.js")).name
-    assert _get(base + "assets/js/" + js)[1]["Content-Type"].startswith("text/javascript")
+    js = next(site.glob("assets/js.*/site.js")).relative_to(site).as_posix()  # a module: strict MIME
+    assert _get(base + js)[1]["Content-Type"].startswith("text/javascript")
     assert _get(base + "data/maps/titles.json")[1]["Content-Type"] == "application/json"
     svg = next((site / "assets" / "img").glob("icon.*.svg")).name
     assert _get(base + "assets/img/" + svg)[1]["Content-Type"] == "image/svg+xml"

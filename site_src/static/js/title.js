@@ -1,9 +1,7 @@
 /* Title page: the like / dislike control (the page itself works without JavaScript). */
-(function () {
-  'use strict';
-  const M = globalThis.Mangarec;
-  if (M.initRateButtons()) {
-    const note = document.querySelector('.rate-note');
-    if (note) note.hidden = false;
-  }
-})();
+import {initRateButtons} from './profile.js';
+
+if (initRateButtons()) {
+  const note = document.querySelector('.rate-note');
+  if (note) note.hidden = false;
+}
