@@ -409,7 +409,7 @@ def visit(site: Path, likes: dict[str, str]) -> dict:
         "bytes": sum(r[1] for r in before),
         "files": len(before),
         "first_s": first / 1000,
-        "embeddings": sum(r[1] for r in before if "/data/embeddings" in r[0]),
+        "embeddings": sum(r[1] for r in before if "/data/embeddings" in r[0] or "/data/taste/" in r[0]),
         "nb": sum(1 for r in before if "/data/nb/" in r[0]),
     }
 
