@@ -364,6 +364,9 @@ def parse(
 def _parse5(doc: Mapping[str, Any], source: str, titles: Iterable[Mapping[str, Any]]) -> PublishedModel:
     """A version-5 document with the given title files (``docs/embeddings-json.md``)."""
     dim, fo, items = int(doc["dim"]), doc["fold_in"], doc["items"]
+    path = doc["titles"]["path"]
+    if not isinstance(path, str) or "{}" not in path or ".." in path or path.startswith("/"):
+        raise ValueError("titles.path must be relative and hold {}")
     scale = np.asarray(items["scale"], dtype=np.float64)
     if len(scale) != dim:
         raise ValueError(f"items.scale holds {len(scale)} values, expected {dim}")
