@@ -341,17 +341,11 @@ def parse(
             dim=dim,
             ids=ids,
             vectors=Y,
-            mode=str(fo["mode"]),
-            reg=float(fo["reg"]),
-            alpha=float(fo["alpha"]),
-            values=_value_map(fo),
-            nu=float(fo.get("reg_exponent", 0.0)),
-            reg_cols=int(fo.get("reg_cols", 1)),
+            **_fold_fields(fo),
             tag_ids=tuple(tags["ids"]) if tags else (),
             tag_vectors=T,
             titles=titles,
             works=tuple(tuple(str(m) for m in g) for g in doc.get("works") or ()),
-            schedule=_schedule(fo.get("schedule")),
             meta={k: doc[k] for k in ("build_date", "catalog_hash", "subset", "count", "shards") if k in doc}
             | {"source": source},
             recommendable=recommendable,
@@ -391,14 +385,8 @@ def _parse5(doc: Mapping[str, Any], source: str, titles: Iterable[Mapping[str, A
         dim=dim,
         ids=ids,
         vectors=Y,
-        mode=str(fo["mode"]),
-        reg=float(fo["reg"]),
-        alpha=float(fo["alpha"]),
-        values=_value_map(fo),
-        nu=float(fo.get("reg_exponent", 0.0)),
-        reg_cols=int(fo.get("reg_cols", 1)),
+        **_fold_fields(fo),
         titles=tuple(r.title for r in rows.values()),
-        schedule=_schedule(fo.get("schedule")),
         meta={k: doc[k] for k in ("build_date", "catalog_hash", "count", "titles") if k in doc} | {"source": source},
         recommendable=0,
         published_gram=gram_matrix(fo["gram"], dim) if implicit else np.zeros((dim, dim)),
@@ -454,6 +442,19 @@ def _shard_rows(
         ids.extend(str(i) for i in fresh)
         out.append(_decode4(sh, items, dim))
     return tuple(ids), out
+
+
+def _fold_fields(fo: Mapping[str, Any]) -> dict[str, Any]:
+    """The :class:`PublishedModel` fields read from a ``fold_in`` block (every version)."""
+    return {
+        "mode": str(fo["mode"]),
+        "reg": float(fo["reg"]),
+        "alpha": float(fo["alpha"]),
+        "values": _value_map(fo),
+        "nu": float(fo.get("reg_exponent", 0.0)),
+        "reg_cols": int(fo.get("reg_cols", 1)),
+        "schedule": _schedule(fo.get("schedule")),
+    }
 
 
 def _schedule(s: Any) -> Schedule | None:

@@ -12,20 +12,10 @@ from hypothesis import strategies as st
 
 from mangarec import client, compact, kernel, publish
 from mangarec.errors import InputError
-from mangarec.foldin import Schedule
-from mangarec.models import als
-from mangarec.models.als import Params as ALSParams
-from tests.test_als import planted_catalog
+from tests import test_compact
+from tests.test_compact import DATE, SCHEDULE
 
-DATE = "2026-11-23"
-SCHEDULE = Schedule(few=2, many=8, alpha_many=4.0, reg_many=0.5)
-
-
-@pytest.fixture(scope="module")
-def fitted():
-    catalog, _ = planted_catalog(n_users=250, n_items=200, density=0.15, unrated=6, rank=4)
-    params = ALSParams(factors=16, regularization=0.1, iterations=5, feedback="likes", scale="1-10", like_threshold=7.0)
-    return catalog, als.fit(catalog, params, seed=4)
+fitted = test_compact.fitted  # the planted ALS fixture, shared
 
 
 def _v5(fitted, mode="implicit", candidates=199, schedule=None, **kw):
