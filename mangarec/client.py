@@ -25,7 +25,7 @@ import numpy as np
 from .compact import SHARD_SCHEMA, gram_matrix, qmax, shard_of
 from .errors import InputError
 from .foldin import LEGACY, Schedule, ValueMap, cholesky_solve, fold_in, gram, implicit_reg, rank, rated_rows, to_values
-from .kernel import TITLE_PATH, TitleRow, anchor_weights, contributions, read_title, scores, weights_z
+from .kernel import TITLE_PATH, TitleRow, anchor_weights, contributions, ranked, read_title, scores, weights_z
 from .publish import READABLE_VERSIONS, SCHEMA_NAME, decode, dequantise
 
 #: Largest document :func:`load` accepts (bytes, after gunzip).
@@ -204,7 +204,7 @@ class PublishedModel:
     ) -> list[tuple[str, float]]:
         rows, z, scale, beta = self._kernel(ratings)
         got = scores(rows, z, scale, self.excluded_ids(ratings) if exclude_rated else set(), beta)
-        return sorted(got.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
+        return ranked(got, n)
 
     def excluded_ids(self, ratings: Mapping[str, float | str]) -> set[str]:
         """The ids never recommended: the rated titles and the other formats of their works."""

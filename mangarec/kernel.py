@@ -332,16 +332,25 @@ def scores(
     rows: Sequence[TitleRow], z: np.ndarray, scale: float, exclude: set[str], beta: np.ndarray
 ) -> dict[str, float]:
     """``{candidate id: score}`` over the union of the rated titles' lists (``rows[j]`` with
-    weight ``z[j]``): ``Σ_j scale·z_j·k(c, j)``, summed in the order of ``rows``, ``k`` the
-    anchors combined by ``beta``; ``exclude``d ids are left out."""
+    weight ``z[j]``): ``Σ_j scale·z_j·k(c, j)``, ``k`` the anchors combined by ``beta``;
+    ``exclude``d ids are left out. Keys come in tie order: the rated titles by id, each list in
+    its order (value, then popularity), first appearance kept (:func:`ranked`)."""
     acc: dict[str, float] = {}
-    for r, zj in zip(rows, z):
-        f = scale * float(zj)
-        for cid, kv in zip(r.near, combined(r, beta).tolist()):
+    for j in sorted(range(len(rows)), key=lambda j: rows[j].id):
+        f = scale * float(z[j])
+        for cid, kv in zip(rows[j].near, combined(rows[j], beta).tolist()):
             acc[cid] = acc.get(cid, 0.0) + f * kv
     for cid in exclude:
         acc.pop(cid, None)
     return acc
+
+
+def ranked(got: dict[str, float], n: int) -> list[tuple[str, float]]:
+    """The ``n`` best of :func:`scores`: by score, ties to the earlier key (the more popular
+    title among a list's equal values)."""
+    items = list(got.items())
+    pos = sorted(range(len(items)), key=lambda k: (-items[k][1], k))
+    return [items[k] for k in pos[:n]]
 
 
 def contributions(

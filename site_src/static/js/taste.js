@@ -566,15 +566,20 @@ function combined(row, beta) {
   return out;
 }
 
-/* Best first over the union of the rated titles' lists; ties go to the smaller id. */
+/* Best first over the union of the rated titles' lists; ties go to the first appearance. */
 function rankLists(model, ratings, opts) {
   var sys = kernelSystem(model, ratings), acc = new Map();
-  sys.rows.forEach(function (row, j) {
-    var f = sys.scale * sys.z[j], k = combined(row, sys.beta);
+  var byId = sys.rows.map(function (row, j) { return j; }).sort(function (a, b) {
+    return sys.rows[a].id < sys.rows[b].id ? -1 : sys.rows[a].id > sys.rows[b].id ? 1 : 0;
+  });
+  byId.forEach(function (j) {
+    var row = sys.rows[j], f = sys.scale * sys.z[j], k = combined(row, sys.beta);
     row.near.forEach(function (c, i) { acc.set(c, (acc.has(c) ? acc.get(c) : 0) + f * k[i]); });
   });
   withWorks(model, idSet(opts.exclude)).forEach(function (id) { acc.delete(id); });
-  var out = Array.from(acc.entries()).sort(function (x, y) { return y[1] - x[1] || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0); });
+  /* ties: the first appearance (rated titles by id, each list in its order: value, then popularity) */
+  var out = Array.from(acc.entries()).map(function (e, k) { return [e[0], e[1], k]; })
+    .sort(function (x, y) { return y[1] - x[1] || x[2] - y[2]; });
   if (opts.n !== undefined && opts.n !== null) { out = out.slice(0, opts.n); }
   return out.map(function (e) { return {id: e[0], score: e[1]}; });
 }
