@@ -5,6 +5,8 @@ import js from '@eslint/js';
 import globals from 'globals';
 
 const SITE = 'site_src/static/js';
+// the globals the classic scripts talked through before they were modules
+const OLD_GLOBALS = ['Mangarec', 'MangarecTaste', 'MangarecSearch'];
 
 export default [
   {ignores: [`${SITE}/vendor/**`, 'output/**', '.venv/**', 'node_modules/**']},
@@ -22,9 +24,16 @@ export default [
     // the pages' modules share state by import, never through globals (a vendored classic
     // script such as plotly.js may still define its own, which a module reads)
     files: [`${SITE}/**/*.js`],
+    rules: {
+      'no-restricted-globals': ['error', ...OLD_GLOBALS],
+      'no-restricted-properties': ['error', ...['globalThis', 'window', 'self'].flatMap((object) =>
+        OLD_GLOBALS.map((property) => ({object, property, message: 'import the module instead'})))],
+    },
+  },
+  {
+    files: [`${SITE}/**/*.js`],
     ignores: [`${SITE}/privacy/worker.js`],  // sets the worker's onmessage, its one entry point
     rules: {
-      'no-restricted-globals': ['error', 'Mangarec', 'MangarecTaste', 'MangarecSearch'],
       'no-restricted-syntax': ['error', {
         selector: 'AssignmentExpression > MemberExpression.left[object.name=/^(window|globalThis|self)$/]',
         message: 'no globals between modules: export it instead',

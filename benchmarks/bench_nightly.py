@@ -39,6 +39,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from bench_build import run, stage_lines  # noqa: E402
 
 from mangarec.paths import shared_data_dir  # noqa: E402
+from mangarec.pipeline import site_size  # noqa: E402 (bytes as GitHub Pages counts them)
 from mangarec.seeds import rng  # noqa: E402
 
 #: Tags a changed title may gain (MangaDex v3 genre names).
@@ -87,16 +88,6 @@ def night_input(args: argparse.Namespace, work: Path, base: Path) -> tuple[str, 
     night = work / "night.jsonl"
     n = change_titles(base, night, args.changed, args.seed, args.limit)
     return f"{args.format}:{night}", f"{n} titles changed ({args.changed:.1%}: descriptions and tags)"
-
-
-def site_size(out: Path) -> tuple[int, int]:
-    """``(bytes, files)`` of the site in ``out`` (the build's stamp left out)."""
-    total = files = 0
-    for p in out.rglob("*"):
-        if p.is_file() and not p.name.startswith(".mangarec"):
-            total += p.stat().st_size
-            files += 1
-    return total, files
 
 
 def titles_built(stderr: str) -> int:
@@ -196,7 +187,8 @@ def main() -> None:
                 print("   ", line)
         print(
             f"    site: {cold_bytes / 1e6:8.1f} MB in {cold_files} files, {cold_bytes / n / 1024:.1f} KB per title "
-            f"({n} titles; goal <= 10 KB)"
+            f"all in ({n} titles; goal <= 10 KB; main before the lean shards: 14.1 KB at 5,000 titles; "
+            "benchmarks/bench_site_size.py breaks it down)"
         )
 
         spec, what = night_input(args, work, base)

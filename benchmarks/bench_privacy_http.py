@@ -7,9 +7,11 @@ anime-recdb user (the first N by id, read in memory; ``--max-ratings`` caps each
 one to keep the run short). The collected CSV must equal the inputs exactly: one
 pseudonymous profile per contributor with exactly its ratings.
 
-Printed: wall time to collect, the server's CPU time, the contributors' CPU time
-per user, requests refused as busy, and the same collection simulated in-process
-(``simulate_collection``, one cohort of N) as the baseline.
+Printed: wall time to collect, the server's CPU time (and, per phase, how many replied, when,
+how long the server took to make the frames and its CPU), the contributors' CPU time per user
+(and per reply: wall against the thread's own CPU, which tells waiting for a core from
+working), and the same collection simulated in-process (``simulate_collection``, one cohort of
+N) as the baseline.
 
 ``--lobby`` (issue 19) runs the same contributors through ``serve --lobby`` instead:
 each enrolls with a fresh key and a proof of work (``--pow-bits``), waits for the lobby to
@@ -89,13 +91,31 @@ def _lobby_worker(base: str, catalog: str, uids: list[int], pairs: dict, n: int,
     for t in ts:
         t.join()
     q.put(
-        (codes, time.process_time() - c0, {u: j.waited for u, j in js.items()}, {u: j.receipt for u, j in js.items()})
+        (
+            codes,
+            time.process_time() - c0,
+            {u: j.waited for u, j in js.items()},
+            {u: j.receipt for u, j in js.items()},
+            {u: j.replies for u, j in js.items()},
+        )
     )
 
 
-def _median_max(xs: list[float]) -> str:
+def _server_report(out: str) -> tuple[list[str], str]:
+    """``serve``'s closing output: its per-phase lines and its summary line."""
+    lines = [x for x in out.splitlines() if x.strip()]
+    return [x for x in lines if " phase " in x or x.startswith("phase ")], (lines[-1] if lines else "")
+
+
+def _print_phases(phases: list[str]) -> None:
+    print("server, per phase (frames queued -> replies accepted; compute = the server making the frames):")
+    for x in phases:
+        print("  " + x.split("phase ", 1)[1])
+
+
+def _median_max(xs: list[float], digits: int = 1) -> str:
     xs = sorted(xs)
-    return f"median {xs[len(xs) // 2]:.1f} s, max {xs[-1]:.1f} s" if xs else "n/a"
+    return f"median {xs[len(xs) // 2]:.{digits}f} s, max {xs[-1]:.{digits}f} s" if xs else "n/a"
 
 
 def run_lobby(a, ratings: dict[int, list], tmp: Path) -> None:
@@ -170,11 +190,12 @@ def run_lobby(a, ratings: dict[int, list], tmp: Path) -> None:
             harness.server_close()
     for p in procs:
         p.join()
-    final = server.stdout.read()
+    phases, final = _server_report(server.stdout.read())
     server.wait(timeout=60)
     wall = time.monotonic() - t0
     codes = {u: c for r in results for u, c in r[0].items()}
     cpu = sum(r[1] for r in results)
+    replies = [x for r in results for rs in r[4].values() for x in rs]
     waited = [w for r in results for w in r[2].values()]
     receipts = [x for r in results for x in r[3].values() if x]
     whole = sum(x["collected"] == x["ratings"] for x in receipts)
@@ -188,6 +209,11 @@ def run_lobby(a, ratings: dict[int, list], tmp: Path) -> None:
     srv_cpu = next((p for p in final.split("; ") if p.endswith("s CPU")), "?")
     print(f"contributors: {n} ({nb} browser tabs / {n - nb} Python)")
     print(f"server: {final.split(';')[0].strip()} | {srv_cpu} (enrollment, lobby and the session)")
+    _print_phases(phases)
+    print(
+        f"Python clients, one reply (frame in -> reply accepted): wall {_median_max([w for w, _ in replies])}; "
+        f"its thread's CPU {_median_max([c for _, c in replies], 3)}"
+    )
     print(
         f"lobby collection: {wall:.1f} s wall end to end | Python clients {cpu:.1f} s CPU in all, "
         f"{cpu / max(1, n - nb):.3f} s per user (proof of work included) | exit codes {Counter(codes.values())} | "
@@ -208,7 +234,13 @@ def main() -> None:
     ap.add_argument("--users", type=int, default=500)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--max-ratings", type=int, default=40)
-    ap.add_argument("--phase-timeout", type=float, default=300.0)
+    ap.add_argument(
+        "--phase-timeout",
+        type=float,
+        default=300.0,
+        help="seconds of silence that close a phase (its deadline: this + 0.5 s per member); the "
+        "contributors here share two cores, so a reply can take minutes",
+    )
     ap.add_argument("--lobby", action="store_true", help="also run the lobby (enrollment with fresh keys)")
     ap.add_argument("--pow-bits", type=int, default=12)
     ap.add_argument("--browsers", type=int, default=4, help="with --lobby: contributors in headless Chromium")
@@ -278,7 +310,7 @@ def run_roster(a, ratings: dict[int, list]) -> None:
         line = server.stdout.readline()
         base = "http://" + line.split()[1]
         results = _fan_out(a.workers, lambda w, q: (_worker, (base, list(range(w, n, a.workers)), roster, ratings, q)))
-        final = server.stdout.read()
+        phases, final = _server_report(server.stdout.read())
         server.wait(timeout=60)
         wall = time.monotonic() - t0
         codes = {u: c for r in results for u, c in r[0].items()}
@@ -291,6 +323,7 @@ def run_roster(a, ratings: dict[int, list]) -> None:
     want = Counter(tuple(v) for v in ratings.values() if v)
     srv = final.split("; ")[2] if final.count("; ") >= 2 else final.strip()
     print(f"server: {final.split(';')[0]} | {srv} (includes waiting for the contributors)")
+    _print_phases(phases)
     print(
         f"HTTP collection: {wall:.1f} s wall end to end | clients {client_cpu:.1f} s CPU in all, "
         f"{client_cpu / n:.3f} s per user | exit codes {Counter(codes.values())} | "

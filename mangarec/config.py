@@ -111,10 +111,11 @@ class SiteSection:
         bounded(1, 1_000_000),
     )
     csv_neighbours: int = key(
-        10,
-        "Neighbours per title in the published tables data/neighbours/<model>.csv.gz (at most "
-        "neighbours.k): the pages show 10, and every row costs the host's space.",
-        bounded(1, 200),
+        0,
+        "Neighbours per title in downloadable tables data/neighbours/<model>.csv.gz (at most "
+        "neighbours.k; 0 = no tables). Off by default: the explore page's shards (data/nb/) already "
+        "publish every model's 10 nearest titles, and the tables would add ~0.7 KB per title to the host.",
+        bounded(0, 200),
     )
     max_bytes: int = key(
         1_000_000_000,

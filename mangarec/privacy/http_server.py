@@ -6,9 +6,13 @@
   that restarted) is answered 409 ``foreign-session`` and its client rejoins.
 * The transport's bounds (backlog, connections in all and per address, header and
   body deadlines, body sizes, CORS) are :mod:`http_base`'s.
-* Each phase closes after ``phase_timeout`` seconds even if some users are silent:
-  they count as dropped. The CSV is written atomically when the collection ends
-  (with ``out``; the lobby collects ``rows`` itself, :mod:`http_lobby`).
+* A phase closes when every expected reply is in, or after ``phase_timeout`` seconds without
+  a new reply, or at the latest ``deadline`` seconds after it began (:func:`lobby.phase_deadline`,
+  which grows with the cohort; the lobby signs it into the roster); the silent users count as
+  dropped. Replies that keep arriving keep the phase open: a cohort whose members answer
+  slowly (a loaded machine, a slow phone) loses nobody, and a silent one costs
+  ``phase_timeout``. The CSV is written atomically when the collection ends (with ``out``;
+  the lobby collects ``rows`` itself, :mod:`http_lobby`).
 """
 
 from __future__ import annotations
@@ -27,12 +31,40 @@ from .driver import run_session
 from .errors import ProtocolViolation, RoundAborted
 from .http_base import BoundedHTTPServer, Limits, Reject, Request, Response, hex_param, int_param, json_response
 from .http_base import start_http as _start
+from .lobby import phase_deadline
 from .primitives import RandomSource, Verifier, hash_bytes
 from .secagg_server import SecAggServer
 from .transport_http import POLL_WAIT, poll_payload, post_payload, unwrap_post
 
 CONN_TIMEOUT = 10.0  # seconds a connection may stay silent
 MAX_SEQ = 1 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class PhaseTime:
+    """How one phase of a session went, seen by the server (``serve`` prints them).
+
+    ``compute``: seconds the driver spent making this phase's frames (the lock held, no
+    client served); ``replies``: seconds from the frames queued to the median, 90th-centile and
+    last reply accepted; ``seconds``: until the phase closed; ``cpu``: the server process's CPU
+    over compute and phase (every thread: HTTP handlers included)."""
+
+    stage: str
+    expected: int
+    arrived: int
+    compute: float
+    seconds: float
+    replies: tuple[float, float, float]
+    cpu: float
+    cut: bool  # closed (silence or deadline) with replies missing
+
+    def line(self) -> str:
+        m, p90, last = self.replies
+        return (
+            f"{self.stage} {self.arrived}/{self.expected} in {self.seconds:.1f} s (replies median {m:.1f}, "
+            f"p90 {p90:.1f}, last {last:.1f} s; frames made in {self.compute:.1f} s; {self.cpu:.1f} s CPU)"
+            + (f"; closed without {self.expected - self.arrived}" if self.cut else "")
+        )
 
 
 class CollectionServer:
@@ -46,8 +78,10 @@ class CollectionServer:
         out: str | None,
         params: AnonParams = AnonParams(),
         session: bytes | None = None,
+        deadline: float | None = None,
     ) -> None:
         self.roster, self.t, self.timeout, self.out = roster, threshold, phase_timeout, out
+        self.deadline = phase_deadline(len(roster), phase_timeout) if deadline is None else deadline
         self.params = params
         self.session = session or RandomSource().bytes(16)
         self.rows: list[tuple[str, int, int]] = []
@@ -61,6 +95,10 @@ class CollectionServer:
         self.accepted: dict[int, set[bytes]] = {u: set() for u in roster}
         self.state, self.phase_name = "running", "advertise"
         self.rejections: list[str] = []
+        self.phases: list[PhaseTime] = []
+        self._arrivals: list[float] = []
+        self._t0 = self._mark = time.monotonic()  # when this phase's frames were queued / the last one closed
+        self._cpu = time.process_time()
 
     # -- called by HTTP threads ---------------------------------------------------
     def max_body(self) -> int:
@@ -93,6 +131,7 @@ class CollectionServer:
                 self.rejections.append(exc.reason)
                 raise
             self.accepted[uid].add(digest)
+            self._arrivals.append(time.monotonic() - self._t0)
             self.lock.notify_all()
         return True
 
@@ -120,9 +159,21 @@ class CollectionServer:
             self.lock.notify_all()
             if stage == "result":
                 return
-            deadline = time.monotonic() + self.timeout
-            while not self.sv.expected() <= set(self.sv._box()) and time.monotonic() < deadline:
-                self.lock.wait(max(0.0, deadline - time.monotonic()))
+            now = time.monotonic()
+            compute, self._t0, self._arrivals = now - self._mark, now, []
+            while not (done := self.sv.expected() <= set(self.sv._box())):
+                last = now + (self._arrivals[-1] if self._arrivals else 0.0)
+                until = min(last + self.timeout, now + self.deadline)  # silence, or the deadline
+                if time.monotonic() >= until:
+                    break
+                self.lock.wait(until - time.monotonic())
+            self._mark = time.monotonic()
+            xs = sorted(self._arrivals) or [0.0]
+            cpu, self._cpu = time.process_time() - self._cpu, time.process_time()
+            replies = (xs[len(xs) // 2], xs[(9 * len(xs)) // 10], xs[-1])
+            expected = len(self.sv.expected())
+            got = len(self._arrivals)
+            self.phases.append(PhaseTime(stage, expected, got, compute, self._mark - now, replies, cpu, not done))
 
     def run(self) -> None:
         try:
@@ -146,6 +197,8 @@ class CollectionServer:
             "phase": self.phase_name,
             "threshold": self.t,
             "users": len(self.roster),
+            "phase_timeout": self.timeout,
+            "deadline": self.deadline,
             "rounds": self.sv.max_rounds,
             "accepted": len(self.col.parts),
             "advertised": len(self.sv.adverts),
@@ -288,6 +341,8 @@ def serve(a) -> int:
     print(f"listening {a.host}:{httpd.server_address[1]} session {cs.session.hex()}", flush=True)
     t0, c0 = time.monotonic(), time.process_time()
     cs.run()
+    for ph in cs.phases:
+        print(f"phase {ph.line()}", flush=True)
     print(
         f"state {cs.state}; {len(cs.col.parts)} parts; {time.monotonic() - t0:.1f} s wall, "
         f"{time.process_time() - c0:.1f} s CPU; events {cs.col.events}",

@@ -11,16 +11,18 @@ roster. No I/O: the HTTP side is :mod:`http_lobby`; every function takes ``now``
   ``idle`` seconds). When ``min_cohort`` are waiting (after ``gather`` seconds more) or
   ``max_cohort`` are, it fixes a :class:`Roster`: the keys in ascending byte order (a
   member's uid is its position), a fresh nonce, the catalog hash, the threshold and the
-  number of rounds, signed by the lobby key. The session id is ``BLAKE2b-128`` of the
-  signed payload, so every signature of the session commits to the whole roster: two
-  contributors shown different rosters are in different sessions.
+  number of rounds and the **phase deadline** (:func:`phase_deadline`), signed by the lobby
+  key. The session id is ``BLAKE2b-128`` of the signed payload, so every signature of the
+  session commits to the whole roster: two contributors shown different rosters are in
+  different sessions.
 * A contributor refuses a roster without its key, smaller than **its own** minimum, for
-  another catalog, with a threshold not above half, or whose session id or signature does
-  not match (:func:`check_roster`).
+  another catalog, with a threshold not above half, a phase deadline above ``MAX_DEADLINE``,
+  or whose session id or signature does not match (:func:`check_roster`).
 """
 
 from __future__ import annotations
 
+import math
 import struct
 from dataclasses import dataclass, field
 
@@ -33,6 +35,18 @@ DEFAULT_POW_BITS = 20
 DEFAULT_MIN_COHORT = 32
 KEY = 32
 _Q = struct.Struct(">Q")
+PER_MEMBER = 0.5  # seconds a phase's deadline grows per member of the cohort
+MAX_DEADLINE = 3600  # a contributor refuses a roster whose phases may last longer (never a hang)
+
+
+def phase_deadline(n: int, idle: float) -> int:
+    """The most seconds one phase of a session of ``n`` may last: ``idle`` (the longest silence
+    between two replies, ``--phase-timeout``) plus ``PER_MEMBER`` per member, whole seconds.
+
+    A phase closes when every reply is in, after ``idle`` seconds without a new one, or at this
+    deadline. Both sides know it: the lobby signs it into the roster, and a contributor waits
+    for its next frame that long (plus its own timeout) before it gives up."""
+    return min(MAX_DEADLINE, math.ceil(idle + PER_MEMBER * n))
 
 
 def pow_digest(challenge: bytes, catalog: str, key: bytes, nonce: bytes) -> bytes:
@@ -74,7 +88,8 @@ def default_threshold(n: int) -> int:
 
 @dataclass(frozen=True)
 class Roster:
-    """A fixed cohort: keys in ascending byte order (uid = position), signed by the lobby."""
+    """A fixed cohort: keys in ascending byte order (uid = position), signed by the lobby;
+    ``deadline``: the most seconds a phase of its session may last (:func:`phase_deadline`)."""
 
     nonce: bytes
     catalog: str
@@ -82,9 +97,11 @@ class Roster:
     rounds: int
     keys: tuple[bytes, ...]
     sig: bytes = b""
+    deadline: int = 60
 
     def payload(self) -> bytes:
-        return frame(b"lobby-roster", self.nonce, self.catalog, self.threshold, self.rounds, b"".join(self.keys))
+        keys = b"".join(self.keys)
+        return frame(b"lobby-roster", self.nonce, self.catalog, self.threshold, self.rounds, self.deadline, keys)
 
     @property
     def session(self) -> bytes:
@@ -94,10 +111,12 @@ class Roster:
         return dict(enumerate(self.keys))
 
     @classmethod
-    def fix(cls, keys, catalog: str, rounds: int, lobby_key: SigningKey, rng: RandomSource) -> Roster:
+    def fix(
+        cls, keys, catalog: str, rounds: int, lobby_key: SigningKey, rng: RandomSource, idle: float = 30.0
+    ) -> Roster:
         ks = tuple(sorted(set(keys)))
-        r = cls(rng.bytes(16), catalog, default_threshold(len(ks)), rounds, ks)
-        return cls(r.nonce, catalog, r.threshold, rounds, ks, lobby_key.sign(r.payload()))
+        r = cls(rng.bytes(16), catalog, default_threshold(len(ks)), rounds, ks, deadline=phase_deadline(len(ks), idle))
+        return cls(r.nonce, catalog, r.threshold, rounds, ks, lobby_key.sign(r.payload()), r.deadline)
 
     def to_json(self) -> dict:
         return {
@@ -105,6 +124,7 @@ class Roster:
             "catalog_hash": self.catalog,
             "threshold": self.threshold,
             "rounds": self.rounds,
+            "deadline": self.deadline,
             "keys": [k.hex() for k in self.keys],
             "session": self.session.hex(),
             "sig": self.sig.hex(),
@@ -122,6 +142,7 @@ class Roster:
                 int(doc["rounds"]),
                 keys,
                 bytes.fromhex(doc["sig"]),
+                int(doc["deadline"]),
             )
             session = bytes.fromhex(doc["session"])
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -151,6 +172,8 @@ def check_roster(r: Roster, *, key: bytes, min_cohort: int, lobby_key: bytes, ca
         raise ProtocolViolation("bad-roster", f"threshold {r.threshold} of {len(r.keys)}") from None
     if 2 * r.threshold <= len(r.keys):
         raise ProtocolViolation("bad-roster", f"threshold {r.threshold} is not above half of {len(r.keys)}")
+    if not 1 <= r.deadline <= MAX_DEADLINE:
+        raise ProtocolViolation("bad-roster", f"a phase deadline of {r.deadline} s (at most {MAX_DEADLINE})")
     return r.keys.index(key)
 
 
@@ -166,6 +189,7 @@ class Lobby:
     gather: float = 5.0  # seconds to wait for more once min_cohort are in
     pow_bits: int = DEFAULT_POW_BITS
     idle: float = 20.0  # a key that stops asking for its roster leaves the lobby
+    phase_timeout: float = 30.0  # the sessions' longest silence between two replies (phase_deadline)
     keep: float = 120.0  # how long a fixed roster stays retrievable
     waiting: dict[bytes, float] = field(default_factory=dict)  # key -> last seen
     fixed: dict[bytes, tuple[Roster, float]] = field(default_factory=dict)
@@ -215,7 +239,7 @@ class Lobby:
         self.since = now if self.since is None else self.since
         if n < self.max_cohort and now - self.since < self.gather:
             return None
-        roster = Roster.fix(self.waiting, self.catalog, self.rounds, lobby_key, rng)
+        roster = Roster.fix(self.waiting, self.catalog, self.rounds, lobby_key, rng, self.phase_timeout)
         for k in roster.keys:
             self.fixed[k] = (roster, now)
         self.waiting.clear()

@@ -215,12 +215,20 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
     index = result.catalog.index
     lead = prep.lead_model
     similar = None if lead is None else {"name": lead, "label": label(lead), "html": prep.neighbour_html(p, lead, here)}
-    others = [
-        {"name": m, "label": label(m), "html": prep.neighbour_html(p, m, here, limit=NB_SHOW_OTHERS, explain=False)}
-        for m in prep.models
-        if m not in (prep.series_model, lead)
-    ]
-    series = prep.neighbour_html(p, prep.series_model, here) if prep.series_model else None
+    # the other models' top 3, one line each; models whose top 3 are the same share their line
+    others: list[dict] = []
+    for m in prep.models:
+        if m in (prep.series_model, lead):
+            continue
+        html = prep.neighbour_html(p, m, here, limit=NB_SHOW_OTHERS, explain=False)
+        same = next((o for o in others if o["html"] == html), None)
+        if same is None:
+            others.append({"names": [m], "labels": [label(m)], "html": html})
+        else:
+            same["names"].append(m)
+            same["labels"].append(label(m))
+    sm = prep.series_model
+    series = prep.neighbour_html(p, sm, here) if sm and prep.has_neighbours(p, sm) else None
     work = result.catalog.work_of
     also = [
         {
@@ -366,6 +374,7 @@ def foryou_context(result, prep: Prepared, assets: Mapping[str, str], onboarding
                 "collect_json": root + "data/collect.json",
                 "worker": root + assets["js/privacy/worker.js"],
                 "sodium": root + assets["js/vendor/libsodium/libsodium-wrappers.mjs"],
+                "profile": root + assets["js/profile.js"],  # the visitor's ratings: For-you's own module
             },
         }
     return ctx

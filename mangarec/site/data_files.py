@@ -3,14 +3,17 @@
 ``data/nb/<n>.json`` (one per :data:`~mangarec.site.prepare.NB_BLOCK` items, chosen by
 ``fnv1a(id) % shards``)::
 
-    {"items": {id: [title, [tag numbers], year|null, kind]},
-     "nb": {id: {model: [[ref numbers, best first], [scores in thousandths]]}},
-     "ref": [[id, title, [tag numbers], kind label], ...]}
+    {"models": [model, ...],
+     "items": {id: [title, [tag numbers], year|null, kind]},
+     "nb": {id: [[[positions, best first], [score deltas]] for each model of "models"]}}
 
-(a "same series" list holds only the item's series members.)
-
-(shared tags are the intersection of the two tag lists, computed by the page; the kind label
-is :attr:`Prepared.kind_labels`, e.g. ``"anime · TV"``, empty when it tells nothing).
+A neighbour is its **position** in the catalog order, an index into the shared dictionaries
+``data/maps/titles.json`` (its id, title and kind label) and ``data/maps/tags.json`` (its tags):
+every title's name and tags are published once, not once per shard that lists it (issue 18:
+the site within ~10 KB per title). Scores are integers in thousandths, delta-coded: the first is
+the best score, each next one is what it drops from the one before (``s[k] = s[k-1] - d[k]``).
+A "same series" list holds only the item's series members. (The page computes the shared tags
+as the intersection of the two tag lists.)
 
 The maps page (``data/maps/``), in catalog order, so the first picture needs only one
 model's coordinates:
@@ -22,8 +25,9 @@ model's coordinates:
     The coordinates quantised to 16 bits (:func:`quantise`): ``n`` little-endian uint16 ``x``
     then ``n`` ``y``; ``65535`` = no position. Error at most half a step: (hi - lo) / 131068.
 ``titles.json``
-    ``{"ids": [...], "t": [titles]}`` for the hover labels and clicks (loaded after the first
-    picture).
+    ``{"ids": [...], "t": [titles], "kinds": [kind labels], "k": [kind label number per title]}``
+    for the hover labels and clicks (loaded after the first picture), and the neighbours'
+    names on the explore page (:attr:`Prepared.kind_labels`, e.g. ``"anime · TV"``, or ``""``).
 ``tags.json``
     ``{"tags": [...], "groups": [[group, [tag numbers]]], "g": [[tag numbers per title]]}``,
     fetched only when the map is coloured.
@@ -37,6 +41,11 @@ import scipy.sparse as sp
 from .prepare import Prepared
 
 
+def delta_scores(milli: list[int]) -> list[int]:
+    """Scores in thousandths, best first → the first, then each one's drop from the one before."""
+    return milli[:1] + [a - b for a, b in zip(milli, milli[1:])]
+
+
 def neighbour_shards(prep: Prepared, shards_range: range | None = None) -> dict[int, dict]:
     """``{shard number: content}`` for every neighbour shard (empty shards included), or
     only those in ``shards_range``.
@@ -48,31 +57,29 @@ def neighbour_shards(prep: Prepared, shards_range: range | None = None) -> dict[
     members: list[list[int]] = [[] for _ in range(prep.nb_shards)]
     for p, s in enumerate(prep.shard_of):
         members[s].append(p)
-    models = prep.models
+    models = list(prep.models)
     pos_of = {m: prep.neighbour_lists[m][0] for m in models}
     milli = prep.score_milli
     shards = {}
     for s in shards_range if shards_range is not None else range(len(members)):
-        ps = members[s]
-        local: dict[int, int] = {}
         entries, nb = {}, {}
-        for p in ps:
+        for p in members[s]:
             it = items[p]
             entries[it.id] = [it.title, list(prep.item_tags[p]), it.year, it.kind]
-            lists = {}
+            lists = []
             for m in models:
                 row = [q for q in pos_of[m][p] if q >= 0]
-                lists[m] = [[local.setdefault(q, len(local)) for q in row], milli[m][p][: len(row)]]
+                lists.append([row, delta_scores(milli[m][p][: len(row)])])
             nb[it.id] = lists
-        labels = prep.kind_labels
-        ref = [[items[q].id, items[q].title, list(prep.item_tags[q]), labels[q]] for q in local]
-        shards[s] = {"items": entries, "nb": nb, "ref": ref}
+        shards[s] = {"models": models, "items": entries, "nb": nb}
     return shards
 
 
 def map_titles(prep: Prepared) -> dict:
-    """Ids and titles of every item (hover labels, clicks)."""
-    return {"ids": [it.id for it in prep.items], "t": [it.title for it in prep.items]}
+    """Ids, titles and kind labels of every item (hover labels, clicks, explore's neighbours)."""
+    kinds: dict[str, int] = {}
+    codes = [kinds.setdefault(label, len(kinds)) for label in prep.kind_labels]
+    return {"ids": [it.id for it in prep.items], "t": [it.title for it in prep.items], "kinds": list(kinds), "k": codes}
 
 
 def map_tags(prep: Prepared) -> dict:

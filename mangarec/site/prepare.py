@@ -274,9 +274,15 @@ class Prepared:
         relative path to the ``title/`` folder (``"../"`` from a title page)."""
         return [f'<a href="{prefix}{i}/">{t}</a>' for i, t in zip(self.esc_ids, self.esc_titles)]
 
+    def has_neighbours(self, p: int, model: str) -> bool:
+        """Whether item ``p`` has any neighbour shown under ``model`` (a series list may have none)."""
+        return any(q >= 0 for q in self.neighbour_lists[model][0][p])
+
     def neighbour_html(self, p: int, model: str, prefix: str, *, limit: int = NB_SHOW, explain: bool = True) -> Markup:
-        """The ``<li>`` rows of item ``p``'s first ``limit`` neighbours under ``model``: link and
-        (``explain``) the neighbour's kind label, its similarity and the tags it shares with ``p``.
+        """Item ``p``'s first ``limit`` neighbours under ``model``: with ``explain``, ``<li>`` rows
+        of the link, the neighbour's kind label, its similarity and the tags it shares with ``p``
+        ("all N tags" when it has every one of ``p``'s N ≥ 2 tags: those are listed above);
+        without, the links alone on one line, separated by `` · ``.
 
         Built from pre-escaped strings (fast: a title page has one list per model).
         """
@@ -284,14 +290,15 @@ class Prepared:
         text = self.score_text[model][p]
         mine = self.tag_masks[p]
         masks, links, shared_of, kinds = self.tag_masks, self.links(prefix), self.shared_mask, self.esc_kind_labels
+        if not explain:
+            return Markup(" · ".join(links[q] for q in pos if q >= 0) or '<span class="none">none</span>')
+        n_mine = len(self.item_tags[p])
         rows = []
         for q, s in zip(pos, text):
             if q < 0:
                 continue
-            if not explain:
-                rows.append(f"<li>{links[q]}</li>")
-                continue
-            shared = shared_of(mine & masks[q])[1]
+            both = mine & masks[q]
+            shared = f"all {n_mine} tags" if both == mine and n_mine >= 2 else shared_of(both)[1]
             rows.append(
                 f'<li>{links[q]}{kinds[q]} <span class="score">{s}</span>'
                 + (f'<span class="shared">{shared}</span></li>' if shared else "</li>")

@@ -59,7 +59,9 @@ class Collection:
     def __init__(self, n: int, out: Path, phase_timeout: float, origin: str):
         self.seeds = {u: RandomSource().bytes(32) for u in range(n)}
         self.roster = {u: signing_key(s).verify_key for u, s in self.seeds.items()}
-        self.cs = Mischief(self.roster, default_threshold(n), phase_timeout, str(out))
+        # a phase closes after phase_timeout s of silence; the deadline leaves room for tabs that
+        # open one after another on a loaded machine (a dropout still costs phase_timeout)
+        self.cs = Mischief(self.roster, default_threshold(n), phase_timeout, str(out), deadline=180.0)
         self.httpd = start_http(self.cs, 0, allow_origin=(origin,), per_address=0)
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.driver = threading.Thread(target=self.cs.run, daemon=True)
@@ -242,12 +244,13 @@ def test_browser_refuses_a_short_roster(static, chromium):
     def roster(keys):
         keys = sorted(keys)
         t = len(keys) // 2 + 1
-        payload = frame(b"lobby-roster", b"n" * 16, "c" * 64, t, 9, b"".join(keys))
+        payload = frame(b"lobby-roster", b"n" * 16, "c" * 64, t, 9, 46, b"".join(keys))
         return {
             "nonce": (b"n" * 16).hex(),
             "catalog_hash": "c" * 64,
             "threshold": t,
             "rounds": 9,
+            "deadline": 46,
             "keys": [k.hex() for k in keys],
             "session": hash_bytes(payload, size=16).hex(),
             "sig": lobby.sign(payload).hex(),
@@ -352,6 +355,37 @@ def test_browsers_and_python_contributors_enroll_in_one_lobby_cohort(tmp_path, s
         stages = {p["stage"] for p in chromium.execute_script("return window.__progress")}
         assert {"work", "rounds"} <= stages, stages  # proof of work solved in the worker, then the rounds
         assert lob.collected() == Counter(lob.named(ratings_of(u)) for u in range(9))
+    finally:
+        lob.close()
+
+
+def test_a_tab_refuses_a_short_roster_from_a_live_lobby_and_sends_nothing(tmp_path, static, chromium):
+    """The lobby fixes a roster of 3 (its own minimum); the tab's site asks for 4: the tab
+    refuses it (short-roster) before sending anything in that session, and the two Python
+    contributors, whose minimum is 3, are collected without it (it counts as silent)."""
+    from mangarec.privacy.lobby_client import LobbyJoin
+
+    kw = {"min_cohort": 3, "max_cohort": 3, "gather": 0.0, "phase_timeout": 4.0}
+    lob = LobbyServer(tmp_path, static.rsplit("/", 1)[0], **kw)
+    try:
+        job = {"collectUrl": lob.url, "catalog": CAT, "minCohort": 4, "ratings": [list(x) for x in ratings_of(0)]}
+        handles = open_tabs(chromium, static, {0: job | {"timeout": 60}})
+        wait_for(chromium, "return (window.__progress || []).some((p) => p.stage === 'waiting')", 60)
+        joins = [LobbyJoin(lob.url, CAT, ratings_of(u), 3, timeout=90, log=lambda *a, **k: None) for u in (1, 2)]
+        codes: dict[int, int] = {}
+        threads = [
+            threading.Thread(target=lambda j=j, u=u: codes.__setitem__(u, j.run())) for u, j in zip((1, 2), joins)
+        ]
+        for t in threads:
+            t.start()
+        outcome = wait_all(chromium, handles, timeout=120)[0]
+        for t in threads:
+            t.join(150)
+        assert "short-roster" in str(outcome.get("error")), outcome
+        (cs,) = lob.svc.sessions.values()
+        assert len(cs.roster) == 3 and len(cs.sv.adverts) == 2  # the tab's key: in the roster, silent
+        assert codes == {1: 0, 2: 0}
+        assert lob.collected() == Counter(lob.named(ratings_of(u)) for u in (1, 2))
     finally:
         lob.close()
 

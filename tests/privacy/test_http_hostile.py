@@ -178,9 +178,51 @@ def test_slow_body_is_cut_off(tmp_path):
         while chunk := s.recv(1000):  # the server answers, then closes
             data += chunk
         assert time.monotonic() - t0 < 5
-        assert data.startswith(b"HTTP/1.1 400") and b"truncated" in data
+        assert data.startswith(b"HTTP/1.1 408") and b"stalled" in data  # retryable: a starved client
         s.close()
         assert _status_ok(base)
+        # a client that stopped mid-body (closed its side) is a 400: nothing to retry
+        s = socket.create_connection(("127.0.0.1", port), timeout=10)
+        s.sendall(b"POST /v1/msg HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n" + b"x" * 10)
+        s.shutdown(socket.SHUT_WR)
+        data = b""
+        while chunk := s.recv(1000):
+            data += chunk
+        assert data.startswith(b"HTTP/1.1 400") and b"truncated" in data
+        s.close()
+    finally:
+        httpd.shutdown()
+
+
+def test_a_post_answered_408_is_sent_again_not_a_refusal(tmp_path):
+    """Under load 93 a contributor of the 500 benchmark exited on "bad-format: server rejected a
+    frame": its body had stalled past the server's socket timeout (then a 400). The server now
+    answers 408 and the client sends the frame again."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from mangarec.privacy.http_client import Http
+
+    seen: list[int] = []
+
+    class Once408(BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(1)
+            code = 408 if len(seen) == 1 else 200
+            body = json.dumps({"reason": "bad-format"} if code == 408 else {"ok": True}).encode()
+            self.send_response(code)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Once408)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        Http(f"http://127.0.0.1:{httpd.server_address[1]}").post(b"frame", time.monotonic() + 20)
+        assert len(seen) == 2  # sent again, then accepted; no ProtocolViolation
     finally:
         httpd.shutdown()
 
@@ -217,11 +259,12 @@ def test_two_hundred_clients_posting_at_once_are_all_accepted(tmp_path):
 
 
 class _SlowParticipant(Participant):
-    """Sleeps through the consistency check of the first round it sees."""
+    """Sleeps ``nap`` seconds before answering the first frame of kind ``at`` (by default
+    through the consistency check of the first round it sees)."""
 
-    def __init__(self, *a, nap: float, **k) -> None:
+    def __init__(self, *a, nap: float, at: type = E.SurvivorSet, **k) -> None:
         super().__init__(*a, **k)
-        self.nap, self.lines = nap, []
+        self.nap, self.at, self.lines = nap, at, []
         self.log = lambda *m, **kw: self.lines.append(" ".join(map(str, m)))
 
     def _new_session(self, st):
@@ -229,7 +272,7 @@ class _SlowParticipant(Participant):
         receive = self.client.receive
 
         def slow(frame: bytes):
-            if E.decode(frame).KIND == E.SurvivorSet.KIND and self.nap:
+            if E.decode(frame).KIND == self.at.KIND and self.nap:
                 time.sleep(self.nap)
                 self.nap = 0
             return receive(frame)
@@ -238,27 +281,63 @@ class _SlowParticipant(Participant):
         return self.client
 
 
+def _collect(cs: CollectionServer, ps: list[Participant], wait: float = 60) -> dict[int, int]:
+    """Run the collection and the participants (one thread each); their exit codes by uid."""
+    codes: dict[int, int] = {}
+    threads = [threading.Thread(target=lambda p=p: codes.__setitem__(p.uid, p.run())) for p in ps]
+    runner = threading.Thread(target=cs.run)
+    runner.start()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=wait)
+    runner.join(timeout=60)
+    return codes
+
+
 def test_a_client_that_misses_a_phase_is_dropped_not_crashed(tmp_path):
     n = 4
     cs, httpd, base, roster = _server(n, tmp_path, phase_timeout=1.5)
     ratings = {u: [(10 * u + k, 1 + k % 9) for k in range(3 + u)] for u in range(n)}
     ps = [Participant(base, u, _seed(u), roster, ratings[u], 30.0, log=lambda *a, **k: None) for u in range(n - 1)]
     slow = _SlowParticipant(base, n - 1, _seed(n - 1), roster, ratings[n - 1], 30.0, nap=4.0)
-    codes: dict[int, int] = {}
-    threads = [threading.Thread(target=lambda p=p: codes.__setitem__(p.uid, p.run())) for p in ps + [slow]]
-    runner = threading.Thread(target=cs.run)
     try:
-        runner.start()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=60)
-        runner.join(timeout=60)
+        codes = _collect(cs, ps + [slow])
         assert cs.state == "done"
         assert codes == {0: 0, 1: 0, 2: 0, 3: 3}  # dropped, reported, no crash
         assert any("dropped by the server" in line for line in slow.lines), slow.lines
         got = sorted(sorted(v) for v in cs.col.profiles().values())
         assert got == sorted(sorted(ratings[u]) for u in range(n - 1))
+    finally:
+        httpd.shutdown()
+
+
+def test_replies_that_keep_arriving_keep_a_phase_open_and_a_silent_member_is_still_dropped(tmp_path):
+    """In the 500-contributor lobby on a loaded machine the share phase took 394 s, its replies
+    arriving one after another for minutes: a phase that closed a fixed time after it began
+    cut the late ones. A phase now closes after ``phase_timeout`` seconds of *silence* (or at
+    its deadline): here the five replies come 0.8 s apart, 3.2 s in all, with a silence of 2 s
+    allowed (a fixed 2 s phase dropped users 3 and 4); the sixth member, silent for 8 s at its
+    consistency check, is still dropped."""
+    n, idle = 6, 2.0
+    roster = {u: SigningKey(_seed(u)).verify_key for u in range(n)}
+    cs = CollectionServer(roster, n // 2 + 1, idle, str(tmp_path / "out.csv"), deadline=60.0)
+    httpd = start_http(cs, 0)
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    ratings = {u: [(10 * u + k, 1 + k % 9) for k in range(3 + u)] for u in range(n)}
+    quiet = {"log": lambda *a, **k: None}
+    ps = [_SlowParticipant(base, u, _seed(u), roster, ratings[u], 60.0, nap=0.8 * u, at=E.KeyList) for u in range(5)]
+    ps.append(_SlowParticipant(base, 5, _seed(5), roster, ratings[5], 60.0, nap=8.0, **quiet))
+    try:
+        codes = _collect(cs, ps, wait=120)
+        assert cs.state == "done"
+        share = next(ph for ph in cs.phases if ph.stage == "share")
+        assert share.arrived == share.expected == n and not share.cut, share
+        assert share.replies[2] >= 3.0  # the last reply came after more than one silence allowed
+        assert codes == {0: 0, 1: 0, 2: 0, 3: 0, 4: 0, 5: 3}, codes  # the silent one: dropped
+        assert any(ph.cut for ph in cs.phases if ph.stage == "consistency")
+        got = sorted(sorted(v) for v in cs.col.profiles().values())
+        assert got == sorted(sorted(ratings[u]) for u in range(5))
     finally:
         httpd.shutdown()
 

@@ -316,14 +316,77 @@ ATTACKS = {
     "open-unjustified": (E.RoundResult, None),
     # a frame of another session
     "foreign-session": (E.SurvivorSet, lambda m: replace(m, session=_flip(m.session))),
+    # the collector's token: a proof that does not hold (it used another key: a tag), no token
+    "token-proof-forged": (E.ShareBundle, lambda m: replace(m, ext=m.ext[:40] + _flip(m.ext[40:], 0))),
+    "token-missing": (E.ShareBundle, lambda m: replace(m, ext=b"")),
+    # an unmasking request that asks for other shares than the survivor set calls for
+    "unmask-not-the-survivors": (E.UnmaskRequest, lambda m: replace(m, b_for=m.b_for[1:], seed_for=m.b_for[:1])),
 }
 
 
-@pytest.mark.parametrize("attack", sorted(ATTACKS))
+def _after(frames: list[bytes], pick, *extra: bytes) -> list[bytes]:
+    """The frames up to and including the first that ``pick`` chooses, then ``extra``."""
+    for i, f in enumerate(frames):
+        if pick(E.decode(f)):
+            return frames[: i + 1] + list(extra)
+    raise AssertionError("no such frame in the transcript")
+
+
+def _first(frames: list[bytes], pick, change) -> list[bytes]:
+    """The frames up to and including the first that ``pick`` chooses, that one changed."""
+    got = _after(frames, pick)
+    return got[:-1] + [E.encode(change(E.decode(got[-1])))]
+
+
+def _growing_survivors(frames: list[bytes]) -> list[bytes]:
+    """A survivor set without user 3 (signed), then one with it again: not a shrink."""
+    got = _after(frames, lambda m: isinstance(m, E.SurvivorSet))
+    first = E.decode(got[-1])
+    smaller = replace(first, survivors=tuple(u for u in first.survivors if u != 3))  # type: ignore[attr-defined]
+    return got[:-1] + [E.encode(smaller), got[-1]]
+
+
+def _open(frames: list[bytes], after, rnd: int) -> list[bytes]:
+    sid = E.decode(frames[0]).session
+    return _after(frames, after, E.encode(E.OpenRequest(sid, rnd)))
+
+
+# attacks that need more than one frame changed: the transcript -> the frames to replay
+SEQUENCES = {
+    # a token key that is not a point (checked with the token, at the ShareBundle)
+    "token-key-not-a-point": lambda fs: (
+        _first(fs, lambda m: isinstance(m, E.KeyList), lambda m: replace(m, ext=bytes(32)))
+        + _after(fs, lambda m: isinstance(m, E.ShareBundle))[len(_after(fs, lambda m: isinstance(m, E.KeyList))) :]
+    ),
+    "survivors-not-shrinking": _growing_survivors,
+    # a marks round is never opened, nor a reservation once a later round started
+    "open-marks-round": lambda fs: _open(fs, lambda m: isinstance(m, E.RoundResult) and m.round == 1, 1),
+    "open-older-round": lambda fs: _open(fs, lambda m: isinstance(m, E.RoundStart) and m.round == 1, 0),
+    # a bundle addressed to another user; a round that does not follow the channel's sequence;
+    # a marks round whose length disagrees with the reservation result
+    "bundle-for-another": lambda fs: _first(
+        fs, lambda m: isinstance(m, E.ShareBundle), lambda m: replace(m, recipient=m.recipient + 1)
+    ),
+    "round-out-of-sequence": lambda fs: _first(
+        fs, lambda m: isinstance(m, E.RoundStart) and m.purpose == "marks", lambda m: replace(m, purpose="message")
+    ),
+    "marks-length": lambda fs: _first(
+        fs, lambda m: isinstance(m, E.RoundStart) and m.purpose == "marks", lambda m: replace(m, length=m.length + 1)
+    ),
+    # a marks round in a group whose sum could wrap a mark to zero
+    "marks-in-a-small-group": lambda fs: _first(
+        fs, lambda m: isinstance(m, E.RoundStart) and m.purpose == "marks", lambda m: replace(m, group="add8")
+    ),
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS) + sorted(SEQUENCES))
 def test_js_client_refuses_what_the_python_client_refuses(attack):
     run, rec, case = record_session()
-    kind, change = ATTACKS[attack]
-    if change is None:  # an OpenRequest right after the first (honest) reservation result
+    kind, change = ATTACKS.get(attack, (None, None))
+    if attack in SEQUENCES:
+        frames = SEQUENCES[attack](rec.frames)
+    elif change is None:  # an OpenRequest right after the first (honest) reservation result
         frames = _mutate(rec.frames, kind, lambda m: m)
         frames.append(E.encode(E.OpenRequest(run.session, E.decode(frames[-1]).round)))  # type: ignore[attr-defined]
     elif attack == "equivocated-result":
@@ -340,9 +403,9 @@ def test_js_client_refuses_what_the_python_client_refuses(attack):
 
 
 # --- the lobby: proof of work and the roster a client accepts, against mangarec.privacy.lobby ------
-def _roster(lobby_key, keys, *, catalog="c" * 64, t=None, rounds=9, nonce=b"n" * 16) -> dict:
+def _roster(lobby_key, keys, *, catalog="c" * 64, t=None, rounds=9, nonce=b"n" * 16, deadline=46) -> dict:
     ks = tuple(sorted(keys))
-    r = Roster(nonce, catalog, len(ks) // 2 + 1 if t is None else t, rounds, ks)
+    r = Roster(nonce, catalog, len(ks) // 2 + 1 if t is None else t, rounds, ks, deadline=deadline)
     return replace(r, sig=lobby_key.sign(r.payload())).to_json()
 
 
@@ -352,7 +415,7 @@ def _python_verdict(doc: dict, **kw) -> dict:
         uid = check_roster(r, **kw)
     except PrivacyError as exc:
         return {"refused": exc.reason}  # type: ignore[attr-defined]
-    return {"uid": uid, "session": r.session.hex(), "t": r.threshold, "n": len(r.keys)}
+    return {"uid": uid, "session": r.session.hex(), "t": r.threshold, "n": len(r.keys), "deadline": r.deadline}
 
 
 def test_lobby_proof_of_work_and_roster_checks():
@@ -371,6 +434,8 @@ def test_lobby_proof_of_work_and_roster_checks():
         "catalog": _roster(lobby_key, [me] + peers[:31], catalog="d" * 64),
         "threshold": _roster(lobby_key, [me] + peers[:31], t=16),
         "rounds": _roster(lobby_key, [me] + peers[:31], rounds=6),
+        "deadline": _roster(lobby_key, [me] + peers[:31], deadline=lobby.MAX_DEADLINE + 1),
+        "deadline-altered": dict(ok, deadline=ok["deadline"] + 1),  # not what was signed
     }
     challenge = seeded("challenge")[:16]
     pow_in = [(challenge, catalog, me, bytes(8)), (challenge, catalog, me, b"\xff" * 8)]

@@ -9,6 +9,8 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
 
 import pytest
 
@@ -16,7 +18,17 @@ from mangarec.privacy.anonymous import AnonParams
 from mangarec.privacy.errors import ProtocolViolation
 from mangarec.privacy.http_base import Limits, start_http
 from mangarec.privacy.http_lobby import Index, LobbyService, RateLimit, map_profiles
-from mangarec.privacy.lobby import Lobby, Roster, check_roster, enroll_payload, pow_ok, solve_pow, zero_bits
+from mangarec.privacy.lobby import (
+    MAX_DEADLINE,
+    Lobby,
+    Roster,
+    check_roster,
+    enroll_payload,
+    phase_deadline,
+    pow_ok,
+    solve_pow,
+    zero_bits,
+)
 from mangarec.privacy.lobby_client import LobbyJoin
 from mangarec.privacy.primitives import RandomSource, SigningKey
 
@@ -44,7 +56,7 @@ def _roster(keys, lobby: SigningKey, **kw) -> Roster:
     r = Roster.fix(keys, CAT, ROUNDS, lobby, RandomSource())
     if kw:
         r = Roster(**(vars(r) | kw))
-        r = Roster(r.nonce, r.catalog, r.threshold, r.rounds, r.keys, lobby.sign(r.payload()))
+        r = replace(r, sig=lobby.sign(r.payload()))
     return r
 
 
@@ -53,6 +65,9 @@ def test_a_roster_round_trips_and_commits_its_session():
     _, keys = _members(5)
     r = _roster(keys, lobby)
     assert list(r.keys) == sorted(keys) and r.threshold == 3
+    assert r.deadline == phase_deadline(5, 30.0) == 33 and phase_deadline(500, 30.0) == 280
+    assert phase_deadline(60000, 30.0) == MAX_DEADLINE
+    assert replace(r, deadline=r.deadline + 1).session != r.session  # the session id commits to it
     doc = r.to_json()
     assert Roster.from_json(json.loads(json.dumps(doc))) == r
     doc["keys"] = doc["keys"][:-1]  # a member removed: the session id no longer matches
@@ -75,6 +90,7 @@ def test_a_roster_round_trips_and_commits_its_session():
         ("forged", "bad-roster"),
         ("catalog", "bad-roster"),
         ("half", "bad-roster"),
+        ("deadline", "bad-roster"),
     ],
 )
 def test_a_contributor_refuses_a_bad_roster(case, reason):
@@ -92,6 +108,8 @@ def test_a_contributor_refuses_a_bad_roster(case, reason):
         r = _roster(keys, SigningKey(b"x" * 32))
     elif case == "catalog":
         r = _roster(keys, lobby, catalog="d" * 64)
+    elif case == "deadline":  # phases that may last longer than a contributor ever waits
+        r = _roster(keys, lobby, deadline=MAX_DEADLINE + 1)
     else:
         r = _roster(keys, lobby, threshold=3)
     with pytest.raises(ProtocolViolation) as exc:
@@ -300,3 +318,99 @@ def _profiles(tmp_path):
     for p, i, r in rows:
         by.setdefault(p, []).append((i, r))
     return list(by.values())
+
+
+def test_two_builds_collected_at_once_each_through_its_own_index(tmp_path):
+    """``--index`` twice (last night's build and tonight's): each cohort is of one build and its
+    profiles come out in that build's ids; a contributor of a build the server does not collect
+    for is refused (``unknown-catalog``), and a site whose titles index is of another build
+    than its collect.json is refused before anything is sent."""
+    other = "d" * 64
+    ids_a = [f"id-{k:03d}" for k in range(50)]
+    ids_b = [f"new-{k:03d}" for k in reversed(range(60))]  # another order: index k is another title
+    paths = []
+    for cat, ids in ((CAT, ids_a), (other, ids_b)):
+        p = tmp_path / f"titles-{cat[0]}.json"
+        p.write_text(json.dumps({"schema": "mangarec-titles", "version": 1, "catalog_hash": cat, "ids": ids}))
+        paths.append(str(p))
+    kw = {"min_cohort": 3, "max_cohort": 3, "gather": 0.0, "pow_bits": 6, "phase_timeout": 15.0}
+    svc = LobbyService([Index.load(p) for p in paths], str(tmp_path / "collected.csv"), **kw)
+    httpd = start_http(svc, Limits.for_cohort(16, per_address=0))
+    stop = threading.Event()
+    threading.Thread(target=svc.run, args=(stop,), daemon=True).start()
+    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        joins = {
+            (cat, u): LobbyJoin(base, cat, _pairs(u), 3, timeout=60, log=lambda *a, **k: None)
+            for cat in (CAT, other)
+            for u in range(3)
+        }
+        with ThreadPoolExecutor(6) as pool:
+            codes = list(pool.map(lambda j: j.run(), joins.values()))
+        assert codes == [0] * 6
+        stranger = LobbyJoin(base, "e" * 64, _pairs(0), 3, timeout=10, log=lambda *a, **k: None)
+        assert _outcome(stranger.enroll) == "unknown-catalog"
+        with open(tmp_path / "collected.csv") as fh:
+            rows = list(csv.reader(fh))[1:]
+        got: dict[str, list] = {}
+        for p, i, r in rows:
+            got.setdefault(p, []).append((i, int(r)))
+        want = Counter(tuple(sorted((ids[i], r) for i, r in _pairs(u))) for ids in (ids_a, ids_b) for u in range(3))
+        assert Counter(tuple(sorted(v)) for v in got.values()) == want
+        assert svc.completed == 2
+    finally:
+        stop.set()
+        httpd.shutdown()
+    # the site side: collect.json of one build beside the titles index of another
+    from mangarec.errors import InputError
+    from mangarec.privacy.lobby_client import load_collect
+
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "embeddings-titles.json").write_text(Path(paths[1]).read_text())
+    doc = {
+        "schema": "mangarec-collect",
+        "version": 1,
+        "collect_url": base,
+        "min_cohort": 32,
+        "catalog_hash": CAT,
+        "count": 60,
+        "index": "embeddings-titles.json",
+        "max_ratings": 2560,
+        "values": {"scale": [1, 10], "like": 8, "dislike": 1, "number": "round-half-up-clamp"},
+    }
+    (site / "collect.json").write_text(json.dumps(doc))
+    with pytest.raises(InputError, match="another build"):
+        load_collect(str(site / "collect.json"))
+
+
+def test_a_long_poll_answered_late_keeps_the_key_no_silent_roster_member(tmp_path):
+    """On a loaded machine a /v1/wait answer can come after the client's request timeout. The
+    client used to enroll again with a fresh key, leaving the first one waiting in the lobby:
+    it then went into the roster as a member that never speaks (in the 500-contributor
+    benchmark: 484 of 500 advertised, 16 lost, their owners stuck in the next lobby). Now it
+    polls again with the same key: every roster member advertises, everyone is collected."""
+    svc, httpd, stop, base = _service(tmp_path, min_cohort=4, max_cohort=4, gather=0.0)
+    late: set[bytes] = set()
+    wait = svc.wait
+
+    def slow_wait(key: bytes):
+        if key not in late:  # each key's first long-poll is answered after the client gave up
+            late.add(key)
+            time.sleep(2.0)
+        return wait(key)
+
+    svc.wait = slow_wait  # type: ignore[method-assign]
+    try:
+        joins = [LobbyJoin(base, CAT, _pairs(u), 4, timeout=60, log=lambda *a, **k: None) for u in range(4)]
+        for j in joins:
+            j.http.timeout = 1.0
+        with ThreadPoolExecutor(4) as pool:
+            codes = list(pool.map(lambda j: j.run(), joins))
+        assert codes == [0] * 4
+        (cs,) = svc.sessions.values()
+        assert len(cs.sv.adverts) == len(cs.roster) == 4 and len(late) == 4  # no abandoned key
+        assert all(j.receipt and j.receipt["collected"] == len(j.pairs) for j in joins)
+    finally:
+        stop.set()
+        httpd.shutdown()

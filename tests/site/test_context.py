@@ -63,10 +63,12 @@ def test_title(result, prep):
     # the other models: their top 3, without shared tags (explore has the full side by side)
     assert result.report.published.model == "lsi"
     assert ctx["similar"]["name"] == "lsi"
-    assert [m["name"] for m in ctx["others"]] == ["word2vec", "network"]
-    for m, n, shared in [(ctx["similar"], 10, True)] + [(o, 3, False) for o in ctx["others"]]:
+    assert [n for o in ctx["others"] for n in o["names"]] == ["word2vec", "network"]
+    lead = dict(ctx["similar"], names=[ctx["similar"]["name"]])
+    for m, n, shared in [(lead, 10, True)] + [(o, 3, False) for o in ctx["others"]]:
         assert isinstance(m["html"], Markup)
         ol = parse("<ol>" + str(m["html"]) + "</ol>")
+        # the lead list: one row each; the others: their links on one line
         rows = [
             {
                 "href": li.find("a").attrs["href"],
@@ -74,7 +76,8 @@ def test_title(result, prep):
                 "shared": li.find("span", class_="shared"),
             }
             for li in ol.find_all("li")
-        ]
+        ] or [{"href": a.attrs["href"], "score": None, "shared": None} for a in ol.find_all("a")]
+        assert shared or " · " in str(m["html"])
         assert len(rows) == n
         assert all(r["href"].startswith("../") and r["href"].count("/") == 2 for r in rows)
         if shared:
@@ -82,16 +85,29 @@ def test_title(result, prep):
             assert scores == sorted(scores, reverse=True)
         else:
             assert all(r["score"] is None for r in rows)
-        full = prep.neighbour_lists[m["name"]][0][p][:n]
+        full = prep.neighbour_lists[m["names"][0]][0][p][:n]
         assert [r["href"].split("/")[-2] for r in rows] == [prep.items[q].id for q in full]
         mine = set(result.catalog["h2"].tag_list)
         for r in rows:
             other = result.catalog[r["href"].split("/")[-2]]
-            if shared:
+            if shared and mine <= set(other.tag_list):  # every tag of h2: said in short
+                assert r["shared"].text() == f"all {len(mine)} tags"
+            elif shared:
                 assert r["shared"].text().split(", ") == sorted(mine & set(other.tag_list))
             else:
                 assert r["shared"] is None
     assert ctx["data"] == {"like_threshold": 8.0, "id": "h2"}
+
+
+def test_title_says_a_top_3_shared_by_models_once(result):
+    from dataclasses import replace
+
+    same = replace(result, neighbours={**result.neighbours, "network": result.neighbours["word2vec"]})
+    prep = Prepared(same)
+    ctx = C.title_context(same, prep, same.catalog.index["h2"], ASSETS)
+    assert [o["names"] for o in ctx["others"]] == [["word2vec", "network"]]
+    assert ctx["others"][0]["labels"] == [C.label("word2vec"), C.label("network")]
+    assert str(ctx["others"][0]["html"]).count("<a ") == 3
 
 
 def test_plots(result, prep):

@@ -47,7 +47,7 @@ def test_panel_and_csp_when_collecting(result, tmp_path):
     assert (out / "foryou" / m.group(1)).resolve().is_file()
     island = re.search(r'<script type="application/json" id="collect-config">([^<]*)</script>', html)
     assert island and '"collect_json":"../data/collect.json"' in island.group(1)
-    for key in ("worker", "sodium"):
+    for key in ("worker", "sodium", "profile"):
         path = re.search(f'"{key}":"([^"]+)"', island.group(1))
         assert path and (out / "foryou" / path.group(1)).resolve().is_file(), key
     for other in ("index.html", "explore/index.html", "feed/index.html"):  # other pages: the plain CSP

@@ -26,19 +26,32 @@ def test_neighbour_shards_cover_every_item(result):
             seen[iid] = content
     assert set(seen) == set(result.catalog.ids)
     sh = seen["s1"]
-    refs, milli = sh["nb"]["s1"]["lsi"]
-    assert len(refs) == len(milli) == NB_SHOW
+    assert sh["models"] == list(prep.models)
+    positions, deltas = sh["nb"]["s1"][sh["models"].index("lsi")]
+    assert len(positions) == len(deltas) == NB_SHOW
     p = result.catalog.index["s1"]
     nb = result.neighbours["lsi"]
-    assert [sh["ref"][r][0] for r in refs] == [result.catalog.ids[j] for j in nb.indices[p, :NB_SHOW]]
-    assert milli == [round(float(x) * 1000) for x in nb.scores[p, :NB_SHOW]]
-    for r in refs:
-        nid, title, tags, label = sh["ref"][r]
-        assert title == result.catalog[nid].title
-        assert label == prep.kind_labels[result.catalog.index[nid]]
-        assert [prep.tags[t] for t in tags] == list(result.catalog[nid].tag_list)
+    # neighbours are positions into the shared dictionaries (titles.json, tags.json)
+    names, tags = map_titles(prep), map_tags(prep)
+    assert [names["ids"][q] for q in positions] == [result.catalog.ids[j] for j in nb.indices[p, :NB_SHOW]]
+    assert np.cumsum([deltas[0]] + [-d for d in deltas[1:]]).tolist() == [
+        round(float(x) * 1000) for x in nb.scores[p, :NB_SHOW]
+    ]
+    for q in positions:
+        nid = names["ids"][q]
+        assert names["t"][q] == result.catalog[nid].title
+        assert names["kinds"][names["k"][q]] == prep.kind_labels[result.catalog.index[nid]]
+        assert [prep.tags[t] for t in tags["g"][q]] == list(result.catalog[nid].tag_list)
     assert sh["items"]["s1"] == ["Sports title 1", list(prep.item_tags[p]), 2001, "manga"]
     json.dumps(shards, allow_nan=False)
+
+
+def test_delta_scores_round_trip():
+    from mangarec.site.data_files import delta_scores
+
+    for milli in ([], [900], [900, 900, 850, 12], [500, 700, 100]):  # the last not sorted: still exact
+        d = delta_scores(milli)
+        assert np.cumsum([d[0]] + [-x for x in d[1:]]).tolist() == milli if milli else d == []
 
 
 def test_shared_tags_from_masks(result):

@@ -90,16 +90,15 @@ def test_explore_shards_carry_formats_and_only_series_members(tmp_path):
 
     cat, out = built(tmp_path)
     found = False
+    names = json.loads((out / "data" / "maps" / "titles.json").read_text())
     for f in (out / "data" / "nb").glob("*.json"):
         d = json.loads(f.read_text())
-        for ref in d["ref"]:
-            assert len(ref) == 4
         if "a-dn" in d["nb"]:
             found = True
-            lists = d["nb"]["a-dn"]
-            members = [d["ref"][r][0] for r in lists["series"][0]]
-            assert set(members) == {"m-dn", "m-dn2"}
-            assert {d["ref"][r][0]: d["ref"][r][3] for r in lists["series"][0]}["m-dn"] == "manga"
+            series = d["nb"]["a-dn"][d["models"].index("series")][0]  # catalog positions
+            assert {names["ids"][q] for q in series} == {"m-dn", "m-dn2"}
+            labels = {names["ids"][q]: names["kinds"][names["k"][q]] for q in series}
+            assert labels["m-dn"] == "manga"
     assert found
     explore = (out / "explore" / "index.html").read_text()
     assert '"series": true' in explore.replace("&#34;", '"') or '"series":true' in explore.replace("&#34;", '"')

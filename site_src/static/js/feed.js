@@ -2,7 +2,7 @@
  * published embeddings; without them, by the tags of liked and disliked titles), with the
  * reason shown for each; like / dislike on every card. Nothing leaves the browser: only
  * static files are fetched. */
-import {data, itemInfo} from './site.js';
+import {data, itemFacts} from './site.js';
 import {initRateButtons, isDislike, isLike, ratings, tasteScores} from './profile.js';
 import {NOT_PULLED, pulledText, pulledUpBy, sharedTags, sharedWithText} from './picks.js';
 
@@ -32,7 +32,7 @@ function rerank() {
   }
   status.textContent = 'Re-ranking by your taste…';
   const infos = Promise.all(liked.concat(disliked).map(function (id) {
-    return itemInfo(id).catch(function () { return {item: null}; });
+    return itemFacts(id).catch(function () { return {item: null}; });
   }));
   Promise.all([tasteScores(pairs), infos]).then(function (res) {
     const scores = res[0];

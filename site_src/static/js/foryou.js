@@ -1,7 +1,7 @@
 /* For you: Mangaki-style onboarding (rate a dozen popular, diverse titles), then
  * recommendations computed in this browser; the list of rated titles with their like /
  * dislike in place; export / import / clear the ratings. */
-import {data, el, itemInfo, titleHref} from './site.js';
+import {data, el, itemFacts, itemInfo, titleHref} from './site.js';
 import {initRateButtons, isDislike, isLike, modelTitle, profile, rateBox, ratedModel, ratings, syncAll} from './profile.js';
 import {recommend as recommendFor} from './taste.js';
 import {neighbourText, pulledText, pulledUp, sharesText} from './picks.js';
@@ -69,7 +69,7 @@ function renderRated() {
     ratedModel(ratings()).then(function (model) {
       const name = modelTitle(model, id);
       if (name !== null) { named(li, a, name); return null; }
-      return itemInfo(id).then(function (info) {
+      return itemFacts(id).then(function (info) {
         if (!info.item) { meta.textContent = 'not in this catalog'; return; }
         named(li, a, info.item.t);
         meta.textContent = info.item.k + (info.item.y ? ' · ' + info.item.y : '');
@@ -150,12 +150,12 @@ function details(id, pulledBy, why) {
   box.addEventListener('toggle', function () {
     if (!box.open || box.dataset.loaded) return;
     box.dataset.loaded = '1';
-    itemInfo(id).then(function (info) {
+    itemFacts(id).then(function (info) {
       if (!info.item) return;
       box.appendChild(el('p', {class: 'meta'}, info.item.k + (info.item.y ? ' · ' + info.item.y : '')));
       box.appendChild(tagList(info.item.g));
       if (!pulledBy) return null;
-      return itemInfo(pulledBy).then(function (liked) {
+      return itemFacts(pulledBy).then(function (liked) {
         if (!liked.item) return;
         why.textContent += sharesText(info.item.g, liked.item.g);
       });
@@ -187,7 +187,7 @@ function neighbourPicks(pairs, my) {
       .sort(function (a, b) { return b[1] - a[1] || (a[0] < b[0] ? -1 : 1); }).slice(0, N_RECS);
     matchHelp.textContent = 'The published embeddings could not be loaded, so titles are ranked by their ' +
       'neighbour score: the sum of their similarities to the titles you liked, minus those to the titles you disliked.';
-    return Promise.all(ranked.map(function (e) { return itemInfo(e[0]); })).then(function (infos2) {
+    return Promise.all(ranked.map(function (e) { return itemFacts(e[0]); })).then(function (infos2) {
       if (my !== seq) return;
       recsList.textContent = '';
       infos2.forEach(function (info, k) {

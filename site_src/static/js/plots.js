@@ -2,7 +2,7 @@
  * model's quantised coordinates (data/maps/<model>.json + .bin); titles (hover, clicks) load
  * next, and tags (data/maps/tags.json) only when the map is coloured. A click or tap shows the
  * point below the map with links to its page and its neighbours; nothing navigates by itself. */
-import {data, el, fetchJSON, itemInfo, titleHref, url} from './site.js';
+import {data, el, fetchJSON, itemFacts, titleHref, url} from './site.js';
 
 const P = globalThis.Plotly;  // plotly.js: the vendored classic script the page loads first
 const models = data.models || [];
@@ -206,7 +206,7 @@ function showPick(i) {
   links.appendChild(el('a', {href: url('explore/#' + encodeURIComponent(id))}, 'Compare its neighbours'));
   pick.appendChild(links);
   pick.dataset.id = id;
-  itemInfo(id).then(function (info) {
+  itemFacts(id).then(function (info) {
     if (!info.item || pick.dataset.id !== id) return;
     meta.textContent = info.item.k + (info.item.y ? ' · ' + info.item.y : '');
     info.item.g.forEach(function (t) { tl.appendChild(el('li', {class: 'tag'}, (data.tags || [])[t] || '')); });

@@ -20,33 +20,54 @@ export function fetchJSON(path) {
   return cache.get(path);
 }
 
-/* The neighbour shard holding an item: {items, nb, ref}. */
+/* The neighbour shard holding an item: {models, items, nb} (mangarec.site.data_files). */
 export function itemShard(id, nShards) {
   const n = nShards || data.nb_shards;
   return fetchJSON('data/nb/' + (fnv1a(id) % n) + '.json');
 }
 
-/* One title's facts from its shard: {item: {t, g, y, k} | null, nb: {model: [[id, score,
- * [shared tag numbers], title, kind label]]}, ref: {id: title}}. Shards store neighbours as numbers into
- * a shard-local table of [id, title, tags] and scores in thousandths. */
+/* One title's own facts from its shard: {item: {t, g, y, k} | null}. */
+export function itemFacts(id, nShards) {
+  return itemShard(id, nShards).then(function (s) {
+    const a = s.items[id];
+    return {item: a ? {t: a[0], g: a[1], y: a[2], k: a[3]} : null};
+  });
+}
+
+/* The dictionaries every shard points into: [titles.json {ids, t, kinds, k}, tags.json {g}]. */
+function dictionaries() {
+  return Promise.all([fetchJSON('data/maps/titles.json'), fetchJSON('data/maps/tags.json')]);
+}
+
+/* One title's facts and neighbours: {item: {t, g, y, k} | null, nb: {model: [[id, score,
+ * [shared tag numbers], title, kind label]]}, ref: {id: title}}. Shards store neighbours as
+ * catalog positions into the dictionaries and scores in thousandths, delta-coded. */
 export function itemInfo(id, nShards) {
   return itemShard(id, nShards).then(function (s) {
     const a = s.items[id];
     if (!a) return {item: null, nb: {}, ref: {}};
     const item = {t: a[0], g: a[1], y: a[2], k: a[3]};
-    const mine = new Set(item.g);
-    const nb = {};
-    const ref = {};
-    const lists = s.nb[id] || {};
-    Object.keys(lists).forEach(function (m) {
-      const pair = lists[m];
-      nb[m] = pair[0].map(function (r, k) {
-        const x = s.ref[r];
-        ref[x[0]] = x[1];
-        return [x[0], pair[1][k] / 1000, x[2].filter(function (t) { return mine.has(t); }), x[1], x[3] || ''];
+    const lists = s.nb[id] || [];
+    if (!lists.length) return {item: item, nb: {}, ref: {}};
+    return dictionaries().then(function (d) {
+      const names = d[0];
+      const tagsOf = d[1].g;
+      const mine = new Set(item.g);
+      const nb = {};
+      const ref = {};
+      s.models.forEach(function (m, j) {
+        const pair = lists[j];
+        let score = 0;
+        nb[m] = pair[0].map(function (q, k) {
+          score = k ? score - pair[1][k] : pair[1][0];
+          const qid = names.ids[q];
+          ref[qid] = names.t[q];
+          return [qid, score / 1000, tagsOf[q].filter(function (t) { return mine.has(t); }), names.t[q],
+            names.kinds[names.k[q]] || ''];
+        });
       });
+      return {item: item, nb: nb, ref: ref};
     });
-    return {item: item, nb: nb, ref: ref};
   });
 }
 

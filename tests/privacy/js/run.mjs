@@ -165,7 +165,7 @@ async function lobby(c) {
   const rosters = Object.fromEntries(Object.entries(c.rosters).map(([name, r]) => {
     try {
       const ok = L.checkRoster(r, { key: unhex(c.key), lobbyKey: unhex(c.lobby_key), catalog: c.catalog, minCohort: c.min_cohort, rounds: 9 });
-      return [name, { uid: ok.uid, session: hex(ok.session), t: ok.t, n: ok.roster.size }];
+      return [name, { uid: ok.uid, session: hex(ok.session), t: ok.t, n: ok.roster.size, deadline: ok.deadline }];
     } catch (e) { return [name, { refused: e.reason || e.message }]; }
   }));
   return { pow, solved: hex(solved), enroll, rosters };

@@ -9,7 +9,7 @@ import { Unreachable, json, request } from './session.js';
 
 const sleep = (ms) => new Promise((r) => { setTimeout(r, ms); });
 
-/** Resolves to the Participant's job {base, uid, seed, roster, session, t} once a roster is fixed. */
+/** Resolves to the Participant's job {base, uid, seed, roster, session, t, deadline} once a roster is fixed. */
 export async function enroll(o, progress, timeout = 600) {
   const base = o.collectUrl.replace(/\/+$/, '');
   const end = Date.now() + timeout * 1000;
@@ -31,10 +31,21 @@ export async function enroll(o, progress, timeout = 600) {
     progress({ stage: 'work', bits: lobby.pow_bits });
     const nonce = solvePow(challenge, o.catalog, key.verifyKey, lobby.pow_bits, rng.bytes(8));
     const body = JSON.stringify({ catalog_hash: o.catalog, key: hex(key.verifyKey), nonce: hex(nonce), sig: hex(key.sign(enrollPayload(challenge, o.catalog, key.verifyKey))) });
-    const e = await request(base + '/v1/enroll', { method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
+    let e = null, repeat = false;
+    while (e === null) { // a network error: the same POST again (perhaps it was admitted)
+      try {
+        e = await request(base + '/v1/enroll', { method: 'POST', body, headers: { 'Content-Type': 'application/json' } });
+      } catch (err) {
+        if (!(err instanceof Unreachable) || Date.now() > end) throw err;
+        repeat = true;
+        await sleep(1000);
+      }
+    }
     if (e.status === 429 || e.status === 503) { await sleep(2000); continue; }
-    if (e.status !== 200) throw new ProtocolViolation('not-allowed', `enrollment refused (${e.status})`);
-    for (;;) { // keep polling: a key not polled for 20 s leaves the lobby
+    const admitted = e.status === 200 || (repeat && e.status === 409 && json(e.body).reason === 'duplicate');
+    if (!admitted) throw new ProtocolViolation('not-allowed', `enrollment refused (${e.status})`);
+    for (;;) { // keep polling with this key, whatever the network does: a key abandoned here would
+      // end up in a roster as a member that never speaks; one not polled for 20 s leaves the lobby
       let w;
       try { w = await request(`${base}/v1/wait?key=${hex(key.verifyKey)}`, {}, 15000); } catch (err) { if (err instanceof Unreachable) { await sleep(1000); continue; } throw err; }
       if (w.status === 404) break; // the lobby restarted or forgot this key: enroll again
@@ -42,7 +53,7 @@ export async function enroll(o, progress, timeout = 600) {
       const s = json(w.body);
       if (s.state === 'waiting') { progress({ stage: 'waiting', waiting: s.waiting, min: Math.max(s.min_cohort, o.minCohort) }); continue; }
       const fixed = checkRoster(s.roster, { key: key.verifyKey, lobbyKey, catalog: o.catalog, minCohort: o.minCohort, rounds: rounds(PARAMS) });
-      return { base, seed, ...fixed }; // uid, roster, session, t
+      return { base, seed, ...fixed }; // uid, roster, session, t, deadline
     }
   }
 }

@@ -50,12 +50,13 @@ async function main() {
   const list = document.getElementById('contribute-list');
   const status = document.getElementById('contribute-status');
   const button = document.getElementById('contribute-btn');
-  const M = globalThis.Mangarec;
+  // the visitor's ratings from the module For you itself uses (the same URL: the same instance)
+  const P = await import(new URL(cfg.profile, location.href).href);
   const collect = await (await fetch(cfg.collect_json)).json();
   const index = await (await fetch(new URL(collect.index, new URL(cfg.collect_json, location.href)))).json();
   let rows = [];
   function render() {
-    rows = toSend(M && M.ratings ? M.ratings() : [], index, collect.values);
+    rows = toSend(P.ratings(), index, collect.values);
     list.replaceChildren(...rows.map(([, v, t]) => { const li = document.createElement('li'); li.textContent = `${t}: ${v}`; return li; }));
     button.disabled = rows.length === 0;
     if (!rows.length) text(status, 'Rate a few titles first: there is nothing to send yet.');

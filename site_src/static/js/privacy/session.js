@@ -1,6 +1,7 @@
 /* A contributor over HTTP: the mirror of http_client.Participant (fetch instead of urllib).
  * Every POST and poll is signed with the identity key over the session id; POSTs and polls
- * are retried until `timeout` seconds pass without progress; every request has its own
+ * are retried until `timeout` seconds pass without progress, plus the session's phase deadline
+ * (signed into a lobby's roster, else the server's status, at most MAX_DEADLINE); every request has its own
  * deadline (AbortController). A phase this client missed makes it dropped: it reports so and
  * ends. `progress(state)` is told where the protocol stands, for the page. */
 
@@ -8,6 +9,7 @@ import { PrivacyError, ProtocolViolation, RandomSource, SigningKey, hex, unhex }
 import { Contributor, PARAMS, rounds as roundsOf } from './channel.js';
 import { SecAggClient } from './secagg.js';
 import { pollPayload, wrapPost } from './wire.js';
+import { MAX_DEADLINE } from './lobby.js';
 
 const IGNORABLE = new Set(['stale', 'out-of-order', 'duplicate', 'foreign-session']);
 const REQUEST_TIMEOUT = 10000; // ms, one request
@@ -39,8 +41,9 @@ function reasonOf(body) {
 export class Participant {
   /** `session` (bytes): the one session a lobby fixed for this contributor; without it, whatever
    * session the server runs (the roster mode). */
-  constructor({ base, uid, seed, roster, ratings, session = null, t = null, timeout = 60, params = PARAMS, progress = () => {} }) {
+  constructor({ base, uid, seed, roster, ratings, session = null, t = null, deadline = null, timeout = 60, params = PARAMS, progress = () => {} }) {
     Object.assign(this, { base: base.replace(/\/+$/, ''), uid, seed, roster, ratings, timeout, params, progress });
+    this.deadline = deadline; // the signed roster's phase deadline (a lobby's), else the status's
     this.fixed = session ? hex(session) : null;
     this.t = t; // the signed roster's threshold, when a lobby fixed it
     this.key = new SigningKey(seed);
@@ -55,7 +58,7 @@ export class Participant {
       try {
         const r = await request(`${this.base}/v1/msg?session=${hex(session)}`, { method: 'POST', body, headers: { 'Content-Type': 'application/octet-stream' } });
         if (r.status < 300) return;
-        if (r.status < 500) {
+        if (r.status < 500 && r.status !== 408) { // 408: the body arrived too slowly, send again
           const reason = reasonOf(r.body);
           if (IGNORABLE.has(reason)) return; // a closed phase: the protocol goes on without this frame
           throw new ProtocolViolation(reason, 'server rejected a frame');
@@ -88,7 +91,8 @@ export class Participant {
 
   /** Run until the collection ends; resolves to the receipt. */
   async run() {
-    let deadline = Date.now() + this.timeout * 1000, session = null, seq = 0, st = null;
+    let patience = (this.timeout + (this.deadline || 0)) * 1000; // ms without a frame before giving up
+    let deadline = Date.now() + patience, session = null, seq = 0, st = null;
     while (Date.now() < deadline) {
       try {
         const c = this.client;
@@ -97,7 +101,7 @@ export class Participant {
           const r = await request(`${this.base}/v1/poll?uid=${this.uid}&seq=${seq}&session=${session}`, { headers: { 'X-Signature': sig } });
           if (r.status === 200) {
             seq += 1;
-            deadline = Date.now() + this.timeout * 1000;
+            deadline = Date.now() + patience;
             let reply = null;
             try {
               reply = c.receive(r.body);
@@ -123,6 +127,10 @@ export class Participant {
           if (st.state !== 'running') { await sleep(200); continue; }
           session = st.session;
           seq = 0;
+          if (this.deadline === null) {
+            patience = (this.timeout + Math.min(MAX_DEADLINE, Math.max(0, Number(st.deadline) || 0))) * 1000;
+            deadline = Date.now() + patience;
+          }
           const client = this.newSession(st);
           this.tell(st);
           await this.post(wrapPost(this.key, client.session, this.uid, client.start()), client.session, deadline);
@@ -137,7 +145,7 @@ export class Participant {
         throw e;
       }
     }
-    return this.receipt(st, new Unreachable(`no progress for ${this.timeout} s`));
+    return this.receipt(st, new Unreachable(`no progress for ${patience / 1000} s`));
   }
 
   receipt(st, error = null) {

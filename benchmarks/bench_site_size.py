@@ -1,0 +1,132 @@
+#!/usr/bin/env python3
+"""What the site costs the host per title (issue 18: ≤ 10 KB all in, so 100k titles fit GitHub
+Pages' 1 GB), on a slice of the real MangaDex v3 SFW catalog.
+
+    python benchmarks/bench_site_size.py                # the first 5,000 titles
+    python benchmarks/bench_site_size.py --limit 10000
+    python benchmarks/bench_site_size.py --limit 0      # the whole catalog (37,285 titles)
+
+Builds, in this process and with one stage cache (so the second and third builds only render):
+the slice with the default configuration; its first half (what one more title adds is the
+difference of the two, the *marginal* cost); and the baseline beside them, the slice with the
+neighbour CSV tables on (``site.csv_neighbours = 10``, the default before they became
+optional). Bytes are counted as the host counts them (:func:`mangarec.pipeline.site_size`).
+
+Prints per build: bytes, files and bytes per title *all in* (fixed assets such as plotly.js
+included); the marginal cost; what each part of the site costs per title; and the extrapolation
+to 100,000 titles (fixed assets + 100k × marginal) against GitHub Pages' 1 GB. Beside them, the
+figures main printed before the lean shards on the same 5,000-title slice (recorded, since that
+code is gone): 14.41 KB all in (72.0 MB in 5,452 files), title pages 9.01 KB, explore shards
+2.75 KB, CSV tables 0.71 KB per title.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from mangarec import pipeline  # noqa: E402
+from mangarec.config import Config  # noqa: E402
+from mangarec.paths import shared_data_dir  # noqa: E402
+from mangarec.progress import StageLog  # noqa: E402
+
+#: GitHub Pages' limit on a published site, and the titles the goal is set for.
+HOST_LIMIT, GOAL_TITLES = 1_000_000_000, 100_000
+#: Recorded on main before the lean shards (same 5,000-title slice, 2026-12-07): all in, and
+#: per part (bytes per title).
+BEFORE = {"all in": 14_407, "title pages": 9_008, "explore shards": 2_753, "CSV tables": 710}
+
+
+def part(rel: str) -> str:
+    """The part of the site a published file belongs to."""
+    first, _, rest = rel.partition("/")
+    if first == "title":
+        return "title pages"
+    if first == "data":
+        sub = rest.split("/")[0]
+        return {
+            "nb": "explore shards",
+            "maps": "dictionaries + maps",
+            "search": "search index",
+            "neighbours": "CSV tables",
+        }.get(sub, "embeddings + report")
+    if first == "assets":
+        return "fixed assets (js, css)"
+    return "other pages, sitemap"
+
+
+def breakdown(root: Path) -> Counter:
+    out: Counter = Counter()
+    for dirpath, dirs, names in os.walk(root):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in names:
+            if not name.startswith("."):
+                p = Path(dirpath, name)
+                out[part(p.relative_to(root).as_posix())] += p.stat().st_size
+    return out
+
+
+def build(data: Path, out: Path, cache: Path, config: Config, limit: int | None) -> tuple[int, float]:
+    t0 = time.perf_counter()
+    result = pipeline.run_build(
+        [f"mangadex-v3:{data}"], out, config, limit=limit, cache_dir=cache, log=StageLog(stream=io.StringIO())
+    )
+    assert result is not None
+    return len(result.catalog), time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", type=Path, default=shared_data_dir() / "mangadex-v3" / "manga.jsonl.xz")
+    ap.add_argument("--limit", type=int, default=5000, help="titles of the slice (0: the whole catalog)")
+    args = ap.parse_args()
+    if not args.data.exists():
+        sys.exit(f"error: {args.data} not found (the MangaDex v3 dump of ../shared/data)")
+    limit = args.limit or None
+    work = Path(tempfile.mkdtemp(prefix="mangarec-size-"))
+    try:
+        cache = work / "cache"
+        default = Config()
+        tables = replace(default, site=replace(default.site, csv_neighbours=10))
+        n, sec = build(args.data, work / "whole", cache, default, limit)
+        half, sec_half = build(args.data, work / "half", cache, default, n // 2)
+        _, sec_tables = build(args.data, work / "tables", cache, tables, limit)
+        print(f"MangaDex v3 SFW, {n} titles (and {half}), machine load {os.getloadavg()[0]:.2f}")
+        print(f"builds: {sec:.0f} s cold, {sec_half:.0f} s and {sec_tables:.0f} s rendering from the cache")
+        sizes = {k: pipeline.site_size(work / k) for k in ("whole", "half", "tables")}
+        (b, f), (bh, _), (bt, ft) = sizes["whole"], sizes["half"], sizes["tables"]
+        marginal = (b - bh) / (n - half)
+        fixed = b - marginal * n
+        at_goal = fixed + marginal * GOAL_TITLES
+        print(f"{'':34}{'bytes':>14}{'files':>8}{'per title':>12}")
+        print(f"{'site (default)':34}{b:>14,}{f:>8}{b / n:>12,.0f}   all in (main before: {BEFORE['all in']:,})")
+        print(f"{'baseline: with CSV tables':34}{bt:>14,}{ft:>8}{bt / n:>12,.0f}   all in")
+        print(f"{'what one more title adds':34}{'':>14}{'':>8}{marginal:>12,.0f}   (difference of {n} and {half})")
+        print(f"{'fixed part (all in - marginal)':34}{fixed:>14,.0f}")
+        print("per part (bytes per title of the default site; main before in brackets):")
+        for name, size in sorted(breakdown(work / "whole").items(), key=lambda x: -x[1]):
+            before = f"  ({BEFORE[name]:,})" if name in BEFORE else ""
+            print(f"    {name:30}{size / n:>10,.0f}{before}")
+        print(f"    {'CSV tables (baseline build)':30}{breakdown(work / 'tables')['CSV tables'] / n:>10,.0f}")
+        ok = at_goal <= HOST_LIMIT and b / n <= 10_000
+        print(
+            f"at {GOAL_TITLES:,} titles: {at_goal / 1e9:.3f} GB ({at_goal / GOAL_TITLES:,.0f} bytes per title all in) "
+            f"vs the host's {HOST_LIMIT / 1e9:.0f} GB; goal <= 10,000 bytes per title: {'met' if ok else 'MISSED'}"
+        )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
