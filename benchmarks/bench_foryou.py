@@ -472,7 +472,8 @@ def browser(args, name: str, cat, emb, fold: dict, budget: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         shell = shell_site(t)
-        site = dataset_site(shell, t, name.split()[0], cat, emb, fold, compact.CompactOptions.of(PublishSection()))
+        opts = replace(compact.CompactOptions.of(PublishSection()), candidates=args.candidates)
+        site = dataset_site(shell, t, name.split()[0], cat, emb, fold, opts)
         likes = likes_for(site)
         before = baseline_site(site, args.baseline_ref, t)
         rows = {}
@@ -506,6 +507,9 @@ def main() -> int:
     ap.add_argument("--browser", action="store_true", help="also measure the For-you page in Chromium")
     ap.add_argument("--baseline-ref", default="main", help="git ref whose scripts are today's page")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--candidates", type=int, default=200, help="the page's published form: version 5 with N (0: version 4)"
+    )
     args = ap.parse_args()
     todo = [d for d in args.datasets.split(",") if d]
     if "anime" in todo:

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from conftest import Server, assert_clean, open_page, wait_for
 
-from mangarec import compact, publish
+from mangarec import compact, kernel, publish
 from mangarec.models import params_of, spec
 
 pytestmark = pytest.mark.browser
@@ -106,11 +106,17 @@ def test_the_full_file_stays_for_other_readers(small_front):
     assert json.loads((site / "data" / "embeddings.json").read_text())["version"] == publish.SCHEMA_VERSION
 
 
-def test_version5_first_answer_fetches_the_document_and_the_rated_titles_files(browser, built):
-    """The default published form (version 5): before the first recommendation For-you fetches
+def test_version5_first_answer_fetches_the_document_and_the_rated_titles_files(browser, built, tmp_path):
+    """The per-title form (version 5, ``compact_candidates > 0``): before the first recommendation For-you fetches
     the document and one file per rated title, nothing else of ``data/``; every pick is a
     candidate of a liked title, named from the lists."""
-    out, _, _, result = built
+    built_out, _, _, result = built
+    out = tmp_path / "site"
+    shutil.copytree(built_out, out, symlinks=True)
+    name = result.report.published.model
+    fold = spec(name).foldin(params_of(result.config, name))
+    kw = dict(reg=fold.reg, mode=fold.mode, alpha=fold.alpha, schedule=fold.schedule, build_date="test")
+    kernel.write_titles(out, *kernel.build_titles(result.catalog, result.embeddings[name], candidates=100, **kw))
     doc = json.loads((out / "data" / compact.DOC_NAME).read_text())
     assert doc["version"] == 5 and "ids" not in doc["items"]
     order = np.argsort(result.catalog.tie_order, kind="stable")
