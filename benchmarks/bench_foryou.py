@@ -479,7 +479,7 @@ def browser(args, name: str, cat, emb, fold: dict, budget: int) -> None:
         rows = {}
         for label, root in (
             (f"before ({args.baseline_ref}'s scripts, v3)", before),
-            ("after (this checkout, v4)", site),
+            ("after (this checkout)", site),
         ):
             runs = [visit(root, likes) for _ in range(args.repeat)]
             med = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
@@ -488,7 +488,7 @@ def browser(args, name: str, cat, emb, fold: dict, budget: int) -> None:
                 f"  {label:34} {med['bytes'] / 1e3:18.1f} {med['files']:6.0f} "
                 f"{med['embeddings'] / 1e3:14.1f} {med['nb']:10.0f} {med['first_s']:10.2f}"
             )
-        after = rows["after (this checkout, v4)"]
+        after = rows["after (this checkout)"]
         print(
             f"  {name}: {after['bytes'] / 1e3:.1f} KB ≤ {budget / 1e3:.0f} KB: "
             f"{'PASS' if after['bytes'] <= budget else 'FAIL'}; first recommendation {after['first_s']:.2f} s < 2 s: "
