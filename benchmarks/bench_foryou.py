@@ -150,7 +150,6 @@ def anime(args) -> None:
     """The visitor's P@10 (12 likes, all likes) on anime-recdb, bench_quality's protocol."""
     from mangarec.config import Config, EvaluationSection
     from mangarec.evaluation import make_split
-    from mangarec.evaluation.runner import visitor_foldin
     from mangarec.evaluation.visitor import evaluate_visitor
     from mangarec.loaders import load_catalog
     from mangarec.models import als
@@ -164,7 +163,7 @@ def anime(args) -> None:
         f"anime-recdb: {len(cat)} titles, ALS {emb.dim} factors fitted on the training side "
         f"in {time.perf_counter() - t:.0f} s"
     )
-    fold = visitor_foldin(emb)
+    fold = emb.foldin
     kw = dict(reg=fold.reg, mode=fold.mode, alpha=fold.alpha, schedule=fold.schedule)
 
     def figures(model) -> tuple[float, ...]:
@@ -195,7 +194,7 @@ def mangadex(args) -> None:
     from mangarec.evaluation import content
     from mangarec.foldin import rank
     from mangarec.loaders import load_catalog
-    from mangarec.models import fit_model, spec
+    from mangarec.models import fit_model
 
     cat = load_catalog([str(shared_data_dir() / "mangadex-v3" / "manga.jsonl.xz")])
     config = Config()
@@ -207,7 +206,7 @@ def mangadex(args) -> None:
     rows = b.sample["test"][:1000]
     src, dst = b.links("test")
     keep = np.isin(src, rows)
-    fold = spec(emb.model).foldin(getattr(config.models, emb.model))
+    fold = emb.foldin
     print(f"\nMangaDex v3 SFW: {len(cat)} titles, hybrid profile {emb.dim} dims, {len(rows)} one-like visitors")
 
     def figures(model) -> tuple[float, ...]:

@@ -12,6 +12,10 @@ Baseline, run in the same process: the naive exact search (float64 product over 
 slice of rows and extrapolated to all rows. Target: exact neighbours for one 16-d model under
 5 s on the 2-core machine.
 
+With ``--before REF`` (default ``main``), the exact search of ``mangarec/neighbours.py`` as it
+is at that git ref runs on the same data in the same process, beside this checkout's (timed
+alike, best of 2), and the two answers are compared byte for byte.
+
 Then the models ranked by their own similarity (tag-set Jaccard, sparse text, deconvolution's
 low-rank score) with ``mangarec.topk.exact_topk`` against the scorer's blocks fully sorted.
 
@@ -134,12 +138,41 @@ def scored(cat: Catalog, k: int, n_slice: int) -> None:
         )
 
 
+def before(ref: str, emb: Embedding, k: int, tie: np.ndarray, ours, t_ours: float) -> None:
+    """Time ``exact`` of ``mangarec/neighbours.py`` at git ``ref`` on the same data; compare answers."""
+    import subprocess
+    import types
+
+    root = Path(__file__).resolve().parents[1]
+    src = subprocess.run(
+        ["git", "show", f"{ref}:mangarec/neighbours.py"], cwd=root, capture_output=True, text=True
+    ).stdout
+    if not src:
+        print(f"before ({ref}): mangarec/neighbours.py not found at that ref")
+        return
+    mod = types.ModuleType("mangarec._neighbours_before")
+    mod.__package__ = "mangarec"
+    exec(compile(src, f"{ref}:mangarec/neighbours.py", "exec"), mod.__dict__)
+    times = []
+    for _ in range(2):
+        t = time.perf_counter()
+        old = mod.exact(emb, k, tie)
+        times.append(time.perf_counter() - t)
+    same = np.array_equal(old.indices, ours.indices) and np.array_equal(old.scores, ours.scores)
+    print(
+        f"  before ({ref}'s neighbours.exact) {min(times):.2f} s (runs: {', '.join(f'{x:.2f}' for x in times)}) "
+        f"vs after (this checkout's) {t_ours:.2f} s -> "
+        f"{min(times) / t_ours:.2f}x; answers byte-identical: {same}"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--synthetic", action="store_true", help="use random data even if real data exist")
     ap.add_argument("--k", type=int, default=20)
     ap.add_argument("--slice", type=int, default=1500, help="rows timed for the naive baseline")
     ap.add_argument("--no-nndescent", action="store_true")
+    ap.add_argument("--before", default="main", help="git ref whose neighbours.py is timed beside ours ('' = none)")
     args = ap.parse_args()
     k = args.k
 
@@ -174,6 +207,9 @@ def main() -> None:
         f"share {agree:.4f} of entries; {valid:.4f} of the naive entries score at least our k-th "
         f"score (1.0 = the differences are only which of the tied items is listed)"
     )
+
+    if args.before:
+        before(args.before, emb, k, tie, nb, t_exact)
 
     # --- models with their own similarity: one exact blocked top-k over any scorer
     if data is not None:

@@ -1,6 +1,7 @@
 """Where one machine stops: ALS and the evaluation on synthetic power-law ratings.
 
     python3 benchmarks/bench_scale.py [--sizes 1e6,1e7,1e8] [--factors F] [--iterations 2]
+        [--stage-seconds S] [--stage-mb MB]
 
 Each size runs in its own process (so its peak memory is its own) and prints: the ratings
 generated, seconds per ALS iteration (the shipped defaults but --factors/--iterations), peak
@@ -8,6 +9,14 @@ resident memory after ALS, the evaluation's seconds (split, the EASE reference o
 ``evaluation.ease_items`` most liked items, the ranking of 2000 users, null tests), the part of
 them spent fitting EASE, and peak memory after it. Progress lines with the elapsed time and peak
 memory go to stderr, so a size that does not finish says which stage it stopped in.
+
+Every stage has a budget (``--stage-seconds`` of wall time, ``--stage-mb`` of resident memory,
+both printed first): a watchdog ends the size as soon as its current stage exceeds either, with
+one line naming the stage, so "where one machine stops" is a measured stage, not a guess. The
+evaluation is the build's, with its shipped bounds: ``evaluation.max_users`` (2,000) held-out
+users are ranked (only they are folded in against the item vectors) and EASE covers the
+``evaluation.ease_items`` most liked titles; its stages (split, fold-in, each ranked row,
+EASE, the truths, null tests, co-likes, visitor figures) are timed one by one.
 
 The generator (documented here, seeded): ``n_users = N / 100``, ``n_items = 20,000``. A user's
 activity is drawn from a Pareto (power-law) distribution with tail index 1.5 scaled to mean
@@ -20,9 +29,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -58,19 +69,73 @@ def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
+#: The stage the watchdog is timing: name, start, budgets (seconds, MB).
+_STAGE: dict = {"name": "start", "t": time.perf_counter(), "seconds": float("inf"), "mb": float("inf")}
+
+
+def rss_mb() -> float:
+    """Current resident memory (``/proc/self/statm``), MB."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:  # pragma: no cover - not Linux
+        return peak_mb()
+
+
 def stage(name: str, t0: float) -> None:
-    """A progress line on stderr (so a size that never finishes still says where it stopped)."""
+    """A progress line on stderr (so a size that never finishes still says where it stopped);
+    the watchdog's budget restarts for the stage ``name`` begins."""
+    _STAGE.update(name=name, t=time.perf_counter())
     print(f"[{time.perf_counter() - t0:8.1f} s, peak {peak_mb():,.0f} MB] {name}", file=sys.stderr, flush=True)
 
 
-def one(n: int, factors: int | None, iterations: int) -> dict:
+def watchdog(t0: float, seconds: float, mb: float) -> None:
+    """End the process (exit 3, one line) when the current stage runs over ``seconds`` or the
+    process holds more than ``mb`` resident."""
+    _STAGE.update(seconds=seconds, mb=mb)
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            took, mem = time.perf_counter() - _STAGE["t"], rss_mb()
+            if took > seconds or mem > mb:
+                why = f"{took:,.0f} s > {seconds:,.0f} s" if took > seconds else f"{mem:,.0f} MB > {mb:,.0f} MB"
+                print(
+                    f"[{time.perf_counter() - t0:8.1f} s, peak {peak_mb():,.0f} MB] STOPPED in stage "
+                    f"'{_STAGE['name']}': over its budget ({why})",
+                    file=sys.stderr,
+                    flush=True,
+                )
+                os._exit(3)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def timed(module: object, name: str, t0: float, label: str | None = None) -> None:
+    """Wrap ``module.name`` so each call prints its start and its seconds (a stage of its own)."""
+    real = getattr(module, name)
+    label = label or name
+
+    def wrapper(*a, **kw):
+        t = time.perf_counter()
+        stage(f"evaluation: {label} ...", t0)
+        out = real(*a, **kw)
+        stage(f"evaluation: {label} done in {time.perf_counter() - t:.1f} s", t0)
+        return out
+
+    setattr(module, name, wrapper)
+
+
+def one(n: int, factors: int | None, iterations: int, seconds: float, mb: float) -> dict:
     from mangarec.catalog import Catalog, Item, Ratings, make_tags
     from mangarec.config import EvaluationSection
     from mangarec.embedding import Neighbours
-    from mangarec.evaluation import baselines, run_evaluation
+    from mangarec.evaluation import baselines, run_evaluation, runner
     from mangarec.models import als
 
     start = time.perf_counter()
+    print(f"budget per stage: {seconds:,.0f} s, {mb:,.0f} MB resident", file=sys.stderr, flush=True)
+    watchdog(start, seconds, mb)
     stage(f"generating {n:,} ratings", start)
     t = time.perf_counter()
     m = generate(n)
@@ -107,12 +172,18 @@ def one(n: int, factors: int | None, iterations: int) -> dict:
         return out
 
     baselines.ease_scorer = timed_ease
+    for name in ("make_split", "foldin_scorer", "evaluate_scorer", "choose_ease", "truths_of", "model_tests"):
+        timed(runner, name, start)
+    for name, label in (("_colikes", "co-likes"), ("evaluate_visitor", "visitor figures"), ("agreement", None)):
+        timed(runner, name, start, label)
+    timed(baselines, "knn_scorer", start, "item-kNN baseline fit")
     k = 10
     idx = (np.arange(N_ITEMS)[:, None] + np.arange(1, k + 1)[None, :]) % N_ITEMS
     nb = Neighbours("als", cat.ids, idx.astype(np.int32), np.ones((N_ITEMS, k), dtype=np.float32), "exact")
     t = time.perf_counter()
     ev = run_evaluation(cat, {"als": nb}, EvaluationSection(), 1, heldout_embeddings={"als": emb})
     t_eval = time.perf_counter() - t
+    stage("evaluated", start)
     return {
         "ratings": int(m.nnz),
         "users": int(m.shape[0]),
@@ -126,6 +197,7 @@ def one(n: int, factors: int | None, iterations: int) -> dict:
         "evaluation_s": round(t_eval, 1),
         "peak_mb_after_evaluation": round(peak_mb()),
         "notes": list(ev.notes),
+        "evaluated_users": ev.protocol.users if ev.protocol else 0,
     }
 
 
@@ -134,29 +206,41 @@ def main() -> int:
     ap.add_argument("--sizes", default="1e6,1e7,1e8")
     ap.add_argument("--factors", type=int, default=None)
     ap.add_argument("--iterations", type=int, default=2)
+    ap.add_argument("--stage-seconds", type=float, default=4 * 3600.0, help="wall-time budget of each stage")
+    ap.add_argument("--stage-mb", type=float, default=16_000.0, help="resident-memory budget (MB)")
     ap.add_argument("--one", type=float, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.one is not None:
-        print(json.dumps(one(int(args.one), args.factors, args.iterations)))
+        print(json.dumps(one(int(args.one), args.factors, args.iterations, args.stage_seconds, args.stage_mb)))
         return 0
+    print(f"budget per stage: {args.stage_seconds:,.0f} s, {args.stage_mb:,.0f} MB resident")
     print(
         f"{'ratings':>12} {'users':>9} {'s/iter (ALS)':>14} {'peak MB (ALS)':>14} {'eval s':>8} {'EASE s':>7} "
         f"{'peak MB (eval)':>15}"
     )
     for s in args.sizes.split(","):
         cmd = [sys.executable, __file__, "--one", s, "--iterations", str(args.iterations)]
+        cmd += ["--stage-seconds", str(args.stage_seconds), "--stage-mb", str(args.stage_mb)]
         if args.factors:
             cmd += ["--factors", str(args.factors)]
-        out = subprocess.run(cmd, capture_output=True, text=True)
-        if out.returncode != 0:
-            print(f"{s:>12}: failed ({out.returncode}): {out.stderr.strip().splitlines()[-1] if out.stderr else ''}")
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        last = ""
+        assert proc.stderr is not None and proc.stdout is not None
+        for line in proc.stderr:  # the progress lines, passed on as they come
+            sys.stderr.write(line)
+            sys.stderr.flush()
+            last = line.strip() or last
+        stdout = proc.stdout.read()
+        if proc.wait() != 0:
+            print(f"{s:>12}: stopped (exit {proc.returncode}): {last}", flush=True)
             continue
-        r = json.loads(out.stdout.strip().splitlines()[-1])
+        r = json.loads(stdout.strip().splitlines()[-1])
         print(
             f"{r['ratings']:>12,} {r['users']:>9,} {np.median(r['als_s_per_iteration']):>14.1f} "
             f"{r['peak_mb_after_als']:>14,} {r['evaluation_s']:>8.1f} {r['ease_fits_s']:>7.1f} "
             f"{r['peak_mb_after_evaluation']:>15,}"
-            f"   (factors {r['factors']}; {'; '.join(r['notes'])})"
+            f"   (factors {r['factors']}; {r['evaluated_users']:,} users evaluated; {'; '.join(r['notes'])})",
+            flush=True,
         )
     return 0
 

@@ -12,12 +12,11 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from . import schema
 from .errors import ConfigError
 from .feedback import SCALES
-from .models import REGISTRY
+from .models import REGISTRY, ModelParams
 from .schema import all_of, bounded, fraction, key, max_items, one_of, section, unit
 from .tags import DEFAULT_ADULT_TAGS
 
@@ -326,11 +325,13 @@ class FetchSection:
     )
 
 
-#: ``[models]``: one section per model of the registry (its ``Params``).
-ModelsSection: type = schema.make_section(
+#: ``[models]``: one section per model of the registry (its ``Params``); ``config.models.of(SPEC)``
+#: is a model's section, typed as its ``Params`` (:class:`mangarec.models.ModelParams`).
+ModelsSection: type[ModelParams] = schema.make_section(
     "ModelsSection",
     "``[models]``: parameters of each model.",
     {name: (s.params, f"{s.label}: {s.summary}") for name, s in REGISTRY.items()},
+    base=ModelParams,
 )
 
 
@@ -341,7 +342,7 @@ class Config:
     seed: int = key(42, "The build's seed; every stage derives its own from it.", bounded(0, 2**63 - 1))
     site: SiteSection = section(SiteSection, "The site.")
     catalog: CatalogSection = section(CatalogSection, "The catalog.")
-    models: Any = section(ModelsSection, "The models.")
+    models: ModelParams = section(ModelsSection, "The models.")
     umap: UMAPSection = section(UMAPSection, "The maps.")
     neighbours: NeighboursSection = section(NeighboursSection, "Neighbour lists.")
     evaluation: EvaluationSection = section(EvaluationSection, "Evaluation.")

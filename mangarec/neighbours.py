@@ -392,83 +392,30 @@ def recall(approx: Neighbours, exact_emb: Embedding, sample: int, seed: int) -> 
     return found / (len(pick) * k)
 
 
-def one_per_work(nb: Neighbours, work_of: np.ndarray, k: int) -> Neighbours:
-    """Each list without the item's own work and with at most one item per work, cut to ``k``.
-
-    ``nb`` must be longer than ``k`` (see :func:`compute`); a row with too few items left keeps
-    its best leftovers (possible only in a catalog of a few items).
-    """
-    work = np.asarray(work_of, dtype=np.int64)
-    idx, sc = np.asarray(nb.indices, dtype=np.int64), nb.scores
-    n, kk = idx.shape
-    w = work[idx]
-    own = w == work[:, None]
-    order = np.argsort(w, axis=1, kind="stable")
-    sw = np.take_along_axis(w, order, axis=1)
-    dup_sorted = np.zeros_like(own)
-    dup_sorted[:, 1:] = sw[:, 1:] == sw[:, :-1]
-    dup = np.zeros_like(own)
-    np.put_along_axis(dup, order, dup_sorted, axis=1)  # a later item of a work already listed
-    bad = own | dup
-    rank = np.where(bad, kk + np.arange(kk)[None, :], np.arange(kk)[None, :])  # good ones first
-    pick = np.argsort(rank, axis=1, kind="stable")[:, :k]
-    out_i = np.take_along_axis(idx, pick, axis=1).astype(np.int32)
-    out_s = np.take_along_axis(sc, pick, axis=1)
-    good = np.take_along_axis(~bad, pick, axis=1)
-    # leftovers (tiny catalogs only) come after the good ones: they take the smallest score seen,
-    # so every row stays non-increasing
-    run = np.minimum.accumulate(np.where(good, out_s, np.inf), axis=1)
-    out_s = np.where(good | np.isinf(run), out_s, run)
-    info = dict(nb.info)
-    info["one_per_work"] = {
-        "rows_changed": int(np.count_nonzero(bad[:, :k].any(axis=1))),
-        "rows_short": int(np.count_nonzero(~good.all(axis=1))),
-    }
-    return Neighbours(nb.model, nb.item_ids, out_i, out_s.astype(np.float32), nb.method, info)
+def method_for(emb: Embedding, config: NeighboursSection) -> tuple[str, str]:
+    """``(method, reason)``: the search :func:`compute` runs for ``emb`` (``"exact"`` or
+    ``"nndescent"``) and why."""
+    n = len(emb.item_ids)
+    if emb.similarity is not None:
+        return "exact", f"the model ranks by its own similarity ({emb.similarity.kind}): exact blocked search"
+    if config.method == "exact":
+        return "exact", "method = 'exact' in the configuration"
+    if config.method == "nndescent":
+        return "nndescent", "method = 'nndescent' in the configuration"
+    if n <= config.exact_max_items:
+        return "exact", f"auto: {n} items <= exact_max_items = {config.exact_max_items}"
+    return "nndescent", f"auto: {n} items > exact_max_items = {config.exact_max_items}"
 
 
-def compute(
-    emb: Embedding, config: NeighboursSection, tie_order: np.ndarray, seed: int, work_of: np.ndarray | None = None
-) -> Neighbours:
+def compute(emb: Embedding, config: NeighboursSection, tie_order: np.ndarray, seed: int) -> Neighbours:
     """Neighbours of one model with the configured (or automatically chosen) method.
 
     ``info`` records ``method``, ``k``, ``seconds``, ``recall`` (``None`` for exact; measured on
     ``config.recall_sample`` items for NN-descent) and ``reason`` (why the method was chosen).
-
-    ``work_of`` (``Catalog.work_of``): one work in several formats (an anime and its manga) is
-    listed once per list, and never in the lists of its own other formats (:func:`one_per_work`).
+    A work's other formats are not removed from the lists: the title page shows them apart
+    ("also in other formats", from ``Catalog.work_of``).
     """
-    n = len(emb.item_ids)
-    if work_of is not None:
-        work = np.asarray(work_of, dtype=np.int64)
-        if work.shape != (n,):
-            raise ValueError(f"{emb.model}: work_of has shape {work.shape}, expected ({n},)")
-        dupes = n - len(np.unique(work))
-        if dupes:
-            k = config.k
-            extra = min(n - 1, k + min(dupes, k) + 1) if n > 1 else k
-            from dataclasses import replace as _replace
-
-            nb = compute(emb, _replace(config, k=extra), tie_order, seed)
-            out = one_per_work(nb, work, min(k, n - 1))
-            return Neighbours(
-                out.model,
-                out.item_ids,
-                out.indices,
-                out.scores,
-                out.method,
-                {**out.info, "k": int(out.indices.shape[1])},
-            )
-    if emb.similarity is not None:
-        method, reason = "exact", f"the model ranks by its own similarity ({emb.similarity.kind}): exact blocked search"
-    elif config.method == "exact":
-        method, reason = "exact", "method = 'exact' in the configuration"
-    elif config.method == "nndescent":
-        method, reason = "nndescent", "method = 'nndescent' in the configuration"
-    elif n <= config.exact_max_items:
-        method, reason = "exact", f"auto: {n} items <= exact_max_items = {config.exact_max_items}"
-    else:
-        method, reason = "nndescent", f"auto: {n} items > exact_max_items = {config.exact_max_items}"
+    method, reason = method_for(emb, config)
     t0 = time.perf_counter()
     if method == "exact":
         nb = exact(emb, config.k, tie_order)

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__, dates, outdir
 from .cache import Cache, code_digest, code_version, make_key, module_digest, tree_digest
@@ -35,6 +35,9 @@ from .report import BuildInfo, CatalogInfo, ModelInfo, NeighbourInfo, Published,
 from .result import BuildResult
 from .seeds import derive_seed
 from .workers import fork_pool
+
+if TYPE_CHECKING:
+    from .evaluation.results import Evaluation
 
 
 def _spec_path(spec_: str) -> Path:
@@ -341,33 +344,30 @@ def _heldout_fits(
 
 
 def _content_candidates(
-    catalog: Catalog, embeddings: Mapping[str, Embedding], held: Mapping[str, Embedding], config: Config
-) -> dict[str, tuple[Embedding, Any]]:
+    catalog: Catalog, embeddings: Mapping[str, Embedding], held: Mapping[str, Embedding]
+) -> dict[str, Embedding]:
     """Publishable content models to score on the visitor path beside the held-out fits
     (only when some model was refitted on ratings: then there is something to choose)."""
     if not held or catalog.ratings is None:
         return {}
     return {
-        n: (e, spec(n).foldin(params_of(config, n)))
+        n: e
         for n, e in embeddings.items()
         if n not in held and spec(n).publish_rank is not None and not spec(n).trained_on_ratings
     }
 
 
-def _visitor_precision(evaluation: Mapping[str, Any]) -> dict[str, float]:
+def _visitor_precision(evaluation: Evaluation | None) -> dict[str, float]:
     """Held-out precision@10 of a visitor who told all its training likes, per model."""
     out = {}
-    for v in evaluation.get("visitor") or []:
-        likes = v.get("likes") or {}
-        m = likes.get("all likes") or (list(likes.values())[-1] if likes else None)
-        if m and (m.get("precision") or {}).get("mean") is not None:
-            out[str(v.get("model"))] = float(m["precision"]["mean"])
+    for v in evaluation.visitor if evaluation is not None else ():
+        m = v.likes.get("all likes") or (list(v.likes.values())[-1] if v.likes else None)
+        if m is not None and m.precision.mean is not None:
+            out[v.model] = float(m.precision.mean)
     return out
 
 
-def _publish_choice(
-    config: Config, built: Sequence[str], evaluation: Mapping[str, Any] | None = None
-) -> tuple[str, str]:
+def _publish_choice(config: Config, built: Sequence[str], evaluation: Evaluation | None = None) -> tuple[str, str]:
     """The published model and why: ``publish.model``; or (``auto``) the publishable model with
     the best held-out visitor precision@10 when ratings let the evaluation score more than one
     (ALS against the content models); else the built model of lowest ``publish_rank``."""
@@ -377,7 +377,7 @@ def _publish_choice(
             raise InputError(f"publish.model = {chosen!r}: that model was not built for this catalog")
         return chosen, f"publish.model = {chosen!r} in the configuration."
     ranked = sorted((s.publish_rank, i, n) for i, n in enumerate(built) if (s := spec(n)).publish_rank is not None)
-    scores = {n: p for n, p in _visitor_precision(evaluation or {}).items() if n in built and spec(n).publish_rank}
+    scores = {n: p for n, p in _visitor_precision(evaluation).items() if n in built and spec(n).publish_rank}
     if len(scores) > 1:
         best = max(scores, key=lambda n: (scores[n], -spec(n).publish_rank))  # type: ignore[operator]
         others = ", ".join(f"{spec(n).label} {p:.3f}" for n, p in sorted(scores.items()) if n != best)
@@ -477,7 +477,7 @@ def _run(
     notes: list[str],
 ) -> BuildResult:
     """The stages of :func:`run_build` after the up-to-date check, writing into ``tmp``."""
-    from .evaluation import evaluate
+    from .evaluation import evaluate, evaluation_of
     from .loaders import load_catalog
 
     with log.stage("load"):
@@ -516,37 +516,39 @@ def _run(
     _, cold_nb, cold_keys = _heldout_fits(catalog, names, fitted, model_keys, config, stages, eval_seed, cold=True)
     # the hybrid is refitted too (it depends on colike), but only rating-trained models fold visitors in
     held_trained = {n: e for n, e in held_emb.items() if spec(n).trained_on_ratings}
-    candidates = _content_candidates(catalog, embeddings, held_trained, config)
-    evaluation = stages.run(
-        "evaluate",
-        make_key(
+    candidates = _content_candidates(catalog, embeddings, held_trained)
+    evaluation = evaluation_of(
+        stages.run(
             "evaluate",
-            [nb_keys[n] for n in names],
-            heldout_keys,
-            cold_keys,
-            sorted(model_keys[n] for n in candidates),
-            catalog.fingerprint,
-            config.evaluation,
-            config.seed,
-            module_digest("mangarec.evaluation"),
-        ),
-        lambda: evaluate(
-            catalog,
-            neighbours,
-            config.evaluation,
-            eval_seed,
-            heldout_embeddings=held_trained,
-            heldout_neighbours=held_nb,
-            cold_neighbours=cold_nb,
-            candidates=candidates,
-        ),
+            make_key(
+                "evaluate",
+                [nb_keys[n] for n in names],
+                heldout_keys,
+                cold_keys,
+                sorted(model_keys[n] for n in candidates),
+                catalog.fingerprint,
+                config.evaluation,
+                config.seed,
+                module_digest("mangarec.evaluation"),
+            ),
+            lambda: evaluate(
+                catalog,
+                neighbours,
+                config.evaluation,
+                eval_seed,
+                heldout_embeddings=held_trained,
+                heldout_neighbours=held_nb,
+                cold_neighbours=cold_nb,
+                candidates=candidates,
+            ),
+        )
     )
 
     from .compact import CompactOptions, write_published
     from .publish import write_collect
 
     published_model, why = _publish_choice(config, names, evaluation)
-    fold = spec(published_model).foldin(params_of(config, published_model))
+    fold = embeddings[published_model].foldin
     with log.stage("write:embeddings"):
         sizes = write_published(
             tmp,
@@ -594,7 +596,7 @@ def make_report(
     config: Config,
     embeddings: Mapping[str, Embedding],
     neighbours: Mapping[str, Neighbours],
-    evaluation: Mapping[str, Any],
+    evaluation: Evaluation,
     *,
     date: str | None,
     left_out: Mapping[str, str] | None = None,

@@ -17,7 +17,9 @@ from mangarec.paths import shared_data_dir
 # Property tests judge their inputs, not the machine's speed: a loaded CI runner or a busy laptop
 # must not fail a test on hypothesis's timing checks (generation speed, per-example deadline).
 settings.register_profile("mangarec", suppress_health_check=[HealthCheck.too_slow], deadline=None)
-settings.load_profile("mangarec")
+# tests/run --fast loads "fast" (HYPOTHESIS_PROFILE): the same, with 25 examples where a test sets none.
+settings.register_profile("fast", settings.get_profile("mangarec"), max_examples=25)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "mangarec"))
 
 #: Fixtures that read ``../shared/data`` (the real datasets): their tests are marked ``data``.
 DATA_FIXTURES = frozenset({"shared_data", "anime_dir"})

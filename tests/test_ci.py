@@ -232,6 +232,7 @@ def feed_ids(site: Path) -> list[str]:
     return re.findall(r'<li class="card" data-id="([^"]+)"', (site / "feed" / "index.html").read_text())
 
 
+@pytest.mark.build  # runs the workflow's build three times (345 s of the fast tier under load)
 def test_rehearsal_three_nights_against_the_fake_api(repo):
     job = load(repo)["jobs"]["build"]
     site = repo / "_site"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,6 +43,12 @@ def test_check_lists_rejects_repeats_and_self():
 
 
 # ---------------------------------------------------------------- the protocol
+
+
+def anime_fixture_args(shared: Path) -> list[str]:
+    """``--data`` options of the anime-recdb fixture (400 titles and their ratings)."""
+    d = shared / "anime-recdb"
+    return ["--data", f"mal:{d / 'fixture_anime.csv'}", "--data", f"ratings:{d / 'fixture_ratings.csv'}"]
 
 
 def cluster_catalog(
@@ -286,6 +293,32 @@ def test_evaluate_with_ratings_full_report():
     tests = {(t["truth"], t["null"]): t for t in out["null"]["lsi"]}
     assert set(tests) == {("co-liked", "random"), ("co-liked", "popularity")}
     assert tests[("co-liked", "popularity")]["p_value"] < 0.01
+    _check_typed(out)
+
+
+def _check_typed(out):
+    """The typed result the report and the models page read is exactly report.json's part: each
+    row says which model it is about (no label split on a suffix), baselines have one label each."""
+    from mangarec.evaluation import Evaluation, evaluation_of
+    from mangarec.evaluation.baselines import LABELS
+    from mangarec.report import jsonable
+    from mangarec.site.context import label
+    from mangarec.site.evaluation_view import evaluation_view
+
+    ev = evaluation_of(json.loads(json.dumps(out)))
+    assert isinstance(ev, Evaluation) and jsonable(ev) == out
+    assert (
+        ev.visitor[0].likes["all likes"].precision.mean == out["visitor"][0]["likes"]["all likes"]["precision"]["mean"]
+    )
+    by = {r.method: r for r in ev.ranking}
+    assert by["lsi neighbours"].model == "lsi" and by["als"].model == "als" and by["ease"].model == ""
+    baselines = {r.method for r in ev.ranking if r.kind in ("baseline", "reference")}
+    assert baselines == set(LABELS)
+    view = evaluation_view(ev, label)
+    shown = [r["label"] for r in view["ranking"]["rows"]]
+    assert shown[:2] == ["ALS (ratings)", "LSI (tags): neighbour lists"]
+    assert set(shown[2:]) == set(LABELS.values())
+    assert view["visitor"][0]["label"] == "ALS (ratings)" and view["null"][0]["label"] == "LSI (tags)"
 
 
 def test_visitor_rows_compare_the_same_visitors_and_profiles():
@@ -310,3 +343,23 @@ def test_visitor_rows_compare_the_same_visitors_and_profiles():
     ends = evaluate_visitor(cat, s, emb, like_counts=[4], schedule=Schedule(1, 2, 3.0, 0.5), **kw)
     kw_many = dict(kw, reg=0.5, alpha=3.0)
     assert ends.likes["4 likes"] == evaluate_visitor(cat, s, emb, like_counts=[4], **kw_many).likes["4 likes"]
+
+
+def test_foldin_of_the_evaluated_users_only_scores_as_the_full_foldin():
+    """The ranking folds in only the evaluated users (its cost follows ``max_users``, not the
+    catalog's user count); each row's solution is its own, so their scores are the same."""
+    from mangarec.evaluation.runner import foldin_scorer, training_values
+
+    R = sp.random(60, 30, density=0.2, random_state=3, format="csr", dtype=np.float64)
+    R.data = np.ceil(R.data * 10)
+    items = tuple(
+        Item(id=f"i{j}", title=f"t{j}", kind="manga", tags=make_tags({"genre": [f"G{j % 3}"]}), popularity=30.0 - j)
+        for j in range(30)
+    )
+    cat = Catalog(items=items, ratings=Ratings(sp.csr_matrix(R, dtype=np.float32), tuple(f"u{u}" for u in range(60))))
+    emb = als.fit(cat, als.Params(factors=4, iterations=2), 0)
+    V = training_values(emb, R)
+    users = np.array([3, 10, 11, 40, 59])
+    part = foldin_scorer(emb, V, users)
+    np.testing.assert_array_equal(part(users), foldin_scorer(emb, V)(users))
+    np.testing.assert_array_equal(part(users[2:4]), foldin_scorer(emb, V)(users[2:4]))

@@ -16,7 +16,6 @@ random picks among the most popular titles.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,25 +28,12 @@ from ..publish import build_payload
 from ..seeds import derive_seed
 from .protocol import Split, canonical
 from .ranking import K, Metrics, score, top_k
+from .results import VisitorFigures
 
 #: Users simulated as visitors (a fixed-seed sample of the evaluated users).
 MAX_VISITORS = 1000
 #: Random popular picks are drawn among this many times the pick count of the most popular titles.
 POPULAR_POOL = 10
-
-
-@dataclass(frozen=True)
-class VisitorFigures:
-    """The visitor path: ``{"5 likes": Metrics, "12 likes": ..., "all likes": ...}``, the
-    onboarding (``{"onboarding picks": ..., "random popular picks": ...}``, empty without picks)
-    and, when an item-item table was given, the same profiles scored by it (``item_item``)."""
-
-    model: str
-    likes: Mapping[str, Metrics]
-    onboarding: Mapping[str, Metrics]
-    answered: Mapping[str, float]
-    visitors: int
-    item_item: Mapping[str, Metrics] = field(default_factory=dict)
 
 
 def published_model(

@@ -17,7 +17,6 @@ import pytest
 from conftest import Server, assert_clean, open_page, wait_for
 
 from mangarec import compact, kernel, publish
-from mangarec.models import params_of, spec
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +32,7 @@ def small_front(built, tmp_path_factory):
     site = tmp_path_factory.mktemp("compact") / "site"
     shutil.copytree(out, site, symlinks=True)
     name = result.report.published.model
-    fold = spec(name).foldin(params_of(result.config, name))
+    fold = result.embeddings[name].foldin
     doc, shards = compact.build_compact(
         result.catalog,
         result.embeddings[name],
@@ -114,7 +113,7 @@ def test_version5_first_answer_fetches_the_document_and_the_rated_titles_files(b
     out = tmp_path / "site"
     shutil.copytree(built_out, out, symlinks=True)
     name = result.report.published.model
-    fold = spec(name).foldin(params_of(result.config, name))
+    fold = result.embeddings[name].foldin
     kw = dict(reg=fold.reg, mode=fold.mode, alpha=fold.alpha, schedule=fold.schedule, build_date="test")
     kernel.write_titles(out, *kernel.build_titles(result.catalog, result.embeddings[name], candidates=100, **kw))
     doc = json.loads((out / "data" / compact.DOC_NAME).read_text())

@@ -43,6 +43,7 @@ def test_shape_dtype_and_tags(blobs):
     assert np.linalg.norm(m.tag_xy[0] - centre[0]) < np.linalg.norm(m.tag_xy[0] - centre[1])
 
 
+@pytest.mark.slow  # two UMAP fits in a fresh process each (87 s under load)
 def test_deterministic(blobs):
     a = fit_map(blobs, UMAPSection(n_neighbors=10), 7)
     b = fit_map(blobs, UMAPSection(n_neighbors=10), 7)

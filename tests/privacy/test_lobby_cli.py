@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from mangarec.privacy.site_collect import collect_document
 
 REPO = Path(__file__).resolve().parents[2]
@@ -40,6 +42,7 @@ def _site(tmp_path: Path, url: str) -> Path:
     return data
 
 
+@pytest.mark.slow  # a lobby server and a fleet of join subprocesses (76 s under load)
 def test_serve_lobby_and_join_lobby_from_a_site_export(tmp_path):
     out = tmp_path / "collected.csv"
     idx = tmp_path / "index.json"
@@ -116,6 +119,7 @@ def test_serve_lobby_and_join_lobby_from_a_site_export(tmp_path):
                 p.wait(timeout=10)
 
 
+@pytest.mark.slow  # one CLI subprocess per bad input (26 s under load)
 def test_lobby_commands_need_their_inputs_one_line_exit_2(tmp_path):
     p = _run("serve", "--lobby", "--out", str(tmp_path / "c.csv"))
     assert p.wait(timeout=60) == 2 and p.stderr.read().count("\n") == 1
