@@ -244,6 +244,18 @@ class PublishSection:
     compact_dims: int = key(0, "Compact file: principal directions kept (0: all).", bounded(0, 4096))
     compact_bits: int = key(8, "Compact file: bits per code (bench_foryou.py: size-quality curve).", bounded(2, 8))
     compact_shard_size: int = key(16, "Compact file: titles per shard of those not up front.", bounded(1, 100_000))
+    compact_candidates: int = key(
+        0,
+        "Compact file: when > 0, version 5 (a file per title with its own code and this many "
+        "candidates, fetched when rated; nothing per title up front) instead of version 4 "
+        "(0; bench_foryou.py: size-quality curve, about 4.5 KB gzipped per title at 200).",
+        bounded(0, 100_000),
+    )
+    compact_kernel_reg: float = key(
+        0.0,
+        "Compact file, version 5: the ridge term of the published implicit kernel (0: the fold-in's few-ratings λ).",
+        bounded(0.0, 1e12),
+    )
 
 
 def _collect_url(v: str) -> str | None:

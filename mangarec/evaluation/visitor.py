@@ -47,6 +47,8 @@ def published_model(
 def _visitor_scorer(model: PublishedModel, catalog: Catalog, profiles: Sequence[Mapping[str, float | str]]):
     """A scorer over the visitors' positions ``0..len(profiles)-1``: client fold-in, then
     scores over the catalog's items (titles missing from the JSON score ``-inf``)."""
+    if model.lists is not None:
+        return _list_scorer(model, catalog, profiles)
     rows = np.array([model.index.get(i, -1) for i in catalog.ids], dtype=np.int64)
     tastes = model.fit_many(profiles)
 
@@ -58,6 +60,18 @@ def _visitor_scorer(model: PublishedModel, catalog: Catalog, profiles: Sequence[
         return out
 
     return scorer
+
+
+def _list_scorer(model: PublishedModel, catalog: Catalog, profiles: Sequence[Mapping[str, float | str]]):
+    """A version-5 model's scorer: each visitor's candidates (the union of their rated titles'
+    lists) by :meth:`PublishedModel.candidate_scores`' sums, every other title ``-inf``."""
+    index = catalog.index
+    out = np.full((len(profiles), len(catalog)), -np.inf)
+    for r, p in enumerate(profiles):
+        got = model.candidate_scores(p)
+        cols = np.array([index[c] for c in got], dtype=np.int64)
+        out[r, cols] = list(got.values())
+    return lambda users: out[users]
 
 
 def _evaluate_profiles(
