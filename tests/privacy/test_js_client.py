@@ -26,7 +26,7 @@ from nacl import bindings as nb
 
 from mangarec.privacy import encoding as E
 from mangarec.privacy import lobby, shamir, tokens, vss
-from mangarec.privacy.anonymous import slot_tag
+from mangarec.privacy.anonymous import AnonParams, slot_tag
 from mangarec.privacy.errors import PrivacyError
 from mangarec.privacy.lobby import Roster, check_roster
 from mangarec.privacy.primitives import (
@@ -377,11 +377,84 @@ SEQUENCES = {
     "marks-in-a-small-group": lambda fs: _first(
         fs, lambda m: isinstance(m, E.RoundStart) and m.purpose == "marks", lambda m: replace(m, group="add8")
     ),
+    # a message round that names another round than the marks round before it
+    "round-builds-on-another": lambda fs: _first(
+        fs,
+        lambda m: isinstance(m, E.RoundStart) and m.purpose == "message",
+        lambda m: replace(m, params=struct.pack(">I", m.round - 2)),
+    ),
+    # a reservation table with fewer blocks than a contributor reserves; a purpose no client knows
+    "reservation-below-budget": lambda fs: _first(
+        fs, lambda m: isinstance(m, E.RoundStart), lambda m: replace(m, length=AnonParams().budget - 1)
+    ),
+    "unknown-purpose": lambda fs: _first(
+        fs, lambda m: isinstance(m, E.RoundStart), lambda m: replace(m, purpose="lottery")
+    ),
+    # a later round whose live set is below the threshold (see also live-outside-survivors)
+    "live-below-threshold": lambda fs: _first(
+        fs, lambda m: isinstance(m, E.RoundStart) and m.round == 1, lambda m: replace(m, live=m.live[:2])
+    ),
 }
 
 
-@pytest.mark.parametrize("attack", sorted(ATTACKS) + sorted(SEQUENCES))
+def _live_outside_survivors():
+    """User 3 left after key setup: round 0's survivors are 0, 1, 2; the marks round names 3 again."""
+    run, rec, case = record_session(dead=(3,))
+    assert E.decode(_after(rec.frames, lambda m: isinstance(m, E.SurvivorSet))[-1]).survivors == (0, 1, 2)
+    pick = lambda m: isinstance(m, E.RoundStart) and m.round == 1  # noqa: E731
+    return _first(rec.frames, pick, lambda m: replace(m, live=(*m.live, 3))), case
+
+
+def _round_beyond_secrets():
+    """A client that dealt self-mask secrets for the 3 rounds of one attempt; a fourth round starts."""
+    run, rec, case = record_session()
+    last = E.decode(rec.frames[-1])
+    assert isinstance(last, E.RoundResult) and last.round == 2
+    chain, signed = Chain(run.session, rec.frames[0]), {}
+    for f in rec.frames:  # the chain head a fourth round continues
+        m = E.decode(f)
+        if isinstance(m, E.RoundStart):
+            start = m
+        elif isinstance(m, E.SurvivorSet):
+            signed = m.survivors
+        elif isinstance(m, E.RoundResult):
+            chain.extend(start, signed, m.vector)
+    start = E.RoundStart(run.session, 3, "reserve", "add8", 1024, (0, 1, 2, 3), b"", chain.head)
+    return rec.frames + [E.encode(start)], {**case, "max_rounds": 3}
+
+
+def _token_key_changed():
+    """A second session of the same collection (the contributor keeps its token) whose key list,
+    every entry signed by its owner, carries another collector key."""
+    run, rec, case = record_session()
+    nxt = {"session": seeded("second session")[:16].hex(), "client_seed": seeded("second client").hex()}
+    session = bytes.fromhex(nxt["session"])
+    adv = E.decode(bytes.fromhex(python_replay(case, [*rec.frames, nxt])[-1]))
+    assert isinstance(adv, E.Advertise) and adv.ext == b""  # the token is held: none requested
+    keys = {0: adv.c_pk + adv.s_pk + adv.sig}
+    for v in (1, 2):
+        c_pk, s_pk = (nb.crypto_scalarmult_base(seeded(f"peer {v} key {k}")) for k in "cs")
+        keys[v] = c_pk + s_pk + signing_key(rec.ids[v]).sign(advertise_payload(session, v, c_pk, s_pk, b""))
+    other = tokens.Issuer(RandomSource(seeded("another collector"))).public
+    assert other != E.decode(rec.frames[0]).ext  # type: ignore[attr-defined]
+    second = [E.KeyList(session, keys, other), E.ShareBundle(session, 0, {}, b"")]
+    return [*rec.frames, nxt, *map(E.encode, second)], case
+
+
+# attacks that need their own session: -> (the frames to replay, the replay case)
+CRAFTED = {
+    "live-outside-survivors": _live_outside_survivors,
+    "round-beyond-secrets": _round_beyond_secrets,
+    "token-key-changed": _token_key_changed,
+}
+
+
+@pytest.mark.parametrize("attack", sorted(ATTACKS) + sorted(SEQUENCES) + sorted(CRAFTED))
 def test_js_client_refuses_what_the_python_client_refuses(attack):
+    if attack in CRAFTED:
+        frames, case = CRAFTED[attack]()
+        _check_refused(attack, case, frames)
+        return
     run, rec, case = record_session()
     kind, change = ATTACKS.get(attack, (None, None))
     if attack in SEQUENCES:
@@ -394,12 +467,17 @@ def test_js_client_refuses_what_the_python_client_refuses(attack):
         frames += [f for f in rec.frames[len(frames) :] if isinstance(E.decode(f), E.RoundStart)][:1]
     else:
         frames = _mutate(rec.frames, kind, change)
+    _check_refused(attack, case, frames)
+
+
+def _check_refused(attack: str, case: dict, frames: list) -> None:
+    """Both clients answer alike up to the last frame, and refuse it with the same error, reason
+    and message."""
     want = python_replay(case, frames)
     assert isinstance(want[-1], dict), f"the Python client accepted the {attack} frame"
-    got = node("replay", {**case, "frames": [f.hex() for f in frames]})
-    last = got["steps"][-1]
+    got = node("replay", {**case, "frames": [f if isinstance(f, dict) else f.hex() for f in frames]})
     assert got["steps"][:-1] == want[:-1]
-    assert {"error": last["error"], "reason": last["reason"]} == want[-1], last["message"]
+    assert got["steps"][-1] == want[-1]
 
 
 # --- the lobby: proof of work and the roster a client accepts, against mangarec.privacy.lobby ------

@@ -4,7 +4,7 @@
  * ConsistencyError or DecryptionError exactly where the Python client does. */
 
 import {
-  ConsistencyError, DecryptionError, ProtocolViolation, RandomSource, SigningKey, agree, concat, equal, frame, hash,
+  ConsistencyError, DecryptionError, ProtocolViolation, RandomSource, SigningKey, agree, concat, equal, frame, hash, hex,
   openSealed, prg, prgSeed, seal, u32, verify, x25519Keypair,
 } from './crypto.js';
 import { decode, encode, msg } from './wire.js';
@@ -153,7 +153,7 @@ export class SecAggClient {
 
   receive(data) {
     const m = decode(data);
-    if (!equal(m.session, this.session)) throw new ProtocolViolation('foreign-session', 'another session');
+    if (!equal(m.session, this.session)) throw new ProtocolViolation('foreign-session', hex(m.session));
     if (m.kind === 'Abort') { this.aborted = m.reason; this.phase = 'aborted'; return null; }
     if (this.phase === 'dropped' && m.kind === 'RoundStart' && !m.live.includes(this.uid)) return null;
     if (this.phase === 'aborted' || this.phase === 'dropped') throw new ProtocolViolation('stale', `session ${this.phase}`);
@@ -321,7 +321,7 @@ export class SecAggClient {
   onOpenRequest(m) {
     const rd = this.round(m.round, 'open request');
     if (rd.opened) throw new ProtocolViolation('duplicate', 'round already opened');
-    if (rd.x === null) throw new ProtocolViolation('not-allowed', `round purpose ${rd.start.purpose} is never opened`);
+    if (rd.x === null) throw new ProtocolViolation('not-allowed', `round purpose '${rd.start.purpose}' is never opened`);
     if (m.round !== this.nextRound - 1 || rd.result === null) throw new ProtocolViolation('not-allowed', 'only the round just finished may be opened');
     if (!this.channel.openPolicy(rd.start, rd.result, rd.survivors)) {
       throw new ProtocolViolation('not-allowed', `the result of round ${m.round} this client received breaks no invariant`);
