@@ -11,11 +11,12 @@ import { decode, encode, msg } from './wire.js';
 
 // --- groups (groups.py) ------------------------------------------------------------------
 const ARRAYS = { add8: Uint8Array, add16: Uint16Array, add32: Uint32Array, add64: BigUint64Array, xor: Uint8Array };
+const DTYPES = { add8: 'uint8', add16: 'uint16', add32: 'uint32', add64: 'uint64', xor: 'uint8' }; // numpy's names, in refusals
 const MAX_LENGTH = 2 ** 28;
 
 export function arrayType(group) {
   const T = ARRAYS[group];
-  if (!T) throw new ProtocolViolation('bad-format', `unknown group ${group}`);
+  if (!T) throw new ProtocolViolation('bad-format', `unknown group '${group}'`);
   return T;
 }
 
@@ -27,7 +28,7 @@ export function checkLength(group, length) {
 /** The group vector of little-endian wire bytes (a copy). */
 export function fromBytes(group, data, length) {
   const T = arrayType(group);
-  if (data.length !== length * T.BYTES_PER_ELEMENT) throw new ProtocolViolation('bad-length', `${data.length} bytes for ${length} x ${group}`);
+  if (data.length !== length * T.BYTES_PER_ELEMENT) throw new ProtocolViolation('bad-length', `${data.length} bytes for ${length} x ${DTYPES[group]}`);
   return new T(data.slice().buffer); // typed arrays are little-endian on every browser platform
 }
 
