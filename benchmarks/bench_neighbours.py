@@ -159,6 +159,17 @@ def before(ref: str, emb: Embedding, k: int, tie: np.ndarray, ours, t_ours: floa
         old = mod.exact(emb, k, tie)
         times.append(time.perf_counter() - t)
     same = np.array_equal(old.indices, ours.indices) and np.array_equal(old.scores, ours.scores)
+    from mangarec.similarity import DenseCosine
+    from mangarec.topk import exact_topk
+
+    t = time.perf_counter()
+    ei, es = exact_topk(DenseCosine(emb.vectors), k, tie)  # the engine's entry for any scorer
+    t_engine = time.perf_counter() - t
+    same_engine = np.array_equal(ei, ours.indices) and np.array_equal(es, ours.scores)
+    print(
+        f"  this checkout's exact_topk(DenseCosine) {t_engine:.2f} s (one run); "
+        f"answers byte-identical to neighbours.exact: {same_engine}"
+    )
     print(
         f"  before ({ref}'s neighbours.exact) {min(times):.2f} s (runs: {', '.join(f'{x:.2f}' for x in times)}) "
         f"vs after (this checkout's) {t_ours:.2f} s -> "
