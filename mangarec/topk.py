@@ -23,6 +23,13 @@ How a block of rows is ranked without sorting all ``n`` columns of every row:
 Items whose score rows are identical (equal tag sets under a tag scorer:
 :meth:`Similarity.row_groups`) are ranked once, with one extra neighbour; each item then drops
 itself from its group's list. Memory per block is bounded by :data:`BLOCK_ELEMENTS`.
+
+Dense vectors (:class:`~mangarec.similarity.DenseCosine`, and :func:`mangarec.neighbours.exact`)
+go further (:func:`dense_topk`): the *columns* are grouped too. Distinct unit vectors are scored
+against distinct vectors only (the same subsample bound, :func:`_lower_bound`), and each
+candidate group expands to its members in tie order, at most ``k + 1`` of them
+(:func:`expand_groups`). On MangaDex's 37.3k titles (about half duplicates) this measured 3.2x
+faster than scoring every column (``benchmarks/bench_neighbours.py``), with the same bytes.
 """
 
 from __future__ import annotations
