@@ -335,7 +335,6 @@ def visitor(b: Bench, config: Config, embs: dict) -> None:
     """One liked title -> fold-in on the published vectors -> top 20 (rated title excluded)."""
     from mangarec import client
     from mangarec.foldin import fold_in, rank
-    from mangarec.models import spec
     from mangarec.publish import build_payload
 
     rows = b.sample["test"][:1000]
@@ -350,7 +349,7 @@ def visitor(b: Bench, config: Config, embs: dict) -> None:
         ("hybrid profile (unit tag block + prior coordinate)", embs["hybrid"], True),
     ]
     for label, emb, current in cases:
-        fold = spec(emb.model).foldin(getattr(config.models, emb.model))
+        fold = emb.foldin
         if current:
             doc = build_payload(b.cat, emb, reg=fold.reg, mode=fold.mode, build_date="bench")
             model = client.parse(doc)

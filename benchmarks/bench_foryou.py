@@ -49,7 +49,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mangarec import client, compact, publish  # noqa: E402
+from mangarec import client, compact, kernel, publish  # noqa: E402
 from mangarec.paths import shared_data_dir  # noqa: E402
 from mangarec.seeds import derive_seed  # noqa: E402
 
@@ -61,6 +61,10 @@ VARIANTS = {
     "mangadex": [(0, 0, 8), (0, 0, 4), (5000, 0, 8), (5000, 0, 4)],
 }
 #: Fast 3G as Chrome DevTools defines it (bytes/s, ms).
+#: Version-5 variants: (candidates per title, μ₀ of the published kernel; 0: the few-ratings λ).
+VARIANTS5 = {"anime": [(50, 0), (100, 0), (200, 0), (400, 0)], "mangadex": [(25, 0), (50, 0), (100, 0)]}
+#: Likes of the page's visitor (what the version-5 rows' "rated files" column counts).
+PAGE_LIKES = 12
 FAST_3G = {"offline": False, "latency": 150, "downloadThroughput": 1.6e6 / 8, "uploadThroughput": 750e3 / 8}
 FIRST_REC = "document.querySelector('#recs-list > li')"
 SHARD_SIZE = 16
@@ -92,9 +96,9 @@ def sizes_v4(doc: dict) -> tuple[int, int]:
 
 
 def variants_of(text: str | None, dataset: str) -> list[tuple[int, int, int]]:
-    if not text:
+    if text is None:
         return VARIANTS[dataset]
-    return [tuple(int(x) for x in v.split(":")) for v in text.split(",")]  # type: ignore[misc]
+    return [tuple(int(x) for x in v.split(":")) for v in text.split(",") if v]  # type: ignore[misc]
 
 
 def curve(name, rows_of, base_doc: dict, variants, build, labels: tuple[str, ...]) -> list[Row]:
@@ -116,6 +120,27 @@ def curve(name, rows_of, base_doc: dict, variants, build, labels: tuple[str, ...
     return out
 
 
+def curve5(name, rows_of, base: Row, variants, build5, popular: list[str]) -> list[Row]:
+    """Version-5 rows: the document up front plus the files of a visitor's rated titles
+    (:data:`PAGE_LIKES` times the mean gzipped file of the popular half, which the page's
+    visitor likes), and the figures through the candidate lists."""
+    print(
+        f"\n=== {name}: version 5 (per-title files with candidate lists): up front = document + "
+        f"{PAGE_LIKES} rated titles' files"
+    )
+    _print(base, base)
+    out = [base]
+    for n, mu0 in variants:
+        doc, files = build5(n, mu0 or None)
+        m = client.parse(doc, "bench", title_files=files.values())
+        per = np.mean([_gz(publish.dumps(files[i])) for i in popular])
+        label = f"v5: {n} candidates, kernel at {mu0 or 'both schedule ends'}"
+        row = Row(label, _gz(publish.dumps(doc)), int(PAGE_LIKES * per), rows_of(m))
+        out.append(row)
+        _print(row, base)
+    return out
+
+
 def _print(row: Row, base: Row) -> None:
     figs = "  ".join(f"{v:.4f} ({v / b:.3f}×)" if b else f"{v:.4f}" for v, b in zip(row.figures, base.figures))
     print(f"  {row.label:44} {row.doc_gz / 1e3:8.1f}K {row.codes_gz / 1e3:8.1f}K {row.total / 1e3:8.1f}K  {figs}")
@@ -125,7 +150,6 @@ def anime(args) -> None:
     """The visitor's P@10 (12 likes, all likes) on anime-recdb, bench_quality's protocol."""
     from mangarec.config import Config, EvaluationSection
     from mangarec.evaluation import make_split
-    from mangarec.evaluation.runner import visitor_foldin
     from mangarec.evaluation.visitor import evaluate_visitor
     from mangarec.loaders import load_catalog
     from mangarec.models import als
@@ -139,7 +163,7 @@ def anime(args) -> None:
         f"anime-recdb: {len(cat)} titles, ALS {emb.dim} factors fitted on the training side "
         f"in {time.perf_counter() - t:.0f} s"
     )
-    fold = visitor_foldin(emb)
+    fold = emb.foldin
     kw = dict(reg=fold.reg, mode=fold.mode, alpha=fold.alpha, schedule=fold.schedule)
 
     def figures(model) -> tuple[float, ...]:
@@ -153,8 +177,12 @@ def anime(args) -> None:
             cat, emb, **kw, build_date="bench", dims=dims, bits=bits, recommend_n=titles, shard_size=SHARD_SIZE
         )
 
+    def build5(n, mu0):
+        return kernel.build_titles(cat, emb, **kw, build_date="bench", candidates=n, kernel_reg=mu0)
+
     labels = ("P@10 12 likes", "P@10 all likes")
-    both(args, "anime-recdb", cat, emb, dict(kw), figures, build, variants_of(args.variants, "anime"), labels, 100_000)
+    v = (variants_of(args.variants, "anime"), variants5_of(args.variants5, "anime"))
+    both(args, "anime-recdb", cat, emb, dict(kw), figures, (build, build5), v, labels, 100_000)
 
 
 def mangadex(args) -> None:
@@ -166,7 +194,7 @@ def mangadex(args) -> None:
     from mangarec.evaluation import content
     from mangarec.foldin import rank
     from mangarec.loaders import load_catalog
-    from mangarec.models import fit_model, spec
+    from mangarec.models import fit_model
 
     cat = load_catalog([str(shared_data_dir() / "mangadex-v3" / "manga.jsonl.xz")])
     config = Config()
@@ -178,7 +206,7 @@ def mangadex(args) -> None:
     rows = b.sample["test"][:1000]
     src, dst = b.links("test")
     keep = np.isin(src, rows)
-    fold = spec(emb.model).foldin(getattr(config.models, emb.model))
+    fold = emb.foldin
     print(f"\nMangaDex v3 SFW: {len(cat)} titles, hybrid profile {emb.dim} dims, {len(rows)} one-like visitors")
 
     def figures(model) -> tuple[float, ...]:
@@ -187,6 +215,11 @@ def mangadex(args) -> None:
         inv[pos] = np.arange(len(cat))
         n = model.n_recommendable
         top = np.full((b.n, K), -1, dtype=np.int64)
+        if model.lists is not None:  # version 5: the liked title's candidate list
+            for i in rows:
+                got = [cat.index[c] for c, _ in model.recommend({cat.ids[i]: "like"}, n=K)]
+                top[i, : len(got)] = got
+            return content.franchise_recall(top, src[keep], dst[keep]), content.matches_recall(top, b.lists, rows)
         for i in rows:
             x = model.fit({cat.ids[i]: "like"})
             r, _ = rank(model.vectors[:n], x, exclude=[pos[i]] if pos[i] < n else [], n=K)
@@ -206,15 +239,36 @@ def mangadex(args) -> None:
             shard_size=SHARD_SIZE,
         )
 
+    def build5(n, mu0):
+        return kernel.build_titles(
+            cat, emb, reg=fold.reg, mode=fold.mode, build_date="bench", candidates=n, kernel_reg=mu0
+        )
+
     labels = ("franchise R@20", "matches R@20")
     kw = dict(reg=fold.reg, mode=fold.mode)
-    both(args, "MangaDex v3", cat, emb, kw, figures, build, variants_of(args.variants_md, "mangadex"), labels, 150_000)
+    v = (variants_of(args.variants_md, "mangadex"), variants5_of(args.variants5_md, "mangadex"))
+    both(args, "MangaDex v3", cat, emb, kw, figures, (build, build5), v, labels, 150_000)
 
 
-def both(args, name, cat, emb, fold: dict, figures, build, variants, labels, budget: int) -> None:
-    """The curve beside the version-3 file, the verdict and (``--browser``) the page."""
+def variants5_of(text: str | None, dataset: str) -> list[tuple[int, float]]:
+    if text is None:
+        return VARIANTS5[dataset]
+    return [(int(v.split(":")[0]), float(v.split(":")[1])) for v in text.split(",") if v]
+
+
+def both(args, name, cat, emb, fold: dict, figures, builds, variants, labels, budget: int) -> None:
+    """The curves beside the version-3 file, the verdict and (``--browser``) the page."""
     base_doc = publish.build_payload(cat, emb, **fold, build_date="bench")
-    verdict(curve(name, figures, base_doc, variants, build, labels), budget)
+    rows = curve(name, figures, base_doc, variants[0], builds[0], labels) if variants[0] else []
+    if not rows:
+        rows = [
+            Row("embeddings.json (version 3, today)", _gz(publish.dumps(base_doc)), 0, figures(client.parse(base_doc)))
+        ]
+    if variants[1]:
+        order = np.argsort(cat.tie_order, kind="stable")
+        popular = [cat.ids[k] for k in order[: len(order) // 2]]
+        rows += curve5(name, figures, rows[0], variants[1], builds[1], popular)[1:]
+    verdict(rows, budget)
     if args.browser:
         browser(args, name, cat, emb, fold, budget)
 
@@ -354,7 +408,7 @@ def visit(site: Path, likes: dict[str, str]) -> dict:
         "bytes": sum(r[1] for r in before),
         "files": len(before),
         "first_s": first / 1000,
-        "embeddings": sum(r[1] for r in before if "/data/embeddings" in r[0]),
+        "embeddings": sum(r[1] for r in before if "/data/embeddings" in r[0] or "/data/taste/" in r[0]),
         "nb": sum(1 for r in before if "/data/nb/" in r[0]),
     }
 
@@ -417,13 +471,14 @@ def browser(args, name: str, cat, emb, fold: dict, budget: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         shell = shell_site(t)
-        site = dataset_site(shell, t, name.split()[0], cat, emb, fold, compact.CompactOptions.of(PublishSection()))
+        opts = replace(compact.CompactOptions.of(PublishSection()), candidates=args.candidates)
+        site = dataset_site(shell, t, name.split()[0], cat, emb, fold, opts)
         likes = likes_for(site)
         before = baseline_site(site, args.baseline_ref, t)
         rows = {}
         for label, root in (
             (f"before ({args.baseline_ref}'s scripts, v3)", before),
-            ("after (this checkout, v4)", site),
+            ("after (this checkout)", site),
         ):
             runs = [visit(root, likes) for _ in range(args.repeat)]
             med = {k: float(np.median([r[k] for r in runs])) for k in runs[0]}
@@ -432,7 +487,7 @@ def browser(args, name: str, cat, emb, fold: dict, budget: int) -> None:
                 f"  {label:34} {med['bytes'] / 1e3:18.1f} {med['files']:6.0f} "
                 f"{med['embeddings'] / 1e3:14.1f} {med['nb']:10.0f} {med['first_s']:10.2f}"
             )
-        after = rows["after (this checkout, v4)"]
+        after = rows["after (this checkout)"]
         print(
             f"  {name}: {after['bytes'] / 1e3:.1f} KB ≤ {budget / 1e3:.0f} KB: "
             f"{'PASS' if after['bytes'] <= budget else 'FAIL'}; first recommendation {after['first_s']:.2f} s < 2 s: "
@@ -445,10 +500,15 @@ def main() -> int:
     ap.add_argument("--datasets", default="anime,mangadex", help="curves to print ('' for none)")
     ap.add_argument("--variants", help="anime variants T:D:B,... (titles up front, dims, bits)")
     ap.add_argument("--variants-md", help="MangaDex variants T:D:B,...")
+    ap.add_argument("--variants5", help="anime version-5 variants N:MU0,... (candidates, kernel λ; '' for none)")
+    ap.add_argument("--variants5-md", help="MangaDex version-5 variants N:MU0,...")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--browser", action="store_true", help="also measure the For-you page in Chromium")
     ap.add_argument("--baseline-ref", default="main", help="git ref whose scripts are today's page")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--candidates", type=int, default=200, help="the page's published form: version 5 with N (0: version 4)"
+    )
     args = ap.parse_args()
     todo = [d for d in args.datasets.split(",") if d]
     if "anime" in todo:

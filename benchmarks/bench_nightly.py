@@ -98,6 +98,13 @@ def titles_built(stderr: str) -> int:
     raise SystemExit("the build did not say how many titles it built")
 
 
+def save_log(log_dir: Path | None, name: str, text: str) -> None:
+    """Keep a build's stderr (its stage timings) as ``log_dir/name`` when ``--log-dir`` is given."""
+    if log_dir is not None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        (log_dir / name).write_text(text, encoding="utf-8")
+
+
 def _knn(x: np.ndarray, k: int, metric: str) -> np.ndarray:
     from sklearn.neighbors import NearestNeighbors
 
@@ -114,6 +121,27 @@ def map_quality(vectors: np.ndarray, xy: np.ndarray, sample: np.ndarray, k: int 
     t = trustworthiness(x, y, n_neighbors=k, metric="cosine")
     a, b = _knn(x, k, "cosine"), _knn(y, k, "euclidean")
     return float(t), float(np.mean([len(set(r) & set(q)) / k for r, q in zip(a, b)]))
+
+
+def cached_map_quality(cache_dir: Path, seed: int) -> dict[str, tuple[float, float]]:
+    """``{model: (trustworthiness, neighbours kept @10)}`` of the maps the last build left in
+    the stage cache (its pointers ``map-<model>``, written with ``umap.warm_epochs`` > 0), each
+    against the embedding it was drawn from (pointer ``neighbours-<model>``)."""
+    from mangarec.cache import Cache
+    from mangarec.embedding import Embedding, Map
+
+    cache = Cache(cache_dir)
+    out = {}
+    for p in sorted((cache_dir / "pointers").glob("map-*.json")):
+        name = p.stem[len("map-") :]
+        m = cache.get(str((cache.pointer(p.stem) or {}).get("key")))
+        e = cache.get(str((cache.pointer(f"neighbours-{name}") or {}).get("model")))
+        if isinstance(m, Map) and isinstance(e, Embedding):
+            n = len(e.item_ids)
+            sample = rng(seed, "bench-nightly-sample").choice(n, size=min(3000, n), replace=False)
+            vectors = np.asarray(e.vectors, dtype=np.float64)
+            out[name] = map_quality(vectors, np.asarray(m.xy, dtype=np.float64), sample)
+    return out
 
 
 def compare_maps(args: argparse.Namespace, work: Path, base: Path) -> None:
@@ -160,6 +188,7 @@ def main() -> None:
     ap.add_argument("--maps", action="store_true", help="only compare a warm-started map with a cold one")
     ap.add_argument("--model", default="lsi", help="the model whose map --maps compares")
     ap.add_argument("--warm-epochs", type=int, nargs="+", default=[30, 60], help="epochs of the warm maps")
+    ap.add_argument("--log-dir", type=Path, default=None, help="save each build's stderr (cold.log, night.log) here")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mangarec-nightly-"))
@@ -179,6 +208,7 @@ def main() -> None:
         print(f"input: {args.data} ({lines} records), machine load {os.getloadavg()[0]:.2f}")
 
         cold, cold_mb, err = run(["--data", f"{args.format}:{base}", *common], env)
+        save_log(args.log_dir, "cold.log", err)
         n = titles_built(err)
         cold_bytes, cold_files = site_size(work / "out")
         print(f"cold build   {cold:8.1f} s   peak RSS {cold_mb:7.0f} MB   (target: <= 167 s on a quiet machine)")
@@ -191,14 +221,16 @@ def main() -> None:
             "benchmarks/bench_site_size.py breaks it down)"
         )
 
+        cold_maps = cached_map_quality(work / "cache", args.seed) if args.warm else {}
         spec, what = night_input(args, work, base)
         night, night_mb, err = run(["--data", spec, *common], env)
+        save_log(args.log_dir, "night.log", err)
         night_bytes, night_files = site_size(work / "out")
         ran = [s for s, _ in stage_lines(err, computed_only=True) if s.split(":")[0] in ("model", "neighbours", "map")]
         print(f"night        {night:8.1f} s   peak RSS {night_mb:7.0f} MB   after {what}")
         print(f"    ratio night / cold: {night / cold:.3f} (goal <= 0.4)")
         for line in err.splitlines():
-            if line.startswith("note: cache"):
+            if line.startswith(("note: cache", "note: neighbours:")):
                 print("   ", line)
         print(f"    stages recomputed: {', '.join(ran) or 'none'}")
         for name, sec in sorted(stage_lines(err, computed_only=True), key=lambda x: -x[1])[:10]:
@@ -207,6 +239,13 @@ def main() -> None:
         print(
             f"    site: {night_bytes / 1e6:8.1f} MB in {night_files} files, {night_bytes / n / 1024:.1f} KB per title"
         )
+        for name, (t, keep) in cached_map_quality(work / "cache", args.seed).items():
+            if name in cold_maps:
+                t0, keep0 = cold_maps[name]
+                print(
+                    f"    map {name:<10} warm ({args.warm} epochs): trustworthiness {t:.4f}, kept @10 {keep:.4f}"
+                    f"   (the cold build's map: {t0:.4f}, {keep0:.4f})"
+                )
         ok = night <= 0.4 * cold and cold_bytes / n <= 10 * 1024
         print("goals met (night <= 0.4 x cold, <= 10 KB per title)" if ok else "GOALS MISSED")
     finally:

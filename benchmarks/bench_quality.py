@@ -59,7 +59,6 @@ from mangarec.evaluation.runner import (
     foldin_scorer,
     run_evaluation,
     training_values,
-    visitor_foldin,
 )  # noqa: E402
 from mangarec.evaluation.truths import truths_of  # noqa: E402
 from mangarec.evaluation.visitor import evaluate_visitor, spread_picks  # noqa: E402
@@ -138,7 +137,7 @@ def run(name: str, cat: Catalog, args) -> dict:
     rows = {r.method: r.metrics for r in ev.ranking}
     lam = float(ev.choices["ease_lambda"])
     W = item_item(fit_ease(split.likes("train"), lam), ITEM_ITEM_K)
-    fold = visitor_foldin(emb)
+    fold = emb.foldin
     visitor = functools.partial(
         evaluate_visitor,
         cat,

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from .embedding import Embedding, Map, Neighbours
+from .foldin import Foldin
 from .fsutil import atomic_write
 
 T = TypeVar("T")
@@ -96,6 +97,15 @@ def _imports(path: Path, module: str) -> set[str]:
 
 
 def _source(module: str) -> Path | None:
+    if module.split(".")[0] != "mangarec":  # a model from outside (an entry point): its own file
+        import importlib.util
+
+        try:
+            found = importlib.util.find_spec(module)
+        except (ImportError, ValueError):
+            return None
+        origin = found.origin if found is not None else None
+        return Path(origin) if origin and origin.endswith(".py") and Path(origin).is_file() else None
     parts = module.split(".")[1:]
     if not parts:
         return _PKG / "__init__.py"
@@ -186,6 +196,7 @@ def _to_parts(value: Any) -> tuple[dict, dict[str, np.ndarray]]:
             "tag_ids": list(value.tag_ids),
             "info": value.info,
             "similarity": sim_meta,
+            "foldin": value.foldin.to_dict(),
         }, arrays
     if isinstance(value, Neighbours):
         return {
@@ -225,6 +236,7 @@ def _from_parts(meta: dict, arrays: dict[str, np.ndarray]) -> Any:
             tag_vectors=arrays.get("tag_vectors"),
             info=meta["info"],
             similarity=sim,
+            foldin=Foldin.from_dict(meta["foldin"]),
         )
     if kind == "Neighbours":
         return Neighbours(

@@ -335,7 +335,7 @@ COMMANDS: dict[str, tuple[Callable[..., int], str]] = {
     "config": (cmd_config, "print or check the configuration"),
     "privacy": (cmd_privacy, "private rating collection (simulate, serve, join)"),
     "ci": (cmd_ci, "write the GitHub Actions workflow: nightly fetch, build and deploy"),
-    "tune": (cmd_tune, "choose ALS's settings on the validation split and write them into the config"),
+    "tune": (cmd_tune, "choose a model's settings on the validation split and write them into the config"),
 }
 
 

@@ -25,6 +25,7 @@ import numpy as np
 from .compact import SHARD_SCHEMA, gram_matrix, qmax, shard_of
 from .errors import InputError
 from .foldin import LEGACY, Schedule, ValueMap, cholesky_solve, fold_in, gram, implicit_reg, rank, rated_rows, to_values
+from .kernel import TITLE_PATH, TitleRow, anchor_weights, contributions, ranked, read_title, scores, weights_z
 from .publish import READABLE_VERSIONS, SCHEMA_NAME, decode, dequantise
 
 #: Largest document :func:`load` accepts (bytes, after gunzip).
@@ -63,6 +64,11 @@ class PublishedModel:
     #: Version 4: the published ``YᵀY`` over every title ``(dim, dim)`` (``None``: computed
     #: from ``vectors``).
     published_gram: np.ndarray | None = None
+    #: Version 5: the read title files ``{id: TitleRow}`` (their candidate lists rank; the
+    #: titles not read are unknown to the fit). ``None``: rank every row.
+    lists: Mapping[str, TitleRow] | None = None
+    #: Version 5, implicit: the kernel's anchors ``μ_t`` (``fold_in.kernel_reg``).
+    kernel_regs: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {k: i for i, k in enumerate(self.ids)})
@@ -159,11 +165,55 @@ class PublishedModel:
 
         Every rated title is excluded (with ``exclude_rated``), also those the value mapping
         leaves out of the fit (a dislike under ``feedback = "likes"``)."""
+        if self.lists is not None:
+            return self._recommend_lists(ratings, n, exclude_rated)
         taste = self.fit(ratings)
         exclude = self.excluded(ratings) if exclude_rated else ()
         ex = np.asarray(exclude, dtype=np.int64)
         rows, scores = rank(self.vectors[: self.n_recommendable], taste, ex[ex < self.n_recommendable], n=n)
         return [(self.ids[r], float(s)) for r, s in zip(rows, scores)]
+
+    def _kernel(self, ratings: Mapping[str, float | str]) -> tuple[list[TitleRow], np.ndarray, float, np.ndarray]:
+        """Version 5: the rated titles in the fit, their weights ``z`` ``(m,)``, the score
+        scale and the anchors' weights ``β`` (:mod:`mangarec.kernel`: ``(I + Γ K_SS) z = w``,
+        ``K_SS`` from their vectors)."""
+        idx, vals = self._values(ratings)
+        rows = [self.lists[self.ids[i]] for i in idx]  # type: ignore[index]
+        if idx.size == 0 or self.mode == "explicit":
+            m = max(int(idx.size), 1)
+            scale = 1.0 / (self.settings(m)[1] * m)
+            Ys = self.vectors[idx]
+            return rows, weights_z(scale * (Ys @ Ys.T), np.ones(idx.size), vals), scale, np.ones(1)
+        alpha, reg = self.settings(int(idx.size))
+        Ys = self.vectors[idx]
+        c = 1.0 + alpha * np.abs(vals)
+        mu = implicit_reg(reg, vals, alpha, self.nu, self.reg_cols)
+        g = np.diag(self._gram)  # type: ignore[attr-defined]
+        beta = anchor_weights(g, self.kernel_regs, mu)
+        z = weights_z((Ys * (1.0 / (g + mu))[None, :]) @ Ys.T, c - 1.0, c * (vals >= 0))
+        return rows, z, 1.0, beta
+
+    def candidate_scores(self, ratings: Mapping[str, float | str]) -> dict[str, float]:
+        """Version 5: ``{candidate id: score}`` over the union of the rated titles' lists, the
+        excluded titles left out (:func:`mangarec.kernel.scores`)."""
+        rows, z, scale, beta = self._kernel(ratings)
+        return scores(rows, z, scale, self.excluded_ids(ratings), beta)
+
+    def _recommend_lists(
+        self, ratings: Mapping[str, float | str], n: int, exclude_rated: bool
+    ) -> list[tuple[str, float]]:
+        rows, z, scale, beta = self._kernel(ratings)
+        got = scores(rows, z, scale, self.excluded_ids(ratings) if exclude_rated else set(), beta)
+        return ranked(got, n)
+
+    def excluded_ids(self, ratings: Mapping[str, float | str]) -> set[str]:
+        """The ids never recommended: the rated titles and the other formats of their works."""
+        out = {str(i) for i in ratings}
+        for iid in ratings:
+            out.update(self._work.get(iid, ()))  # type: ignore[attr-defined]
+            if self.lists is not None and iid in self.lists:
+                out.update(self.lists[iid].works)
+        return out
 
     def excluded(self, ratings: Mapping[str, float | str]) -> np.ndarray:
         """Rows never recommended: the rated titles and the other formats of their works
@@ -181,6 +231,9 @@ class PublishedModel:
         The score is exactly the sum of the contributions ``w_j · y_iᵀ A⁻¹ y_j`` over the rated
         titles ``j`` (``A`` the fold-in matrix, ``w_j`` the right-hand-side weight).
         """
+        if self.lists is not None:
+            parts = contributions(*self._kernel(ratings), item_id)
+            return sorted(parts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
         idx, vals = self._values(ratings)
         if item_id not in self.index or idx.size == 0:
             return []
@@ -247,12 +300,15 @@ def parse(
     source: str = "embeddings JSON",
     shards: Iterable[Mapping[str, Any]] = (),
     codes: bytes | None = None,
+    title_files: Iterable[Mapping[str, Any]] = (),
 ) -> PublishedModel:
     """Build a :class:`PublishedModel` from a decoded embeddings document.
 
     ``shards``: decoded shard documents of a version-4 document (``docs/embeddings-json.md``);
     their titles enter fits but are never recommended. ``codes``: the bytes of the file a
-    version-4 document's ``items.vectors`` names (``"encoding": "int8-file"``).
+    version-4 document's ``items.vectors`` names (``"encoding": "int8-file"``). ``title_files``: the
+    decoded per-title files of a version-5 document (the rated titles', or any); only they are
+    known to the fit, and their candidate lists rank (:mod:`mangarec.kernel`).
     """
     if not isinstance(doc, Mapping) or doc.get("schema") != SCHEMA_NAME:
         raise InputError(f"not a {SCHEMA_NAME} document", source)
@@ -265,6 +321,8 @@ def parse(
         dim = int(doc["dim"])
         fo = doc["fold_in"]
         items = doc["items"]
+        if doc["version"] == 5:
+            return _parse5(doc, source, title_files)
         v4 = doc["version"] == 4
         Y = _decode4(items, items, dim, codes) if v4 else decode(items, dim, source)
         ids = tuple(items["ids"])
@@ -283,17 +341,11 @@ def parse(
             dim=dim,
             ids=ids,
             vectors=Y,
-            mode=str(fo["mode"]),
-            reg=float(fo["reg"]),
-            alpha=float(fo["alpha"]),
-            values=_value_map(fo),
-            nu=float(fo.get("reg_exponent", 0.0)),
-            reg_cols=int(fo.get("reg_cols", 1)),
+            **_fold_fields(fo),
             tag_ids=tuple(tags["ids"]) if tags else (),
             tag_vectors=T,
             titles=titles,
             works=tuple(tuple(str(m) for m in g) for g in doc.get("works") or ()),
-            schedule=_schedule(fo.get("schedule")),
             meta={k: doc[k] for k in ("build_date", "catalog_hash", "subset", "count", "shards") if k in doc}
             | {"source": source},
             recommendable=recommendable,
@@ -301,6 +353,46 @@ def parse(
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InputError(f"malformed embeddings document ({type(exc).__name__}: {exc})", source) from None
+
+
+def _parse5(doc: Mapping[str, Any], source: str, titles: Iterable[Mapping[str, Any]]) -> PublishedModel:
+    """A version-5 document with the given title files (``docs/embeddings-json.md``)."""
+    dim, fo, items = int(doc["dim"]), doc["fold_in"], doc["items"]
+    path = doc["titles"]["path"]
+    if not isinstance(path, str) or "{}" not in path or ".." in path or path.startswith("/"):
+        raise ValueError("titles.path must be relative and hold {}")
+    scale = np.asarray(items["scale"], dtype=np.float64)
+    if len(scale) != dim:
+        raise ValueError(f"items.scale holds {len(scale)} values, expected {dim}")
+    rows: dict[str, TitleRow] = {}
+    if str(fo["mode"]) == "implicit" and not isinstance(fo.get("kernel_reg"), list):
+        raise ValueError("fold_in.kernel_reg must list the kernel's anchors (implicit mode)")
+    for f in titles:
+        r = read_title(f, doc, scale, qmax(int(items["bits"])))
+        if r.id in rows:
+            raise ValueError(f"title file {r.id!r} given twice")
+        rows[r.id] = r
+    ids = tuple(rows)
+    Y = np.vstack([r.vector for r in rows.values()]) if rows else np.zeros((0, dim))
+    implicit = str(fo["mode"]) == "implicit"
+    anchors = fo["kernel_reg"] if implicit else [0]
+    if not (
+        isinstance(anchors, list) and 1 <= len(anchors) <= 4 and all(float(a) > 0 or not implicit for a in anchors)
+    ):
+        raise ValueError("fold_in.kernel_reg must list 1 to 4 values > 0 (implicit mode)")
+    return PublishedModel(
+        model=str(doc["model"]),
+        dim=dim,
+        ids=ids,
+        vectors=Y,
+        **_fold_fields(fo),
+        titles=tuple(r.title for r in rows.values()),
+        meta={k: doc[k] for k in ("build_date", "catalog_hash", "count", "titles") if k in doc} | {"source": source},
+        recommendable=0,
+        published_gram=gram_matrix(fo["gram"], dim) if implicit else np.zeros((dim, dim)),
+        lists=rows,
+        kernel_regs=tuple(float(a) for a in fo["kernel_reg"]) if implicit else (),
+    )
 
 
 def _decode4(block: Mapping[str, Any], items: Mapping[str, Any], dim: int, codes: bytes | None = None) -> np.ndarray:
@@ -352,6 +444,19 @@ def _shard_rows(
     return tuple(ids), out
 
 
+def _fold_fields(fo: Mapping[str, Any]) -> dict[str, Any]:
+    """The :class:`PublishedModel` fields read from a ``fold_in`` block (every version)."""
+    return {
+        "mode": str(fo["mode"]),
+        "reg": float(fo["reg"]),
+        "alpha": float(fo["alpha"]),
+        "values": _value_map(fo),
+        "nu": float(fo.get("reg_exponent", 0.0)),
+        "reg_cols": int(fo.get("reg_cols", 1)),
+        "schedule": _schedule(fo.get("schedule")),
+    }
+
+
 def _schedule(s: Any) -> Schedule | None:
     """The ``fold_in.schedule`` block (version 3; absent or ``null``: none)."""
     if s is None:
@@ -374,12 +479,16 @@ def _value_map(fo: Mapping[str, Any]) -> ValueMap:
     )
 
 
-def load(path_or_url: str, shards: bool = True) -> PublishedModel:
+def load(path_or_url: str, shards: bool = True, rated: Iterable[str] | None = None) -> PublishedModel:
     """Load an embeddings JSON from a file path (``.json`` or ``.gz``) or an http(s) URL.
 
     A version-4 document's shards (beside it, ``shards.path``) are read too unless ``shards``
-    is false (then only the titles up front can be rated)."""
+    is false (then only the titles up front can be rated). A version-5 document's title files
+    (``titles.path``): those of the ``rated`` ids (an id without a file is unknown), or, with
+    ``rated=None`` and a local path, every one in the folder."""
     doc = _json(str(path_or_url))
+    if isinstance(doc, Mapping) and doc.get("version") == 5:
+        return parse(doc, str(path_or_url), title_files=_title_files(str(path_or_url), rated))
     parts = []
     v4 = isinstance(doc, Mapping) and doc.get("version") == 4
     info = doc.get("shards") if v4 else None
@@ -401,6 +510,27 @@ def load(path_or_url: str, shards: bool = True) -> PublishedModel:
             )
         parts = [_json(_sibling(str(path_or_url), pattern.format(k))) for k in range(count)]
     return parse(doc, str(path_or_url), parts, codes)
+
+
+def _title_files(path_or_url: str, rated: Iterable[str] | None) -> list[Any]:
+    """The decoded version-5 title files of ``rated`` (missing ones skipped), or every one."""
+    from .catalog import ID_PATTERN
+
+    if rated is None:
+        if path_or_url.startswith(("http://", "https://")):
+            raise InputError("a version-5 document over http needs the rated ids (load(url, rated=...))", path_or_url)
+        folder = Path(_sibling(path_or_url, TITLE_PATH.format("x"))).parent
+        rated = sorted(p.name[: -len(".json")] for p in folder.glob("*.json"))
+    out = []
+    for iid in rated:
+        if not ID_PATTERN.match(str(iid)):
+            continue
+        try:
+            out.append(_json(_sibling(path_or_url, TITLE_PATH.format(iid))))
+        except InputError as exc:
+            if "HTTP 404" not in str(exc) and "No such file" not in str(exc):
+                raise
+    return out
 
 
 def _sibling(path_or_url: str, rel: str) -> str:

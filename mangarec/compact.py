@@ -187,6 +187,10 @@ class CompactOptions:
     dims: int = 0
     bits: int = 8
     shard_size: int = 16
+    #: > 0: version 5 (:mod:`mangarec.kernel`) with this many candidates per title.
+    candidates: int = 0
+    #: Version 5: μ₀ of the published implicit kernel (0: the few-ratings λ).
+    kernel_reg: float = 0.0
 
     @classmethod
     def of(cls, section) -> CompactOptions:
@@ -196,6 +200,8 @@ class CompactOptions:
             dims=int(section.compact_dims),
             bits=int(section.compact_bits),
             shard_size=int(section.compact_shard_size),
+            candidates=int(section.compact_candidates),
+            kernel_reg=float(section.compact_kernel_reg),
         )
 
 
@@ -335,6 +341,15 @@ def write_published(
     from .publish import write_embeddings
 
     c = compact
+    if c.candidates > 0:
+        from .kernel import build_titles, write_titles
+
+        titles = build_titles(
+            catalog, emb, candidates=c.candidates, kernel_reg=c.kernel_reg or None, bits=c.bits, **fold
+        )
+        sizes = write_embeddings(out_dir, catalog, emb, top_n=top_n, **fold)
+        sizes.update(write_titles(out_dir, *titles))
+        return sizes
     small = build_compact(catalog, emb, dims=c.dims, bits=c.bits, recommend_n=c.titles, shard_size=c.shard_size, **fold)
     sizes = write_embeddings(out_dir, catalog, emb, top_n=top_n, **fold)
     sizes.update(write_compact(out_dir, *small))

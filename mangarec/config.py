@@ -12,12 +12,11 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from . import schema
 from .errors import ConfigError
 from .feedback import SCALES
-from .models import REGISTRY
+from .models import REGISTRY, ModelParams
 from .schema import all_of, bounded, fraction, key, max_items, one_of, section, unit
 from .tags import DEFAULT_ADULT_TAGS
 
@@ -245,6 +244,18 @@ class PublishSection:
     compact_dims: int = key(0, "Compact file: principal directions kept (0: all).", bounded(0, 4096))
     compact_bits: int = key(8, "Compact file: bits per code (bench_foryou.py: size-quality curve).", bounded(2, 8))
     compact_shard_size: int = key(16, "Compact file: titles per shard of those not up front.", bounded(1, 100_000))
+    compact_candidates: int = key(
+        0,
+        "Compact file: when > 0, version 5 (a file per title with its own code and this many "
+        "candidates, fetched when rated; nothing per title up front) instead of version 4 "
+        "(0; bench_foryou.py: size-quality curve, about 4.5 KB gzipped per title at 200).",
+        bounded(0, 100_000),
+    )
+    compact_kernel_reg: float = key(
+        0.0,
+        "Compact file, version 5: the ridge term of the published implicit kernel (0: the fold-in's few-ratings λ).",
+        bounded(0.0, 1e12),
+    )
 
 
 def _collect_url(v: str) -> str | None:
@@ -314,11 +325,13 @@ class FetchSection:
     )
 
 
-#: ``[models]``: one section per model of the registry (its ``Params``).
-ModelsSection: type = schema.make_section(
+#: ``[models]``: one section per model of the registry (its ``Params``); ``config.models.of(SPEC)``
+#: is a model's section, typed as its ``Params`` (:class:`mangarec.models.ModelParams`).
+ModelsSection: type[ModelParams] = schema.make_section(
     "ModelsSection",
     "``[models]``: parameters of each model.",
     {name: (s.params, f"{s.label}: {s.summary}") for name, s in REGISTRY.items()},
+    base=ModelParams,
 )
 
 
@@ -329,7 +342,7 @@ class Config:
     seed: int = key(42, "The build's seed; every stage derives its own from it.", bounded(0, 2**63 - 1))
     site: SiteSection = section(SiteSection, "The site.")
     catalog: CatalogSection = section(CatalogSection, "The catalog.")
-    models: Any = section(ModelsSection, "The models.")
+    models: ModelParams = section(ModelsSection, "The models.")
     umap: UMAPSection = section(UMAPSection, "The maps.")
     neighbours: NeighboursSection = section(NeighboursSection, "Neighbour lists.")
     evaluation: EvaluationSection = section(EvaluationSection, "Evaluation.")

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .foldin import Foldin
+
 if TYPE_CHECKING:
     from .similarity import Similarity
 
@@ -40,6 +42,10 @@ class Embedding:
         :class:`~mangarec.similarity.Similarity` scorer (sparse cosine, tag-set Jaccard, a
         low-rank score with a correction, a weighted sum ...). ``None``: cosine of ``vectors``.
         ``vectors`` are then the model's dense coordinates (for maps and the published JSON).
+    foldin:
+        How ratings are folded in against ``vectors`` (:class:`~mangarec.foldin.Foldin`): what
+        the evaluation, ``mangarec tune`` and the published ``fold_in`` block read. Content
+        models keep the default (explicit, λ 0.1); ALS records its training and visitor values.
     """
 
     model: str
@@ -49,6 +55,7 @@ class Embedding:
     tag_vectors: np.ndarray | None = None
     info: Mapping[str, Any] = field(default_factory=dict)
     similarity: Similarity | None = None
+    foldin: Foldin = field(default_factory=Foldin)
 
     def __post_init__(self) -> None:
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.item_ids):

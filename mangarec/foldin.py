@@ -36,12 +36,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from .errors import InputError
+from .feedback import Scale, model_values
 
 MODES: tuple[str, ...] = ("explicit", "implicit")
 LIKE = 1.0
@@ -113,6 +115,80 @@ class Schedule:
             return float(self.alpha_many), float(self.reg_many)
         t = math.log(m / self.few) / math.log(self.many / self.few)
         return _geo(alpha, self.alpha_many, t), _geo(reg, self.reg_many, t)
+
+
+@dataclass(frozen=True)
+class Foldin:
+    """How ratings are folded in against a model's item vectors: the one typed record the
+    evaluation, ``mangarec tune``, the published ``fold_in`` block and the client read (a model's
+    ``fit`` sets it on its :class:`~mangarec.embedding.Embedding`; content models keep the default,
+    an explicit fold-in with λ 0.1).
+
+    Attributes
+    ----------
+    mode:
+        ``"explicit"`` or ``"implicit"`` (:data:`MODES`).
+    reg, alpha:
+        The visitor's λ and implicit confidence scale (the few-ratings values of ``schedule``).
+    schedule:
+        How ``alpha`` and ``reg`` move with the count of ratings (``None``: they do not).
+    values:
+        How a visitor's ratings become model-scale values (published with the fold-in).
+    reg_exponent:
+        Frequency scaling of the implicit λ (0: plain λ; see :func:`implicit_reg`).
+    fit_reg, fit_alpha:
+        The λ and α the model was trained with: what a training user's fold-in solves with
+        (:attr:`mangarec.models.ModelSpec.solve`).
+    scale:
+        The rating scale training read (``None``: the model was not trained on ratings, or its
+        values ignore the scale); with ``values`` it gives :meth:`training_values`.
+    """
+
+    mode: str = "explicit"
+    reg: float = 0.1
+    alpha: float = 1.0
+    schedule: Schedule | None = None
+    values: ValueMap = field(default_factory=ValueMap)
+    reg_exponent: float = 0.0
+    fit_reg: float = 0.1
+    fit_alpha: float = 1.0
+    scale: Scale | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"fold-in mode must be one of {', '.join(MODES)}, not {self.mode!r}")
+
+    @property
+    def implicit(self) -> bool:
+        return self.mode == "implicit"
+
+    def training_values(self, R: sp.csr_matrix) -> sp.csr_matrix:
+        """The model-scale values training gave the ratings ``R`` (``(users, items)`` csr,
+        canonical: sorted, no duplicates): :func:`mangarec.feedback.model_values` with this
+        fold-in's mapping and scale; csr float64 of the same shape."""
+        vm = self.values
+        scale = self.scale if self.scale is not None else Scale(implicit=True, lo=0.0, hi=0.0, step=vm.step)
+        dislike = -float(vm.dislike) if vm.feedback == "likes-dislikes" and vm.dislike is not None else 0.0
+        return model_values(R, vm.feedback, scale, vm.threshold, dislike)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able (the stage cache's form; :meth:`from_dict` reads it back)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Foldin:
+        """From :meth:`to_dict`'s form."""
+        return cls(
+            mode=str(d["mode"]),
+            reg=float(d["reg"]),
+            alpha=float(d["alpha"]),
+            schedule=Schedule.from_dict(d["schedule"]) if d.get("schedule") else None,
+            values=ValueMap(**d["values"]),
+            reg_exponent=float(d["reg_exponent"]),
+            fit_reg=float(d["fit_reg"]),
+            fit_alpha=float(d["fit_alpha"]),
+            scale=Scale(**d["scale"]) if d.get("scale") else None,
+        )
 
 
 def _geo(a: float, b: float, t: float) -> float:

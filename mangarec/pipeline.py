@@ -19,7 +19,9 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
 
 from . import __version__, dates, outdir
 from .cache import Cache, code_digest, code_version, make_key, module_digest, tree_digest
@@ -35,6 +37,9 @@ from .report import BuildInfo, CatalogInfo, ModelInfo, NeighbourInfo, Published,
 from .result import BuildResult
 from .seeds import derive_seed
 from .workers import fork_pool
+
+if TYPE_CHECKING:
+    from .evaluation.results import Evaluation
 
 
 def _spec_path(spec_: str) -> Path:
@@ -156,7 +161,7 @@ def _timed(job: tuple[Callable[..., Any], tuple]) -> tuple[Any, float]:
 
 
 #: The code of the neighbour search: ``similarity.row_groups`` runs ``models._dedupe`` lazily.
-NEIGHBOURS_CODE = ("mangarec.neighbours", "mangarec.models._dedupe")
+NEIGHBOURS_CODE = ("mangarec.neighbours", "mangarec.neighbours_update", "mangarec.models._dedupe")
 #: The code of a map: ``umap_map`` runs ``neighbours.exact`` lazily.
 MAP_CODE = ("mangarec.models.umap_map", *NEIGHBOURS_CODE)
 
@@ -225,10 +230,10 @@ def _neighbours_all(
     config: Config,
     stages: _Stages,
 ) -> tuple[dict[str, Neighbours], dict[str, str]]:
-    from . import neighbours as nb
 
     code = code_digest(*NEIGHBOURS_CODE)
     ties = catalog.fields_fingerprint(NEIGHBOUR_FIELDS)
+    ties_key = make_key("tie order", ties)
     out: dict[str, Neighbours] = {}
     nb_keys: dict[str, str] = {}
     for name, emb in embeddings.items():
@@ -236,11 +241,41 @@ def _neighbours_all(
         out[name] = stages.run(
             f"neighbours:{name}",
             nb_keys[name],
-            functools.partial(
-                nb.compute, emb, config.neighbours, catalog.tie_order, derive_seed(config.seed, "neighbours", name)
-            ),
+            functools.partial(_night_neighbours, name, emb, catalog, config, stages, nb_keys[name], ties_key),
         )
+        last = {"model": model_keys[name], "key": nb_keys[name], "ties": ties_key}
+        if out[name].method == "exact" and stages.cache.pointer(f"neighbours-{name}") != last:
+            if stages.cache.get(ties_key) is None:
+                stages.cache.put(ties_key, catalog.tie_order.tolist())
+            stages.cache.set_pointer(f"neighbours-{name}", last)
     return out, nb_keys
+
+
+def _night_neighbours(
+    name: str, emb: Embedding, catalog: Catalog, config: Config, stages: _Stages, key: str, ties_key: str
+) -> Neighbours:
+    """A model's lists: updated from the last build's (the cache's pointer ``neighbours-<model>``
+    names its embedding, lists and tie order) when few titles changed
+    (:func:`mangarec.neighbours_update.update`, exact: the same lists as a cold search, so the
+    same key); else searched cold (:func:`mangarec.neighbours.compute`)."""
+    from . import neighbours as nb
+    from . import neighbours_update as nu
+
+    method, reason = nb.method_for(emb, config.neighbours)
+    last = stages.cache.pointer(f"neighbours-{name}")
+    if method == "exact" and last is not None and last.get("key") != key:
+        prev, prev_nb, prev_ties = (stages.cache.get(str(last.get(p))) for p in ("model", "key", "ties"))
+        if isinstance(prev, Embedding) and isinstance(prev_nb, Neighbours) and isinstance(prev_ties, list):
+            k = min(config.neighbours.k, len(emb.item_ids) - 1)
+            got = nu.update(prev, prev_nb, np.asarray(prev_ties, dtype=np.int64), emb, catalog.tie_order, k)
+            if got is not None:
+                inc = got.info["incremental"]
+                stages.log.note(
+                    f"neighbours:{name}: {inc['changed']:,} title(s) changed since the last build, "
+                    f"{inc['ranked']:,} of {len(emb.item_ids):,} lists ranked again, the rest kept"
+                )
+                return replace(got, info={**got.info, "recall": None, "reason": reason})
+    return nb.compute(emb, config.neighbours, catalog.tie_order, derive_seed(config.seed, "neighbours", name))
 
 
 def _maps_all(
@@ -341,33 +376,30 @@ def _heldout_fits(
 
 
 def _content_candidates(
-    catalog: Catalog, embeddings: Mapping[str, Embedding], held: Mapping[str, Embedding], config: Config
-) -> dict[str, tuple[Embedding, Any]]:
+    catalog: Catalog, embeddings: Mapping[str, Embedding], held: Mapping[str, Embedding]
+) -> dict[str, Embedding]:
     """Publishable content models to score on the visitor path beside the held-out fits
     (only when some model was refitted on ratings: then there is something to choose)."""
     if not held or catalog.ratings is None:
         return {}
     return {
-        n: (e, spec(n).foldin(params_of(config, n)))
+        n: e
         for n, e in embeddings.items()
         if n not in held and spec(n).publish_rank is not None and not spec(n).trained_on_ratings
     }
 
 
-def _visitor_precision(evaluation: Mapping[str, Any]) -> dict[str, float]:
+def _visitor_precision(evaluation: Evaluation | None) -> dict[str, float]:
     """Held-out precision@10 of a visitor who told all its training likes, per model."""
     out = {}
-    for v in evaluation.get("visitor") or []:
-        likes = v.get("likes") or {}
-        m = likes.get("all likes") or (list(likes.values())[-1] if likes else None)
-        if m and (m.get("precision") or {}).get("mean") is not None:
-            out[str(v.get("model"))] = float(m["precision"]["mean"])
+    for v in evaluation.visitor if evaluation is not None else ():
+        m = v.likes.get("all likes") or (list(v.likes.values())[-1] if v.likes else None)
+        if m is not None and m.precision.mean is not None:
+            out[v.model] = float(m.precision.mean)
     return out
 
 
-def _publish_choice(
-    config: Config, built: Sequence[str], evaluation: Mapping[str, Any] | None = None
-) -> tuple[str, str]:
+def _publish_choice(config: Config, built: Sequence[str], evaluation: Evaluation | None = None) -> tuple[str, str]:
     """The published model and why: ``publish.model``; or (``auto``) the publishable model with
     the best held-out visitor precision@10 when ratings let the evaluation score more than one
     (ALS against the content models); else the built model of lowest ``publish_rank``."""
@@ -377,7 +409,7 @@ def _publish_choice(
             raise InputError(f"publish.model = {chosen!r}: that model was not built for this catalog")
         return chosen, f"publish.model = {chosen!r} in the configuration."
     ranked = sorted((s.publish_rank, i, n) for i, n in enumerate(built) if (s := spec(n)).publish_rank is not None)
-    scores = {n: p for n, p in _visitor_precision(evaluation or {}).items() if n in built and spec(n).publish_rank}
+    scores = {n: p for n, p in _visitor_precision(evaluation).items() if n in built and spec(n).publish_rank}
     if len(scores) > 1:
         best = max(scores, key=lambda n: (scores[n], -spec(n).publish_rank))  # type: ignore[operator]
         others = ", ".join(f"{spec(n).label} {p:.3f}" for n, p in sorted(scores.items()) if n != best)
@@ -450,7 +482,8 @@ def run_build(
     stages = _Stages(cache, log)
     log.begin(2 + 3 * len(config.site.models) + 4)
     try:
-        result = _run(data_specs, tmp, config, include_adult, limit, log, stages, notes)
+        previous = out if old is not None else None  # a previous build (outdir.check refused anything else)
+        result = _run(data_specs, tmp, config, include_adult, limit, log, stages, notes, previous)
         outdir.swap_in(tmp, out, key)
     except OSError as e:
         outdir.discard(tmp)
@@ -475,9 +508,11 @@ def _run(
     log: StageLog,
     stages: _Stages,
     notes: list[str],
+    previous: Path | None = None,
 ) -> BuildResult:
-    """The stages of :func:`run_build` after the up-to-date check, writing into ``tmp``."""
-    from .evaluation import evaluate
+    """The stages of :func:`run_build` after the up-to-date check, writing into ``tmp``
+    (``previous``: the site being replaced, whose unchanged title pages are carried over)."""
+    from .evaluation import evaluate, evaluation_of
     from .loaders import load_catalog
 
     with log.stage("load"):
@@ -516,37 +551,39 @@ def _run(
     _, cold_nb, cold_keys = _heldout_fits(catalog, names, fitted, model_keys, config, stages, eval_seed, cold=True)
     # the hybrid is refitted too (it depends on colike), but only rating-trained models fold visitors in
     held_trained = {n: e for n, e in held_emb.items() if spec(n).trained_on_ratings}
-    candidates = _content_candidates(catalog, embeddings, held_trained, config)
-    evaluation = stages.run(
-        "evaluate",
-        make_key(
+    candidates = _content_candidates(catalog, embeddings, held_trained)
+    evaluation = evaluation_of(
+        stages.run(
             "evaluate",
-            [nb_keys[n] for n in names],
-            heldout_keys,
-            cold_keys,
-            sorted(model_keys[n] for n in candidates),
-            catalog.fingerprint,
-            config.evaluation,
-            config.seed,
-            module_digest("mangarec.evaluation"),
-        ),
-        lambda: evaluate(
-            catalog,
-            neighbours,
-            config.evaluation,
-            eval_seed,
-            heldout_embeddings=held_trained,
-            heldout_neighbours=held_nb,
-            cold_neighbours=cold_nb,
-            candidates=candidates,
-        ),
+            make_key(
+                "evaluate",
+                [nb_keys[n] for n in names],
+                heldout_keys,
+                cold_keys,
+                sorted(model_keys[n] for n in candidates),
+                catalog.fingerprint,
+                config.evaluation,
+                config.seed,
+                module_digest("mangarec.evaluation"),
+            ),
+            lambda: evaluate(
+                catalog,
+                neighbours,
+                config.evaluation,
+                eval_seed,
+                heldout_embeddings=held_trained,
+                heldout_neighbours=held_nb,
+                cold_neighbours=cold_nb,
+                candidates=candidates,
+            ),
+        )
     )
 
     from .compact import CompactOptions, write_published
     from .publish import write_collect
 
     published_model, why = _publish_choice(config, names, evaluation)
-    fold = spec(published_model).foldin(params_of(config, published_model))
+    fold = embeddings[published_model].foldin
     with log.stage("write:embeddings"):
         sizes = write_published(
             tmp,
@@ -585,7 +622,7 @@ def _run(
         config=config,
         build_date=date,
     )
-    _write_output(tmp, result, log)
+    _write_output(tmp, result, log, stages.cache, previous)
     return result
 
 
@@ -594,7 +631,7 @@ def make_report(
     config: Config,
     embeddings: Mapping[str, Embedding],
     neighbours: Mapping[str, Neighbours],
-    evaluation: Mapping[str, Any],
+    evaluation: Evaluation,
     *,
     date: str | None,
     left_out: Mapping[str, str] | None = None,
@@ -632,9 +669,20 @@ def _public_info(info: Mapping[str, Any], show_timings: bool) -> Mapping[str, An
     return {k: v for k, v in info.items() if show_timings or "seconds" not in k}
 
 
-def _write_output(tmp: Path, result: BuildResult, log: StageLog) -> None:
+#: The cache's pointer to the last build's title-page digests (:mod:`mangarec.site.carry`).
+PAGES_POINTER = "pages"
+
+
+def _write_output(tmp: Path, result: BuildResult, log: StageLog, cache: Cache, previous: Path | None) -> None:
+    """The site into ``tmp``; title pages whose inputs did not change since the last build
+    (its digests in ``cache``, its site ``previous``) are copied from it rather than rendered."""
     from .site import write_site
+    from .site.carry import Carry
     from .site.neighbour_csv import write_csv
+
+    last = cache.pointer(PAGES_POINTER)
+    old = cache.get(str(last.get("key"))) if last and previous is not None else None
+    carry = Carry(previous, old) if isinstance(old, dict) else Carry()
 
     data = tmp / "data"
     data.mkdir(parents=True, exist_ok=True)
@@ -648,7 +696,15 @@ def _write_output(tmp: Path, result: BuildResult, log: StageLog) -> None:
                 data / "neighbours" / f"{name}.csv.gz",
             )
     with log.stage("write:site"):
-        site_stats = write_site(result, tmp)
+        site_stats = write_site(result, tmp, carry=carry)
+    digests = site_stats["digests"]
+    if cache.directory is not None and digests:
+        key = make_key("pages", sorted(digests.items()))
+        if cache.get(key) is None:
+            cache.put(key, digests)
+        cache.set_pointer(PAGES_POINTER, {"key": key})
+    if site_stats["carried"]:
+        log.note(f"write:site: {site_stats['carried']:,} of {len(digests):,} title pages unchanged, carried over")
     for remark in site_stats.get("notes", ()):
         log.note(remark)
     doc = result.report.to_json(timings=result.config.site.show_timings)

@@ -23,7 +23,7 @@ import numpy as np
 from .catalog import Catalog
 from .embedding import Embedding
 from .errors import InputError
-from .foldin import LIKE, MODES, Schedule, ValueMap, fold_in, gram, rank
+from .foldin import MODES, Schedule, ValueMap, fold_in, gram, rank
 from .fsutil import atomic_write, gzip_bytes
 from .models import REGISTRY
 from .paths import SITE_SRC
@@ -32,7 +32,7 @@ SCHEMA_NAME = "mangarec-embeddings"
 SCHEMA_VERSION = 3
 #: Versions the readers accept (version 1 has no value mapping: the legacy one applies;
 #: version 4 is the compact form, :mod:`mangarec.compact`).
-READABLE_VERSIONS = (1, 2, 3, 4)
+READABLE_VERSIONS = (1, 2, 3, 4, 5)
 SCHEMA_FILE = SITE_SRC / "static" / "embeddings.schema.json"
 SIG_DIGITS = 7
 #: How vectors are encoded: base64 of int8 row-major bytes (smaller after gzip than a list of
@@ -105,17 +105,9 @@ def _block(ids: Sequence[str], V: np.ndarray, encoding: str) -> dict[str, Any]:
 
 
 def value_map(emb: Embedding) -> ValueMap:
-    """The rating → value mapping ``emb`` was trained with (its ``info``: ALS records
-    ``feedback``, ``like_threshold``, ``scale_step``, ``dislike_weight``); the legacy mapping for
-    models without one (content models)."""
-    info = emb.info or {}
-    fb = info.get("feedback")
-    if not fb or fb == "explicit":
-        return ValueMap()
-    threshold = float(info.get("like_threshold") or 0.0)
-    step = float(info.get("scale_step") or 1.0)
-    dislike = -float(info.get("dislike_weight") or 0.0) if fb == "likes-dislikes" else None
-    return ValueMap(feedback=str(fb), threshold=threshold, step=step, like=LIKE, dislike=dislike)
+    """The rating → value mapping ``emb`` was trained with (``emb.foldin.values``; the legacy
+    mapping for models that set none: content models)."""
+    return emb.foldin.values
 
 
 def fold_in_block(
@@ -124,7 +116,6 @@ def fold_in_block(
     """The ``fold_in`` block: mode, λ (and its frequency scaling), alpha, the value mapping and,
     when given, the count schedule of alpha and λ (``null`` otherwise)."""
     vm = value_map(emb)
-    info = emb.info or {}
     sched = None
     if schedule is not None and schedule.active:
         sched = {
@@ -137,7 +128,7 @@ def fold_in_block(
         "mode": mode,
         "reg": _round(reg),
         "alpha": _round(alpha),
-        "reg_exponent": _round(float(info.get("reg_exponent") or 0.0)) if mode == "implicit" else 0.0,
+        "reg_exponent": _round(emb.foldin.reg_exponent) if mode == "implicit" else 0.0,
         "reg_cols": int(len(emb.item_ids)),
         "feedback": vm.feedback,
         "threshold": _round(vm.threshold),
@@ -202,7 +193,7 @@ def build_payload(
         Item vectors ``(n_items, d)`` and optional tag vectors.
     reg, mode, alpha:
         Fold-in λ, ``"explicit"``/``"implicit"``, implicit confidence scale (``None``: the
-        embedding's ``info["alpha"]`` when it has one, else 1).
+        α the embedding was trained with, ``emb.foldin.fit_alpha``).
     schedule:
         How alpha and λ move with a visitor's count of ratings (``fold_in.schedule``).
     build_date:
@@ -217,7 +208,7 @@ def build_payload(
     if tuple(emb.item_ids) != tuple(catalog.ids):
         raise ValueError(f"{emb.model}: embedding rows do not follow the catalog's items")
     if alpha is None:
-        alpha = float(emb.info.get("alpha") or 1.0)
+        alpha = emb.foldin.fit_alpha
     order = np.argsort(catalog.tie_order, kind="stable")
     subset = None
     if top_n is not None and top_n < len(order):

@@ -10,11 +10,18 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import types
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .evaluation.results import Evaluation
+
+T = TypeVar("T")
 
 #: Version of the report's JSON layout.
 SCHEMA = 2
@@ -104,7 +111,7 @@ class Report:
     left_out:
         ``{model: reason}`` for configured models the catalog could not feed.
     evaluation:
-        The evaluation's results (``mangarec.evaluation``), JSON-able.
+        The evaluation's typed results (:class:`mangarec.evaluation.Evaluation`).
     notes:
         What the maintainer should know about this build (one sentence each).
     stages:
@@ -116,7 +123,7 @@ class Report:
     catalog: CatalogInfo
     models: tuple[ModelInfo, ...]
     left_out: Mapping[str, str]
-    evaluation: Mapping[str, Any]
+    evaluation: Evaluation
     published: Published | None = None
     notes: tuple[str, ...] = ()
     stages: tuple[StageRun, ...] = ()
@@ -157,3 +164,44 @@ def jsonable(obj: Any) -> Any:
         x = float(obj)
         return round(x, DECIMALS) + 0.0 if math.isfinite(x) else None
     return obj
+
+
+def from_jsonable(cls: type[T], data: Any) -> T:
+    """The typed value of :func:`jsonable`'s output ``data`` for the annotation ``cls``: frozen
+    dataclasses (fields by their type hints; a missing key takes the field's default), ``X | None``,
+    ``Mapping[K, V]``, ``tuple[X, ...]``, ``list[X]``; numbers, strings and ``None`` as they are
+    (``jsonable`` wrote non-finite floats as ``None``). A key an older or partial document lacks
+    takes the field's default, or ``None`` (the reader then says "not computed"). The stage cache
+    stores a typed result as JSON, and this gives it back (``from_jsonable(T, jsonable(x))``
+    equals ``x`` up to rounding)."""
+    return typing.cast(T, _decode(cls, data))
+
+
+def _decode(tp: Any, data: Any) -> Any:
+    if data is None:
+        return None
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(tp) if a is not type(None)]
+        return _decode(options[0], data) if len(options) == 1 else data
+    if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        given = {
+            f.name: _decode(hints[f.name], data[f.name]) if f.name in data else None
+            for f in dataclasses.fields(tp)
+            if f.name in data or (f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING)
+        }
+        return tp(**given)
+    if origin in (Mapping, dict, typing.Mapping) or tp in (dict, Mapping):
+        args = typing.get_args(tp)
+        value = args[1] if len(args) == 2 else Any
+        return {k: _decode(value, v) for k, v in data.items()}
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_decode(args[0], v) for v in data)
+        return tuple(_decode(a, v) for a, v in zip(args, data, strict=True)) if args else tuple(data)
+    if origin is list:
+        (arg,) = typing.get_args(tp) or (Any,)
+        return [_decode(arg, v) for v in data]
+    return data

@@ -257,16 +257,18 @@ def to_toml(cls: type, header: str = "") -> str:
     return "\n".join(out).lstrip("\n") + "\n"
 
 
-def make_section(name: str, doc: str, members: dict[str, tuple[type, str]]) -> type:
+def make_section(name: str, doc: str, members: dict[str, tuple[type, str]], base: type = object) -> type:
     """A frozen section dataclass whose fields are other sections (``[models]`` from the registry).
 
-    ``members`` maps a field name to ``(section class, doc)``, in order.
+    ``members`` maps a field name to ``(section class, doc)``, in order; the class derives from
+    ``base`` (typed access: :class:`mangarec.models.ModelParams`).
     """
     from dataclasses import make_dataclass
 
     cls = make_dataclass(
         name,
         [(n, typ, section(typ, d)) for n, (typ, d) in members.items()],
+        bases=(base,),
         frozen=True,
         namespace={"__doc__": doc, "__module__": "mangarec.config"},
     )

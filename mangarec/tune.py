@@ -1,18 +1,22 @@
-"""``mangarec tune``: choose ALS's settings on the validation split and write them to the config.
+"""``mangarec tune``: choose a model's settings on the validation split and write them to the config.
 
-    mangarec tune --data DIR_OR_FILE [--data ...] --config site_src/site.toml [--max-fits 16]
-                  [--users 1000] [--dry-run] [--report tune.json]
+    mangarec tune --data DIR_OR_FILE [--data ...] --config site_src/site.toml [--model NAME]
+                  [--max-fits 16] [--users 1000] [--dry-run] [--report tune.json]
 
-The protocol is the evaluation's (:mod:`mangarec.evaluation.protocol`): candidates are fitted
-on the *fit* ratings (train without the validation likes) and scored by nDCG@10 on the
-*validation* likes of the evaluated users; the test likes are never read. The search is a
-coordinate descent from the configured values: each round tries, one setting at a time, the
-values of :data:`SEARCH` around the current best and keeps a change when it raises validation
-nDCG. It stops after a round without a gain or at ``--max-fits`` fits (each fit on anime-recdb
-takes seconds to tens of seconds, so the default bound runs in minutes).
+The model is any whose spec declares a grid (:attr:`mangarec.models.ModelSpec.tuning`; by
+default the first such model of the registry), so this module names no model. The protocol is
+the evaluation's (:mod:`mangarec.evaluation.protocol`): candidates are fitted on the *fit*
+ratings (train without the validation likes) and scored by nDCG@10 on the *validation* likes of
+the evaluated users, their users folded in by the model's own solve; the test likes are never
+read. The search is a coordinate descent from the configured values: each round tries, one
+setting at a time, the values of the spec's grid around the current best and keeps a change when
+it raises validation nDCG. It stops after a round without a gain or at ``--max-fits`` fits (each
+fit on anime-recdb takes seconds to tens of seconds, so the default bound runs in minutes). Then,
+when the spec declares visitor fold-ins, each is scored by P@10 of validation visitors.
 
-The chosen values are written into ``[models.als]`` of the TOML file, keeping its comments
-(``tomlkit``), with a comment line giving their validation score. Prints every candidate's score.
+The chosen values are written into the model's ``[models.<name>]`` of the TOML file, keeping its
+comments (``tomlkit``), with a comment line giving their validation score. Prints every
+candidate's score.
 """
 
 from __future__ import annotations
@@ -24,23 +28,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError
 
-#: What the search varies, and the candidate values (``None``: relative to the current value).
-SEARCH: dict[str, tuple[Any, ...]] = {
-    "feedback": ("likes", "likes-dislikes", "graded", "raw"),
-    "factors": (64, 128, 192, 256),
-    "regularization": (0.5, 2.0),  # times the current value
-    "alpha": (0.5, 2.0),  # times the current value
-    "reg_exponent": (0.0, 0.5, 1.0),
-}
-RELATIVE = ("regularization", "alpha")
-#: Visitor fold-in λ candidates, times the chosen training λ (scored by visitors with 12 likes).
-VISITOR_FACTORS = (1.0, 4.0, 16.0, 64.0)
-#: Visitor fold-in α candidates, times the chosen training α (the grid is α × λ).
-VISITOR_ALPHAS = (1.0, 10.0, 100.0)
+if TYPE_CHECKING:
+    from .models import ModelSpec, VisitorCandidate
+
 #: Default bound on the number of fits.
 MAX_FITS = 16
 
@@ -57,23 +51,31 @@ class Candidate:
 
 @dataclass(frozen=True)
 class TuneResult:
-    """The search: every candidate in the order tried, and the best one."""
+    """The search: every candidate in the order tried, the best one, and the visitor fold-ins
+    (``{label: validation P@10}`` and the best, ``None`` without a visitor search)."""
 
     best: Candidate
     tried: tuple[Candidate, ...]
     users: int
     validation_likes: int
     visitor: dict = field(default_factory=dict)
-    visitor_regularization: float = 0.0
-    visitor_alpha: float = 0.0
+    visitor_choice: VisitorCandidate | None = None
 
 
-def _key(params: Any) -> tuple:
-    return tuple(sorted((k, v) for k, v in asdict(params).items() if k in SEARCH))
+def _key(params: Any, grid: Any) -> tuple:
+    return tuple(sorted((k, v) for k, v in asdict(params).items() if k in grid))
+
+
+def tunable() -> list[str]:
+    """The models whose spec declares a tuning grid, in registry order."""
+    from .models import REGISTRY
+
+    return [n for n, s in REGISTRY.items() if s.tuning is not None]
 
 
 def search(
     catalog: Any,
+    model: ModelSpec[Any],
     start: Any,
     evaluation: Any,
     seed: int,
@@ -82,13 +84,15 @@ def search(
     users: int = 1000,
     log: Callable[[str], None] = print,
 ) -> TuneResult:
-    """Coordinate descent over :data:`SEARCH` from the ALS params ``start`` (see the module
+    """Coordinate descent over ``model.tuning.grid`` from its params ``start`` (see the module
     docstring); ``evaluation`` is the ``[evaluation]`` section (the split's definition)."""
     from .evaluation.protocol import canonical, make_split
     from .evaluation.ranking import evaluate_scorer
     from .evaluation.runner import foldin_scorer, training_values
-    from .models import als
 
+    tuning = model.tuning
+    if tuning is None or model.solve is None or model.depends:
+        raise InputError(f"tune: model {model.name!r} declares no tuning grid (tunable: {', '.join(tunable())})")
     if catalog.ratings is None or catalog.ratings.nnz == 0:
         raise InputError("tune needs ratings, but the catalog has none", ", ".join(catalog.sources) or None)
     split = make_split(catalog.ratings, replace(evaluation, max_users=min(evaluation.max_users, users)), seed)
@@ -100,11 +104,11 @@ def search(
     last: dict[str, Any] = {}  # the embedding of the latest fit (only the best one is kept)
 
     def score(p: Any) -> Candidate:
-        k = _key(p)
+        k = _key(p, tuning.grid)
         if k in tried:
             return tried[k]
         t = time.perf_counter()
-        emb = als.fit(fit_cat, p, seed)
+        emb = model.fit(fit_cat, p, seed, {})
         last["emb"] = emb
         m = evaluate_scorer(
             foldin_scorer(emb, training_values(emb, split.fit.matrix), split.users),
@@ -132,9 +136,10 @@ def search(
     improved = True
     while improved and len(tried) < max_fits:
         improved = False
-        for name, values in SEARCH.items():
+        for name, values in tuning.grid.items():
             cur = getattr(best_p, name)
-            options = [type(cur)(cur * v) for v in values] if name in RELATIVE else [v for v in values if v != cur]
+            relative = name in tuning.relative
+            options = [type(cur)(cur * v) for v in values] if relative else [v for v in values if v != cur]
             for v in options:
                 if len(tried) >= max_fits:
                     break
@@ -142,59 +147,57 @@ def search(
                 c = score(p)
                 if c.ndcg > best.ndcg + 1e-4:
                     best_p, best, best_emb, improved = p, c, last["emb"], True
-    visitor, v_alpha, v_reg = _visitor_search(catalog, split, best_p, best_emb, seed, log)
+    visitor, choice = _visitor_search(catalog, split, model, best_p, best_emb, seed, log)
     return TuneResult(
         best=best,
         tried=tuple(tried.values()),
         users=int(len(split.users)),
         validation_likes=int(split.validation.nnz),
         visitor=visitor,
-        visitor_regularization=v_reg,
-        visitor_alpha=v_alpha,
+        visitor_choice=choice,
     )
 
 
 def _visitor_search(
-    catalog: Any, split: Any, params: Any, emb: Any, seed: int, log: Callable[[str], None]
-) -> tuple[dict, float, float]:
-    """The visitor fold-in α and λ: the grid :data:`VISITOR_ALPHAS` × the training α by
-    :data:`VISITOR_FACTORS` × the training λ, scored by P@10 of validation users who give
-    ``visitor_few_likes`` (12) of their *fit* likes through the published JSON (the test likes
-    are never read): the values a visitor with that many likes or fewer gets. Returns
-    ``({"α=…, λ=…": P@10}, best α, best λ)``; ties go to the smaller α, then the smaller λ."""
+    catalog: Any, split: Any, model: ModelSpec[Any], params: Any, emb: Any, seed: int, log: Callable[[str], None]
+) -> tuple[dict[str, float], VisitorCandidate | None]:
+    """The visitor fold-in: each candidate of ``model.tuning.visitor(params)`` scored by P@10 of
+    validation users who give that many of their *fit* likes through the published JSON (the
+    test likes are never read). Returns ``({"α=…, λ=…": P@10}, the best)``; ties go to the
+    smaller α, then the smaller λ (``({}, None)`` when the model declares none)."""
     from .evaluation.visitor import evaluate_visitor
 
-    if params.feedback == "explicit":
-        return {}, 0.0, 0.0
+    declared = model.tuning.visitor if model.tuning is not None else None
+    if declared is None:
+        return {}, None
+    likes, candidates = declared(params)
+    if not candidates:
+        return {}, None
     as_test = replace(split, train=split.fit, test=split.validation)
-    likes = int(params.visitor_few_likes)
     out: dict[str, float] = {}
-    grid: dict[str, tuple[float, float]] = {}
-    for fa in VISITOR_ALPHAS:
-        alpha = float(params.alpha) * fa
-        for f in VISITOR_FACTORS:
-            lam = float(params.regularization) * f
-            v = evaluate_visitor(
-                catalog,
-                as_test,
-                emb,
-                reg=lam,
-                mode="implicit",
-                alpha=alpha,
-                like_counts=[likes],
-                seed=seed,
-            )
-            name = f"α={alpha:g}, λ={lam:g}"
-            out[name] = v.likes[f"{likes} likes"].precision.mean
-            grid[name] = (alpha, lam)
-            log(f"  visitor fold-in {name}: P@10 {out[name]:.4f} with {likes} likes (validation)")
-    best = max(out, key=lambda k: (out[k], -grid[k][0], -grid[k][1]))
-    return out, grid[best][0], grid[best][1]
+    grid: dict[str, VisitorCandidate] = {}
+    for c in candidates:
+        v = evaluate_visitor(
+            catalog,
+            as_test,
+            emb,
+            reg=c.reg,
+            mode=emb.foldin.mode,
+            alpha=c.alpha,
+            like_counts=[likes],
+            seed=seed,
+        )
+        name = f"α={c.alpha:g}, λ={c.reg:g}"
+        out[name] = v.likes[f"{likes} likes"].precision.mean
+        grid[name] = c
+        log(f"  visitor fold-in {name}: P@10 {out[name]:.4f} with {likes} likes (validation)")
+    best = max(out, key=lambda k: (out[k], -grid[k].alpha, -grid[k].reg))
+    return out, grid[best]
 
 
-def write_config(path: Path, chosen: dict, note: str) -> None:
-    """Set ``[models.als]`` keys of the TOML file ``path`` to ``chosen``, keeping its comments,
-    with ``note`` as a comment above the section's first changed key."""
+def write_config(path: Path, model: str, chosen: dict, note: str) -> None:
+    """Set ``[models.<model>]`` keys of the TOML file ``path`` to ``chosen``, keeping its
+    comments, with ``note`` as a comment above the section's first changed key."""
     import tomlkit
 
     text = path.read_text(encoding="utf-8") if path.exists() else ""
@@ -203,10 +206,10 @@ def write_config(path: Path, chosen: dict, note: str) -> None:
     if models is None:
         models = tomlkit.table(is_super_table=True)
         doc["models"] = models
-    sec = models.get("als")
+    sec = models.get(model)
     if sec is None:
         sec = tomlkit.table()
-        models["als"] = sec
+        models[model] = sec
     for k, v in chosen.items():
         sec[k] = v
     first = next(iter(chosen))
@@ -219,8 +222,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = Parser(
         prog="mangarec tune",
-        description="Choose ALS's settings on the validation split (never the test "
-        "split) and write them into the configuration's [models.als].",
+        description="Choose a model's settings on the validation split (never the test "
+        "split) and write them into the configuration's [models.<name>].",
+    )
+    names = tunable()
+    p.add_argument(
+        "--model",
+        choices=names,
+        default=names[0] if names else None,
+        help="The model to tune: one whose spec declares a grid (default %(default)s).",
     )
     p.add_argument(
         "--data",
@@ -257,14 +267,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         adult_tags=config.catalog.adult_tags,
         min_tags=config.catalog.min_tags,
     )
-    start = config.models.als
+    from .models import spec
+
+    model = spec(args.model)
+    start = config.models.of(model)
     print(
         f"tune: {len(catalog)} titles, {catalog.ratings.nnz if catalog.ratings else 0} ratings; "
-        f"validation nDCG@10 of ALS (at most {args.max_fits} fits)"
+        f"validation nDCG@10 of {model.name} (at most {args.max_fits} fits)"
     )
     # The evaluation's split seed, so tuning and the build's figures share one protocol.
     res = search(
         catalog,
+        model,
         start,
         config.evaluation,
         derive_seed(config.seed, "evaluate"),
@@ -272,12 +286,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         users=args.users,
     )
     chosen = {k: v for k, v in res.best.params.items() if getattr(start, k) != v}
-    v_reg = 0.0 if res.visitor_regularization == res.best.params.get("regularization") else res.visitor_regularization
-    if res.visitor and v_reg != start.visitor_regularization:
-        chosen["visitor_regularization"] = v_reg
-    v_alpha = 0.0 if res.visitor_alpha == res.best.params.get("alpha") else res.visitor_alpha
-    if res.visitor and v_alpha != start.visitor_alpha:
-        chosen["visitor_alpha"] = v_alpha
+    if res.visitor_choice is not None:
+        chosen |= {k: v for k, v in res.visitor_choice.keys.items() if getattr(start, k) != v}
     print(
         f"best: nDCG@10 {res.best.ndcg:.4f}, P@10 {res.best.precision:.4f} on {res.validation_likes} validation "
         f"likes of {res.users} users; " + (", ".join(f"{k} = {v!r}" for k, v in chosen.items()) or "no change")
@@ -291,8 +301,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     "users": res.users,
                     "validation_likes": res.validation_likes,
                     "visitor": res.visitor,
-                    "visitor_regularization": res.visitor_regularization,
-                    "visitor_alpha": res.visitor_alpha,
+                    "visitor_choice": asdict(res.visitor_choice) if res.visitor_choice else None,
                 },
                 indent=1,
                 default=float,
@@ -302,6 +311,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if chosen and not args.dry_run:
         write_config(
             args.config,
+            model.name,
             chosen,
             f"mangarec tune: validation nDCG@10 {res.best.ndcg:.4f} (P@10 {res.best.precision:.4f}, {res.users} users)",
         )

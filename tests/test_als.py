@@ -302,17 +302,14 @@ def test_cg_deterministic_whatever_the_threads_and_blocks(monkeypatch, implicit)
 
 
 def test_visitor_fold_in_settings_are_published_and_fall_back_to_training():
-    from mangarec.evaluation.runner import visitor_foldin
-
     catalog, _ = planted_catalog(implicit=True, density=0.3)
     p = ALSParams(factors=3, regularization=0.1, iterations=2, feedback="likes", alpha=5.0)
     tuned = replace(p, visitor_alpha=50.0, visitor_regularization=2.0)
     emb = als.fit(catalog, tuned, seed=0)
-    assert (visitor_foldin(emb).alpha, visitor_foldin(emb).reg) == (50.0, 2.0)
-    assert als.SPEC.foldin(tuned).alpha == 50.0 and als.SPEC.foldin(tuned).reg == 2.0
+    assert (emb.foldin.alpha, emb.foldin.reg) == (50.0, 2.0)
+    assert (emb.foldin.fit_alpha, emb.foldin.fit_reg) == (5.0, 0.1)  # what training users are solved with
     plain = replace(p, visitor_alpha=0.0, visitor_regularization=0.0)  # 0 = the training values
     emb0 = als.fit(catalog, plain, seed=0)
-    assert (visitor_foldin(emb0).alpha, visitor_foldin(emb0).reg) == (5.0, 0.1)
-    assert als.SPEC.foldin(plain).alpha == 5.0 and als.SPEC.foldin(plain).reg == 0.1
+    assert (emb0.foldin.alpha, emb0.foldin.reg) == (5.0, 0.1)
     # training itself does not see the visitor settings
     np.testing.assert_array_equal(emb.vectors, emb0.vectors)

@@ -118,7 +118,8 @@ def test_bad_inputs_are_one_line_errors(tmp_path, published, server):
     doc = json.loads((out / "data/embeddings.json").read_text())
     for change, msg in (
         ({"schema": "other"}, "not a mangarec-embeddings"),
-        ({"version": 5}, "unsupported version"),
+        ({"version": 6}, "unsupported version"),
+        ({"version": 5}, "malformed"),  # nor a version-5 one (no titles block)
         ({"version": 4}, "malformed"),  # a version-3 body is not a version-4 document
         (
             {"fold_in": doc["fold_in"] | {"schedule": {"few": 5, "many": 5, "alpha_many": 1, "reg_many": 1}}},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -42,6 +43,12 @@ def test_check_lists_rejects_repeats_and_self():
 
 
 # ---------------------------------------------------------------- the protocol
+
+
+def anime_fixture_args(shared: Path) -> list[str]:
+    """``--data`` options of the anime-recdb fixture (400 titles and their ratings)."""
+    d = shared / "anime-recdb"
+    return ["--data", f"mal:{d / 'fixture_anime.csv'}", "--data", f"ratings:{d / 'fixture_ratings.csv'}"]
 
 
 def cluster_catalog(
@@ -286,6 +293,32 @@ def test_evaluate_with_ratings_full_report():
     tests = {(t["truth"], t["null"]): t for t in out["null"]["lsi"]}
     assert set(tests) == {("co-liked", "random"), ("co-liked", "popularity")}
     assert tests[("co-liked", "popularity")]["p_value"] < 0.01
+    _check_typed(out)
+
+
+def _check_typed(out):
+    """The typed result the report and the models page read is exactly report.json's part: each
+    row says which model it is about (no label split on a suffix), baselines have one label each."""
+    from mangarec.evaluation import Evaluation, evaluation_of
+    from mangarec.evaluation.baselines import LABELS
+    from mangarec.report import jsonable
+    from mangarec.site.context import label
+    from mangarec.site.evaluation_view import evaluation_view
+
+    ev = evaluation_of(json.loads(json.dumps(out)))
+    assert isinstance(ev, Evaluation) and jsonable(ev) == out
+    assert (
+        ev.visitor[0].likes["all likes"].precision.mean == out["visitor"][0]["likes"]["all likes"]["precision"]["mean"]
+    )
+    by = {r.method: r for r in ev.ranking}
+    assert by["lsi neighbours"].model == "lsi" and by["als"].model == "als" and by["ease"].model == ""
+    baselines = {r.method for r in ev.ranking if r.kind in ("baseline", "reference")}
+    assert baselines == set(LABELS)
+    view = evaluation_view(ev, label)
+    shown = [r["label"] for r in view["ranking"]["rows"]]
+    assert shown[:2] == ["ALS (ratings)", "LSI (tags): neighbour lists"]
+    assert set(shown[2:]) == set(LABELS.values())
+    assert view["visitor"][0]["label"] == "ALS (ratings)" and view["null"][0]["label"] == "LSI (tags)"
 
 
 def test_visitor_rows_compare_the_same_visitors_and_profiles():

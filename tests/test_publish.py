@@ -194,9 +194,12 @@ def test_embedding_must_follow_catalog_order(fitted):
     jsonschema.validate(json.loads(publish.dumps(p)), _schema())
 
 
-def test_alpha_defaults_to_the_embedding_info(fitted):
+def test_alpha_defaults_to_the_embeddings_training_alpha(fitted):
+    from mangarec.foldin import Foldin
+
     catalog, emb = fitted
-    imp = Embedding(model="als", item_ids=emb.item_ids, vectors=emb.vectors, info={"alpha": 4.0})
+    fold = Foldin(mode="implicit", fit_alpha=4.0)
+    imp = Embedding(model="als", item_ids=emb.item_ids, vectors=emb.vectors, info={"alpha": 9.0}, foldin=fold)
     p = publish.build_payload(catalog, imp, reg=0.1, mode="implicit", build_date=DATE)
     assert p["fold_in"]["alpha"] == 4.0
     p = publish.build_payload(catalog, imp, reg=0.1, mode="implicit", build_date=DATE, alpha=2.0)

@@ -129,8 +129,14 @@ def test_code_a_stage_runs_is_in_its_key(tmp_path, monkeypatch):
     after = _stage_code()
     assert after["neighbours"] != before["neighbours"] and after["maps"] != before["maps"]
     assert after["lsi"] == before["lsi"]
-    (pkg / "models" / "als_solvers.py").write_text((pkg / "models" / "als_solvers.py").read_text() + "\n# x\n")
-    assert _stage_code()["evaluation"] != after["evaluation"]  # the evaluation runs ALS's fold-in
+    # the evaluation folds users in with each rating-trained model's own solve (ModelSpec.solve):
+    # the evaluate key holds their held-out fits' keys, so a solve's code must be in its model's
+    solvers = {n: s.solve.__module__ for n, s in REGISTRY.items() if s.solve is not None}
+    assert solvers
+    for n, module in solvers.items():
+        path = pkg.joinpath(*module.split(".")[1:]).with_suffix(".py")
+        path.write_text(path.read_text() + "\n# x\n")
+        assert _stage_code()[n] != after[n], f"{n}: the code of its solve ({module}) is not in its key"
     cache.module_digest.cache_clear()
 
 

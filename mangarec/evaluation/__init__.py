@@ -18,18 +18,20 @@
 * ``content`` (:mod:`.content`): franchise recall@20 over the catalog's related links and
   ``matches`` recall@20 over its reference lists, per half, beside random lists.
 
-:func:`evaluate` returns the JSON-able ``report.json`` part; :func:`run_evaluation` the typed
-:class:`Evaluation` it is made from.
+:func:`evaluate` returns the JSON-able ``report.json`` part (what the stage cache stores);
+:func:`evaluation_of` gives back the typed :class:`Evaluation` it is made from, which the report
+and the models page read (:func:`run_evaluation` computes it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from ..catalog import Catalog, Ratings
 from ..embedding import Embedding, Neighbours
-from ..report import jsonable
+from ..report import from_jsonable, jsonable
 from . import content
 from .jaccard import check_lists, jaccard_rows
 from .protocol import Positives, Split, make_split, positives_of
@@ -50,6 +52,7 @@ __all__ = [
     "Split",
     "check_lists",
     "evaluate",
+    "evaluation_of",
     "evaluation_split",
     "jaccard_rows",
     "make_split",
@@ -76,7 +79,7 @@ def evaluate(
     heldout_neighbours: Mapping[str, Neighbours] | None = None,
     picks: Sequence[int] | None = None,
     cold_neighbours: Mapping[str, Neighbours] | None = None,
-    candidates: Mapping[str, tuple[Embedding, Any]] | None = None,
+    candidates: Mapping[str, Embedding] | None = None,
 ) -> dict[str, Any]:
     """The ``evaluation`` part of ``report.json`` (JSON-able; see :class:`Evaluation`).
 
@@ -96,9 +99,9 @@ def evaluate(
         cold-start protocol's held-out titles without a rating): their lists are scored on
         those titles' co-likes.
     candidates:
-        ``{model: (Embedding, Foldin)}`` of content models (never trained on ratings) that could
-        be published for personalisation: their visitor path is scored beside the held-out fits
-        (:func:`mangarec.pipeline` publishes the best).
+        ``{model: Embedding}`` of content models (never trained on ratings) that could be
+        published (each folded in with its ``foldin``) for personalisation: their visitor path
+        is scored beside the held-out fits (:func:`mangarec.pipeline` publishes the best).
     """
     ev = run_evaluation(
         catalog,
@@ -111,9 +114,13 @@ def evaluate(
         cold_neighbours=cold_neighbours,
         candidates=candidates,
     )
-    out = jsonable(ev)
-    out["content"] = content_figures(catalog, neighbours)
-    return out
+    return jsonable(replace(ev, content=content_figures(catalog, neighbours)))
+
+
+def evaluation_of(report: Mapping[str, Any]) -> Evaluation:
+    """The typed :class:`Evaluation` of :func:`evaluate`'s JSON-able ``report`` (as the stage
+    cache gives it back; floats as rounded in ``report.json``)."""
+    return from_jsonable(Evaluation, report)
 
 
 def content_figures(catalog: Catalog, neighbours: Mapping[str, Neighbours]) -> dict[str, Any] | None:

@@ -18,6 +18,15 @@ import scipy.sparse as sp
 from ..models.ease import fit_ease
 from .ranking import Scorer
 
+#: The ranking table's baselines and reference: their method names (the rows' ``method``) and
+#: their names on the pages, declared once.
+LABELS: dict[str, str] = {
+    "ease": "EASE (strong reference)",
+    "item-knn": "Co-like item-kNN (baseline)",
+    "popularity": "Popularity (baseline)",
+    "random": "Random (baseline)",
+}
+
 #: Neighbours kept per item by the item-kNN baseline.
 KNN = 100
 #: EASE λ candidates tried on validation (multiples of the mean item like count).

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -12,69 +11,22 @@ import scipy.sparse as sp
 from ..catalog import Catalog
 from ..embedding import Embedding, Neighbours
 from ..errors import InputError
-from ..feedback import Scale, model_values
-from ..foldin import Schedule
-from ..models.als import solve_rows
-from ..models.base import Foldin
+from ..models import spec
 from ..models.ease import MIN_LIKES, most_liked
 from ..onboarding import picks_for
 from ..seeds import derive_seed
 from . import baselines as B
 from .colikes import CoLikeAgreement
 from .jaccard import check_lists
-from .nulltests import Agreement, NullTest, agreement, model_tests
+from .nulltests import agreement, model_tests
 from .protocol import Split, canonical, make_split
-from .ranking import K, Metrics, Scorer, evaluate_scorer
+from .ranking import K, Scorer, evaluate_scorer
+from .results import Evaluation, Protocol, Row, VisitorFigures
 from .truths import truths_of
-from .visitor import VisitorFigures, evaluate_visitor
+from .visitor import evaluate_visitor
 
 if TYPE_CHECKING:
     from ..config import EvaluationSection
-
-
-@dataclass(frozen=True)
-class Row:
-    """One line of the ranking table: ``kind`` is ``model`` (fold-in of a rating-trained
-    model), ``neighbours`` (a model's lists as item-kNN), ``baseline`` or ``reference`` (EASE)."""
-
-    method: str
-    kind: str
-    metrics: Metrics
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class Protocol:
-    """The split's description: scale, threshold, users and held-out counts."""
-
-    scale: str
-    like_threshold: float | None
-    users: int
-    eligible_users: int
-    test_likes: int
-    validation_likes: int
-    holdout: float
-    empty: bool
-    notes: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Evaluation:
-    """Everything the evaluation measured (``report.json``'s ``evaluation``).
-
-    ``protocol`` and ``ranking`` are ``None`` without ratings; ``choices`` holds what was
-    picked on validation (EASE's λ, with every candidate's validation nDCG).
-    """
-
-    protocol: Protocol | None
-    k: int
-    ranking: tuple[Row, ...] | None
-    choices: Mapping[str, object]
-    visitor: tuple[VisitorFigures, ...]
-    null: Mapping[str, tuple[NullTest, ...]]
-    agreement: Agreement | None
-    notes: tuple[str, ...] = field(default_factory=tuple)
-    colikes: tuple[CoLikeAgreement, ...] = ()
 
 
 def lists_scorer(nb: Neighbours, likes: sp.csr_matrix) -> Scorer:
@@ -93,25 +45,20 @@ def lists_scorer(nb: Neighbours, likes: sp.csr_matrix) -> Scorer:
 
 
 def foldin_scorer(emb: Embedding, split_values: sp.csr_matrix, users: np.ndarray | None = None) -> Scorer:
-    """A rating-trained model's users folded in exactly against its item vectors, as the
-    visitor's fold-in does (mode, λ, alpha and λ's scaling from ``emb.info``).
+    """A rating-trained model's users folded in exactly against its item vectors by the model's
+    own "solve these users" (:attr:`mangarec.models.ModelSpec.solve`, with ``emb.foldin``).
 
     With ``users`` (sorted ``(u,)`` int64, the evaluated users), only those rows are solved
     (each row's solution depends on its own ratings and the item vectors alone, so the figures
     are the same), and the scorer answers for them only: the cost follows
     ``evaluation.max_users``, not the catalog's user count.
     """
-    info = emb.info or {}
-    Y = np.asarray(emb.vectors, dtype=np.float64)
+    solve = spec(emb.model).solve
+    if solve is None:
+        raise ValueError(f"model {emb.model!r} declares no solve: its users cannot be folded in")
     rows = np.arange(split_values.shape[0]) if users is None else np.asarray(users, dtype=np.int64)
-    X = solve_rows(
-        split_values[rows],
-        Y,
-        float(info.get("regularization", 0.1)),
-        implicit=info.get("mode", "implicit") == "implicit",
-        alpha=float(info.get("alpha") or 1.0),
-        nu=float(info.get("reg_exponent") or 0.0),
-    )
+    X = solve(emb, split_values[rows])
+    Y = np.asarray(emb.vectors, dtype=np.float64)
     return lambda us: X[np.searchsorted(rows, us)] @ Y.T
 
 
@@ -121,26 +68,9 @@ def _onboarding(catalog: Catalog, split: Split, emb: Embedding) -> list[int]:
     return picks_for(catalog, emb.vectors, split.likes("train"))
 
 
-def visitor_foldin(emb: Embedding) -> Foldin:
-    """How a visitor's ratings are folded in for the rating-trained ``emb`` (what the build
-    publishes as ``fold_in``: mode, λ, α and the count schedule), from ``emb.info``."""
-    info = emb.info or {}
-    sched = info.get("visitor_schedule")
-    return Foldin(
-        mode=str(info.get("mode", "implicit")),
-        reg=float(info.get("visitor_regularization") or info.get("regularization", 0.1)),
-        alpha=float(info.get("visitor_alpha") or info.get("alpha") or 1.0),
-        schedule=Schedule.from_dict(sched) if sched else None,
-    )
-
-
 def training_values(emb: Embedding, ratings: sp.csr_matrix) -> sp.csr_matrix:
     """The model-scale values ``emb`` was trained with, for the rows of ``ratings``."""
-    info = emb.info or {}
-    fb = str(info.get("feedback") or ("explicit" if info.get("mode") == "explicit" else "raw"))
-    thr = info.get("like_threshold")
-    scale = Scale(implicit=thr is None, lo=0.0, hi=0.0, step=float(info.get("scale_step") or 1.0))
-    return model_values(canonical(ratings), fb, scale, float(thr or 0.0), float(info.get("dislike_weight") or 0.0))
+    return emb.foldin.training_values(canonical(ratings))
 
 
 def choose_ease(
@@ -168,7 +98,7 @@ def run_evaluation(
     heldout_neighbours: Mapping[str, Neighbours] | None = None,
     picks: Sequence[int] | None = None,
     cold_neighbours: Mapping[str, Neighbours] | None = None,
-    candidates: Mapping[str, tuple[Embedding, Foldin]] | None = None,
+    candidates: Mapping[str, Embedding] | None = None,
 ) -> Evaluation:
     """The typed evaluation (see :func:`mangarec.evaluation.evaluate` for the parameters)."""
     if not neighbours:
@@ -208,8 +138,8 @@ def run_evaluation(
                 notes.append(f"EASE reference left out: {choices['ease_skipped']}")
             # the held-out fits with the site's onboarding picks; the publishable content models
             # (never trained on ratings) beside them, so the build can publish the best
-            scored = [(n, e, visitor_foldin(e), True) for n, e in held_emb.items()]
-            scored += [(n, e, f, False) for n, (e, f) in (candidates or {}).items()]
+            scored = [(n, e, e.foldin, True) for n, e in held_emb.items()]
+            scored += [(n, e, e.foldin, False) for n, e in (candidates or {}).items()]
             for name, emb, fold, onboarding in scored:
                 visitor.append(
                     evaluate_visitor(
@@ -318,6 +248,7 @@ def _ranking(
                 "model",
                 run(foldin_scorer(emb, training_values(emb, split.train.matrix), split.users)),
                 "training users folded in against the item vectors (full precision)",
+                model=name,
             )
         )
     for name, nb in neighbours.items():
@@ -327,6 +258,7 @@ def _ranking(
                 "neighbours",
                 run(lists_scorer(held_nb.get(name, nb), likes)),
                 "item-kNN over the model's top-k neighbour lists",
+                model=name,
             )
         )
     choices: dict[str, object] = {}

@@ -16,7 +16,6 @@ random picks among the most popular titles.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
@@ -29,25 +28,12 @@ from ..publish import build_payload
 from ..seeds import derive_seed
 from .protocol import Split, canonical
 from .ranking import K, Metrics, score, top_k
+from .results import VisitorFigures
 
 #: Users simulated as visitors (a fixed-seed sample of the evaluated users).
 MAX_VISITORS = 1000
 #: Random popular picks are drawn among this many times the pick count of the most popular titles.
 POPULAR_POOL = 10
-
-
-@dataclass(frozen=True)
-class VisitorFigures:
-    """The visitor path: ``{"5 likes": Metrics, "12 likes": ..., "all likes": ...}``, the
-    onboarding (``{"onboarding picks": ..., "random popular picks": ...}``, empty without picks)
-    and, when an item-item table was given, the same profiles scored by it (``item_item``)."""
-
-    model: str
-    likes: Mapping[str, Metrics]
-    onboarding: Mapping[str, Metrics]
-    answered: Mapping[str, float]
-    visitors: int
-    item_item: Mapping[str, Metrics] = field(default_factory=dict)
 
 
 def published_model(
@@ -61,6 +47,8 @@ def published_model(
 def _visitor_scorer(model: PublishedModel, catalog: Catalog, profiles: Sequence[Mapping[str, float | str]]):
     """A scorer over the visitors' positions ``0..len(profiles)-1``: client fold-in, then
     scores over the catalog's items (titles missing from the JSON score ``-inf``)."""
+    if model.lists is not None:
+        return _list_scorer(model, catalog, profiles)
     rows = np.array([model.index.get(i, -1) for i in catalog.ids], dtype=np.int64)
     tastes = model.fit_many(profiles)
 
@@ -72,6 +60,18 @@ def _visitor_scorer(model: PublishedModel, catalog: Catalog, profiles: Sequence[
         return out
 
     return scorer
+
+
+def _list_scorer(model: PublishedModel, catalog: Catalog, profiles: Sequence[Mapping[str, float | str]]):
+    """A version-5 model's scorer: each visitor's candidates (the union of their rated titles'
+    lists) by :meth:`PublishedModel.candidate_scores`' sums, every other title ``-inf``."""
+    index = catalog.index
+    out = np.full((len(profiles), len(catalog)), -np.inf)
+    for r, p in enumerate(profiles):
+        got = model.candidate_scores(p)
+        cols = np.array([index[c] for c in got], dtype=np.int64)
+        out[r, cols] = list(got.values())
+    return lambda users: out[users]
 
 
 def _evaluate_profiles(

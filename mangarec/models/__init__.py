@@ -1,11 +1,17 @@
 """The models: each turns a :class:`~mangarec.catalog.Catalog` into an
 :class:`~mangarec.embedding.Embedding`.
 
-Every model is a module of this package with a ``SPEC`` (:class:`~.base.ModelSpec`): its
-name, label, parameter section, ``fit`` and what it needs. :data:`REGISTRY` holds them all
-(discovered from the package's modules, ordered by ``SPEC.order``); nothing else in the code
-names a model. Heavy libraries (gensim, scikit-learn) are imported inside ``fit``, so reading
-the registry is cheap.
+Every model is a module with a ``SPEC`` (:class:`~.base.ModelSpec`): its name, label,
+parameter section, ``fit``, fold-in solve, tuning grid and what it needs. :data:`REGISTRY` holds
+them all, ordered by ``SPEC.order``: the modules of this package, and the specs other packages
+declare under the entry-point group :data:`ENTRY_POINTS` (as MkDocs finds its plugins), so a
+model from outside is one module and one line of its ``pyproject.toml``::
+
+    [project.entry-points."mangarec.models"]
+    toy = "toy_model:SPEC"
+
+The configuration, pipeline, evaluation, tuning and pages read the specs. Heavy libraries
+(gensim, scikit-learn) are imported inside ``fit``, so reading the registry is cheap.
 """
 
 from __future__ import annotations
@@ -13,20 +19,35 @@ from __future__ import annotations
 import importlib
 import pkgutil
 from collections.abc import Iterable, Mapping
+from importlib.metadata import entry_points
 from typing import TYPE_CHECKING, Any
 
+from ..foldin import Foldin
 from ..seeds import derive_seed
-from .base import Configured, Deps, Foldin, ModelSpec, catalog_has, missing_reason
+from .base import (
+    Configured,
+    Deps,
+    ModelParams,
+    ModelSpec,
+    Tuning,
+    VisitorCandidate,
+    catalog_has,
+    missing_reason,
+)
 
 if TYPE_CHECKING:
     from ..catalog import Catalog
     from ..embedding import Embedding
 
 __all__ = [
+    "ENTRY_POINTS",
     "REGISTRY",
     "Deps",
     "Foldin",
+    "ModelParams",
     "ModelSpec",
+    "Tuning",
+    "VisitorCandidate",
     "available",
     "catalog_has",
     "fit_model",
@@ -37,8 +58,25 @@ __all__ = [
 ]
 
 
-def _discover() -> dict[str, ModelSpec]:
-    specs: list[ModelSpec] = []
+#: The entry-point group under which other packages declare models (each a :class:`ModelSpec`).
+ENTRY_POINTS = "mangarec.models"
+
+
+def _plugins() -> list[ModelSpec[Any]]:
+    """The specs declared under :data:`ENTRY_POINTS` by installed packages."""
+    out: list[ModelSpec[Any]] = []
+    for ep in sorted(entry_points(group=ENTRY_POINTS), key=lambda e: e.name):
+        s = ep.load()
+        if not isinstance(s, ModelSpec):
+            raise RuntimeError(f"entry point {ep.name} = {ep.value!r} ({ENTRY_POINTS}) is not a ModelSpec")
+        if s.name != ep.name:
+            raise RuntimeError(f"entry point {ep.name} = {ep.value!r} ({ENTRY_POINTS}): its SPEC.name is {s.name!r}")
+        out.append(s)
+    return out
+
+
+def _discover() -> dict[str, ModelSpec[Any]]:
+    specs: list[ModelSpec[Any]] = []
     for info in pkgutil.iter_modules(__path__):
         if info.name.startswith("_") or info.name == "base":
             continue
@@ -48,6 +86,11 @@ def _discover() -> dict[str, ModelSpec]:
             if s.name != info.name:
                 raise RuntimeError(f"mangarec.models.{info.name}: SPEC.name is {s.name!r}, not the module name")
             specs.append(s)
+    own = {s.name for s in specs}
+    for s in _plugins():
+        if s.name in own:
+            raise RuntimeError(f"entry point {s.name} ({ENTRY_POINTS}) has the name of a model of mangarec")
+        specs.append(s)
     specs.sort(key=lambda s: (s.order, s.name))
     registry = {s.name: s for s in specs}
     for s in specs:
@@ -58,10 +101,10 @@ def _discover() -> dict[str, ModelSpec]:
 
 
 #: ``{name: ModelSpec}`` of every model, in display order.
-REGISTRY: Mapping[str, ModelSpec] = _discover()
+REGISTRY: Mapping[str, ModelSpec[Any]] = _discover()
 
 
-def spec(name: str) -> ModelSpec:
+def spec(name: str) -> ModelSpec[Any]:
     """The spec of model ``name``.
 
     Raises
@@ -76,8 +119,9 @@ def spec(name: str) -> ModelSpec:
 
 
 def params_of(config: Configured, name: str) -> Any:
-    """Model ``name``'s parameter section of ``config`` (``config.models.<name>``)."""
-    return getattr(config.models, spec(name).name)
+    """Model ``name``'s parameter section of ``config`` (``config.models.of(spec(name))``; with
+    a spec in hand, ``config.models.of(SPEC)`` is typed as its ``params``)."""
+    return config.models.of(spec(name))
 
 
 def fit_order(names: Iterable[str]) -> list[str]:

@@ -47,12 +47,12 @@ import scipy.sparse as sp
 from ..catalog import Catalog
 from ..embedding import Embedding
 from ..errors import InputError
-from ..feedback import FEEDBACKS, SCALES, like_threshold, model_values, resolve_scale
-from ..foldin import Schedule
+from ..feedback import FEEDBACKS, SCALES, Scale, like_threshold, model_values, resolve_scale
+from ..foldin import LIKE, Foldin, Schedule, ValueMap
 from ..schema import bounded, key, one_of
 from ..seeds import rng
 from .als_solvers import cg_rows, implicit_penalty
-from .base import Foldin, ModelSpec
+from .base import ModelSpec, Tuning, VisitorCandidate
 
 
 @dataclass(frozen=True)
@@ -218,7 +218,8 @@ def fit(
     Y_out = Y.copy()
     if not rated.all():
         Y_out[~rated] = B[~rated] @ W
-    sched = visitor_schedule(params)
+    fold = foldin_of(params, scale, threshold)
+    sched = fold.schedule
     info = {
         "mode": "implicit" if implicit else "explicit",
         "feedback": params.feedback,
@@ -255,7 +256,45 @@ def fit(
         tag_ids=catalog.tag_vocabulary,
         tag_vectors=np.ascontiguousarray(W, dtype=np.float32),
         info=info,
+        foldin=fold,
     )
+
+
+def foldin_of(p: Params, scale: Scale, threshold: float) -> Foldin:
+    """The fold-in of an ALS fit with ``p`` on ratings of ``scale`` (likes from ``threshold``):
+    training's value mapping, λ, α and frequency scaling; the visitor's λ, α and count schedule
+    (``visitor_regularization`` / ``visitor_alpha`` of 0 are training's)."""
+    implicit = p.feedback != "explicit"
+    values = ValueMap()
+    if implicit:
+        values = ValueMap(
+            feedback=p.feedback,
+            threshold=0.0 if scale.implicit else float(threshold),
+            step=1.0 if scale.implicit else float(scale.step),
+            like=LIKE,
+            dislike=-float(p.dislike_weight) if p.feedback == "likes-dislikes" else None,
+        )
+    return Foldin(
+        mode="implicit" if implicit else "explicit",
+        reg=float(p.visitor_regularization or p.regularization),
+        alpha=float(p.visitor_alpha or p.alpha),
+        schedule=visitor_schedule(p),
+        values=values,
+        reg_exponent=float(p.reg_exponent) if implicit else 0.0,
+        fit_reg=float(p.regularization),
+        fit_alpha=float(p.alpha) if implicit else 1.0,
+        scale=scale,
+    )
+
+
+def solve_users(emb: Embedding, values: sp.csr_matrix) -> np.ndarray:
+    """ "Solve these users" (:attr:`ModelSpec.solve`): the ``(users, dim)`` float64 factors of the
+    rows of ``values`` (model-scale, ``(users, items)`` csr) folded in exactly against
+    ``emb.vectors`` with training's λ, α and λ's scaling (``emb.foldin``), as a training half-sweep
+    solves them (:func:`solve_rows`)."""
+    f = emb.foldin
+    Y = np.asarray(emb.vectors, dtype=np.float64)
+    return solve_rows(values, Y, f.fit_reg, implicit=f.implicit, alpha=f.fit_alpha, nu=f.reg_exponent)
 
 
 def centred(R: sp.csr_matrix) -> sp.csr_matrix:
@@ -416,13 +455,44 @@ def visitor_schedule(p: Params) -> Schedule | None:
     return s if s.active else None
 
 
-def _foldin(p: Params) -> Foldin:
-    return Foldin(
-        mode="explicit" if p.feedback == "explicit" else "implicit",
-        reg=p.visitor_regularization or p.regularization,
-        alpha=p.visitor_alpha or p.alpha,
-        schedule=visitor_schedule(p),
-    )
+def visitor_candidates(p: Params) -> tuple[int, list[VisitorCandidate]]:
+    """The visitor fold-ins ``mangarec tune`` scores after its search (:class:`Tuning.visitor`):
+    :data:`VISITOR_ALPHAS` × training α by :data:`VISITOR_FACTORS` × training λ, with visitors
+    who give ``visitor_few_likes`` likes (none in explicit mode). A candidate at training's value
+    sets the key to 0 (training's)."""
+    if p.feedback == "explicit":
+        return int(p.visitor_few_likes), []
+    out = []
+    for fa in VISITOR_ALPHAS:
+        alpha = float(p.alpha) * fa
+        for f in VISITOR_FACTORS:
+            lam = float(p.regularization) * f
+            keys = {
+                "visitor_regularization": 0.0 if lam == p.regularization else lam,
+                "visitor_alpha": 0.0 if alpha == p.alpha else alpha,
+            }
+            out.append(VisitorCandidate(alpha=alpha, reg=lam, keys=keys))
+    return int(p.visitor_few_likes), out
+
+
+#: Visitor fold-in λ candidates, times the chosen training λ (scored by visitors with 12 likes).
+VISITOR_FACTORS = (1.0, 4.0, 16.0, 64.0)
+#: Visitor fold-in α candidates, times the chosen training α (the grid is α × λ).
+VISITOR_ALPHAS = (1.0, 10.0, 100.0)
+
+#: What ``mangarec tune`` searches: the coordinate descent's values (``relative``: times the
+#: current value), then the visitor's α × λ.
+TUNING: Tuning[Params] = Tuning(
+    grid={
+        "feedback": ("likes", "likes-dislikes", "graded", "raw"),
+        "factors": (64, 128, 192, 256),
+        "regularization": (0.5, 2.0),
+        "alpha": (0.5, 2.0),
+        "reg_exponent": (0.0, 0.5, 1.0),
+    },
+    relative=frozenset({"regularization", "alpha"}),
+    visitor=visitor_candidates,
+)
 
 
 SPEC = ModelSpec(
@@ -436,5 +506,6 @@ SPEC = ModelSpec(
     trained_on_ratings=True,
     order=60,
     publish_rank=10,
-    foldin=_foldin,
+    solve=solve_users,
+    tuning=TUNING,
 )

@@ -1,36 +1,53 @@
 """The contract every model declares: :class:`ModelSpec`.
 
-A model is one module of :mod:`mangarec.models` with a ``Params`` section (its configuration
-keys, made with :func:`mangarec.schema.key`), a ``fit`` function and a module-level ``SPEC``.
-The registry (:data:`mangarec.models.REGISTRY`) collects the specs; the configuration schema,
-the pipeline, the evaluation, the published-model choice and the pages read them, so adding a
-model is one new file (plus its documentation) and nothing else.
+A model is one module (of :mod:`mangarec.models`, or of another package declaring it under the
+``mangarec.models`` entry-point group) with a ``Params`` section (its configuration keys, made
+with :func:`mangarec.schema.key`), a ``fit`` function and a module-level ``SPEC``. The registry
+(:data:`mangarec.models.REGISTRY`) collects the specs; the configuration schema, the pipeline,
+the evaluation, ``mangarec tune``, the published-model choice and the pages read them, so adding
+a model is one new file (plus its documentation) and nothing else (``docs/architecture.md``
+works an example through).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, cast
 
 from ..catalog import FIELDS
 
 if TYPE_CHECKING:
+    import numpy as np
+    import scipy.sparse as sp
+
     from ..catalog import Catalog
     from ..embedding import Embedding
-    from ..foldin import Schedule
 
 #: The embeddings of the models a model depends on, by name.
 Deps = Mapping[str, "Embedding"]
 
+#: A model's parameter section (a frozen dataclass of :func:`mangarec.schema.key` fields).
+P = TypeVar("P")
+
 
 class Configured(Protocol):
     """What the registry reads of a configuration (:class:`mangarec.config.Config`): its
-    ``models`` section, one field per model. A protocol, so that the registry does not import
+    ``models`` section (:class:`ModelParams`). A protocol, so that the registry does not import
     the configuration, which is built from the registry's specs."""
 
     @property
-    def models(self) -> Any: ...
+    def models(self) -> ModelParams: ...
+
+
+class ModelParams:
+    """The ``[models]`` section: one parameter section per registered model (the configuration
+    generates the subclass with one field per spec, :data:`mangarec.config.ModelsSection`).
+    ``of(spec)`` is that model's section, typed as the spec's ``params``."""
+
+    def of(self, spec: ModelSpec[P]) -> P:
+        """The parameter section of the model ``spec``."""
+        return cast(P, getattr(self, spec.name))
 
 
 #: Catalog inputs a model can need (see :func:`catalog_has`).
@@ -38,22 +55,39 @@ INPUTS: tuple[str, ...] = ("tags", "descriptions", "ratings")
 
 
 @dataclass(frozen=True)
-class Foldin:
-    """How a visitor's ratings are folded in against a model's published vectors.
+class VisitorCandidate:
+    """One visitor fold-in ``mangarec tune`` scores: its α and λ, and the parameter values
+    (``{key: value}`` of the model's section) that give them."""
 
-    ``mode`` is ``"explicit"`` or ``"implicit"`` (see :mod:`mangarec.foldin`), ``reg`` the
-    regularisation λ, ``alpha`` the implicit confidence scale; ``schedule`` (optional) moves
-    both with the number of ratings (:class:`mangarec.foldin.Schedule`).
-    """
-
-    mode: str = "explicit"
-    reg: float = 0.1
-    alpha: float = 1.0
-    schedule: Schedule | None = None
+    alpha: float
+    reg: float
+    keys: Mapping[str, Any]
 
 
 @dataclass(frozen=True)
-class ModelSpec:
+class Tuning(Generic[P]):
+    """How ``mangarec tune`` searches a model's parameters on the validation split (the way an
+    estimator declares its parameter grid).
+
+    Attributes
+    ----------
+    grid:
+        ``{parameter: candidate values}`` of the coordinate descent (see :mod:`mangarec.tune`).
+    relative:
+        Parameters whose candidates are factors of the current value.
+    visitor:
+        ``visitor(params) -> (likes, candidates)``: after the search, the visitor fold-ins to
+        score with validation visitors who give ``likes`` ratings (``None`` or no candidates:
+        no visitor search).
+    """
+
+    grid: Mapping[str, tuple[Any, ...]]
+    relative: frozenset[str] = frozenset()
+    visitor: Callable[[P], tuple[int, Sequence[VisitorCandidate]]] | None = None
+
+
+@dataclass(frozen=True)
+class ModelSpec(Generic[P]):
     """What a model is, needs and produces.
 
     Attributes
@@ -96,15 +130,22 @@ class ModelSpec:
         Its list is shown apart from the similar-title columns (the pages' "Same series").
     role:
         What the models page says beside its figures (``"baseline: tag-set Jaccard"``), if anything.
-    foldin:
-        ``foldin(params) -> Foldin``: how a visitor's ratings are folded into its vectors.
+    solve:
+        "Solve these users" (as ``implicit``'s models own ``recalculate_user``):
+        ``solve(embedding, values) -> X``, the ``(users, dim)`` factors of the users whose
+        model-scale values are the rows of ``values`` (``(users, items)`` csr,
+        :meth:`~mangarec.foldin.Foldin.training_values`), folded in exactly against the
+        embedding's vectors with its :attr:`~mangarec.embedding.Embedding.foldin`. Required of a
+        model trained on ratings: the evaluation scores its held-out fit with it.
+    tuning:
+        What ``mangarec tune`` searches (``None``: the model is not tuned).
     """
 
     name: str
     label: str
     summary: str
-    params: type
-    fit: Callable[..., Embedding]
+    params: type[P]
+    fit: Callable[[Catalog, P, int, Deps], Embedding]
     needs: frozenset[str] = frozenset({"tags"})
     depends: tuple[str, ...] = ()
     trained_on_ratings: bool = False
@@ -114,7 +155,8 @@ class ModelSpec:
     reads: frozenset[str] = frozenset()
     apart: bool = False
     role: str = ""
-    foldin: Callable[[Any], Foldin] = field(default=lambda params: Foldin())
+    solve: Callable[[Embedding, sp.csr_matrix], np.ndarray] | None = None
+    tuning: Tuning[P] | None = field(default=None)
 
     def __post_init__(self) -> None:
         unknown = set(self.needs) - set(INPUTS)
@@ -123,6 +165,8 @@ class ModelSpec:
         unread = set(self.reads) - set(FIELDS)
         if unread:
             raise ValueError(f"model {self.name!r}: unknown reads {sorted(unread)} (known: {', '.join(FIELDS)})")
+        if self.trained_on_ratings and self.solve is None:
+            raise ValueError(f"model {self.name!r} is trained on ratings but declares no solve (see ModelSpec.solve)")
 
     @property
     def fields(self) -> frozenset[str]:

@@ -49,7 +49,8 @@ from ..schema import bounded, key, one_of
 from ..seeds import rng
 from ..similarity import Bilinear, TagJaccard, Weighted
 from . import _colike_weights as shipped
-from .base import Foldin, ModelSpec
+from .als import solve_users
+from .base import ModelSpec
 from .jaccard import unit_tag_rows
 from .series import members, series_rule
 
@@ -343,5 +344,5 @@ SPEC = ModelSpec(
     order=45,
     mapped=False,
     role="tag weights fitted on co-likes (anime-recdb where the catalog has no ratings)",
-    foldin=lambda params: Foldin(mode="explicit", reg=0.1),
+    solve=solve_users,  # its users folded in explicitly (λ 0.1) against its unit tag rows
 )

@@ -8,6 +8,7 @@ and plotly.js), ``search_index`` (type-ahead shards), ``data_files`` (neighbour 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import time
@@ -19,6 +20,7 @@ from ..workers import fork_pool
 from . import context as C
 from .aliases import load_aliases
 from .assets import copy_assets
+from .carry import Carry, Digests, inputs_digest, render_digest
 from .data_files import map_file, map_tags, map_titles, neighbour_shards, onboarding
 from .markdown_pages import load_pages
 from .notfound import site_notes
@@ -42,19 +44,30 @@ METHODOLOGY = ("models", "evaluation")
 _TITLES: tuple | None = None
 
 
-def _title_pages(task: tuple[str, int, int]) -> tuple[int, int, int]:
+def _title_pages(task: tuple[str, int, int]) -> tuple[int, int, int, Digests, int]:
     """Write title pages (``("titles", start, stop)``) or neighbour shards (``("nb", ...)``),
-    in a forked worker or in-process; returns (pages, files, bytes)."""
-    result, prep, assets, template, out_dir = _TITLES  # type: ignore[misc]
+    in a forked worker or in-process; returns (pages, files, bytes, the title pages' digests,
+    pages carried over unchanged from the previous build: :mod:`.carry`)."""
+    result, prep, assets, template, out_dir, carry, salt = _TITLES  # type: ignore[misc]
     kind, start, stop = task
     w = Writer(out_dir)
+    digests: Digests = {}
+    before = carry.carried
     if kind == "titles":
         for p in range(start, stop):
-            w.text(f"title/{prep.items[p].id}/index.html", template.render(C.title_context(result, prep, p, assets)))
+            rel = f"title/{prep.items[p].id}/index.html"
+            ctx = C.title_context(result, prep, p, assets)
+            d = inputs_digest(ctx, salt)
+            kept = carry.take(rel, d)
+            if kept is None:
+                data = template.render(ctx).encode("utf-8")
+                kept = data, hashlib.sha256(data).hexdigest()
+            w.bytes_(rel, kept[0])
+            digests[rel] = (d, kept[1])
     else:
         for s, content in neighbour_shards(prep, range(start, stop)).items():
             w.json(f"data/nb/{s}.json", content, sort_keys=False)
-    return w.pages, w.files, w.bytes
+    return w.pages, w.files, w.bytes, digests, carry.carried - before
 
 
 def _workers(requested: int | None, n: int) -> int:
@@ -72,18 +85,22 @@ def write_site(
     templates: Path = TEMPLATES,
     site_src: Path = SITE_SRC,
     workers: int | None = None,
+    carry: Carry | None = None,
 ) -> dict:
     """Write the whole static site into ``out_dir`` (which should be empty or new).
 
     Title pages and neighbour shards are written by ``workers`` forked processes (default: up to 4 on Linux for
-    catalogs of 3,000 titles or more, else in-process); output is identical either way.
+    catalogs of 3,000 titles or more, else in-process); output is identical either way. ``carry``:
+    the previous build's site and page digests; a title page whose inputs did not change is
+    copied from it instead of rendered (:mod:`.carry`; the bytes are the same).
 
     Returns
     -------
     dict
         ``{"notes": remarks for the build log (e.g. a placeholder ``site_url``), "pages": HTML files,
         "files": all files, "bytes": total, "seconds": wall time,
-        "seconds_titles": title pages and neighbour shards, "timings": {stage: seconds}}``.
+        "seconds_titles": title pages and neighbour shards, "timings": {stage: seconds},
+        "digests": {title page: (inputs digest, sha256)}, "carried": title pages carried over}``.
     """
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
@@ -143,7 +160,8 @@ def write_site(
         "alt_titles",
     ):
         getattr(prep, attr)  # computed once, before any fork
-    _TITLES = (result, prep, assets, env.get_template("title.html"), out_dir)
+    salt = render_digest(templates)
+    _TITLES = (result, prep, assets, env.get_template("title.html"), out_dir, carry or Carry(), salt)
     try:
         k = _workers(workers, n)
         parts = 4 * k if k > 1 else 1
@@ -160,6 +178,9 @@ def write_site(
     w.pages += sum(d[0] for d in done)
     w.files += sum(d[1] for d in done)
     w.bytes += sum(d[2] for d in done)
+    digests: Digests = {}
+    for d in done:
+        digests.update(d[3])
     urls += [f"title/{item.id}/" for item in prep.items]
     lap("titles + neighbour shards")
 
@@ -191,4 +212,6 @@ def write_site(
         "seconds": round(time.perf_counter() - t0, 3),
         "seconds_titles": timings["titles + neighbour shards"],
         "timings": timings,
+        "digests": digests,
+        "carried": sum(d[4] for d in done),
     }

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..catalog import ID_PATTERN
 from ..compact import DOC_NAME as COMPACT_DOC
+from ..evaluation.baselines import LABELS as BASELINE_LABELS
 from .evaluation_view import evaluation_view
 from .external import external_link
 from .prepare import NB_SHOW, NB_SHOW_OTHERS, Prepared
@@ -53,10 +54,6 @@ def label(model: str) -> str:
 
     s = REGISTRY.get(model)
     return s.label if s is not None else BASELINE_LABELS.get(model, model)
-
-
-#: Names of the evaluation's baselines on the pages.
-BASELINE_LABELS = {"popularity": "Popularity (baseline)", "random": "Random (baseline)"}
 
 
 def skipped_label(reason: str) -> str:
@@ -383,7 +380,6 @@ def foryou_context(result, prep: Prepared, assets: Mapping[str, str], onboarding
 def models_context(result, prep: Prepared, assets: Mapping[str, str], methodology: Sequence[Mapping]) -> dict:
     """The evaluation page: report.json rendered as tables, plus methodology Markdown."""
     report = result.report
-    rep = report.evaluation
     ctx = base(result, "models/index.html", "models", "Models and evaluation", assets)
     models = [
         {
@@ -400,7 +396,7 @@ def models_context(result, prep: Prepared, assets: Mapping[str, str], methodolog
     cat = report.catalog
     ctx.update(
         models=models,
-        **evaluation_view(rep, label),
+        **evaluation_view(report.evaluation, label),
         timings=[{"stage": s.name, "seconds": s.seconds, "cached": s.cached} for s in report.stages]
         if result.config.site.show_timings
         else [],

@@ -1,27 +1,22 @@
-"""The models page's evaluation sections: ``report.json``'s ``evaluation`` as table rows.
+"""The models page's evaluation sections: the typed :class:`~mangarec.evaluation.Evaluation`
+(``report.evaluation``) as table rows.
 
-Reads (all optional, so an older or partial report renders "not computed"):
-``protocol`` (scale, like_threshold, users, test_likes, validation_likes, holdout, empty,
-notes), ``k``, ``ranking`` (rows of method, kind, metrics {precision, recall, ndcg: {mean, lo,
-hi}, coverage, users}, note), ``choices`` (ease_lambda), ``visitor`` (model, visitors, likes
-{name: metrics}, onboarding {name: metrics}, answered {name: mean answers}), ``null`` ({model:
-[{truth, null, items, observed, expected, lift, p_value, recall}]}), ``agreement`` (models, mean,
-lo, hi, k), ``colikes`` ([{model, protocol, titles, k, agreement, lift_random, lift_popularity:
-{mean, lo, hi}}]), ``notes``.
+Each part may be missing (no ratings: no ``protocol``, ``ranking`` or ``visitor``; no ground
+truth: no null tests): it then renders "not computed". A row names its method through the
+page's ``label`` (a model's spec label, or a baseline's from
+:data:`mangarec.evaluation.baselines.LABELS`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
-#: Names of the evaluation's baselines and reference on the pages.
-METHOD_LABELS = {
-    "popularity": "Popularity (baseline)",
-    "random": "Random (baseline)",
-    "item-knn": "Co-like item-kNN (baseline)",
-    "ease": "EASE (strong reference)",
-}
+if TYPE_CHECKING:
+    from ..evaluation.colikes import CoLikeAgreement
+    from ..evaluation.ranking import Interval, Metrics
+    from ..evaluation.results import Evaluation, Row
+
 KIND_TEXT = {
     "model": "fold-in, as a visitor's browser computes it",
     "neighbours": "item-kNN over its neighbour lists",
@@ -36,114 +31,96 @@ def _heat(v: float | None) -> str:
     return f"heat-{max(0, min(10, round(float(v) * 10)))}"
 
 
-def _metric(m: Mapping[str, Any] | None, name: str) -> dict | None:
-    iv = (m or {}).get(name)
-    if not isinstance(iv, Mapping):
+def _metric(iv: Interval | None) -> dict | None:
+    if iv is None:
         return None
-    return {"mean": iv.get("mean"), "lo": iv.get("lo"), "hi": iv.get("hi")}
+    return {"mean": iv.mean, "lo": iv.lo, "hi": iv.hi}
 
 
-def _row(label: str, m: Mapping[str, Any], best: float, note: str = "") -> dict:
-    nd = _metric(m, "ndcg")
+def _row(label: str, m: Metrics, best: float, note: str = "") -> dict:
+    nd = _metric(m.ndcg)
     return {
         "label": label,
         "note": note,
-        "p": _metric(m, "precision"),
-        "r": _metric(m, "recall"),
+        "p": _metric(m.precision),
+        "r": _metric(m.recall),
         "ndcg": nd,
-        "coverage": m.get("coverage"),
+        "coverage": m.coverage,
         "cls": _heat((nd or {}).get("mean", 0) / best if best else 0),
     }
 
 
-def _method_label(method: str, label: Callable[[str], str]) -> str:
-    if method.endswith(" neighbours"):
-        return f"{label(method[: -len(' neighbours')])}: neighbour lists"
-    return METHOD_LABELS.get(method, label(method))
+def _method_label(row: Row, label: Callable[[str], str]) -> str:
+    if row.kind == "neighbours":
+        return f"{label(row.model)}: neighbour lists"
+    return label(row.method)
 
 
-def evaluation_view(rep: Mapping[str, Any], label: Callable[[str], str]) -> dict:
+def evaluation_view(ev: Evaluation, label: Callable[[str], str]) -> dict:
     """Template variables ``protocol``, ``ranking``, ``visitor``, ``null``, ``agreement``,
-    ``evaluation_notes`` (each ``None`` / empty when the report lacks it)."""
-    k = rep.get("k") or 10
+    ``content``, ``colikes``, ``ease_lambda``, ``evaluation_notes`` (each ``None`` / empty when
+    the evaluation has no such part)."""
     ranking = None
-    rows = rep.get("ranking") or []
+    rows = ev.ranking or ()
     if rows:
-        best = max(((r.get("metrics") or {}).get("ndcg") or {}).get("mean") or 0 for r in rows) or 1.0
+        best = max((r.metrics.ndcg.mean or 0) for r in rows) or 1.0
         ranking = {
-            "k": k,
-            "rows": [
-                _row(
-                    _method_label(r.get("method", ""), label),
-                    r.get("metrics") or {},
-                    best,
-                    r.get("note") or KIND_TEXT.get(r.get("kind", ""), ""),
-                )
-                for r in rows
-            ],
+            "k": ev.k or 10,
+            "rows": [_row(_method_label(r, label), r.metrics, best, r.note or KIND_TEXT.get(r.kind, "")) for r in rows],
         }
     visitor = []
-    for v in rep.get("visitor") or []:
-        likes = v.get("likes") or {}
-        allm = [m for m in likes.values()] + list((v.get("onboarding") or {}).values())
-        best = max(((m.get("ndcg") or {}).get("mean") or 0) for m in allm) if allm else 1.0
-        answered = v.get("answered") or {}
+    for v in ev.visitor or ():
+        allm = list(v.likes.values()) + list(v.onboarding.values())
+        top = max((m.ndcg.mean or 0) for m in allm) if allm else 1.0
+        twelve = v.likes.get("12 likes")
         visitor.append(
             {
-                "label": label(v.get("model", "")),
-                "visitors": v.get("visitors"),
-                "rows": [_row(f"gives {name}", m, best or 1.0) for name, m in likes.items()],
+                "label": label(v.model),
+                "visitors": v.visitors,
+                "rows": [_row(f"gives {name}", m, top or 1.0) for name, m in v.likes.items()],
                 "onboarding": [
-                    _row(name, m, best or 1.0, f"answers {answered.get(name, 0):.1f} of the picks on average")
-                    for name, m in (v.get("onboarding") or {}).items()
+                    _row(name, m, top or 1.0, f"answers {v.answered.get(name, 0):.1f} of the picks on average")
+                    for name, m in v.onboarding.items()
                 ],
-                "twelve": _metric(likes.get("12 likes"), "precision"),
+                "twelve": _metric(twelve.precision) if twelve is not None else None,
             }
         )
     null = []
-    for model, tests in (rep.get("null") or {}).items():
+    for model, tests in (ev.null or {}).items():
         by_truth: dict[str, dict] = {}
-        for t in tests or []:
+        for t in tests:
             e = by_truth.setdefault(
-                t.get("truth", ""),
-                {
-                    "truth": t.get("truth", ""),
-                    "items": t.get("items"),
-                    "observed": t.get("observed"),
-                    "recall": t.get("recall"),
-                },
+                t.truth, {"truth": t.truth, "items": t.items, "observed": t.observed, "recall": t.recall}
             )
-            e[t.get("null", "")] = {"expected": t.get("expected"), "lift": t.get("lift"), "p": t.get("p_value")}
+            e[t.null] = {"expected": t.expected, "lift": t.lift, "p": t.p_value}
         for e in by_truth.values():
             null.append({"label": label(model), **e})
     agreement = None
-    ag = rep.get("agreement") or {}
-    if ag.get("models"):
-        names = list(ag["models"])
-        mean, lo, hi = ag.get("mean") or [], ag.get("lo") or [], ag.get("hi") or []
+    ag = ev.agreement
+    if ag is not None and ag.models:
+        names = list(ag.models)
 
         def cell(i: int, j: int) -> dict:
             get = lambda a: a[i][j] if i < len(a) and j < len(a[i]) else None  # noqa: E731
-            return {"value": get(mean), "lo": get(lo), "hi": get(hi), "cls": _heat(get(mean))}
+            return {"value": get(ag.mean), "lo": get(ag.lo), "hi": get(ag.hi), "cls": _heat(get(ag.mean))}
 
         agreement = {
             "labels": [label(m) for m in names],
-            "k": ag.get("k"),
+            "k": ag.k,
             "rows": [
                 {"label": label(a), "cells": [cell(i, j) for j in range(len(names))]} for i, a in enumerate(names)
             ],
         }
-    proto = rep.get("protocol")
     return {
-        "content": _content(rep.get("content"), label),
-        "colikes": _colikes(rep.get("colikes"), label),
-        "protocol": proto,
+        "content": _content(ev.content, label),
+        "colikes": _colikes(ev.colikes or (), label),
+        "protocol": ev.protocol,
         "ranking": ranking,
         "visitor": visitor,
         "null": null,
         "agreement": agreement,
-        "ease_lambda": (rep.get("choices") or {}).get("ease_lambda"),
-        "evaluation_notes": list(rep.get("notes") or []),
+        "ease_lambda": (ev.choices or {}).get("ease_lambda"),
+        "evaluation_notes": list(ev.notes or ()),
     }
 
 
@@ -193,29 +170,28 @@ def _content(c: Mapping[str, Any] | None, label: Callable[[str], str]) -> dict |
     }
 
 
-def _colikes(rows: Any, label: Callable[[str], str]) -> list[dict]:
+def _colikes(rows: Sequence[CoLikeAgreement], label: Callable[[str], str]) -> list[dict]:
     """The co-like tables, one per protocol (``held-out likes``, ``cold start``): each model's
     agreement@k and lifts with intervals, heat relative to the protocol's best; ``[]`` without."""
-    by: dict[str, list[Mapping[str, Any]]] = {}
-    for r in rows or []:
-        if isinstance(r, Mapping):
-            by.setdefault(str(r.get("protocol", "")), []).append(r)
+    by: dict[str, list[CoLikeAgreement]] = {}
+    for r in rows:
+        by.setdefault(r.protocol, []).append(r)
     out = []
     for protocol, rs in by.items():
-        best = max(((r.get("agreement") or {}).get("mean") or 0 for r in rs), default=0) or 1.0
+        best = max((r.agreement.mean or 0 for r in rs), default=0) or 1.0
         out.append(
             {
                 "protocol": protocol,
-                "k": rs[0].get("k"),
-                "titles": rs[0].get("titles"),
+                "k": rs[0].k,
+                "titles": rs[0].titles,
                 "rows": [
                     {
-                        "label": label(str(r.get("model", ""))),
-                        "note": _role(str(r.get("model", ""))),
-                        "agreement": _metric(r, "agreement"),
-                        "lift_random": _metric(r, "lift_random"),
-                        "lift_popularity": _metric(r, "lift_popularity"),
-                        "cls": _heat(((r.get("agreement") or {}).get("mean") or 0) / best),
+                        "label": label(r.model),
+                        "note": _role(r.model),
+                        "agreement": _metric(r.agreement),
+                        "lift_random": _metric(r.lift_random),
+                        "lift_popularity": _metric(r.lift_popularity),
+                        "cls": _heat((r.agreement.mean or 0) / best),
                     }
                     for r in rs
                 ],

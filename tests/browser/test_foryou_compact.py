@@ -16,8 +16,7 @@ import numpy as np
 import pytest
 from conftest import Server, assert_clean, open_page, wait_for
 
-from mangarec import compact, publish
-from mangarec.models import params_of, spec
+from mangarec import compact, kernel, publish
 
 pytestmark = pytest.mark.browser
 
@@ -33,7 +32,7 @@ def small_front(built, tmp_path_factory):
     site = tmp_path_factory.mktemp("compact") / "site"
     shutil.copytree(out, site, symlinks=True)
     name = result.report.published.model
-    fold = spec(name).foldin(params_of(result.config, name))
+    fold = result.embeddings[name].foldin
     doc, shards = compact.build_compact(
         result.catalog,
         result.embeddings[name],
@@ -104,3 +103,43 @@ def test_the_full_file_stays_for_other_readers(small_front):
     assert full.meta["subset"] is None and small.n_recommendable == 150 == doc["count"]
     assert sorted(small.ids) == sorted(full.ids)
     assert json.loads((site / "data" / "embeddings.json").read_text())["version"] == publish.SCHEMA_VERSION
+
+
+def test_version5_first_answer_fetches_the_document_and_the_rated_titles_files(browser, built, tmp_path):
+    """The per-title form (version 5, ``compact_candidates > 0``): before the first recommendation For-you fetches
+    the document and one file per rated title, nothing else of ``data/``; every pick is a
+    candidate of a liked title, named from the lists."""
+    built_out, _, _, result = built
+    out = tmp_path / "site"
+    shutil.copytree(built_out, out, symlinks=True)
+    name = result.report.published.model
+    fold = result.embeddings[name].foldin
+    kw = dict(reg=fold.reg, mode=fold.mode, alpha=fold.alpha, schedule=fold.schedule, build_date="test")
+    kernel.write_titles(out, *kernel.build_titles(result.catalog, result.embeddings[name], candidates=100, **kw))
+    doc = json.loads((out / "data" / compact.DOC_NAME).read_text())
+    assert doc["version"] == 5 and "ids" not in doc["items"]
+    order = np.argsort(result.catalog.tie_order, kind="stable")
+    ids = [result.catalog.ids[k] for k in order]
+    likes = {i: "like" for i in ids[:3] + ids[200:203]}
+    server = Server(out)
+    try:
+        open_page(browser, server.url + "foryou/")
+        browser.execute_script(
+            "localStorage.setItem('mangarec.ratings.v1', arguments[0]); location.reload();", json.dumps(likes)
+        )
+        wait_for(browser, "return document.querySelectorAll('#recs-list > li').length >= 10")
+        fetched = browser.execute_script(DATA_REQUESTS)
+        expect = {"/data/" + compact.DOC_NAME} | {"/data/taste/" + i + ".json" for i in likes}
+        assert sorted(fetched) == sorted(expect), fetched
+        listed = set()
+        for i in likes:
+            listed |= set(json.loads((out / "data" / "taste" / f"{i}.json").read_text())["near"]["ids"])
+        titles = browser.execute_script(
+            "return Array.from(document.querySelectorAll('#recs-list .card-title'))"
+            ".map(a => [a.closest('li').dataset.id, a.textContent])"
+        )
+        assert titles and {i for i, _ in titles} <= listed - set(likes)
+        assert all(t == result.catalog[i].title for i, t in titles), titles
+        assert_clean(browser)
+    finally:
+        server.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from dataclasses import replace
 
 import numpy as np
@@ -103,7 +104,7 @@ def test_spec_is_complete(name):
             assert f.metadata.get("check") is not None, f"models.{name}.{f.name}: a size key needs a bound"
     assert set(s.needs) <= {"tags", "descriptions", "ratings"}
     assert all(d in REGISTRY for d in s.depends)
-    assert isinstance(s.foldin(s.params()).reg, float)
+    assert s.solve is not None or not s.trained_on_ratings  # a rating-trained model solves its users
 
 
 def test_config_sections_come_from_the_registry():
@@ -147,12 +148,18 @@ def test_shape_ids_dtype_finite(name, catalog):
 def test_deterministic(name, catalog):
     a = fit_model(name, catalog, CONFIG, 42)
     b = fit_model(name, catalog, CONFIG, 42)
-    assert a.vectors.tobytes() == b.vectors.tobytes()
+    _same_fit(a, b)
+
+
+def _same_fit(a: Embedding, b: Embedding) -> None:
+    """``a`` and ``b`` hold the same bytes: vectors, tag vectors, the similarity's scores."""
+    assert a.vectors.dtype == b.vectors.dtype and a.vectors.tobytes() == b.vectors.tobytes()
+    assert a.tag_ids == b.tag_ids and (a.tag_vectors is None) == (b.tag_vectors is None)
     if a.tag_vectors is not None:
         assert a.tag_vectors.tobytes() == b.tag_vectors.tobytes()
     assert (a.similarity is None) == (b.similarity is None)
     if a.similarity is not None:
-        rows = np.arange(len(catalog))
+        rows = np.arange(len(a.item_ids))
         assert a.similarity.block64(rows).tobytes() == b.similarity.block64(rows).tobytes()
 
 
@@ -253,3 +260,57 @@ def test_a_model_reads_no_field_outside_its_declaration(name, catalog):
     assert changed.fingerprint != catalog.fingerprint
     deps = {d: fit_model(d, catalog, CONFIG, 42) for d in s.depends}
     assert _parts(fit_model(name, changed, CONFIG, 42, deps)) == _parts(fit_model(name, catalog, CONFIG, 42, deps))
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_cache_round_trip(name, catalog, tmp_path):
+    """What the stage cache stores comes back as it was: vectors, tags, info, similarity, fold-in."""
+    from mangarec.cache import Cache
+
+    emb = fit_model(name, catalog, CONFIG, 42)
+    Cache(tmp_path).put("k", emb)
+    back = Cache(tmp_path).get("k")
+    assert isinstance(back, Embedding) and back.model == emb.model and back.item_ids == emb.item_ids
+    _same_fit(back, emb)
+    assert json.loads(json.dumps(back.info)) == json.loads(json.dumps(emb.info))
+    assert back.foldin == emb.foldin
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_fold_in_puts_a_visitor_in_their_cluster(name, catalog):
+    """The embedding's fold-in, published and read by the client as a visitor's browser reads it:
+    three sports likes bring sports titles first (and three horror likes, horror titles)."""
+    from mangarec import client, publish
+    from mangarec.foldin import MODES, Foldin
+
+    emb = fit_model(name, catalog, CONFIG, 42)
+    fold = emb.foldin
+    assert isinstance(fold, Foldin) and fold.mode in MODES and fold.reg > 0
+    doc = publish.build_payload(
+        catalog, emb, reg=fold.reg, mode=fold.mode, alpha=fold.alpha, schedule=fold.schedule, build_date="contract"
+    )
+    model = client.parse(doc)
+    for prefix in ("s", "h"):
+        own = [i for i in catalog.ids if i.startswith(prefix)]
+        recs = model.recommend({i: "like" for i in own[:3]}, n=5)
+        assert [r[0][0] for r in recs] == [prefix] * 5, f"{name}: {own[:3]} liked, {recs} recommended"
+
+
+@pytest.mark.parametrize("name", [n for n, s in REGISTRY.items() if s.trained_on_ratings])
+def test_solve_is_the_exact_fold_in_of_training_users(name, catalog):
+    """A rating-trained model's own "solve these users" (what the evaluation scores its held-out
+    fit with) gives each user the taste vector the per-user exact fold-in (:func:`foldin.fold_in`,
+    the client's and taste.js's maths) gives with training's settings from ``emb.foldin``."""
+    from mangarec.evaluation.protocol import canonical
+    from mangarec.foldin import fold_in
+
+    emb = fit_model(name, catalog, CONFIG, 42)
+    f = emb.foldin
+    V = f.training_values(canonical(catalog.ratings.matrix))
+    X = REGISTRY[name].solve(emb, V)
+    assert X.shape == (V.shape[0], emb.dim) and np.isfinite(X).all() and np.abs(X).max() > 0
+    Y = emb.vectors.astype(np.float64)
+    for u in range(0, V.shape[0], 7):
+        idx, vals = V.indices[V.indptr[u] : V.indptr[u + 1]], V.data[V.indptr[u] : V.indptr[u + 1]]
+        x = fold_in(Y, idx, vals, f.fit_reg, f.mode, alpha=f.fit_alpha, nu=f.reg_exponent, reg_cols=V.shape[1])
+        np.testing.assert_allclose(X[u], x, rtol=2e-3, atol=2e-4 * max(1.0, np.abs(x).max()))

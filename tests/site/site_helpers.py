@@ -7,7 +7,7 @@ import numpy as np
 from mangarec.catalog import Catalog
 from mangarec.config import Config, EvaluationSection, SiteSection
 from mangarec.embedding import Embedding, Map, Neighbours
-from mangarec.evaluation import evaluate
+from mangarec.evaluation import evaluate, evaluation_of
 from mangarec.pipeline import make_report
 from mangarec.report import Published
 from mangarec.result import BuildResult
@@ -51,7 +51,7 @@ def make_result(
         xy = vec[:, :2] + 0.01 * rng.standard_normal((len(ids), 2)).astype(np.float32)
         maps[m] = Map(m, ids, xy.astype(np.float32), catalog.tag_vocabulary, tag_vec[:, :2].copy(), {})
     config = Config(site=SiteSection(site_url=site_url, models=list(models), **site))
-    evaluation = evaluate(catalog, neighbours, EvaluationSection(permutations=20), seed)
+    evaluation = evaluation_of(evaluate(catalog, neighbours, EvaluationSection(permutations=20), seed))
     report = make_report(
         catalog,
         config,

@@ -151,7 +151,7 @@ def test_models(result, prep):
     j = ctx["agreement"]
     assert len(j["rows"]) == 3 and j["rows"][0]["cells"][0]["cls"] == "heat-10"
     ev = result.report.evaluation
-    assert j["rows"][0]["cells"][1]["value"] == pytest.approx(ev["agreement"]["mean"][0][1])
+    assert j["rows"][0]["cells"][1]["value"] == pytest.approx(ev.agreement.mean[0][1])
     assert j["rows"][0]["cells"][1]["lo"] <= j["rows"][0]["cells"][1]["value"] <= j["rows"][0]["cells"][1]["hi"]
     assert ctx["ranking"] is None and ctx["visitor"] == []  # no ratings in this catalog
     assert ctx["timings"] == []  # show_timings is off by default
@@ -165,7 +165,9 @@ def test_models_with_partial_report(two_clusters):
     from site_helpers import make_result
 
     res = make_result(two_clusters)
-    res = replace(res, report=replace(res.report, evaluation={}))
+    from mangarec.evaluation import evaluation_of
+
+    res = replace(res, report=replace(res.report, evaluation=evaluation_of({})))
     ctx = C.models_context(res, Prepared(res), ASSETS, [])
     assert ctx["agreement"] is None and ctx["ranking"] is None and ctx["null"] == [] and ctx["protocol"] is None
 
@@ -192,7 +194,10 @@ def test_pages_carry_the_published_like_threshold(result):
     published = result.report.published.model
     assert C.base(result, "index.html", "home", "Home", ASSETS)["data"]["like_threshold"] == 8.0
     emb = result.embeddings[published]
-    als = replace(emb, info={**emb.info, "feedback": "likes", "like_threshold": 4.0, "scale_step": 0.5})
+    from mangarec.foldin import Foldin, ValueMap
+
+    values = ValueMap(feedback="likes", threshold=4.0, step=0.5, dislike=None)
+    als = replace(emb, foldin=Foldin(mode="implicit", values=values))
     res = replace(result, embeddings={**result.embeddings, published: als})
     page = C.base(res, "feed/index.html", "feed", "Feed", ASSETS, data={"x": 1})["data"]
     assert page == {"like_threshold": 4.0, "x": 1}

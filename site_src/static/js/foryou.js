@@ -3,7 +3,7 @@
  * dislike in place; export / import / clear the ratings. */
 import {data, el, itemFacts, itemInfo, titleHref} from './site.js';
 import {initRateButtons, isDislike, isLike, modelTitle, profile, rateBox, ratedModel, ratings, syncAll} from './profile.js';
-import {fit, rank} from './taste.js';
+import {recommend as recommendFor} from './taste.js';
 import {neighbourText, pulledText, pulledUp, sharesText} from './picks.js';
 
 const tags = data.tags || [];
@@ -111,8 +111,7 @@ function recommend() {
   ratedModel(pairs).then(function (model) {
     if (my !== seq) return null;
     if (!model) return neighbourPicks(pairs, my);
-    const taste = fit(model, pairs);
-    const ranked = rank(model, taste, {exclude: pairs.map(function (x) { return x[0]; }), n: N_RECS});
+    const ranked = recommendFor(model, pairs, {exclude: pairs.map(function (x) { return x[0]; }), n: N_RECS});
     const byTags = model.model !== 'als';
     recsList.textContent = '';
     ranked.forEach(function (r) {

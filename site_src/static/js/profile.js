@@ -42,8 +42,10 @@ export function ratedModel(pairs) {
   }).catch(function () { return null; });
 }
 
-/* A title's name as the loaded model knows it (null when it does not). */
+/* A title's name as the loaded model knows it (null when it does not; version 5: the rated
+ * titles' and their candidates'). */
 export function modelTitle(model, id) {
+  if (model && model.names && model.names.has(id)) return model.names.get(id);
   const row = model && model.titles ? model.index.get(id) : undefined;
   return row === undefined ? null : model.titles[row];
 }
@@ -52,9 +54,8 @@ export function modelTitle(model, id) {
 export function tasteScores(pairs) {
   return ratedModel(pairs).then(function (model) {
     if (!model || !pairs.length) return null;
-    const taste = T.fit(model, pairs);
     const exclude = pairs.map(function (x) { return x[0]; });
-    const ranked = T.rank(model, taste, {exclude: exclude, n: model.ids.length});
+    const ranked = T.recommend(model, pairs, {exclude: exclude});
     const scores = new Map();
     ranked.forEach(function (r) { scores.set(String(r.id), r.score); });
     return scores;

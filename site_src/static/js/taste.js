@@ -63,7 +63,8 @@ function gramFromDiagonal(values, d) {
 /* codes: an Int8Array of the file a version-4 document's items.vectors names (int8-file). */
 function parseEmbeddings(doc, codes) {
   if (!doc || doc.schema !== SCHEMA) { fail("not a " + SCHEMA + " document"); }
-  if ([1, 2, 3, 4].indexOf(doc.version) < 0) { fail("unsupported version " + doc.version); }
+  if ([1, 2, 3, 4, 5].indexOf(doc.version) < 0) { fail("unsupported version " + doc.version); }
+  if (doc.version === 5) { return parseTitles(doc); }
   var dim = doc.dim, items = doc.items, fo = doc.fold_in, v4 = doc.version === 4;
   var index = new Map();
   for (var i = 0; i < items.ids.length; i++) { index.set(items.ids[i], i); }
@@ -100,6 +101,64 @@ function parseEmbeddings(doc, codes) {
   });
   if (model.mode !== "explicit" && model.mode !== "implicit") { fail("unknown fold-in mode " + model.mode); }
   return model;
+}
+
+/* Version 5: the fold-in block, the scales and the Gram diagonal only; the rated titles'
+   files (their codes and candidate lists) come with loadRated (docs/embeddings-json.md). */
+function parseTitles(doc) {
+  var fo = doc.fold_in, items = doc.items, dim = doc.dim, implicit = fo.mode === "implicit";
+  if ([2, 3, 4, 5, 6, 7, 8].indexOf(items.bits) < 0 || items.scale.length !== dim) { fail("bad items block"); }
+  if (!doc.titles || typeof doc.titles.path !== "string" || doc.titles.path.indexOf("{}") < 0 ||
+      doc.titles.path.indexOf("..") >= 0 || doc.titles.path.charAt(0) === "/") { fail("bad titles block"); }
+  var anchors = implicit ? fo.kernel_reg : [0];
+  if (!Array.isArray(anchors) || anchors.length < 1 || anchors.length > 4 ||
+      anchors.some(function (a) { return implicit && !(a > 0); })) { fail("fold_in.kernel_reg must list 1 to 4 values > 0"); }
+  var model = parseEmbeddings({schema: SCHEMA, version: 3, model: doc.model, dim: dim, fold_in: fo,
+    items: {ids: [], scale: items.scale, encoding: "int-list", vectors: []}, tags: null,
+    build_date: doc.build_date, catalog_hash: doc.catalog_hash, subset: null});
+  model.version = 5;
+  model.bits = items.bits;
+  model.recommendable = 0;
+  model.titles = [];
+  model.lists = new Map();
+  model.names = new Map();
+  model.missing = new Set();
+  model.titlePath = doc.titles.path;
+  model.anchors = anchors.slice();
+  model.gramDiag = implicit ? Float64Array.from(fo.gram) : null;
+  model.gram = implicit ? gramFromDiagonal(fo.gram, dim) : new Float64Array(dim * dim);
+  return model;
+}
+
+/* Version 5: one title's file added (its code, its candidate list, its work). */
+function addTitle(model, id, doc) {
+  var d = model.dim, T = model.anchors.length, near = doc && doc.near;
+  if (!doc || doc.schema !== "mangarec-embeddings-title" || doc.version !== 5 || doc.id !== id ||
+      doc.catalog_hash !== model.catalogHash || !near || !Array.isArray(near.ids) ||
+      !Array.isArray(near.titles) || !Array.isArray(near.k) || !Array.isArray(near.step) ||
+      near.k.length !== T || near.step.length !== T) { fail("bad title file " + id); }
+  var N = near.ids.length, kernel = [];
+  for (var t = 0; t < T; t++) {
+    var kt = near.k[t], row = new Float64Array(N);
+    if (!Array.isArray(kt) || kt.length !== N || near.titles.length !== N || !(near.step[t] >= 0)) { fail("bad title file " + id); }
+    for (var i = 0; i < N; i++) {
+      if (!Number.isInteger(kt[i]) || Math.abs(kt[i]) > 2047) { fail("bad kernel value in " + id); }
+      row[i] = kt[i] * near.step[t];
+    }
+    kernel.push(row);
+  }
+  var v = decodeBlock({ids: [id], encoding: "int8-base64", vectors: doc.vector}, d, model.bits, model.scale);
+  var n = model.ids.length, grown = new Float64Array((n + 1) * d);
+  grown.set(model.vectors);
+  grown.set(v, n * d);
+  model.vectors = grown;
+  model.ids.push(id);
+  model.index.set(id, n);
+  model.titles.push(String(doc.title));
+  model.names.set(id, String(doc.title));
+  near.ids.forEach(function (c, k) { if (!model.names.has(c)) { model.names.set(String(c), String(near.titles[k])); } });
+  model.lists.set(id, {id: id, near: near.ids.map(String), kernel: kernel});
+  if (Array.isArray(doc.works) && doc.works.length) { model.workOf.set(id, [id].concat(doc.works.map(String))); }
 }
 
 function getJSON(url) {
@@ -149,6 +208,7 @@ function addShard(model, k, doc) {
 /* Fetches the shards holding the rated titles that are not up front (version 4; nothing
    otherwise) and resolves to the model, ready for fit / rank / explain of these ratings. */
 function loadRated(model, ratings) {
+  if (model.version === 5) { return loadTitles(model, ratings); }
   var sh = model.shards;
   if (!sh) { return Promise.resolve(model); }
   var need = new Set();
@@ -162,6 +222,25 @@ function loadRated(model, ratings) {
         .catch(function (e) { sh.loaded.delete(k); throw e; }));
     }
     return sh.loaded.get(k);
+  })).then(function () { return model; });
+}
+
+/* Version 5: fetches the files of the rated titles (a title without one is unknown). */
+function loadTitles(model, ratings) {
+  var ids = entriesOf(ratings).map(function (e) { return String(e[0]); }).filter(function (id) {
+    return /^[A-Za-z0-9_-]{1,64}$/.test(id) && !model.index.has(id) && !model.missing.has(id);
+  }).sort();
+  model.pending = model.pending || new Map();
+  return Promise.all(ids.map(function (id) {
+    if (!model.pending.has(id)) {
+      var url = new URL(model.titlePath.replace("{}", id), new URL(model.url || "", document.baseURI)).href;
+      model.pending.set(id, fetch(url, { credentials: "same-origin", mode: "same-origin" }).then(function (resp) {
+        if (resp.status === 404) { model.missing.add(id); return null; }
+        if (!resp.ok) { fail("cannot load " + url + ": HTTP " + resp.status); }
+        return resp.json().then(function (doc) { if (!model.index.has(id)) { addTitle(model, id, doc); } });
+      }).catch(function (e) { model.pending.delete(id); throw e; }));
+    }
+    return model.pending.get(id);
   })).then(function () { return model; });
 }
 
@@ -386,6 +465,7 @@ function rank(model, taste, opts) {
 /* Why is `id` recommended? Its score is exactly the sum over rated titles j of
    w_j * y_id' A^-1 y_j; returns the n largest contributions [{id, contribution}]. */
 function explain(model, ratings, id, n) {
+  if (model.lists) { return explainLists(model, ratings, id, n); }
   var row = model.index.get(id), values = toValues(model, ratings), m = values.idx.length;
   if (row === undefined || m === 0) { return []; }
   var d = model.dim, sys = system(model, values), Y = model.vectors;
@@ -398,6 +478,127 @@ function explain(model, ratings, id, n) {
   }
   out.sort(function (x, y) { return y.contribution - x.contribution || x.row - y.row; });
   return out.slice(0, n === undefined ? 3 : n).map(function (e) { return { id: e.id, contribution: e.contribution }; });
+}
+
+/* ---------- version 5: candidate lists (mangarec/kernel.py) ---------- */
+
+/* x solving A x = b (m x m, row-major) by Gaussian elimination with partial pivoting. */
+function solve(A, b, m) {
+  A = Float64Array.from(A);
+  b = Float64Array.from(b);
+  var col, r, k, t;
+  for (col = 0; col < m; col++) {
+    var p = col;
+    for (r = col + 1; r < m; r++) { if (Math.abs(A[r * m + col]) > Math.abs(A[p * m + col])) { p = r; } }
+    if (A[p * m + col] === 0) { fail("the candidate system is singular"); }
+    if (p !== col) {
+      for (k = 0; k < m; k++) { t = A[col * m + k]; A[col * m + k] = A[p * m + k]; A[p * m + k] = t; }
+      t = b[col]; b[col] = b[p]; b[p] = t;
+    }
+    for (r = col + 1; r < m; r++) {
+      var f = A[r * m + col] / A[col * m + col];
+      if (f !== 0) {
+        for (k = col; k < m; k++) { A[r * m + k] -= f * A[col * m + k]; }
+        b[r] -= f * b[col];
+      }
+    }
+  }
+  var z = new Float64Array(m);
+  for (r = m - 1; r >= 0; r--) {
+    var s = b[r];
+    for (k = r + 1; k < m; k++) { s -= A[r * m + k] * z[k]; }
+    z[r] = s / A[r * m + r];
+  }
+  return z;
+}
+
+/* beta: least squares of 1/(g + mu) on the anchors' 1/(g + mu_t) (exact at an anchor). */
+function anchorWeights(g, anchors, mu) {
+  var T = anchors.length, t, u, a;
+  for (t = 0; t < T; t++) { if (anchors[t] === mu) { var e = new Float64Array(T); e[t] = 1; return e; } }
+  var M = new Float64Array(T * T), r = new Float64Array(T);
+  for (a = 0; a < g.length; a++) {
+    var h = 1 / (g[a] + mu);
+    for (t = 0; t < T; t++) {
+      var ft = 1 / (g[a] + anchors[t]);
+      r[t] += ft * h;
+      for (u = 0; u < T; u++) { M[t * T + u] += ft / (g[a] + anchors[u]); }
+    }
+  }
+  return solve(M, r, T);
+}
+
+/* The rated titles in the fit, their weights z ((I + Gamma K_SS) z = w), the score scale and beta. */
+function kernelSystem(model, ratings) {
+  var values = toValues(model, ratings), m = values.idx.length, d = model.dim, Y = model.vectors;
+  var rows = [], K = new Float64Array(m * m), gamma = new Float64Array(m), w = new Float64Array(m);
+  var dinv = new Float64Array(d), scale = 1, beta = [1], i, j, a;
+  var set = settings(model, Math.max(m, 1));
+  for (i = 0; i < m; i++) { rows.push(model.lists.get(model.ids[values.idx[i]])); }
+  if (model.mode === "explicit") {
+    scale = 1 / (set.reg * Math.max(m, 1));
+    for (i = 0; i < m; i++) { gamma[i] = 1; w[i] = values.vals[i]; }
+  } else if (m) {
+    var mu = implicitReg(model, set, values.vals);
+    for (a = 0; a < d; a++) { dinv[a] = 1 / (model.gramDiag[a] + mu); }
+    for (i = 0; i < m; i++) {
+      var c = 1 + set.alpha * Math.abs(values.vals[i]);
+      gamma[i] = c - 1;
+      w[i] = values.vals[i] >= 0 ? c : 0;
+    }
+    beta = anchorWeights(model.gramDiag, model.anchors, mu);
+  }
+  for (i = 0; i < m; i++) {
+    for (j = 0; j < m; j++) {
+      var s = 0, oi = values.idx[i] * d, oj = values.idx[j] * d;
+      for (a = 0; a < d; a++) { s += Y[oi + a] * Y[oj + a] * (model.mode === "explicit" ? 1 : dinv[a]); }
+      K[i * m + j] = gamma[i] * (model.mode === "explicit" ? scale * s : s) + (i === j ? 1 : 0);
+    }
+  }
+  return {rows: rows, z: m ? solve(K, w, m) : new Float64Array(0), scale: scale, beta: beta};
+}
+
+function combined(row, beta) {
+  var out = new Float64Array(row.near.length);
+  for (var t = 0; t < beta.length; t++) {
+    for (var i = 0; i < out.length; i++) { out[i] = out[i] + beta[t] * row.kernel[t][i]; }
+  }
+  return out;
+}
+
+/* Best first over the union of the rated titles' lists; ties go to the first appearance. */
+function rankLists(model, ratings, opts) {
+  var sys = kernelSystem(model, ratings), acc = new Map();
+  var byId = sys.rows.map(function (row, j) { return j; }).sort(function (a, b) {
+    return sys.rows[a].id < sys.rows[b].id ? -1 : sys.rows[a].id > sys.rows[b].id ? 1 : 0;
+  });
+  byId.forEach(function (j) {
+    var row = sys.rows[j], f = sys.scale * sys.z[j], k = combined(row, sys.beta);
+    row.near.forEach(function (c, i) { acc.set(c, (acc.has(c) ? acc.get(c) : 0) + f * k[i]); });
+  });
+  withWorks(model, idSet(opts.exclude)).forEach(function (id) { acc.delete(id); });
+  /* ties: the first appearance (rated titles by id, each list in its order: value, then popularity) */
+  var out = Array.from(acc.entries()).map(function (e, k) { return [e[0], e[1], k]; })
+    .sort(function (x, y) { return y[1] - x[1] || x[2] - y[2]; });
+  if (opts.n !== undefined && opts.n !== null) { out = out.slice(0, opts.n); }
+  return out.map(function (e) { return {id: e[0], score: e[1]}; });
+}
+
+/* Recommendations for ratings, any version: {exclude, n} as rank's. */
+function recommend(model, ratings, opts) {
+  opts = opts || {};
+  if (model.lists) { return rankLists(model, ratings, opts); }
+  return rank(model, fit(model, ratings), opts);
+}
+
+function explainLists(model, ratings, id, n) {
+  var sys = kernelSystem(model, ratings), out = [];
+  sys.rows.forEach(function (row, j) {
+    var i = row.near.indexOf(id);
+    if (i >= 0) { out.push({id: row.id, contribution: sys.scale * sys.z[j] * combined(row, sys.beta)[i]}); }
+  });
+  out.sort(function (x, y) { return y.contribution - x.contribution || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0); });
+  return out.slice(0, n === undefined ? 3 : n);
 }
 
 function placeFromTags(model, tags) {
@@ -502,6 +703,7 @@ export {
   toValues,
   fit,
   rank,
+  recommend,
   explain,
   placeFromTags
 };

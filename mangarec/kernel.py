@@ -1,0 +1,366 @@
+"""Embeddings version 5: one small file per title, with its own code and its candidate list.
+
+Version 4 (:mod:`mangarec.compact`) sends every recommendable title's vector up front; on
+anime-recdb no cut of it reaches 100 KB within 0.98 of the visitor's P@10. Version 5 changes
+what is sent instead of how hard it is squeezed: the fold-in's score of a title is a weighted
+sum of an item–item kernel over the *rated* titles, so a visitor needs only the rated titles'
+files, each carrying the titles with the largest kernel values beside it.
+
+The algebra (``docs/embeddings-json.md``, "Version 5"). In the published basis (principal
+directions, :func:`mangarec.compact.compact`) ``YᵀY`` is diagonal, ``g``. Let ``U = Y_Sᵀ``
+``(d, m)`` be the rated titles' vectors, ``w`` the right-hand-side weights and ``Γ`` the extra
+confidences of the fold-in (:func:`mangarec.foldin.fold_in`):
+
+- implicit: ``A = D + U Γ Uᵀ`` with ``D = diag(g) + μ I``, ``Γ = diag(c_j − 1)``;
+- explicit: ``A = D + U Uᵀ`` with ``D = λ m I``, ``Γ = I``.
+
+Then ``x = A⁻¹ U w = D⁻¹ U z`` with ``(I + Γ K_SS) z = w`` and ``K_SS = Uᵀ D⁻¹ U`` (``m × m``,
+from the rated titles' own codes), and the score of a title ``c`` is
+
+``s_c = y_cᵀ x = Σ_j z_j · k(c, j)``, ``k(c, j) = y_cᵀ D⁻¹ y_j``.
+
+Each title's file lists ``N`` titles ``c`` with large ``k(c, j)``. Explicit mode publishes
+``y_cᵀy_j`` (scaled by ``1 / (λ m)`` at read time: exact). In implicit mode ``μ`` moves with
+the visitor's count of ratings (``fold_in.schedule``: 800 at 12 likes, 50 from 48 on, on
+anime-recdb), so the file holds the kernel at each *anchor* ``μ_t`` (``fold_in.kernel_reg``:
+the schedule's two ends) and a reader combines them, ``k_μ ≈ Σ_t β_t k_{μ_t}`` with ``β`` the
+least-squares fit of ``1/(g_a + μ)`` by the ``1/(g_a + μ_t)`` over the directions ``a``
+(:func:`anchor_weights`; exact at an anchor). The list is the candidates of every anchor's
+top ``N``, interleaved. A reader scores the union of the rated titles' lists by
+``Σ_j z_j k(c, j)`` (a title missing from a list adds 0 for it). What the truncation to ``N``
+and the interpolation cost is measured by ``benchmarks/bench_foryou.py``.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .compact import CLIP, compact
+
+TITLE_SCHEMA = "mangarec-embeddings-title"
+#: Where the per-title files are, relative to the compact document (``{}``: the title's id).
+TITLE_PATH = "taste/{}.json"
+#: Bits of a kernel value (per list: a step and signed integers).
+KERNEL_BITS = 12
+
+
+@dataclass(frozen=True)
+class Lists:
+    """Every title's candidate list: ``rows`` ``(n, N)`` int64 (row of each candidate, ``-1``
+    padding) and ``values`` ``(n, N)`` float64 (the kernel values, dequantised as published),
+    rows of ``vectors`` ``(n, d)`` (the dequantised published codes)."""
+
+    rows: np.ndarray
+    values: np.ndarray
+    steps: np.ndarray
+    codes: np.ndarray
+
+
+def kernel_weights(gram: np.ndarray | None, mu: float, dim: int) -> np.ndarray:
+    """The diagonal of ``D⁻¹`` ``(d,)``: ``1 / (g + μ)`` (implicit), ones (explicit: ``None``)."""
+    if gram is None:
+        return np.ones(dim)
+    return 1.0 / (np.asarray(gram, dtype=np.float64) + float(mu))
+
+
+def kernel_anchors(reg: float, schedule, kernel_reg: float | None) -> list[float]:
+    """The implicit kernel's anchors ``μ_t``: ``[kernel_reg]`` when given, else the fold-in's λ
+    and (an active schedule with another value) its ``reg_many``."""
+    if kernel_reg:
+        return [float(kernel_reg)]
+    out = [float(reg)]
+    if schedule is not None and schedule.active and float(schedule.reg_many) != float(reg):
+        out.append(float(schedule.reg_many))
+    return out
+
+
+def anchor_weights(gram: np.ndarray, anchors: Sequence[float], mu: float) -> np.ndarray:
+    """``β`` ``(T,)``: least squares of ``1/(g_a + μ)`` on the ``1/(g_a + μ_t)`` over the
+    directions ``a`` (normal equations, :func:`solve`); an anchor equal to ``μ`` gets 1, the
+    others 0 (``taste.js`` computes the same)."""
+    for t, a in enumerate(anchors):
+        if a == mu:
+            return np.eye(len(anchors))[t]
+    F = 1.0 / (np.asarray(gram, dtype=np.float64)[:, None] + np.asarray(anchors, dtype=np.float64)[None, :])
+    h = 1.0 / (np.asarray(gram, dtype=np.float64) + mu)
+    return solve(F.T @ F, F.T @ h)
+
+
+def quantise_kernel(values: np.ndarray, bits: int = KERNEL_BITS) -> tuple[np.ndarray, np.ndarray]:
+    """Per-row integers ``(n, N)`` int64 and steps ``(n,)``: ``values ≈ q * step[:, None]``,
+    ``step`` the row's largest ``|value|`` over ``2^(bits−1) − 1`` (7 significant digits)."""
+    from .publish import _round
+
+    bound = (1 << (bits - 1)) - 1
+    top = np.abs(values).max(axis=1) if values.size else np.zeros(len(values))
+    steps = np.array([_round(t / bound) for t in top], dtype=np.float64)
+    safe = np.where(steps > 0, steps, 1.0)
+    return np.clip(np.rint(values / safe[:, None]), -bound, bound).astype(np.int64), steps
+
+
+def candidate_lists(
+    V: np.ndarray, weights: Sequence[np.ndarray], n: int, *, bits: int = KERNEL_BITS, block: int = 1024
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each row's ``n`` candidates and their kernel values under each anchor.
+
+    ``k_t(c, j) = Σ_a V[c, a] weights[t][a] V[j, a]`` (``c ≠ j``); the candidates are every
+    anchor's best (ties to the lower row) interleaved, first come first kept, cut at ``n``.
+    ``V`` ``(N_items, d)`` float64 in the published row order (most popular first). Returns
+    ``rows`` ``(N_items, n)`` int64, ``q`` ``(T, N_items, n)`` int64 and ``steps``
+    ``(T, N_items)`` (:func:`quantise_kernel` per anchor); memory ``T × block × N_items``.
+    """
+    total, T = len(V), len(weights)
+    n = max(0, min(int(n), total - 1))
+    rows = np.zeros((total, n), dtype=np.int64)
+    vals = np.zeros((T, total, n), dtype=np.float64)
+    for a in range(0, total, block):
+        b = min(total, a + block)
+        Ks = [(V[a:b] * w[None, :]) @ V.T for w in weights]
+        best = []
+        for K in Ks:
+            K[np.arange(b - a), np.arange(a, b)] = -np.inf
+            part = np.argpartition(-K, n - 1, axis=1)[:, :n] if n else np.zeros((b - a, 0), dtype=np.int64)
+            pv = np.take_along_axis(K, part, axis=1)
+            best.append(np.take_along_axis(part, np.lexsort((part, -pv), axis=1), axis=1))
+        for r in range(b - a):
+            seen: dict[int, None] = {}
+            for k in range(n):
+                for t in range(T):
+                    seen.setdefault(int(best[t][r, k]), None)
+            rows[a + r] = list(seen)[:n]
+        for t, K in enumerate(Ks):
+            vals[t, a:b] = np.take_along_axis(K, rows[a:b], axis=1)
+    q = np.zeros_like(vals, dtype=np.int64)
+    steps = np.zeros((T, total))
+    for t in range(T):
+        q[t], steps[t] = quantise_kernel(vals[t], bits)
+    return rows, q, steps
+
+
+def build_titles(
+    catalog,
+    emb,
+    *,
+    reg: float,
+    mode: str,
+    build_date: str,
+    candidates: int,
+    alpha: float | None = None,
+    schedule=None,
+    kernel_reg: float | None = None,
+    bits: int = 8,
+    clip: float = CLIP,
+) -> tuple[dict, dict[str, dict]]:
+    """The version-5 document and the per-title files ``{id: document}``.
+
+    Every direction is kept at ``bits`` bits (rotated onto principal directions in implicit
+    mode, so ``fold_in.gram`` is the diagonal of ``YᵀY``); ``candidates`` titles per list;
+    ``kernel_reg`` the one anchor of the implicit kernel (``None``: :func:`kernel_anchors`).
+    """
+    from .publish import SCHEMA_NAME, _round, build_payload, published_vectors, work_groups
+
+    base = build_payload(
+        catalog, emb, reg=reg, mode=mode, build_date=build_date, alpha=alpha, schedule=schedule, top_n=None
+    )
+    order = np.argsort(catalog.tie_order, kind="stable")
+    ids = [catalog.ids[k] for k in order]
+    implicit = mode == "implicit"
+    c = compact(published_vectors(emb)[order], dims=0, bits=bits, clip=clip, rotate=implicit)
+    anchors = [_round(a) for a in kernel_anchors(reg, schedule, kernel_reg)] if implicit else [0.0]
+    gram = [_round(g) for g in c.gram] if implicit else None
+    V = c.vectors
+    weights = [kernel_weights(np.asarray(gram) if gram is not None else None, a, V.shape[1]) for a in anchors]
+    rows, q, steps = candidate_lists(V, weights, candidates)
+    doc = {k: base[k] for k in ("schema", "model", "build_date", "catalog_hash", "subset")}
+    doc |= {
+        "version": 5,
+        "dim": V.shape[1],
+        "count": len(ids),
+        "fold_in": dict(base["fold_in"], gram=gram, kernel_reg=anchors if implicit else None),
+        "items": {"scale": [float(s) for s in c.scale], "bits": c.bits},
+        "titles": {"path": TITLE_PATH, "candidates": int(rows.shape[1])},
+        "tags": None,
+    }
+    names = [catalog.items[k].title for k in order]
+    groups = {m: g for g in work_groups(catalog, ids) for m in g}
+    files: dict[str, dict] = {}
+    for r, iid in enumerate(ids):
+        near = rows[r]
+        f: dict[str, Any] = {
+            "schema": TITLE_SCHEMA,
+            "version": 5,
+            "catalog_hash": catalog.fingerprint,
+            "id": iid,
+            "title": names[r],
+            "vector": base64.b64encode(c.codes[r].astype(np.int8).tobytes()).decode("ascii"),
+            "near": {
+                "ids": [ids[k] for k in near],
+                "titles": [names[k] for k in near],
+                "step": [float(x) for x in steps[:, r]],
+                "k": [[int(v) for v in qt[r]] for qt in q],
+            },
+        }
+        if iid in groups:
+            f["works"] = [m for m in groups[iid] if m != iid]
+        files[iid] = f
+    assert doc["schema"] == SCHEMA_NAME
+    return doc, files
+
+
+def write_titles(out_dir: Path, doc: dict, files: Mapping[str, dict]) -> dict[str, int]:
+    """Write the version-5 document under ``out_dir/data`` as the compact document and each
+    title's file at :data:`TITLE_PATH`, each with a ``.gz`` twin. Returns ``{relative path:
+    bytes}`` (the title files summed under one key). Everything is encoded before the first
+    byte is written."""
+    from .compact import DOC_NAME
+    from .fsutil import atomic_write, gzip_bytes
+    from .publish import dumps
+
+    body = dumps(doc)
+    parts = {f"data/{DOC_NAME}": body}
+    parts |= {f"data/{TITLE_PATH.format(i)}": dumps(f) for i, f in sorted(files.items())}
+    for rel in list(parts):
+        parts[rel + ".gz"] = gzip_bytes(parts[rel])
+    for rel, data in parts.items():
+        atomic_write(Path(out_dir) / rel, data)
+    sizes = {f"data/{DOC_NAME}": len(body), f"data/{DOC_NAME}.gz": len(parts[f"data/{DOC_NAME}.gz"])}
+    sizes[f"data/{TITLE_PATH.format('*')}"] = sum(
+        len(v) for k, v in parts.items() if k.startswith("data/taste/") and not k.endswith(".gz")
+    )
+    return sizes
+
+
+# ---------- reading (mangarec.client) ----------
+
+
+@dataclass(frozen=True)
+class TitleRow:
+    """One read title file: its id, name, vector ``(d,)``, candidate ids and kernel values
+    ``(T, N)`` float64 (one row per anchor), names of the candidates and the other formats of
+    its work."""
+
+    id: str
+    title: str
+    vector: np.ndarray
+    near: tuple[str, ...]
+    near_titles: tuple[str, ...]
+    kernel: np.ndarray
+    works: tuple[str, ...] = ()
+
+
+def read_title(f: Mapping[str, Any], doc: Mapping[str, Any], scale: np.ndarray, bound: int) -> TitleRow:
+    """A version-5 title file checked against its document (raises ``ValueError``)."""
+    if f.get("schema") != TITLE_SCHEMA or f.get("version") != 5:
+        raise ValueError(f"not a {TITLE_SCHEMA} version 5 document")
+    if f.get("catalog_hash") != doc.get("catalog_hash"):
+        raise ValueError(f"title file {f.get('id')!r} belongs to another catalog")
+    q = np.frombuffer(base64.b64decode(f["vector"], validate=True), dtype=np.int8)
+    if q.size != len(scale):
+        raise ValueError(f"title {f['id']!r}: vector holds {q.size} codes, expected {len(scale)}")
+    if q.size and int(np.abs(q.astype(np.int16)).max()) > bound:
+        raise ValueError(f"title {f['id']!r}: a code exceeds ±{bound}")
+    near = f["near"]
+    ids, names, ks, steps = list(near["ids"]), list(near["titles"]), list(near["k"]), list(near["step"])
+    T = len(doc["fold_in"].get("kernel_reg") or [0])
+    if not (len(ks) == len(steps) == T and all(len(ids) == len(names) == len(k) for k in ks)):
+        raise ValueError(f"title {f['id']!r}: near.k needs one list per anchor, each as long as near.ids")
+    kb = (1 << (KERNEL_BITS - 1)) - 1
+    if any(isinstance(v, bool) or not isinstance(v, int) or abs(v) > kb for k in ks for v in k):
+        raise ValueError(f"title {f['id']!r}: near.k must hold integers within ±{kb}")
+    step = np.asarray(steps, dtype=np.float64)
+    if not (np.isfinite(step).all() and (step >= 0).all()):
+        raise ValueError(f"title {f['id']!r}: near.step must be finite and >= 0")
+    return TitleRow(
+        id=str(f["id"]),
+        title=str(f["title"]),
+        vector=q.astype(np.float64) * scale,
+        near=tuple(str(i) for i in ids),
+        near_titles=tuple(str(t) for t in names),
+        kernel=np.asarray(ks, dtype=np.float64).reshape(T, len(ids)) * step[:, None],
+        works=tuple(str(m) for m in f.get("works") or ()),
+    )
+
+
+def weights_z(K: np.ndarray, gamma: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``z`` ``(m,)`` solving ``(I + Γ K) z = w`` (``K`` ``(m, m)``, ``Γ = diag(gamma)``)."""
+    return solve(np.eye(len(w)) + gamma[:, None] * K, w)
+
+
+def solve(A: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``x`` solving ``A x = b`` (``A`` ``(m, m)``) by Gaussian elimination with partial
+    pivoting in float64, step by step as ``taste.js`` does."""
+    m = len(b)
+    A = np.array(A, dtype=np.float64)
+    b = np.array(b, dtype=np.float64)
+    for col in range(m):
+        p = col + int(np.argmax(np.abs(A[col:, col])))
+        if A[p, col] == 0:
+            raise ValueError("the candidate system is singular")
+        if p != col:
+            A[[col, p]] = A[[p, col]]
+            b[[col, p]] = b[[p, col]]
+        for r in range(col + 1, m):
+            f = A[r, col] / A[col, col]
+            if f != 0.0:
+                A[r, col:] -= f * A[col, col:]
+                b[r] -= f * b[col]
+    z = np.zeros(m)
+    for r in range(m - 1, -1, -1):
+        s = b[r]
+        for k in range(r + 1, m):
+            s -= A[r, k] * z[k]
+        z[r] = s / A[r, r]
+    return z
+
+
+def combined(row: TitleRow, beta: np.ndarray) -> np.ndarray:
+    """A list's kernel values at the visitor's μ ``(N,)``: ``Σ_t β_t k_t``, summed in anchor
+    order."""
+    out = np.zeros(row.kernel.shape[1])
+    for t in range(len(beta)):
+        out = out + float(beta[t]) * row.kernel[t]
+    return out
+
+
+def scores(
+    rows: Sequence[TitleRow], z: np.ndarray, scale: float, exclude: set[str], beta: np.ndarray
+) -> dict[str, float]:
+    """``{candidate id: score}`` over the union of the rated titles' lists (``rows[j]`` with
+    weight ``z[j]``): ``Σ_j scale·z_j·k(c, j)``, ``k`` the anchors combined by ``beta``;
+    ``exclude``d ids are left out. Keys come in tie order: the rated titles by id, each list in
+    its order (value, then popularity), first appearance kept (:func:`ranked`)."""
+    acc: dict[str, float] = {}
+    for j in sorted(range(len(rows)), key=lambda j: rows[j].id):
+        f = scale * float(z[j])
+        for cid, kv in zip(rows[j].near, combined(rows[j], beta).tolist()):
+            acc[cid] = acc.get(cid, 0.0) + f * kv
+    for cid in exclude:
+        acc.pop(cid, None)
+    return acc
+
+
+def ranked(got: dict[str, float], n: int) -> list[tuple[str, float]]:
+    """The ``n`` best of :func:`scores`: by score, ties to the earlier key (the more popular
+    title among a list's equal values)."""
+    items = list(got.items())
+    pos = sorted(range(len(items)), key=lambda k: (-items[k][1], k))
+    return [items[k] for k in pos[:n]]
+
+
+def contributions(
+    rows: Sequence[TitleRow], z: np.ndarray, scale: float, beta: np.ndarray, cid: str
+) -> dict[str, float]:
+    """``{rated id: scale·z_j·k(cid, j)}`` for the rated titles whose list holds ``cid`` (they
+    sum to its score)."""
+    out = {}
+    for r, zj in zip(rows, z):
+        hit = [k for k, c in enumerate(r.near) if c == cid]
+        if hit:
+            out[r.id] = scale * float(zj) * float(combined(r, beta)[hit[0]])
+    return out
