@@ -49,7 +49,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mangarec import client, compact, kernel, publish  # noqa: E402
+from mangarec import client, compact, kernel, publish, published  # noqa: E402
 from mangarec.paths import shared_data_dir  # noqa: E402
 from mangarec.seeds import derive_seed  # noqa: E402
 
@@ -440,7 +440,7 @@ def dataset_site(shell: Path, tmp: Path, name: str, cat, emb, fold: dict, opts: 
     for p in (shell / "data").iterdir():
         if not p.name.startswith("embeddings"):
             (out / "data" / p.name).symlink_to(p)
-    compact.write_published(out, cat, emb, build_date="bench", top_n=2000, compact=opts, **fold)
+    published.write_published(out, cat, emb, build_date="bench", top_n=2000, compact=opts, **fold)
     return out
 
 

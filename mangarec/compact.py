@@ -36,13 +36,12 @@ import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
-    from .embedding import Embedding
+    pass
 
 #: Quantile of ``|v|`` per dimension that maps to the largest code (the rest are clipped).
 CLIP = 0.999
@@ -326,31 +325,4 @@ def write_compact(out_dir: Path, doc: dict, shards: Mapping[int, dict]) -> dict[
     sizes = {rel: len(data) for rel, data in files.items()}
     if parts:
         sizes[f"data/{SHARD_PATH.format('*')}"] = sum(len(v) for k, v in parts.items() if not k.endswith(".gz"))
-    return sizes
-
-
-def write_published(
-    out_dir: Path, catalog: Catalog, emb: Embedding, *, compact: CompactOptions, top_n: int | None, **fold: Any
-) -> dict[str, int]:
-    """Every published embeddings file: :func:`mangarec.publish.write_embeddings`' and the
-    compact version-4 form For-you loads (built first, so nothing is written if it fails);
-    ``{relative path: bytes}``. ``fold`` is the fold-in both documents carry (``reg``, ``mode``,
-    ``build_date``, ``alpha``, ``schedule``, as for ``write_embeddings``). Here rather than in
-    :mod:`mangarec.publish` so that the compact form depends on the published one, not both ways
-    (no import cycle)."""
-    from .publish import write_embeddings
-
-    c = compact
-    if c.candidates > 0:
-        from .kernel import build_titles, write_titles
-
-        titles = build_titles(
-            catalog, emb, candidates=c.candidates, kernel_reg=c.kernel_reg or None, bits=c.bits, **fold
-        )
-        sizes = write_embeddings(out_dir, catalog, emb, top_n=top_n, **fold)
-        sizes.update(write_titles(out_dir, *titles))
-        return sizes
-    small = build_compact(catalog, emb, dims=c.dims, bits=c.bits, recommend_n=c.titles, shard_size=c.shard_size, **fold)
-    sizes = write_embeddings(out_dir, catalog, emb, top_n=top_n, **fold)
-    sizes.update(write_compact(out_dir, *small))
     return sizes

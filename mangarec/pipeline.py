@@ -579,8 +579,9 @@ def _run(
         )
     )
 
-    from .compact import CompactOptions, write_published
+    from .compact import CompactOptions
     from .publish import write_collect
+    from .published import write_published
 
     published_model, why = _publish_choice(config, names, evaluation)
     fold = embeddings[published_model].foldin

@@ -264,7 +264,7 @@ def write_embeddings(
     most popular titles; identical to the full file when the catalog is smaller),
     ``embeddings-titles.json`` (``{"ids": [...], "titles": [...]}`` in the same row order, for
     pages that show names) and ``embeddings.schema.json`` (the compact version-4 form For-you
-    loads is :func:`mangarec.compact.write_published`, which calls this). All documents are built
+    loads is :func:`mangarec.published.write_published`, which calls this). All documents are built
     before the first byte is written.
     """
     full, top = (

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mangarec import client, compact, publish
+from mangarec import client, compact, publish, published
 from mangarec.errors import InputError
 from mangarec.foldin import Schedule
 from mangarec.models import als
@@ -117,7 +117,7 @@ def _write(fitted, out):
     catalog, emb = fitted
     opts = compact.CompactOptions(titles=60, dims=8, bits=5, shard_size=8)
     kw = dict(reg=2.0, mode="implicit", alpha=20.0, build_date=DATE, top_n=40)
-    return compact.write_published(out, catalog, emb, compact=opts, **kw)
+    return published.write_published(out, catalog, emb, compact=opts, **kw)
 
 
 def test_written_files_load_from_disk_and_shards_only_when_asked(fitted, tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from contributors import CHROMEDRIVER, CHROMIUM, chrome_options
 
-from mangarec import client, compact, publish
+from mangarec import client, compact, publish, published
 from mangarec.foldin import Schedule
 from mangarec.models import als
 from mangarec.models.als import Params as ALSParams
@@ -109,7 +109,7 @@ def _site(tmp: Path, mode: str) -> Path:
     shutil.copy(HARNESS, root / "taste_harness.html")
     copy_taste(root)
     if mode in ("compact", "titles"):  # version 4: 16 of 32 dims, 5 bits, 120 up front; version 5
-        compact.write_published(
+        published.write_published(
             root,
             catalog,
             emb,
