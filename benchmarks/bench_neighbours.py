@@ -14,7 +14,7 @@ slice of rows and extrapolated to all rows. Target: exact neighbours for one 16-
 
 With ``--before REF`` (default ``main``), the exact search of ``mangarec/neighbours.py`` as it
 is at that git ref runs on the same data in the same process, beside this checkout's (timed
-alike, best of 3, alternated), and the two answers are compared byte for byte.
+alike, best of 4, alternated ABBA, with CPU seconds), and the two answers are compared byte for byte.
 
 Then the models ranked by their own similarity (tag-set Jaccard, sparse text, deconvolution's
 low-rank score) with ``mangarec.topk.exact_topk`` against the scorer's blocks fully sorted.
@@ -153,14 +153,15 @@ def before(ref: str, emb: Embedding, k: int, tie: np.ndarray, ours, t_ours: floa
     mod = types.ModuleType("mangarec._neighbours_before")
     mod.__package__ = "mangarec"
     exec(compile(src, f"{ref}:mangarec/neighbours.py", "exec"), mod.__dict__)
-    times, after = [], []
-    for _ in range(3):  # alternated, so a change of the shared machine's load hits both alike
-        t = time.perf_counter()
-        old = mod.exact(emb, k, tie)
-        times.append(time.perf_counter() - t)
-        t = time.perf_counter()
-        exact(emb, k, tie)
-        after.append(time.perf_counter() - t)
+    times, after, cpu_before, cpu_after = [], [], [], []
+    for i in range(4):  # alternated (ABBA), so a change of the shared machine's load hits both alike
+        for search, wall, cpu in ((mod.exact, times, cpu_before), (exact, after, cpu_after))[:: 1 - 2 * (i % 2)]:
+            t, c = time.perf_counter(), time.process_time()
+            got = search(emb, k, tie)
+            wall.append(time.perf_counter() - t)
+            cpu.append(time.process_time() - c)
+            if search is mod.exact:
+                old = got
     t_ours = min(after)
     same = np.array_equal(old.indices, ours.indices) and np.array_equal(old.scores, ours.scores)
     from mangarec.similarity import DenseCosine
@@ -178,6 +179,11 @@ def before(ref: str, emb: Embedding, k: int, tie: np.ndarray, ours, t_ours: floa
         f"  before ({ref}'s neighbours.exact) {min(times):.2f} s (runs: {', '.join(f'{x:.2f}' for x in times)}) "
         f"vs after (this checkout's) {t_ours:.2f} s (runs: {', '.join(f'{x:.2f}' for x in after)}) -> "
         f"{min(times) / t_ours:.2f}x; answers byte-identical: {same}"
+    )
+    print(
+        f"  CPU seconds (median, less sensitive to other processes on a shared machine): before "
+        f"{np.median(cpu_before):.2f} s vs after {np.median(cpu_after):.2f} s -> "
+        f"{np.median(cpu_before) / np.median(cpu_after):.2f}x"
     )
 
 
