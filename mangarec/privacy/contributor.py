@@ -19,7 +19,7 @@ import numpy as np
 from . import encoding as E
 from . import groups, tokens
 from .anonymous import MARKS_GROUP, AnonParams, random_mark, reservation_violation, slot_content
-from .errors import ConsistencyError
+from .errors import ConsistencyError, ProtocolViolation
 from .primitives import RandomSource
 from .ratings_codec import Profile
 
@@ -122,7 +122,7 @@ class Contributor:
             return self._marks(st, x)
         if st.purpose == "message":
             return self._message(st, x)
-        raise ValueError(f"unknown round purpose {st.purpose!r}")
+        raise ProtocolViolation("bad-format", f"unknown round purpose {st.purpose!r}")
 
     def _marks(self, st: E.RoundStart, x: np.ndarray) -> np.ndarray:
         rr, counts = self._previous(st)

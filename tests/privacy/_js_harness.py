@@ -45,9 +45,16 @@ class _Recorder:
         self.sent: list[bytes] = []
         rec = self
 
+        self.ids: dict[int, bytes] = {}
+
+        class Peer(SecAggClient):
+            def __init__(self, uid, identity_seed, *a, **kw):
+                rec.ids[uid] = identity_seed
+                super().__init__(uid, identity_seed, *a, **kw)
+
         class Client(SecAggClient):
             def __init__(self, uid, identity_seed, *a, **kw):
-                rec.id_seed, rec.uid = identity_seed, uid
+                rec.id_seed, rec.uid, rec.ids[uid] = identity_seed, uid, identity_seed
                 super().__init__(uid, identity_seed, *a, rng=RandomSource(rec.seeds["client"]), **kw)
                 rec.args = (a, kw)
 
@@ -66,13 +73,19 @@ class _Recorder:
             def __init__(self, ratings, params):
                 super().__init__(ratings, params, RandomSource(rec.seeds["contrib"]))
 
-        self.client, self.contrib = Client, Contrib
+        self.client, self.contrib, self.peer = Client, Contrib, Peer
 
 
-def record_session(n=4):
+def record_session(n=4, dead=()):
+    """User 0's whole session in a cohort of ``n``; the users in ``dead`` leave after key setup."""
     rec = _Recorder()
-    run = AnonRun(n, contributors={0: rec.contrib}, clients={0: rec.client})
-    run.run()
+    run = AnonRun(n, contributors={0: rec.contrib}, clients={u: rec.client if u == 0 else rec.peer for u in range(n)})
+    run.setup()
+    run.dead |= set(dead)
+    while run.col.next_round(len(run.sv.live)) is not None:
+        run.round()
+    for c in run.contribs.values():
+        c.sync()
     assert not run.errors, run.errors
     c0 = run.clients[0]
     case = {
@@ -89,30 +102,42 @@ def record_session(n=4):
     return run, rec, case
 
 
-def python_replay(case: dict, frames: list[bytes]):
-    """The seeded Python client fed ``frames``: its replies, or the error, per step."""
+def python_replay(case: dict, frames: list):
+    """The seeded Python client fed ``frames``: its replies, or the error, per step. A frame may
+    be a new session instead, ``{"session": hex, "client_seed": hex}``: the same contributor
+    (its token and the collector's key) attached to a fresh client of that session, whose
+    step is its Advertise (a collection that runs a second session)."""
     roster = {int(u): bytes.fromhex(k) for u, k in case["roster"].items()}
     contrib = Contributor([tuple(x) for x in case["ratings"]], rng=RandomSource(bytes.fromhex(case["contrib_seed"])))
-    client = SecAggClient(
-        case["uid"],
-        bytes.fromhex(case["id_seed"]),
-        roster,
-        bytes.fromhex(case["session"]),
-        case["t"],
-        contrib.input_fn,
-        rng=RandomSource(bytes.fromhex(case["client_seed"])),
-        max_rounds=case["max_rounds"],
-        hooks=contrib,
-        open_policy=contrib.open_policy,
-        openable=OPENABLE,
-    )
-    contrib.attach(client)
+
+    def client_of(session: str, seed: str) -> SecAggClient:
+        client = SecAggClient(
+            case["uid"],
+            bytes.fromhex(case["id_seed"]),
+            roster,
+            bytes.fromhex(session),
+            case["t"],
+            contrib.input_fn,
+            rng=RandomSource(bytes.fromhex(seed)),
+            max_rounds=case["max_rounds"],
+            hooks=contrib,
+            open_policy=contrib.open_policy,
+            openable=OPENABLE,
+        )
+        contrib.attach(client)
+        return client
+
+    client = client_of(case["session"], case["client_seed"])
     steps: list = [client.start().hex()]
     for f in frames:
+        if isinstance(f, dict):
+            client = client_of(f["session"], f["client_seed"])
+            steps.append(client.start().hex())
+            continue
         try:
             r = client.receive(f)
         except PrivacyError as exc:
-            steps.append({"error": type(exc).__name__, "reason": getattr(exc, "reason", None)})
+            steps.append({"error": type(exc).__name__, "reason": getattr(exc, "reason", None), "message": str(exc)})
             break
         steps.append(None if r is None else r.hex())
     return steps

@@ -3,6 +3,7 @@
  *   node run.mjs vectors < inputs.json   -> JSON: what the JS modules compute for Python's inputs,
  *                                            and what JS produces with OS randomness for Python to verify
  *   node run.mjs replay  < case.json     -> JSON: a seeded JS client fed Python's frames, step by step
+ *                                            (an object {session, client_seed} instead of a frame: a new session)
  *
  * It loads the vendored libsodium and the site's modules exactly as the worker does. */
 
@@ -138,12 +139,21 @@ function replay(c) {
   const t0 = performance.now();
   const roster = new Map(Object.entries(c.roster).map(([u, k]) => [Number(u), unhex(k)]));
   const contributor = new H.Contributor(c.ratings, H.PARAMS, new C.RandomSource(unhex(c.contrib_seed)));
-  const client = new A.SecAggClient(c.uid, unhex(c.id_seed), roster, unhex(c.session), c.t, contributor, {
-    rng: new C.RandomSource(unhex(c.client_seed)), maxRounds: c.max_rounds,
-  });
-  contributor.attach(client);
+  const clientOf = (session, seed) => {
+    const cl = new A.SecAggClient(c.uid, unhex(c.id_seed), roster, unhex(session), c.t, contributor, {
+      rng: new C.RandomSource(unhex(seed)), maxRounds: c.max_rounds,
+    });
+    contributor.attach(cl);
+    return cl;
+  };
+  let client = clientOf(c.session, c.client_seed);
   const steps = [hex(client.start())];
   for (const f of c.frames) {
+    if (typeof f === 'object') { // a second session of the same collection: the same contributor, a fresh client
+      client = clientOf(f.session, f.client_seed);
+      steps.push(hex(client.start()));
+      continue;
+    }
     try {
       const r = client.receive(unhex(f));
       steps.push(r === null ? null : hex(r));

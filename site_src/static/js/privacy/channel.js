@@ -2,7 +2,7 @@
  * round inputs (contributor.py, anonymous.py). I/O-free; plugged into a SecAggClient as its
  * `channel`. The same parameters, layout and checks as the Python contributor. */
 
-import { ConsistencyError, RandomSource, SigningKey, TokenRequest, concat, equal, frame, hash, validPoint } from './crypto.js';
+import { ConsistencyError, ProtocolViolation, RandomSource, SigningKey, TokenRequest, concat, equal, frame, hash, validPoint } from './crypto.js';
 import { arrayType } from './secagg.js';
 
 /** The marks round's group: a mark is a random non-zero 32-bit word (an eraser must guess it). */
@@ -151,7 +151,7 @@ export class Contributor {
     }
     if (st.purpose === 'marks') return this.marks(st, x);
     if (st.purpose === 'message') return this.message(st, x);
-    throw new Error(`unknown round purpose ${st.purpose}`);
+    throw new ProtocolViolation('bad-format', `unknown round purpose '${st.purpose}'`);
   }
 
   marks(st, x) {

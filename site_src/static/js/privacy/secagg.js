@@ -4,18 +4,19 @@
  * ConsistencyError or DecryptionError exactly where the Python client does. */
 
 import {
-  ConsistencyError, DecryptionError, ProtocolViolation, RandomSource, SigningKey, agree, concat, equal, frame, hash,
+  ConsistencyError, DecryptionError, ProtocolViolation, RandomSource, SigningKey, agree, concat, equal, frame, hash, hex,
   openSealed, prg, prgSeed, seal, u32, verify, x25519Keypair,
 } from './crypto.js';
 import { decode, encode, msg } from './wire.js';
 
 // --- groups (groups.py) ------------------------------------------------------------------
 const ARRAYS = { add8: Uint8Array, add16: Uint16Array, add32: Uint32Array, add64: BigUint64Array, xor: Uint8Array };
+const DTYPES = { add8: 'uint8', add16: 'uint16', add32: 'uint32', add64: 'uint64', xor: 'uint8' }; // numpy's names, in refusals
 const MAX_LENGTH = 2 ** 28;
 
 export function arrayType(group) {
   const T = ARRAYS[group];
-  if (!T) throw new ProtocolViolation('bad-format', `unknown group ${group}`);
+  if (!T) throw new ProtocolViolation('bad-format', `unknown group '${group}'`);
   return T;
 }
 
@@ -27,7 +28,7 @@ export function checkLength(group, length) {
 /** The group vector of little-endian wire bytes (a copy). */
 export function fromBytes(group, data, length) {
   const T = arrayType(group);
-  if (data.length !== length * T.BYTES_PER_ELEMENT) throw new ProtocolViolation('bad-length', `${data.length} bytes for ${length} x ${group}`);
+  if (data.length !== length * T.BYTES_PER_ELEMENT) throw new ProtocolViolation('bad-length', `${data.length} bytes for ${length} x ${DTYPES[group]}`);
   return new T(data.slice().buffer); // typed arrays are little-endian on every browser platform
 }
 
@@ -153,7 +154,7 @@ export class SecAggClient {
 
   receive(data) {
     const m = decode(data);
-    if (!equal(m.session, this.session)) throw new ProtocolViolation('foreign-session', 'another session');
+    if (!equal(m.session, this.session)) throw new ProtocolViolation('foreign-session', hex(m.session));
     if (m.kind === 'Abort') { this.aborted = m.reason; this.phase = 'aborted'; return null; }
     if (this.phase === 'dropped' && m.kind === 'RoundStart' && !m.live.includes(this.uid)) return null;
     if (this.phase === 'aborted' || this.phase === 'dropped') throw new ProtocolViolation('stale', `session ${this.phase}`);
@@ -321,7 +322,7 @@ export class SecAggClient {
   onOpenRequest(m) {
     const rd = this.round(m.round, 'open request');
     if (rd.opened) throw new ProtocolViolation('duplicate', 'round already opened');
-    if (rd.x === null) throw new ProtocolViolation('not-allowed', `round purpose ${rd.start.purpose} is never opened`);
+    if (rd.x === null) throw new ProtocolViolation('not-allowed', `round purpose '${rd.start.purpose}' is never opened`);
     if (m.round !== this.nextRound - 1 || rd.result === null) throw new ProtocolViolation('not-allowed', 'only the round just finished may be opened');
     if (!this.channel.openPolicy(rd.start, rd.result, rd.survivors)) {
       throw new ProtocolViolation('not-allowed', `the result of round ${m.round} this client received breaks no invariant`);
