@@ -148,3 +148,60 @@ def test_forked_workers_give_the_same_answer(monkeypatch):
         np.testing.assert_array_equal(i, serial[name][0], err_msg=name)
         np.testing.assert_array_equal(s, serial[name][1], err_msg=name)
     assert not topk._JOB  # the job is cleared after the pool
+
+
+def dense_with_duplicates(g, n, d, distinct):
+    """``(n, d)`` vectors drawn from ``distinct`` rows (small integers: many exact ties), some
+    scaled copies (the same unit vector) and zero rows."""
+    base = g.integers(-2, 3, size=(distinct, d)).astype(np.float64)
+    v = base[g.integers(0, distinct, size=n)] * g.choice([1.0, 1.0, 2.5], size=n)[:, None]
+    v[g.random(n) < 0.1] = 0.0
+    return v
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**20),
+    n=st.integers(3, 120),
+    d=st.integers(1, 5),
+    distinct=st.integers(1, 30),
+    k=st.integers(1, 12),
+)
+def test_dense_engine_equals_brute_force_with_duplicate_vectors(seed, n, d, distinct, k):
+    """The dense path (distinct vectors against distinct columns, groups expanded) gives the
+    brute-force order: rounded cosine descending, then tie order; duplicates, scaled copies and
+    zero vectors (cosine 0 with everything, itself included) present. topk_rows agrees row by row."""
+    from mangarec.embedding import Embedding
+    from mangarec.neighbours import exact
+
+    g = np.random.default_rng(seed)
+    k = min(k, n - 1)
+    v = dense_with_duplicates(g, n, d, distinct)
+    tie = g.permutation(n)
+    sim = DenseCosine(v)
+    want = brute(sim, tie, k)
+    idx, sc = topk.exact_topk(sim, k, tie)
+    np.testing.assert_array_equal(idx, want)
+    assert idx.dtype == np.int32 and sc.dtype == np.float32
+    s = topk.round_scores(sim.block64(np.arange(n)))
+    np.testing.assert_array_equal(sc, np.take_along_axis(s, want, axis=1).astype(np.float32))
+    rows = g.choice(n, size=min(n, 7), replace=False)
+    ri, rs = topk.topk_rows(sim, rows, k, tie)
+    assert ri.dtype == np.int64 and rs.dtype == np.float64
+    np.testing.assert_array_equal(ri, want[rows])
+    np.testing.assert_array_equal(rs, sc[rows].astype(np.float64))
+    nb = exact(Embedding("m", tuple(map(str, range(n))), v.astype(np.float32)), k, tie)
+    np.testing.assert_array_equal(nb.indices, want)
+
+
+def test_dense_engine_subsample_bound_with_duplicates():
+    """Above SUBSAMPLE_MIN_COLUMNS distinct vectors the bound comes from one in eight."""
+    g = np.random.default_rng(5)
+    n = 3000
+    v = g.normal(size=(2600, 3))[np.concatenate([np.arange(2600), g.integers(0, 2600, size=n - 2600)])]
+    sim = DenseCosine(v)
+    tie = g.permutation(n)
+    rows = g.choice(n, 50, replace=False)
+    idx, sc, m = topk.dense_topk(v, 10, tie, rows)
+    assert m >= topk.SUBSAMPLE_MIN_COLUMNS
+    np.testing.assert_array_equal(idx, brute_rows(sim, rows, tie, 10))
