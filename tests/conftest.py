@@ -40,6 +40,39 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.data)
 
 
+#: The tiers ``tests/run --fast`` leaves out (its ``-m`` expression and tests/test_ci.py read this).
+OUTSIDE_FAST = ("browser", "data", "build", "slow")
+#: Modules whose import and first JIT cost tens of seconds of CPU on a cold numba cache
+#: (pynndescent, umap-learn): a test that is the first in its process to import one must carry
+#: one of the marks in ``OUTSIDE_FAST`` (it is ``slow`` if nothing else), so the fast loop never
+#: pays for them.
+NUMBA_MODULES = ("numba",)
+_numba_before = pytest.StashKey[bool]()
+
+
+def _numba_loaded() -> bool:
+    import sys
+
+    return any(m in sys.modules for m in NUMBA_MODULES)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item):
+    item.stash[_numba_before] = _numba_loaded()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item, nextitem):
+    if item.stash.get(_numba_before, True) or not _numba_loaded():
+        return
+    if not any(item.get_closest_marker(m) for m in OUTSIDE_FAST):
+        pytest.fail(
+            f"{item.nodeid} imports numba (pynndescent/umap: ~1 min of import and JIT on a cold cache)"
+            " but is in the fast tier: mark it slow or keep numba out of it",
+            pytrace=False,
+        )
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data`` (the real datasets). Tests that need it fail loudly if it is missing."""

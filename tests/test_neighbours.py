@@ -164,12 +164,21 @@ def clustered(rng: np.random.Generator, n: int = 3000, d: int = 8, centres: int 
 
 
 @pytest.fixture(scope="module")
-def nnd_case():
+def case():
+    """3,000 clustered vectors (20% duplicates), a tie order and their exact lists."""
     rng = np.random.default_rng(3)
     v = clustered(rng)
     tie = rng.permutation(len(v))
     emb = _emb(v)
-    return emb, tie, approximate(emb, 15, tie, seed=1), exact(emb, 15, tie)
+    return emb, tie, exact(emb, 15, tie)
+
+
+@pytest.fixture(scope="module")
+def nnd_case(case):
+    """``case`` with NN-descent's lists: pynndescent's numba import and first JIT cost ~1 min of
+    CPU on a cold cache, so every test that uses it is ``slow`` (tests/conftest.py checks it)."""
+    emb, tie, ex = case
+    return emb, tie, approximate(emb, 15, tie, seed=1), ex
 
 
 @pytest.mark.slow
@@ -206,6 +215,7 @@ def test_approximate_on_tiny_sets_is_exact():
     assert a.method == "nndescent" and a.info["exact_fallback_rows"] == a.info["distinct_vectors"]
 
 
+@pytest.mark.slow
 def test_nndescent_deterministic_for_a_seed(nnd_case):
     emb, tie, nb, _ = nnd_case
     again = approximate(emb, 15, tie, seed=1)
@@ -213,8 +223,8 @@ def test_nndescent_deterministic_for_a_seed(nnd_case):
     np.testing.assert_array_equal(again.scores, nb.scores)
 
 
-def test_recall_of_exact_is_one_and_of_damaged_lists_is_lower(nnd_case):
-    emb, tie, _, ex = nnd_case
+def test_recall_of_exact_is_one_and_of_damaged_lists_is_lower(case):
+    emb, tie, ex = case
     assert recall(ex, emb, 300, seed=4) == 1.0
     damaged = ex.indices.copy()  # the last 5 columns replaced by random items
     rng = np.random.default_rng(0)
@@ -224,19 +234,24 @@ def test_recall_of_exact_is_one_and_of_damaged_lists_is_lower(nnd_case):
     assert 10 / 15 - 0.02 <= r < 0.75
 
 
-def test_compute_chooses_method_and_reports(nnd_case):
-    emb, tie, _, ex = nnd_case
+def test_compute_chooses_exact_and_reports(case):
+    emb, tie, ex = case
     nb = compute(emb, NeighboursSection(k=15), tie, seed=9)
     assert nb.method == "exact" and nb.info["recall"] is None
     assert "exact_max_items" in nb.info["reason"] and nb.info["seconds"] >= 0
     np.testing.assert_array_equal(nb.indices, ex.indices)
+    nb3 = compute(emb, NeighboursSection(k=15, method="exact", exact_max_items=10), tie, seed=9)
+    assert nb3.method == "exact" and "configuration" in nb3.info["reason"]
+
+
+@pytest.mark.slow  # NN-descent (numba)
+def test_compute_chooses_nndescent_over_exact_max_items_and_reports_recall(case):
+    emb, tie, _ = case
     small = NeighboursSection(k=15, exact_max_items=100, recall_sample=200)
     nb2 = compute(emb, small, tie, seed=9)
     assert nb2.method == "nndescent" and nb2.info["method"] == "nndescent"
     assert "3000 items > exact_max_items = 100" in nb2.info["reason"]
     assert 0.9 <= nb2.info["recall"] <= 1.0
-    nb3 = compute(emb, NeighboursSection(k=15, method="exact", exact_max_items=10), tie, seed=9)
-    assert nb3.method == "exact" and "configuration" in nb3.info["reason"]
 
 
 def test_write_csv_header_rows_and_deterministic_bytes(tmp_path):

@@ -198,6 +198,7 @@ def test_heldout_fits_use_the_cache_for_dependencies_and_key_them(two_clusters, 
     assert "model:als (held-out fit)" in ran and calls == ["lsi", "lsi"]
 
 
+@pytest.mark.slow  # umap-learn: numba's import and first JIT (~35 s of CPU, cold cache)
 def test_warm_maps_start_from_last_nights_map_and_stay_cached(tmp_path):
     """With umap.warm_epochs, the night's changed map starts from the previous one (its key
     names it), an unchanged rebuild reads it back, and a changed model's map is warm again."""

@@ -51,6 +51,7 @@ def test_deterministic(blobs):
     assert a.tag_xy.tobytes() == b.tag_xy.tobytes()
 
 
+@pytest.mark.slow  # umap-learn: numba's import and first JIT (~1 min of CPU, cold cache)
 def test_small_catalog_clamps_n_neighbors(two_clusters):
     emb = lsi.fit(two_clusters, LSIParams(), 1)
     m = fit_map(emb, UMAPSection(n_neighbors=50), 3)
@@ -86,6 +87,7 @@ def test_fuzzy_graph_equals_umap_learns_fuzzy_simplicial_set():
     assert np.abs((ours - theirs).toarray()).max() < 1e-5
 
 
+@pytest.mark.slow  # umap-learn: numba's import and first JIT (~1 min of CPU, cold cache)
 def test_warm_start_keeps_the_previous_layout_and_places_new_titles(blobs):
     """A warm map starts from the previous coordinates: with few epochs, the titles stay near
     where they were (a cold map with another seed lands elsewhere), and a new title lands in its
