@@ -30,7 +30,8 @@ def test_fast_run_leaves_out_exactly_the_declared_tiers_on_every_core():
 def test_a_fast_test_that_loads_numba_fails_and_a_slow_one_does_not(pytester):
     """numba's import and first JIT (pynndescent, umap) cost a minute of CPU on a cold cache: the
     first test of a process to load it must be outside the fast tier. A stand-in module plays
-    numba so the check costs nothing."""
+    numba so the check costs nothing; each run is its own process (in the full run this process
+    has loaded the real numba long before)."""
     pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text(encoding="utf-8"))
     pytester.makepyfile(
         test_jit="""
@@ -48,8 +49,8 @@ def test_a_fast_test_that_loads_numba_fails_and_a_slow_one_does_not(pytester):
             load()
         """
     )
-    slow_first = pytester.runpytest("-p", "no:cacheprovider", "test_jit.py")
+    slow_first = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_jit.py")
     slow_first.assert_outcomes(passed=2)  # numba was already loaded when the fast one ran
-    fast_only = pytester.runpytest("-p", "no:cacheprovider", "-m", "not slow", "test_jit.py")
+    fast_only = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-m", "not slow", "test_jit.py")
     fast_only.assert_outcomes(passed=1, errors=1, deselected=1)
     fast_only.stdout.fnmatch_lines(["*test_a_fast_one imports numba*mark it slow*"])
