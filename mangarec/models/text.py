@@ -26,18 +26,19 @@ its title alone. An item with neither (no word) is a zero row: similar to nothin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..catalog import Catalog
-from ..embedding import Embedding
+from ..catalog import Catalog, Item
+from ..embedding import Embedding, FitState
 from ..schema import bounded, key, unit
 from ..similarity import SparseCosine
 from ._svd import truncated_svd
+from ._warm import Rows, Vocabulary, fit_vocabulary
 from .base import ModelSpec
 
 TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
@@ -78,26 +79,30 @@ def _unit_rows(x: sp.csr_matrix) -> sp.csr_matrix:
 
 
 def _tfidf(texts: list[str], **kw: Any) -> tuple[sp.csr_matrix, int]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    x, vocabulary = fit_vocabulary(texts, **kw)
+    return x, len(vocabulary.words)
 
-    vec = TfidfVectorizer(lowercase=True, sublinear_tf=True, dtype=np.float64, **kw)
-    try:
-        x = vec.fit_transform(texts)
-    except ValueError:  # empty vocabulary
-        return sp.csr_matrix((len(texts), 0)), 0
-    return sp.csr_matrix(x), len(vec.vocabulary_)
+
+def title_texts(items: Sequence[Item]) -> list[str]:
+    """The title field's text of each item: its title and alternative titles."""
+    return ["\n".join((i.title, *i.alt_titles)) for i in items]
+
+
+def title_field(catalog: Catalog) -> tuple[sp.csr_matrix, Vocabulary]:
+    """:func:`title_matrix` and its fitted :class:`~._warm.Vocabulary`."""
+    x, vocabulary = fit_vocabulary(title_texts(catalog.items), token_pattern=TITLE_TOKEN_PATTERN)
+    return _unit_rows(x), vocabulary
 
 
 def title_matrix(catalog: Catalog) -> sp.csr_matrix:
     """Unit tf-idf rows of every item's title and alternative titles, ``(n, V_title)``."""
-    texts = ["\n".join((i.title, *i.alt_titles)) for i in catalog.items]
-    return _unit_rows(_tfidf(texts, token_pattern=TITLE_TOKEN_PATTERN)[0])
+    return title_field(catalog)[0]
 
 
-def description_matrix(
+def description_field(
     catalog: Catalog, min_df: int = 2, max_features: int | None = None, max_df: float = 0.05
-) -> sp.csr_matrix:
-    """Unit tf-idf rows of every item's description, ``(n, V)`` (zero rows without one)."""
+) -> tuple[sp.csr_matrix, Vocabulary]:
+    """:func:`description_matrix` and its fitted :class:`~._warm.Vocabulary`."""
     texts = [i.description for i in catalog.items]
     n = max(len(texts), 1)
     # in a small catalog a share is a handful of documents: never drop a word found in <= 20
@@ -108,22 +113,57 @@ def description_matrix(
         max_features=max_features,
         max_df=max(float(max_df), min(1.0, 20.0 / n)) if max_df < 1 else 1.0,
     )
-    return _unit_rows(_tfidf(texts, **kw)[0])
+    x, vocabulary = fit_vocabulary(texts, **kw)
+    return _unit_rows(x), vocabulary
+
+
+def description_matrix(
+    catalog: Catalog, min_df: int = 2, max_features: int | None = None, max_df: float = 0.05
+) -> sp.csr_matrix:
+    """Unit tf-idf rows of every item's description, ``(n, V)`` (zero rows without one)."""
+    return description_field(catalog, min_df, max_features, max_df)[0]
+
+
+def warm_rows(vocabulary: Vocabulary, texts: Sequence[str]) -> sp.csr_matrix:
+    """Unit tf-idf rows of ``texts`` with a fitted field's words and idf (a warm night's rows)."""
+    return _unit_rows(vocabulary.transform(texts))
+
+
+def combine(t: sp.csr_matrix, d: sp.csr_matrix, title_weight: float) -> sp.csr_matrix:
+    """The model's unit rows ``[√w · t̂, √(1 − w) · d̂]`` (float32) of the field rows."""
+    w = float(title_weight)
+    return sp.csr_matrix(_unit_rows(sp.hstack([np.sqrt(w) * t, np.sqrt(1.0 - w) * d], format="csr")), dtype=np.float32)
 
 
 def text_matrix(catalog: Catalog, params: Params) -> tuple[sp.csr_matrix, dict[str, int]]:
     """The model's unit rows ``(n, V_title + V)`` float32 and vocabulary facts."""
-    t = title_matrix(catalog)
-    d = description_matrix(catalog, params.min_df, params.max_features, params.max_df)
-    w = float(params.title_weight)
-    x = _unit_rows(sp.hstack([np.sqrt(w) * t, np.sqrt(1.0 - w) * d], format="csr"))
+    x, facts, _ = _text_fit(catalog, params)
+    return x, facts
+
+
+def _text_fit(catalog: Catalog, params: Params) -> tuple[sp.csr_matrix, dict[str, int], tuple[Vocabulary, Vocabulary]]:
+    t, tv = title_field(catalog)
+    d, dv = description_field(catalog, params.min_df, params.max_features, params.max_df)
+    x = combine(t, d, params.title_weight)
     facts = {
         "title_vocabulary": int(t.shape[1]),
         "vocabulary": int(d.shape[1]),
         "without_description": int(np.count_nonzero(np.diff(d.indptr) == 0)),
         "empty": int(np.count_nonzero(np.diff(x.indptr) == 0)),
     }
-    return sp.csr_matrix(x, dtype=np.float32), facts
+    return x, facts, (tv, dv)
+
+
+def fields_state(fields: Mapping[str, Vocabulary], **arrays: np.ndarray) -> FitState:
+    """A :class:`~mangarec.embedding.FitState` of fitted text fields (plus ``arrays``)."""
+    return FitState(
+        {**arrays, **{f"{k}.idf": v.idf for k, v in fields.items()}}, {k: v.meta() for k, v in fields.items()}
+    )
+
+
+def fields_of(state: FitState, *names: str) -> tuple[Vocabulary, ...]:
+    """The fitted text fields ``names`` of a :func:`fields_state`."""
+    return tuple(Vocabulary.from_parts(state.meta[k], state.arrays[f"{k}.idf"]) for k in names)
 
 
 def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | None = None) -> Embedding:
@@ -135,7 +175,7 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
         ``similarity``: :class:`~mangarec.similarity.SparseCosine` over ``(n, V)`` unit rows;
         ``vectors``: ``(n, k)`` float32 rows of ``U_k Σ_k`` (``k = min(dim, V, n) - …``, at least 1).
     """
-    x, facts = text_matrix(catalog, params)
+    x, facts, (tv, dv) = _text_fit(catalog, params)
     svd = truncated_svd(x, params.dim, seed)
     vectors = np.asarray(x @ svd.V) if svd.s.size else np.zeros((len(catalog), 1))
     total = float(x.multiply(x).sum())
@@ -152,6 +192,30 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
             "map_explained_variance": float((svd.s**2).sum() / total) if total > 0 else 0.0,
             "solver": svd.method,
         },
+        state=fields_state({"title": tv, "description": dv}, V=svd.V),
+    )
+
+
+def update(
+    previous: Embedding, catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any], changed: np.ndarray
+) -> Embedding | None:
+    """Last night's words, idf and SVD basis: the changed titles' rows are their text weighted
+    as last night's, every other row is last night's."""
+    if previous.state is None or not isinstance(previous.similarity, SparseCosine):
+        return None
+    tv, dv = fields_of(previous.state, "title", "description")
+    rows = Rows.of(previous.item_ids, catalog.ids, changed)
+    items = [catalog.items[p] for p in rows.todo]
+    t = warm_rows(tv, title_texts(items))
+    d = warm_rows(dv, [i.description for i in items])
+    x = combine(t, d, params.title_weight)
+    V = previous.state.arrays["V"]
+    fresh = np.asarray(x @ V) if V.shape[1] else np.zeros((len(items), 1))
+    return replace(
+        previous,
+        item_ids=catalog.ids,
+        vectors=rows.dense(previous.vectors, fresh),
+        similarity=SparseCosine(rows.sparse(previous.similarity.matrix, x)),
     )
 
 
@@ -161,6 +225,7 @@ SPEC = ModelSpec(
     summary="Sparse tf-idf of the title and the description, compared word for word.",
     params=Params,
     fit=fit,
+    update=update,
     needs=frozenset({"descriptions"}),
     reads=frozenset({"titles"}),
     order=40,
