@@ -69,8 +69,11 @@ class Rows:
 
 def same_tags(previous: Embedding, catalog: Catalog) -> bool:
     """Whether tonight's tag vocabulary is last night's (a new or vanished tag changes every
-    tag model's global state: no warm update)."""
-    return tuple(previous.tag_ids) == tuple(catalog.tag_vocabulary)
+    tag model's global state: no warm update). Last night's vocabulary is the embedding's
+    ``tag_ids``, or its state's ``meta["tags"]`` for a model without tag vectors."""
+    tags = previous.state.meta.get("tags") if previous.state is not None else None
+    before = tuple(tags) if tags is not None else tuple(previous.tag_ids)
+    return before == tuple(catalog.tag_vocabulary)
 
 
 @dataclass(frozen=True)
@@ -90,8 +93,8 @@ class Vocabulary:
         """``(len(texts), len(words))`` tf-idf rows (l2-normalised) with the fitted words and idf."""
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        if not self.words:
-            return sp.csr_matrix((len(texts), 0))
+        if not self.words or not len(texts):
+            return sp.csr_matrix((len(texts), len(self.words)))
         options = dict(self.options)
         if "ngram_range" in options:
             options["ngram_range"] = tuple(options["ngram_range"])

@@ -59,7 +59,7 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
             "beta": float(params.beta),
             "direct_eigenvalues": [round(float(v), 6) for v in f[:8]],
         },
-        state=FitState({"W": W, "lam": lam}) if r else None,
+        state=FitState({"W": W, "lam": lam}, {"tags": list(catalog.tag_vocabulary)}) if r else None,
     )
 
 

@@ -52,7 +52,7 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
         vectors=np.ascontiguousarray(U if r else np.zeros((len(catalog), 1)), dtype=np.float32),
         similarity=Bilinear(U, a, b, c, clip=True) if r else None,
         info={"rank": int(r), "scale": float(params.scale)},
-        state=FitState({"W": W, "lam": lam0}) if r else None,
+        state=FitState({"W": W, "lam": lam0}, {"tags": list(catalog.tag_vocabulary)}) if r else None,
     )
 
 
