@@ -206,7 +206,9 @@ class Night:
         every = self.config.night.cold_every_days
         if days >= every:
             return f"its global state is {days:.1f} days old (night.cold_every_days = {every:g})"
-        lost = [d for d in spec(name).depends if d not in self.kept]
+        # a dependency without an update has no global state of ours to keep (its rows are its
+        # titles' own); one refitted cold started a new one, and so does this model
+        lost = [d for d in spec(name).depends if d not in self.kept and spec(d).update is not None]
         return f"{lost[0]} was refitted cold" if lost else None
 
     def fitted(self, name: str, key: str, emb: Embedding) -> None:
