@@ -182,7 +182,8 @@ class Night:
                 if share > self.config.night.max_changed:
                     why = f"{share:.1%} of the titles changed (night.max_changed = {self.config.night.max_changed:.1%})"
         if why is not None:
-            self.log.note(f"model:{name}: refitted cold ({why})")
+            if s.update is not None:
+                self.log.note(f"model:{name}: refitted cold ({why})")
             return cold_key, fit
         assert s.update is not None and isinstance(prev, Embedding)
         self._pending[name]["since"] = float(last["since"])

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_night import _edit, _files, _Log
 
 from mangarec import pipeline
 from mangarec.config import Config
 from mangarec.paths import DEFAULT_CATALOG
-
-from test_night import _edit, _files, _Log
 
 pytestmark = pytest.mark.build
 
