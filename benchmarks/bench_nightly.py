@@ -226,7 +226,6 @@ def warm_night(args: argparse.Namespace, work: Path, spec: str, env: dict[str, s
     print("      " + ", ".join(f"{n} {v:.3f}" for n, v in agree.items()))
     from mangarec.embedding import Embedding, Map
 
-    n = 0
     for name in names:
         m, e = pointed(work / "cache", f"night-map-{name}"), pointed(work / "cache", f"night-model-{name}")
         c = pointed(work / "default" / "cache", f"night-map-{name}")
@@ -241,10 +240,8 @@ def warm_night(args: argparse.Namespace, work: Path, spec: str, env: dict[str, s
         if isinstance(c, Map):
             tc, kc = map_quality(vectors, np.asarray(c.xy, dtype=np.float64), sample)
             ref = f"   (a cold UMAP map: {tc:.4f}, {kc:.4f})"
-        print(
-            f"    map {name:<10} placed ({m.info['placed']:,} titles moved): trustworthiness {tw:.4f}, kept @10 {kw:.4f}{ref}"
-        )
-        n += 1
+        moved = f"placed ({m.info['placed']:,} titles moved)"
+        print(f"    map {name:<10} {moved}: trustworthiness {tw:.4f}, kept @10 {kw:.4f}{ref}")
     ok = t <= 0.4 * cold
     print("warm night goal met (<= 0.4 x cold)" if ok else "WARM NIGHT GOAL MISSED (<= 0.4 x cold)")
 
