@@ -15,11 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_night import _edit, _files, _Log
+from test_night import _files, _Log, day_and_night
 
 from mangarec import pipeline
 from mangarec.config import Config
-from mangarec.paths import DEFAULT_CATALOG
 
 pytestmark = pytest.mark.build
 
@@ -45,9 +44,7 @@ def _night(tmp: Path, name: str, spec: str, config: Config, epoch: int, mp: pyte
 @pytest.fixture(scope="module")
 def nights(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("warm")
-    day, night = tmp / "day.jsonl", tmp / "night.jsonl"
-    day.write_text(DEFAULT_CATALOG.read_text(encoding="utf-8"), encoding="utf-8")
-    _edit(day, night, [4, 50, 120, 333, 500])
+    day, night = day_and_night(tmp)
     spec = f"generic:{night}"
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("SOURCE_DATE_EPOCH", str(DAY))
