@@ -300,6 +300,22 @@ class Night:
         )
         return str(last["key"]), note
 
+    def notes(self, kept: str | None, embeddings: Mapping[str, Embedding]) -> list[str]:
+        """The models page's notes on a warm night: the kept evaluation's (``kept``) and which
+        models kept an older global state."""
+        warm = {n: e.info["warm"] for n, e in embeddings.items() if "warm" in e.info}
+        out = [kept] if kept else []
+        if warm:
+            since = sorted({w["state_from"] for w in warm.values()})
+            out.append(
+                f"Warm night: {', '.join(spec(n).label for n in warm)} kept the global state fitted on "
+                f"{' and '.join(since)} and recomputed only the changed titles' rows (at most "
+                f"{self.config.night.max_changed:.0%} of the titles a night, a cold refit every "
+                f"{self.config.night.cold_every_days:g} days); benchmarks/bench_nightly.py --warm-night "
+                "measures how their lists agree with a cold build (docs/deploy.md)."
+            )
+        return out
+
 
 def active(config: Config, cache: Cache, catalog: Catalog, log: StageLog) -> Night | None:
     """Tonight's :class:`Night` when ``[night] warm`` is on and the build has a stage cache."""

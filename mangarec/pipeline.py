@@ -593,8 +593,8 @@ def _run(
             ),
         )
     )
-    if kept is not None:
-        evaluation = replace(evaluation, notes=(*evaluation.notes, kept))
+    if night is not None:  # what the models page says of a warm night
+        evaluation = replace(evaluation, notes=(*evaluation.notes, *night.notes(kept, embeddings)))
 
     from .compact import CompactOptions
     from .publish import write_collect

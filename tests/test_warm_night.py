@@ -126,6 +126,7 @@ def test_the_models_page_says_which_build_the_evaluation_was_measured_on(nights)
     tmp, out, _ = nights
     page = (tmp / "warm" / "site" / "models" / "index.html").read_text(encoding="utf-8")
     assert "Measured on the build of 2026-12-01" in page
+    assert "Warm night: LSI (tags)" in page and "kept the global state fitted on 2026-12-01" in page
     assert "Measured on the build of" not in (tmp / "default" / "site" / "models" / "index.html").read_text("utf-8")
 
 
