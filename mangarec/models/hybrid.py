@@ -38,7 +38,7 @@ list (the dot product of these vectors) is what a one-like visitor gets.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -112,7 +112,10 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any]) ->
     if params.title_weight:
         title, fields["title"] = title_field(catalog)
     exclude = members(catalog, series_rule(deps)) if params.leave_out_series else None
-    return _scorer(catalog, params, deps, description, title, exclude, fields_state(fields))
+    p = prior(catalog.popularity, params.prior_quantile)
+    popularity = np.sort(np.asarray(catalog.popularity, dtype=np.float64))
+    state = fields_state(fields, prior=p, popularity=popularity)
+    return _scorer(catalog, params, deps, description, title, exclude, p, state)
 
 
 def _scorer(
@@ -122,13 +125,13 @@ def _scorer(
     description: sp.csr_matrix | None,
     title: sp.csr_matrix | None,
     exclude: sp.csr_matrix | None,
+    p: np.ndarray,
     state: FitState,
 ) -> Embedding:
-    """The hybrid embedding from its text fields' rows and the pairs it leaves out (the tags,
-    the prior and the co-likes from ``catalog`` and ``deps``)."""
+    """The hybrid embedding from its text fields' rows, the pairs it leaves out and the prior
+    ``p`` ``(n,)`` (the tags and the co-likes from ``catalog`` and ``deps``)."""
     b = catalog.tag_matrix
     g = group_weights(catalog, params)
-    p = prior(catalog.popularity, params.prior_quantile)
     terms: list[tuple[float, Any]] = [(1.0, TagJaccard(b, g, params.tag_norm))]
     labels = ["tags"]
     if description is not None:
@@ -168,13 +171,14 @@ def update(
 ) -> Embedding | None:
     """Last night's words and idf of the description (and title) field: the changed titles'
     rows are their text weighted as last night's, every other row last night's; the tags, the
-    prior and the co-likes are exact, and the series left out is tonight's series model's
+    co-likes are exact, a changed title's popularity prior is its quantile among last night's
+    popularity (the others keep theirs), and the series left out is tonight's series model's
     members (``deps["series"]``, itself warm-updated)."""
     st, sim = previous.state, previous.similarity
-    if st is None:
+    if st is None or "prior" not in st.arrays:
         return None
     rows = Rows.of(previous.item_ids, catalog.ids, changed)
-    items = [catalog.items[p] for p in rows.todo]
+    items = [catalog.items[k] for k in rows.todo]
 
     def field(label: str, texts: list[str]) -> sp.csr_matrix | None:
         old = term(sim, label)
@@ -191,7 +195,16 @@ def update(
     if params.leave_out_series:
         mem = term(deps["series"].similarity, "member") if "series" in deps else None
         exclude = mem.matrix if mem is not None else members(catalog, series_rule(deps))
-    return _scorer(catalog, params, deps, description, title, exclude, st)
+    # the prior of a changed title: its quantile among last night's popularity
+    ranked = st.arrays["popularity"]
+    below = np.searchsorted(ranked, np.asarray(catalog.popularity, dtype=np.float64)[rows.todo], side="left")
+    fresh = (
+        np.ones(len(rows.todo))
+        if params.prior_quantile <= 0
+        else np.minimum(1.0, below / max(len(ranked), 1) / params.prior_quantile)
+    )
+    p = rows.dense(st.arrays["prior"], fresh)
+    return _scorer(catalog, params, deps, description, title, exclude, p, replace(st, arrays={**st.arrays, "prior": p}))
 
 
 SPEC = ModelSpec(

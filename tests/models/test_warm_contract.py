@@ -110,3 +110,19 @@ def test_removed_and_new_titles(name, catalog):
     assert all(got.vectors[p].tobytes() == before[iid] for p, iid in enumerate(night.ids) if iid != "h-new")
     if name in TAG_ONLY:
         np.testing.assert_allclose(got.vectors[-1], prev.vectors[prev.item_ids.index("h4")], rtol=1e-5, atol=1e-6)
+
+
+def test_a_changed_popularity_moves_only_its_titles_prior(catalog):
+    """The hybrid's prior is a quantile over the catalog: cold, one title's new popularity moves
+    others' quantiles; warm, only that title's prior changes (its quantile among last night's)."""
+    deps = {d: fit_model(d, catalog, CONFIG, 42) for d in REGISTRY["hybrid"].depends}
+    prev = fit_model("hybrid", catalog, CONFIG, 42, deps)
+    x = catalog.ids.index("s11")  # the least popular title (with h11) becomes the most popular
+    items = tuple(replace(it, popularity=1000.0) if k == x else it for k, it in enumerate(catalog.items))
+    night = Catalog(items=items, ratings=catalog.ratings, sources=catalog.sources)
+    got = _update("hybrid", prev, night, deps, [x])
+    assert got is not None and got.similarity.bias is not None and prev.similarity.bias is not None
+    moved = np.flatnonzero(got.similarity.bias != prev.similarity.bias)
+    assert moved.tolist() == [x] and got.similarity.bias[x] == max(got.similarity.bias)
+    cold = fit_model("hybrid", night, CONFIG, 42, deps)
+    assert np.count_nonzero(cold.similarity.bias != prev.similarity.bias) > 1
