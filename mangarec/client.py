@@ -321,7 +321,7 @@ def parse(
         dim = int(doc["dim"])
         fo = doc["fold_in"]
         items = doc["items"]
-        if doc["version"] == 5:
+        if doc["version"] in (5, 6):
             return _parse5(doc, source, title_files)
         v4 = doc["version"] == 4
         Y = _decode4(items, items, dim, codes) if v4 else decode(items, dim, source)
@@ -487,7 +487,7 @@ def load(path_or_url: str, shards: bool = True, rated: Iterable[str] | None = No
     (``titles.path``): those of the ``rated`` ids (an id without a file is unknown), or, with
     ``rated=None`` and a local path, every one in the folder."""
     doc = _json(str(path_or_url))
-    if isinstance(doc, Mapping) and doc.get("version") == 5:
+    if isinstance(doc, Mapping) and doc.get("version") in (5, 6):
         return parse(doc, str(path_or_url), title_files=_title_files(str(path_or_url), rated))
     parts = []
     v4 = isinstance(doc, Mapping) and doc.get("version") == 4
