@@ -46,7 +46,7 @@ CASES = {
 SCHEDULE = Schedule(few=2, many=8, alpha_many=40.0, reg_many=1.5)
 #: The "compact" site (version 4): rated titles fall up front and in shards.
 COMPACT = compact.CompactOptions(titles=120, dims=16, bits=5, shard_size=8)
-#: The "titles" site (version 5): a file per title, 60 candidates each (of 400 titles).
+#: The "titles" site (version 6): a file per title, 60 candidates each (of 400 titles).
 TITLES = compact.CompactOptions(candidates=60)
 DOC = {"compact": "data/embeddings-compact.json", "titles": "data/embeddings-compact.json"}
 
@@ -108,7 +108,7 @@ def _site(tmp: Path, mode: str) -> Path:
     root.mkdir()
     shutil.copy(HARNESS, root / "taste_harness.html")
     copy_taste(root)
-    if mode in ("compact", "titles"):  # version 4: 16 of 32 dims, 5 bits, 120 up front; version 5
+    if mode in ("compact", "titles"):  # version 4: 16 of 32 dims, 5 bits, 120 up front; version 6
         published.write_published(
             root,
             catalog,
@@ -284,7 +284,7 @@ Promise.all([fetch("data/embeddings-compact.json").then(r => r.json()),
   const cases = {
     bits: d => { d.items.bits = 9; },
     gram: d => { d.fold_in.gram = d.fold_in.gram.slice(1); },
-    version: d => { d.version = 6; },
+    version: d => { d.version = 7; },
     nofile: d => { d.items.vectors = "../x.bin"; },
   };
   for (const [name, change] of Object.entries(cases)) {
@@ -334,7 +334,7 @@ def test_taste_js_refuses_bad_version4_documents(tmp_path):
 
 
 BAD_V5_JS = """
-const done = arguments[arguments.length - 1], tampered = arguments[0], other = arguments[1];
+const done = arguments[arguments.length - 1], tampered = arguments[0], other = arguments[1], noFloor = arguments[2];
 fetch("data/embeddings-compact.json").then(r => r.json()).then(function (good) {
   const T = harness.taste, out = {};
   const d = JSON.parse(JSON.stringify(good));
@@ -344,6 +344,9 @@ fetch("data/embeddings-compact.json").then(r => r.json()).then(function (good) {
   m.url = "data/embeddings-compact.json";
   return T.loadRated(m, {[tampered]: "like"}).then(function () { out.title = null; },
     function (e) { out.title = String(e.message); }).then(function () {
+    return T.loadRated(m, {[noFloor]: "like"}).then(function () { out.floor = null; },
+      function (e) { out.floor = String(e.message); });
+  }).then(function () {
     return T.loadRated(m, {[other]: "like", "no-such-title": "like"});
   }).then(function () {
     out.loaded = m.ids.slice();
@@ -354,22 +357,27 @@ fetch("data/embeddings-compact.json").then(r => r.json()).then(function (good) {
 """
 
 
-def test_taste_js_refuses_bad_version5_files(tmp_path):
+def test_taste_js_refuses_bad_title_files(tmp_path):
     root = _site(tmp_path, "titles")
     files = sorted((root / "data" / "taste").glob("*.json"))
-    bad, other = files[0], files[1]
+    bad, other, no_floor = files[0], files[1], files[2]
     f = json.loads(bad.read_text())
     f["catalog_hash"] = "0" * 64  # a title file of another build
     bad.write_text(json.dumps(f))
+    f = json.loads(no_floor.read_text())
+    assert f["version"] == 6
+    del f["near"]["floor"]  # version 6 without its floor
+    no_floor.write_text(json.dumps(f))
     server = _Server(root)
     driver = _driver(tmp_path / "profile")
     try:
         driver.set_script_timeout(60)
         driver.get(server.base + "/taste_harness.html#" + DOC["titles"])
-        out = driver.execute_async_script(BAD_V5_JS, bad.stem, other.stem)
+        out = driver.execute_async_script(BAD_V5_JS, bad.stem, other.stem, no_floor.stem)
         assert "error" not in out, out.get("error")
         assert out["anchors"] and "kernel_reg" in out["anchors"], out
         assert out["title"] == f"mangarec taste: bad title file {bad.stem}", out
+        assert out["floor"] == f"mangarec taste: bad title file {no_floor.stem}", out
         assert out["loaded"] == [other.stem] and out["recs"] == 5, out  # the unknown id is skipped
     finally:
         driver.quit()
