@@ -63,7 +63,7 @@ VARIANTS = {
 #: Fast 3G as Chrome DevTools defines it (bytes/s, ms).
 #: Version-6 variants: (candidates per title, μ₀ of the published kernel; 0: the few-ratings λ).
 VARIANTS5 = {"anime": [(50, 0), (100, 0), (200, 0), (400, 0)], "mangadex": [(25, 0), (50, 0), (100, 0)]}
-#: Likes of the page's visitor (what the version-5 rows' "rated files" column counts).
+#: Likes of the page's visitor (what the version-6 rows' "rated files" column counts).
 PAGE_LIKES = 12
 FAST_3G = {"offline": False, "latency": 150, "downloadThroughput": 1.6e6 / 8, "uploadThroughput": 750e3 / 8}
 FIRST_REC = "document.querySelector('#recs-list > li')"
@@ -503,8 +503,8 @@ def main() -> int:
     ap.add_argument("--datasets", default="anime,mangadex", help="curves to print ('' for none)")
     ap.add_argument("--variants", help="anime variants T:D:B,... (titles up front, dims, bits)")
     ap.add_argument("--variants-md", help="MangaDex variants T:D:B,...")
-    ap.add_argument("--variants5", help="anime version-5 variants N:MU0,... (candidates, kernel λ; '' for none)")
-    ap.add_argument("--variants5-md", help="MangaDex version-5 variants N:MU0,...")
+    ap.add_argument("--variants5", help="anime version-6 variants N:MU0,... (candidates, kernel λ; '' for none)")
+    ap.add_argument("--variants5-md", help="MangaDex version-6 variants N:MU0,...")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--browser", action="store_true", help="also measure the For-you page in Chromium")
     ap.add_argument("--baseline-ref", default="main", help="git ref whose scripts are today's page")

@@ -41,7 +41,7 @@ def parse(
     ``shards``: decoded shard documents of a version-4 document (``docs/embeddings-json.md``);
     their titles enter fits but are never recommended. ``codes``: the bytes of the file a
     version-4 document's ``items.vectors`` names (``"encoding": "int8-file"``). ``title_files``: the
-    decoded per-title files of a version-5 document (the rated titles', or any); only they are
+    decoded per-title files of a version-5 or 6 document (the rated titles', or any); only they are
     known to the fit, and their candidate lists rank (:mod:`mangarec.kernel`).
     """
     if not isinstance(doc, Mapping) or doc.get("schema") != SCHEMA_NAME:
@@ -93,7 +93,7 @@ def load(path_or_url: str, shards: bool = True, rated: Iterable[str] | None = No
     """Load an embeddings JSON from a file path (``.json`` or ``.gz``) or an http(s) URL.
 
     A version-4 document's shards (beside it, ``shards.path``) are read too unless ``shards``
-    is false (then only the titles up front can be rated). A version-5 document's title files
+    is false (then only the titles up front can be rated). A version-5 or 6 document's title files
     (``titles.path``): those of the ``rated`` ids (an id without a file is unknown), or, with
     ``rated=None`` and a local path, every one in the folder."""
     doc = read_json(str(path_or_url))

@@ -1,12 +1,12 @@
-"""Embeddings version 5: one small file per title, with its own code and its candidate list.
+"""Embeddings version 6 (and 5): one small file per title, with its own code and its candidate list.
 
 Version 4 (:mod:`mangarec.compact`) sends every recommendable title's vector up front; on
-anime-recdb no cut of it reaches 100 KB within 0.98 of the visitor's P@10. Version 5 changes
+anime-recdb no cut of it reaches 100 KB within 0.98 of the visitor's P@10. The per-title form changes
 what is sent instead of how hard it is squeezed: the fold-in's score of a title is a weighted
 sum of an item–item kernel over the *rated* titles, so a visitor needs only the rated titles'
 files, each carrying the titles with the largest kernel values beside it.
 
-The algebra (``docs/embeddings-json.md``, "Version 5"). In the published basis (principal
+The algebra (``docs/embeddings-json.md``, "The per-title form"). In the published basis (principal
 directions, :func:`mangarec.compact.compact`) ``YᵀY`` is diagonal, ``g``. Let ``U = Y_Sᵀ``
 ``(d, m)`` be the rated titles' vectors, ``w`` the right-hand-side weights and ``Γ`` the extra
 confidences of the fold-in (:func:`mangarec.foldin.fold_in`):

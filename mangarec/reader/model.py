@@ -56,10 +56,10 @@ class PublishedModel:
     #: Version 4: the published ``YᵀY`` over every title ``(dim, dim)`` (``None``: computed
     #: from ``vectors``).
     published_gram: np.ndarray | None = None
-    #: Version 5: the read title files ``{id: TitleRow}`` (their candidate lists rank; the
+    #: Versions 5 and 6: the read title files ``{id: TitleRow}`` (their candidate lists rank; the
     #: titles not read are unknown to the fit). ``None``: rank every row.
     lists: Mapping[str, TitleRow] | None = None
-    #: Version 5, implicit: the kernel's anchors ``μ_t`` (``fold_in.kernel_reg``).
+    #: Versions 5 and 6, implicit: the kernel's anchors ``μ_t`` (``fold_in.kernel_reg``).
     kernel_regs: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
@@ -166,7 +166,7 @@ class PublishedModel:
         return [(self.ids[r], float(s)) for r, s in zip(rows, scores)]
 
     def _kernel(self, ratings: Mapping[str, float | str]) -> tuple[list[TitleRow], np.ndarray, float, np.ndarray]:
-        """Version 5: the rated titles in the fit, their weights ``z`` ``(m,)``, the score
+        """Versions 5 and 6: the rated titles in the fit, their weights ``z`` ``(m,)``, the score
         scale and the anchors' weights ``β`` (:mod:`mangarec.kernel`: ``(I + Γ K_SS) z = w``,
         ``K_SS`` from their vectors)."""
         idx, vals = self._values(ratings)
@@ -186,7 +186,7 @@ class PublishedModel:
         return rows, z, 1.0, beta
 
     def candidate_scores(self, ratings: Mapping[str, float | str]) -> dict[str, float]:
-        """Version 5: ``{candidate id: score}`` over the union of the rated titles' lists, the
+        """Versions 5 and 6: ``{candidate id: score}`` over the union of the rated titles' lists, the
         excluded titles left out (:func:`mangarec.kernel.scores`)."""
         rows, z, scale, beta = self._kernel(ratings)
         return scores(rows, z, scale, self.excluded_ids(ratings), beta)

@@ -19,7 +19,7 @@ from .source import read_json, sibling
 
 
 def parse_titles(doc: Mapping[str, Any], source: str, titles: Iterable[Mapping[str, Any]]) -> PublishedModel:
-    """A version-5 document with the given title files (``docs/embeddings-json.md``)."""
+    """A version-5 or 6 document with the given title files (``docs/embeddings-json.md``)."""
     dim, fo, items = int(doc["dim"]), doc["fold_in"], doc["items"]
     path = doc["titles"]["path"]
     if not isinstance(path, str) or "{}" not in path or ".." in path or path.startswith("/"):
@@ -59,12 +59,12 @@ def parse_titles(doc: Mapping[str, Any], source: str, titles: Iterable[Mapping[s
 
 
 def title_files(path_or_url: str, rated: Iterable[str] | None) -> list[Any]:
-    """The decoded version-5 title files of ``rated`` (missing ones skipped), or every one."""
+    """The decoded version-5 or 6 title files of ``rated`` (missing ones skipped), or every one."""
     from ..catalog import ID_PATTERN
 
     if rated is None:
         if path_or_url.startswith(("http://", "https://")):
-            raise InputError("a version-5 document over http needs the rated ids (load(url, rated=...))", path_or_url)
+            raise InputError("a per-title document over http needs the rated ids (load(url, rated=...))", path_or_url)
         folder = Path(sibling(path_or_url, TITLE_PATH.format("x"))).parent
         rated = sorted(p.name[: -len(".json")] for p in folder.glob("*.json"))
     out = []

@@ -235,7 +235,7 @@ function loadRated(model, ratings) {
   })).then(function () { return model; });
 }
 
-/* Version 5: fetches the files of the rated titles (a title without one is unknown). */
+/* Versions 5 and 6: fetches the files of the rated titles (a title without one is unknown). */
 function loadTitles(model, ratings) {
   var ids = entriesOf(ratings).map(function (e) { return String(e[0]); }).filter(function (id) {
     return /^[A-Za-z0-9_-]{1,64}$/.test(id) && !model.index.has(id) && !model.missing.has(id);
