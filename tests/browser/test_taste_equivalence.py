@@ -48,7 +48,7 @@ SCHEDULE = Schedule(few=2, many=8, alpha_many=40.0, reg_many=1.5)
 COMPACT = compact.CompactOptions(titles=120, dims=16, bits=5, shard_size=8)
 #: The "titles" site (version 6): a file per title, 60 candidates each (of 400 titles).
 TITLES = compact.CompactOptions(candidates=60)
-DOC = {"compact": "data/embeddings-compact.json", "titles": "data/embeddings-compact.json"}
+DOC = {k: "data/embeddings-compact.json" for k in ("compact", "titles", "titles5")}
 
 
 class _Server:
@@ -88,7 +88,7 @@ def _site(tmp: Path, mode: str) -> Path:
     of the fit, exactly as in training."""
     implicit = mode == "implicit"
     catalog, _ = planted_catalog(n_users=300, n_items=400, density=0.15, unrated=8, rank=4, implicit=implicit)
-    if mode in ("likes", "compact", "titles"):
+    if mode in ("likes", "compact", "titles", "titles5"):
         params = ALSParams(
             factors=32,
             regularization=0.1,
@@ -108,7 +108,7 @@ def _site(tmp: Path, mode: str) -> Path:
     root.mkdir()
     shutil.copy(HARNESS, root / "taste_harness.html")
     copy_taste(root)
-    if mode in ("compact", "titles"):  # version 4: 16 of 32 dims, 5 bits, 120 up front; version 6
+    if mode in DOC:  # version 4: 16 of 32 dims, 5 bits, 120 up front; version 6
         published.write_published(
             root,
             catalog,
@@ -121,6 +121,12 @@ def _site(tmp: Path, mode: str) -> Path:
             schedule=SCHEDULE,
             compact=COMPACT if mode == "compact" else TITLES,
         )
+        if mode == "titles5":  # the same lists as a site of version 5 (no floors) publishes them
+            for f in [root / DOC[mode], *(root / "data" / "taste").glob("*.json")]:
+                d = json.loads(f.read_text())
+                d["version"] = 5
+                d.get("near", {}).pop("floor", None)
+                f.write_text(json.dumps(d))
         return root
     payload = publish.build_payload(
         catalog,
@@ -182,7 +188,7 @@ harness.ready.then(function () {
 """
 
 
-@pytest.mark.parametrize("mode", ["explicit", "implicit", "likes", "compact", "titles"])
+@pytest.mark.parametrize("mode", ["explicit", "implicit", "likes", "compact", "titles", "titles5"])
 def test_js_and_python_agree(tmp_path, mode):
     root = _site(tmp_path, mode)
     doc = DOC.get(mode, "embeddings.json")
@@ -196,10 +202,11 @@ def test_js_and_python_agree(tmp_path, mode):
         assert 0 < len(need) < info["count"] and any(
             i not in front and i in model.index for r in CASES.values() for i in r
         )
-    if mode == "titles":  # only the rated titles' files (an unknown id's 404 included), once each
+    if mode in ("titles", "titles5"):  # only the rated titles' files (an unknown id's 404 included), once each
         allowed |= {f"/data/taste/{i}.json" for r in CASES.values() for i in r}
         assert model.lists is not None and len(model.ids) == 400
-    if mode in ("likes", "compact", "titles"):  # the schedule is exercised below, between and beyond its counts
+        assert all((r.floor is None) == (mode == "titles5") for r in model.lists.values())
+    if mode in ("likes", *DOC):  # the schedule is exercised below, between and beyond its counts
         counts = {len(model._values(r)[0]) for r in CASES.values()}
         assert min(counts) <= SCHEDULE.few and max(counts) >= SCHEDULE.many
         assert any(SCHEDULE.few < c < SCHEDULE.many for c in counts), counts
@@ -241,7 +248,7 @@ def test_js_and_python_agree(tmp_path, mode):
             path = url[len(server.base) :].split("#")[0]
             assert url.startswith(server.base + "/") and path in allowed, url
         severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-        if mode == "titles":  # a rated id without a file is unknown: its 404 is expected
+        if mode in ("titles", "titles5"):  # a rated id without a file is unknown: its 404 is expected
             severe = [e for e in severe if not ("/data/taste/gone-id.json" in e["message"] and "404" in e["message"])]
         assert not severe, severe
     finally:
