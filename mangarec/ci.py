@@ -4,9 +4,11 @@ The workflow (``.github/workflows/site.yml`` of the maintainer's repository, nev
 
 - runs every night (``schedule``) and on demand (``workflow_dispatch``, with a ``full`` input
   for a full listing that drops titles gone from MangaDex);
-- restores three caches with rolling keys (a new entry each run, the newest restored by
-  prefix): the catalog store (``.cache/fetch``), the stage cache (``.cache/??``) and numba's
-  cache (``.cache/numba``);
+- restores four caches with rolling keys (a new entry each run, the newest restored by
+  prefix; saved at the end of a successful job only): the catalog store (``.cache/fetch``), the
+  stage cache (``.cache/??``), numba's cache (``.cache/numba``) and the previous site
+  (:data:`SITE`), which the build reads to carry unchanged title pages over
+  (:mod:`mangarec.site.carry`) before it swaps the new site in;
 - fetches (``mangarec fetch mangadex``: only the delta on most nights), builds from the store
   without another request (``build --fetch mangadex --no-refresh``), uploads ``_site`` with
   ``actions/upload-pages-artifact`` and deploys it with ``actions/deploy-pages``;
@@ -40,6 +42,8 @@ ACTIONS = {
     "actions/deploy-pages": ("cd2ce8fcbc39b97be8ca5fce6e763baed58fa128", "v5.0.0"),
 }
 WORKFLOW = Path(".github/workflows/site.yml")
+#: The build's ``--out`` in the workflow: uploaded to Pages, and cached for the next night.
+SITE = "_site"
 DEFAULT_CRON = "17 3 * * *"
 API = "https://api.mangadex.org"
 
@@ -146,6 +150,7 @@ jobs:
         run: python -m pip install "$MANGAREC_PACKAGE"
 {_cache("catalog store", ".cache/fetch", "mangarec-store-")}{_cache("stage cache", ".cache/??", "mangarec-stages-")}\
 {_cache("numba cache", ".cache/numba", "mangarec-numba-${{ runner.os }}-")}\
+{_cache("previous site", SITE, "mangarec-site-")}\
       - name: Fetch what changed on MangaDex
         id: fetch
         run: |
@@ -157,10 +162,10 @@ jobs:
         id: build
         run: |
           mangarec build --fetch mangadex --fetch-url "$MANGAREC_API" --no-refresh \\
-            --cache-dir .cache --out _site{conf}
+            --cache-dir .cache --out {SITE}{conf}
       - uses: {_uses("actions/upload-pages-artifact")}
         with:
-          path: _site
+          path: {SITE}
 
   deploy:
     name: Deploy to GitHub Pages
