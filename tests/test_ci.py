@@ -10,6 +10,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -267,9 +268,11 @@ class Runner:
     def save(self, work: Path) -> None:
         for step in self.steps:
             entry = self.root / "cache-entries" / self._expand(step["key"])
-            for match in sorted(glob.glob(step["path"], root_dir=work)):
+            matches = sorted(glob.glob(step["path"], root_dir=work))
+            for match in matches:
                 shutil.copytree(work / match, entry / match, symlinks=True)
-            self.entries.append((self._expand(step["key"]), entry))
+            if matches:  # a path that matches nothing saves no entry (the action warns)
+                self.entries.append((self._expand(step["key"]), entry))
 
     def entry(self, path: str) -> Path:
         """The newest saved entry of the cache step whose ``path`` is ``path``."""
@@ -360,3 +363,43 @@ def test_rehearsal_nights_on_fresh_runners_against_the_fake_api(repo, tmp_path):
         f"rehearsal requests per night: first {len(nights[0])}, second {len(nights[2])}, full {len(nights[-1])}; "
         f"second night: {kept} of {pages} title pages carried over"
     )
+
+
+# -- docs/deploy.md -------------------------------------------------------------------------------
+
+DEPLOY_MD = Path(__file__).resolve().parents[1] / "docs" / "deploy.md"
+
+
+def deploy_commands() -> list[list[str]]:
+    """Every ``mangarec …`` command docs/deploy.md shows (in code blocks and inline code), as
+    argv without ``mangarec``, cut at a shell redirection, pipe, comment or ellipsis."""
+    text = DEPLOY_MD.read_text(encoding="utf-8")
+    shown = re.findall(r"^\s*(mangarec [a-z-][^\n]*)$", "\n".join(re.findall(r"```bash\n(.*?)```", text, re.S)), re.M)
+    shown += re.findall(r"`(mangarec [a-z-][^`]*)`", text)
+    out = []
+    for cmd in shown:
+        cmd = re.split(r"\s(?:[>|#]|…)", cmd)[0]
+        out.append(shlex.split(cmd)[1:])
+    return out
+
+
+def test_deploy_md_shows_commands():
+    cmds = deploy_commands()
+    assert len(cmds) >= 5 and ["ci", "init", "--config", "site.toml"] in cmds, cmds
+
+
+@pytest.mark.parametrize("argv", deploy_commands(), ids=" ".join)
+def test_every_command_in_deploy_md_exists(argv, capsys):
+    """The command and each of its options are in the help of what docs/deploy.md says to run."""
+    from mangarec.cli import COMMANDS
+
+    assert argv and argv[0] in COMMANDS, f"no command {argv[:1]}"
+    path = argv[:2] if len(argv) > 1 and not argv[1].startswith("-") else argv[:1]  # e.g. ci init, fetch mangadex
+    try:
+        status = main([*path, "--help"])
+    except SystemExit as e:  # argparse's --help
+        status = e.code
+    help_text = capsys.readouterr().out
+    assert status == 0 and help_text.startswith("usage:"), help_text
+    for option in (w.split("=")[0] for w in argv if w.startswith("--")):
+        assert re.search(rf"(^|[\s\[,]){re.escape(option)}\b", help_text), f"{option} is not an option of {path}"
