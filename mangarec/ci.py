@@ -5,10 +5,10 @@ The workflow (``.github/workflows/site.yml`` of the maintainer's repository, nev
 - runs every night (``schedule``) and on demand (``workflow_dispatch``, with a ``full`` input
   for a full listing that drops titles gone from MangaDex);
 - restores four caches with rolling keys (a new entry each run, the newest restored by
-  prefix; saved at the end of a successful job only): the catalog store (``.cache/fetch``), the
-  stage cache (``.cache/??``), numba's cache (``.cache/numba``) and the previous site
-  (:data:`SITE`), which the build reads to carry unchanged title pages over
-  (:mod:`mangarec.site.carry`) before it swaps the new site in;
+  prefix; saved at the end of a successful job only): the catalog store (``.cache/fetch``),
+  the stage cache (:data:`STAGES`: ``.cache/??`` and ``.cache/pointers``), numba's cache
+  (``.cache/numba``) and the previous site (:data:`SITE`), which the build reads to carry
+  unchanged title pages over (:mod:`mangarec.site.carry`) before it swaps the new site in;
 - fetches (``mangarec fetch mangadex``: only the delta on most nights), builds from the store
   without another request (``build --fetch mangadex --no-refresh``), uploads ``_site`` with
   ``actions/upload-pages-artifact`` and deploys it with ``actions/deploy-pages``;
@@ -44,6 +44,9 @@ ACTIONS = {
 WORKFLOW = Path(".github/workflows/site.yml")
 #: The build's ``--out`` in the workflow: uploaded to Pages, and cached for the next night.
 SITE = "_site"
+#: What the stage cache keeps under ``--cache-dir``: its entries (two-hex-digit folders) and its
+#: pointers to last night's results (lists to update, a map to warm-start, the pages' digests).
+STAGES = ".cache/??\n.cache/pointers"
 DEFAULT_CRON = "17 3 * * *"
 API = "https://api.mangadex.org"
 
@@ -54,6 +57,9 @@ def _uses(action: str) -> str:
 
 
 def _cache(name: str, path: str, prefix: str) -> str:
+    """An ``actions/cache`` step; ``path`` holds one path or glob per line."""
+    paths = path.split("\n")
+    path = paths[0] if len(paths) == 1 else "|\n" + "".join(f"            {p}\n" for p in paths).rstrip("\n")
     return f"""      - name: Restore the {name}
         uses: {_uses("actions/cache")}
         with:
@@ -148,7 +154,7 @@ jobs:
           python-version: "3.11"
       - name: Install mangarec
         run: python -m pip install "$MANGAREC_PACKAGE"
-{_cache("catalog store", ".cache/fetch", "mangarec-store-")}{_cache("stage cache", ".cache/??", "mangarec-stages-")}\
+{_cache("catalog store", ".cache/fetch", "mangarec-store-")}{_cache("stage cache", STAGES, "mangarec-stages-")}\
 {_cache("numba cache", ".cache/numba", "mangarec-numba-${{ runner.os }}-")}\
 {_cache("previous site", SITE, "mangarec-site-")}\
       - name: Fetch what changed on MangaDex
