@@ -208,6 +208,9 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
         data={"id": it.id},
         description=f"{it.title}: similar titles under every model.",
     )
+    # the catalog's date (the footer's "data of") moves whenever a newer title arrives, i.e. every
+    # night on a live catalog: a title page leaves it out, else none is ever carried over (.carry)
+    ctx["build_date"] = None
     here = "../"  # other title pages are siblings: title/<id>/ → ../<other>/ (shorter than root + title/)
     index = result.catalog.index
     lead = prep.lead_model
