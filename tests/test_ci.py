@@ -354,7 +354,7 @@ def test_rehearsal_nights_on_fresh_runners_against_the_fake_api(repo, tmp_path):
         runner.save(second)
         assert nights[1] == nights[2] == ["/manga", "/manga", "/chapter", "/statistics/manga"]
         kept, pages = carried(log)
-        assert 0 < kept < pages, log  # the changed, new and removed titles' pages (and their neighbours') were not
+        assert 0 < kept < pages, log  # rendered: the changed and the new title's pages (and lists they entered)
         assert "A new description." in (second / site / "title" / changed / "index.html").read_text()
         assert "Brand New Series" in (second / site / "title" / new / "index.html").read_text()
         feed = feed_ids(second / site)
