@@ -90,13 +90,14 @@ def breakdown(root: Path) -> Counter:
     return out
 
 
-def cache_entry_bytes(root: Path) -> int | None:
-    """Bytes of ``root`` as an ``actions/cache`` entry (the workflow caches the previous site): a
-    tar of the directory, hidden files included, through ``zstd -T0 --long=30`` as the action
-    packs it. ``None`` without ``tar`` or ``zstd``."""
+def cache_entry_bytes(root: Path, members: list[str] | None = None) -> int | None:
+    """Bytes of ``root`` (or of its ``members``) as an ``actions/cache`` entry (the workflow caches
+    the previous site and the stage cache): a tar, hidden files included, through ``zstd -T0
+    --long=30`` as the action packs it. ``None`` without ``tar`` or ``zstd``."""
     if not (shutil.which("tar") and shutil.which("zstd")):
         return None
-    tar = subprocess.Popen(["tar", "--posix", "-cf", "-", "-C", str(root.parent), root.name], stdout=subprocess.PIPE)
+    where, names = (root, members) if members is not None else (root.parent, [root.name])
+    tar = subprocess.Popen(["tar", "--posix", "-cf", "-", "-C", str(where), *names], stdout=subprocess.PIPE)
     zstd = subprocess.run(["zstd", "-T0", "--long=30", "-q", "-c"], stdin=tar.stdout, capture_output=True, check=True)
     assert tar.wait() == 0
     return len(zstd.stdout)
@@ -197,6 +198,10 @@ def main() -> None:
         default = Config()
         tables = replace(default, site=replace(default.site, csv_neighbours=10))
         n, sec = build(args.data, work / "whole", cache, default, limit)
+        # the stage cache of this one build, as the workflow caches it (its entries and pointers)
+        stages = cache_entry_bytes(
+            cache, sorted(p.name for p in cache.iterdir() if len(p.name) == 2 or p.name == "pointers")
+        )
         half, sec_half = build(args.data, work / "half", cache, default, n // 2)
         _, sec_tables = build(args.data, work / "tables", cache, tables, limit)
         print(f"MangaDex v3 SFW, {n} titles (and {half}), machine load {os.getloadavg()[0]:.2f}")
@@ -217,8 +222,9 @@ def main() -> None:
             print(f"    {name:30}{size / n:>10,.0f}{before}")
         print(f"    {'CSV tables (baseline build)':30}{breakdown(work / 'tables')['CSV tables'] / n:>10,.0f}")
         entry = cache_entry_bytes(work / "whole")
-        if entry is not None:
+        if entry is not None and stages is not None:
             print(f"as an actions/cache entry (tar + zstd): {entry:,} bytes, {entry / n:,.0f} per title")
+            print(f"the stage cache of the first build as an entry: {stages:,} bytes, {stages / n:,.0f} per title")
         ok = at_goal <= HOST_LIMIT and b / n <= 10_000
         print(
             f"at {GOAL_TITLES:,} titles: {at_goal / 1e9:.3f} GB ({at_goal / GOAL_TITLES:,.0f} bytes per title all in) "
