@@ -260,3 +260,17 @@ def test_foryou_data_declares_the_published_model_from_its_spec(result, prep, mo
     renamed = replace(result, report=replace(result.report, published=Published("toyrate", "explicit", {})))
     assert C.published_model(renamed) == {"model": "toyrate", "label": "Toy", "ratings": True}
     assert C.published_model(replace(result, report=replace(result.report, published=None))) is None
+
+
+def test_a_title_page_does_not_depend_on_the_catalog_date(result):
+    """The catalog's date moves every night on a live catalog (the newest title's): a title page
+    that showed it would never be carried over (mangarec.site.carry); the home page shows it."""
+    from dataclasses import replace
+
+    from mangarec.site.carry import inputs_digest
+
+    later = replace(result, build_date="2027-01-01")
+    for r in (result, later):
+        assert C.home_context(r, Prepared(r), ASSETS)["build_date"] == r.build_date
+    a, b = (C.title_context(r, Prepared(r), 0, ASSETS) for r in (result, later))
+    assert a["build_date"] is None and inputs_digest(a, "s") == inputs_digest(b, "s")
