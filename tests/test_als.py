@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from mangarec.catalog import Catalog, Item, Ratings, make_tags
 from mangarec.errors import InputError
-from mangarec.models import als, als_solvers
+from mangarec.models import _solve, als, als_solvers
 from mangarec.models.als import Params as ALSParams
 
 NOISE = 0.3
@@ -123,9 +123,9 @@ def test_deterministic_and_seed_dependent():
 def test_threads_do_not_change_result(monkeypatch):
     catalog, _ = planted_catalog(n_users=700, n_items=60, density=0.3)
     p = ALSParams(factors=3, regularization=0.1, iterations=2, feedback="explicit")
-    monkeypatch.setattr(als, "BLOCK", 64)
+    monkeypatch.setattr(_solve, "BLOCK", 64)
     a = als.fit(catalog, p, seed=2)
-    monkeypatch.setattr(als, "THREADS", 1)
+    monkeypatch.setattr(_solve, "THREADS", 1)
     b = als.fit(catalog, p, seed=2)
     assert a.vectors.tobytes() == b.vectors.tobytes()
 
@@ -293,7 +293,7 @@ def test_cg_deterministic_whatever_the_threads_and_blocks(monkeypatch, implicit)
     monkeypatch.setattr(als_solvers, "CG_BLOCK", 64)
     a = als.fit(catalog, p, seed=2, solver="cg")
     b = als.fit(catalog, p, seed=2, solver="cg")
-    monkeypatch.setattr(als, "THREADS", 1)
+    monkeypatch.setattr(_solve, "THREADS", 1)
     c = als.fit(catalog, p, seed=2, solver="cg")
     monkeypatch.setattr(als_solvers, "CG_BLOCK", 1000)  # one block for the users
     d = als.fit(catalog, p, seed=2, solver="cg")

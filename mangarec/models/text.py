@@ -26,23 +26,29 @@ its title alone. An item with neither (no word) is a zero row: similar to nothin
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..catalog import Catalog, Item
-from ..embedding import Embedding, FitState
+from ..catalog import Catalog
+from ..embedding import Embedding
 from ..schema import bounded, key, unit
 from ..similarity import SparseCosine
+from ._features import (
+    description_field,
+    fields_of,
+    fields_state,
+    title_field,
+    title_texts,
+    unit_rows,
+    warm_rows,
+)
 from ._svd import truncated_svd
-from ._warm import Rows, Vocabulary, fit_vocabulary
+from ._warm import Rows, Vocabulary
 from .base import ModelSpec
-
-TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
-TITLE_TOKEN_PATTERN = r"(?u)\b[^\W\d_]+\b"
 
 
 @dataclass(frozen=True)
@@ -71,68 +77,10 @@ class Params:
     )
 
 
-def _unit_rows(x: sp.csr_matrix) -> sp.csr_matrix:
-    x = sp.csr_matrix(x, dtype=np.float64)
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-    inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    return sp.csr_matrix(sp.diags(inv) @ x)
-
-
-def _tfidf(texts: list[str], **kw: Any) -> tuple[sp.csr_matrix, int]:
-    x, vocabulary = fit_vocabulary(texts, **kw)
-    return x, len(vocabulary.words)
-
-
-def title_texts(items: Sequence[Item]) -> list[str]:
-    """The title field's text of each item: its title and alternative titles."""
-    return ["\n".join((i.title, *i.alt_titles)) for i in items]
-
-
-def title_field(catalog: Catalog) -> tuple[sp.csr_matrix, Vocabulary]:
-    """:func:`title_matrix` and its fitted :class:`~._warm.Vocabulary`."""
-    x, vocabulary = fit_vocabulary(title_texts(catalog.items), token_pattern=TITLE_TOKEN_PATTERN)
-    return _unit_rows(x), vocabulary
-
-
-def title_matrix(catalog: Catalog) -> sp.csr_matrix:
-    """Unit tf-idf rows of every item's title and alternative titles, ``(n, V_title)``."""
-    return title_field(catalog)[0]
-
-
-def description_field(
-    catalog: Catalog, min_df: int = 2, max_features: int | None = None, max_df: float = 0.05
-) -> tuple[sp.csr_matrix, Vocabulary]:
-    """:func:`description_matrix` and its fitted :class:`~._warm.Vocabulary`."""
-    texts = [i.description for i in catalog.items]
-    n = max(len(texts), 1)
-    # in a small catalog a share is a handful of documents: never drop a word found in <= 20
-    kw: dict[str, Any] = dict(
-        token_pattern=TOKEN_PATTERN,
-        stop_words="english",
-        min_df=min(min_df, n),
-        max_features=max_features,
-        max_df=max(float(max_df), min(1.0, 20.0 / n)) if max_df < 1 else 1.0,
-    )
-    x, vocabulary = fit_vocabulary(texts, **kw)
-    return _unit_rows(x), vocabulary
-
-
-def description_matrix(
-    catalog: Catalog, min_df: int = 2, max_features: int | None = None, max_df: float = 0.05
-) -> sp.csr_matrix:
-    """Unit tf-idf rows of every item's description, ``(n, V)`` (zero rows without one)."""
-    return description_field(catalog, min_df, max_features, max_df)[0]
-
-
-def warm_rows(vocabulary: Vocabulary, texts: Sequence[str]) -> sp.csr_matrix:
-    """Unit tf-idf rows of ``texts`` with a fitted field's words and idf (a warm night's rows)."""
-    return _unit_rows(vocabulary.transform(texts))
-
-
 def combine(t: sp.csr_matrix, d: sp.csr_matrix, title_weight: float) -> sp.csr_matrix:
     """The model's unit rows ``[√w · t̂, √(1 − w) · d̂]`` (float32) of the field rows."""
     w = float(title_weight)
-    return sp.csr_matrix(_unit_rows(sp.hstack([np.sqrt(w) * t, np.sqrt(1.0 - w) * d], format="csr")), dtype=np.float32)
+    return sp.csr_matrix(unit_rows(sp.hstack([np.sqrt(w) * t, np.sqrt(1.0 - w) * d], format="csr")), dtype=np.float32)
 
 
 def text_matrix(catalog: Catalog, params: Params) -> tuple[sp.csr_matrix, dict[str, int]]:
@@ -152,18 +100,6 @@ def _text_fit(catalog: Catalog, params: Params) -> tuple[sp.csr_matrix, dict[str
         "empty": int(np.count_nonzero(np.diff(x.indptr) == 0)),
     }
     return x, facts, (tv, dv)
-
-
-def fields_state(fields: Mapping[str, Vocabulary], **arrays: np.ndarray) -> FitState:
-    """A :class:`~mangarec.embedding.FitState` of fitted text fields (plus ``arrays``)."""
-    return FitState(
-        {**arrays, **{f"{k}.idf": v.idf for k, v in fields.items()}}, {k: v.meta() for k, v in fields.items()}
-    )
-
-
-def fields_of(state: FitState, *names: str) -> tuple[Vocabulary, ...]:
-    """The fitted text fields ``names`` of a :func:`fields_state`."""
-    return tuple(Vocabulary.from_parts(state.meta[k], state.arrays[f"{k}.idf"]) for k in names)
 
 
 def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | None = None) -> Embedding:
