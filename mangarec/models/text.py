@@ -46,6 +46,8 @@ from ._features import (
     unit_rows,
     warm_rows,
 )
+from ._features import description_matrix as description_matrix  # the tests' and benchmarks' name
+from ._features import title_matrix as title_matrix
 from ._svd import truncated_svd
 from ._warm import Rows, Vocabulary
 from .base import ModelSpec
