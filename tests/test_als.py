@@ -301,6 +301,30 @@ def test_cg_deterministic_whatever_the_threads_and_blocks(monkeypatch, implicit)
     np.testing.assert_allclose(d.vectors, a.vectors, rtol=1e-5, atol=1e-6)
 
 
+def test_cg_blocks_cut_heavy_blocks_at_row_boundaries():
+    counts = np.array([5, 1, 1, 9, 2, 2, 2, 0, 30, 1, 1])
+    indptr = np.r_[0, np.cumsum(counts)]
+    ranges = als_solvers.blocks(indptr, len(counts), size=4, nnz=6)
+    assert ranges == [(0, 2), (2, 3), (3, 4), (4, 8), (8, 9), (9, 11)]
+    assert all(b - a <= 4 for a, b in ranges)
+    # within the entry budget, or a single row holding more alone
+    assert all(indptr[b] - indptr[a] <= 6 or b - a == 1 for a, b in ranges)
+    assert als_solvers.blocks(indptr, len(counts), size=4, nnz=100) == [(0, 4), (4, 8), (8, 11)]
+
+
+def test_cg_with_cut_blocks_fits_the_same(monkeypatch):
+    catalog, _ = planted_catalog(n_users=300, n_items=60, density=0.3, implicit=True)
+    p = ALSParams(factors=5, regularization=0.1, iterations=3, feedback="raw", alpha=4.0)
+    a = als.fit(catalog, p, seed=2, solver="cg")
+    calls = []
+    real = als_solvers.blocks
+    monkeypatch.setattr(als_solvers, "CG_NNZ", 50)  # every block cut (the items' rows hold ~90 entries)
+    monkeypatch.setattr(als_solvers, "blocks", lambda *x, **k: calls.append(r := real(*x, **k)) or r)
+    b = als.fit(catalog, p, seed=2, solver="cg")
+    assert len(calls[0]) > 1 and len(calls[1]) == 60  # users cut into many blocks, one item per block
+    np.testing.assert_allclose(b.vectors, a.vectors, rtol=1e-5, atol=1e-6)
+
+
 def test_visitor_fold_in_settings_are_published_and_fall_back_to_training():
     catalog, _ = planted_catalog(implicit=True, density=0.3)
     p = ALSParams(factors=3, regularization=0.1, iterations=2, feedback="likes", alpha=5.0)
