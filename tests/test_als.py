@@ -325,6 +325,24 @@ def test_cg_with_cut_blocks_fits_the_same(monkeypatch):
     np.testing.assert_allclose(b.vectors, a.vectors, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("implicit", [True, False])
+def test_exact_solves_from_slices_of_the_outer_product_table_are_the_same_bytes(monkeypatch, implicit):
+    g = np.random.default_rng(4)
+    V = sp.random(40, 300, density=0.05, format="csr", random_state=5)
+    V.data = g.integers(1, 3, V.nnz).astype(np.float64)
+    V.sort_indices()
+    F = g.standard_normal((300, 8))
+    whole = als.solve_rows(V, F, 0.5, implicit=implicit, alpha=3.0)
+    table = 300 * 8 * 8 * 4
+    monkeypatch.setattr(als, "Z_BYTES", table // 5)  # the whole table is over the cap: slices of it
+    assert als.normal_matrices(V, F.astype(np.float32), np.arange(10)) is not None
+    sliced = als.solve_rows(V[:10], F, 0.5, implicit=implicit, alpha=3.0)
+    assert sliced.tobytes() == whole[:10].tobytes()
+    monkeypatch.setattr(als, "Z_BYTES", 8 * 8 * 4 * 5)  # 40 rows' matrices over the cap: the whole table
+    assert als.normal_matrices(V, F.astype(np.float32), np.arange(40)) is None
+    assert als.solve_rows(V, F, 0.5, implicit=implicit, alpha=3.0).tobytes() == whole.tobytes()
+
+
 def test_visitor_fold_in_settings_are_published_and_fall_back_to_training():
     catalog, _ = planted_catalog(implicit=True, density=0.3)
     p = ALSParams(factors=3, regularization=0.1, iterations=2, feedback="likes", alpha=5.0)

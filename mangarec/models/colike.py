@@ -139,14 +139,14 @@ def co_liked_truth(
     if exclude is not None:
         C = (C - C.multiply(sp.csr_matrix(exclude) > 0)).tocsr()
         C.eliminate_zeros()
-    rows, cols = [], []
+    out_r, out_c = [], []
     for i in range(C.shape[0]):
         a, b = C.indptr[i], C.indptr[i + 1]
         keep = C.indices[a:b][np.lexsort((C.indices[a:b], -C.data[a:b]))][:k]
-        rows.append(np.full(len(keep), i))
-        cols.append(keep)
-    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+        out_r.append(np.full(len(keep), i))
+        out_c.append(keep)
+    r = np.concatenate(out_r) if out_r else np.zeros(0, dtype=np.int64)
+    c = np.concatenate(out_c) if out_c else np.zeros(0, dtype=np.int64)
     return sp.csr_matrix((np.ones(len(r), dtype=bool), (r, c)), shape=C.shape)
 
 
