@@ -112,16 +112,22 @@ def rss_mb() -> float:
         return peak_mb()
 
 
+def where(t0: float) -> str:
+    """``[wall s, cpu s, peak MB]`` since ``t0``: the CPU seconds (this process's, all threads) are
+    what a loaded machine does not inflate."""
+    return f"[{time.perf_counter() - t0:8.1f} s, cpu {time.process_time():8.1f} s, peak {peak_mb():,.0f} MB]"
+
+
 def stage(name: str, t0: float) -> None:
     """A progress line on stderr (so a size that never finishes still says where it stopped);
     the watchdog's budget restarts for the stage ``name`` begins."""
     _STAGE.update(name=name, t=time.perf_counter())
-    print(f"[{time.perf_counter() - t0:8.1f} s, peak {peak_mb():,.0f} MB] {name}", file=sys.stderr, flush=True)
+    print(f"{where(t0)} {name}", file=sys.stderr, flush=True)
 
 
 def note(line: str, t0: float) -> None:
     """A progress line on stderr inside the current stage (its budget keeps running)."""
-    print(f"[{time.perf_counter() - t0:8.1f} s, peak {peak_mb():,.0f} MB]   {line}", file=sys.stderr, flush=True)
+    print(f"{where(t0)}   {line}", file=sys.stderr, flush=True)
 
 
 def watchdog(t0: float, seconds: float, mb: float) -> None:
@@ -136,8 +142,7 @@ def watchdog(t0: float, seconds: float, mb: float) -> None:
             if took > seconds or mem > mb:
                 why = f"{took:,.0f} s > {seconds:,.0f} s" if took > seconds else f"{mem:,.0f} MB > {mb:,.0f} MB"
                 print(
-                    f"[{time.perf_counter() - t0:8.1f} s, peak {peak_mb():,.0f} MB] STOPPED in stage "
-                    f"'{_STAGE['name']}': over its budget ({why})",
+                    f"{where(t0)} STOPPED in stage '{_STAGE['name']}': over its budget ({why})",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -240,6 +245,7 @@ def one(n: int, factors: int | None, iterations: int, seconds: float, mb: float)
         "ease_fits_s": round(ease_s[0], 1),
         "factors": p.factors,
         "als_s_per_iteration": sec,
+        "als_cpu_s_per_iteration": emb.info["cpu_seconds_per_iteration"],
         "peak_mb_after_als": round(mem_als),
         "evaluation_s": round(t_eval, 1),
         "peak_mb_after_evaluation": round(peak_mb()),
@@ -262,8 +268,8 @@ def main() -> int:
         return 0
     print(f"budget per stage: {args.stage_seconds:,.0f} s, {args.stage_mb:,.0f} MB resident")
     print(
-        f"{'ratings':>12} {'users':>9} {'s/iter (ALS)':>14} {'peak MB (ALS)':>14} {'eval s':>8} {'EASE s':>7} "
-        f"{'peak MB (eval)':>15}"
+        f"{'ratings':>12} {'users':>9} {'s/iter (ALS)':>14} {'cpu s/iter':>11} {'peak MB (ALS)':>14} "
+        f"{'eval s':>8} {'EASE s':>7} {'peak MB (eval)':>15}"
     )
     for s in args.sizes.split(","):
         cmd = [sys.executable, __file__, "--one", s, "--iterations", str(args.iterations)]
@@ -284,6 +290,7 @@ def main() -> int:
         r = json.loads(stdout.strip().splitlines()[-1])
         print(
             f"{r['ratings']:>12,} {r['users']:>9,} {np.median(r['als_s_per_iteration']):>14.1f} "
+            f"{np.median(r['als_cpu_s_per_iteration']):>11.1f} "
             f"{r['peak_mb_after_als']:>14,} {r['evaluation_s']:>8.1f} {r['ease_fits_s']:>7.1f} "
             f"{r['peak_mb_after_evaluation']:>15,}"
             f"   (factors {r['factors']}; {r['evaluated_users']:,} users evaluated; {'; '.join(r['notes'])})",
