@@ -137,9 +137,10 @@ BLOCK = 512
 THREADS = 2
 
 #: Largest outer-product table ``Z`` (bytes) :func:`solve_rows` builds whole; beyond it, when
-#: the rows' own normal matrices are smaller than ``Z``, they are accumulated a slice of ``Z``
-#: at a time (the same sums in the same order: the same bytes).
-Z_BYTES = 1 << 30
+#: the rows are fewer than the columns they use (their own normal matrices are smaller than
+#: ``Z``), those are accumulated a slice of ``Z`` of at most this size at a time (the same sums
+#: in the same order: the same bytes).
+Z_BYTES = 1 << 28
 
 # The solver comes from ``[models.als] solver`` (default "cg" in both modes): on anime-recdb
 # (benchmarks/bench_als.py) CG gives the exact solve's ranking quality (and, explicit, the
@@ -409,19 +410,19 @@ def solve_rows(
 
 def normal_matrices(W: sp.csr_matrix, F32: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
     """``Σ_i w_ui f_i f_iᵀ`` for each of ``rows``, ``(len(rows), d, d)`` float32, or ``None`` when
-    they would take more memory than the outer-product table they replace.
+    there are at least as many rows as columns they use (the whole table is then no larger).
 
-    The table ``Z`` (row ``i`` the flattened ``f_i f_iᵀ``, ``cols × d²``) is built a slice of
-    :data:`Z_BYTES` at a time over the columns the rows use: each entry of ``W[rows] @ Z`` is the
-    same sum in the same order as with the whole table, so the bytes are the same; memory is the
-    rows' matrices plus one slice (a fold-in of 2,000 users against 20,000 × 256 factors: 0.5 GB
-    where the whole table is 5.2 GB).
+    The table ``Z`` (row ``i`` the flattened ``f_i f_iᵀ``, ``cols × d²``) is built a slice of at
+    most :data:`Z_BYTES` at a time over the columns the rows use: each entry of ``W[rows] @ Z`` is
+    the same sum in the same order as with the whole table, so the bytes are the same; memory is
+    the rows' matrices plus one slice (a fold-in of 2,000 users against 20,000 × 256 factors:
+    0.5 GB + 0.25 GB where the whole table is 5.2 GB).
     """
     d = F32.shape[1]
-    if len(rows) * d * d * 4 > Z_BYTES:
-        return None
     Wr = sp.csr_matrix(W[rows])
     used = np.unique(Wr.indices)
+    if len(rows) >= len(used):
+        return None
     Wr = sp.csr_matrix((Wr.data, np.searchsorted(used, Wr.indices), Wr.indptr), shape=(len(rows), len(used)))
     Fu = F32[used]
     out = np.empty((len(rows), d, d), dtype=np.float32)
