@@ -4,18 +4,19 @@
         [--stage-seconds S] [--stage-mb MB]
 
 Each size runs in its own process (so its peak memory is its own) and prints: the ratings
-generated, seconds per ALS iteration (the shipped defaults but --factors/--iterations), peak
+generated, wall and CPU seconds per ALS iteration (the shipped defaults but --factors/--iterations), peak
 resident memory after ALS, the evaluation's seconds (split, the EASE reference on the
 ``evaluation.ease_items`` most liked items, the ranking of 2000 users, null tests), the part of
-them spent fitting EASE, and peak memory after it. Progress lines with the elapsed time and peak
+them spent fitting EASE, and peak memory after it. Progress lines with the elapsed time, CPU time and peak
 memory go to stderr, so a size that does not finish says which stage it stopped in.
 
 Every stage has a budget (``--stage-seconds`` of wall time, ``--stage-mb`` of resident memory,
 both printed first): a watchdog ends the size as soon as its current stage exceeds either, with
 one line naming the stage, so "where one machine stops" is a measured stage, not a guess. The
 evaluation is the build's, with its shipped bounds: ``evaluation.max_users`` (2,000) held-out
-users are ranked (only they are folded in against the item vectors) and EASE covers the
-``evaluation.ease_items`` most liked titles; its stages (split, fold-in, each ranked row,
+users are ranked (only they are folded in against the item vectors), EASE covers the
+``evaluation.ease_items`` most liked titles and the cold-start co-like truth counts at most
+``evaluation.colike_users`` users' likes; its stages (split, fold-in, each ranked row,
 EASE, the truths, null tests, co-likes, visitor figures) are timed one by one.
 
 The generator (documented here, seeded): ``n_users = N / 100``, ``n_items = 20,000``. A user's
