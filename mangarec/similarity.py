@@ -44,12 +44,22 @@ __all__ = [
 ]
 
 
+#: From this share of stored pairs on, a sparse block is added densely (:func:`_add_sparse`).
+DENSE_ADD_SHARE = 0.1
+
+
 def _add_sparse(out: np.ndarray, p: sp.csr_matrix, weight: float) -> None:
     """``out += weight · p`` for a csr ``p`` of ``out``'s shape (no duplicate entries: a sparse
     product or a row slice of a canonical matrix; their order does not matter)."""
+    scaled = weight * p.data.astype(np.float64)
+    if p.nnz > DENSE_ADD_SHARE * out.size:
+        # dense enough: spread to a dense block in C and add it (absent pairs add +0.0, which
+        # changes no sum: ``out`` starts at +0.0 and never holds -0.0)
+        out += sp.csr_matrix((scaled, p.indices, p.indptr), shape=out.shape).toarray()
+        return
     flat = out.reshape(-1)
     pos = np.repeat(np.arange(p.shape[0], dtype=np.int64) * out.shape[1], np.diff(p.indptr)) + p.indices
-    flat[pos] += weight * p.data.astype(np.float64)
+    flat[pos] += scaled
 
 
 def _csr_parts(prefix: str, m: sp.csr_matrix) -> dict[str, np.ndarray]:
@@ -207,44 +217,50 @@ class TagJaccard(Similarity):
         integral = bool(np.all(w == np.rint(w)) and (b @ w).max(initial=0.0) < 2**23)
         dt = np.float32 if integral else np.float64
         object.__setattr__(self, "_dtype", dt)
+        # A score depends on the two tag sets only: columns are scored once per distinct tag set
+        # (MangaDex: 19.6k of 37.3k) and spread to their items (_inverse).
+        from .models._dedupe import unique_rows
+
+        distinct, inverse, _ = unique_rows(b) if b.shape[0] else (b, np.zeros(0, dtype=np.int64), None)
+        object.__setattr__(self, "_inverse", np.asarray(inverse, dtype=np.intp))
         # T is small (83 on MangaDex): dense products are BLAS-fast.
-        object.__setattr__(self, "_bt", np.ascontiguousarray(b.toarray().T, dtype=dt))
+        object.__setattr__(self, "_bt", np.ascontiguousarray(distinct.toarray().T, dtype=dt))
         object.__setattr__(self, "_total", np.asarray(b @ w).ravel().astype(dt))
+        object.__setattr__(self, "_total_cols", np.asarray(distinct @ w).ravel().astype(dt))
         object.__setattr__(self, "_w", w.astype(dt))
 
     @property
     def n(self) -> int:
         return int(self.tags.shape[0])
 
-    def block(self, rows: np.ndarray) -> np.ndarray:
+    def _distinct_block(self, rows: np.ndarray) -> np.ndarray:
+        """Scores of the items ``rows`` against the distinct tag sets: ``(r, m)``."""
         bw = self.tags[rows].toarray().astype(self._dtype) * self._w  # type: ignore[attr-defined]
         inter = bw @ self._bt  # type: ignore[attr-defined]
-        tot = self._total  # type: ignore[attr-defined]
+        tr, tc = self._total[rows], self._total_cols  # type: ignore[attr-defined]
         if self.norm == "jaccard":
-            den = tot[rows][:, None] + tot[None, :]
+            den = tr[:, None] + tc[None, :]
             den -= inter
         else:
-            den = np.maximum(tot[rows][:, None], tot[None, :])
+            den = np.maximum(tr[:, None], tc[None, :])
         with np.errstate(divide="ignore", invalid="ignore"):
             np.divide(inter, den, out=inter)  # the denominator is 0 only for two tagless items
-        zr, zc = tot[rows] == 0, tot == 0
+        zr, zc = tr == 0, tc == 0
         if zr.any() and zc.any():
             inter[np.ix_(zr, zc)] = 0.0
         return inter
 
+    def block(self, rows: np.ndarray) -> np.ndarray:
+        return np.take(self._distinct_block(rows), self._inverse, axis=1)  # type: ignore[attr-defined]
+
     def add_into(self, out: np.ndarray, rows: np.ndarray, weight: float) -> None:
-        blk = self.block(rows)
-        if weight == 1.0:
-            out += blk
-        else:
-            b64 = blk.astype(np.float64)
-            b64 *= weight
-            out += b64
+        blk = self._distinct_block(rows).astype(np.float64)
+        if weight != 1.0:
+            blk *= weight  # per distinct column, then spread: the same sums as per item
+        out += np.take(blk, self._inverse, axis=1)  # type: ignore[attr-defined]
 
     def row_groups(self) -> np.ndarray:
-        from .models._dedupe import unique_rows
-
-        return unique_rows(self.tags)[1]
+        return self._inverse.astype(np.int64)  # type: ignore[attr-defined]
 
     def parts(self, prefix: str = "") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         arrays = _csr_parts(prefix, self.tags)
