@@ -156,7 +156,7 @@ def test_tag_scores_once_per_distinct_tag_set_are_the_per_item_scores(norm, weig
 @pytest.mark.parametrize("density", [0.02, 0.6])
 def test_sparse_adds_dense_or_indexed_give_the_same_bits(density, monkeypatch):
     """A sparse block is added densely or by index (by its share of stored pairs): the same sums."""
-    import mangarec.similarity as S
+    import mangarec.scorer_base as S
 
     g = np.random.default_rng(4)
     p = sp.random(9, 40, density=density, random_state=5, format="csr", dtype=np.float32)
