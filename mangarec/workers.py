@@ -46,10 +46,14 @@ def fork_pool(workers: int) -> Executor:
 _CALLS: dict[int, Callable[[], Any]] = {}
 
 
-def _run_inherited(number: int) -> tuple[Any, float]:
+def _timed_call(compute: Callable[[], Any]) -> tuple[Any, float]:
     t0 = time.perf_counter()
-    value = _CALLS[number]()
+    value = compute()
     return value, time.perf_counter() - t0
+
+
+def _run_inherited(number: int) -> tuple[Any, float]:
+    return _timed_call(_CALLS[number])
 
 
 class Background:
@@ -70,9 +74,7 @@ class Background:
             return
         _CALLS[self._number] = compute
         try:
-            pool = ProcessPoolExecutor(
-                max_workers=1, mp_context=mp.get_context("fork"), initializer=die_with_parent, initargs=(os.getpid(),)
-            )
+            pool = fork_pool(1)
             self._future = pool.submit(_run_inherited, self._number)  # forks the worker now
             self._pool = pool
         except (OSError, RuntimeError):  # no way to fork here: compute in result()
@@ -83,13 +85,8 @@ class Background:
     def result(self) -> tuple[Any, float]:
         """``(value, seconds the computation took)``."""
         if self._pool is None:
-            return _run_inherited_now(self._compute)
+            return _timed_call(self._compute)
         try:
             return self._future.result()
         finally:
             self._pool.shutdown(cancel_futures=True)
-
-
-def _run_inherited_now(compute: Callable[[], Any]) -> tuple[Any, float]:
-    t0 = time.perf_counter()
-    return compute(), time.perf_counter() - t0
