@@ -5,6 +5,7 @@ Pages' 1 GB), on a slice of the real MangaDex v3 SFW catalog.
     python benchmarks/bench_site_size.py                # the first 5,000 titles
     python benchmarks/bench_site_size.py --limit 10000
     python benchmarks/bench_site_size.py --limit 0      # the whole catalog (37,285 titles)
+    python benchmarks/bench_site_size.py --uuid         # the cost of a live catalog's UUID ids
 
 Builds, in this process and with one stage cache (so the second and third builds only render):
 the slice with the default configuration; its first half (what one more title adds is the
@@ -18,17 +19,27 @@ to 100,000 titles (fixed assets + 100k × marginal) against GitHub Pages' 1 GB. 
 figures main printed before the lean shards on the same 5,000-title slice (recorded, since that
 code is gone): 14.41 KB all in (72.0 MB in 5,452 files), title pages 9.01 KB, explore shards
 2.75 KB, CSV tables 0.71 KB per title.
+
+``--uuid``: what a live catalog's ids cost. The v3 dump's ids are short integers (≤ 5
+characters); MangaDex v5 ids are UUIDs (36). The slice is written twice in the generic format
+(:func:`mangarec.catalog.item_record`), once with its own ids and once with seeded UUIDs
+(:func:`uuid_of`, ``related`` links, reference ``matches`` and the title's MangaDex URL
+rewritten consistently), and each is built whole and halved in this process: bytes per title
+all in, per added title and per part, UUID beside short ids.
 """
 
 from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from dataclasses import replace
 from pathlib import Path
@@ -37,7 +48,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from mangarec import pipeline  # noqa: E402
+from mangarec.catalog import item_record  # noqa: E402
 from mangarec.config import Config  # noqa: E402
+from mangarec.loaders import load_catalog  # noqa: E402
 from mangarec.paths import shared_data_dir  # noqa: E402
 from mangarec.progress import StageLog  # noqa: E402
 
@@ -77,29 +90,118 @@ def breakdown(root: Path) -> Counter:
     return out
 
 
-def build(data: Path, out: Path, cache: Path, config: Config, limit: int | None) -> tuple[int, float]:
+def cache_entry_bytes(root: Path, members: list[str] | None = None) -> int | None:
+    """Bytes of ``root`` (or of its ``members``) as an ``actions/cache`` entry (the workflow caches
+    the previous site and the stage cache): a tar, hidden files included, through ``zstd -T0
+    --long=30`` as the action packs it. ``None`` without ``tar`` or ``zstd``."""
+    if not (shutil.which("tar") and shutil.which("zstd")):
+        return None
+    where, names = (root, members) if members is not None else (root.parent, [root.name])
+    tar = subprocess.Popen(["tar", "--posix", "-cf", "-", "-C", str(where), *names], stdout=subprocess.PIPE)
+    zstd = subprocess.run(["zstd", "-T0", "--long=30", "-q", "-c"], stdin=tar.stdout, capture_output=True, check=True)
+    assert tar.wait() == 0
+    return len(zstd.stdout)
+
+
+def build(
+    data: Path, out: Path, cache: Path, config: Config, limit: int | None, fmt: str = "mangadex-v3"
+) -> tuple[int, float]:
     t0 = time.perf_counter()
     result = pipeline.run_build(
-        [f"mangadex-v3:{data}"], out, config, limit=limit, cache_dir=cache, log=StageLog(stream=io.StringIO())
+        [f"{fmt}:{data}"], out, config, limit=limit, cache_dir=cache, log=StageLog(stream=io.StringIO())
     )
     assert result is not None
     return len(result.catalog), time.perf_counter() - t0
+
+
+#: The namespace of the benchmark's seeded UUIDs (a uuid5 of the project's name).
+UUID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://mangarec.invalid/bench_site_size")
+
+
+def uuid_of(item_id: str) -> str:
+    """The seeded UUID standing in for the v3 id ``item_id`` (36 characters, like MangaDex v5's)."""
+    return str(uuid.uuid5(UUID_NAMESPACE, item_id))
+
+
+def write_slices(data: Path, limit: int | None, work: Path) -> dict[str, Path]:
+    """The SFW slice as generic JSONL twice: ``{"short ids": …, "UUID ids": …}``; the UUID copy has
+    every id, ``related`` link, reference match and MangaDex URL rewritten with :func:`uuid_of`."""
+    catalog = load_catalog([f"mangadex-v3:{data}"], limit=limit)
+    short, long = work / "short.jsonl", work / "uuid.jsonl"
+    with short.open("w", encoding="utf-8") as fs, long.open("w", encoding="utf-8") as fl:
+        for item in catalog.items:
+            rec = item_record(item)
+            fs.write(json.dumps(rec, ensure_ascii=False) + "\n")
+            rec["id"] = uuid_of(item.id)
+            rec["url"] = f"https://mangadex.org/title/{rec['id']}"
+            rec["related"] = [{**r, "id": uuid_of(r["id"])} for r in rec["related"]]
+            if "matches" in rec:
+                rec["matches"] = [uuid_of(m) for m in rec["matches"]]
+            fl.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    return {"short ids": short, "UUID ids": long}
+
+
+def compare_ids(data: Path, limit: int | None, work: Path) -> None:
+    """Print what UUID ids cost beside short ids (``--uuid``)."""
+    files = write_slices(data, limit, work)
+    cache, rows, parts = work / "cache", {}, {}
+    for label, path in files.items():
+        name = label.split()[0].lower()
+        n, sec = build(path, work / name, cache, Config(), None, "generic")
+        half, _ = build(path, work / f"{name}-half", cache, Config(), n // 2, "generic")
+        (b, f), (bh, _) = pipeline.site_size(work / name), pipeline.site_size(work / f"{name}-half")
+        rows[label] = (n, half, b, f, (b - bh) / (n - half), sec)
+        parts[label] = breakdown(work / name)
+    n, half = rows["short ids"][:2]
+    print(f"MangaDex v3 SFW, {n} titles (and {half}), ids as given and as UUIDs; machine load {os.getloadavg()[0]:.2f}")
+    print(f"{'':34}{'bytes':>14}{'files':>8}{'all in':>10}{'one more':>10}   (bytes per title)")
+    for label, (n, _, b, f, marginal, sec) in rows.items():
+        print(f"{label:34}{b:>14,}{f:>8}{b / n:>10,.0f}{marginal:>10,.0f}   built cold in {sec:.0f} s")
+    (_, _, bs, _, ms, _), (_, _, bu, _, mu, _) = rows["short ids"], rows["UUID ids"]
+    print(f"{'UUID ids cost':34}{bu - bs:>14,}{'':>8}{(bu - bs) / n:>10,.0f}{mu - ms:>10,.0f}")
+    print("per part (bytes per title: short ids, UUID ids, difference):")
+    for name in sorted(parts["UUID ids"], key=lambda k: -parts["UUID ids"][k]):
+        s, u = parts["short ids"][name] / n, parts["UUID ids"][name] / n
+        print(f"    {name:30}{s:>10,.0f}{u:>10,.0f}{u - s:>+10,.0f}")
+    for label in rows:
+        entry = cache_entry_bytes(work / label.split()[0].lower())
+        if entry is not None:
+            print(f"{label} as an actions/cache entry (tar + zstd): {entry:,} bytes, {entry / n:,.0f} per title")
+    at_goal = {}
+    for label, (n, _, b, _, marginal, _) in rows.items():
+        at_goal[label] = b - marginal * n + marginal * GOAL_TITLES
+        per = at_goal[label] / GOAL_TITLES
+        print(f"{label} at {GOAL_TITLES:,} titles: {at_goal[label] / 1e9:.3f} GB ({per:,.0f} bytes per title all in)")
+    at_n, at_100k = bu / n, at_goal["UUID ids"] / GOAL_TITLES
+    print(
+        f"goal <= 10,000 bytes per title all in, with UUID ids: {'met' if at_n <= 10_000 else 'MISSED'} at {n:,} "
+        f"titles ({at_n:,.0f}), {'met' if at_100k <= 10_000 else 'MISSED'} at {GOAL_TITLES:,} ({at_100k:,.0f}: "
+        f"{'under' if at_goal['UUID ids'] <= HOST_LIMIT else 'OVER'} the host's {HOST_LIMIT / 1e9:.0f} GB)"
+    )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=shared_data_dir() / "mangadex-v3" / "manga.jsonl.xz")
     ap.add_argument("--limit", type=int, default=5000, help="titles of the slice (0: the whole catalog)")
+    ap.add_argument("--uuid", action="store_true", help="compare the slice's own ids with UUIDs (a live catalog's)")
     args = ap.parse_args()
     if not args.data.exists():
         sys.exit(f"error: {args.data} not found (the MangaDex v3 dump of ../shared/data)")
     limit = args.limit or None
     work = Path(tempfile.mkdtemp(prefix="mangarec-size-"))
     try:
+        if args.uuid:
+            compare_ids(args.data, limit, work)
+            return
         cache = work / "cache"
         default = Config()
         tables = replace(default, site=replace(default.site, csv_neighbours=10))
         n, sec = build(args.data, work / "whole", cache, default, limit)
+        # the stage cache of this one build, as the workflow caches it (its entries and pointers)
+        stages = cache_entry_bytes(
+            cache, sorted(p.name for p in cache.iterdir() if len(p.name) == 2 or p.name == "pointers")
+        )
         half, sec_half = build(args.data, work / "half", cache, default, n // 2)
         _, sec_tables = build(args.data, work / "tables", cache, tables, limit)
         print(f"MangaDex v3 SFW, {n} titles (and {half}), machine load {os.getloadavg()[0]:.2f}")
@@ -119,6 +221,10 @@ def main() -> None:
             before = f"  ({BEFORE[name]:,})" if name in BEFORE else ""
             print(f"    {name:30}{size / n:>10,.0f}{before}")
         print(f"    {'CSV tables (baseline build)':30}{breakdown(work / 'tables')['CSV tables'] / n:>10,.0f}")
+        entry = cache_entry_bytes(work / "whole")
+        if entry is not None and stages is not None:
+            print(f"as an actions/cache entry (tar + zstd): {entry:,} bytes, {entry / n:,.0f} per title")
+            print(f"the stage cache of the first build as an entry: {stages:,} bytes, {stages / n:,.0f} per title")
         ok = at_goal <= HOST_LIMIT and b / n <= 10_000
         print(
             f"at {GOAL_TITLES:,} titles: {at_goal / 1e9:.3f} GB ({at_goal / GOAL_TITLES:,.0f} bytes per title all in) "

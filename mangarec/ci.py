@@ -4,9 +4,11 @@ The workflow (``.github/workflows/site.yml`` of the maintainer's repository, nev
 
 - runs every night (``schedule``) and on demand (``workflow_dispatch``, with a ``full`` input
   for a full listing that drops titles gone from MangaDex);
-- restores three caches with rolling keys (a new entry each run, the newest restored by
-  prefix): the catalog store (``.cache/fetch``), the stage cache (``.cache/??``) and numba's
-  cache (``.cache/numba``);
+- restores four caches with rolling keys (a new entry each run, the newest restored by
+  prefix; saved at the end of a successful job only): the catalog store (``.cache/fetch``),
+  the stage cache (:data:`STAGES`: ``.cache/??`` and ``.cache/pointers``), numba's cache
+  (``.cache/numba``) and the previous site (:data:`SITE`), which the build reads to carry
+  unchanged title pages over (:mod:`mangarec.site.carry`) before it swaps the new site in;
 - fetches (``mangarec fetch mangadex``: only the delta on most nights), builds from the store
   without another request (``build --fetch mangadex --no-refresh``), uploads ``_site`` with
   ``actions/upload-pages-artifact`` and deploys it with ``actions/deploy-pages``;
@@ -40,6 +42,11 @@ ACTIONS = {
     "actions/deploy-pages": ("cd2ce8fcbc39b97be8ca5fce6e763baed58fa128", "v5.0.0"),
 }
 WORKFLOW = Path(".github/workflows/site.yml")
+#: The build's ``--out`` in the workflow: uploaded to Pages, and cached for the next night.
+SITE = "_site"
+#: What the stage cache keeps under ``--cache-dir``: its entries (two-hex-digit folders) and its
+#: pointers to last night's results (lists to update, a map to warm-start, the pages' digests).
+STAGES = ".cache/??\n.cache/pointers"
 DEFAULT_CRON = "17 3 * * *"
 API = "https://api.mangadex.org"
 
@@ -50,6 +57,9 @@ def _uses(action: str) -> str:
 
 
 def _cache(name: str, path: str, prefix: str) -> str:
+    """An ``actions/cache`` step; ``path`` holds one path or glob per line."""
+    paths = path.split("\n")
+    path = paths[0] if len(paths) == 1 else "|\n" + "".join(f"            {p}\n" for p in paths).rstrip("\n")
     return f"""      - name: Restore the {name}
         uses: {_uses("actions/cache")}
         with:
@@ -144,8 +154,9 @@ jobs:
           python-version: "3.11"
       - name: Install mangarec
         run: python -m pip install "$MANGAREC_PACKAGE"
-{_cache("catalog store", ".cache/fetch", "mangarec-store-")}{_cache("stage cache", ".cache/??", "mangarec-stages-")}\
+{_cache("catalog store", ".cache/fetch", "mangarec-store-")}{_cache("stage cache", STAGES, "mangarec-stages-")}\
 {_cache("numba cache", ".cache/numba", "mangarec-numba-${{ runner.os }}-")}\
+{_cache("previous site", SITE, "mangarec-site-")}\
       - name: Fetch what changed on MangaDex
         id: fetch
         run: |
@@ -157,10 +168,10 @@ jobs:
         id: build
         run: |
           mangarec build --fetch mangadex --fetch-url "$MANGAREC_API" --no-refresh \\
-            --cache-dir .cache --out _site{conf}
+            --cache-dir .cache --out {SITE}{conf}
       - uses: {_uses("actions/upload-pages-artifact")}
         with:
-          path: _site
+          path: {SITE}
 
   deploy:
     name: Deploy to GitHub Pages

@@ -55,7 +55,7 @@ def _title_pages(task: tuple[str, int, int]) -> tuple[int, int, int, Digests, in
     before = carry.carried
     if kind == "titles":
         for p in range(start, stop):
-            rel = f"title/{prep.items[p].id}/index.html"
+            rel = f"title/{prep.slugs[p]}/index.html"
             ctx = C.title_context(result, prep, p, assets)
             d = inputs_digest(ctx, salt)
             kept = carry.take(rel, d)
@@ -150,6 +150,7 @@ def write_site(
         "tag_masks",
         "esc_titles",
         "esc_ids",
+        "slugs",
         "esc_tags",
         "item_tags",
         "score_text",
@@ -181,7 +182,7 @@ def write_site(
     digests: Digests = {}
     for d in done:
         digests.update(d[3])
-    urls += [f"title/{item.id}/" for item in prep.items]
+    urls += [f"title/{s}/" for s in prep.slugs]
     lap("titles + neighbour shards")
 
     index = build_index(

@@ -168,7 +168,7 @@ def _card(prep: Prepared, p: int, root: str) -> dict:
     return {
         "id": it.id,
         "title": it.title,
-        "href": f"{root}title/{it.id}/",
+        "href": f"{root}title/{prep.slugs[p]}/",
         "year": it.year,
         "kind": it.kind,
         "tags": [prep.tags[t] for t in prep.item_tags[p]],
@@ -197,7 +197,7 @@ def explore_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
 def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> dict:
     """A title page: details, sanitised description, tags, neighbours per model, related."""
     it = prep.items[p]
-    path = f"title/{it.id}/index.html"
+    path = f"title/{prep.slugs[p]}/index.html"
     ctx = base(
         result,
         path,
@@ -208,6 +208,9 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
         data={"id": it.id},
         description=f"{it.title}: similar titles under every model.",
     )
+    # the catalog's date (the footer's "data of") moves whenever a newer title arrives, i.e. every
+    # night on a live catalog: a title page leaves it out, else none is ever carried over (.carry)
+    ctx["build_date"] = None
     here = "../"  # other title pages are siblings: title/<id>/ → ../<other>/ (shorter than root + title/)
     index = result.catalog.index
     lead = prep.lead_model
@@ -229,7 +232,7 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
     work = result.catalog.work_of
     also = [
         {
-            "href": f"{here}{prep.items[q].id}/",
+            "href": f"{here}{prep.slugs[q]}/",
             "title": prep.items[q].title,
             "format": prep.kind_labels[q] or prep.items[q].kind,
         }
@@ -243,7 +246,7 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
             {
                 "type": r.type,
                 "title": (prep.items[index[r.id]].title if inside else r.title) or r.id,
-                "href": f"{here}{r.id}/" if inside else None,
+                "href": f"{here}{prep.slugs[index[r.id]]}/" if inside else None,
             }
         )
     external = [external_link(k, v, it.kind)._asdict() for k, v in it.external]

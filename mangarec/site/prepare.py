@@ -254,6 +254,13 @@ class Prepared:
         return [str(escape(it.id)) for it in self.items]
 
     @cached_property
+    def slugs(self) -> list[str]:
+        """Each item's page folder under ``title/`` (:mod:`.slug`: a UUID in 22 characters)."""
+        from .slug import slugs
+
+        return slugs([it.id for it in self.items])
+
+    @cached_property
     def neighbour_lists(self) -> dict[str, tuple[list[list[int]], list[list[float]]]]:
         """:attr:`neighbours` as Python lists (fast to iterate)."""
         return {m: (pos.tolist(), sc.tolist()) for m, (pos, sc) in self.neighbours.items()}
@@ -270,9 +277,9 @@ class Prepared:
 
     @lru_cache(maxsize=8)  # noqa: B019 - a Prepared lives for one build; the cache dies with it
     def links(self, prefix: str) -> list[str]:
-        """``<a href="{prefix}{id}/">{title}</a>`` for every item (escaped), per ``prefix``: the
+        """``<a href="{prefix}{slug}/">{title}</a>`` for every item (escaped), per ``prefix``: the
         relative path to the ``title/`` folder (``"../"`` from a title page)."""
-        return [f'<a href="{prefix}{i}/">{t}</a>' for i, t in zip(self.esc_ids, self.esc_titles)]
+        return [f'<a href="{prefix}{escape(s)}/">{t}</a>' for s, t in zip(self.slugs, self.esc_titles)]
 
     def has_neighbours(self, p: int, model: str) -> bool:
         """Whether item ``p`` has any neighbour shown under ``model`` (a series list may have none)."""

@@ -339,3 +339,52 @@ def test_malicious_catalog_executes_nothing(browser, evil_site):
     open_page(browser, base + "plots/", "return document.getElementById('plot').dataset.model")
     assert browser.execute_script("return window.__xss") is None
     assert_clean(browser)
+
+
+def test_uuid_ids_link_to_their_slug_pages(browser, tmp_path):
+    """A live catalog's UUID ids: explore (JavaScript, slug.js) links each neighbour to the same
+    title/<slug>/ page the build wrote (mangarec.site.slug), and following one opens that title."""
+    import sys
+    import uuid
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "site"))
+    from site_helpers import make_result
+
+    from mangarec.catalog import Catalog, Item, make_tags
+    from mangarec.site import write_site
+    from mangarec.site.slug import slug
+
+    genres = [["Horror", "Mystery", "Gore"], ["Sports", "Comedy", "School Life"]]
+    items = tuple(
+        Item(
+            id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"mangarec-test/{k}")),
+            title=f"Title {k}",
+            kind="manga",
+            tags=make_tags({"genre": genres[k % 2][: 2 + k % 2]}),
+            year=2000 + k,
+            popularity=float(10 - k),
+        )
+        for k in range(8)
+    )
+    out = tmp_path / "uuid-site"
+    write_site(make_result(Catalog(items=items, sources=("uuid",)), k=3), out)
+    server = Server(out)
+    try:
+        first = items[0]
+        ready = "return document.querySelector('#model-columns a') !== null"
+        open_page(browser, server.url + f"explore/#{first.id}", ready)
+        hrefs = browser.execute_script(
+            "return Array.from(document.querySelectorAll('#chosen-title a, #model-columns a'), "
+            "a => a.getAttribute('href'))"
+        )
+        slugs = {slug(it.id): it for it in items}
+        assert hrefs and hrefs[0] == f"../title/{slug(first.id)}/"
+        assert all(h.startswith("../title/") and h.split("/")[2] in slugs for h in hrefs), hrefs
+        assert all((out / "title" / h.split("/")[2] / "index.html").is_file() for h in hrefs)
+        browser.find_element("css selector", "#model-columns a").click()
+        wait_for(browser, "return location.pathname.indexOf('/title/') >= 0 && document.querySelector('h1') !== null")
+        here = browser.execute_script("return location.pathname").split("/")[-2]
+        assert browser.find_element("css selector", "h1").text == slugs[here].title
+        assert_clean(browser)
+    finally:
+        server.close()

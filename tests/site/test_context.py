@@ -243,3 +243,17 @@ def test_feed_page_says_which_order_it_uses(two_clusters, tmp_path):
     b = (tmp_path / "b" / "feed" / "index.html").read_text()
     assert "latest chapter uploads" in a and '<time datetime="2026-12-07">' in a
     assert "latest chapter uploads" not in b and "by release date" in b
+
+
+def test_a_title_page_does_not_depend_on_the_catalog_date(result):
+    """The catalog's date moves every night on a live catalog (the newest title's): a title page
+    that showed it would never be carried over (mangarec.site.carry); the home page shows it."""
+    from dataclasses import replace
+
+    from mangarec.site.carry import inputs_digest
+
+    later = replace(result, build_date="2027-01-01")
+    for r in (result, later):
+        assert C.home_context(r, Prepared(r), ASSETS)["build_date"] == r.build_date
+    a, b = (C.title_context(r, Prepared(r), 0, ASSETS) for r in (result, later))
+    assert a["build_date"] is None and inputs_digest(a, "s") == inputs_digest(b, "s")

@@ -2,6 +2,7 @@
  * Reads the page's JSON data island (#page-data), resolves site-relative URLs, fetches
  * data shards, builds elements. The visitor's profile is profile.js. */
 import {fnv1a} from './hash.js';
+import {slug} from './slug.js';
 
 const island = document.getElementById('page-data');
 export const data = island ? JSON.parse(island.textContent) : {};
@@ -92,4 +93,4 @@ export function el(tag, attrs, text) {
   return e;
 }
 
-export function titleHref(id) { return url('title/' + encodeURIComponent(id) + '/'); }
+export function titleHref(id) { return url('title/' + encodeURIComponent(slug(id)) + '/'); }
