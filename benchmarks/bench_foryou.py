@@ -61,9 +61,9 @@ VARIANTS = {
     "mangadex": [(0, 0, 8), (0, 0, 4), (5000, 0, 8), (5000, 0, 4)],
 }
 #: Fast 3G as Chrome DevTools defines it (bytes/s, ms).
-#: Version-5 variants: (candidates per title, μ₀ of the published kernel; 0: the few-ratings λ).
+#: Version-6 variants: (candidates per title, μ₀ of the published kernel; 0: the few-ratings λ).
 VARIANTS5 = {"anime": [(50, 0), (100, 0), (200, 0), (400, 0)], "mangadex": [(25, 0), (50, 0), (100, 0)]}
-#: Likes of the page's visitor (what the version-5 rows' "rated files" column counts).
+#: Likes of the page's visitor (what the version-6 rows' "rated files" column counts).
 PAGE_LIKES = 12
 FAST_3G = {"offline": False, "latency": 150, "downloadThroughput": 1.6e6 / 8, "uploadThroughput": 750e3 / 8}
 FIRST_REC = "document.querySelector('#recs-list > li')"
@@ -121,11 +121,11 @@ def curve(name, rows_of, base_doc: dict, variants, build, labels: tuple[str, ...
 
 
 def curve5(name, rows_of, base: Row, variants, build5, popular: list[str]) -> list[Row]:
-    """Version-5 rows: the document up front plus the files of a visitor's rated titles
+    """Version-6 rows: the document up front plus the files of a visitor's rated titles
     (:data:`PAGE_LIKES` times the mean gzipped file of the popular half, which the page's
     visitor likes), and the figures through the candidate lists."""
     print(
-        f"\n=== {name}: version 5 (per-title files with candidate lists): up front = document + "
+        f"\n=== {name}: version 6 (per-title files with candidate lists and floors): up front = document + "
         f"{PAGE_LIKES} rated titles' files"
     )
     _print(base, base)
@@ -134,7 +134,7 @@ def curve5(name, rows_of, base: Row, variants, build5, popular: list[str]) -> li
         doc, files = build5(n, mu0 or None)
         m = client.parse(doc, "bench", title_files=files.values())
         per = np.mean([_gz(publish.dumps(files[i])) for i in popular])
-        label = f"v5: {n} candidates, kernel at {mu0 or 'both schedule ends'}"
+        label = f"v6: {n} candidates, kernel at {mu0 or 'both schedule ends'}"
         row = Row(label, _gz(publish.dumps(doc)), int(PAGE_LIKES * per), rows_of(m))
         out.append(row)
         _print(row, base)
@@ -215,7 +215,7 @@ def mangadex(args) -> None:
         inv[pos] = np.arange(len(cat))
         n = model.n_recommendable
         top = np.full((b.n, K), -1, dtype=np.int64)
-        if model.lists is not None:  # version 5: the liked title's candidate list
+        if model.lists is not None:  # version 6: the liked title's candidate list
             for i in rows:
                 got = [cat.index[c] for c, _ in model.recommend({cat.ids[i]: "like"}, n=K)]
                 top[i, : len(got)] = got
@@ -258,6 +258,9 @@ def variants5_of(text: str | None, dataset: str) -> list[tuple[int, float]]:
 
 def both(args, name, cat, emb, fold: dict, figures, builds, variants, labels, budget: int) -> None:
     """The curves beside the version-3 file, the verdict and (``--browser``) the page."""
+    if args.page_only:
+        browser(args, name, cat, emb, fold, budget)
+        return
     base_doc = publish.build_payload(cat, emb, **fold, build_date="bench")
     rows = curve(name, figures, base_doc, variants[0], builds[0], labels) if variants[0] else []
     if not rows:
@@ -500,17 +503,20 @@ def main() -> int:
     ap.add_argument("--datasets", default="anime,mangadex", help="curves to print ('' for none)")
     ap.add_argument("--variants", help="anime variants T:D:B,... (titles up front, dims, bits)")
     ap.add_argument("--variants-md", help="MangaDex variants T:D:B,...")
-    ap.add_argument("--variants5", help="anime version-5 variants N:MU0,... (candidates, kernel λ; '' for none)")
-    ap.add_argument("--variants5-md", help="MangaDex version-5 variants N:MU0,...")
+    ap.add_argument("--variants5", help="anime version-6 variants N:MU0,... (candidates, kernel λ; '' for none)")
+    ap.add_argument("--variants5-md", help="MangaDex version-6 variants N:MU0,...")
     ap.add_argument("--seed", type=int, default=42)
     ap.add_argument("--browser", action="store_true", help="also measure the For-you page in Chromium")
     ap.add_argument("--baseline-ref", default="main", help="git ref whose scripts are today's page")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--page-only", action="store_true", help="only the page (--browser), no curve")
     ap.add_argument(
-        "--candidates", type=int, default=200, help="the page's published form: version 5 with N (0: version 4)"
+        "--candidates", type=int, default=200, help="the page's published form: version 6 with N (0: version 4)"
     )
     args = ap.parse_args()
     todo = [d for d in args.datasets.split(",") if d]
+    if args.page_only:
+        args.browser = True
     if "anime" in todo:
         anime(args)
     if "mangadex" in todo:

@@ -186,9 +186,9 @@ class CompactOptions:
     dims: int = 0
     bits: int = 8
     shard_size: int = 16
-    #: > 0: version 5 (:mod:`mangarec.kernel`) with this many candidates per title.
+    #: > 0: version 6 (:mod:`mangarec.kernel`) with this many candidates per title.
     candidates: int = 0
-    #: Version 5: μ₀ of the published implicit kernel (0: the few-ratings λ).
+    #: Version 6: μ₀ of the published implicit kernel (0: the few-ratings λ).
     kernel_reg: float = 0.0
 
     @classmethod

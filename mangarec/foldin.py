@@ -265,7 +265,7 @@ def to_values(
 
 def implicit_reg(reg: float, values: np.ndarray, alpha: float, nu: float, reg_cols: int) -> float:
     """The implicit fold-in's ridge penalty ``λ·((n + alpha·Σ|v|)/n) ** nu`` (``n = reg_cols``),
-    as :func:`mangarec.models.als_solvers.implicit_penalty` gives a training row."""
+    as :func:`mangarec.models._solve.implicit_penalty` gives a training row."""
     if nu == 0.0:
         return float(reg)
     n = max(int(reg_cols), 1)

@@ -36,7 +36,7 @@ from .progress import StageLog
 from .report import BuildInfo, CatalogInfo, ModelInfo, NeighbourInfo, Published, RatingsInfo, Report, StageRun
 from .result import BuildResult
 from .seeds import derive_seed
-from .workers import fork_pool
+from .workers import Background, fork_pool
 
 if TYPE_CHECKING:
     from .evaluation.results import Evaluation
@@ -124,6 +124,25 @@ class _Stages:
         self.cache.put(key, value, seconds)
         self._record(name, False, seconds)
         return value
+
+    def start(self, name: str, key: str, compute: Callable[[], Any]) -> Callable[[], Any]:
+        """Like :meth:`run`, but a miss is computed in a forked worker started now
+        (:class:`~mangarec.workers.Background`), beside what the build does next; returns the
+        function that waits for the value (and caches and records it)."""
+        value = self.cache.get(key)
+        if value is not None:
+            return lambda: self.run(name, key, compute)
+        job = Background(compute)
+
+        def finish() -> Any:
+            value, seconds = job.result()
+            self.cache.misses += 1
+            self.cache.put(key, value, seconds)
+            self.log.record(name, seconds)
+            self._record(name, False, seconds)
+            return value
+
+        return finish
 
     def run_parallel(self, jobs: list[tuple[str, str, Callable[..., Any], tuple]], workers: int) -> dict[str, Any]:
         """Like :meth:`run` for independent stages ``(name, key, fn, args)``; misses run in up to
@@ -544,7 +563,6 @@ def _run(
     fitted, model_keys = _fit_all(catalog, names, config, stages)
     embeddings = {n: fitted[n] for n in names}
     neighbours, nb_keys = _neighbours_all(catalog, embeddings, model_keys, config, stages)
-    maps = _maps_all(embeddings, model_keys, config, stages)
 
     eval_seed = derive_seed(config.seed, "evaluate")
     held_emb, held_nb, heldout_keys = _heldout_fits(catalog, names, fitted, model_keys, config, stages, eval_seed)
@@ -552,32 +570,33 @@ def _run(
     # the hybrid is refitted too (it depends on colike), but only rating-trained models fold visitors in
     held_trained = {n: e for n, e in held_emb.items() if spec(n).trained_on_ratings}
     candidates = _content_candidates(catalog, embeddings, held_trained)
-    evaluation = evaluation_of(
-        stages.run(
+    # the evaluation (one core) runs in a forked worker beside the maps (two at a time)
+    evaluated = stages.start(
+        "evaluate",
+        make_key(
             "evaluate",
-            make_key(
-                "evaluate",
-                [nb_keys[n] for n in names],
-                heldout_keys,
-                cold_keys,
-                sorted(model_keys[n] for n in candidates),
-                catalog.fingerprint,
-                config.evaluation,
-                config.seed,
-                module_digest("mangarec.evaluation"),
-            ),
-            lambda: evaluate(
-                catalog,
-                neighbours,
-                config.evaluation,
-                eval_seed,
-                heldout_embeddings=held_trained,
-                heldout_neighbours=held_nb,
-                cold_neighbours=cold_nb,
-                candidates=candidates,
-            ),
-        )
+            [nb_keys[n] for n in names],
+            heldout_keys,
+            cold_keys,
+            sorted(model_keys[n] for n in candidates),
+            catalog.fingerprint,
+            config.evaluation,
+            config.seed,
+            module_digest("mangarec.evaluation"),
+        ),
+        lambda: evaluate(
+            catalog,
+            neighbours,
+            config.evaluation,
+            eval_seed,
+            heldout_embeddings=held_trained,
+            heldout_neighbours=held_nb,
+            cold_neighbours=cold_nb,
+            candidates=candidates,
+        ),
     )
+    maps = _maps_all(embeddings, model_keys, config, stages)
+    evaluation = evaluation_of(evaluated())
 
     from .compact import CompactOptions
     from .publish import write_collect

@@ -1,5 +1,5 @@
 """Every embeddings file a build publishes: the full document (:mod:`mangarec.publish`) and the
-compact form For-you loads first (version 4, :mod:`mangarec.compact`, or version 5,
+compact form For-you loads first (version 4, :mod:`mangarec.compact`, or version 6,
 :mod:`mangarec.kernel`), chosen by ``[publish] compact_*``."""
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ def write_published(
     out_dir: Path, catalog: Catalog, emb: Embedding, *, compact: CompactOptions, top_n: int | None, **fold: Any
 ) -> dict[str, int]:
     """Every published embeddings file: :func:`mangarec.publish.write_embeddings`' and the
-    compact form For-you loads: version 4 (:mod:`mangarec.compact`), or version 5
+    compact form For-you loads: version 4 (:mod:`mangarec.compact`), or version 6
     (:mod:`mangarec.kernel`) when ``compact.candidates`` > 0 (built first, so nothing is written if
     it fails);
     ``{relative path: bytes}``. ``fold`` is the fold-in both documents carry (``reg``, ``mode``,

@@ -10,7 +10,7 @@ import scipy.sparse as sp
 
 from mangarec.catalog import Catalog, Item, Ratings, make_tags
 from mangarec.errors import InputError
-from mangarec.models import als, als_solvers
+from mangarec.models import _solve, als, als_solvers
 from mangarec.models.als import Params as ALSParams
 
 NOISE = 0.3
@@ -123,9 +123,9 @@ def test_deterministic_and_seed_dependent():
 def test_threads_do_not_change_result(monkeypatch):
     catalog, _ = planted_catalog(n_users=700, n_items=60, density=0.3)
     p = ALSParams(factors=3, regularization=0.1, iterations=2, feedback="explicit")
-    monkeypatch.setattr(als, "BLOCK", 64)
+    monkeypatch.setattr(_solve, "BLOCK", 64)
     a = als.fit(catalog, p, seed=2)
-    monkeypatch.setattr(als, "THREADS", 1)
+    monkeypatch.setattr(_solve, "THREADS", 1)
     b = als.fit(catalog, p, seed=2)
     assert a.vectors.tobytes() == b.vectors.tobytes()
 
@@ -293,7 +293,7 @@ def test_cg_deterministic_whatever_the_threads_and_blocks(monkeypatch, implicit)
     monkeypatch.setattr(als_solvers, "CG_BLOCK", 64)
     a = als.fit(catalog, p, seed=2, solver="cg")
     b = als.fit(catalog, p, seed=2, solver="cg")
-    monkeypatch.setattr(als, "THREADS", 1)
+    monkeypatch.setattr(_solve, "THREADS", 1)
     c = als.fit(catalog, p, seed=2, solver="cg")
     monkeypatch.setattr(als_solvers, "CG_BLOCK", 1000)  # one block for the users
     d = als.fit(catalog, p, seed=2, solver="cg")
@@ -334,14 +334,14 @@ def test_exact_solves_from_slices_of_the_outer_product_table_are_the_same_bytes(
     F = g.standard_normal((300, 8))
     whole = als.solve_rows(V, F, 0.5, implicit=implicit, alpha=3.0)
     table = 300 * 8 * 8 * 4
-    monkeypatch.setattr(als, "Z_BYTES", table // 5)  # the whole table is over the cap: slices of it
-    assert als.normal_matrices(V, F.astype(np.float32), np.arange(10)) is not None
+    monkeypatch.setattr(_solve, "Z_BYTES", table // 5)  # the whole table is over the cap: slices of it
+    assert _solve.normal_matrices(V, F.astype(np.float32), np.arange(10)) is not None
     sliced = als.solve_rows(V[:10], F, 0.5, implicit=implicit, alpha=3.0)
     assert sliced.tobytes() == whole[:10].tobytes()
     assert als.solve_rows(V, F, 0.5, implicit=implicit, alpha=3.0).tobytes() == whole.tobytes()
     # more rows than the columns they use: the whole table is no larger, and it is what is built
     Vt = V.T.tocsr()
-    assert als.normal_matrices(Vt, F[:40].astype(np.float32), np.arange(300)) is None
+    assert _solve.normal_matrices(Vt, F[:40].astype(np.float32), np.arange(300)) is None
 
 
 def test_visitor_fold_in_settings_are_published_and_fall_back_to_training():

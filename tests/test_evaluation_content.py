@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -9,6 +11,7 @@ import scipy.sparse as sp
 from mangarec.catalog import Catalog, Item, Ratings, Related, make_tags
 from mangarec.embedding import Neighbours
 from mangarec.evaluation import content
+from mangarec.report import from_jsonable, jsonable
 
 
 def catalog(n=8):
@@ -74,11 +77,17 @@ def test_evaluate_shape_and_random_expectation():
     c = catalog()
     perfect = lists([[(i + 1) if i % 2 == 0 else (i - 1), (i + 2) % 8] for i in range(8)])
     rep = content.evaluate(c, {"m": perfect}, 42, k=2)
-    m = rep["models"]["m"]
-    assert m["franchise_recall"]["all"] == 1.0
-    assert set(m["franchise_recall"]) == {"validation", "test", "all"}
-    assert rep["random"]["franchise_recall"] == pytest.approx(2 / 7)
-    assert rep["franchise_links"]["validation"] + rep["franchise_links"]["test"] == 4
+    m = rep.models["m"]
+    assert m.franchise_recall.all == 1.0
+    assert rep.random.franchise_recall == pytest.approx(2 / 7)
+    assert rep.franchise_links is not None
+    assert rep.franchise_links.validation + rep.franchise_links.test == 4
+    # report.json's part: the typed figures as the same keys, and read back as they were written
+    doc = jsonable(rep)
+    assert list(doc) == ["k", "seed", "franchise_links", "reference_lists", "models", "random", "notes"]
+    assert set(doc["models"]["m"]["franchise_recall"]) == {"validation", "test", "all"}
+    back = from_jsonable(content.ContentFigures, json.loads(json.dumps(doc)))
+    assert isinstance(back.models["m"].matches_recall, content.Halves) and jsonable(back) == doc
 
 
 def test_a_random_list_is_near_the_expectation_and_a_good_one_far_above():
@@ -117,3 +126,17 @@ def test_colike_lists():
     co = content.colike_lists(c, k=2)
     assert co[0].tolist() == [1, 3] and co[1].tolist() == [0, 3]  # 0-1 liked together twice
     assert content.colike_lists(catalog()) == {}
+
+
+def test_matches_recall_is_the_mean_of_each_item_s_listed_share_bit_for_bit():
+    """The vectorised recall equals the per-item definition ``mean(isin(M_i, top_i))``
+    exactly (the same float64 values averaged in the same order), duplicates and subsets included."""
+    g = np.random.default_rng(7)
+    n, k = 300, 10
+    idx = np.stack([g.choice(n, k, replace=False) for _ in range(n)]).astype(np.int32)
+    ref = {i: g.integers(0, n, g.integers(1, 25)).astype(np.int64) for i in range(n) if g.random() < 0.7}
+    ref[3] = np.array([idx[3, 0], idx[3, 0], 299], dtype=np.int64)  # a repeated match counts twice
+    for rows in (None, g.permutation(n)[:120]):
+        keys = sorted(ref) if rows is None else [int(r) for r in rows if int(r) in ref]
+        expect = float(np.mean([np.isin(ref[i], idx[i]).mean() for i in keys]))
+        assert content.matches_recall(idx, ref, rows) == expect

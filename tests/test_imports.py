@@ -102,3 +102,47 @@ def test_the_finder_finds_cycles(tmp_path):
     assert cycles(pkg) == [["pkg.a", "pkg.b", "pkg.sub.c"]]
     (pkg / "sub" / "c.py").write_text("import os\n")
     assert cycles(pkg) == []
+
+
+def model_modules(package: Path) -> set[str]:
+    """The model modules of ``package``'s ``models`` subpackage: those assigning a module-level
+    ``SPEC`` (what the registry collects)."""
+    out = set()
+    for name, path in module_names(package).items():
+        if name.split(".")[1:2] != ["models"]:
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        targets = [t for n in tree.body if isinstance(n, ast.Assign) for t in n.targets]
+        targets += [n.target for n in tree.body if isinstance(n, ast.AnnAssign)]
+        if any(isinstance(t, ast.Name) and t.id == "SPEC" for t in targets):
+            out.add(name)
+    return out
+
+
+def model_imports(package: Path) -> list[tuple[str, str]]:
+    """``(model, other model)`` for every model module importing another model module, anywhere
+    in its file (what two models share belongs in a module that is neither)."""
+    modules = module_names(package)
+    models = model_modules(package)
+    return sorted((m, o) for m in models for o in imports_of(m, modules[m], modules) if o in models)
+
+
+def test_no_model_module_imports_another():
+    """Adding or changing a model touches its module: none reaches into another's (issue 21)."""
+    assert len(model_modules(ROOT / "mangarec")) >= 10
+    found = model_imports(ROOT / "mangarec")
+    assert found == [], "model modules importing model modules: " + "; ".join(f"{a} -> {b}" for a, b in found)
+
+
+def test_the_model_import_check_finds_them(tmp_path):
+    pkg = tmp_path / "pkg"
+    (pkg / "models").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "models" / "__init__.py").write_text("from . import a, b\n")
+    (pkg / "models" / "_shared.py").write_text("def solve(): ...\n")
+    (pkg / "models" / "a.py").write_text("from ._shared import solve\nSPEC = object()\n")
+    (pkg / "models" / "b.py").write_text("def f():\n    from .a import solve\nSPEC: object = object()\n")
+    assert model_modules(pkg) == {"pkg.models.a", "pkg.models.b"}
+    assert model_imports(pkg) == [("pkg.models.b", "pkg.models.a")]
+    (pkg / "models" / "b.py").write_text("from ._shared import solve\nSPEC = object()\n")
+    assert model_imports(pkg) == []

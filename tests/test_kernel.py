@@ -1,4 +1,4 @@
-"""Embeddings version 5 (per-title files with candidate lists): the algebra, the readers, bounds."""
+"""Embeddings versions 5 and 6 (per-title files with candidate lists): the algebra, the readers, bounds."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _v4(fitted, mode="implicit", schedule=None):
     catalog, emb = fitted
     doc, shards = compact.build_compact(
         catalog, emb, reg=2.0, mode=mode, alpha=20.0, schedule=schedule, build_date=DATE,
-        dims=0, bits=8, recommend_n=0, shard_size=8,
+        dims=0, bits=8, recommend_n=0, shard_size=8, clip=kernel.CLIP,
     )  # fmt: skip
     return client.parse(doc, "v4", shards.values())
 
@@ -111,7 +111,8 @@ def test_short_lists_recommend_only_listed_candidates(fitted):
 def test_reader_needs_only_the_rated_titles_files(fitted, tmp_path):
     doc, files = _v5(fitted, candidates=40)
     sizes = kernel.write_titles(tmp_path, doc, files)
-    assert sizes["data/taste/*.json"] > 0 and (tmp_path / "data/taste" / f"{next(iter(files))}.json.gz").is_file()
+    first = tmp_path / "data/taste" / f"{next(iter(files))}.json"
+    assert sizes["data/taste/*.json"] > 0 and first.is_file() and not first.with_name(first.name + ".gz").exists()
     liked = _popular(fitted[0], [0, 4, 11])
     path = str(tmp_path / "data" / compact.DOC_NAME)
     few = client.load(path, rated=[*liked, "not-a-title"])
@@ -121,7 +122,7 @@ def test_reader_needs_only_the_rated_titles_files(fitted, tmp_path):
     r = {i: "like" for i in liked}
     assert few.recommend(r, n=10) == everything.recommend(r, n=10)
     doc_on_disk = json.loads((tmp_path / "data" / compact.DOC_NAME).read_text())
-    assert "ids" not in doc_on_disk["items"] and doc_on_disk["version"] == 5
+    assert "ids" not in doc_on_disk["items"] and doc_on_disk["version"] == 6
 
 
 def test_documents_validate_against_the_schema(fitted):
@@ -131,8 +132,16 @@ def test_documents_validate_against_the_schema(fitted):
         jsonschema.validate(doc, schema)
         for f in list(files.values())[:20]:
             jsonschema.validate(f, dict(schema["$defs"]["title"], **{"$defs": schema["$defs"]}))
-        with pytest.raises(jsonschema.ValidationError):  # a version-5 document names its title files
+        with pytest.raises(jsonschema.ValidationError):  # a version-6 document names its title files
             jsonschema.validate({k: v for k, v in doc.items() if k != "titles"}, schema)
+        title = dict(schema["$defs"]["title"], **{"$defs": schema["$defs"]})
+        old_doc, old = _as_v5(doc, files)
+        jsonschema.validate(old_doc, schema)
+        jsonschema.validate(next(iter(old.values())), title)  # version 5: no floor
+        f = next(iter(files.values()))
+        for bad in (dict(f, near={k: v for k, v in f["near"].items() if k != "floor"}), dict(f, version=5)):
+            with pytest.raises(jsonschema.ValidationError):
+                jsonschema.validate(bad, title)
     v3 = publish.build_payload(fitted[0], fitted[1], reg=2.0, mode="implicit", build_date=DATE)
     jsonschema.validate(v3, schema)
     with pytest.raises(jsonschema.ValidationError):
@@ -187,19 +196,75 @@ def test_candidate_lists_are_the_largest_kernel_values():
     rng = np.random.default_rng(1)
     V = rng.standard_normal((50, 4))
     wts = np.array([1.0, 0.5, 0.25, 0.1])
-    rows, q, steps = kernel.candidate_lists(V, [wts], 6, block=7)
+    rows, q, steps, floors = kernel.candidate_lists(V, [wts], 6, block=7)
     K = (V * wts) @ V.T
     for j in range(50):
         assert j not in rows[j]
-        best = np.argsort(-np.where(np.arange(50) == j, -np.inf, K[j]), kind="stable")[:6]
-        assert list(rows[j]) == list(best)
+        order = np.argsort(-np.where(np.arange(50) == j, -np.inf, K[j]), kind="stable")
+        assert list(rows[j]) == list(order[:6])
         assert np.allclose(q[0, j] * steps[0, j], K[j, rows[j]], atol=steps[0, j])
+        # the floor: the largest value left out (the seventh best)
+        assert abs(floors[0, j] * steps[0, j] - K[j, order[6]]) <= steps[0, j] / 2 + 1e-12
     # two anchors: every anchor's best three are among the six, interleaved
     other = np.ones(4)
-    rows2, q2, _ = kernel.candidate_lists(V, [wts, other], 6, block=7)
+    rows2, q2, _, f2 = kernel.candidate_lists(V, [wts, other], 6, block=7)
     K2 = V @ V.T
     for j in range(50):
         for M in (K, K2):
             top3 = np.argsort(-np.where(np.arange(50) == j, -np.inf, M[j]), kind="stable")[:3]
             assert set(top3) <= set(rows2[j])
-    assert q2.shape == (2, 50, 6)
+    assert q2.shape == (2, 50, 6) and f2.shape == (2, 50)
+    # a list of every other title leaves nothing out: its floor is 0
+    assert not kernel.candidate_lists(V, [wts], 49)[3].any()
+
+
+def _as_v5(doc, files):
+    """The same lists as a version-5 publication (no floor: a title left out counts 0)."""
+    old = {i: dict(f, version=5, near={k: v for k, v in f["near"].items() if k != "floor"}) for i, f in files.items()}
+    return dict(doc, version=5), old
+
+
+def test_a_title_left_out_of_a_list_counts_its_floor(fitted):
+    """Version 6: a candidate missing from a rated title's list counts that list's floor there,
+    so the score is the floors' sum plus each list's excess; the contributions (one per rated
+    title) still sum to it. Version 5's files (no floor) still read, with 0 for a missing title."""
+    doc, files = _v5(fitted, candidates=8)
+    v6 = client.parse(doc, "v6", title_files=files.values())
+    liked = _popular(fitted[0], [2, 9, 30, 41])
+    r = {i: "like" for i in liked}
+    got = v6.recommend(r, n=99)
+    rows, z, scale, beta = v6._kernel(r)
+    for cid, score in got[:10]:
+        want = 0.0
+        for row, zj in zip(rows, z):
+            k = kernel.combined(row, beta)
+            want += scale * zj * (k[row.near.index(cid)] if cid in row.near else kernel.floor_of(row, beta))
+        assert score == pytest.approx(want, rel=1e-9)
+        parts = v6.explain(r, cid, n=99)
+        assert len(parts) == len(liked) and sum(c for _, c in parts) == pytest.approx(score, rel=1e-9)
+    assert any(row.floor is not None and row.floor.any() for row in rows)
+    old = client.parse(*_as_v5(doc, files)[:1], "v5", title_files=_as_v5(doc, files)[1].values())
+    assert old.meta["count"] == doc["count"]
+    old_scores = dict(old.recommend(r, n=99))
+    assert set(old_scores) == {c for c, _ in got} and old_scores != dict(got)
+    for cid, score in old.recommend(r, n=5):  # version 5: only the lists holding it count
+        assert score == pytest.approx(sum(c for _, c in old.explain(r, cid, n=99)), rel=1e-9)
+
+
+def test_version_6_files_need_their_floor(fitted):
+    doc, files = _v5(fitted, candidates=6)
+    iid = next(iter(files))
+    f = json.loads(json.dumps(files[iid]))
+    for floor in (None, [1, 2], [4096], [1.5]):
+        if floor is None:
+            del f["near"]["floor"]
+        else:
+            f["near"]["floor"] = floor
+        with pytest.raises(InputError) as e:
+            client.parse(doc, "x.json", title_files=[f])
+        assert "\n" not in str(e.value) and "x.json" in str(e.value)
+    v5doc, v5files = _as_v5(doc, files)
+    with pytest.raises(InputError):  # a version-6 file under a version-5 document, and back
+        client.parse(v5doc, "x.json", title_files=[files[iid]])
+    with pytest.raises(InputError):
+        client.parse(doc, "x.json", title_files=[v5files[iid]])

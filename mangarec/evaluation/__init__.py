@@ -123,11 +123,11 @@ def evaluation_of(report: Mapping[str, Any]) -> Evaluation:
     return from_jsonable(Evaluation, report)
 
 
-def content_figures(catalog: Catalog, neighbours: Mapping[str, Neighbours]) -> dict[str, Any] | None:
+def content_figures(catalog: Catalog, neighbours: Mapping[str, Neighbours]) -> content.ContentFigures | None:
     """Franchise and ``matches`` recall@20 of every model (:mod:`.content`), ``None`` when the
     catalog has neither related links nor reference lists."""
     # the halves the weights were chosen on (validation) and reported on (test): a fixed seed
     out = content.evaluate(catalog, neighbours, content.HALVES_SEED)
-    if out["franchise_links"] is None and out["reference_lists"] is None:
+    if out.franchise_links is None and out.reference_lists is None:
         return None
     return out

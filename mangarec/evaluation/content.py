@@ -14,7 +14,8 @@ choose weights) and a test half (reported), split with a fixed seed:
 * **co-like agreement@k** (catalogs with ratings): recall@k of each item's ``k`` most co-liked
   items (users who like both; ties to the more popular).
 
-:func:`evaluate` returns one JSON-able dict for the report::
+:func:`evaluate` returns a :class:`ContentFigures` (frozen dataclasses, what ``report.json``'s
+``evaluation.content`` holds and the models page reads)::
 
     {"k": 20, "seed": ..., "franchise_links": {"validation": 4774, "test": 4775},
      "reference_lists": {"validation": 17729, "test": 17729},
@@ -28,8 +29,7 @@ choose weights) and a test half (reported), split with a fixed seed:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 import numpy as np
 import scipy.sparse as sp
@@ -37,6 +37,57 @@ import scipy.sparse as sp
 from ..catalog import Catalog
 from ..embedding import Neighbours
 from ..seeds import derive_seed
+
+
+@dataclass(frozen=True)
+class Halves:
+    """One recall on the validation half, the test half and all of the truth (``None``: the
+    half is empty)."""
+
+    validation: float | None
+    test: float | None
+    all: float | None
+
+
+@dataclass(frozen=True)
+class ContentRecall:
+    """One model's recall@k of the two truths (``None`` where the catalog lacks the truth)."""
+
+    franchise_recall: Halves
+    matches_recall: Halves
+
+
+@dataclass(frozen=True)
+class HalfCounts:
+    """How many links (or reference lists) each half holds."""
+
+    validation: int
+    test: int
+
+
+@dataclass(frozen=True)
+class RandomRecall:
+    """The baseline: the expected recall@k of uniformly random lists, ``k / (n - 1)`` (``None``
+    where the catalog lacks the truth)."""
+
+    franchise_recall: float | None
+    matches_recall: float | None
+
+
+@dataclass(frozen=True)
+class ContentFigures:
+    """The content evaluation (``report.json``'s ``evaluation.content``): list length, the
+    halves' seed, the truths' sizes per half (``None``: the catalog has no such truth), every
+    model's recall, the random baseline and the protocol's notes."""
+
+    k: int
+    seed: int
+    franchise_links: HalfCounts | None
+    reference_lists: HalfCounts | None
+    models: Mapping[str, ContentRecall]
+    random: RandomRecall
+    notes: tuple[str, ...]
+
 
 #: Related-link kinds that tie two titles to one franchise (compared lower-cased).
 FRANCHISE_KINDS: frozenset[str] = frozenset(
@@ -113,7 +164,12 @@ def matches_recall(
     if not keys:
         return None
     idx = np.asarray(indices)
-    return float(np.mean([np.isin(lists[i], idx[i]).mean() for i in keys]))
+    m = [lists[i] for i in keys]
+    sizes = np.array([len(x) for x in m], dtype=np.int64)
+    elem = np.concatenate(m).astype(np.int64)
+    listed = (idx[np.repeat(np.asarray(keys, dtype=np.int64), sizes)] == elem[:, None]).any(axis=1)
+    found = np.bincount(np.repeat(np.arange(len(keys)), sizes), weights=listed, minlength=len(keys))
+    return float(np.mean(found / sizes))  # per item: the share of M_i listed, as isin(...).mean()
 
 
 def series_share(indices: np.ndarray, members: sp.spmatrix) -> float:
@@ -161,7 +217,7 @@ def colike_lists(catalog: Catalog, k: int = K, like_threshold: float = 8.0) -> d
     return out
 
 
-def evaluate(catalog: Catalog, neighbours: Mapping[str, Neighbours], seed: int, k: int = K) -> dict[str, Any]:
+def evaluate(catalog: Catalog, neighbours: Mapping[str, Neighbours], seed: int, k: int = K) -> ContentFigures:
     """Franchise and ``matches`` recall@k of every model, per half (see the module docstring)."""
     src, dst = franchise_links(catalog)
     val_link = link_halves(src, dst, seed) if len(src) else np.zeros(0, dtype=bool)
@@ -169,34 +225,34 @@ def evaluate(catalog: Catalog, neighbours: Mapping[str, Neighbours], seed: int, 
     val_item = item_halves(len(catalog), seed)
     rows_val = np.array([i for i in lists if val_item[i]], dtype=np.int64)
     rows_test = np.array([i for i in lists if not val_item[i]], dtype=np.int64)
-    models: dict[str, Any] = {}
+    models: dict[str, ContentRecall] = {}
     for name, nb in neighbours.items():
         idx = np.asarray(nb.indices)[:, :k]
-        models[name] = {
-            "franchise_recall": {
-                "validation": franchise_recall(idx, src[val_link], dst[val_link]),
-                "test": franchise_recall(idx, src[~val_link], dst[~val_link]),
-                "all": franchise_recall(idx, src, dst),
-            },
-            "matches_recall": {
-                "validation": matches_recall(idx, lists, rows_val),
-                "test": matches_recall(idx, lists, rows_test),
-                "all": matches_recall(idx, lists),
-            },
-        }
+        models[name] = ContentRecall(
+            franchise_recall=Halves(
+                validation=franchise_recall(idx, src[val_link], dst[val_link]),
+                test=franchise_recall(idx, src[~val_link], dst[~val_link]),
+                all=franchise_recall(idx, src, dst),
+            ),
+            matches_recall=Halves(
+                validation=matches_recall(idx, lists, rows_val),
+                test=matches_recall(idx, lists, rows_test),
+                all=matches_recall(idx, lists),
+            ),
+        )
     n = len(catalog)
     rnd = k / (n - 1) if n > 1 else None
-    return {
-        "k": k,
-        "seed": seed,
-        "franchise_links": {"validation": int(val_link.sum()), "test": int((~val_link).sum())} if len(src) else None,
-        "reference_lists": {"validation": len(rows_val), "test": len(rows_test)} if lists else None,
-        "models": models,
-        "random": {"franchise_recall": rnd if len(src) else None, "matches_recall": rnd if lists else None},
-        "notes": [
+    return ContentFigures(
+        k=k,
+        seed=seed,
+        franchise_links=HalfCounts(int(val_link.sum()), int((~val_link).sum())) if len(src) else None,
+        reference_lists=HalfCounts(len(rows_val), len(rows_test)) if lists else None,
+        models=models,
+        random=RandomRecall(franchise_recall=rnd if len(src) else None, matches_recall=rnd if lists else None),
+        notes=(
             f"Franchise links: related links of kinds {', '.join(sorted(FRANCHISE_KINDS))}, split in halves by "
             "unordered pair; a model's weights are chosen on the validation half and reported on the test half.",
             f"matches: the data's reference lists cut to their first {k} catalog items; items split in halves.",
             "random: the expectation for uniformly random lists, k / (n - 1).",
-        ],
-    }
+        ),
+    )

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 from .colikes import CoLikeAgreement
+from .content import ContentFigures
 from .nulltests import Agreement, NullTest
 from .ranking import Metrics
 
@@ -66,7 +66,8 @@ class Evaluation:
 
     ``protocol`` and ``ranking`` are ``None`` without ratings; ``choices`` holds what was
     picked on validation (EASE's λ, with every candidate's validation nDCG); ``content`` the
-    franchise and ``matches`` recall of every model (:func:`mangarec.evaluation.content_figures`).
+    franchise and ``matches`` recall of every model beside random lists
+    (:func:`mangarec.evaluation.content_figures`).
     """
 
     protocol: Protocol | None
@@ -78,4 +79,4 @@ class Evaluation:
     agreement: Agreement | None
     notes: tuple[str, ...] = field(default_factory=tuple)
     colikes: tuple[CoLikeAgreement, ...] = ()
-    content: Mapping[str, Any] | None = None
+    content: ContentFigures | None = None

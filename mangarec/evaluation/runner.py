@@ -196,12 +196,11 @@ def _colikes(
     notes: list[str],
 ) -> tuple[CoLikeAgreement, ...]:
     """Co-like agreement beyond the series under both protocols (:mod:`.colikes`)."""
-    from ..models.series import Params as SeriesParams
-    from ..models.series import members
+    from ..models._series_rule import SeriesRule, members
     from .colikes import all_likes, cold_titles, cold_truth, evaluate_colikes, series_out
     from .truths import CO_LIKED_TOP, co_liked
 
-    series = members(catalog, SeriesParams())
+    series = members(catalog, SeriesRule())
     truths: dict[str, sp.csr_matrix] = {}
     by: dict[str, dict[str, np.ndarray]] = {}
     held = co_liked(catalog, split)

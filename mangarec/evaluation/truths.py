@@ -29,6 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
+from ..models._series_rule import link_graph
 from .baselines import top_k_of_product
 from .protocol import Split
 
@@ -68,22 +69,10 @@ def co_liked(catalog: Catalog, split: Split | None) -> sp.csr_matrix | None:
 
 
 def related(catalog: Catalog, split: Split | None = None) -> sp.csr_matrix | None:
-    """The ``related`` truth: the catalog's links between its own titles, symmetrised."""
-    index = catalog.index
-    rows, cols = [], []
-    for i, item in enumerate(catalog.items):
-        for link in item.related:
-            j = index.get(link.id)
-            if j is not None and j != i:
-                rows += [i, j]
-                cols += [j, i]
-    if not rows:
-        return None
-    n = len(catalog)
-    T = sp.csr_matrix((np.ones(len(rows), dtype=bool), (rows, cols)), shape=(n, n))
-    T.sum_duplicates()
-    T.data[:] = True
-    return T
+    """The ``related`` truth: the catalog's links between its own titles, symmetrised (the
+    series rule's link graph, :func:`mangarec.models._series_rule.link_graph`)."""
+    g = link_graph(catalog)
+    return sp.csr_matrix(g, dtype=bool) if g.nnz else None
 
 
 register("co-liked", co_liked)

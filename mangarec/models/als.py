@@ -17,13 +17,10 @@ Implicit mode (``params.implicit = True``)
 
 Solvers. ``solver="cg"`` (the default, ``[models.als] solver``) runs ``cg_steps``
 conjugate-gradient steps per row, warm-started from the previous factors, vectorised over all
-rows (:mod:`mangarec.models.als_solvers`); ``solver="exact"`` (kept; also what
-:func:`solve_rows` does for fold-in) solves every row's ``d×d`` system in closed form, all at
-once: the stacked matrices
-``A_u = Σ_i w_ui y_i y_iᵀ`` are one sparse-times-dense product ``W @ Z`` where row ``i`` of ``Z``
-is ``y_i y_iᵀ`` flattened (float32), then batched ``numpy.linalg.solve`` on the stack (blocks
-of rows bound the memory; two threads). This is exactly the per-user solve of
-:mod:`mangarec.foldin`. ``benchmarks/bench_als.py`` compares it with the ``implicit`` library.
+rows (:mod:`mangarec.models.als_solvers`, which also holds the training objective :func:`loss`);
+``solver="exact"`` solves every row's ``d×d`` system in closed form (:func:`solve_rows` of
+:mod:`mangarec.models._solve`, the exact "solve these users" the fold-in and the co-like model
+share). ``benchmarks/bench_als.py`` compares both with the ``implicit`` library.
 
 Titles with no rating are placed from their tags: a ridge regression (penalty
 :data:`TAG_RIDGE`) of the rated items' factors on their binary tag features gives one vector
@@ -33,11 +30,8 @@ per tag (``Embedding.tag_vectors``); an unrated title's vector is the sum of its
 
 from __future__ import annotations
 
-import contextlib
-import os
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -51,7 +45,8 @@ from ..feedback import FEEDBACKS, SCALES, Scale, like_threshold, model_values, r
 from ..foldin import LIKE, Foldin, Schedule, ValueMap
 from ..schema import bounded, key, one_of
 from ..seeds import rng
-from .als_solvers import cg_rows, implicit_penalty
+from ._solve import single_threaded_blas, solve_rows, solve_users, threads
+from .als_solvers import cg_rows, loss
 from .base import ModelSpec, Tuning, VisitorCandidate
 
 
@@ -130,18 +125,6 @@ class Params:
 #: Ridge penalty of the tag → factor regression.
 TAG_RIDGE = 1.0
 
-#: Rows solved per block (bounds memory to ~BLOCK·d²·4 bytes per thread).
-BLOCK = 512
-
-#: Threads solving blocks at once (capped by the CPU count).
-THREADS = 2
-
-#: Largest outer-product table ``Z`` (bytes) :func:`solve_rows` builds whole; beyond it, when
-#: the rows are fewer than the columns they use (their own normal matrices are smaller than
-#: ``Z``), those are accumulated a slice of ``Z`` of at most this size at a time (the same sums
-#: in the same order: the same bytes).
-Z_BYTES = 1 << 28
-
 # The solver comes from ``[models.als] solver`` (default "cg" in both modes): on anime-recdb
 # (benchmarks/bench_als.py) CG gives the exact solve's ranking quality (and, explicit, the
 # same held-out RMSE) in less than half its CPU time.
@@ -210,8 +193,8 @@ def fit(
         for _ in range(int(params.iterations)):
             t0, c0 = time.perf_counter(), time.process_time()
             if solver == "cg":
-                X = cg_rows(V, Y, X, lam, implicit=implicit, alpha=alpha, steps=cg_steps, threads=_threads(), nu=nu)
-                Y = cg_rows(Vt, X, Y, lam, implicit=implicit, alpha=alpha, steps=cg_steps, threads=_threads(), nu=nu)
+                X = cg_rows(V, Y, X, lam, implicit=implicit, alpha=alpha, steps=cg_steps, threads=threads(), nu=nu)
+                Y = cg_rows(Vt, X, Y, lam, implicit=implicit, alpha=alpha, steps=cg_steps, threads=threads(), nu=nu)
             else:
                 X = solve_rows(V, Y, lam, implicit=implicit, alpha=alpha, nu=nu)
                 Y = solve_rows(Vt, X, lam, implicit=implicit, alpha=alpha, nu=nu)
@@ -293,16 +276,6 @@ def foldin_of(p: Params, scale: Scale, threshold: float) -> Foldin:
     )
 
 
-def solve_users(emb: Embedding, values: sp.csr_matrix) -> np.ndarray:
-    """ "Solve these users" (:attr:`ModelSpec.solve`): the ``(users, dim)`` float64 factors of the
-    rows of ``values`` (model-scale, ``(users, items)`` csr) folded in exactly against
-    ``emb.vectors`` with training's λ, α and λ's scaling (``emb.foldin``), as a training half-sweep
-    solves them (:func:`solve_rows`)."""
-    f = emb.foldin
-    Y = np.asarray(emb.vectors, dtype=np.float64)
-    return solve_rows(values, Y, f.fit_reg, implicit=f.implicit, alpha=f.fit_alpha, nu=f.reg_exponent)
-
-
 def centred(R: sp.csr_matrix) -> sp.csr_matrix:
     """Each row's stored values minus that row's mean (same sparsity; csr float64)."""
     counts = np.diff(R.indptr)
@@ -312,158 +285,6 @@ def centred(R: sp.csr_matrix) -> sp.csr_matrix:
     out = R.copy()
     out.data = R.data - np.repeat(mean, counts)
     return out
-
-
-def single_threaded_blas():
-    """A context limiting BLAS to one thread (we parallelise over blocks ourselves).
-
-    On this 2-core machine a multi-threaded OpenBLAS spin-waits: a 11k×32 Gram matrix took
-    0.35 s of CPU with its thread pool and 0.5 ms without. ``threadpoolctl`` comes with
-    scikit-learn; without it this is a no-op.
-    """
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # pragma: no cover
-        return contextlib.nullcontext()
-    return threadpool_limits(1, "blas")
-
-
-def _threads() -> int:
-    return max(1, min(THREADS, os.cpu_count() or 1))
-
-
-def solve_rows(
-    V: sp.csr_matrix, F: np.ndarray, lam: float, *, implicit: bool, alpha: float, weighted: bool = True, nu: float = 0.0
-) -> np.ndarray:
-    """Solve every row's regularised least squares against the fixed factors ``F``.
-
-    The stacked normal matrices are accumulated in float32 (``W @ Z`` with ``Z`` the flattened
-    outer products ``f fᵀ``) and solved per block of :data:`BLOCK` rows with batched
-    ``numpy.linalg.solve``; blocks run on :data:`THREADS` threads (scipy's sparse product and
-    LAPACK release the GIL). Each block writes its own rows, so the result does not depend on
-    the thread count.
-
-    Parameters
-    ----------
-    V:
-        ``(rows, cols)`` csr float64 of model-scale values (see :mod:`mangarec.foldin`).
-    F:
-        ``(cols, d)`` float64 fixed factors.
-    weighted:
-        Explicit mode only: penalty ``λ·n`` (ALS-WR, the default and what fold-in assumes) or
-        plain ``λ`` (kept for the benchmark's comparison).
-    nu:
-        Implicit mode only: frequency scaling of λ (see
-        :func:`mangarec.models.als_solvers.implicit_penalty`; 0 = plain λ).
-
-    Returns
-    -------
-    numpy.ndarray
-        ``(rows, d)`` float64; rows with no stored value get the zero vector (the exact
-        solution in both modes: their right-hand side is zero).
-    """
-    rows, _ = V.shape
-    d = F.shape[1]
-    F32 = F.astype(np.float32)
-    counts = np.diff(V.indptr)
-    if implicit:
-        c = 1.0 + alpha * np.abs(V.data)
-        Wa = sp.csr_matrix(((c - 1.0).astype(np.float32), V.indices, V.indptr), shape=V.shape)
-        Wb = sp.csr_matrix((c * (V.data >= 0), V.indices, V.indptr), shape=V.shape)
-        base = (F.T @ F).astype(np.float32)
-        mu_rows = implicit_penalty(V, lam, alpha, nu).astype(np.float32)
-    else:
-        Wa = sp.csr_matrix((np.ones(V.nnz, dtype=np.float32), V.indices, V.indptr), shape=V.shape)
-        Wb = V
-        base = None
-    b_all = (Wb @ F).astype(np.float32)
-    out = np.zeros((rows, d))
-
-    todo = np.flatnonzero(counts > 0)  # rows with no entry keep x = 0 (their exact solution)
-    normal = normal_matrices(Wa, F32, todo) if len(todo) and F.shape[0] * d * d * 4 > Z_BYTES else None
-    Z = None if normal is not None else (F32[:, :, None] * F32[:, None, :]).reshape(F.shape[0], d * d)
-
-    def work(start: int) -> None:
-        rws = todo[start : start + BLOCK]
-        k = len(rws)
-        if normal is not None:
-            A = normal[start : start + k]
-        else:
-            A = np.asarray(Wa[rws] @ Z).reshape(k, d, d)
-        if implicit:
-            A += base
-            A.reshape(k, d * d)[:, :: d + 1] += mu_rows[rws][:, None]
-        else:
-            pen = lam * counts[rws].astype(np.float32) if weighted else np.full(k, lam, dtype=np.float32)
-            A.reshape(k, d * d)[:, :: d + 1] += pen[:, None]
-        out[rws] = np.linalg.solve(A, b_all[rws, :, None])[:, :, 0]
-
-    starts = range(0, len(todo), BLOCK)
-    if _threads() > 1 and len(todo) > BLOCK:
-        with ThreadPoolExecutor(_threads()) as ex:
-            list(ex.map(work, starts))
-    else:
-        for start in starts:
-            work(start)
-    return out
-
-
-def normal_matrices(W: sp.csr_matrix, F32: np.ndarray, rows: np.ndarray) -> np.ndarray | None:
-    """``Σ_i w_ui f_i f_iᵀ`` for each of ``rows``, ``(len(rows), d, d)`` float32, or ``None`` when
-    there are at least as many rows as columns they use (the whole table is then no larger).
-
-    The table ``Z`` (row ``i`` the flattened ``f_i f_iᵀ``, ``cols × d²``) is built a slice of at
-    most :data:`Z_BYTES` at a time over the columns the rows use: each entry of ``W[rows] @ Z`` is
-    the same sum in the same order as with the whole table, so the bytes are the same; memory is
-    the rows' matrices plus one slice (a fold-in of 2,000 users against 20,000 × 256 factors:
-    0.5 GB + 0.25 GB where the whole table is 5.2 GB).
-    """
-    d = F32.shape[1]
-    Wr = sp.csr_matrix(W[rows])
-    used = np.unique(Wr.indices)
-    if len(rows) >= len(used):
-        return None
-    Wr = sp.csr_matrix((Wr.data, np.searchsorted(used, Wr.indices), Wr.indptr), shape=(len(rows), len(used)))
-    Fu = F32[used]
-    out = np.empty((len(rows), d, d), dtype=np.float32)
-    step = max(1, min(d, Z_BYTES // max(len(used) * d * 4, 1)))  # rows of f fᵀ per slice
-    for a in range(0, d, step):
-        b = min(a + step, d)
-        Zs = (Fu[:, a:b, None] * Fu[:, None, :]).reshape(len(used), (b - a) * d)
-        out[:, a:b, :] = np.asarray(Wr @ Zs).reshape(len(rows), b - a, d)
-    return out
-
-
-def loss(
-    V: sp.csr_matrix,
-    X: np.ndarray,
-    Y: np.ndarray,
-    lam: float,
-    *,
-    implicit: bool,
-    alpha: float,
-    nu: float = 0.0,
-    Vt: sp.csr_matrix | None = None,
-) -> float:
-    """The training objective (see the module docstring) at ``(X, Y)`` (``Vt``: ``V.T`` as
-    csr, if the caller has it)."""
-    coo = V.tocoo()
-    s = np.empty(V.nnz)
-    for a in range(0, V.nnz, 1 << 18):  # blocks bound the (block, d) temporaries
-        b = a + (1 << 18)
-        s[a:b] = np.einsum("ij,ij->i", X[coo.row[a:b]], Y[coo.col[a:b]])
-    if not implicit:
-        nu = np.diff(V.indptr)
-        ni = np.bincount(coo.col, minlength=Y.shape[0])
-        err = np.sum((coo.data - s) ** 2)
-        return err + lam * (nu @ np.sum(X * X, axis=1) + ni @ np.sum(Y * Y, axis=1))
-    c = 1.0 + alpha * np.abs(coo.data)
-    p = (coo.data >= 0).astype(np.float64)
-    stored = np.sum(c * (p - s) ** 2 - s**2)
-    everything = float(np.sum((X.T @ X) * (Y.T @ Y)))
-    mu_x = implicit_penalty(V, lam, alpha, nu)
-    mu_y = implicit_penalty(V.T.tocsr() if Vt is None else Vt, lam, alpha, nu)
-    return stored + everything + float(mu_x @ np.sum(X * X, axis=1) + mu_y @ np.sum(Y * Y, axis=1))
 
 
 def tag_regression(B: sp.csr_matrix, Y: np.ndarray, rated: np.ndarray, ridge: float = TAG_RIDGE) -> np.ndarray:

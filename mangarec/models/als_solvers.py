@@ -37,6 +37,8 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import scipy.sparse as sp
 
+from ._solve import implicit_penalty
+
 #: Rows per CG block (fixed: the result must not depend on the thread count).
 CG_BLOCK = 1024
 #: Most stored entries per CG block (a row with more is a block of its own): bounds the
@@ -63,23 +65,6 @@ def blocks(indptr: np.ndarray, rows: int, size: int | None = None, nnz: int | No
             out.append((a, c))
             a = c
     return out
-
-
-def implicit_penalty(V: sp.csr_matrix, lam: float, alpha: float, nu: float = 0.0) -> np.ndarray:
-    """Per-row ridge penalty of the implicit model, ``(rows,)`` float64.
-
-    ``μ_u = λ · ((n_cols + alpha·Σ_i |v_ui|) / n_cols) ** nu``: the row's total confidence
-    (every column weighs 1, a stored entry ``1 + alpha·|v|``) relative to an empty row's, to
-    the power ``nu`` (Rendle et al. 2022, "Revisiting the performance of iALS": frequency-scaled
-    regularisation). ``nu = 0`` is plain λ; ``nu = 1`` penalises heavy rows (popular items)
-    in proportion to their weight.
-    """
-    if nu == 0.0:
-        return np.full(V.shape[0], float(lam))
-    n_cols = max(V.shape[1], 1)
-    row = np.repeat(np.arange(V.shape[0]), np.diff(V.indptr))
-    absum = np.bincount(row, weights=np.abs(V.data), minlength=V.shape[0])
-    return float(lam) * ((n_cols + alpha * absum) / n_cols) ** float(nu)
 
 
 def system_terms(
@@ -194,3 +179,35 @@ def cg_rows(
         for ab in ranges:
             work(ab)
     return out
+
+
+def loss(
+    V: sp.csr_matrix,
+    X: np.ndarray,
+    Y: np.ndarray,
+    lam: float,
+    *,
+    implicit: bool,
+    alpha: float,
+    nu: float = 0.0,
+    Vt: sp.csr_matrix | None = None,
+) -> float:
+    """The training objective (see the module docstring) at ``(X, Y)`` (``Vt``: ``V.T`` as
+    csr, if the caller has it)."""
+    coo = V.tocoo()
+    s = np.empty(V.nnz)
+    for a in range(0, V.nnz, 1 << 18):  # blocks bound the (block, d) temporaries
+        b = a + (1 << 18)
+        s[a:b] = np.einsum("ij,ij->i", X[coo.row[a:b]], Y[coo.col[a:b]])
+    if not implicit:
+        nu = np.diff(V.indptr)
+        ni = np.bincount(coo.col, minlength=Y.shape[0])
+        err = np.sum((coo.data - s) ** 2)
+        return err + lam * (nu @ np.sum(X * X, axis=1) + ni @ np.sum(Y * Y, axis=1))
+    c = 1.0 + alpha * np.abs(coo.data)
+    p = (coo.data >= 0).astype(np.float64)
+    stored = np.sum(c * (p - s) ** 2 - s**2)
+    everything = float(np.sum((X.T @ X) * (Y.T @ Y)))
+    mu_x = implicit_penalty(V, lam, alpha, nu)
+    mu_y = implicit_penalty(V.T.tocsr() if Vt is None else Vt, lam, alpha, nu)
+    return stored + everything + float(mu_x @ np.sum(X * X, axis=1) + mu_y @ np.sum(Y * Y, axis=1))

@@ -49,10 +49,10 @@ from ..schema import bounded, key, one_of
 from ..seeds import rng
 from ..similarity import Bilinear, TagJaccard, Weighted
 from . import _colike_weights as shipped
-from .als import solve_users
+from ._features import unit_tag_rows
+from ._series_rule import members, series_rule
+from ._solve import solve_users
 from .base import ModelSpec
-from .jaccard import unit_tag_rows
-from .series import members, series_rule
 
 #: List length the weights are fitted for (the evaluation's k).
 K = 20

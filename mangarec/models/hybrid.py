@@ -18,7 +18,7 @@ For items ``i, j``::
   popular than ``j``: a bias term that holds back the titles nobody reads (on MangaDex the
   untranslated ones: 19% of the catalog, 1% of the reference lists), saturating so that it does
   not push the head of the catalog.
-* the item's **series** (:func:`.series.members`: linked by related links, the same work in
+* the item's **series** (:func:`._series_rule.members`: linked by related links, the same work in
   another format, near-equal titles) is left out, as MangaDex's own similar lists do: it has its
   own list (:mod:`.series`).
 
@@ -48,10 +48,9 @@ from ..catalog import TAG_GROUPS, Catalog
 from ..embedding import Embedding
 from ..schema import bounded, key, one_of, unit
 from ..similarity import SparseCosine, TagJaccard, Weighted
+from ._features import description_matrix, title_matrix, unit_tag_rows
+from ._series_rule import members, series_rule
 from .base import ModelSpec, catalog_has
-from .jaccard import unit_tag_rows
-from .series import members, series_rule
-from .text import description_matrix, title_matrix
 
 
 @dataclass(frozen=True)

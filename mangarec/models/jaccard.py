@@ -16,22 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.sparse as sp
 
 from ..catalog import Catalog
 from ..embedding import Embedding
 from ..similarity import TagJaccard
+from ._features import unit_tag_rows
 from .base import ModelSpec
-
-
-def unit_tag_rows(tags: sp.spmatrix, weights: np.ndarray | None = None) -> np.ndarray:
-    """``(n, T)`` float64 unit rows of the (optionally column-weighted) binary tag matrix; zero
-    rows stay zero (items without tags)."""
-    dense = np.asarray(sp.csr_matrix(tags).toarray(), dtype=np.float64)
-    if weights is not None:
-        dense *= np.asarray(weights, dtype=np.float64)[None, :]
-    norms = np.linalg.norm(dense, axis=1, keepdims=True)
-    return np.divide(dense, norms, out=np.zeros_like(dense), where=norms > 0)
 
 
 @dataclass(frozen=True)

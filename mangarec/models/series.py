@@ -32,17 +32,14 @@ from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import connected_components, shortest_path
 
 from ..catalog import Catalog
 from ..embedding import Embedding
 from ..schema import bounded, key
 from ..similarity import PairScores, SparseCosine, TagJaccard, Weighted
+from ._features import description_matrix, tfidf, title_matrix, unit_rows
+from ._series_rule import MAX_HOPS, TITLE_THRESHOLD, hop_scores, link_graph, members
 from .base import ModelSpec
-from .text import _tfidf, _unit_rows, description_matrix, title_matrix
-
-#: Largest component whose all-pairs hop counts are computed exactly (larger: BFS rows capped).
-MAX_COMPONENT = 5000
 
 
 @dataclass(frozen=True)
@@ -57,99 +54,20 @@ class Params:
         "Weight of 1 / hops over the related links (orders the members: a sequel before a title four links away).",
         bounded(0, 1e3),
     )
-    max_hops: int = key(6, "Longest path over related links that still links two items.", bounded(1, 100))
+    max_hops: int = key(MAX_HOPS, "Longest path over related links that still links two items.", bounded(1, 100))
     title_weight: float = key(0.3, "Weight of the title-word cosine.", bounded(0, 1e3))
     char_weight: float = key(1.0, "Weight of the title character-3-gram cosine.", bounded(0, 1e3))
     text_weight: float = key(3.7, "Weight of the description tf-idf cosine.", bounded(0, 1e3))
     tag_weight: float = key(0.6, "Weight of the tag-set Jaccard.", bounded(0, 1e3))
-    title_threshold: float = key(0.7, "Title-word cosine from which two titles are the same series.", bounded(0, 1))
-
-
-def link_graph(catalog: Catalog) -> sp.csr_matrix:
-    """Undirected 0/1 adjacency ``(n, n)`` of every related link between catalog items."""
-    index = catalog.index
-    rows, cols = [], []
-    for i, item in enumerate(catalog.items):
-        for r in item.related:
-            j = index.get(r.id)
-            if j is not None and j != i:
-                rows.append(i)
-                cols.append(j)
-    n = len(catalog)
-    g = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
-    g = ((g + g.T) > 0).astype(np.float64)
-    return sp.csr_matrix(g)
-
-
-def hop_scores(graph: sp.csr_matrix, max_hops: int) -> sp.csr_matrix:
-    """``1 / hops(i, j)`` for every pair connected within ``max_hops`` (``(n, n)`` csr, no diagonal)."""
-    n = graph.shape[0]
-    _, label = connected_components(graph, directed=False)
-    sizes = np.bincount(label)
-    rows, cols, vals = [], [], []
-    for comp in np.flatnonzero(sizes > 1):
-        members = np.flatnonzero(label == comp)
-        sub = graph[members][:, members]
-        if len(members) > MAX_COMPONENT:  # pragma: no cover - no real catalog has one this big
-            d = shortest_path(sub, directed=False, unweighted=True, indices=np.arange(MAX_COMPONENT))
-            src = np.arange(MAX_COMPONENT)
-        else:
-            d = shortest_path(sub, directed=False, unweighted=True)
-            src = np.arange(len(members))
-        r, c = np.nonzero((d >= 1) & (d <= max_hops))
-        rows.append(members[src[r]])
-        cols.append(members[c])
-        vals.append(1.0 / d[r, c])
-    if not rows:
-        return sp.csr_matrix((n, n))
-    return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
+    title_threshold: float = key(
+        TITLE_THRESHOLD, "Title-word cosine from which two titles are the same series.", bounded(0, 1)
+    )
 
 
 def char_matrix(catalog: Catalog) -> sp.csr_matrix:
     """Unit tf-idf rows of the titles' character 3-grams (``char_wb``, in >= 2 titles)."""
     texts = ["\n".join((i.title, *i.alt_titles)) for i in catalog.items]
-    return _unit_rows(_tfidf(texts, analyzer="char_wb", ngram_range=(3, 3), min_df=min(2, len(texts)))[0])
-
-
-def series_rule(deps: Mapping[str, Any]) -> Params:
-    """The membership rule (``title_threshold``, ``max_hops``) of the series model in ``deps``
-    (its ``info``; the defaults without it), so that a list leaving the series out leaves out
-    exactly the series that list shows."""
-    info = dict(deps["series"].info) if "series" in deps else {}
-    return Params(
-        title_threshold=float(info.get("title_threshold", Params.title_threshold)),
-        max_hops=int(info.get("max_hops", Params.max_hops)),
-    )
-
-
-def members(
-    catalog: Catalog, params: Params, hops: sp.csr_matrix | None = None, titles: sp.csr_matrix | None = None
-) -> sp.csr_matrix:
-    """The series membership: ``(n, n)`` 0/1 csr, symmetric, no diagonal (see the module doc)."""
-    n = len(catalog)
-    h = hop_scores(link_graph(catalog), params.max_hops) if hops is None else hops
-    t = title_matrix(catalog) if titles is None else titles
-    sim = sp.csr_matrix(t @ t.T)
-    sim.data = (sim.data >= params.title_threshold - 1e-9).astype(np.float64)
-    work = catalog.work_of
-    order = np.argsort(work, kind="stable")
-    ws = work[order]
-    starts = np.flatnonzero(np.r_[True, ws[1:] != ws[:-1]])
-    counts = np.diff(np.r_[starts, n])
-    wr, wc = [], []
-    for s, c in zip(starts[counts > 1], counts[counts > 1]):
-        g = order[s : s + c]
-        wr.append(np.repeat(g, c))
-        wc.append(np.tile(g, c))
-    same_work = sp.csr_matrix(
-        (np.ones(sum(len(x) for x in wr)), (np.concatenate(wr) if wr else [], np.concatenate(wc) if wc else [])),
-        shape=(n, n),
-    )
-    m = ((h > 0) + (sim > 0) + (same_work > 0)) > 0
-    m = sp.csr_matrix(m, dtype=np.float64)
-    m.setdiag(0)
-    m.eliminate_zeros()
-    return m
+    return unit_rows(tfidf(texts, analyzer="char_wb", ngram_range=(3, 3), min_df=min(2, len(texts)))[0])
 
 
 def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | None = None) -> Embedding:

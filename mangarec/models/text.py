@@ -37,11 +37,9 @@ from ..catalog import Catalog
 from ..embedding import Embedding
 from ..schema import bounded, key, unit
 from ..similarity import SparseCosine
+from ._features import description_matrix, title_matrix, unit_rows
 from ._svd import truncated_svd
 from .base import ModelSpec
-
-TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
-TITLE_TOKEN_PATTERN = r"(?u)\b[^\W\d_]+\b"
 
 
 @dataclass(frozen=True)
@@ -70,53 +68,12 @@ class Params:
     )
 
 
-def _unit_rows(x: sp.csr_matrix) -> sp.csr_matrix:
-    x = sp.csr_matrix(x, dtype=np.float64)
-    norms = np.sqrt(np.asarray(x.multiply(x).sum(axis=1)).ravel())
-    inv = np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)
-    return sp.csr_matrix(sp.diags(inv) @ x)
-
-
-def _tfidf(texts: list[str], **kw: Any) -> tuple[sp.csr_matrix, int]:
-    from sklearn.feature_extraction.text import TfidfVectorizer
-
-    vec = TfidfVectorizer(lowercase=True, sublinear_tf=True, dtype=np.float64, **kw)
-    try:
-        x = vec.fit_transform(texts)
-    except ValueError:  # empty vocabulary
-        return sp.csr_matrix((len(texts), 0)), 0
-    return sp.csr_matrix(x), len(vec.vocabulary_)
-
-
-def title_matrix(catalog: Catalog) -> sp.csr_matrix:
-    """Unit tf-idf rows of every item's title and alternative titles, ``(n, V_title)``."""
-    texts = ["\n".join((i.title, *i.alt_titles)) for i in catalog.items]
-    return _unit_rows(_tfidf(texts, token_pattern=TITLE_TOKEN_PATTERN)[0])
-
-
-def description_matrix(
-    catalog: Catalog, min_df: int = 2, max_features: int | None = None, max_df: float = 0.05
-) -> sp.csr_matrix:
-    """Unit tf-idf rows of every item's description, ``(n, V)`` (zero rows without one)."""
-    texts = [i.description for i in catalog.items]
-    n = max(len(texts), 1)
-    # in a small catalog a share is a handful of documents: never drop a word found in <= 20
-    kw: dict[str, Any] = dict(
-        token_pattern=TOKEN_PATTERN,
-        stop_words="english",
-        min_df=min(min_df, n),
-        max_features=max_features,
-        max_df=max(float(max_df), min(1.0, 20.0 / n)) if max_df < 1 else 1.0,
-    )
-    return _unit_rows(_tfidf(texts, **kw)[0])
-
-
 def text_matrix(catalog: Catalog, params: Params) -> tuple[sp.csr_matrix, dict[str, int]]:
     """The model's unit rows ``(n, V_title + V)`` float32 and vocabulary facts."""
     t = title_matrix(catalog)
     d = description_matrix(catalog, params.min_df, params.max_features, params.max_df)
     w = float(params.title_weight)
-    x = _unit_rows(sp.hstack([np.sqrt(w) * t, np.sqrt(1.0 - w) * d], format="csr"))
+    x = unit_rows(sp.hstack([np.sqrt(w) * t, np.sqrt(1.0 - w) * d], format="csr"))
     facts = {
         "title_vocabulary": int(t.shape[1]),
         "vocabulary": int(d.shape[1]),

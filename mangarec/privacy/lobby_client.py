@@ -41,7 +41,7 @@ REQUEST_TIMEOUT = 25.0  # seconds one lobby request may take: above the 10 s of 
 
 def load_collect(src: str) -> tuple[dict, list[str]]:
     """The collect document and the ids of its index (a file path or a URL)."""
-    from mangarec.client import _read
+    from mangarec.reader.source import read_bytes as _read
 
     try:
         doc = parse_collect(json.loads(_read(src, "collect.json")), src)

@@ -56,6 +56,23 @@ def label(model: str) -> str:
     return s.label if s is not None else BASELINE_LABELS.get(model, model)
 
 
+def published_model(result) -> dict | None:
+    """What For-you says of the published embeddings, from the model's declaration (its spec):
+    ``{"model": name, "label": its label, "ratings": trained on ratings}``; ``None`` when the
+    build publishes none. ``foryou.js`` words its explanation from this, naming no model."""
+    from ..models import REGISTRY
+
+    published = result.report.published
+    if published is None:
+        return None
+    s = REGISTRY.get(published.model)
+    return {
+        "model": published.model,
+        "label": label(published.model),
+        "ratings": bool(s is not None and s.trained_on_ratings),
+    }
+
+
 def skipped_label(reason: str) -> str:
     return SKIPPED_LABELS.get(reason, reason)
 
@@ -353,6 +370,7 @@ def foryou_context(result, prep: Prepared, assets: Mapping[str, str], onboarding
         "tags": list(prep.tags),
         "nb_shards": prep.nb_shards,
         "embeddings": f"data/{COMPACT_DOC}",
+        "published": published_model(result),
     }
     collect = collect_settings(result.config)
     ctx = base(

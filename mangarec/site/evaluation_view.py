@@ -9,11 +9,12 @@ page's ``label`` (a model's spec label, or a baseline's from
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..evaluation.colikes import CoLikeAgreement
+    from ..evaluation.content import ContentFigures
     from ..evaluation.ranking import Interval, Metrics
     from ..evaluation.results import Evaluation, Row
 
@@ -132,41 +133,35 @@ def _role(name: str) -> str:
     return s.role if s is not None else ""
 
 
-def _content(c: Mapping[str, Any] | None, label: Callable[[str], str]) -> dict | None:
+def _content(c: ContentFigures | None, label: Callable[[str], str]) -> dict | None:
     """The content table: each model's franchise and ``matches`` recall@k (test halves) beside
     random lists; ``None`` when the catalog has neither truth."""
-    if not c or not c.get("models"):
+    if c is None or not c.models:
         return None
+    tests = {name: (m.franchise_recall.test, m.matches_recall.test) for name, m in c.models.items()}
+    best = [max((v for t in tests.values() if (v := t[i]) is not None), default=None) for i in (0, 1)]
 
-    def test(m: Mapping[str, Any], key: str) -> float | None:
-        return ((m.get(key) or {}).get("test")) if m else None
+    def heat(v: float | None, top: float | None) -> str:
+        return _heat(v / top) if v is not None and top else ""
 
-    models = c["models"]
-    best = {
-        key: max((v for m in models.values() if (v := test(m, key)) is not None), default=None)
-        for key in ("franchise_recall", "matches_recall")
-    }
-    rows = []
-    for name, m in models.items():
-        f, r = test(m, "franchise_recall"), test(m, "matches_recall")
-        rows.append(
-            {
-                "label": label(name),
-                "franchise": f,
-                "matches": r,
-                "f_cls": _heat(f / best["franchise_recall"]) if f is not None and best["franchise_recall"] else "",
-                "m_cls": _heat(r / best["matches_recall"]) if r is not None and best["matches_recall"] else "",
-                "note": _role(name),
-            }
-        )
-    rnd = c.get("random") or {}
+    rows = [
+        {
+            "label": label(name),
+            "franchise": f,
+            "matches": r,
+            "f_cls": heat(f, best[0]),
+            "m_cls": heat(r, best[1]),
+            "note": _role(name),
+        }
+        for name, (f, r) in tests.items()
+    ]
     return {
-        "k": c.get("k"),
+        "k": c.k,
         "rows": rows,
-        "random": rnd,
-        "links": (c.get("franchise_links") or {}).get("test"),
-        "lists": (c.get("reference_lists") or {}).get("test"),
-        "notes": list(c.get("notes") or []),
+        "random": c.random,
+        "links": c.franchise_links.test if c.franchise_links is not None else None,
+        "lists": c.reference_lists.test if c.reference_lists is not None else None,
+        "notes": list(c.notes),
     }
 
 

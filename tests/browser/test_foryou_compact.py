@@ -105,8 +105,8 @@ def test_the_full_file_stays_for_other_readers(small_front):
     assert json.loads((site / "data" / "embeddings.json").read_text())["version"] == publish.SCHEMA_VERSION
 
 
-def test_version5_first_answer_fetches_the_document_and_the_rated_titles_files(browser, built, tmp_path):
-    """The per-title form (version 5, ``compact_candidates > 0``): before the first recommendation For-you fetches
+def test_titles_form_first_answer_fetches_the_document_and_the_rated_titles_files(browser, built, tmp_path):
+    """The per-title form (version 6, ``compact_candidates > 0``): before the first recommendation For-you fetches
     the document and one file per rated title, nothing else of ``data/``; every pick is a
     candidate of a liked title, named from the lists."""
     built_out, _, _, result = built
@@ -117,7 +117,7 @@ def test_version5_first_answer_fetches_the_document_and_the_rated_titles_files(b
     kw = dict(reg=fold.reg, mode=fold.mode, alpha=fold.alpha, schedule=fold.schedule, build_date="test")
     kernel.write_titles(out, *kernel.build_titles(result.catalog, result.embeddings[name], candidates=100, **kw))
     doc = json.loads((out / "data" / compact.DOC_NAME).read_text())
-    assert doc["version"] == 5 and "ids" not in doc["items"]
+    assert doc["version"] == kernel.VERSION == 6 and "ids" not in doc["items"]
     order = np.argsort(result.catalog.tie_order, kind="stable")
     ids = [result.catalog.ids[k] for k in order]
     likes = {i: "like" for i in ids[:3] + ids[200:203]}

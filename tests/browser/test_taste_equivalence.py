@@ -46,9 +46,9 @@ CASES = {
 SCHEDULE = Schedule(few=2, many=8, alpha_many=40.0, reg_many=1.5)
 #: The "compact" site (version 4): rated titles fall up front and in shards.
 COMPACT = compact.CompactOptions(titles=120, dims=16, bits=5, shard_size=8)
-#: The "titles" site (version 5): a file per title, 60 candidates each (of 400 titles).
+#: The "titles" site (version 6): a file per title, 60 candidates each (of 400 titles).
 TITLES = compact.CompactOptions(candidates=60)
-DOC = {"compact": "data/embeddings-compact.json", "titles": "data/embeddings-compact.json"}
+DOC = {k: "data/embeddings-compact.json" for k in ("compact", "titles", "titles5")}
 
 
 class _Server:
@@ -88,7 +88,7 @@ def _site(tmp: Path, mode: str) -> Path:
     of the fit, exactly as in training."""
     implicit = mode == "implicit"
     catalog, _ = planted_catalog(n_users=300, n_items=400, density=0.15, unrated=8, rank=4, implicit=implicit)
-    if mode in ("likes", "compact", "titles"):
+    if mode in ("likes", "compact", "titles", "titles5"):
         params = ALSParams(
             factors=32,
             regularization=0.1,
@@ -108,7 +108,7 @@ def _site(tmp: Path, mode: str) -> Path:
     root.mkdir()
     shutil.copy(HARNESS, root / "taste_harness.html")
     copy_taste(root)
-    if mode in ("compact", "titles"):  # version 4: 16 of 32 dims, 5 bits, 120 up front; version 5
+    if mode in DOC:  # version 4: 16 of 32 dims, 5 bits, 120 up front; version 6
         published.write_published(
             root,
             catalog,
@@ -121,6 +121,12 @@ def _site(tmp: Path, mode: str) -> Path:
             schedule=SCHEDULE,
             compact=COMPACT if mode == "compact" else TITLES,
         )
+        if mode == "titles5":  # the same lists as a site of version 5 (no floors) publishes them
+            for f in [root / DOC[mode], *(root / "data" / "taste").glob("*.json")]:
+                d = json.loads(f.read_text())
+                d["version"] = 5
+                d.get("near", {}).pop("floor", None)
+                f.write_text(json.dumps(d))
         return root
     payload = publish.build_payload(
         catalog,
@@ -182,7 +188,7 @@ harness.ready.then(function () {
 """
 
 
-@pytest.mark.parametrize("mode", ["explicit", "implicit", "likes", "compact", "titles"])
+@pytest.mark.parametrize("mode", ["explicit", "implicit", "likes", "compact", "titles", "titles5"])
 def test_js_and_python_agree(tmp_path, mode):
     root = _site(tmp_path, mode)
     doc = DOC.get(mode, "embeddings.json")
@@ -196,10 +202,11 @@ def test_js_and_python_agree(tmp_path, mode):
         assert 0 < len(need) < info["count"] and any(
             i not in front and i in model.index for r in CASES.values() for i in r
         )
-    if mode == "titles":  # only the rated titles' files (an unknown id's 404 included), once each
+    if mode in ("titles", "titles5"):  # only the rated titles' files (an unknown id's 404 included), once each
         allowed |= {f"/data/taste/{i}.json" for r in CASES.values() for i in r}
         assert model.lists is not None and len(model.ids) == 400
-    if mode in ("likes", "compact", "titles"):  # the schedule is exercised below, between and beyond its counts
+        assert all((r.floor is None) == (mode == "titles5") for r in model.lists.values())
+    if mode in ("likes", *DOC):  # the schedule is exercised below, between and beyond its counts
         counts = {len(model._values(r)[0]) for r in CASES.values()}
         assert min(counts) <= SCHEDULE.few and max(counts) >= SCHEDULE.many
         assert any(SCHEDULE.few < c < SCHEDULE.many for c in counts), counts
@@ -241,7 +248,7 @@ def test_js_and_python_agree(tmp_path, mode):
             path = url[len(server.base) :].split("#")[0]
             assert url.startswith(server.base + "/") and path in allowed, url
         severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-        if mode == "titles":  # a rated id without a file is unknown: its 404 is expected
+        if mode in ("titles", "titles5"):  # a rated id without a file is unknown: its 404 is expected
             severe = [e for e in severe if not ("/data/taste/gone-id.json" in e["message"] and "404" in e["message"])]
         assert not severe, severe
     finally:
@@ -284,7 +291,7 @@ Promise.all([fetch("data/embeddings-compact.json").then(r => r.json()),
   const cases = {
     bits: d => { d.items.bits = 9; },
     gram: d => { d.fold_in.gram = d.fold_in.gram.slice(1); },
-    version: d => { d.version = 6; },
+    version: d => { d.version = 7; },
     nofile: d => { d.items.vectors = "../x.bin"; },
   };
   for (const [name, change] of Object.entries(cases)) {
@@ -334,7 +341,7 @@ def test_taste_js_refuses_bad_version4_documents(tmp_path):
 
 
 BAD_V5_JS = """
-const done = arguments[arguments.length - 1], tampered = arguments[0], other = arguments[1];
+const done = arguments[arguments.length - 1], tampered = arguments[0], other = arguments[1], noFloor = arguments[2];
 fetch("data/embeddings-compact.json").then(r => r.json()).then(function (good) {
   const T = harness.taste, out = {};
   const d = JSON.parse(JSON.stringify(good));
@@ -344,6 +351,9 @@ fetch("data/embeddings-compact.json").then(r => r.json()).then(function (good) {
   m.url = "data/embeddings-compact.json";
   return T.loadRated(m, {[tampered]: "like"}).then(function () { out.title = null; },
     function (e) { out.title = String(e.message); }).then(function () {
+    return T.loadRated(m, {[noFloor]: "like"}).then(function () { out.floor = null; },
+      function (e) { out.floor = String(e.message); });
+  }).then(function () {
     return T.loadRated(m, {[other]: "like", "no-such-title": "like"});
   }).then(function () {
     out.loaded = m.ids.slice();
@@ -354,22 +364,27 @@ fetch("data/embeddings-compact.json").then(r => r.json()).then(function (good) {
 """
 
 
-def test_taste_js_refuses_bad_version5_files(tmp_path):
+def test_taste_js_refuses_bad_title_files(tmp_path):
     root = _site(tmp_path, "titles")
     files = sorted((root / "data" / "taste").glob("*.json"))
-    bad, other = files[0], files[1]
+    bad, other, no_floor = files[0], files[1], files[2]
     f = json.loads(bad.read_text())
     f["catalog_hash"] = "0" * 64  # a title file of another build
     bad.write_text(json.dumps(f))
+    f = json.loads(no_floor.read_text())
+    assert f["version"] == 6
+    del f["near"]["floor"]  # version 6 without its floor
+    no_floor.write_text(json.dumps(f))
     server = _Server(root)
     driver = _driver(tmp_path / "profile")
     try:
         driver.set_script_timeout(60)
         driver.get(server.base + "/taste_harness.html#" + DOC["titles"])
-        out = driver.execute_async_script(BAD_V5_JS, bad.stem, other.stem)
+        out = driver.execute_async_script(BAD_V5_JS, bad.stem, other.stem, no_floor.stem)
         assert "error" not in out, out.get("error")
         assert out["anchors"] and "kernel_reg" in out["anchors"], out
         assert out["title"] == f"mangarec taste: bad title file {bad.stem}", out
+        assert out["floor"] == f"mangarec taste: bad title file {no_floor.stem}", out
         assert out["loaded"] == [other.stem] and out["recs"] == 5, out  # the unknown id is skipped
     finally:
         driver.quit()

@@ -245,6 +245,23 @@ def test_feed_page_says_which_order_it_uses(two_clusters, tmp_path):
     assert "latest chapter uploads" not in b and "by release date" in b
 
 
+def test_foryou_data_declares_the_published_model_from_its_spec(result, prep, monkeypatch):
+    """For-you's wording reads the published model's declaration (label, trained on ratings),
+    never its name: a renamed copy of a rating-trained spec is declared as such."""
+    from dataclasses import replace
+
+    from mangarec.models import REGISTRY
+    from mangarec.report import Published
+
+    name = result.report.published.model
+    ctx = C.foryou_context(result, prep, ASSETS, [])
+    assert ctx["data"]["published"] == {"model": name, "label": REGISTRY[name].label, "ratings": False}
+    monkeypatch.setitem(REGISTRY, "toyrate", replace(REGISTRY["als"], name="toyrate", label="Toy"))  # type: ignore[index]
+    renamed = replace(result, report=replace(result.report, published=Published("toyrate", "explicit", {})))
+    assert C.published_model(renamed) == {"model": "toyrate", "label": "Toy", "ratings": True}
+    assert C.published_model(replace(result, report=replace(result.report, published=None))) is None
+
+
 def test_a_title_page_does_not_depend_on_the_catalog_date(result):
     """The catalog's date moves every night on a live catalog (the newest title's): a title page
     that showed it would never be carried over (mangarec.site.carry); the home page shows it."""

@@ -40,3 +40,34 @@ def test_colike_tables_one_per_protocol_heat_relative_to_its_best():
 
 def test_no_ratings_no_colike_tables():
     assert _view({}, str)["colikes"] == []
+
+
+def _halves(test):
+    return {"validation": test + 0.01, "test": test, "all": test + 0.005}
+
+
+def test_content_table_from_the_typed_figures():
+    """report.json's ``content`` read back typed: the test halves, heat relative to each truth's
+    best, the random baseline, the test halves' sizes; a truth the catalog lacks stays empty."""
+    none = {"validation": None, "test": None, "all": None}
+    content = {
+        "k": 20,
+        "seed": 42,
+        "franchise_links": {"validation": 40, "test": 44},
+        "reference_lists": None,
+        "models": {
+            "jaccard": {"franchise_recall": _halves(0.4), "matches_recall": none},
+            "series": {"franchise_recall": _halves(0.8), "matches_recall": none},
+        },
+        "random": {"franchise_recall": 0.002, "matches_recall": None},
+        "notes": ["a note"],
+    }
+    v = _view({"content": content}, lambda m: m.upper())["content"]
+    assert v["k"] == 20 and v["links"] == 44 and v["lists"] is None and v["notes"] == ["a note"]
+    assert [(r["label"], r["franchise"], r["f_cls"], r["matches"], r["m_cls"]) for r in v["rows"]] == [
+        ("JACCARD", 0.4, "heat-5", None, ""),
+        ("SERIES", 0.8, "heat-10", None, ""),
+    ]
+    assert v["random"].franchise_recall == 0.002 and v["random"].matches_recall is None
+    assert v["rows"][0]["note"].startswith("baseline")
+    assert _view({}, str)["content"] is None

@@ -8,6 +8,8 @@ import {neighbourText, pulledText, pulledUp, sharesText} from './picks.js';
 
 const tags = data.tags || [];
 const onboarding = data.onboarding || [];
+/* The published model as its spec declares it (label; trained on ratings or on content). */
+const published = data.published || null;
 const MIN_RATED = 3;
 const N_RECS = 20;
 const progress = document.getElementById('ob-progress');
@@ -112,7 +114,10 @@ function recommend() {
     if (my !== seq) return null;
     if (!model) return neighbourPicks(pairs, my);
     const ranked = recommendFor(model, pairs, {exclude: pairs.map(function (x) { return x[0]; }), n: N_RECS});
-    const byTags = model.model !== 'als';
+    const declared = published && published.model === model.model ? published : null;
+    /* a content model's picks share tags with the liked title that pulls them up; a ratings
+     * model's need not */
+    const byTags = !(declared && declared.ratings);
     recsList.textContent = '';
     ranked.forEach(function (r) {
       const pulled = pulledUp(model, pairs, r.id, 2);
@@ -124,11 +129,18 @@ function recommend() {
       recsList.appendChild(li);
     });
     syncAll();
-    recsStatus.textContent = ranked.length ? 'Ranked by your taste vector, fitted in this browser from the published ' +
-      (model.model === 'als' ? 'ratings model (ALS)' : 'embeddings') + '. Like or dislike a title to refine the list.'
+    recsStatus.textContent = ranked.length ? 'Ranked by your taste vector, fitted in this browser from ' +
+      publishedText(declared) + '. Like or dislike a title to refine the list.'
       : 'Like a few more titles to get recommendations.';
     return null;
   }).catch(function (e) { recsStatus.textContent = 'Could not compute recommendations: ' + e.message; });
+}
+
+/* What the recommendations were fitted from, as the build declared the published model. */
+function publishedText(declared) {
+  if (!declared) return 'the published embeddings';
+  return declared.ratings ? 'the published model ' + declared.label + ', trained on readers’ ratings'
+    : 'the published embeddings of ' + declared.label;
 }
 
 /* A pick's card: its name, its score, its like / dislike box. */

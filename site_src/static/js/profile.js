@@ -42,7 +42,7 @@ export function ratedModel(pairs) {
   }).catch(function () { return null; });
 }
 
-/* A title's name as the loaded model knows it (null when it does not; version 5: the rated
+/* A title's name as the loaded model knows it (null when it does not; versions 5 and 6: the rated
  * titles' and their candidates'). */
 export function modelTitle(model, id) {
   if (model && model.names && model.names.has(id)) return model.names.get(id);

@@ -63,8 +63,8 @@ function gramFromDiagonal(values, d) {
 /* codes: an Int8Array of the file a version-4 document's items.vectors names (int8-file). */
 function parseEmbeddings(doc, codes) {
   if (!doc || doc.schema !== SCHEMA) { fail("not a " + SCHEMA + " document"); }
-  if ([1, 2, 3, 4, 5].indexOf(doc.version) < 0) { fail("unsupported version " + doc.version); }
-  if (doc.version === 5) { return parseTitles(doc); }
+  if ([1, 2, 3, 4, 5, 6].indexOf(doc.version) < 0) { fail("unsupported version " + doc.version); }
+  if (doc.version === 5 || doc.version === 6) { return parseTitles(doc); }
   var dim = doc.dim, items = doc.items, fo = doc.fold_in, v4 = doc.version === 4;
   var index = new Map();
   for (var i = 0; i < items.ids.length; i++) { index.set(items.ids[i], i); }
@@ -103,7 +103,7 @@ function parseEmbeddings(doc, codes) {
   return model;
 }
 
-/* Version 5: the fold-in block, the scales and the Gram diagonal only; the rated titles'
+/* Versions 5 and 6: the fold-in block, the scales and the Gram diagonal only; the rated titles'
    files (their codes and candidate lists) come with loadRated (docs/embeddings-json.md). */
 function parseTitles(doc) {
   var fo = doc.fold_in, items = doc.items, dim = doc.dim, implicit = fo.mode === "implicit";
@@ -116,7 +116,7 @@ function parseTitles(doc) {
   var model = parseEmbeddings({schema: SCHEMA, version: 3, model: doc.model, dim: dim, fold_in: fo,
     items: {ids: [], scale: items.scale, encoding: "int-list", vectors: []}, tags: null,
     build_date: doc.build_date, catalog_hash: doc.catalog_hash, subset: null});
-  model.version = 5;
+  model.version = doc.version;
   model.bits = items.bits;
   model.recommendable = 0;
   model.titles = [];
@@ -130,10 +130,11 @@ function parseTitles(doc) {
   return model;
 }
 
-/* Version 5: one title's file added (its code, its candidate list, its work). */
+/* Versions 5 and 6: one title's file added (its code, its candidate list and (6) the list's
+   floor, its work). */
 function addTitle(model, id, doc) {
   var d = model.dim, T = model.anchors.length, near = doc && doc.near;
-  if (!doc || doc.schema !== "mangarec-embeddings-title" || doc.version !== 5 || doc.id !== id ||
+  if (!doc || doc.schema !== "mangarec-embeddings-title" || doc.version !== model.version || doc.id !== id ||
       doc.catalog_hash !== model.catalogHash || !near || !Array.isArray(near.ids) ||
       !Array.isArray(near.titles) || !Array.isArray(near.k) || !Array.isArray(near.step) ||
       near.k.length !== T || near.step.length !== T) { fail("bad title file " + id); }
@@ -147,6 +148,15 @@ function addTitle(model, id, doc) {
     }
     kernel.push(row);
   }
+  /* version 6: what a title left out of the list counts, per anchor (version 5: nothing) */
+  var floor = null;
+  if (model.version === 6) {
+    if (!Array.isArray(near.floor) || near.floor.length !== T) { fail("bad title file " + id); }
+    floor = near.floor.map(function (v, a) {
+      if (!Number.isInteger(v) || Math.abs(v) > 2047) { fail("bad kernel value in " + id); }
+      return v * near.step[a];
+    });
+  }
   var v = decodeBlock({ids: [id], encoding: "int8-base64", vectors: doc.vector}, d, model.bits, model.scale);
   var n = model.ids.length, grown = new Float64Array((n + 1) * d);
   grown.set(model.vectors);
@@ -157,7 +167,7 @@ function addTitle(model, id, doc) {
   model.titles.push(String(doc.title));
   model.names.set(id, String(doc.title));
   near.ids.forEach(function (c, k) { if (!model.names.has(c)) { model.names.set(String(c), String(near.titles[k])); } });
-  model.lists.set(id, {id: id, near: near.ids.map(String), kernel: kernel});
+  model.lists.set(id, {id: id, near: near.ids.map(String), kernel: kernel, floor: floor});
   if (Array.isArray(doc.works) && doc.works.length) { model.workOf.set(id, [id].concat(doc.works.map(String))); }
 }
 
@@ -208,7 +218,7 @@ function addShard(model, k, doc) {
 /* Fetches the shards holding the rated titles that are not up front (version 4; nothing
    otherwise) and resolves to the model, ready for fit / rank / explain of these ratings. */
 function loadRated(model, ratings) {
-  if (model.version === 5) { return loadTitles(model, ratings); }
+  if (model.lists) { return loadTitles(model, ratings); }
   var sh = model.shards;
   if (!sh) { return Promise.resolve(model); }
   var need = new Set();
@@ -225,7 +235,7 @@ function loadRated(model, ratings) {
   })).then(function () { return model; });
 }
 
-/* Version 5: fetches the files of the rated titles (a title without one is unknown). */
+/* Versions 5 and 6: fetches the files of the rated titles (a title without one is unknown). */
 function loadTitles(model, ratings) {
   var ids = entriesOf(ratings).map(function (e) { return String(e[0]); }).filter(function (id) {
     return /^[A-Za-z0-9_-]{1,64}$/.test(id) && !model.index.has(id) && !model.missing.has(id);
@@ -480,7 +490,7 @@ function explain(model, ratings, id, n) {
   return out.slice(0, n === undefined ? 3 : n).map(function (e) { return { id: e.id, contribution: e.contribution }; });
 }
 
-/* ---------- version 5: candidate lists (mangarec/kernel.py) ---------- */
+/* ---------- versions 5 and 6: candidate lists (mangarec/kernel.py) ---------- */
 
 /* x solving A x = b (m x m, row-major) by Gaussian elimination with partial pivoting. */
 function solve(A, b, m) {
@@ -566,19 +576,27 @@ function combined(row, beta) {
   return out;
 }
 
+/* What a title left out of the list counts at the visitor's mu (version 5: 0). */
+function floorOf(row, beta) {
+  var out = 0;
+  if (row.floor) { for (var t = 0; t < beta.length; t++) { out = out + beta[t] * row.floor[t]; } }
+  return out;
+}
+
 /* Best first over the union of the rated titles' lists; ties go to the first appearance. */
 function rankLists(model, ratings, opts) {
-  var sys = kernelSystem(model, ratings), acc = new Map();
+  var sys = kernelSystem(model, ratings), acc = new Map(), base = 0;
   var byId = sys.rows.map(function (row, j) { return j; }).sort(function (a, b) {
     return sys.rows[a].id < sys.rows[b].id ? -1 : sys.rows[a].id > sys.rows[b].id ? 1 : 0;
   });
   byId.forEach(function (j) {
-    var row = sys.rows[j], f = sys.scale * sys.z[j], k = combined(row, sys.beta);
-    row.near.forEach(function (c, i) { acc.set(c, (acc.has(c) ? acc.get(c) : 0) + f * k[i]); });
+    var row = sys.rows[j], f = sys.scale * sys.z[j], k = combined(row, sys.beta), low = floorOf(row, sys.beta);
+    base += f * low;
+    row.near.forEach(function (c, i) { acc.set(c, (acc.has(c) ? acc.get(c) : 0) + f * (k[i] - low)); });
   });
   withWorks(model, idSet(opts.exclude)).forEach(function (id) { acc.delete(id); });
   /* ties: the first appearance (rated titles by id, each list in its order: value, then popularity) */
-  var out = Array.from(acc.entries()).map(function (e, k) { return [e[0], e[1], k]; })
+  var out = Array.from(acc.entries()).map(function (e, k) { return [e[0], base + e[1], k]; })
     .sort(function (x, y) { return y[1] - x[1] || x[2] - y[2]; });
   if (opts.n !== undefined && opts.n !== null) { out = out.slice(0, opts.n); }
   return out.map(function (e) { return {id: e[0], score: e[1]}; });
@@ -596,6 +614,7 @@ function explainLists(model, ratings, id, n) {
   sys.rows.forEach(function (row, j) {
     var i = row.near.indexOf(id);
     if (i >= 0) { out.push({id: row.id, contribution: sys.scale * sys.z[j] * combined(row, sys.beta)[i]}); }
+    else if (row.floor) { out.push({id: row.id, contribution: sys.scale * sys.z[j] * floorOf(row, sys.beta)}); }
   });
   out.sort(function (x, y) { return y.contribution - x.contribution || (x.id < y.id ? -1 : x.id > y.id ? 1 : 0); });
   return out.slice(0, n === undefined ? 3 : n);
