@@ -114,6 +114,12 @@ class EvaluationSection:
         "per candidate λ: its time grows as n³, its memory as n²); the others score 0.",
         bounded(100, 20_000),
     )
+    colike_users: int = key(
+        100_000,
+        "The cold-start co-like truth counts the likes of at most this many users (a fixed-seed "
+        "sample beyond it): its work grows with each counted user's likes squared.",
+        bounded(100, 100_000_000),
+    )
     visitor_likes: list = key(
         [5, 12, 48],
         "Likes a simulated visitor gives (besides all of them) in the visitor-path evaluation.",

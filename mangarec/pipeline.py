@@ -36,7 +36,7 @@ from .progress import StageLog
 from .report import BuildInfo, CatalogInfo, ModelInfo, NeighbourInfo, Published, RatingsInfo, Report, StageRun
 from .result import BuildResult
 from .seeds import derive_seed
-from .workers import fork_pool
+from .workers import Background, fork_pool
 
 if TYPE_CHECKING:
     from .evaluation.results import Evaluation
@@ -125,6 +125,25 @@ class _Stages:
         self.cache.put(key, value, seconds)
         self._record(name, False, seconds)
         return value
+
+    def start(self, name: str, key: str, compute: Callable[[], Any]) -> Callable[[], Any]:
+        """Like :meth:`run`, but a miss is computed in a forked worker started now
+        (:class:`~mangarec.workers.Background`), beside what the build does next; returns the
+        function that waits for the value (and caches and records it)."""
+        value = self.cache.get(key)
+        if value is not None:
+            return lambda: self.run(name, key, compute)
+        job = Background(compute)
+
+        def finish() -> Any:
+            value, seconds = job.result()
+            self.cache.misses += 1
+            self.cache.put(key, value, seconds)
+            self.log.record(name, seconds)
+            self._record(name, False, seconds)
+            return value
+
+        return finish
 
     def run_parallel(self, jobs: list[tuple[str, str, Callable[..., Any], tuple]], workers: int) -> dict[str, Any]:
         """Like :meth:`run` for independent stages ``(name, key, fn, args)``; misses run in up to
@@ -551,13 +570,6 @@ def _run(
     fitted, model_keys = _fit_all(catalog, names, config, stages, night=night)
     embeddings = {n: fitted[n] for n in names}
     neighbours, nb_keys = _neighbours_all(catalog, embeddings, model_keys, config, stages)
-    if night is not None:
-        umap = replace(config.umap, warm_epochs=config.night.map_epochs or config.umap.warm_epochs)
-        maps = night.maps(
-            embeddings, model_keys, stages, lambda e: _maps_all(e, model_keys, replace(config, umap=umap), stages)
-        )
-    else:
-        maps = _maps_all(embeddings, model_keys, config, stages)
 
     eval_seed = derive_seed(config.seed, "evaluate")
     held_emb, held_nb, heldout_keys = _heldout_fits(catalog, names, fitted, model_keys, config, stages, eval_seed)
@@ -577,22 +589,29 @@ def _run(
         module_digest("mangarec.evaluation"),
     )
     eval_key, kept = night.evaluation_key(eval_key, names, date) if night is not None else (eval_key, None)
-    evaluation = evaluation_of(
-        stages.run(
-            "evaluate",
-            eval_key,
-            lambda: evaluate(
-                catalog,
-                neighbours,
-                config.evaluation,
-                eval_seed,
-                heldout_embeddings=held_trained,
-                heldout_neighbours=held_nb,
-                cold_neighbours=cold_nb,
-                candidates=candidates,
-            ),
-        )
+    # the evaluation (one core) runs in a forked worker beside the maps (two at a time)
+    evaluated = stages.start(
+        "evaluate",
+        eval_key,
+        lambda: evaluate(
+            catalog,
+            neighbours,
+            config.evaluation,
+            eval_seed,
+            heldout_embeddings=held_trained,
+            heldout_neighbours=held_nb,
+            cold_neighbours=cold_nb,
+            candidates=candidates,
+        ),
     )
+    if night is not None:
+        umap = replace(config.umap, warm_epochs=config.night.map_epochs or config.umap.warm_epochs)
+        maps = night.maps(
+            embeddings, model_keys, stages, lambda e: _maps_all(e, model_keys, replace(config, umap=umap), stages)
+        )
+    else:
+        maps = _maps_all(embeddings, model_keys, config, stages)
+    evaluation = evaluation_of(evaluated())
     if night is not None:  # what the models page says of a warm night
         evaluation = replace(evaluation, notes=(*evaluation.notes, *night.notes(kept, embeddings)))
 

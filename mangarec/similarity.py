@@ -18,6 +18,9 @@ Kinds (each a frozen dataclass that stores and restores itself as arrays, for th
 * :class:`DenseCosine`: cosine of dense vectors, for use inside a :class:`Weighted` sum.
 * :class:`Weighted`: ``Σ_t w_t · term_t + bias_j``, with pairs in ``exclude`` never ranked before
   any other item (they get :data:`EXCLUDED`).
+
+The interface is in :mod:`.scorer_base`; :class:`TagJaccard` and :class:`Bilinear` are in
+:mod:`.tag_scorers` (every name is importable from here).
 """
 
 from __future__ import annotations
@@ -27,6 +30,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
+
+from .scorer_base import Similarity, _add_sparse, _csr_from, _csr_parts
+from .tag_scorers import Bilinear, TagJaccard
 
 #: Score of an excluded pair: below every real score, finite (the CSV writes it).
 EXCLUDED = -1.0e6
@@ -42,70 +48,6 @@ __all__ = [
     "Weighted",
     "from_parts",
 ]
-
-
-def _add_sparse(out: np.ndarray, p: sp.csr_matrix, weight: float) -> None:
-    """``out += weight · p`` for a csr ``p`` of ``out``'s shape (no duplicate entries: a sparse
-    product or a row slice of a canonical matrix; their order does not matter)."""
-    flat = out.reshape(-1)
-    pos = np.repeat(np.arange(p.shape[0], dtype=np.int64) * out.shape[1], np.diff(p.indptr)) + p.indices
-    flat[pos] += weight * p.data.astype(np.float64)
-
-
-def _csr_parts(prefix: str, m: sp.csr_matrix) -> dict[str, np.ndarray]:
-    m = sp.csr_matrix(m)
-    return {
-        f"{prefix}data": m.data,
-        f"{prefix}indices": m.indices.astype(np.int64),
-        f"{prefix}indptr": m.indptr.astype(np.int64),
-        f"{prefix}shape": np.asarray(m.shape, dtype=np.int64),
-    }
-
-
-def _csr_from(prefix: str, arrays: dict[str, np.ndarray]) -> sp.csr_matrix:
-    shape = tuple(int(v) for v in arrays[f"{prefix}shape"])
-    return sp.csr_matrix((arrays[f"{prefix}data"], arrays[f"{prefix}indices"], arrays[f"{prefix}indptr"]), shape=shape)
-
-
-class Similarity:
-    """A pairwise score over ``n`` items, computed a block of rows at a time."""
-
-    kind: ClassVar[str] = ""
-
-    @property
-    def n(self) -> int:  # pragma: no cover - every subclass defines it
-        raise NotImplementedError
-
-    #: ``block`` is only a float32 screen: exact scores of candidates come from :meth:`exact`.
-    screens: ClassVar[bool] = False
-
-    def block(self, rows: np.ndarray) -> np.ndarray:
-        """Scores of the items ``rows`` ((r,) int64) against all items: ``(r, n)`` float32/64.
-
-        The diagonal holds the item's score with itself under the same formula.
-        """
-        raise NotImplementedError  # pragma: no cover
-
-    def block64(self, rows: np.ndarray) -> np.ndarray:
-        """:meth:`block` with exact float64 scores (for sums of scorers)."""
-        return np.asarray(self.block(rows), dtype=np.float64)
-
-    def exact(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        """Exact float64 scores of the pairs ``(rows[e], cols[e])`` (scorers that screen)."""
-        raise NotImplementedError  # pragma: no cover
-
-    def row_groups(self) -> np.ndarray | None:
-        """``(n,)`` int64 labels such that items with equal labels have identical score rows
-        (each is then ranked once), or ``None``."""
-        return None
-
-    def add_into(self, out: np.ndarray, rows: np.ndarray, weight: float) -> None:
-        """``out += weight · block(rows)`` (exact float64), without a dense copy where sparse."""
-        out += weight * (self.block64(rows) if self.screens else np.asarray(self.block(rows), dtype=np.float64))
-
-    def parts(self, prefix: str = "") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """``(JSON-able meta, arrays)`` that :func:`from_parts` turns back into this scorer."""
-        raise NotImplementedError  # pragma: no cover
 
 
 @dataclass(frozen=True, eq=False)
@@ -178,152 +120,6 @@ class DenseCosine(Similarity):
     @classmethod
     def _from(cls, meta: dict, arrays: dict, prefix: str) -> DenseCosine:
         return cls(arrays[f"{prefix}vectors"])
-
-
-@dataclass(frozen=True, eq=False)
-class TagJaccard(Similarity):
-    """Weighted tag-set overlap of the binary ``(n, T)`` matrix ``tags`` (see the module doc).
-
-    Items without tags score 0 with everything.
-    """
-
-    tags: sp.csr_matrix
-    weights: np.ndarray
-    norm: str = "jaccard"
-    kind: ClassVar[str] = "tag-jaccard"
-
-    def __post_init__(self) -> None:
-        if self.norm not in ("jaccard", "max"):
-            raise ValueError(f"TagJaccard: norm must be 'jaccard' or 'max', not {self.norm!r}")
-        b = sp.csr_matrix(self.tags, dtype=np.float64)
-        b.data[:] = 1.0
-        w = np.asarray(self.weights, dtype=np.float64)
-        if w.shape != (b.shape[1],) or np.any(w < 0) or not np.all(np.isfinite(w)):
-            raise ValueError("TagJaccard: weights must be (n_tags,), finite and >= 0")
-        object.__setattr__(self, "tags", b)
-        object.__setattr__(self, "weights", w)
-        # Integer weights (the default 1, group weights such as 2 and 8) give integer overlaps:
-        # exact in float32 whatever the BLAS summation order, and twice as fast as float64.
-        integral = bool(np.all(w == np.rint(w)) and (b @ w).max(initial=0.0) < 2**23)
-        dt = np.float32 if integral else np.float64
-        object.__setattr__(self, "_dtype", dt)
-        # T is small (83 on MangaDex): dense products are BLAS-fast.
-        object.__setattr__(self, "_bt", np.ascontiguousarray(b.toarray().T, dtype=dt))
-        object.__setattr__(self, "_total", np.asarray(b @ w).ravel().astype(dt))
-        object.__setattr__(self, "_w", w.astype(dt))
-
-    @property
-    def n(self) -> int:
-        return int(self.tags.shape[0])
-
-    def block(self, rows: np.ndarray) -> np.ndarray:
-        bw = self.tags[rows].toarray().astype(self._dtype) * self._w  # type: ignore[attr-defined]
-        inter = bw @ self._bt  # type: ignore[attr-defined]
-        tot = self._total  # type: ignore[attr-defined]
-        if self.norm == "jaccard":
-            den = tot[rows][:, None] + tot[None, :]
-            den -= inter
-        else:
-            den = np.maximum(tot[rows][:, None], tot[None, :])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            np.divide(inter, den, out=inter)  # the denominator is 0 only for two tagless items
-        zr, zc = tot[rows] == 0, tot == 0
-        if zr.any() and zc.any():
-            inter[np.ix_(zr, zc)] = 0.0
-        return inter
-
-    def add_into(self, out: np.ndarray, rows: np.ndarray, weight: float) -> None:
-        blk = self.block(rows)
-        if weight == 1.0:
-            out += blk
-        else:
-            b64 = blk.astype(np.float64)
-            b64 *= weight
-            out += b64
-
-    def row_groups(self) -> np.ndarray:
-        from .models._dedupe import unique_rows
-
-        return unique_rows(self.tags)[1]
-
-    def parts(self, prefix: str = "") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        arrays = _csr_parts(prefix, self.tags)
-        arrays[f"{prefix}weights"] = self.weights
-        return {"kind": self.kind, "norm": self.norm}, arrays
-
-    @classmethod
-    def _from(cls, meta: dict, arrays: dict, prefix: str) -> TagJaccard:
-        return cls(_csr_from(prefix, arrays), arrays[f"{prefix}weights"], meta["norm"])
-
-
-@dataclass(frozen=True, eq=False)
-class Bilinear(Similarity):
-    """``s_ij = Σ_k U_ik (a_k + c_i b_k) U_jk``, negative scores set to 0 when ``clip``.
-
-    ``U`` is ``(n, r)``; ``a``, ``b`` are ``(r,)``; ``c`` is ``(n,)``. A block costs one
-    ``(rows × r) @ (r × n)`` product.
-    """
-
-    U: np.ndarray
-    a: np.ndarray
-    b: np.ndarray
-    c: np.ndarray
-    clip: bool = True
-    kind: ClassVar[str] = "bilinear"
-    screens: ClassVar[bool] = True
-
-    def __post_init__(self) -> None:
-        for name in ("U", "a", "b", "c"):
-            v = np.asarray(getattr(self, name), dtype=np.float64)
-            if not np.all(np.isfinite(v)):
-                raise ValueError(f"Bilinear: {name} has non-finite values")
-            object.__setattr__(self, name, v)
-        n, r = self.U.shape
-        if self.a.shape != (r,) or self.b.shape != (r,) or self.c.shape != (n,):
-            raise ValueError("Bilinear: a, b must be (r,) and c (n,)")
-        object.__setattr__(self, "_ut", np.ascontiguousarray(self.U.T))
-        object.__setattr__(self, "_ut32", np.ascontiguousarray(self.U.T, dtype=np.float32))
-
-    @property
-    def n(self) -> int:
-        return int(self.U.shape[0])
-
-    def _left(self, rows: np.ndarray) -> np.ndarray:
-        return self.U[rows] * (self.a[None, :] + self.c[rows][:, None] * self.b[None, :])
-
-    def block(self, rows: np.ndarray) -> np.ndarray:
-        out = self._left(rows).astype(np.float32) @ self._ut32  # type: ignore[attr-defined]
-        if self.clip:
-            np.maximum(out, 0.0, out=out)
-        return out
-
-    def block64(self, rows: np.ndarray) -> np.ndarray:
-        out = self._left(rows) @ self._ut  # type: ignore[attr-defined]
-        if self.clip:
-            np.maximum(out, 0.0, out=out)
-        return out
-
-    def exact(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        out = np.einsum("ij,ij->i", self._left(rows), self.U[cols])
-        if self.clip:
-            np.maximum(out, 0.0, out=out)
-        return out
-
-    def row_groups(self) -> np.ndarray:
-        key = np.ascontiguousarray(np.hstack([self.U, self.c[:, None]]))
-        _, inverse = np.unique(key.view(np.dtype((np.void, key.shape[1] * 8))).ravel(), return_inverse=True)
-        return np.asarray(inverse, dtype=np.int64).reshape(-1)
-
-    def parts(self, prefix: str = "") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        return (
-            {"kind": self.kind, "clip": bool(self.clip)},
-            {f"{prefix}{k}": getattr(self, k) for k in ("U", "a", "b", "c")},
-        )
-
-    @classmethod
-    def _from(cls, meta: dict, arrays: dict, prefix: str) -> Bilinear:
-        U, a, b, c = (arrays[f"{prefix}{k}"] for k in ("U", "a", "b", "c"))
-        return cls(U, a, b, c, clip=bool(meta["clip"]))
 
 
 @dataclass(frozen=True, eq=False)

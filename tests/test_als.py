@@ -301,6 +301,49 @@ def test_cg_deterministic_whatever_the_threads_and_blocks(monkeypatch, implicit)
     np.testing.assert_allclose(d.vectors, a.vectors, rtol=1e-5, atol=1e-6)
 
 
+def test_cg_blocks_cut_heavy_blocks_at_row_boundaries():
+    counts = np.array([5, 1, 1, 9, 2, 2, 2, 0, 30, 1, 1])
+    indptr = np.r_[0, np.cumsum(counts)]
+    ranges = als_solvers.blocks(indptr, len(counts), size=4, nnz=6)
+    assert ranges == [(0, 2), (2, 3), (3, 4), (4, 8), (8, 9), (9, 11)]
+    assert all(b - a <= 4 for a, b in ranges)
+    # within the entry budget, or a single row holding more alone
+    assert all(indptr[b] - indptr[a] <= 6 or b - a == 1 for a, b in ranges)
+    assert als_solvers.blocks(indptr, len(counts), size=4, nnz=100) == [(0, 4), (4, 8), (8, 11)]
+
+
+def test_cg_with_cut_blocks_fits_the_same(monkeypatch):
+    catalog, _ = planted_catalog(n_users=300, n_items=60, density=0.3, implicit=True)
+    p = ALSParams(factors=5, regularization=0.1, iterations=3, feedback="raw", alpha=4.0)
+    a = als.fit(catalog, p, seed=2, solver="cg")
+    calls = []
+    real = als_solvers.blocks
+    monkeypatch.setattr(als_solvers, "CG_NNZ", 50)  # every block cut (the items' rows hold ~90 entries)
+    monkeypatch.setattr(als_solvers, "blocks", lambda *x, **k: calls.append(r := real(*x, **k)) or r)
+    b = als.fit(catalog, p, seed=2, solver="cg")
+    assert len(calls[0]) > 1 and len(calls[1]) == 60  # users cut into many blocks, one item per block
+    np.testing.assert_allclose(b.vectors, a.vectors, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("implicit", [True, False])
+def test_exact_solves_from_slices_of_the_outer_product_table_are_the_same_bytes(monkeypatch, implicit):
+    g = np.random.default_rng(4)
+    V = sp.random(40, 300, density=0.05, format="csr", random_state=5)
+    V.data = g.integers(1, 3, V.nnz).astype(np.float64)
+    V.sort_indices()
+    F = g.standard_normal((300, 8))
+    whole = als.solve_rows(V, F, 0.5, implicit=implicit, alpha=3.0)
+    table = 300 * 8 * 8 * 4
+    monkeypatch.setattr(_solve, "Z_BYTES", table // 5)  # the whole table is over the cap: slices of it
+    assert _solve.normal_matrices(V, F.astype(np.float32), np.arange(10)) is not None
+    sliced = als.solve_rows(V[:10], F, 0.5, implicit=implicit, alpha=3.0)
+    assert sliced.tobytes() == whole[:10].tobytes()
+    assert als.solve_rows(V, F, 0.5, implicit=implicit, alpha=3.0).tobytes() == whole.tobytes()
+    # more rows than the columns they use: the whole table is no larger, and it is what is built
+    Vt = V.T.tocsr()
+    assert _solve.normal_matrices(Vt, F[:40].astype(np.float32), np.arange(300)) is None
+
+
 def test_visitor_fold_in_settings_are_published_and_fall_back_to_training():
     catalog, _ = planted_catalog(implicit=True, density=0.3)
     p = ALSParams(factors=3, regularization=0.1, iterations=2, feedback="likes", alpha=5.0)

@@ -70,3 +70,65 @@ def test_the_evaluation_reports_both_protocols(clusters):
     assert set(by) == {("lsi", "held-out likes"), ("lsi", "cold start")}
     for c in by.values():
         assert c.titles > 10 and c.lift_random.mean > 3 and c.agreement.lo <= c.agreement.mean <= c.agreement.hi
+
+
+def test_top_k_rows_are_the_full_products_rows(clusters):
+    from mangarec.evaluation.baselines import top_k_of_product
+
+    _, likes, _ = clusters
+    full = top_k_of_product(likes, likes, 5, min_value=2)
+    rows = np.array([0, 3, 4, 50, 119])
+    part = top_k_of_product(likes, likes, 5, min_value=2, rows=rows, block=2)
+    assert np.diff(part.indptr)[np.setdiff1d(np.arange(likes.shape[1]), rows)].sum() == 0
+    assert (part[rows] != full[rows]).nnz == 0 and part.nnz > 0
+
+
+def test_cold_truth_where_the_user_bound_does_not_bind_is_the_unbounded_truth(clusters):
+    cat, likes, _ = clusters
+    from mangarec.evaluation.colikes import cold_truth
+    from mangarec.models.series import Params, members
+
+    series = members(cat, Params())
+    cold = cold_titles(likes, 3)
+    before = sp.csr_matrix(sp.diags(cold.astype(np.float64)) @ co_liked_truth(likes, 10, series), dtype=bool)
+    for bound in (None, likes.shape[0], 10 * likes.shape[0]):
+        T = cold_truth(likes, cold, series, 10, bound, seed=5)
+        assert T.nnz == before.nnz > 0 and (T != before).nnz == 0
+
+
+def test_cold_truth_user_bound_bounds_the_work(monkeypatch, clusters):
+    from mangarec.evaluation import baselines
+    from mangarec.evaluation.colikes import cold_truth, truth_users
+
+    _, likes, _ = clusters
+    cold = cold_titles(likes, 3)
+    seen = []
+    real = baselines.top_k_of_product
+
+    def spy(A, B, k, **kw):
+        seen.append((A.shape[0], int((np.diff(A.indptr) ** 2).sum()), len(kw["rows"])))
+        return real(A, B, k, **kw)
+
+    monkeypatch.setattr(baselines, "top_k_of_product", spy)
+    bound = 40  # of 120 users
+    T = cold_truth(likes, cold, None, 10, bound, seed=5)
+    (users, work, rows), *_ = seen
+    assert users == bound and rows == cold.sum()
+    assert work < (np.diff(sp.csr_matrix(likes).indptr) ** 2).sum() * 0.6  # the sample's Σ n_u², not everyone's
+    sample = truth_users(likes, bound, 5)
+    assert sample.shape[0] == bound and (truth_users(likes, bound, 5) != sample).nnz == 0  # seeded
+    monkeypatch.setattr(baselines, "top_k_of_product", real)
+    expect = sp.csr_matrix(sp.diags(cold.astype(np.float64)) @ co_liked_truth(sample, 10), dtype=bool)
+    assert T.nnz > 0 and (T != expect).nnz == 0
+    assert np.diff(T.indptr)[~cold].sum() == 0
+
+
+def test_the_evaluation_says_when_the_user_bound_binds(clusters):
+    cat, _, _ = clusters
+    nb = _tag_neighbours(cat, 10, "lsi")
+    cfg = EvaluationSection(min_likes=5, max_users=200, colike_users=100)  # 120 users
+    ev = run_evaluation(cat, {"lsi": nb}, cfg, 4)
+    assert any("fixed-seed sample of 100 of the 120 users" in n for n in ev.notes)
+    assert {c.protocol for c in ev.colikes} == {"held-out likes", "cold start"}
+    ev = run_evaluation(cat, {"lsi": nb}, EvaluationSection(min_likes=5, max_users=200), 4)
+    assert not any("colike_users" in n for n in ev.notes)

@@ -126,3 +126,17 @@ def test_colike_lists():
     co = content.colike_lists(c, k=2)
     assert co[0].tolist() == [1, 3] and co[1].tolist() == [0, 3]  # 0-1 liked together twice
     assert content.colike_lists(catalog()) == {}
+
+
+def test_matches_recall_is_the_mean_of_each_item_s_listed_share_bit_for_bit():
+    """The vectorised recall equals the per-item definition ``mean(isin(M_i, top_i))``
+    exactly (the same float64 values averaged in the same order), duplicates and subsets included."""
+    g = np.random.default_rng(7)
+    n, k = 300, 10
+    idx = np.stack([g.choice(n, k, replace=False) for _ in range(n)]).astype(np.int32)
+    ref = {i: g.integers(0, n, g.integers(1, 25)).astype(np.int64) for i in range(n) if g.random() < 0.7}
+    ref[3] = np.array([idx[3, 0], idx[3, 0], 299], dtype=np.int64)  # a repeated match counts twice
+    for rows in (None, g.permutation(n)[:120]):
+        keys = sorted(ref) if rows is None else [int(r) for r in rows if int(r) in ref]
+        expect = float(np.mean([np.isin(ref[i], idx[i]).mean() for i in keys]))
+        assert content.matches_recall(idx, ref, rows) == expect

@@ -115,3 +115,58 @@ def test_checks():
         Weighted(((1.0, DenseCosine(np.eye(3))), (1.0, DenseCosine(np.eye(2)))))
     with pytest.raises(ValueError, match="similarity scores 3 items"):
         Embedding("m", ("a", "b"), np.ones((2, 1), np.float32), similarity=DenseCosine(np.eye(3)))
+
+
+def _per_item_tag_scores(B: sp.csr_matrix, w: np.ndarray, norm: str, rows: np.ndarray) -> np.ndarray:
+    """TagJaccard's scores computed item by item, every column on its own (the reference)."""
+    dense = B.toarray()
+    dt = np.float32 if np.all(w == np.rint(w)) else np.float64
+    inter = (dense[rows].astype(dt) * w.astype(dt)) @ dense.T.astype(dt)
+    tot = (dense @ w).astype(dt)
+    den = tot[rows][:, None] + tot[None, :] - inter if norm == "jaccard" else np.maximum(tot[rows][:, None], tot)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = inter / den
+    out[np.ix_(tot[rows] == 0, tot == 0)] = 0.0
+    return out
+
+
+@pytest.mark.parametrize("norm", ["jaccard", "max"])
+@pytest.mark.parametrize("weights", ["integral", "fractional"])
+def test_tag_scores_once_per_distinct_tag_set_are_the_per_item_scores(norm, weights):
+    """Columns are scored once per distinct tag set and spread to their items: the same bits
+    as scoring every item's column, in block, block64 and a weighted sum."""
+    g = np.random.default_rng(3)
+    T = 6
+    sets = [set(np.flatnonzero(g.random(T) < 0.4)) for _ in range(12)]
+    sets = sets + sets[:7] + [set(), set()]  # duplicates and tagless items
+    B = sets_matrix(sets, T)
+    w = g.integers(1, 9, T).astype(float) if weights == "integral" else g.random(T) + 0.1
+    s = TagJaccard(B, w, norm)
+    rows = np.arange(len(sets))
+    ref = _per_item_tag_scores(B, w, norm, rows)
+    assert s.block(rows).dtype == ref.dtype and np.array_equal(s.block(rows), ref)
+    out = np.zeros((len(rows), len(sets)))
+    s.add_into(out, rows, 0.3)
+    assert np.array_equal(out, 0.3 * ref.astype(np.float64))
+    groups = s.row_groups()
+    assert len(np.unique(groups)) == len({frozenset(x) for x in sets})
+    assert np.array_equal(s.block(rows[groups == groups[0]])[0], s.block(rows[:1])[0])
+
+
+@pytest.mark.parametrize("density", [0.02, 0.6])
+def test_sparse_adds_dense_or_indexed_give_the_same_bits(density, monkeypatch):
+    """A sparse block is added densely or by index (by its share of stored pairs): the same sums."""
+    import mangarec.scorer_base as S
+
+    g = np.random.default_rng(4)
+    p = sp.random(9, 40, density=density, random_state=5, format="csr", dtype=np.float32)
+    base = g.normal(size=(9, 40))
+    got = []
+    for share in (0.0, 2.0):  # always dense, never dense
+        monkeypatch.setattr(S, "DENSE_ADD_SHARE", share)
+        out = base.copy()
+        S._add_sparse(out, p, 0.7)
+        got.append(out)
+    assert np.array_equal(got[0], got[1])
+    np.testing.assert_array_equal(got[0][p.toarray() == 0], base[p.toarray() == 0])
+    np.testing.assert_allclose(got[0], base + 0.7 * p.toarray().astype(np.float64), rtol=0, atol=1e-15)

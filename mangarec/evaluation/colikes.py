@@ -152,12 +152,35 @@ def cold_catalog(catalog: Catalog, config: EvaluationSection, seed: int) -> Cata
     return hide_titles(catalog, cold_titles(all_likes(catalog, config), seed))
 
 
-def cold_truth(likes: sp.csr_matrix, cold: np.ndarray, series: sp.csr_matrix | None, k: int) -> sp.csr_matrix:
-    """The cold titles' co-likes in all ``likes`` (series out), ``(n, n)`` bool, other rows empty."""
+def truth_users(likes: sp.csr_matrix, max_users: int, seed: int) -> sp.csr_matrix:
+    """The rows of ``likes`` the cold-start truth is counted over: all of them, or a seeded sample
+    of ``max_users`` (``evaluation.colike_users``; sorted, so the rows keep their order)."""
+    L = sp.csr_matrix(likes)
+    if L.shape[0] <= max_users:
+        return L
+    g = np.random.default_rng(derive_seed(seed, "colikes", "truth users"))
+    return L[np.sort(g.choice(L.shape[0], size=int(max_users), replace=False))]
+
+
+def cold_truth(
+    likes: sp.csr_matrix,
+    cold: np.ndarray,
+    series: sp.csr_matrix | None,
+    k: int,
+    max_users: int | None = None,
+    seed: int = 0,
+) -> sp.csr_matrix:
+    """The cold titles' co-likes in ``likes`` (series out), ``(n, n)`` bool, other rows empty.
+
+    The co-like counts are over every user's likes, or over a seeded sample of ``max_users`` of
+    them when there are more (:func:`truth_users`): the work is the sampled users'
+    ``Σ n_u²`` (``n_u`` a user's likes), whatever the catalog's user count; the memory is the
+    sample's likes plus one ``1024 × n`` slab. Only the cold rows are computed.
+    """
     from ..models.colike import co_liked_truth
 
-    T = co_liked_truth(likes, k, series)
-    return sp.csr_matrix(sp.diags(np.asarray(cold, dtype=np.float64)) @ T, dtype=bool)
+    L = likes if max_users is None else truth_users(likes, max_users, seed)
+    return co_liked_truth(L, k, series, rows=np.flatnonzero(np.asarray(cold, dtype=bool)))
 
 
 def evaluate_colikes(

@@ -164,7 +164,12 @@ def matches_recall(
     if not keys:
         return None
     idx = np.asarray(indices)
-    return float(np.mean([np.isin(lists[i], idx[i]).mean() for i in keys]))
+    m = [lists[i] for i in keys]
+    sizes = np.array([len(x) for x in m], dtype=np.int64)
+    elem = np.concatenate(m).astype(np.int64)
+    listed = (idx[np.repeat(np.asarray(keys, dtype=np.int64), sizes)] == elem[:, None]).any(axis=1)
+    found = np.bincount(np.repeat(np.arange(len(keys)), sizes), weights=listed, minlength=len(keys))
+    return float(np.mean(found / sizes))  # per item: the share of M_i listed, as isin(...).mean()
 
 
 def series_share(indices: np.ndarray, members: sp.spmatrix) -> float:

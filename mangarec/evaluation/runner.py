@@ -209,7 +209,12 @@ def _colikes(
         by["held-out likes"] = {n: check_lists(held_nb[n]) if n in held_nb else L for n, L in lists.items()}
     R = all_likes(catalog, config)
     cold = cold_titles(R, seed)
-    truths["cold start"] = cold_truth(R, cold, series, CO_LIKED_TOP)
+    truths["cold start"] = cold_truth(R, cold, series, CO_LIKED_TOP, config.colike_users, seed)
+    if R.shape[0] > config.colike_users:
+        notes.append(
+            f"The cold-start co-likes are counted over a fixed-seed sample of {config.colike_users:,} of the "
+            f"{R.shape[0]:,} users' likes (evaluation.colike_users)."
+        )
     by["cold start"] = {}
     for n, L in lists.items():
         if n in cold_nb:

@@ -23,7 +23,11 @@ matrices. The heavy products are float32, the CG recurrences float64. Each CG st
 increases the row's objective (``xᵀAx − 2bᵀx``), so the training loss does not increase.
 
 Rows are processed in fixed blocks of :data:`CG_BLOCK` rows, each block on its own (no
-reduction crosses a block), so the result does not depend on how many threads run them.
+reduction crosses a block), so the result does not depend on how many threads run them. A block
+holding more than :data:`CG_NNZ` stored entries is cut further (at row boundaries, by the data
+alone), so a block's ``(nnz_block, d)`` temporaries stay bounded when a few rows (the popular
+items of a large catalog) hold most of the entries; no real dataset here reaches the cut
+(anime-recdb's whole like matrix holds fewer entries), so their fits are unchanged.
 """
 
 from __future__ import annotations
@@ -37,6 +41,30 @@ from ._solve import implicit_penalty
 
 #: Rows per CG block (fixed: the result must not depend on the thread count).
 CG_BLOCK = 1024
+#: Most stored entries per CG block (a row with more is a block of its own): bounds the
+#: ``(nnz_block, d)`` float32 temporaries to ~CG_NNZ·d·4 bytes each (512 MB at d = 256).
+CG_NNZ = 1 << 19
+
+
+def blocks(indptr: np.ndarray, rows: int, size: int | None = None, nnz: int | None = None) -> list[tuple[int, int]]:
+    """The ``(start, stop)`` row ranges of the CG blocks: ``size`` rows each (default
+    :data:`CG_BLOCK`), a range cut further (greedily, at row boundaries) where it would hold more
+    than ``nnz`` (default :data:`CG_NNZ`) stored entries."""
+    size = CG_BLOCK if size is None else int(size)
+    nnz = CG_NNZ if nnz is None else int(nnz)
+    out = []
+    for a in range(0, rows, size):
+        b = min(a + size, rows)
+        if indptr[b] - indptr[a] <= nnz:
+            out.append((a, b))
+            continue
+        while a < b:
+            # the last row whose end stays within the budget (at least one row)
+            c = int(np.searchsorted(indptr[a + 1 : b + 1], indptr[a] + nnz, side="right")) + a
+            c = min(max(c, a + 1), b)
+            out.append((a, c))
+            a = c
+    return out
 
 
 def system_terms(
@@ -101,8 +129,8 @@ def cg_rows(
     G = F64.T @ F64 if gram else np.zeros((d, d))
     out = np.zeros((rows, d))
 
-    def work(a: int) -> None:
-        b = min(a + CG_BLOCK, rows)
+    def work(ab: tuple[int, int]) -> None:
+        a, b = ab
         lo, hi = V.indptr[a], V.indptr[b]
         indptr = V.indptr[a : b + 1] - lo
         indices = V.indices[lo:hi]
@@ -143,13 +171,13 @@ def cg_rows(
         X[~live] = 0.0
         out[a:b] = X
 
-    starts = range(0, rows, CG_BLOCK)
-    if threads > 1 and rows > CG_BLOCK:
+    ranges = blocks(V.indptr, rows)
+    if threads > 1 and len(ranges) > 1:
         with ThreadPoolExecutor(threads) as ex:
-            list(ex.map(work, starts))
+            list(ex.map(work, ranges))
     else:
-        for a in starts:
-            work(a)
+        for ab in ranges:
+            work(ab)
     return out
 
 

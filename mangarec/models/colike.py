@@ -119,12 +119,15 @@ def scorer(tags: sp.csr_matrix, weights: np.ndarray, lp: np.ndarray, affinity: f
     return Weighted(tuple(terms), bias=bias if np.any(bias) else None, labels=tuple(labels))
 
 
-def co_liked_truth(likes: sp.csr_matrix, k: int = K, exclude: sp.csr_matrix | None = None) -> sp.csr_matrix:
+def co_liked_truth(
+    likes: sp.csr_matrix, k: int = K, exclude: sp.csr_matrix | None = None, rows: np.ndarray | None = None
+) -> sp.csr_matrix:
     """Each title's ``k`` most co-liked titles, ``(n, n)`` bool csr.
 
     ``likes`` is ``(users, n)`` binary; a pair's score is its co-like count over
     ``√(likes_i · likes_j)`` (at least :data:`MIN_USERS` users); pairs in ``exclude`` (the series)
-    are left out before the cut.
+    are left out before the cut. ``rows`` (sorted positions): only those titles' rows are
+    computed (the same rows as without it), the others are empty.
     """
     from ..evaluation.baselines import top_k_of_product
 
@@ -132,18 +135,18 @@ def co_liked_truth(likes: sp.csr_matrix, k: int = K, exclude: sp.csr_matrix | No
     pop = np.asarray(L.sum(axis=0)).ravel()
     inv = np.where(pop > 0, 1.0 / np.sqrt(np.maximum(pop, 1e-300)), 0.0)
     extra = 0 if exclude is None else int(np.diff(sp.csr_matrix(exclude).indptr).max(initial=0))
-    C = top_k_of_product(L, L, k + extra, row_scale=inv, col_scale=inv, min_value=MIN_USERS).tocsr()
+    C = top_k_of_product(L, L, k + extra, row_scale=inv, col_scale=inv, min_value=MIN_USERS, rows=rows).tocsr()
     if exclude is not None:
         C = (C - C.multiply(sp.csr_matrix(exclude) > 0)).tocsr()
         C.eliminate_zeros()
-    rows, cols = [], []
+    out_r, out_c = [], []
     for i in range(C.shape[0]):
         a, b = C.indptr[i], C.indptr[i + 1]
         keep = C.indices[a:b][np.lexsort((C.indices[a:b], -C.data[a:b]))][:k]
-        rows.append(np.full(len(keep), i))
-        cols.append(keep)
-    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-    c = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+        out_r.append(np.full(len(keep), i))
+        out_c.append(keep)
+    r = np.concatenate(out_r) if out_r else np.zeros(0, dtype=np.int64)
+    c = np.concatenate(out_c) if out_c else np.zeros(0, dtype=np.int64)
     return sp.csr_matrix((np.ones(len(r), dtype=bool), (r, c)), shape=C.shape)
 
 
