@@ -5,6 +5,7 @@
     python benchmarks/bench_nightly.py --maps --limit 10000   # a warm-started map vs a cold one
     python benchmarks/bench_nightly.py --limit 5000        # quicker
     python benchmarks/bench_nightly.py --night-data mangadex-v3:/path/of/the/refreshed/catalog
+    python benchmarks/bench_nightly.py --warm-night         # + the warm night ([night] warm = true)
 
 Both builds read a temporary copy of the input (uncompressed, so neither pays for xz) and share
 one stage cache, as a CI job that restores its cache does. The night's input is the same copy
@@ -16,6 +17,13 @@ instead of the edited copy (:func:`night_input` is the one place that chooses).
 Prints, beside the cold build of the same run: wall time and peak memory (max RSS of the
 build process) of each, the night's ratio to the cold build (goal ≤ 0.4), which stages the
 night recomputed, the site's bytes per title (goal ≤ 10 KB) and its file count.
+
+With ``--warm-night`` the cold build runs with ``[night] warm = true`` (it records what the next
+night starts from), the default night runs on a copy of its site and cache, and the **warm
+night** (:mod:`mangarec.night`) runs on the originals: its wall time and ratio, and for each
+model the agreement of its lists with the default night's, which equal a cold build of the
+night's data (mean top-10 overlap = recall@10 of the cold lists), and of its placed maps with
+the cold night's (trustworthiness, neighbours kept @10).
 """
 
 from __future__ import annotations
@@ -176,6 +184,68 @@ def compare_maps(args: argparse.Namespace, work: Path, base: Path) -> None:
         print(f"    {label:<28} {dt:7.1f} s   trustworthiness {t:.4f}   neighbours kept @10 {keep:.4f}")
 
 
+def pointed(cache_dir: Path, pointer: str) -> object:
+    """What the stage cache's pointer ``pointer`` names under ``key`` (``None``: nothing)."""
+    from mangarec.cache import Cache
+
+    cache = Cache(cache_dir)
+    return cache.get(str((cache.pointer(pointer) or {}).get("key")))
+
+
+def list_agreement(warm_cache: Path, cold_cache: Path, names: list[str], k: int = 10) -> dict[str, float]:
+    """``{model: mean top-k overlap}`` of the warm night's lists with the cold night's (each
+    list's share of the cold top-k it holds: recall@k of the cold lists)."""
+    from mangarec.embedding import Neighbours
+
+    out = {}
+    for name in names:
+        w, c = pointed(warm_cache, f"neighbours-{name}"), pointed(cold_cache, f"neighbours-{name}")
+        if isinstance(w, Neighbours) and isinstance(c, Neighbours) and w.item_ids == c.item_ids:
+            out[name] = float(np.mean([len(set(a[:k]) & set(b[:k])) / k for a, b in zip(w.indices, c.indices)]))
+    return out
+
+
+def warm_night(args: argparse.Namespace, work: Path, spec: str, env: dict[str, str], cold: float) -> None:
+    """The warm night on the cold build's site and cache, beside the default night (run on a
+    copy, in ``work/default``): time, ratio, agreement of the lists and maps with it."""
+    common = ["--out", str(work / "out"), "--cache-dir", str(work / "cache"), "--config", str(work / "site.toml")]
+    if args.limit:
+        common += ["--limit", str(args.limit)]
+    t, mb, err = run(["--data", spec, *common], env)
+    save_log(args.log_dir, "warm.log", err)
+    print(f"warm night   {t:8.1f} s   peak RSS {mb:7.0f} MB   ([night] warm = true, same data as the night)")
+    print(f"    ratio warm night / cold: {t / cold:.3f} (goal <= 0.4)")
+    for line in err.splitlines():
+        if line.startswith(("note: cache", "note: neighbours:", "note: model:", "note: write:site")):
+            print("   ", line)
+    for name, sec in sorted(stage_lines(err, computed_only=True), key=lambda x: -x[1])[:10]:
+        print(f"      {name:<32} {sec:8.2f} s")
+    names = [p.stem[len("neighbours-") :] for p in sorted((work / "cache" / "pointers").glob("neighbours-*.json"))]
+    agree = list_agreement(work / "cache", work / "default" / "cache", names)
+    print("    agreement with a cold build of the night's data (mean top-10 overlap = recall@10 of the cold lists):")
+    print("      " + ", ".join(f"{n} {v:.3f}" for n, v in agree.items()))
+    from mangarec.embedding import Embedding, Map
+
+    for name in names:
+        m, e = pointed(work / "cache", f"night-map-{name}"), pointed(work / "cache", f"night-model-{name}")
+        c = pointed(work / "default" / "cache", f"night-map-{name}")
+        if not (isinstance(m, Map) and isinstance(e, Embedding) and "placed" in m.info):
+            continue
+        vectors = np.asarray(e.vectors, dtype=np.float64)
+        sample = rng(args.seed, "bench-nightly-sample").choice(
+            len(vectors), size=min(3000, len(vectors)), replace=False
+        )
+        tw, kw = map_quality(vectors, np.asarray(m.xy, dtype=np.float64), sample)
+        ref = ""
+        if isinstance(c, Map):
+            tc, kc = map_quality(vectors, np.asarray(c.xy, dtype=np.float64), sample)
+            ref = f"   (a cold UMAP map: {tc:.4f}, {kc:.4f})"
+        moved = f"placed ({m.info['placed']:,} titles moved)"
+        print(f"    map {name:<10} {moved}: trustworthiness {tw:.4f}, kept @10 {kw:.4f}{ref}")
+    ok = t <= 0.4 * cold
+    print("warm night goal met (<= 0.4 x cold)" if ok else "WARM NIGHT GOAL MISSED (<= 0.4 x cold)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, default=shared_data_dir() / "mangadex-v3" / "manga.jsonl.xz")
@@ -189,6 +259,7 @@ def main() -> None:
     ap.add_argument("--model", default="lsi", help="the model whose map --maps compares")
     ap.add_argument("--warm-epochs", type=int, nargs="+", default=[30, 60], help="epochs of the warm maps")
     ap.add_argument("--log-dir", type=Path, default=None, help="save each build's stderr (cold.log, night.log) here")
+    ap.add_argument("--warm-night", action="store_true", help="also the warm night ([night] warm = true)")
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mangarec-nightly-"))
@@ -200,8 +271,9 @@ def main() -> None:
             compare_maps(args, work, base)
             return
         common = ["--out", str(work / "out"), "--cache-dir", str(work / "cache")]
-        if args.warm:
-            (work / "site.toml").write_text(f"[umap]\nwarm_epochs = {args.warm}\n")
+        toml = f"[umap]\nwarm_epochs = {args.warm}\n" if args.warm else ""
+        if args.warm or args.warm_night:
+            (work / "site.toml").write_text(toml + ("[night]\nwarm = true\n" if args.warm_night else ""))
             common += ["--config", str(work / "site.toml")]
         if args.limit:
             common += ["--limit", str(args.limit)]
@@ -223,9 +295,17 @@ def main() -> None:
 
         cold_maps = cached_map_quality(work / "cache", args.seed) if args.warm else {}
         spec, what = night_input(args, work, base)
+        if args.warm_night:  # the default night on a copy; the warm night on the originals
+            (work / "default").mkdir()
+            shutil.copytree(work / "out", work / "default" / "out")
+            shutil.copytree(work / "cache", work / "default" / "cache")
+            (work / "default.toml").write_text(toml)
+            common = ["--out", str(work / "default" / "out"), "--cache-dir", str(work / "default" / "cache")]
+            common += ["--config", str(work / "default.toml")] + (["--limit", str(args.limit)] if args.limit else [])
         night, night_mb, err = run(["--data", spec, *common], env)
         save_log(args.log_dir, "night.log", err)
-        night_bytes, night_files = site_size(work / "out")
+        night_dir = work / "default" if args.warm_night else work
+        night_bytes, night_files = site_size(night_dir / "out")
         ran = [s for s, _ in stage_lines(err, computed_only=True) if s.split(":")[0] in ("model", "neighbours", "map")]
         print(f"night        {night:8.1f} s   peak RSS {night_mb:7.0f} MB   after {what}")
         print(f"    ratio night / cold: {night / cold:.3f} (goal <= 0.4)")
@@ -239,7 +319,7 @@ def main() -> None:
         print(
             f"    site: {night_bytes / 1e6:8.1f} MB in {night_files} files, {night_bytes / n / 1024:.1f} KB per title"
         )
-        for name, (t, keep) in cached_map_quality(work / "cache", args.seed).items():
+        for name, (t, keep) in cached_map_quality(night_dir / "cache", args.seed).items():
             if name in cold_maps:
                 t0, keep0 = cold_maps[name]
                 print(
@@ -248,6 +328,8 @@ def main() -> None:
                 )
         ok = night <= 0.4 * cold and cold_bytes / n <= 10 * 1024
         print("goals met (night <= 0.4 x cold, <= 10 KB per title)" if ok else "GOALS MISSED")
+        if args.warm_night:
+            warm_night(args, work, spec, env, cold)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

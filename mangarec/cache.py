@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .embedding import Embedding, Map, Neighbours
+from .embedding import Embedding, FitState, Map, Neighbours
 from .foldin import Foldin
 from .fsutil import atomic_write
 
@@ -189,6 +189,10 @@ def _to_parts(value: Any) -> tuple[dict, dict[str, np.ndarray]]:
         if value.similarity is not None:
             sim_meta, sim_arrays = value.similarity.parts("similarity.")
             arrays.update(sim_arrays)
+        state = None
+        if value.state is not None:
+            state = {"meta": value.state.meta, "arrays": sorted(value.state.arrays)}
+            arrays.update({f"state.{k}": v for k, v in value.state.arrays.items()})
         return {
             "type": "Embedding",
             "model": value.model,
@@ -197,6 +201,7 @@ def _to_parts(value: Any) -> tuple[dict, dict[str, np.ndarray]]:
             "info": value.info,
             "similarity": sim_meta,
             "foldin": value.foldin.to_dict(),
+            "state": state,
         }, arrays
     if isinstance(value, Neighbours):
         return {
@@ -228,6 +233,8 @@ def _from_parts(meta: dict, arrays: dict[str, np.ndarray]) -> Any:
             from .similarity import from_parts
 
             sim = from_parts(meta["similarity"], arrays, "similarity.")
+        st = meta.get("state")
+        state = None if st is None else FitState({k: arrays[f"state.{k}"] for k in st["arrays"]}, st["meta"])
         return Embedding(
             model=meta["model"],
             item_ids=tuple(meta["item_ids"]),
@@ -237,6 +244,7 @@ def _from_parts(meta: dict, arrays: dict[str, np.ndarray]) -> Any:
             info=meta["info"],
             similarity=sim,
             foldin=Foldin.from_dict(meta["foldin"]),
+            state=state,
         )
     if kind == "Neighbours":
         return Neighbours(

@@ -106,10 +106,14 @@ def installed_spec(dist: str = "mangarec") -> str:
     )
 
 
-def workflow(*, cron: str = DEFAULT_CRON, package: str | None = None, config: str | None = None) -> str:
+def workflow(
+    *, cron: str = DEFAULT_CRON, package: str | None = None, config: str | None = None, warm_night: bool = False
+) -> str:
     """The text of ``site.yml``. ``package`` is what ``pip install`` gets (default:
     :func:`installed_spec`, the mangarec that runs now, pinned); ``config`` a configuration file
-    of the repository for fetch and build."""
+    of the repository for fetch and build; ``warm_night``: the value of its switch
+    ``MANGAREC_WARM_NIGHT``, which ``mangarec build`` reads as ``--warm-night`` (docs/deploy.md,
+    "What a night recomputes")."""
     package = package or installed_spec()
     conf = f' --config "{config}"' if config else ""
     return f"""# Written by `mangarec ci init` (mangarec {__version__}): rebuilds the site every night from
@@ -144,6 +148,7 @@ jobs:
       MANGAREC_API: {API}
       MANGAREC_CONTACT: ${{{{ github.server_url }}}}/${{{{ github.repository }}}}
       MANGAREC_FULL: ${{{{ inputs.full || false }}}}
+      MANGAREC_WARM_NIGHT: {"true" if warm_night else "false"} # true: mangarec build --warm-night (docs/deploy.md)
       NUMBA_CACHE_DIR: .cache/numba
     steps:
       - uses: {_uses("actions/checkout")}
@@ -197,7 +202,14 @@ def _cron(text: str) -> str:
     return " ".join(fields)
 
 
-def init(directory: Path, *, cron: str = DEFAULT_CRON, package: str | None = None, config: str | None = None) -> Path:
+def init(
+    directory: Path,
+    *,
+    cron: str = DEFAULT_CRON,
+    package: str | None = None,
+    config: str | None = None,
+    warm_night: bool = False,
+) -> Path:
     """Write :data:`WORKFLOW` under ``directory``; refuse (one line) when it exists."""
     path = Path(directory) / WORKFLOW
     if path.exists() or path.is_symlink():
@@ -208,7 +220,7 @@ def init(directory: Path, *, cron: str = DEFAULT_CRON, package: str | None = Non
         raise InputError("--config must be a plain relative path (letters, digits, . _ / -)", config)
     if config is not None and not (Path(directory) / config).is_file():
         raise InputError("no such configuration file in the repository", str(Path(directory) / config))
-    text = workflow(cron=cron, package=package, config=config)
+    text = workflow(cron=cron, package=package, config=config, warm_night=warm_night)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         atomic_write(path, text.encode("utf-8"))
@@ -227,8 +239,9 @@ def main(argv: Sequence[str], prog: str = "mangarec ci") -> int:
     i.add_argument("--cron", type=_cron, default=DEFAULT_CRON, help="the nightly schedule, UTC (default: %(default)s)")
     i.add_argument("--package", default=None, metavar="SPEC", help="what pip installs (default: this mangarec, pinned)")
     i.add_argument("--config", default=None, metavar="FILE", help="the repository's site.toml, relative to --dir")
+    i.add_argument("--warm-night", action="store_true", help="switch warm nights on (MANGAREC_WARM_NIGHT: true)")
     args = p.parse_args(list(argv))
-    path = init(args.dir, cron=args.cron, package=args.package, config=args.config)
+    path = init(args.dir, cron=args.cron, package=args.package, config=args.config, warm_night=args.warm_night)
     print(f"wrote {path}: commit it, then set Settings → Pages → Source to 'GitHub Actions'")
     return 0
 

@@ -12,6 +12,7 @@ import os
 import sys
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from .arguments import Parser, int_in
@@ -110,6 +111,12 @@ def build_parser(prog: str = "mangarec build") -> argparse.ArgumentParser:
         help="where stage artefacts are cached (default: .cache/; env MANGAREC_CACHE_DIR)",
     )
     p.add_argument("--no-cache", action="store_true", help="compute everything, store nothing")
+    p.add_argument(
+        "--warm-night",
+        action="store_true",
+        help="a warm night ([night] warm = true: last night's global fits updated, not refitted; "
+        "env MANGAREC_WARM_NIGHT=true; docs/deploy.md)",
+    )
     p.add_argument("--force", action="store_true", help="rebuild the output even if it is up to date")
     p.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     p.add_argument(
@@ -203,6 +210,11 @@ def cmd_build(argv: Sequence[str], prog: str = "mangarec build") -> int:
     from .progress import StageLog
 
     config = with_seed(load_config(args.config), args.seed)
+    warm = os.environ.get("MANGAREC_WARM_NIGHT", "false").strip().lower()
+    if warm not in ("true", "false"):
+        raise InputError(f"MANGAREC_WARM_NIGHT = {warm!r}: must be true or false")
+    if args.warm_night or warm == "true":
+        config = replace(config, night=replace(config.night, warm=True))
     log = StageLog(quiet=args.quiet)
     specs = list(args.data or [])
     if args.fetch == "mangadex":

@@ -168,6 +168,37 @@ class FetchSection:
     )
 
 
+@dataclass(frozen=True)
+class NightSection:
+    """``[night]``: the nightly rebuild's warm updates (:mod:`mangarec.night`); off by default."""
+
+    warm: bool = key(
+        False,
+        "Warm nights: a model fitted globally (SVD basis, idf, word vectors, spectrum) keeps last "
+        "night's global state and recomputes only the changed and new titles' rows, when at most "
+        "max_changed of the titles changed. Not equal to a cold build (bench_nightly.py --warm-night "
+        "measures the agreement); false: every night equals a cold build of its data.",
+    )
+    max_changed: float = key(0.05, "Largest share of titles changed (new, edited or removed) for a warm night.", unit)
+    cold_every_days: float = key(
+        7.0,
+        "A model whose global state is this many days old is refitted cold (so drift cannot "
+        "accumulate); 0: every night cold.",
+        bounded(0, 3650),
+    )
+    map_epochs: int = key(
+        0,
+        "On a warm night, umap.warm_epochs for the maps of models refitted cold (0: as umap.warm_epochs "
+        "says); the maps of warm-updated models keep their titles' places and place only the changed ones.",
+        bounded(0, 10_000),
+    )
+    reuse_evaluation: bool = key(
+        True,
+        "On a warm night, keep the last evaluation when at most max_changed of the titles changed "
+        "(the models page names the build it was measured on).",
+    )
+
+
 #: ``[models]``: one section per model of the registry (its ``Params``); ``config.models.of(SPEC)``
 #: is a model's section, typed as its ``Params`` (:class:`mangarec.models.ModelParams`).
 ModelsSection: type[ModelParams] = schema.make_section(
@@ -192,6 +223,7 @@ class Config:
     publish: PublishSection = section(PublishSection, "Published JSON.")
     privacy: PrivacySection = section(PrivacySection, "Private collection of ratings.")
     fetch: FetchSection = section(FetchSection, "Fetching from the live API.")
+    night: NightSection = section(NightSection, "Warm nightly rebuilds.")
 
 
 def load_config(path: str | Path | None) -> Config:

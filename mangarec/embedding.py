@@ -20,6 +20,23 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, eq=False)
+class FitState:
+    """A fit's global state, kept so a warm night can place changed titles in the same space
+    (:attr:`mangarec.models.base.ModelSpec.update`): the basis, the idf, the word vectors ...
+
+    Attributes
+    ----------
+    arrays:
+        ``{name: array}`` (stored in the stage cache's ``.npz``, never pickled).
+    meta:
+        JSON-able facts (vocabularies, parameters of the fitted vectorisers ...).
+    """
+
+    arrays: Mapping[str, np.ndarray] = field(default_factory=dict)
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, eq=False)
 class Embedding:
     """Item vectors of one model.
 
@@ -46,6 +63,9 @@ class Embedding:
         How ratings are folded in against ``vectors`` (:class:`~mangarec.foldin.Foldin`): what
         the evaluation, ``mangarec tune`` and the published ``fold_in`` block read. Content
         models keep the default (explicit, λ 0.1); ALS records its training and visitor values.
+    state:
+        The fit's global state for a warm night's update (:class:`FitState`), ``None`` for a
+        model without an update. Read by no stage but the next night's update.
     """
 
     model: str
@@ -56,6 +76,7 @@ class Embedding:
     info: Mapping[str, Any] = field(default_factory=dict)
     similarity: Similarity | None = None
     foldin: Foldin = field(default_factory=Foldin)
+    state: FitState | None = None
 
     def __post_init__(self) -> None:
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.item_ids):

@@ -40,6 +40,7 @@ from .workers import Background, fork_pool
 
 if TYPE_CHECKING:
     from .evaluation.results import Evaluation
+    from .night import Night
 
 
 def _spec_path(spec_: str) -> Path:
@@ -216,13 +217,15 @@ def _fit_all(
     fitted_keys: Mapping[str, str] | None = None,
     suffix: str = "",
     extra: tuple = (),
+    night: Night | None = None,
 ) -> tuple[dict[str, Embedding], dict[str, str]]:
     """Fit ``names`` and their dependencies (in dependency order), each through the cache;
     returns embeddings and keys.
 
     ``fitted`` / ``fitted_keys``: embeddings (and their keys) to use as they are instead of
     fitting them (the held-out fits reuse the full fits of dependencies that read no ratings);
-    ``suffix`` names the stages, ``extra`` goes into every key.
+    ``suffix`` names the stages, ``extra`` goes into every key; ``night``: a warm night's
+    decisions (:meth:`mangarec.night.Night.model`: last night's global state, updated).
     """
     from .models import fit_model
 
@@ -234,11 +237,12 @@ def _fit_all(
         s = spec(name)
         model_keys[name] = _model_key(name, config, catalog, [model_keys[d] for d in s.depends], *extra)
         deps = {d: embeddings[d] for d in s.depends}
-        embeddings[name] = stages.run(
-            f"model:{name}{suffix}",
-            model_keys[name],
-            functools.partial(fit_model, name, catalog, config, config.seed, deps),
-        )
+        fit: Callable[[], Embedding] = functools.partial(fit_model, name, catalog, config, config.seed, deps)
+        if night is not None:
+            model_keys[name], fit = night.model(name, model_keys[name], deps, fit)
+        embeddings[name] = stages.run(f"model:{name}{suffix}", model_keys[name], fit)
+        if night is not None:
+            night.fitted(name, model_keys[name], embeddings[name])
     return embeddings, model_keys
 
 
@@ -560,7 +564,10 @@ def _run(
             f"none of the models in site.models ({', '.join(config.site.models)}) can run on this "
             f"catalog: {'; '.join(f'{n}: {w}' for n, w in left_out.items())}"
         )
-    fitted, model_keys = _fit_all(catalog, names, config, stages)
+    from . import night as warm
+
+    night = warm.active(config, stages.cache, catalog, log)
+    fitted, model_keys = _fit_all(catalog, names, config, stages, night=night)
     embeddings = {n: fitted[n] for n in names}
     neighbours, nb_keys = _neighbours_all(catalog, embeddings, model_keys, config, stages)
 
@@ -570,20 +577,22 @@ def _run(
     # the hybrid is refitted too (it depends on colike), but only rating-trained models fold visitors in
     held_trained = {n: e for n, e in held_emb.items() if spec(n).trained_on_ratings}
     candidates = _content_candidates(catalog, embeddings, held_trained)
+    eval_key = make_key(
+        "evaluate",
+        [nb_keys[n] for n in names],
+        heldout_keys,
+        cold_keys,
+        sorted(model_keys[n] for n in candidates),
+        catalog.fingerprint,
+        config.evaluation,
+        config.seed,
+        module_digest("mangarec.evaluation"),
+    )
+    eval_key, kept = night.evaluation_key(eval_key, names, date) if night is not None else (eval_key, None)
     # the evaluation (one core) runs in a forked worker beside the maps (two at a time)
     evaluated = stages.start(
         "evaluate",
-        make_key(
-            "evaluate",
-            [nb_keys[n] for n in names],
-            heldout_keys,
-            cold_keys,
-            sorted(model_keys[n] for n in candidates),
-            catalog.fingerprint,
-            config.evaluation,
-            config.seed,
-            module_digest("mangarec.evaluation"),
-        ),
+        eval_key,
         lambda: evaluate(
             catalog,
             neighbours,
@@ -595,8 +604,16 @@ def _run(
             candidates=candidates,
         ),
     )
-    maps = _maps_all(embeddings, model_keys, config, stages)
+    if night is not None:
+        umap = replace(config.umap, warm_epochs=config.night.map_epochs or config.umap.warm_epochs)
+        maps = night.maps(
+            embeddings, model_keys, stages, lambda e: _maps_all(e, model_keys, replace(config, umap=umap), stages)
+        )
+    else:
+        maps = _maps_all(embeddings, model_keys, config, stages)
     evaluation = evaluation_of(evaluated())
+    if night is not None:  # what the models page says of a warm night
+        evaluation = replace(evaluation, notes=(*evaluation.notes, *night.notes(kept, embeddings)))
 
     from .compact import CompactOptions
     from .publish import write_collect

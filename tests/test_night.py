@@ -58,12 +58,18 @@ def _edit(src: Path, dest: Path, picks: list[int]) -> None:
     dest.write_text("\n".join(rows) + "\n", encoding="utf-8")
 
 
-@pytest.fixture(scope="module")
-def nights(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("night")
+def day_and_night(tmp: Path) -> tuple[Path, Path]:
+    """The bundled catalog (the day) and a copy with five titles edited (the night), in ``tmp``."""
     day, night = tmp / "day.jsonl", tmp / "night.jsonl"
     day.write_text(DEFAULT_CATALOG.read_text(encoding="utf-8"), encoding="utf-8")
     _edit(day, night, [4, 50, 120, 333, 500])
+    return day, night
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("night")
+    day, night = day_and_night(tmp)
     pipeline.run_build([f"generic:{day}"], tmp / "site", CONFIG, cache_dir=tmp / "cache")
     log = _Log()
     warm = pipeline.run_build([f"generic:{night}"], tmp / "site", CONFIG, cache_dir=tmp / "cache", log=log)

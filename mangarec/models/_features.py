@@ -14,12 +14,15 @@ share lives here, beside :mod:`._series_rule` (the series membership) and :mod:`
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
-from ..catalog import Catalog
+from ..catalog import Catalog, Item
+from ..embedding import FitState
+from ._warm import Vocabulary, fit_vocabulary
 
 TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
 TITLE_TOKEN_PATTERN = r"(?u)\b[^\W\d_]+\b"
@@ -46,26 +49,30 @@ def unit_rows(x: sp.csr_matrix) -> sp.csr_matrix:
 def tfidf(texts: list[str], **kw: Any) -> tuple[sp.csr_matrix, int]:
     """sklearn's ``TfidfVectorizer`` (lower-cased, sublinear tf, ``kw``) over ``texts``: the
     ``(n, V)`` csr and ``V`` (an empty vocabulary gives ``(n, 0)``)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    x, vocabulary = fit_vocabulary(texts, **kw)
+    return x, len(vocabulary.words)
 
-    vec = TfidfVectorizer(lowercase=True, sublinear_tf=True, dtype=np.float64, **kw)
-    try:
-        x = vec.fit_transform(texts)
-    except ValueError:  # empty vocabulary
-        return sp.csr_matrix((len(texts), 0)), 0
-    return sp.csr_matrix(x), len(vec.vocabulary_)
+
+def title_texts(items: Sequence[Item]) -> list[str]:
+    """The title field's text of each item: its title and alternative titles."""
+    return ["\n".join((i.title, *i.alt_titles)) for i in items]
+
+
+def title_field(catalog: Catalog) -> tuple[sp.csr_matrix, Vocabulary]:
+    """:func:`title_matrix` and its fitted :class:`~._warm.Vocabulary` (a warm night's words)."""
+    x, vocabulary = fit_vocabulary(title_texts(catalog.items), token_pattern=TITLE_TOKEN_PATTERN)
+    return unit_rows(x), vocabulary
 
 
 def title_matrix(catalog: Catalog) -> sp.csr_matrix:
     """Unit tf-idf rows of every item's title and alternative titles, ``(n, V_title)``."""
-    texts = ["\n".join((i.title, *i.alt_titles)) for i in catalog.items]
-    return unit_rows(tfidf(texts, token_pattern=TITLE_TOKEN_PATTERN)[0])
+    return title_field(catalog)[0]
 
 
-def description_matrix(
+def description_field(
     catalog: Catalog, min_df: int = 2, max_features: int | None = None, max_df: float = 0.05
-) -> sp.csr_matrix:
-    """Unit tf-idf rows of every item's description, ``(n, V)`` (zero rows without one)."""
+) -> tuple[sp.csr_matrix, Vocabulary]:
+    """:func:`description_matrix` and its fitted :class:`~._warm.Vocabulary`."""
     texts = [i.description for i in catalog.items]
     n = max(len(texts), 1)
     # in a small catalog a share is a handful of documents: never drop a word found in <= 20
@@ -76,4 +83,29 @@ def description_matrix(
         max_features=max_features,
         max_df=max(float(max_df), min(1.0, 20.0 / n)) if max_df < 1 else 1.0,
     )
-    return unit_rows(tfidf(texts, **kw)[0])
+    x, vocabulary = fit_vocabulary(texts, **kw)
+    return unit_rows(x), vocabulary
+
+
+def description_matrix(
+    catalog: Catalog, min_df: int = 2, max_features: int | None = None, max_df: float = 0.05
+) -> sp.csr_matrix:
+    """Unit tf-idf rows of every item's description, ``(n, V)`` (zero rows without one)."""
+    return description_field(catalog, min_df, max_features, max_df)[0]
+
+
+def warm_rows(vocabulary: Vocabulary, texts: Sequence[str]) -> sp.csr_matrix:
+    """Unit tf-idf rows of ``texts`` with a fitted field's words and idf (a warm night's rows)."""
+    return unit_rows(vocabulary.transform(texts))
+
+
+def fields_state(fields: Mapping[str, Vocabulary], **arrays: np.ndarray) -> FitState:
+    """A :class:`~mangarec.embedding.FitState` of fitted text fields (plus ``arrays``)."""
+    return FitState(
+        {**arrays, **{f"{k}.idf": v.idf for k, v in fields.items()}}, {k: v.meta() for k, v in fields.items()}
+    )
+
+
+def fields_of(state: FitState, *names: str) -> tuple[Vocabulary, ...]:
+    """The fitted text fields ``names`` of a :func:`fields_state`."""
+    return tuple(Vocabulary.from_parts(state.meta[k], state.arrays[f"{k}.idf"]) for k in names)

@@ -73,16 +73,27 @@ def spectrum(b: sp.spmatrix) -> tuple[np.ndarray, np.ndarray]:
     Computed from the ``T × T`` Gram matrix ``BᵀB`` (small dense work); the sign of each column
     of ``U`` is irrelevant here (every score is quadratic in it).
     """
+    U, lam, _ = spectrum_basis(b)
+    return U, lam
+
+
+def spectrum_basis(b: sp.spmatrix) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`spectrum` plus ``W`` ``(T, r)``, the right singular vectors of ``B``: a row of
+    ``U`` is ``b_i W / √λ`` (:func:`project_rows`)."""
     b = sp.csr_matrix(b, dtype=np.float64)
     n, T = b.shape
     if n == 0 or T == 0:
-        return np.zeros((n, 0)), np.zeros(0)
+        return np.zeros((n, 0)), np.zeros(0), np.zeros((T, 0))
     gram = (b.T @ b).toarray()
     lam, W = np.linalg.eigh((gram + gram.T) / 2)
     keep = lam > RANK_TOL * max(float(lam.max(initial=0.0)), 1e-300)
     lam, W = lam[keep][::-1], W[:, keep][:, ::-1]
-    U = np.asarray(b @ W) / np.sqrt(lam)[None, :]
-    return U, lam
+    return project_rows(b, W, lam), lam, W
+
+
+def project_rows(b: sp.spmatrix, W: np.ndarray, lam: np.ndarray) -> np.ndarray:
+    """Rows of ``U`` ``(m, r)`` of the tag rows ``b`` ``(m, T)`` in a fitted basis: ``b W / √λ``."""
+    return np.asarray(sp.csr_matrix(b, dtype=np.float64) @ W) / np.sqrt(lam)[None, :]
 
 
 def deconvolution_scale(lam: np.ndarray, beta: float | None) -> float:

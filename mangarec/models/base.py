@@ -139,6 +139,17 @@ class ModelSpec(Generic[P]):
         model trained on ratings: the evaluation scores its held-out fit with it.
     tuning:
         What ``mangarec tune`` searches (``None``: the model is not tuned).
+    update:
+        A warm night's update (opt-in, ``[night] warm``, :mod:`mangarec.night`):
+        ``update(previous, catalog, params, seed, deps, changed) -> Embedding | None``.
+        ``previous`` is last night's embedding of this model (same parameters, seed and code;
+        its :attr:`~mangarec.embedding.Embedding.state` holds the fit's global state),
+        ``changed`` the ``(m,)`` positions in ``catalog`` of the titles whose fields changed
+        (new titles are told apart by their ids; removed ones are dropped). It keeps the global
+        state and recomputes only those rows: every other row bit-identical to ``previous``'s,
+        an unchanged catalog gives ``previous`` back. ``None``: no warm update possible (a cold
+        fit instead). ``None`` here: the model is always refitted (a model whose rows depend
+        on their own title alone needs none: its cold fit keeps the unchanged rows).
     """
 
     name: str
@@ -157,6 +168,7 @@ class ModelSpec(Generic[P]):
     role: str = ""
     solve: Callable[[Embedding, sp.csr_matrix], np.ndarray] | None = None
     tuning: Tuning[P] | None = field(default=None)
+    update: Callable[[Embedding, Catalog, P, int, Deps, np.ndarray], Embedding | None] | None = None
 
     def __post_init__(self) -> None:
         unknown = set(self.needs) - set(INPUTS)

@@ -16,16 +16,17 @@ validation half (``benchmarks/bench_content.py``). ``vectors`` (maps) are
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from ..catalog import Catalog
-from ..embedding import Embedding
+from ..embedding import Embedding, FitState
 from ..schema import bounded, key
 from ..similarity import Bilinear
-from ._indirect import deconvolution_scale, spectrum
+from ._indirect import deconvolution_scale, project_rows, spectrum_basis
+from ._warm import Rows, same_tags
 from .base import ModelSpec
 
 
@@ -42,7 +43,7 @@ class Params:
 
 def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | None = None) -> Embedding:
     """The deconvolved network as a :class:`~mangarec.similarity.Bilinear` scorer."""
-    U, lam = spectrum(catalog.tag_matrix)
+    U, lam, W = spectrum_basis(catalog.tag_matrix)
     c = deconvolution_scale(lam, None if params.beta >= 1 else params.beta)
     f = lam / (c + lam) if lam.size else lam
     r = U.shape[1]
@@ -58,7 +59,26 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
             "beta": float(params.beta),
             "direct_eigenvalues": [round(float(v), 6) for v in f[:8]],
         },
+        state=FitState({"W": W, "lam": lam}, {"tags": list(catalog.tag_vocabulary)}) if r else None,
     )
+
+
+def update(
+    previous: Embedding, catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any], changed: np.ndarray
+) -> Embedding | None:
+    """Last night's spectrum ``(W, λ)`` and direct eigenvalues: a changed title's row of ``U``
+    is ``b_i W / √λ``, every other row last night's; ``None`` when the tags changed."""
+    sim = previous.similarity
+    if previous.state is None or not isinstance(sim, Bilinear) or not same_tags(previous, catalog):
+        return None
+    rows = Rows.of(previous.item_ids, catalog.ids, changed)
+    u = project_rows(catalog.tag_matrix[rows.todo], previous.state.arrays["W"], previous.state.arrays["lam"])
+    U = rows.dense(sim.U, u)
+    f = sim.a
+    n = len(catalog)
+    vectors = rows.dense(previous.vectors, u * np.sqrt(f)[None, :])
+    bilinear = Bilinear(U, f, np.zeros(len(f)), np.zeros(n), clip=True)
+    return replace(previous, item_ids=catalog.ids, vectors=vectors, similarity=bilinear)
 
 
 SPEC = ModelSpec(
@@ -67,6 +87,7 @@ SPEC = ModelSpec(
     summary="The tag network B Bᵀ with indirect paths removed, G (I + G)⁻¹, from the SVD of B.",
     params=Params,
     fit=fit,
+    update=update,
     needs=frozenset({"tags"}),
     order=80,
     mapped=False,

@@ -38,18 +38,20 @@ list (the dot product of these vectors) is what a one-like visitor gets.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.stats import rankdata
 
 from ..catalog import TAG_GROUPS, Catalog
-from ..embedding import Embedding
+from ..embedding import Embedding, FitState
 from ..schema import bounded, key, one_of, unit
 from ..similarity import SparseCosine, TagJaccard, Weighted
-from ._features import description_matrix, title_matrix, unit_tag_rows
+from ._features import description_field, fields_of, fields_state, title_field, title_texts, unit_tag_rows, warm_rows
 from ._series_rule import members, series_rule
+from ._warm import Rows, Vocabulary, term
 from .base import ModelSpec, catalog_has
 
 
@@ -102,23 +104,44 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any]) ->
     membership rule (``title_threshold``, ``max_hops``) so that this list leaves out exactly
     the series that list shows.
     """
+    fields: dict[str, Vocabulary] = {}
+    description = title = None
+    if params.text_weight and catalog_has(catalog, "descriptions"):
+        description, fields["description"] = description_field(catalog)
+    if params.title_weight:
+        title, fields["title"] = title_field(catalog)
+    exclude = members(catalog, series_rule(deps)) if params.leave_out_series else None
+    p = prior(catalog.popularity, params.prior_quantile)
+    popularity = np.sort(np.asarray(catalog.popularity, dtype=np.float64))
+    state = fields_state(fields, prior=p, popularity=popularity)
+    return _scorer(catalog, params, deps, description, title, exclude, p, state)
+
+
+def _scorer(
+    catalog: Catalog,
+    params: Params,
+    deps: Mapping[str, Any],
+    description: sp.csr_matrix | None,
+    title: sp.csr_matrix | None,
+    exclude: sp.csr_matrix | None,
+    p: np.ndarray,
+    state: FitState,
+) -> Embedding:
+    """The hybrid embedding from its text fields' rows, the pairs it leaves out and the prior
+    ``p`` ``(n,)`` (the tags and the co-likes from ``catalog`` and ``deps``)."""
     b = catalog.tag_matrix
     g = group_weights(catalog, params)
-    p = prior(catalog.popularity, params.prior_quantile)
     terms: list[tuple[float, Any]] = [(1.0, TagJaccard(b, g, params.tag_norm))]
     labels = ["tags"]
-    if params.text_weight and catalog_has(catalog, "descriptions"):
-        terms.append((params.text_weight, SparseCosine(description_matrix(catalog))))
+    if description is not None:
+        terms.append((params.text_weight, SparseCosine(description)))
         labels.append("description")
-    if params.title_weight:
-        terms.append((params.title_weight, SparseCosine(title_matrix(catalog))))
+    if title is not None:
+        terms.append((params.title_weight, SparseCosine(title)))
         labels.append("title")
     if params.colike_weight and "colike" in deps and deps["colike"].similarity is not None:
         terms.append((params.colike_weight, deps["colike"].similarity))
         labels.append("co-likes")
-    exclude = None
-    if params.leave_out_series:
-        exclude = members(catalog, series_rule(deps))
     tag_unit = unit_tag_rows(b, g)
     vectors = np.hstack([tag_unit, np.sqrt(params.prior_weight) * p[:, None]])
     return Embedding(
@@ -138,7 +161,49 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any]) ->
             "left_out_pairs": int(exclude.nnz) if exclude is not None else 0,
             "published_vectors": "profile",
         },
+        state=state,
     )
+
+
+def update(
+    previous: Embedding, catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any], changed: np.ndarray
+) -> Embedding | None:
+    """Last night's words and idf of the description (and title) field: the changed titles'
+    rows are their text weighted as last night's, every other row last night's; the tags, the
+    co-likes are exact, a changed title's popularity prior is its quantile among last night's
+    popularity (the others keep theirs), and the series left out is tonight's series model's
+    members (``deps["series"]``, itself warm-updated)."""
+    st, sim = previous.state, previous.similarity
+    if st is None or "prior" not in st.arrays:
+        return None
+    rows = Rows.of(previous.item_ids, catalog.ids, changed)
+    items = [catalog.items[k] for k in rows.todo]
+
+    def field(label: str, texts: list[str]) -> sp.csr_matrix | None:
+        old = term(sim, label)
+        if label not in st.meta or not isinstance(old, SparseCosine):
+            return None
+        (vocabulary,) = fields_of(st, label)
+        return rows.sparse(old.matrix, warm_rows(vocabulary, texts))
+
+    description = field("description", [i.description for i in items])
+    title = field("title", title_texts(items))
+    if (description is None) != ("description" not in st.meta) or (title is None) != ("title" not in st.meta):
+        return None
+    exclude = None
+    if params.leave_out_series:
+        mem = term(deps["series"].similarity, "member") if "series" in deps else None
+        exclude = mem.matrix if mem is not None else members(catalog, series_rule(deps))
+    # the prior of a changed title: its quantile among last night's popularity
+    ranked = st.arrays["popularity"]
+    below = np.searchsorted(ranked, np.asarray(catalog.popularity, dtype=np.float64)[rows.todo], side="left")
+    fresh = (
+        np.ones(len(rows.todo))
+        if params.prior_quantile <= 0
+        else np.minimum(1.0, below / max(len(ranked), 1) / params.prior_quantile)
+    )
+    p = rows.dense(st.arrays["prior"], fresh)
+    return _scorer(catalog, params, deps, description, title, exclude, p, replace(st, arrays={**st.arrays, "prior": p}))
 
 
 SPEC = ModelSpec(
@@ -147,6 +212,7 @@ SPEC = ModelSpec(
     summary="Group-weighted tags, co-like-learned tags, description text and a popularity prior; the series left out.",
     params=Params,
     fit=fit,
+    update=update,
     needs=frozenset({"tags"}),
     reads=frozenset({"descriptions", "titles", "links", "popularity"}),
     depends=("series", "colike"),

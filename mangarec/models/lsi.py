@@ -32,17 +32,18 @@ Duplicate tag sets are fitted once: the SVD of the distinct rows weighted by
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
-from ..embedding import Embedding
+from ..embedding import Embedding, FitState
 from ..schema import bounded, key, one_of
 from ._dedupe import unique_rows
 from ._svd import truncated_svd
+from ._warm import Rows, same_tags
 from .base import ModelSpec
 
 
@@ -229,13 +230,11 @@ def fit_basis(catalog: Catalog, params: Params, seed: int) -> LSIFit:
         if params.itemsets and bu.shape[1] > 1
         else []
     )
-    fu = term_matrix(bu, itemsets)
     if params.weighting == "binary":
-        norms = np.sqrt(np.asarray(fu.multiply(fu).sum(axis=1)).ravel())
-        wu = sp.csr_matrix(sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ fu)
-        idf = np.ones(fu.shape[1])
+        wu = weighted_terms(bu, itemsets, "binary", np.ones(0))
+        idf = np.ones(wu.shape[1])
     else:
-        wu, idf = tfidf(fu, counts)
+        wu, idf = tfidf(term_matrix(bu, itemsets), counts)
     svd = truncated_svd(sp.diags(np.sqrt(counts.astype(np.float64))) @ wu, params.dim, seed)
     vectors = np.asarray(wu @ svd.V)[inverse]
     total = float((np.asarray(wu.multiply(wu).sum(axis=1)).ravel() * counts).sum())
@@ -252,6 +251,18 @@ def fit_basis(catalog: Catalog, params: Params, seed: int) -> LSIFit:
         "solver": svd.method,
     }
     return LSIFit(terms, tuple(itemsets), idf, svd.V, svd.s, vectors, info)
+
+
+def weighted_terms(b: sp.spmatrix, itemsets: list[tuple[int, ...]], weighting: str, idf: np.ndarray) -> sp.csr_matrix:
+    """The weighted term rows ``W`` of the tag rows ``b`` (``(m, T_tags)``) with fitted itemsets
+    and idf: unit rows (``"binary"``) or ``tf · idf`` (``"tfidf"``)."""
+    f = term_matrix(sp.csr_matrix(b), itemsets)
+    if weighting == "binary":
+        norms = np.sqrt(np.asarray(f.multiply(f).sum(axis=1)).ravel())
+        return sp.csr_matrix(sp.diags(np.divide(1.0, norms, out=np.zeros_like(norms), where=norms > 0)) @ f)
+    rowsum = np.asarray(f.sum(axis=1)).ravel()
+    inv = np.divide(1.0, rowsum, out=np.zeros_like(rowsum), where=rowsum > 0)
+    return sp.csr_matrix(sp.diags(inv) @ f @ sp.diags(idf))
 
 
 def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | None = None) -> Embedding:
@@ -274,7 +285,22 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
         tag_ids=tuple(catalog.tag_vocabulary),
         tag_vectors=np.ascontiguousarray(tag_vecs, dtype=np.float32),
         info=lf.info,
+        state=FitState({"V": lf.V, "idf": lf.idf}, {"itemsets": [list(t) for t in lf.itemsets]}),
     )
+
+
+def update(
+    previous: Embedding, catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any], changed: np.ndarray
+) -> Embedding | None:
+    """Last night's basis ``V`` and idf: the changed titles' rows are ``W V`` of their tags
+    (the fit's formula), every other row is last night's; ``None`` when the tags changed."""
+    st = previous.state
+    if st is None or not same_tags(previous, catalog):
+        return None
+    rows = Rows.of(previous.item_ids, catalog.ids, changed)
+    itemsets = [tuple(t) for t in st.meta["itemsets"]]
+    w = weighted_terms(catalog.tag_matrix[rows.todo], itemsets, params.weighting, st.arrays["idf"])
+    return replace(previous, item_ids=catalog.ids, vectors=rows.dense(previous.vectors, np.asarray(w @ st.arrays["V"])))
 
 
 SPEC = ModelSpec(
@@ -283,6 +309,7 @@ SPEC = ModelSpec(
     summary="Tag tf-idf reduced by truncated SVD (latent semantic indexing).",
     params=Params,
     fit=fit,
+    update=update,
     needs=frozenset({"tags"}),
     order=10,
     publish_rank=20,

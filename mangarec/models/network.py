@@ -28,17 +28,18 @@ same ``σ`` and ``V``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
-from ..embedding import Embedding
+from ..embedding import Embedding, FitState
 from ..schema import bounded, key
 from ._dedupe import unique_rows
 from ._svd import truncated_svd
+from ._warm import Rows, same_tags
 from .base import ModelSpec
 
 
@@ -83,6 +84,13 @@ def spectral(b: sp.spmatrix, dim: int, seed: int) -> tuple[np.ndarray, np.ndarra
     info:
         JSON-able facts.
     """
+    items, tags, eigenvalues, info, _ = spectral_fit(b, dim, seed)
+    return items, tags, eigenvalues, info
+
+
+def spectral_fit(b: sp.spmatrix, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict, np.ndarray]:
+    """:func:`spectral`, plus the ``(T, k)`` float64 tag coordinates ``σ ⊙ V[t]`` before
+    normalisation (an item is the unit sum of its tags' coordinates)."""
     b = sp.csr_matrix(b, dtype=np.float64)
     tag_degree = np.asarray(b.sum(axis=0)).ravel()  # Bᵀ1 over every row
     bu, inverse, counts = unique_rows(b)
@@ -103,7 +111,7 @@ def spectral(b: sp.spmatrix, dim: int, seed: int) -> tuple[np.ndarray, np.ndarra
         "eigenvalues": [round(float(v), 6) for v in s**2],
         "solver": svd.method,
     }
-    return items, _normalise_rows(tags), s**2, info
+    return items, _normalise_rows(tags), s**2, info, tags
 
 
 def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | None = None) -> Embedding:
@@ -115,7 +123,7 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
         ``vectors`` ``(n, k)`` float32 unit rows, ``k = min(params.dim, T − 1, distinct rows − 1)``;
         ``tag_vectors`` ``(T, k)`` float32 in ``catalog.tag_vocabulary`` order.
     """
-    items, tags, _, info = spectral(catalog.tag_matrix, params.dim, seed)
+    items, tags, _, info, raw = spectral_fit(catalog.tag_matrix, params.dim, seed)
     return Embedding(
         model="network",
         item_ids=catalog.ids,
@@ -123,7 +131,22 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
         tag_ids=tuple(catalog.tag_vocabulary),
         tag_vectors=np.ascontiguousarray(tags, dtype=np.float32),
         info=info,
+        state=FitState({"tags": raw}),
     )
+
+
+def update(
+    previous: Embedding, catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any], changed: np.ndarray
+) -> Embedding | None:
+    """Last night's spectrum (its tags' coordinates ``σ ⊙ V``): a changed title is the unit sum
+    of its tags' coordinates (the fit's formula), every other row is last night's; ``None``
+    when the tags changed."""
+    if previous.state is None or not same_tags(previous, catalog):
+        return None
+    rows = Rows.of(previous.item_ids, catalog.ids, changed)
+    b = sp.csr_matrix(catalog.tag_matrix[rows.todo], dtype=np.float64)
+    fresh = _normalise_rows(np.asarray(b @ previous.state.arrays["tags"]))
+    return replace(previous, item_ids=catalog.ids, vectors=rows.dense(previous.vectors, fresh))
 
 
 SPEC = ModelSpec(
@@ -132,6 +155,7 @@ SPEC = ModelSpec(
     summary="Spectral embedding of the title-tag network (titles linked by shared tags).",
     params=Params,
     fit=fit,
+    update=update,
     needs=frozenset({"tags"}),
     order=30,
 )

@@ -34,11 +34,12 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
-from ..embedding import Embedding
+from ..embedding import Embedding, FitState
 from ..schema import bounded, key
 from ..similarity import PairScores, SparseCosine, TagJaccard, Weighted
-from ._features import description_matrix, tfidf, title_matrix, unit_rows
+from ._features import description_field, fields_of, fields_state, tfidf, title_field, title_texts, unit_rows, warm_rows
 from ._series_rule import MAX_HOPS, TITLE_THRESHOLD, hop_scores, link_graph, members
+from ._warm import Rows, fit_vocabulary, term
 from .base import ModelSpec
 
 
@@ -79,8 +80,26 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
         ``similarity``: :class:`~mangarec.similarity.Weighted`; ``vectors``: ``(n, T)`` float32
         unit tag rows (dense coordinates for the map).
     """
+    titles, tv = title_field(catalog)
+    texts = title_texts(catalog.items)
+    chars, cv = fit_vocabulary(texts, analyzer="char_wb", ngram_range=(3, 3), min_df=min(2, len(texts)))
+    fields = {"title": tv, "char": cv}
+    description = None
+    if params.text_weight and any(i.description.strip() for i in catalog.items):
+        description, fields["description"] = description_field(catalog)
+    return _scorer(catalog, params, titles, unit_rows(chars), description, fields_state(fields))
+
+
+def _scorer(
+    catalog: Catalog,
+    params: Params,
+    titles: sp.csr_matrix,
+    chars: sp.csr_matrix | None,
+    description: sp.csr_matrix | None,
+    state: FitState,
+) -> Embedding:
+    """The series embedding from its text fields' rows (the links, members and tags from ``catalog``)."""
     hops = hop_scores(link_graph(catalog), params.max_hops)
-    titles = title_matrix(catalog)
     mem = members(catalog, params, hops, titles)
     b = catalog.tag_matrix
     terms: list[tuple[float, Any]] = [(params.member_bonus, PairScores(mem))]
@@ -90,12 +109,11 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
         labels.append("links")
     terms.append((params.title_weight, SparseCosine(titles)))
     labels.append("title")
-    if params.char_weight:
-        terms.append((params.char_weight, SparseCosine(char_matrix(catalog))))
+    if params.char_weight and chars is not None:
+        terms.append((params.char_weight, SparseCosine(chars)))
         labels.append("title characters")
-    has_text = any(i.description.strip() for i in catalog.items)
-    if params.text_weight and has_text:
-        terms.append((params.text_weight, SparseCosine(description_matrix(catalog))))
+    if description is not None:
+        terms.append((params.text_weight, SparseCosine(description)))
         labels.append("description")
     if params.tag_weight and b.shape[1]:
         terms.append((params.tag_weight, TagJaccard(b, np.ones(b.shape[1]))))
@@ -121,7 +139,40 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
             "title_threshold": float(params.title_threshold),
             "max_hops": int(params.max_hops),
         },
+        state=state,
     )
+
+
+def update(
+    previous: Embedding, catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any], changed: np.ndarray
+) -> Embedding | None:
+    """Last night's words and idf of the title, title-character and description fields: the
+    changed titles' rows are their text weighted as last night's, every other row last night's;
+    the links, members and tags are exact (pairwise, recomputed)."""
+    st, sim = previous.state, previous.similarity
+    if st is None or "title" not in st.meta:
+        return None
+    rows = Rows.of(previous.item_ids, catalog.ids, changed)
+    items = [catalog.items[p] for p in rows.todo]
+    texts = title_texts(items)
+
+    def field(label: str, name: str, fresh: list[str]) -> sp.csr_matrix | None:
+        old = term(sim, label)
+        if name not in st.meta or not isinstance(old, SparseCosine):
+            return None
+        (vocabulary,) = fields_of(st, name)
+        return rows.sparse(old.matrix, warm_rows(vocabulary, fresh))
+
+    titles = field("title", "title", texts)
+    chars = field("title characters", "char", texts)
+    description = field("description", "description", [i.description for i in items])
+    if (
+        titles is None
+        or (chars is None) != (not params.char_weight)
+        or (description is None) != ("description" not in st.meta)
+    ):
+        return None
+    return _scorer(catalog, params, titles.astype(np.float64), chars, description, st)
 
 
 SPEC = ModelSpec(
@@ -130,6 +181,7 @@ SPEC = ModelSpec(
     summary="The catalog's related links and near-equal titles first, then title and text similarity.",
     params=Params,
     fit=fit,
+    update=update,
     needs=frozenset({"tags"}),
     reads=frozenset({"titles", "links", "descriptions"}),
     order=70,

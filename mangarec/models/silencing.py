@@ -14,16 +14,17 @@ scale. ``vectors`` (maps) are ``U``.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from ..catalog import Catalog
-from ..embedding import Embedding
+from ..embedding import Embedding, FitState
 from ..schema import bounded, key
 from ..similarity import Bilinear
-from ._indirect import silencing_weights, spectrum
+from ._indirect import project_rows, silencing_weights, spectrum_basis
+from ._warm import Rows, same_tags
 from .base import ModelSpec
 
 
@@ -41,8 +42,8 @@ class Params:
 
 def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | None = None) -> Embedding:
     """The silenced network as a :class:`~mangarec.similarity.Bilinear` scorer."""
-    U, lam = spectrum(catalog.tag_matrix)
-    lam = lam * params.scale
+    U, lam0, W = spectrum_basis(catalog.tag_matrix)
+    lam = lam0 * params.scale
     r = U.shape[1]
     a, b, c = silencing_weights(U, lam) if r else (np.zeros(0), np.zeros(0), np.zeros(len(catalog)))
     return Embedding(
@@ -51,7 +52,25 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
         vectors=np.ascontiguousarray(U if r else np.zeros((len(catalog), 1)), dtype=np.float32),
         similarity=Bilinear(U, a, b, c, clip=True) if r else None,
         info={"rank": int(r), "scale": float(params.scale)},
+        state=FitState({"W": W, "lam": lam0}, {"tags": list(catalog.tag_vocabulary)}) if r else None,
     )
+
+
+def update(
+    previous: Embedding, catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any], changed: np.ndarray
+) -> Embedding | None:
+    """Last night's spectrum ``(W, λ)``: a changed title's row of ``U`` is ``b_i W / √λ`` and
+    its correction ``c_i = δ_i − 1`` (:func:`._indirect.silencing_weights`), every other row
+    last night's; ``None`` when the tags changed."""
+    sim = previous.similarity
+    if previous.state is None or not isinstance(sim, Bilinear) or not same_tags(previous, catalog):
+        return None
+    rows = Rows.of(previous.item_ids, catalog.ids, changed)
+    u = project_rows(catalog.tag_matrix[rows.todo], previous.state.arrays["W"], previous.state.arrays["lam"])
+    _, _, c = silencing_weights(u, previous.state.arrays["lam"] * params.scale)
+    U = rows.dense(sim.U, u)
+    bilinear = Bilinear(U, sim.a, sim.b, rows.dense(sim.c, c), clip=True)
+    return replace(previous, item_ids=catalog.ids, vectors=rows.dense(previous.vectors, u), similarity=bilinear)
 
 
 SPEC = ModelSpec(
@@ -60,6 +79,7 @@ SPEC = ModelSpec(
     summary="The tag network B Bᵀ with indirect correlations silenced, from the SVD of B.",
     params=Params,
     fit=fit,
+    update=update,
     needs=frozenset({"tags"}),
     order=85,
     mapped=False,

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -30,6 +30,7 @@ from ..catalog import Catalog
 from ..embedding import Embedding
 from ..schema import bounded, key
 from ..seeds import rng
+from ._warm import Rows, same_tags
 from .base import ModelSpec
 
 
@@ -115,10 +116,7 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
         hashfxn=stable_hash,
     )
     tag_vectors = np.stack([model.wv[t] for t in vocab]).astype(np.float64)
-    b = catalog.tag_matrix.astype(np.float64)
-    counts = np.asarray(b.sum(axis=1)).ravel()
-    inv = np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0)
-    vectors = sp.diags(inv) @ b @ tag_vectors
+    vectors = mean_of_tags(catalog.tag_matrix, tag_vectors)
     return Embedding(
         model="word2vec",
         item_ids=catalog.ids,
@@ -136,12 +134,35 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any] | N
     )
 
 
+def mean_of_tags(b: sp.spmatrix, tag_vectors: np.ndarray) -> np.ndarray:
+    """``(n, dim)`` float64: each row of the binary ``b`` ``(n, T)`` as the mean of its tags'
+    vectors ``(T, dim)`` (zero for a row without tags)."""
+    b = sp.csr_matrix(b).astype(np.float64)
+    counts = np.asarray(b.sum(axis=1)).ravel()
+    inv = np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0)
+    return np.asarray(sp.diags(inv) @ b @ tag_vectors)
+
+
+def update(
+    previous: Embedding, catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any], changed: np.ndarray
+) -> Embedding | None:
+    """Last night's word vectors (the embedding's ``tag_vectors``, float32 as gensim trained
+    them): the changed titles' rows are the mean of their tags' vectors, every other row is last
+    night's; ``None`` when the tags changed."""
+    if previous.tag_vectors is None or not same_tags(previous, catalog):
+        return None
+    rows = Rows.of(previous.item_ids, catalog.ids, changed)
+    fresh = mean_of_tags(catalog.tag_matrix[rows.todo], previous.tag_vectors.astype(np.float64))
+    return replace(previous, item_ids=catalog.ids, vectors=rows.dense(previous.vectors, fresh))
+
+
 SPEC = ModelSpec(
     name="word2vec",
     label="word2vec (tags)",
     summary="word2vec CBOW over tag sets; a title is the mean of its tags' vectors.",
     params=Params,
     fit=fit,
+    update=update,
     needs=frozenset({"tags"}),
     order=20,
 )
