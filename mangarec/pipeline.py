@@ -110,13 +110,25 @@ class _Stages:
     def _record(self, name: str, cached: bool, seconds: float) -> None:
         self.runs.append(StageRun(name, cached, round(seconds, 3)))
 
+    def _hit(self, name: str, key: str, value: Any) -> Any:
+        """Count and record a stage found in the cache; returns its ``value``."""
+        self.cache.hits += 1
+        self.log.record(name, 0.0, "cached")
+        self._record(name, True, self.cache.seconds.get(key, 0.0))
+        return value
+
+    def _computed(self, name: str, key: str, value: Any, seconds: float) -> Any:
+        """Count, cache and record a stage computed in a worker; returns its ``value``."""
+        self.cache.misses += 1
+        self.cache.put(key, value, seconds)
+        self.log.record(name, seconds)
+        self._record(name, False, seconds)
+        return value
+
     def run(self, name: str, key: str, compute: Callable[[], Any]) -> Any:
         value = self.cache.get(key)
         if value is not None:
-            self.cache.hits += 1
-            self.log.record(name, 0.0, "cached")
-            self._record(name, True, self.cache.seconds.get(key, 0.0))
-            return value
+            return self._hit(name, key, value)
         self.cache.misses += 1
         with self.log.stage(name):
             t0 = time.perf_counter()
@@ -132,18 +144,10 @@ class _Stages:
         function that waits for the value (and caches and records it)."""
         value = self.cache.get(key)
         if value is not None:
-            return lambda: self.run(name, key, compute)
+            return lambda: self._hit(name, key, value)  # loaded once, not again when collected
         job = Background(compute)
 
-        def finish() -> Any:
-            value, seconds = job.result()
-            self.cache.misses += 1
-            self.cache.put(key, value, seconds)
-            self.log.record(name, seconds)
-            self._record(name, False, seconds)
-            return value
-
-        return finish
+        return lambda: self._computed(name, key, *job.result())
 
     def run_parallel(self, jobs: list[tuple[str, str, Callable[..., Any], tuple]], workers: int) -> dict[str, Any]:
         """Like :meth:`run` for independent stages ``(name, key, fn, args)``; misses run in up to
@@ -155,21 +159,14 @@ class _Stages:
             if value is None:
                 todo.append((name, key, fn, args))
                 continue
-            self.cache.hits += 1
-            out[name] = value
-            self.log.record(name, 0.0, "cached")
-            self._record(name, True, self.cache.seconds.get(key, 0.0))
+            out[name] = self._hit(name, key, value)
         if len(todo) > 1 and workers > 1:
             with fork_pool(workers) as pool:
                 results = list(pool.map(_timed, [(fn, args) for _, _, fn, args in todo]))
         else:
             results = [_timed((fn, args)) for _, _, fn, args in todo]
         for (name, key, _, _), (value, seconds) in zip(todo, results):
-            self.cache.misses += 1
-            self.cache.put(key, value, seconds)
-            self.log.record(name, seconds)
-            self._record(name, False, seconds)
-            out[name] = value
+            out[name] = self._computed(name, key, value, seconds)
         return {name: out[name] for name, *_ in jobs}
 
 
