@@ -60,7 +60,8 @@ def _toy(sched: Scheduler, tmp: Path, trace: list[str]) -> None:
 
 
 def _lines(out: io.StringIO) -> list[str]:
-    return [line.split("  ")[0].strip() if not line.startswith("note") else line for line in out.getvalue().splitlines()]
+    lines = out.getvalue().splitlines()
+    return [line if line.startswith("note") else line.split("  ")[0].strip() for line in lines]
 
 
 @pytest.mark.parametrize("workers", [1, 2])
