@@ -49,12 +49,14 @@ class Job:
     ``then(value)``, run in the build's process once the value is known (pointers, records for
     the next night) and before any stage that needs it is prepared. ``setup()``: work every
     worker of such a job would otherwise repeat (importing and compiling a library), run once
-    in the build's process before the first of them is forked, so that they all inherit it."""
+    in the build's process before the first of them is forked, so that they all inherit it.
+    ``rank``: the stage's start rank, known once its inputs are (``None``: the one it was added with)."""
 
     key: str
     compute: Callable[[], Any]
     then: Callable[[Any], None] | None = None
     setup: Callable[[], None] | None = None
+    rank: int | None = None
 
 
 @dataclass
@@ -219,6 +221,7 @@ class Scheduler:
         log.hold(task.held)
         try:
             task.job = task.prepare({n: self._tasks[n].value for n in task.needs})
+            task.rank = task.rank if task.job.rank is None else task.job.rank
             value = cache.get(task.job.key)
         finally:
             log.hold(None)

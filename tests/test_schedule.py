@@ -197,3 +197,24 @@ def test_workers_from_the_environment(monkeypatch):
         schedule.default_workers()
     monkeypatch.delenv("MANGAREC_WORKERS")
     assert schedule.default_workers() == max(1, min(2, os.cpu_count() or 1))
+
+
+def test_among_ready_stages_the_lower_rank_starts_first(tmp_path):
+    """Three ready stages, two workers: the one left waiting is the later-added of the two of
+    rank 0; a rank given by the job (known once its inputs are) counts like one given by add."""
+    stages, _ = _stages()
+    sched = Scheduler(stages, 2)
+
+    def started_before(name: str) -> int:
+        before = len(list(tmp_path.glob("*-started")))
+        (tmp_path / f"{name}-started").write_text("")
+        while len(list(tmp_path.glob("*-started"))) < 2:
+            time.sleep(0.01)
+        return before
+
+    sched.add("a", [], lambda _: Job("ka", lambda: started_before("a")))
+    sched.add("b", [], lambda _: Job("kb", lambda: started_before("b")))
+    sched.add("c", [], lambda _: Job("kc", lambda: started_before("c"), rank=-1))
+    values = sched.finish()
+    assert values["b"] == 2 and values["a"] < 2 and values["c"] < 2
+    assert [r.name for r in stages.runs] == ["a", "b", "c"]  # recorded as added all the same
