@@ -276,8 +276,9 @@ class StageRunner:
         self.sched = sched
 
     def run(self, name: str, key: str, compute: Callable[[], Any]) -> Any:
-        self.sched.add(name, [], lambda _: Job(key, compute), MAP_RANK)
-        return self.sched.value(name)
+        stage = f"{name} ({key[:12]})"  # the same name may follow under another key (a map drawn cold)
+        self.sched.add(stage, [], lambda _: Job(key, compute), MAP_RANK, label=name)
+        return self.sched.value(stage)
 
 
 __all__ = [

@@ -102,6 +102,7 @@ class _Task:
     prepare: Callable[[Mapping[str, Any]], Job]
     rank: int
     order: int
+    label: str
     job: Job | None = None
     held: list[tuple[str, str]] = field(default_factory=list)
     value: Any = None
@@ -130,7 +131,7 @@ def _child(task: _Task, stages: Stages, conn: Connection, parent: int) -> None:
     try:
         conn.send(reply)
     except (pickle.PicklingError, TypeError, AttributeError) as e:
-        conn.send(("error", RuntimeError(f"{task.name}: its result cannot be sent back: {e}"), 0.0, [], []))
+        conn.send(("error", RuntimeError(f"{task.label}: its result cannot be sent back: {e}"), 0.0, [], []))
     conn.close()
 
 
@@ -147,16 +148,24 @@ class Scheduler:
         self._running: dict[Connection, tuple[_Task, Any]] = {}
         self._setups: set[Callable[[], None]] = set()
 
-    def add(self, name: str, needs: Sequence[str], prepare: Callable[[Mapping[str, Any]], Job], rank: int = 0) -> None:
+    def add(
+        self,
+        name: str,
+        needs: Sequence[str],
+        prepare: Callable[[Mapping[str, Any]], Job],
+        rank: int = 0,
+        label: str | None = None,
+    ) -> None:
         """Stage ``name``, after every stage of ``needs`` (added before it): ``prepare(values)``
         gets their values by name and returns the :class:`Job`. Among ready stages, a lower
-        ``rank`` starts first (then the order added)."""
+        ``rank`` starts first (then the order added). ``label``: the name it is recorded under
+        (default ``name``; two stages may share one, e.g. a map tried one way, then another)."""
         if name in self._tasks:
             raise ValueError(f"stage {name!r} added twice")
         missing = [n for n in needs if n not in self._tasks]
         if missing:
             raise ValueError(f"stage {name!r} needs {missing[0]!r}, which was not added before it")
-        task = _Task(name, tuple(needs), prepare, rank, len(self._order))
+        task = _Task(name, tuple(needs), prepare, rank, len(self._order), label or name)
         self._tasks[name] = task
         self._order.append(task)
 
@@ -258,7 +267,7 @@ class Scheduler:
     def _start(self, task: _Task) -> None:
         ctx = mp.get_context("fork")
         receive, send = ctx.Pipe(duplex=False)
-        process = ctx.Process(target=_child, args=(task, self.stages, send, os.getpid()), name=task.name)
+        process = ctx.Process(target=_child, args=(task, self.stages, send, os.getpid()), name=task.label)
         process.start()
         send.close()
         self._running[receive] = (task, process)
@@ -272,7 +281,7 @@ class Scheduler:
             except (EOFError, OSError):
                 process.join()
                 raise WorkerDied(
-                    f"{task.name}: its worker process ended without a result (exit code {process.exitcode})"
+                    f"{task.label}: its worker process ended without a result (exit code {process.exitcode})"
                 ) from None
             finally:
                 conn.close()
@@ -290,7 +299,7 @@ class Scheduler:
                 (log.warn if kind == "warn" else log.note)(message)
             task.held.clear()
             assert task.job is not None
-            self.stages.record(task.name, task.job.key, task.cached, task.seconds)
+            self.stages.record(task.label, task.job.key, task.cached, task.seconds)
             self._recorded += 1
 
     def _stop_all(self) -> None:

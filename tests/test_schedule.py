@@ -218,3 +218,12 @@ def test_among_ready_stages_the_lower_rank_starts_first(tmp_path):
     values = sched.finish()
     assert values["b"] == 2 and values["a"] < 2 and values["c"] < 2
     assert [r.name for r in stages.runs] == ["a", "b", "c"]  # recorded as added all the same
+
+
+def test_two_stages_may_be_recorded_under_one_label():
+    stages, _ = _stages()
+    sched = Scheduler(stages, 2)
+    sched.add("map:lsi (placed)", [], lambda _: Job("k1", lambda: None), label="map:lsi")
+    sched.add("map:lsi", ["map:lsi (placed)"], lambda v: Job("k2", lambda: "drawn"))
+    assert sched.finish() == {"map:lsi (placed)": None, "map:lsi": "drawn"}
+    assert [r.name for r in stages.runs] == ["map:lsi", "map:lsi"]
