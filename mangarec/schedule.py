@@ -81,19 +81,6 @@ class Stages:
             self.log.record(name, seconds)
         self.runs.append(StageRun(name, cached, round(seconds, 3)))
 
-    def run(self, name: str, key: str, compute: Callable[[], Any]) -> Any:
-        """One stage here and now, through the cache."""
-        value = self.cache.get(key)
-        if value is not None:
-            self.record(name, key, True, 0.0)
-            return value
-        t0 = time.perf_counter()
-        value = compute()
-        seconds = time.perf_counter() - t0
-        self.cache.put(key, value, seconds)
-        self.record(name, key, False, seconds)
-        return value
-
 
 @dataclass(eq=False)
 class _Task:
