@@ -44,10 +44,11 @@ MAP_CODE = ("mangarec.models.umap_map", *NEIGHBOURS_CODE)
 #: popular title (:attr:`Catalog.tie_order`).
 NEIGHBOUR_FIELDS = frozenset({"popularity"})
 
-#: Start ranks among ready stages (lower first): the longest first, so that the last stages to
-#: finish are short ones. On MangaDex a search under a model's own similarity takes 10-40 s of
-#: CPU, a map 10-20 s, a fit up to 11 s, a search of dense vectors 2-4 s.
-SCORED_RANK, MAP_RANK, FIT_RANK, NEIGHBOURS_RANK = -2, -1, 0, 1
+#: Start ranks among ready stages (lower first): a fit other fits wait for, then the longest
+#: first, so that the last stages to finish are short ones. On MangaDex a search under a
+#: model's own similarity takes 10-40 s of CPU, a map 10-20 s, a fit up to 11 s, a search of
+#: dense vectors 2-4 s.
+DEPENDED_RANK, SCORED_RANK, MAP_RANK, FIT_RANK, NEIGHBOURS_RANK = -3, -2, -1, 0, 1
 
 
 def model_key(name: str, config: Config, catalog: Catalog, dep_keys: Sequence[str], *extra: Any) -> str:
@@ -88,7 +89,9 @@ def add_fits(
     from .models import fit_model
 
     stage_of: dict[str, str] = dict(reuse or {})
-    for name in fit_order(names):
+    order = fit_order(names)
+    depended = {d for n in order for d in spec(n).depends}  # on the longest path: first
+    for name in order:
         if name in stage_of:
             continue
         needs = [stage_of[d] for d in spec(name).depends]
@@ -103,7 +106,7 @@ def add_fits(
             return Job(key, fit, functools.partial(night.fitted, name, key))
 
         stage_of[name] = f"model:{name}{suffix}"
-        sched.add(stage_of[name], needs, prepare, FIT_RANK)
+        sched.add(stage_of[name], needs, prepare, DEPENDED_RANK if name in depended else FIT_RANK)
     return stage_of
 
 
