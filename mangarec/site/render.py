@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from ..paths import TEMPLATES
 
@@ -58,6 +58,12 @@ def json_island(obj: Any) -> Markup:
     return Markup(dumps(obj).translate(_JSON_ESCAPES))
 
 
+def dq_attr(value: str) -> Markup:
+    """``value`` escaped for a double-quoted attribute, its single quotes kept as they are: a
+    CSP's ``'self'`` keywords, 12 per page, would otherwise take 5 bytes each (``&#39;``)."""
+    return Markup(str(escape(value)).replace("&#39;", "'"))
+
+
 def score(value: float) -> str:
     """A similarity score for display: three decimals."""
     return f"{value:.3f}"
@@ -91,5 +97,5 @@ def environment(templates: Path = TEMPLATES) -> Environment:
         keep_trailing_newline=True,
         auto_reload=False,
     )
-    env.filters.update(json_island=json_island, score=score, pvalue=pvalue, number=number)
+    env.filters.update(dq_attr=dq_attr, json_island=json_island, score=score, pvalue=pvalue, number=number)
     return env

@@ -251,13 +251,16 @@ def test_title_page_readable_without_javascript(browser, built):
     # without scripts the page keeps its lists: "Similar titles" (10, with shared tags) and the
     # top 3 of every other model, with the link to explore's full side by side
     lead = browser.find_elements("css selector", "ol.lead li a")
-    assert len(lead) == 10 and browser.find_elements("css selector", "ol.lead li .shared")
+    assert len(lead) == 10 and browser.find_elements("css selector", "ol.lead li small")
     cols = browser.find_elements("css selector", "dl.others dd[data-model]")
     others = [m for m in result.neighbours if m not in ("series", result.report.published.model)]
     lines = [c.get_attribute("data-model").split() for c in cols]  # models that agree share a line
     assert sorted(m for line in lines for m in line) == sorted(others)
     assert [line[0] for line in lines] == [m for m in others if m in {line[0] for line in lines}]
-    assert all(len(c.find_elements("css selector", "a")) == 3 for c in cols)
+    assert all(len(c.text.split(" · ")) == 3 for c in cols)
+    hrefs = [a.get_attribute("href") for a in browser.find_elements("css selector", "ol.lead a, dl.others a")]
+    titles = [h for h in hrefs if "/title/" in h]
+    assert len(titles) == len(set(titles)) >= 10  # each title linked once per page
     assert browser.find_element("link text", "explore").get_attribute("href").endswith(f"explore/#{iid}")
     assert not browser.find_elements("css selector", ".rate")  # the like buttons come with the scripts
 
