@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from conftest import Server, assert_clean, open_page, page_modules, wait_for
 
+from mangarec.site.context import label
+
 pytestmark = pytest.mark.browser
 
 
@@ -252,11 +254,12 @@ def test_title_page_readable_without_javascript(browser, built):
     # top 3 of every other model, with the link to explore's full side by side
     lead = browser.find_elements("css selector", "ol.lead li a")
     assert len(lead) == 10 and browser.find_elements("css selector", "ol.lead li small")
-    cols = browser.find_elements("css selector", "dl.others dd[data-model]")
+    cols = browser.find_elements("css selector", "dl.others dd")
     others = [m for m in result.neighbours if m not in ("series", result.report.published.model)]
-    lines = [c.get_attribute("data-model").split() for c in cols]  # models that agree share a line
-    assert sorted(m for line in lines for m in line) == sorted(others)
-    assert [line[0] for line in lines] == [m for m in others if m in {line[0] for line in lines}]
+    # models that agree share a line, named by their labels in its <dt>
+    lines = [dt.text.split(", ") for dt in browser.find_elements("css selector", "dl.others dt")]
+    assert len(lines) == len(cols) and sorted(x for line in lines for x in line) == sorted(map(label, others))
+    assert [line[0] for line in lines] == [label(m) for m in others if label(m) in {line[0] for line in lines}]
     assert all(len(c.text.split(" · ")) == 3 for c in cols)
     hrefs = [a.get_attribute("href") for a in browser.find_elements("css selector", "ol.lead a, dl.others a")]
     titles = [h for h in hrefs if "/title/" in h]

@@ -147,7 +147,7 @@ def test_title_page_content(site_dir, two_clusters):
     cols = others.find_all("dd")
     assert lead.attrs["data-model"] == "lsi"  # the published model
     assert ", ".join(t.text() for t in others.find_all("dt")) == "word2vec (tags), Tag network"
-    assert [m for c in cols for m in c.attrs["data-model"].split()] == ["word2vec", "network"]
+    assert len(cols) == 2 and not any("data-model" in c.attrs for c in cols)  # the <dt> names the models
     links = [a.attrs["href"] for a in lead.find_all("a")]
     assert len(links) == 10
     # the two clusters are disjoint: every neighbour of a sports title is a sports title
