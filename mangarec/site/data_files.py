@@ -4,8 +4,10 @@
 ``fnv1a(id) % shards``)::
 
     {"models": [model, ...],
-     "items": {id: [title, [tag numbers], year|null, kind]},
-     "nb": {id: [[[positions, best first], [score deltas]] for each model of "models"]}}
+     "items": {id: [title, [tag numbers], year|null, kind,
+                    [[[positions, best first], [score deltas]] for each model of "models"]]}}
+
+Each id is written once per shard (a live catalog's ids are 36-character UUIDs).
 
 A neighbour is its **position** in the catalog order, an index into the shared dictionaries
 ``data/maps/titles.json`` (its id, title and kind label) and ``data/maps/tags.json`` (its tags):
@@ -62,16 +64,15 @@ def neighbour_shards(prep: Prepared, shards_range: range | None = None) -> dict[
     milli = prep.score_milli
     shards = {}
     for s in shards_range if shards_range is not None else range(len(members)):
-        entries, nb = {}, {}
+        entries = {}
         for p in members[s]:
             it = items[p]
-            entries[it.id] = [it.title, list(prep.item_tags[p]), it.year, it.kind]
             lists = []
             for m in models:
                 row = [q for q in pos_of[m][p] if q >= 0]
                 lists.append([row, delta_scores(milli[m][p][: len(row)])])
-            nb[it.id] = lists
-        shards[s] = {"models": models, "items": entries, "nb": nb}
+            entries[it.id] = [it.title, list(prep.item_tags[p]), it.year, it.kind, lists]
+        shards[s] = {"models": models, "items": entries}
     return shards
 
 

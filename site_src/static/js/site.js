@@ -48,7 +48,7 @@ export function itemInfo(id, nShards) {
     const a = s.items[id];
     if (!a) return {item: null, nb: {}, ref: {}};
     const item = {t: a[0], g: a[1], y: a[2], k: a[3]};
-    const lists = s.nb[id] || [];
+    const lists = a[4] || [];
     if (!lists.length) return {item: item, nb: {}, ref: {}};
     return dictionaries().then(function (d) {
       const names = d[0];
