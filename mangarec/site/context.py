@@ -222,7 +222,8 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
         it.title,
         assets,
         module="js/title.js",
-        data={"id": it.id},
+        # a UUID's page has its slug only (title.js: slug.js uuidOf of the canonical URL's slug)
+        data={"id": it.id} if prep.slugs[p] == it.id else {},
         description=f"{it.title}: similar titles under every model.",
     )
     # the catalog's date (the footer's "data of") moves whenever a newer title arrives, i.e. every
