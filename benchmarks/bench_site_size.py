@@ -168,7 +168,9 @@ def baseline_tree(ref: str, work: Path) -> Path:
     tree.mkdir()
     archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True)
     if archive.returncode != 0:
-        sys.exit(f"error: --baseline {ref}: {archive.stderr.decode(errors='replace').strip()}")
+        why = archive.stderr.decode(errors="replace").strip().splitlines()[:1]
+        print(f"error: --baseline {ref}: not a revision of this checkout ({' '.join(why)})", file=sys.stderr)
+        sys.exit(2)
     subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
     return tree
 
@@ -213,10 +215,10 @@ def build_pair(files: dict[str, Path], work: Path, tree: Path | None) -> dict[st
 def compare_ids(data: Path, limit: int | None, work: Path, baseline: str | None = None) -> None:
     """Print what UUID ids cost beside short ids (``--uuid``), and beside the same figures of the
     code of ``baseline`` (a git revision) when given."""
-    files = write_slices(data, limit, work)
-    runs = {"": (work / "this", None)}
-    if baseline is not None:
+    runs: dict[str, tuple[Path, Path | None]] = {"": (work / "this", None)}
+    if baseline is not None:  # first: a wrong revision is said before any build
         runs[f" ({baseline})"] = (work / "base", baseline_tree(baseline, work))
+    files = write_slices(data, limit, work)
     rows, parts = {}, {}
     for tag, (folder, tree) in runs.items():
         folder.mkdir()
