@@ -35,8 +35,8 @@ if TYPE_CHECKING:
     from .config import UMAPSection
     from .night import Night
 
-#: The code of the neighbour search: ``similarity.row_groups`` runs ``models._dedupe`` lazily.
-NEIGHBOURS_CODE = ("mangarec.neighbours", "mangarec.neighbours_update", "mangarec.models._dedupe")
+#: The code of the neighbour search (the lists, and a night's update of them).
+NEIGHBOURS_CODE = ("mangarec.neighbours", "mangarec.neighbours_update")
 #: The code of a map: ``umap_map`` runs ``neighbours.exact`` lazily.
 MAP_CODE = ("mangarec.models.umap_map", *NEIGHBOURS_CODE)
 

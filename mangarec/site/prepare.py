@@ -10,6 +10,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 from markupsafe import Markup, escape
 
+from ..fnv import fnv1a
 from ..result import BuildResult
 
 #: Neighbours shown per model on the explore page, and for the lead model on title pages.
@@ -19,14 +20,6 @@ NB_SHOW = 10
 NB_SHOW_OTHERS = 3
 #: Items per neighbour shard (``data/nb/<n>.json``), on average.
 NB_BLOCK = 16
-
-
-def fnv1a(text: str) -> int:
-    """32-bit FNV-1a of the UTF-8 bytes (``hash.js`` computes the same to find a shard)."""
-    h = 0x811C9DC5
-    for b in text.encode("utf-8"):
-        h = ((h ^ b) * 0x01000193) & 0xFFFFFFFF
-    return h
 
 
 def _id_key(iid: str) -> tuple:
