@@ -211,23 +211,28 @@ def explore_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
     return ctx
 
 
-def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> dict:
-    """A title page: details, sanitised description, tags, neighbours per model, related."""
-    it = prep.items[p]
-    path = f"title/{prep.slugs[p]}/index.html"
+def title_base(result, slug: str, iid: str, title: str, assets: Mapping[str, str]) -> dict:
+    """What a title page has of :func:`base`, for the title ``iid`` named ``title`` at ``title/<slug>/``."""
     ctx = base(
         result,
-        path,
+        f"title/{slug}/index.html",
         "title",
-        it.title,
+        title,
         assets,
         module="js/title.js",
-        data={"id": it.id},
-        description=f"{it.title}: similar titles under every model.",
+        data={"id": iid},
+        description=f"{title}: similar titles under every model.",
     )
     # the catalog's date (the footer's "data of") moves whenever a newer title arrives, i.e. every
     # night on a live catalog: a title page leaves it out, else none is ever carried over (.carry)
     ctx["build_date"] = None
+    return ctx
+
+
+def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> dict:
+    """A title page: details, sanitised description, tags, neighbours per model, related."""
+    it = prep.items[p]
+    ctx = title_base(result, prep.slugs[p], it.id, it.title, assets)
     here = "../"  # other title pages are siblings: title/<id>/ → ../<other>/ (shorter than root + title/)
     index = result.catalog.index
     lead = prep.lead_model
