@@ -14,10 +14,13 @@ Why the rest is exact: the score ``s(i, j)`` of the engine is a function of the 
 ``i`` and ``j`` (and of the shared parts). A row ``r`` outside ``C`` whose list holds no changed
 or removed title kept its ``k`` scores, and every unchanged title outside its list still ranks
 below them; so its new list is last night's unless a changed title now reaches its ``k``-th
-score. A screen of ``s(r, c)`` for every ``c`` in ``C`` (:func:`column_scores`, within float32
-error of the engine's scores) finds those rows, with a margin far above that error; they, the
-rows of ``C`` and the rows that listed a changed or removed title are ranked again by the
-engine. The other rows keep their lists (positions remapped). ``tests/test_neighbours_update.py``
+score. A screen of ``s(r, c)`` for every ``c`` in ``C`` (:func:`column_scores`, in float64)
+finds those rows: ``c`` may enter row ``r`` only if its screened score is within
+:func:`screen_tolerance` of the row's ``k``-th (a bound of the screen's error against the
+engine's float64 scores, their rounding to the grid and the float32 the lists store: for
+spectral scores about 10⁻⁷, where a fixed margin of 10⁻⁴ let a changed title into thousands of
+lists). They, the rows of ``C`` and the rows that listed a changed or removed title are ranked
+again by the engine. The other rows keep their lists (positions remapped). ``tests/test_neighbours_update.py``
 compares the result with a cold search after random changes.
 """
 
@@ -34,7 +37,7 @@ import scipy.sparse as sp
 
 from .embedding import Embedding, Neighbours
 from .similarity import Bilinear, DenseCosine, PairScores, Similarity, SparseCosine, TagJaccard, Weighted
-from .topk import MARGIN, topk_rows
+from .topk import SCORE_GRID, topk_rows
 
 #: Above this share of changed titles the night recomputes every list (the screen alone would
 #: then cost about as much as the search).
@@ -184,6 +187,62 @@ def column_scores(sim: Similarity | None, vectors: np.ndarray, cols: np.ndarray)
     return None
 
 
+def screen_error(sim: Similarity | None, vectors: np.ndarray, terms: int = 0) -> float | None:
+    """A bound of ``|column_scores - the engine's float64 score|`` over every pair (``None``
+    for a kind :func:`column_scores` does not know): a dot product of ``m`` terms errs by at
+    most ``m · eps · |x| |y|`` (taken 8 times over), in float64 or in float32 (sparse cosines;
+    tag overlaps with integer weights). ``terms``: the products a sparse cosine is summed with
+    (:class:`Weighted` merges its sparse terms into one product)."""
+    eps = float(np.finfo(np.float64).eps)
+    if sim is None or isinstance(sim, DenseCosine):  # unit vectors
+        d = np.asarray(vectors if sim is None else sim.vectors).shape[1]
+        return 8 * (d + 2) * eps
+    if isinstance(sim, SparseCosine):  # float32 dot products of unit rows, summed in another order
+        m = max(terms, _longest_row(sim))
+        return 8 * (m + 2) * float(np.finfo(np.float32).eps)
+    if isinstance(sim, TagJaccard):  # a ratio of overlaps: float32 (exact sums) or float64
+        dt = sim._dtype  # type: ignore[attr-defined]
+        return 8 * (sim.tags.shape[1] + 2) * float(np.finfo(dt).eps)
+    if isinstance(sim, PairScores):  # the stored values themselves
+        return 0.0
+    if isinstance(sim, Bilinear):
+        left = sim.U * (sim.a[None, :] + sim.c[:, None] * sim.b[None, :])
+        norms = float(np.linalg.norm(left, axis=1).max(initial=0.0) * np.linalg.norm(sim.U, axis=1).max(initial=0.0))
+        return 8 * (sim.U.shape[1] + 2) * eps * norms
+    if isinstance(sim, Weighted):  # the terms' errors, weighted, and the sum's own rounding
+        merged = sum(_longest_row(t) for w, t in sim.terms if w and isinstance(t, SparseCosine))
+        total = 0.0
+        for w, term in sim.terms:
+            if w:
+                e = screen_error(term, vectors, merged)
+                if e is None:
+                    return None
+                total += abs(w) * (e + 8 * eps * max(1.0, _magnitude(term)))
+        return total
+    return None
+
+
+def _longest_row(sim: SparseCosine) -> int:
+    return int(np.diff(sim.matrix.indptr).max(initial=0))
+
+
+def _magnitude(sim: Similarity) -> float:
+    """A bound of ``|s(i, j)|`` of a term (for the rounding of a weighted sum)."""
+    if isinstance(sim, PairScores):
+        return float(np.abs(sim.matrix.data).max(initial=0.0))
+    if isinstance(sim, Bilinear):
+        left = sim.U * (sim.a[None, :] + sim.c[:, None] * sim.b[None, :])
+        return float(np.linalg.norm(left, axis=1).max(initial=0.0) * np.linalg.norm(sim.U, axis=1).max(initial=0.0))
+    return 1.0  # cosines and overlaps
+
+
+def screen_tolerance(kth: np.ndarray, error: float) -> np.ndarray:
+    """How far below a row's stored ``k``-th score (``kth``, float32 values) a screened score
+    still counts as reaching it: the screen's ``error``, a step of the score grid (the engine
+    rounds to it) and the float32 rounding of the stored score (a relative 2⁻²⁴), each doubled."""
+    return 2.0 * (error + 1.0 / SCORE_GRID + np.abs(kth) * 2.0**-23)
+
+
 # --------------------------------------------------------------------------------------------
 # the update
 
@@ -254,8 +313,11 @@ def update(
     kth_new = np.full(n, np.inf)
     kth_new[to_new[to_new >= 0]] = previous_nb.scores[to_new >= 0, k - 1]
     listed_rows = np.isfinite(kth_new)  # the others (new titles) are ranked again anyway
-    tol = np.where(listed_rows, MARGIN * np.maximum(1.0, np.abs(np.where(listed_rows, kth_new, 0.0))) + 1e-6, 0.0)
     vectors = np.asarray(emb.vectors)
+    error = screen_error(emb.similarity, vectors)
+    if error is None:
+        return None
+    tol = np.where(listed_rows, screen_tolerance(np.where(listed_rows, kth_new, 0.0), error), 0.0)
     for b0 in range(0, len(c_rows), SCREEN_COLUMNS):
         cols = c_rows[b0 : b0 + SCREEN_COLUMNS]
         s = column_scores(emb.similarity, vectors, cols)
