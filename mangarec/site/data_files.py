@@ -41,11 +41,6 @@ import scipy.sparse as sp
 from .prepare import Prepared
 
 
-def delta_scores(milli: list[int]) -> list[int]:
-    """Scores in thousandths, best first → the first, then each one's drop from the one before."""
-    return milli[:1] + [a - b for a, b in zip(milli, milli[1:])]
-
-
 def neighbour_shards(prep: Prepared, shards_range: range | None = None) -> dict[int, dict]:
     """``{shard number: content}`` for every neighbour shard (empty shards included), or
     only those in ``shards_range``.
@@ -59,7 +54,7 @@ def neighbour_shards(prep: Prepared, shards_range: range | None = None) -> dict[
         members[s].append(p)
     models = list(prep.models)
     pos_of = {m: prep.neighbour_lists[m][0] for m in models}
-    milli = prep.score_milli
+    deltas = prep.score_deltas
     shards = {}
     for s in shards_range if shards_range is not None else range(len(members)):
         entries, nb = {}, {}
@@ -69,7 +64,7 @@ def neighbour_shards(prep: Prepared, shards_range: range | None = None) -> dict[
             lists = []
             for m in models:
                 row = [q for q in pos_of[m][p] if q >= 0]
-                lists.append([row, delta_scores(milli[m][p][: len(row)])])
+                lists.append([row, deltas[m][p][: len(row)]])
             nb[it.id] = lists
         shards[s] = {"models": models, "items": entries, "nb": nb}
     return shards

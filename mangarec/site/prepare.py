@@ -267,13 +267,26 @@ class Prepared:
 
     @cached_property
     def score_text(self) -> dict[str, list[list[str]]]:
-        """Scores formatted with three decimals, per model (formatted once, vectorised)."""
-        return {m: np.char.mod("%.3f", sc).tolist() for m, (_, sc) in self.neighbours.items()}
+        """Scores formatted with three decimals, per model (formatted once, on first use: title
+        pages print the scores of two lists only)."""
+        return _ScoreText(self.neighbours)
 
     @cached_property
     def score_milli(self) -> dict[str, list[list[int]]]:
         """Scores in thousandths (the neighbour shards' compact form)."""
         return {m: np.rint(sc * 1000).astype(np.int64).tolist() for m, (_, sc) in self.neighbours.items()}
+
+    @cached_property
+    def score_deltas(self) -> dict[str, list[list[int]]]:
+        """:attr:`score_milli` delta-coded (the neighbour shards' form): the first, then each
+        one's drop from the one before; a row's first ``j`` are those of its first ``j`` scores."""
+        out = {}
+        for m, (_, sc) in self.neighbours.items():
+            milli = np.rint(sc * 1000).astype(np.int64)
+            d = milli.copy()
+            d[:, 1:] = milli[:, :-1] - milli[:, 1:]
+            out[m] = d.tolist()
+        return out
 
     @lru_cache(maxsize=8)  # noqa: B019 - a Prepared lives for one build; the cache dies with it
     def links(self, prefix: str) -> list[str]:
@@ -311,3 +324,17 @@ class Prepared:
                 + (f'<span class="shared">{shared}</span></li>' if shared else "</li>")
             )
         return Markup("\n".join(rows) if rows else '<li class="none">No neighbours.</li>')
+
+
+class _ScoreText(dict):
+    """``{model: rows of scores as text}``, each model's formatted on first use."""
+
+    def __init__(self, neighbours: Mapping[str, tuple[np.ndarray, np.ndarray]]):
+        super().__init__()
+        self._neighbours = neighbours
+
+    def __missing__(self, model: str) -> list[list[str]]:
+        fmt = "{:.3f}".format
+        rows = [list(map(fmt, row)) for row in self._neighbours[model][1].tolist()]
+        self[model] = rows
+        return rows

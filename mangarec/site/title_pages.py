@@ -11,7 +11,7 @@ from pathlib import Path
 
 from ..workers import fork_pool
 from . import context as C
-from .carry import Carry, Digests, page_keys
+from .carry import Carry, Digests, page_keys, shown_lists
 from .data_files import neighbour_shards
 from .prepare import Prepared
 from .write import Writer
@@ -28,8 +28,7 @@ _SHARED = (
     "slugs",
     "esc_tags",
     "item_tags",
-    "score_text",
-    "score_milli",
+    "score_deltas",
     "shard_of",
     "kind_labels",
     "esc_kind_labels",
@@ -88,6 +87,9 @@ def write_titles(
     global _TITLES
     for attr in _SHARED:
         getattr(prep, attr)  # computed once, before any fork
+    for m, _, scores in shown_lists(prep):
+        if scores:
+            prep.score_text[m]  # the lists whose scores the pages print
     keys = page_keys(result, prep, assets, salt)
     n = len(prep.items)
     _TITLES = (result, prep, assets, template, out_dir, carry or Carry(), keys)
