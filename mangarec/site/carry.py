@@ -94,17 +94,14 @@ def page_keys(result, prep: Prepared, assets: Mapping[str, str], salt: str) -> l
     for p, it in enumerate(items):
         card = (prep.slugs[p], it.title, it.kind, prep.kind_labels[p], prep.item_tags[p])
         cards[p] = np.frombuffer(_digest(card), dtype=np.uint8)
-    index, work = result.catalog.index, result.catalog.work_of
-    same_work: dict[int, list[int]] = {}
-    for p, w in enumerate(work.tolist()):
-        same_work.setdefault(w, []).append(p)
+    index = result.catalog.index
     own = np.empty((n, _D), dtype=np.uint8)
     for p, it in enumerate(items):
         related = [
             (r.type, r.id, r.title, cards[index[r.id]].tobytes() if r.id in index and ID_PATTERN.match(r.id) else None)
             for r in it.related
         ]
-        also = [cards[q].tobytes() for q in same_work[int(work[p])] if q != p]
+        also = [cards[q].tobytes() for q in prep.same_work[p] if q != p]
         facts = (
             cards[p].tobytes(),
             it.id,

@@ -12,8 +12,6 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
-
 from ..catalog import ID_PATTERN
 from ..compact import DOC_NAME as COMPACT_DOC
 from ..evaluation.baselines import LABELS as BASELINE_LABELS
@@ -251,14 +249,13 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
             same["labels"].append(label(m))
     sm = prep.series_model
     series = prep.neighbour_html(p, sm, here) if sm and prep.has_neighbours(p, sm) else None
-    work = result.catalog.work_of
     also = [
         {
             "href": f"{here}{prep.slugs[q]}/",
             "title": prep.items[q].title,
             "format": prep.kind_labels[q] or prep.items[q].kind,
         }
-        for q in np.flatnonzero(work == work[p]).tolist()
+        for q in prep.same_work[p]
         if q != p
     ]
     related = []

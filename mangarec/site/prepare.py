@@ -152,6 +152,15 @@ class Prepared:
         return out
 
     @cached_property
+    def same_work(self) -> list[list[int]]:
+        """Each title's work's titles (``Catalog.work_of``), itself included, ascending."""
+        work = self.result.catalog.work_of.tolist()
+        groups: dict[int, list[int]] = {}
+        for p, w in enumerate(work):
+            groups.setdefault(w, []).append(p)
+        return [groups[w] for w in work]
+
+    @cached_property
     def kind_labels(self) -> list[str]:
         """What sets each title apart from its neighbours at a glance: its kind (``anime``,
         ``manga``) when the catalog mixes kinds, and its type (``TV``, ``Movie``, ``Manhwa``)

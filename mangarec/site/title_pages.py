@@ -33,6 +33,7 @@ _SHARED = (
     "kind_labels",
     "esc_kind_labels",
     "alt_titles",
+    "same_work",
 )
 
 

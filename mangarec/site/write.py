@@ -32,7 +32,7 @@ class Writer:
         self.pages = 0
         self.files = 0
         self.bytes = 0
-        self._dirs: set[Path] = set()
+        self._dirs: set[str] = set()
 
     def path(self, rel: str) -> str:
         """``out_dir / rel`` as a string, its folder created."""

@@ -131,9 +131,7 @@ EDITS = {
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
-    st.lists(
-        st.tuples(st.integers(0, 23), st.sampled_from(sorted(EDITS)), st.integers(0, 23)), min_size=1, max_size=3
-    )
+    st.lists(st.tuples(st.integers(0, 23), st.sampled_from(sorted(EDITS)), st.integers(0, 23)), min_size=1, max_size=3)
 )
 def test_carried_pages_equal_rendered_ones_after_any_edit(day, catalog, edits):
     for p, field, other in edits:
