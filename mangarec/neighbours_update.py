@@ -16,10 +16,10 @@ or removed title kept its ``k`` scores, and every unchanged title outside its li
 below them; so its new list is last night's unless a changed title now reaches its ``k``-th
 score. A screen of ``s(r, c)`` for every ``c`` in ``C`` (:func:`column_scores`, in float64)
 finds those rows: ``c`` may enter row ``r`` only if its screened score is within
-:func:`screen_tolerance` of the row's ``k``-th (a bound of the screen's error against the
-engine's float64 scores, their rounding to the grid and the float32 the lists store: for
-spectral scores about 10⁻⁷, where a fixed margin of 10⁻⁴ let a changed title into thousands of
-lists). They, the rows of ``C`` and the rows that listed a changed or removed title are ranked
+a bound of its error against the engine's scores (:func:`screen_error`) and of the grid the
+engine rounds to and the float32 the lists store (:func:`screen_tolerance`) of the row's
+``k``-th: about 10⁻⁷ for spectral scores of about 10⁻⁴, where a fixed margin of 10⁻⁴ let a
+changed title into thousands of lists (and made the update give up on deconvolution). They, the rows of ``C`` and the rows that listed a changed or removed title are ranked
 again by the engine. The other rows keep their lists (positions remapped). ``tests/test_neighbours_update.py``
 compares the result with a cold search after random changes.
 """
