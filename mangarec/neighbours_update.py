@@ -19,8 +19,9 @@ finds those rows: ``c`` may enter row ``r`` only if its screened score is within
 a bound of its error against the engine's scores (:func:`screen_error`) and of the grid the
 engine rounds to and the float32 the lists store (:func:`screen_tolerance`) of the row's
 ``k``-th: about 10⁻⁷ for spectral scores of about 10⁻⁴, where a fixed margin of 10⁻⁴ let a
-changed title into thousands of lists (and made the update give up on deconvolution). They, the rows of ``C`` and the rows that listed a changed or removed title are ranked
-again by the engine. The other rows keep their lists (positions remapped). ``tests/test_neighbours_update.py``
+changed title into thousands of lists (and made the update give up on deconvolution). They,
+the rows of ``C`` and the rows that listed a changed or removed title are ranked again by the
+engine. The other rows keep their lists (positions remapped). ``tests/test_neighbours_update.py``
 compares the result with a cold search after random changes.
 """
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from ..paths import SITE_SRC, TEMPLATES
 from ..result import BuildResult
 from . import context as C
+from . import context_site as S
 from .aliases import load_aliases
 from .assets import copy_assets
 from .carry import Carry, render_digest
@@ -86,20 +87,20 @@ def write_site(
     urls = [""]
     page("home.html", "index.html", C.home_context(result, prep, assets))
     page("explore.html", "explore/index.html", C.explore_context(result, prep, assets))
-    page("plots.html", "plots/index.html", C.plots_context(result, prep, assets))
-    page("feed.html", "feed/index.html", C.feed_context(result, prep, assets))
+    page("plots.html", "plots/index.html", S.plots_context(result, prep, assets))
+    page("feed.html", "feed/index.html", S.feed_context(result, prep, assets))
     page("foryou.html", "foryou/index.html", C.foryou_context(result, prep, assets, onboarding(prep)))
     urls += ["explore/", "plots/", "feed/", "foryou/", "models/"]
 
     md_pages = load_pages(site_src / "pages")
     by_slug = {p.slug: p for p in md_pages}
     methodology = [{"slug": s, "title": by_slug[s].title, "html": by_slug[s].html} for s in METHODOLOGY if s in by_slug]
-    page("models.html", "models/index.html", C.models_context(result, prep, assets, methodology))
+    page("models.html", "models/index.html", S.models_context(result, prep, assets, methodology))
     for p in md_pages:
-        page("page.html", f"pages/{p.slug}/index.html", C.page_context(result, assets, p.slug, p.title, p.html))
+        page("page.html", f"pages/{p.slug}/index.html", S.page_context(result, assets, p.slug, p.title, p.html))
         urls.append(f"pages/{p.slug}/")
     css = (site_src / "static" / "css" / "site.css").read_text(encoding="utf-8")
-    page("404.html", "404.html", C.notfound_context(result, assets, css))
+    page("404.html", "404.html", S.notfound_context(result, assets, css))
 
     lap("pages")
     title_stats = write_titles(

@@ -335,21 +335,3 @@ def foryou_context(result, prep: Prepared, assets: Mapping[str, str], onboarding
             },
         }
     return ctx
-
-
-# the site-wide pages' contexts live beside (one import for the writer and the tests)
-from .context_site import feed_context, models_context, notfound_context, page_context, plots_context  # noqa: E402
-
-__all__ = [
-    "base",
-    "explore_context",
-    "feed_context",
-    "foryou_context",
-    "home_context",
-    "label",
-    "models_context",
-    "notfound_context",
-    "page_context",
-    "plots_context",
-    "title_context",
-]

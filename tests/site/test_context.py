@@ -8,6 +8,7 @@ from markupsafe import Markup
 from site_helpers import make_result
 
 from mangarec.site import context as C
+from mangarec.site import context_site as S
 from mangarec.site.data_files import onboarding
 from mangarec.site.prepare import Prepared
 from mangarec.site.render import CSP, CSP_PLOTS
@@ -111,7 +112,7 @@ def test_title_says_a_top_3_shared_by_models_once(result):
 
 
 def test_plots(result, prep):
-    ctx = C.plots_context(result, prep, ASSETS)
+    ctx = S.plots_context(result, prep, ASSETS)
     assert ctx["csp"] == CSP_PLOTS
     assert [m["name"] for m in ctx["models"]] == ["lsi", "word2vec", "network"]
     assert all(m["tags"] for m in ctx["models"])
@@ -119,7 +120,7 @@ def test_plots(result, prep):
 
 
 def test_feed_is_recent_first(result, prep):
-    ctx = C.feed_context(result, prep, ASSETS)
+    ctx = S.feed_context(result, prep, ASSETS)
     years = [c["year"] for c in ctx["items"]]
     assert years == sorted(years, reverse=True)
     assert ctx["items"][0]["id"] in ("h11", "s11")
@@ -131,7 +132,7 @@ def test_feed_size_and_id_order(two_clusters):
 
     res = make_result(two_clusters, feed_size=5)
     prep = Prepared(res)
-    ctx = C.feed_context(res, prep, ASSETS)
+    ctx = S.feed_context(res, prep, ASSETS)
     assert len(ctx["items"]) == 5
 
 
@@ -146,7 +147,7 @@ def test_foryou_onboarding_is_popular_and_diverse(result, prep):
 
 
 def test_models(result, prep):
-    ctx = C.models_context(result, prep, ASSETS, [{"slug": "models", "title": "M", "html": Markup("<p>x</p>")}])
+    ctx = S.models_context(result, prep, ASSETS, [{"slug": "models", "title": "M", "html": Markup("<p>x</p>")}])
     assert [m["name"] for m in ctx["models"]] == ["lsi", "word2vec", "network"]
     j = ctx["agreement"]
     assert len(j["rows"]) == 3 and j["rows"][0]["cells"][0]["cls"] == "heat-10"
@@ -168,18 +169,18 @@ def test_models_with_partial_report(two_clusters):
     from mangarec.evaluation import evaluation_of
 
     res = replace(res, report=replace(res.report, evaluation=evaluation_of({})))
-    ctx = C.models_context(res, Prepared(res), ASSETS, [])
+    ctx = S.models_context(res, Prepared(res), ASSETS, [])
     assert ctx["agreement"] is None and ctx["ranking"] is None and ctx["null"] == [] and ctx["protocol"] is None
 
 
 def test_page_and_404(result):
-    ctx = C.page_context(result, ASSETS, "about", "About", Markup("<p>hi</p>"))
+    ctx = S.page_context(result, ASSETS, "about", "About", Markup("<p>hi</p>"))
     assert ctx["root"] == "../../" and ctx["page"] == "about"
-    nf = C.notfound_context(result, ASSETS, "body { margin: 0 }")
+    nf = S.notfound_context(result, ASSETS, "body { margin: 0 }")
     assert nf["root"] == "/"  # site_url is the example.org placeholder: links from the host root
     assert nf["nav"][1]["href"] == "/explore/"
     assert "'sha256-" in nf["csp"] and nf["inline_css"] == "body { margin: 0 }"
-    configured = C.notfound_context(make_result(result.catalog, site_url="https://recs.invalid/mangarec/"), ASSETS, "")
+    configured = S.notfound_context(make_result(result.catalog, site_url="https://recs.invalid/mangarec/"), ASSETS, "")
     assert configured["root"] == "/mangarec/"
     assert configured["nav"][1]["href"] == "/mangarec/explore/"
 
@@ -219,7 +220,7 @@ def test_feed_orders_by_latest_upload_when_the_catalog_has_them(two_clusters):
     res = make_result(Catalog(items), feed_size=4)
     prep = Prepared(res)
     assert prep.feed_order == "uploads"
-    ctx = C.feed_context(res, prep, ASSETS)
+    ctx = S.feed_context(res, prep, ASSETS)
     assert [c["id"] for c in ctx["items"][:3]] == [items[7].id, items[3].id, items[0].id]
     assert [c["date"] for c in ctx["items"][:3]] == ["2026-12-07", "2026-12-07", "2026-11-01"]
     assert ctx["order"] == "uploads"
