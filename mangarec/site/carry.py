@@ -73,7 +73,7 @@ def page_keys(result, prep: Prepared, assets: Mapping[str, str], salt: str) -> l
 
     Built without any page context: a digest per title of what a page shows of it as a
     neighbour (*card*: page folder, title, kind, kind label, tag numbers) and of its own page's
-    facts, then one pass over the shown lists' positions and scores.
+    facts, then one pass over the shown lists' positions and printed scores.
     """
     from . import context as C
 
@@ -121,11 +121,12 @@ def page_keys(result, prep: Prepared, assets: Mapping[str, str], salt: str) -> l
         own[p] = np.frombuffer(_digest(facts), dtype=np.uint8)
     parts = [own]
     for m, k, scores in lists:
-        pos, sc = prep.neighbours[m]
-        pos = pos[:, :k]
+        pos = prep.neighbours[m][0][:, :k]
         parts.append(cards[np.where(pos >= 0, pos, n)].reshape(n, -1))
-        if scores:
-            parts.append(np.ascontiguousarray(sc[:, :k], dtype=np.float64).view(np.uint8).reshape(n, -1))
+        if scores:  # as printed: a score that moved in its fourth decimal leaves the page as it was
+            text = prep.score_text[m]
+            printed = b"".join(_digest(row[:k]) for row in text)
+            parts.append(np.frombuffer(printed, dtype=np.uint8).reshape(n, _D))
     rows = np.ascontiguousarray(np.concatenate(parts, axis=1))
     return [hashlib.blake2b(row, key=key, digest_size=_D).hexdigest() for row in rows]
 

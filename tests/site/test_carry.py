@@ -163,3 +163,19 @@ def test_the_writer_never_writes_into_an_existing_file(tmp_path):
         w.bytes_("title/x/index.html", b"tonight")
     assert previous.read_bytes() == b"last night"
     assert (w.files, w.pages, w.bytes) == (1, 1, len(b"last night"))
+
+
+@pytest.mark.parametrize("shift, carried_all", [(1e-6, True), (0.01, False)])
+def test_a_page_is_keyed_on_the_scores_it_prints(catalog, tmp_path, shift, carried_all):
+    """Scores moved below the printed third decimal leave the pages carried; moved above, the
+    pages that print them are rendered again; either way the bytes are a render's."""
+    day = make_result(catalog)
+    lead = Prepared(day).lead_model
+    stats = write_site(day, tmp_path / "day", workers=1)
+    nb = day.neighbours[lead]
+    moved = replace(nb, scores=(nb.scores.astype("float64") + shift).astype(nb.scores.dtype))
+    night = replace(day, neighbours={**day.neighbours, lead: moved})
+    carried = write_site(night, tmp_path / "carried", workers=1, carry=Carry(tmp_path / "day", stats["digests"]))
+    write_site(night, tmp_path / "fresh", workers=1)
+    assert _files(tmp_path / "carried") == _files(tmp_path / "fresh")
+    assert (carried["carried"] == len(catalog)) is carried_all
