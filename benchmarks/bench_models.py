@@ -131,7 +131,7 @@ def main() -> None:
     print(f"all models: {total:.2f} s")
 
     # Baselines: no de-duplication (every row is its own distinct row).
-    import mangarec.models._dedupe as dd
+    import mangarec.dedupe as dd
 
     def no_dedupe(m):
         m = sp.csr_matrix(m)

@@ -74,12 +74,12 @@ def _import_nodes(node: ast.AST):
         yield from _import_nodes(child)
 
 
-def _imports(path: Path, module: str) -> set[str]:
-    """The ``mangarec`` modules a source file imports when it is imported (see :func:`_import_nodes`)."""
-    tree = ast.parse(path.read_bytes(), filename=str(path))
+def _targets(nodes, path: Path, module: str) -> set[str]:
+    """The ``mangarec`` modules (and imported names) the import statements ``nodes`` of the
+    source file ``path`` (the module ``module``) name."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in _import_nodes(tree):
+    for node in nodes:
         if isinstance(node, ast.Import):
             found.update(a.name for a in node.names if a.name.split(".")[0] == "mangarec")
         else:
@@ -94,6 +94,27 @@ def _imports(path: Path, module: str) -> set[str]:
             found.add(target)
             found.update(f"{target}.{a.name}" for a in node.names)
     return found
+
+
+def _imports(path: Path, module: str) -> set[str]:
+    """The ``mangarec`` modules a source file imports when it is imported (see :func:`_import_nodes`)."""
+    return _targets(_import_nodes(ast.parse(path.read_bytes(), filename=str(path))), path, module)
+
+
+def lazy_imports(module: str) -> dict[str, set[str]]:
+    """``{function: the mangarec modules and names it imports}`` for each function of ``module``
+    whose body imports package code (a lazy import, which :func:`module_digest` does not follow)."""
+    path = _source(module)
+    if path is None:
+        return {}
+    out: dict[str, set[str]] = {}
+    for fn in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            nodes = [n for n in ast.walk(fn) if isinstance(n, (ast.Import, ast.ImportFrom))]
+            found = _targets(nodes, path, module)
+            if found:
+                out.setdefault(fn.name, set()).update(found)
+    return out
 
 
 def _source(module: str) -> Path | None:
@@ -116,18 +137,10 @@ def _source(module: str) -> Path | None:
     return None
 
 
-@functools.cache
-def module_digest(module: str) -> str:
-    """SHA-256 over a module's source and that of every package module it imports, transitively.
-
-    The import graph is read statically (``ast``), parent packages included, so a stage's key
-    changes exactly when code it can run changes; editing the site writer does not recompute a
-    model. Only the imports that run when a module is imported are followed: not those under
-    ``if TYPE_CHECKING:`` (types only), nor a function's lazy imports (``config.load_config``
-    reads input files through the loaders, which no model runs). So code a stage runs is
-    imported at module level, or, where that would be an import cycle, named beside the stage's
-    module in its key (the maps run ``neighbours.exact``: see ``pipeline``).
-    """
+def module_sources(module: str) -> dict[str, bytes]:
+    """``{module: source bytes}`` of ``module`` and every package module it imports when it is
+    imported, transitively, parent packages included (a module without a source file: ``b""``);
+    what :func:`module_digest` hashes."""
     todo, seen = [module], {}
     while todo:
         m = todo.pop()
@@ -141,6 +154,23 @@ def module_digest(module: str) -> str:
         parts = m.split(".")
         todo.extend(".".join(parts[:i]) for i in range(1, len(parts)))
         todo.extend(_imports(src, m))
+    return seen
+
+
+@functools.cache
+def module_digest(module: str) -> str:
+    """SHA-256 over a module's source and that of every package module it imports, transitively.
+
+    The import graph is read statically (``ast``), parent packages included, so a stage's key
+    changes exactly when code it can run changes; editing the site writer does not recompute a
+    model. Only the imports that run when a module is imported are followed: not those under
+    ``if TYPE_CHECKING:`` (types only), nor a function's lazy imports (``config.load_config``
+    reads input files through the loaders, which no model runs). So code a stage runs is
+    imported at module level, or, where that would be an import cycle, named beside the stage's
+    module in its key (the maps run ``neighbours.exact``: see ``pipeline``);
+    ``tests/test_stage_keys.py`` fails on a lazy import of package code that a stage's key leaves out.
+    """
+    seen = module_sources(module)
     h = hashlib.sha256()
     for m in sorted(seen):
         h.update(m.encode() + b"\0" + seen[m] + b"\0")

@@ -36,12 +36,10 @@ import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    pass
+from .fnv import fnv1a
 
 #: Quantile of ``|v|`` per dimension that maps to the largest code (the rest are clipped).
 CLIP = 0.999
@@ -110,8 +108,6 @@ def quantise_bits(V: np.ndarray, bits: int, clip: float = CLIP, shared: bool = F
 def shard_of(item_id: str, count: int) -> int:
     """The shard holding a title that is not up front: ``fnv1a(id) mod count`` (``taste.js``
     computes the same)."""
-    from .site.prepare import fnv1a  # here: the site package imports this module
-
     return fnv1a(item_id) % count
 
 

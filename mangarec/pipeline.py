@@ -177,8 +177,8 @@ def _timed(job: tuple[Callable[..., Any], tuple]) -> tuple[Any, float]:
     return value, time.perf_counter() - t0
 
 
-#: The code of the neighbour search: ``similarity.row_groups`` runs ``models._dedupe`` lazily.
-NEIGHBOURS_CODE = ("mangarec.neighbours", "mangarec.neighbours_update", "mangarec.models._dedupe")
+#: The code of the neighbour search (the lists, and a night's update of them).
+NEIGHBOURS_CODE = ("mangarec.neighbours", "mangarec.neighbours_update")
 #: The code of a map: ``umap_map`` runs ``neighbours.exact`` lazily.
 MAP_CODE = ("mangarec.models.umap_map", *NEIGHBOURS_CODE)
 

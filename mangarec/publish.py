@@ -146,13 +146,13 @@ def published_vectors(emb: Embedding) -> np.ndarray:
     **unit-length rows**, so that a visitor's fold-in (a dot product) ranks by cosine, as the
     model's own neighbour lists do: otherwise titles with one tag and a large norm win every
     ranking (a MangaDex visitor who liked one title got franchise recall@20 0.008 against 0.165
-    for cosine on the same LSI vectors). A model that designs its published vectors itself
-    (``info["published_vectors"] == "profile"``: the hybrid's unit tag block plus one prior
+    for cosine on the same LSI vectors). A model whose spec declares its vectors designed for the
+    fold-in (``ModelSpec.published_as_fitted``: the hybrid's unit tag block plus one prior
     coordinate) is published as fitted.
     """
     v = np.asarray(emb.vectors, dtype=np.float64)
     s = REGISTRY.get(emb.model)
-    if (s is not None and s.trained_on_ratings) or emb.info.get("published_vectors") == "profile":
+    if s is not None and (s.trained_on_ratings or s.published_as_fitted):
         return v
     norms = np.linalg.norm(v, axis=1, keepdims=True)
     return np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)

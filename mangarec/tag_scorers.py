@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 import numpy as np
 import scipy.sparse as sp
 
+from .dedupe import unique_rows
 from .scorer_base import Similarity, _csr_from, _csr_parts
 
 __all__ = ["Bilinear", "TagJaccard"]
@@ -46,8 +47,6 @@ class TagJaccard(Similarity):
         object.__setattr__(self, "_dtype", dt)
         # A score depends on the two tag sets only: columns are scored once per distinct tag set
         # (MangaDex: 19.6k of 37.3k) and spread to their items (_inverse).
-        from .models._dedupe import unique_rows
-
         distinct, inverse, _ = unique_rows(b) if b.shape[0] else (b, np.zeros(0, dtype=np.int64), None)
         object.__setattr__(self, "_inverse", np.asarray(inverse, dtype=np.intp))
         # T is small (83 on MangaDex): dense products are BLAS-fast.

@@ -73,7 +73,7 @@ def test_the_evaluation_reports_both_protocols(clusters):
 
 
 def test_top_k_rows_are_the_full_products_rows(clusters):
-    from mangarec.evaluation.baselines import top_k_of_product
+    from mangarec.cooccurrence import top_k_of_product
 
     _, likes, _ = clusters
     full = top_k_of_product(likes, likes, 5, min_value=2)
@@ -97,19 +97,19 @@ def test_cold_truth_where_the_user_bound_does_not_bind_is_the_unbounded_truth(cl
 
 
 def test_cold_truth_user_bound_bounds_the_work(monkeypatch, clusters):
-    from mangarec.evaluation import baselines
     from mangarec.evaluation.colikes import cold_truth, truth_users
+    from mangarec.models import colike
 
     _, likes, _ = clusters
     cold = cold_titles(likes, 3)
     seen = []
-    real = baselines.top_k_of_product
+    real = colike.top_k_of_product
 
     def spy(A, B, k, **kw):
         seen.append((A.shape[0], int((np.diff(A.indptr) ** 2).sum()), len(kw["rows"])))
         return real(A, B, k, **kw)
 
-    monkeypatch.setattr(baselines, "top_k_of_product", spy)
+    monkeypatch.setattr(colike, "top_k_of_product", spy)
     bound = 40  # of 120 users
     T = cold_truth(likes, cold, None, 10, bound, seed=5)
     (users, work, rows), *_ = seen
@@ -117,7 +117,7 @@ def test_cold_truth_user_bound_bounds_the_work(monkeypatch, clusters):
     assert work < (np.diff(sp.csr_matrix(likes).indptr) ** 2).sum() * 0.6  # the sample's Σ n_u², not everyone's
     sample = truth_users(likes, bound, 5)
     assert sample.shape[0] == bound and (truth_users(likes, bound, 5) != sample).nnz == 0  # seeded
-    monkeypatch.setattr(baselines, "top_k_of_product", real)
+    monkeypatch.setattr(colike, "top_k_of_product", real)
     expect = sp.csr_matrix(sp.diags(cold.astype(np.float64)) @ co_liked_truth(sample, 10), dtype=bool)
     assert T.nnz > 0 and (T != expect).nnz == 0
     assert np.diff(T.indptr)[~cold].sum() == 0

@@ -340,13 +340,26 @@ def test_a_visitor_who_likes_one_title_gets_the_cosine_ranking():
     assert precision(old, rows) < 0.8  # the first release's vectors as published then
 
 
-def test_profile_vectors_are_published_as_fitted():
+def test_profile_vectors_are_published_as_the_spec_declares(monkeypatch):
+    """``ModelSpec.published_as_fitted`` decides (the hybrid's profile vectors), not a string
+    in ``Embedding.info`` (issue 21: nothing parses the fit's record): a renamed copy of the
+    hybrid's spec publishes as fitted, the same copy without the declaration as unit rows."""
+    from dataclasses import replace
+
+    from mangarec.models import REGISTRY
+
     cat = _content_catalog()
     v = np.array([[0.6, 0.8, 0.7], [0.6, 0.8, 0.7], [1.0, 0.0, 0.0], [0.0, 1.0, 0.7]], dtype=np.float32)
-    emb = Embedding("hybrid", cat.ids, v, info={"published_vectors": "profile"})
-    model = parse(publish.build_payload(cat, emb, reg=0.1, mode="explicit", build_date="d"))
-    pos = [model.index[i] for i in cat.ids]
-    np.testing.assert_allclose(model.vectors[pos], v, atol=0.01)
+    assert REGISTRY["hybrid"].published_as_fitted
+    unit = v / np.linalg.norm(v, axis=1, keepdims=True)
+    for fitted, want in ((True, v), (False, unit)):
+        monkeypatch.setitem(
+            REGISTRY, "toyprofile", replace(REGISTRY["hybrid"], name="toyprofile", published_as_fitted=fitted)
+        )  # type: ignore[index]
+        emb = Embedding("toyprofile", cat.ids, v, info={"published_vectors": "profile"})
+        model = parse(publish.build_payload(cat, emb, reg=0.1, mode="explicit", build_date="d"))
+        pos = [model.index[i] for i in cat.ids]
+        np.testing.assert_allclose(model.vectors[pos], want, atol=0.01)
 
 
 def test_works_are_published_and_never_recommended_back():

@@ -162,6 +162,76 @@ def test_type_checking_imports_are_not_followed_but_their_else_branch_is(tmp_pat
     cache.module_digest.cache_clear()
 
 
+#: Lazy imports of package code, inside the code the stages' keys hold, in functions no stage
+#: runs: ``(module, function)`` -> why. Any other lazy import must name code already in the key.
+NOT_RUN_BY_A_STAGE = {
+    ("mangarec.publish", "write_collect"): "writes the site's data/collect.json (the output side)",
+    (
+        "mangarec.reader.source",
+        "read_bytes",
+    ): "reads a published file from a path or URL (the evaluation hands its model over)",
+}
+
+
+def _stage_modules() -> dict[str, tuple[str, ...]]:
+    """The modules whose code (with what they import at module level) each stage's key holds."""
+    out: dict[str, tuple[str, ...]] = {n: (s.fit.__module__,) for n, s in REGISTRY.items()}
+    out["neighbours"] = pipeline.NEIGHBOURS_CODE
+    out["maps"] = pipeline.MAP_CODE
+    out["evaluation"] = ("mangarec.evaluation",)
+    return out
+
+
+def escapes(stages: dict[str, tuple[str, ...]], allowed=NOT_RUN_BY_A_STAGE) -> set[tuple[str, str, str]]:
+    """``(stage, module.function, imported module)`` for each lazy import, in code a stage's key
+    holds, of a package module the key leaves out (the stage could run code its key ignores)."""
+    out = set()
+    for stage, modules in stages.items():
+        closure = set().union(*(cache.module_sources(m) for m in modules))
+        for m in sorted(closure):
+            for fn, targets in cache.lazy_imports(m).items():
+                for t in targets:
+                    if cache._source(t) is not None and t not in closure and (m, fn) not in allowed:
+                        out.add((stage, f"{m}.{fn}", t))
+    return out
+
+
+def test_no_stage_runs_package_code_its_key_leaves_out():
+    """A lazy import of package code inside a stage's code escapes the key (stop 25:
+    ``colike.co_liked_truth`` ran ``evaluation.baselines`` so): every one is either in the key
+    through a module-level import or declared as run by no stage."""
+    stages = _stage_modules()
+    for stage, modules in stages.items():
+        assert all(cache._source(m) is not None for m in modules), f"{stage}: a module of its code is gone: {modules}"
+    assert escapes(stages) == set()
+    for m, fn in NOT_RUN_BY_A_STAGE:  # the declarations stay true: each names a real lazy import
+        assert fn in cache.lazy_imports(m), (m, fn)
+
+
+def test_the_escape_check_finds_a_lazy_import_of_model_code(tmp_path, monkeypatch):
+    pkg = tmp_path / "mangarec"
+    (pkg / "models").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "models" / "__init__.py").write_text("")
+    (pkg / "models" / "m.py").write_text("from .. import a\ndef fit():\n    from ..evaluation import helper\n")
+    (pkg / "a.py").write_text("def f():\n    from . import b\n")
+    (pkg / "b.py").write_text("")
+    (pkg / "evaluation.py").write_text("def helper():\n    pass\n")
+    monkeypatch.setattr(cache, "_PKG", pkg)
+    stages = {"m": ("mangarec.models.m",)}
+    assert escapes(stages, {}) == {
+        ("m", "mangarec.models.m.fit", "mangarec.evaluation"),
+        ("m", "mangarec.a.f", "mangarec.b"),
+    }
+    assert escapes(stages, {("mangarec.a", "f"): "never run"}) == {
+        ("m", "mangarec.models.m.fit", "mangarec.evaluation")
+    }
+    (pkg / "models" / "m.py").write_text(
+        "from .. import a, evaluation\ndef fit():\n    from ..evaluation import helper\n"
+    )
+    assert escapes(stages, {("mangarec.a", "f"): "never run"}) == set()  # imported at module level: in the key
+
+
 def test_heldout_fits_use_the_cache_for_dependencies_and_key_them(two_clusters, monkeypatch, tmp_path):
     """A model trained on ratings with a dependency: the held-out refit reuses the dependency's
     cached fit (no second fit) and its key changes with the dependency's key (issue 21, 2)."""

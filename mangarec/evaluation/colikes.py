@@ -33,6 +33,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
+from ..models.colike import co_liked_truth
 from ..seeds import derive_seed
 from .nulltests import expected_hits, hits
 from .ranking import BOOTSTRAP, Interval, bootstrap
@@ -177,8 +178,6 @@ def cold_truth(
     ``Σ n_u²`` (``n_u`` a user's likes), whatever the catalog's user count; the memory is the
     sample's likes plus one ``1024 × n`` slab. Only the cold rows are computed.
     """
-    from ..models.colike import co_liked_truth
-
     L = likes if max_users is None else truth_users(likes, max_users, seed)
     return co_liked_truth(L, k, series, rows=np.flatnonzero(np.asarray(cold, dtype=bool)))
 

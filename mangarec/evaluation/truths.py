@@ -29,8 +29,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
+from ..cooccurrence import top_k_of_product
 from ..models._series_rule import link_graph
-from .baselines import top_k_of_product
 from .protocol import Split
 
 #: Co-liked pairs kept per item.

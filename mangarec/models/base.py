@@ -117,6 +117,11 @@ class ModelSpec(Generic[P]):
     publish_rank:
         Preference for the published embeddings when ``publish.model = "auto"`` (lowest
         available wins); ``None``: never chosen automatically.
+    published_as_fitted:
+        Its vectors are designed for a visitor's fold-in and are published as fitted (the
+        hybrid's unit tag block plus one prior coordinate); otherwise a content model's rows are
+        published at unit length (:func:`mangarec.publish.published_vectors`). A model trained
+        on ratings is always published as fitted.
     mapped:
         Whether the maps page draws it by default (``site.maps``): false for a model whose map
         would repeat another's (the same unit tag rows, or the same eigenvectors rescaled).
@@ -162,6 +167,7 @@ class ModelSpec(Generic[P]):
     trained_on_ratings: bool = False
     order: int = 100
     publish_rank: int | None = None
+    published_as_fitted: bool = False
     mapped: bool = True
     reads: frozenset[str] = frozenset()
     apart: bool = False

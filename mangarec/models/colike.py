@@ -44,6 +44,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
+from ..cooccurrence import top_k_of_product
 from ..embedding import Embedding
 from ..schema import bounded, key, one_of
 from ..seeds import rng
@@ -129,8 +130,6 @@ def co_liked_truth(
     are left out before the cut. ``rows`` (sorted positions): only those titles' rows are
     computed (the same rows as without it), the others are empty.
     """
-    from ..evaluation.baselines import top_k_of_product
-
     L = sp.csr_matrix(likes, dtype=np.float64)
     pop = np.asarray(L.sum(axis=0)).ravel()
     inv = np.where(pop > 0, 1.0 / np.sqrt(np.maximum(pop, 1e-300)), 0.0)

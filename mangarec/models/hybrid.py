@@ -159,7 +159,6 @@ def _scorer(
             "prior_weight": float(params.prior_weight),
             "prior_quantile": float(params.prior_quantile),
             "left_out_pairs": int(exclude.nnz) if exclude is not None else 0,
-            "published_vectors": "profile",
         },
         state=state,
     )
@@ -219,4 +218,5 @@ SPEC = ModelSpec(
     order=50,
     role="leaves the title's series out, as the reference lists do",
     publish_rank=15,
+    published_as_fitted=True,  # unit tag block + one prior coordinate: a visitor's fold-in ranks as the hybrid does
 )

@@ -35,9 +35,9 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
+from ..dedupe import unique_rows
 from ..embedding import Embedding, FitState
 from ..schema import bounded, key
-from ._dedupe import unique_rows
 from ._svd import truncated_svd
 from ._warm import Rows, same_tags
 from .base import ModelSpec

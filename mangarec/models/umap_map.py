@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import scipy.sparse as sp
 
+from ..dedupe import unique_dense_rows
 from ..embedding import Embedding, Map
-from ._dedupe import unique_dense_rows
 
 if TYPE_CHECKING:
     from ..config import UMAPSection

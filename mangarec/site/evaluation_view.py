@@ -60,7 +60,7 @@ def _method_label(row: Row, label: Callable[[str], str]) -> str:
 def evaluation_view(ev: Evaluation, label: Callable[[str], str]) -> dict:
     """Template variables ``protocol``, ``ranking``, ``visitor``, ``null``, ``agreement``,
     ``content``, ``colikes``, ``ease_lambda``, ``evaluation_notes`` (each ``None`` / empty when
-    the evaluation has no such part)."""
+    the evaluation has no such part), and ``trained_without_ratings`` (:func:`trained_without_ratings`)."""
     ranking = None
     rows = ev.ranking or ()
     if rows:
@@ -122,7 +122,17 @@ def evaluation_view(ev: Evaluation, label: Callable[[str], str]) -> dict:
         "agreement": agreement,
         "ease_lambda": (ev.choices or {}).get("ease_lambda"),
         "evaluation_notes": list(ev.notes or ()),
+        "trained_without_ratings": trained_without_ratings(),
     }
+
+
+def trained_without_ratings() -> dict[str, str]:
+    """``{name: role}`` of the models the registry declares trained on ratings that build without
+    them too (``"ratings"`` not in their ``needs``): the page says what they learn from instead
+    (their ``ModelSpec.role``) when the catalog holds no ratings."""
+    from ..models import REGISTRY
+
+    return {n: s.role for n, s in REGISTRY.items() if s.trained_on_ratings and "ratings" not in s.needs}
 
 
 def _role(name: str) -> str:

@@ -7,7 +7,7 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mangarec.models._dedupe import unique_dense_rows, unique_rows
+from mangarec.dedupe import unique_dense_rows, unique_rows
 
 
 def _check(m, unique, inverse, counts):

@@ -90,7 +90,7 @@ def test_published_profile_is_the_dense_part():
     c = catalog()
     p = Params()
     e = fitted(c, p)
-    assert e.info["published_vectors"] == "profile"
+    assert hybrid.SPEC.published_as_fitted  # published as fitted: these are the vectors a visitor folds into
     y = e.vectors.astype(np.float64)
     g = hybrid.group_weights(c, p)
     w = c.tag_matrix.toarray() * g

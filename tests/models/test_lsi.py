@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from mangarec import dedupe as _dedupe
 from mangarec.catalog import Catalog, Item, make_tags
-from mangarec.models import _dedupe, lsi
+from mangarec.models import lsi
 from mangarec.models.lsi import Params as LSIParams
 
 

@@ -71,3 +71,35 @@ def test_content_table_from_the_typed_figures():
     assert v["random"].franchise_recall == 0.002 and v["random"].matches_recall is None
     assert v["rows"][0]["note"].startswith("baseline")
     assert _view({}, str)["content"] is None
+
+
+def test_the_no_ratings_note_names_the_models_the_registry_declares(two_clusters, tmp_path):
+    """Without ratings the page says which built models learn from ratings and what from instead,
+    as their specs declare (a renamed copy of colike's spec gets its own label and role); the
+    co-likes section names no model of its own (issue 21: "nothing else names a model"; the
+    methodology pages are the models' docs)."""
+    from dataclasses import replace
+
+    from site_helpers import make_result
+
+    from mangarec.models import REGISTRY
+    from mangarec.site import write_site
+
+    toy = replace(REGISTRY["colike"], name="toyco", label="Toy <co-likes>", role="weights from elsewhere")
+    assert "ratings" not in toy.needs and toy.trained_on_ratings
+    assert two_clusters.ratings is None
+    pages = {}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setitem(REGISTRY, "toyco", toy)  # type: ignore[index]
+        for models in (("toyco", "lsi"), ("lsi",)):
+            out = tmp_path / "-".join(models)
+            write_site(make_result(two_clusters, models=models), out)
+            html = (out / "models" / "index.html").read_text(encoding="utf-8")
+            section = html[html.index('<section aria-labelledby="cl-h">') :]
+            pages[models] = " ".join(section[: section.index("</section>")].split())
+    page = pages[("toyco", "lsi")]
+    assert 'The model "Toy &lt;co-likes&gt;" learns from ratings: weights from elsewhere.' in page
+    assert "the same evaluation and fit use them" in page
+    assert "Tags learned from co-likes" not in page
+    plain = pages[("lsi",)]
+    assert "learns from ratings" not in plain and "the same evaluation use them" in plain
