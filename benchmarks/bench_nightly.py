@@ -205,9 +205,12 @@ def list_agreement(warm_cache: Path, cold_cache: Path, names: list[str], k: int 
     return out
 
 
-def warm_night(args: argparse.Namespace, work: Path, spec: str, env: dict[str, str], cold: float) -> None:
+def warm_night(
+    args: argparse.Namespace, work: Path, spec: str, env: dict[str, str], cold: float, *, agreement: bool = True
+) -> None:
     """The warm night on the cold build's site and cache, beside the default night (run on a
-    copy, in ``work/default``): time, ratio, agreement of the lists and maps with it."""
+    copy, in ``work/default``): time, ratio, agreement of the lists and maps with it (not
+    without ``agreement``: no default night ran)."""
     common = ["--out", str(work / "out"), "--cache-dir", str(work / "cache"), "--config", str(work / "site.toml")]
     if args.limit:
         common += ["--limit", str(args.limit)]
@@ -220,6 +223,9 @@ def warm_night(args: argparse.Namespace, work: Path, spec: str, env: dict[str, s
             print("   ", line)
     for name, sec in sorted(stage_lines(err, computed_only=True), key=lambda x: -x[1])[:10]:
         print(f"      {name:<32} {sec:8.2f} s")
+    if not agreement:
+        print("warm night goal met (<= 0.4 x cold)" if t <= 0.4 * cold else "WARM NIGHT GOAL MISSED (<= 0.4 x cold)")
+        return
     names = [p.stem[len("neighbours-") :] for p in sorted((work / "cache" / "pointers").glob("neighbours-*.json"))]
     agree = list_agreement(work / "cache", work / "default" / "cache", names)
     print("    agreement with a cold build of the night's data (mean top-10 overlap = recall@10 of the cold lists):")
@@ -260,6 +266,11 @@ def main() -> None:
     ap.add_argument("--warm-epochs", type=int, nargs="+", default=[30, 60], help="epochs of the warm maps")
     ap.add_argument("--log-dir", type=Path, default=None, help="save each build's stderr (cold.log, night.log) here")
     ap.add_argument("--warm-night", action="store_true", help="also the warm night ([night] warm = true)")
+    ap.add_argument(
+        "--no-default-night",
+        action="store_true",
+        help="with --warm-night: the cold build and the warm night only (no agreement figures; on a loaded machine)",
+    )
     args = ap.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="mangarec-nightly-"))
@@ -295,6 +306,9 @@ def main() -> None:
 
         cold_maps = cached_map_quality(work / "cache", args.seed) if args.warm else {}
         spec, what = night_input(args, work, base)
+        if args.warm_night and args.no_default_night:
+            warm_night(args, work, spec, env, cold, agreement=False)
+            return
         if args.warm_night:  # the default night on a copy; the warm night on the originals
             (work / "default").mkdir()
             shutil.copytree(work / "out", work / "default" / "out")

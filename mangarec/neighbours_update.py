@@ -14,9 +14,13 @@ Why the rest is exact: the score ``s(i, j)`` of the engine is a function of the 
 ``i`` and ``j`` (and of the shared parts). A row ``r`` outside ``C`` whose list holds no changed
 or removed title kept its ``k`` scores, and every unchanged title outside its list still ranks
 below them; so its new list is last night's unless a changed title now reaches its ``k``-th
-score. A screen of ``s(r, c)`` for every ``c`` in ``C`` (:func:`column_scores`, within float32
-error of the engine's scores) finds those rows, with a margin far above that error; they, the
-rows of ``C`` and the rows that listed a changed or removed title are ranked again by the
+score. A screen of ``s(r, c)`` for every ``c`` in ``C`` (:func:`column_scores`, in float64)
+finds those rows: ``c`` may enter row ``r`` only if its screened score is within
+a bound of its error against the engine's scores (:func:`screen_error`) and of the grid the
+engine rounds to and the float32 the lists store (:func:`screen_tolerance`) of the row's
+``k``-th: about 10⁻⁷ for spectral scores of about 10⁻⁴, where a fixed margin of 10⁻⁴ let a
+changed title into thousands of lists (and made the update give up on deconvolution). They,
+the rows of ``C`` and the rows that listed a changed or removed title are ranked again by the
 engine. The other rows keep their lists (positions remapped). ``tests/test_neighbours_update.py``
 compares the result with a cold search after random changes.
 """
@@ -34,7 +38,7 @@ import scipy.sparse as sp
 
 from .embedding import Embedding, Neighbours
 from .similarity import Bilinear, DenseCosine, PairScores, Similarity, SparseCosine, TagJaccard, Weighted
-from .topk import MARGIN, topk_rows
+from .topk import SCORE_GRID, topk_rows
 
 #: Above this share of changed titles the night recomputes every list (the screen alone would
 #: then cost about as much as the search).
@@ -184,6 +188,68 @@ def column_scores(sim: Similarity | None, vectors: np.ndarray, cols: np.ndarray)
     return None
 
 
+def screen_error(
+    sim: Similarity | None, vectors: np.ndarray, cols: np.ndarray, products: np.ndarray | None = None
+) -> np.ndarray | None:
+    """``(len(cols),)``: a bound of ``|column_scores - the engine's float64 score|`` in each
+    column (``None`` for a kind :func:`column_scores` does not know). A dot product of unit rows
+    summed over ``m`` products, in any order, is within ``m · eps`` of the exact value (``eps``
+    of float64, or of float32 for sparse cosines and tag overlaps with integer weights); a pair
+    has at most as many products as the changed title's row has entries. Taken 4 times over.
+    ``products``: the products a sparse cosine is summed with in each column (:class:`Weighted`
+    merges its sparse terms into one product)."""
+    eps = float(np.finfo(np.float64).eps)
+    ones = np.ones(len(cols))
+    if sim is None or isinstance(sim, DenseCosine):  # unit vectors
+        d = np.asarray(vectors if sim is None else sim.vectors).shape[1]
+        return 4 * (d + 2) * eps * ones
+    if isinstance(sim, SparseCosine):  # float32 dot products of unit rows, summed in another order
+        m = _row_entries(sim, cols) if products is None else products
+        return 4 * (m + 2) * float(np.finfo(np.float32).eps)
+    if isinstance(sim, TagJaccard):  # a ratio of overlaps: float32 (exact sums) or float64
+        dt = sim._dtype  # type: ignore[attr-defined]
+        return 4 * (sim.tags.shape[1] + 2) * float(np.finfo(dt).eps) * ones
+    if isinstance(sim, PairScores):  # the stored values themselves
+        return 0.0 * ones
+    if isinstance(sim, Bilinear):
+        left = sim.U * (sim.a[None, :] + sim.c[:, None] * sim.b[None, :])
+        norms = np.linalg.norm(left, axis=1).max(initial=0.0) * np.linalg.norm(sim.U[cols], axis=1)
+        return 4 * (sim.U.shape[1] + 2) * eps * norms
+    if isinstance(sim, Weighted):  # the terms' errors, weighted, and the sum's own rounding
+        merged = sum((_row_entries(t, cols) for w, t in sim.terms if w and isinstance(t, SparseCosine)), 0.0 * ones)
+        total = 0.0 * ones
+        for w, term in sim.terms:
+            if w:
+                e = screen_error(term, vectors, cols, merged)
+                if e is None:
+                    return None
+                total += abs(w) * (e + 4 * eps * max(1.0, _magnitude(term)))
+        return total
+    return None
+
+
+def _row_entries(sim: SparseCosine, cols: np.ndarray) -> np.ndarray:
+    return np.diff(sim.matrix.indptr)[cols].astype(np.float64)
+
+
+def _magnitude(sim: Similarity) -> float:
+    """A bound of ``|s(i, j)|`` of a term (for the rounding of a weighted sum)."""
+    if isinstance(sim, PairScores):
+        return float(np.abs(sim.matrix.data).max(initial=0.0))
+    if isinstance(sim, Bilinear):
+        left = sim.U * (sim.a[None, :] + sim.c[:, None] * sim.b[None, :])
+        return float(np.linalg.norm(left, axis=1).max(initial=0.0) * np.linalg.norm(sim.U, axis=1).max(initial=0.0))
+    return 1.0  # cosines and overlaps
+
+
+def screen_tolerance(kth: np.ndarray) -> np.ndarray:
+    """How far below a row's stored ``k``-th score (``kth``, float32 values) a screened score
+    still counts as reaching it, apart from the screen's own error (:func:`screen_error`): a step
+    of the score grid (the engine rounds to it) and the float32 rounding of the stored score (a
+    relative 2⁻²⁴), each doubled."""
+    return 2.0 * (1.0 / SCORE_GRID + np.abs(kth) * 2.0**-23)
+
+
 # --------------------------------------------------------------------------------------------
 # the update
 
@@ -254,15 +320,17 @@ def update(
     kth_new = np.full(n, np.inf)
     kth_new[to_new[to_new >= 0]] = previous_nb.scores[to_new >= 0, k - 1]
     listed_rows = np.isfinite(kth_new)  # the others (new titles) are ranked again anyway
-    tol = np.where(listed_rows, MARGIN * np.maximum(1.0, np.abs(np.where(listed_rows, kth_new, 0.0))) + 1e-6, 0.0)
     vectors = np.asarray(emb.vectors)
+    floor = kth_new - np.where(listed_rows, screen_tolerance(np.where(listed_rows, kth_new, 0.0)), 0.0)
     for b0 in range(0, len(c_rows), SCREEN_COLUMNS):
         cols = c_rows[b0 : b0 + SCREEN_COLUMNS]
         s = column_scores(emb.similarity, vectors, cols)
-        if s is None:
+        error = screen_error(emb.similarity, vectors, cols)
+        if s is None or error is None:
             return None
+        s += 2.0 * error[None, :]  # the screen's error, doubled
         s[cols, np.arange(len(cols))] = -np.inf  # an item is not its own neighbour
-        redo |= (s >= (kth_new - tol)[:, None]).any(axis=1)
+        redo |= (s >= floor[:, None]).any(axis=1)
     rows = np.flatnonzero(redo)
     if len(rows) > MAX_RANKED_SHARE * n:
         return None

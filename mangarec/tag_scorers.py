@@ -14,6 +14,9 @@ from .scorer_base import Similarity, _csr_from, _csr_parts
 
 __all__ = ["Bilinear", "TagJaccard"]
 
+#: Pairs :meth:`Bilinear.exact` scores at once.
+EXACT_PAIRS = 1 << 16
+
 
 @dataclass(frozen=True, eq=False)
 class TagJaccard(Similarity):
@@ -143,7 +146,15 @@ class Bilinear(Similarity):
         return out
 
     def exact(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        out = np.einsum("ij,ij->i", self._left(rows), self.U[cols])
+        # each distinct row's left factor once, the pairs in slices: a block's candidates can be
+        # most of its columns (small scores), too many pairs for (pairs, r) copies at once
+        rows = np.asarray(rows)
+        distinct, inverse = np.unique(rows, return_inverse=True)
+        left = self._left(distinct)
+        out = np.empty(len(rows))
+        for s in range(0, len(rows), EXACT_PAIRS):
+            sl = slice(s, s + EXACT_PAIRS)
+            out[sl] = np.einsum("ij,ij->i", left[inverse[sl]], self.U[cols[sl]])
         if self.clip:
             np.maximum(out, 0.0, out=out)
         return out

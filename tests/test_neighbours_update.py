@@ -14,6 +14,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from mangarec import neighbours as nb
 from mangarec import neighbours_update as nu
@@ -200,5 +202,54 @@ def test_random_nights_of_a_synthetic_scorer_equal_the_cold_search(seed, monkeyp
     got = nu.update(day, prev_nb, ties, night, new_ties, k)
     want_i, want_s = exact_topk(night.similarity, k, new_ties)
     assert got is not None and got.info["incremental"]["kept"] > 0
+    np.testing.assert_array_equal(got.indices, want_i)
+    np.testing.assert_array_equal(got.scores, want_s)
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    scale=st.sampled_from([1e-4, 1e-2, 1.0, 30.0]),
+    clip=st.booleans(),
+    dense=st.booleans(),
+    duplicates=st.integers(0, 20),
+    changed=st.integers(1, 12),
+)
+def test_the_screen_never_misses_a_list_a_changed_title_enters(seed, scale, clip, dense, duplicates, changed):
+    """The screen's tolerance is a few grid steps, not a fixed 1e-4 (spectral scores are ~1e-4):
+    whatever the scores' scale, ties (duplicated rows) and clipping, the update equals a cold
+    search of the night."""
+    from mangarec.similarity import Bilinear, DenseCosine
+    from mangarec.topk import exact_topk
+
+    g = np.random.default_rng(seed)
+    n, r, k = 120, 5, 8
+    U = np.round(g.normal(size=(n, r)), 2) * scale
+    c = np.round(g.normal(size=n), 1)
+    dup = g.integers(0, n, size=(duplicates, 2))
+    U[dup[:, 0]], c[dup[:, 0]] = U[dup[:, 1]], c[dup[:, 1]]
+    a, b = g.normal(size=r), 0.1 * g.normal(size=r)
+    ids = tuple(f"t{i}" for i in range(n))
+    ties = g.permutation(n)
+
+    def embedding(U, c):
+        sim = DenseCosine(U) if dense else Bilinear(U, a, b, c, clip=clip)
+        return Embedding("x", ids, U.astype(np.float32), similarity=sim)
+
+    day = embedding(U, c)
+    idx, sc = exact_topk(day.similarity, k, ties)
+    prev_nb = nb.Neighbours("x", ids, idx, sc, "exact", {})
+    rows = g.choice(n, changed, replace=False)
+    U2, c2 = U.copy(), c.copy()
+    U2[rows] = U[g.integers(0, n, changed)] * (1 + (g.random((changed, 1)) < 0.5) * 1e-6)  # near-copies: near-ties
+    c2[rows] = c[g.integers(0, n, changed)]
+    night = embedding(U2, c2)
+    share, nu.MAX_RANKED_SHARE = nu.MAX_RANKED_SHARE, 1.0  # however many rows it ranks again
+    try:
+        got = nu.update(day, prev_nb, ties, night, ties, k, max_changed=1.0)
+    finally:
+        nu.MAX_RANKED_SHARE = share
+    want_i, want_s = exact_topk(night.similarity, k, ties)
+    assert got is not None
     np.testing.assert_array_equal(got.indices, want_i)
     np.testing.assert_array_equal(got.scores, want_s)

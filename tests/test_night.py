@@ -105,17 +105,44 @@ def test_unchanged_title_pages_are_carried_over(nights):
 def test_a_page_edited_in_the_previous_site_is_rendered_again(tmp_path):
     """The bytes carried over are checked against the recorded digest: a previous page that no
     longer holds what the build wrote is rendered, never copied."""
-    from mangarec.site.carry import Carry, inputs_digest
+    from mangarec.site.carry import Carry
 
     prev = tmp_path / "site"
     (prev / "title" / "x").mkdir(parents=True)
     page = prev / "title" / "x" / "index.html"
     page.write_bytes(b"<p>built</p>")
     sha = hashlib.sha256(b"<p>built</p>").hexdigest()
-    d = inputs_digest({"title": "x"}, "salt")
+    d = "key of the page's inputs"
     carry = Carry(prev, {"title/x/index.html": (d, sha)})
     assert carry.take("title/x/index.html", d) == (b"<p>built</p>", sha)
-    assert carry.take("title/x/index.html", inputs_digest({"title": "y"}, "salt")) is None
+    assert carry.take("title/x/index.html", "another key") is None
     page.write_bytes(b"<p>edited by hand</p>")
     assert carry.take("title/x/index.html", d) is None
     assert Carry(None, {"title/x/index.html": (d, sha)}).take("title/x/index.html", d) is None
+
+
+def test_a_failed_night_leaves_the_previous_site_intact(tmp_path, monkeypatch):
+    """The night links unchanged pages from the previous site into its staging folder; a build
+    that fails after that leaves the previous site as it was (bytes and files) and no staging
+    folder behind."""
+    import mangarec.site as site_pkg
+
+    day, night = day_and_night(tmp_path)
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    pipeline.run_build([f"generic:{day}"], site, CONFIG, cache_dir=cache, limit=80)
+    before = _files(site)
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the disk is gone")
+
+    monkeypatch.setattr(site_pkg, "robots_txt", fail)  # the site's last file: after the title pages
+    log = _Log()
+    with pytest.raises(RuntimeError, match="the disk is gone"):
+        pipeline.run_build([f"generic:{night}"], site, CONFIG, cache_dir=cache, limit=80, log=log)
+    assert _files(site) == before
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".site")) == []
+    monkeypatch.undo()
+    log = _Log()
+    pipeline.run_build([f"generic:{night}"], site, CONFIG, cache_dir=cache, limit=80, log=log)
+    carried = [n for n in log.notes if n.startswith("write:site:") and "carried over" in n]
+    assert carried and int(carried[0].split()[1].replace(",", "")) > 0  # pages were linked from it

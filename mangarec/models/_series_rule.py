@@ -122,6 +122,7 @@ def members(
     t = title_matrix(catalog) if titles is None else titles
     sim = sp.csr_matrix(t @ t.T)
     sim.data = (sim.data >= rule.title_threshold - 1e-9).astype(np.float64)
+    sim.eliminate_zeros()  # most pairs sharing a title word are below the threshold: drop them now
     work = catalog.work_of
     order = np.argsort(work, kind="stable")
     ws = work[order]

@@ -12,12 +12,9 @@ from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
-
 from ..catalog import ID_PATTERN
 from ..compact import DOC_NAME as COMPACT_DOC
 from ..evaluation.baselines import LABELS as BASELINE_LABELS
-from .evaluation_view import evaluation_view
 from .external import external_link
 from .prepare import NB_SHOW, NB_SHOW_OTHERS, Prepared
 from .sanitize import description_html, safe_url
@@ -211,24 +208,29 @@ def explore_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
     return ctx
 
 
-def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> dict:
-    """A title page: details, sanitised description, tags, neighbours per model, related."""
-    it = prep.items[p]
-    path = f"title/{prep.slugs[p]}/index.html"
+def title_base(result, slug: str, iid: str, title: str, assets: Mapping[str, str]) -> dict:
+    """What a title page has of :func:`base`, for the title ``iid`` named ``title`` at ``title/<slug>/``."""
     ctx = base(
         result,
-        path,
+        f"title/{slug}/index.html",
         "title",
-        it.title,
+        title,
         assets,
         module="js/title.js",
         # a UUID's page has its slug only (title.js: slug.js uuidOf of the canonical URL's slug)
-        data={"id": it.id} if prep.slugs[p] == it.id else {},
-        description=f"{it.title}: similar titles under every model.",
+        data={"id": iid} if slug == iid else {},
+        description=f"{title}: similar titles under every model.",
     )
     # the catalog's date (the footer's "data of") moves whenever a newer title arrives, i.e. every
     # night on a live catalog: a title page leaves it out, else none is ever carried over (.carry)
     ctx["build_date"] = None
+    return ctx
+
+
+def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> dict:
+    """A title page: details, sanitised description, tags, neighbours per model, related."""
+    it = prep.items[p]
+    ctx = title_base(result, prep.slugs[p], it.id, it.title, assets)
     here = "../"  # other title pages are siblings: title/<id>/ → ../<other>/ (shorter than root + title/)
     index = result.catalog.index
     lead = prep.lead_model
@@ -242,14 +244,13 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
         {"names": names, "labels": [label(m) for m in names], "html": html}
         for names, html in prep.top_lines(p, [m for m in prep.models if m not in (sm, lead)], here, linked)
     ]
-    work = result.catalog.work_of
     also = [
         {
             "href": f"{here}{prep.slugs[q]}/",
             "title": prep.items[q].title,
             "format": prep.kind_labels[q] or prep.items[q].kind,
         }
-        for q in np.flatnonzero(work == work[p]).tolist()
+        for q in prep.same_work[p]
         if q != p
     ]
     related = []
@@ -287,68 +288,6 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
         related=related,
         external=external,
     )
-    return ctx
-
-
-def plots_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
-    from .render import CSP_PLOTS
-
-    models = [
-        {"name": m, "label": label(m), "tags": result.maps[m].tag_xy is not None}
-        for m in prep.models
-        if m in result.maps
-    ]
-    data = {"models": models, "tags": list(prep.tags), "nb_shards": prep.nb_shards}
-    ctx = base(
-        result,
-        "plots/index.html",
-        "plots",
-        "Maps",
-        assets,
-        module="js/plots.js",
-        scripts=["js/plotly.min.js"],
-        data=data,
-        csp=CSP_PLOTS,
-    )
-    # opens on the first model whose map also places the tags (the baselines' maps do not)
-    default = next((m["name"] for m in models if m["tags"]), models[0]["name"] if models else None)
-    ctx.update(
-        models=models,
-        default_model=default,
-        groups=[g for g, _ in prep.tag_groups],
-        tags=list(prep.tags),
-        n_items=len(prep.items),
-    )
-    return ctx
-
-
-def feed_context(result, prep: Prepared, assets: Mapping[str, str]) -> dict:
-    feed = prep.recent[: result.config.site.feed_size]
-    data = {
-        "items": [[prep.items[p].id, list(prep.item_tags[p])] for p in feed],
-        "tags": list(prep.tags),
-        "nb_shards": prep.nb_shards,
-    }
-    ctx = base(
-        result,
-        "feed/index.html",
-        "feed",
-        "Feed",
-        assets,
-        module="js/feed.js",
-        data=data,
-    )
-    root = ctx["root"]
-    cards = []
-    uploads = prep.feed_order == "uploads"
-    for p in feed:
-        c = _card(prep, p, root)
-        it = prep.items[p]
-        c["date"] = (it.updated or "")[:10] if uploads else it.date
-        if uploads:
-            c["year"] = None
-        cards.append(c)
-    ctx.update(items=cards, order=prep.feed_order)
     return ctx
 
 
@@ -391,63 +330,4 @@ def foryou_context(result, prep: Prepared, assets: Mapping[str, str], onboarding
                 "profile": root + assets["js/profile.js"],  # the visitor's ratings: For-you's own module
             },
         }
-    return ctx
-
-
-def models_context(result, prep: Prepared, assets: Mapping[str, str], methodology: Sequence[Mapping]) -> dict:
-    """The evaluation page: report.json rendered as tables, plus methodology Markdown."""
-    report = result.report
-    ctx = base(result, "models/index.html", "models", "Models and evaluation", assets)
-    models = [
-        {
-            "name": m.name,
-            "label": m.label,
-            "summary": m.summary,
-            "dim": m.dim,
-            "method": m.neighbours.method,
-            "k": m.neighbours.k,
-            "recall": m.neighbours.recall,
-        }
-        for m in report.models
-    ]
-    cat = report.catalog
-    ctx.update(
-        models=models,
-        **evaluation_view(report.evaluation, label),
-        timings=[{"stage": s.name, "seconds": s.seconds, "cached": s.cached} for s in report.stages]
-        if result.config.site.show_timings
-        else [],
-        catalog={
-            "items": cat.items,
-            "tags": cat.tags,
-            "sources": list(cat.sources),
-            "skipped": [(skipped_label(k), v) for k, v in sorted(cat.skipped.items())],
-            "ratings": cat.ratings,
-        },
-        build=report.build,
-        missing=[{"label": label(m), "reason": why} for m, why in report.left_out.items()],
-        methodology=list(methodology),
-        published_why=report.published.why if report.published is not None else "",
-    )
-    return ctx
-
-
-def page_context(result, assets: Mapping[str, str], slug: str, title: str, html) -> dict:
-    """A Markdown page (``site_src/pages/<slug>.md``) at ``pages/<slug>/``."""
-    ctx = base(result, f"pages/{slug}/index.html", slug if slug == "about" else "page", title, assets)
-    ctx.update(content=html)
-    return ctx
-
-
-def notfound_context(result, assets: Mapping[str, str], css: str) -> dict:
-    """404.html, served for any missing path: stylesheet inlined, links from the path of
-    ``site_url`` (``/`` while it is a placeholder), no script (see :mod:`.notfound`)."""
-    from . import notfound
-
-    ctx = base(result, "404.html", "404", "Not found", assets)
-    root = notfound.root_path(result.config.site.site_url)
-    ctx["root"] = root
-    ctx["nav"] = tuple({**n, "href": root + n["href"][len("./") :]} for n in ctx["nav"])
-    ctx["csp"] = notfound.notfound_csp(ctx["csp"], css)
-    ctx.update(notfound.inline(css))
     return ctx

@@ -77,11 +77,6 @@ def decode_positions(text: str, width: int) -> list[int]:
     return out
 
 
-def delta_scores(milli: list[int]) -> list[int]:
-    """Scores in thousandths, best first → the first, then each one's drop from the one before."""
-    return milli[:1] + [a - b for a, b in zip(milli, milli[1:])]
-
-
 def neighbour_shards(prep: Prepared, shards_range: range | None = None) -> dict[int, dict]:
     """``{shard number: content}`` for every neighbour shard (empty shards included), or
     only those in ``shards_range``.
@@ -95,7 +90,7 @@ def neighbour_shards(prep: Prepared, shards_range: range | None = None) -> dict[
         members[s].append(p)
     models = list(prep.models)
     pos_of = {m: prep.neighbour_lists[m][0] for m in models}
-    milli = prep.score_milli
+    deltas = prep.score_deltas
     width = position_width(len(items))
     shards = {}
     for s in shards_range if shards_range is not None else range(len(members)):
@@ -105,7 +100,7 @@ def neighbour_shards(prep: Prepared, shards_range: range | None = None) -> dict[
             lists = []
             for m in models:
                 row = [q for q in pos_of[m][p] if q >= 0]
-                lists.append([encode_positions(row, width), delta_scores(milli[m][p][: len(row)])])
+                lists.append([encode_positions(row, width), deltas[m][p][: len(row)]])
             entries[it.id] = [it.title, list(prep.item_tags[p]), it.year, it.kind, lists]
         shards[s] = {"models": models, "w": width, "items": entries}
     return shards

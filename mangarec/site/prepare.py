@@ -145,6 +145,15 @@ class Prepared:
         return out
 
     @cached_property
+    def same_work(self) -> list[list[int]]:
+        """Each title's work's titles (``Catalog.work_of``), itself included, ascending."""
+        work = self.result.catalog.work_of.tolist()
+        groups: dict[int, list[int]] = {}
+        for p, w in enumerate(work):
+            groups.setdefault(w, []).append(p)
+        return [groups[w] for w in work]
+
+    @cached_property
     def kind_labels(self) -> list[str]:
         """What sets each title apart from its neighbours at a glance: its kind (``anime``,
         ``manga``) when the catalog mixes kinds, and its type (``TV``, ``Movie``, ``Manhwa``)
@@ -260,13 +269,26 @@ class Prepared:
 
     @cached_property
     def score_text(self) -> dict[str, list[list[str]]]:
-        """Scores formatted with three decimals, per model (formatted once, vectorised)."""
-        return {m: np.char.mod("%.3f", sc).tolist() for m, (_, sc) in self.neighbours.items()}
+        """Scores formatted with three decimals, per model (formatted once, on first use: title
+        pages print the scores of two lists only)."""
+        return _ScoreText(self.neighbours)
 
     @cached_property
     def score_milli(self) -> dict[str, list[list[int]]]:
         """Scores in thousandths (the neighbour shards' compact form)."""
         return {m: np.rint(sc * 1000).astype(np.int64).tolist() for m, (_, sc) in self.neighbours.items()}
+
+    @cached_property
+    def score_deltas(self) -> dict[str, list[list[int]]]:
+        """:attr:`score_milli` delta-coded (the neighbour shards' form): the first, then each
+        one's drop from the one before; a row's first ``j`` are those of its first ``j`` scores."""
+        out = {}
+        for m, (_, sc) in self.neighbours.items():
+            milli = np.rint(sc * 1000).astype(np.int64)
+            d = milli.copy()
+            d[:, 1:] = milli[:, :-1] - milli[:, 1:]
+            out[m] = d.tolist()
+        return out
 
     @lru_cache(maxsize=8)  # noqa: B019 - a Prepared lives for one build; the cache dies with it
     def links(self, prefix: str) -> list[str]:
@@ -328,3 +350,17 @@ class Prepared:
             linked.update(top)
             out.append((names, Markup(" · ".join(parts) or '<span class="none">none</span>')))
         return out
+
+
+class _ScoreText(dict):
+    """``{model: rows of scores as text}``, each model's formatted on first use."""
+
+    def __init__(self, neighbours: Mapping[str, tuple[np.ndarray, np.ndarray]]):
+        super().__init__()
+        self._neighbours = neighbours
+
+    def __missing__(self, model: str) -> list[list[str]]:
+        fmt = "{:.3f}".format
+        rows = [list(map(fmt, row)) for row in self._neighbours[model][1].tolist()]
+        self[model] = rows
+        return rows

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,10 @@ from .render import dumps
 
 class Writer:
     """Writes files under ``out_dir`` and counts them.
+
+    Every file is created exclusively (``"xb"``: a path written twice is an error, never an
+    overwrite), so nothing is ever written into a file already there, such as a page hard-linked
+    from the previous site (:meth:`link`, :mod:`.carry`).
 
     Attributes
     ----------
@@ -27,26 +32,49 @@ class Writer:
         self.pages = 0
         self.files = 0
         self.bytes = 0
-        self._dirs: set[Path] = set()
+        self._dirs: set[str] = set()
 
-    def path(self, rel: str) -> Path:
-        target = self.out_dir / rel
-        parent = target.parent
+    def path(self, rel: str) -> str:
+        """``out_dir / rel`` as a string, its folder created."""
+        target = os.path.join(self.out_dir, rel)
+        parent = os.path.dirname(target)
         if parent not in self._dirs:
-            parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.mkdir(parent)
+            except FileExistsError:
+                pass
+            except FileNotFoundError:
+                os.makedirs(parent, exist_ok=True)
             self._dirs.add(parent)
         return target
 
-    def bytes_(self, rel: str, data: bytes, *, gz: bool = False) -> None:
-        """Write ``data``; with ``gz`` also ``rel + ".gz"`` (mtime 0, so reproducible)."""
-        with open(self.path(rel), "wb") as f:
-            f.write(data)
+    def _count(self, rel: str, size: int) -> None:
         self.files += 1
-        self.bytes += len(data)
+        self.bytes += size
         if rel.endswith(".html"):
             self.pages += 1
+
+    def bytes_(self, rel: str, data: bytes, *, gz: bool = False) -> None:
+        """Write ``data``; with ``gz`` also ``rel + ".gz"`` (mtime 0, so reproducible)."""
+        with open(self.path(rel), "xb") as f:
+            f.write(data)
+        self._count(rel, len(data))
         if gz:
             self.bytes_(rel + ".gz", gzip_bytes(data))
+
+    def link(self, rel: str, source: str, data: bytes) -> None:
+        """``rel`` as a hard link to ``source``, whose bytes are ``data`` (checked by the
+        caller); written as a copy where no link can be made (another file system, or one
+        without hard links)."""
+        target = self.path(rel)
+        try:
+            os.link(source, target)
+        except FileExistsError:
+            raise
+        except OSError:
+            with open(target, "xb") as f:
+                f.write(data)
+        self._count(rel, len(data))
 
     def text(self, rel: str, text: str) -> None:
         self.bytes_(rel, text.encode("utf-8"))

@@ -8,6 +8,7 @@ from markupsafe import Markup
 from site_helpers import make_result
 
 from mangarec.site import context as C
+from mangarec.site import context_site as S
 from mangarec.site.data_files import onboarding
 from mangarec.site.prepare import Prepared
 from mangarec.site.render import CSP, CSP_PLOTS
@@ -163,7 +164,7 @@ def test_a_title_is_linked_once_per_page(result, prep):
 
 
 def test_plots(result, prep):
-    ctx = C.plots_context(result, prep, ASSETS)
+    ctx = S.plots_context(result, prep, ASSETS)
     assert ctx["csp"] == CSP_PLOTS
     assert [m["name"] for m in ctx["models"]] == ["lsi", "word2vec", "network"]
     assert all(m["tags"] for m in ctx["models"])
@@ -171,7 +172,7 @@ def test_plots(result, prep):
 
 
 def test_feed_is_recent_first(result, prep):
-    ctx = C.feed_context(result, prep, ASSETS)
+    ctx = S.feed_context(result, prep, ASSETS)
     years = [c["year"] for c in ctx["items"]]
     assert years == sorted(years, reverse=True)
     assert ctx["items"][0]["id"] in ("h11", "s11")
@@ -183,7 +184,7 @@ def test_feed_size_and_id_order(two_clusters):
 
     res = make_result(two_clusters, feed_size=5)
     prep = Prepared(res)
-    ctx = C.feed_context(res, prep, ASSETS)
+    ctx = S.feed_context(res, prep, ASSETS)
     assert len(ctx["items"]) == 5
 
 
@@ -198,7 +199,7 @@ def test_foryou_onboarding_is_popular_and_diverse(result, prep):
 
 
 def test_models(result, prep):
-    ctx = C.models_context(result, prep, ASSETS, [{"slug": "models", "title": "M", "html": Markup("<p>x</p>")}])
+    ctx = S.models_context(result, prep, ASSETS, [{"slug": "models", "title": "M", "html": Markup("<p>x</p>")}])
     assert [m["name"] for m in ctx["models"]] == ["lsi", "word2vec", "network"]
     j = ctx["agreement"]
     assert len(j["rows"]) == 3 and j["rows"][0]["cells"][0]["cls"] == "heat-10"
@@ -220,18 +221,18 @@ def test_models_with_partial_report(two_clusters):
     from mangarec.evaluation import evaluation_of
 
     res = replace(res, report=replace(res.report, evaluation=evaluation_of({})))
-    ctx = C.models_context(res, Prepared(res), ASSETS, [])
+    ctx = S.models_context(res, Prepared(res), ASSETS, [])
     assert ctx["agreement"] is None and ctx["ranking"] is None and ctx["null"] == [] and ctx["protocol"] is None
 
 
 def test_page_and_404(result):
-    ctx = C.page_context(result, ASSETS, "about", "About", Markup("<p>hi</p>"))
+    ctx = S.page_context(result, ASSETS, "about", "About", Markup("<p>hi</p>"))
     assert ctx["root"] == "../../" and ctx["page"] == "about"
-    nf = C.notfound_context(result, ASSETS, "body { margin: 0 }")
+    nf = S.notfound_context(result, ASSETS, "body { margin: 0 }")
     assert nf["root"] == "/"  # site_url is the example.org placeholder: links from the host root
     assert nf["nav"][1]["href"] == "/explore/"
     assert "'sha256-" in nf["csp"] and nf["inline_css"] == "body { margin: 0 }"
-    configured = C.notfound_context(make_result(result.catalog, site_url="https://recs.invalid/mangarec/"), ASSETS, "")
+    configured = S.notfound_context(make_result(result.catalog, site_url="https://recs.invalid/mangarec/"), ASSETS, "")
     assert configured["root"] == "/mangarec/"
     assert configured["nav"][1]["href"] == "/mangarec/explore/"
 
@@ -271,7 +272,7 @@ def test_feed_orders_by_latest_upload_when_the_catalog_has_them(two_clusters):
     res = make_result(Catalog(items), feed_size=4)
     prep = Prepared(res)
     assert prep.feed_order == "uploads"
-    ctx = C.feed_context(res, prep, ASSETS)
+    ctx = S.feed_context(res, prep, ASSETS)
     assert [c["id"] for c in ctx["items"][:3]] == [items[7].id, items[3].id, items[0].id]
     assert [c["date"] for c in ctx["items"][:3]] == ["2026-12-07", "2026-12-07", "2026-11-01"]
     assert ctx["order"] == "uploads"
@@ -319,10 +320,11 @@ def test_a_title_page_does_not_depend_on_the_catalog_date(result):
     that showed it would never be carried over (mangarec.site.carry); the home page shows it."""
     from dataclasses import replace
 
-    from mangarec.site.carry import inputs_digest
+    from mangarec.site.carry import page_keys
 
     later = replace(result, build_date="2027-01-01")
     for r in (result, later):
         assert C.home_context(r, Prepared(r), ASSETS)["build_date"] == r.build_date
     a, b = (C.title_context(r, Prepared(r), 0, ASSETS) for r in (result, later))
-    assert a["build_date"] is None and inputs_digest(a, "s") == inputs_digest(b, "s")
+    assert a["build_date"] is None and a == b
+    assert page_keys(result, Prepared(result), ASSETS, "s") == page_keys(later, Prepared(later), ASSETS, "s")

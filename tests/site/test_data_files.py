@@ -76,12 +76,13 @@ def test_positions_round_trip(positions):
     assert decode_positions(text, 3) == positions
 
 
-def test_delta_scores_round_trip():
-    from mangarec.site.data_files import delta_scores
-
-    for milli in ([], [900], [900, 900, 850, 12], [500, 700, 100]):  # the last not sorted: still exact
-        d = delta_scores(milli)
-        assert np.cumsum([d[0]] + [-x for x in d[1:]]).tolist() == milli if milli else d == []
+def test_score_deltas_decode_to_the_scores_of_every_prefix(result):
+    prep = Prepared(result)
+    for m, (_, sc) in prep.neighbours.items():
+        milli = np.rint(sc * 1000).astype(np.int64)
+        for p, d in enumerate(prep.score_deltas[m]):
+            for j in (0, 1, 3, len(d)):  # a shard keeps a row's first j (its shown neighbours)
+                assert np.cumsum([-x if i else x for i, x in enumerate(d[:j])]).tolist() == milli[p, :j].tolist()
 
 
 def test_shared_tags_from_masks(result):
