@@ -148,6 +148,65 @@ def candidate_lists(
     return rows, q[:, :, :n], steps, q[:, :, n]
 
 
+@dataclass(frozen=True)
+class Lists:
+    """What every per-title version publishes, before its files are written: the document (its
+    ``version`` still to set), the ids in row order (most popular first), the codes, and each
+    row's candidates ``rows`` ``(n, N)``, kernel integers ``q`` ``(T, n, N)``, steps ``(T, n)``
+    and floors ``(T, n)`` (:func:`candidate_lists`)."""
+
+    doc: dict
+    ids: list[str]
+    compact: Any
+    rows: np.ndarray
+    q: np.ndarray
+    steps: np.ndarray
+    floors: np.ndarray
+
+
+def lists_of(
+    catalog,
+    emb,
+    *,
+    reg: float,
+    mode: str,
+    build_date: str,
+    candidates: int,
+    alpha: float | None = None,
+    schedule=None,
+    kernel_reg: float | None = None,
+    bits: int = 8,
+    clip: float = CLIP,
+) -> Lists:
+    """The candidate lists of :func:`build_titles` (version 6) and :func:`mangarec.lean.build_lean`
+    (version 7): every direction kept at ``bits`` bits (rotated onto principal directions in
+    implicit mode, so ``fold_in.gram`` is the diagonal of ``YᵀY``), ``candidates`` per list."""
+    from .publish import _round, build_payload, published_vectors
+
+    base = build_payload(
+        catalog, emb, reg=reg, mode=mode, build_date=build_date, alpha=alpha, schedule=schedule, top_n=None
+    )
+    order = np.argsort(catalog.tie_order, kind="stable")
+    ids = [catalog.ids[k] for k in order]
+    implicit = mode == "implicit"
+    c = compact(published_vectors(emb)[order], dims=0, bits=bits, clip=clip, rotate=implicit)
+    anchors = [_round(a) for a in kernel_anchors(reg, schedule, kernel_reg)] if implicit else [0.0]
+    gram = [_round(g) for g in c.gram] if implicit else None
+    V = c.vectors
+    weights = [kernel_weights(np.asarray(gram) if gram is not None else None, a, V.shape[1]) for a in anchors]
+    rows, q, steps, floors = candidate_lists(V, weights, candidates)
+    doc = {k: base[k] for k in ("schema", "model", "build_date", "catalog_hash", "subset")}
+    doc |= {
+        "dim": V.shape[1],
+        "count": len(ids),
+        "fold_in": dict(base["fold_in"], gram=gram, kernel_reg=anchors if implicit else None),
+        "items": {"scale": [float(s) for s in c.scale], "bits": c.bits},
+        "titles": {"path": TITLE_PATH, "candidates": int(rows.shape[1])},
+        "tags": None,
+    }
+    return Lists(doc, ids, c, rows, q, steps, floors)
+
+
 def build_titles(
     catalog,
     emb,
@@ -168,30 +227,13 @@ def build_titles(
     mode, so ``fold_in.gram`` is the diagonal of ``YᵀY``); ``candidates`` titles per list;
     ``kernel_reg`` the one anchor of the implicit kernel (``None``: :func:`kernel_anchors`).
     """
-    from .publish import SCHEMA_NAME, _round, build_payload, published_vectors, work_groups
+    from .publish import SCHEMA_NAME, work_groups
 
-    base = build_payload(
-        catalog, emb, reg=reg, mode=mode, build_date=build_date, alpha=alpha, schedule=schedule, top_n=None
-    )
+    L = lists_of(catalog, emb, reg=reg, mode=mode, build_date=build_date, candidates=candidates, alpha=alpha,
+                 schedule=schedule, kernel_reg=kernel_reg, bits=bits, clip=clip)  # fmt: skip
+    doc, ids, c, rows, q, steps, floors = L.doc, L.ids, L.compact, L.rows, L.q, L.steps, L.floors
+    doc["version"] = VERSION
     order = np.argsort(catalog.tie_order, kind="stable")
-    ids = [catalog.ids[k] for k in order]
-    implicit = mode == "implicit"
-    c = compact(published_vectors(emb)[order], dims=0, bits=bits, clip=clip, rotate=implicit)
-    anchors = [_round(a) for a in kernel_anchors(reg, schedule, kernel_reg)] if implicit else [0.0]
-    gram = [_round(g) for g in c.gram] if implicit else None
-    V = c.vectors
-    weights = [kernel_weights(np.asarray(gram) if gram is not None else None, a, V.shape[1]) for a in anchors]
-    rows, q, steps, floors = candidate_lists(V, weights, candidates)
-    doc = {k: base[k] for k in ("schema", "model", "build_date", "catalog_hash", "subset")}
-    doc |= {
-        "version": VERSION,
-        "dim": V.shape[1],
-        "count": len(ids),
-        "fold_in": dict(base["fold_in"], gram=gram, kernel_reg=anchors if implicit else None),
-        "items": {"scale": [float(s) for s in c.scale], "bits": c.bits},
-        "titles": {"path": TITLE_PATH, "candidates": int(rows.shape[1])},
-        "tags": None,
-    }
     names = [catalog.items[k].title for k in order]
     groups = {m: g for g in work_groups(catalog, ids) for m in g}
     files: dict[str, dict] = {}
@@ -255,10 +297,12 @@ class TitleRow:
     near: tuple[str, ...]
     near_titles: tuple[str, ...]
     kernel: np.ndarray
-    works: tuple[str, ...] = ()
+    works: tuple[Any, ...] = ()
     #: Version 6: the list's floor per anchor ``(T,)`` (what a title left out counts); version 5:
     #: ``None`` (it counts 0).
     floor: np.ndarray | None = None
+    #: Version 7 (:mod:`mangarec.lean`): the title's row; ``near`` and ``works`` are rows too.
+    row: int | None = None
 
 
 def read_title(f: Mapping[str, Any], doc: Mapping[str, Any], scale: np.ndarray, bound: int) -> TitleRow:
@@ -352,15 +396,15 @@ def floor_of(row: TitleRow, beta: np.ndarray) -> float:
 
 
 def scores(
-    rows: Sequence[TitleRow], z: np.ndarray, scale: float, exclude: set[str], beta: np.ndarray
-) -> dict[str, float]:
+    rows: Sequence[TitleRow], z: np.ndarray, scale: float, exclude: set[Any], beta: np.ndarray
+) -> dict[Any, float]:
     """``{candidate id: score}`` over the union of the rated titles' lists (``rows[j]`` with
     weight ``z[j]``): ``Σ_j scale·z_j·k(c, j)``, ``k`` the anchors combined by ``beta`` and a
     title left out of list ``j`` at its floor (:func:`floor_of`); computed as the floors' sum
     plus, per list, ``scale·z_j·(k − floor)``. ``exclude``d ids are left out. Keys come in tie
     order: the rated titles by id, each list in its order (value, then popularity), first
     appearance kept (:func:`ranked`)."""
-    acc: dict[str, float] = {}
+    acc: dict[Any, float] = {}
     base = 0.0
     for j in sorted(range(len(rows)), key=lambda j: rows[j].id):
         f = scale * float(z[j])
@@ -373,16 +417,16 @@ def scores(
     return {cid: base + v for cid, v in acc.items()}
 
 
-def ranked(got: dict[str, float], n: int) -> list[tuple[str, float]]:
+def ranked(got: dict[Any, float], n: int, by_key: bool = False) -> list[tuple[Any, float]]:
     """The ``n`` best of :func:`scores`: by score, ties to the earlier key (the more popular
-    title among a list's equal values)."""
+    title among a list's equal values), or (``by_key``, version 7's rows) to the lower key."""
     items = list(got.items())
-    pos = sorted(range(len(items)), key=lambda k: (-items[k][1], k))
+    pos = sorted(range(len(items)), key=lambda k: (-items[k][1], items[k][0] if by_key else k))
     return [items[k] for k in pos[:n]]
 
 
 def contributions(
-    rows: Sequence[TitleRow], z: np.ndarray, scale: float, beta: np.ndarray, cid: str
+    rows: Sequence[TitleRow], z: np.ndarray, scale: float, beta: np.ndarray, cid: Any
 ) -> dict[str, float]:
     """``{rated id: scale·z_j·k(cid, j)}`` for the rated titles whose list holds ``cid``, and
     (version 6) ``scale·z_j·floor`` for the others (they sum to its score)."""

@@ -13,13 +13,23 @@ import numpy as np
 from ..compact import gram_matrix, qmax
 from ..errors import InputError
 from ..kernel import TITLE_PATH, TitleRow, read_title
+from ..lean import read_lean_title
 from .fields import fold_fields
 from .model import PublishedModel
+from .names import NameTable
 from .source import read_json, sibling
 
 
-def parse_titles(doc: Mapping[str, Any], source: str, titles: Iterable[Mapping[str, Any]]) -> PublishedModel:
-    """A version-5 or 6 document with the given title files (``docs/embeddings-json.md``)."""
+def parse_titles(
+    doc: Mapping[str, Any],
+    source: str,
+    titles: Iterable[Mapping[str, Any]],
+    names: Iterable[Mapping[str, Any]] = (),
+    names_from: str | None = None,
+) -> PublishedModel:
+    """A version-5, 6 or 7 document with the given title files (``docs/embeddings-json.md``);
+    version 7: the name blocks given, and those read beside ``names_from`` (the document's path or
+    URL) when a pick needs one."""
     dim, fo, items = int(doc["dim"]), doc["fold_in"], doc["items"]
     path = doc["titles"]["path"]
     if not isinstance(path, str) or "{}" not in path or ".." in path or path.startswith("/"):
@@ -30,8 +40,10 @@ def parse_titles(doc: Mapping[str, Any], source: str, titles: Iterable[Mapping[s
     rows: dict[str, TitleRow] = {}
     if str(fo["mode"]) == "implicit" and not isinstance(fo.get("kernel_reg"), list):
         raise ValueError("fold_in.kernel_reg must list the kernel's anchors (implicit mode)")
+    lean = doc["version"] == 7
+    read = read_lean_title if lean else read_title
     for f in titles:
-        r = read_title(f, doc, scale, qmax(int(items["bits"])))
+        r = read(f, doc, scale, qmax(int(items["bits"])))
         if r.id in rows:
             raise ValueError(f"title file {r.id!r} given twice")
         rows[r.id] = r
@@ -49,17 +61,18 @@ def parse_titles(doc: Mapping[str, Any], source: str, titles: Iterable[Mapping[s
         ids=ids,
         vectors=Y,
         **fold_fields(fo),
-        titles=tuple(r.title for r in rows.values()),
+        titles=None if lean else tuple(r.title for r in rows.values()),
         meta={k: doc[k] for k in ("build_date", "catalog_hash", "count", "titles") if k in doc} | {"source": source},
         recommendable=0,
         published_gram=gram_matrix(fo["gram"], dim) if implicit else np.zeros((dim, dim)),
         lists=rows,
         kernel_regs=tuple(float(a) for a in fo["kernel_reg"]) if implicit else (),
+        names=NameTable(doc, names_from, names) if lean else None,
     )
 
 
 def title_files(path_or_url: str, rated: Iterable[str] | None) -> list[Any]:
-    """The decoded version-5 or 6 title files of ``rated`` (missing ones skipped), or every one."""
+    """The decoded version-5, 6 or 7 title files of ``rated`` (missing ones skipped), or every one."""
     from ..catalog import ID_PATTERN
 
     if rated is None:

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..catalog import ID_PATTERN
 from ..compact import DOC_NAME as COMPACT_DOC
+from ..kernel import TITLE_PATH
 from ..evaluation.baselines import LABELS as BASELINE_LABELS
 from .evaluation_view import evaluation_view
 from .external import external_link
@@ -371,6 +372,8 @@ def foryou_context(result, prep: Prepared, assets: Mapping[str, str], onboarding
         "nb_shards": prep.nb_shards,
         "embeddings": f"data/{COMPACT_DOC}",
         "published": published_model(result),
+        # the per-title form (version 7): the rated titles' files are fetched beside the document
+        "taste_files": TITLE_PATH if f"data/{TITLE_PATH.format('*')}" in result.report.published.sizes else None,
     }
     collect = collect_settings(result.config)
     ctx = base(

@@ -28,7 +28,9 @@ export function tasteModel() {
     modelPromise = Promise.resolve().then(function () {
       const full = 'data/embeddings.json';
       if (!data.embeddings || data.embeddings === full) return T.loadEmbeddings(url(full));
-      return T.loadEmbeddings(url(data.embeddings)).catch(function () { return T.loadEmbeddings(url(full)); });
+      /* the per-title form: the rated titles' files are fetched beside the document */
+      const early = data.taste_files ? {path: data.taste_files, ids: ratings().map(function (x) { return x[0]; })} : null;
+      return T.loadEmbeddings(url(data.embeddings), early).catch(function () { return T.loadEmbeddings(url(full)); });
     }).catch(function () { return null; });
   }
   return modelPromise;
@@ -42,8 +44,17 @@ export function ratedModel(pairs) {
   }).catch(function () { return null; });
 }
 
+/* ratedModel with the names of the rated titles known (version 7 fetches their name blocks). */
+export function namedModel(pairs) {
+  return ratedModel(pairs).then(function (model) {
+    if (!model || model.version !== 7) return model;
+    const rows = pairs.map(function (x) { return model.idRow.get(x[0]); }).filter(function (r) { return r !== undefined; });
+    return T.loadNames(model, rows);
+  }).catch(function () { return null; });
+}
+
 /* A title's name as the loaded model knows it (null when it does not; versions 5 and 6: the rated
- * titles' and their candidates'). */
+ * titles' and their candidates'; version 7: those of the name blocks read). */
 export function modelTitle(model, id) {
   if (model && model.names && model.names.has(id)) return model.names.get(id);
   const row = model && model.titles ? model.index.get(id) : undefined;

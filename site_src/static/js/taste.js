@@ -63,8 +63,8 @@ function gramFromDiagonal(values, d) {
 /* codes: an Int8Array of the file a version-4 document's items.vectors names (int8-file). */
 function parseEmbeddings(doc, codes) {
   if (!doc || doc.schema !== SCHEMA) { fail("not a " + SCHEMA + " document"); }
-  if ([1, 2, 3, 4, 5, 6].indexOf(doc.version) < 0) { fail("unsupported version " + doc.version); }
-  if (doc.version === 5 || doc.version === 6) { return parseTitles(doc); }
+  if ([1, 2, 3, 4, 5, 6, 7].indexOf(doc.version) < 0) { fail("unsupported version " + doc.version); }
+  if (doc.version >= 5) { return parseTitles(doc); }
   var dim = doc.dim, items = doc.items, fo = doc.fold_in, v4 = doc.version === 4;
   var index = new Map();
   for (var i = 0; i < items.ids.length; i++) { index.set(items.ids[i], i); }
@@ -127,7 +127,95 @@ function parseTitles(doc) {
   model.anchors = anchors.slice();
   model.gramDiag = implicit ? Float64Array.from(fo.gram) : null;
   model.gram = implicit ? gramFromDiagonal(fo.gram, dim) : new Float64Array(dim * dim);
+  if (doc.version === 7) {
+    /* rows rank; ids and names come from the name blocks (loadNames) */
+    var np = doc.titles.names, size = doc.titles.block;
+    if (typeof np !== "string" || np.indexOf("{}") < 0 || np.indexOf("..") >= 0 || np.charAt(0) === "/" ||
+        !Number.isInteger(size) || size < 1 || !Number.isInteger(doc.count) || doc.count < 0) { fail("bad titles block"); }
+    model.count = doc.count;
+    model.namesPath = np;
+    model.block = size;
+    model.rowId = new Map();
+    model.idRow = new Map();
+    model.blocks = new Map();
+  }
   return model;
+}
+
+/* ---------- version 7: packed fields (mangarec/lean.py) ---------- */
+
+function bytesOf(text) {
+  if (typeof text !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(text)) { fail("bad base64"); }
+  var bin = atob(text), out = new Uint8Array(bin.length);
+  for (var i = 0; i < bin.length; i++) { out[i] = bin.charCodeAt(i); }
+  return out;
+}
+
+/* LEB128 non-negative integers, each below limit. */
+function unvarints(bytes, limit) {
+  var out = [], v = 0, mul = 1;
+  for (var i = 0; i < bytes.length; i++) {
+    v += (bytes[i] & 0x7f) * mul;
+    if (bytes[i] & 0x80) { mul *= 128; if (mul > 268435456) { fail("a varint is too long"); } continue; }
+    if (v >= limit) { fail("a varint is out of range"); }
+    out.push(v);
+    v = 0; mul = 1;
+  }
+  if (mul !== 1) { fail("a varint is truncated"); }
+  return out;
+}
+
+/* Signed 12-bit integers, two in three bytes. */
+function unpack12(bytes, count) {
+  if (bytes.length !== 3 * Math.floor((count + 1) / 2)) { fail("packed values do not match their count"); }
+  var out = [];
+  for (var i = 0; i < bytes.length; i += 3) {
+    var a = bytes[i] | ((bytes[i + 1] & 0xf) << 8), b = (bytes[i + 1] >> 4) | (bytes[i + 2] << 4);
+    out.push(a & 0x800 ? a - 0x1000 : a, b & 0x800 ? b - 0x1000 : b);
+  }
+  return out.slice(0, count);
+}
+
+/* A version-7 title's int8 codes: "vector" (dense) or "sparse" ((gap, code) pairs), exactly one. */
+function leanCodes(doc, d) {
+  if ((doc.vector === undefined) === (doc.sparse === undefined)) { fail("bad title file " + doc.id); }
+  if (doc.vector !== undefined) { return Int8Array.from(bytesOf(doc.vector), function (b) { return (b << 24) >> 24; }); }
+  var raw = bytesOf(doc.sparse), out = new Int8Array(d), at = -1, k = 0;
+  while (k < raw.length) {
+    var gap = 0, mul = 1, byte;
+    do {
+      if (k >= raw.length || mul > 268435456) { fail("sparse codes are truncated"); }
+      byte = raw[k++];
+      gap += (byte & 0x7f) * mul;
+      mul *= 128;
+    } while (byte & 0x80);
+    at += gap;
+    if (gap < 1 || at >= d || k >= raw.length) { fail("sparse codes do not fit the dimension"); }
+    out[at] = (raw[k++] << 24) >> 24;
+  }
+  return out;
+}
+
+/* Version 7: a title file's list as rows, its kernel values and floors (no names). */
+function leanList(model, id, doc) {
+  var near = doc.near, T = model.anchors.length, n = model.count;
+  if (!Number.isInteger(doc.row) || doc.row < 0 || doc.row >= n || !near || !Array.isArray(near.step) ||
+      near.step.length !== T || !Array.isArray(near.floor) || near.floor.length !== T) { fail("bad title file " + id); }
+  var gaps = unvarints(bytesOf(near.rows), n + 1), rows = [], at = -1;
+  gaps.forEach(function (g) { if (g < 1) { fail("bad title file " + id); } at += g; rows.push(at); });
+  if (at >= n) { fail("bad title file " + id); }
+  var N = rows.length, ks = unpack12(bytesOf(near.k), T * N), kernel = [];
+  for (var t = 0; t < T; t++) {
+    if (!(near.step[t] >= 0)) { fail("bad title file " + id); }
+    kernel.push(Float64Array.from(ks.slice(t * N, (t + 1) * N), function (v) { return v * near.step[t]; }));
+  }
+  var floor = near.floor.map(function (v, a) {
+    if (!Number.isInteger(v) || Math.abs(v) > 2047) { fail("bad kernel value in " + id); }
+    return v * near.step[a];
+  });
+  var works = Array.isArray(doc.works) ? doc.works : [];
+  works.forEach(function (w) { if (!Number.isInteger(w) || w < 0 || w >= n) { fail("bad title file " + id); } });
+  return {id: id, row: doc.row, near: rows, kernel: kernel, floor: floor, works: works.slice()};
 }
 
 /* Versions 5 and 6: one title's file added (its code, its candidate list and (6) the list's
@@ -135,7 +223,9 @@ function parseTitles(doc) {
 function addTitle(model, id, doc) {
   var d = model.dim, T = model.anchors.length, near = doc && doc.near;
   if (!doc || doc.schema !== "mangarec-embeddings-title" || doc.version !== model.version || doc.id !== id ||
-      doc.catalog_hash !== model.catalogHash || !near || !Array.isArray(near.ids) ||
+      doc.catalog_hash !== model.catalogHash || !near) { fail("bad title file " + id); }
+  if (model.version === 7) { return addLean(model, id, doc); }
+  if (!Array.isArray(near.ids) ||
       !Array.isArray(near.titles) || !Array.isArray(near.k) || !Array.isArray(near.step) ||
       near.k.length !== T || near.step.length !== T) { fail("bad title file " + id); }
   var N = near.ids.length, kernel = [];
@@ -171,6 +261,52 @@ function addTitle(model, id, doc) {
   if (Array.isArray(doc.works) && doc.works.length) { model.workOf.set(id, [id].concat(doc.works.map(String))); }
 }
 
+/* Version 7: one title's file added (its codes, its list of rows, its works as rows). */
+function addLean(model, id, doc) {
+  var d = model.dim, list = leanList(model, id, doc), q = leanCodes(doc, d), bound = (1 << (model.bits - 1)) - 1;
+  if (q.length !== d) { fail("vectors do not match ids x dim"); }
+  var n = model.ids.length, grown = new Float64Array((n + 1) * d);
+  grown.set(model.vectors);
+  for (var j = 0; j < d; j++) {
+    if (q[j] > bound || q[j] < -bound) { fail("a code exceeds +-" + bound); }
+    grown[n * d + j] = q[j] * model.scale[j];
+  }
+  model.vectors = grown;
+  model.ids.push(id);
+  model.index.set(id, n);
+  model.lists.set(id, list);
+  model.rowId.set(list.row, id);
+  model.idRow.set(id, list.row);
+}
+
+/* Version 7: fetches the name blocks holding these rows (once each); resolves when their ids
+   and names are known (model.rowId, model.names). Nothing to do for other versions. */
+function loadNames(model, rows) {
+  if (model.version !== 7) { return Promise.resolve(model); }
+  var need = new Set();
+  rows.forEach(function (r) { need.add(Math.floor(r / model.block)); });
+  return Promise.all(Array.from(need).sort(function (a, b) { return a - b; }).map(function (b) {
+    if (!model.blocks.has(b)) {
+      var url = new URL(model.namesPath.replace("{}", String(b)), new URL(model.url || "", document.baseURI)).href;
+      model.blocks.set(b, getJSON(url).then(function (doc) { addNames(model, b, doc); })
+        .catch(function (e) { model.blocks.delete(b); throw e; }));
+    }
+    return model.blocks.get(b);
+  })).then(function () { return model; });
+}
+
+function addNames(model, b, doc) {
+  var first = b * model.block, want = Math.max(0, Math.min(model.block, model.count - first));
+  if (!doc || doc.schema !== "mangarec-embeddings-names" || doc.version !== 7 || doc.block !== b ||
+      doc.catalog_hash !== model.catalogHash || !Array.isArray(doc.ids) || !Array.isArray(doc.titles) ||
+      doc.ids.length !== want || doc.titles.length !== want) { fail("bad name block " + b); }
+  doc.ids.forEach(function (id, k) {
+    model.rowId.set(first + k, String(id));
+    model.idRow.set(String(id), first + k);
+    model.names.set(String(id), String(doc.titles[k]));
+  });
+}
+
 function getJSON(url) {
   return fetch(url, { credentials: "same-origin", mode: "same-origin" }).then(function (resp) {
     if (!resp.ok) { fail("cannot load " + url + ": HTTP " + resp.status); }
@@ -178,8 +314,19 @@ function getJSON(url) {
   });
 }
 
-/* Loads a document (and, version 4 with "int8-file", the codes file beside it). */
-function loadEmbeddings(url) {
+function fetchTitle(url) { return fetch(url, { credentials: "same-origin", mode: "same-origin" }); }
+
+/* Loads a document (and, version 4 with "int8-file", the codes file beside it). prefetch: the
+   title files' path relative to the document ("taste/{}.json") and the rated ids, fetched beside
+   the document instead of after it (used when the document names the same path). */
+function loadEmbeddings(url, prefetch) {
+  var early = new Map();
+  if (prefetch && typeof prefetch.path === "string") {
+    var base = new URL(url, document.baseURI);
+    (prefetch.ids || []).filter(function (id) { return /^[A-Za-z0-9_-]{1,64}$/.test(id); }).sort().forEach(function (id) {
+      early.set(id, fetchTitle(new URL(prefetch.path.replace("{}", id), base).href));
+    });
+  }
   return getJSON(url).then(function (doc) {
     var items = doc && doc.items;
     if (!(doc && doc.version === 4 && items && items.encoding === "int8-file")) { return [doc, null]; }
@@ -194,6 +341,7 @@ function loadEmbeddings(url) {
   }).then(function (pair) {
     var model = parseEmbeddings(pair[0], pair[1]);
     model.url = url;
+    if (model.lists && prefetch && model.titlePath === prefetch.path) { model.early = early; }
     return model;
   });
 }
@@ -244,7 +392,9 @@ function loadTitles(model, ratings) {
   return Promise.all(ids.map(function (id) {
     if (!model.pending.has(id)) {
       var url = new URL(model.titlePath.replace("{}", id), new URL(model.url || "", document.baseURI)).href;
-      model.pending.set(id, fetch(url, { credentials: "same-origin", mode: "same-origin" }).then(function (resp) {
+      var got = model.early && model.early.has(id) ? model.early.get(id) : fetchTitle(url);
+      if (model.early) { model.early.delete(id); }
+      model.pending.set(id, got.then(function (resp) {
         if (resp.status === 404) { model.missing.add(id); return null; }
         if (!resp.ok) { fail("cannot load " + url + ": HTTP " + resp.status); }
         return resp.json().then(function (doc) { if (!model.index.has(id)) { addTitle(model, id, doc); } });
@@ -585,7 +735,7 @@ function floorOf(row, beta) {
 
 /* Best first over the union of the rated titles' lists; ties go to the first appearance. */
 function rankLists(model, ratings, opts) {
-  var sys = kernelSystem(model, ratings), acc = new Map(), base = 0;
+  var sys = kernelSystem(model, ratings), acc = new Map(), base = 0, lean = model.version === 7;
   var byId = sys.rows.map(function (row, j) { return j; }).sort(function (a, b) {
     return sys.rows[a].id < sys.rows[b].id ? -1 : sys.rows[a].id > sys.rows[b].id ? 1 : 0;
   });
@@ -594,12 +744,34 @@ function rankLists(model, ratings, opts) {
     base += f * low;
     row.near.forEach(function (c, i) { acc.set(c, (acc.has(c) ? acc.get(c) : 0) + f * (k[i] - low)); });
   });
-  withWorks(model, idSet(opts.exclude)).forEach(function (id) { acc.delete(id); });
-  /* ties: the first appearance (rated titles by id, each list in its order: value, then popularity) */
-  var out = Array.from(acc.entries()).map(function (e, k) { return [e[0], base + e[1], k]; })
+  if (lean) {  /* version 7: the rated titles' rows and their works' rows */
+    idSet(opts.exclude).forEach(function (id) {
+      var list = model.lists.get(id);
+      if (list) { acc.delete(list.row); list.works.forEach(function (w) { acc.delete(w); }); }
+    });
+  } else {
+    withWorks(model, idSet(opts.exclude)).forEach(function (id) { acc.delete(id); });
+  }
+  /* ties: the first appearance (rated titles by id, each list in its order: value, then popularity);
+     version 7: the lower row (the more popular title) */
+  var out = Array.from(acc.entries()).map(function (e, k) { return [e[0], base + e[1], lean ? e[0] : k]; })
     .sort(function (x, y) { return y[1] - x[1] || x[2] - y[2]; });
   if (opts.n !== undefined && opts.n !== null) { out = out.slice(0, opts.n); }
-  return out.map(function (e) { return {id: e[0], score: e[1]}; });
+  return out.map(function (e) {
+    return lean ? {id: model.rowId.has(e[0]) ? model.rowId.get(e[0]) : null, row: e[0], score: e[1]} : {id: e[0], score: e[1]};
+  });
+}
+
+/* recommend, with every pick's id and name known: version 7 fetches the name blocks of the picks
+   and of the rated titles first (a promise, for every version). */
+function recommendNamed(model, ratings, opts) {
+  var top = recommend(model, ratings, opts);
+  if (model.version !== 7) { return Promise.resolve(top); }
+  var rows = top.map(function (e) { return e.row; });
+  model.lists.forEach(function (list) { rows.push(list.row); });
+  return loadNames(model, rows).then(function () {
+    return top.map(function (e) { return {id: model.rowId.get(e.row), score: e.score}; });
+  });
 }
 
 /* Recommendations for ratings, any version: {exclude, n} as rank's. */
@@ -610,9 +782,9 @@ function recommend(model, ratings, opts) {
 }
 
 function explainLists(model, ratings, id, n) {
-  var sys = kernelSystem(model, ratings), out = [];
+  var sys = kernelSystem(model, ratings), out = [], key = model.version === 7 ? model.idRow.get(id) : id;
   sys.rows.forEach(function (row, j) {
-    var i = row.near.indexOf(id);
+    var i = key === undefined ? -1 : row.near.indexOf(key);
     if (i >= 0) { out.push({id: row.id, contribution: sys.scale * sys.z[j] * combined(row, sys.beta)[i]}); }
     else if (row.floor) { out.push({id: row.id, contribution: sys.scale * sys.z[j] * floorOf(row, sys.beta)}); }
   });
@@ -716,6 +888,8 @@ export {
   loadEmbeddings,
   parseEmbeddings,
   loadRated,
+  loadNames,
+  recommendNamed,
   Profile,
   isLike,
   isDislike,
