@@ -84,9 +84,14 @@ def title_files(path_or_url: str, rated: Iterable[str] | None) -> list[Any]:
     for iid in rated:
         if not ID_PATTERN.match(str(iid)):
             continue
+        where = sibling(path_or_url, TITLE_PATH.format(iid))
         try:
-            out.append(read_json(sibling(path_or_url, TITLE_PATH.format(iid))))
+            f = read_json(where)
         except InputError as exc:
             if "HTTP 404" not in str(exc) and "No such file" not in str(exc):
                 raise
+            continue
+        if not isinstance(f, Mapping) or f.get("id") != iid:
+            raise InputError(f"the file of title {iid!r} names another title", where)
+        out.append(f)
     return out
