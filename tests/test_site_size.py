@@ -49,7 +49,9 @@ def test_what_one_title_adds_to_the_site_is_bounded(sites):
     per_title = (b2 - b1) / (n2 - n1)
     print(f"per title: {per_title:.0f} B")
     assert 0 < per_title <= BYTES_PER_TITLE, per_title
-    assert (f2 - f1) / (n2 - n1) < 1.2  # about one file (its page) per title
+    # about two files per title: its page and its taste file (For-you's per-title form, version 7),
+    # and a name block per 32 titles
+    assert (f2 - f1) / (n2 - n1) < 2.2
 
 
 def test_the_default_site_has_no_csv_tables_the_shards_repeat(sites):
