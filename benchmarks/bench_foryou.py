@@ -125,7 +125,8 @@ def curve5(name, rows_of, base: Row, variants, build5, popular: list[str]) -> li
     (:data:`PAGE_LIKES` times the mean gzipped file of the popular half, which the page's
     visitor likes), and the figures through the candidate lists."""
     print(
-        f"\n=== {name}: version 6 (per-title files with candidate lists and floors): up front = document + "
+        f"\n=== {name}: version 7 (per-title files with candidate lists and floors, names in blocks): "
+        f"up front = document + "
         f"{PAGE_LIKES} rated titles' files"
     )
     _print(base, base)
@@ -136,7 +137,7 @@ def curve5(name, rows_of, base: Row, variants, build5, popular: list[str]) -> li
         per = np.mean([_gz(publish.dumps(files[i])) for i in popular])
         raw = np.mean([len(publish.dumps(f)) for f in files.values()])
         names = sum(len(publish.dumps(b)) for b in blocks.values()) / len(files)
-        print(f"  (v7, {n} candidates: a title file {raw:.0f} B raw, {per:.0f} B gz; name blocks {names:.0f} B per title)")
+        print(f"  (v7, {n} candidates: a title file {raw:.0f} B raw, {per:.0f} B gz; name blocks {names:.0f} B/title)")
         label = f"v7: {n} candidates, kernel at {mu0 or 'both schedule ends'}"
         row = Row(label, _gz(publish.dumps(doc)), int(PAGE_LIKES * per), rows_of(m))
         out.append(row)
@@ -500,6 +501,53 @@ def browser(args, name: str, cat, emb, fold: dict, budget: int, model: str) -> N
         )
 
 
+def site_sizes(args) -> None:
+    """What the default form costs the site per title beside version 4 (``compact_candidates = 0``,
+    the default before), built in this process with one stage cache per catalog: the bundled
+    catalog (its first 300 titles and all 609: all in, and what one more title adds) and the first
+    ``--site-limit`` MangaDex v3 SFW titles with UUID ids (``bench_site_size.py --uuid``'s slice)."""
+    import io
+    import os
+    import shutil
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_site_size import write_slices
+
+    from mangarec import pipeline
+    from mangarec.config import Config
+    from mangarec.paths import DEFAULT_CATALOG
+    from mangarec.progress import StageLog
+
+    print(f"\n=== the site per title: version 4 (today's default) beside version 7; load {os.getloadavg()[0]:.1f}")
+    print(f"  {'catalog':40} {'form':>26} {'titles':>7} {'all in B/title':>15} {'one more title':>15}")
+    work = Path(tempfile.mkdtemp(prefix="mangarec-foryou-site-"))
+    try:
+        md = shared_data_dir() / "mangadex-v3" / "manga.jsonl.xz"
+        uuid = write_slices(md, args.site_limit, work)["UUID ids"]
+        for label, source in (
+            ("bundled catalog", f"generic:{DEFAULT_CATALOG}"),
+            (f"MangaDex {args.site_limit:,}, UUID ids", f"generic:{uuid}"),
+        ):
+            cache = work / f"cache-{len(label)}"
+            for form, n in (("version 4 (candidates 0)", 0), ("version 7 (model's count)", -1)):
+                base = Config()
+                config = replace(base, publish=replace(base.publish, compact_candidates=n))
+                sizes = []
+                for limit in (None, "half"):
+                    out = work / "site"
+                    shutil.rmtree(out, ignore_errors=True)
+                    lim = None if limit is None else sizes[0][0] // 2
+                    r = pipeline.run_build(
+                        [source], out, config, limit=lim, cache_dir=cache, log=StageLog(stream=io.StringIO())
+                    )
+                    assert r is not None
+                    sizes.append((len(r.catalog), pipeline.site_size(out)[0]))
+                (n1, b1), (n2, b2) = sizes
+                print(f"  {label:40} {form:>26} {n1:>7} {b1 / n1:>15,.0f} {(b1 - b2) / (n1 - n2):>15,.0f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="anime,mangadex", help="curves to print ('' for none)")
@@ -512,6 +560,8 @@ def main() -> int:
     ap.add_argument("--baseline-ref", default="main", help="git ref whose scripts are today's page")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--page-only", action="store_true", help="only the page (--browser), no curve")
+    ap.add_argument("--site", action="store_true", help="also the site's bytes per title, version 4 beside 7")
+    ap.add_argument("--site-limit", type=int, default=5000, help="titles of the UUID slice (--site)")
     ap.add_argument(
         "--candidates",
         type=int,
@@ -526,6 +576,8 @@ def main() -> int:
         anime(args)
     if "mangadex" in todo:
         mangadex(args)
+    if args.site:
+        site_sizes(args)
     print("\n(The machine may be loaded: the figures above compare rows of this one run.)")
     return 0
 

@@ -294,7 +294,7 @@ class TitleRow:
     id: str
     title: str
     vector: np.ndarray
-    near: tuple[str, ...]
+    near: tuple[Any, ...]
     near_titles: tuple[str, ...]
     kernel: np.ndarray
     works: tuple[Any, ...] = ()

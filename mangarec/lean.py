@@ -261,7 +261,7 @@ def read_lean_title(f: Mapping[str, Any], doc: Mapping[str, Any], scale: np.ndar
         near=tuple(int(r) for r in rows),
         near_titles=(),
         kernel=np.asarray(ks, dtype=np.float64).reshape(T, len(rows)) * step[:, None],
-        works=tuple(int(w) for w in works),  # type: ignore[misc]
+        works=tuple(int(w) for w in works),
         floor=np.asarray(floor, dtype=np.float64) * step,
         row=int(row),
     )

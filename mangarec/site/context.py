@@ -16,8 +16,8 @@ import numpy as np
 
 from ..catalog import ID_PATTERN
 from ..compact import DOC_NAME as COMPACT_DOC
-from ..kernel import TITLE_PATH
 from ..evaluation.baselines import LABELS as BASELINE_LABELS
+from ..kernel import TITLE_PATH
 from .evaluation_view import evaluation_view
 from .external import external_link
 from .prepare import NB_SHOW, NB_SHOW_OTHERS, Prepared

@@ -116,5 +116,7 @@ def environment(templates: Path = TEMPLATES) -> Environment:
         keep_trailing_newline=True,
         auto_reload=False,
     )
-    env.filters.update(json_island=json_island, score=score, pvalue=pvalue, number=number, module_closure=module_closure)
+    env.filters.update(
+        json_island=json_island, score=score, pvalue=pvalue, number=number, module_closure=module_closure
+    )
     return env

@@ -211,7 +211,7 @@ def test_js_and_python_agree(tmp_path, mode):
         assert 0 < len(need) < info["count"] and any(
             i not in front and i in model.index for r in CASES.values() for i in r
         )
-    if mode in ("titles", "titles6", "titles5"):  # only the rated titles' files (an unknown id's 404 included), once each
+    if mode in ("titles", "titles6", "titles5"):  # only the rated titles' files (an unknown id's 404 too), once each
         allowed |= {f"/data/taste/{i}.json" for r in CASES.values() for i in r}
         assert model.lists is not None and len(model.ids) == 400
         assert all((r.floor is None) == (mode == "titles5") for r in model.lists.values())
