@@ -13,9 +13,11 @@ of it names, 28 % ids): each title cost the site 2 KB more than version 4, over 
   (``sparse``), a dense one as its int8 codes (``vector``), whichever is shorter;
 - the catalog hash is cut to :data:`HASH_HEX` hex digits (it guards against mixing two builds'
   files, not against an attacker who controls the site);
-- **no names**: a reader ranks rows, then fetches the names of the picks it shows (and of the
-  rated titles) from **name blocks** ``taste/names/<b>.json``, :data:`BLOCK` rows each
-  ``{"ids", "titles"}``: each title's id and name cost the site once.
+- **no candidates' names**: a title file names only its own title (the rated titles are named
+  as soon as their files arrive); a reader ranks rows, then fetches the ids and names of the picks
+  it shows, in rank order, from **name blocks** ``taste/names/<b>.json``, :data:`BLOCK` rows
+  each ``{"ids", "titles"}`` (For-you shows each pick as soon as it and those above it are
+  named, never an id).
 
 Ties rank the lower row first (the more popular title), as in versions 1–4.
 """
@@ -158,6 +160,8 @@ def build_lean(catalog, emb, **kw: Any) -> tuple[dict, dict[str, dict], dict[int
     doc = dict(L.doc, version=VERSION, catalog_hash=short)
     doc["titles"] = dict(doc["titles"], names=NAMES_PATH, block=BLOCK)
     row_of = {i: r for r, i in enumerate(ids)}
+    order = np.argsort(catalog.tie_order, kind="stable")
+    names = [catalog.items[k].title for k in order]
     groups = {m: g for g in work_groups(catalog, ids) for m in g}
     files: dict[str, dict] = {}
     for r, iid in enumerate(ids):
@@ -165,6 +169,7 @@ def build_lean(catalog, emb, **kw: Any) -> tuple[dict, dict[str, dict], dict[int
         near = L.rows[r][perm]
         gaps = np.diff(np.concatenate([[-1], near])) if near.size else near
         f: dict[str, Any] = {"schema": TITLE_SCHEMA, "version": VERSION, "catalog_hash": short, "id": iid, "row": r}
+        f["title"] = names[r]
         f |= code_fields(L.compact.codes[r])
         if iid in groups:
             f["works"] = sorted(row_of[m] for m in groups[iid] if m != iid)
@@ -175,8 +180,6 @@ def build_lean(catalog, emb, **kw: Any) -> tuple[dict, dict[str, dict], dict[int
             "floor": [int(v) for v in L.floors[:, r]],
         }
         files[iid] = f
-    order = np.argsort(catalog.tie_order, kind="stable")
-    names = [catalog.items[k].title for k in order]
     blocks = {
         b: {
             "schema": NAMES_SCHEMA,
@@ -254,9 +257,11 @@ def read_lean_title(f: Mapping[str, Any], doc: Mapping[str, Any], scale: np.ndar
     works = f.get("works") or []
     if not all(isinstance(w, int) and not isinstance(w, bool) and 0 <= w < count for w in works):
         raise ValueError(f"title {iid!r}: works must list rows below count")
+    if not isinstance(f.get("title"), str):
+        raise ValueError(f"title {iid!r}: title must be a string")
     return TitleRow(
         id=str(iid),
-        title="",
+        title=f["title"],
         vector=q.astype(np.float64) * scale,
         near=tuple(int(r) for r in rows),
         near_titles=(),

@@ -61,7 +61,7 @@ def parse_titles(
         ids=ids,
         vectors=Y,
         **fold_fields(fo),
-        titles=None if lean else tuple(r.title for r in rows.values()),
+        titles=tuple(r.title for r in rows.values()),
         meta={k: doc[k] for k in ("build_date", "catalog_hash", "count", "titles") if k in doc} | {"source": source},
         recommendable=0,
         published_gram=gram_matrix(fo["gram"], dim) if implicit else np.zeros((dim, dim)),

@@ -2,8 +2,8 @@
  * recommendations computed in this browser; the list of rated titles with their like /
  * dislike in place; export / import / clear the ratings. */
 import {data, el, itemFacts, itemInfo, titleHref} from './site.js';
-import {initRateButtons, isDislike, isLike, modelTitle, namedModel, profile, rateBox, ratedModel, ratings, syncAll} from './profile.js';
-import {recommendNamed} from './taste.js';
+import {initRateButtons, isDislike, isLike, modelTitle, profile, rateBox, ratedModel, ratings, syncAll} from './profile.js';
+import {named as namedPick, recommend as recommendFor} from './taste.js';
 import {neighbourText, pulledText, pulledUp, sharesText} from './picks.js';
 
 const tags = data.tags || [];
@@ -68,7 +68,7 @@ function renderRated() {
     rows.set(id, li);
     /* The name from the loaded model (rated titles' vectors are loaded anyway); a title's
      * shard is fetched only when the model does not know it. */
-    namedModel(ratings()).then(function (model) {
+    ratedModel(ratings()).then(function (model) {
       const name = modelTitle(model, id);
       if (name !== null) { named(li, a, name); return null; }
       return itemFacts(id).then(function (info) {
@@ -113,31 +113,39 @@ function recommend() {
   ratedModel(pairs).then(function (model) {
     if (my !== seq) return null;
     if (!model) return neighbourPicks(pairs, my);
-    /* the picks' names (version 7: fetched for the picks shown, with the rated titles') */
-    return recommendNamed(model, pairs, {exclude: pairs.map(function (x) { return x[0]; }), n: N_RECS})
-      .then(function (ranked) { if (my === seq) show(model, pairs, ranked); });
+    const ranked = recommendFor(model, pairs, {exclude: pairs.map(function (x) { return x[0]; }), n: N_RECS});
+    const declared = published && published.model === model.model ? published : null;
+    /* a content model's picks share tags with the liked title that pulls them up; a ratings
+     * model's need not */
+    const byTags = !(declared && declared.ratings);
+    recsList.textContent = '';
+    /* Each pick is shown as soon as it and those above it are named (version 7 fetches the name
+     * blocks of the picks, in rank order; other versions know every name): never as an id. */
+    let shown = Promise.resolve();
+    ranked.forEach(function (pick) {
+      const got = namedPick(model, pick);
+      shown = Promise.all([got, shown]).then(function (x) { if (my === seq) show(model, pairs, x[0], byTags); });
+    });
+    return shown.then(function () {
+      if (my !== seq) return;
+      syncAll();
+      recsStatus.textContent = ranked.length ? 'Ranked by your taste vector, fitted in this browser from ' +
+        publishedText(declared) + '. Like or dislike a title to refine the list.'
+        : 'Like a few more titles to get recommendations.';
+    });
   }).catch(function (e) { recsStatus.textContent = 'Could not compute recommendations: ' + e.message; });
 }
 
-function show(model, pairs, ranked) {
-  const declared = published && published.model === model.model ? published : null;
-  /* a content model's picks share tags with the liked title that pulls them up; a ratings
-   * model's need not */
-  const byTags = !(declared && declared.ratings);
-  recsList.textContent = '';
-  ranked.forEach(function (r) {
-    const pulled = pulledUp(model, pairs, r.id, 2);
-    const title = modelTitle(model, r.id) || r.id;
-    const li = card(r.id, title, 'taste score: see “Match” above', 'match ' + Number(r.score).toFixed(3));
-    const why = el('p', {class: 'why'}, pulledText(pulled.map(function (id) { return modelTitle(model, id) || id; })));
-    li.insertBefore(why, li.querySelector('.rate'));
-    li.insertBefore(details(r.id, byTags ? pulled[0] : null, why), why.nextSibling);
-    recsList.appendChild(li);
-  });
-  syncAll();
-  recsStatus.textContent = ranked.length ? 'Ranked by your taste vector, fitted in this browser from ' +
-    publishedText(declared) + '. Like or dislike a title to refine the list.'
-    : 'Like a few more titles to get recommendations.';
+/* One pick's card, at the end of the list. */
+function show(model, pairs, r, byTags) {
+  const pulled = pulledUp(model, pairs, r.id, 2);
+  const li = card(r.id, modelTitle(model, r.id) || 'Untitled', 'taste score: see “Match” above',
+    'match ' + Number(r.score).toFixed(3));
+  const why = el('p', {class: 'why'}, pulledText(pulled.map(function (id) { return modelTitle(model, id) || 'a title'; })));
+  li.insertBefore(why, li.querySelector('.rate'));
+  li.insertBefore(details(r.id, byTags ? pulled[0] : null, why), why.nextSibling);
+  recsList.appendChild(li);
+  syncAll(r.id);
 }
 
 /* What the recommendations were fitted from, as the build declared the published model. */

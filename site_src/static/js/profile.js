@@ -44,17 +44,8 @@ export function ratedModel(pairs) {
   }).catch(function () { return null; });
 }
 
-/* ratedModel with the names of the rated titles known (version 7 fetches their name blocks). */
-export function namedModel(pairs) {
-  return ratedModel(pairs).then(function (model) {
-    if (!model || model.version !== 7) return model;
-    const rows = pairs.map(function (x) { return model.idRow.get(x[0]); }).filter(function (r) { return r !== undefined; });
-    return T.loadNames(model, rows);
-  }).catch(function () { return null; });
-}
-
 /* A title's name as the loaded model knows it (null when it does not; versions 5 and 6: the rated
- * titles' and their candidates'; version 7: those of the name blocks read). */
+ * titles' and their candidates'; version 7: the rated titles' and those of the name blocks read). */
 export function modelTitle(model, id) {
   if (model && model.names && model.names.has(id)) return model.names.get(id);
   const row = model && model.titles ? model.index.get(id) : undefined;

@@ -277,6 +277,9 @@ function addLean(model, id, doc) {
   model.lists.set(id, list);
   model.rowId.set(list.row, id);
   model.idRow.set(id, list.row);
+  if (typeof doc.title !== "string") { fail("bad title file " + id); }
+  model.titles.push(doc.title);
+  model.names.set(id, doc.title);
 }
 
 /* Version 7: fetches the name blocks holding these rows (once each); resolves when their ids
@@ -762,16 +765,15 @@ function rankLists(model, ratings, opts) {
   });
 }
 
-/* recommend, with every pick's id and name known: version 7 fetches the name blocks of the picks
-   and of the rated titles first (a promise, for every version). */
+/* A pick of recommend with its id known: version 7 fetches the name block of its row (a promise). */
+function named(model, pick) {
+  if (pick.id !== null && pick.id !== undefined) { return Promise.resolve(pick); }
+  return loadNames(model, [pick.row]).then(function () { return {id: model.rowId.get(pick.row), score: pick.score}; });
+}
+
+/* recommend, with every pick's id and name known (version 7: their name blocks read; a promise). */
 function recommendNamed(model, ratings, opts) {
-  var top = recommend(model, ratings, opts);
-  if (model.version !== 7) { return Promise.resolve(top); }
-  var rows = top.map(function (e) { return e.row; });
-  model.lists.forEach(function (list) { rows.push(list.row); });
-  return loadNames(model, rows).then(function () {
-    return top.map(function (e) { return {id: model.rowId.get(e.row), score: e.score}; });
-  });
+  return Promise.all(recommend(model, ratings, opts).map(function (e) { return named(model, e); }));
 }
 
 /* Recommendations for ratings, any version: {exclude, n} as rank's. */
@@ -889,6 +891,7 @@ export {
   parseEmbeddings,
   loadRated,
   loadNames,
+  named,
   recommendNamed,
   Profile,
   isLike,
