@@ -305,45 +305,6 @@ class TitleRow:
     row: int | None = None
 
 
-def read_title(f: Mapping[str, Any], doc: Mapping[str, Any], scale: np.ndarray, bound: int) -> TitleRow:
-    """A version-5 or 6 title file checked against its document (same version; raises
-    ``ValueError``)."""
-    version = doc.get("version")
-    if f.get("schema") != TITLE_SCHEMA or f.get("version") != version:
-        raise ValueError(f"not a {TITLE_SCHEMA} version {version} document")
-    if f.get("catalog_hash") != doc.get("catalog_hash"):
-        raise ValueError(f"title file {f.get('id')!r} belongs to another catalog")
-    q = np.frombuffer(base64.b64decode(f["vector"], validate=True), dtype=np.int8)
-    if q.size != len(scale):
-        raise ValueError(f"title {f['id']!r}: vector holds {q.size} codes, expected {len(scale)}")
-    if q.size and int(np.abs(q.astype(np.int16)).max()) > bound:
-        raise ValueError(f"title {f['id']!r}: a code exceeds ±{bound}")
-    near = f["near"]
-    ids, names, ks, steps = list(near["ids"]), list(near["titles"]), list(near["k"]), list(near["step"])
-    T = len(doc["fold_in"].get("kernel_reg") or [0])
-    if not (len(ks) == len(steps) == T and all(len(ids) == len(names) == len(k) for k in ks)):
-        raise ValueError(f"title {f['id']!r}: near.k needs one list per anchor, each as long as near.ids")
-    floor = near["floor"] if version == 6 else None
-    if floor is not None and len(floor) != T:
-        raise ValueError(f"title {f['id']!r}: near.floor needs one value per anchor")
-    kb = (1 << (KERNEL_BITS - 1)) - 1
-    if any(isinstance(v, bool) or not isinstance(v, int) or abs(v) > kb for k in [*ks, floor or []] for v in k):
-        raise ValueError(f"title {f['id']!r}: near.k and near.floor must hold integers within ±{kb}")
-    step = np.asarray(steps, dtype=np.float64)
-    if not (np.isfinite(step).all() and (step >= 0).all()):
-        raise ValueError(f"title {f['id']!r}: near.step must be finite and >= 0")
-    return TitleRow(
-        id=str(f["id"]),
-        title=str(f["title"]),
-        vector=q.astype(np.float64) * scale,
-        near=tuple(str(i) for i in ids),
-        near_titles=tuple(str(t) for t in names),
-        kernel=np.asarray(ks, dtype=np.float64).reshape(T, len(ids)) * step[:, None],
-        works=tuple(str(m) for m in f.get("works") or ()),
-        floor=None if floor is None else np.asarray(floor, dtype=np.float64) * step,
-    )
-
-
 def weights_z(K: np.ndarray, gamma: np.ndarray, w: np.ndarray) -> np.ndarray:
     """``z`` ``(m,)`` solving ``(I + Γ K) z = w`` (``K`` ``(m, m)``, ``Γ = diag(gamma)``)."""
     return solve(np.eye(len(w)) + gamma[:, None] * K, w)

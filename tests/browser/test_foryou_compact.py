@@ -122,7 +122,7 @@ def test_the_default_form_fetches_the_document_the_rated_titles_files_and_the_pi
     assert doc["version"] == lean.VERSION == 7 and doc["titles"]["candidates"] == declared
     html = (out / "foryou" / "index.html").read_text()
     preloaded = set(re.findall(r'<link rel="modulepreload" href="\.\./assets/js\.[0-9a-f]+/([a-z]+\.js)">', html))
-    assert preloaded == {"site.js", "profile.js", "taste.js", "picks.js", "hash.js", "slug.js"}, preloaded
+    assert preloaded == {"site.js", "profile.js", "taste.js", "picks.js", "hash.js", "slug.js", "lean.js"}, preloaded
     order = np.argsort(result.catalog.tie_order, kind="stable")
     ids = [result.catalog.ids[k] for k in order]
     likes = {i: "like" for i in ids[:3] + ids[200:203]}

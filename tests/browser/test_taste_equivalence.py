@@ -32,7 +32,7 @@ pytestmark = pytest.mark.browser
 HARNESS = Path(__file__).with_name("taste_harness.html")
 TASTE_JS = SITE_SRC / "static" / "js" / "taste.js"
 #: taste.js and the module it imports, served beside the harness page.
-TASTE_MODULES = (TASTE_JS, TASTE_JS.with_name("hash.js"))
+TASTE_MODULES = (TASTE_JS, TASTE_JS.with_name("hash.js"), TASTE_JS.with_name("lean.js"))
 NETWORK_SCHEMES = {"http", "https", "ws", "wss", "ftp"}
 
 CASES = {
