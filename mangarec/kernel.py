@@ -207,20 +207,7 @@ def lists_of(
     return Lists(doc, ids, c, rows, q, steps, floors)
 
 
-def build_titles(
-    catalog,
-    emb,
-    *,
-    reg: float,
-    mode: str,
-    build_date: str,
-    candidates: int,
-    alpha: float | None = None,
-    schedule=None,
-    kernel_reg: float | None = None,
-    bits: int = 8,
-    clip: float = CLIP,
-) -> tuple[dict, dict[str, dict]]:
+def build_titles(catalog, emb, **kw: Any) -> tuple[dict, dict[str, dict]]:
     """The version-6 document and the per-title files ``{id: document}``.
 
     Every direction is kept at ``bits`` bits (rotated onto principal directions in implicit
@@ -229,8 +216,7 @@ def build_titles(
     """
     from .publish import SCHEMA_NAME, work_groups
 
-    L = lists_of(catalog, emb, reg=reg, mode=mode, build_date=build_date, candidates=candidates, alpha=alpha,
-                 schedule=schedule, kernel_reg=kernel_reg, bits=bits, clip=clip)  # fmt: skip
+    L = lists_of(catalog, emb, **kw)
     doc, ids, c, rows, q, steps, floors = L.doc, L.ids, L.compact, L.rows, L.q, L.steps, L.floors
     doc["version"] = VERSION
     order = np.argsort(catalog.tie_order, kind="stable")

@@ -357,15 +357,25 @@ def test_taste_js_refuses_bad_version4_documents(tmp_path):
         server.close()
 
 
-BAD_V5_JS = """
-const done = arguments[arguments.length - 1], tampered = arguments[0], other = arguments[1], noFloor = arguments[2];
-fetch("data/embeddings-compact.json").then(r => r.json()).then(function (good) {
-  const T = harness.taste, out = {};
+def _per_title_js(args: str, change: str) -> str:
+    """The head of a refusal script on the per-title form: ``args`` named from the call's
+    arguments, the document parsed once with ``change`` (its error in ``out.doc``) and once as
+    it is (``m``, the model the rest of the script loads titles into)."""
+    return f"""
+const done = arguments[arguments.length - 1], [{args}] = arguments;
+fetch("data/embeddings-compact.json").then(r => r.json()).then(function (good) {{
+  const T = harness.taste, out = {{}};
   const d = JSON.parse(JSON.stringify(good));
-  delete d.fold_in.kernel_reg;
-  try { T.parseEmbeddings(d); out.anchors = null; } catch (e) { out.anchors = String(e.message); }
+  {change};
+  try {{ T.parseEmbeddings(d); out.doc = null; }} catch (e) {{ out.doc = String(e.message); }}
   const m = T.parseEmbeddings(good);
   m.url = "data/embeddings-compact.json";
+"""
+
+
+BAD_V5_JS = (
+    _per_title_js("tampered, other, noFloor", "delete d.fold_in.kernel_reg")
+    + """
   return T.loadRated(m, {[tampered]: "like"}).then(function () { out.title = null; },
     function (e) { out.title = String(e.message); }).then(function () {
     return T.loadRated(m, {[noFloor]: "like"}).then(function () { out.floor = null; },
@@ -379,6 +389,7 @@ fetch("data/embeddings-compact.json").then(r => r.json()).then(function (good) {
   });
 }).catch(function (e) { done({error: String(e && e.stack || e)}); });
 """
+)
 
 
 def test_taste_js_refuses_bad_title_files(tmp_path):
@@ -399,7 +410,7 @@ def test_taste_js_refuses_bad_title_files(tmp_path):
         driver.get(server.base + "/taste_harness.html#" + DOC["titles6"])
         out = driver.execute_async_script(BAD_V5_JS, bad.stem, other.stem, no_floor.stem)
         assert "error" not in out, out.get("error")
-        assert out["anchors"] and "kernel_reg" in out["anchors"], out
+        assert out["doc"] and "kernel_reg" in out["doc"], out
         assert out["title"] == f"mangarec taste: bad title file {bad.stem}", out
         assert out["floor"] == f"mangarec taste: bad title file {no_floor.stem}", out
         assert out["loaded"] == [other.stem] and out["recs"] == 5, out  # the unknown id is skipped
@@ -408,15 +419,9 @@ def test_taste_js_refuses_bad_title_files(tmp_path):
         server.close()
 
 
-BAD_V7_JS = """
-const done = arguments[arguments.length - 1], cases = arguments[0], other = arguments[1];
-fetch("data/embeddings-compact.json").then(r => r.json()).then(function (good) {
-  const T = harness.taste, out = {};
-  const d = JSON.parse(JSON.stringify(good));
-  delete d.titles.names;
-  try { T.parseEmbeddings(d); out.names = null; } catch (e) { out.names = String(e.message); }
-  const m = T.parseEmbeddings(good);
-  m.url = "data/embeddings-compact.json";
+BAD_V7_JS = (
+    _per_title_js("cases, other", "delete d.titles.names")
+    + """
   return cases.reduce(function (p, id) {
     return p.then(function () {
       return T.loadRated(m, {[id]: "like"}).then(function () { out[id] = null; },
@@ -432,6 +437,7 @@ fetch("data/embeddings-compact.json").then(r => r.json()).then(function (good) {
   });
 }).catch(function (e) { done({error: String(e && e.stack || e)}); });
 """
+)
 
 
 def test_taste_js_refuses_bad_version7_files(tmp_path):
@@ -469,7 +475,7 @@ def test_taste_js_refuses_bad_version7_files(tmp_path):
         driver.get(server.base + "/taste_harness.html#" + DOC["titles"])
         out = driver.execute_async_script(BAD_V7_JS, tampered, other)
         assert "error" not in out, out.get("error")
-        assert out["names"] == "mangarec taste: bad titles block", out
+        assert out["doc"] == "mangarec taste: bad titles block", out
         for stem in tampered:
             assert out[stem] and out[stem].startswith("mangarec taste: "), (stem, out)
         assert out["loaded"] == [other], out

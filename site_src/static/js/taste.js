@@ -213,13 +213,19 @@ function loadNames(model, rows) {
   if (model.version !== 7) { return Promise.resolve(model); }
   var need = new Set();
   rows.forEach(function (r) { need.add(Math.floor(r / model.block)); });
-  return Promise.all(Array.from(need).sort(function (a, b) { return a - b; }).map(function (b) {
-    if (!model.blocks.has(b)) {
-      var url = new URL(model.namesPath.replace("{}", String(b)), new URL(model.url || "", document.baseURI)).href;
-      model.blocks.set(b, getJSON(url).then(function (doc) { addNames(model, b, doc); })
-        .catch(function (e) { model.blocks.delete(b); throw e; }));
+  return loadParts(model, model.blocks, model.namesPath, need, function (b, doc) { addNames(model, b, doc); });
+}
+
+/* The files numbered `keys` beside the model's document (path, {} = the number), each fetched
+   once (cache: number -> promise; a failure is forgotten) and added by add(number, doc). */
+function loadParts(model, cache, path, keys, add) {
+  return Promise.all(Array.from(keys).sort(function (a, b) { return a - b; }).map(function (k) {
+    if (!cache.has(k)) {
+      var url = new URL(path.replace("{}", String(k)), new URL(model.url || "", document.baseURI)).href;
+      cache.set(k, getJSON(url).then(function (doc) { add(k, doc); })
+        .catch(function (e) { cache.delete(k); throw e; }));
     }
-    return model.blocks.get(b);
+    return cache.get(k);
   })).then(function () { return model; });
 }
 
@@ -301,14 +307,7 @@ function loadRated(model, ratings) {
   entriesOf(ratings).forEach(function (e) {
     if (!model.index.has(String(e[0]))) { need.add(fnv1a(String(e[0])) % sh.count); }
   });
-  return Promise.all(Array.from(need).sort(function (a, b) { return a - b; }).map(function (k) {
-    if (!sh.loaded.has(k)) {
-      var url = new URL(sh.path.replace("{}", String(k)), new URL(model.url || "", document.baseURI)).href;
-      sh.loaded.set(k, getJSON(url).then(function (doc) { addShard(model, k, doc); })
-        .catch(function (e) { sh.loaded.delete(k); throw e; }));
-    }
-    return sh.loaded.get(k);
-  })).then(function () { return model; });
+  return loadParts(model, sh.loaded, sh.path, need, function (k, doc) { addShard(model, k, doc); });
 }
 
 /* Versions 5 and 6: fetches the files of the rated titles (a title without one is unknown). */
