@@ -169,6 +169,22 @@ def _driver(profile_dir: Path):
     return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
 
 
+def _run_script(tmp_path: Path, root: Path, doc: str, script: str, *args):
+    """``script`` run once in the harness page over ``root`` with ``doc`` loaded; its answer
+    (server and browser closed after)."""
+    server = _Server(root)
+    driver = _driver(tmp_path / "profile")
+    try:
+        driver.set_script_timeout(60)
+        driver.get(server.base + "/taste_harness.html#" + doc)
+        out = driver.execute_async_script(script, *args)
+        assert "error" not in out, out.get("error")
+        return out
+    finally:
+        driver.quit()
+        server.close()
+
+
 RUN_JS = """
 const ratings = arguments[0], done = arguments[arguments.length - 1];
 let stored, exported, imported, r;
@@ -340,21 +356,12 @@ def test_taste_js_refuses_bad_version4_documents(tmp_path):
     sh = json.loads(shard.read_text())
     sh["catalog_hash"] = "0" * 64  # a shard of another build
     shard.write_text(json.dumps(sh))
-    server = _Server(root)
-    driver = _driver(tmp_path / "profile")
-    try:
-        driver.set_script_timeout(60)
-        driver.get(server.base + "/taste_harness.html#" + DOC["compact"])
-        out = driver.execute_async_script(BAD_V4_JS, sh["ids"][0])
-        assert "error" not in out, out.get("error")
-        assert out["ok"] == COMPACT.titles
-        for key, words in (("bits", "bits"), ("gram", "gram"), ("version", "version"), ("code", "exceeds")):
-            assert out[key] and out[key].startswith("mangarec taste:") and words in out[key], (key, out[key])
-        assert out["nofile"] and out["nofile"].startswith("mangarec taste:"), out
-        assert out["shard"] == f"mangarec taste: bad embeddings shard {k}", out
-    finally:
-        driver.quit()
-        server.close()
+    out = _run_script(tmp_path, root, DOC["compact"], BAD_V4_JS, sh["ids"][0])
+    assert out["ok"] == COMPACT.titles
+    for key, words in (("bits", "bits"), ("gram", "gram"), ("version", "version"), ("code", "exceeds")):
+        assert out[key] and out[key].startswith("mangarec taste:") and words in out[key], (key, out[key])
+    assert out["nofile"] and out["nofile"].startswith("mangarec taste:"), out
+    assert out["shard"] == f"mangarec taste: bad embeddings shard {k}", out
 
 
 def _per_title_js(args: str, change: str) -> str:
@@ -403,20 +410,11 @@ def test_taste_js_refuses_bad_title_files(tmp_path):
     assert f["version"] == 6
     del f["near"]["floor"]  # version 6 without its floor
     no_floor.write_text(json.dumps(f))
-    server = _Server(root)
-    driver = _driver(tmp_path / "profile")
-    try:
-        driver.set_script_timeout(60)
-        driver.get(server.base + "/taste_harness.html#" + DOC["titles6"])
-        out = driver.execute_async_script(BAD_V5_JS, bad.stem, other.stem, no_floor.stem)
-        assert "error" not in out, out.get("error")
-        assert out["doc"] and "kernel_reg" in out["doc"], out
-        assert out["title"] == f"mangarec taste: bad title file {bad.stem}", out
-        assert out["floor"] == f"mangarec taste: bad title file {no_floor.stem}", out
-        assert out["loaded"] == [other.stem] and out["recs"] == 5, out  # the unknown id is skipped
-    finally:
-        driver.quit()
-        server.close()
+    out = _run_script(tmp_path, root, DOC["titles6"], BAD_V5_JS, bad.stem, other.stem, no_floor.stem)
+    assert out["doc"] and "kernel_reg" in out["doc"], out
+    assert out["title"] == f"mangarec taste: bad title file {bad.stem}", out
+    assert out["floor"] == f"mangarec taste: bad title file {no_floor.stem}", out
+    assert out["loaded"] == [other.stem] and out["recs"] == 5, out  # the unknown id is skipped
 
 
 BAD_V7_JS = (
@@ -468,18 +466,9 @@ def test_taste_js_refuses_bad_version7_files(tmp_path):
     b = json.loads(block.read_text())
     b["catalog_hash"] = "f" * lean.HASH_HEX
     block.write_text(json.dumps(b))
-    server = _Server(root)
-    driver = _driver(tmp_path / "profile")
-    try:
-        driver.set_script_timeout(60)
-        driver.get(server.base + "/taste_harness.html#" + DOC["titles"])
-        out = driver.execute_async_script(BAD_V7_JS, tampered, other)
-        assert "error" not in out, out.get("error")
-        assert out["doc"] == "mangarec taste: bad titles block", out
-        for stem in tampered:
-            assert out[stem] and out[stem].startswith("mangarec taste: "), (stem, out)
-        assert out["loaded"] == [other], out
-        assert out["block"] == "mangarec taste: bad name block 0", out
-    finally:
-        driver.quit()
-        server.close()
+    out = _run_script(tmp_path, root, DOC["titles"], BAD_V7_JS, tampered, other)
+    assert out["doc"] == "mangarec taste: bad titles block", out
+    for stem in tampered:
+        assert out[stem] and out[stem].startswith("mangarec taste: "), (stem, out)
+    assert out["loaded"] == [other], out
+    assert out["block"] == "mangarec taste: bad name block 0", out
