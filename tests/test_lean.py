@@ -201,3 +201,22 @@ def test_bad_title_files_and_name_blocks_are_one_line(fitted, tmp_path):
         assert "\n" not in str(e.value) and "names/0.json" in str(e.value)
     path.write_bytes(good)
     assert client.load(str(tmp_path / "data" / compact.DOC_NAME), rated=[iid]).recommend({iid: "like"})
+
+
+def test_the_default_count_of_candidates_is_the_published_models_declaration():
+    """``[publish] compact_candidates = -1`` (the default): the published model's declared count
+    (``ModelSpec.candidates``): 200 for ALS (anime-recdb's 12-like P@10 needs 150–200), 50 for a
+    content model; 0: version 4; a positive value overrides."""
+    from dataclasses import replace
+
+    from mangarec.config import Config
+    from mangarec.models import REGISTRY, spec
+
+    section = Config().publish
+    assert section.compact_candidates == -1
+    assert compact.CompactOptions.of(section, "als").candidates == 200
+    assert compact.CompactOptions.of(section, "hybrid").candidates == 50
+    assert compact.CompactOptions.of(section, None).candidates == 0
+    assert compact.CompactOptions.of(replace(section, compact_candidates=0), "als").candidates == 0
+    assert compact.CompactOptions.of(replace(section, compact_candidates=80), "hybrid").candidates == 80
+    assert all(spec(name).candidates >= 1 for name in REGISTRY)

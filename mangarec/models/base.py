@@ -184,6 +184,8 @@ class ModelSpec(Generic[P]):
         unread = set(self.reads) - set(FIELDS)
         if unread:
             raise ValueError(f"model {self.name!r}: unknown reads {sorted(unread)} (known: {', '.join(FIELDS)})")
+        if self.candidates < 1:
+            raise ValueError(f"model {self.name!r}: candidates must be at least 1")
         if self.trained_on_ratings and self.solve is None:
             raise ValueError(f"model {self.name!r} is trained on ratings but declares no solve (see ModelSpec.solve)")
 
