@@ -12,7 +12,8 @@ of it names, 28 % ids): each title cost the site 2 KB more than version 4, over 
 - a sparse code vector (a content profile's unit tag block) is written as (gap, code) pairs
   (``sparse``), a dense one as its int8 codes (``vector``), whichever is shorter;
 - the catalog hash is cut to :data:`HASH_HEX` hex digits (it guards against mixing two builds'
-  files, not against an attacker who controls the site);
+  files, not against an attacker who controls the site), and the schema names are short
+  (:data:`TITLE_SCHEMA`, :data:`NAMES_SCHEMA`);
 - **no candidates' names**: a title file names only its own title (the rated titles are named
   as soon as their files arrive); a reader ranks rows, then fetches the ids and names of the picks
   it shows, in rank order, from **name blocks** ``taste/names/<b>.json``, :data:`BLOCK` rows
@@ -31,16 +32,18 @@ from typing import Any
 
 import numpy as np
 
-from .kernel import KERNEL_BITS, TITLE_PATH, TITLE_SCHEMA, TitleRow, lists_of
+from .kernel import KERNEL_BITS, TITLE_PATH, TitleRow, lists_of
 
 VERSION = 7
-NAMES_SCHEMA = "mangarec-embeddings-names"
+#: The schemas of a version-7 title file and name block (short: each title's file carries it).
+TITLE_SCHEMA = "mangarec-title"
+NAMES_SCHEMA = "mangarec-names"
 #: Where the name blocks are, relative to the document (``{}``: the block number).
 NAMES_PATH = "taste/names/{}.json"
 #: Rows per name block.
 BLOCK = 32
-#: Hex digits of the catalog hash a version-7 file carries (64 bits).
-HASH_HEX = 16
+#: Hex digits of the catalog hash a version-7 file carries (48 bits: it tells two builds apart).
+HASH_HEX = 12
 #: Most rows a version-7 document may hold (a row is below it).
 MAX_ROWS = 1 << 28
 

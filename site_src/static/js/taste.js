@@ -147,7 +147,8 @@ function parseTitles(doc) {
    floor, its work). */
 function addTitle(model, id, doc) {
   var d = model.dim, T = model.anchors.length, near = doc && doc.near;
-  if (!doc || doc.schema !== "mangarec-embeddings-title" || doc.version !== model.version || doc.id !== id ||
+  var schema = model.version === 7 ? "mangarec-title" : "mangarec-embeddings-title";
+  if (!doc || doc.schema !== schema || doc.version !== model.version || doc.id !== id ||
       doc.catalog_hash !== model.catalogHash || !near) { fail("bad title file " + id); }
   if (model.version === 7) { return addLean(model, id, doc); }
   if (!Array.isArray(near.ids) ||
@@ -231,7 +232,7 @@ function loadParts(model, cache, path, keys, add) {
 
 function addNames(model, b, doc) {
   var first = b * model.block, want = Math.max(0, Math.min(model.block, model.count - first));
-  if (!doc || doc.schema !== "mangarec-embeddings-names" || doc.version !== 7 || doc.block !== b ||
+  if (!doc || doc.schema !== "mangarec-names" || doc.version !== 7 || doc.block !== b ||
       doc.catalog_hash !== model.catalogHash || !Array.isArray(doc.ids) || !Array.isArray(doc.titles) ||
       doc.ids.length !== want || doc.titles.length !== want) { fail("bad name block " + b); }
   doc.ids.forEach(function (id, k) {
