@@ -25,7 +25,10 @@ characters); MangaDex v5 ids are UUIDs (36). The slice is written twice in the g
 (:func:`mangarec.catalog.item_record`), once with its own ids and once with seeded UUIDs
 (:func:`uuid_of`, ``related`` links, reference ``matches`` and the title's MangaDex URL
 rewritten consistently), and each is built whole and halved in this process: bytes per title
-all in, per added title and per part, UUID beside short ids.
+all in, per added title and per part, UUID beside short ids. With ``--baseline REF`` (e.g.
+``main``) the same slices are also built by the code of the git revision ``REF`` (its tree
+extracted with ``git archive``, built in a child process with the same data, each with its own
+stage cache), and every figure is printed beside that baseline's in the same run.
 """
 
 from __future__ import annotations
@@ -141,43 +144,124 @@ def write_slices(data: Path, limit: int | None, work: Path) -> dict[str, Path]:
     return {"short ids": short, "UUID ids": long}
 
 
-def compare_ids(data: Path, limit: int | None, work: Path) -> None:
-    """Print what UUID ids cost beside short ids (``--uuid``)."""
-    files = write_slices(data, limit, work)
-    cache, rows, parts = work / "cache", {}, {}
-    for label, path in files.items():
-        name = label.split()[0].lower()
-        n, sec = build(path, work / name, cache, Config(), None, "generic")
-        half, _ = build(path, work / f"{name}-half", cache, Config(), n // 2, "generic")
-        (b, f), (bh, _) = pipeline.site_size(work / name), pipeline.site_size(work / f"{name}-half")
+#: Builds the slices with the code of the tree the child runs in (``--baseline``): argv[1] is a JSON
+#: list of ``[jsonl path, output folder, limit]`` and argv[2] the stage cache; prints, per build, its
+#: titles and seconds as JSON. It uses only ``pipeline.run_build``, so it runs on older revisions.
+BASELINE_DRIVER = """
+import io, json, sys, time
+from mangarec import pipeline
+from mangarec.config import Config
+from mangarec.progress import StageLog
+out = []
+for path, folder, limit in json.loads(sys.argv[1]):
+    t0 = time.perf_counter()
+    r = pipeline.run_build([f"generic:{path}"], folder, Config(), limit=limit, cache_dir=sys.argv[2],
+                           log=StageLog(stream=io.StringIO()))
+    out.append([len(r.catalog), time.perf_counter() - t0])
+print(json.dumps(out))
+"""
+
+
+def baseline_tree(ref: str, work: Path) -> Path:
+    """The source tree of the git revision ``ref`` of this checkout, extracted under ``work``."""
+    tree = work / "baseline-src"
+    tree.mkdir()
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", ref], capture_output=True)
+    if archive.returncode != 0:
+        why = archive.stderr.decode(errors="replace").strip().splitlines()[:1]
+        print(f"error: --baseline {ref}: not a revision of this checkout ({' '.join(why)})", file=sys.stderr)
+        sys.exit(2)
+    subprocess.run(["tar", "-x", "-C", str(tree)], input=archive.stdout, check=True)
+    return tree
+
+
+def build_pair(files: dict[str, Path], work: Path, tree: Path | None) -> dict[str, tuple]:
+    """Each slice built whole and cut to its first half into ``work``: ``{label: (titles, half,
+    bytes, files, bytes per added title, seconds)}``; by this checkout's code in this process, or
+    (``tree``) by the code of that tree in a child process."""
+    cache, folders = work / "cache", {label: work / label.split()[0].lower() for label in files}
+    if tree is None:
+        built = {}
+        for label, path in files.items():
+            n, sec = build(path, folders[label], cache, Config(), None, "generic")
+            built[label] = (n, sec, build(path, Path(f"{folders[label]}-half"), cache, Config(), n // 2, "generic")[0])
+    else:
+        n_of = {label: sum(1 for _ in path.open(encoding="utf-8")) for label, path in files.items()}
+        jobs = []
+        for label, path in files.items():
+            jobs += [[str(path), str(folders[label]), None], [str(path), f"{folders[label]}-half", n_of[label] // 2]]
+        env = {**os.environ, "PYTHONPATH": str(tree), "MANGAREC_SHARED_DATA": str(shared_data_dir())}
+        child = subprocess.run(
+            [sys.executable, "-c", BASELINE_DRIVER, json.dumps(jobs), str(cache)],
+            cwd=tree,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        if child.returncode != 0:
+            sys.exit(f"error: the baseline build failed: {child.stderr.strip().splitlines()[-1:]}")
+        runs = iter(json.loads(child.stdout.strip().splitlines()[-1]))
+        built = {}
+        for label in files:
+            (n, sec), (half, _) = next(runs), next(runs)
+            built[label] = (n, sec, half)
+    rows = {}
+    for label, (n, sec, half) in built.items():
+        (b, f), (bh, _) = pipeline.site_size(folders[label]), pipeline.site_size(Path(f"{folders[label]}-half"))
         rows[label] = (n, half, b, f, (b - bh) / (n - half), sec)
-        parts[label] = breakdown(work / name)
+    return rows
+
+
+def compare_ids(data: Path, limit: int | None, work: Path, baseline: str | None = None) -> None:
+    """Print what UUID ids cost beside short ids (``--uuid``), and beside the same figures of the
+    code of ``baseline`` (a git revision) when given."""
+    runs: dict[str, tuple[Path, Path | None]] = {"": (work / "this", None)}
+    if baseline is not None:  # first: a wrong revision is said before any build
+        runs[f" ({baseline})"] = (work / "base", baseline_tree(baseline, work))
+    files = write_slices(data, limit, work)
+    rows, parts = {}, {}
+    for tag, (folder, tree) in runs.items():
+        folder.mkdir()
+        for label, row in build_pair(files, folder, tree).items():
+            rows[label + tag] = row
+            parts[label + tag] = breakdown(folder / label.split()[0].lower())
     n, half = rows["short ids"][:2]
     print(f"MangaDex v3 SFW, {n} titles (and {half}), ids as given and as UUIDs; machine load {os.getloadavg()[0]:.2f}")
+    if baseline is not None:
+        print(f"beside the baseline: the same slices built by the code of {baseline} (git archive, a child process)")
     print(f"{'':34}{'bytes':>14}{'files':>8}{'all in':>10}{'one more':>10}   (bytes per title)")
     for label, (n, _, b, f, marginal, sec) in rows.items():
         print(f"{label:34}{b:>14,}{f:>8}{b / n:>10,.0f}{marginal:>10,.0f}   built cold in {sec:.0f} s")
-    (_, _, bs, _, ms, _), (_, _, bu, _, mu, _) = rows["short ids"], rows["UUID ids"]
-    print(f"{'UUID ids cost':34}{bu - bs:>14,}{'':>8}{(bu - bs) / n:>10,.0f}{mu - ms:>10,.0f}")
-    print("per part (bytes per title: short ids, UUID ids, difference):")
-    for name in sorted(parts["UUID ids"], key=lambda k: -parts["UUID ids"][k]):
-        s, u = parts["short ids"][name] / n, parts["UUID ids"][name] / n
-        print(f"    {name:30}{s:>10,.0f}{u:>10,.0f}{u - s:>+10,.0f}")
-    for label in rows:
-        entry = cache_entry_bytes(work / label.split()[0].lower())
-        if entry is not None:
-            print(f"{label} as an actions/cache entry (tar + zstd): {entry:,} bytes, {entry / n:,.0f} per title")
+    for tag in runs:
+        (_, _, bs, _, ms, _), (_, _, bu, _, mu, _) = rows["short ids" + tag], rows["UUID ids" + tag]
+        print(f"{'UUID ids cost' + tag:34}{bu - bs:>14,}{'':>8}{(bu - bs) / n:>10,.0f}{mu - ms:>10,.0f}")
+    names = list(parts)
+    print("per part (bytes per title: " + ", ".join(names) + (", UUID ids minus baseline" if baseline else "") + "):")
+    uuid_parts = parts["UUID ids"]
+    for name in sorted(set().union(*parts.values()), key=lambda k: -uuid_parts[k]):
+        cols = "".join(f"{parts[label][name] / n:>10,.0f}" for label in names)
+        diff = f"{(uuid_parts[name] - parts[f'UUID ids ({baseline})'][name]) / n:>+10,.0f}" if baseline else ""
+        print(f"    {name:30}{cols}{diff}")
+    for tag, (folder, _) in runs.items():
+        for label in files:
+            entry = cache_entry_bytes(folder / label.split()[0].lower())
+            if entry is not None:
+                print(
+                    f"{label + tag} as an actions/cache entry (tar + zstd): {entry:,} bytes, {entry / n:,.0f} per title"
+                )
     at_goal = {}
     for label, (n, _, b, _, marginal, _) in rows.items():
         at_goal[label] = b - marginal * n + marginal * GOAL_TITLES
         per = at_goal[label] / GOAL_TITLES
         print(f"{label} at {GOAL_TITLES:,} titles: {at_goal[label] / 1e9:.3f} GB ({per:,.0f} bytes per title all in)")
-    at_n, at_100k = bu / n, at_goal["UUID ids"] / GOAL_TITLES
-    print(
-        f"goal <= 10,000 bytes per title all in, with UUID ids: {'met' if at_n <= 10_000 else 'MISSED'} at {n:,} "
-        f"titles ({at_n:,.0f}), {'met' if at_100k <= 10_000 else 'MISSED'} at {GOAL_TITLES:,} ({at_100k:,.0f}: "
-        f"{'under' if at_goal['UUID ids'] <= HOST_LIMIT else 'OVER'} the host's {HOST_LIMIT / 1e9:.0f} GB)"
-    )
+    for tag in runs:
+        at_n, at_100k = rows["UUID ids" + tag][2] / n, at_goal["UUID ids" + tag] / GOAL_TITLES
+        print(
+            f"goal <= 10,000 bytes per title all in, with UUID ids{tag}: {'met' if at_n <= 10_000 else 'MISSED'} at "
+            f"{n:,} titles ({at_n:,.0f}), {'met' if at_100k <= 10_000 else 'MISSED'} at {GOAL_TITLES:,} "
+            f"({at_100k:,.0f}: {'under' if at_goal['UUID ids' + tag] <= HOST_LIMIT else 'OVER'} the host's "
+            f"{HOST_LIMIT / 1e9:.0f} GB)"
+        )
 
 
 def main() -> None:
@@ -185,6 +269,7 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=shared_data_dir() / "mangadex-v3" / "manga.jsonl.xz")
     ap.add_argument("--limit", type=int, default=5000, help="titles of the slice (0: the whole catalog)")
     ap.add_argument("--uuid", action="store_true", help="compare the slice's own ids with UUIDs (a live catalog's)")
+    ap.add_argument("--baseline", metavar="REF", help="with --uuid: also build with the code of git revision REF")
     args = ap.parse_args()
     if not args.data.exists():
         sys.exit(f"error: {args.data} not found (the MangaDex v3 dump of ../shared/data)")
@@ -192,7 +277,7 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="mangarec-size-"))
     try:
         if args.uuid:
-            compare_ids(args.data, limit, work)
+            compare_ids(args.data, limit, work, args.baseline)
             return
         cache = work / "cache"
         default = Config()

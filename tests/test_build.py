@@ -505,7 +505,7 @@ def test_catalog_with_ratings_gets_als_everywhere(tmp_path, shared_data):
     assert (out / "data" / "maps" / "als.json").is_file()
     shard = json.loads(next((out / "data" / "nb").glob("*.json")).read_text())
     als = shard["models"].index("als")
-    assert all(lists[als][0] for lists in shard["nb"].values())
+    assert all(entry[4][als][0] for entry in shard["items"].values())  # positions (data_files.encode_positions)
     assert not (out / "data" / "neighbours").exists()  # the CSV tables are optional (site.csv_neighbours)
 
 

@@ -223,7 +223,8 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
         it.title,
         assets,
         module="js/title.js",
-        data={"id": it.id},
+        # a UUID's page has its slug only (title.js: slug.js uuidOf of the canonical URL's slug)
+        data={"id": it.id} if prep.slugs[p] == it.id else {},
         description=f"{it.title}: similar titles under every model.",
     )
     # the catalog's date (the footer's "data of") moves whenever a newer title arrives, i.e. every
@@ -233,20 +234,15 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
     index = result.catalog.index
     lead = prep.lead_model
     similar = None if lead is None else {"name": lead, "label": label(lead), "html": prep.neighbour_html(p, lead, here)}
-    # the other models' top 3, one line each; models whose top 3 are the same share their line
-    others: list[dict] = []
-    for m in prep.models:
-        if m in (prep.series_model, lead):
-            continue
-        html = prep.neighbour_html(p, m, here, limit=NB_SHOW_OTHERS, explain=False)
-        same = next((o for o in others if o["html"] == html), None)
-        if same is None:
-            others.append({"names": [m], "labels": [label(m)], "html": html})
-        else:
-            same["names"].append(m)
-            same["labels"].append(label(m))
     sm = prep.series_model
     series = prep.neighbour_html(p, sm, here) if sm and prep.has_neighbours(p, sm) else None
+    # the other models' top 3, one line each (models whose top 3 are the same share their line);
+    # a title linked above (the series, the similar titles) is named there without a second link
+    linked = {q for m in (sm if series else None, lead) if m for q in prep.neighbour_lists[m][0][p] if q >= 0}
+    others = [
+        {"names": names, "labels": [label(m) for m in names], "html": html}
+        for names, html in prep.top_lines(p, [m for m in prep.models if m not in (sm, lead)], here, linked)
+    ]
     work = result.catalog.work_of
     also = [
         {

@@ -3,9 +3,15 @@
 ``data/nb/<n>.json`` (one per :data:`~mangarec.site.prepare.NB_BLOCK` items, chosen by
 ``fnv1a(id) % shards``)::
 
-    {"models": [model, ...],
-     "items": {id: [title, [tag numbers], year|null, kind]},
-     "nb": {id: [[[positions, best first], [score deltas]] for each model of "models"]}}
+    {"models": [model, ...], "w": characters per position,
+     "items": {id: [title, [tag numbers], year|null, kind,
+                    [["positions, best first", [score deltas]] for each model of "models"]]}}
+
+Each id is written once per shard (a live catalog's ids are 36-character UUIDs). A list's
+positions are one string, ``w`` characters each (:func:`encode_positions`: base 64, most
+significant digit first, in the URL-safe base64 alphabet; ``w`` is the fewest for the catalog,
+3 up to 262,144 titles), not a JSON list of decimal numbers (5 to 6 bytes each from 10,000
+titles on).
 
 A neighbour is its **position** in the catalog order, an index into the shared dictionaries
 ``data/maps/titles.json`` (its id, title and kind label) and ``data/maps/tags.json`` (its tags):
@@ -40,6 +46,36 @@ import scipy.sparse as sp
 
 from .prepare import Prepared
 
+#: The digits of a shard's positions (``site.js`` decodes them with the same alphabet).
+POSITION_DIGITS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def position_width(n: int) -> int:
+    """Characters per position for a catalog of ``n`` titles: the fewest base-64 digits for ``n - 1``."""
+    w = 1
+    while 64**w < n:
+        w += 1
+    return w
+
+
+def encode_positions(positions: list[int], width: int) -> str:
+    """Catalog positions as one string of ``width`` base-64 digits each (:data:`POSITION_DIGITS`)."""
+    out = []
+    for q in positions:
+        out.append("".join(POSITION_DIGITS[(q >> (6 * k)) & 63] for k in range(width - 1, -1, -1)))
+    return "".join(out)
+
+
+def decode_positions(text: str, width: int) -> list[int]:
+    """:func:`encode_positions` undone."""
+    out = []
+    for i in range(0, len(text), width):
+        q = 0
+        for c in text[i : i + width]:
+            q = q * 64 + POSITION_DIGITS.index(c)
+        out.append(q)
+    return out
+
 
 def delta_scores(milli: list[int]) -> list[int]:
     """Scores in thousandths, best first → the first, then each one's drop from the one before."""
@@ -60,18 +96,18 @@ def neighbour_shards(prep: Prepared, shards_range: range | None = None) -> dict[
     models = list(prep.models)
     pos_of = {m: prep.neighbour_lists[m][0] for m in models}
     milli = prep.score_milli
+    width = position_width(len(items))
     shards = {}
     for s in shards_range if shards_range is not None else range(len(members)):
-        entries, nb = {}, {}
+        entries = {}
         for p in members[s]:
             it = items[p]
-            entries[it.id] = [it.title, list(prep.item_tags[p]), it.year, it.kind]
             lists = []
             for m in models:
                 row = [q for q in pos_of[m][p] if q >= 0]
-                lists.append([row, delta_scores(milli[m][p][: len(row)])])
-            nb[it.id] = lists
-        shards[s] = {"models": models, "items": entries, "nb": nb}
+                lists.append([encode_positions(row, width), delta_scores(milli[m][p][: len(row)])])
+            entries[it.id] = [it.title, list(prep.item_tags[p]), it.year, it.kind, lists]
+        shards[s] = {"models": models, "w": width, "items": entries}
     return shards
 
 

@@ -41,7 +41,9 @@ def csp_hash(text: str) -> str:
 
 def notfound_csp(base_csp: str, css: str) -> str:
     """The site's CSP plus the hash of the 404 page's inline stylesheet (it has no script)."""
-    return base_csp.replace("style-src 'self'", f"style-src 'self' {csp_hash(css)}")
+    from .render import directive
+
+    return directive(base_csp, "style-src", "'self'", csp_hash(css))
 
 
 def inline(css: str) -> dict:

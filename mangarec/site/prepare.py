@@ -285,29 +285,53 @@ class Prepared:
         """Whether item ``p`` has any neighbour shown under ``model`` (a series list may have none)."""
         return any(q >= 0 for q in self.neighbour_lists[model][0][p])
 
-    def neighbour_html(self, p: int, model: str, prefix: str, *, limit: int = NB_SHOW, explain: bool = True) -> Markup:
-        """Item ``p``'s first ``limit`` neighbours under ``model``: with ``explain``, ``<li>`` rows
-        of the link, the neighbour's kind label, its similarity and the tags it shares with ``p``
-        ("all N tags" when it has every one of ``p``'s N ≥ 2 tags: those are listed above);
-        without, the links alone on one line, separated by `` · ``.
+    def shared_text(self, p: int, q: int) -> str:
+        """The tags ``q`` shares with ``p``, in the shorter of two forms (``p``'s tags are listed
+        above its list): "all N tags" when ``q`` has every one of ``p``'s N ≥ 2 tags, "all but X, Y"
+        when naming the few it lacks is shorter than naming those it shares, else the shared tags'
+        names; ``""`` when none."""
+        mine, both = self.tag_masks[p], self.tag_masks[p] & self.tag_masks[q]
+        if both == mine and len(self.item_tags[p]) >= 2:
+            return f"all {len(self.item_tags[p])} tags"
+        named = self.shared_mask(both)[1]
+        if both:
+            lacks = "all but " + self.shared_mask(mine & ~both)[1]
+            if len(lacks) < len(named):
+                return lacks
+        return named
 
-        Built from pre-escaped strings (fast: a title page has one list per model).
-        """
+    def neighbour_html(self, p: int, model: str, prefix: str, *, limit: int = NB_SHOW) -> Markup:
+        """Item ``p``'s first ``limit`` neighbours under ``model`` as ``<li>`` rows: the link, the
+        neighbour's kind label, its similarity and, in ``<small>``, the tags it shares with ``p``
+        (:meth:`shared_text`). Built from pre-escaped strings (fast: a title page has two lists)."""
         pos = self.neighbour_lists[model][0][p][:limit]
         text = self.score_text[model][p]
-        mine = self.tag_masks[p]
-        masks, links, shared_of, kinds = self.tag_masks, self.links(prefix), self.shared_mask, self.esc_kind_labels
-        if not explain:
-            return Markup(" · ".join(links[q] for q in pos if q >= 0) or '<span class="none">none</span>')
-        n_mine = len(self.item_tags[p])
+        links, kinds = self.links(prefix), self.esc_kind_labels
         rows = []
         for q, s in zip(pos, text):
             if q < 0:
                 continue
-            both = mine & masks[q]
-            shared = f"all {n_mine} tags" if both == mine and n_mine >= 2 else shared_of(both)[1]
-            rows.append(
-                f'<li>{links[q]}{kinds[q]} <span class="score">{s}</span>'
-                + (f'<span class="shared">{shared}</span></li>' if shared else "</li>")
-            )
+            shared = self.shared_text(p, q)
+            rows.append(f"<li>{links[q]}{kinds[q]} {s}" + (f"<small>{shared}</small></li>" if shared else "</li>"))
         return Markup("\n".join(rows) if rows else '<li class="none">No neighbours.</li>')
+
+    def top_lines(
+        self, p: int, models: Sequence[str], prefix: str, linked: set[int], *, limit: int = NB_SHOW_OTHERS
+    ) -> list[tuple[list[str], Markup]]:
+        """Each model's top ``limit`` for item ``p`` on one line, ``[(models, html)]``: models with
+        the same top ``limit`` share a line, and a title is linked once per page: those in
+        ``linked`` (the positions linked above, updated here) are named without their link."""
+        lines: list[tuple[list[str], list[int]]] = []
+        for m in models:
+            top = [q for q in self.neighbour_lists[m][0][p][:limit] if q >= 0]
+            same = next((names for names, t in lines if t == top), None)
+            if same is None:
+                lines.append(([m], top))
+            else:
+                same.append(m)
+        links, titles, out = self.links(prefix), self.esc_titles, []
+        for names, top in lines:
+            parts = [titles[q] if q in linked else links[q] for q in top]
+            linked.update(top)
+            out.append((names, Markup(" · ".join(parts) or '<span class="none">none</span>')))
+        return out

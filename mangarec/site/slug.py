@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import base64
 import re
+import uuid
 from collections.abc import Sequence
 
 from ..errors import InputError
@@ -25,6 +26,15 @@ def slug(item_id: str) -> str:
     if UUID_FORM.fullmatch(item_id) is None:
         return item_id
     return base64.urlsafe_b64encode(bytes.fromhex(item_id.replace("-", ""))).rstrip(b"=").decode("ascii")
+
+
+def uuid_of(slug_: str) -> str:
+    """The UUID whose :func:`slug` is ``slug_`` (22 URL-safe base64 characters): a UUID title's
+    page carries only its slug, and ``title.js`` recovers the id with the same function."""
+    raw = base64.urlsafe_b64decode(slug_ + "==")
+    if len(slug_) != 22 or len(raw) != 16:
+        raise ValueError(f"{slug_!r} is not the slug of a UUID")
+    return str(uuid.UUID(bytes=raw))
 
 
 def slugs(ids: Sequence[str]) -> list[str]:
@@ -40,4 +50,4 @@ def slugs(ids: Sequence[str]) -> list[str]:
     return out
 
 
-__all__ = ["UUID_FORM", "slug", "slugs"]
+__all__ = ["UUID_FORM", "slug", "slugs", "uuid_of"]

@@ -15,6 +15,8 @@ import numpy as np
 import pytest
 from conftest import Server, assert_clean, open_page, page_modules, wait_for
 
+from mangarec.site.context import label
+
 pytestmark = pytest.mark.browser
 
 
@@ -251,14 +253,18 @@ def test_title_page_readable_without_javascript(browser, built):
     # without scripts the page keeps its lists: "Similar titles" (10, with shared tags) and the
     # top 3 of every other model, with the link to explore's full side by side
     lead = browser.find_elements("css selector", "ol.lead li a")
-    assert len(lead) == 10 and browser.find_elements("css selector", "ol.lead li .shared")
-    cols = browser.find_elements("css selector", "dl.others dd[data-model]")
+    assert len(lead) == 10 and browser.find_elements("css selector", "ol.lead li small")
+    cols = browser.find_elements("css selector", "dl.others dd")
     others = [m for m in result.neighbours if m not in ("series", result.report.published.model)]
-    lines = [c.get_attribute("data-model").split() for c in cols]  # models that agree share a line
-    assert sorted(m for line in lines for m in line) == sorted(others)
-    assert [line[0] for line in lines] == [m for m in others if m in {line[0] for line in lines}]
-    assert all(len(c.find_elements("css selector", "a")) == 3 for c in cols)
-    assert browser.find_element("link text", "explore").get_attribute("href").endswith(f"explore/#{iid}")
+    # models that agree share a line, named by their labels in its <dt>
+    lines = [dt.text.split(", ") for dt in browser.find_elements("css selector", "dl.others dt")]
+    assert len(lines) == len(cols) and sorted(x for line in lines for x in line) == sorted(map(label, others))
+    assert [line[0] for line in lines] == [label(m) for m in others if label(m) in {line[0] for line in lines}]
+    assert all(len(c.text.split(" · ")) == 3 for c in cols)
+    hrefs = [a.get_attribute("href") for a in browser.find_elements("css selector", "ol.lead a, dl.others a")]
+    titles = [h for h in hrefs if "/title/" in h]
+    assert len(titles) == len(set(titles)) >= 10  # each title linked once per page
+    assert browser.find_element("link text", "explore").get_attribute("href").endswith("explore/")
     assert not browser.find_elements("css selector", ".rate")  # the like buttons come with the scripts
 
 
@@ -385,6 +391,15 @@ def test_uuid_ids_link_to_their_slug_pages(browser, tmp_path):
         wait_for(browser, "return location.pathname.indexOf('/title/') >= 0 && document.querySelector('h1') !== null")
         here = browser.execute_script("return location.pathname").split("/")[-2]
         assert browser.find_element("css selector", "h1").text == slugs[here].title
+        # the page carries the slug only; title.js recovers the UUID (slug.js uuidOf) for the like
+        # buttons and the link to explore
+        assert slugs[here].id not in (out / "title" / here / "index.html").read_text()
+        wait_for(browser, "return document.querySelector('a[href*=\"explore/#\"]') !== null")
+        assert browser.find_element("css selector", ".rate").get_attribute("data-id") == slugs[here].id
+        browser.find_element("link text", "explore").click()
+        wait_for(browser, "return location.pathname.endsWith('/explore/') && !document.getElementById('chosen').hidden")
+        assert browser.execute_script("return location.hash") == f"#{slugs[here].id}"
+        assert browser.find_element("css selector", "#chosen-title").text.startswith(slugs[here].title)
         assert_clean(browser)
     finally:
         server.close()

@@ -54,6 +54,16 @@ def test_explore(result, prep):
     assert ctx["module"] == "js/explore.js" and ctx["scripts"] == []
 
 
+def _rows(html) -> list[dict]:
+    """A similar-titles list's rows: link, the similarity (the row's own text) and shared tags."""
+    rows = []
+    for li in parse("<ol>" + str(html) + "</ol>").find_all("li"):
+        own = "".join(c for c in li.children if isinstance(c, str)).split()
+        small = li.find("small")
+        rows.append({"href": li.find("a").attrs["href"], "score": float(own[-1]), "shared": small and small.text()})
+    return rows
+
+
 def test_title(result, prep):
     p = result.catalog.index["h2"]
     ctx = C.title_context(result, prep, p, ASSETS)
@@ -64,39 +74,63 @@ def test_title(result, prep):
     assert result.report.published.model == "lsi"
     assert ctx["similar"]["name"] == "lsi"
     assert [n for o in ctx["others"] for n in o["names"]] == ["word2vec", "network"]
-    lead = dict(ctx["similar"], names=[ctx["similar"]["name"]])
-    for m, n, shared in [(lead, 10, True)] + [(o, 3, False) for o in ctx["others"]]:
-        assert isinstance(m["html"], Markup)
-        ol = parse("<ol>" + str(m["html"]) + "</ol>")
-        # the lead list: one row each; the others: their links on one line
-        rows = [
-            {
-                "href": li.find("a").attrs["href"],
-                "score": li.find("span", class_="score"),
-                "shared": li.find("span", class_="shared"),
-            }
-            for li in ol.find_all("li")
-        ] or [{"href": a.attrs["href"], "score": None, "shared": None} for a in ol.find_all("a")]
-        assert shared or " · " in str(m["html"])
-        assert len(rows) == n
-        assert all(r["href"].startswith("../") and r["href"].count("/") == 2 for r in rows)
-        if shared:
-            scores = [float(r["score"].text()) for r in rows]
-            assert scores == sorted(scores, reverse=True)
+    rows = _rows(ctx["similar"]["html"])
+    assert len(rows) == 10 and all(r["href"].startswith("../") and r["href"].count("/") == 2 for r in rows)
+    assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
+    assert [r["href"].split("/")[-2] for r in rows] == [prep.items[q].id for q in prep.neighbour_lists["lsi"][0][p]]
+    mine = set(result.catalog["h2"].tag_list)
+    for r in rows:
+        theirs = set(result.catalog[r["href"].split("/")[-2]].tag_list)
+        if mine <= theirs:  # every tag of h2: said in short
+            assert r["shared"] == f"all {len(mine)} tags"
+        elif r["shared"].startswith("all but "):  # the tags it lacks: fewer words than those it has
+            assert r["shared"][len("all but ") :].split(", ") == sorted(mine - theirs)
         else:
-            assert all(r["score"] is None for r in rows)
-        full = prep.neighbour_lists[m["names"][0]][0][p][:n]
-        assert [r["href"].split("/")[-2] for r in rows] == [prep.items[q].id for q in full]
-        mine = set(result.catalog["h2"].tag_list)
-        for r in rows:
-            other = result.catalog[r["href"].split("/")[-2]]
-            if shared and mine <= set(other.tag_list):  # every tag of h2: said in short
-                assert r["shared"].text() == f"all {len(mine)} tags"
-            elif shared:
-                assert r["shared"].text().split(", ") == sorted(mine & set(other.tag_list))
-            else:
-                assert r["shared"] is None
+            assert r["shared"].split(", ") == sorted(mine & theirs)
+    # the others' lines: a title's link once per page, so a title "Similar titles" links is named
+    linked = {r["href"] for r in rows}
+    for o in ctx["others"]:
+        html = str(o["html"])
+        assert isinstance(o["html"], Markup) and "<li" not in html and "<small" not in html
+        top = [prep.items[q] for q in prep.neighbour_lists[o["names"][0]][0][p][:3]]
+        assert html.split(" · ") == [
+            it.title if f"../{it.id}/" in linked else f'<a href="../{it.id}/">{it.title}</a>' for it in top
+        ]
+        linked |= {f"../{it.id}/" for it in top}
     assert ctx["data"] == {"like_threshold": 8.0, "id": "h2"}
+
+
+def test_shared_tags_in_the_shorter_form(result, prep):
+    # h2's tags against each title: "all N tags", "all but …" (the ones it lacks) or those shared
+    p = result.catalog.index["h2"]
+    mine = set(result.catalog["h2"].tag_list)
+    forms = set()
+    for q, it in enumerate(prep.items):
+        both, lacks = sorted(mine & set(it.tag_list)), sorted(mine - set(it.tag_list))
+        text = prep.shared_text(p, q)
+        if not lacks and len(mine) >= 2:
+            assert text == f"all {len(mine)} tags"
+        elif both and len("all but " + ", ".join(lacks)) < len(", ".join(both)):
+            assert text == "all but " + ", ".join(lacks)
+        else:
+            assert text == ", ".join(both)
+        forms.add(text.split(" ")[0] if text.startswith("all") else "named")
+    assert forms >= {"all", "named"}
+
+
+def test_shared_tags_name_the_few_missing():
+    from mangarec.catalog import Catalog, Item, make_tags
+
+    tags = ["Action", "Adventure", "Comedy", "Drama", "Fantasy"]
+    items = [
+        Item(id="a", title="A", kind="manga", tags=make_tags({"genre": tags})),
+        Item(id="b", title="B", kind="manga", tags=make_tags({"genre": tags[:4]})),
+        Item(id="c", title="C", kind="manga", tags=make_tags({"genre": tags[:1] + ["Horror"]})),
+        Item(id="d", title="D", kind="manga", tags=make_tags({"genre": ["Horror"]})),
+    ]
+    prep = Prepared(make_result(Catalog(items=tuple(items), sources=("t",))))
+    assert [prep.shared_text(0, q) for q in (1, 2, 3)] == ["all but Fantasy", "Action", ""]
+    assert prep.shared_text(1, 0) == "all 4 tags"
 
 
 def test_title_says_a_top_3_shared_by_models_once(result):
@@ -107,7 +141,25 @@ def test_title_says_a_top_3_shared_by_models_once(result):
     ctx = C.title_context(same, prep, same.catalog.index["h2"], ASSETS)
     assert [o["names"] for o in ctx["others"]] == [["word2vec", "network"]]
     assert ctx["others"][0]["labels"] == [C.label("word2vec"), C.label("network")]
-    assert str(ctx["others"][0]["html"]).count("<a ") == 3
+    assert str(ctx["others"][0]["html"]).count(" · ") == 2
+
+
+def test_a_title_is_linked_once_per_page(result, prep):
+    """Each title page links each other title at most once (the lists repeat titles: the other
+    models often agree with the similar titles); every title it names is linked somewhere on it."""
+    from mangarec.site.render import environment
+
+    env = environment()
+    for iid in ("h2", "s5"):
+        p = result.catalog.index[iid]
+        page = parse(env.get_template("title.html").render(**C.title_context(result, prep, p, ASSETS)))
+        hrefs = [a.attrs["href"] for a in page.find("article").find_all("a") if a.attrs["href"].startswith("../")]
+        siblings = [h for h in hrefs if h.count("/") == 2]
+        assert len(siblings) == len(set(siblings)) >= 10
+        others = page.find("dl", class_="others")
+        named = [t.strip() for dd in others.find_all("dd") for t in dd.text().split(" · ")]
+        titles = {result.catalog[h.split("/")[1]].title for h in siblings}
+        assert len(named) == 3 * len(others.find_all("dd")) and set(named) <= titles
 
 
 def test_plots(result, prep):

@@ -1,10 +1,24 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from mangarec.site.data_files import MISSING, map_file, map_tags, map_titles, neighbour_shards, quantise
+from mangarec.site.data_files import (
+    MISSING,
+    decode_positions,
+    encode_positions,
+    map_file,
+    map_tags,
+    map_titles,
+    neighbour_shards,
+    position_width,
+    quantise,
+)
 from mangarec.site.prepare import NB_SHOW, Prepared, fnv1a
 
 
@@ -27,7 +41,8 @@ def test_neighbour_shards_cover_every_item(result):
     assert set(seen) == set(result.catalog.ids)
     sh = seen["s1"]
     assert sh["models"] == list(prep.models)
-    positions, deltas = sh["nb"]["s1"][sh["models"].index("lsi")]
+    codes, deltas = sh["items"]["s1"][4][sh["models"].index("lsi")]
+    positions = decode_positions(codes, sh["w"])
     assert len(positions) == len(deltas) == NB_SHOW
     p = result.catalog.index["s1"]
     nb = result.neighbours["lsi"]
@@ -42,8 +57,23 @@ def test_neighbour_shards_cover_every_item(result):
         assert names["t"][q] == result.catalog[nid].title
         assert names["kinds"][names["k"][q]] == prep.kind_labels[result.catalog.index[nid]]
         assert [prep.tags[t] for t in tags["g"][q]] == list(result.catalog[nid].tag_list)
-    assert sh["items"]["s1"] == ["Sports title 1", list(prep.item_tags[p]), 2001, "manga"]
+    assert sh["items"]["s1"][:4] == ["Sports title 1", list(prep.item_tags[p]), 2001, "manga"]
+    assert set(sh) == {"models", "w", "items"} and sh["w"] == 1  # each id once per shard; 24 titles
     json.dumps(shards, allow_nan=False)
+
+
+@pytest.mark.parametrize(("n", "width"), [(1, 1), (64, 1), (65, 2), (4096, 2), (4097, 3), (262_144, 3), (262_145, 4)])
+def test_position_width(n, width):
+    assert position_width(n) == width
+    assert decode_positions(encode_positions([0, n - 1], width), width) == [0, n - 1]
+    assert len(encode_positions([n - 1], width)) == width
+
+
+@given(st.lists(st.integers(0, 64**3 - 1), max_size=12))
+def test_positions_round_trip(positions):
+    text = encode_positions(positions, 3)
+    assert len(text) == 3 * len(positions) and re.fullmatch(r"[A-Za-z0-9_-]*", text)
+    assert decode_positions(text, 3) == positions
 
 
 def test_delta_scores_round_trip():

@@ -88,14 +88,16 @@ def test_title_page_has_same_series_apart_and_both_formats(tmp_path):
 def test_explore_shards_carry_formats_and_only_series_members(tmp_path):
     import json
 
+    from mangarec.site.data_files import decode_positions
+
     cat, out = built(tmp_path)
     found = False
     names = json.loads((out / "data" / "maps" / "titles.json").read_text())
     for f in (out / "data" / "nb").glob("*.json"):
         d = json.loads(f.read_text())
-        if "a-dn" in d["nb"]:
+        if "a-dn" in d["items"]:
             found = True
-            series = d["nb"]["a-dn"][d["models"].index("series")][0]  # catalog positions
+            series = decode_positions(d["items"]["a-dn"][4][d["models"].index("series")][0], d["w"])
             assert {names["ids"][q] for q in series} == {"m-dn", "m-dn2"}
             labels = {names["ids"][q]: names["kinds"][names["k"][q]] for q in series}
             assert labels["m-dn"] == "manga"

@@ -22,7 +22,7 @@ from site_helpers import make_result
 from mangarec.catalog import Catalog, Related
 from mangarec.errors import InputError
 from mangarec.paths import ROOT
-from mangarec.site.slug import slug, slugs
+from mangarec.site.slug import slug, slugs, uuid_of
 
 KNOWN = {
     "0049ecdc-6271-53d1-9a79-e9ebd874cb81": "AEns3GJxU9Gaeenr2HTLgQ",
@@ -43,6 +43,13 @@ def test_a_uuid_is_22_url_safe_characters_and_comes_back(u):
     s = slug(str(u))
     assert len(s) == 22 and re.fullmatch(r"[A-Za-z0-9_-]{22}", s)
     assert uuid.UUID(bytes=base64.urlsafe_b64decode(s + "==")) == u  # lossless: no two UUIDs share a page
+    assert uuid_of(s) == str(u)
+
+
+def test_only_a_uuid_slug_has_a_uuid():
+    for bad in ("123", "s3", "AAAAAAAAAAAAAAAAAAAAA", "AAAAAAAAAAAAAAAAAAAAAAAA"):
+        with pytest.raises(ValueError):
+            uuid_of(bad)
 
 
 def test_the_browser_computes_the_same_slugs():
@@ -50,11 +57,15 @@ def test_the_browser_computes_the_same_slugs():
     assert node, "node (>= 20) is needed: tests/run says how to install it"
     ids = [*KNOWN, *(str(uuid.uuid5(uuid.NAMESPACE_URL, str(k))) for k in range(50))]
     script = (
-        f"import {{slug}} from './site_src/static/js/slug.js';console.log(JSON.stringify({json.dumps(ids)}.map(slug)));"
+        "import {slug, uuidOf} from './site_src/static/js/slug.js';"
+        f"const s = {json.dumps(ids)}.map(slug);"
+        "console.log(JSON.stringify([s, s.filter(x => x.length === 22).map(uuidOf)]));"
     )
     out = subprocess.run([node, "--input-type=module", "-e", script], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
-    assert json.loads(out.stdout) == [slug(i) for i in ids]
+    slugs_js, back = json.loads(out.stdout)
+    assert slugs_js == [slug(i) for i in ids]
+    assert back == [uuid_of(s) for s in slugs_js if len(s) == 22] == [i for i in ids if slug(i) != i]
 
 
 def test_two_ids_sharing_a_page_are_one_line():

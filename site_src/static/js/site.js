@@ -40,6 +40,20 @@ function dictionaries() {
   return Promise.all([fetchJSON('data/maps/titles.json'), fetchJSON('data/maps/tags.json')]);
 }
 
+/* The digits of a shard's positions (data_files.POSITION_DIGITS). */
+const DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/* A shard list's positions: `w` base-64 digits each, most significant first (data_files.encode_positions). */
+function positions(text, w) {
+  const out = [];
+  for (let i = 0; i < text.length; i += w) {
+    let q = 0;
+    for (let j = i; j < i + w; j++) q = q * 64 + DIGITS.indexOf(text[j]);
+    out.push(q);
+  }
+  return out;
+}
+
 /* One title's facts and neighbours: {item: {t, g, y, k} | null, nb: {model: [[id, score,
  * [shared tag numbers], title, kind label]]}, ref: {id: title}}. Shards store neighbours as
  * catalog positions into the dictionaries and scores in thousandths, delta-coded. */
@@ -48,7 +62,7 @@ export function itemInfo(id, nShards) {
     const a = s.items[id];
     if (!a) return {item: null, nb: {}, ref: {}};
     const item = {t: a[0], g: a[1], y: a[2], k: a[3]};
-    const lists = s.nb[id] || [];
+    const lists = a[4] || [];
     if (!lists.length) return {item: item, nb: {}, ref: {}};
     return dictionaries().then(function (d) {
       const names = d[0];
@@ -59,7 +73,7 @@ export function itemInfo(id, nShards) {
       s.models.forEach(function (m, j) {
         const pair = lists[j];
         let score = 0;
-        nb[m] = pair[0].map(function (q, k) {
+        nb[m] = positions(pair[0], s.w).map(function (q, k) {
           score = k ? score - pair[1][k] : pair[1][0];
           const qid = names.ids[q];
           ref[qid] = names.t[q];

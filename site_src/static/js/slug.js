@@ -10,3 +10,11 @@ export function slug(id) {
   for (let i = 0; i < 32; i += 2) bytes += String.fromCharCode(parseInt(hex.slice(i, i + 2), 16));
   return btoa(bytes).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
+
+/* The UUID whose slug is `s` (22 URL-safe base64 characters; slug.uuid_of in Python). */
+export function uuidOf(s) {
+  const bytes = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '==');
+  let hex = '';
+  for (let i = 0; i < bytes.length; i++) hex += bytes.charCodeAt(i).toString(16).padStart(2, '0');
+  return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)].join('-');
+}
