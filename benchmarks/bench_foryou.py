@@ -49,7 +49,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mangarec import client, compact, kernel, publish, published  # noqa: E402
+from mangarec import client, compact, lean, publish, published  # noqa: E402
 from mangarec.paths import shared_data_dir  # noqa: E402
 from mangarec.seeds import derive_seed  # noqa: E402
 
@@ -125,16 +125,20 @@ def curve5(name, rows_of, base: Row, variants, build5, popular: list[str]) -> li
     (:data:`PAGE_LIKES` times the mean gzipped file of the popular half, which the page's
     visitor likes), and the figures through the candidate lists."""
     print(
-        f"\n=== {name}: version 6 (per-title files with candidate lists and floors): up front = document + "
+        f"\n=== {name}: version 7 (per-title files with candidate lists and floors, names in blocks): "
+        f"up front = document + "
         f"{PAGE_LIKES} rated titles' files"
     )
     _print(base, base)
     out = [base]
     for n, mu0 in variants:
-        doc, files = build5(n, mu0 or None)
-        m = client.parse(doc, "bench", title_files=files.values())
+        doc, files, blocks = build5(n, mu0 or None)
+        m = client.parse(doc, "bench", title_files=files.values(), names=blocks.values())
         per = np.mean([_gz(publish.dumps(files[i])) for i in popular])
-        label = f"v6: {n} candidates, kernel at {mu0 or 'both schedule ends'}"
+        raw = np.mean([len(publish.dumps(f)) for f in files.values()])
+        names = sum(len(publish.dumps(b)) for b in blocks.values()) / len(files)
+        print(f"  (v7, {n} candidates: a title file {raw:.0f} B raw, {per:.0f} B gz; name blocks {names:.0f} B/title)")
+        label = f"v7: {n} candidates, kernel at {mu0 or 'both schedule ends'}"
         row = Row(label, _gz(publish.dumps(doc)), int(PAGE_LIKES * per), rows_of(m))
         out.append(row)
         _print(row, base)
@@ -178,11 +182,11 @@ def anime(args) -> None:
         )
 
     def build5(n, mu0):
-        return kernel.build_titles(cat, emb, **kw, build_date="bench", candidates=n, kernel_reg=mu0)
+        return lean.build_lean(cat, emb, **kw, build_date="bench", candidates=n, kernel_reg=mu0)
 
     labels = ("P@10 12 likes", "P@10 all likes")
     v = (variants_of(args.variants, "anime"), variants5_of(args.variants5, "anime"))
-    both(args, "anime-recdb", cat, emb, dict(kw), figures, (build, build5), v, labels, 100_000)
+    both(args, "anime-recdb", cat, emb, dict(kw), figures, (build, build5), v, labels, 100_000, "als")
 
 
 def mangadex(args) -> None:
@@ -240,14 +244,12 @@ def mangadex(args) -> None:
         )
 
     def build5(n, mu0):
-        return kernel.build_titles(
-            cat, emb, reg=fold.reg, mode=fold.mode, build_date="bench", candidates=n, kernel_reg=mu0
-        )
+        return lean.build_lean(cat, emb, reg=fold.reg, mode=fold.mode, build_date="bench", candidates=n, kernel_reg=mu0)
 
     labels = ("franchise R@20", "matches R@20")
     kw = dict(reg=fold.reg, mode=fold.mode)
     v = (variants_of(args.variants_md, "mangadex"), variants5_of(args.variants5_md, "mangadex"))
-    both(args, "MangaDex v3", cat, emb, kw, figures, (build, build5), v, labels, 150_000)
+    both(args, "MangaDex v3", cat, emb, kw, figures, (build, build5), v, labels, 150_000, "hybrid")
 
 
 def variants5_of(text: str | None, dataset: str) -> list[tuple[int, float]]:
@@ -256,10 +258,11 @@ def variants5_of(text: str | None, dataset: str) -> list[tuple[int, float]]:
     return [(int(v.split(":")[0]), float(v.split(":")[1])) for v in text.split(",") if v]
 
 
-def both(args, name, cat, emb, fold: dict, figures, builds, variants, labels, budget: int) -> None:
-    """The curves beside the version-3 file, the verdict and (``--browser``) the page."""
+def both(args, name, cat, emb, fold: dict, figures, builds, variants, labels, budget: int, model: str) -> None:
+    """The curves beside the version-3 file, the verdict and (``--browser``) the page (``model``:
+    the published model, whose declared candidates the page's form has by default)."""
     if args.page_only:
-        browser(args, name, cat, emb, fold, budget)
+        browser(args, name, cat, emb, fold, budget, model)
         return
     base_doc = publish.build_payload(cat, emb, **fold, build_date="bench")
     rows = curve(name, figures, base_doc, variants[0], builds[0], labels) if variants[0] else []
@@ -273,7 +276,7 @@ def both(args, name, cat, emb, fold: dict, figures, builds, variants, labels, bu
         rows += curve5(name, figures, rows[0], variants[1], builds[1], popular)[1:]
     verdict(rows, budget)
     if args.browser:
-        browser(args, name, cat, emb, fold, budget)
+        browser(args, name, cat, emb, fold, budget, model)
 
 
 def verdict(rows: list[Row], budget: int) -> None:
@@ -441,7 +444,7 @@ def dataset_site(shell: Path, tmp: Path, name: str, cat, emb, fold: dict, opts: 
             (out / p.name).symlink_to(p)
     (out / "data").mkdir()
     for p in (shell / "data").iterdir():
-        if not p.name.startswith("embeddings"):
+        if not p.name.startswith("embeddings") and p.name != "taste":
             (out / "data" / p.name).symlink_to(p)
     published.write_published(out, cat, emb, build_date="bench", top_n=2000, compact=opts, **fold)
     return out
@@ -455,7 +458,7 @@ def likes_for(site: Path, n: int = 12, seed: int = 7) -> dict[str, str]:
     return {pool[k]: "like" for k in sorted(g.choice(len(pool), size=n, replace=False))}
 
 
-def browser(args, name: str, cat, emb, fold: dict, budget: int) -> None:
+def browser(args, name: str, cat, emb, fold: dict, budget: int, model: str) -> None:
     """For-you of ``name``'s published files in the bundled site's shell, before and after."""
     print(
         f"\n=== For-you in Chromium, {name}: fast 3G (1.6 Mbit/s, 150 ms), 12 likes stored, cold cache, "
@@ -474,7 +477,7 @@ def browser(args, name: str, cat, emb, fold: dict, budget: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
         shell = shell_site(t)
-        opts = replace(compact.CompactOptions.of(PublishSection()), candidates=args.candidates)
+        opts = compact.CompactOptions.of(PublishSection(compact_candidates=args.candidates), model)
         site = dataset_site(shell, t, name.split()[0], cat, emb, fold, opts)
         likes = likes_for(site)
         before = baseline_site(site, args.baseline_ref, t)
@@ -498,6 +501,53 @@ def browser(args, name: str, cat, emb, fold: dict, budget: int) -> None:
         )
 
 
+def site_sizes(args) -> None:
+    """What the default form costs the site per title beside version 4 (``compact_candidates = 0``,
+    the default before), built in this process with one stage cache per catalog: the bundled
+    catalog (its first 300 titles and all 609: all in, and what one more title adds) and the first
+    ``--site-limit`` MangaDex v3 SFW titles with UUID ids (``bench_site_size.py --uuid``'s slice)."""
+    import io
+    import os
+    import shutil
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from bench_site_size import write_slices
+
+    from mangarec import pipeline
+    from mangarec.config import Config
+    from mangarec.paths import DEFAULT_CATALOG
+    from mangarec.progress import StageLog
+
+    print(f"\n=== the site per title: version 4 (today's default) beside version 7; load {os.getloadavg()[0]:.1f}")
+    print(f"  {'catalog':40} {'form':>26} {'titles':>7} {'all in B/title':>15} {'one more title':>15}")
+    work = Path(tempfile.mkdtemp(prefix="mangarec-foryou-site-"))
+    try:
+        md = shared_data_dir() / "mangadex-v3" / "manga.jsonl.xz"
+        uuid = write_slices(md, args.site_limit, work)["UUID ids"]
+        for label, source in (
+            ("bundled catalog", f"generic:{DEFAULT_CATALOG}"),
+            (f"MangaDex {args.site_limit:,}, UUID ids", f"generic:{uuid}"),
+        ):
+            cache = work / f"cache-{len(label)}"
+            for form, n in (("version 4 (candidates 0)", 0), ("version 7 (model's count)", -1)):
+                base = Config()
+                config = replace(base, publish=replace(base.publish, compact_candidates=n))
+                sizes = []
+                for limit in (None, "half"):
+                    out = work / "site"
+                    shutil.rmtree(out, ignore_errors=True)
+                    lim = None if limit is None else sizes[0][0] // 2
+                    r = pipeline.run_build(
+                        [source], out, config, limit=lim, cache_dir=cache, log=StageLog(stream=io.StringIO())
+                    )
+                    assert r is not None
+                    sizes.append((len(r.catalog), pipeline.site_size(out)[0]))
+                (n1, b1), (n2, b2) = sizes
+                print(f"  {label:40} {form:>26} {n1:>7} {b1 / n1:>15,.0f} {(b1 - b2) / (n1 - n2):>15,.0f}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--datasets", default="anime,mangadex", help="curves to print ('' for none)")
@@ -510,8 +560,13 @@ def main() -> int:
     ap.add_argument("--baseline-ref", default="main", help="git ref whose scripts are today's page")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--page-only", action="store_true", help="only the page (--browser), no curve")
+    ap.add_argument("--site", action="store_true", help="also the site's bytes per title, version 4 beside 7")
+    ap.add_argument("--site-limit", type=int, default=5000, help="titles of the UUID slice (--site)")
     ap.add_argument(
-        "--candidates", type=int, default=200, help="the page's published form: version 6 with N (0: version 4)"
+        "--candidates",
+        type=int,
+        default=-1,
+        help="the page's published form: version 7 with N (-1: the model's declared count, the default; 0: version 4)",
     )
     args = ap.parse_args()
     todo = [d for d in args.datasets.split(",") if d]
@@ -521,6 +576,8 @@ def main() -> int:
         anime(args)
     if "mangadex" in todo:
         mangadex(args)
+    if args.site:
+        site_sizes(args)
     print("\n(The machine may be loaded: the figures above compare rows of this one run.)")
     return 0
 

@@ -35,6 +35,8 @@ def parse(
     shards: Iterable[Mapping[str, Any]] = (),
     codes: bytes | None = None,
     title_files: Iterable[Mapping[str, Any]] = (),
+    names: Iterable[Mapping[str, Any]] = (),
+    names_from: str | None = None,
 ) -> PublishedModel:
     """Build a :class:`PublishedModel` from a decoded embeddings document.
 
@@ -42,7 +44,9 @@ def parse(
     their titles enter fits but are never recommended. ``codes``: the bytes of the file a
     version-4 document's ``items.vectors`` names (``"encoding": "int8-file"``). ``title_files``: the
     decoded per-title files of a version-5 or 6 document (the rated titles', or any); only they are
-    known to the fit, and their candidate lists rank (:mod:`mangarec.kernel`).
+    known to the fit, and their candidate lists rank (:mod:`mangarec.kernel`). ``names``: decoded
+    name blocks of a version-7 document (:mod:`mangarec.lean`); the others are read beside
+    ``names_from`` (the document's path or URL) when a pick needs them.
     """
     if not isinstance(doc, Mapping) or doc.get("schema") != SCHEMA_NAME:
         raise InputError(f"not a {SCHEMA_NAME} document", source)
@@ -55,8 +59,8 @@ def parse(
         dim = int(doc["dim"])
         fo = doc["fold_in"]
         items = doc["items"]
-        if doc["version"] in (5, 6):
-            return parse_titles(doc, source, title_files)
+        if doc["version"] in (5, 6, 7):
+            return parse_titles(doc, source, title_files, names, names_from)
         v4 = doc["version"] == 4
         Y = decode4(items, items, dim, codes) if v4 else decode(items, dim, source)
         ids = tuple(items["ids"])
@@ -93,11 +97,12 @@ def load(path_or_url: str, shards: bool = True, rated: Iterable[str] | None = No
     """Load an embeddings JSON from a file path (``.json`` or ``.gz``) or an http(s) URL.
 
     A version-4 document's shards (beside it, ``shards.path``) are read too unless ``shards``
-    is false (then only the titles up front can be rated). A version-5 or 6 document's title files
+    is false (then only the titles up front can be rated). A version-5 to 7 document's title files
     (``titles.path``): those of the ``rated`` ids (an id without a file is unknown), or, with
     ``rated=None`` and a local path, every one in the folder."""
     doc = read_json(str(path_or_url))
-    if isinstance(doc, Mapping) and doc.get("version") in (5, 6):
-        return parse(doc, str(path_or_url), title_files=title_files(str(path_or_url), rated))
+    if isinstance(doc, Mapping) and doc.get("version") in (5, 6, 7):
+        files = title_files(str(path_or_url), rated)
+        return parse(doc, str(path_or_url), title_files=files, names_from=str(path_or_url))
     parts, codes = compact_parts(doc, str(path_or_url), shards)
     return parse(doc, str(path_or_url), parts, codes)

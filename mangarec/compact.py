@@ -182,20 +182,26 @@ class CompactOptions:
     dims: int = 0
     bits: int = 8
     shard_size: int = 16
-    #: > 0: version 6 (:mod:`mangarec.kernel`) with this many candidates per title.
+    #: > 0: version 7 (:mod:`mangarec.lean`) with this many candidates per title; 0: version 4.
     candidates: int = 0
-    #: Version 6: μ₀ of the published implicit kernel (0: the few-ratings λ).
+    #: Versions 6 and 7: μ₀ of the published implicit kernel (0: the few-ratings λ).
     kernel_reg: float = 0.0
 
     @classmethod
-    def of(cls, section) -> CompactOptions:
-        """From the ``[publish]`` section."""
+    def of(cls, section, model: str | None = None) -> CompactOptions:
+        """From the ``[publish]`` section; ``compact_candidates = -1``: what the published
+        ``model`` declares (:attr:`mangarec.models.base.ModelSpec.candidates`; 0 without one)."""
+        candidates = int(section.compact_candidates)
+        if candidates < 0:
+            from .models import spec
+
+            candidates = spec(model).candidates if model else 0
         return cls(
             titles=int(section.compact_titles),
             dims=int(section.compact_dims),
             bits=int(section.compact_bits),
             shard_size=int(section.compact_shard_size),
-            candidates=int(section.compact_candidates),
+            candidates=candidates,
             kernel_reg=float(section.compact_kernel_reg),
         )
 

@@ -139,16 +139,17 @@ class PublishSection:
     compact_bits: int = key(8, "Compact file: bits per code (bench_foryou.py: size-quality curve).", bounded(2, 8))
     compact_shard_size: int = key(16, "Compact file: titles per shard of those not up front.", bounded(1, 100_000))
     compact_candidates: int = key(
-        0,
-        "Compact file: when > 0, version 6 (a file per title with its own code, this many "
-        "candidates and the list's floor, fetched when rated; nothing per title up front) instead "
-        "of version 4 (0). bench_foryou.py: anime-recdb keeps 0.98 of the visitor's P@10 from 150; "
-        "the site then costs 16.5 KB per title on the bundled catalog (9.2 KB at 0), over issue 18's 10 KB.",
-        bounded(0, 100_000),
+        -1,
+        "Compact file: version 7 (a file per title with its own code, this many candidates and the "
+        "list's floor, fetched when rated; names in blocks fetched for the picks shown) when > 0; "
+        "-1: the published model's declared count (ModelSpec.candidates: 200 for ALS, 50 for a "
+        "content model); 0: version 4 (every recommendable title's vector up front). "
+        "bench_foryou.py: anime-recdb keeps 0.98 of the visitor's P@10 from 150.",
+        bounded(-1, 100_000),
     )
     compact_kernel_reg: float = key(
         0.0,
-        "Compact file, version 6: the ridge term of the published implicit kernel (0: the fold-in's few-ratings λ).",
+        "Compact file, version 7: the ridge term of the published implicit kernel (0: the fold-in's few-ratings λ).",
         bounded(0.0, 1e12),
     )
 

@@ -148,7 +148,23 @@ def candidate_lists(
     return rows, q[:, :, :n], steps, q[:, :, n]
 
 
-def build_titles(
+@dataclass(frozen=True)
+class Lists:
+    """What every per-title version publishes, before its files are written: the document (its
+    ``version`` still to set), the ids in row order (most popular first), the codes, and each
+    row's candidates ``rows`` ``(n, N)``, kernel integers ``q`` ``(T, n, N)``, steps ``(T, n)``
+    and floors ``(T, n)`` (:func:`candidate_lists`)."""
+
+    doc: dict
+    ids: list[str]
+    compact: Any
+    rows: np.ndarray
+    q: np.ndarray
+    steps: np.ndarray
+    floors: np.ndarray
+
+
+def lists_of(
     catalog,
     emb,
     *,
@@ -161,14 +177,11 @@ def build_titles(
     kernel_reg: float | None = None,
     bits: int = 8,
     clip: float = CLIP,
-) -> tuple[dict, dict[str, dict]]:
-    """The version-6 document and the per-title files ``{id: document}``.
-
-    Every direction is kept at ``bits`` bits (rotated onto principal directions in implicit
-    mode, so ``fold_in.gram`` is the diagonal of ``YᵀY``); ``candidates`` titles per list;
-    ``kernel_reg`` the one anchor of the implicit kernel (``None``: :func:`kernel_anchors`).
-    """
-    from .publish import SCHEMA_NAME, _round, build_payload, published_vectors, work_groups
+) -> Lists:
+    """The candidate lists of :func:`build_titles` (version 6) and :func:`mangarec.lean.build_lean`
+    (version 7): every direction kept at ``bits`` bits (rotated onto principal directions in
+    implicit mode, so ``fold_in.gram`` is the diagonal of ``YᵀY``), ``candidates`` per list."""
+    from .publish import _round, build_payload, published_vectors
 
     base = build_payload(
         catalog, emb, reg=reg, mode=mode, build_date=build_date, alpha=alpha, schedule=schedule, top_n=None
@@ -184,7 +197,6 @@ def build_titles(
     rows, q, steps, floors = candidate_lists(V, weights, candidates)
     doc = {k: base[k] for k in ("schema", "model", "build_date", "catalog_hash", "subset")}
     doc |= {
-        "version": VERSION,
         "dim": V.shape[1],
         "count": len(ids),
         "fold_in": dict(base["fold_in"], gram=gram, kernel_reg=anchors if implicit else None),
@@ -192,6 +204,22 @@ def build_titles(
         "titles": {"path": TITLE_PATH, "candidates": int(rows.shape[1])},
         "tags": None,
     }
+    return Lists(doc, ids, c, rows, q, steps, floors)
+
+
+def build_titles(catalog, emb, **kw: Any) -> tuple[dict, dict[str, dict]]:
+    """The version-6 document and the per-title files ``{id: document}``.
+
+    Every direction is kept at ``bits`` bits (rotated onto principal directions in implicit
+    mode, so ``fold_in.gram`` is the diagonal of ``YᵀY``); ``candidates`` titles per list;
+    ``kernel_reg`` the one anchor of the implicit kernel (``None``: :func:`kernel_anchors`).
+    """
+    from .publish import SCHEMA_NAME, work_groups
+
+    L = lists_of(catalog, emb, **kw)
+    doc, ids, c, rows, q, steps, floors = L.doc, L.ids, L.compact, L.rows, L.q, L.steps, L.floors
+    doc["version"] = VERSION
+    order = np.argsort(catalog.tie_order, kind="stable")
     names = [catalog.items[k].title for k in order]
     groups = {m: g for g in work_groups(catalog, ids) for m in g}
     files: dict[str, dict] = {}
@@ -252,52 +280,15 @@ class TitleRow:
     id: str
     title: str
     vector: np.ndarray
-    near: tuple[str, ...]
+    near: tuple[Any, ...]
     near_titles: tuple[str, ...]
     kernel: np.ndarray
-    works: tuple[str, ...] = ()
+    works: tuple[Any, ...] = ()
     #: Version 6: the list's floor per anchor ``(T,)`` (what a title left out counts); version 5:
     #: ``None`` (it counts 0).
     floor: np.ndarray | None = None
-
-
-def read_title(f: Mapping[str, Any], doc: Mapping[str, Any], scale: np.ndarray, bound: int) -> TitleRow:
-    """A version-5 or 6 title file checked against its document (same version; raises
-    ``ValueError``)."""
-    version = doc.get("version")
-    if f.get("schema") != TITLE_SCHEMA or f.get("version") != version:
-        raise ValueError(f"not a {TITLE_SCHEMA} version {version} document")
-    if f.get("catalog_hash") != doc.get("catalog_hash"):
-        raise ValueError(f"title file {f.get('id')!r} belongs to another catalog")
-    q = np.frombuffer(base64.b64decode(f["vector"], validate=True), dtype=np.int8)
-    if q.size != len(scale):
-        raise ValueError(f"title {f['id']!r}: vector holds {q.size} codes, expected {len(scale)}")
-    if q.size and int(np.abs(q.astype(np.int16)).max()) > bound:
-        raise ValueError(f"title {f['id']!r}: a code exceeds ±{bound}")
-    near = f["near"]
-    ids, names, ks, steps = list(near["ids"]), list(near["titles"]), list(near["k"]), list(near["step"])
-    T = len(doc["fold_in"].get("kernel_reg") or [0])
-    if not (len(ks) == len(steps) == T and all(len(ids) == len(names) == len(k) for k in ks)):
-        raise ValueError(f"title {f['id']!r}: near.k needs one list per anchor, each as long as near.ids")
-    floor = near["floor"] if version == 6 else None
-    if floor is not None and len(floor) != T:
-        raise ValueError(f"title {f['id']!r}: near.floor needs one value per anchor")
-    kb = (1 << (KERNEL_BITS - 1)) - 1
-    if any(isinstance(v, bool) or not isinstance(v, int) or abs(v) > kb for k in [*ks, floor or []] for v in k):
-        raise ValueError(f"title {f['id']!r}: near.k and near.floor must hold integers within ±{kb}")
-    step = np.asarray(steps, dtype=np.float64)
-    if not (np.isfinite(step).all() and (step >= 0).all()):
-        raise ValueError(f"title {f['id']!r}: near.step must be finite and >= 0")
-    return TitleRow(
-        id=str(f["id"]),
-        title=str(f["title"]),
-        vector=q.astype(np.float64) * scale,
-        near=tuple(str(i) for i in ids),
-        near_titles=tuple(str(t) for t in names),
-        kernel=np.asarray(ks, dtype=np.float64).reshape(T, len(ids)) * step[:, None],
-        works=tuple(str(m) for m in f.get("works") or ()),
-        floor=None if floor is None else np.asarray(floor, dtype=np.float64) * step,
-    )
+    #: Version 7 (:mod:`mangarec.lean`): the title's row; ``near`` and ``works`` are rows too.
+    row: int | None = None
 
 
 def weights_z(K: np.ndarray, gamma: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -352,15 +343,15 @@ def floor_of(row: TitleRow, beta: np.ndarray) -> float:
 
 
 def scores(
-    rows: Sequence[TitleRow], z: np.ndarray, scale: float, exclude: set[str], beta: np.ndarray
-) -> dict[str, float]:
+    rows: Sequence[TitleRow], z: np.ndarray, scale: float, exclude: set[Any], beta: np.ndarray
+) -> dict[Any, float]:
     """``{candidate id: score}`` over the union of the rated titles' lists (``rows[j]`` with
     weight ``z[j]``): ``Σ_j scale·z_j·k(c, j)``, ``k`` the anchors combined by ``beta`` and a
     title left out of list ``j`` at its floor (:func:`floor_of`); computed as the floors' sum
     plus, per list, ``scale·z_j·(k − floor)``. ``exclude``d ids are left out. Keys come in tie
     order: the rated titles by id, each list in its order (value, then popularity), first
     appearance kept (:func:`ranked`)."""
-    acc: dict[str, float] = {}
+    acc: dict[Any, float] = {}
     base = 0.0
     for j in sorted(range(len(rows)), key=lambda j: rows[j].id):
         f = scale * float(z[j])
@@ -373,16 +364,16 @@ def scores(
     return {cid: base + v for cid, v in acc.items()}
 
 
-def ranked(got: dict[str, float], n: int) -> list[tuple[str, float]]:
+def ranked(got: dict[Any, float], n: int, by_key: bool = False) -> list[tuple[Any, float]]:
     """The ``n`` best of :func:`scores`: by score, ties to the earlier key (the more popular
-    title among a list's equal values)."""
+    title among a list's equal values), or (``by_key``, version 7's rows) to the lower key."""
     items = list(got.items())
-    pos = sorted(range(len(items)), key=lambda k: (-items[k][1], k))
+    pos = sorted(range(len(items)), key=lambda k: (-items[k][1], items[k][0] if by_key else k))
     return [items[k] for k in pos[:n]]
 
 
 def contributions(
-    rows: Sequence[TitleRow], z: np.ndarray, scale: float, beta: np.ndarray, cid: str
+    rows: Sequence[TitleRow], z: np.ndarray, scale: float, beta: np.ndarray, cid: Any
 ) -> dict[str, float]:
     """``{rated id: scale·z_j·k(cid, j)}`` for the rated titles whose list holds ``cid``, and
     (version 6) ``scale·z_j·floor`` for the others (they sum to its score)."""

@@ -223,7 +223,7 @@ def _run(
             schedule=fold.schedule,
             build_date=date or "unknown",
             top_n=config.publish.top_n,
-            compact=CompactOptions.of(config.publish),
+            compact=CompactOptions.of(config.publish, published_model),
         )
         if config.privacy.collect_url:
             sizes |= write_collect(tmp, catalog, config.privacy.collect_url, config.privacy.min_cohort)

@@ -32,7 +32,7 @@ SCHEMA_NAME = "mangarec-embeddings"
 SCHEMA_VERSION = 3
 #: Versions the readers accept (version 1 has no value mapping: the legacy one applies;
 #: version 4 is the compact form, :mod:`mangarec.compact`).
-READABLE_VERSIONS = (1, 2, 3, 4, 5, 6)
+READABLE_VERSIONS = (1, 2, 3, 4, 5, 6, 7)
 SCHEMA_FILE = SITE_SRC / "static" / "embeddings.schema.json"
 SIG_DIGITS = 7
 #: How vectors are encoded: base64 of int8 row-major bytes (smaller after gzip than a list of

@@ -118,7 +118,7 @@ def test_bad_inputs_are_one_line_errors(tmp_path, published, server):
     doc = json.loads((out / "data/embeddings.json").read_text())
     for change, msg in (
         ({"schema": "other"}, "not a mangarec-embeddings"),
-        ({"version": 7}, "unsupported version"),
+        ({"version": 8}, "unsupported version"),
         ({"version": 5}, "malformed"),  # nor a version-5 one (no titles block)
         ({"version": 4}, "malformed"),  # a version-3 body is not a version-4 document
         (

@@ -363,6 +363,7 @@ SPEC = ModelSpec(
     trained_on_ratings=True,
     order=60,
     publish_rank=10,
+    candidates=200,
     solve=solve_users,
     tuning=TUNING,
 )

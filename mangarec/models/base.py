@@ -144,6 +144,12 @@ class ModelSpec(Generic[P]):
         model trained on ratings: the evaluation scores its held-out fit with it.
     tuning:
         What ``mangarec tune`` searches (``None``: the model is not tuned).
+    candidates:
+        Candidates per title in the published per-title form (embeddings version 7, ``[publish]
+        compact_candidates = -1``, the default) when this model is published: how many titles a
+        visitor's rated title lists so that the visitor's figures stay within 0.98 of the full
+        file's (``benchmarks/bench_foryou.py``): 50 for a content model (a one-like visitor's
+        picks are its first 20), 200 for a rating model (anime-recdb's 12-like P@10 needs 150–200).
     update:
         A warm night's update (opt-in, ``[night] warm``, :mod:`mangarec.night`):
         ``update(previous, catalog, params, seed, deps, changed) -> Embedding | None``.
@@ -175,6 +181,7 @@ class ModelSpec(Generic[P]):
     solve: Callable[[Embedding, sp.csr_matrix], np.ndarray] | None = None
     tuning: Tuning[P] | None = field(default=None)
     update: Callable[[Embedding, Catalog, P, int, Deps, np.ndarray], Embedding | None] | None = None
+    candidates: int = 50
 
     def __post_init__(self) -> None:
         unknown = set(self.needs) - set(INPUTS)
@@ -183,6 +190,8 @@ class ModelSpec(Generic[P]):
         unread = set(self.reads) - set(FIELDS)
         if unread:
             raise ValueError(f"model {self.name!r}: unknown reads {sorted(unread)} (known: {', '.join(FIELDS)})")
+        if self.candidates < 1:
+            raise ValueError(f"model {self.name!r}: candidates must be at least 1")
         if self.trained_on_ratings and self.solve is None:
             raise ValueError(f"model {self.name!r} is trained on ratings but declares no solve (see ModelSpec.solve)")
 

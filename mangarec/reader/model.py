@@ -59,8 +59,11 @@ class PublishedModel:
     #: Versions 5 and 6: the read title files ``{id: TitleRow}`` (their candidate lists rank; the
     #: titles not read are unknown to the fit). ``None``: rank every row.
     lists: Mapping[str, TitleRow] | None = None
-    #: Versions 5 and 6, implicit: the kernel's anchors ``μ_t`` (``fold_in.kernel_reg``).
+    #: Versions 5 to 7, implicit: the kernel's anchors ``μ_t`` (``fold_in.kernel_reg``).
     kernel_regs: tuple[float, ...] = ()
+    #: Version 7: the rows' ids and names (:class:`~mangarec.reader.names.NameTable`): the lists
+    #: rank rows, the picks are named after ranking.
+    names: Any = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_index", {k: i for i, k in enumerate(self.ids)})
@@ -189,17 +192,33 @@ class PublishedModel:
         """Versions 5 and 6: ``{candidate id: score}`` over the union of the rated titles' lists, the
         excluded titles left out (:func:`mangarec.kernel.scores`)."""
         rows, z, scale, beta = self._kernel(ratings)
-        return scores(rows, z, scale, self.excluded_ids(ratings), beta)
+        got = scores(rows, z, scale, self.excluded_ids(ratings), beta)
+        if self.names is None:
+            return got
+        named = self.names.lookup(got)  # version 7: rows to ids
+        return {named[r][0]: s for r, s in got.items()}
 
     def _recommend_lists(
         self, ratings: Mapping[str, float | str], n: int, exclude_rated: bool
     ) -> list[tuple[str, float]]:
         rows, z, scale, beta = self._kernel(ratings)
         got = scores(rows, z, scale, self.excluded_ids(ratings) if exclude_rated else set(), beta)
-        return ranked(got, n)
+        if self.names is None:
+            return ranked(got, n)
+        top = ranked(got, n, by_key=True)  # version 7: rows, named now
+        named = self.names.lookup(r for r, _ in top)
+        return [(named[r][0], s) for r, s in top]
 
-    def excluded_ids(self, ratings: Mapping[str, float | str]) -> set[str]:
-        """The ids never recommended: the rated titles and the other formats of their works."""
+    def excluded_ids(self, ratings: Mapping[str, float | str]) -> set[Any]:
+        """The ids never recommended: the rated titles and the other formats of their works
+        (version 7: their rows)."""
+        if self.names is not None and self.lists is not None:
+            out: set[Any] = set()
+            for iid in ratings:
+                if iid in self.lists:
+                    out.add(self.lists[iid].row)
+                    out.update(self.lists[iid].works)
+            return out
         out = {str(i) for i in ratings}
         for iid in ratings:
             out.update(self._work.get(iid, ()))  # type: ignore[attr-defined]
@@ -224,7 +243,8 @@ class PublishedModel:
         titles ``j`` (``A`` the fold-in matrix, ``w_j`` the right-hand-side weight).
         """
         if self.lists is not None:
-            parts = contributions(*self._kernel(ratings), item_id)
+            key: Any = item_id if self.names is None else self.names.row_of(item_id)
+            parts = contributions(*self._kernel(ratings), key)
             return sorted(parts.items(), key=lambda kv: (-kv[1], kv[0]))[:n]
         idx, vals = self._values(ratings)
         if item_id not in self.index or idx.size == 0:

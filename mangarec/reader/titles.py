@@ -4,6 +4,7 @@ with its code and candidate list; only they are known to the fit."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -12,14 +13,63 @@ import numpy as np
 
 from ..compact import gram_matrix, qmax
 from ..errors import InputError
-from ..kernel import TITLE_PATH, TitleRow, read_title
+from ..kernel import KERNEL_BITS, TITLE_PATH, TITLE_SCHEMA, TitleRow
+from ..lean import read_lean_title
 from .fields import fold_fields
 from .model import PublishedModel
+from .names import NameTable
 from .source import read_json, sibling
 
 
-def parse_titles(doc: Mapping[str, Any], source: str, titles: Iterable[Mapping[str, Any]]) -> PublishedModel:
-    """A version-5 or 6 document with the given title files (``docs/embeddings-json.md``)."""
+def read_title(f: Mapping[str, Any], doc: Mapping[str, Any], scale: np.ndarray, bound: int) -> TitleRow:
+    """A version-5 or 6 title file checked against its document (same version; raises
+    ``ValueError``)."""
+    version = doc.get("version")
+    if f.get("schema") != TITLE_SCHEMA or f.get("version") != version:
+        raise ValueError(f"not a {TITLE_SCHEMA} version {version} document")
+    if f.get("catalog_hash") != doc.get("catalog_hash"):
+        raise ValueError(f"title file {f.get('id')!r} belongs to another catalog")
+    q = np.frombuffer(base64.b64decode(f["vector"], validate=True), dtype=np.int8)
+    if q.size != len(scale):
+        raise ValueError(f"title {f['id']!r}: vector holds {q.size} codes, expected {len(scale)}")
+    if q.size and int(np.abs(q.astype(np.int16)).max()) > bound:
+        raise ValueError(f"title {f['id']!r}: a code exceeds ±{bound}")
+    near = f["near"]
+    ids, names, ks, steps = list(near["ids"]), list(near["titles"]), list(near["k"]), list(near["step"])
+    T = len(doc["fold_in"].get("kernel_reg") or [0])
+    if not (len(ks) == len(steps) == T and all(len(ids) == len(names) == len(k) for k in ks)):
+        raise ValueError(f"title {f['id']!r}: near.k needs one list per anchor, each as long as near.ids")
+    floor = near["floor"] if version == 6 else None
+    if floor is not None and len(floor) != T:
+        raise ValueError(f"title {f['id']!r}: near.floor needs one value per anchor")
+    kb = (1 << (KERNEL_BITS - 1)) - 1
+    if any(isinstance(v, bool) or not isinstance(v, int) or abs(v) > kb for k in [*ks, floor or []] for v in k):
+        raise ValueError(f"title {f['id']!r}: near.k and near.floor must hold integers within ±{kb}")
+    step = np.asarray(steps, dtype=np.float64)
+    if not (np.isfinite(step).all() and (step >= 0).all()):
+        raise ValueError(f"title {f['id']!r}: near.step must be finite and >= 0")
+    return TitleRow(
+        id=str(f["id"]),
+        title=str(f["title"]),
+        vector=q.astype(np.float64) * scale,
+        near=tuple(str(i) for i in ids),
+        near_titles=tuple(str(t) for t in names),
+        kernel=np.asarray(ks, dtype=np.float64).reshape(T, len(ids)) * step[:, None],
+        works=tuple(str(m) for m in f.get("works") or ()),
+        floor=None if floor is None else np.asarray(floor, dtype=np.float64) * step,
+    )
+
+
+def parse_titles(
+    doc: Mapping[str, Any],
+    source: str,
+    titles: Iterable[Mapping[str, Any]],
+    names: Iterable[Mapping[str, Any]] = (),
+    names_from: str | None = None,
+) -> PublishedModel:
+    """A version-5, 6 or 7 document with the given title files (``docs/embeddings-json.md``);
+    version 7: the name blocks given, and those read beside ``names_from`` (the document's path or
+    URL) when a pick needs one."""
     dim, fo, items = int(doc["dim"]), doc["fold_in"], doc["items"]
     path = doc["titles"]["path"]
     if not isinstance(path, str) or "{}" not in path or ".." in path or path.startswith("/"):
@@ -30,8 +80,10 @@ def parse_titles(doc: Mapping[str, Any], source: str, titles: Iterable[Mapping[s
     rows: dict[str, TitleRow] = {}
     if str(fo["mode"]) == "implicit" and not isinstance(fo.get("kernel_reg"), list):
         raise ValueError("fold_in.kernel_reg must list the kernel's anchors (implicit mode)")
+    lean = doc["version"] == 7
+    read = read_lean_title if lean else read_title
     for f in titles:
-        r = read_title(f, doc, scale, qmax(int(items["bits"])))
+        r = read(f, doc, scale, qmax(int(items["bits"])))
         if r.id in rows:
             raise ValueError(f"title file {r.id!r} given twice")
         rows[r.id] = r
@@ -55,11 +107,12 @@ def parse_titles(doc: Mapping[str, Any], source: str, titles: Iterable[Mapping[s
         published_gram=gram_matrix(fo["gram"], dim) if implicit else np.zeros((dim, dim)),
         lists=rows,
         kernel_regs=tuple(float(a) for a in fo["kernel_reg"]) if implicit else (),
+        names=NameTable(doc, names_from, names) if lean else None,
     )
 
 
 def title_files(path_or_url: str, rated: Iterable[str] | None) -> list[Any]:
-    """The decoded version-5 or 6 title files of ``rated`` (missing ones skipped), or every one."""
+    """The decoded version-5, 6 or 7 title files of ``rated`` (missing ones skipped), or every one."""
     from ..catalog import ID_PATTERN
 
     if rated is None:
@@ -71,9 +124,14 @@ def title_files(path_or_url: str, rated: Iterable[str] | None) -> list[Any]:
     for iid in rated:
         if not ID_PATTERN.match(str(iid)):
             continue
+        where = sibling(path_or_url, TITLE_PATH.format(iid))
         try:
-            out.append(read_json(sibling(path_or_url, TITLE_PATH.format(iid))))
+            f = read_json(where)
         except InputError as exc:
             if "HTTP 404" not in str(exc) and "No such file" not in str(exc):
                 raise
+            continue
+        if not isinstance(f, Mapping) or f.get("id") != iid:
+            raise InputError(f"the file of title {iid!r} names another title", where)
+        out.append(f)
     return out

@@ -15,6 +15,7 @@ from typing import Any
 from ..catalog import ID_PATTERN
 from ..compact import DOC_NAME as COMPACT_DOC
 from ..evaluation.baselines import LABELS as BASELINE_LABELS
+from ..kernel import TITLE_PATH
 from .external import external_link
 from .prepare import NB_SHOW, NB_SHOW_OTHERS, Prepared
 from .sanitize import description_html, safe_url
@@ -306,6 +307,8 @@ def foryou_context(result, prep: Prepared, assets: Mapping[str, str], onboarding
         "nb_shards": prep.nb_shards,
         "embeddings": f"data/{COMPACT_DOC}",
         "published": published_model(result),
+        # the per-title form (version 7): the rated titles' files are fetched beside the document
+        "taste_files": TITLE_PATH if f"data/{TITLE_PATH.format('*')}" in result.report.published.sizes else None,
     }
     collect = collect_settings(result.config)
     ctx = base(

@@ -10,13 +10,15 @@ pick's details fetches its neighbour shard then.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import numpy as np
 import pytest
 from conftest import Server, assert_clean, open_page, wait_for
 
-from mangarec import compact, kernel, publish
+from mangarec import client, compact, lean, publish
+from mangarec.models import spec
 
 pytestmark = pytest.mark.browser
 
@@ -47,7 +49,10 @@ def small_front(built, tmp_path_factory):
         shard_size=8,
     )
     shutil.rmtree(site / "data" / "embeddings-compact", ignore_errors=True)  # none: every title was up front
+    shutil.rmtree(site / "data" / "taste")  # the default form's (version 7)
     compact.write_compact(site, doc, shards)
+    page = site / "foryou" / "index.html"  # the page of a site publishing version 4: no title files to prefetch
+    page.write_text(page.read_text().replace('"taste_files":"taste/{}.json"', '"taste_files":null'))
     server = Server(site)
     yield site, server, result, doc
     server.close()
@@ -105,19 +110,19 @@ def test_the_full_file_stays_for_other_readers(small_front):
     assert json.loads((site / "data" / "embeddings.json").read_text())["version"] == publish.SCHEMA_VERSION
 
 
-def test_titles_form_first_answer_fetches_the_document_and_the_rated_titles_files(browser, built, tmp_path):
-    """The per-title form (version 6, ``compact_candidates > 0``): before the first recommendation For-you fetches
-    the document and one file per rated title, nothing else of ``data/``; every pick is a
-    candidate of a liked title, named from the lists."""
-    built_out, _, _, result = built
-    out = tmp_path / "site"
-    shutil.copytree(built_out, out, symlinks=True)
-    name = result.report.published.model
-    fold = result.embeddings[name].foldin
-    kw = dict(reg=fold.reg, mode=fold.mode, alpha=fold.alpha, schedule=fold.schedule, build_date="test")
-    kernel.write_titles(out, *kernel.build_titles(result.catalog, result.embeddings[name], candidates=100, **kw))
+def test_the_default_form_fetches_the_document_the_rated_titles_files_and_the_picks_names(browser, built):
+    """The per-title form, version 7 (the default: ``compact_candidates = -1``, the published model's
+    declared count): before the first recommendation For-you fetches the document, one file per
+    rated title (beside the document, not after it) and the name blocks of the picks, nothing else
+    of ``data/``; every pick is a candidate of a liked title, shown
+    with its name, never its id; the page preloads the modules For-you imports."""
+    out, _, _, result = built
     doc = json.loads((out / "data" / compact.DOC_NAME).read_text())
-    assert doc["version"] == kernel.VERSION == 6 and "ids" not in doc["items"]
+    declared = spec(result.report.published.model).candidates
+    assert doc["version"] == lean.VERSION == 7 and doc["titles"]["candidates"] == declared
+    html = (out / "foryou" / "index.html").read_text()
+    preloaded = set(re.findall(r'<link rel="modulepreload" href="\.\./assets/js\.[0-9a-f]+/([a-z]+\.js)">', html))
+    assert preloaded == {"site.js", "profile.js", "taste.js", "picks.js", "hash.js", "slug.js", "lean.js"}, preloaded
     order = np.argsort(result.catalog.tie_order, kind="stable")
     ids = [result.catalog.ids[k] for k in order]
     likes = {i: "like" for i in ids[:3] + ids[200:203]}
@@ -127,19 +132,31 @@ def test_titles_form_first_answer_fetches_the_document_and_the_rated_titles_file
         browser.execute_script(
             "localStorage.setItem('mangarec.ratings.v1', arguments[0]); location.reload();", json.dumps(likes)
         )
-        wait_for(browser, "return document.querySelectorAll('#recs-list > li').length >= 10")
+        wait_for(browser, "return document.getElementById('recs-status').textContent.startsWith('Ranked')")
         fetched = browser.execute_script(DATA_REQUESTS)
-        expect = {"/data/" + compact.DOC_NAME} | {"/data/taste/" + i + ".json" for i in likes}
+        model = client.load(str(out / "data" / compact.DOC_NAME), rated=list(likes))
+        top = model.recommend(likes, n=20)
+        rows = {model.names.row_of(i) for i, _ in top}  # the rated titles are named by their own files
+        blocks = {"/data/" + lean.NAMES_PATH.format(r // lean.BLOCK) for r in rows}
+        expect = {"/data/" + compact.DOC_NAME} | {"/data/taste/" + i + ".json" for i in likes} | blocks
         assert sorted(fetched) == sorted(expect), fetched
-        listed = set()
-        for i in likes:
-            listed |= set(json.loads((out / "data" / "taste" / f"{i}.json").read_text())["near"]["ids"])
         titles = browser.execute_script(
             "return Array.from(document.querySelectorAll('#recs-list .card-title'))"
             ".map(a => [a.closest('li').dataset.id, a.textContent])"
         )
-        assert titles and {i for i, _ in titles} <= listed - set(likes)
+        assert [i for i, _ in titles] == [i for i, _ in top]  # the Python client's picks, in order
         assert all(t == result.catalog[i].title for i, t in titles), titles
+        rated = browser.execute_script(
+            "return Array.from(document.querySelectorAll('#rated-list .card-title')).map(a => a.textContent)"
+        )
+        assert sorted(rated) == sorted(result.catalog[i].title for i in likes)
+        # the rated titles' files were requested before the document had arrived
+        timing = browser.execute_script(
+            "return performance.getEntriesByType('resource').filter(e => e.name.indexOf('/data/') > 0)"
+            ".map(e => [new URL(e.name).pathname, e.startTime, e.responseEnd])"
+        )
+        doc_end = next(end for p, _, end in timing if p.endswith(compact.DOC_NAME))
+        assert all(start < doc_end for p, start, _ in timing if p.startswith("/data/taste/") and "names" not in p)
         assert_clean(browser)
     finally:
         server.close()

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from contributors import CHROMEDRIVER, CHROMIUM, chrome_options
 
-from mangarec import client, compact, publish, published
+from mangarec import client, compact, kernel, lean, publish, published
 from mangarec.foldin import Schedule
 from mangarec.models import als
 from mangarec.models.als import Params as ALSParams
@@ -32,7 +32,7 @@ pytestmark = pytest.mark.browser
 HARNESS = Path(__file__).with_name("taste_harness.html")
 TASTE_JS = SITE_SRC / "static" / "js" / "taste.js"
 #: taste.js and the module it imports, served beside the harness page.
-TASTE_MODULES = (TASTE_JS, TASTE_JS.with_name("hash.js"))
+TASTE_MODULES = (TASTE_JS, TASTE_JS.with_name("hash.js"), TASTE_JS.with_name("lean.js"))
 NETWORK_SCHEMES = {"http", "https", "ws", "wss", "ftp"}
 
 CASES = {
@@ -46,9 +46,10 @@ CASES = {
 SCHEDULE = Schedule(few=2, many=8, alpha_many=40.0, reg_many=1.5)
 #: The "compact" site (version 4): rated titles fall up front and in shards.
 COMPACT = compact.CompactOptions(titles=120, dims=16, bits=5, shard_size=8)
-#: The "titles" site (version 6): a file per title, 60 candidates each (of 400 titles).
+#: The "titles" site (version 7): a file per title, 60 candidates each (of 400 titles), names in
+#: blocks; "titles6" and "titles5": the same lists as versions 6 and 5 publish them.
 TITLES = compact.CompactOptions(candidates=60)
-DOC = {k: "data/embeddings-compact.json" for k in ("compact", "titles", "titles5")}
+DOC = {k: "data/embeddings-compact.json" for k in ("compact", "titles", "titles6", "titles5")}
 
 
 class _Server:
@@ -88,7 +89,7 @@ def _site(tmp: Path, mode: str) -> Path:
     of the fit, exactly as in training."""
     implicit = mode == "implicit"
     catalog, _ = planted_catalog(n_users=300, n_items=400, density=0.15, unrated=8, rank=4, implicit=implicit)
-    if mode in ("likes", "compact", "titles", "titles5"):
+    if mode in ("likes", *DOC):
         params = ALSParams(
             factors=32,
             regularization=0.1,
@@ -121,6 +122,10 @@ def _site(tmp: Path, mode: str) -> Path:
             schedule=SCHEDULE,
             compact=COMPACT if mode == "compact" else TITLES,
         )
+        if mode in ("titles6", "titles5"):  # the same lists as a site of version 6 publishes them
+            kw = dict(reg=0.1, mode="implicit", alpha=4.0, build_date="2026-11-23", schedule=SCHEDULE)
+            shutil.rmtree(root / "data" / "taste")
+            kernel.write_titles(root, *kernel.build_titles(catalog, emb, candidates=TITLES.candidates, **kw))
         if mode == "titles5":  # the same lists as a site of version 5 (no floors) publishes them
             for f in [root / DOC[mode], *(root / "data" / "taste").glob("*.json")]:
                 d = json.loads(f.read_text())
@@ -164,8 +169,25 @@ def _driver(profile_dir: Path):
     return webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=opts)
 
 
+def _run_script(tmp_path: Path, root: Path, doc: str, script: str, *args):
+    """``script`` run once in the harness page over ``root`` with ``doc`` loaded; its answer
+    (server and browser closed after)."""
+    server = _Server(root)
+    driver = _driver(tmp_path / "profile")
+    try:
+        driver.set_script_timeout(60)
+        driver.get(server.base + "/taste_harness.html#" + doc)
+        out = driver.execute_async_script(script, *args)
+        assert "error" not in out, out.get("error")
+        return out
+    finally:
+        driver.quit()
+        server.close()
+
+
 RUN_JS = """
 const ratings = arguments[0], done = arguments[arguments.length - 1];
+let stored, exported, imported, r;
 harness.ready.then(function () {
   return harness.taste.loadRated(model, ratings);
 }).then(function () {
@@ -174,13 +196,16 @@ harness.ready.then(function () {
   for (const [id, v] of Object.entries(ratings)) {
     try { p.set(id, v); } catch (e) { /* ids that fail the pattern never reach storage */ }
   }
-  const stored = p.ratings();
-  const exported = p.exportJSON();
+  stored = p.ratings();
+  exported = p.exportJSON();
   p.clear();
-  const imported = p.importJSON(exported);
-  const r = p.ratings();
+  imported = p.importJSON(exported);
+  r = p.ratings();
+  /* version 7: the picks' names (and ids) come from their name blocks */
+  return T.recommendNamed(model, r, {exclude: Object.keys(r), n: 20});
+}).then(function (top) {
+  const T = harness.taste;
   const taste = T.fit(model, r);
-  const top = T.recommend(model, r, {exclude: Object.keys(r), n: 20});
   const why = top.length ? T.explain(model, r, top[0].id, 3) : [];
   done({top: top, taste: Array.from(taste), stored: stored, imported: imported, why: why,
         version: T.version, raw: localStorage.getItem("mangarec.ratings.v1")});
@@ -188,7 +213,7 @@ harness.ready.then(function () {
 """
 
 
-@pytest.mark.parametrize("mode", ["explicit", "implicit", "likes", "compact", "titles", "titles5"])
+@pytest.mark.parametrize("mode", ["explicit", "implicit", "likes", "compact", "titles", "titles6", "titles5"])
 def test_js_and_python_agree(tmp_path, mode):
     root = _site(tmp_path, mode)
     doc = DOC.get(mode, "embeddings.json")
@@ -202,10 +227,18 @@ def test_js_and_python_agree(tmp_path, mode):
         assert 0 < len(need) < info["count"] and any(
             i not in front and i in model.index for r in CASES.values() for i in r
         )
-    if mode in ("titles", "titles5"):  # only the rated titles' files (an unknown id's 404 included), once each
+    if mode in ("titles", "titles6", "titles5"):  # only the rated titles' files (an unknown id's 404 too), once each
         allowed |= {f"/data/taste/{i}.json" for r in CASES.values() for i in r}
         assert model.lists is not None and len(model.ids) == 400
         assert all((r.floor is None) == (mode == "titles5") for r in model.lists.values())
+    if mode == "titles":  # and the name blocks of the picks, once each (the rated titles name themselves)
+        assert model.names is not None and json.loads((root / doc).read_text())["version"] == lean.VERSION == 7
+        rows = set()
+        for r in CASES.values():
+            rows |= {model.names.row_of(i) for i, _ in model.recommend(r, n=20)}
+        blocks = {row // lean.BLOCK for row in rows}
+        allowed |= {"/data/" + lean.NAMES_PATH.format(b) for b in blocks}
+        assert len(blocks) > 1
     if mode in ("likes", *DOC):  # the schedule is exercised below, between and beyond its counts
         counts = {len(model._values(r)[0]) for r in CASES.values()}
         assert min(counts) <= SCHEDULE.few and max(counts) >= SCHEDULE.many
@@ -248,7 +281,7 @@ def test_js_and_python_agree(tmp_path, mode):
             path = url[len(server.base) :].split("#")[0]
             assert url.startswith(server.base + "/") and path in allowed, url
         severe = [e for e in driver.get_log("browser") if e["level"] == "SEVERE"]
-        if mode in ("titles", "titles5"):  # a rated id without a file is unknown: its 404 is expected
+        if mode in ("titles", "titles6", "titles5"):  # a rated id without a file is unknown: its 404 is expected
             severe = [e for e in severe if not ("/data/taste/gone-id.json" in e["message"] and "404" in e["message"])]
         assert not severe, severe
     finally:
@@ -291,7 +324,7 @@ Promise.all([fetch("data/embeddings-compact.json").then(r => r.json()),
   const cases = {
     bits: d => { d.items.bits = 9; },
     gram: d => { d.fold_in.gram = d.fold_in.gram.slice(1); },
-    version: d => { d.version = 7; },
+    version: d => { d.version = 8; },
     nofile: d => { d.items.vectors = "../x.bin"; },
   };
   for (const [name, change] of Object.entries(cases)) {
@@ -323,32 +356,33 @@ def test_taste_js_refuses_bad_version4_documents(tmp_path):
     sh = json.loads(shard.read_text())
     sh["catalog_hash"] = "0" * 64  # a shard of another build
     shard.write_text(json.dumps(sh))
-    server = _Server(root)
-    driver = _driver(tmp_path / "profile")
-    try:
-        driver.set_script_timeout(60)
-        driver.get(server.base + "/taste_harness.html#" + DOC["compact"])
-        out = driver.execute_async_script(BAD_V4_JS, sh["ids"][0])
-        assert "error" not in out, out.get("error")
-        assert out["ok"] == COMPACT.titles
-        for key, words in (("bits", "bits"), ("gram", "gram"), ("version", "version"), ("code", "exceeds")):
-            assert out[key] and out[key].startswith("mangarec taste:") and words in out[key], (key, out[key])
-        assert out["nofile"] and out["nofile"].startswith("mangarec taste:"), out
-        assert out["shard"] == f"mangarec taste: bad embeddings shard {k}", out
-    finally:
-        driver.quit()
-        server.close()
+    out = _run_script(tmp_path, root, DOC["compact"], BAD_V4_JS, sh["ids"][0])
+    assert out["ok"] == COMPACT.titles
+    for key, words in (("bits", "bits"), ("gram", "gram"), ("version", "version"), ("code", "exceeds")):
+        assert out[key] and out[key].startswith("mangarec taste:") and words in out[key], (key, out[key])
+    assert out["nofile"] and out["nofile"].startswith("mangarec taste:"), out
+    assert out["shard"] == f"mangarec taste: bad embeddings shard {k}", out
 
 
-BAD_V5_JS = """
-const done = arguments[arguments.length - 1], tampered = arguments[0], other = arguments[1], noFloor = arguments[2];
-fetch("data/embeddings-compact.json").then(r => r.json()).then(function (good) {
-  const T = harness.taste, out = {};
+def _per_title_js(args: str, change: str) -> str:
+    """The head of a refusal script on the per-title form: ``args`` named from the call's
+    arguments, the document parsed once with ``change`` (its error in ``out.doc``) and once as
+    it is (``m``, the model the rest of the script loads titles into)."""
+    return f"""
+const done = arguments[arguments.length - 1], [{args}] = arguments;
+fetch("data/embeddings-compact.json").then(r => r.json()).then(function (good) {{
+  const T = harness.taste, out = {{}};
   const d = JSON.parse(JSON.stringify(good));
-  delete d.fold_in.kernel_reg;
-  try { T.parseEmbeddings(d); out.anchors = null; } catch (e) { out.anchors = String(e.message); }
+  {change};
+  try {{ T.parseEmbeddings(d); out.doc = null; }} catch (e) {{ out.doc = String(e.message); }}
   const m = T.parseEmbeddings(good);
   m.url = "data/embeddings-compact.json";
+"""
+
+
+BAD_V5_JS = (
+    _per_title_js("tampered, other, noFloor", "delete d.fold_in.kernel_reg")
+    + """
   return T.loadRated(m, {[tampered]: "like"}).then(function () { out.title = null; },
     function (e) { out.title = String(e.message); }).then(function () {
     return T.loadRated(m, {[noFloor]: "like"}).then(function () { out.floor = null; },
@@ -362,10 +396,11 @@ fetch("data/embeddings-compact.json").then(r => r.json()).then(function (good) {
   });
 }).catch(function (e) { done({error: String(e && e.stack || e)}); });
 """
+)
 
 
 def test_taste_js_refuses_bad_title_files(tmp_path):
-    root = _site(tmp_path, "titles")
+    root = _site(tmp_path, "titles6")
     files = sorted((root / "data" / "taste").glob("*.json"))
     bad, other, no_floor = files[0], files[1], files[2]
     f = json.loads(bad.read_text())
@@ -375,17 +410,65 @@ def test_taste_js_refuses_bad_title_files(tmp_path):
     assert f["version"] == 6
     del f["near"]["floor"]  # version 6 without its floor
     no_floor.write_text(json.dumps(f))
-    server = _Server(root)
-    driver = _driver(tmp_path / "profile")
-    try:
-        driver.set_script_timeout(60)
-        driver.get(server.base + "/taste_harness.html#" + DOC["titles"])
-        out = driver.execute_async_script(BAD_V5_JS, bad.stem, other.stem, no_floor.stem)
-        assert "error" not in out, out.get("error")
-        assert out["anchors"] and "kernel_reg" in out["anchors"], out
-        assert out["title"] == f"mangarec taste: bad title file {bad.stem}", out
-        assert out["floor"] == f"mangarec taste: bad title file {no_floor.stem}", out
-        assert out["loaded"] == [other.stem] and out["recs"] == 5, out  # the unknown id is skipped
-    finally:
-        driver.quit()
-        server.close()
+    out = _run_script(tmp_path, root, DOC["titles6"], BAD_V5_JS, bad.stem, other.stem, no_floor.stem)
+    assert out["doc"] and "kernel_reg" in out["doc"], out
+    assert out["title"] == f"mangarec taste: bad title file {bad.stem}", out
+    assert out["floor"] == f"mangarec taste: bad title file {no_floor.stem}", out
+    assert out["loaded"] == [other.stem] and out["recs"] == 5, out  # the unknown id is skipped
+
+
+BAD_V7_JS = (
+    _per_title_js("cases, other", "delete d.titles.names")
+    + """
+  return cases.reduce(function (p, id) {
+    return p.then(function () {
+      return T.loadRated(m, {[id]: "like"}).then(function () { out[id] = null; },
+        function (e) { out[id] = String(e.message); });
+    });
+  }, Promise.resolve()).then(function () {
+    return T.loadRated(m, {[other]: "like"});
+  }).then(function () {
+    return T.loadNames(m, [0]).then(function () { out.block = null; }, function (e) { out.block = String(e.message); });
+  }).then(function () {
+    out.loaded = m.ids.slice();
+    done(out);
+  });
+}).catch(function (e) { done({error: String(e && e.stack || e)}); });
+"""
+)
+
+
+def test_taste_js_refuses_bad_version7_files(tmp_path):
+    """Version 7 in the browser: a title file of another schema, version, id, catalog or with a
+    row out of range is refused, and so is a name block of another build; like the Python client
+    (``tests/test_lean.py``)."""
+    root = _site(tmp_path, "titles")
+    files = sorted((root / "data" / "taste").glob("*.json"))
+    changes = {
+        "schema": ("schema", "mangarec-embeddings-shard"),
+        "version": ("version", 6),
+        "id": ("id", "someone-else"),
+        "hash": ("catalog_hash", "0" * lean.HASH_HEX),
+        "row": ("row", 400),
+        "k": ("near", None),
+    }
+    tampered = []
+    for f, (key, value) in zip(files, changes.values()):
+        d = json.loads(f.read_text())
+        if key == "near":
+            d["near"]["k"] = d["near"]["k"][:-4]  # kernel values missing
+        else:
+            d[key] = value
+        f.write_text(json.dumps(d))
+        tampered.append(f.stem)
+    other = files[len(changes)].stem
+    block = root / "data" / lean.NAMES_PATH.format(0)
+    b = json.loads(block.read_text())
+    b["catalog_hash"] = "f" * lean.HASH_HEX
+    block.write_text(json.dumps(b))
+    out = _run_script(tmp_path, root, DOC["titles"], BAD_V7_JS, tampered, other)
+    assert out["doc"] == "mangarec taste: bad titles block", out
+    for stem in tampered:
+        assert out[stem] and out[stem].startswith("mangarec taste: "), (stem, out)
+    assert out["loaded"] == [other], out
+    assert out["block"] == "mangarec taste: bad name block 0", out

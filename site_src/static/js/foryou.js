@@ -3,7 +3,7 @@
  * dislike in place; export / import / clear the ratings. */
 import {data, el, itemFacts, itemInfo, titleHref} from './site.js';
 import {initRateButtons, isDislike, isLike, modelTitle, profile, rateBox, ratedModel, ratings, syncAll} from './profile.js';
-import {recommend as recommendFor} from './taste.js';
+import {named as namedPick, recommend as recommendFor} from './taste.js';
 import {neighbourText, pulledText, pulledUp, sharesText} from './picks.js';
 
 const tags = data.tags || [];
@@ -119,21 +119,33 @@ function recommend() {
      * model's need not */
     const byTags = !(declared && declared.ratings);
     recsList.textContent = '';
-    ranked.forEach(function (r) {
-      const pulled = pulledUp(model, pairs, r.id, 2);
-      const title = modelTitle(model, r.id) || r.id;
-      const li = card(r.id, title, 'taste score: see “Match” above', 'match ' + Number(r.score).toFixed(3));
-      const why = el('p', {class: 'why'}, pulledText(pulled.map(function (id) { return modelTitle(model, id) || id; })));
-      li.insertBefore(why, li.querySelector('.rate'));
-      li.insertBefore(details(r.id, byTags ? pulled[0] : null, why), why.nextSibling);
-      recsList.appendChild(li);
+    /* Each pick is shown as soon as it and those above it are named (version 7 fetches the name
+     * blocks of the picks, in rank order; other versions know every name): never as an id. */
+    let shown = Promise.resolve();
+    ranked.forEach(function (pick) {
+      const got = namedPick(model, pick);
+      shown = Promise.all([got, shown]).then(function (x) { if (my === seq) show(model, pairs, x[0], byTags); });
     });
-    syncAll();
-    recsStatus.textContent = ranked.length ? 'Ranked by your taste vector, fitted in this browser from ' +
-      publishedText(declared) + '. Like or dislike a title to refine the list.'
-      : 'Like a few more titles to get recommendations.';
-    return null;
+    return shown.then(function () {
+      if (my !== seq) return;
+      syncAll();
+      recsStatus.textContent = ranked.length ? 'Ranked by your taste vector, fitted in this browser from ' +
+        publishedText(declared) + '. Like or dislike a title to refine the list.'
+        : 'Like a few more titles to get recommendations.';
+    });
   }).catch(function (e) { recsStatus.textContent = 'Could not compute recommendations: ' + e.message; });
+}
+
+/* One pick's card, at the end of the list. */
+function show(model, pairs, r, byTags) {
+  const pulled = pulledUp(model, pairs, r.id, 2);
+  const li = card(r.id, modelTitle(model, r.id) || 'Untitled', 'taste score: see “Match” above',
+    'match ' + Number(r.score).toFixed(3));
+  const why = el('p', {class: 'why'}, pulledText(pulled.map(function (id) { return modelTitle(model, id) || 'a title'; })));
+  li.insertBefore(why, li.querySelector('.rate'));
+  li.insertBefore(details(r.id, byTags ? pulled[0] : null, why), why.nextSibling);
+  recsList.appendChild(li);
+  syncAll(r.id);
 }
 
 /* What the recommendations were fitted from, as the build declared the published model. */

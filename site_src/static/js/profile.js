@@ -28,7 +28,9 @@ export function tasteModel() {
     modelPromise = Promise.resolve().then(function () {
       const full = 'data/embeddings.json';
       if (!data.embeddings || data.embeddings === full) return T.loadEmbeddings(url(full));
-      return T.loadEmbeddings(url(data.embeddings)).catch(function () { return T.loadEmbeddings(url(full)); });
+      /* the per-title form: the rated titles' files are fetched beside the document */
+      const early = data.taste_files ? {path: data.taste_files, ids: ratings().map(function (x) { return x[0]; })} : null;
+      return T.loadEmbeddings(url(data.embeddings), early).catch(function () { return T.loadEmbeddings(url(full)); });
     }).catch(function () { return null; });
   }
   return modelPromise;
@@ -43,7 +45,7 @@ export function ratedModel(pairs) {
 }
 
 /* A title's name as the loaded model knows it (null when it does not; versions 5 and 6: the rated
- * titles' and their candidates'). */
+ * titles' and their candidates'; version 7: the rated titles' and those of the name blocks read). */
 export function modelTitle(model, id) {
   if (model && model.names && model.names.has(id)) return model.names.get(id);
   const row = model && model.titles ? model.index.get(id) : undefined;

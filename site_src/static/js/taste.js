@@ -7,15 +7,16 @@
  * catalog. Nothing is ever sent anywhere: the only network use is fetch() of the same-origin
  * static JSON file named by the caller.
  *
- * An ES module (browsers and Node), whose one import is hash.js (which shard holds a title).
+ * An ES module (browsers and Node); it imports hash.js (which shard holds a title) and lean.js
+ * (version 7's packed fields).
  */
 import {fnv1a} from "./hash.js";
+import {fail, leanCodes, leanList} from "./lean.js";
 
 var VERSION = "1";
 var SCHEMA = "mangarec-embeddings";
 var STORAGE_KEY = "mangarec.ratings.v1";
 
-function fail(msg) { throw new Error("mangarec taste: " + msg); }
 
 /* ---------- decoding ---------- */
 
@@ -63,8 +64,8 @@ function gramFromDiagonal(values, d) {
 /* codes: an Int8Array of the file a version-4 document's items.vectors names (int8-file). */
 function parseEmbeddings(doc, codes) {
   if (!doc || doc.schema !== SCHEMA) { fail("not a " + SCHEMA + " document"); }
-  if ([1, 2, 3, 4, 5, 6].indexOf(doc.version) < 0) { fail("unsupported version " + doc.version); }
-  if (doc.version === 5 || doc.version === 6) { return parseTitles(doc); }
+  if ([1, 2, 3, 4, 5, 6, 7].indexOf(doc.version) < 0) { fail("unsupported version " + doc.version); }
+  if (doc.version >= 5) { return parseTitles(doc); }
   var dim = doc.dim, items = doc.items, fo = doc.fold_in, v4 = doc.version === 4;
   var index = new Map();
   for (var i = 0; i < items.ids.length; i++) { index.set(items.ids[i], i); }
@@ -127,6 +128,18 @@ function parseTitles(doc) {
   model.anchors = anchors.slice();
   model.gramDiag = implicit ? Float64Array.from(fo.gram) : null;
   model.gram = implicit ? gramFromDiagonal(fo.gram, dim) : new Float64Array(dim * dim);
+  if (doc.version === 7) {
+    /* rows rank; ids and names come from the name blocks (loadNames) */
+    var np = doc.titles.names, size = doc.titles.block;
+    if (typeof np !== "string" || np.indexOf("{}") < 0 || np.indexOf("..") >= 0 || np.charAt(0) === "/" ||
+        !Number.isInteger(size) || size < 1 || !Number.isInteger(doc.count) || doc.count < 0) { fail("bad titles block"); }
+    model.count = doc.count;
+    model.namesPath = np;
+    model.block = size;
+    model.rowId = new Map();
+    model.idRow = new Map();
+    model.blocks = new Map();
+  }
   return model;
 }
 
@@ -134,8 +147,11 @@ function parseTitles(doc) {
    floor, its work). */
 function addTitle(model, id, doc) {
   var d = model.dim, T = model.anchors.length, near = doc && doc.near;
-  if (!doc || doc.schema !== "mangarec-embeddings-title" || doc.version !== model.version || doc.id !== id ||
-      doc.catalog_hash !== model.catalogHash || !near || !Array.isArray(near.ids) ||
+  var schema = model.version === 7 ? "mangarec-title" : "mangarec-embeddings-title";
+  if (!doc || doc.schema !== schema || doc.version !== model.version || doc.id !== id ||
+      doc.catalog_hash !== model.catalogHash || !near) { fail("bad title file " + id); }
+  if (model.version === 7) { return addLean(model, id, doc); }
+  if (!Array.isArray(near.ids) ||
       !Array.isArray(near.titles) || !Array.isArray(near.k) || !Array.isArray(near.step) ||
       near.k.length !== T || near.step.length !== T) { fail("bad title file " + id); }
   var N = near.ids.length, kernel = [];
@@ -171,6 +187,61 @@ function addTitle(model, id, doc) {
   if (Array.isArray(doc.works) && doc.works.length) { model.workOf.set(id, [id].concat(doc.works.map(String))); }
 }
 
+/* Version 7: one title's file added (its codes, its list of rows, its works as rows). */
+function addLean(model, id, doc) {
+  var d = model.dim, list = leanList(model, id, doc), q = leanCodes(doc, d), bound = (1 << (model.bits - 1)) - 1;
+  if (q.length !== d) { fail("vectors do not match ids x dim"); }
+  var n = model.ids.length, grown = new Float64Array((n + 1) * d);
+  grown.set(model.vectors);
+  for (var j = 0; j < d; j++) {
+    if (q[j] > bound || q[j] < -bound) { fail("a code exceeds +-" + bound); }
+    grown[n * d + j] = q[j] * model.scale[j];
+  }
+  model.vectors = grown;
+  model.ids.push(id);
+  model.index.set(id, n);
+  model.lists.set(id, list);
+  model.rowId.set(list.row, id);
+  model.idRow.set(id, list.row);
+  if (typeof doc.title !== "string") { fail("bad title file " + id); }
+  model.titles.push(doc.title);
+  model.names.set(id, doc.title);
+}
+
+/* Version 7: fetches the name blocks holding these rows (once each); resolves when their ids
+   and names are known (model.rowId, model.names). Nothing to do for other versions. */
+function loadNames(model, rows) {
+  if (model.version !== 7) { return Promise.resolve(model); }
+  var need = new Set();
+  rows.forEach(function (r) { need.add(Math.floor(r / model.block)); });
+  return loadParts(model, model.blocks, model.namesPath, need, function (b, doc) { addNames(model, b, doc); });
+}
+
+/* The files numbered `keys` beside the model's document (path, {} = the number), each fetched
+   once (cache: number -> promise; a failure is forgotten) and added by add(number, doc). */
+function loadParts(model, cache, path, keys, add) {
+  return Promise.all(Array.from(keys).sort(function (a, b) { return a - b; }).map(function (k) {
+    if (!cache.has(k)) {
+      var url = new URL(path.replace("{}", String(k)), new URL(model.url || "", document.baseURI)).href;
+      cache.set(k, getJSON(url).then(function (doc) { add(k, doc); })
+        .catch(function (e) { cache.delete(k); throw e; }));
+    }
+    return cache.get(k);
+  })).then(function () { return model; });
+}
+
+function addNames(model, b, doc) {
+  var first = b * model.block, want = Math.max(0, Math.min(model.block, model.count - first));
+  if (!doc || doc.schema !== "mangarec-names" || doc.version !== 7 || doc.block !== b ||
+      doc.catalog_hash !== model.catalogHash || !Array.isArray(doc.ids) || !Array.isArray(doc.titles) ||
+      doc.ids.length !== want || doc.titles.length !== want) { fail("bad name block " + b); }
+  doc.ids.forEach(function (id, k) {
+    model.rowId.set(first + k, String(id));
+    model.idRow.set(String(id), first + k);
+    model.names.set(String(id), String(doc.titles[k]));
+  });
+}
+
 function getJSON(url) {
   return fetch(url, { credentials: "same-origin", mode: "same-origin" }).then(function (resp) {
     if (!resp.ok) { fail("cannot load " + url + ": HTTP " + resp.status); }
@@ -178,8 +249,19 @@ function getJSON(url) {
   });
 }
 
-/* Loads a document (and, version 4 with "int8-file", the codes file beside it). */
-function loadEmbeddings(url) {
+function fetchTitle(url) { return fetch(url, { credentials: "same-origin", mode: "same-origin" }); }
+
+/* Loads a document (and, version 4 with "int8-file", the codes file beside it). prefetch: the
+   title files' path relative to the document ("taste/{}.json") and the rated ids, fetched beside
+   the document instead of after it (used when the document names the same path). */
+function loadEmbeddings(url, prefetch) {
+  var early = new Map();
+  if (prefetch && typeof prefetch.path === "string") {
+    var base = new URL(url, document.baseURI);
+    (prefetch.ids || []).filter(function (id) { return /^[A-Za-z0-9_-]{1,64}$/.test(id); }).sort().forEach(function (id) {
+      early.set(id, fetchTitle(new URL(prefetch.path.replace("{}", id), base).href));
+    });
+  }
   return getJSON(url).then(function (doc) {
     var items = doc && doc.items;
     if (!(doc && doc.version === 4 && items && items.encoding === "int8-file")) { return [doc, null]; }
@@ -194,6 +276,7 @@ function loadEmbeddings(url) {
   }).then(function (pair) {
     var model = parseEmbeddings(pair[0], pair[1]);
     model.url = url;
+    if (model.lists && prefetch && model.titlePath === prefetch.path) { model.early = early; }
     return model;
   });
 }
@@ -225,14 +308,7 @@ function loadRated(model, ratings) {
   entriesOf(ratings).forEach(function (e) {
     if (!model.index.has(String(e[0]))) { need.add(fnv1a(String(e[0])) % sh.count); }
   });
-  return Promise.all(Array.from(need).sort(function (a, b) { return a - b; }).map(function (k) {
-    if (!sh.loaded.has(k)) {
-      var url = new URL(sh.path.replace("{}", String(k)), new URL(model.url || "", document.baseURI)).href;
-      sh.loaded.set(k, getJSON(url).then(function (doc) { addShard(model, k, doc); })
-        .catch(function (e) { sh.loaded.delete(k); throw e; }));
-    }
-    return sh.loaded.get(k);
-  })).then(function () { return model; });
+  return loadParts(model, sh.loaded, sh.path, need, function (k, doc) { addShard(model, k, doc); });
 }
 
 /* Versions 5 and 6: fetches the files of the rated titles (a title without one is unknown). */
@@ -244,7 +320,9 @@ function loadTitles(model, ratings) {
   return Promise.all(ids.map(function (id) {
     if (!model.pending.has(id)) {
       var url = new URL(model.titlePath.replace("{}", id), new URL(model.url || "", document.baseURI)).href;
-      model.pending.set(id, fetch(url, { credentials: "same-origin", mode: "same-origin" }).then(function (resp) {
+      var got = model.early && model.early.has(id) ? model.early.get(id) : fetchTitle(url);
+      if (model.early) { model.early.delete(id); }
+      model.pending.set(id, got.then(function (resp) {
         if (resp.status === 404) { model.missing.add(id); return null; }
         if (!resp.ok) { fail("cannot load " + url + ": HTTP " + resp.status); }
         return resp.json().then(function (doc) { if (!model.index.has(id)) { addTitle(model, id, doc); } });
@@ -585,7 +663,7 @@ function floorOf(row, beta) {
 
 /* Best first over the union of the rated titles' lists; ties go to the first appearance. */
 function rankLists(model, ratings, opts) {
-  var sys = kernelSystem(model, ratings), acc = new Map(), base = 0;
+  var sys = kernelSystem(model, ratings), acc = new Map(), base = 0, lean = model.version === 7;
   var byId = sys.rows.map(function (row, j) { return j; }).sort(function (a, b) {
     return sys.rows[a].id < sys.rows[b].id ? -1 : sys.rows[a].id > sys.rows[b].id ? 1 : 0;
   });
@@ -594,12 +672,33 @@ function rankLists(model, ratings, opts) {
     base += f * low;
     row.near.forEach(function (c, i) { acc.set(c, (acc.has(c) ? acc.get(c) : 0) + f * (k[i] - low)); });
   });
-  withWorks(model, idSet(opts.exclude)).forEach(function (id) { acc.delete(id); });
-  /* ties: the first appearance (rated titles by id, each list in its order: value, then popularity) */
-  var out = Array.from(acc.entries()).map(function (e, k) { return [e[0], base + e[1], k]; })
+  if (lean) {  /* version 7: the rated titles' rows and their works' rows */
+    idSet(opts.exclude).forEach(function (id) {
+      var list = model.lists.get(id);
+      if (list) { acc.delete(list.row); list.works.forEach(function (w) { acc.delete(w); }); }
+    });
+  } else {
+    withWorks(model, idSet(opts.exclude)).forEach(function (id) { acc.delete(id); });
+  }
+  /* ties: the first appearance (rated titles by id, each list in its order: value, then popularity);
+     version 7: the lower row (the more popular title) */
+  var out = Array.from(acc.entries()).map(function (e, k) { return [e[0], base + e[1], lean ? e[0] : k]; })
     .sort(function (x, y) { return y[1] - x[1] || x[2] - y[2]; });
   if (opts.n !== undefined && opts.n !== null) { out = out.slice(0, opts.n); }
-  return out.map(function (e) { return {id: e[0], score: e[1]}; });
+  return out.map(function (e) {
+    return lean ? {id: model.rowId.has(e[0]) ? model.rowId.get(e[0]) : null, row: e[0], score: e[1]} : {id: e[0], score: e[1]};
+  });
+}
+
+/* A pick of recommend with its id known: version 7 fetches the name block of its row (a promise). */
+function named(model, pick) {
+  if (pick.id !== null && pick.id !== undefined) { return Promise.resolve(pick); }
+  return loadNames(model, [pick.row]).then(function () { return {id: model.rowId.get(pick.row), score: pick.score}; });
+}
+
+/* recommend, with every pick's id and name known (version 7: their name blocks read; a promise). */
+function recommendNamed(model, ratings, opts) {
+  return Promise.all(recommend(model, ratings, opts).map(function (e) { return named(model, e); }));
 }
 
 /* Recommendations for ratings, any version: {exclude, n} as rank's. */
@@ -610,9 +709,9 @@ function recommend(model, ratings, opts) {
 }
 
 function explainLists(model, ratings, id, n) {
-  var sys = kernelSystem(model, ratings), out = [];
+  var sys = kernelSystem(model, ratings), out = [], key = model.version === 7 ? model.idRow.get(id) : id;
   sys.rows.forEach(function (row, j) {
-    var i = row.near.indexOf(id);
+    var i = key === undefined ? -1 : row.near.indexOf(key);
     if (i >= 0) { out.push({id: row.id, contribution: sys.scale * sys.z[j] * combined(row, sys.beta)[i]}); }
     else if (row.floor) { out.push({id: row.id, contribution: sys.scale * sys.z[j] * floorOf(row, sys.beta)}); }
   });
@@ -716,6 +815,9 @@ export {
   loadEmbeddings,
   parseEmbeddings,
   loadRated,
+  loadNames,
+  named,
+  recommendNamed,
   Profile,
   isLike,
   isDislike,

@@ -1,0 +1,289 @@
+"""Embeddings version 7: the per-title form of version 6 (:mod:`mangarec.kernel`) at a fraction
+of its bytes, so that it can be every site's default.
+
+A version-6 title file carried its candidates' ids and names (on the bundled catalog 2,194 B, half
+of it names, 28 % ids): each title cost the site 2 KB more than version 4, over issue 18's
+10 KB per title. Version 7 keeps the algebra, the lists and their floors, and changes the form
+(``docs/embeddings-json.md``, "Version 7"):
+
+- a candidate is its **row** (the title's place in the popularity order, most popular first),
+  the rows sorted and written as LEB128 gaps in base64 (``near.rows``): 1–2 bytes each;
+- the kernel values are 12-bit integers packed two in three bytes, base64 (``near.k``);
+- a sparse code vector (a content profile's unit tag block) is written as (gap, code) pairs
+  (``sparse``), a dense one as its int8 codes (``vector``), whichever is shorter;
+- the catalog hash is cut to :data:`HASH_HEX` hex digits (it guards against mixing two builds'
+  files, not against an attacker who controls the site), and the schema names are short
+  (:data:`TITLE_SCHEMA`, :data:`NAMES_SCHEMA`);
+- **no candidates' names**: a title file names only its own title (the rated titles are named
+  as soon as their files arrive); a reader ranks rows, then fetches the ids and names of the picks
+  it shows, in rank order, from **name blocks** ``taste/names/<b>.json``, :data:`BLOCK` rows
+  each ``{"ids", "titles"}`` (For-you shows each pick as soon as it and those above it are
+  named, never an id).
+
+Ties rank the lower row first (the more popular title), as in versions 1–4.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .kernel import KERNEL_BITS, TITLE_PATH, TitleRow, lists_of
+
+VERSION = 7
+#: The schemas of a version-7 title file and name block (short: each title's file carries it).
+TITLE_SCHEMA = "mangarec-title"
+NAMES_SCHEMA = "mangarec-names"
+#: Where the name blocks are, relative to the document (``{}``: the block number).
+NAMES_PATH = "taste/names/{}.json"
+#: Rows per name block.
+BLOCK = 32
+#: Hex digits of the catalog hash a version-7 file carries (48 bits: it tells two builds apart).
+HASH_HEX = 12
+#: Most rows a version-7 document may hold (a row is below it).
+MAX_ROWS = 1 << 28
+
+
+# ---------- packing (taste.js unpacks the same) ----------
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def varints(values: Iterable[int]) -> bytes:
+    """LEB128 of each non-negative integer (7 bits a byte, low first)."""
+    out = bytearray()
+    for v in values:
+        v = int(v)
+        if v < 0:
+            raise ValueError("varints are non-negative")
+        while v >= 0x80:
+            out.append((v & 0x7F) | 0x80)
+            v >>= 7
+        out.append(v)
+    return bytes(out)
+
+
+def unvarints(data: bytes, limit: int = MAX_ROWS) -> list[int]:
+    """The integers of :func:`varints` (raises ``ValueError`` on a truncated or oversized one)."""
+    out, v, shift = [], 0, 0
+    for byte in data:
+        v |= (byte & 0x7F) << shift
+        shift += 7
+        if byte & 0x80:
+            if shift > 28:
+                raise ValueError("a varint is too long")
+            continue
+        if v >= limit:
+            raise ValueError("a varint is out of range")
+        out.append(v)
+        v, shift = 0, 0
+    if shift:
+        raise ValueError("a varint is truncated")
+    return out
+
+
+def pack12(values: Sequence[int]) -> bytes:
+    """Signed 12-bit integers, two in three bytes (``a`` low byte; ``a``'s high nibble and ``b``'s
+    low nibble; ``b``'s high byte); an odd count is padded with 0."""
+    v = [int(x) & 0xFFF for x in values] + ([0] if len(values) % 2 else [])
+    out = bytearray()
+    for a, b in zip(v[::2], v[1::2]):
+        out += bytes((a & 0xFF, (a >> 8) | ((b & 0xF) << 4), b >> 4))
+    return bytes(out)
+
+
+def unpack12(data: bytes, count: int) -> list[int]:
+    """The ``count`` integers of :func:`pack12` (raises ``ValueError`` on a wrong length)."""
+    if len(data) != 3 * ((count + 1) // 2):
+        raise ValueError(f"{len(data)} bytes do not hold {count} 12-bit values")
+    out = []
+    for i in range(0, len(data), 3):
+        a = data[i] | ((data[i + 1] & 0xF) << 8)
+        b = (data[i + 1] >> 4) | (data[i + 2] << 4)
+        out += [a - 0x1000 if a & 0x800 else a, b - 0x1000 if b & 0x800 else b]
+    return out[:count]
+
+
+def code_fields(codes: np.ndarray) -> dict[str, str]:
+    """A title's int8 codes ``(d,)`` as ``{"vector": dense}`` or ``{"sparse": (gap, code) pairs}``,
+    whichever is shorter (a gap is the index minus the previous nonzero's, from −1)."""
+    dense = b64(np.asarray(codes, dtype=np.int8).tobytes())
+    nz = np.flatnonzero(codes)
+    gaps = np.diff(np.concatenate([[-1], nz]))
+    pairs = b"".join(varints([int(g)]) + np.int8(codes[i]).tobytes() for g, i in zip(gaps, nz))
+    sparse = b64(pairs)
+    return {"sparse": sparse} if len(sparse) < len(dense) else {"vector": dense}
+
+
+def codes_of(f: Mapping[str, Any], dim: int) -> np.ndarray:
+    """The ``(dim,)`` int8 codes of a version-7 file's ``vector`` or ``sparse`` (exactly one)."""
+    if ("vector" in f) == ("sparse" in f):
+        raise ValueError("a title file holds either vector or sparse")
+    if "vector" in f:
+        return np.frombuffer(base64.b64decode(f["vector"], validate=True), dtype=np.int8)
+    raw = base64.b64decode(f["sparse"], validate=True)
+    out = np.zeros(dim, dtype=np.int8)
+    at, k = -1, 0
+    while k < len(raw):
+        gap, shift = 0, 0
+        while True:
+            if k >= len(raw) or shift > 28:
+                raise ValueError("sparse codes are truncated")
+            byte = raw[k]
+            k += 1
+            gap |= (byte & 0x7F) << shift
+            shift += 7
+            if not byte & 0x80:
+                break
+        at += gap
+        if gap < 1 or at >= dim or k >= len(raw):
+            raise ValueError("sparse codes do not fit the dimension")
+        out[at] = np.frombuffer(raw[k : k + 1], dtype=np.int8)[0]
+        k += 1
+    return out
+
+
+# ---------- writing ----------
+
+
+def build_lean(catalog, emb, **kw: Any) -> tuple[dict, dict[str, dict], dict[int, dict]]:
+    """The version-7 document, the per-title files ``{id: document}`` and the name blocks
+    ``{block: document}``; ``kw`` as :func:`mangarec.kernel.lists_of`."""
+    from .publish import work_groups
+
+    L = lists_of(catalog, emb, **kw)
+    ids, n = L.ids, len(L.ids)
+    short = catalog.fingerprint[:HASH_HEX]
+    doc = dict(L.doc, version=VERSION, catalog_hash=short)
+    doc["titles"] = dict(doc["titles"], names=NAMES_PATH, block=BLOCK)
+    row_of = {i: r for r, i in enumerate(ids)}
+    order = np.argsort(catalog.tie_order, kind="stable")
+    names = [catalog.items[k].title for k in order]
+    groups = {m: g for g in work_groups(catalog, ids) for m in g}
+    files: dict[str, dict] = {}
+    for r, iid in enumerate(ids):
+        perm = np.argsort(L.rows[r], kind="stable")
+        near = L.rows[r][perm]
+        gaps = np.diff(np.concatenate([[-1], near])) if near.size else near
+        f: dict[str, Any] = {"schema": TITLE_SCHEMA, "version": VERSION, "catalog_hash": short, "id": iid, "row": r}
+        f["title"] = names[r]
+        f |= code_fields(L.compact.codes[r])
+        if iid in groups:
+            f["works"] = sorted(row_of[m] for m in groups[iid] if m != iid)
+        f["near"] = {
+            "rows": b64(varints(int(g) for g in gaps)),
+            "step": [float(x) for x in L.steps[:, r]],
+            "k": b64(pack12([int(v) for qt in L.q for v in qt[r][perm]])),
+            "floor": [int(v) for v in L.floors[:, r]],
+        }
+        files[iid] = f
+    blocks = {
+        b: {
+            "schema": NAMES_SCHEMA,
+            "version": VERSION,
+            "catalog_hash": short,
+            "block": b,
+            "ids": ids[b * BLOCK : (b + 1) * BLOCK],
+            "titles": names[b * BLOCK : (b + 1) * BLOCK],
+        }
+        for b in range(-(-n // BLOCK))
+    }
+    return doc, files, blocks
+
+
+def write_lean(out_dir: Path, doc: dict, files: Mapping[str, dict], blocks: Mapping[int, dict]) -> dict[str, int]:
+    """Write version 7 under ``out_dir/data``: the document (with a ``.gz`` twin), the title files
+    and the name blocks (no twins: a host compresses small files on the fly). ``{relative path:
+    bytes}``, the title files and the blocks each summed under one key; everything is encoded
+    before the first byte is written."""
+    from .compact import DOC_NAME
+    from .fsutil import atomic_write, gzip_bytes
+    from .publish import dumps
+
+    body = dumps(doc)
+    parts = {f"data/{DOC_NAME}": body, f"data/{DOC_NAME}.gz": gzip_bytes(body)}
+    titles = {f"data/{TITLE_PATH.format(i)}": dumps(f) for i, f in sorted(files.items())}
+    names = {f"data/{NAMES_PATH.format(b)}": dumps(d) for b, d in sorted(blocks.items())}
+    for rel, data in (parts | titles | names).items():
+        atomic_write(Path(out_dir) / rel, data)
+    sizes = {rel: len(data) for rel, data in parts.items()}
+    sizes[f"data/{TITLE_PATH.format('*')}"] = sum(len(v) for v in titles.values())
+    sizes[f"data/{NAMES_PATH.format('*')}"] = sum(len(v) for v in names.values())
+    return sizes
+
+
+# ---------- reading ----------
+
+
+def check_hash(f: Mapping[str, Any], doc: Mapping[str, Any], what: str) -> None:
+    if f.get("catalog_hash") != doc.get("catalog_hash"):
+        raise ValueError(f"{what} belongs to another catalog")
+
+
+def read_lean_title(f: Mapping[str, Any], doc: Mapping[str, Any], scale: np.ndarray, bound: int) -> TitleRow:
+    """A version-7 title file checked against its document (raises ``ValueError``)."""
+    if f.get("schema") != TITLE_SCHEMA or f.get("version") != VERSION:
+        raise ValueError(f"not a {TITLE_SCHEMA} version {VERSION} document")
+    iid = f.get("id")
+    check_hash(f, doc, f"title file {iid!r}")
+    count, dim = int(doc["count"]), len(scale)
+    row = f.get("row")
+    if isinstance(row, bool) or not isinstance(row, int) or not 0 <= row < count:
+        raise ValueError(f"title {iid!r}: row must be an integer below count")
+    q = codes_of(f, dim)
+    if q.size != dim:
+        raise ValueError(f"title {iid!r}: vector holds {q.size} codes, expected {dim}")
+    if q.size and int(np.abs(q.astype(np.int16)).max()) > bound:
+        raise ValueError(f"title {iid!r}: a code exceeds ±{bound}")
+    near = f["near"]
+    gaps = unvarints(base64.b64decode(near["rows"], validate=True), count + 1)
+    rows = np.cumsum(gaps) - 1 if gaps else np.zeros(0, dtype=np.int64)
+    if gaps and (min(gaps) < 1 or int(rows[-1]) >= count):
+        raise ValueError(f"title {iid!r}: near.rows must be increasing rows below count")
+    T = len(doc["fold_in"].get("kernel_reg") or [0])
+    ks = unpack12(base64.b64decode(near["k"], validate=True), T * len(rows))
+    steps, floor = list(near["step"]), near["floor"]
+    if not (len(steps) == T and isinstance(floor, list) and len(floor) == T):
+        raise ValueError(f"title {iid!r}: near.step and near.floor need one value per anchor")
+    kb = (1 << (KERNEL_BITS - 1)) - 1
+    if any(isinstance(v, bool) or not isinstance(v, int) or abs(v) > kb for v in [*ks, *floor]):
+        raise ValueError(f"title {iid!r}: near.k and near.floor must hold integers within ±{kb}")
+    step = np.asarray(steps, dtype=np.float64)
+    if not (np.isfinite(step).all() and (step >= 0).all()):
+        raise ValueError(f"title {iid!r}: near.step must be finite and >= 0")
+    works = f.get("works") or []
+    if not all(isinstance(w, int) and not isinstance(w, bool) and 0 <= w < count for w in works):
+        raise ValueError(f"title {iid!r}: works must list rows below count")
+    if not isinstance(f.get("title"), str):
+        raise ValueError(f"title {iid!r}: title must be a string")
+    return TitleRow(
+        id=str(iid),
+        title=f["title"],
+        vector=q.astype(np.float64) * scale,
+        near=tuple(int(r) for r in rows),
+        near_titles=(),
+        kernel=np.asarray(ks, dtype=np.float64).reshape(T, len(rows)) * step[:, None],
+        works=tuple(int(w) for w in works),
+        floor=np.asarray(floor, dtype=np.float64) * step,
+        row=int(row),
+    )
+
+
+def read_names(block: Mapping[str, Any], doc: Mapping[str, Any], b: int) -> dict[int, tuple[str, str]]:
+    """A name block checked against its document: ``{row: (id, title)}`` (raises ``ValueError``)."""
+    if block.get("schema") != NAMES_SCHEMA or block.get("version") != VERSION or block.get("block") != b:
+        raise ValueError(f"name block {b} is not a {NAMES_SCHEMA} version {VERSION} document of block {b}")
+    check_hash(block, doc, f"name block {b}")
+    size = int(doc["titles"]["block"])
+    ids, titles = block["ids"], block["titles"]
+    first = b * size
+    want = max(0, min(size, int(doc["count"]) - first))
+    if not (isinstance(ids, list) and isinstance(titles, list) and len(ids) == len(titles) == want):
+        raise ValueError(f"name block {b} must hold {want} ids and titles")
+    return {first + k: (str(i), str(t)) for k, (i, t) in enumerate(zip(ids, titles))}
