@@ -35,7 +35,8 @@ import numpy as np
 
 from .embedding import Embedding, Neighbours
 from .seeds import derive_seed
-from .topk import DistinctVectors, dense_topk, drop_self, exact_topk, expand_groups, rank_distinct, round_cosines
+from .topk import exact_topk
+from .topk_dense import DistinctVectors, dense_topk, drop_self, expand_groups, rank_distinct, round_cosines
 
 if TYPE_CHECKING:
     from .config import NeighboursSection

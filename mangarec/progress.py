@@ -30,6 +30,14 @@ class StageLog:
         self.timings: dict[str, float] = {}
         self.notes: list[str] = []
         self._bar = None
+        self._held: list[tuple[str, str]] | None = None
+
+    def hold(self, into: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
+        """Hold notes and warnings back in ``into`` (``(kind, message)`` pairs) instead of
+        printing them (``None``: print again); returns the list held until now. A stage computed
+        out of order (:mod:`mangarec.schedule`) prints its notes when it is recorded."""
+        held, self._held = self._held, into
+        return held
 
     def begin(self, total: int) -> None:
         """Announce ``total`` stages: on a terminal, start the progress bar."""
@@ -78,11 +86,17 @@ class StageLog:
 
     def note(self, message: str) -> None:
         """Record (and print) a remark, e.g. a model left out."""
+        if self._held is not None:
+            self._held.append(("note", message))
+            return
         self.notes.append(message)
         if not self.quiet:
             self._print(f"note: {message}")
 
     def warn(self, message: str) -> None:
         """Print a one-line warning (``warning: <message>``), quiet or not."""
+        if self._held is not None:
+            self._held.append(("warn", message))
+            return
         self.notes.append(message)
         self._print(f"warning: {message}")

@@ -201,9 +201,12 @@ def test_stage_keys_follow_the_code_a_stage_runs(tmp_path, monkeypatch):
     cache.module_digest.cache_clear()
 
 
-def test_two_cold_builds_are_byte_identical(built, tmp_path, small_config):
+def test_two_cold_builds_are_byte_identical(built, tmp_path, small_config, monkeypatch):
+    """The second build computes its stages one after another in one process (the first on the
+    machine's cores, two here): the same bytes, report.json's stage list included."""
     out, _ = built
     out2 = tmp_path / "out2"
+    monkeypatch.setenv("MANGAREC_WORKERS", "1")
     assert (
         build.main(["--out", str(out2), "--cache-dir", str(tmp_path / "c2"), "--config", str(small_config), "-q"]) == 0
     )

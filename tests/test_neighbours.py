@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mangarec import topk
+from mangarec import topk_dense
 from mangarec.config import NeighboursSection
 from mangarec.embedding import Embedding, Neighbours
 from mangarec.neighbours import approximate, compute, exact, recall
@@ -61,8 +61,8 @@ def test_exact_matches_brute_force_with_duplicates(seed):
 
 def test_exact_subsample_threshold_and_small_blocks(monkeypatch):
     """The subsampled lower bound and multi-block path give the same answer as brute force."""
-    monkeypatch.setattr(topk, "SUBSAMPLE_MIN_COLUMNS", 8)  # the engine's dense path
-    monkeypatch.setattr(topk, "DENSE_BLOCK_ELEMENTS", 700)
+    monkeypatch.setattr(topk_dense, "SUBSAMPLE_MIN_COLUMNS", 8)  # the engine's dense path
+    monkeypatch.setattr(topk_dense, "DENSE_BLOCK_ELEMENTS", 700)
     rng = np.random.default_rng(11)
     for n, distinct in ((250, 60), (250, 250), (120, 5)):
         v = duplicated_data(rng, n, 4, distinct)

@@ -235,8 +235,10 @@ def test_the_escape_check_finds_a_lazy_import_of_model_code(tmp_path, monkeypatc
 def test_heldout_fits_use_the_cache_for_dependencies_and_key_them(two_clusters, monkeypatch, tmp_path):
     """A model trained on ratings with a dependency: the held-out refit reuses the dependency's
     cached fit (no second fit) and its key changes with the dependency's key (issue 21, 2)."""
+    from mangarec import build_stages
     from mangarec.cache import Cache
     from mangarec.progress import StageLog
+    from mangarec.schedule import Scheduler, Stages
     from tests.models.test_contract import contract_catalog
 
     catalog = contract_catalog(two_clusters)
@@ -252,9 +254,12 @@ def test_heldout_fits_use_the_cache_for_dependencies_and_key_them(two_clusters, 
     config = replace(Config(), models=replace(Config().models, als=replace(Config().models.als, factors=2)))
 
     def heldout(cfg: Config) -> tuple[list[str], set[str]]:
-        stages = pipeline._Stages(Cache(tmp_path / "c"), StageLog(quiet=True))
-        fitted, keys = pipeline._fit_all(catalog, ["als"], cfg, stages)
-        _, _, out_keys = pipeline._heldout_fits(catalog, ["als"], fitted, keys, cfg, stages, 1)
+        stages = Stages(Cache(tmp_path / "c"), StageLog(quiet=True))
+        sched = Scheduler(stages, 1)
+        fits = build_stages.add_fits(sched, catalog, ["als"], cfg)
+        refits, lists = build_stages.add_heldout(sched, catalog, ["als"], fits, cfg, 1)
+        sched.finish()
+        out_keys = [sched.key(s) for n in refits for s in (refits[n], lists[n])]
         return out_keys, {s.name for s in stages.runs if not s.cached}
 
     keys, ran = heldout(config)

@@ -94,6 +94,22 @@ def description_matrix(
     return description_field(catalog, min_df, max_features, max_df)[0]
 
 
+def fitted_field(deps: Mapping[str, Any], model: str, label: str, catalog: Catalog) -> tuple[Any, Vocabulary] | None:
+    """The text field ``label`` (its term's rows and its :class:`~._warm.Vocabulary`) as the
+    dependency ``model`` fitted it cold on the items of ``catalog``, for a model that would fit
+    the same field again with the same options (``None`` when that fit has no such field, or was
+    a warm update). The rows are the term's (float32, as every sparse-cosine term stores them)."""
+    from ._warm import term
+
+    emb = deps.get(model)
+    if emb is None or "warm" in emb.info or emb.state is None or tuple(emb.item_ids) != tuple(catalog.ids):
+        return None
+    rows = term(emb.similarity, label)
+    if rows is None or label not in emb.state.meta:
+        return None
+    return rows.matrix, fields_of(emb.state, label)[0]
+
+
 def warm_rows(vocabulary: Vocabulary, texts: Sequence[str]) -> sp.csr_matrix:
     """Unit tf-idf rows of ``texts`` with a fitted field's words and idf (a warm night's rows)."""
     return unit_rows(vocabulary.transform(texts))

@@ -98,6 +98,20 @@ def series_rule(deps: Mapping[str, Any]) -> SeriesRule:
     )
 
 
+def series_members(catalog: Catalog, deps: Mapping[str, Any]) -> sp.csr_matrix:
+    """:func:`members` under the rule of the series model in ``deps`` (:func:`series_rule`):
+    that model's own member matrix when it was fitted cold on the same items (the series model
+    computes exactly this matrix: no need to compute it twice), else computed here."""
+    from ._warm import term
+
+    s = deps.get("series")
+    if s is not None and "warm" not in s.info and tuple(s.item_ids) == tuple(catalog.ids):
+        mem = term(s.similarity, "member")
+        if mem is not None:
+            return mem.matrix
+    return members(catalog, series_rule(deps))
+
+
 def members(
     catalog: Catalog, rule: Rule, hops: sp.csr_matrix | None = None, titles: sp.csr_matrix | None = None
 ) -> sp.csr_matrix:

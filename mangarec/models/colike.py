@@ -51,7 +51,7 @@ from ..seeds import rng
 from ..similarity import Bilinear, TagJaccard, Weighted
 from . import _colike_weights as shipped
 from ._features import unit_tag_rows
-from ._series_rule import members, series_rule
+from ._series_rule import series_members
 from ._solve import solve_users
 from .base import ModelSpec
 
@@ -296,7 +296,7 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any]) ->
 
         raise InputError("models.colike.source = 'ratings': this catalog has no ratings")
     if likes is not None:
-        exclude = members(catalog, series_rule(deps))
+        exclude = series_members(catalog, deps)
         fitted = fit_weights(
             b,
             vocab,

@@ -49,8 +49,17 @@ from ..catalog import TAG_GROUPS, Catalog
 from ..embedding import Embedding, FitState
 from ..schema import bounded, key, one_of, unit
 from ..similarity import SparseCosine, TagJaccard, Weighted
-from ._features import description_field, fields_of, fields_state, title_field, title_texts, unit_tag_rows, warm_rows
-from ._series_rule import members, series_rule
+from ._features import (
+    description_field,
+    fields_of,
+    fields_state,
+    fitted_field,
+    title_field,
+    title_texts,
+    unit_tag_rows,
+    warm_rows,
+)
+from ._series_rule import members, series_members, series_rule
 from ._warm import Rows, Vocabulary, term
 from .base import ModelSpec, catalog_has
 
@@ -106,11 +115,13 @@ def fit(catalog: Catalog, params: Params, seed: int, deps: Mapping[str, Any]) ->
     """
     fields: dict[str, Vocabulary] = {}
     description = title = None
-    if params.text_weight and catalog_has(catalog, "descriptions"):
-        description, fields["description"] = description_field(catalog)
+    if params.text_weight and catalog_has(catalog, "descriptions"):  # the series model fits the same field
+        description, fields["description"] = fitted_field(deps, "series", "description", catalog) or description_field(
+            catalog
+        )
     if params.title_weight:
         title, fields["title"] = title_field(catalog)
-    exclude = members(catalog, series_rule(deps)) if params.leave_out_series else None
+    exclude = series_members(catalog, deps) if params.leave_out_series else None
     p = prior(catalog.popularity, params.prior_quantile)
     popularity = np.sort(np.asarray(catalog.popularity, dtype=np.float64))
     state = fields_state(fields, prior=p, popularity=popularity)
