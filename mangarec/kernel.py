@@ -49,6 +49,7 @@ from typing import Any
 import numpy as np
 
 from .compact import compact
+from .topk_dense import largest_columns
 
 TITLE_SCHEMA = "mangarec-embeddings-title"
 #: The version the builder writes (readers read 5 too: no floor, a missing value counts 0).
@@ -127,9 +128,7 @@ def candidate_lists(
         best = []
         for K in Ks:
             K[np.arange(b - a), np.arange(a, b)] = -np.inf
-            part = np.argpartition(-K, n - 1, axis=1)[:, :n] if n else np.zeros((b - a, 0), dtype=np.int64)
-            pv = np.take_along_axis(K, part, axis=1)
-            best.append(np.take_along_axis(part, np.lexsort((part, -pv), axis=1), axis=1))
+            best.append(largest_columns(K, n))
         for r in range(b - a):
             seen: dict[int, None] = {}
             for k in range(n):
