@@ -247,11 +247,18 @@ def build_titles(catalog, emb, **kw: Any) -> tuple[dict, dict[str, dict]]:
 
 
 def write_titles(out_dir: Path, doc: dict, files: Mapping[str, dict]) -> dict[str, int]:
-    """Write the version-6 document under ``out_dir/data`` as the compact document (with a
-    ``.gz`` twin) and each title's file at :data:`TITLE_PATH`. The title files have no twin:
-    a host compresses them on the fly like every other small file of the site (assets get a
-    twin from 20 KB), and a twin would add a third to what each title costs the site. Returns
-    ``{relative path: bytes}`` (the title files summed under one key). Everything is encoded
+    """Write the version-6 document and each title's file at :data:`TITLE_PATH`
+    (:func:`write_parts`)."""
+    return write_parts(out_dir, doc, {TITLE_PATH: files})
+
+
+def write_parts(out_dir: Path, doc: dict, groups: Mapping[str, Mapping[Any, dict]]) -> dict[str, int]:
+    """Write a per-title document under ``out_dir/data`` as the compact document (with a ``.gz``
+    twin) and each group's files at ``pattern.format(key)`` (``groups`` ``{pattern: {key:
+    document}}``: the title files, version 7's name blocks). Those files have no twin: a host
+    compresses them on the fly like every other small file of the site (assets get a twin from
+    20 KB), and a twin would add a third to what each title costs the site. Returns ``{relative
+    path: bytes}``, each group summed under ``pattern.format('*')``. Everything is encoded
     before the first byte is written."""
     from .compact import DOC_NAME
     from .fsutil import atomic_write, gzip_bytes
@@ -259,11 +266,18 @@ def write_titles(out_dir: Path, doc: dict, files: Mapping[str, dict]) -> dict[st
 
     body = dumps(doc)
     parts = {f"data/{DOC_NAME}": body, f"data/{DOC_NAME}.gz": gzip_bytes(body)}
-    titles = {f"data/{TITLE_PATH.format(i)}": dumps(f) for i, f in sorted(files.items())}
-    for rel, data in (parts | titles).items():
+    encoded = {
+        pattern: {f"data/{pattern.format(k)}": dumps(f) for k, f in sorted(files.items())}
+        for pattern, files in groups.items()
+    }
+    for rel, data in parts.items():
         atomic_write(Path(out_dir) / rel, data)
+    for group in encoded.values():
+        for rel, data in group.items():
+            atomic_write(Path(out_dir) / rel, data)
     sizes = {rel: len(data) for rel, data in parts.items()}
-    sizes[f"data/{TITLE_PATH.format('*')}"] = sum(len(v) for v in titles.values())
+    for pattern, group in encoded.items():
+        sizes[f"data/{pattern.format('*')}"] = sum(len(v) for v in group.values())
     return sizes
 
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from .kernel import KERNEL_BITS, TITLE_PATH, TitleRow, lists_of
+from .kernel import KERNEL_BITS, TITLE_PATH, TitleRow, lists_of, write_parts
 
 VERSION = 7
 #: The schemas of a version-7 title file and name block (short: each title's file carries it).
@@ -199,23 +199,8 @@ def build_lean(catalog, emb, **kw: Any) -> tuple[dict, dict[str, dict], dict[int
 
 def write_lean(out_dir: Path, doc: dict, files: Mapping[str, dict], blocks: Mapping[int, dict]) -> dict[str, int]:
     """Write version 7 under ``out_dir/data``: the document (with a ``.gz`` twin), the title files
-    and the name blocks (no twins: a host compresses small files on the fly). ``{relative path:
-    bytes}``, the title files and the blocks each summed under one key; everything is encoded
-    before the first byte is written."""
-    from .compact import DOC_NAME
-    from .fsutil import atomic_write, gzip_bytes
-    from .publish import dumps
-
-    body = dumps(doc)
-    parts = {f"data/{DOC_NAME}": body, f"data/{DOC_NAME}.gz": gzip_bytes(body)}
-    titles = {f"data/{TITLE_PATH.format(i)}": dumps(f) for i, f in sorted(files.items())}
-    names = {f"data/{NAMES_PATH.format(b)}": dumps(d) for b, d in sorted(blocks.items())}
-    for rel, data in (parts | titles | names).items():
-        atomic_write(Path(out_dir) / rel, data)
-    sizes = {rel: len(data) for rel, data in parts.items()}
-    sizes[f"data/{TITLE_PATH.format('*')}"] = sum(len(v) for v in titles.values())
-    sizes[f"data/{NAMES_PATH.format('*')}"] = sum(len(v) for v in names.values())
-    return sizes
+    and the name blocks (:func:`mangarec.kernel.write_parts`)."""
+    return write_parts(out_dir, doc, {TITLE_PATH: files, NAMES_PATH: blocks})
 
 
 # ---------- reading ----------
