@@ -116,8 +116,9 @@ class EvaluationSection:
     )
     colike_users: int = key(
         100_000,
-        "The cold-start co-like truth counts the likes of at most this many users (a fixed-seed "
-        "sample beyond it): its work grows with each counted user's likes squared.",
+        "The cold-start co-like truth and the item-kNN baseline's similarities count the likes of at "
+        "most this many users (a fixed-seed sample beyond it): their work grows with each counted "
+        "user's likes squared.",
         bounded(100, 100_000_000),
     )
     visitor_likes: list = key(

@@ -132,3 +132,22 @@ def test_the_evaluation_says_when_the_user_bound_binds(clusters):
     assert {c.protocol for c in ev.colikes} == {"held-out likes", "cold start"}
     ev = run_evaluation(cat, {"lsi": nb}, EvaluationSection(min_likes=5, max_users=200), 4)
     assert not any("colike_users" in n for n in ev.notes)
+
+
+def test_item_knn_baseline_counts_its_similarities_over_the_bounded_sample(monkeypatch, clusters):
+    """The item-kNN baseline's similarities cost Σ n_u² over the users counted: beyond
+    evaluation.colike_users they are the seeded sample's (the row says so), below it everyone's."""
+    from mangarec.evaluation import baselines
+
+    cat, _, _ = clusters
+    nb = _tag_neighbours(cat, 10, "lsi")
+    counted = []
+    real = baselines.cosine_knn
+    monkeypatch.setattr(baselines, "cosine_knn", lambda X, k=baselines.KNN: counted.append(X.shape[0]) or real(X, k))
+    ev = run_evaluation(cat, {"lsi": nb}, EvaluationSection(min_likes=5, max_users=200, colike_users=100), 4)
+    (row,) = [r for r in ev.ranking if r.method == "item-knn"]
+    assert counted == [100] and "fixed-seed sample of 100 of the 120 training users" in row.note
+    counted.clear()
+    ev = run_evaluation(cat, {"lsi": nb}, EvaluationSection(min_likes=5, max_users=200), 4)
+    (row,) = [r for r in ev.ranking if r.method == "item-knn"]
+    assert counted == [120] and "sample" not in row.note

@@ -59,9 +59,12 @@ def cosine_knn(X: sp.csr_matrix, k: int = KNN) -> sp.csr_matrix:
     return top_k_of_product(X, X, k, row_scale=inv, col_scale=inv)
 
 
-def knn_scorer(X: sp.csr_matrix, k: int = KNN) -> Scorer:
-    """Co-like item-kNN (see the module docstring)."""
-    S = cosine_knn(X, k)
+def knn_scorer(X: sp.csr_matrix, k: int = KNN, counted: sp.csr_matrix | None = None) -> Scorer:
+    """Co-like item-kNN (see the module docstring): users' rows of ``X`` scored against the
+    similarities of ``counted``'s likes (``(n_counted, n_items)``, default ``X`` itself; the
+    evaluation passes a fixed-seed sample of users when there are more than
+    ``evaluation.colike_users``, since the similarities cost ``Σ n_u²`` over the counted users)."""
+    S = cosine_knn(X if counted is None else counted, k)
     return lambda users: np.asarray((X[users] @ S).todense())
 
 

@@ -131,9 +131,7 @@ def run_evaluation(
         if split.empty:
             notes.append(protocol.notes[-1])
         else:
-            ranking, choices = _ranking(
-                catalog, split, neighbours, held_emb, held_nb, tie, boot, seed, config.ease_items
-            )
+            ranking, choices = _ranking(catalog, split, neighbours, held_emb, held_nb, tie, boot, seed, config)
             if "ease_skipped" in choices:
                 notes.append(f"EASE reference left out: {choices['ease_skipped']}")
             # the held-out fits with the site's onboarding picks; the publishable content models
@@ -238,9 +236,12 @@ def _ranking(
     tie: np.ndarray,
     boot: int,
     seed: int,
-    ease_items: int,
+    config: EvaluationSection,
 ) -> tuple[tuple[Row, ...], dict[str, object]]:
+    from .colikes import truth_users
+
     n = len(catalog)
+    ease_items = config.ease_items
     likes = split.likes("train")
     exclude = canonical(split.train.matrix)
     run = lambda sc: evaluate_scorer(sc, exclude, split.test, split.users, tie, boot)  # noqa: E731
@@ -281,7 +282,15 @@ def _ranking(
         choices = {"ease_lambda": lam, "ease_validation_ndcg": val}
     except InputError as exc:  # too many items for the dense inverse: say so, keep the rest
         choices = {"ease_skipped": str(exc)}
-    rows.append(Row("item-knn", "baseline", run(B.knn_scorer(likes)), f"co-like cosine item-kNN, top {B.KNN}"))
+    # its similarities cost Σ n_u² over the counted users: bounded as the co-like truth is
+    counted = truth_users(likes, config.colike_users, seed)
+    knn_note = f"co-like cosine item-kNN, top {B.KNN}"
+    if counted.shape[0] < likes.shape[0]:
+        knn_note += (
+            f", similarities counted over a fixed-seed sample of {counted.shape[0]:,} of the "
+            f"{likes.shape[0]:,} training users (evaluation.colike_users)"
+        )
+    rows.append(Row("item-knn", "baseline", run(B.knn_scorer(likes, counted=counted)), knn_note))
     rows.append(Row("popularity", "baseline", run(B.popularity_scorer(likes)), "most liked in training"))
     rows.append(
         Row("random", "baseline", run(B.random_scorer(n, derive_seed(seed, "evaluation", "random"))), "uniform random")
