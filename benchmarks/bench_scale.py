@@ -19,8 +19,8 @@ high does not, so "where one machine stops" is a measured stage, not a guess. Th
 evaluation is the build's, with its shipped bounds: ``evaluation.max_users`` (2,000) held-out
 users are ranked (only they are folded in against the item vectors), EASE covers the
 ``evaluation.ease_items`` most liked titles, and the cold-start co-like truth and the item-kNN
-baseline's similarities count at most ``evaluation.colike_users`` users' likes; its stages (split, fold-in, each ranked row,
-EASE, the truths, null tests, co-likes, visitor figures) are timed one by one.
+baseline's similarities count at most ``evaluation.colike_users`` users' likes; its stages
+(split, fold-in, each ranked row, EASE, the truths, null tests, co-likes, visitor figures) are timed one by one.
 
 The generator (documented here, seeded): ``n_users = N / 100``, ``n_items = 20,000``. A user's
 activity is drawn from a Pareto (power-law) distribution with tail index 1.5 (minimum 1, mean 3)
