@@ -10,8 +10,9 @@ How a block of rows is ranked without sorting all ``n`` columns of every row:
 1. the scorer computes the block, in float32 where that is exact or only a screen
    (:meth:`Similarity.block`);
 2. a lower bound of each row's (k+1)-th best score comes from a fixed subsample of the columns
-   (one in :data:`SUBSAMPLE_STEP`), lowered by :data:`MARGIN` (more than float32 error and two
-   grid steps: a column below it can neither belong to the top k nor tie with it);
+   (one in :data:`SUBSAMPLE_STEP`), lowered by twice the scorer's bound of its screen's error
+   (:meth:`Similarity.screen_error`: 0 for exact scores) and two grid steps: a column below it
+   can neither belong to the top k nor tie with it;
 3. only the columns at or above the bound are kept; their exact float64 scores come from the
    scorer (:meth:`Similarity.exact`, when the block was a screen), are rounded, and sorted by
    ``(row, -score, tie order)``;
@@ -81,9 +82,17 @@ def _select_ties(scores: np.ndarray, selfcol: np.ndarray, by_tie: np.ndarray, k:
     """
     r, n = scores.shape
     s = round_scores(scores)
-    has = selfcol >= 0
-    s[np.flatnonzero(has), selfcol[has]] = -np.inf
-    kth = np.partition(s, n - k, axis=1)[:, n - k]
+    has = np.flatnonzero(selfcol >= 0)
+    s[has, selfcol[has]] = np.inf  # out of the minimum
+    low = s.min(axis=1)
+    s[has, selfcol[has]] = -np.inf
+    # a sea at the bottom (an item similar to few others): fewer than k columns above the row's
+    # lowest score make that the k-th best, without partitioning the row
+    floor = np.count_nonzero(s > low[:, None], axis=1) < k
+    kth = low
+    if not floor.all():
+        deep = np.flatnonzero(~floor)
+        kth[deep] = np.partition(s[deep], n - k, axis=1)[:, n - k]
     ar, ac = np.nonzero(s > kth[:, None])
     need = k - np.bincount(ar, minlength=r)
     eqm = s == kth[:, None]
@@ -129,8 +138,16 @@ def select_block(
     k: int,
     exact: Exact | None = None,
     exact_rows: Callable[[np.ndarray], np.ndarray] | None = None,
+    error: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` columns of each row of a score block, ties by tie order.
+
+    Why the bound keeps every column that matters: let ``b`` be a row's (k+1)-th best screen
+    value over the subsample and ``e`` its screen error. At least k + 1 subsample columns (one
+    may be the row's own) have exact scores ``>= b - e``, so the row's k-th best rounded score
+    ``T >= b - e - g/2`` (``g`` the grid step); a column whose rounded exact score reaches ``T``
+    has an exact score ``>= b - e - g`` and a screen value ``>= b - 2e - g``: at or above
+    :func:`lower_bound`.
 
     Parameters
     ----------
@@ -148,6 +165,9 @@ def select_block(
     exact_rows:
         ``exact_rows(block_rows)``: exact float64 scores of whole rows (``(len, n)``), for the
         rows ranked by the tie-order scan; required with ``exact``.
+    error:
+        ``(r,)`` bound of each row's ``|scores - exact|`` (:meth:`Similarity.screen_error`), or
+        ``None``: the bound is lowered by :data:`MARGIN` instead.
 
     Returns
     -------
@@ -156,7 +176,7 @@ def select_block(
     """
     r, n = scores.shape
     sub = subsample(n, k + 1)
-    lb = lower_bound(scores if sub is None else scores[:, sub], k + 1)
+    lb = lower_bound(scores if sub is None else scores[:, sub], k + 1, error)
     mask = scores >= lb[:, None].astype(scores.dtype)
     counts = mask.sum(axis=1)
     out_i = np.empty((r, k), dtype=np.int64)
@@ -248,7 +268,8 @@ def _rank_serial(
                 return sim.block64(r[brow])
 
             extra = (exact, exact_rows) if sim.screens else (None, None)
-            out_i[b0 : b0 + len(r)], out_s[b0 : b0 + len(r)] = select_block(block, own, by_tie, k, *extra)
+            error = sim.screen_error(r)
+            out_i[b0 : b0 + len(r)], out_s[b0 : b0 + len(r)] = select_block(block, own, by_tie, k, *extra, error)
     return out_i, out_s
 
 

@@ -49,14 +49,23 @@ def subsample(n: int, need: int) -> slice | None:
     return None
 
 
-def lower_bound(sub: np.ndarray, need: int) -> np.ndarray:
+def lower_bound(sub: np.ndarray, need: int, error: np.ndarray | None = None) -> np.ndarray:
     """``(r,)`` float64 bound of each row's ``need``-th best score from the columns ``sub``
-    (a subset's ``need``-th best is lower), lowered by :data:`MARGIN`; ``-inf`` when too few."""
+    (a subset's ``need``-th best is lower); ``-inf`` when too few.
+
+    ``error``: ``(r,)`` bound of each row's ``|screen - exact|`` (0 for exact scores): the bound
+    is lowered by twice it, two grid steps and the float32 rounding of the bound itself (a column
+    whose rounded exact score reaches the row's k-th best is kept, proof in
+    :func:`mangarec.topk.select_block`). Without it, by :data:`MARGIN` (relative to the scores'
+    magnitude, at least 1e-4: a cosine screen's error is far smaller).
+    """
     m = sub.shape[1]
     if m < need:
         return np.full(sub.shape[0], -np.inf)
     bound = np.partition(sub, m - need, axis=1)[:, m - need].astype(np.float64)
-    return bound - MARGIN * np.maximum(1.0, np.abs(bound))
+    if error is None:
+        return bound - MARGIN * np.maximum(1.0, np.abs(bound))
+    return bound - (2.0 * np.asarray(error, dtype=np.float64) + 2.0 / SCORE_GRID + np.abs(bound) * 2.0**-21)
 
 
 def drop_self(
