@@ -194,7 +194,8 @@ def test_the_hybrids_tag_terms_are_summed_once_per_tag_set_with_the_same_bits(mo
     got = [hybrid.block(rows), later.block(rows)]
     monkeypatch.setattr(similarity, "_fuse_tags", lambda plan: plan)  # each term on its own, as before
     monkeypatch.setattr(similarity, "_tag_term", lambda term: term)
-    want = [Weighted(terms, bias=hybrid.bias, exclude=exclude).block(rows), Weighted(((1.0, pairs), *terms)).block(rows)]
+    before = [Weighted(terms, bias=hybrid.bias, exclude=exclude), Weighted(((1.0, pairs), *terms))]
+    want = [w.block(rows) for w in before]
     assert [b.tobytes() for b in got] == [b.tobytes() for b in want]
 
 
