@@ -56,8 +56,12 @@ from .topk_dense import (
 )
 from .workers import fork_pool
 
-#: Score-matrix elements per block (float32: 32 MB).
-BLOCK_ELEMENTS = 1 << 23
+#: Score-matrix elements per block: rows per block = this // columns (float64: 8 MB, about a
+#: core's share of the cache; the block is passed over several times: summed terms, the bound,
+#: the candidates). On MangaDex (37,285 columns: 28 rows) the series and hybrid searches took
+#: about half the CPU time of blocks of 1 << 23 (225 rows, 64 MB), the text search 0.85
+#: (``benchmarks/bench_neighbours.py --stages``).
+BLOCK_ELEMENTS = 1 << 20
 #: A row with more candidates than this is ranked by the tie-order scan.
 MAX_CANDIDATES = 4096
 #: Forked workers for a large search (rows split between them; each row's answer is the same
