@@ -203,6 +203,7 @@ def main() -> None:
     ap.add_argument(
         "--stages", action="store_true", help="only the build's neighbour stages, each by --before's code and ours"
     )
+    ap.add_argument("--after", default=None, help="with --stages: a git ref searched instead of this checkout")
     ap.add_argument("--limit", type=int, default=None, help="with --stages: the catalog's first N titles")
     ap.add_argument("--models", default=None, help="with --stages: comma-separated models (default: the long ones)")
     args = ap.parse_args()
@@ -210,7 +211,7 @@ def main() -> None:
     if args.stages:
         from neighbour_stages import main as stages
 
-        stages(args.before or "main", args.limit, args.models, k)
+        stages(args.before or "main", args.limit, args.models, k, args.after)
         return
 
     data = None if args.synthetic else real_lsi()

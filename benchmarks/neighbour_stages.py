@@ -1,12 +1,13 @@
 """The build's neighbour stages, one at a time, by this checkout's search and a git ref's.
 
-``python3 benchmarks/bench_neighbours.py --stages [--before main] [--limit N] [--models a,b]``
+``python3 benchmarks/bench_neighbours.py --stages [--before main] [--after REF] [--limit N] [--models a,b]``
 
 The models are fitted once here (this checkout's fits, the default configuration) on MangaDex v3
 SFW (or its first ``--limit`` titles) and handed over in the stage cache's format. Each stage
 (:func:`mangarec.neighbours.exact`, what ``neighbours:<model>`` runs) is then timed in a fresh
-process per side, one worker as in a build (``topk.WORKERS = 1``): this checkout, and the ref's
-``mangarec/`` (a ``git archive`` in a temporary directory), alternated so that a change of the
+process per side, one worker as in a build (``topk.WORKERS = 1``): this checkout (or ``--after``'s
+``mangarec/``, so that edits during a long run change nothing) and the ref's ``mangarec/`` (each a
+``git archive`` in a temporary directory), alternated so that a change of the
 shared machine's load hits both alike. Prints wall and CPU seconds of each side, the ratio, and
 whether the two lists (indices and scores) are byte-identical.
 """
@@ -88,18 +89,19 @@ def side(root: Path, cache_dir: Path, name: str, k: int, tie: Path, out: Path) -
     return json.loads(got.stdout.strip().splitlines()[-1])
 
 
-def main(before: str, limit: int | None, models: str | None, k: int) -> None:
+def main(before: str, limit: int | None, models: str | None, k: int, after: str | None = None) -> None:
     names = [m for m in (models.split(",") if models else MODELS) if m]
     with tempfile.TemporaryDirectory(prefix="mangarec-stages-") as tmp:
         work = Path(tmp)
         n, tie_order = fit_all(limit, names, work / "cache")
         np.save(work / "tie.npy", tie_order)
         old = checkout(before, work / "before")
-        print(f"{n} titles, k = {k}; each stage in its own process, one worker; before = {before}")
+        new = ROOT if after is None else checkout(after, work / "after")
+        print(f"{n} titles, k = {k}; each stage in its own process, one worker; {before} vs {after or 'this checkout'}")
         total = {"before": 0.0, "after": 0.0}
         for i, name in enumerate(names):
             times, lists = {}, {}
-            order = [("before", old), ("after", ROOT)][:: 1 - 2 * (i % 2)]
+            order = [("before", old), ("after", new)][:: 1 - 2 * (i % 2)]
             for label, root in order:
                 out = work / f"{label}-{name}.npz"
                 times[label] = side(root, work / "cache", name, min(k, n - 1), work / "tie.npy", out)
