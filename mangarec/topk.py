@@ -48,6 +48,7 @@ from .topk_dense import (
     dense_topk,
     drop_self,
     expand_groups,
+    kth_largest,
     lower_bound,
     rank_distinct,
     round_cosines,
@@ -96,7 +97,7 @@ def _select_ties(scores: np.ndarray, selfcol: np.ndarray, by_tie: np.ndarray, k:
     kth = low
     if not floor.all():
         deep = np.flatnonzero(~floor)
-        kth[deep] = np.partition(s[deep], n - k, axis=1)[:, n - k]
+        kth[deep] = kth_largest(s[deep], k)
     ar, ac = np.nonzero(s > kth[:, None])
     need = k - np.bincount(ar, minlength=r)
     eqm = s == kth[:, None]

@@ -49,6 +49,27 @@ def subsample(n: int, need: int) -> slice | None:
     return None
 
 
+def kth_largest(a: np.ndarray, k: int) -> np.ndarray:
+    """``(r,)`` the ``k``-th largest value of each row of ``a`` (``1 <= k <= a.shape[1]``).
+
+    numpy's introselect slows down tenfold on a row where most values are equal and the k-th
+    largest is above them (a sparse score row: mostly zeros, 0.35 ms instead of 0.03 for 4,660
+    columns); such rows (half the values equal the middle column's, at least ``k`` above it) are
+    partitioned negated, where it is fast. The same values either way.
+    """
+    r, m = a.shape
+    mid = a[:, m // 2 : m // 2 + 1]
+    sea = (np.count_nonzero(a == mid, axis=1) * 2 > m) & (np.count_nonzero(a > mid, axis=1) >= k)
+    if not sea.any():
+        return np.partition(a, m - k, axis=1)[:, m - k]
+    out = np.empty(r, dtype=a.dtype)
+    out[sea] = -np.partition(-a[sea], k - 1, axis=1)[:, k - 1]
+    rest = np.flatnonzero(~sea)
+    if len(rest):
+        out[rest] = np.partition(a[rest], m - k, axis=1)[:, m - k]
+    return out
+
+
 def lower_bound(sub: np.ndarray, need: int, error: np.ndarray | None = None) -> np.ndarray:
     """``(r,)`` float64 bound of each row's ``need``-th best score from the columns ``sub``
     (a subset's ``need``-th best is lower); ``-inf`` when too few.
@@ -62,7 +83,7 @@ def lower_bound(sub: np.ndarray, need: int, error: np.ndarray | None = None) -> 
     m = sub.shape[1]
     if m < need:
         return np.full(sub.shape[0], -np.inf)
-    bound = np.partition(sub, m - need, axis=1)[:, m - need].astype(np.float64)
+    bound = kth_largest(sub, need).astype(np.float64)
     if error is None:
         return bound - MARGIN * np.maximum(1.0, np.abs(bound))
     return bound - (2.0 * np.asarray(error, dtype=np.float64) + 2.0 / SCORE_GRID + np.abs(bound) * 2.0**-21)
