@@ -207,13 +207,22 @@ class Weighted(Similarity):
     def row_groups(self) -> np.ndarray | None:
         """Items whose every term's rows are identical have identical rows (the bias is the
         candidate's); none with ``exclude`` (pairs of its own)."""
-        labels = [t.row_groups() for w, t in self.terms if w]
-        if self.exclude is not None or not labels or any(g is None for g in labels):
+        found = [t.row_groups() for w, t in self.terms if w]
+        labels = [g for g in found if g is not None]
+        if self.exclude is not None or not labels or len(labels) < len(found):
             return None
         if len(labels) == 1:
             return labels[0]
         _, inverse = np.unique(np.stack(labels, axis=1), axis=0, return_inverse=True)
         return np.asarray(inverse, dtype=np.int64).reshape(-1)
+
+    def column_groups(self) -> np.ndarray | None:
+        """Those of its one tag term (the co-like model's scorer: ``0 + s`` is ``s``)."""
+        inner = _tag_term(self)
+        return None if inner is self else inner.column_groups()
+
+    def group_block(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(_tag_term(self).group_block(rows), dtype=np.float64)
 
     def block(self, rows: np.ndarray) -> np.ndarray:
         out = np.zeros((len(rows), self.n))

@@ -88,6 +88,12 @@ class TagJaccard(Similarity):
     def row_groups(self) -> np.ndarray:
         return self._inverse.astype(np.int64)  # type: ignore[attr-defined]
 
+    def column_groups(self) -> np.ndarray:
+        return self._inverse.astype(np.int64)  # type: ignore[attr-defined]
+
+    def group_block(self, rows: np.ndarray) -> np.ndarray:
+        return self._distinct_block(rows)
+
     def same_tags(self, other: TagJaccard) -> bool:
         """Whether ``other`` scores the same tag sets (its distinct columns are these)."""
         a, b = self.tags, other.tags
@@ -122,12 +128,12 @@ class TagSum(Similarity):
         return out
 
     def add_into(self, out: np.ndarray, rows: np.ndarray, weight: float) -> None:
-        total = None
-        for w, term in self.terms:  # each as TagJaccard.add_into scales it, added in order
+        total = np.zeros(0)
+        for t, (w, term) in enumerate(self.terms):  # each as TagJaccard.add_into scales it, in order
             blk = term._distinct_block(rows).astype(np.float64)
             if w * weight != 1.0:
                 blk *= w * weight
-            total = blk if total is None else np.add(total, blk, out=total)
+            total = blk if t == 0 else np.add(total, blk, out=total)
         out += np.take(total, self.terms[0][1]._inverse, axis=1)  # type: ignore[attr-defined]
 
 

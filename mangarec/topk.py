@@ -45,6 +45,7 @@ from .topk_dense import (
     SCORE_GRID,
     SUBSAMPLE_MIN_COLUMNS,
     DistinctVectors,
+    ItemGroups,
     dense_topk,
     drop_self,
     expand_groups,
@@ -244,7 +245,11 @@ def exact_topk(sim: Similarity, k: int, tie_order: np.ndarray) -> tuple[np.ndarr
         inverse = np.asarray(groups, dtype=np.int64)
         _, first, inverse = np.unique(inverse, return_index=True, return_inverse=True)
         reps, kk = first.astype(np.int64), min(k + 1, n)
-    top_i, top_s = _rank(sim, reps, kk, by_tie, None if inverse is None else -1)
+    columns = sim.column_groups()
+    if columns is not None and inverse is not None:  # distinct rows against distinct columns
+        top_i, top_s = _rank_groups(sim, reps, kk, tie, columns)
+    else:
+        top_i, top_s = _rank(sim, reps, kk, by_tie, None if inverse is None else -1)
     if inverse is None:
         return top_i.astype(np.int32), top_s.astype(np.float32)
     return drop_self(top_i, top_s, inverse, np.arange(n, dtype=np.int64), k)
@@ -272,9 +277,39 @@ def _rank_serial(
             def exact_rows(brow: np.ndarray, r: np.ndarray = r) -> np.ndarray:
                 return sim.block64(r[brow])
 
-            extra = (exact, exact_rows) if sim.screens else (None, None)
             error = sim.screen_error(r)
-            out_i[b0 : b0 + len(r)], out_s[b0 : b0 + len(r)] = select_block(block, own, by_tie, k, *extra, error)
+            if sim.screens:
+                got = select_block(block, own, by_tie, k, exact, exact_rows, error)
+            else:
+                got = select_block(block, own, by_tie, k, None, None, error)
+            out_i[b0 : b0 + len(r)], out_s[b0 : b0 + len(r)] = got
+    return out_i, out_s
+
+
+def _rank_groups(
+    sim: Similarity, rows: np.ndarray, need: int, tie: np.ndarray, columns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top ``need`` items of ``rows`` (each row's own item included) from the scores against
+    the column groups (:meth:`Similarity.group_block`): the groups at or above the subsample's
+    bound, expanded to their members in tie order (:func:`expand_groups`, as the dense path).
+    Tag-set Jaccard and the co-like model's scorer: 19,052 groups of 37,285 titles on MangaDex."""
+    groups = ItemGroups(columns, tie, need)
+    m = len(groups.counts)
+    out_i = np.empty((len(rows), need), dtype=np.int64)
+    out_s = np.empty((len(rows), need), dtype=np.float32)
+    step = max(1, min(len(rows), BLOCK_ELEMENTS // max(m, 1)))
+    sub = subsample(m, need)
+    with threadpool_limits(BLAS_THREADS, "blas"):
+        for b0 in range(0, len(rows), step):
+            r = rows[b0 : b0 + step]
+            s = sim.group_block(r)
+            if not np.all(np.isfinite(s)):
+                raise ValueError(f"{type(sim).__name__}: non-finite scores")
+            lb = lower_bound(s if sub is None else s[:, sub], need, np.zeros(len(r)))
+            rr, cc = np.nonzero(s >= lb[:, None].astype(s.dtype))
+            score = round_scores(s[rr, cc]).astype(np.float32)
+            got = expand_groups(groups, rr.astype(np.int64), cc.astype(np.int64), score, len(r))
+            out_i[b0 : b0 + len(r)], out_s[b0 : b0 + len(r)] = got
     return out_i, out_s
 
 

@@ -117,7 +117,23 @@ def round_cosines(cosines: np.ndarray) -> np.ndarray:
     return out
 
 
-class DistinctVectors:
+class ItemGroups:
+    """Items in groups whose score columns are identical (``inverse``: item -> group), what
+    :func:`expand_groups` expands: ``members`` (n,) int64 items grouped and sorted by tie order
+    within a group, ``starts`` / ``counts`` (m,) int64, ``cap`` (m,) counts capped at ``need``
+    (only that many members of a group can be in any top list)."""
+
+    def __init__(self, inverse: np.ndarray, tie_order: np.ndarray, need: int):
+        self.inverse = np.asarray(inverse, dtype=np.int64).reshape(-1)
+        self.counts = np.bincount(self.inverse).astype(np.int64)
+        self.tie = np.asarray(tie_order, dtype=np.int64)
+        self.members = np.lexsort((self.tie, self.inverse)).astype(np.int64)
+        self.starts = np.concatenate(([0], np.cumsum(self.counts)[:-1])).astype(np.int64)
+        self.cap = np.minimum(self.counts, need)
+        self.need = need
+
+
+class DistinctVectors(ItemGroups):
     """Distinct unit vectors of ``(n, d)`` vectors and the items behind each (the dense path).
 
     Attributes: ``unit`` (m, d) float64 distinct unit rows (zero rows stay zero), ``inverse``
@@ -139,15 +155,9 @@ class DistinctVectors:
         v64 = v.astype(np.float64)
         norms = np.linalg.norm(v64, axis=1)
         unit = np.divide(v64, norms[:, None], out=np.zeros_like(v64), where=norms[:, None] > 0)
-        self.unit, inverse, counts = np.unique(unit, axis=0, return_inverse=True, return_counts=True)
-        self.inverse = np.asarray(inverse, dtype=np.int64).reshape(-1)
-        self.counts = counts.astype(np.int64)
-        self.members = np.lexsort((tie, self.inverse)).astype(np.int64)
-        self.starts = np.concatenate(([0], np.cumsum(self.counts)[:-1])).astype(np.int64)
-        self.cap = np.minimum(self.counts, need)
+        self.unit, inverse = np.unique(unit, axis=0, return_inverse=True)
+        super().__init__(inverse, tie, need)
         self.zero = ~np.any(self.unit != 0, axis=1)
-        self.tie = tie
-        self.need = need
 
     @property
     def m(self) -> int:
@@ -163,7 +173,7 @@ def _desc_key(scores: np.ndarray) -> np.ndarray:
 
 
 def expand_groups(
-    dv: DistinctVectors, row: np.ndarray, group: np.ndarray, score: np.ndarray, n_rows: int
+    dv: ItemGroups, row: np.ndarray, group: np.ndarray, score: np.ndarray, n_rows: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top ``need`` items of each row from group-level candidates.
 

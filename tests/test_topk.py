@@ -35,6 +35,8 @@ def scorers(g, n, T):
         "weighted-max": TagJaccard(B, g.integers(1, 5, T).astype(float), "max"),
         "real-weights": TagJaccard(B, g.random(T)),
         "bilinear": bil,
+        # the co-like model's scorer: one tag term of weight 1, ranked by distinct tag sets
+        "colike": Weighted(((1.0, TagJaccard(B, g.random(T) * 3)),)),
         # network deconvolution's scale (scores ~1e-3, most clipped to 0): the bound keeps a
         # margin of the screen's own error, not MARGIN's 1e-4
         "bilinear-small": Bilinear(U * 0.02, g.random(T), np.zeros(T), np.zeros(n)),
