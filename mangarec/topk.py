@@ -194,7 +194,7 @@ def select_block(
         out_i[w], out_s[w] = _select_ties(block, selfcol[w], by_tie, k)
     narrow = np.flatnonzero(~wide)
     if len(narrow):
-        rr, cc = np.nonzero(mask[narrow])
+        rr, cc = np.nonzero(mask if len(narrow) == r else mask[narrow])  # no copy of a block without wide rows
         brow = narrow[rr]
         raw = scores[brow, cc] if exact is None else exact(brow, cc)
         vals = round_scores(raw)
