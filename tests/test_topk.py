@@ -79,6 +79,25 @@ def test_a_screens_error_bound_holds(seed, r, scale):
     assert (sim.screen_error(rows) < 1e-3 * scale**2 * r).all()  # and it is small: no MARGIN
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**20),
+    m=st.integers(1, 300),
+    k=st.integers(1, 40),
+    bulk=st.sampled_from([0.0, 0.3, 0.9, 1.0]),
+    at=st.sampled_from([-1.0, 0.0, 0.5, 2.0]),
+)
+def test_kth_largest_is_a_partitions_value_whatever_the_ties(seed, m, k, bulk, at):
+    """Rows mostly equal to one value (below, inside or above the k-th largest: a sparse score
+    row's sea of zeros, a sea of ones) take another partition, with the same answer."""
+    from mangarec.topk_dense import kth_largest
+
+    g = np.random.default_rng(seed)
+    k = min(k, m)
+    a = np.where(g.random((7, m)) < bulk, at, g.integers(-3, 4, (7, m)) * 0.25).astype(np.float32)
+    np.testing.assert_array_equal(kth_largest(a, k), np.partition(a, m - k, axis=1)[:, m - k])
+
+
 def test_exact_scorers_state_no_screen_error():
     g = np.random.default_rng(2)
     for name, sim in scorers(g, 30, 4).items():
@@ -256,22 +275,3 @@ def test_largest_columns_is_a_stable_sort_of_each_row(r, m, n, seed, zeros):
     K[np.arange(r), rng.integers(0, m, r)] = -np.inf
     want = np.argsort(-K, axis=1, kind="stable")[:, :n]
     assert (largest_columns(K, n) == want).all()
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    seed=st.integers(0, 2**20),
-    m=st.integers(1, 300),
-    k=st.integers(1, 40),
-    bulk=st.sampled_from([0.0, 0.3, 0.9, 1.0]),
-    at=st.sampled_from([-1.0, 0.0, 0.5, 2.0]),
-)
-def test_kth_largest_is_a_partitions_value_whatever_the_ties(seed, m, k, bulk, at):
-    """Rows mostly equal to one value (below, inside or above the k-th largest: a sparse score
-    row's sea of zeros, a sea of ones) take another partition, with the same answer."""
-    from mangarec.topk_dense import kth_largest
-
-    g = np.random.default_rng(seed)
-    k = min(k, m)
-    a = np.where(g.random((7, m)) < bulk, at, g.integers(-3, 4, (7, m)) * 0.25).astype(np.float32)
-    np.testing.assert_array_equal(kth_largest(a, k), np.partition(a, m - k, axis=1)[:, m - k])
