@@ -33,7 +33,7 @@ The dense path (distinct vectors against distinct columns) and the primitives bo
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from threadpoolctl import threadpool_limits
@@ -255,34 +255,42 @@ def exact_topk(sim: Similarity, k: int, tie_order: np.ndarray) -> tuple[np.ndarr
     return drop_self(top_i, top_s, inverse, np.arange(n, dtype=np.int64), k)
 
 
+def _blocks(
+    sim: Similarity, rows: np.ndarray, width: int, score: Callable[[np.ndarray], np.ndarray]
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """``(start, block rows, score(block rows))`` for blocks of :data:`BLOCK_ELEMENTS` // ``width``
+    rows of ``rows``, scores checked finite, the products on :data:`BLAS_THREADS` threads."""
+    step = max(1, min(len(rows), BLOCK_ELEMENTS // max(width, 1)))
+    with threadpool_limits(BLAS_THREADS, "blas"):
+        for b0 in range(0, len(rows), step):
+            r = rows[b0 : b0 + step]
+            block = score(r)
+            if not np.all(np.isfinite(block)):
+                raise ValueError(f"{type(sim).__name__}: non-finite scores")
+            yield b0, r, block
+
+
 def _rank_serial(
     sim: Similarity, rows: np.ndarray, k: int, by_tie: np.ndarray, selfcol: int | None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top ``k`` of the items ``rows`` (self excluded, or with ``selfcol = -1`` included)."""
-    n = sim.n
     out_i = np.empty((len(rows), k), dtype=np.int64)
     out_s = np.empty((len(rows), k), dtype=np.float64)
-    step = max(1, min(len(rows), BLOCK_ELEMENTS // max(n, 1)))
-    with threadpool_limits(BLAS_THREADS, "blas"):
-        for b0 in range(0, len(rows), step):
-            r = rows[b0 : b0 + step]
-            block = sim.block(r)
-            if not np.all(np.isfinite(block)):
-                raise ValueError(f"{type(sim).__name__}: non-finite scores")
-            own = r if selfcol is None else np.full(len(r), selfcol, dtype=np.int64)
+    for b0, r, block in _blocks(sim, rows, sim.n, sim.block):
+        own = r if selfcol is None else np.full(len(r), selfcol, dtype=np.int64)
 
-            def exact(brow: np.ndarray, cols: np.ndarray, r: np.ndarray = r) -> np.ndarray:
-                return sim.exact(r[brow], cols)
+        def exact(brow: np.ndarray, cols: np.ndarray, r: np.ndarray = r) -> np.ndarray:
+            return sim.exact(r[brow], cols)
 
-            def exact_rows(brow: np.ndarray, r: np.ndarray = r) -> np.ndarray:
-                return sim.block64(r[brow])
+        def exact_rows(brow: np.ndarray, r: np.ndarray = r) -> np.ndarray:
+            return sim.block64(r[brow])
 
-            error = sim.screen_error(r)
-            if sim.screens:
-                got = select_block(block, own, by_tie, k, exact, exact_rows, error)
-            else:
-                got = select_block(block, own, by_tie, k, None, None, error)
-            out_i[b0 : b0 + len(r)], out_s[b0 : b0 + len(r)] = got
+        error = sim.screen_error(r)
+        if sim.screens:
+            got = select_block(block, own, by_tie, k, exact, exact_rows, error)
+        else:
+            got = select_block(block, own, by_tie, k, None, None, error)
+        out_i[b0 : b0 + len(r)], out_s[b0 : b0 + len(r)] = got
     return out_i, out_s
 
 
@@ -297,19 +305,13 @@ def _rank_groups(
     m = len(groups.counts)
     out_i = np.empty((len(rows), need), dtype=np.int64)
     out_s = np.empty((len(rows), need), dtype=np.float32)
-    step = max(1, min(len(rows), BLOCK_ELEMENTS // max(m, 1)))
     sub = subsample(m, need)
-    with threadpool_limits(BLAS_THREADS, "blas"):
-        for b0 in range(0, len(rows), step):
-            r = rows[b0 : b0 + step]
-            s = sim.group_block(r)
-            if not np.all(np.isfinite(s)):
-                raise ValueError(f"{type(sim).__name__}: non-finite scores")
-            lb = lower_bound(s if sub is None else s[:, sub], need, np.zeros(len(r)))
-            rr, cc = np.nonzero(s >= lb[:, None].astype(s.dtype))
-            score = round_scores(s[rr, cc]).astype(np.float32)
-            got = expand_groups(groups, rr.astype(np.int64), cc.astype(np.int64), score, len(r))
-            out_i[b0 : b0 + len(r)], out_s[b0 : b0 + len(r)] = got
+    for b0, r, s in _blocks(sim, rows, m, sim.group_block):
+        lb = lower_bound(s if sub is None else s[:, sub], need, np.zeros(len(r)))
+        rr, cc = np.nonzero(s >= lb[:, None].astype(s.dtype))
+        score = round_scores(s[rr, cc]).astype(np.float32)
+        got = expand_groups(groups, rr.astype(np.int64), cc.astype(np.int64), score, len(r))
+        out_i[b0 : b0 + len(r)], out_s[b0 : b0 + len(r)] = got
     return out_i, out_s
 
 
