@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .embedding import Embedding, FitState, Map, Neighbours
+from .embedding import Embedding, FitState, Map, Membership, Neighbours, WarmUpdate
 from .foldin import Foldin
 from .fsutil import atomic_write
 
@@ -232,6 +232,8 @@ def _to_parts(value: Any) -> tuple[dict, dict[str, np.ndarray]]:
             "similarity": sim_meta,
             "foldin": value.foldin.to_dict(),
             "state": state,
+            "membership": None if value.membership is None else dataclasses.asdict(value.membership),
+            "warm": None if value.warm is None else dataclasses.asdict(value.warm),
         }, arrays
     if isinstance(value, Neighbours):
         return {
@@ -265,6 +267,7 @@ def _from_parts(meta: dict, arrays: dict[str, np.ndarray]) -> Any:
             sim = from_parts(meta["similarity"], arrays, "similarity.")
         st = meta.get("state")
         state = None if st is None else FitState({k: arrays[f"state.{k}"] for k in st["arrays"]}, st["meta"])
+        membership, warm = meta.get("membership"), meta.get("warm")
         return Embedding(
             model=meta["model"],
             item_ids=tuple(meta["item_ids"]),
@@ -275,6 +278,8 @@ def _from_parts(meta: dict, arrays: dict[str, np.ndarray]) -> Any:
             similarity=sim,
             foldin=Foldin.from_dict(meta["foldin"]),
             state=state,
+            membership=None if membership is None else Membership(**membership),
+            warm=None if warm is None else WarmUpdate(**warm),
         )
     if kind == "Neighbours":
         return Neighbours(
