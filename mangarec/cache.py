@@ -98,7 +98,7 @@ def _targets(nodes, path: Path, module: str) -> set[str]:
 
 def _imports(path: Path, module: str) -> set[str]:
     """The ``mangarec`` modules a source file imports when it is imported (see :func:`_import_nodes`)."""
-    return _targets(_import_nodes(ast.parse(path.read_bytes(), filename=str(path))), path, module)
+    return set(_parsed(path.read_bytes(), str(path), module)[0])
 
 
 def lazy_imports(module: str) -> dict[str, set[str]]:
@@ -107,14 +107,24 @@ def lazy_imports(module: str) -> dict[str, set[str]]:
     path = _source(module)
     if path is None:
         return {}
-    out: dict[str, set[str]] = {}
-    for fn in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+    return {fn: set(found) for fn, found in _parsed(path.read_bytes(), str(path), module)[1]}
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(source: bytes, filename: str, module: str) -> tuple[frozenset[str], tuple[tuple[str, frozenset[str]], ...]]:
+    """What :func:`_imports` and :func:`lazy_imports` read of a source file, parsed once per
+    content (each stage's digest walks the modules its code imports: most are shared)."""
+    path = Path(filename)
+    tree = ast.parse(source, filename=filename)
+    lazy: dict[str, set[str]] = {}
+    for fn in ast.walk(tree):
         if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
             nodes = [n for n in ast.walk(fn) if isinstance(n, (ast.Import, ast.ImportFrom))]
             found = _targets(nodes, path, module)
             if found:
-                out.setdefault(fn.name, set()).update(found)
-    return out
+                lazy.setdefault(fn.name, set()).update(found)
+    eager = frozenset(_targets(_import_nodes(tree), path, module))
+    return eager, tuple((fn, frozenset(found)) for fn, found in lazy.items())
 
 
 def _source(module: str) -> Path | None:
