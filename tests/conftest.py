@@ -19,9 +19,13 @@ from mangarec.paths import shared_data_dir
 # Property tests judge their inputs, not the machine's speed: a loaded CI runner or a busy laptop
 # must not fail a test on hypothesis's timing checks (generation speed, per-example deadline).
 settings.register_profile("mangarec", suppress_health_check=[HealthCheck.too_slow], deadline=None)
-# tests/run --fast loads "fast" (HYPOTHESIS_PROFILE): the same, with 25 examples where a test sets none.
-settings.register_profile("fast", settings.get_profile("mangarec"), max_examples=25)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "mangarec"))
+# tests/run --fast loads "fast" (HYPOTHESIS_PROFILE): the same, with 25 examples where a test sets
+# none and half its own count (at least FAST_MIN_EXAMPLES) where it sets one (_fewer_examples).
+FAST = "fast"
+FAST_MIN_EXAMPLES = 5
+settings.register_profile(FAST, settings.get_profile("mangarec"), max_examples=25)
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "mangarec")
+settings.load_profile(PROFILE)
 
 #: Fixtures that read ``../shared/data`` (the real datasets): their tests are marked ``data``.
 DATA_FIXTURES = frozenset({"shared_data", "anime_dir"})
@@ -40,6 +44,22 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.browser)
         if names & DATA_FIXTURES:
             item.add_marker(pytest.mark.data)
+        if PROFILE == FAST:
+            _fewer_examples(item)
+
+
+def _fewer_examples(item) -> None:
+    """Under the fast profile, a property test that sets its own ``max_examples`` runs half as
+    many (at least :data:`FAST_MIN_EXAMPLES`); the full run keeps its count. Hypothesis keeps a
+    test's settings on the test function, where ``@settings`` puts them."""
+    test = getattr(getattr(item, "obj", None), "__func__", getattr(item, "obj", None))
+    own = getattr(test, "_hypothesis_internal_use_settings", None)
+    if own is None or getattr(test, "_fast_examples", False):
+        return
+    n = own.max_examples
+    if n != settings.get_profile(FAST).max_examples:  # a count of its own
+        test._hypothesis_internal_use_settings = settings(own, max_examples=min(n, max(FAST_MIN_EXAMPLES, n // 2)))
+    test._fast_examples = True
 
 
 #: The tiers ``tests/run --fast`` leaves out (its ``-m`` expression and tests/test_ci.py read this).
