@@ -235,14 +235,15 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
     here = "../"  # other title pages are siblings: title/<id>/ → ../<other>/ (shorter than root + title/)
     index = result.catalog.index
     lead = prep.lead_model
-    similar = None if lead is None else {"name": lead, "label": label(lead), "html": prep.neighbour_html(p, lead, here)}
+    labels = prep.labels
+    similar = None if lead is None else {"name": lead, "label": labels[lead], "html": prep.neighbour_html(p, lead, here)}
     sm = prep.series_model
     series = prep.neighbour_html(p, sm, here) if sm and prep.has_neighbours(p, sm) else None
     # the other models' top 3, one line each (models whose top 3 are the same share their line);
     # a title linked above (the series, the similar titles) is named there without a second link
     linked = {q for m in (sm if series else None, lead) if m for q in prep.neighbour_lists[m][0][p] if q >= 0}
     others = [
-        {"names": names, "labels": [label(m) for m in names], "html": html}
+        {"names": names, "labels": [labels[m] for m in names], "html": html}
         for names, html in prep.top_lines(p, [m for m in prep.models if m not in (sm, lead)], here, linked)
     ]
     also = [

@@ -90,6 +90,13 @@ class Prepared:
         return tuple(shown + extra)
 
     @cached_property
+    def labels(self) -> dict[str, str]:
+        """``{model: its name on the pages}`` (:func:`.context.label`, looked up once per build)."""
+        from .context import label
+
+        return {m: label(m) for m in self.models}
+
+    @cached_property
     def member_score(self) -> dict[str, float]:
         """``{model: score}`` for list models that only show entries scoring at least that
         (the "same series" list shows its members: ``info["member_score"]``)."""

@@ -34,6 +34,7 @@ _SHARED = (
     "esc_kind_labels",
     "alt_titles",
     "same_work",
+    "labels",
 )
 
 
