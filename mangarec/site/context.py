@@ -241,7 +241,7 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
     series = prep.neighbour_html(p, sm, here) if sm and prep.has_neighbours(p, sm) else None
     # the other models' top 3, one line each (models whose top 3 are the same share their line);
     # a title linked above (the series, the similar titles) is named there without a second link
-    linked = {q for m in (sm if series else None, lead) if m for q in prep.neighbour_lists[m][0][p] if q >= 0}
+    linked = {q for m in (sm if series else None, lead) if m for q in prep.neighbour_lists[m][p] if q >= 0}
     others = [
         {"names": names, "labels": [labels[m] for m in names], "html": html}
         for names, html in prep.top_lines(p, [m for m in prep.models if m not in (sm, lead)], here, linked)

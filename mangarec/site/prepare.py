@@ -270,9 +270,11 @@ class Prepared:
         return slugs([it.id for it in self.items])
 
     @cached_property
-    def neighbour_lists(self) -> dict[str, tuple[list[list[int]], list[list[float]]]]:
-        """:attr:`neighbours` as Python lists (fast to iterate)."""
-        return {m: (pos.tolist(), sc.tolist()) for m, (pos, sc) in self.neighbours.items()}
+    def neighbour_lists(self) -> dict[str, _Rows]:
+        """``{model: rows}``: ``rows[p]``, item ``p``'s row of :attr:`neighbours`' positions as a
+        Python list (fast to iterate), converted when first asked for (a night renders a fifth of
+        the title pages: the others' rows are never converted)."""
+        return {m: _Rows(pos) for m, (pos, _) in self.neighbours.items()}
 
     @cached_property
     def score_text(self) -> dict[str, list[list[str]]]:
@@ -305,7 +307,7 @@ class Prepared:
 
     def has_neighbours(self, p: int, model: str) -> bool:
         """Whether item ``p`` has any neighbour shown under ``model`` (a series list may have none)."""
-        return any(q >= 0 for q in self.neighbour_lists[model][0][p])
+        return any(q >= 0 for q in self.neighbour_lists[model][p])
 
     def shared_text(self, p: int, q: int) -> str:
         """The tags ``q`` shares with ``p``, in the shorter of two forms (``p``'s tags are listed
@@ -326,7 +328,7 @@ class Prepared:
         """Item ``p``'s first ``limit`` neighbours under ``model`` as ``<li>`` rows: the link, the
         neighbour's kind label, its similarity and, in ``<small>``, the tags it shares with ``p``
         (:meth:`shared_text`). Built from pre-escaped strings (fast: a title page has two lists)."""
-        pos = self.neighbour_lists[model][0][p][:limit]
+        pos = self.neighbour_lists[model][p][:limit]
         text = self.score_text[model][p]
         links, kinds = self.links(prefix), self.esc_kind_labels
         rows = []
@@ -345,7 +347,7 @@ class Prepared:
         ``linked`` (the positions linked above, updated here) are named without their link."""
         lines: list[tuple[list[str], list[int]]] = []
         for m in models:
-            top = [q for q in self.neighbour_lists[m][0][p][:limit] if q >= 0]
+            top = [q for q in self.neighbour_lists[m][p][:limit] if q >= 0]
             same = next((names for names, t in lines if t == top), None)
             if same is None:
                 lines.append(([m], top))
@@ -357,6 +359,23 @@ class Prepared:
             linked.update(top)
             out.append((names, Markup(" · ".join(parts) or '<span class="none">none</span>')))
         return out
+
+
+class _Rows:
+    """Rows of a 2-D array as Python lists, each converted on first use and kept."""
+
+    def __init__(self, array: np.ndarray):
+        self._array = array
+        self._rows: dict[int, list] = {}
+
+    def __getitem__(self, p: int) -> list:
+        row = self._rows.get(p)
+        if row is None:
+            row = self._rows[p] = self._array[p].tolist()
+        return row
+
+    def __len__(self) -> int:
+        return len(self._array)
 
 
 class _ScoreText(dict):
