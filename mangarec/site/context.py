@@ -236,7 +236,9 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
     index = result.catalog.index
     lead = prep.lead_model
     labels = prep.labels
-    similar = None if lead is None else {"name": lead, "label": labels[lead], "html": prep.neighbour_html(p, lead, here)}
+    similar = None
+    if lead is not None:
+        similar = {"name": lead, "label": labels[lead], "html": prep.neighbour_html(p, lead, here)}
     sm = prep.series_model
     series = prep.neighbour_html(p, sm, here) if sm and prep.has_neighbours(p, sm) else None
     # the other models' top 3, one line each (models whose top 3 are the same share their line);
