@@ -14,10 +14,9 @@ from typing import Any
 
 from ..catalog import ID_PATTERN
 from ..compact import DOC_NAME as COMPACT_DOC
-from ..evaluation.baselines import LABELS as BASELINE_LABELS
 from ..kernel import TITLE_PATH
 from .external import external_link
-from .prepare import NB_SHOW, NB_SHOW_OTHERS, Prepared
+from .prepare import NB_SHOW, NB_SHOW_OTHERS, Prepared, label
 from .sanitize import description_html, safe_url
 
 #: How the models page words the build's ``skipped`` counts (other reasons are shown as they are).
@@ -44,14 +43,6 @@ NAV = (
 def _nav(root: str, page: str) -> tuple:
     """The main navigation for a page (cached: title pages all share one)."""
     return tuple({"key": k, "href": root + h, "label": lbl, "current": k == page} for k, h, lbl in NAV)
-
-
-def label(model: str) -> str:
-    """A model's name on the pages (its spec's label; baselines and unknown names as given)."""
-    from ..models import REGISTRY
-
-    s = REGISTRY.get(model)
-    return s.label if s is not None else BASELINE_LABELS.get(model, model)
 
 
 def published_model(result) -> dict | None:

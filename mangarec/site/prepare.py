@@ -10,6 +10,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 from markupsafe import Markup, escape
 
+from ..evaluation.baselines import LABELS as BASELINE_LABELS
 from ..fnv import fnv1a
 from ..result import BuildResult
 
@@ -20,6 +21,14 @@ NB_SHOW = 10
 NB_SHOW_OTHERS = 3
 #: Items per neighbour shard (``data/nb/<n>.json``), on average.
 NB_BLOCK = 16
+
+
+def label(model: str) -> str:
+    """A model's name on the pages (its spec's label; baselines and unknown names as given)."""
+    from ..models import REGISTRY
+
+    s = REGISTRY.get(model)
+    return s.label if s is not None else BASELINE_LABELS.get(model, model)
 
 
 def _id_key(iid: str) -> tuple:
@@ -91,9 +100,7 @@ class Prepared:
 
     @cached_property
     def labels(self) -> dict[str, str]:
-        """``{model: its name on the pages}`` (:func:`.context.label`, looked up once per build)."""
-        from .context import label
-
+        """``{model: its name on the pages}`` (:func:`label`, looked up once per build)."""
         return {m: label(m) for m in self.models}
 
     @cached_property
