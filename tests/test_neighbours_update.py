@@ -127,7 +127,7 @@ def jaccard_day(night):
 def test_nothing_changed_keeps_every_list(jaccard_day):
     day, emb, prev_nb = jaccard_day
     got = nu.update(emb, prev_nb, day.tie_order, emb, day.tie_order, prev_nb.k)
-    assert got is not None and got.info["incremental"] == {"changed": 0, "ranked": 0, "kept": len(day)}
+    assert got is not None and got.info["incremental"] == {"changed": 0, "ranked": 0, "merged": 0, "kept": len(day)}
     np.testing.assert_array_equal(got.indices, prev_nb.indices)
 
 
