@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from .pair_dots import pair_dots
 from .similarity import EXCLUDED, Bilinear, DenseCosine, PairScores, Similarity, SparseCosine, TagJaccard, Weighted
 from .topk_dense import round_cosines, round_scores
 
@@ -154,19 +155,6 @@ def to_grid(sim: Similarity | None) -> Callable[[np.ndarray], np.ndarray]:
     return round_scores
 
 
-def _sparse_pairs(m: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """Dot products of the pairs of rows of a float32 csr ``m``, summed as scipy's product sums
-    them (float32 products added in ascending column order): the engine's bits."""
-    prod = sp.csr_matrix(m[rows].multiply(m[cols]), dtype=np.float32)
-    prod.sort_indices()
-    lens = np.diff(prod.indptr)
-    acc = np.zeros(len(rows), dtype=np.float32)
-    for t in range(int(lens.max(initial=0))):
-        sel = np.flatnonzero(lens > t)
-        acc[sel] += prod.data[prod.indptr[sel] + t]
-    return acc.astype(np.float64)
-
-
 def _tag_pairs(sim: TagJaccard, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     """:meth:`TagJaccard._distinct_block`'s arithmetic on pairs (in its dtype)."""
     dt = sim._dtype  # type: ignore[attr-defined]
@@ -190,7 +178,7 @@ def pair_block(
         u = _unit(vectors if sim is None else sim.vectors)
         return np.einsum("ij,ij->i", u[rows], u[cols]), np.full(m, 4 * (u.shape[1] + 2) * EPS)
     if isinstance(sim, SparseCosine):
-        return _sparse_pairs(sim.matrix, rows, cols), np.zeros(m)
+        return pair_dots(sim.matrix, rows, cols).astype(np.float64), np.zeros(m)
     if isinstance(sim, TagJaccard):
         exact = sim._dtype == np.float32  # type: ignore[attr-defined]
         return _tag_pairs(sim, rows, cols), np.full(m, 0.0 if exact else 4 * (sim.tags.shape[1] + 2) * EPS)

@@ -25,6 +25,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
+from ..pair_dots import pair_dots
 from ._series_rule import Rule, hop_scores, link_graph
 
 
@@ -63,18 +64,6 @@ def warm_hops(previous: sp.csr_matrix, to_new: np.ndarray, catalog: Catalog, max
     return sp.csr_matrix((np.concatenate([kept.data[keep], fresh.data]), (rows, cols)), shape=(n, n))
 
 
-def _pair_dots(t: sp.csr_matrix, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    """``(t @ t.T)[rows, cols]`` summed as scipy's csr product sums it (ascending columns)."""
-    prod = sp.csr_matrix(t[rows].multiply(t[cols]))
-    prod.sort_indices()
-    lens = np.diff(prod.indptr)
-    acc = np.zeros(len(rows), dtype=prod.dtype)
-    for k in range(int(lens.max(initial=0))):
-        sel = np.flatnonzero(lens > k)
-        acc[sel] += prod.data[prod.indptr[sel] + k]
-    return acc
-
-
 def warm_members(
     previous: sp.csr_matrix,
     to_new: np.ndarray,
@@ -109,7 +98,7 @@ def warm_members(
     orr, occ = old.row[both], old.col[both]
     open_ = np.asarray(explained[orr, occ]).ravel() == 0
     orr, occ = orr[open_], occ[open_]
-    near = _pair_dots(t, orr, occ) >= rule.title_threshold - 1e-9
+    near = pair_dots(t, orr, occ) >= rule.title_threshold - 1e-9
     rows = np.concatenate([cr, cc, orr[near]])
     cols = np.concatenate([cc, cr, occ[near]])
     m = explained + sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))

@@ -101,4 +101,4 @@ def test_hops_of_components_left_unwalked_are_caught(monkeypatch):
 
 
 def test_last_nights_members_kept_without_their_title_check_are_caught(monkeypatch):
-    assert _caught("_pair_dots", lambda t, rows, cols: np.ones(len(rows)), monkeypatch)
+    assert _caught("pair_dots", lambda t, rows, cols: np.ones(len(rows)), monkeypatch)
