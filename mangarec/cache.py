@@ -147,11 +147,12 @@ def _source(module: str) -> Path | None:
     return None
 
 
-def module_sources(module: str) -> dict[str, bytes]:
-    """``{module: source bytes}`` of ``module`` and every package module it imports when it is
+def module_sources(*modules: str) -> dict[str, bytes]:
+    """``{module: source bytes}`` of ``modules`` and every package module they import when
     imported, transitively, parent packages included (a module without a source file: ``b""``);
-    what :func:`module_digest` hashes."""
-    todo, seen = [module], {}
+    what :func:`module_digest` hashes. Each file is read and parsed once, however many of
+    ``modules`` import it."""
+    todo, seen = list(modules), {}
     while todo:
         m = todo.pop()
         if m in seen:

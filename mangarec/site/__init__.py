@@ -49,8 +49,9 @@ def write_site(
 ) -> dict:
     """Write the whole static site into ``out_dir`` (which should be empty or new).
 
-    Title pages and neighbour shards are written by ``workers`` forked processes (default: up to 4 on Linux for
-    catalogs of 3,000 titles or more, else in-process); output is identical either way. ``carry``:
+    Title pages, neighbour shards, the search index and the maps' files are written by
+    ``workers`` forked processes (default: up to 4 on Linux for catalogs of 3,000 titles or
+    more, else in-process); output is identical either way. ``carry``:
     the previous build's site and page digests; a title page whose inputs did not change is
     linked from it instead of rendered (:mod:`.carry`; the bytes are the same).
 
@@ -59,7 +60,7 @@ def write_site(
     dict
         ``{"notes": remarks for the build log (e.g. a placeholder ``site_url``), "pages": HTML files,
         "files": all files, "bytes": total, "seconds": wall time,
-        "seconds_titles": title pages and neighbour shards, "timings": {stage: seconds},
+        "seconds_titles": title pages, neighbour shards, search index and maps' files, "timings": {stage: seconds},
         "digests": {title page: (inputs digest, sha256)}, "carried": title pages carried over}``.
     """
     t0 = time.perf_counter()
@@ -103,43 +104,55 @@ def write_site(
     page("404.html", "404.html", S.notfound_context(result, assets, css))
 
     lap("pages")
-    title_stats = write_titles(
-        result, prep, assets, env.get_template("title.html"), out_dir, render_digest(templates), carry, workers
-    )
-    w.pages += title_stats[0]
-    w.files += title_stats[1]
-    w.bytes += title_stats[2]
-    urls += [f"title/{s}/" for s in prep.slugs]
-    lap("titles + neighbour shards")
 
-    index = build_index(
-        [(prep.items[p].id, prep.items[p].title, prep.alt_titles[p]) for p in prep.by_popularity],
-        result.config.site.shard_size,
-        left_out=result.catalog.adult_names,
+    def search(w: Writer) -> None:
+        index = build_index(
+            [(prep.items[p].id, prep.items[p].title, prep.alt_titles[p]) for p in prep.by_popularity],
+            result.config.site.shard_size,
+            left_out=result.catalog.adult_names,
+        )
+        for name, content in index.files().items():
+            w.json(f"data/search/{name}", content)
+
+    def maps(w: Writer) -> None:
+        big = len(prep.items) >= GZIP_FROM_ITEMS
+        w.json("data/maps/titles.json", map_titles(prep), gz=big)
+        w.json("data/maps/tags.json", map_tags(prep), gz=big)
+        for m in prep.models:
+            mf = map_file(prep, m)
+            if mf is not None:
+                w.json(f"data/maps/{m}.json", mf[0])
+                w.bytes_(f"data/maps/{m}.bin", mf[1], gz=big)
+
+    # the search index and the maps' files need no title page: written by the same workers
+    stats = write_titles(
+        result,
+        prep,
+        assets,
+        env.get_template("title.html"),
+        out_dir,
+        render_digest(templates),
+        carry,
+        workers,
+        also=(search, maps),
     )
-    for name, content in index.files().items():
-        w.json(f"data/search/{name}", content)
-    lap("search")
-    big = len(prep.items) >= GZIP_FROM_ITEMS
-    w.json("data/maps/titles.json", map_titles(prep), gz=big)
-    w.json("data/maps/tags.json", map_tags(prep), gz=big)
-    for m in prep.models:
-        mf = map_file(prep, m)
-        if mf is not None:
-            w.json(f"data/maps/{m}.json", mf[0])
-            w.bytes_(f"data/maps/{m}.bin", mf[1], gz=big)
+    w.pages += stats[0]
+    w.files += stats[1]
+    w.bytes += stats[2]
+    urls += [f"title/{s}/" for s in prep.slugs]
+    lap("titles, neighbour shards, search, maps")
 
     w.text("sitemap.xml", sitemap_xml(site_url, urls, result.build_date))
     w.text("robots.txt", robots_txt(site_url))
-    lap("maps, sitemap")
+    lap("sitemap")
     return {
         "notes": site_notes(site_url),
         "pages": w.pages,
         "files": w.files,
         "bytes": w.bytes,
         "seconds": round(time.perf_counter() - t0, 3),
-        "seconds_titles": timings["titles + neighbour shards"],
+        "seconds_titles": timings["titles, neighbour shards, search, maps"],
         "timings": timings,
-        "digests": title_stats[3],
-        "carried": title_stats[4],
+        "digests": stats[3],
+        "carried": stats[4],
     }

@@ -49,9 +49,10 @@ def render_digest(templates: Path) -> str:
     the context and renders it (with what it imports), Jinja2 and MarkupSafe."""
     from importlib.metadata import version
 
-    from ..cache import module_digest, tree_digest
+    from ..cache import module_sources, tree_digest
 
-    code = "|".join(module_digest(m) for m in ("mangarec.site.render", "mangarec.site.context", __name__))
+    sources = module_sources("mangarec.site.render", "mangarec.site.context", __name__)  # one walk: they share most
+    code = hashlib.sha256(b"".join(m.encode() + b"\0" + sources[m] + b"\0" for m in sorted(sources))).hexdigest()
     libraries = "|".join(version(d) for d in ("jinja2", "markupsafe"))
     return hashlib.sha256(f"{tree_digest(templates)}|{code}|{libraries}".encode()).hexdigest()
 

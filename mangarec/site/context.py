@@ -14,10 +14,9 @@ from typing import Any
 
 from ..catalog import ID_PATTERN
 from ..compact import DOC_NAME as COMPACT_DOC
-from ..evaluation.baselines import LABELS as BASELINE_LABELS
 from ..kernel import TITLE_PATH
 from .external import external_link
-from .prepare import NB_SHOW, NB_SHOW_OTHERS, Prepared
+from .prepare import NB_SHOW, NB_SHOW_OTHERS, Prepared, label
 from .sanitize import description_html, safe_url
 
 #: How the models page words the build's ``skipped`` counts (other reasons are shown as they are).
@@ -44,14 +43,6 @@ NAV = (
 def _nav(root: str, page: str) -> tuple:
     """The main navigation for a page (cached: title pages all share one)."""
     return tuple({"key": k, "href": root + h, "label": lbl, "current": k == page} for k, h, lbl in NAV)
-
-
-def label(model: str) -> str:
-    """A model's name on the pages (its spec's label; baselines and unknown names as given)."""
-    from ..models import REGISTRY
-
-    s = REGISTRY.get(model)
-    return s.label if s is not None else BASELINE_LABELS.get(model, model)
 
 
 def published_model(result) -> dict | None:
@@ -235,14 +226,17 @@ def title_context(result, prep: Prepared, p: int, assets: Mapping[str, str]) -> 
     here = "../"  # other title pages are siblings: title/<id>/ → ../<other>/ (shorter than root + title/)
     index = result.catalog.index
     lead = prep.lead_model
-    similar = None if lead is None else {"name": lead, "label": label(lead), "html": prep.neighbour_html(p, lead, here)}
+    labels = prep.labels
+    similar = None
+    if lead is not None:
+        similar = {"name": lead, "label": labels[lead], "html": prep.neighbour_html(p, lead, here)}
     sm = prep.series_model
     series = prep.neighbour_html(p, sm, here) if sm and prep.has_neighbours(p, sm) else None
     # the other models' top 3, one line each (models whose top 3 are the same share their line);
     # a title linked above (the series, the similar titles) is named there without a second link
-    linked = {q for m in (sm if series else None, lead) if m for q in prep.neighbour_lists[m][0][p] if q >= 0}
+    linked = {q for m in (sm if series else None, lead) if m for q in prep.neighbour_lists[m][p] if q >= 0}
     others = [
-        {"names": names, "labels": [label(m) for m in names], "html": html}
+        {"names": names, "labels": [labels[m] for m in names], "html": html}
         for names, html in prep.top_lines(p, [m for m in prep.models if m not in (sm, lead)], here, linked)
     ]
     also = [

@@ -66,6 +66,23 @@ def encode_positions(positions: list[int], width: int) -> str:
     return "".join(out)
 
 
+#: :data:`POSITION_DIGITS` as bytes, indexed by digit.
+_DIGIT_BYTES = np.frombuffer(POSITION_DIGITS.encode("ascii"), dtype=np.uint8)
+
+
+def encode_rows(positions: np.ndarray, width: int) -> list[str]:
+    """:func:`encode_positions` of each row of ``positions`` ``(n, k)`` (its entries ≥ 0, in
+    order; ``-1`` = none), for all rows at once: one string per row."""
+    pos = np.asarray(positions, dtype=np.int64)
+    n, k = pos.shape
+    keep = pos >= 0
+    packed = np.take_along_axis(pos, np.argsort(~keep, axis=1, kind="stable"), axis=1)
+    digits = (np.maximum(packed, 0)[:, :, None] >> (6 * np.arange(width - 1, -1, -1))) & 63
+    text = _DIGIT_BYTES[digits].tobytes().decode("ascii")
+    step = k * width
+    return [text[i * step : i * step + c] for i, c in enumerate((keep.sum(axis=1) * width).tolist())]
+
+
 def decode_positions(text: str, width: int) -> list[int]:
     """:func:`encode_positions` undone."""
     out = []
@@ -89,18 +106,20 @@ def neighbour_shards(prep: Prepared, shards_range: range | None = None) -> dict[
     for p, s in enumerate(prep.shard_of):
         members[s].append(p)
     models = list(prep.models)
-    pos_of = {m: prep.neighbour_lists[m][0] for m in models}
     deltas = prep.score_deltas
     width = position_width(len(items))
+    chosen = shards_range if shards_range is not None else range(len(members))
+    rows = [p for s in chosen for p in members[s]]
+    codes = {m: dict(zip(rows, encode_rows(prep.neighbours[m][0][rows], width))) for m in models}
     shards = {}
-    for s in shards_range if shards_range is not None else range(len(members)):
+    for s in chosen:
         entries = {}
         for p in members[s]:
             it = items[p]
             lists = []
             for m in models:
-                row = [q for q in pos_of[m][p] if q >= 0]
-                lists.append([encode_positions(row, width), deltas[m][p][: len(row)]])
+                text = codes[m][p]
+                lists.append([text, deltas[m][p][: len(text) // width]])
             entries[it.id] = [it.title, list(prep.item_tags[p]), it.year, it.kind, lists]
         shards[s] = {"models": models, "w": width, "items": entries}
     return shards

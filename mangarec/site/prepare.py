@@ -10,6 +10,7 @@ from functools import cached_property, lru_cache
 import numpy as np
 from markupsafe import Markup, escape
 
+from ..evaluation.baselines import LABELS as BASELINE_LABELS
 from ..fnv import fnv1a
 from ..result import BuildResult
 
@@ -20,6 +21,14 @@ NB_SHOW = 10
 NB_SHOW_OTHERS = 3
 #: Items per neighbour shard (``data/nb/<n>.json``), on average.
 NB_BLOCK = 16
+
+
+def label(model: str) -> str:
+    """A model's name on the pages (its spec's label; baselines and unknown names as given)."""
+    from ..models import REGISTRY
+
+    s = REGISTRY.get(model)
+    return s.label if s is not None else BASELINE_LABELS.get(model, model)
 
 
 def _id_key(iid: str) -> tuple:
@@ -88,6 +97,11 @@ class Prepared:
         shown = [m for m in self.result.config.site.models if m in self.result.neighbours]
         extra = [m for m in self.result.neighbours if m not in shown]
         return tuple(shown + extra)
+
+    @cached_property
+    def labels(self) -> dict[str, str]:
+        """``{model: its name on the pages}`` (:func:`label`, looked up once per build)."""
+        return {m: label(m) for m in self.models}
 
     @cached_property
     def member_score(self) -> dict[str, float]:
@@ -263,9 +277,11 @@ class Prepared:
         return slugs([it.id for it in self.items])
 
     @cached_property
-    def neighbour_lists(self) -> dict[str, tuple[list[list[int]], list[list[float]]]]:
-        """:attr:`neighbours` as Python lists (fast to iterate)."""
-        return {m: (pos.tolist(), sc.tolist()) for m, (pos, sc) in self.neighbours.items()}
+    def neighbour_lists(self) -> dict[str, _Rows]:
+        """``{model: rows}``: ``rows[p]``, item ``p``'s row of :attr:`neighbours`' positions as a
+        Python list (fast to iterate), converted when first asked for (a night renders a fifth of
+        the title pages: the others' rows are never converted)."""
+        return {m: _Rows(pos) for m, (pos, _) in self.neighbours.items()}
 
     @cached_property
     def score_text(self) -> dict[str, list[list[str]]]:
@@ -298,7 +314,7 @@ class Prepared:
 
     def has_neighbours(self, p: int, model: str) -> bool:
         """Whether item ``p`` has any neighbour shown under ``model`` (a series list may have none)."""
-        return any(q >= 0 for q in self.neighbour_lists[model][0][p])
+        return any(q >= 0 for q in self.neighbour_lists[model][p])
 
     def shared_text(self, p: int, q: int) -> str:
         """The tags ``q`` shares with ``p``, in the shorter of two forms (``p``'s tags are listed
@@ -319,7 +335,7 @@ class Prepared:
         """Item ``p``'s first ``limit`` neighbours under ``model`` as ``<li>`` rows: the link, the
         neighbour's kind label, its similarity and, in ``<small>``, the tags it shares with ``p``
         (:meth:`shared_text`). Built from pre-escaped strings (fast: a title page has two lists)."""
-        pos = self.neighbour_lists[model][0][p][:limit]
+        pos = self.neighbour_lists[model][p][:limit]
         text = self.score_text[model][p]
         links, kinds = self.links(prefix), self.esc_kind_labels
         rows = []
@@ -338,7 +354,7 @@ class Prepared:
         ``linked`` (the positions linked above, updated here) are named without their link."""
         lines: list[tuple[list[str], list[int]]] = []
         for m in models:
-            top = [q for q in self.neighbour_lists[m][0][p][:limit] if q >= 0]
+            top = [q for q in self.neighbour_lists[m][p][:limit] if q >= 0]
             same = next((names for names, t in lines if t == top), None)
             if same is None:
                 lines.append(([m], top))
@@ -350,6 +366,23 @@ class Prepared:
             linked.update(top)
             out.append((names, Markup(" · ".join(parts) or '<span class="none">none</span>')))
         return out
+
+
+class _Rows:
+    """Rows of a 2-D array as Python lists, each converted on first use and kept."""
+
+    def __init__(self, array: np.ndarray):
+        self._array = array
+        self._rows: dict[int, list] = {}
+
+    def __getitem__(self, p: int) -> list:
+        row = self._rows.get(p)
+        if row is None:
+            row = self._rows[p] = self._array[p].tolist()
+        return row
+
+    def __len__(self) -> int:
+        return len(self._array)
 
 
 class _ScoreText(dict):

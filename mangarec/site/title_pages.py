@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ..workers import fork_pool
@@ -34,18 +34,22 @@ _SHARED = (
     "esc_kind_labels",
     "alt_titles",
     "same_work",
+    "labels",
 )
 
 
 def _task(task: tuple[str, int, int]) -> tuple[int, int, int, Digests, int]:
-    """Write title pages (``("titles", start, stop)``) or neighbour shards (``("nb", ...)``);
-    returns (pages, files, bytes, the title pages' digests, pages carried over)."""
-    result, prep, assets, template, out_dir, carry, keys = _TITLES  # type: ignore[misc]
+    """Write title pages (``("titles", start, stop)``), neighbour shards (``("nb", ...)``) or
+    the files of one of ``also`` (``("also", k, 0)``); returns (pages, files, bytes, the title
+    pages' digests, pages carried over)."""
+    result, prep, assets, template, out_dir, carry, keys, also = _TITLES  # type: ignore[misc]
     kind, start, stop = task
     w = Writer(out_dir)
     digests: Digests = {}
     before = carry.carried
-    if kind == "titles":
+    if kind == "also":
+        also[start](w)
+    elif kind == "titles":
         for p in range(start, stop):
             rel = f"title/{prep.slugs[p]}/index.html"
             kept = carry.take(rel, keys[p])
@@ -80,11 +84,14 @@ def write_titles(
     salt: str,
     carry: Carry | None,
     workers: int | None,
+    also: Sequence[Callable[[Writer], None]] = (),
 ) -> tuple[int, int, int, Digests, int]:
     """Every title page and neighbour shard under ``out_dir``: a page whose inputs' key
     (:func:`~.carry.page_keys`, salted with ``salt``) is the one ``carry`` recorded is linked
-    from the previous site, the others rendered with ``template``. Returns (pages, files, bytes,
-    ``{page: (key, sha256)}``, pages carried over)."""
+    from the previous site, the others rendered with ``template``. Each of ``also`` (files
+    that need none of these, e.g. the search index) writes its files with a writer of its own
+    in the same workers, beside the pages. Returns (pages, files, bytes, ``{page: (key,
+    sha256)}``, pages carried over)."""
     global _TITLES
     for attr in _SHARED:
         getattr(prep, attr)  # computed once, before any fork
@@ -93,13 +100,14 @@ def write_titles(
             prep.score_text[m]  # the lists whose scores the pages print
     keys = page_keys(result, prep, assets, salt)
     n = len(prep.items)
-    _TITLES = (result, prep, assets, template, out_dir, carry or Carry(), keys)
+    _TITLES = (result, prep, assets, template, out_dir, carry or Carry(), keys, tuple(also))
     try:
         k = _workers(workers, n)
         parts = 4 * k if k > 1 else 1
         ns = prep.nb_shards
         tasks = [("titles", n * i // parts, n * (i + 1) // parts) for i in range(parts)]
         tasks += [("nb", ns * i // parts, ns * (i + 1) // parts) for i in range(parts)]
+        tasks += [("also", i, 0) for i in range(len(also))]
         if k > 1:
             with fork_pool(k) as pool:  # forked workers that die with the build
                 done = list(pool.map(_task, tasks, chunksize=1))

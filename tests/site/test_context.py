@@ -78,7 +78,7 @@ def test_title(result, prep):
     rows = _rows(ctx["similar"]["html"])
     assert len(rows) == 10 and all(r["href"].startswith("../") and r["href"].count("/") == 2 for r in rows)
     assert [r["score"] for r in rows] == sorted((r["score"] for r in rows), reverse=True)
-    assert [r["href"].split("/")[-2] for r in rows] == [prep.items[q].id for q in prep.neighbour_lists["lsi"][0][p]]
+    assert [r["href"].split("/")[-2] for r in rows] == [prep.items[q].id for q in prep.neighbour_lists["lsi"][p]]
     mine = set(result.catalog["h2"].tag_list)
     for r in rows:
         theirs = set(result.catalog[r["href"].split("/")[-2]].tag_list)
@@ -93,7 +93,7 @@ def test_title(result, prep):
     for o in ctx["others"]:
         html = str(o["html"])
         assert isinstance(o["html"], Markup) and "<li" not in html and "<small" not in html
-        top = [prep.items[q] for q in prep.neighbour_lists[o["names"][0]][0][p][:3]]
+        top = [prep.items[q] for q in prep.neighbour_lists[o["names"][0]][p][:3]]
         assert html.split(" · ") == [
             it.title if f"../{it.id}/" in linked else f'<a href="../{it.id}/">{it.title}</a>' for it in top
         ]

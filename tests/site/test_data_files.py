@@ -12,6 +12,7 @@ from mangarec.site.data_files import (
     MISSING,
     decode_positions,
     encode_positions,
+    encode_rows,
     map_file,
     map_tags,
     map_titles,
@@ -74,6 +75,21 @@ def test_positions_round_trip(positions):
     text = encode_positions(positions, 3)
     assert len(text) == 3 * len(positions) and re.fullmatch(r"[A-Za-z0-9_-]*", text)
     assert decode_positions(text, 3) == positions
+
+
+@given(
+    st.integers(1, 4).flatmap(
+        lambda w: st.tuples(
+            st.just(w),
+            st.lists(st.lists(st.integers(-1, 64**w - 1), min_size=4, max_size=4), max_size=8),
+        )
+    )
+)
+def test_encode_rows_is_encode_positions_of_each_row(case):
+    width, rows = case
+    # a -1 anywhere in a row is left out, the others keep their order (as the shards write them)
+    expected = [encode_positions([q for q in row if q >= 0], width) for row in rows]
+    assert encode_rows(np.array(rows, dtype=np.int64).reshape(len(rows), 4), width) == expected
 
 
 def test_score_deltas_decode_to_the_scores_of_every_prefix(result):
