@@ -16,6 +16,11 @@ With ``--before REF`` (default ``main``), the exact search of ``mangarec/neighbo
 is at that git ref runs on the same data in the same process, beside this checkout's (timed
 alike, best of 4, alternated ABBA, with CPU seconds), and the two answers are compared byte for byte.
 
+With ``--stages``, only the build's neighbour stages under the models' own similarities (hybrid,
+series, text, colike, deconvolution, silencing, jaccard), each timed by ``--before``'s code and
+this checkout's in processes of their own, lists compared byte for byte
+(:mod:`neighbour_stages`).
+
 Then the models ranked by their own similarity (tag-set Jaccard, sparse text, deconvolution's
 low-rank score) with ``mangarec.topk.exact_topk`` against the scorer's blocks fully sorted.
 
@@ -36,6 +41,7 @@ import numpy as np
 import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from mangarec.catalog import Catalog, Item, Ratings  # noqa: E402
 from mangarec.config import EvaluationSection  # noqa: E402
@@ -194,8 +200,19 @@ def main() -> None:
     ap.add_argument("--slice", type=int, default=1500, help="rows timed for the naive baseline")
     ap.add_argument("--no-nndescent", action="store_true")
     ap.add_argument("--before", default="main", help="git ref whose neighbours.py is timed beside ours ('' = none)")
+    ap.add_argument(
+        "--stages", action="store_true", help="only the build's neighbour stages, each by --before's code and ours"
+    )
+    ap.add_argument("--after", default=None, help="with --stages: a git ref searched instead of this checkout")
+    ap.add_argument("--limit", type=int, default=None, help="with --stages: the catalog's first N titles")
+    ap.add_argument("--models", default=None, help="with --stages: comma-separated models (default: the long ones)")
     args = ap.parse_args()
     k = args.k
+    if args.stages:
+        from neighbour_stages import main as stages
+
+        stages(args.before or "main", args.limit, args.models, k, args.after)
+        return
 
     data = None if args.synthetic else real_lsi()
     cat, emb = data if data is not None else synthetic()

@@ -6,6 +6,7 @@
     python benchmarks/bench_nightly.py --limit 5000        # quicker
     python benchmarks/bench_nightly.py --night-data mangadex-v3:/path/of/the/refreshed/catalog
     python benchmarks/bench_nightly.py --warm-night         # + the warm night ([night] warm = true)
+    python benchmarks/bench_nightly.py --cold-only          # the cold build and its longest stages
 
 Both builds read a temporary copy of the input (uncompressed, so neither pays for xz) and share
 one stage cache, as a CI job that restores its cache does. The night's input is the same copy
@@ -266,6 +267,7 @@ def main() -> None:
     ap.add_argument("--warm-epochs", type=int, nargs="+", default=[30, 60], help="epochs of the warm maps")
     ap.add_argument("--log-dir", type=Path, default=None, help="save each build's stderr (cold.log, night.log) here")
     ap.add_argument("--warm-night", action="store_true", help="also the warm night ([night] warm = true)")
+    ap.add_argument("--cold-only", action="store_true", help="the cold build only (its stage times: --log-dir)")
     ap.add_argument(
         "--no-default-night",
         action="store_true",
@@ -304,6 +306,10 @@ def main() -> None:
             "benchmarks/bench_site_size.py breaks it down)"
         )
 
+        if args.cold_only:
+            for name, sec in sorted(stage_lines(err), key=lambda x: -x[1])[:12]:
+                print(f"      {name:<32} {sec:8.2f} s")
+            return
         cold_maps = cached_map_quality(work / "cache", args.seed) if args.warm else {}
         spec, what = night_input(args, work, base)
         if args.warm_night and args.no_default_night:

@@ -73,6 +73,22 @@ class Similarity:
         """Exact float64 scores of the pairs ``(rows[e], cols[e])`` (scorers that screen)."""
         raise NotImplementedError  # pragma: no cover
 
+    def screen_error(self, rows: np.ndarray) -> np.ndarray | None:
+        """``(len(rows),)`` float64 bound of ``|block(rows) - exact|`` on each row, or ``None``
+        when the scorer states none (a screen then keeps :data:`mangarec.topk_dense.MARGIN`).
+        Exact scorers: zeros."""
+        return None if self.screens else np.zeros(len(rows))
+
+    def column_groups(self) -> np.ndarray | None:
+        """``(n,)`` int64 labels ``0..m-1`` such that items with equal labels have identical
+        score *columns*, whose scores are grid values float32 holds (in [0, 1]); the search
+        then ranks the ``m`` groups (:meth:`group_block`) and expands them. Or ``None``."""
+        return None
+
+    def group_block(self, rows: np.ndarray) -> np.ndarray:
+        """Exact scores of the items ``rows`` against each column group: ``(r, m)``."""
+        raise NotImplementedError  # pragma: no cover
+
     def row_groups(self) -> np.ndarray | None:
         """``(n,)`` int64 labels such that items with equal labels have identical score rows
         (each is then ranked once), or ``None``."""

@@ -32,7 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .scorer_base import Similarity, _add_sparse, _csr_from, _csr_parts
-from .tag_scorers import Bilinear, TagJaccard
+from .tag_scorers import Bilinear, TagJaccard, TagSum
 
 #: Score of an excluded pair: below every real score, finite (the CSV writes it).
 EXCLUDED = -1.0e6
@@ -190,8 +190,9 @@ class Weighted(Similarity):
         # = w₁ X₁X₁ᵀ + w₂ X₂X₂ᵀ (one pass over the block instead of one per term).
         sparse_terms = [(w, t) for w, t in self.terms if w > 0 and isinstance(t, SparseCosine)]
         plan: list[tuple[float, Similarity]] = [
-            (w, t) for w, t in self.terms if w and not (w > 0 and isinstance(t, SparseCosine))
+            (w, _tag_term(t)) for w, t in self.terms if w and not (w > 0 and isinstance(t, SparseCosine))
         ]
+        plan = _fuse_tags(plan)
         if len(sparse_terms) > 1:
             merged = sp.hstack([np.sqrt(w) * t.matrix for w, t in sparse_terms], format="csr")
             plan.append((1.0, SparseCosine(merged)))
@@ -202,6 +203,26 @@ class Weighted(Similarity):
     @property
     def n(self) -> int:
         return self.terms[0][1].n
+
+    def row_groups(self) -> np.ndarray | None:
+        """Items whose every term's rows are identical have identical rows (the bias is the
+        candidate's); none with ``exclude`` (pairs of its own)."""
+        found = [t.row_groups() for w, t in self.terms if w]
+        labels = [g for g in found if g is not None]
+        if self.exclude is not None or not labels or len(labels) < len(found):
+            return None
+        if len(labels) == 1:
+            return labels[0]
+        _, inverse = np.unique(np.stack(labels, axis=1), axis=0, return_inverse=True)
+        return np.asarray(inverse, dtype=np.int64).reshape(-1)
+
+    def column_groups(self) -> np.ndarray | None:
+        """Those of its one tag term (the co-like model's scorer: ``0 + s`` is ``s``)."""
+        inner = _tag_term(self)
+        return None if inner is self else inner.column_groups()
+
+    def group_block(self, rows: np.ndarray) -> np.ndarray:
+        return np.asarray(_tag_term(self).group_block(rows), dtype=np.float64)
 
     def block(self, rows: np.ndarray) -> np.ndarray:
         out = np.zeros((len(rows), self.n))
@@ -243,6 +264,30 @@ class Weighted(Similarity):
             _csr_from(f"{prefix}exclude.", arrays) if meta["exclude"] else None,
             labels=tuple(meta.get("labels", ())),
         )
+
+
+def _tag_term(term: Similarity) -> Similarity:
+    """A :class:`Weighted` that is one :class:`TagJaccard` of weight 1 (no bias, no exclusion:
+    the co-like model's scorer) adds exactly what that term adds: the term itself."""
+    if isinstance(term, Weighted) and term.bias is None and term.exclude is None and len(term.terms) == 1:
+        w, inner = term.terms[0]
+        if w == 1.0 and isinstance(inner, TagJaccard):
+            return inner
+    return term
+
+
+def _fuse_tags(plan: list[tuple[float, Similarity]]) -> list[tuple[float, Similarity]]:
+    """The :class:`TagJaccard` terms that open ``plan`` over one tag matrix as one
+    :class:`TagSum` (summed per distinct tag set, spread to the items once). Only at the start,
+    where the block is still zero: ``0 + (a + b)`` is ``(0 + a) + b``, the same bytes."""
+    head: list[tuple[float, TagJaccard]] = []
+    for w, t in plan:
+        if not isinstance(t, TagJaccard) or (head and not head[0][1].same_tags(t)):
+            break
+        head.append((w, t))
+    if len(head) < 2:
+        return plan
+    return [(1.0, TagSum(tuple(head))), *plan[len(head) :]]
 
 
 _KINDS: dict[str, Any] = {c.kind: c for c in (SparseCosine, DenseCosine, TagJaccard, Bilinear, PairScores, Weighted)}

@@ -12,7 +12,7 @@ import scipy.sparse as sp
 from .dedupe import unique_rows
 from .scorer_base import Similarity, _csr_from, _csr_parts
 
-__all__ = ["Bilinear", "TagJaccard"]
+__all__ = ["Bilinear", "TagJaccard", "TagSum"]
 
 #: Pairs :meth:`Bilinear.exact` scores at once.
 EXACT_PAIRS = 1 << 16
@@ -88,6 +88,17 @@ class TagJaccard(Similarity):
     def row_groups(self) -> np.ndarray:
         return self._inverse.astype(np.int64)  # type: ignore[attr-defined]
 
+    def column_groups(self) -> np.ndarray:
+        return self._inverse.astype(np.int64)  # type: ignore[attr-defined]
+
+    def group_block(self, rows: np.ndarray) -> np.ndarray:
+        return self._distinct_block(rows)
+
+    def same_tags(self, other: TagJaccard) -> bool:
+        """Whether ``other`` scores the same tag sets (its distinct columns are these)."""
+        a, b = self.tags, other.tags
+        return a.shape == b.shape and np.array_equal(a.indptr, b.indptr) and np.array_equal(a.indices, b.indices)
+
     def parts(self, prefix: str = "") -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         arrays = _csr_parts(prefix, self.tags)
         arrays[f"{prefix}weights"] = self.weights
@@ -96,6 +107,34 @@ class TagJaccard(Similarity):
     @classmethod
     def _from(cls, meta: dict, arrays: dict, prefix: str) -> TagJaccard:
         return cls(_csr_from(prefix, arrays), arrays[f"{prefix}weights"], meta["norm"])
+
+
+@dataclass(frozen=True, eq=False)
+class TagSum(Similarity):
+    """``Σ_t w_t · s_t`` of :class:`TagJaccard` terms over one tag matrix, summed per distinct
+    tag set and spread to the items once (a :class:`~mangarec.similarity.Weighted` block's
+    first step: the hybrid's group-weighted tags and co-like tags; never stored)."""
+
+    terms: tuple[tuple[float, TagJaccard], ...]
+    kind: ClassVar[str] = "tag-sum"
+
+    @property
+    def n(self) -> int:
+        return self.terms[0][1].n
+
+    def block(self, rows: np.ndarray) -> np.ndarray:
+        out = np.zeros((len(rows), self.n))
+        self.add_into(out, rows, 1.0)
+        return out
+
+    def add_into(self, out: np.ndarray, rows: np.ndarray, weight: float) -> None:
+        total = np.zeros(0)
+        for t, (w, term) in enumerate(self.terms):  # each as TagJaccard.add_into scales it, in order
+            blk = term._distinct_block(rows).astype(np.float64)
+            if w * weight != 1.0:
+                blk *= w * weight
+            total = blk if t == 0 else np.add(total, blk, out=total)
+        out += np.take(total, self.terms[0][1]._inverse, axis=1)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True, eq=False)
@@ -125,6 +164,7 @@ class Bilinear(Similarity):
             raise ValueError("Bilinear: a, b must be (r,) and c (n,)")
         object.__setattr__(self, "_ut", np.ascontiguousarray(self.U.T))
         object.__setattr__(self, "_ut32", np.ascontiguousarray(self.U.T, dtype=np.float32))
+        object.__setattr__(self, "_unorm", float(np.linalg.norm(self.U, axis=1).max(initial=0.0)))
 
     @property
     def n(self) -> int:
@@ -144,6 +184,15 @@ class Bilinear(Similarity):
         if self.clip:
             np.maximum(out, 0.0, out=out)
         return out
+
+    def screen_error(self, rows: np.ndarray) -> np.ndarray:
+        """Twice the float32 error bound of :meth:`block`: the factors rounded to float32 and
+        r-term sums, ``γ_{r+2} Σ_k |left_ik| |U_jk| <= γ_{r+2} ‖left_i‖ max_j ‖U_j‖`` with
+        ``γ_m = m u / (1 - m u)``, ``u = 2⁻²⁴`` (clipping at 0 adds none). Small scores (network
+        deconvolution's are ~1e-3) then keep a margin their own size, not :data:`MARGIN`'s 1e-4."""
+        m = (self.U.shape[1] + 2) * 2.0**-24
+        norms = np.linalg.norm(self._left(np.asarray(rows)), axis=1)
+        return 2.0 * (m / (1.0 - m)) * norms * self._unorm  # type: ignore[attr-defined]
 
     def exact(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         # each distinct row's left factor once, the pairs in slices: a block's candidates can be

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
+from mangarec import similarity
 from mangarec.cache import Cache
 from mangarec.embedding import Embedding
 from mangarec.similarity import (
@@ -170,3 +171,41 @@ def test_sparse_adds_dense_or_indexed_give_the_same_bits(density, monkeypatch):
     assert np.array_equal(got[0], got[1])
     np.testing.assert_array_equal(got[0][p.toarray() == 0], base[p.toarray() == 0])
     np.testing.assert_allclose(got[0], base + 0.7 * p.toarray().astype(np.float64), rtol=0, atol=1e-15)
+
+
+def test_the_hybrids_tag_terms_are_summed_once_per_tag_set_with_the_same_bits(monkeypatch):
+    """The hybrid: group-weighted tags, the co-like model's scorer (a weighted sum of one tag
+    term), a text term, a prior and its series left out: the co-like term joins the tag terms,
+    which are summed per distinct tag set and spread once, and every score keeps its bits."""
+    g = np.random.default_rng(5)
+    n, T = 120, 9
+    B = sp.csr_matrix((g.random((n, T)) < 0.3).astype(float))
+    B = sp.csr_matrix(B.toarray()[g.integers(0, 40, n)])  # repeated tag sets
+    colike = Weighted(((1.0, TagJaccard(B, g.random(T) * 3)),), labels=("tags",))
+    text = SparseCosine(sp.csr_matrix(g.random((n, 30)) * (g.random((n, 30)) < 0.1)))
+    pairs = PairScores(sp.csr_matrix(g.random((n, n)) * (g.random((n, n)) < 0.05)))
+    terms = ((1.0, TagJaccard(B, g.integers(1, 9, T).astype(float), "max")), (0.05, text), (2.0, colike))
+    exclude = sp.csr_matrix((g.random((n, n)) < 0.02).astype(float))
+    hybrid = Weighted(terms, bias=g.random(n) * 0.4, exclude=exclude)
+    later = Weighted(((1.0, pairs), *terms))  # not at the start: nothing fused
+    assert [type(t).__name__ for _, t in hybrid._plan] == ["TagSum", "SparseCosine"]
+    assert "TagSum" not in [type(t).__name__ for _, t in later._plan]
+    rows = np.arange(n)
+    got = [hybrid.block(rows), later.block(rows)]
+    monkeypatch.setattr(similarity, "_fuse_tags", lambda plan: plan)  # each term on its own, as before
+    monkeypatch.setattr(similarity, "_tag_term", lambda term: term)
+    before = [Weighted(terms, bias=hybrid.bias, exclude=exclude), Weighted(((1.0, pairs), *terms))]
+    want = [w.block(rows) for w in before]
+    assert [b.tobytes() for b in got] == [b.tobytes() for b in want]
+
+
+def test_a_weighted_sum_of_tag_terms_groups_its_rows_by_tag_set():
+    """The co-like model's scorer ranks each distinct tag set once, as tag-set Jaccard does;
+    a text term or excluded pairs make every row its own."""
+    B = sets_matrix([{0, 1}, {2}, {0, 1}, {2}, {1}], 3)
+    colike = Weighted(((1.0, TagJaccard(B, np.array([0.5, 2.0, 1.5]))),), bias=np.arange(5.0))
+    labels = colike.row_groups()
+    assert labels is not None and labels[0] == labels[2] and labels[1] == labels[3] and len(set(labels)) == 3
+    text = SparseCosine(sp.csr_matrix(np.eye(5)))
+    assert Weighted(((1.0, TagJaccard(B, np.ones(3))), (0.5, text))).row_groups() is None
+    assert Weighted(((1.0, TagJaccard(B, np.ones(3))),), exclude=sp.csr_matrix(np.eye(5))).row_groups() is None

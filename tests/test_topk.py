@@ -28,6 +28,11 @@ def scorers(g, n, T):
         "weighted-max": TagJaccard(B, g.integers(1, 5, T).astype(float), "max"),
         "real-weights": TagJaccard(B, g.random(T)),
         "bilinear": bil,
+        # the co-like model's scorer: one tag term of weight 1, ranked by distinct tag sets
+        "colike": Weighted(((1.0, TagJaccard(B, g.random(T) * 3)),)),
+        # network deconvolution's scale (scores ~1e-3, most clipped to 0): the bound keeps a
+        # margin of the screen's own error, not MARGIN's 1e-4
+        "bilinear-small": Bilinear(U * 0.02, g.random(T), np.zeros(T), np.zeros(n)),
         "sparse": SparseCosine(text),
         "dense": DenseCosine(g.normal(size=(n, 4))),
         "pairs": PairScores(sp.csr_matrix(g.random((n, n)) * (g.random((n, n)) < 0.05))),
@@ -52,6 +57,48 @@ def test_matches_brute_force_for_every_scorer(seed, n, k):
         np.testing.assert_array_equal(idx, brute(sim, tie, k), err_msg=name)
         assert (np.diff(sc, axis=1) <= 0).all(), name
         assert not (idx == np.arange(n)[:, None]).any(), name
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**20), r=st.integers(1, 120), scale=st.sampled_from([1e-4, 1e-2, 1.0, 30.0]))
+def test_a_screens_error_bound_holds(seed, r, scale):
+    """Bilinear's float32 block is within its stated error of the float64 scores, on every row."""
+    g = np.random.default_rng(seed)
+    n = 50
+    sim = Bilinear(g.normal(size=(n, r)) * scale, g.normal(size=r), g.normal(size=r), g.normal(size=n), clip=False)
+    rows = np.arange(n)
+    gap = np.abs(sim.block(rows).astype(np.float64) - sim.block64(rows)).max(axis=1)
+    assert (gap <= sim.screen_error(rows)).all()
+    assert (sim.screen_error(rows) < 1e-3 * scale**2 * r).all()  # and it is small: no MARGIN
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**20),
+    m=st.integers(1, 300),
+    k=st.integers(1, 40),
+    bulk=st.sampled_from([0.0, 0.3, 0.9, 1.0]),
+    at=st.sampled_from([-1.0, 0.0, 0.5, 2.0]),
+)
+def test_kth_largest_is_a_partitions_value_whatever_the_ties(seed, m, k, bulk, at):
+    """Rows mostly equal to one value (below, inside or above the k-th largest: a sparse score
+    row's sea of zeros, a sea of ones) take another partition, with the same answer."""
+    from mangarec.topk_dense import kth_largest
+
+    g = np.random.default_rng(seed)
+    k = min(k, m)
+    a = np.where(g.random((7, m)) < bulk, at, g.integers(-3, 4, (7, m)) * 0.25).astype(np.float32)
+    np.testing.assert_array_equal(kth_largest(a, k), np.partition(a, m - k, axis=1)[:, m - k])
+
+
+def test_exact_scorers_state_no_screen_error():
+    g = np.random.default_rng(2)
+    for name, sim in scorers(g, 30, 4).items():
+        err = sim.screen_error(np.arange(5))
+        if sim.screens:
+            assert err is None or err.shape == (5,), name
+        else:
+            assert err.tolist() == [0.0] * 5, name
 
 
 def test_every_path_of_the_selection(monkeypatch):
