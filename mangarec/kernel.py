@@ -41,6 +41,7 @@ the 99.9th-percentile steps of version 4 cost another 1.2 % of that P@10.
 from __future__ import annotations
 
 import base64
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,7 +50,7 @@ from typing import Any
 import numpy as np
 
 from .compact import compact
-from .topk_dense import largest_columns
+from .taste_lists import ListState, frame_of, lists_from_top, top_lists, update_lists
 
 TITLE_SCHEMA = "mangarec-embeddings-title"
 #: The version the builder writes (readers read 5 too: no floor, a missing value counts 0).
@@ -106,45 +107,61 @@ def quantise_kernel(values: np.ndarray, bits: int = KERNEL_BITS) -> tuple[np.nda
 
 
 def candidate_lists(
-    V: np.ndarray, weights: Sequence[np.ndarray], n: int, *, bits: int = KERNEL_BITS, block: int = 1024
+    V: np.ndarray,
+    weights: Sequence[np.ndarray],
+    n: int,
+    *,
+    bits: int = KERNEL_BITS,
+    block: int | None = None,
+    last: ListState | None = None,
+    frame: str = "",
+    codes: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each row's ``n`` candidates, their kernel values and the list's floor under each anchor.
 
-    ``k_t(c, j) = Σ_a V[c, a] weights[t][a] V[j, a]`` (``c ≠ j``); the candidates are every
-    anchor's best (ties to the lower row) interleaved, first come first kept, cut at ``n``; the
-    floor is the largest ``k_t(c, j)`` of a title ``c ≠ j`` left out (0 when none is).
-    ``V`` ``(N_items, d)`` float64 in the published row order (most popular first). Returns
-    ``rows`` ``(N_items, n)`` int64, ``q`` ``(T, N_items, n)`` int64, ``steps``
+    ``k_t(c, j) = Σ_a V[c, a] weights[t][a] V[j, a]`` (``c ≠ j``, summed as
+    :mod:`mangarec.taste_lists` defines it: the same bits however the rows are computed); the
+    candidates are every anchor's best (ties to the lower row) interleaved, first come first
+    kept, cut at ``n``; the floor is the largest ``k_t(c, j)`` of a title ``c ≠ j`` left out (0
+    when none is). ``V`` ``(N_items, d)`` float64 in the published row order (most popular
+    first). Returns ``rows`` ``(N_items, n)`` int64, ``q`` ``(T, N_items, n)`` int64, ``steps``
     ``(T, N_items)`` (:func:`quantise_kernel` per anchor) and the floors' integers ``(T,
-    N_items)`` on the same steps; memory ``T × block × N_items``.
+    N_items)`` on the same steps (:func:`lists_and_state` also returns the night's state).
     """
+    return lists_and_state(V, weights, n, bits=bits, block=block, last=last, frame=frame, codes=codes)[0]
+
+
+def lists_and_state(
+    V: np.ndarray,
+    weights: Sequence[np.ndarray],
+    n: int,
+    *,
+    bits: int = KERNEL_BITS,
+    block: int | None = None,
+    last: ListState | None = None,
+    frame: str = "",
+    codes: np.ndarray | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ListState, int]:
+    """:func:`candidate_lists`, the :class:`~mangarec.taste_lists.ListState` the next night starts
+    from, and how many rows kept ``last``'s lists (``last`` of the same ``frame``; ``codes``
+    ``(N_items, d)`` int8 the rows' codes: a row whose codes changed is ranked again)."""
+    V = np.asarray(V, dtype=np.float64)
     total, T = len(V), len(weights)
     n = max(0, min(int(n), total - 1))
-    rows = np.zeros((total, n), dtype=np.int64)
-    vals = np.zeros((T, total, n + 1), dtype=np.float64)
-    for a in range(0, total, block):
-        b = min(total, a + block)
-        Ks = [(V[a:b] * w[None, :]) @ V.T for w in weights]
-        best = []
-        for K in Ks:
-            K[np.arange(b - a), np.arange(a, b)] = -np.inf
-            best.append(largest_columns(K, n))
-        for r in range(b - a):
-            seen: dict[int, None] = {}
-            for k in range(n):
-                for t in range(T):
-                    seen.setdefault(int(best[t][r, k]), None)
-            rows[a + r] = list(seen)[:n]
-        for t, K in enumerate(Ks):
-            vals[t, a:b, :n] = np.take_along_axis(K, rows[a:b], axis=1)
-            np.put_along_axis(K, rows[a:b], -np.inf, axis=1)
-            top = K.max(axis=1) if n < total - 1 else np.zeros(b - a)
-            vals[t, a:b, n] = np.where(np.isfinite(top), top, 0.0)
+    need = n + 1 if n < total - 1 else n
+    w = [np.asarray(x, dtype=np.float64) for x in weights]
+    codes = np.zeros((total, 0), dtype=np.int8) if codes is None else np.asarray(codes)
+    if last is not None and block is None:
+        idx, val, kept = update_lists(V, w, codes, need, last, frame)
+    else:
+        (idx, val), kept = top_lists(V, w, need, block=block), 0
+    rows, vals = lists_from_top(V, w, idx, val, n)
     q = np.zeros_like(vals, dtype=np.int64)
     steps = np.zeros((T, total))
     for t in range(T):
         q[t], steps[t] = quantise_kernel(vals[t], bits)
-    return rows, q[:, :, :n], steps, q[:, :, n]
+    state = ListState(frame, codes, idx.astype(np.int32), val)
+    return (rows, q[:, :, :n], steps, q[:, :, n]), state, kept
 
 
 @dataclass(frozen=True)
@@ -161,6 +178,9 @@ class Lists:
     q: np.ndarray
     steps: np.ndarray
     floors: np.ndarray
+    #: What the next night starts from, and how many rows kept last night's lists.
+    state: ListState | None = None
+    kept: int = 0
 
 
 def lists_of(
@@ -176,15 +196,17 @@ def lists_of(
     kernel_reg: float | None = None,
     bits: int = 8,
     clip: float = CLIP,
+    last: ListState | None = None,
 ) -> Lists:
     """The candidate lists of :func:`build_titles` (version 6) and :func:`mangarec.lean.build_lean`
     (version 7): every direction kept at ``bits`` bits (rotated onto principal directions in
-    implicit mode, so ``fold_in.gram`` is the diagonal of ``YᵀY``), ``candidates`` per list."""
-    from .publish import _round, build_payload, published_vectors
+    implicit mode, so ``fold_in.gram`` is the diagonal of ``YᵀY``), ``candidates`` per list;
+    ``last``: last night's state, whose lists are kept where they cannot have changed
+    (:func:`mangarec.taste_lists.update_lists`)."""
+    from .publish import _round, payload_head, published_vectors
 
-    base = build_payload(
-        catalog, emb, reg=reg, mode=mode, build_date=build_date, alpha=alpha, schedule=schedule, top_n=None
-    )
+    base = dict(payload_head(catalog, emb, reg=reg, mode=mode, build_date=build_date, alpha=alpha, schedule=schedule))
+    base["subset"] = None
     order = np.argsort(catalog.tie_order, kind="stable")
     ids = [catalog.ids[k] for k in order]
     implicit = mode == "implicit"
@@ -193,7 +215,9 @@ def lists_of(
     gram = [_round(g) for g in c.gram] if implicit else None
     V = c.vectors
     weights = [kernel_weights(np.asarray(gram) if gram is not None else None, a, V.shape[1]) for a in anchors]
-    rows, q, steps, floors = candidate_lists(V, weights, candidates)
+    n = max(0, min(int(candidates), len(ids) - 1))
+    frame = frame_of(ids, weights, c.scale, n, n + 1 if n < len(ids) - 1 else n)
+    (rows, q, steps, floors), state, kept = lists_and_state(V, weights, n, last=last, frame=frame, codes=c.codes)
     doc = {k: base[k] for k in ("schema", "model", "build_date", "catalog_hash", "subset")}
     doc |= {
         "dim": V.shape[1],
@@ -203,7 +227,7 @@ def lists_of(
         "titles": {"path": TITLE_PATH, "candidates": int(rows.shape[1])},
         "tags": None,
     }
-    return Lists(doc, ids, c, rows, q, steps, floors)
+    return Lists(doc, ids, c, rows, q, steps, floors, state, kept)
 
 
 def build_titles(catalog, emb, **kw: Any) -> tuple[dict, dict[str, dict]]:
@@ -254,7 +278,7 @@ def write_titles(out_dir: Path, doc: dict, files: Mapping[str, dict]) -> dict[st
 
 def write_parts(out_dir: Path, doc: dict, groups: Mapping[str, Mapping[Any, dict]]) -> dict[str, int]:
     """Write a per-title document under ``out_dir/data`` as the compact document (with a ``.gz``
-    twin) and each group's files at ``pattern.format(key)`` (``groups`` ``{pattern: {key:
+    twin) and each group's files at ``pattern.format(key)`` (:func:`write_new`) (``groups`` ``{pattern: {key:
     document}}``: the title files, version 7's name blocks). Those files have no twin: a host
     compresses them on the fly like every other small file of the site (assets get a twin from
     20 KB), and a twin would add a third to what each title costs the site. Returns ``{relative
@@ -272,13 +296,34 @@ def write_parts(out_dir: Path, doc: dict, groups: Mapping[str, Mapping[Any, dict
     }
     for rel, data in parts.items():
         atomic_write(Path(out_dir) / rel, data)
+    made: set[str] = set()
     for group in encoded.values():
         for rel, data in group.items():
-            atomic_write(Path(out_dir) / rel, data)
+            write_new(os.path.join(out_dir, rel), data, made)
     sizes = {rel: len(data) for rel, data in parts.items()}
     for pattern, group in encoded.items():
         sizes[f"data/{pattern.format('*')}"] = sum(len(v) for v in group.values())
     return sizes
+
+
+def write_new(path: str, data: bytes, made: set[str]) -> None:
+    """``data`` at ``path``, created exclusively (the build writes into a fresh staging
+    directory: no temporary file and rename per title file); a file already there is replaced
+    atomically (:func:`mangarec.fsutil.atomic_write`), never written into. ``made``: folders
+    known to exist."""
+    from .fsutil import atomic_write
+
+    parent = os.path.dirname(path)
+    if parent not in made:
+        os.makedirs(parent, exist_ok=True)
+        made.add(parent)
+    try:
+        f = open(path, "xb")
+    except FileExistsError:
+        atomic_write(path, data)
+        return
+    with f:
+        f.write(data)
 
 
 # ---------- reading (mangarec.client) ----------

@@ -224,6 +224,8 @@ def _run(
             build_date=date or "unknown",
             top_n=config.publish.top_n,
             compact=CompactOptions.of(config.publish, published_model),
+            cache=stages.cache,
+            note=log.note,
         )
         if config.privacy.collect_url:
             sizes |= write_collect(tmp, catalog, config.privacy.collect_url, config.privacy.min_cohort)
