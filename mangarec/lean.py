@@ -112,13 +112,9 @@ def unpack12(data: bytes, count: int) -> list[int]:
 
 def code_fields(codes: np.ndarray) -> dict[str, str]:
     """A title's int8 codes ``(d,)`` as ``{"vector": dense}`` or ``{"sparse": (gap, code) pairs}``,
-    whichever is shorter (a gap is the index minus the previous nonzero's, from −1)."""
-    dense = b64(np.asarray(codes, dtype=np.int8).tobytes())
-    nz = np.flatnonzero(codes)
-    gaps = np.diff(np.concatenate([[-1], nz]))
-    pairs = b"".join(varints([int(g)]) + np.int8(codes[i]).tobytes() for g, i in zip(gaps, nz))
-    sparse = b64(pairs)
-    return {"sparse": sparse} if len(sparse) < len(dense) else {"vector": dense}
+    whichever is shorter (a gap is the index minus the previous nonzero's, from −1; the rows of a
+    matrix at once: :func:`code_rows`)."""
+    return code_rows(np.asarray(codes, dtype=np.int8)[None, :])[0]
 
 
 def codes_of(f: Mapping[str, Any], dim: int) -> np.ndarray:

@@ -68,7 +68,13 @@ def write_published(
     c = compact
     if c.candidates > 0:
         L = lists_of(
-            catalog, emb, candidates=c.candidates, kernel_reg=c.kernel_reg or None, bits=c.bits, last=last_lists(cache), **fold
+            catalog,
+            emb,
+            candidates=c.candidates,
+            kernel_reg=c.kernel_reg or None,
+            bits=c.bits,
+            last=last_lists(cache),
+            **fold,
         )
         titles = build_lean(catalog, emb, lists=L)
         sizes = write_embeddings(out_dir, catalog, emb, top_n=top_n, **fold)

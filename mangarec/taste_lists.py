@@ -70,7 +70,7 @@ def _dot(a: np.ndarray, nz: np.ndarray, v: np.ndarray) -> float:  # pragma: no c
     from 0 (the zeros of ``a`` add nothing)."""
     s = 0.0
     for k in range(nz.size):
-        s = _fma(a[nz[k]], v[nz[k]], s)
+        s = _fma(a[nz[k]], v[nz[k]], s)  # type: ignore[call-arg]
     return s
 
 

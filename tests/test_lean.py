@@ -59,6 +59,29 @@ def test_codes_round_trip_dense_or_sparse(codes):
     assert len(next(iter(f.values()))) <= dense  # the shorter form
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, lean.MAX_ROWS - 1), min_size=3, max_size=3), max_size=30), st.data())
+def test_the_row_encoders_equal_the_one_row_ones(rows, data):
+    """:func:`lean.leb128_rows` and :func:`lean.pack12_rows` (every title at once) give each
+    row's :func:`lean.varints` and :func:`lean.pack12` bytes."""
+    v = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    counts = np.array([data.draw(st.integers(0, 3)) for _ in range(len(v))], dtype=np.int64)
+    assert lean.leb128_rows(v) == [lean.varints(r) for r in v.tolist()]
+    assert lean.leb128_rows(v, counts) == [lean.varints(r[:c]) for r, c in zip(v.tolist(), counts)]
+    k = (v % 4096 - 2048)[:, :3]
+    assert lean.pack12_rows(k) == b"".join(lean.pack12(r) for r in k.tolist())
+
+
+def test_code_rows_round_trip_a_matrix():
+    rng = np.random.default_rng(4)
+    q = (rng.integers(-127, 128, (50, 200)) * (rng.random((50, 200)) < rng.random((50, 1)))).astype(np.int8)
+    q[3] = 0
+    got = lean.code_rows(q)
+    assert {next(iter(f)) for f in got} == {"sparse", "vector"}
+    for f, row in zip(got, q):
+        assert np.array_equal(lean.codes_of(f, 200), row)
+
+
 def test_sparse_codes_are_chosen_for_sparse_rows_and_bounded():
     q = np.zeros(64, dtype=np.int8)
     q[[3, 40]] = [90, -7]
