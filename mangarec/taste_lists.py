@@ -3,11 +3,15 @@ last night's, recomputing only the rows that can change.
 
 **The values.** A list ranks the kernel ``k_t(r, c) = Σ_a (V[r, a] w_t[a]) V[c, a]`` (``c ≠ r``)
 by ``(−value, c)``: ties go to the lower row. A value is defined as that sum **in float64, in
-increasing ``a``, one rounding per product and per addition** (:func:`_dot`): the same bits
-whichever rows are computed together. A BLAS product is not: a row's values from ``A[rows] @ V.T``
-differ in their last bits with the number of rows in the call (OpenBLAS 0.3.31, measured), so
-lists taken from BLAS products would depend on how the rows were blocked, and a night that ranks
-some rows again could never be checked against a cold build byte for byte.
+increasing ``a``, one fused multiply-add a term from 0** (:func:`_dot`; IEEE 754, so the same
+bits on every machine and whichever rows are computed together). A BLAS product is not: a row's
+values from ``A[rows] @ V.T`` differ in their last bits with the number of rows in the call
+(OpenBLAS 0.3.31: its edge tiles sum in another order), so lists taken from BLAS products
+depended on how the rows were blocked, and a night that ranks some rows again could never be
+checked against a cold build byte for byte. The definition is what OpenBLAS's dgemm computes in
+its full tiles (measured: every value of a 3,000-row product), so the lists are the earlier
+builds' (the bundled catalog's taste files are byte-identical) except where an edge tile's order
+broke a tie between equal sums.
 
 **Cold** (:func:`top_lists`): a float32 BLAS product of a block of rows with every column is only
 a screen. Its error against the exact sum is below ``ε_r = (d + 4) 2⁻²³ Σ_a |A[r, a]| max_c |V[c,
@@ -15,7 +19,7 @@ a]|`` (float32 conversion of both operands and a dot product of ``d`` terms in a
 float64 value's own error inside the factor 2). A row's ``need``-th best screen value bounds from
 below (within ``ε``) its ``need``-th best value; every column whose screen reaches that bound
 ``− 2ε`` is kept (a subsample of the columns gives the first bound, :data:`SUBSAMPLE_STEP`, as
-:func:`mangarec.topk_dense.largest_columns`), its value computed exactly, and the kept columns
+:func:`mangarec.topk_dense.lower_bound` does), its value computed exactly, and the kept columns
 ranked. ``need`` is ``n + 1`` (the list and its floor: the largest value left out) or ``n`` when
 the list holds every other title.
 
