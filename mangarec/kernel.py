@@ -181,6 +181,10 @@ class Lists:
     #: What the next night starts from, and how many rows kept last night's lists.
     state: ListState | None = None
     kept: int = 0
+    #: A digest of what the title files mean (:func:`mangarec.taste_lists.frame_of` of the rows'
+    #: ids in order, the codes' steps, the kernel's weights, the counts, the mode and bits; no
+    #: code): version 7's ``catalog_hash``, unchanged by a night that moves no row and no step.
+    meaning: str = ""
 
 
 def lists_of(
@@ -216,7 +220,8 @@ def lists_of(
     V = c.vectors
     weights = [kernel_weights(np.asarray(gram) if gram is not None else None, a, V.shape[1]) for a in anchors]
     n = max(0, min(int(candidates), len(ids) - 1))
-    frame = frame_of(ids, weights, c.scale, n, n + 1 if n < len(ids) - 1 else n)
+    need = n + 1 if n < len(ids) - 1 else n
+    frame = frame_of(ids, weights, c.scale, n, need)
     (rows, q, steps, floors), state, kept = lists_and_state(V, weights, n, last=last, frame=frame, codes=c.codes)
     doc = {k: base[k] for k in ("schema", "model", "build_date", "catalog_hash", "subset")}
     doc |= {
@@ -227,7 +232,8 @@ def lists_of(
         "titles": {"path": TITLE_PATH, "candidates": int(rows.shape[1])},
         "tags": None,
     }
-    return Lists(doc, ids, c, rows, q, steps, floors, state, kept)
+    meaning = frame_of(ids, weights, c.scale, n, need, salt=f"{mode}|{c.bits}|{V.shape[1]}")
+    return Lists(doc, ids, c, rows, q, steps, floors, state, kept, meaning)
 
 
 def build_titles(catalog, emb, **kw: Any) -> tuple[dict, dict[str, dict]]:
@@ -270,20 +276,31 @@ def build_titles(catalog, emb, **kw: Any) -> tuple[dict, dict[str, dict]]:
     return doc, files
 
 
-def write_titles(out_dir: Path, doc: dict, files: Mapping[str, dict]) -> dict[str, int]:
+def write_titles(out_dir: Path, doc: dict, files: Mapping[str, dict]) -> Written:
     """Write the version-6 document and each title's file at :data:`TITLE_PATH`
     (:func:`write_parts`)."""
     return write_parts(out_dir, doc, {TITLE_PATH: files})
 
 
-def write_parts(out_dir: Path, doc: dict, groups: Mapping[str, Mapping[Any, dict]]) -> dict[str, int]:
+class Written(dict[str, int]):
+    """``{relative path: bytes}`` of :func:`write_parts`, and how many files were ``linked`` from
+    the previous site."""
+
+    linked: int = 0
+
+
+def write_parts(
+    out_dir: Path, doc: dict, groups: Mapping[str, Mapping[Any, dict]], previous: Path | None = None
+) -> Written:
     """Write a per-title document under ``out_dir/data`` as the compact document (with a ``.gz``
-    twin) and each group's files at ``pattern.format(key)`` (:func:`write_new`) (``groups`` ``{pattern: {key:
-    document}}``: the title files, version 7's name blocks). Those files have no twin: a host
-    compresses them on the fly like every other small file of the site (assets get a twin from
-    20 KB), and a twin would add a third to what each title costs the site. Returns ``{relative
-    path: bytes}``, each group summed under ``pattern.format('*')``. Everything is encoded
-    before the first byte is written."""
+    twin) and each group's files at ``pattern.format(key)`` (``groups`` ``{pattern: {key:
+    document}}``: the title files, version 7's name blocks; :func:`write_new`). Those files have
+    no twin: a host compresses them on the fly like every other small file of the site (assets get
+    a twin from 20 KB), and a twin would add a third to what each title costs the site. A file
+    whose bytes are those of the same path in ``previous`` (the site being replaced) is a hard
+    link to it, when the previous document has this one's ``catalog_hash`` (otherwise no file
+    can be equal: none is read). Returns ``{relative path: bytes}``, each group summed under
+    ``pattern.format('*')``. Everything is encoded before the first byte is written."""
     from .compact import DOC_NAME
     from .fsutil import atomic_write, gzip_bytes
     from .publish import dumps
@@ -294,36 +311,61 @@ def write_parts(out_dir: Path, doc: dict, groups: Mapping[str, Mapping[Any, dict
         pattern: {f"data/{pattern.format(k)}": dumps(f) for k, f in sorted(files.items())}
         for pattern, files in groups.items()
     }
+    if previous is not None and _hash_of(Path(previous) / f"data/{DOC_NAME}") != doc.get("catalog_hash"):
+        previous = None
+    out = Written({rel: len(data) for rel, data in parts.items()})
     for rel, data in parts.items():
         atomic_write(Path(out_dir) / rel, data)
     made: set[str] = set()
     for group in encoded.values():
         for rel, data in group.items():
-            write_new(os.path.join(out_dir, rel), data, made)
-    sizes = {rel: len(data) for rel, data in parts.items()}
+            old = None if previous is None else os.path.join(previous, rel)
+            out.linked += write_new(os.path.join(out_dir, rel), data, made, old)
     for pattern, group in encoded.items():
-        sizes[f"data/{pattern.format('*')}"] = sum(len(v) for v in group.values())
-    return sizes
+        out[f"data/{pattern.format('*')}"] = sum(len(v) for v in group.values())
+    return out
 
 
-def write_new(path: str, data: bytes, made: set[str]) -> None:
+def _hash_of(path: Path) -> str | None:
+    """The ``catalog_hash`` of the document at ``path`` (``None``: none readable)."""
+    import json
+
+    try:
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return None
+    return doc.get("catalog_hash") if isinstance(doc, dict) else None
+
+
+def write_new(path: str, data: bytes, made: set[str], previous: str | None = None) -> bool:
     """``data`` at ``path``, created exclusively (the build writes into a fresh staging
-    directory: no temporary file and rename per title file); a file already there is replaced
-    atomically (:func:`mangarec.fsutil.atomic_write`), never written into. ``made``: folders
-    known to exist."""
+    directory: no temporary file and rename per title file), or a hard link to ``previous`` when
+    that file holds exactly ``data`` (the previous site's: read, never written; ``True``). A file
+    already at ``path`` is replaced atomically (:func:`mangarec.fsutil.atomic_write`), never
+    written into. ``made``: folders known to exist."""
     from .fsutil import atomic_write
 
     parent = os.path.dirname(path)
     if parent not in made:
         os.makedirs(parent, exist_ok=True)
         made.add(parent)
+    if previous is not None:
+        try:  # never through a symbolic link: only a regular file of the previous site
+            with os.fdopen(os.open(previous, os.O_RDONLY | os.O_NOFOLLOW), "rb") as old:
+                same = old.read(len(data) + 1) == data
+            if same:
+                os.link(previous, path)
+                return True
+        except OSError:
+            pass  # no previous file, a link, or no hard links here: written below
     try:
         f = open(path, "xb")
     except FileExistsError:
         atomic_write(path, data)
-        return
+        return False
     with f:
         f.write(data)
+    return False
 
 
 # ---------- reading (mangarec.client) ----------

@@ -11,8 +11,12 @@ of it names, 28 % ids): each title cost the site 2 KB more than version 4, over 
 - the kernel values are 12-bit integers packed two in three bytes, base64 (``near.k``);
 - a sparse code vector (a content profile's unit tag block) is written as (gap, code) pairs
   (``sparse``), a dense one as its int8 codes (``vector``), whichever is shorter;
-- the catalog hash is cut to :data:`HASH_HEX` hex digits (it guards against mixing two builds'
-  files, not against an attacker who controls the site), and the schema names are short
+- the ``catalog_hash`` is :data:`HASH_HEX` hex digits of a digest of what the files mean (the
+  rows' ids in order, the codes' steps, the kernel's weights, the counts:
+  :attr:`mangarec.kernel.Lists.meaning`), not of the whole catalog: it guards against mixing the
+  files of two builds that mean different things (not against an attacker who controls the
+  site), and a night that moves no row keeps the bytes of every file it does not change (linked
+  from the previous site, :func:`mangarec.kernel.write_parts`); the schema names are short
   (:data:`TITLE_SCHEMA`, :data:`NAMES_SCHEMA`);
 - **no candidates' names**: a title file names only its own title (the rated titles are named
   as soon as their files arrive); a reader ranks rows, then fetches the ids and names of the picks
@@ -32,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from .kernel import KERNEL_BITS, TITLE_PATH, Lists, TitleRow, lists_of, write_parts
+from .kernel import KERNEL_BITS, TITLE_PATH, Lists, TitleRow, Written, lists_of, write_parts
 
 VERSION = 7
 #: The schemas of a version-7 title file and name block (short: each title's file carries it).
@@ -42,7 +46,7 @@ NAMES_SCHEMA = "mangarec-names"
 NAMES_PATH = "taste/names/{}.json"
 #: Rows per name block.
 BLOCK = 32
-#: Hex digits of the catalog hash a version-7 file carries (48 bits: it tells two builds apart).
+#: Hex digits of the ``catalog_hash`` a version-7 file carries (48 bits: it tells two meanings apart).
 HASH_HEX = 12
 #: Most rows a version-7 document may hold (a row is below it).
 MAX_ROWS = 1 << 28
@@ -213,7 +217,7 @@ def build_lean(catalog, emb, *, lists: Lists | None = None, **kw: Any) -> tuple[
 
     L = lists if lists is not None else lists_of(catalog, emb, **kw)
     ids, n = L.ids, len(L.ids)
-    short = catalog.fingerprint[:HASH_HEX]
+    short = (L.meaning or catalog.fingerprint)[:HASH_HEX]
     doc = dict(L.doc, version=VERSION, catalog_hash=short)
     doc["titles"] = dict(doc["titles"], names=NAMES_PATH, block=BLOCK)
     row_of = {i: r for r, i in enumerate(ids)}
@@ -254,10 +258,12 @@ def build_lean(catalog, emb, *, lists: Lists | None = None, **kw: Any) -> tuple[
     return doc, files, blocks
 
 
-def write_lean(out_dir: Path, doc: dict, files: Mapping[str, dict], blocks: Mapping[int, dict]) -> dict[str, int]:
+def write_lean(
+    out_dir: Path, doc: dict, files: Mapping[str, dict], blocks: Mapping[int, dict], previous: Path | None = None
+) -> Written:
     """Write version 7 under ``out_dir/data``: the document (with a ``.gz`` twin), the title files
-    and the name blocks (:func:`mangarec.kernel.write_parts`)."""
-    return write_parts(out_dir, doc, {TITLE_PATH: files, NAMES_PATH: blocks})
+    and the name blocks, each unchanged file linked from ``previous`` (:func:`mangarec.kernel.write_parts`)."""
+    return write_parts(out_dir, doc, {TITLE_PATH: files, NAMES_PATH: blocks}, previous)
 
 
 # ---------- reading ----------

@@ -225,6 +225,7 @@ def _run(
             top_n=config.publish.top_n,
             compact=CompactOptions.of(config.publish, published_model),
             cache=stages.cache,
+            previous=previous,
             note=log.note,
         )
         if config.privacy.collect_url:

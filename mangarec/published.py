@@ -53,6 +53,7 @@ def write_published(
     compact: CompactOptions,
     top_n: int | None,
     cache: Cache | None = None,
+    previous: Path | None = None,
     note: Callable[[str], None] | None = None,
     **fold: Any,
 ) -> dict[str, int]:
@@ -64,7 +65,9 @@ def write_published(
     ``build_date``, ``alpha``, ``schedule``, as for ``write_embeddings``). Its own module so that
     the compact forms depend on the published one and this on all three, never both ways (no
     import cycle). Version 7's candidate lists are kept from the last build's (``cache``) where
-    they cannot have changed (:mod:`mangarec.taste_lists`); ``note`` is told how many."""
+    they cannot have changed (:mod:`mangarec.taste_lists`), and its files that come out
+    byte-identical to the site being replaced (``previous``) are hard links to them; ``note`` is
+    told how many."""
     c = compact
     if c.candidates > 0:
         L = lists_of(
@@ -78,10 +81,14 @@ def write_published(
         )
         titles = build_lean(catalog, emb, lists=L)
         sizes = write_embeddings(out_dir, catalog, emb, top_n=top_n, **fold)
-        sizes.update(write_lean(out_dir, *titles))
+        written = write_lean(out_dir, *titles, previous=previous)
+        sizes.update(written)
         keep_lists(cache, L.state)
-        if note is not None and L.kept:
-            note(f"write:embeddings: {L.kept:,} of {len(L.ids):,} titles' candidate lists kept from the last build")
+        if note is not None and (L.kept or written.linked):
+            note(
+                f"write:embeddings: {L.kept:,} of {len(L.ids):,} titles' candidate lists kept from the last build, "
+                f"{written.linked:,} taste files unchanged, linked"
+            )
         return sizes
     small = build_compact(catalog, emb, dims=c.dims, bits=c.bits, recommend_n=c.titles, shard_size=c.shard_size, **fold)
     sizes = write_embeddings(out_dir, catalog, emb, top_n=top_n, **fold)

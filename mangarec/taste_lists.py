@@ -250,8 +250,12 @@ class ListState:
         return cls(str(meta["frame"]), np.asarray(a["codes"]), np.asarray(a["top"]), np.asarray(a["top_val"]))
 
 
-def frame_of(ids: list[str], weights: list[np.ndarray], scale: np.ndarray, n: int, need: int) -> str:
-    """The digest of what a row's values depend on besides the codes (see :class:`ListState`)."""
+def frame_of(
+    ids: list[str], weights: list[np.ndarray], scale: np.ndarray, n: int, need: int, salt: str | None = None
+) -> str:
+    """The digest of what a row's values depend on besides the codes (see :class:`ListState`):
+    the rows' ids in order, the weights, the codes' steps, the counts and ``salt`` (``None``: this
+    module's code)."""
     from .cache import module_digest
 
     h = hashlib.sha256()
@@ -259,7 +263,7 @@ def frame_of(ids: list[str], weights: list[np.ndarray], scale: np.ndarray, n: in
     for w in weights:
         h.update(b"|w" + np.ascontiguousarray(w, dtype=np.float64).tobytes())
     h.update(b"|s" + np.ascontiguousarray(scale, dtype=np.float64).tobytes())
-    h.update(f"|{n}|{need}|{module_digest(__name__)}".encode())
+    h.update(f"|{n}|{need}|{module_digest(__name__) if salt is None else salt}".encode())
     return h.hexdigest()
 
 
