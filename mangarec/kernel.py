@@ -107,15 +107,7 @@ def quantise_kernel(values: np.ndarray, bits: int = KERNEL_BITS) -> tuple[np.nda
 
 
 def candidate_lists(
-    V: np.ndarray,
-    weights: Sequence[np.ndarray],
-    n: int,
-    *,
-    bits: int = KERNEL_BITS,
-    block: int | None = None,
-    last: ListState | None = None,
-    frame: str = "",
-    codes: np.ndarray | None = None,
+    V: np.ndarray, weights: Sequence[np.ndarray], n: int, *, bits: int = KERNEL_BITS, block: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each row's ``n`` candidates, their kernel values and the list's floor under each anchor.
 
@@ -126,9 +118,9 @@ def candidate_lists(
     when none is). ``V`` ``(N_items, d)`` float64 in the published row order (most popular
     first). Returns ``rows`` ``(N_items, n)`` int64, ``q`` ``(T, N_items, n)`` int64, ``steps``
     ``(T, N_items)`` (:func:`quantise_kernel` per anchor) and the floors' integers ``(T,
-    N_items)`` on the same steps (:func:`lists_and_state` also returns the night's state).
+    N_items)`` on the same steps (:func:`lists_and_state` also keeps last night's lists).
     """
-    return lists_and_state(V, weights, n, bits=bits, block=block, last=last, frame=frame, codes=codes)[0]
+    return lists_and_state(V, weights, n, bits=bits, block=block)[0]
 
 
 def lists_and_state(
