@@ -133,10 +133,12 @@ def lists_and_state(
     last: ListState | None = None,
     frame: str = "",
     codes: np.ndarray | None = None,
+    scale: np.ndarray | None = None,
 ) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ListState, int]:
     """:func:`candidate_lists`, the :class:`~mangarec.taste_lists.ListState` the next night starts
     from, and how many rows kept ``last``'s lists (``last`` of the same ``frame``; ``codes``
-    ``(N_items, d)`` int8 the rows' codes: a row whose codes changed is ranked again)."""
+    ``(N_items, d)`` int8 and ``scale`` ``(d,)``: ``V = codes · scale``, kept for the next night,
+    which ranks again the rows whose vector changed)."""
     V = np.asarray(V, dtype=np.float64)
     total, T = len(V), len(weights)
     n = max(0, min(int(n), total - 1))
@@ -144,7 +146,7 @@ def lists_and_state(
     w = [np.asarray(x, dtype=np.float64) for x in weights]
     codes = np.zeros((total, 0), dtype=np.int8) if codes is None else np.asarray(codes)
     if last is not None and block is None:
-        idx, val, kept = update_lists(V, w, codes, need, last, frame)
+        idx, val, kept = update_lists(V, w, need, last, frame)
     else:
         (idx, val), kept = top_lists(V, w, need, block=block), 0
     rows, vals = lists_from_top(V, w, idx, val, n)
@@ -152,7 +154,8 @@ def lists_and_state(
     steps = np.zeros((T, total))
     for t in range(T):
         q[t], steps[t] = quantise_kernel(vals[t], bits)
-    state = ListState(frame, codes, idx.astype(np.int32), val)
+    scale = np.ones(codes.shape[1]) if scale is None else np.asarray(scale, dtype=np.float64)
+    state = ListState(frame, codes, scale, idx.astype(np.int32), val)
     return (rows, q[:, :, :n], steps, q[:, :, n]), state, kept
 
 
@@ -213,8 +216,10 @@ def lists_of(
     weights = [kernel_weights(np.asarray(gram) if gram is not None else None, a, V.shape[1]) for a in anchors]
     n = max(0, min(int(candidates), len(ids) - 1))
     need = n + 1 if n < len(ids) - 1 else n
-    frame = frame_of(ids, weights, c.scale, n, need)
-    (rows, q, steps, floors), state, kept = lists_and_state(V, weights, n, last=last, frame=frame, codes=c.codes)
+    frame = frame_of(ids, weights, n, need)
+    (rows, q, steps, floors), state, kept = lists_and_state(
+        V, weights, n, last=last, frame=frame, codes=c.codes, scale=c.scale
+    )
     doc = {k: base[k] for k in ("schema", "model", "build_date", "catalog_hash", "subset")}
     doc |= {
         "dim": V.shape[1],
@@ -224,7 +229,7 @@ def lists_of(
         "titles": {"path": TITLE_PATH, "candidates": int(rows.shape[1])},
         "tags": None,
     }
-    meaning = frame_of(ids, weights, c.scale, n, need, salt=f"{mode}|{c.bits}|{V.shape[1]}")
+    meaning = frame_of(ids, weights, n, need, c.scale, salt=f"{mode}|{c.bits}|{V.shape[1]}")
     return Lists(doc, ids, c, rows, q, steps, floors, state, kept, meaning)
 
 

@@ -26,7 +26,7 @@ the list holds every other title.
 **Night** (:func:`update_lists`): a row's lists are a function of its own vector and of each
 anchor's ``need`` best columns. When last night's state (:class:`ListState`) has the same frame
 (rows in the same order, the same weights, counts and code), a row keeps last night's lists
-unless its codes changed, one of its ``need`` best columns changed, or a changed column's screen
+unless its vector changed, one of its ``need`` best columns changed, or a changed column's screen
 value reaches its ``need``-th best value (its *edge*) within ``2ε``; those rows are ranked again
 by the cold code. ``tests/test_taste_lists.py`` compares a night with a cold build.
 """
@@ -52,7 +52,7 @@ SUBSAMPLE_MIN_COLUMNS = 2048
 #: Above this share of rows to rank again, the night ranks every row.
 MAX_RANKED_SHARE = 0.6
 #: The version of :class:`ListState` (a state of another version is not read).
-STATE_VERSION = 1
+STATE_VERSION = 2
 
 
 @intrinsic
@@ -225,19 +225,21 @@ def lists_from_top(
 @dataclass(frozen=True, eq=False)
 class ListState:
     """What the next night needs of tonight's lists: ``frame`` (a digest of what every value
-    depends on besides the codes: the rows' ids in order, the weights, the counts, this module's
-    code), ``codes`` ``(m, d)`` int8, each anchor's best columns ``top`` ``(T, m, need)`` int32
-    and their values ``top_val`` ``(T, m, need)`` float64 (the last: the row's edge)."""
+    depends on besides the vectors: the rows' ids in order, the weights, the counts, this
+    module's code), the vectors as ``codes`` ``(m, d)`` int8 and their steps ``scale`` ``(d,)``,
+    each anchor's best columns ``top`` ``(T, m, need)`` int32 and their values ``top_val`` ``(T,
+    m, need)`` float64 (the last: the row's edge)."""
 
     frame: str
     codes: np.ndarray
+    scale: np.ndarray
     top: np.ndarray
     top_val: np.ndarray
 
     def to_state(self) -> Any:
         from .embedding import FitState
 
-        arrays = {"codes": self.codes, "top": self.top, "top_val": self.top_val}
+        arrays = {"codes": self.codes, "scale": self.scale, "top": self.top, "top_val": self.top_val}
         return FitState(arrays, {"frame": self.frame, "version": STATE_VERSION})
 
     @classmethod
@@ -246,31 +248,43 @@ class ListState:
         meta = getattr(state, "meta", None)
         if not isinstance(meta, dict) or meta.get("version") != STATE_VERSION:
             return None
-        a = state.arrays
-        return cls(str(meta["frame"]), np.asarray(a["codes"]), np.asarray(a["top"]), np.asarray(a["top_val"]))
+        a = {k: np.asarray(state.arrays[k]) for k in ("codes", "scale", "top", "top_val")}
+        return cls(str(meta["frame"]), a["codes"], a["scale"], a["top"], a["top_val"])
+
+    @property
+    def vectors(self) -> np.ndarray:
+        return self.codes.astype(np.float64) * self.scale[None, :]
 
 
 def frame_of(
-    ids: list[str], weights: list[np.ndarray], scale: np.ndarray, n: int, need: int, salt: str | None = None
+    ids: list[str],
+    weights: list[np.ndarray],
+    n: int,
+    need: int,
+    scale: np.ndarray | None = None,
+    salt: str | None = None,
 ) -> str:
-    """The digest of what a row's values depend on besides the codes (see :class:`ListState`):
-    the rows' ids in order, the weights, the codes' steps, the counts and ``salt`` (``None``: this
-    module's code)."""
+    """The digest of what a row's values depend on besides the vectors (see :class:`ListState`):
+    the rows' ids in order, the weights, the counts, the codes' steps when given and ``salt``
+    (``None``: this module's code)."""
     from .cache import module_digest
 
     h = hashlib.sha256()
     h.update("\0".join(ids).encode("utf-8", "surrogatepass"))
     for w in weights:
         h.update(b"|w" + np.ascontiguousarray(w, dtype=np.float64).tobytes())
-    h.update(b"|s" + np.ascontiguousarray(scale, dtype=np.float64).tobytes())
+    if scale is not None:
+        h.update(b"|s" + np.ascontiguousarray(scale, dtype=np.float64).tobytes())
     h.update(f"|{n}|{need}|{module_digest(__name__) if salt is None else salt}".encode())
     return h.hexdigest()
 
 
-def changed_rows(V: np.ndarray, weights: list[np.ndarray], codes: np.ndarray, last: ListState) -> np.ndarray:
-    """The rows whose lists may differ from last night's (sorted int64): codes changed, a changed
-    row among the ``need`` best, or a changed row's screen within ``2ε`` of the edge."""
-    changed = np.flatnonzero((codes != last.codes).any(axis=1))
+def changed_rows(V: np.ndarray, weights: list[np.ndarray], last: ListState) -> np.ndarray:
+    """The rows whose lists may differ from last night's (sorted int64): the vector changed (its
+    codes, or the step of a column it uses), a changed row among the ``need`` best, or a changed
+    row's screen within ``2ε`` of the edge."""
+    V = np.asarray(V, dtype=np.float64)
+    changed = np.flatnonzero((V != last.vectors).any(axis=1))
     if not changed.size:
         return changed
     m = len(V)
@@ -278,7 +292,6 @@ def changed_rows(V: np.ndarray, weights: list[np.ndarray], codes: np.ndarray, la
     redo[changed] = True
     is_changed = redo.copy()
     redo |= is_changed[last.top].any(axis=(0, 2))
-    V = np.asarray(V, dtype=np.float64)
     colmax = np.abs(V).max(axis=0)
     Vc32 = np.ascontiguousarray(V[changed].T.astype(np.float32))
     block = max(1, BLOCK_ELEMENTS // changed.size)
@@ -293,15 +306,15 @@ def changed_rows(V: np.ndarray, weights: list[np.ndarray], codes: np.ndarray, la
 
 
 def update_lists(
-    V: np.ndarray, weights: list[np.ndarray], codes: np.ndarray, need: int, last: ListState | None, frame: str
+    V: np.ndarray, weights: list[np.ndarray], need: int, last: ListState | None, frame: str
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Each anchor's ``need`` best columns of every row (:func:`top_lists`), from ``last`` where
     the frame is the same and a row cannot have changed; returns them and the count of rows kept."""
     m = len(V)
-    if last is None or last.frame != frame or last.codes.shape != codes.shape or last.top.shape[1:] != (m, need):
+    if last is None or last.frame != frame or last.codes.shape != V.shape or last.top.shape[1:] != (m, need):
         idx, val = top_lists(V, weights, need)
         return idx, val, 0
-    redo = changed_rows(V, weights, codes, last)
+    redo = changed_rows(V, weights, last)
     if len(redo) > MAX_RANKED_SHARE * m:
         idx, val = top_lists(V, weights, need)
         return idx, val, 0

@@ -112,8 +112,8 @@ def _codes(seed: int, m: int = 400, d: int = 12) -> tuple[np.ndarray, np.ndarray
 
 def _night(codes, scale, last, w):
     V = codes.astype(np.float64) * scale
-    frame = tl.frame_of([str(i) for i in range(len(V))], w, scale, 10, 11)
-    return tl.update_lists(V, w, codes, 11, last, frame), frame
+    frame = tl.frame_of([str(i) for i in range(len(V))], w, 10, 11)
+    return tl.update_lists(V, w, 11, last, frame), frame
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -124,7 +124,7 @@ def test_a_night_equals_a_cold_search_of_its_codes(seed):
     w = [np.ones(codes.shape[1]), np.linspace(0.5, 2, codes.shape[1])]
     (idx, val, kept), frame = _night(codes, scale, None, w)
     assert kept == 0
-    last = tl.ListState(frame, codes, idx.astype(np.int32), val)
+    last = tl.ListState(frame, codes, scale, idx.astype(np.int32), val)
     rng = np.random.default_rng(seed + 100)
     night = codes.copy()
     for r in rng.choice(len(codes), 6, replace=False):
@@ -142,7 +142,7 @@ def test_a_changed_title_entering_an_unchanged_list_ranks_it_again():
     codes, scale = _codes(1)
     w = [np.ones(codes.shape[1])]
     (idx, val, _), frame = _night(codes, scale, None, w)
-    last = tl.ListState(frame, codes, idx.astype(np.int32), val)
+    last = tl.ListState(frame, codes, scale, idx.astype(np.int32), val)
     r = next(r for r in range(len(codes)) if np.count_nonzero(codes[r]) >= 3)
     c = next(c for c in range(len(codes) - 1, 0, -1) if c not in idx[0, r] and r not in idx[0, c])
     night = codes.copy()
@@ -157,17 +157,34 @@ def test_another_frame_keeps_nothing():
     codes, scale = _codes(2)
     V = codes.astype(np.float64) * scale
     w = [np.ones(codes.shape[1])]
-    (rows, q, steps, floors), state, kept = lists_and_state(V, w, 10, codes=codes, frame="a")
+    (rows, q, steps, floors), state, kept = lists_and_state(V, w, 10, codes=codes, scale=scale, frame="a")
     assert kept == 0
-    again = lists_and_state(V, w, 10, codes=codes, frame="a", last=state)
+    again = lists_and_state(V, w, 10, codes=codes, scale=scale, frame="a", last=state)
     assert again[2] == len(codes) and all((x == y).all() for x, y in zip(again[0], (rows, q, steps, floors)))
-    assert lists_and_state(V, w, 10, codes=codes, frame="b", last=state)[2] == 0
+    assert lists_and_state(V, w, 10, codes=codes, scale=scale, frame="b", last=state)[2] == 0
     ids = [str(i) for i in range(len(V))]
-    f = tl.frame_of(ids, w, scale, 10, 11)
-    assert f != tl.frame_of(ids[::-1], w, scale, 10, 11)  # the rows' order
-    assert f != tl.frame_of(ids, w, scale * 2, 10, 11)  # the codes' steps
-    assert f != tl.frame_of(ids, [w[0] * 2], scale, 10, 11)  # the kernel's weights
-    assert f != tl.frame_of(ids, w, scale, 12, 13)  # the count
+    f = tl.frame_of(ids, w, 10, 11)
+    assert f != tl.frame_of(ids[::-1], w, 10, 11)  # the rows' order
+    assert f != tl.frame_of(ids, [w[0] * 2], 10, 11)  # the kernel's weights
+    assert f != tl.frame_of(ids, w, 12, 13)  # the count
+    assert tl.frame_of(ids, w, 10, 11, scale) != tl.frame_of(ids, w, 10, 11, scale * 2)  # the files' meaning
+
+
+def test_a_column_whose_step_moved_ranks_again_the_rows_that_use_it():
+    """One title's new largest value in column 0 moves that column's step: the codes of the
+    rows using column 0 may stay, their vectors do not; those rows (and the lists they can
+    reach) are ranked again, the rest kept, and the night equals a cold search."""
+    codes, scale = _codes(3)
+    codes[10:, 0] = 0  # a rare column (a tag few titles have)
+    w = [np.ones(codes.shape[1])]
+    (idx, val, _), frame = _night(codes, scale, None, w)
+    last = tl.ListState(frame, codes, scale, idx.astype(np.int32), val)
+    moved = scale.copy()
+    moved[0] *= 1.5
+    (i2, v2, kept), _ = _night(codes, moved, last, w)
+    cold_i, cold_v = tl.top_lists(codes.astype(np.float64) * moved, w, 11)
+    assert (i2 == cold_i).all() and v2.tobytes() == cold_v.tobytes()
+    assert 0 < kept <= len(codes) - np.count_nonzero(codes[:, 0])
 
 
 def test_the_screen_margin_keeps_a_column_float32_ranks_too_low():
