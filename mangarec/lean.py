@@ -16,7 +16,7 @@ of it names, 28 % ids): each title cost the site 2 KB more than version 4, over 
   :attr:`mangarec.kernel.Lists.meaning`), not of the whole catalog: it guards against mixing the
   files of two builds that mean different things (not against an attacker who controls the
   site), and a night that moves no row keeps the bytes of every file it does not change (linked
-  from the previous site, :func:`mangarec.kernel.write_parts`); the schema names are short
+  from the previous site, :func:`mangarec.taste_files.write_parts`); the schema names are short
   (:data:`TITLE_SCHEMA`, :data:`NAMES_SCHEMA`);
 - **no candidates' names**: a title file names only its own title (the rated titles are named
   as soon as their files arrive); a reader ranks rows, then fetches the ids and names of the picks
@@ -36,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from .kernel import KERNEL_BITS, TITLE_PATH, Lists, TitleRow, Written, lists_of, write_parts
+from .kernel import KERNEL_BITS, TITLE_PATH, Lists, TitleRow, lists_of
+from .taste_files import Written, write_parts
 
 VERSION = 7
 #: The schemas of a version-7 title file and name block (short: each title's file carries it).
@@ -262,7 +263,7 @@ def write_lean(
     out_dir: Path, doc: dict, files: Mapping[str, dict], blocks: Mapping[int, dict], previous: Path | None = None
 ) -> Written:
     """Write version 7 under ``out_dir/data``: the document (with a ``.gz`` twin), the title files
-    and the name blocks, each unchanged file linked from ``previous`` (:func:`mangarec.kernel.write_parts`)."""
+    and the name blocks, each unchanged file linked from ``previous`` (:func:`mangarec.taste_files.write_parts`)."""
     return write_parts(out_dir, doc, {TITLE_PATH: files, NAMES_PATH: blocks}, previous)
 
 

@@ -44,6 +44,9 @@ from numba.core import cgutils, types
 from numba.core.extending import intrinsic
 from threadpoolctl import threadpool_limits
 
+from .cache import module_digest
+from .embedding import FitState
+
 #: Screen elements per block of rows (float32: 32 MB).
 BLOCK_ELEMENTS = 1 << 23
 #: One column in this many gives a row's first bound (from this many columns on).
@@ -237,8 +240,6 @@ class ListState:
     top_val: np.ndarray
 
     def to_state(self) -> Any:
-        from .embedding import FitState
-
         arrays = {"codes": self.codes, "scale": self.scale, "top": self.top, "top_val": self.top_val}
         return FitState(arrays, {"frame": self.frame, "version": STATE_VERSION})
 
@@ -267,8 +268,6 @@ def frame_of(
     """The digest of what a row's values depend on besides the vectors (see :class:`ListState`):
     the rows' ids in order, the weights, the counts, the codes' steps when given and ``salt``
     (``None``: this module's code)."""
-    from .cache import module_digest
-
     h = hashlib.sha256()
     h.update("\0".join(ids).encode("utf-8", "surrogatepass"))
     for w in weights:
