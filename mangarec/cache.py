@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .embedding import Embedding, FitState, Map, Neighbours
+from .embedding import Embedding, FitState, Map, Membership, Neighbours, WarmUpdate
 from .foldin import Foldin
 from .fsutil import atomic_write
 
@@ -98,7 +98,7 @@ def _targets(nodes, path: Path, module: str) -> set[str]:
 
 def _imports(path: Path, module: str) -> set[str]:
     """The ``mangarec`` modules a source file imports when it is imported (see :func:`_import_nodes`)."""
-    return _targets(_import_nodes(ast.parse(path.read_bytes(), filename=str(path))), path, module)
+    return set(_parsed(path.read_bytes(), str(path), module)[0])
 
 
 def lazy_imports(module: str) -> dict[str, set[str]]:
@@ -107,14 +107,24 @@ def lazy_imports(module: str) -> dict[str, set[str]]:
     path = _source(module)
     if path is None:
         return {}
-    out: dict[str, set[str]] = {}
-    for fn in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+    return {fn: set(found) for fn, found in _parsed(path.read_bytes(), str(path), module)[1]}
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed(source: bytes, filename: str, module: str) -> tuple[frozenset[str], tuple[tuple[str, frozenset[str]], ...]]:
+    """What :func:`_imports` and :func:`lazy_imports` read of a source file, parsed once per
+    content (each stage's digest walks the modules its code imports: most are shared)."""
+    path = Path(filename)
+    tree = ast.parse(source, filename=filename)
+    lazy: dict[str, set[str]] = {}
+    for fn in ast.walk(tree):
         if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
             nodes = [n for n in ast.walk(fn) if isinstance(n, (ast.Import, ast.ImportFrom))]
             found = _targets(nodes, path, module)
             if found:
-                out.setdefault(fn.name, set()).update(found)
-    return out
+                lazy.setdefault(fn.name, set()).update(found)
+    eager = frozenset(_targets(_import_nodes(tree), path, module))
+    return eager, tuple((fn, frozenset(found)) for fn, found in lazy.items())
 
 
 def _source(module: str) -> Path | None:
@@ -232,6 +242,8 @@ def _to_parts(value: Any) -> tuple[dict, dict[str, np.ndarray]]:
             "similarity": sim_meta,
             "foldin": value.foldin.to_dict(),
             "state": state,
+            "membership": None if value.membership is None else dataclasses.asdict(value.membership),
+            "warm": None if value.warm is None else dataclasses.asdict(value.warm),
         }, arrays
     if isinstance(value, Neighbours):
         return {
@@ -267,6 +279,7 @@ def _from_parts(meta: dict, arrays: dict[str, np.ndarray]) -> Any:
             sim = from_parts(meta["similarity"], arrays, "similarity.")
         st = meta.get("state")
         state = None if st is None else FitState({k: arrays[f"state.{k}"] for k in st["arrays"]}, st["meta"])
+        membership, warm = meta.get("membership"), meta.get("warm")
         return Embedding(
             model=meta["model"],
             item_ids=tuple(meta["item_ids"]),
@@ -277,6 +290,8 @@ def _from_parts(meta: dict, arrays: dict[str, np.ndarray]) -> Any:
             similarity=sim,
             foldin=Foldin.from_dict(meta["foldin"]),
             state=state,
+            membership=None if membership is None else Membership(**membership),
+            warm=None if warm is None else WarmUpdate(**warm),
         )
     if kind == "Neighbours":
         return Neighbours(

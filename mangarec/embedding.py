@@ -36,6 +36,38 @@ class FitState:
     meta: Mapping[str, Any] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Membership:
+    """The series a list shown apart ("Same series", :attr:`~mangarec.models.base.ModelSpec.apart`)
+    is made of: the rule that makes titles one series, which the models that leave the series out
+    apply as this build's series model did, and the score that tells its members apart on the
+    title pages.
+
+    Attributes
+    ----------
+    title_threshold:
+        The title-word cosine from which two titles are one series.
+    max_hops:
+        The longest path over related links that still makes two titles one series.
+    member_score:
+        The score from which a neighbour is a member: the page shows only those. ``None``: every
+        neighbour is shown (a list whose members score nothing apart).
+    """
+
+    title_threshold: float
+    max_hops: int
+    member_score: float | None = None
+
+
+@dataclass(frozen=True)
+class WarmUpdate:
+    """A warm night's update of a fit (:mod:`mangarec.night`): the rows it recomputed, and the
+    day (``YYYY-MM-DD``, UTC) of the global state it kept."""
+
+    rows_updated: int
+    state_from: str
+
+
 @dataclass(frozen=True, eq=False)
 class Embedding:
     """Item vectors of one model.
@@ -53,7 +85,9 @@ class Embedding:
     tag_vectors:
         ``(n_tags, dim)`` float32 or ``None``: tags placed in the same space as items.
     info:
-        JSON-able facts about the fit (explained variance, vocabulary size, timings ...).
+        JSON-able facts about the fit (explained variance, vocabulary size, timings ...): the
+        report's record of it. No stage reads it: what crosses to another stage is a typed
+        field (``foldin``, ``membership``, ``warm``).
     similarity:
         How neighbours are ranked when it is not the cosine of ``vectors``: a
         :class:`~mangarec.similarity.Similarity` scorer (sparse cosine, tag-set Jaccard, a
@@ -66,6 +100,11 @@ class Embedding:
     state:
         The fit's global state for a warm night's update (:class:`FitState`), ``None`` for a
         model without an update. Read by no stage but the next night's update.
+    membership:
+        The series this list is made of (:class:`Membership`), for a model whose list is shown
+        apart (``ModelSpec.apart``); ``None`` for every other model.
+    warm:
+        How a warm night updated this fit (:class:`WarmUpdate`); ``None`` for a cold fit.
     """
 
     model: str
@@ -77,6 +116,8 @@ class Embedding:
     similarity: Similarity | None = None
     foldin: Foldin = field(default_factory=Foldin)
     state: FitState | None = None
+    membership: Membership | None = None
+    warm: WarmUpdate | None = None
 
     def __post_init__(self) -> None:
         if self.vectors.ndim != 2 or self.vectors.shape[0] != len(self.item_ids):

@@ -30,14 +30,14 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .cache import Cache, make_key, module_digest
 from .catalog import FIELDS, item_record
-from .embedding import Embedding, Map
+from .embedding import Embedding, Map, WarmUpdate
 from .models import params_of, spec
 from .seeds import derive_seed
 
@@ -195,8 +195,8 @@ class Night:
             emb = update(prev, self.catalog, params, seed, deps, changed)
             if emb is None:
                 return fit()
-            since = time.strftime("%Y-%m-%d", time.gmtime(float(last["since"])))
-            return replace(emb, info={**emb.info, "warm": {"rows_updated": int(len(changed)), "state_from": since}})
+            warm = WarmUpdate(int(len(changed)), time.strftime("%Y-%m-%d", time.gmtime(float(last["since"]))))
+            return replace(emb, warm=warm, info={**emb.info, "warm": asdict(warm)})
 
         return make_key("warm model", cold_key, last["key"]), compute
 
@@ -219,7 +219,7 @@ class Night:
             return
         if pending.pop("same", False):
             pass  # last night's fit, its global state as old as it was
-        elif "warm" in emb.info:
+        elif emb.warm is not None:
             self.kept.add(name)
         else:
             self.previous.pop(name, None)
@@ -303,10 +303,10 @@ class Night:
     def notes(self, kept: str | None, embeddings: Mapping[str, Embedding]) -> list[str]:
         """The models page's notes on a warm night: the kept evaluation's (``kept``) and which
         models kept an older global state."""
-        warm = {n: e.info["warm"] for n, e in embeddings.items() if "warm" in e.info}
+        warm = {n: e.warm for n, e in embeddings.items() if e.warm is not None}
         out = [kept] if kept else []
         if warm:
-            since = sorted({w["state_from"] for w in warm.values()})
+            since = sorted({w.state_from for w in warm.values()})
             out.append(
                 f"Warm night: {', '.join(spec(n).label for n in warm)} kept the global state fitted on "
                 f"{' and '.join(since)} and recomputed only the changed titles' rows (at most "

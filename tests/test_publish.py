@@ -17,6 +17,7 @@ from mangarec.errors import InputError
 from mangarec.foldin import to_values
 from mangarec.models import als
 from mangarec.models.als import Params as ALSParams
+from tests.schema_check import validate
 from tests.test_als import planted_catalog
 
 DATE = "2026-11-23T00:00:00Z"
@@ -191,7 +192,7 @@ def test_embedding_must_follow_catalog_order(fitted):
     no_tags = Embedding(model="lsi", item_ids=emb.item_ids, vectors=emb.vectors)
     p = publish.build_payload(catalog, no_tags, reg=0.1, mode="explicit", build_date=DATE)
     assert p["tags"] is None and p["model"] == "lsi"
-    jsonschema.validate(json.loads(publish.dumps(p)), _schema())
+    validate(json.loads(publish.dumps(p)), _schema())
 
 
 def test_alpha_defaults_to_the_embeddings_training_alpha(fitted):
@@ -367,7 +368,7 @@ def test_works_are_published_and_never_recommended_back():
     emb = Embedding("lsi", cat.ids, cat.tag_matrix.toarray().astype(np.float32))
     doc = publish.build_payload(cat, emb, reg=0.1, mode="explicit", build_date="d")
     assert doc["works"] == [["a1", "m1"]]
-    jsonschema.validate(doc, json.loads(publish.SCHEMA_FILE.read_text()))
+    validate(doc, json.loads(publish.SCHEMA_FILE.read_text()))
     model = parse(doc)
     got = [r for r, _ in model.recommend({"a1": "like"}, n=3)]
     assert "m1" not in got and "a1" not in got

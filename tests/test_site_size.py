@@ -44,6 +44,7 @@ def sites(tmp_path_factory):
     return out
 
 
+@pytest.mark.build  # two builds of the bundled catalog (the sites fixture)
 def test_what_one_title_adds_to_the_site_is_bounded(sites):
     """What one more title adds to the site (its page, neighbour shard and CSV rows, search
     names, map points), measured as the difference of two builds, stays under the bound."""
@@ -57,11 +58,13 @@ def test_what_one_title_adds_to_the_site_is_bounded(sites):
     assert (f2 - f1) / (n2 - n1) < 2.2
 
 
+@pytest.mark.build  # two builds of the bundled catalog (the sites fixture)
 def test_the_default_site_has_no_csv_tables_the_shards_repeat(sites):
     for *_, out in sites.values():
         assert not (out / "data" / "neighbours").exists() and any((out / "data" / "nb").iterdir())
 
 
+@pytest.mark.build  # two builds of the bundled catalog (the sites fixture)
 def test_the_build_prints_the_size_and_file_count(sites):
     for n, (total, files, log, _) in sites.items():
         line = next(x for x in log.splitlines() if x.startswith("note: site: "))

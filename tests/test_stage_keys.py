@@ -53,6 +53,7 @@ def cold(tmp_path_factory):
     return tmp, data, models
 
 
+@pytest.mark.build  # builds the bundled catalog twice (the cold fixture, then the night)
 @pytest.mark.parametrize(
     ("field", "change"),
     [
@@ -80,6 +81,7 @@ def test_a_changed_field_recomputes_only_the_stages_that_read_it(cold, field, ch
         assert "model:text" not in ran
 
 
+@pytest.mark.build
 def test_an_unchanged_catalog_recomputes_nothing(cold):
     tmp, data, _ = cold
     assert _build(tmp, data, "again") - {"load", "inputs"} == set()

@@ -27,19 +27,27 @@ def test_fast_run_leaves_out_exactly_the_declared_tiers_on_every_core():
         assert f'"{mark}:' in markers, mark
 
 
-def test_a_fast_test_that_loads_numba_fails_and_a_slow_one_does_not(pytester):
+def test_a_fast_test_that_loads_numba_or_builds_fails_and_a_slow_or_build_one_does_not(pytester, monkeypatch):
     """numba's import and first JIT (pynndescent, umap) cost a minute of CPU on a cold cache: the
-    first test of a process to load it must be outside the fast tier. A stand-in module plays
-    numba so the check costs nothing; each run is its own process (in the full run this process
-    has loaded the real numba long before)."""
+    first test of a process to load it must be outside the fast tier; so must a test that runs a
+    build to its end (``mangarec.pipeline._run``). Stand-in modules play numba and the pipeline
+    so the check costs nothing; each run is its own process (in the full run this process has
+    loaded the real numba long before). The fast run's property tests run half their examples."""
     pytester.makeconftest((ROOT / "tests" / "conftest.py").read_text(encoding="utf-8"))
     pytester.makepyfile(
-        test_jit="""
+        test_tier="""
         import sys, types
         import pytest
 
+        pipeline = types.ModuleType("mangarec.pipeline")
+        pipeline._run = lambda: "built"
+        sys.modules["mangarec.pipeline"] = pipeline
+
         def load():
             sys.modules["numba"] = types.ModuleType("numba")
+
+        def build():
+            assert sys.modules["mangarec.pipeline"]._run() == "built"
 
         @pytest.mark.slow
         def test_a_slow_one():
@@ -47,10 +55,37 @@ def test_a_fast_test_that_loads_numba_fails_and_a_slow_one_does_not(pytester):
 
         def test_a_fast_one():
             load()
+
+        @pytest.mark.build
+        def test_a_build():
+            build()
+
+        def test_a_fast_build():
+            build()
+
+        from pathlib import Path
+        from hypothesis import given, settings, strategies as st
+
+        EXAMPLES = []
+
+        @settings(max_examples=12, database=None)
+        @given(st.integers())
+        def test_a_property(x):
+            EXAMPLES.append(x)
+
+        def test_its_examples_counted():
+            Path("examples.txt").write_text(str(len(EXAMPLES)))
         """
     )
-    slow_first = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_jit.py")
-    slow_first.assert_outcomes(passed=2)  # numba was already loaded when the fast one ran
-    fast_only = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-m", "not slow", "test_jit.py")
-    fast_only.assert_outcomes(passed=1, errors=1, deselected=1)
+    monkeypatch.setenv("HYPOTHESIS_PROFILE", "mangarec")  # the full run's (whatever runs this test)
+    everything = pytester.runpytest_subprocess("-p", "no:cacheprovider", "test_tier.py")
+    # numba was already loaded when the fast one ran; the fast build fails in its teardown
+    everything.assert_outcomes(passed=6, errors=1)
+    everything.stdout.fnmatch_lines(["*test_a_fast_build runs the build pipeline*mark it build*"])
+    assert (pytester.path / "examples.txt").read_text() == "12"
+    # as tests/run --fast runs it: the fast tiers, hypothesis's fast profile (half a test's own count)
+    monkeypatch.setenv("HYPOTHESIS_PROFILE", "fast")
+    fast_only = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-m", "not slow and not build", "test_tier.py")
+    fast_only.assert_outcomes(passed=4, errors=2, deselected=2)
     fast_only.stdout.fnmatch_lines(["*test_a_fast_one imports numba*mark it slow*"])
+    assert (pytester.path / "examples.txt").read_text() == "6"

@@ -14,14 +14,7 @@ from mangarec.similarity import Bilinear, DenseCosine, PairScores, SparseCosine,
 
 def brute(sim, tie, k):
     """Every row sorted by (-rounded score, tie order), self left out."""
-    n = sim.n
-    s = topk.round_scores(sim.block64(np.arange(n)))
-    out = []
-    for i in range(n):
-        cols = [j for j in range(n) if j != i]
-        cols.sort(key=lambda j: (-s[i, j], tie[j]))
-        out.append(cols[:k])
-    return np.array(out)
+    return brute_rows(sim, np.arange(sim.n), tie, k)
 
 
 def scorers(g, n, T):
@@ -87,12 +80,14 @@ def test_subsample_bound_on_a_large_block():
 
 
 def brute_rows(sim, rows, tie, k):
+    """Each of ``rows`` sorted whole by (-rounded score, tie order), self left out (``np.lexsort``:
+    its last key first)."""
     s = topk.round_scores(sim.block64(rows))
+    tie = np.asarray(tie)
     out = []
     for r, i in enumerate(rows):
-        cols = [j for j in range(sim.n) if j != i]
-        cols.sort(key=lambda j: (-s[r, j], tie[j]))
-        out.append(cols[:k])
+        cols = np.delete(np.arange(sim.n), i)
+        out.append(cols[np.lexsort((tie[cols], -s[r, cols]))][:k])
     return np.array(out)
 
 

@@ -10,7 +10,7 @@ agreement.
 from __future__ import annotations
 
 import shutil
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -73,8 +73,10 @@ def _ranked(notes: list[str]) -> dict[str, int]:
 def test_a_warm_night_updates_the_global_models_and_ranks_fewer_lists(nights):
     _, out, _ = nights
     (warm, notes), (_, default_notes) = out["warm"], out["default"]
-    assert {n for n, e in warm.embeddings.items() if "warm" in e.info} == GLOBAL
-    assert all(warm.embeddings[n].info["warm"]["rows_updated"] <= 5 for n in GLOBAL)
+    assert {n for n, e in warm.embeddings.items() if e.warm is not None} == GLOBAL
+    assert all(warm.embeddings[n].warm.rows_updated <= 5 for n in GLOBAL)
+    # the report keeps its record of the update
+    assert all(warm.embeddings[n].info["warm"] == asdict(warm.embeddings[n].warm) for n in GLOBAL)
     ranked, ranked_default = _ranked(notes), _ranked(default_notes)
     # every model's lists are updated, not searched; cold, the global models are searched in full
     assert set(ranked) == set(warm.embeddings)
@@ -105,7 +107,7 @@ def test_unchanged_titles_keep_last_nights_rows(nights):
         rows = {iid: prev.vectors[p].tobytes() for p, iid in enumerate(prev.item_ids)}
         emb = warm.embeddings[name]
         same = [rows.get(iid) == emb.vectors[p].tobytes() for p, iid in enumerate(emb.item_ids)]
-        assert 0 < len(same) - sum(same) <= emb.info["warm"]["rows_updated"], name
+        assert 0 < len(same) - sum(same) <= emb.warm.rows_updated, name
 
 
 def test_warm_lists_agree_with_a_cold_build_of_the_night(nights):
@@ -133,6 +135,6 @@ def test_the_models_page_says_which_build_the_evaluation_was_measured_on(nights)
 def test_a_global_state_older_than_cold_every_days_is_refitted_cold(nights):
     _, out, _ = nights
     late, notes = out["late"]
-    assert not any("warm" in e.info for e in late.embeddings.values())
+    assert not any(e.warm is not None or "warm" in e.info for e in late.embeddings.values())
     assert any(n.startswith("model:lsi: refitted cold (its global state is 8.0 days old") for n in notes), notes
     assert "evaluate" not in {s.name for s in late.report.stages if s.cached}

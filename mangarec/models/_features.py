@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from ..catalog import Catalog, Item
 from ..embedding import FitState
 from ._warm import Vocabulary, fit_vocabulary
+from .base import Deps
 
 TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,}\b"
 TITLE_TOKEN_PATTERN = r"(?u)\b[^\W\d_]+\b"
@@ -94,7 +95,7 @@ def description_matrix(
     return description_field(catalog, min_df, max_features, max_df)[0]
 
 
-def fitted_field(deps: Mapping[str, Any], model: str, label: str, catalog: Catalog) -> tuple[Any, Vocabulary] | None:
+def fitted_field(deps: Deps, model: str, label: str, catalog: Catalog) -> tuple[Any, Vocabulary] | None:
     """The text field ``label`` (its term's rows and its :class:`~._warm.Vocabulary`) as the
     dependency ``model`` fitted it cold on the items of ``catalog``, for a model that would fit
     the same field again with the same options (``None`` when that fit has no such field, or was
@@ -102,7 +103,7 @@ def fitted_field(deps: Mapping[str, Any], model: str, label: str, catalog: Catal
     from ._warm import term
 
     emb = deps.get(model)
-    if emb is None or "warm" in emb.info or emb.state is None or tuple(emb.item_ids) != tuple(catalog.ids):
+    if emb is None or emb.warm is not None or emb.state is None or tuple(emb.item_ids) != tuple(catalog.ids):
         return None
     rows = term(emb.similarity, label)
     if rows is None or label not in emb.state.meta:

@@ -10,9 +10,8 @@ does not import another model module (``tests/test_imports.py``), so the rule li
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 import scipy.sparse as sp
@@ -20,6 +19,7 @@ from scipy.sparse.csgraph import connected_components, shortest_path
 
 from ..catalog import Catalog
 from ._features import title_matrix
+from .base import Deps
 
 #: Largest component whose all-pairs hop counts are computed exactly (larger: BFS rows capped).
 MAX_COMPONENT = 5000
@@ -87,25 +87,26 @@ def hop_scores(graph: sp.csr_matrix, max_hops: int) -> sp.csr_matrix:
     return sp.csr_matrix((np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n))
 
 
-def series_rule(deps: Mapping[str, Any]) -> SeriesRule:
+def series_rule(deps: Deps) -> Rule:
     """The membership rule (``title_threshold``, ``max_hops``) of the series model in ``deps``
-    (its ``info``; the defaults without it), so that a list leaving the series out leaves out
-    exactly the series that list shows."""
-    info = dict(deps["series"].info) if "series" in deps else {}
-    return SeriesRule(
-        title_threshold=float(info.get("title_threshold", TITLE_THRESHOLD)),
-        max_hops=int(info.get("max_hops", MAX_HOPS)),
-    )
+    (its :attr:`~mangarec.embedding.Embedding.membership`; the defaults without it), so that a
+    list leaving the series out leaves out exactly the series that list shows."""
+    s = deps.get("series")
+    if s is None:
+        return SeriesRule()
+    if s.membership is None:
+        raise ValueError("the series model's embedding has no membership (its fit must set Embedding.membership)")
+    return s.membership
 
 
-def series_members(catalog: Catalog, deps: Mapping[str, Any]) -> sp.csr_matrix:
+def series_members(catalog: Catalog, deps: Deps) -> sp.csr_matrix:
     """:func:`members` under the rule of the series model in ``deps`` (:func:`series_rule`):
     that model's own member matrix when it was fitted cold on the same items (the series model
     computes exactly this matrix: no need to compute it twice), else computed here."""
     from ._warm import term
 
     s = deps.get("series")
-    if s is not None and "warm" not in s.info and tuple(s.item_ids) == tuple(catalog.ids):
+    if s is not None and s.warm is None and tuple(s.item_ids) == tuple(catalog.ids):
         mem = term(s.similarity, "member")
         if mem is not None:
             return mem.matrix

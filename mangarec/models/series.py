@@ -15,7 +15,8 @@ adaptation, doujinshi ...), taken as undirected, up to ``max_hops``. ``series(i)
 words have cosine at least ``title_threshold`` with ``i``'s (:func:`members`). Members score at
 least ``member_bonus`` and come first; the rest of the list is ordered by the same similarity, so
 a catalog without links (anime from MyAnimeList) still gets a series list from titles alone.
-The title page shows the members; ``info["member_score"]`` is the score that tells them apart.
+The title page shows the members; ``Embedding.membership`` carries the score that tells them
+apart and the rule (``title_threshold``, ``max_hops``) the models leaving the series out apply.
 
 The weights were chosen on a validation half of MangaDex's franchise links, with that half removed
 from the input, and are reported on the other half, likewise removed (``benchmarks/bench_content.py``:
@@ -34,7 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..catalog import Catalog
-from ..embedding import Embedding, FitState
+from ..embedding import Embedding, FitState, Membership
 from ..schema import bounded, key
 from ..similarity import PairScores, SparseCosine, TagJaccard, Weighted
 from ._features import description_field, fields_of, fields_state, tfidf, title_field, title_texts, unit_rows, warm_rows
@@ -125,21 +126,27 @@ def _scorer(
     else:
         vectors = np.zeros((len(catalog), 1))
     per_item = np.diff(mem.indptr)
+    membership = Membership(
+        title_threshold=float(params.title_threshold),
+        max_hops=int(params.max_hops),
+        member_score=float(params.member_bonus) if params.member_bonus else None,
+    )
     return Embedding(
         model="series",
         item_ids=catalog.ids,
         vectors=np.ascontiguousarray(vectors, dtype=np.float32),
         similarity=Weighted(tuple(terms), labels=tuple(labels)),
         info={
-            "member_score": float(params.member_bonus) if params.member_bonus else None,
+            "member_score": membership.member_score,
             "terms": labels,
             "linked_items": int(np.count_nonzero(np.diff(hops.indptr))),
             "items_with_members": int(np.count_nonzero(per_item)),
             "members_per_item": round(float(per_item.mean()) if len(per_item) else 0.0, 3),
-            "title_threshold": float(params.title_threshold),
-            "max_hops": int(params.max_hops),
+            "title_threshold": membership.title_threshold,
+            "max_hops": membership.max_hops,
         },
         state=state,
+        membership=membership,
     )
 
 

@@ -92,13 +92,13 @@ class Prepared:
     @cached_property
     def member_score(self) -> dict[str, float]:
         """``{model: score}`` for list models that only show entries scoring at least that
-        (the "same series" list shows its members: ``info["member_score"]``)."""
+        (the "same series" list shows its members: ``Embedding.membership.member_score``)."""
         out = {}
         for m in self.models:
             emb = self.result.embeddings.get(m)
-            v = emb.info.get("member_score") if emb is not None else None
+            v = emb.membership.member_score if emb is not None and emb.membership is not None else None
             if v is not None:
-                out[m] = float(v)
+                out[m] = v
         return out
 
     @cached_property

@@ -87,7 +87,8 @@ def _search_and_pick(browser, base: str, result):
     p = result.catalog.index[item.id]
     for c in cols:
         nb = result.neighbours[c["model"]]
-        floor = result.embeddings[c["model"]].info.get("member_score")
+        membership = result.embeddings[c["model"]].membership
+        floor = membership.member_score if membership is not None else None
         floor = -np.inf if floor is None else floor
         shown = [k for k in range(min(10, nb.k)) if nb.indices[p, k] >= 0 and nb.scores[p, k] >= floor - 1e-6]
         expected = [result.catalog.ids[nb.indices[p, k]] for k in shown]

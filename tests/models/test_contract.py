@@ -12,7 +12,7 @@ import scipy.sparse as sp
 
 from mangarec.catalog import Catalog, Ratings
 from mangarec.config import Config
-from mangarec.embedding import Embedding
+from mangarec.embedding import Embedding, WarmUpdate
 from mangarec.models import REGISTRY, available, fit_model
 from mangarec.seeds import rng
 
@@ -264,16 +264,30 @@ def test_a_model_reads_no_field_outside_its_declaration(name, catalog):
 
 @pytest.mark.parametrize("name", list(REGISTRY))
 def test_cache_round_trip(name, catalog, tmp_path):
-    """What the stage cache stores comes back as it was: vectors, tags, info, similarity, fold-in."""
+    """What the stage cache stores comes back as it was: vectors, tags, info, similarity, fold-in,
+    the series membership and (a warm night's copy) the warm update."""
     from mangarec.cache import Cache
 
     emb = fit_model(name, catalog, CONFIG, 42)
+    warm = replace(emb, warm=WarmUpdate(rows_updated=3, state_from="2026-12-01"))
     Cache(tmp_path).put("k", emb)
+    Cache(tmp_path).put("w", warm)
     back = Cache(tmp_path).get("k")
     assert isinstance(back, Embedding) and back.model == emb.model and back.item_ids == emb.item_ids
     _same_fit(back, emb)
     assert json.loads(json.dumps(back.info)) == json.loads(json.dumps(emb.info))
     assert back.foldin == emb.foldin
+    assert back.membership == emb.membership and back.warm is None
+    assert Cache(tmp_path).get("w").warm == warm.warm
+
+
+@pytest.mark.parametrize("name", list(REGISTRY))
+def test_a_list_shown_apart_carries_its_membership(name, catalog):
+    """A list shown apart ("Same series", ``spec.apart``) shows only its members, and the models
+    leaving the series out apply its rule: both read ``Embedding.membership``, which the fit of
+    every such model sets, and no other model's does."""
+    emb = fit_model(name, catalog, CONFIG, 42)
+    assert (emb.membership is not None) == REGISTRY[name].apart, name
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pytest
 
 from mangarec import neighbours
 from mangarec.catalog import Catalog, Item, Related, make_tags
+from mangarec.embedding import Membership
 from mangarec.models import series
+from mangarec.models._series_rule import SeriesRule, series_rule
 from mangarec.models.series import Params
 
 
@@ -69,7 +74,8 @@ def test_members_come_first_and_carry_the_member_score():
     first = {c.ids[i]: [c.ids[j] for j in row] for i, row in enumerate(nb.indices)}
     assert set(first["a"][:2]) == {"b", "c"} and first["a"][0] == "b"  # one hop before two
     assert first["d"][0] == "g"  # the other format of the work
-    floor = e.info["member_score"]
+    assert e.membership == Membership(title_threshold=0.7, max_hops=6, member_score=Params().member_bonus)
+    floor = e.membership.member_score
     assert (nb.scores[0, :2] >= floor).all() and nb.scores[0, 2] < floor
 
 
@@ -84,3 +90,16 @@ def test_deterministic(two_clusters):
     a = series.fit(two_clusters, Params(), 0, {})
     b = series.fit(two_clusters, Params(), 0, {})
     np.testing.assert_array_equal(a.similarity.block64(np.arange(24)), b.similarity.block64(np.arange(24)))
+
+
+def test_the_series_rule_crosses_to_the_models_that_leave_the_series_out():
+    """The co-like model and the hybrid leave out the series under the rule of this build's series
+    model: its typed ``membership`` (the defaults without a series model; an error, not the
+    defaults, if the series fit stopped setting it)."""
+    c = catalog()
+    e = series.fit(c, Params(title_threshold=0.4, max_hops=2, member_bonus=0.0), 0, {})
+    assert e.membership == Membership(title_threshold=0.4, max_hops=2, member_score=None)
+    assert series_rule({"series": e}) == e.membership
+    assert series_rule({}) == SeriesRule()
+    with pytest.raises(ValueError, match="membership"):
+        series_rule({"series": replace(e, membership=None)})

@@ -15,10 +15,13 @@ def result(two_clusters) -> BuildResult:
     return make_result(two_clusters)
 
 
-@pytest.fixture
-def site_dir(result, tmp_path) -> Path:
+@pytest.fixture(scope="module")
+def site_dir(tmp_path_factory) -> Path:
+    """The site of the two-cluster catalog (the ``result`` fixture's), written once per test
+    module: the tests that take it only read it."""
     from mangarec.site import write_site
+    from tests.conftest import two_cluster_catalog
 
-    out = tmp_path / "site"
-    write_site(result, out)
+    out = tmp_path_factory.mktemp("site") / "site"
+    write_site(make_result(two_cluster_catalog()), out)
     return out

@@ -24,6 +24,7 @@ from mangarec.site import write_site
 from mangarec.site.carry import Carry, page_keys
 from mangarec.site.prepare import Prepared
 from mangarec.site.write import Writer
+from tests.conftest import two_cluster_catalog
 
 
 def _files(root: Path) -> dict[str, str]:
@@ -39,11 +40,12 @@ def catalog(two_clusters) -> Catalog:
     return two_clusters
 
 
-@pytest.fixture
-def day(catalog, tmp_path_factory):
-    """The day's site and what it recorded (only read by the tests)."""
+@pytest.fixture(scope="module")
+def day(tmp_path_factory):
+    """The day's site of the ``catalog`` fixture's catalog and what it recorded (written once;
+    only read by the tests: a night links its pages, never writes into them)."""
     out = tmp_path_factory.mktemp("day") / "site"
-    stats = write_site(make_result(catalog), out, workers=1)
+    stats = write_site(make_result(two_cluster_catalog()), out, workers=1)
     return out, stats["digests"]
 
 

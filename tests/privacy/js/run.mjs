@@ -4,6 +4,7 @@
  *                                            and what JS produces with OS randomness for Python to verify
  *   node run.mjs replay  < case.json     -> JSON: a seeded JS client fed Python's frames, step by step
  *                                            (an object {session, client_seed} instead of a frame: a new session)
+ *   node run.mjs replay-many < {name: case} -> JSON: {name: what replay gives}, each from a fresh client
  *
  * It loads the vendored libsodium and the site's modules exactly as the worker does. */
 
@@ -182,5 +183,6 @@ async function lobby(c) {
 }
 
 const cmd = process.argv[2];
-const result = cmd === 'vectors' ? vectors(input) : cmd === 'lobby' ? await lobby(input) : replay(input);
+const result = cmd === 'vectors' ? vectors(input) : cmd === 'lobby' ? await lobby(input)
+  : cmd === 'replay-many' ? Object.fromEntries(Object.entries(input).map(([name, c]) => [name, replay(c)])) : replay(input);
 process.stdout.write(JSON.stringify(result));
