@@ -163,7 +163,8 @@ def night_neighbours(
                 inc = got.info["incremental"]
                 stages.log.note(
                     f"neighbours:{name}: {inc['changed']:,} title(s) changed since the last build, "
-                    f"{inc['ranked']:,} of {len(emb.item_ids):,} lists ranked again, the rest kept"
+                    f"{inc['ranked']:,} of {len(emb.item_ids):,} lists ranked again, {inc.get('merged', 0):,} merged, "
+                    "the rest kept"
                 )
                 return replace(got, info={**got.info, "recall": None, "reason": reason})
     return nb.compute(emb, config.neighbours, catalog.tie_order, derive_seed(config.seed, "neighbours", name))

@@ -11,18 +11,23 @@ order moved among the titles both nights hold. When a part shared by all rows ch
 weights, a model's rank, the vocabulary's size) every row may have changed: no update.
 
 Why the rest is exact: the score ``s(i, j)`` of the engine is a function of the digests of
-``i`` and ``j`` (and of the shared parts). A row ``r`` outside ``C`` whose list holds no changed
-or removed title kept its ``k`` scores, and every unchanged title outside its list still ranks
-below them; so its new list is last night's unless a changed title now reaches its ``k``-th
-score. A screen of ``s(r, c)`` for every ``c`` in ``C`` (:func:`column_scores`, in float64)
-finds those rows: ``c`` may enter row ``r`` only if its screened score is within
-a bound of its error against the engine's scores (:func:`screen_error`) and of the grid the
-engine rounds to and the float32 the lists store (:func:`screen_tolerance`) of the row's
-``k``-th: about 10⁻⁷ for spectral scores of about 10⁻⁴, where a fixed margin of 10⁻⁴ let a
-changed title into thousands of lists (and made the update give up on deconvolution). They,
-the rows of ``C`` and the rows that listed a changed or removed title are ranked again by the
-engine. The other rows keep their lists (positions remapped). ``tests/test_neighbours_update.py``
-compares the result with a cold search after random changes.
+``i`` and ``j`` (and of the shared parts), so a pair of unchanged titles kept its score and its
+order. Take a row ``r`` outside ``C`` and ``T``, the last unchanged title of its list: every
+unchanged title outside the list ranks after ``T``. The night scores every changed title ``c``
+against every row, exactly as the engine does (:func:`mangarec.neighbours_screen.column_block`:
+one ``(n, |C|)`` block of columns instead of ``|C|`` rows of ``n``), and keeps the pairs where
+``c`` may rank before ``T``. Then row ``r``
+
+* keeps its list when it held no changed or removed title and no changed title reaches ``T``;
+* is **merged** when at least ``k`` titles rank before or at ``T``: its unchanged members (their
+  stored scores, their order) and the changed titles that reach ``T`` (their exact scores), the
+  best ``k`` of them; no other title can be among them (:func:`_merge`);
+* is **ranked again** by the engine otherwise (it lost a member to a title it did not list, or
+  an order is undecided: a float32 above 1 holds several grid scores), and so are the rows of
+  ``C``.
+
+``tests/test_neighbours_update.py`` compares the result with a cold search after random changes
+(and fails when a changed title is left out of the screen).
 """
 
 from __future__ import annotations
@@ -36,16 +41,17 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from . import neighbours_screen as ns
 from .embedding import Embedding, Neighbours
 from .similarity import Bilinear, DenseCosine, PairScores, Similarity, SparseCosine, TagJaccard, Weighted
-from .topk import SCORE_GRID, topk_rows
+from .topk import topk_rows
 
 #: Above this share of changed titles the night recomputes every list (the screen alone would
 #: then cost about as much as the search).
 MAX_CHANGED_SHARE = 0.1
 #: Above this share of rows to rank again, the whole search is as cheap: recompute everything.
 MAX_RANKED_SHARE = 0.6
-#: Columns of the screen computed at once (``n`` float64 rows each).
+#: Changed titles scored at once (``n`` float64 scores each).
 SCREEN_COLUMNS = 256
 
 
@@ -153,105 +159,126 @@ def moved_in_tie_order(old_rank: np.ndarray, new_rank: np.ndarray) -> np.ndarray
 
 
 # --------------------------------------------------------------------------------------------
-# the screen
-
-
-def column_scores(sim: Similarity | None, vectors: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
-    """``(n, len(cols))`` float64: ``s(i, c)`` of every item ``i`` against the items ``cols``,
-    within float32 error of the engine's scores (a screen, never ranked); ``None`` for a kind
-    this module does not know. Weighted terms' excluded pairs are not lowered (the screen may
-    only overestimate)."""
-    if sim is None or isinstance(sim, DenseCosine):
-        v = np.asarray(vectors if sim is None else sim.vectors, dtype=np.float64)
-        norms = np.linalg.norm(v, axis=1, keepdims=True)
-        u = np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
-        return u @ u[cols].T
-    if isinstance(sim, (SparseCosine, TagJaccard)):  # symmetric scores: the rows of cols, turned
-        return np.asarray(sim.block(cols), dtype=np.float64).T
-    if isinstance(sim, PairScores):
-        return sim.matrix[:, cols].toarray()
-    if isinstance(sim, Bilinear):
-        left = sim.U * (sim.a[None, :] + sim.c[:, None] * sim.b[None, :])
-        out = left @ sim.U[cols].T
-        return np.maximum(out, 0.0) if sim.clip else out
-    if isinstance(sim, Weighted):
-        out = np.zeros((sim.n, len(cols)))
-        for w, term in sim.terms:
-            if w:
-                part = column_scores(term, vectors, cols)
-                if part is None:
-                    return None
-                out += w * part
-        if sim.bias is not None:
-            out += sim.bias[cols][None, :]
-        return out
-    return None
-
-
-def screen_error(
-    sim: Similarity | None, vectors: np.ndarray, cols: np.ndarray, products: np.ndarray | None = None
-) -> np.ndarray | None:
-    """``(len(cols),)``: a bound of ``|column_scores - the engine's float64 score|`` in each
-    column (``None`` for a kind :func:`column_scores` does not know). A dot product of unit rows
-    summed over ``m`` products, in any order, is within ``m · eps`` of the exact value (``eps``
-    of float64, or of float32 for sparse cosines and tag overlaps with integer weights); a pair
-    has at most as many products as the changed title's row has entries. Taken 4 times over.
-    ``products``: the products a sparse cosine is summed with in each column (:class:`Weighted`
-    merges its sparse terms into one product)."""
-    eps = float(np.finfo(np.float64).eps)
-    ones = np.ones(len(cols))
-    if sim is None or isinstance(sim, DenseCosine):  # unit vectors
-        d = np.asarray(vectors if sim is None else sim.vectors).shape[1]
-        return 4 * (d + 2) * eps * ones
-    if isinstance(sim, SparseCosine):  # float32 dot products of unit rows, summed in another order
-        m = _row_entries(sim, cols) if products is None else products
-        return 4 * (m + 2) * float(np.finfo(np.float32).eps)
-    if isinstance(sim, TagJaccard):  # a ratio of overlaps: float32 (exact sums) or float64
-        dt = sim._dtype  # type: ignore[attr-defined]
-        return 4 * (sim.tags.shape[1] + 2) * float(np.finfo(dt).eps) * ones
-    if isinstance(sim, PairScores):  # the stored values themselves
-        return 0.0 * ones
-    if isinstance(sim, Bilinear):
-        left = sim.U * (sim.a[None, :] + sim.c[:, None] * sim.b[None, :])
-        norms = np.linalg.norm(left, axis=1).max(initial=0.0) * np.linalg.norm(sim.U[cols], axis=1)
-        return 4 * (sim.U.shape[1] + 2) * eps * norms
-    if isinstance(sim, Weighted):  # the terms' errors, weighted, and the sum's own rounding
-        merged = sum((_row_entries(t, cols) for w, t in sim.terms if w and isinstance(t, SparseCosine)), 0.0 * ones)
-        total = 0.0 * ones
-        for w, term in sim.terms:
-            if w:
-                e = screen_error(term, vectors, cols, merged)
-                if e is None:
-                    return None
-                total += abs(w) * (e + 4 * eps * max(1.0, _magnitude(term)))
-        return total
-    return None
-
-
-def _row_entries(sim: SparseCosine, cols: np.ndarray) -> np.ndarray:
-    return np.diff(sim.matrix.indptr)[cols].astype(np.float64)
-
-
-def _magnitude(sim: Similarity) -> float:
-    """A bound of ``|s(i, j)|`` of a term (for the rounding of a weighted sum)."""
-    if isinstance(sim, PairScores):
-        return float(np.abs(sim.matrix.data).max(initial=0.0))
-    if isinstance(sim, Bilinear):
-        left = sim.U * (sim.a[None, :] + sim.c[:, None] * sim.b[None, :])
-        return float(np.linalg.norm(left, axis=1).max(initial=0.0) * np.linalg.norm(sim.U, axis=1).max(initial=0.0))
-    return 1.0  # cosines and overlaps
-
-
-def screen_tolerance(kth: np.ndarray) -> np.ndarray:
-    """How far below a row's stored ``k``-th score (``kth``, float32 values) a screened score
-    still counts as reaching it, apart from the screen's own error (:func:`screen_error`): a step
-    of the score grid (the engine rounds to it) and the float32 rounding of the stored score (a
-    relative 2⁻²⁴), each doubled."""
-    return 2.0 * (1.0 / SCORE_GRID + np.abs(kth) * 2.0**-23)
-
-
-# --------------------------------------------------------------------------------------------
 # the update
+
+
+def _lower(stored: np.ndarray) -> np.ndarray:
+    """A lower bound of the grid scores (float64) whose float32 is ``stored``: the value itself
+    below 1 in magnitude (every grid value there is a float32), one float32 step below else."""
+    s = np.asarray(stored, dtype=np.float32)
+    exact = np.abs(s) < 1.0
+    return np.where(exact, s.astype(np.float64), s.astype(np.float64) - np.abs(np.spacing(s)).astype(np.float64))
+
+
+def _before(y: np.ndarray, tie_c: np.ndarray, x: np.ndarray, tie_j: np.ndarray, exact: bool) -> np.ndarray:
+    """Whether changed titles of grid score ``y`` (float64) rank before unchanged ones whose
+    score is ``x`` (broadcast): 1 before, 0 after, -1 undecided. ``exact``: ``x`` are grid
+    scores; else the stored float32 scores, which float32 rounding (monotone) orders against
+    ``f32(y)`` except when both round to one float32 above 1 in magnitude (it holds several
+    grid scores; below 1 every grid score is a float32)."""
+    if exact:
+        return ((y > x) | ((y == x) & (tie_c < tie_j))).astype(int)
+    f = np.asarray(y, dtype=np.float64).astype(np.float32)
+    out = np.where(f > x, 1, np.where(f < x, 0, -1))
+    tie = (f == x) & (np.abs(x) < 1.0)
+    return np.where(tie, (tie_c < tie_j).astype(int), out)
+
+
+#: :func:`_merge`'s answers besides a list.
+LOST, UNDECIDED = "lost", "undecided"
+
+
+def _merge(
+    members: np.ndarray,
+    stored: np.ndarray,
+    cands: np.ndarray,
+    y: np.ndarray,
+    ties: np.ndarray,
+    k: int,
+    exact: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray] | str:
+    """Row ``r``'s new list from its unchanged members (``members`` in last night's order,
+    their ``stored`` float32 scores, or their grid scores ``exact``; the last one is ``T``) and
+    the changed titles that may rank before ``T`` (``cands``, grid scores ``y``): every
+    unchanged title outside the list ranks after ``T``, so when at least ``k`` titles rank
+    before or at ``T`` the list is the best ``k`` of them. :data:`LOST` when fewer do (the row
+    lost a member to a title it did not list), :data:`UNDECIDED` when an order is
+    (:func:`_before`)."""
+    x = stored if exact is None else exact
+    vs = _before(y[:, None], ties[cands][:, None], x[None, :], ties[members][None, :], exact is not None)
+    if (vs < 0).any():
+        return UNDECIDED
+    enter = vs[:, -1] == 1  # before T
+    if len(members) + int(enter.sum()) < k:
+        return LOST
+    cands, y, vs = cands[enter], y[enter], vs[enter]
+    order = np.lexsort((ties[cands], -y))  # the entering titles' own order: exact scores
+    cands, y, vs = cands[order], y[order], vs[order]
+    # a changed title's place: the members before it, plus the changed titles before it
+    at = (vs == 0).sum(axis=1) + np.arange(len(cands))
+    items = np.empty(len(members) + len(cands), dtype=np.int64)
+    scores = np.empty(len(items), dtype=np.float32)
+    slot = np.ones(len(items), dtype=bool)
+    slot[at] = False
+    items[at], scores[at] = cands, y.astype(np.float32)
+    items[slot], scores[slot] = members, stored
+    return items[:k], scores[:k]
+
+
+def _member_scores(emb: Embedding, rows: np.ndarray, lists: np.ndarray, member: np.ndarray) -> np.ndarray | None:
+    """``(len(rows), k)`` grid scores of the rows' unchanged members (NaN elsewhere, and where
+    the pair's grid score stays open: :func:`mangarec.neighbours_screen.pair_block`)."""
+    rr, at = np.nonzero(member[rows])
+    got = ns.pair_block(emb.similarity, np.asarray(emb.vectors), rows[rr], lists[rows[rr], at])
+    if got is None:
+        return None
+    raw, err = got
+    rounding = ns.to_grid(emb.similarity)
+    hi, lo = rounding(raw + err), rounding(raw - err)
+    out = np.full((len(rows), lists.shape[1]), np.nan)
+    out[rr, at] = np.where(hi == lo, hi, np.nan)
+    return out
+
+
+def _screen(
+    emb: Embedding, c_rows: np.ndarray, floor: np.ndarray, full: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """``(rows, cols, grid scores)`` of the pairs where a changed title (``c_rows``) may reach
+    a row's ``floor`` (rows in ``full`` aside), every score the engine's
+    (:func:`mangarec.neighbours_screen.column_block`); a row where one stays undecided is added
+    to ``full``. ``None`` for a kind the screen does not know."""
+    vectors = np.asarray(emb.vectors)
+    rounding = ns.to_grid(emb.similarity)
+    out_r, out_c, out_y = [], [], []
+    for b0 in range(0, len(c_rows), SCREEN_COLUMNS):
+        cols = c_rows[b0 : b0 + SCREEN_COLUMNS]
+        got = ns.column_block(emb.similarity, vectors, cols)
+        if got is None:
+            return None
+        raw, err = got
+        hi = rounding(raw + err[None, :])
+        reach = hi >= floor[:, None]
+        reach[full] = False
+        rr, cc = np.nonzero(reach)
+        y = hi[rr, cc]
+        if np.any(err):
+            lo = rounding(raw[rr, cc] - err[cc])
+            open_ = lo != y
+            if open_.any():
+                ex = ns.exact_pairs(emb.similarity, vectors, rr[open_], cols[cc[open_]])
+                if ex is None:
+                    full[rr[open_]] = True
+                else:
+                    y[open_] = ex
+        out_r.append(rr)
+        out_c.append(cols[cc])
+        out_y.append(y)
+    cat = np.concatenate
+    if not out_r:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+    rows, cols, y = cat(out_r).astype(np.int64), cat(out_c).astype(np.int64), cat(out_y)
+    keep = ~full[rows]
+    return rows[keep], cols[keep], y[keep]
 
 
 def update(
@@ -281,7 +308,8 @@ def update(
     -------
     Neighbours
         ``indices`` ``(n, k)`` int32 and ``scores`` ``(n, k)`` float32, as the cold search;
-        ``info["incremental"]`` says how many rows were ranked again.
+        ``info["incremental"]`` counts the changed titles and the lists ranked again by the
+        engine, merged with the changed titles' scores, and kept.
     """
     t0 = time.perf_counter()
     n = len(emb.item_ids)
@@ -309,37 +337,57 @@ def update(
     c_rows = np.flatnonzero(changed)
     if len(c_rows) > max_changed * n:
         return None
-    # rows whose old list held a changed or removed title
-    old_changed = np.zeros(n0, dtype=bool)
-    old_changed[to_new < 0] = True
-    old_changed[from_old[c_rows[from_old[c_rows] >= 0]]] = True
-    listed = old_changed[previous_nb.indices].any(axis=1)
-    redo = changed.copy()
-    redo[to_new[np.flatnonzero(listed & (to_new >= 0))]] = True
-    # rows a changed title may enter: its screened score reaches the row's k-th
-    kth_new = np.full(n, np.inf)
-    kth_new[to_new[to_new >= 0]] = previous_nb.scores[to_new >= 0, k - 1]
-    listed_rows = np.isfinite(kth_new)  # the others (new titles) are ranked again anyway
-    vectors = np.asarray(emb.vectors)
-    floor = kth_new - np.where(listed_rows, screen_tolerance(np.where(listed_rows, kth_new, 0.0)), 0.0)
-    for b0 in range(0, len(c_rows), SCREEN_COLUMNS):
-        cols = c_rows[b0 : b0 + SCREEN_COLUMNS]
-        s = column_scores(emb.similarity, vectors, cols)
-        error = screen_error(emb.similarity, vectors, cols)
-        if s is None or error is None:
-            return None
-        s += 2.0 * error[None, :]  # the screen's error, doubled
-        s[cols, np.arange(len(cols))] = -np.inf  # an item is not its own neighbour
-        redo |= (s >= floor[:, None]).any(axis=1)
-    rows = np.flatnonzero(redo)
-    if len(rows) > MAX_RANKED_SHARE * n:
+    # last night's lists in tonight's positions (-1: removed); T = each list's last unchanged member
+    lists = np.full((n, k), -1, dtype=np.int64)
+    stored = np.zeros((n, k), dtype=np.float32)
+    lists[kept] = to_new[previous_nb.indices[from_old[kept]]]
+    stored[kept] = previous_nb.scores[from_old[kept]]
+    member = (lists >= 0) & ~changed[np.maximum(lists, 0)]
+    touched = ~member.all(axis=1)  # held a changed or removed title
+    full = changed | ~member.any(axis=1)  # ranked by the engine
+    t_at = k - 1 - np.argmax(member[:, ::-1], axis=1)
+    floor = np.where(full, np.inf, _lower(stored[np.arange(n), t_at]))
+    screened = _screen(emb, c_rows, floor, full)
+    if screened is None:
         return None
+    s_rows, s_cols, s_y = screened
+    order = np.argsort(s_rows, kind="stable")
+    s_rows, s_cols, s_y = s_rows[order], s_cols[order], s_y[order]
+    todo = np.flatnonzero(~full & (touched | np.isin(np.arange(n), s_rows)))
     indices = np.empty((n, k), dtype=np.int32)
     scores = np.empty((n, k), dtype=np.float32)
-    same = np.flatnonzero(~redo)
-    indices[same] = to_new[previous_nb.indices[from_old[same]]]
-    scores[same] = previous_nb.scores[from_old[same]]
+    indices[kept], scores[kept] = lists[kept], stored[kept]
+    starts = np.searchsorted(s_rows, todo, side="left")
+    ends = np.searchsorted(s_rows, todo, side="right")
+    merged, undecided = 0, []
+    for r, a, b in zip(todo.tolist(), starts.tolist(), ends.tolist()):
+        got = _merge(lists[r][member[r]], stored[r][member[r]], s_cols[a:b], s_y[a:b], ties, k)
+        if got == UNDECIDED:
+            undecided.append((r, a, b))
+        elif isinstance(got, str):
+            full[r] = True
+        else:
+            indices[r], scores[r] = got
+            merged += 1
+    if undecided:  # float32 scores above 1 holding several grid scores: the members' own
+        exact = _member_scores(emb, np.array([u[0] for u in undecided]), lists, member)
+        for j, (r, a, b) in enumerate(undecided):
+            x = None if exact is None else exact[j][member[r]]
+            got = (
+                LOST
+                if x is None or np.isnan(x).any()
+                else _merge(lists[r][member[r]], stored[r][member[r]], s_cols[a:b], s_y[a:b], ties, k, x)
+            )
+            if isinstance(got, str):
+                full[r] = True
+            else:
+                indices[r], scores[r] = got
+                merged += 1
+    rows = np.flatnonzero(full)
+    if len(rows) > MAX_RANKED_SHARE * n:
+        return None
     if len(rows):
+        vectors = np.asarray(emb.vectors)
         sim = emb.similarity if emb.similarity is not None else DenseCosine(vectors)
         idx, sc = topk_rows(sim, rows, k, ties)
         indices[rows], scores[rows] = idx, sc
@@ -347,7 +395,12 @@ def update(
         "method": "exact",
         "k": k,
         "seconds": round(time.perf_counter() - t0, 3),
-        "incremental": {"changed": int(len(c_rows)), "ranked": int(len(rows)), "kept": int(len(same))},
+        "incremental": {
+            "changed": int(len(c_rows)),
+            "ranked": int(len(rows)),
+            "merged": merged,
+            "kept": int(n - len(rows) - merged),
+        },
     }
     if emb.similarity is not None:
         info["similarity"] = emb.similarity.kind

@@ -127,7 +127,7 @@ def jaccard_day(night):
 def test_nothing_changed_keeps_every_list(jaccard_day):
     day, emb, prev_nb = jaccard_day
     got = nu.update(emb, prev_nb, day.tie_order, emb, day.tie_order, prev_nb.k)
-    assert got is not None and got.info["incremental"] == {"changed": 0, "ranked": 0, "kept": len(day)}
+    assert got is not None and got.info["incremental"] == {"changed": 0, "ranked": 0, "merged": 0, "kept": len(day)}
     np.testing.assert_array_equal(got.indices, prev_nb.indices)
 
 
@@ -253,3 +253,183 @@ def test_the_screen_never_misses_a_list_a_changed_title_enters(seed, scale, clip
     assert got is not None
     np.testing.assert_array_equal(got.indices, want_i)
     np.testing.assert_array_equal(got.scores, want_s)
+
+
+# --- the exact screen and the merged lists ---------------------------------------------------
+
+
+def _text_rows(g, n, v=25):
+    x = g.random((n, v)) ** 3 * (g.random((n, v)) < 0.2)
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return np.divide(x, norms, out=np.zeros_like(x), where=norms > 0)
+
+
+def _catalog_scorer(tags, text, pairs, bias, real):
+    """A scorer shaped like the hybrid and the series: integer tag overlap, description cosine,
+    a nested co-like-like sum (real tag weights, a rank-1 popularity term), stored pairs (a
+    member bonus: scores far above 1, where a float32 holds several grid scores), a bias and
+    excluded pairs."""
+    import scipy.sparse as sp
+
+    from mangarec.similarity import Bilinear, PairScores, SparseCosine, TagJaccard, Weighted
+
+    n, t = tags.shape
+    inner = Weighted(
+        (
+            (1.0, TagJaccard(sp.csr_matrix(tags), real)),
+            (0.2, Bilinear(bias[:, None], np.ones(1), np.zeros(1), np.zeros(n), clip=False)),
+        )
+    )
+    p = sp.csr_matrix(pairs)
+    return Weighted(
+        (
+            (1.0, TagJaccard(sp.csr_matrix(tags), np.arange(1.0, t + 1), "max")),
+            (0.05, SparseCosine(sp.csr_matrix(text))),
+            (2.0, inner),
+            (10.0, PairScores(p)),
+        ),
+        bias=0.4 * np.minimum(1.0, bias),
+        exclude=sp.csr_matrix(p > 0.95),
+    )
+
+
+def _scorer_night(seed, n, changed, dups):
+    """A day and a night of :func:`_catalog_scorer`: ``changed`` titles edited (tags, text, a
+    pair, popularity, alternately), title 0 removed and a title appended; ``dups`` titles copy
+    another's tags and popularity (equal scores: ties)."""
+    g = np.random.default_rng(seed)
+    t = 7
+    tags = (g.random((n, t)) < 0.35).astype(float)
+    bias = np.round(g.random(n) * 2, 1)
+    src, dst = g.integers(0, n, dups), g.integers(0, n, dups)
+    tags[dst], bias[dst] = tags[src], bias[src]
+    text = _text_rows(g, n)
+    pairs = np.zeros((n, n))
+    a, b = g.integers(0, n, n // 3), g.integers(0, n, n // 3)
+    pairs[a, b] = pairs[b, a] = np.round(g.random(len(a)), 1)
+    np.fill_diagonal(pairs, 0)
+    real = np.round(g.random(t) + 0.5, 3)
+    day = (tags.copy(), text.copy(), pairs.copy(), bias.copy())
+    for j, r in enumerate(g.choice(np.arange(1, n), changed, replace=False)):
+        if j % 4 == 0:
+            tags[r] = tags[g.integers(0, n)] if g.random() < 0.5 else (g.random(t) < 0.35)
+        elif j % 4 == 1:
+            text[r] = _text_rows(g, 1)[0]
+        elif j % 4 == 2:
+            q = g.integers(0, n)
+            if q != r:
+                pairs[r, q] = pairs[q, r] = np.round(g.random(), 1)
+        else:
+            bias[r] = bias[g.integers(0, n)]
+    keep = np.arange(1, n)
+    night = (
+        np.vstack([tags[keep], tags[[2]]]),
+        np.vstack([text[keep], _text_rows(g, 1)]),
+        np.pad(pairs[np.ix_(keep, keep)], ((0, 1), (0, 1))),
+        np.append(bias[keep], 1.0),
+    )
+    return day, night, real
+
+
+def _update_and_cold(seed, n=160, changed=6, dups=30, k=8):
+    from mangarec.topk import exact_topk
+
+    (day, night, real), ids = _scorer_night(seed, n, changed, dups), tuple(f"t{i}" for i in range(n))
+    g = np.random.default_rng(seed + 1)
+    ties = g.permutation(n)
+    prev = Embedding("x", ids, np.zeros((n, 1), np.float32), similarity=_catalog_scorer(*day, real))
+    idx, sc = exact_topk(prev.similarity, k, ties)
+    prev_nb = nb.Neighbours("x", ids, idx, sc, "exact", {})
+    new_ids = ids[1:] + ("t-new",)
+    new_ties = np.append(ties[1:], n + 5).argsort(kind="stable").argsort()
+    emb = Embedding("x", new_ids, np.zeros((n, 1), np.float32), similarity=_catalog_scorer(*night, real))
+    share, nu.MAX_RANKED_SHARE = nu.MAX_RANKED_SHARE, 1.0  # however many rows it ranks again
+    try:
+        got = nu.update(prev, prev_nb, ties, emb, new_ties, k, max_changed=1.0)
+    finally:
+        nu.MAX_RANKED_SHARE = share
+    return got, exact_topk(emb.similarity, k, new_ties)
+
+
+def _same(got, want):
+    return got is not None and np.array_equal(got.indices, want[0]) and np.array_equal(got.scores, want[1])
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**16), changed=st.integers(1, 10), dups=st.sampled_from([0, 40, 100]))
+def test_merged_and_ranked_lists_equal_the_cold_search(seed, changed, dups):
+    """Tag overlaps, text, nested sums, stored pairs far above 1, a bias and excluded pairs; a
+    night of edits, a removed and a new title: the update (lists kept, merged, ranked again)
+    equals the engine's cold search."""
+    got, want = _update_and_cold(seed, changed=changed, dups=dups)
+    assert _same(got, want)
+
+
+def test_most_touched_lists_are_merged_not_ranked_again():
+    merged = ranked = 0
+    for seed in range(4):
+        got, want = _update_and_cold(seed, n=400, changed=4)
+        assert _same(got, want)
+        merged += got.info["incremental"]["merged"]
+        ranked += got.info["incremental"]["ranked"]
+    assert merged > ranked > 0
+
+
+def test_a_screen_that_misses_a_changed_title_is_caught(monkeypatch):
+    """Drop one changed title from the screen (its column scored -inf): some list it enters
+    keeps last night's, and the comparison with the cold search fails."""
+    from mangarec import neighbours_screen as ns
+
+    column_block = ns.column_block
+
+    def missing_one(sim, vectors, cols):
+        raw, err = column_block(sim, vectors, cols)
+        raw[:, -1] = -np.inf
+        return raw, err
+
+    monkeypatch.setattr(ns, "column_block", missing_one)
+    assert not all(_same(*_update_and_cold(seed, changed=8)) for seed in range(6))
+
+
+def test_a_merge_that_breaks_ties_the_wrong_way_is_caught(monkeypatch):
+    """Equal scores go to the lower tie order: a merge that puts a changed title after an
+    unchanged one of the same score gives another list (many ties: duplicated tag sets)."""
+    before = nu._before
+
+    def after_on_ties(y, tie_c, x, tie_j, exact):
+        return before(y, tie_c + 10**9, x, tie_j, exact)
+
+    monkeypatch.setattr(nu, "_before", after_on_ties)
+    assert not all(_same(*_update_and_cold(seed, changed=8, dups=100)) for seed in range(6))
+
+
+def test_a_float32_holding_several_grid_scores_is_not_taken_for_a_tie():
+    """Above 1 a float32 holds several grid scores: a member scored 2 + 2⁻²⁴ (stored as 2.0)
+    stays before a changed title now scored 2.0 with a lower tie order; taking the stored score
+    for the grid score would swap them."""
+    import scipy.sparse as sp
+
+    from mangarec.similarity import PairScores, Weighted
+    from mangarec.topk import exact_topk
+
+    n, k = 40, 2
+    m = np.zeros((n, n))
+    m[0, 1] = m[1, 0] = 2.0 + 2.0**-24  # an unchanged member of row 0
+    m[0, 2] = m[2, 0] = 3.0
+    m[0, 5] = m[5, 0] = 1.0
+    ids = tuple(f"t{i}" for i in range(n))
+    ties = np.arange(n)[::-1].copy()  # the higher the item, the lower its tie order: 5 before 1
+
+    def embedding(bias5):
+        bias = np.zeros(n)
+        bias[5] = bias5  # only title 5's row changes (a bias is the column's)
+        sim = Weighted(((1.0, PairScores(sp.csr_matrix(m))),), bias=bias)
+        return Embedding("x", ids, np.zeros((n, 1), np.float32), similarity=sim)
+
+    prev, emb = embedding(0.0), embedding(1.0)
+    idx, sc = exact_topk(prev.similarity, k, ties)
+    assert idx[0].tolist() == [2, 1] and sc[0, 1] == np.float32(2.0)
+    got = nu.update(prev, nb.Neighbours("x", ids, idx, sc, "exact", {}), ties, emb, ties, k, max_changed=1.0)
+    want = exact_topk(emb.similarity, k, ties)
+    assert want[0][0].tolist() == [2, 1] and want[1][0].tolist() == [3.0, 2.0]
+    assert _same(got, want) and got.info["incremental"]["changed"] == 1

@@ -63,13 +63,16 @@ def link_graph(catalog: Catalog) -> sp.csr_matrix:
     return sp.csr_matrix(g)
 
 
-def hop_scores(graph: sp.csr_matrix, max_hops: int) -> sp.csr_matrix:
-    """``1 / hops(i, j)`` for every pair connected within ``max_hops`` (``(n, n)`` csr, no diagonal)."""
+def hop_scores(graph: sp.csr_matrix, max_hops: int, only: np.ndarray | None = None) -> sp.csr_matrix:
+    """``1 / hops(i, j)`` for every pair connected within ``max_hops`` (``(n, n)`` csr, no
+    diagonal); with ``only`` (``(n,)`` bool), for the pairs of the components holding one of those
+    items only (a warm night's: :mod:`._series_warm`)."""
     n = graph.shape[0]
     _, label = connected_components(graph, directed=False)
     sizes = np.bincount(label)
     rows, cols, vals = [], [], []
-    for comp in np.flatnonzero(sizes > 1):
+    comps = np.flatnonzero(sizes > 1)
+    for comp in comps if only is None else np.intersect1d(comps, label[only]):
         members = np.flatnonzero(label == comp)
         sub = graph[members][:, members]
         if len(members) > MAX_COMPONENT:  # pragma: no cover - no real catalog has one this big

@@ -40,6 +40,7 @@ from ..schema import bounded, key
 from ..similarity import PairScores, SparseCosine, TagJaccard, Weighted
 from ._features import description_field, fields_of, fields_state, tfidf, title_field, title_texts, unit_rows, warm_rows
 from ._series_rule import MAX_HOPS, TITLE_THRESHOLD, hop_scores, link_graph, members
+from ._series_warm import warm_hops, warm_members
 from ._warm import Rows, fit_vocabulary, term
 from .base import ModelSpec
 
@@ -98,10 +99,13 @@ def _scorer(
     chars: sp.csr_matrix | None,
     description: sp.csr_matrix | None,
     state: FitState,
+    hops: sp.csr_matrix | None = None,
+    mem: sp.csr_matrix | None = None,
 ) -> Embedding:
-    """The series embedding from its text fields' rows (the links, members and tags from ``catalog``)."""
-    hops = hop_scores(link_graph(catalog), params.max_hops)
-    mem = members(catalog, params, hops, titles)
+    """The series embedding from its text fields' rows (the links, members and tags from
+    ``catalog``, or the ``hops`` and members ``mem`` a warm night updated)."""
+    hops = hop_scores(link_graph(catalog), params.max_hops) if hops is None else hops
+    mem = members(catalog, params, hops, titles) if mem is None else mem
     b = catalog.tag_matrix
     terms: list[tuple[float, Any]] = [(params.member_bonus, PairScores(mem))]
     labels = ["member"]
@@ -179,7 +183,25 @@ def update(
         or (description is None) != ("description" not in st.meta)
     ):
         return None
-    return _scorer(catalog, params, titles.astype(np.float64), chars, description, st)
+    titles = sp.csr_matrix(titles, dtype=np.float64)
+    titles.sort_indices()
+    old_links, old_members = term(sim, "links"), term(sim, "member")
+    if not isinstance(old_members, PairScores):
+        return _scorer(catalog, params, titles, chars, description, st)
+    to_new = np.full(len(previous.item_ids), -1, dtype=np.int64)
+    kept = rows.source >= 0
+    to_new[rows.source[kept]] = np.flatnonzero(kept)
+    old = {iid: p for p, iid in enumerate(previous.item_ids)}  # a changed title's row moved too
+    for p in rows.todo:
+        q = old.get(catalog.ids[p])
+        if q is not None:
+            to_new[q] = p
+    if isinstance(old_links, PairScores):
+        hops = warm_hops(old_links.matrix, to_new, catalog, params.max_hops)
+    else:
+        hops = hop_scores(link_graph(catalog), params.max_hops)
+    mem = warm_members(old_members.matrix, to_new, rows.todo, catalog, params, hops, titles)
+    return _scorer(catalog, params, titles, chars, description, st, hops, mem)
 
 
 SPEC = ModelSpec(
