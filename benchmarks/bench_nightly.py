@@ -114,6 +114,15 @@ def save_log(log_dir: Path | None, name: str, text: str) -> None:
         (log_dir / name).write_text(text, encoding="utf-8")
 
 
+def embeddings_line(stderr: str) -> str:
+    """write:embeddings' own time and how many titles' candidate lists it kept from the last
+    build (version 7's taste files; the build's note), from a build's stderr."""
+    sec = dict(stage_lines(stderr)).get("write:embeddings")
+    kept = next((ln.split(": ", 2)[2] for ln in stderr.splitlines() if ln.startswith("note: write:embeddings:")), None)
+    when = f"{sec:.2f} s" if sec is not None else "not run"
+    return f"    write:embeddings {when}; {kept or 'no candidate lists kept from the last build'}"
+
+
 def _knn(x: np.ndarray, k: int, metric: str) -> np.ndarray:
     from sklearn.neighbors import NearestNeighbors
 
@@ -219,6 +228,7 @@ def warm_night(
     save_log(args.log_dir, "warm.log", err)
     print(f"warm night   {t:8.1f} s   peak RSS {mb:7.0f} MB   ([night] warm = true, same data as the night)")
     print(f"    ratio warm night / cold: {t / cold:.3f} (goal <= 0.4)")
+    print(embeddings_line(err))
     for line in err.splitlines():
         if line.startswith(("note: cache", "note: neighbours:", "note: model:", "note: write:site")):
             print("   ", line)
@@ -300,6 +310,7 @@ def main() -> None:
         for line in err.splitlines():
             if line.startswith(("note: cache", "built")):
                 print("   ", line)
+        print(embeddings_line(err))
         print(
             f"    site: {cold_bytes / 1e6:8.1f} MB in {cold_files} files, {cold_bytes / n / 1024:.1f} KB per title "
             f"all in ({n} titles; goal <= 10 KB; main before the lean shards: 14.1 KB at 5,000 titles; "
@@ -329,6 +340,7 @@ def main() -> None:
         ran = [s for s, _ in stage_lines(err, computed_only=True) if s.split(":")[0] in ("model", "neighbours", "map")]
         print(f"night        {night:8.1f} s   peak RSS {night_mb:7.0f} MB   after {what}")
         print(f"    ratio night / cold: {night / cold:.3f} (goal <= 0.4)")
+        print(embeddings_line(err))
         for line in err.splitlines():
             if line.startswith(("note: cache", "note: neighbours:")):
                 print("   ", line)

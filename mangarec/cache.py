@@ -265,6 +265,8 @@ def _to_parts(value: Any) -> tuple[dict, dict[str, np.ndarray]]:
             "tag_ids": list(value.tag_ids),
             "info": value.info,
         }, arrays
+    if isinstance(value, FitState):  # a state kept for the next night alone (e.g. the taste lists')
+        return {"type": "FitState", "meta": dict(value.meta), "arrays": sorted(value.arrays)}, dict(value.arrays)
     return {"type": "json", "value": value}, {}
 
 
@@ -310,6 +312,8 @@ def _from_parts(meta: dict, arrays: dict[str, np.ndarray]) -> Any:
             tag_xy=arrays.get("tag_xy"),
             info=meta["info"],
         )
+    if kind == "FitState":
+        return FitState({k: arrays[k] for k in meta["arrays"]}, meta["meta"])
     return meta["value"]
 
 

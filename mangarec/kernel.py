@@ -49,7 +49,8 @@ from typing import Any
 import numpy as np
 
 from .compact import compact
-from .topk_dense import largest_columns
+from .taste_files import Written, write_parts
+from .taste_lists import ListState, frame_of, lists_from_top, top_lists, update_lists
 
 TITLE_SCHEMA = "mangarec-embeddings-title"
 #: The version the builder writes (readers read 5 too: no floor, a missing value counts 0).
@@ -106,45 +107,56 @@ def quantise_kernel(values: np.ndarray, bits: int = KERNEL_BITS) -> tuple[np.nda
 
 
 def candidate_lists(
-    V: np.ndarray, weights: Sequence[np.ndarray], n: int, *, bits: int = KERNEL_BITS, block: int = 1024
+    V: np.ndarray, weights: Sequence[np.ndarray], n: int, *, bits: int = KERNEL_BITS, block: int | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Each row's ``n`` candidates, their kernel values and the list's floor under each anchor.
 
-    ``k_t(c, j) = Σ_a V[c, a] weights[t][a] V[j, a]`` (``c ≠ j``); the candidates are every
-    anchor's best (ties to the lower row) interleaved, first come first kept, cut at ``n``; the
-    floor is the largest ``k_t(c, j)`` of a title ``c ≠ j`` left out (0 when none is).
-    ``V`` ``(N_items, d)`` float64 in the published row order (most popular first). Returns
-    ``rows`` ``(N_items, n)`` int64, ``q`` ``(T, N_items, n)`` int64, ``steps``
+    ``k_t(c, j) = Σ_a V[c, a] weights[t][a] V[j, a]`` (``c ≠ j``, summed as
+    :mod:`mangarec.taste_lists` defines it: the same bits however the rows are computed); the
+    candidates are every anchor's best (ties to the lower row) interleaved, first come first
+    kept, cut at ``n``; the floor is the largest ``k_t(c, j)`` of a title ``c ≠ j`` left out (0
+    when none is). ``V`` ``(N_items, d)`` float64 in the published row order (most popular
+    first). Returns ``rows`` ``(N_items, n)`` int64, ``q`` ``(T, N_items, n)`` int64, ``steps``
     ``(T, N_items)`` (:func:`quantise_kernel` per anchor) and the floors' integers ``(T,
-    N_items)`` on the same steps; memory ``T × block × N_items``.
+    N_items)`` on the same steps (:func:`lists_and_state` also keeps last night's lists).
     """
+    return lists_and_state(V, weights, n, bits=bits, block=block)[0]
+
+
+def lists_and_state(
+    V: np.ndarray,
+    weights: Sequence[np.ndarray],
+    n: int,
+    *,
+    bits: int = KERNEL_BITS,
+    block: int | None = None,
+    last: ListState | None = None,
+    frame: str = "",
+    codes: np.ndarray | None = None,
+    scale: np.ndarray | None = None,
+) -> tuple[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], ListState, int]:
+    """:func:`candidate_lists`, the :class:`~mangarec.taste_lists.ListState` the next night starts
+    from, and how many rows kept ``last``'s lists (``last`` of the same ``frame``; ``codes``
+    ``(N_items, d)`` int8 and ``scale`` ``(d,)``: ``V = codes · scale``, kept for the next night,
+    which ranks again the rows whose vector changed)."""
+    V = np.asarray(V, dtype=np.float64)
     total, T = len(V), len(weights)
     n = max(0, min(int(n), total - 1))
-    rows = np.zeros((total, n), dtype=np.int64)
-    vals = np.zeros((T, total, n + 1), dtype=np.float64)
-    for a in range(0, total, block):
-        b = min(total, a + block)
-        Ks = [(V[a:b] * w[None, :]) @ V.T for w in weights]
-        best = []
-        for K in Ks:
-            K[np.arange(b - a), np.arange(a, b)] = -np.inf
-            best.append(largest_columns(K, n))
-        for r in range(b - a):
-            seen: dict[int, None] = {}
-            for k in range(n):
-                for t in range(T):
-                    seen.setdefault(int(best[t][r, k]), None)
-            rows[a + r] = list(seen)[:n]
-        for t, K in enumerate(Ks):
-            vals[t, a:b, :n] = np.take_along_axis(K, rows[a:b], axis=1)
-            np.put_along_axis(K, rows[a:b], -np.inf, axis=1)
-            top = K.max(axis=1) if n < total - 1 else np.zeros(b - a)
-            vals[t, a:b, n] = np.where(np.isfinite(top), top, 0.0)
+    need = n + 1 if n < total - 1 else n
+    w = [np.asarray(x, dtype=np.float64) for x in weights]
+    codes = np.zeros((total, 0), dtype=np.int8) if codes is None else np.asarray(codes)
+    if last is not None and block is None:
+        idx, val, kept = update_lists(V, w, need, last, frame)
+    else:
+        (idx, val), kept = top_lists(V, w, need, block=block), 0
+    rows, vals = lists_from_top(V, w, idx, val, n)
     q = np.zeros_like(vals, dtype=np.int64)
     steps = np.zeros((T, total))
     for t in range(T):
         q[t], steps[t] = quantise_kernel(vals[t], bits)
-    return rows, q[:, :, :n], steps, q[:, :, n]
+    scale = np.ones(codes.shape[1]) if scale is None else np.asarray(scale, dtype=np.float64)
+    state = ListState(frame, codes, scale, idx.astype(np.int32), val)
+    return (rows, q[:, :, :n], steps, q[:, :, n]), state, kept
 
 
 @dataclass(frozen=True)
@@ -161,6 +173,13 @@ class Lists:
     q: np.ndarray
     steps: np.ndarray
     floors: np.ndarray
+    #: What the next night starts from, and how many rows kept last night's lists.
+    state: ListState | None = None
+    kept: int = 0
+    #: A digest of what the title files mean (:func:`mangarec.taste_lists.frame_of` of the rows'
+    #: ids in order, the codes' steps, the kernel's weights, the counts, the mode and bits; no
+    #: code): version 7's ``catalog_hash``, unchanged by a night that moves no row and no step.
+    meaning: str = ""
 
 
 def lists_of(
@@ -176,15 +195,17 @@ def lists_of(
     kernel_reg: float | None = None,
     bits: int = 8,
     clip: float = CLIP,
+    last: ListState | None = None,
 ) -> Lists:
     """The candidate lists of :func:`build_titles` (version 6) and :func:`mangarec.lean.build_lean`
     (version 7): every direction kept at ``bits`` bits (rotated onto principal directions in
-    implicit mode, so ``fold_in.gram`` is the diagonal of ``YᵀY``), ``candidates`` per list."""
-    from .publish import _round, build_payload, published_vectors
+    implicit mode, so ``fold_in.gram`` is the diagonal of ``YᵀY``), ``candidates`` per list;
+    ``last``: last night's state, whose lists are kept where they cannot have changed
+    (:func:`mangarec.taste_lists.update_lists`)."""
+    from .publish import _round, payload_head, published_vectors
 
-    base = build_payload(
-        catalog, emb, reg=reg, mode=mode, build_date=build_date, alpha=alpha, schedule=schedule, top_n=None
-    )
+    base = dict(payload_head(catalog, emb, reg=reg, mode=mode, build_date=build_date, alpha=alpha, schedule=schedule))
+    base["subset"] = None
     order = np.argsort(catalog.tie_order, kind="stable")
     ids = [catalog.ids[k] for k in order]
     implicit = mode == "implicit"
@@ -193,7 +214,12 @@ def lists_of(
     gram = [_round(g) for g in c.gram] if implicit else None
     V = c.vectors
     weights = [kernel_weights(np.asarray(gram) if gram is not None else None, a, V.shape[1]) for a in anchors]
-    rows, q, steps, floors = candidate_lists(V, weights, candidates)
+    n = max(0, min(int(candidates), len(ids) - 1))
+    need = n + 1 if n < len(ids) - 1 else n
+    frame = frame_of(ids, weights, n, need)
+    (rows, q, steps, floors), state, kept = lists_and_state(
+        V, weights, n, last=last, frame=frame, codes=c.codes, scale=c.scale
+    )
     doc = {k: base[k] for k in ("schema", "model", "build_date", "catalog_hash", "subset")}
     doc |= {
         "dim": V.shape[1],
@@ -203,7 +229,8 @@ def lists_of(
         "titles": {"path": TITLE_PATH, "candidates": int(rows.shape[1])},
         "tags": None,
     }
-    return Lists(doc, ids, c, rows, q, steps, floors)
+    meaning = frame_of(ids, weights, n, need, c.scale, salt=f"{mode}|{c.bits}|{V.shape[1]}")
+    return Lists(doc, ids, c, rows, q, steps, floors, state, kept, meaning)
 
 
 def build_titles(catalog, emb, **kw: Any) -> tuple[dict, dict[str, dict]]:
@@ -246,39 +273,10 @@ def build_titles(catalog, emb, **kw: Any) -> tuple[dict, dict[str, dict]]:
     return doc, files
 
 
-def write_titles(out_dir: Path, doc: dict, files: Mapping[str, dict]) -> dict[str, int]:
+def write_titles(out_dir: Path, doc: dict, files: Mapping[str, dict]) -> Written:
     """Write the version-6 document and each title's file at :data:`TITLE_PATH`
-    (:func:`write_parts`)."""
+    (:func:`mangarec.taste_files.write_parts`)."""
     return write_parts(out_dir, doc, {TITLE_PATH: files})
-
-
-def write_parts(out_dir: Path, doc: dict, groups: Mapping[str, Mapping[Any, dict]]) -> dict[str, int]:
-    """Write a per-title document under ``out_dir/data`` as the compact document (with a ``.gz``
-    twin) and each group's files at ``pattern.format(key)`` (``groups`` ``{pattern: {key:
-    document}}``: the title files, version 7's name blocks). Those files have no twin: a host
-    compresses them on the fly like every other small file of the site (assets get a twin from
-    20 KB), and a twin would add a third to what each title costs the site. Returns ``{relative
-    path: bytes}``, each group summed under ``pattern.format('*')``. Everything is encoded
-    before the first byte is written."""
-    from .compact import DOC_NAME
-    from .fsutil import atomic_write, gzip_bytes
-    from .publish import dumps
-
-    body = dumps(doc)
-    parts = {f"data/{DOC_NAME}": body, f"data/{DOC_NAME}.gz": gzip_bytes(body)}
-    encoded = {
-        pattern: {f"data/{pattern.format(k)}": dumps(f) for k, f in sorted(files.items())}
-        for pattern, files in groups.items()
-    }
-    for rel, data in parts.items():
-        atomic_write(Path(out_dir) / rel, data)
-    for group in encoded.values():
-        for rel, data in group.items():
-            atomic_write(Path(out_dir) / rel, data)
-    sizes = {rel: len(data) for rel, data in parts.items()}
-    for pattern, group in encoded.items():
-        sizes[f"data/{pattern.format('*')}"] = sum(len(v) for v in group.values())
-    return sizes
 
 
 # ---------- reading (mangarec.client) ----------

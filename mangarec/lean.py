@@ -11,8 +11,12 @@ of it names, 28 % ids): each title cost the site 2 KB more than version 4, over 
 - the kernel values are 12-bit integers packed two in three bytes, base64 (``near.k``);
 - a sparse code vector (a content profile's unit tag block) is written as (gap, code) pairs
   (``sparse``), a dense one as its int8 codes (``vector``), whichever is shorter;
-- the catalog hash is cut to :data:`HASH_HEX` hex digits (it guards against mixing two builds'
-  files, not against an attacker who controls the site), and the schema names are short
+- the ``catalog_hash`` is :data:`HASH_HEX` hex digits of a digest of what the files mean (the
+  rows' ids in order, the codes' steps, the kernel's weights, the counts:
+  :attr:`mangarec.kernel.Lists.meaning`), not of the whole catalog: it guards against mixing the
+  files of two builds that mean different things (not against an attacker who controls the
+  site), and a night that moves no row keeps the bytes of every file it does not change (linked
+  from the previous site, :func:`mangarec.taste_files.write_parts`); the schema names are short
   (:data:`TITLE_SCHEMA`, :data:`NAMES_SCHEMA`);
 - **no candidates' names**: a title file names only its own title (the rated titles are named
   as soon as their files arrive); a reader ranks rows, then fetches the ids and names of the picks
@@ -32,7 +36,8 @@ from typing import Any
 
 import numpy as np
 
-from .kernel import KERNEL_BITS, TITLE_PATH, TitleRow, lists_of, write_parts
+from .kernel import KERNEL_BITS, TITLE_PATH, Lists, TitleRow, lists_of
+from .taste_files import Written, write_parts
 
 VERSION = 7
 #: The schemas of a version-7 title file and name block (short: each title's file carries it).
@@ -42,7 +47,7 @@ NAMES_SCHEMA = "mangarec-names"
 NAMES_PATH = "taste/names/{}.json"
 #: Rows per name block.
 BLOCK = 32
-#: Hex digits of the catalog hash a version-7 file carries (48 bits: it tells two builds apart).
+#: Hex digits of the ``catalog_hash`` a version-7 file carries (48 bits: it tells two meanings apart).
 HASH_HEX = 12
 #: Most rows a version-7 document may hold (a row is below it).
 MAX_ROWS = 1 << 28
@@ -112,13 +117,9 @@ def unpack12(data: bytes, count: int) -> list[int]:
 
 def code_fields(codes: np.ndarray) -> dict[str, str]:
     """A title's int8 codes ``(d,)`` as ``{"vector": dense}`` or ``{"sparse": (gap, code) pairs}``,
-    whichever is shorter (a gap is the index minus the previous nonzero's, from −1)."""
-    dense = b64(np.asarray(codes, dtype=np.int8).tobytes())
-    nz = np.flatnonzero(codes)
-    gaps = np.diff(np.concatenate([[-1], nz]))
-    pairs = b"".join(varints([int(g)]) + np.int8(codes[i]).tobytes() for g, i in zip(gaps, nz))
-    sparse = b64(pairs)
-    return {"sparse": sparse} if len(sparse) < len(dense) else {"vector": dense}
+    whichever is shorter (a gap is the index minus the previous nonzero's, from −1; the rows of a
+    matrix at once: :func:`code_rows`)."""
+    return code_rows(np.asarray(codes, dtype=np.int8)[None, :])[0]
 
 
 def codes_of(f: Mapping[str, Any], dim: int) -> np.ndarray:
@@ -152,36 +153,97 @@ def codes_of(f: Mapping[str, Any], dim: int) -> np.ndarray:
 # ---------- writing ----------
 
 
-def build_lean(catalog, emb, **kw: Any) -> tuple[dict, dict[str, dict], dict[int, dict]]:
+def leb128_rows(values: np.ndarray, counts: np.ndarray | None = None) -> list[bytes]:
+    """:func:`varints` of each row of ``values`` ``(r, k)`` (non-negative, below 2**28), as one
+    bytes object per row; ``counts`` ``(r,)``: only each row's first ``counts[r]`` values."""
+    v = np.asarray(values, dtype=np.int64)
+    r, k = v.shape
+    if v.size and (v.min() < 0 or v.max() >= MAX_ROWS):
+        raise ValueError("varints are non-negative and below 2**28")
+    width = 1 + (v >= 1 << 7).astype(np.int64) + (v >= 1 << 14) + (v >= 1 << 21)
+    if counts is not None:
+        width[np.arange(k)[None, :] >= np.asarray(counts)[:, None]] = 0
+    byte = np.stack([(v >> (7 * j)) & 0x7F | np.where(width > j + 1, 0x80, 0) for j in range(4)], axis=2)
+    flat = byte[np.arange(4)[None, None, :] < width[:, :, None]].astype(np.uint8).tobytes()
+    ends = np.cumsum(width.sum(axis=1))
+    return [flat[a:b] for a, b in zip(np.concatenate([[0], ends[:-1]]).tolist(), ends.tolist())]
+
+
+def pack12_rows(values: np.ndarray) -> bytes:
+    """:func:`pack12` of each row of ``values`` ``(r, k)``, concatenated (``3 ⌈k / 2⌉`` bytes a row)."""
+    v = np.asarray(values, dtype=np.int64) & 0xFFF
+    if v.shape[1] % 2:
+        v = np.concatenate([v, np.zeros((len(v), 1), dtype=np.int64)], axis=1)
+    a, b = v[:, ::2], v[:, 1::2]
+    out = np.stack([a & 0xFF, (a >> 8) | ((b & 0xF) << 4), b >> 4], axis=2)
+    return out.astype(np.uint8).tobytes()
+
+
+def code_rows(codes: np.ndarray) -> list[dict[str, str]]:
+    """:func:`code_fields` of every row of ``codes`` ``(r, d)`` int8."""
+    codes = np.asarray(codes, dtype=np.int8)
+    r, d = codes.shape
+    rr, cc = np.nonzero(codes)
+    first = np.r_[True, rr[1:] != rr[:-1]] if rr.size else np.zeros(0, dtype=bool)
+    gaps = np.where(first, cc + 1, np.diff(np.r_[-1, cc]))
+    counts = np.bincount(rr, minlength=r)
+    per_row = np.zeros((r, max(1, int(counts.max()) if r else 1)), dtype=np.int64)
+    slot = np.arange(rr.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    per_row[rr, slot] = gaps
+    heads = leb128_rows(per_row, counts)
+    vals = codes[rr, cc].view(np.uint8).tobytes()
+    starts = np.concatenate([[0], np.cumsum(counts)]).tolist()
+    out = []
+    for i in range(r):
+        head, own = heads[i], vals[starts[i] : starts[i + 1]]
+        if 4 * (-(-(len(head) + len(own)) // 3)) < 4 * (-(-d // 3)):
+            pos, pairs = 0, bytearray()
+            for c in own:  # each gap's LEB128 bytes, then its code
+                while head[pos] & 0x80:
+                    pairs.append(head[pos])
+                    pos += 1
+                pairs += bytes((head[pos], c))
+                pos += 1
+            out.append({"sparse": b64(bytes(pairs))})
+        else:
+            out.append({"vector": b64(codes[i].tobytes())})
+    return out
+
+
+def build_lean(catalog, emb, *, lists: Lists | None = None, **kw: Any) -> tuple[dict, dict[str, dict], dict[int, dict]]:
     """The version-7 document, the per-title files ``{id: document}`` and the name blocks
-    ``{block: document}``; ``kw`` as :func:`mangarec.kernel.lists_of`."""
+    ``{block: document}``; ``lists``: :func:`mangarec.kernel.lists_of` (``None``: computed here
+    with ``kw``)."""
     from .publish import work_groups
 
-    L = lists_of(catalog, emb, **kw)
+    L = lists if lists is not None else lists_of(catalog, emb, **kw)
     ids, n = L.ids, len(L.ids)
-    short = catalog.fingerprint[:HASH_HEX]
+    short = (L.meaning or catalog.fingerprint)[:HASH_HEX]
     doc = dict(L.doc, version=VERSION, catalog_hash=short)
     doc["titles"] = dict(doc["titles"], names=NAMES_PATH, block=BLOCK)
     row_of = {i: r for r, i in enumerate(ids)}
     order = np.argsort(catalog.tie_order, kind="stable")
     names = [catalog.items[k].title for k in order]
     groups = {m: g for g in work_groups(catalog, ids) for m in g}
+    perm = np.argsort(L.rows, axis=1, kind="stable")
+    near = np.take_along_axis(L.rows, perm, axis=1)
+    gaps = np.diff(np.concatenate([np.full((n, 1), -1), near], axis=1), axis=1)
+    rows_b64 = [b64(g) for g in leb128_rows(gaps)]
+    ks = np.concatenate([np.take_along_axis(L.q[t], perm, axis=1) for t in range(len(L.q))], axis=1)
+    width = 3 * (-(-ks.shape[1] // 2))
+    packed = pack12_rows(ks)
+    k_b64 = [b64(packed[r * width : (r + 1) * width]) for r in range(n)]
+    steps = L.steps.T.tolist()
+    floors = L.floors.T.tolist()
+    codes = code_rows(L.compact.codes)
     files: dict[str, dict] = {}
     for r, iid in enumerate(ids):
-        perm = np.argsort(L.rows[r], kind="stable")
-        near = L.rows[r][perm]
-        gaps = np.diff(np.concatenate([[-1], near])) if near.size else near
         f: dict[str, Any] = {"schema": TITLE_SCHEMA, "version": VERSION, "catalog_hash": short, "id": iid, "row": r}
         f["title"] = names[r]
-        f |= code_fields(L.compact.codes[r])
+        f |= codes[r]
         if iid in groups:
             f["works"] = sorted(row_of[m] for m in groups[iid] if m != iid)
-        f["near"] = {
-            "rows": b64(varints(int(g) for g in gaps)),
-            "step": [float(x) for x in L.steps[:, r]],
-            "k": b64(pack12([int(v) for qt in L.q for v in qt[r][perm]])),
-            "floor": [int(v) for v in L.floors[:, r]],
-        }
+        f["near"] = {"rows": rows_b64[r], "step": steps[r], "k": k_b64[r], "floor": floors[r]}
         files[iid] = f
     blocks = {
         b: {
@@ -197,10 +259,12 @@ def build_lean(catalog, emb, **kw: Any) -> tuple[dict, dict[str, dict], dict[int
     return doc, files, blocks
 
 
-def write_lean(out_dir: Path, doc: dict, files: Mapping[str, dict], blocks: Mapping[int, dict]) -> dict[str, int]:
+def write_lean(
+    out_dir: Path, doc: dict, files: Mapping[str, dict], blocks: Mapping[int, dict], previous: Path | None = None
+) -> Written:
     """Write version 7 under ``out_dir/data``: the document (with a ``.gz`` twin), the title files
-    and the name blocks (:func:`mangarec.kernel.write_parts`)."""
-    return write_parts(out_dir, doc, {TITLE_PATH: files, NAMES_PATH: blocks})
+    and the name blocks, each unchanged file linked from ``previous`` (:func:`mangarec.taste_files.write_parts`)."""
+    return write_parts(out_dir, doc, {TITLE_PATH: files, NAMES_PATH: blocks}, previous)
 
 
 # ---------- reading ----------

@@ -224,6 +224,9 @@ def _run(
             build_date=date or "unknown",
             top_n=config.publish.top_n,
             compact=CompactOptions.of(config.publish, published_model),
+            cache=stages.cache,
+            previous=previous,
+            note=log.note,
         )
         if config.privacy.collect_url:
             sizes |= write_collect(tmp, catalog, config.privacy.collect_url, config.privacy.min_cohort)

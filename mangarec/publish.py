@@ -161,11 +161,12 @@ def published_vectors(emb: Embedding) -> np.ndarray:
 def work_groups(catalog: Catalog, ids: Sequence[str]) -> list[list[str]]:
     """Groups (of at least 2) of ``ids`` that are one work in several formats (``Catalog.work_of``)."""
     keep = set(ids)
+    work = catalog.work_of
     groups: dict[int, list[str]] = {}
-    for pos, w in enumerate(catalog.work_of.tolist()):
+    for pos in np.flatnonzero(np.bincount(work, minlength=len(work))[work] > 1).tolist():  # works of 2+
         iid = catalog.ids[pos]
         if iid in keep:
-            groups.setdefault(w, []).append(iid)
+            groups.setdefault(int(work[pos]), []).append(iid)
     return [g for _, g in sorted(groups.items()) if len(g) > 1]
 
 
@@ -203,12 +204,7 @@ def build_payload(
     titles:
         Also list the titles (``items.titles``); off by default to keep the file small.
     """
-    if mode not in MODES:
-        raise InputError(f"fold-in mode must be one of {', '.join(MODES)}, not {mode!r}", "publish")
-    if tuple(emb.item_ids) != tuple(catalog.ids):
-        raise ValueError(f"{emb.model}: embedding rows do not follow the catalog's items")
-    if alpha is None:
-        alpha = emb.foldin.fit_alpha
+    head = payload_head(catalog, emb, reg=reg, mode=mode, build_date=build_date, alpha=alpha, schedule=schedule)
     order = np.argsort(catalog.tie_order, kind="stable")
     subset = None
     if top_n is not None and top_n < len(order):
@@ -218,25 +214,43 @@ def build_payload(
     items = _block(ids, published_vectors(emb)[order], encoding)
     if titles:
         items["titles"] = [catalog.items[k].title for k in order]
-    payload: dict[str, Any] = {
-        "schema": SCHEMA_NAME,
-        "version": SCHEMA_VERSION,
-        "model": emb.model,
-        "dim": emb.dim,
-        "count": len(ids),
-        "build_date": build_date,
-        "catalog_hash": catalog.fingerprint,
-        "subset": subset,
-        "fold_in": fold_in_block(emb, reg=reg, mode=mode, alpha=alpha, schedule=schedule),
-        "items": items,
-        "tags": None,
-    }
+    payload: dict[str, Any] = dict(head, count=len(ids), subset=subset, items=items)
     if emb.tag_vectors is not None and len(emb.tag_ids):
         payload["tags"] = _block(emb.tag_ids, emb.tag_vectors, encoding)
     works = work_groups(catalog, ids)
     if works:  # one work, several formats: a reader never recommends one after the other was rated
         payload["works"] = works
     return payload
+
+
+def payload_head(
+    catalog: Catalog,
+    emb: Embedding,
+    *,
+    reg: float,
+    mode: str,
+    build_date: str,
+    alpha: float | None = None,
+    schedule: Schedule | None = None,
+) -> dict[str, Any]:
+    """The fields of :func:`build_payload` that do not depend on the rows kept: schema, version,
+    model, dim, build date, catalog hash, the ``fold_in`` block and ``tags: null``."""
+    if mode not in MODES:
+        raise InputError(f"fold-in mode must be one of {', '.join(MODES)}, not {mode!r}", "publish")
+    if tuple(emb.item_ids) != tuple(catalog.ids):
+        raise ValueError(f"{emb.model}: embedding rows do not follow the catalog's items")
+    if alpha is None:
+        alpha = emb.foldin.fit_alpha
+    return {
+        "schema": SCHEMA_NAME,
+        "version": SCHEMA_VERSION,
+        "model": emb.model,
+        "dim": emb.dim,
+        "build_date": build_date,
+        "catalog_hash": catalog.fingerprint,
+        "fold_in": fold_in_block(emb, reg=reg, mode=mode, alpha=alpha, schedule=schedule),
+        "tags": None,
+    }
 
 
 def dumps(payload: dict) -> bytes:

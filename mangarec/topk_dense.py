@@ -278,28 +278,3 @@ def dense_topk(
     top_i, top_s = rank_distinct(dv, groups)
     idx, sc = drop_self(top_i, top_s, np.asarray(inverse, dtype=np.int64).reshape(-1), items, k)
     return idx, sc, dv.m
-
-
-def largest_columns(K: np.ndarray, n: int) -> np.ndarray:
-    """Each row's ``n`` largest columns of ``K``, best first, ties to the lower column.
-
-    Exact, without sorting or partitioning whole rows: a row's ``n``-th best over the
-    subsample's columns (:func:`subsample`) bounds its ``n``-th best from below, and only the
-    columns at or above it are ranked. ``K`` ``(r, m)`` float64 (``-inf`` marks a column a row
-    may not choose), ``0 <= n <= m``; returns ``(r, n)`` int64.
-    """
-    r, m = K.shape
-    if n == 0:
-        return np.zeros((r, 0), dtype=np.int64)
-    sub = subsample(m, n)
-    if sub is None:
-        bound = np.full(r, -np.inf)
-    else:
-        cols = K[:, sub]
-        bound = np.partition(cols, cols.shape[1] - n, axis=1)[:, cols.shape[1] - n]
-    rr, cc = np.nonzero(K >= bound[:, None])
-    order = np.lexsort((cc, -K[rr, cc], rr))
-    rr, cc = rr[order], cc[order]
-    first = np.searchsorted(rr, np.arange(r))
-    take = (np.arange(len(rr)) - first[rr]) < n
-    return cc[take].reshape(r, n).astype(np.int64)

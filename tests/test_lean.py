@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 
 import jsonschema
 import numpy as np
@@ -58,6 +59,29 @@ def test_codes_round_trip_dense_or_sparse(codes):
     assert len(f) == 1 and np.array_equal(lean.codes_of(f, len(q)), q)
     dense = len(base64.b64encode(q.tobytes()))
     assert len(next(iter(f.values()))) <= dense  # the shorter form
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.integers(0, lean.MAX_ROWS - 1), min_size=3, max_size=3), max_size=30), st.data())
+def test_the_row_encoders_equal_the_one_row_ones(rows, data):
+    """:func:`lean.leb128_rows` and :func:`lean.pack12_rows` (every title at once) give each
+    row's :func:`lean.varints` and :func:`lean.pack12` bytes."""
+    v = np.array(rows, dtype=np.int64).reshape(-1, 3)
+    counts = np.array([data.draw(st.integers(0, 3)) for _ in range(len(v))], dtype=np.int64)
+    assert lean.leb128_rows(v) == [lean.varints(r) for r in v.tolist()]
+    assert lean.leb128_rows(v, counts) == [lean.varints(r[:c]) for r, c in zip(v.tolist(), counts)]
+    k = (v % 4096 - 2048)[:, :3]
+    assert lean.pack12_rows(k) == b"".join(lean.pack12(r) for r in k.tolist())
+
+
+def test_code_rows_round_trip_a_matrix():
+    rng = np.random.default_rng(4)
+    q = (rng.integers(-127, 128, (50, 200)) * (rng.random((50, 200)) < rng.random((50, 1)))).astype(np.int8)
+    q[3] = 0
+    got = lean.code_rows(q)
+    assert {next(iter(f)) for f in got} == {"sparse", "vector"}
+    for f, row in zip(got, q):
+        assert np.array_equal(lean.codes_of(f, 200), row)
 
 
 def test_sparse_codes_are_chosen_for_sparse_rows_and_bounded():
@@ -221,3 +245,54 @@ def test_the_default_count_of_candidates_is_the_published_models_declaration():
     assert compact.CompactOptions.of(replace(section, compact_candidates=0), "als").candidates == 0
     assert compact.CompactOptions.of(replace(section, compact_candidates=80), "hybrid").candidates == 80
     assert all(spec(name).candidates >= 1 for name in REGISTRY)
+
+
+def test_a_renamed_title_changes_its_own_file_only(fitted):
+    """The files' ``catalog_hash`` is a digest of what they mean (the rows' ids in order, the
+    codes' steps, the kernel's weights, the counts), not of the whole catalog: a title renamed
+    overnight changes its own file and its name block, and every other file keeps its bytes (so
+    a night can link it from the previous site). A new popularity order changes every file."""
+    from dataclasses import replace
+
+    from mangarec.catalog import Catalog
+
+    catalog, emb = fitted
+    a = lean.build_lean(catalog, emb, **_kw(candidates=20))
+    items = list(catalog.items)
+    items[7] = replace(items[7], title=items[7].title + " (new edition)")
+    b = lean.build_lean(Catalog(tuple(items), catalog.ratings), emb, **_kw(candidates=20))
+    assert catalog.fingerprint != Catalog(tuple(items), catalog.ratings).fingerprint
+    assert a[0]["catalog_hash"] == b[0]["catalog_hash"]
+    differ = [i for i in a[1] if publish.dumps(a[1][i]) != publish.dumps(b[1][i])]
+    assert differ == [catalog.ids[7]]
+    items[7] = replace(items[7], popularity=10 * max(it.popularity for it in items))  # now row 0
+    c = lean.build_lean(Catalog(tuple(items), catalog.ratings), emb, **_kw(candidates=20))
+    assert c[0]["catalog_hash"] != a[0]["catalog_hash"]
+
+
+def test_unchanged_files_are_linked_from_the_previous_site(fitted, tmp_path):
+    """A title file whose bytes are the previous site's is a hard link to it (read, never written:
+    the previous file keeps its bytes); a changed one, or one whose previous file is a symbolic
+    link, is written; a previous site of another ``catalog_hash`` is not read."""
+    doc, files, blocks = lean.build_lean(*fitted, **_kw(candidates=20))
+    old = tmp_path / "old"
+    first = lean.write_lean(old, doc, files, blocks)
+    assert first.linked == 0
+    ids = sorted(files)
+    changed = dict(files, **{ids[0]: dict(files[ids[0]], title="Renamed")})
+    target = old / "data" / kernel.TITLE_PATH.format(ids[1])
+    elsewhere = tmp_path / "elsewhere.json"  # the same bytes, outside the previous site
+    elsewhere.write_bytes(target.read_bytes())
+    target.unlink()
+    target.symlink_to(elsewhere)
+    before = {p: p.read_bytes() for p in (old / "data" / "taste").glob("*.json")}
+    new = lean.write_lean(tmp_path / "new", doc, changed, blocks, previous=old)
+    assert new.linked == len(files) + len(blocks) - 2
+    path = kernel.TITLE_PATH.format
+    for k, iid in enumerate(ids[:4]):
+        a, b = old / "data" / path(iid), tmp_path / "new" / "data" / path(iid)
+        assert (os.stat(a, follow_symlinks=False).st_ino == b.stat().st_ino) == (k >= 2)
+        assert not b.is_symlink()
+    assert {p: p.read_bytes() for p in before} == before
+    other = lean.write_lean(tmp_path / "other", dict(doc, catalog_hash="0" * lean.HASH_HEX), files, blocks, old)
+    assert other.linked == 0

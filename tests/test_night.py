@@ -102,6 +102,18 @@ def test_unchanged_title_pages_are_carried_over(nights):
     assert 0 < kept < len(warm.catalog)  # some pages changed (the edited titles), the others were copied
 
 
+def test_unchanged_titles_keep_their_candidate_lists_and_files(nights):
+    """Version 7's lists of the titles no change can reach are last night's
+    (:mod:`mangarec.taste_lists`), and its unchanged taste files are linked from the previous
+    site; the site still equals the cold build's (the test above)."""
+    _, warm, _, notes = nights
+    kept = [n for n in notes if n.startswith("write:embeddings:") and "candidate lists kept" in n]
+    assert kept, notes
+    words = kept[0].replace(",", "").split()
+    lists, files = int(words[1]), int(words[words.index("taste") - 1])
+    assert 0 < lists < len(warm.catalog) and 0 < files < len(warm.catalog)
+
+
 def test_a_page_edited_in_the_previous_site_is_rendered_again(tmp_path):
     """The bytes carried over are checked against the recorded digest: a previous page that no
     longer holds what the build wrote is rendered, never copied."""

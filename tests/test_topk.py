@@ -247,26 +247,3 @@ def test_dense_engine_subsample_bound_with_duplicates():
     idx, sc, m = topk.dense_topk(v, 10, tie, rows)
     assert m >= topk.SUBSAMPLE_MIN_COLUMNS
     np.testing.assert_array_equal(idx, brute_rows(sim, rows, tie, 10))
-
-
-@settings(max_examples=60, deadline=None)
-@given(
-    r=st.integers(1, 12),
-    m=st.integers(1, 5000),
-    n=st.integers(0, 60),
-    seed=st.integers(0, 2**31 - 1),
-    zeros=st.booleans(),
-)
-def test_largest_columns_is_a_stable_sort_of_each_row(r, m, n, seed, zeros):
-    """Kernel candidate lists (``mangarec.kernel``): the n largest, ties to the lower column, even
-    with many exact ties and -inf columns; over 2,048 columns the subsample's bound is used."""
-    from mangarec.topk_dense import largest_columns
-
-    rng = np.random.default_rng(seed)
-    n = min(n, m)
-    K = np.round(rng.standard_normal((r, m)) * 3) / 2
-    if zeros:
-        K[rng.random((r, m)) < 0.4] = 0.0
-    K[np.arange(r), rng.integers(0, m, r)] = -np.inf
-    want = np.argsort(-K, axis=1, kind="stable")[:, :n]
-    assert (largest_columns(K, n) == want).all()
