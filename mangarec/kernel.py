@@ -44,13 +44,15 @@ import base64
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .compact import compact
 from .taste_files import Written, write_parts
-from .taste_lists import ListState, frame_of, lists_from_top, top_lists, update_lists
+
+if TYPE_CHECKING:  # the builders import numba's search lazily: readers (the client) stay light
+    from .taste_lists import ListState
 
 TITLE_SCHEMA = "mangarec-embeddings-title"
 #: The version the builder writes (readers read 5 too: no floor, a missing value counts 0).
@@ -139,6 +141,8 @@ def lists_and_state(
     from, and how many rows kept ``last``'s lists (``last`` of the same ``frame``; ``codes``
     ``(N_items, d)`` int8 and ``scale`` ``(d,)``: ``V = codes · scale``, kept for the next night,
     which ranks again the rows whose vector changed)."""
+    from .taste_lists import ListState, lists_from_top, top_lists, update_lists
+
     V = np.asarray(V, dtype=np.float64)
     total, T = len(V), len(weights)
     n = max(0, min(int(n), total - 1))
@@ -203,6 +207,7 @@ def lists_of(
     ``last``: last night's state, whose lists are kept where they cannot have changed
     (:func:`mangarec.taste_lists.update_lists`)."""
     from .publish import _round, payload_head, published_vectors
+    from .taste_lists import frame_of
 
     base = dict(payload_head(catalog, emb, reg=reg, mode=mode, build_date=build_date, alpha=alpha, schedule=schedule))
     base["subset"] = None

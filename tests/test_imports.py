@@ -146,3 +146,14 @@ def test_the_model_import_check_finds_them(tmp_path):
     assert model_imports(pkg) == [("pkg.models.b", "pkg.models.a")]
     (pkg / "models" / "b.py").write_text("from ._shared import solve\nSPEC = object()\n")
     assert model_imports(pkg) == []
+
+
+def test_the_client_does_not_import_numba():
+    """Reading a published file (the Python client, the reader) needs no JIT: numba costs seconds
+    at first import. The builders of the candidate lists import it when they run."""
+    import subprocess
+    import sys
+
+    code = "import sys, mangarec.client, mangarec.kernel, mangarec.reader.model; print('numba' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
