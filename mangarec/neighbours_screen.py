@@ -33,6 +33,7 @@ import scipy.sparse as sp
 
 from .pair_dots import pair_dots
 from .similarity import EXCLUDED, Bilinear, DenseCosine, PairScores, Similarity, SparseCosine, TagJaccard, Weighted
+from .tag_scorers import TagSum
 from .topk_dense import round_cosines, round_scores
 
 EPS = float(np.finfo(np.float64).eps)
@@ -103,7 +104,24 @@ def column_block(sim: Similarity | None, vectors: np.ndarray, cols: np.ndarray) 
         return _bilinear(sim, cols)
     if isinstance(sim, Weighted):
         return _weighted(sim, vectors, cols)
+    if isinstance(sim, TagSum):
+        return _tag_sum([(w, column_block(t, vectors, cols)) for w, t in sim.terms])
     return None
+
+
+def _tag_sum(parts: list[tuple[float, tuple[np.ndarray, np.ndarray] | None]]) -> tuple[np.ndarray, np.ndarray] | None:
+    """:meth:`TagSum.add_into`'s arithmetic on its terms' scores (each ``(raw, err)``): scaled by
+    their weight unless it is 1, summed in order from the first; errors add, weighted."""
+    total: np.ndarray | None = None
+    err: np.ndarray | None = None
+    for w, part in parts:
+        if part is None:
+            return None
+        raw, e = part
+        blk = raw if w == 1.0 else raw * w
+        total = blk if total is None else total + blk
+        err = abs(w) * e if err is None else err + abs(w) * e
+    return (total, err) if total is not None and err is not None else None
 
 
 def _weighted(sim: Weighted, vectors: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -206,4 +224,6 @@ def pair_block(
         if sim.exclude is not None:  # stored pairs, whatever their value
             out[np.asarray(_stored(sim.exclude)[rows, cols]).ravel() != 0] = EXCLUDED
         return out, err
+    if isinstance(sim, TagSum):
+        return _tag_sum([(w, pair_block(t, vectors, rows, cols)) for w, t in sim.terms])
     return None

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 
 from mangarec import neighbours_screen as ns
 from mangarec.similarity import Bilinear, DenseCosine, PairScores, SparseCosine, TagJaccard, Weighted
+from mangarec.tag_scorers import TagSum
 
 
 def _text(g: np.random.Generator, n: int, v: int = 40) -> sp.csr_matrix:
@@ -56,6 +57,11 @@ def _scorers(seed: int) -> dict[str, object]:
         "dense": DenseCosine(U),
         "weighted": weighted,
         "weighted, bitwise terms": Weighted(((1.0, int_tags), (0.05, SparseCosine(text))), bias=g.random(n)),
+        # the hybrid's shape: tag terms over one tag matrix open the sum, fused into one TagSum
+        "fused tags": Weighted(
+            ((0.6, int_tags), (0.4, TagJaccard(tags, np.ones(t))), (0.05, SparseCosine(text))), bias=g.random(n)
+        ),
+        "fused tags, real weights": Weighted(((0.6, real_tags), (0.4, TagJaccard(tags, g.random(t) + 0.5)))),
     }
 
 
@@ -66,7 +72,19 @@ def _engine(sim, rows):
 
 @pytest.mark.parametrize("seed", [0, 1])
 @pytest.mark.parametrize(
-    "kind", ["sparse", "int tags", "real tags", "pairs", "bilinear", "dense", "weighted", "weighted, bitwise terms"]
+    "kind",
+    [
+        "sparse",
+        "int tags",
+        "real tags",
+        "pairs",
+        "bilinear",
+        "dense",
+        "weighted",
+        "weighted, bitwise terms",
+        "fused tags",
+        "fused tags, real weights",
+    ],
 )
 def test_columns_and_pairs_are_the_engines_scores_within_their_bound(kind, seed):
     sim = _scorers(seed)[kind]
@@ -81,7 +99,9 @@ def test_columns_and_pairs_are_the_engines_scores_within_their_bound(kind, seed)
     pcols = np.tile([5, 7], n)
     praw, perr = ns.pair_block(sim, vectors, rows, pcols)
     assert np.all(np.abs(praw - _engine(sim, np.arange(n))[rows, pcols]) <= perr)
-    if kind in ("sparse", "int tags", "pairs", "weighted, bitwise terms"):
+    if kind.startswith("fused"):  # the screen knows the fused term (a full search each night otherwise)
+        assert isinstance(sim._plan[0][1], TagSum)
+    if kind in ("sparse", "int tags", "pairs", "weighted, bitwise terms", "fused tags"):
         assert not err.any() and not perr.any()  # bit for bit: ties decided by the scores' bits
 
 
