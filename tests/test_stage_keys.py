@@ -172,6 +172,10 @@ NOT_RUN_BY_A_STAGE = {
         "mangarec.reader.source",
         "read_bytes",
     ): "reads a published file from a path or URL (the evaluation hands its model over)",
+    # numba's list search, imported when the published file's candidate lists are computed
+    # (write:embeddings, the output side), so that reading a published file loads no numba
+    ("mangarec.kernel", "lists_and_state"): "computes the published file's candidate lists (write:embeddings)",
+    ("mangarec.kernel", "lists_of"): "computes the published file's candidate lists (write:embeddings)",
 }
 
 
