@@ -39,14 +39,15 @@ from .topk_dense import round_cosines, round_scores
 EPS = float(np.finfo(np.float64).eps)
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    v = np.asarray(vectors, dtype=np.float64)
-    norms = np.linalg.norm(v, axis=1, keepdims=True)
-    return np.divide(v, norms, out=np.zeros_like(v), where=norms > 0)
+def _unit(sim: Similarity | None, vectors: np.ndarray) -> np.ndarray:
+    """The unit rows the dense search ranks: a :class:`DenseCosine`'s own, else ``vectors``'."""
+    cos = sim if isinstance(sim, DenseCosine) else DenseCosine(vectors)
+    return cos._unit  # type: ignore[attr-defined]
 
 
 def _left(sim: Bilinear) -> np.ndarray:
-    return sim.U * (sim.a[None, :] + sim.c[:, None] * sim.b[None, :])
+    """Every row's left factor, as :meth:`Bilinear.block` computes a block's."""
+    return sim._left(np.arange(sim.n))
 
 
 def _bilinear(sim: Bilinear, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -58,8 +59,8 @@ def _bilinear(sim: Bilinear, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return out, 4 * (sim.U.shape[1] + 2) * EPS * norms
 
 
-def _dense(vectors: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    u = _unit(vectors)
+def _dense(sim: Similarity | None, vectors: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    u = _unit(sim, vectors)
     return u @ u[cols].T, np.full(len(cols), 4 * (u.shape[1] + 2) * EPS)
 
 
@@ -92,7 +93,7 @@ def column_block(sim: Similarity | None, vectors: np.ndarray, cols: np.ndarray) 
     search of ``vectors``."""
     cols = np.asarray(cols, dtype=np.int64)
     if sim is None or isinstance(sim, DenseCosine):
-        return _dense(vectors if sim is None else sim.vectors, cols)
+        return _dense(sim, vectors, cols)
     if isinstance(sim, (SparseCosine, TagJaccard)):  # symmetric, summed in the same order: turned
         raw = np.asarray(sim.block(cols), dtype=np.float64).T
         exact = isinstance(sim, SparseCosine) or sim._dtype == np.float32  # type: ignore[attr-defined]
@@ -154,7 +155,7 @@ def exact_pairs(sim: Similarity | None, vectors: np.ndarray, rows: np.ndarray, c
     (:func:`column_block` is exact there, or the row is ranked by the engine)."""
     rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
     if sim is None or isinstance(sim, DenseCosine):  # as topk_dense.rank_distinct
-        u = _unit(vectors if sim is None else sim.vectors)
+        u = _unit(sim, vectors)
         out = round_cosines(np.einsum("ij,ij->i", u[rows], u[cols])).astype(np.float64)
         same = np.all(u[rows] == u[cols], axis=1) & np.any(u[cols] != 0, axis=1)
         out[same] = 1.0
@@ -193,7 +194,7 @@ def pair_block(
     rows, cols = np.asarray(rows, dtype=np.int64), np.asarray(cols, dtype=np.int64)
     m = len(rows)
     if sim is None or isinstance(sim, DenseCosine):
-        u = _unit(vectors if sim is None else sim.vectors)
+        u = _unit(sim, vectors)
         return np.einsum("ij,ij->i", u[rows], u[cols]), np.full(m, 4 * (u.shape[1] + 2) * EPS)
     if isinstance(sim, SparseCosine):
         return pair_dots(sim.matrix, rows, cols).astype(np.float64), np.zeros(m)
